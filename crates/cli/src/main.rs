@@ -1,0 +1,2 @@
+//! The `dsco-lingxing` binary.
+fn main() {}

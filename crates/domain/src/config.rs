@@ -1,0 +1,816 @@
+//! Runtime config: `jobs.<job>.*` and `mapping.{shop,warehouse,shipment,carrier}`, in the
+//! predecessor's JSON shape, validated with errors that name the key path and the problem.
+//!
+//! `mapping.sku` is parsed here too but lives apart (the SKU table in the store), so it is returned
+//! beside the config rather than inside it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value, json};
+
+use crate::job::{JobName, Schedule, format_duration, parse_duration};
+
+/// One problem in a config, with the key path it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.problem)
+    }
+}
+
+/// Every problem found in one config (validation does not stop at the first).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigErrors {
+    pub fn one(path: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigErrors(vec![ConfigError {
+            path: path.into(),
+            problem: problem.into(),
+        }])
+    }
+}
+
+/// A DSCO order price field a price list can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PriceField {
+    ConsumerPriceWithTax,
+    ConsumerPrice,
+    RetailPrice,
+    ExpectedCost,
+}
+
+impl PriceField {
+    pub const ALL: [PriceField; 4] = [
+        PriceField::ConsumerPriceWithTax,
+        PriceField::ConsumerPrice,
+        PriceField::RetailPrice,
+        PriceField::ExpectedCost,
+    ];
+    /// The DSCO line item field name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriceField::ConsumerPriceWithTax => "consumerPriceWithTax",
+            PriceField::ConsumerPrice => "consumerPrice",
+            PriceField::RetailPrice => "retailPrice",
+            PriceField::ExpectedCost => "expectedCost",
+        }
+    }
+    fn parse(s: &str) -> Option<PriceField> {
+        PriceField::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// The push price list when none is configured (SPEC R1).
+pub const DEFAULT_PUSH_PRICES: [PriceField; 4] = [
+    PriceField::ConsumerPriceWithTax,
+    PriceField::ConsumerPrice,
+    PriceField::RetailPrice,
+    PriceField::ExpectedCost,
+];
+/// The invoice price list when none is configured (SPEC R5: dropship invoices bill item cost).
+pub const DEFAULT_INVOICE_PRICES: [PriceField; 3] = [
+    PriceField::ExpectedCost,
+    PriceField::ConsumerPrice,
+    PriceField::RetailPrice,
+];
+
+/// Settings beyond `enable`, `cron` and `size`. `None` means "not set": the default applies and
+/// an export leaves the key out, so an import followed by an export loses nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobSettings {
+    /// ack/ship/invoice: hold orders with several lines or a quantity above 1.
+    pub multi_ban: Option<bool>,
+    /// sync_stock: `false` reads and records only.
+    pub sync: Option<bool>,
+    /// sync_stock (predecessor): read DSCO stock through Stream. Accepted, not used.
+    pub use_stream: Option<bool>,
+    /// pull_dsco_orders: fixed start of the first run.
+    pub start_from: Option<DateTime<Utc>>,
+    /// Any job: decide and record, write nothing.
+    pub dry_run: Option<bool>,
+    /// Any job: the run is stopped after this long (default 30m).
+    pub timeout: Option<Duration>,
+    /// Order jobs: an order is stuck after this many periods of the job that moves it (default 4).
+    pub stuck_after_periods: Option<u32>,
+    /// push/invoice: which DSCO price fields to use, first present wins.
+    pub price_source: Option<Vec<PriceField>>,
+    /// push: an order with no warehouse mapping needs attention instead of going without `wid`.
+    pub require_warehouse: Option<bool>,
+    /// ship: hold shipments until every SKU is out.
+    pub require_full_shipment: Option<bool>,
+    /// Items per external call where the API allows batching.
+    pub batch_size: Option<u32>,
+    /// pull: cancel the LingXing order when DSCO cancels after the push.
+    pub auto_cancel_in_lingxing: Option<bool>,
+    /// sync_stock: a full push at least this often (default 24h).
+    pub full_push_every: Option<Duration>,
+    /// sync_stock: hold the run when more than this share of in-stock SKUs would drop to 0.
+    pub zero_drop_share: Option<Decimal>,
+    /// sync_stock: per-warehouse safety reserve, keyed by DSCO warehouse code.
+    pub reserve: Option<BTreeMap<String, u64>>,
+    /// cleanup_exports: keep the export folder under this many bytes (default 100 MB).
+    pub max_bytes: Option<u64>,
+    /// cleanup_exports: delete files older than this many days.
+    pub max_age_days: Option<u32>,
+}
+
+/// One job's runtime config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobConfig {
+    pub enable: bool,
+    pub schedule: Schedule,
+    pub size: u32,
+    pub settings: JobSettings,
+}
+
+impl JobConfig {
+    pub fn dry_run(&self) -> bool {
+        self.settings.dry_run.unwrap_or(false)
+    }
+    pub fn timeout(&self) -> Duration {
+        self.settings
+            .timeout
+            .unwrap_or(Duration::from_secs(30 * 60))
+    }
+    pub fn multi_ban(&self) -> bool {
+        self.settings.multi_ban.unwrap_or(false)
+    }
+}
+
+/// The DSCO → LingXing mappings that live in the runtime config (`mapping.sku` lives apart).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mappings {
+    /// `dscoRetailerId` → LingXing `store_id`.
+    pub shop: BTreeMap<String, String>,
+    /// DSCO warehouse code → LingXing `wid`.
+    pub warehouse: BTreeMap<String, String>,
+    /// `"<DSCO warehouse code>-<shippingServiceLevelCode>"` → LingXing `logistics_type_id`.
+    pub shipment: BTreeMap<String, String>,
+    /// DSCO `shippingServiceLevelCode` → carrier name sent on shipments (overrides the order's).
+    pub carrier: BTreeMap<String, String>,
+}
+
+/// The runtime config kept in the store, versioned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    pub domain: String,
+    /// The global write switch: `Some(false)` stops every write to DSCO and LingXing.
+    pub writes_enabled: Option<bool>,
+    pub jobs: BTreeMap<JobName, JobConfig>,
+    pub mapping: Mappings,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            domain: DOMAIN.to_owned(),
+            writes_enabled: None,
+            jobs: BTreeMap::new(),
+            mapping: Mappings::default(),
+        }
+    }
+}
+
+/// The predecessor's domain key.
+pub const DOMAIN: &str = "dsco_lingxing";
+
+/// A parsed runtime config and the `mapping.sku` entries that came with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedConfig {
+    pub config: RuntimeConfig,
+    pub sku: BTreeMap<String, String>,
+}
+
+impl ImportedConfig {
+    /// The source SKU entries take on import: `pair` when the config had `pull_sku_pair`
+    /// enabled (the pairs job owned them), else `manual`.
+    pub fn sku_from_pairs(&self) -> bool {
+        self.config
+            .jobs
+            .get(&JobName::PullSkuPair)
+            .is_some_and(|j| j.enable)
+    }
+}
+
+impl RuntimeConfig {
+    pub fn writes_enabled(&self) -> bool {
+        self.writes_enabled.unwrap_or(true)
+    }
+
+    /// Parses and validates a runtime config from JSON (the predecessor's shape). `root` is the
+    /// path prefix used in error messages, e.g. `runtime_config`.
+    pub fn from_value(v: &Value, root: &str) -> Result<ImportedConfig, ConfigErrors> {
+        let mut errs = Vec::new();
+        let mut out = RuntimeConfig::default();
+        let mut sku = BTreeMap::new();
+        let Some(obj) = v.as_object() else {
+            return Err(ConfigErrors::one(
+                root,
+                format!("must be a table/object, got {}", kind(v)),
+            ));
+        };
+        for (k, val) in obj {
+            let path = format!("{root}.{k}");
+            match k.as_str() {
+                "domain" => match val.as_str() {
+                    Some(s) if s == DOMAIN => out.domain = s.to_owned(),
+                    Some(s) => err(
+                        &mut errs,
+                        &path,
+                        format!("must be \"{DOMAIN}\", got \"{s}\""),
+                    ),
+                    None => err(
+                        &mut errs,
+                        &path,
+                        format!("must be a string, got {}", kind(val)),
+                    ),
+                },
+                "writes_enabled" => match val.as_bool() {
+                    Some(b) => out.writes_enabled = Some(b),
+                    None => err(
+                        &mut errs,
+                        &path,
+                        format!("must be true or false, got {}", kind(val)),
+                    ),
+                },
+                "jobs" => match val.as_object() {
+                    Some(jobs) => {
+                        for (name, jv) in jobs {
+                            let jpath = format!("{path}.{name}");
+                            match name.parse::<JobName>() {
+                                Ok(job) => {
+                                    if let Some(jc) = parse_job(job, jv, &jpath, &mut errs) {
+                                        out.jobs.insert(job, jc);
+                                    }
+                                }
+                                Err(e) => err(&mut errs, &jpath, e.to_string()),
+                            }
+                        }
+                    }
+                    None => err(
+                        &mut errs,
+                        &path,
+                        format!("must be a table/object, got {}", kind(val)),
+                    ),
+                },
+                "mapping" => match val.as_object() {
+                    Some(m) => {
+                        for (name, mv) in m {
+                            let mpath = format!("{path}.{name}");
+                            let target = match name.as_str() {
+                                "shop" => &mut out.mapping.shop,
+                                "warehouse" => &mut out.mapping.warehouse,
+                                "shipment" => &mut out.mapping.shipment,
+                                "carrier" => &mut out.mapping.carrier,
+                                "sku" => &mut sku,
+                                _ => {
+                                    err(&mut errs, &mpath, "unknown mapping (mappings are: shop, warehouse, shipment, carrier, sku)".to_owned());
+                                    continue;
+                                }
+                            };
+                            parse_string_map(mv, &mpath, target, &mut errs);
+                        }
+                    }
+                    None => err(
+                        &mut errs,
+                        &path,
+                        format!("must be a table/object, got {}", kind(val)),
+                    ),
+                },
+                _ => err(
+                    &mut errs,
+                    &path,
+                    "unknown key (keys are: domain, writes_enabled, jobs, mapping)".to_owned(),
+                ),
+            }
+        }
+        if errs.is_empty() {
+            Ok(ImportedConfig { config: out, sku })
+        } else {
+            Err(ConfigErrors(errs))
+        }
+    }
+
+    /// The predecessor's JSON shape, with `mapping.sku` from the SKU table.
+    pub fn to_value(&self, sku: &BTreeMap<String, String>) -> Value {
+        let mut jobs = Map::new();
+        for (name, j) in &self.jobs {
+            let mut o = Map::new();
+            o.insert("enable".into(), json!(j.enable));
+            o.insert("cron".into(), json!(j.schedule.as_str()));
+            o.insert("size".into(), json!(j.size));
+            settings_to_json(&j.settings, &mut o);
+            jobs.insert(name.as_str().into(), Value::Object(o));
+        }
+        let mut mapping = Map::new();
+        mapping.insert("shop".into(), json!(self.mapping.shop));
+        mapping.insert("warehouse".into(), json!(self.mapping.warehouse));
+        mapping.insert("shipment".into(), json!(self.mapping.shipment));
+        if !self.mapping.carrier.is_empty() {
+            mapping.insert("carrier".into(), json!(self.mapping.carrier));
+        }
+        mapping.insert("sku".into(), json!(sku));
+        let mut root = Map::new();
+        root.insert("domain".into(), json!(self.domain));
+        if let Some(w) = self.writes_enabled {
+            root.insert("writes_enabled".into(), json!(w));
+        }
+        root.insert("jobs".into(), Value::Object(jobs));
+        root.insert("mapping".into(), Value::Object(mapping));
+        Value::Object(root)
+    }
+}
+
+fn err(errs: &mut Vec<ConfigError>, path: &str, problem: String) {
+    errs.push(ConfigError {
+        path: path.to_owned(),
+        problem,
+    });
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "a table/object",
+    }
+}
+
+fn parse_string_map(
+    v: &Value,
+    path: &str,
+    out: &mut BTreeMap<String, String>,
+    errs: &mut Vec<ConfigError>,
+) {
+    let Some(obj) = v.as_object() else {
+        err(
+            errs,
+            path,
+            format!("must be a table/object of strings, got {}", kind(v)),
+        );
+        return;
+    };
+    for (k, val) in obj {
+        let p = format!("{path}.\"{k}\"");
+        if k.trim().is_empty() {
+            err(errs, &p, "empty key".to_owned());
+            continue;
+        }
+        let s = match val {
+            Value::String(s) => s.trim().to_owned(),
+            // Ids typed as numbers in hand-written JSON mean the same id.
+            Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
+            other => {
+                err(errs, &p, format!("must be a string, got {}", kind(other)));
+                continue;
+            }
+        };
+        if s.is_empty() {
+            err(errs, &p, "empty value".to_owned());
+            continue;
+        }
+        out.insert(k.trim().to_owned(), s);
+    }
+}
+
+/// Which jobs a setting applies to (`None`: every job).
+fn setting_jobs(key: &str) -> Option<Option<&'static [JobName]>> {
+    use JobName::*;
+    const ORDER_JOBS: &[JobName] = &[
+        PullDscoOrders,
+        PushToLingxing,
+        AckToDsco,
+        ShipToDsco,
+        InvoiceToDsco,
+    ];
+    Some(match key {
+        "dry_run" | "timeout" => None,
+        "multi_ban" => Some(&[AckToDsco, ShipToDsco, InvoiceToDsco]),
+        "sync" | "use_stream" | "full_push_every" | "zero_drop_share" | "reserve" => {
+            Some(&[SyncStock])
+        }
+        "start_from" | "auto_cancel_in_lingxing" => Some(&[PullDscoOrders]),
+        "stuck_after_periods" => Some(ORDER_JOBS),
+        "price_source" => Some(&[PushToLingxing, InvoiceToDsco]),
+        "require_warehouse" => Some(&[PushToLingxing]),
+        "require_full_shipment" => Some(&[ShipToDsco]),
+        "batch_size" => Some(&[
+            PushToLingxing,
+            AckToDsco,
+            ShipToDsco,
+            InvoiceToDsco,
+            SyncStock,
+            PullSkuPair,
+        ]),
+        "max_bytes" | "max_age_days" => Some(&[CleanupExports]),
+        _ => return None,
+    })
+}
+
+fn parse_job(
+    job: JobName,
+    v: &Value,
+    path: &str,
+    errs: &mut Vec<ConfigError>,
+) -> Option<JobConfig> {
+    let Some(obj) = v.as_object() else {
+        err(
+            errs,
+            path,
+            format!("must be a table/object, got {}", kind(v)),
+        );
+        return None;
+    };
+    let before = errs.len();
+    let mut enable = None;
+    let mut schedule = None;
+    let mut size = None;
+    let mut s = JobSettings::default();
+    for (k, val) in obj {
+        let p = format!("{path}.{k}");
+        match k.as_str() {
+            "enable" => enable = want_bool(val, &p, errs),
+            "cron" => match val.as_str() {
+                Some(text) => match Schedule::parse(text) {
+                    Ok(sc) => schedule = Some(sc),
+                    Err(e) => err(errs, &p, e.0),
+                },
+                None => err(
+                    errs,
+                    &p,
+                    format!(
+                        "must be a string such as \"0 */15 * * * *\", got {}",
+                        kind(val)
+                    ),
+                ),
+            },
+            "size" => size = want_positive(val, &p, errs),
+            other => match setting_jobs(other) {
+                None => err(errs, &p, format!("unknown setting for {job}")),
+                Some(Some(jobs)) if !jobs.contains(&job) => {
+                    let names: Vec<_> = jobs.iter().map(|j| j.as_str()).collect();
+                    err(
+                        errs,
+                        &p,
+                        format!(
+                            "not a setting of {job} (it applies to {})",
+                            names.join(", ")
+                        ),
+                    );
+                }
+                Some(_) => parse_setting(other, val, &p, &mut s, errs),
+            },
+        }
+    }
+    if enable.is_none() && !obj.contains_key("enable") {
+        err(
+            errs,
+            &format!("{path}.enable"),
+            "missing (true or false)".to_owned(),
+        );
+    }
+    if schedule.is_none() && !obj.contains_key("cron") {
+        err(
+            errs,
+            &format!("{path}.cron"),
+            "missing (6 fields, seconds first, UTC, e.g. \"0 */15 * * * *\")".to_owned(),
+        );
+    }
+    if size.is_none() && !obj.contains_key("size") {
+        err(
+            errs,
+            &format!("{path}.size"),
+            "missing (a whole number above 0)".to_owned(),
+        );
+    }
+    if errs.len() > before {
+        return None;
+    }
+    Some(JobConfig {
+        enable: enable?,
+        schedule: schedule?,
+        size: size?,
+        settings: s,
+    })
+}
+
+fn want_bool(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<bool> {
+    match v.as_bool() {
+        Some(b) => Some(b),
+        None => {
+            err(errs, p, format!("must be true or false, got {}", kind(v)));
+            None
+        }
+    }
+}
+
+fn want_positive(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<u32> {
+    match v {
+        Value::Number(n) if n.is_i64() || n.is_u64() => match n.as_i64() {
+            Some(x) if x > 0 && x <= u32::MAX as i64 => Some(x as u32),
+            _ => {
+                err(errs, p, format!("must be a whole number above 0, got {n}"));
+                None
+            }
+        },
+        other => {
+            err(
+                errs,
+                p,
+                format!("must be a whole number above 0, got {}", kind(other)),
+            );
+            None
+        }
+    }
+}
+
+fn want_u64(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<u64> {
+    match v.as_u64() {
+        Some(x) => Some(x),
+        None => {
+            err(
+                errs,
+                p,
+                format!("must be a whole number, 0 or more, got {}", show(v)),
+            );
+            None
+        }
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        other => kind(other).to_owned(),
+    }
+}
+
+fn want_duration(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<Duration> {
+    match v.as_str().map(parse_duration) {
+        Some(Ok(d)) if !d.is_zero() => Some(d),
+        Some(Ok(_)) => {
+            err(errs, p, "must be longer than 0".to_owned());
+            None
+        }
+        Some(Err(e)) => {
+            err(errs, p, e);
+            None
+        }
+        None => {
+            err(
+                errs,
+                p,
+                format!("must be a duration string such as \"30m\", got {}", kind(v)),
+            );
+            None
+        }
+    }
+}
+
+fn parse_setting(key: &str, v: &Value, p: &str, s: &mut JobSettings, errs: &mut Vec<ConfigError>) {
+    match key {
+        "multi_ban" => s.multi_ban = want_bool(v, p, errs),
+        "sync" => s.sync = want_bool(v, p, errs),
+        "use_stream" => s.use_stream = want_bool(v, p, errs),
+        "dry_run" => s.dry_run = want_bool(v, p, errs),
+        "require_warehouse" => s.require_warehouse = want_bool(v, p, errs),
+        "require_full_shipment" => s.require_full_shipment = want_bool(v, p, errs),
+        "auto_cancel_in_lingxing" => s.auto_cancel_in_lingxing = want_bool(v, p, errs),
+        "timeout" => s.timeout = want_duration(v, p, errs),
+        "full_push_every" => s.full_push_every = want_duration(v, p, errs),
+        "stuck_after_periods" => s.stuck_after_periods = want_positive(v, p, errs),
+        "batch_size" => s.batch_size = want_positive(v, p, errs),
+        "max_age_days" => s.max_age_days = want_positive(v, p, errs),
+        "max_bytes" => s.max_bytes = want_u64(v, p, errs),
+        "start_from" => match v.as_str().map(DateTime::parse_from_rfc3339) {
+            Some(Ok(t)) => s.start_from = Some(t.with_timezone(&Utc)),
+            _ => err(
+                errs,
+                p,
+                format!(
+                    "must be an RFC 3339 time such as \"2026-01-01T00:00:00Z\", got {}",
+                    show_str(v)
+                ),
+            ),
+        },
+        "zero_drop_share" => {
+            let d = match v {
+                Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+                Value::String(t) => t.parse::<Decimal>().ok(),
+                _ => None,
+            };
+            match d {
+                Some(d) if d > Decimal::ZERO && d <= Decimal::ONE => {
+                    s.zero_drop_share = Some(d.normalize())
+                }
+                _ => err(
+                    errs,
+                    p,
+                    format!(
+                        "must be a share above 0 and at most 1, such as 0.2, got {}",
+                        show_str(v)
+                    ),
+                ),
+            }
+        }
+        "price_source" => match v.as_array() {
+            Some(items) if !items.is_empty() => {
+                let mut list = Vec::new();
+                for (i, it) in items.iter().enumerate() {
+                    match it.as_str().and_then(PriceField::parse) {
+                        Some(f) if !list.contains(&f) => list.push(f),
+                        Some(_) => err(errs, &format!("{p}[{i}]"), "listed twice".to_owned()),
+                        None => err(
+                            errs,
+                            &format!("{p}[{i}]"),
+                            format!(
+                                "unknown price field {} (fields are: consumerPriceWithTax, consumerPrice, retailPrice, expectedCost)",
+                                show_str(it)
+                            ),
+                        ),
+                    }
+                }
+                s.price_source = Some(list);
+            }
+            _ => err(
+                errs,
+                p,
+                "must be a non-empty list of DSCO price fields".to_owned(),
+            ),
+        },
+        "reserve" => match v.as_object() {
+            Some(m) => {
+                let mut r = BTreeMap::new();
+                for (code, q) in m {
+                    if let Some(x) = want_u64(q, &format!("{p}.\"{code}\""), errs) {
+                        r.insert(code.clone(), x);
+                    }
+                }
+                s.reserve = Some(r);
+            }
+            None => err(
+                errs,
+                p,
+                format!(
+                    "must be a table of DSCO warehouse code → quantity, got {}",
+                    kind(v)
+                ),
+            ),
+        },
+        other => unreachable!("setting_jobs lists {other} but parse_setting does not"),
+    }
+}
+
+fn show_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("\"{s}\""),
+        other => show(other),
+    }
+}
+
+fn settings_to_json(s: &JobSettings, o: &mut Map<String, Value>) {
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            o.insert(k.to_owned(), v);
+        }
+    };
+    put("multi_ban", s.multi_ban.map(Value::from));
+    put("sync", s.sync.map(Value::from));
+    put("use_stream", s.use_stream.map(Value::from));
+    put(
+        "start_from",
+        s.start_from
+            .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+    );
+    put("dry_run", s.dry_run.map(Value::from));
+    put("timeout", s.timeout.map(|d| json!(format_duration(d))));
+    put(
+        "stuck_after_periods",
+        s.stuck_after_periods.map(Value::from),
+    );
+    put(
+        "price_source",
+        s.price_source
+            .as_ref()
+            .map(|l| json!(l.iter().map(|f| f.as_str()).collect::<Vec<_>>())),
+    );
+    put("require_warehouse", s.require_warehouse.map(Value::from));
+    put(
+        "require_full_shipment",
+        s.require_full_shipment.map(Value::from),
+    );
+    put("batch_size", s.batch_size.map(Value::from));
+    put(
+        "auto_cancel_in_lingxing",
+        s.auto_cancel_in_lingxing.map(Value::from),
+    );
+    put(
+        "full_push_every",
+        s.full_push_every.map(|d| json!(format_duration(d))),
+    );
+    put(
+        "zero_drop_share",
+        s.zero_drop_share.map(|d| json!(d.to_string())),
+    );
+    put("reserve", s.reserve.as_ref().map(|r| json!(r)));
+    put("max_bytes", s.max_bytes.map(Value::from));
+    put("max_age_days", s.max_age_days.map(Value::from));
+}
+
+/// Parses JSON text, refusing duplicate keys (serde_json keeps the last one silently, which would
+/// hide a mistake in a hand-edited mapping).
+pub fn parse_json_strict(text: &str) -> Result<Value, String> {
+    use serde::Deserialize;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = StrictValue::deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(v.0)
+}
+
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        serde::Deserialize::deserialize(d).map(|v: StrictValue| v.0)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(StrictValue(v)) = a.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = a.next_key::<String>()? {
+            let StrictValue(v) = a.next_value()?;
+            if out.contains_key(&k) {
+                return Err(serde::de::Error::custom(format!("duplicate key \"{k}\"")));
+            }
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}

@@ -1,0 +1,111 @@
+//! Identifier newtypes. Each can only be built non-empty and trimmed, so a blank id never reaches
+//! a far side or the store.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why an identifier could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} must not be empty")]
+pub struct EmptyId {
+    pub what: &'static str,
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: impl AsRef<str>) -> Result<Self, EmptyId> {
+                let t = s.as_ref().trim();
+                if t.is_empty() {
+                    Err(EmptyId { what: $what })
+                } else {
+                    Ok(Self(t.to_owned()))
+                }
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = EmptyId;
+            fn try_from(s: String) -> Result<Self, EmptyId> {
+                Self::parse(s)
+            }
+        }
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// DSCO `poNumber`; also LingXing's `platform_order_no`, the idempotency key of a push.
+    PoNumber,
+    "poNumber"
+);
+id_type!(
+    /// A SKU as DSCO knows it (`lineItems.sku`, LingXing's MSKU).
+    DscoSku,
+    "DSCO SKU"
+);
+id_type!(
+    /// A LingXing local SKU.
+    LingxingSku,
+    "LingXing SKU"
+);
+id_type!(
+    /// A LingXing multi-platform store id (`store_id`).
+    StoreId,
+    "LingXing store_id"
+);
+id_type!(
+    /// A LingXing warehouse id (`wid`).
+    Wid,
+    "LingXing wid"
+);
+id_type!(
+    /// DSCO `dscoRetailerId`.
+    RetailerId,
+    "dscoRetailerId"
+);
+id_type!(
+    /// A DSCO warehouse code (`shipWarehouseCode` / `requestedWarehouseCode`).
+    WarehouseCode,
+    "DSCO warehouse code"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_trimmed_and_never_empty() {
+        assert_eq!(PoNumber::parse("  PO-1 ").unwrap().as_str(), "PO-1");
+        assert_eq!(
+            PoNumber::parse("   ").unwrap_err().to_string(),
+            "poNumber must not be empty"
+        );
+        let j: Result<Wid, _> = serde_json::from_str("\"\"");
+        assert!(j.is_err());
+        let w: Wid = serde_json::from_str("\"1300\"").unwrap();
+        assert_eq!(w.to_string(), "1300");
+    }
+}

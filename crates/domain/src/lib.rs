@@ -1,0 +1,22 @@
+//! The vocabulary and the rules of dsco-lingxing. No I/O, no async, no HTTP or SQL types.
+//!
+//! # Layout
+//! - [`ids`]: newtypes that can only be built valid (`PoNumber`, `DscoSku`, `LingxingSku`,
+//!   `StoreId`, `Wid`, …).
+//! - [`stage`]: the order stage machine (1 pulled … 5 done, 6 cancelled), forward only.
+//! - [`job`]: the eight job names and their schedules (6-field UTC cron, nicknames, `@every`).
+//! - [`config`]: runtime config (`jobs.<job>.*`, `mapping.*`) with validation naming key paths.
+//! - `reason`, `mapping`, `rules` (with the order jobs): the reason catalogue, reverse maps,
+//!   and R1–R6 as pure decision functions.
+
+pub mod config;
+pub mod ids;
+pub mod job;
+pub mod stage;
+
+pub use config::{
+    ConfigError, ConfigErrors, ImportedConfig, JobConfig, JobSettings, Mappings, RuntimeConfig,
+};
+pub use ids::*;
+pub use job::{JobName, Schedule};
+pub use stage::Stage;

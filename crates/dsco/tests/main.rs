@@ -1,0 +1,1 @@
+//! dsco client tests: contract (wiremock) and client-simulator over HTTP.

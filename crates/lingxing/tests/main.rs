@@ -1,0 +1,1 @@
+//! lingxing client tests: contract (wiremock) and client-simulator over HTTP.

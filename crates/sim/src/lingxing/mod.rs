@@ -1,0 +1,1 @@
+//! The LingXing OpenAPI simulator.

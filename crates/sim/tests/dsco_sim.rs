@@ -1,0 +1,1 @@
+//! DSCO simulator tests.

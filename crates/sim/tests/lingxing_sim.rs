@@ -1,0 +1,1 @@
+//! LingXing simulator tests.

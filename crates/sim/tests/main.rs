@@ -1,0 +1,3 @@
+//! Simulator tests: one binary, a module per simulator.
+mod dsco_sim;
+mod lingxing_sim;
