@@ -12,6 +12,8 @@
 pub mod config;
 pub mod ids;
 pub mod job;
+pub mod reason;
+pub mod run;
 pub mod stage;
 
 pub use config::{
@@ -19,4 +21,6 @@ pub use config::{
 };
 pub use ids::*;
 pub use job::{JobName, Schedule};
+pub use reason::ReasonKind;
+pub use run::{RunCounts, RunOutcome, Trigger};
 pub use stage::Stage;

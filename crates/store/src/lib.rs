@@ -1,2 +1,513 @@
-//! Persistence: the `Store` trait in domain types, with SQLite and PostgreSQL implementations,
-//! each with its own migrations. The backend is chosen once at start-up from the URL scheme.
+//! Persistence: the [`Store`] trait in domain types, implemented once in SQL for SQLite and
+//! PostgreSQL (each backend with its own migrations under `migrations/<backend>/`). The backend
+//! is chosen once at start-up from the URL scheme by [`connect`]; everything after works on
+//! `Arc<dyn Store>`.
+//!
+//! # Layout
+//! - this file: the trait, its records and errors.
+//! - `sql`: the implementation. The SQL is written once and compiled for both backends (the
+//!   `with_pool!` macro), so the two cannot drift; the few differences (SQLite's `BEGIN
+//!   IMMEDIATE`, its pragmas) live in `Backend`.
+//!
+//! # Invariants
+//! - An order's `stage` is written only by [`Store::cas_stage`] (compare-and-swap on the current
+//!   stage), by the insert of a new order, and by [`Store::force_stage`] (an operator, with a
+//!   reason, audited).
+//! - Every write made by a run passes its [`Fence`]; the write's transaction first bumps the
+//!   job's lease row *where the token still matches*, so a run whose lease was taken over writes
+//!   nothing ([`StoreError::Fenced`]). On SQLite that first write also takes the write lock, so a
+//!   transaction never has to upgrade from read to write.
+//! - Times are UTC, stored as Unix milliseconds.
+
+mod sql;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
+use serde_json::Value;
+
+pub use sql::{SqlStore, redact_url};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the lease of {job} was taken over (fencing token {token} is stale): nothing was written")]
+    Fenced { job: JobName, token: i64 },
+    #[error("{what} changed since version {expected} was read (now {actual}): reload and try again")]
+    VersionConflict {
+        what: &'static str,
+        expected: i64,
+        actual: i64,
+    },
+    #[error("unsupported store URL `{0}`: use sqlite://PATH or postgres://HOST/DB")]
+    BadUrl(String),
+    #[error("invalid value in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Which database is behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens the store named by `url` (`sqlite://path` — the file is created if missing, WAL mode —
+/// or `postgres://…`) and runs its migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqlStore::connect(url).await?))
+}
+
+/// The proof a run holds its job's lease: every write of the run carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub job: JobName,
+    pub token: i64,
+}
+
+/// A job lease held by one runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub job: JobName,
+    pub token: i64,
+    pub holder: String,
+    pub run_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Lease {
+    pub fn fence(&self) -> Fence {
+        Fence {
+            job: self.job,
+            token: self.token,
+        }
+    }
+}
+
+/// Who holds a job's lease right now (if anyone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseInfo {
+    pub job: JobName,
+    pub holder: Option<String>,
+    pub run_id: Option<String>,
+    pub token: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRun {
+    pub id: String,
+    pub job: JobName,
+    pub trigger: Trigger,
+    /// The cron fire time this run answers (cron runs only).
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+    pub holder: String,
+    pub dry_run: bool,
+    pub only_po: Option<String>,
+    pub config_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub id: String,
+    pub job: JobName,
+    pub trigger: Trigger,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub outcome: RunOutcome,
+    pub counts: RunCounts,
+    pub error: Option<String>,
+    pub holder: String,
+    pub lease_token: i64,
+    pub dry_run: bool,
+    pub only_po: Option<String>,
+    pub config_version: Option<i64>,
+}
+
+/// A fire (or manual trigger) refused because the job was already running; one row per
+/// blocking run, counting repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedFire {
+    pub job: JobName,
+    pub blocking_run_id: String,
+    pub trigger: Trigger,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+    pub count: i64,
+}
+
+/// The latest runtime config and its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConfig {
+    pub version: i64,
+    pub config: RuntimeConfig,
+    pub actor: String,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkuSource {
+    /// Set by an operator (or imported from a config without `pull_sku_pair`): never deleted by
+    /// the pairs job, and wins over a pair for the same DSCO SKU.
+    Manual,
+    /// Written by `pull_sku_pair` from LingXing's pair list.
+    Pair,
+}
+
+impl SkuSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkuSource::Manual => "manual",
+            SkuSource::Pair => "pair",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuEntry {
+    pub dsco_sku: String,
+    pub lingxing_sku: String,
+    pub source: SkuSource,
+}
+
+/// `mapping.sku`, with the version every change bumps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SkuMap {
+    pub version: i64,
+    pub entries: Vec<SkuEntry>,
+}
+
+impl SkuMap {
+    /// The effective map: manual entries win over pairs.
+    pub fn effective(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for e in self.entries.iter().filter(|e| e.source == SkuSource::Pair) {
+            out.insert(e.dsco_sku.clone(), e.lingxing_sku.clone());
+        }
+        for e in self.entries.iter().filter(|e| e.source == SkuSource::Manual) {
+            out.insert(e.dsco_sku.clone(), e.lingxing_sku.clone());
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+    pub detail: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub entry: AuditEntry,
+}
+
+/// An order as DSCO shows it, from a pull. Everything a pull may refresh; nothing a later stage
+/// wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulledOrder {
+    pub po: PoNumber,
+    pub dsco_order_id: Option<String>,
+    pub retailer_id: Option<String>,
+    pub dsco_status: Option<String>,
+    pub dsco_lifecycle: Option<String>,
+    pub dsco_created_at: Option<DateTime<Utc>>,
+    pub dsco_updated_at: Option<DateTime<Utc>>,
+    pub warehouse_code: Option<String>,
+    pub service_level: Option<String>,
+    /// `sku(quantity)` per line, comma-joined, for filtering.
+    pub skus: String,
+    pub payload: Value,
+}
+
+/// The latest reason an order did not move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderReason {
+    pub code: String,
+    pub kind: ReasonKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRecord {
+    pub pulled: PulledOrder,
+    pub stage: Stage,
+    pub store_id: Option<String>,
+    pub lingxing_order_nos: Vec<String>,
+    pub tracking: Vec<String>,
+    pub invoice_id: Option<String>,
+    pub flags: Vec<String>,
+    pub reason: Option<OrderReason>,
+    pub attempts: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub stage_entered_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What happened to an order, as the timeline shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventOutcome {
+    /// First seen by a pull.
+    Pulled,
+    /// Moved to a later stage.
+    Advanced,
+    /// Looked at and left where it is, with a reason.
+    Skipped,
+    /// An external write was submitted (its confirmation may follow).
+    Submitted,
+    /// Information worth keeping (fallback used, DSCO data refreshed, …).
+    Noted,
+    /// An operator acted on it.
+    Operator,
+}
+
+impl EventOutcome {
+    pub const ALL: [EventOutcome; 6] = [
+        EventOutcome::Pulled,
+        EventOutcome::Advanced,
+        EventOutcome::Skipped,
+        EventOutcome::Submitted,
+        EventOutcome::Noted,
+        EventOutcome::Operator,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventOutcome::Pulled => "pulled",
+            EventOutcome::Advanced => "advanced",
+            EventOutcome::Skipped => "skipped",
+            EventOutcome::Submitted => "submitted",
+            EventOutcome::Noted => "noted",
+            EventOutcome::Operator => "operator",
+        }
+    }
+    pub fn parse(s: &str) -> Option<EventOutcome> {
+        EventOutcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// One decision about an order. A skip identical to the order's previous event (same job,
+/// outcome, reason and detail) only bumps that event's `count` and `last_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub po: PoNumber,
+    pub at: DateTime<Utc>,
+    pub job: Option<JobName>,
+    pub run_id: Option<String>,
+    pub actor: Option<String>,
+    pub from_stage: Option<Stage>,
+    pub to_stage: Option<Stage>,
+    pub outcome: EventOutcome,
+    pub reason_code: Option<String>,
+    pub reason_kind: Option<ReasonKind>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEvent {
+    pub id: i64,
+    pub event: NewEvent,
+    pub last_at: DateTime<Utc>,
+    pub count: i64,
+}
+
+/// What a pull's upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    /// New order, inserted at this stage.
+    Inserted(Stage),
+    /// Known order, DSCO fields refreshed; its stage (unchanged) is this.
+    Refreshed(Stage),
+}
+
+/// The persistence the engine, the console and the CLI need.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> BackendKind;
+
+    // --- job leases -------------------------------------------------------------------------
+    /// Takes the job's lease if it is free or expired; `None` if someone else holds it. A
+    /// takeover increments the fencing token, which makes the previous holder's writes fail.
+    async fn try_acquire_lease(
+        &self,
+        job: JobName,
+        holder: &str,
+        run_id: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Option<Lease>>;
+    /// Extends the lease; `false` if it was taken over.
+    async fn renew_lease(&self, lease: &Lease, now: DateTime<Utc>, ttl: Duration) -> Result<bool>;
+    /// Frees the lease if still held with this token.
+    async fn release_lease(&self, lease: &Lease) -> Result<()>;
+    async fn lease_info(&self, job: JobName) -> Result<Option<LeaseInfo>>;
+
+    // --- job runs ---------------------------------------------------------------------------
+    async fn insert_run(&self, run: &NewRun, fence: &Fence) -> Result<()>;
+    /// Closes a run record. Not fenced: a run that lost its lease must still say so.
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        outcome: RunOutcome,
+        counts: &RunCounts,
+        error: Option<&str>,
+        ended_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Records a fire refused because `blocking_run_id` was running; once per blocking run
+    /// (repeats count). Returns true when this was the first for that run.
+    async fn record_rejected_fire(
+        &self,
+        job: JobName,
+        blocking_run_id: &str,
+        trigger: Trigger,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>>;
+    /// Most recent first.
+    async fn list_runs(&self, job: Option<JobName>, limit: u32) -> Result<Vec<RunRecord>>;
+    async fn rejected_fires(&self, job: Option<JobName>) -> Result<Vec<RejectedFire>>;
+    /// The latest cron fire time any run of this job answered (for coalescing missed fires).
+    async fn last_scheduled_fire(&self, job: JobName) -> Result<Option<DateTime<Utc>>>;
+    /// Runs still marked running whose lease is gone (a crashed process): closed as failed.
+    async fn close_orphan_runs(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    // --- runtime config ---------------------------------------------------------------------
+    async fn runtime_config(&self) -> Result<Option<StoredConfig>>;
+    async fn runtime_config_version(&self) -> Result<Option<i64>>;
+    /// Saves a new version if the latest is still `expected` (`None`: no config yet). Audited.
+    async fn save_runtime_config(
+        &self,
+        expected: Option<i64>,
+        config: &RuntimeConfig,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64>;
+
+    // --- mapping.sku ------------------------------------------------------------------------
+    async fn sku_map(&self) -> Result<SkuMap>;
+    /// Replaces every entry of `source` by `entries` if the map is still at `expected_version`.
+    /// Audited. Returns the new version.
+    #[allow(clippy::too_many_arguments)]
+    async fn replace_sku_entries(
+        &self,
+        expected_version: i64,
+        source: SkuSource,
+        entries: &BTreeMap<String, String>,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+        fence: Option<&Fence>,
+    ) -> Result<i64>;
+    /// Sets (or with `None` removes) one manual entry. Audited. Returns the new version.
+    async fn set_manual_sku(
+        &self,
+        expected_version: i64,
+        dsco_sku: &str,
+        lingxing_sku: Option<&str>,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64>;
+
+    // --- audit, cursors, token cache --------------------------------------------------------
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// Most recent first.
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRecord>>;
+    async fn cursor(&self, name: &str) -> Result<Option<String>>;
+    async fn set_cursor(&self, name: &str, value: &str, now: DateTime<Utc>, fence: &Fence) -> Result<()>;
+    async fn cache_get(&self, key: &str) -> Result<Option<String>>;
+    async fn cache_put(&self, key: &str, value: &str, now: DateTime<Utc>) -> Result<()>;
+
+    // --- orders -----------------------------------------------------------------------------
+    /// Inserts a new order at `initial_stage`, or refreshes the DSCO fields of a known one. Never
+    /// changes a known order's stage or anything a later stage wrote.
+    async fn upsert_pulled(
+        &self,
+        order: &PulledOrder,
+        initial_stage: Stage,
+        run_id: Option<&str>,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<Upserted>;
+    async fn get_order(&self, po: &PoNumber) -> Result<Option<OrderRecord>>;
+    /// Moves `po` from `from` to `to` if it is still at `from` and the move is forward (or to
+    /// cancelled); records the event; clears the reason. `false` if the order was not at `from`.
+    async fn cas_stage(&self, event: &NewEvent, fence: &Fence) -> Result<bool>;
+    /// An operator's move to any stage, with a reason; audited.
+    async fn force_stage(
+        &self,
+        po: &PoNumber,
+        to: Stage,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Stage>;
+    /// Records a decision that did not move the order (skip, note, submission) and sets its
+    /// latest reason and back-off. Identical repeated skips are folded into one event.
+    async fn record_event(
+        &self,
+        event: &NewEvent,
+        next_attempt_at: Option<DateTime<Utc>>,
+        fence: Option<&Fence>,
+    ) -> Result<()>;
+    /// Oldest first.
+    async fn order_events(&self, po: &PoNumber) -> Result<Vec<OrderEvent>>;
+    /// Orders at `stage` due for another look (`next_attempt_at <= now`), oldest first.
+    async fn due_orders(&self, stage: Stage, now: DateTime<Utc>, limit: u32) -> Result<Vec<OrderRecord>>;
+    async fn count_by_stage(&self) -> Result<BTreeMap<Stage, i64>>;
+}
+
+/// Helpers for tests of this and other crates: a fresh, empty database per test.
+pub mod testing {
+    use sqlx::Connection;
+
+    /// The PostgreSQL server tests should use, from `TEST_DATABASE_URL`; `None` when unset.
+    pub fn postgres_base_url() -> Option<String> {
+        std::env::var("TEST_DATABASE_URL").ok().filter(|s| !s.trim().is_empty())
+    }
+
+    /// Creates an empty database on the server of `base_url` and returns its URL. Panics when
+    /// the server cannot be reached: a PostgreSQL test must never pass by skipping.
+    pub async fn fresh_postgres_database(base_url: &str) -> String {
+        let mut conn = sqlx::PgConnection::connect(base_url).await.unwrap_or_else(|e| {
+            panic!(
+                "TEST_DATABASE_URL is set but PostgreSQL at {} cannot be reached: {e}",
+                super::sql::redact_url(base_url)
+            )
+        });
+        let name = format!("dl_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        match base_url.rfind('/') {
+            Some(i) if base_url[..i].contains("://") && i > base_url.find("://").unwrap() + 2 => {
+                let (head, tail) = base_url.split_at(i);
+                let query = tail.find('?').map(|q| &tail[q..]).unwrap_or("");
+                format!("{head}/{name}{query}")
+            }
+            _ => format!("{}/{name}", base_url.trim_end_matches('/')),
+        }
+    }
+}

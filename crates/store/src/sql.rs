@@ -1,0 +1,1202 @@
+//! The one SQL implementation of [`Store`], compiled for SQLite and for PostgreSQL.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
+use serde_json::Value;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use crate::*;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static PG_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The SQL store over SQLite or PostgreSQL.
+pub struct SqlStore {
+    pool: Pool,
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool, compiling the same code for each backend.
+macro_rules! with_pool {
+    ($s:expr, $p:ident => $body:expr) => {
+        match &$s.pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Inside a write transaction: fail with `Fenced` unless the run's lease token still matches.
+/// Being an UPDATE, it is also the transaction's first write (see the crate invariants).
+macro_rules! check_fence {
+    ($tx:expr, $fence:expr) => {{
+        let f: &Fence = $fence;
+        let n = sqlx::query("UPDATE job_leases SET writes = writes + 1 WHERE job = $1 AND token = $2")
+            .bind(f.job.as_str())
+            .bind(f.token)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Err(StoreError::Fenced {
+                job: f.job,
+                token: f.token,
+            });
+        }
+    }};
+}
+
+/// Inserts one order event inside a transaction.
+macro_rules! insert_event {
+    ($tx:expr, $e:expr) => {{
+        let e: &NewEvent = $e;
+        sqlx::query(
+            "INSERT INTO order_events (po, at, last_at, count, job, run_id, actor, from_stage, to_stage, outcome, \
+               reason_code, reason_kind, detail) VALUES ($1, $2, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(e.po.as_str())
+        .bind(ms(e.at))
+        .bind(e.job.map(|j| j.as_str()))
+        .bind(e.run_id.as_deref())
+        .bind(e.actor.as_deref())
+        .bind(e.from_stage.map(|s| s.number()))
+        .bind(e.to_stage.map(|s| s.number()))
+        .bind(e.outcome.as_str())
+        .bind(e.reason_code.as_deref())
+        .bind(e.reason_kind.map(|k| k.as_str()))
+        .bind(&e.detail)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+macro_rules! order_cols {
+    () => {
+        "po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, dsco_created_at, \
+         dsco_updated_at, warehouse_code, service_level, skus, payload, store_id, \
+         lingxing_order_nos, tracking, invoice_id, flags, reason_code, reason_kind, reason_detail, \
+         attempts, next_attempt_at, stage_entered_at, created_at, updated_at"
+    };
+}
+
+macro_rules! run_cols {
+    () => {
+        "id, job, trigger_kind, scheduled_for, started_at, ended_at, outcome, counts, error, holder, \
+         lease_token, dry_run, only_po, config_version"
+    };
+}
+
+macro_rules! event_cols {
+    () => {
+        "id, po, at, last_at, count, job, run_id, actor, from_stage, to_stage, outcome, reason_code, \
+         reason_kind, detail"
+    };
+}
+
+/// Starting a transaction that will write. SQLite's `BEGIN IMMEDIATE` takes the write lock up
+/// front (waiting on the busy timeout) instead of failing later on a read-to-write upgrade.
+trait WritePool {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send
+    {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
+    {
+        self.begin()
+    }
+}
+
+/// Typed column access that works on both backends' rows.
+trait Cols {
+    fn i64(&self, c: &str) -> Result<i64>;
+    fn oi64(&self, c: &str) -> Result<Option<i64>>;
+    fn s(&self, c: &str) -> Result<String>;
+    fn os(&self, c: &str) -> Result<Option<String>>;
+}
+
+impl<R> Cols for R
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    i64: for<'q> Decode<'q, R::Database> + Type<R::Database>,
+    String: for<'q> Decode<'q, R::Database> + Type<R::Database>,
+{
+    fn i64(&self, c: &str) -> Result<i64> {
+        Ok(self.try_get::<i64, _>(c)?)
+    }
+    fn oi64(&self, c: &str) -> Result<Option<i64>> {
+        Ok(self.try_get::<Option<i64>, _>(c)?)
+    }
+    fn s(&self, c: &str) -> Result<String> {
+        Ok(self.try_get::<String, _>(c)?)
+    }
+    fn os(&self, c: &str) -> Result<Option<String>> {
+        Ok(self.try_get::<Option<String>, _>(c)?)
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn at(table: &'static str, v: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(v).ok_or_else(|| StoreError::Corrupt {
+        table,
+        detail: format!("time {v} out of range"),
+    })
+}
+
+fn oat(table: &'static str, v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+    v.map(|v| at(table, v)).transpose()
+}
+
+fn parse<T: FromStr>(table: &'static str, v: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse::<T>().map_err(|e| StoreError::Corrupt {
+        table,
+        detail: e.to_string(),
+    })
+}
+
+fn stage_of(table: &'static str, n: i64) -> Result<Stage> {
+    Stage::from_number(n).ok_or_else(|| StoreError::Corrupt {
+        table,
+        detail: format!("stage {n}"),
+    })
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect()
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn run_from(r: &impl Cols) -> Result<RunRecord> {
+    const T: &str = "job_runs";
+    let counts: RunCounts = serde_json::from_str(&r.s("counts")?).map_err(|e| StoreError::Corrupt {
+        table: T,
+        detail: e.to_string(),
+    })?;
+    Ok(RunRecord {
+        id: r.s("id")?,
+        job: parse(T, &r.s("job")?)?,
+        trigger: parse(T, &r.s("trigger_kind")?)?,
+        scheduled_for: oat(T, r.oi64("scheduled_for")?)?,
+        started_at: at(T, r.i64("started_at")?)?,
+        ended_at: oat(T, r.oi64("ended_at")?)?,
+        outcome: parse(T, &r.s("outcome")?)?,
+        counts,
+        error: r.os("error")?,
+        holder: r.s("holder")?,
+        lease_token: r.i64("lease_token")?,
+        dry_run: r.i64("dry_run")? != 0,
+        only_po: r.os("only_po")?,
+        config_version: r.oi64("config_version")?,
+    })
+}
+
+fn order_from(r: &impl Cols) -> Result<OrderRecord> {
+    const T: &str = "orders";
+    let payload: Value = serde_json::from_str(&r.s("payload")?).map_err(|e| StoreError::Corrupt {
+        table: T,
+        detail: e.to_string(),
+    })?;
+    let reason = match (r.os("reason_code")?, r.os("reason_kind")?) {
+        (Some(code), Some(kind)) => Some(OrderReason {
+            code,
+            kind: parse(T, &kind)?,
+            detail: r.os("reason_detail")?.unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    let next = r.i64("next_attempt_at")?;
+    Ok(OrderRecord {
+        pulled: PulledOrder {
+            po: PoNumber::parse(r.s("po")?).map_err(|e| StoreError::Corrupt {
+                table: T,
+                detail: e.to_string(),
+            })?,
+            dsco_order_id: r.os("dsco_order_id")?,
+            retailer_id: r.os("retailer_id")?,
+            dsco_status: r.os("dsco_status")?,
+            dsco_lifecycle: r.os("dsco_lifecycle")?,
+            dsco_created_at: oat(T, r.oi64("dsco_created_at")?)?,
+            dsco_updated_at: oat(T, r.oi64("dsco_updated_at")?)?,
+            warehouse_code: r.os("warehouse_code")?,
+            service_level: r.os("service_level")?,
+            skus: r.s("skus")?,
+            payload,
+        },
+        stage: stage_of(T, r.i64("stage")?)?,
+        store_id: r.os("store_id")?,
+        lingxing_order_nos: split_list(&r.s("lingxing_order_nos")?),
+        tracking: split_list(&r.s("tracking")?),
+        invoice_id: r.os("invoice_id")?,
+        flags: split_list(&r.s("flags")?),
+        reason,
+        attempts: r.i64("attempts")?,
+        next_attempt_at: if next > 0 { Some(at(T, next)?) } else { None },
+        stage_entered_at: at(T, r.i64("stage_entered_at")?)?,
+        created_at: at(T, r.i64("created_at")?)?,
+        updated_at: at(T, r.i64("updated_at")?)?,
+    })
+}
+
+fn event_from(r: &impl Cols) -> Result<OrderEvent> {
+    const T: &str = "order_events";
+    let kind = r.os("reason_kind")?;
+    Ok(OrderEvent {
+        id: r.i64("id")?,
+        event: NewEvent {
+            po: PoNumber::parse(r.s("po")?).map_err(|e| StoreError::Corrupt {
+                table: T,
+                detail: e.to_string(),
+            })?,
+            at: at(T, r.i64("at")?)?,
+            job: r.os("job")?.map(|j| parse(T, &j)).transpose()?,
+            run_id: r.os("run_id")?,
+            actor: r.os("actor")?,
+            from_stage: r.oi64("from_stage")?.map(|n| stage_of(T, n)).transpose()?,
+            to_stage: r.oi64("to_stage")?.map(|n| stage_of(T, n)).transpose()?,
+            outcome: EventOutcome::parse(&r.s("outcome")?).ok_or_else(|| StoreError::Corrupt {
+                table: T,
+                detail: "outcome".into(),
+            })?,
+            reason_code: r.os("reason_code")?,
+            reason_kind: kind.map(|k| parse::<ReasonKind>(T, &k)).transpose()?,
+            detail: r.s("detail")?,
+        },
+        last_at: at(T, r.i64("last_at")?)?,
+        count: r.i64("count")?,
+    })
+}
+
+impl SqlStore {
+    pub async fn connect(url: &str) -> Result<SqlStore> {
+        let store = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            if let Some(dir) = opts.get_filename().parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
+            }
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+            SQLITE_MIGRATIONS.run(&pool).await?;
+            SqlStore {
+                pool: Pool::Sqlite(pool),
+            }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(10)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            PG_MIGRATIONS.run(&pool).await?;
+            SqlStore {
+                pool: Pool::Postgres(pool),
+            }
+        } else {
+            return Err(StoreError::BadUrl(redact_url(url)));
+        };
+        Ok(store)
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        with_pool!(self, p => p.close().await)
+    }
+}
+
+/// A URL with its password replaced, for error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(a)) if a > s => {
+            let creds = &url[s + 3..a];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:<redacted>{}", &url[..s + 3], &creds[..c], &url[a..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> BackendKind {
+        match self.pool {
+            Pool::Sqlite(_) => BackendKind::Sqlite,
+            Pool::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    async fn try_acquire_lease(
+        &self,
+        job: JobName,
+        holder: &str,
+        run_id: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Option<Lease>> {
+        let expires = now + clock::to_delta(ttl);
+        let row = with_pool!(self, p => {
+            sqlx::query(
+                "INSERT INTO job_leases (job, holder, run_id, token, acquired_at, heartbeat_at, expires_at) \
+                 VALUES ($1, $2, $3, 1, $4, $4, $5) \
+                 ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, run_id = excluded.run_id, \
+                   token = job_leases.token + 1, acquired_at = excluded.acquired_at, \
+                   heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at \
+                 WHERE job_leases.holder IS NULL OR job_leases.expires_at <= excluded.acquired_at \
+                 RETURNING token",
+            )
+            .bind(job.as_str())
+            .bind(holder)
+            .bind(run_id)
+            .bind(ms(now))
+            .bind(ms(expires))
+            .fetch_optional(p)
+            .await?
+            .map(|r| r.i64("token"))
+            .transpose()?
+        });
+        Ok(row.map(|token| Lease {
+            job,
+            token,
+            holder: holder.to_owned(),
+            run_id: run_id.to_owned(),
+            expires_at: expires,
+        }))
+    }
+
+    async fn renew_lease(&self, lease: &Lease, now: DateTime<Utc>, ttl: Duration) -> Result<bool> {
+        let expires = now + clock::to_delta(ttl);
+        let n = with_pool!(self, p => sqlx::query(
+            "UPDATE job_leases SET heartbeat_at = $1, expires_at = $2 WHERE job = $3 AND token = $4 AND holder IS NOT NULL",
+        )
+        .bind(ms(now))
+        .bind(ms(expires))
+        .bind(lease.job.as_str())
+        .bind(lease.token)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<()> {
+        with_pool!(self, p => sqlx::query(
+            "UPDATE job_leases SET holder = NULL, run_id = NULL, expires_at = 0 WHERE job = $1 AND token = $2",
+        )
+        .bind(lease.job.as_str())
+        .bind(lease.token)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    async fn lease_info(&self, job: JobName) -> Result<Option<LeaseInfo>> {
+        const T: &str = "job_leases";
+        with_pool!(self, p => {
+            let row = sqlx::query("SELECT holder, run_id, token, expires_at FROM job_leases WHERE job = $1")
+                .bind(job.as_str())
+                .fetch_optional(p)
+                .await?;
+            match row {
+                None => Ok(None),
+                Some(r) => Ok(Some(LeaseInfo {
+                    job,
+                    holder: r.os("holder")?,
+                    run_id: r.os("run_id")?,
+                    token: r.i64("token")?,
+                    expires_at: at(T, r.i64("expires_at")?)?,
+                })),
+            }
+        })
+    }
+
+    async fn insert_run(&self, run: &NewRun, fence: &Fence) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            sqlx::query(concat!(
+                "INSERT INTO job_runs (", run_cols!(), ") VALUES ($1, $2, $3, $4, $5, NULL, $6, '{}', NULL, $7, $8, $9, $10, $11)"
+            ))
+            .bind(&run.id)
+            .bind(run.job.as_str())
+            .bind(run.trigger.as_str())
+            .bind(run.scheduled_for.map(ms))
+            .bind(ms(run.started_at))
+            .bind(RunOutcome::Running.as_str())
+            .bind(&run.holder)
+            .bind(fence.token)
+            .bind(run.dry_run as i64)
+            .bind(run.only_po.as_deref())
+            .bind(run.config_version)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        outcome: RunOutcome,
+        counts: &RunCounts,
+        error: Option<&str>,
+        ended_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let counts = serde_json::to_string(counts).expect("counts serialize");
+        with_pool!(self, p => sqlx::query(
+            "UPDATE job_runs SET outcome = $1, counts = $2, error = $3, ended_at = $4 WHERE id = $5",
+        )
+        .bind(outcome.as_str())
+        .bind(counts)
+        .bind(error)
+        .bind(ms(ended_at))
+        .bind(run_id)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    async fn record_rejected_fire(
+        &self,
+        job: JobName,
+        blocking_run_id: &str,
+        trigger: Trigger,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let count = with_pool!(self, p => sqlx::query(
+            "INSERT INTO rejected_fires (job, blocking_run_id, trigger_kind, first_at, last_at, count) \
+             VALUES ($1, $2, $3, $4, $4, 1) \
+             ON CONFLICT (job, blocking_run_id) DO UPDATE SET last_at = excluded.last_at, count = rejected_fires.count + 1 \
+             RETURNING count",
+        )
+        .bind(job.as_str())
+        .bind(blocking_run_id)
+        .bind(trigger.as_str())
+        .bind(ms(now))
+        .fetch_one(p)
+        .await?
+        .i64("count")?);
+        Ok(count == 1)
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        with_pool!(self, p => {
+            let row = sqlx::query(concat!("SELECT ", run_cols!(), " FROM job_runs WHERE id = $1"))
+                .bind(run_id)
+                .fetch_optional(p)
+                .await?;
+            row.map(|r| run_from(&r)).transpose()
+        })
+    }
+
+    async fn list_runs(&self, job: Option<JobName>, limit: u32) -> Result<Vec<RunRecord>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(concat!(
+                "SELECT ", run_cols!(), " FROM job_runs WHERE ($1 IS NULL OR job = $1) ORDER BY started_at DESC, id DESC LIMIT $2"
+            ))
+            .bind(job.map(|j| j.as_str()))
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(run_from).collect()
+        })
+    }
+
+    async fn rejected_fires(&self, job: Option<JobName>) -> Result<Vec<RejectedFire>> {
+        const T: &str = "rejected_fires";
+        with_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT job, blocking_run_id, trigger_kind, first_at, last_at, count FROM rejected_fires \
+                 WHERE ($1 IS NULL OR job = $1) ORDER BY first_at",
+            )
+            .bind(job.map(|j| j.as_str()))
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(RejectedFire {
+                        job: parse(T, &r.s("job")?)?,
+                        blocking_run_id: r.s("blocking_run_id")?,
+                        trigger: parse(T, &r.s("trigger_kind")?)?,
+                        first_at: at(T, r.i64("first_at")?)?,
+                        last_at: at(T, r.i64("last_at")?)?,
+                        count: r.i64("count")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    async fn last_scheduled_fire(&self, job: JobName) -> Result<Option<DateTime<Utc>>> {
+        with_pool!(self, p => {
+            let v = sqlx::query("SELECT MAX(scheduled_for) AS m FROM job_runs WHERE job = $1")
+                .bind(job.as_str())
+                .fetch_one(p)
+                .await?
+                .oi64("m")?;
+            oat("job_runs", v)
+        })
+    }
+
+    async fn close_orphan_runs(&self, now: DateTime<Utc>) -> Result<u64> {
+        // A run is an orphan when it is still "running" but no live lease carries its id.
+        let n = with_pool!(self, p => sqlx::query(
+            "UPDATE job_runs SET outcome = $1, ended_at = $2, \
+               error = 'the process running it stopped before the run ended (crash or kill); its lease expired' \
+             WHERE outcome = $3 AND NOT EXISTS ( \
+               SELECT 1 FROM job_leases l WHERE l.run_id = job_runs.id AND l.holder IS NOT NULL AND l.expires_at > $2)",
+        )
+        .bind(RunOutcome::Failed.as_str())
+        .bind(ms(now))
+        .bind(RunOutcome::Running.as_str())
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n)
+    }
+
+    async fn runtime_config(&self) -> Result<Option<StoredConfig>> {
+        const T: &str = "runtime_config";
+        with_pool!(self, p => {
+            let row = sqlx::query(
+                "SELECT version, config, actor, reason, created_at FROM runtime_config ORDER BY version DESC LIMIT 1",
+            )
+            .fetch_optional(p)
+            .await?;
+            let Some(r) = row else { return Ok(None) };
+            let v: Value = serde_json::from_str(&r.s("config")?).map_err(|e| StoreError::Corrupt {
+                table: T,
+                detail: e.to_string(),
+            })?;
+            let imported = RuntimeConfig::from_value(&v, "runtime_config").map_err(|e| StoreError::Corrupt {
+                table: T,
+                detail: e.to_string(),
+            })?;
+            Ok(Some(StoredConfig {
+                version: r.i64("version")?,
+                config: imported.config,
+                actor: r.s("actor")?,
+                reason: r.s("reason")?,
+                created_at: at(T, r.i64("created_at")?)?,
+            }))
+        })
+    }
+
+    async fn runtime_config_version(&self) -> Result<Option<i64>> {
+        with_pool!(self, p => Ok(sqlx::query("SELECT MAX(version) AS v FROM runtime_config")
+            .fetch_one(p)
+            .await?
+            .oi64("v")?))
+    }
+
+    async fn save_runtime_config(
+        &self,
+        expected: Option<i64>,
+        config: &RuntimeConfig,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let mut v = config.to_value(&BTreeMap::new());
+        if let Some(m) = v.get_mut("mapping").and_then(Value::as_object_mut) {
+            m.remove("sku");
+        }
+        let text = v.to_string();
+        let next = expected.unwrap_or(0) + 1;
+        let res: Result<()> = with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let current = sqlx::query("SELECT MAX(version) AS v FROM runtime_config")
+                .fetch_one(&mut *tx)
+                .await?
+                .oi64("v")?;
+            if current != expected {
+                return Err(StoreError::VersionConflict {
+                    what: "runtime config",
+                    expected: expected.unwrap_or(0),
+                    actual: current.unwrap_or(0),
+                });
+            }
+            sqlx::query("INSERT INTO runtime_config (version, config, actor, reason, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(next)
+                .bind(&text)
+                .bind(actor)
+                .bind(reason)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'config.save', $3, $4, $5)")
+                .bind(ms(now))
+                .bind(actor)
+                .bind(format!("runtime_config v{next}"))
+                .bind(reason)
+                .bind(&text)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        });
+        match res {
+            Ok(()) => Ok(next),
+            // Two savers raced past the version check: the second insert hits the key.
+            Err(StoreError::Db(e)) if is_unique_violation(&e) => Err(StoreError::VersionConflict {
+                what: "runtime config",
+                expected: expected.unwrap_or(0),
+                actual: next,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn sku_map(&self) -> Result<SkuMap> {
+        with_pool!(self, p => {
+            let version = sqlx::query("SELECT version FROM sku_map_version WHERE id = 1")
+                .fetch_one(p)
+                .await?
+                .i64("version")?;
+            let rows = sqlx::query("SELECT dsco_sku, source, lingxing_sku FROM sku_map ORDER BY dsco_sku, source")
+                .fetch_all(p)
+                .await?;
+            let mut entries = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let source = match r.s("source")?.as_str() {
+                    "manual" => SkuSource::Manual,
+                    "pair" => SkuSource::Pair,
+                    other => {
+                        return Err(StoreError::Corrupt {
+                            table: "sku_map",
+                            detail: format!("source {other}"),
+                        });
+                    }
+                };
+                entries.push(SkuEntry {
+                    dsco_sku: r.s("dsco_sku")?,
+                    lingxing_sku: r.s("lingxing_sku")?,
+                    source,
+                });
+            }
+            Ok(SkuMap { version, entries })
+        })
+    }
+
+    async fn replace_sku_entries(
+        &self,
+        expected_version: i64,
+        source: SkuSource,
+        entries: &BTreeMap<String, String>,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+        fence: Option<&Fence>,
+    ) -> Result<i64> {
+        let detail = serde_json::json!({ "source": source.as_str(), "entries": entries.len() }).to_string();
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            if let Some(f) = fence {
+                check_fence!(tx, f);
+            }
+            let n = sqlx::query("UPDATE sku_map_version SET version = version + 1, updated_at = $1 WHERE id = 1 AND version = $2")
+                .bind(ms(now))
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n != 1 {
+                let actual = sqlx::query("SELECT version FROM sku_map_version WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .i64("version")?;
+                return Err(StoreError::VersionConflict { what: "mapping.sku", expected: expected_version, actual });
+            }
+            sqlx::query("DELETE FROM sku_map WHERE source = $1")
+                .bind(source.as_str())
+                .execute(&mut *tx)
+                .await?;
+            for (d, l) in entries {
+                sqlx::query("INSERT INTO sku_map (dsco_sku, source, lingxing_sku, updated_at) VALUES ($1, $2, $3, $4)")
+                    .bind(d)
+                    .bind(source.as_str())
+                    .bind(l)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'sku.replace', $3, $4, $5)")
+                .bind(ms(now))
+                .bind(actor)
+                .bind(format!("mapping.sku v{}", expected_version + 1))
+                .bind(reason)
+                .bind(&detail)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(expected_version + 1)
+    }
+
+    async fn set_manual_sku(
+        &self,
+        expected_version: i64,
+        dsco_sku: &str,
+        lingxing_sku: Option<&str>,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let detail = serde_json::json!({ "dsco_sku": dsco_sku, "lingxing_sku": lingxing_sku }).to_string();
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let n = sqlx::query("UPDATE sku_map_version SET version = version + 1, updated_at = $1 WHERE id = 1 AND version = $2")
+                .bind(ms(now))
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n != 1 {
+                let actual = sqlx::query("SELECT version FROM sku_map_version WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .i64("version")?;
+                return Err(StoreError::VersionConflict { what: "mapping.sku", expected: expected_version, actual });
+            }
+            sqlx::query("DELETE FROM sku_map WHERE dsco_sku = $1 AND source = 'manual'")
+                .bind(dsco_sku)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(l) = lingxing_sku {
+                sqlx::query("INSERT INTO sku_map (dsco_sku, source, lingxing_sku, updated_at) VALUES ($1, 'manual', $2, $3)")
+                    .bind(dsco_sku)
+                    .bind(l)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'sku.set_manual', $3, $4, $5)")
+                .bind(ms(now))
+                .bind(actor)
+                .bind(dsco_sku)
+                .bind(reason)
+                .bind(&detail)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(expected_version + 1)
+    }
+
+    async fn append_audit(&self, e: &AuditEntry) -> Result<()> {
+        with_pool!(self, p => sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(ms(e.at))
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.reason)
+        .bind(e.detail.to_string())
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRecord>> {
+        const T: &str = "audit_log";
+        with_pool!(self, p => {
+            let rows = sqlx::query("SELECT id, at, actor, action, target, reason, detail FROM audit_log ORDER BY id DESC LIMIT $1")
+                .bind(limit as i64)
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let detail = r.s("detail")?;
+                    Ok(AuditRecord {
+                        id: r.i64("id")?,
+                        entry: AuditEntry {
+                            at: at(T, r.i64("at")?)?,
+                            actor: r.s("actor")?,
+                            action: r.s("action")?,
+                            target: r.s("target")?,
+                            reason: r.s("reason")?,
+                            detail: serde_json::from_str(&detail).unwrap_or(Value::String(detail)),
+                        },
+                    })
+                })
+                .collect()
+        })
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<String>> {
+        with_pool!(self, p => {
+            let row = sqlx::query("SELECT value FROM cursors WHERE name = $1").bind(name).fetch_optional(p).await?;
+            row.map(|r| r.s("value")).transpose()
+        })
+    }
+
+    async fn set_cursor(&self, name: &str, value: &str, now: DateTime<Utc>, fence: &Fence) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            sqlx::query(
+                "INSERT INTO cursors (name, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(name)
+            .bind(value)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn cache_get(&self, key: &str) -> Result<Option<String>> {
+        with_pool!(self, p => {
+            let row = sqlx::query("SELECT value FROM token_cache WHERE key = $1").bind(key).fetch_optional(p).await?;
+            row.map(|r| r.s("value")).transpose()
+        })
+    }
+
+    async fn cache_put(&self, key: &str, value: &str, now: DateTime<Utc>) -> Result<()> {
+        with_pool!(self, p => sqlx::query(
+            "INSERT INTO token_cache (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(ms(now))
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    async fn upsert_pulled(
+        &self,
+        o: &PulledOrder,
+        initial_stage: Stage,
+        run_id: Option<&str>,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<Upserted> {
+        let payload = o.payload.to_string();
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            let existing = sqlx::query("SELECT stage FROM orders WHERE po = $1")
+                .bind(o.po.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.i64("stage"))
+                .transpose()?;
+            let out = match existing {
+                Some(stage) => {
+                    // Merge only: DSCO's view is refreshed; stage and everything later stages
+                    // wrote (LingXing numbers, tracking, invoice, reason) are left alone.
+                    sqlx::query(
+                        "UPDATE orders SET dsco_order_id = COALESCE($1, dsco_order_id), retailer_id = COALESCE($2, retailer_id), \
+                           dsco_status = COALESCE($3, dsco_status), dsco_lifecycle = COALESCE($4, dsco_lifecycle), \
+                           dsco_created_at = COALESCE($5, dsco_created_at), dsco_updated_at = COALESCE($6, dsco_updated_at), \
+                           warehouse_code = COALESCE($7, warehouse_code), service_level = COALESCE($8, service_level), \
+                           skus = $9, payload = $10, updated_at = $11 WHERE po = $12",
+                    )
+                    .bind(o.dsco_order_id.as_deref())
+                    .bind(o.retailer_id.as_deref())
+                    .bind(o.dsco_status.as_deref())
+                    .bind(o.dsco_lifecycle.as_deref())
+                    .bind(o.dsco_created_at.map(ms))
+                    .bind(o.dsco_updated_at.map(ms))
+                    .bind(o.warehouse_code.as_deref())
+                    .bind(o.service_level.as_deref())
+                    .bind(&o.skus)
+                    .bind(&payload)
+                    .bind(ms(now))
+                    .bind(o.po.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    Upserted::Refreshed(stage_of("orders", stage)?)
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO orders (po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, \
+                           dsco_created_at, dsco_updated_at, warehouse_code, service_level, skus, payload, \
+                           stage_entered_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)",
+                    )
+                    .bind(o.po.as_str())
+                    .bind(o.dsco_order_id.as_deref())
+                    .bind(o.retailer_id.as_deref())
+                    .bind(initial_stage.number())
+                    .bind(o.dsco_status.as_deref())
+                    .bind(o.dsco_lifecycle.as_deref())
+                    .bind(o.dsco_created_at.map(ms))
+                    .bind(o.dsco_updated_at.map(ms))
+                    .bind(o.warehouse_code.as_deref())
+                    .bind(o.service_level.as_deref())
+                    .bind(&o.skus)
+                    .bind(&payload)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO order_events (po, at, last_at, count, job, run_id, from_stage, to_stage, outcome, detail) \
+                         VALUES ($1, $2, $2, 1, $3, $4, NULL, $5, $6, $7)",
+                    )
+                    .bind(o.po.as_str())
+                    .bind(ms(now))
+                    .bind(fence.job.as_str())
+                    .bind(run_id)
+                    .bind(initial_stage.number())
+                    .bind(EventOutcome::Pulled.as_str())
+                    .bind(format!(
+                        "DSCO status {}",
+                        o.dsco_status.as_deref().unwrap_or("unknown")
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                    Upserted::Inserted(initial_stage)
+                }
+            };
+            tx.commit().await?;
+            Ok(out)
+        })
+    }
+
+    async fn get_order(&self, po: &PoNumber) -> Result<Option<OrderRecord>> {
+        with_pool!(self, p => {
+            let row = sqlx::query(concat!("SELECT ", order_cols!(), " FROM orders WHERE po = $1"))
+                .bind(po.as_str())
+                .fetch_optional(p)
+                .await?;
+            row.map(|r| order_from(&r)).transpose()
+        })
+    }
+
+    async fn cas_stage(&self, e: &NewEvent, fence: &Fence) -> Result<bool> {
+        let (Some(from), Some(to)) = (e.from_stage, e.to_stage) else {
+            return Err(StoreError::NotAllowed("a stage change needs from and to".into()));
+        };
+        if !from.can_advance_to(to) {
+            return Err(StoreError::NotAllowed(format!(
+                "{from} → {to} is not a forward move; only an operator may do that"
+            )));
+        }
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            let n = sqlx::query(
+                "UPDATE orders SET stage = $1, stage_entered_at = $2, updated_at = $2, reason_code = NULL, \
+                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0 \
+                 WHERE po = $3 AND stage = $4",
+            )
+            .bind(to.number())
+            .bind(ms(e.at))
+            .bind(e.po.as_str())
+            .bind(from.number())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n != 1 {
+                return Ok(false);
+            }
+            insert_event!(tx, e);
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    async fn force_stage(
+        &self,
+        po: &PoNumber,
+        to: Stage,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Stage> {
+        if reason.trim().is_empty() {
+            return Err(StoreError::NotAllowed("an operator action needs a reason".into()));
+        }
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let from = sqlx::query("SELECT stage FROM orders WHERE po = $1")
+                .bind(po.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.i64("stage"))
+                .transpose()?
+                .ok_or_else(|| StoreError::NotAllowed(format!("no order {po}")))?;
+            let from = stage_of("orders", from)?;
+            sqlx::query(
+                "UPDATE orders SET stage = $1, stage_entered_at = $2, updated_at = $2, reason_code = NULL, \
+                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0 WHERE po = $3",
+            )
+            .bind(to.number())
+            .bind(ms(now))
+            .bind(po.as_str())
+            .execute(&mut *tx)
+            .await?;
+            let e = NewEvent {
+                po: po.clone(),
+                at: now,
+                job: None,
+                run_id: None,
+                actor: Some(actor.to_owned()),
+                from_stage: Some(from),
+                to_stage: Some(to),
+                outcome: EventOutcome::Operator,
+                reason_code: None,
+                reason_kind: None,
+                detail: format!("stage forced by {actor}: {reason}"),
+            };
+            insert_event!(tx, &e);
+            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'order.force_stage', $3, $4, $5)")
+                .bind(ms(now))
+                .bind(actor)
+                .bind(po.as_str())
+                .bind(reason)
+                .bind(serde_json::json!({ "from": from.number(), "to": to.number() }).to_string())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(from)
+        })
+    }
+
+    async fn record_event(
+        &self,
+        e: &NewEvent,
+        next_attempt_at: Option<DateTime<Utc>>,
+        fence: Option<&Fence>,
+    ) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            if let Some(f) = fence {
+                check_fence!(tx, f);
+            }
+            let last = sqlx::query(concat!(
+                "SELECT ", event_cols!(), " FROM order_events WHERE po = $1 ORDER BY id DESC LIMIT 1"
+            ))
+            .bind(e.po.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| event_from(&r))
+            .transpose()?;
+            let same = last.as_ref().is_some_and(|l| {
+                e.outcome == EventOutcome::Skipped
+                    && l.event.outcome == e.outcome
+                    && l.event.job == e.job
+                    && l.event.reason_code == e.reason_code
+                    && l.event.detail == e.detail
+            });
+            if let (true, Some(l)) = (same, last) {
+                sqlx::query("UPDATE order_events SET count = count + 1, last_at = $1, run_id = $2 WHERE id = $3")
+                    .bind(ms(e.at))
+                    .bind(e.run_id.as_deref())
+                    .bind(l.id)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                insert_event!(tx, e);
+            }
+            if e.outcome == EventOutcome::Skipped {
+                sqlx::query(
+                    "UPDATE orders SET reason_code = $1, reason_kind = $2, reason_detail = $3, attempts = attempts + 1, \
+                       next_attempt_at = $4, updated_at = $5 WHERE po = $6",
+                )
+                .bind(e.reason_code.as_deref())
+                .bind(e.reason_kind.map(|k| k.as_str()))
+                .bind(&e.detail)
+                .bind(next_attempt_at.map(ms).unwrap_or(0))
+                .bind(ms(e.at))
+                .bind(e.po.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn order_events(&self, po: &PoNumber) -> Result<Vec<OrderEvent>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(concat!("SELECT ", event_cols!(), " FROM order_events WHERE po = $1 ORDER BY id"))
+                .bind(po.as_str())
+                .fetch_all(p)
+                .await?;
+            rows.iter().map(event_from).collect()
+        })
+    }
+
+    async fn due_orders(&self, stage: Stage, now: DateTime<Utc>, limit: u32) -> Result<Vec<OrderRecord>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(concat!(
+                "SELECT ", order_cols!(), " FROM orders WHERE stage = $1 AND next_attempt_at <= $2 \
+                 ORDER BY stage_entered_at, po LIMIT $3"
+            ))
+            .bind(stage.number())
+            .bind(ms(now))
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(order_from).collect()
+        })
+    }
+
+    async fn count_by_stage(&self) -> Result<BTreeMap<Stage, i64>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query("SELECT stage, COUNT(*) AS n FROM orders GROUP BY stage")
+                .fetch_all(p)
+                .await?;
+            let mut out = BTreeMap::new();
+            for r in &rows {
+                out.insert(stage_of("orders", r.i64("stage")?)?, r.i64("n")?);
+            }
+            Ok(out)
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! The store suite: every case runs against SQLite, and against PostgreSQL when
+//! `TEST_DATABASE_URL` is set (an unreachable server fails the test instead of skipping it).
+
+mod cases;
+
+use std::sync::Arc;
+
+use store::Store;
+
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/store.db", dir.path().display());
+    Backend {
+        store: store::connect(&url).await.unwrap(),
+        url,
+        _dir: Some(dir),
+    }
+}
+
+pub async fn postgres() -> Option<Backend> {
+    let base = store::testing::postgres_base_url()?;
+    let url = store::testing::fresh_postgres_database(&base).await;
+    Some(Backend {
+        store: store::connect(&url).await.unwrap(),
+        url,
+        _dir: None,
+    })
+}
+
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let b = super::sqlite().await;
+                    super::cases::$case(&b).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let Some(b) = super::postgres().await else { return };
+                    super::cases::$case(&b).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    lease_is_exclusive_until_released_or_expired,
+    stale_fence_writes_nothing,
+    runs_are_recorded_and_rejected_fires_once_per_blocking_run,
+    orphan_runs_are_closed,
+    runtime_config_is_versioned_with_compare_and_swap,
+    sku_map_replaces_one_source_and_manual_wins,
+    pull_upsert_merges_and_never_moves_the_stage,
+    stage_moves_only_forward_by_compare_and_swap,
+    identical_skips_fold_into_one_event,
+    operator_force_is_audited_and_needs_a_reason,
+    cursors_and_token_cache,
+    reopening_keeps_data,
+);
