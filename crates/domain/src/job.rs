@@ -206,6 +206,17 @@ impl Schedule {
         }
     }
 
+    /// The latest fire time at or before `at` (UTC), for coalescing fires missed while down.
+    pub fn last_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match &self.kind {
+            ScheduleKind::Cron(c) => c.find_previous_occurrence(&at, true).ok(),
+            ScheduleKind::Every(d) => {
+                let step = d.num_milliseconds().max(1);
+                DateTime::from_timestamp_millis(at.timestamp_millis().div_euclid(step) * step)
+            }
+        }
+    }
+
     /// The typical distance between fires, for "stuck after N periods" and back-off caps.
     pub fn period(&self, around: DateTime<Utc>) -> TimeDelta {
         match &self.kind {
@@ -320,6 +331,24 @@ mod tests {
         assert_eq!(
             mon.next_after(at(2026, 2, 27, 0, 0, 0)),
             Some(at(2026, 3, 2, 9, 0, 0))
+        );
+    }
+
+    #[test]
+    fn last_fire_at_or_before() {
+        let s = Schedule::parse("0 */15 * * * *").unwrap();
+        assert_eq!(
+            s.last_at_or_before(at(2026, 3, 1, 10, 7, 3)),
+            Some(at(2026, 3, 1, 10, 0, 0))
+        );
+        assert_eq!(
+            s.last_at_or_before(at(2026, 3, 1, 10, 15, 0)),
+            Some(at(2026, 3, 1, 10, 15, 0))
+        );
+        let e = Schedule::parse("@every 10s").unwrap();
+        assert_eq!(
+            e.last_at_or_before(at(2026, 3, 1, 10, 7, 3)),
+            Some(at(2026, 3, 1, 10, 7, 0))
         );
     }
 

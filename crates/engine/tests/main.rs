@@ -1,1 +1,92 @@
-//! Engine tests.
+//! Engine tests on the simulated clock, against SQLite always and PostgreSQL when
+//! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
+
+mod runner;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use clock::Clock;
+use store::Store;
+
+pub struct Db {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Db {
+    pub async fn sqlite() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        Db {
+            url: format!("sqlite://{}/engine.db", dir.path().display()),
+            _dir: Some(dir),
+        }
+    }
+    pub async fn postgres() -> Option<Db> {
+        let base = store::testing::postgres_base_url()?;
+        Some(Db {
+            url: store::testing::fresh_postgres_database(&base).await,
+            _dir: None,
+        })
+    }
+    /// A new connection pool on the same database, as another process would open.
+    pub async fn open(&self) -> Arc<dyn Store> {
+        store::connect(&self.url).await.unwrap()
+    }
+}
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap()
+}
+
+/// Moves the simulated clock to `until` in `step`s, letting the tasks woken by each step run
+/// (including their database I/O) before the next.
+pub async fn drive(clock: &Clock, until: DateTime<Utc>, step: Duration) {
+    let sim = clock.sim().expect("simulated clock");
+    while clock.now() < until {
+        sim.advance(step);
+        settle().await;
+    }
+}
+
+pub async fn settle() {
+    for _ in 0..3 {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+macro_rules! both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = crate::Db::sqlite().await;
+                    crate::runner::$case(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = crate::Db::postgres().await else { return };
+                    crate::runner::$case(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    two_runners_never_overlap_and_rejected_fires_are_recorded,
+    cron_change_in_the_store_is_picked_up_while_running,
+    run_whose_lease_was_taken_over_writes_nothing,
+    missed_fires_coalesce_into_one_run_at_start,
+    unbuilt_job_says_so_and_timeout_stops_a_run,
+    shutdown_stops_the_running_job_and_frees_its_lease,
+);

@@ -36,9 +36,13 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the lease of {job} was taken over (fencing token {token} is stale): nothing was written")]
+    #[error(
+        "the lease of {job} was taken over (fencing token {token} is stale): nothing was written"
+    )]
     Fenced { job: JobName, token: i64 },
-    #[error("{what} changed since version {expected} was read (now {actual}): reload and try again")]
+    #[error(
+        "{what} changed since version {expected} was read (now {actual}): reload and try again"
+    )]
     VersionConflict {
         what: &'static str,
         expected: i64,
@@ -198,7 +202,11 @@ impl SkuMap {
         for e in self.entries.iter().filter(|e| e.source == SkuSource::Pair) {
             out.insert(e.dsco_sku.clone(), e.lingxing_sku.clone());
         }
-        for e in self.entries.iter().filter(|e| e.source == SkuSource::Manual) {
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| e.source == SkuSource::Manual)
+        {
             out.insert(e.dsco_sku.clone(), e.lingxing_sku.clone());
         }
         out
@@ -434,7 +442,13 @@ pub trait Store: Send + Sync + 'static {
     /// Most recent first.
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRecord>>;
     async fn cursor(&self, name: &str) -> Result<Option<String>>;
-    async fn set_cursor(&self, name: &str, value: &str, now: DateTime<Utc>, fence: &Fence) -> Result<()>;
+    async fn set_cursor(
+        &self,
+        name: &str,
+        value: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()>;
     async fn cache_get(&self, key: &str) -> Result<Option<String>>;
     async fn cache_put(&self, key: &str, value: &str, now: DateTime<Utc>) -> Result<()>;
 
@@ -473,7 +487,12 @@ pub trait Store: Send + Sync + 'static {
     /// Oldest first.
     async fn order_events(&self, po: &PoNumber) -> Result<Vec<OrderEvent>>;
     /// Orders at `stage` due for another look (`next_attempt_at <= now`), oldest first.
-    async fn due_orders(&self, stage: Stage, now: DateTime<Utc>, limit: u32) -> Result<Vec<OrderRecord>>;
+    async fn due_orders(
+        &self,
+        stage: Stage,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OrderRecord>>;
     async fn count_by_stage(&self) -> Result<BTreeMap<Stage, i64>>;
 }
 
@@ -483,18 +502,22 @@ pub mod testing {
 
     /// The PostgreSQL server tests should use, from `TEST_DATABASE_URL`; `None` when unset.
     pub fn postgres_base_url() -> Option<String> {
-        std::env::var("TEST_DATABASE_URL").ok().filter(|s| !s.trim().is_empty())
+        std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
     }
 
     /// Creates an empty database on the server of `base_url` and returns its URL. Panics when
     /// the server cannot be reached: a PostgreSQL test must never pass by skipping.
     pub async fn fresh_postgres_database(base_url: &str) -> String {
-        let mut conn = sqlx::PgConnection::connect(base_url).await.unwrap_or_else(|e| {
-            panic!(
-                "TEST_DATABASE_URL is set but PostgreSQL at {} cannot be reached: {e}",
-                super::sql::redact_url(base_url)
-            )
-        });
+        let mut conn = sqlx::PgConnection::connect(base_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "TEST_DATABASE_URL is set but PostgreSQL at {} cannot be reached: {e}",
+                    super::sql::redact_url(base_url)
+                )
+            });
         let name = format!("dl_test_{}", uuid::Uuid::new_v4().simple());
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)

@@ -11,7 +11,9 @@ use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig
 use serde_json::Value;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::*;
@@ -44,12 +46,13 @@ macro_rules! with_pool {
 macro_rules! check_fence {
     ($tx:expr, $fence:expr) => {{
         let f: &Fence = $fence;
-        let n = sqlx::query("UPDATE job_leases SET writes = writes + 1 WHERE job = $1 AND token = $2")
-            .bind(f.job.as_str())
-            .bind(f.token)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected();
+        let n =
+            sqlx::query("UPDATE job_leases SET writes = writes + 1 WHERE job = $1 AND token = $2")
+                .bind(f.job.as_str())
+                .bind(f.token)
+                .execute(&mut *$tx)
+                .await?
+                .rows_affected();
         if n != 1 {
             return Err(StoreError::Fenced {
                 job: f.job,
@@ -197,7 +200,10 @@ fn stage_of(table: &'static str, n: i64) -> Result<Stage> {
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect()
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -206,10 +212,11 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 fn run_from(r: &impl Cols) -> Result<RunRecord> {
     const T: &str = "job_runs";
-    let counts: RunCounts = serde_json::from_str(&r.s("counts")?).map_err(|e| StoreError::Corrupt {
-        table: T,
-        detail: e.to_string(),
-    })?;
+    let counts: RunCounts =
+        serde_json::from_str(&r.s("counts")?).map_err(|e| StoreError::Corrupt {
+            table: T,
+            detail: e.to_string(),
+        })?;
     Ok(RunRecord {
         id: r.s("id")?,
         job: parse(T, &r.s("job")?)?,
@@ -230,10 +237,11 @@ fn run_from(r: &impl Cols) -> Result<RunRecord> {
 
 fn order_from(r: &impl Cols) -> Result<OrderRecord> {
     const T: &str = "orders";
-    let payload: Value = serde_json::from_str(&r.s("payload")?).map_err(|e| StoreError::Corrupt {
-        table: T,
-        detail: e.to_string(),
-    })?;
+    let payload: Value =
+        serde_json::from_str(&r.s("payload")?).map_err(|e| StoreError::Corrupt {
+            table: T,
+            detail: e.to_string(),
+        })?;
     let reason = match (r.os("reason_code")?, r.os("reason_kind")?) {
         (Some(code), Some(kind)) => Some(OrderReason {
             code,
@@ -316,9 +324,13 @@ impl SqlStore {
             if let Some(dir) = opts.get_filename().parent()
                 && !dir.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
             }
-            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await?;
             SQLITE_MIGRATIONS.run(&pool).await?;
             SqlStore {
                 pool: Pool::Sqlite(pool),
@@ -733,7 +745,8 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         fence: Option<&Fence>,
     ) -> Result<i64> {
-        let detail = serde_json::json!({ "source": source.as_str(), "entries": entries.len() }).to_string();
+        let detail =
+            serde_json::json!({ "source": source.as_str(), "entries": entries.len() }).to_string();
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             if let Some(f) = fence {
@@ -787,7 +800,8 @@ impl Store for SqlStore {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let detail = serde_json::json!({ "dsco_sku": dsco_sku, "lingxing_sku": lingxing_sku }).to_string();
+        let detail =
+            serde_json::json!({ "dsco_sku": dsco_sku, "lingxing_sku": lingxing_sku }).to_string();
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             let n = sqlx::query("UPDATE sku_map_version SET version = version + 1, updated_at = $1 WHERE id = 1 AND version = $2")
@@ -877,7 +891,13 @@ impl Store for SqlStore {
         })
     }
 
-    async fn set_cursor(&self, name: &str, value: &str, now: DateTime<Utc>, fence: &Fence) -> Result<()> {
+    async fn set_cursor(
+        &self,
+        name: &str,
+        value: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()> {
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             check_fence!(tx, fence);
@@ -1019,7 +1039,9 @@ impl Store for SqlStore {
 
     async fn cas_stage(&self, e: &NewEvent, fence: &Fence) -> Result<bool> {
         let (Some(from), Some(to)) = (e.from_stage, e.to_stage) else {
-            return Err(StoreError::NotAllowed("a stage change needs from and to".into()));
+            return Err(StoreError::NotAllowed(
+                "a stage change needs from and to".into(),
+            ));
         };
         if !from.can_advance_to(to) {
             return Err(StoreError::NotAllowed(format!(
@@ -1059,7 +1081,9 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> Result<Stage> {
         if reason.trim().is_empty() {
-            return Err(StoreError::NotAllowed("an operator action needs a reason".into()));
+            return Err(StoreError::NotAllowed(
+                "an operator action needs a reason".into(),
+            ));
         }
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
@@ -1172,7 +1196,12 @@ impl Store for SqlStore {
         })
     }
 
-    async fn due_orders(&self, stage: Stage, now: DateTime<Utc>, limit: u32) -> Result<Vec<OrderRecord>> {
+    async fn due_orders(
+        &self,
+        stage: Stage,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OrderRecord>> {
         with_pool!(self, p => {
             let rows = sqlx::query(concat!(
                 "SELECT ", order_cols!(), " FROM orders WHERE stage = $1 AND next_attempt_at <= $2 \

@@ -80,15 +80,34 @@ pub async fn lease_is_exclusive_until_released_or_expired(b: &Backend) {
     let a = lease(s, JobName::PushToLingxing, "a", t(0)).await;
     assert_eq!(a.token, 1);
     // Held: nobody else gets it, not even the same holder.
-    assert!(s.try_acquire_lease(JobName::PushToLingxing, "b", "run-b", t(5), TTL).await.unwrap().is_none());
+    assert!(
+        s.try_acquire_lease(JobName::PushToLingxing, "b", "run-b", t(5), TTL)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Another job's lease is independent.
-    assert!(s.try_acquire_lease(JobName::AckToDsco, "b", "run-b", t(5), TTL).await.unwrap().is_some());
-    let info = s.lease_info(JobName::PushToLingxing).await.unwrap().unwrap();
+    assert!(
+        s.try_acquire_lease(JobName::AckToDsco, "b", "run-b", t(5), TTL)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let info = s
+        .lease_info(JobName::PushToLingxing)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(info.holder.as_deref(), Some("a"));
     assert_eq!(info.run_id.as_deref(), Some("run-a"));
     // Heartbeat keeps it past the first expiry.
     assert!(s.renew_lease(&a, t(25), TTL).await.unwrap());
-    assert!(s.try_acquire_lease(JobName::PushToLingxing, "b", "run-b", t(40), TTL).await.unwrap().is_none());
+    assert!(
+        s.try_acquire_lease(JobName::PushToLingxing, "b", "run-b", t(40), TTL)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Released: free again, with a new token.
     s.release_lease(&a).await.unwrap();
     let b2 = lease(s, JobName::PushToLingxing, "b", t(41)).await;
@@ -102,16 +121,34 @@ pub async fn lease_is_exclusive_until_released_or_expired(b: &Backend) {
 pub async fn stale_fence_writes_nothing(b: &Backend) {
     let s = &*b.store;
     let old = lease(s, JobName::PullDscoOrders, "old", t(0)).await;
-    s.upsert_pulled(&pulled("PO-1", "created"), Stage::Pulled, Some("run-old"), t(1), &old.fence())
-        .await
-        .unwrap();
+    s.upsert_pulled(
+        &pulled("PO-1", "created"),
+        Stage::Pulled,
+        Some("run-old"),
+        t(1),
+        &old.fence(),
+    )
+    .await
+    .unwrap();
     // The lease expires and another runner takes it over.
     let new = lease(s, JobName::PullDscoOrders, "new", t(100)).await;
     assert!(new.token > old.token);
 
     let stale = old.fence();
-    let err = s.upsert_pulled(&pulled("PO-2", "created"), Stage::Pulled, None, t(101), &stale).await.unwrap_err();
-    assert!(matches!(err, StoreError::Fenced { token, .. } if token == old.token), "{err}");
+    let err = s
+        .upsert_pulled(
+            &pulled("PO-2", "created"),
+            Stage::Pulled,
+            None,
+            t(101),
+            &stale,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Fenced { token, .. } if token == old.token),
+        "{err}"
+    );
     assert!(s.get_order(&po("PO-2")).await.unwrap().is_none());
 
     let err = s.set_cursor("pull", "x", t(101), &stale).await.unwrap_err();
@@ -129,16 +166,28 @@ pub async fn stale_fence_writes_nothing(b: &Backend) {
         only_po: None,
         config_version: None,
     };
-    assert!(matches!(s.insert_run(&run, &stale).await, Err(StoreError::Fenced { .. })));
+    assert!(matches!(
+        s.insert_run(&run, &stale).await,
+        Err(StoreError::Fenced { .. })
+    ));
     assert!(s.get_run("late").await.unwrap().is_none());
 
     // A stage move with a stale fence changes nothing either; with the live fence it works.
     let mut ev = advance("PO-1", Stage::Pulled, Stage::Pushed, t(102));
     ev.job = Some(JobName::PullDscoOrders);
-    assert!(matches!(s.cas_stage(&ev, &stale).await, Err(StoreError::Fenced { .. })));
-    assert_eq!(s.get_order(&po("PO-1")).await.unwrap().unwrap().stage, Stage::Pulled);
+    assert!(matches!(
+        s.cas_stage(&ev, &stale).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert_eq!(
+        s.get_order(&po("PO-1")).await.unwrap().unwrap().stage,
+        Stage::Pulled
+    );
     assert!(s.cas_stage(&ev, &new.fence()).await.unwrap());
-    assert_eq!(s.get_order(&po("PO-1")).await.unwrap().unwrap().stage, Stage::Pushed);
+    assert_eq!(
+        s.get_order(&po("PO-1")).await.unwrap().unwrap().stage,
+        Stage::Pushed
+    );
 }
 
 pub async fn runs_are_recorded_and_rejected_fires_once_per_blocking_run(b: &Backend) {
@@ -162,9 +211,21 @@ pub async fn runs_are_recorded_and_rejected_fires_once_per_blocking_run(b: &Back
     assert!(r.dry_run);
     assert_eq!(r.only_po.as_deref(), Some("PO-9"));
 
-    assert!(s.record_rejected_fire(JobName::ShipToDsco, "r1", Trigger::Cron, t(1)).await.unwrap());
-    assert!(!s.record_rejected_fire(JobName::ShipToDsco, "r1", Trigger::Cron, t(2)).await.unwrap());
-    assert!(!s.record_rejected_fire(JobName::ShipToDsco, "r1", Trigger::Manual, t(3)).await.unwrap());
+    assert!(
+        s.record_rejected_fire(JobName::ShipToDsco, "r1", Trigger::Cron, t(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.record_rejected_fire(JobName::ShipToDsco, "r1", Trigger::Cron, t(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.record_rejected_fire(JobName::ShipToDsco, "r1", Trigger::Manual, t(3))
+            .await
+            .unwrap()
+    );
     let rej = s.rejected_fires(Some(JobName::ShipToDsco)).await.unwrap();
     assert_eq!(rej.len(), 1);
     assert_eq!(rej[0].count, 3);
@@ -177,16 +238,29 @@ pub async fn runs_are_recorded_and_rejected_fires_once_per_blocking_run(b: &Back
         skipped_waiting: 3,
         ..RunCounts::default()
     };
-    s.finish_run("r1", RunOutcome::Succeeded, &counts, None, t(4)).await.unwrap();
+    s.finish_run("r1", RunOutcome::Succeeded, &counts, None, t(4))
+        .await
+        .unwrap();
     let r = s.get_run("r1").await.unwrap().unwrap();
     assert_eq!(r.outcome, RunOutcome::Succeeded);
     assert_eq!(r.counts, counts);
     assert_eq!(r.ended_at, Some(t(4)));
-    assert_eq!(s.last_scheduled_fire(JobName::ShipToDsco).await.unwrap(), Some(t(0)));
-    assert_eq!(s.last_scheduled_fire(JobName::AckToDsco).await.unwrap(), None);
+    assert_eq!(
+        s.last_scheduled_fire(JobName::ShipToDsco).await.unwrap(),
+        Some(t(0))
+    );
+    assert_eq!(
+        s.last_scheduled_fire(JobName::AckToDsco).await.unwrap(),
+        None
+    );
     let runs = s.list_runs(None, 10).await.unwrap();
     assert_eq!(runs.len(), 1);
-    assert!(s.list_runs(Some(JobName::AckToDsco), 10).await.unwrap().is_empty());
+    assert!(
+        s.list_runs(Some(JobName::AckToDsco), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn orphan_runs_are_closed(b: &Backend) {
@@ -217,8 +291,13 @@ pub async fn runtime_config_is_versioned_with_compare_and_swap(b: &Backend) {
     assert_eq!(s.runtime_config().await.unwrap(), None);
     let v = json!({"domain":"dsco_lingxing","jobs":{"push_to_lingxing":{"enable":true,"cron":"0 */15 * * * *","size":50,"dry_run":true}},
                    "mapping":{"shop":{"1000012345":"110283406273996288"},"warehouse":{},"shipment":{},"sku":{"A":"B"}}});
-    let cfg = RuntimeConfig::from_value(&v, "runtime_config").unwrap().config;
-    let v1 = s.save_runtime_config(None, &cfg, "cli", "import", t(0)).await.unwrap();
+    let cfg = RuntimeConfig::from_value(&v, "runtime_config")
+        .unwrap()
+        .config;
+    let v1 = s
+        .save_runtime_config(None, &cfg, "cli", "import", t(0))
+        .await
+        .unwrap();
     assert_eq!(v1, 1);
     let got = s.runtime_config().await.unwrap().unwrap();
     assert_eq!(got.version, 1);
@@ -227,10 +306,21 @@ pub async fn runtime_config_is_versioned_with_compare_and_swap(b: &Backend) {
     // A stale writer is refused and the running config stays.
     let mut cfg2 = cfg.clone();
     cfg2.mapping.shop.insert("1000023456".into(), "x".into());
-    let err = s.save_runtime_config(None, &cfg2, "console", "edit", t(1)).await.unwrap_err();
-    assert!(matches!(err, StoreError::VersionConflict { actual: 1, .. }), "{err}");
+    let err = s
+        .save_runtime_config(None, &cfg2, "console", "edit", t(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::VersionConflict { actual: 1, .. }),
+        "{err}"
+    );
     assert_eq!(s.runtime_config_version().await.unwrap(), Some(1));
-    assert_eq!(s.save_runtime_config(Some(1), &cfg2, "console", "edit", t(2)).await.unwrap(), 2);
+    assert_eq!(
+        s.save_runtime_config(Some(1), &cfg2, "console", "edit", t(2))
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(s.runtime_config().await.unwrap().unwrap().config, cfg2);
     let audit = s.audit_log(10).await.unwrap();
     assert_eq!(audit.len(), 2);
@@ -242,9 +332,25 @@ pub async fn sku_map_replaces_one_source_and_manual_wins(b: &Backend) {
     let s = &*b.store;
     let m = s.sku_map().await.unwrap();
     assert_eq!(m.version, 0);
-    let pairs: BTreeMap<_, _> = [("SKU-1", "LX-1"), ("SKU-2", "LX-2")].map(|(a, b)| (a.to_string(), b.to_string())).into();
-    let v1 = s.replace_sku_entries(0, SkuSource::Pair, &pairs, "pull_sku_pair", "run", t(0), None).await.unwrap();
-    let v2 = s.set_manual_sku(v1, "SKU-2", Some("LX-2-MANUAL"), "ops", "fix", t(1)).await.unwrap();
+    let pairs: BTreeMap<_, _> = [("SKU-1", "LX-1"), ("SKU-2", "LX-2")]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .into();
+    let v1 = s
+        .replace_sku_entries(
+            0,
+            SkuSource::Pair,
+            &pairs,
+            "pull_sku_pair",
+            "run",
+            t(0),
+            None,
+        )
+        .await
+        .unwrap();
+    let v2 = s
+        .set_manual_sku(v1, "SKU-2", Some("LX-2-MANUAL"), "ops", "fix", t(1))
+        .await
+        .unwrap();
     let m = s.sku_map().await.unwrap();
     assert_eq!(m.version, v2);
     assert_eq!(m.entries.len(), 3);
@@ -253,11 +359,33 @@ pub async fn sku_map_replaces_one_source_and_manual_wins(b: &Backend) {
     assert_eq!(eff["SKU-2"], "LX-2-MANUAL");
     // A pull that read version v1 lost the race with the manual edit: refused, nothing changed.
     let newer: BTreeMap<_, _> = [("SKU-3".to_string(), "LX-3".to_string())].into();
-    let err = s.replace_sku_entries(v1, SkuSource::Pair, &newer, "pull_sku_pair", "run", t(2), None).await.unwrap_err();
+    let err = s
+        .replace_sku_entries(
+            v1,
+            SkuSource::Pair,
+            &newer,
+            "pull_sku_pair",
+            "run",
+            t(2),
+            None,
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::VersionConflict { actual, .. } if actual == v2));
     assert_eq!(s.sku_map().await.unwrap().entries.len(), 3);
     // Replacing pairs keeps manual entries.
-    let v3 = s.replace_sku_entries(v2, SkuSource::Pair, &newer, "pull_sku_pair", "run", t(3), None).await.unwrap();
+    let v3 = s
+        .replace_sku_entries(
+            v2,
+            SkuSource::Pair,
+            &newer,
+            "pull_sku_pair",
+            "run",
+            t(3),
+            None,
+        )
+        .await
+        .unwrap();
     let m = s.sku_map().await.unwrap();
     assert_eq!(m.version, v3);
     let eff = m.effective();
@@ -265,7 +393,9 @@ pub async fn sku_map_replaces_one_source_and_manual_wins(b: &Backend) {
     assert_eq!(eff["SKU-3"], "LX-3");
     assert_eq!(eff["SKU-2"], "LX-2-MANUAL");
     // Removing the manual entry.
-    s.set_manual_sku(v3, "SKU-2", None, "ops", "undo", t(4)).await.unwrap();
+    s.set_manual_sku(v3, "SKU-2", None, "ops", "undo", t(4))
+        .await
+        .unwrap();
     assert!(!s.sku_map().await.unwrap().effective().contains_key("SKU-2"));
 }
 
@@ -274,7 +404,15 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     let l = lease(s, JobName::PullDscoOrders, "a", t(0)).await;
     let f = l.fence();
     assert_eq!(
-        s.upsert_pulled(&pulled("PO-1", "created"), Stage::Pulled, Some("run-a"), t(1), &f).await.unwrap(),
+        s.upsert_pulled(
+            &pulled("PO-1", "created"),
+            Stage::Pulled,
+            Some("run-a"),
+            t(1),
+            &f
+        )
+        .await
+        .unwrap(),
         Upserted::Inserted(Stage::Pulled)
     );
     let mut ev = advance("PO-1", Stage::Pulled, Stage::Pushed, t(2));
@@ -284,7 +422,9 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     let mut again = pulled("PO-1", "created");
     again.payload = json!({"poNumber": "PO-1", "dscoStatus": "created", "note": "refreshed"});
     assert_eq!(
-        s.upsert_pulled(&again, Stage::Pulled, Some("run-b"), t(3), &f).await.unwrap(),
+        s.upsert_pulled(&again, Stage::Pulled, Some("run-b"), t(3), &f)
+            .await
+            .unwrap(),
         Upserted::Refreshed(Stage::Pushed)
     );
     let o = s.get_order(&po("PO-1")).await.unwrap().unwrap();
@@ -298,7 +438,9 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     assert_eq!(events[1].event.to_stage, Some(Stage::Pushed));
     // First sight of a shipped order goes straight to 5.
     assert_eq!(
-        s.upsert_pulled(&pulled("PO-2", "shipped"), Stage::Done, None, t(4), &f).await.unwrap(),
+        s.upsert_pulled(&pulled("PO-2", "shipped"), Stage::Done, None, t(4), &f)
+            .await
+            .unwrap(),
         Upserted::Inserted(Stage::Done)
     );
     let counts = s.count_by_stage().await.unwrap();
@@ -310,32 +452,68 @@ pub async fn stage_moves_only_forward_by_compare_and_swap(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::PushToLingxing, "a", t(0)).await;
     let f = l.fence();
-    s.upsert_pulled(&pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f).await.unwrap();
-    assert!(s.cas_stage(&advance("PO-1", Stage::Pulled, Stage::Pushed, t(1)), &f).await.unwrap());
+    s.upsert_pulled(&pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f)
+        .await
+        .unwrap();
+    assert!(
+        s.cas_stage(&advance("PO-1", Stage::Pulled, Stage::Pushed, t(1)), &f)
+            .await
+            .unwrap()
+    );
     // The same move again misses: the order is no longer at 1.
-    assert!(!s.cas_stage(&advance("PO-1", Stage::Pulled, Stage::Pushed, t(2)), &f).await.unwrap());
+    assert!(
+        !s.cas_stage(&advance("PO-1", Stage::Pulled, Stage::Pushed, t(2)), &f)
+            .await
+            .unwrap()
+    );
     // Backwards is refused outright.
-    let err = s.cas_stage(&advance("PO-1", Stage::Pushed, Stage::Pulled, t(3)), &f).await.unwrap_err();
+    let err = s
+        .cas_stage(&advance("PO-1", Stage::Pushed, Stage::Pulled, t(3)), &f)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotAllowed(_)));
-    assert_eq!(s.get_order(&po("PO-1")).await.unwrap().unwrap().stage, Stage::Pushed);
+    assert_eq!(
+        s.get_order(&po("PO-1")).await.unwrap().unwrap().stage,
+        Stage::Pushed
+    );
     // Cancellation from below 5 is allowed.
-    assert!(s.cas_stage(&advance("PO-1", Stage::Pushed, Stage::Cancelled, t(4)), &f).await.unwrap());
+    assert!(
+        s.cas_stage(&advance("PO-1", Stage::Pushed, Stage::Cancelled, t(4)), &f)
+            .await
+            .unwrap()
+    );
     let o = s.get_order(&po("PO-1")).await.unwrap().unwrap();
     assert_eq!(o.stage, Stage::Cancelled);
     assert_eq!(o.stage_entered_at, t(4));
     // Due orders: none at 1 any more.
-    assert!(s.due_orders(Stage::Pulled, t(5), 10).await.unwrap().is_empty());
+    assert!(
+        s.due_orders(Stage::Pulled, t(5), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn identical_skips_fold_into_one_event(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::AckToDsco, "a", t(0)).await;
     let f = l.fence();
-    s.upsert_pulled(&pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f).await.unwrap();
+    s.upsert_pulled(&pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f)
+        .await
+        .unwrap();
     for i in 1..=5 {
-        s.record_event(&skip("PO-1", "lingxing_not_audited", "LingXing status 4", t(i * 60)), Some(t(i * 60 + 900)), Some(&f))
-            .await
-            .unwrap();
+        s.record_event(
+            &skip(
+                "PO-1",
+                "lingxing_not_audited",
+                "LingXing status 4",
+                t(i * 60),
+            ),
+            Some(t(i * 60 + 900)),
+            Some(&f),
+        )
+        .await
+        .unwrap();
     }
     let events = s.order_events(&po("PO-1")).await.unwrap();
     assert_eq!(events.len(), 2, "pulled + one folded skip");
@@ -346,28 +524,72 @@ pub async fn identical_skips_fold_into_one_event(b: &Backend) {
     assert_eq!(o.attempts, 5);
     assert_eq!(o.next_attempt_at, Some(t(1200)));
     let r = o.reason.unwrap();
-    assert_eq!((r.code.as_str(), r.kind), ("lingxing_not_audited", ReasonKind::Waiting));
+    assert_eq!(
+        (r.code.as_str(), r.kind),
+        ("lingxing_not_audited", ReasonKind::Waiting)
+    );
     // Not yet due at t(1000); due at t(1200).
-    assert!(s.due_orders(Stage::Pulled, t(1000), 10).await.unwrap().is_empty());
-    assert_eq!(s.due_orders(Stage::Pulled, t(1200), 10).await.unwrap().len(), 1);
+    assert!(
+        s.due_orders(Stage::Pulled, t(1000), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.due_orders(Stage::Pulled, t(1200), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // A different detail is a new event.
-    s.record_event(&skip("PO-1", "lingxing_not_audited", "LingXing status 5 of 2 sub-orders", t(400)), None, Some(&f))
-        .await
-        .unwrap();
+    s.record_event(
+        &skip(
+            "PO-1",
+            "lingxing_not_audited",
+            "LingXing status 5 of 2 sub-orders",
+            t(400),
+        ),
+        None,
+        Some(&f),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.order_events(&po("PO-1")).await.unwrap().len(), 3);
 }
 
 pub async fn operator_force_is_audited_and_needs_a_reason(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::PullDscoOrders, "a", t(0)).await;
-    s.upsert_pulled(&pulled("PO-1", "created"), Stage::Shipped, None, t(0), &l.fence()).await.unwrap();
+    s.upsert_pulled(
+        &pulled("PO-1", "created"),
+        Stage::Shipped,
+        None,
+        t(0),
+        &l.fence(),
+    )
+    .await
+    .unwrap();
     assert!(matches!(
-        s.force_stage(&po("PO-1"), Stage::Acknowledged, "ops", "  ", t(1)).await,
+        s.force_stage(&po("PO-1"), Stage::Acknowledged, "ops", "  ", t(1))
+            .await,
         Err(StoreError::NotAllowed(_))
     ));
-    let from = s.force_stage(&po("PO-1"), Stage::Acknowledged, "ops", "resend the shipment", t(1)).await.unwrap();
+    let from = s
+        .force_stage(
+            &po("PO-1"),
+            Stage::Acknowledged,
+            "ops",
+            "resend the shipment",
+            t(1),
+        )
+        .await
+        .unwrap();
     assert_eq!(from, Stage::Shipped);
-    assert_eq!(s.get_order(&po("PO-1")).await.unwrap().unwrap().stage, Stage::Acknowledged);
+    assert_eq!(
+        s.get_order(&po("PO-1")).await.unwrap().unwrap().stage,
+        Stage::Acknowledged
+    );
     let audit = s.audit_log(5).await.unwrap();
     assert_eq!(audit[0].entry.action, "order.force_stage");
     assert_eq!(audit[0].entry.reason, "resend the shipment");
@@ -381,24 +603,56 @@ pub async fn cursors_and_token_cache(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::PullDscoOrders, "a", t(0)).await;
     assert_eq!(s.cursor("pull_dsco_orders").await.unwrap(), None);
-    s.set_cursor("pull_dsco_orders", "2026-03-01T00:00:00Z", t(1), &l.fence()).await.unwrap();
-    s.set_cursor("pull_dsco_orders", "2026-03-01T00:15:00Z", t(2), &l.fence()).await.unwrap();
-    assert_eq!(s.cursor("pull_dsco_orders").await.unwrap().as_deref(), Some("2026-03-01T00:15:00Z"));
-    s.cache_put("lingxing:ak_SimulatorApp1", "{\"t\":1}", t(3)).await.unwrap();
-    s.cache_put("lingxing:ak_SimulatorApp1", "{\"t\":2}", t(4)).await.unwrap();
-    assert_eq!(s.cache_get("lingxing:ak_SimulatorApp1").await.unwrap().as_deref(), Some("{\"t\":2}"));
+    s.set_cursor("pull_dsco_orders", "2026-03-01T00:00:00Z", t(1), &l.fence())
+        .await
+        .unwrap();
+    s.set_cursor("pull_dsco_orders", "2026-03-01T00:15:00Z", t(2), &l.fence())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cursor("pull_dsco_orders").await.unwrap().as_deref(),
+        Some("2026-03-01T00:15:00Z")
+    );
+    s.cache_put("lingxing:ak_SimulatorApp1", "{\"t\":1}", t(3))
+        .await
+        .unwrap();
+    s.cache_put("lingxing:ak_SimulatorApp1", "{\"t\":2}", t(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cache_get("lingxing:ak_SimulatorApp1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("{\"t\":2}")
+    );
     assert_eq!(s.cache_get("other").await.unwrap(), None);
 }
 
 pub async fn reopening_keeps_data(b: &Backend) {
     let l = lease(&*b.store, JobName::PullDscoOrders, "a", t(0)).await;
     b.store
-        .upsert_pulled(&pulled("PO-1", "created"), Stage::Pulled, None, t(0), &l.fence())
+        .upsert_pulled(
+            &pulled("PO-1", "created"),
+            Stage::Pulled,
+            None,
+            t(0),
+            &l.fence(),
+        )
         .await
         .unwrap();
     // A second handle on the same database (another process, a restart) sees the same state and
     // runs the migrations again harmlessly.
     let again = store::connect(&b.url).await.unwrap();
-    assert_eq!(again.get_order(&po("PO-1")).await.unwrap().unwrap().stage, Stage::Pulled);
-    assert!(again.try_acquire_lease(JobName::PullDscoOrders, "b", "r", t(1), TTL).await.unwrap().is_none());
+    assert_eq!(
+        again.get_order(&po("PO-1")).await.unwrap().unwrap().stage,
+        Stage::Pulled
+    );
+    assert!(
+        again
+            .try_acquire_lease(JobName::PullDscoOrders, "b", "r", t(1), TTL)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -1,0 +1,203 @@
+//! The runner: the only way a job starts.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use domain::{JobName, PoNumber, RunCounts, RunOutcome, RuntimeConfig, Trigger};
+use store::{Lease, NewRun, StoreError};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::{Engine, RunCtx, outcome_of};
+
+/// How a run was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The cron fire time this run answers (scheduler only).
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub only_po: Option<PoNumber>,
+    /// Forces a dry run whatever the job's config says.
+    pub dry_run: bool,
+}
+
+/// What became of a request to run a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunResult {
+    /// The run happened and was recorded.
+    Ran {
+        run_id: String,
+        outcome: RunOutcome,
+        counts: RunCounts,
+        error: Option<String>,
+    },
+    /// The job was already running (here or in another replica); the refusal was recorded
+    /// against the blocking run.
+    Rejected { blocking_run_id: Option<String> },
+}
+
+impl Engine {
+    /// Runs `job` once: takes its lease (or records a rejected fire), snapshots the runtime
+    /// config, opens the run record, runs the job under its timeout while a heartbeat keeps the
+    /// lease, closes the record and frees the lease. `stop` ends the run early (shutdown).
+    pub async fn run_job(
+        &self,
+        job: JobName,
+        trigger: Trigger,
+        opts: RunOptions,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<RunResult, StoreError> {
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let now = self.clock.now();
+        let Some(lease) = self
+            .store
+            .try_acquire_lease(job, &self.holder, &run_id, now, self.settings.lease_ttl)
+            .await?
+        else {
+            let info = self.store.lease_info(job).await?;
+            let blocking = info.and_then(|i| i.run_id);
+            if let Some(b) = &blocking
+                && self
+                    .store
+                    .record_rejected_fire(job, b, trigger, now)
+                    .await?
+            {
+                tracing::info!(%job, blocking_run = %b, %trigger, "fire rejected: the job is already running");
+            }
+            metrics::counter!("dl_job_fires_rejected_total", "job" => job.as_str()).increment(1);
+            return Ok(RunResult::Rejected {
+                blocking_run_id: blocking,
+            });
+        };
+
+        let span = tracing::info_span!("run", run_id = %run_id, job = %job, trigger = %trigger);
+        let result = self
+            .run_leased(job, trigger, opts, &lease, &mut stop)
+            .instrument(span)
+            .await;
+        // Free the lease whatever happened; a lost lease is simply not ours to free.
+        if let Err(e) = self.store.release_lease(&lease).await {
+            tracing::warn!(%job, error = %e, "could not release the lease; it will expire");
+        }
+        result
+    }
+
+    async fn run_leased(
+        &self,
+        job: JobName,
+        trigger: Trigger,
+        opts: RunOptions,
+        lease: &Lease,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<RunResult, StoreError> {
+        let started = self.clock.now();
+        let stored = self.store.runtime_config().await?;
+        let (config, version) = match stored {
+            Some(s) => (s.config, Some(s.version)),
+            None => (RuntimeConfig::default(), None),
+        };
+        let job_config = config.jobs.get(&job).cloned();
+        let dry_run = opts.dry_run || job_config.as_ref().is_some_and(|j| j.dry_run());
+        let timeout = job_config
+            .as_ref()
+            .map_or(std::time::Duration::from_secs(30 * 60), |j| j.timeout());
+        self.store
+            .insert_run(
+                &NewRun {
+                    id: lease.run_id.clone(),
+                    job,
+                    trigger,
+                    scheduled_for: opts.scheduled_for,
+                    started_at: started,
+                    holder: self.holder.clone(),
+                    dry_run,
+                    only_po: opts.only_po.as_ref().map(|p| p.to_string()),
+                    config_version: version,
+                },
+                &lease.fence(),
+            )
+            .await?;
+        tracing::info!(dry_run, config_version = ?version, "run started");
+
+        let ctx = RunCtx {
+            run_id: lease.run_id.clone(),
+            job,
+            trigger,
+            fence: lease.fence(),
+            config: Arc::new(config),
+            config_version: version,
+            job_config,
+            dry_run,
+            only_po: opts.only_po,
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            counts: Mutex::new(RunCounts::default()),
+        };
+        let handler = self
+            .jobs
+            .get(&job)
+            .expect("every job name is registered")
+            .clone();
+
+        let (lost_tx, mut lost_rx) = watch::channel(false);
+        let heartbeat = {
+            let store = self.store.clone();
+            let clock = self.clock.clone();
+            let lease = lease.clone();
+            let every = self.settings.heartbeat_every;
+            let ttl = self.settings.lease_ttl;
+            tokio::spawn(async move {
+                loop {
+                    clock.sleep(every).await;
+                    match store.renew_lease(&lease, clock.now(), ttl).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let _ = lost_tx.send(true);
+                            return;
+                        }
+                        // A failed heartbeat is retried on the next beat; the lease lives on
+                        // until its expiry.
+                        Err(e) => tracing::warn!(error = %e, "lease heartbeat failed"),
+                    }
+                }
+            })
+        };
+
+        let (outcome, error) = tokio::select! {
+            r = self.clock.timeout(timeout, handler.run(&ctx)) => match r {
+                Ok(Ok(())) => (RunOutcome::Succeeded, None),
+                Ok(Err(e)) => (outcome_of(&e), Some(e.to_string())),
+                Err(_) => (RunOutcome::TimedOut, Some(format!(
+                    "the run exceeded its timeout of {} and was stopped (runtime_config.jobs.{job}.timeout)",
+                    domain::job::format_duration(timeout)
+                ))),
+            },
+            _ = lost_rx.wait_for(|l| *l) => (RunOutcome::LeaseLost, Some(
+                "another runner took the lease over (this run's heartbeat was late); the run was stopped and its later writes refused".to_owned()
+            )),
+            _ = stop.wait_for(|s| *s) => (RunOutcome::Cancelled, Some("stopped by shutdown".to_owned())),
+        };
+        heartbeat.abort();
+
+        let counts = ctx.counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let ended = self.clock.now();
+        self.store
+            .finish_run(&lease.run_id, outcome, &counts, error.as_deref(), ended)
+            .await?;
+        let secs = (ended - started).num_milliseconds() as f64 / 1000.0;
+        metrics::counter!("dl_job_runs_total", "job" => job.as_str(), "outcome" => outcome.as_str()).increment(1);
+        metrics::histogram!("dl_job_run_seconds", "job" => job.as_str()).record(secs);
+        match outcome {
+            RunOutcome::Succeeded => tracing::info!(%outcome, ?counts, secs, "run ended"),
+            RunOutcome::NotImplemented => tracing::info!(%outcome, "run ended: job not built yet"),
+            _ => {
+                tracing::warn!(%outcome, error = error.as_deref().unwrap_or(""), ?counts, "run ended")
+            }
+        }
+        Ok(RunResult::Ran {
+            run_id: lease.run_id.clone(),
+            outcome,
+            counts,
+            error,
+        })
+    }
+}

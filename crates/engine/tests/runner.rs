@@ -1,0 +1,467 @@
+//! Runner and scheduler cases.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
+use clock::Clock;
+use domain::{JobName, RunOutcome, RuntimeConfig, Trigger};
+use engine::{Engine, EngineSettings, Job, JobError, RunCtx, RunOptions, RunResult, Scheduler};
+use serde_json::json;
+use store::Store;
+use tokio::sync::watch;
+
+use crate::{Db, drive, settle, t0};
+
+/// A job that sleeps on the clock, then writes a cursor (a fenced write) naming its holder.
+struct SlowJob {
+    name: JobName,
+    takes: Duration,
+    holder: String,
+    starts: Arc<Mutex<Vec<DateTime<Utc>>>>,
+}
+
+#[async_trait]
+impl Job for SlowJob {
+    fn name(&self) -> JobName {
+        self.name
+    }
+    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        self.starts.lock().unwrap().push(ctx.clock.now());
+        ctx.clock.sleep(self.takes).await;
+        ctx.store
+            .set_cursor(
+                "slow",
+                &format!("{} {}", self.holder, ctx.run_id),
+                ctx.clock.now(),
+                &ctx.fence,
+            )
+            .await?;
+        ctx.count(|c| {
+            c.processed += 1;
+            c.advanced += 1;
+        });
+        Ok(())
+    }
+}
+
+fn settings() -> EngineSettings {
+    EngineSettings {
+        lease_ttl: Duration::from_secs(10),
+        heartbeat_every: Duration::from_secs(2),
+        config_poll_every: Duration::from_secs(2),
+        shutdown_grace: Duration::from_millis(200),
+    }
+}
+
+fn engine_with(
+    store: Arc<dyn Store>,
+    clock: &Clock,
+    holder: &str,
+    takes: Duration,
+    s: EngineSettings,
+) -> (Arc<Engine>, Arc<Mutex<Vec<DateTime<Utc>>>>) {
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let mut e = Engine::new(store, clock.clone(), holder, s);
+    e.register(Arc::new(SlowJob {
+        name: JobName::SyncStock,
+        takes,
+        holder: holder.into(),
+        starts: starts.clone(),
+    }));
+    (Arc::new(e), starts)
+}
+
+async fn save_cron(store: &dyn Store, cron: &str, extra: serde_json::Value, at: DateTime<Utc>) {
+    let mut job = json!({"enable": true, "cron": cron, "size": 10});
+    if let Some(o) = extra.as_object() {
+        for (k, v) in o {
+            job[k] = v.clone();
+        }
+    }
+    let v = json!({"domain": "dsco_lingxing", "jobs": {"sync_stock": job}, "mapping": {}});
+    let cfg: RuntimeConfig = RuntimeConfig::from_value(&v, "runtime_config")
+        .unwrap()
+        .config;
+    let current = store.runtime_config_version().await.unwrap();
+    store
+        .save_runtime_config(current, &cfg, "test", "test", at)
+        .await
+        .unwrap();
+}
+
+pub async fn two_runners_never_overlap_and_rejected_fires_are_recorded(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let a_store = db.open().await;
+    let b_store = db.open().await;
+    save_cron(&*a_store, "* * * * * *", json!({}), clock.now()).await;
+    let (a, _) = engine_with(
+        a_store.clone(),
+        &clock,
+        "runner-a",
+        Duration::from_secs(3),
+        settings(),
+    );
+    let (b, _) = engine_with(
+        b_store,
+        &clock,
+        "runner-b",
+        Duration::from_secs(3),
+        settings(),
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ha = tokio::spawn(Scheduler::new(a).run(stop_rx.clone()));
+    let hb = tokio::spawn(Scheduler::new(b).run(stop_rx));
+    clock.sim().unwrap().wait_for_sleepers(4).await;
+    drive(
+        &clock,
+        t0() + TimeDelta::seconds(20),
+        Duration::from_millis(250),
+    )
+    .await;
+    stop_tx.send(true).unwrap();
+    ha.await.unwrap().unwrap();
+    hb.await.unwrap().unwrap();
+
+    let mut runs: Vec<_> = a_store
+        .list_runs(Some(JobName::SyncStock), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.outcome == RunOutcome::Succeeded)
+        .collect();
+    runs.sort_by_key(|r| r.started_at);
+    assert!(
+        runs.len() >= 3,
+        "at least three runs in 20 s of a 3 s job, got {}",
+        runs.len()
+    );
+    for w in runs.windows(2) {
+        let prev_end = w[0].ended_at.expect("closed");
+        assert!(
+            w[1].started_at >= prev_end,
+            "runs overlap: {:?} then {:?}",
+            w[0],
+            w[1]
+        );
+    }
+    // Both runners took part or were refused; refusals are one row per blocking run.
+    let rejected = a_store
+        .rejected_fires(Some(JobName::SyncStock))
+        .await
+        .unwrap();
+    assert!(
+        rejected.len() >= 2,
+        "at least two rejected fires, got {rejected:?}"
+    );
+    let all = a_store
+        .list_runs(Some(JobName::SyncStock), 100)
+        .await
+        .unwrap();
+    let run_ids: Vec<_> = all.iter().map(|r| r.id.clone()).collect();
+    for r in &rejected {
+        assert!(
+            run_ids.contains(&r.blocking_run_id),
+            "rejection names a real run"
+        );
+        assert!(r.count >= 1);
+    }
+    let mut blockers: Vec<_> = rejected.iter().map(|r| r.blocking_run_id.clone()).collect();
+    blockers.dedup();
+    assert_eq!(blockers.len(), rejected.len(), "once per blocking run");
+}
+
+pub async fn cron_change_in_the_store_is_picked_up_while_running(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let store = db.open().await;
+    save_cron(&*store, "*/10 * * * * *", json!({}), clock.now()).await;
+    let (e, starts) = engine_with(store.clone(), &clock, "runner", Duration::ZERO, settings());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let h = tokio::spawn(Scheduler::new(e).run(stop_rx));
+    clock.sim().unwrap().wait_for_sleepers(2).await;
+    drive(
+        &clock,
+        t0() + TimeDelta::seconds(25),
+        Duration::from_millis(500),
+    )
+    .await;
+    let changed_at = clock.now();
+    save_cron(&*store, "3,33 * * * * *", json!({}), changed_at).await;
+    drive(
+        &clock,
+        t0() + TimeDelta::seconds(100),
+        Duration::from_millis(500),
+    )
+    .await;
+    stop_tx.send(true).unwrap();
+    h.await.unwrap().unwrap();
+
+    let mut runs = store
+        .list_runs(Some(JobName::SyncStock), 100)
+        .await
+        .unwrap();
+    runs.sort_by_key(|r| r.started_at);
+    let fires: Vec<_> = runs.iter().filter_map(|r| r.scheduled_for).collect();
+    let before: Vec<_> = fires.iter().filter(|f| **f <= changed_at).collect();
+    let after: Vec<_> = fires
+        .iter()
+        .filter(|f| **f > changed_at + TimeDelta::seconds(2))
+        .map(|f| f.second())
+        .collect();
+    assert_eq!(
+        before.len(),
+        2,
+        "fires at :10 and :20 under the old cron: {fires:?}"
+    );
+    assert!(before.iter().all(|f| f.second() % 10 == 0));
+    // 08:00:33, 08:01:03, 08:01:33 under the new one.
+    assert_eq!(
+        after,
+        vec![33, 3, 33],
+        "fires after the change follow the new cron: {fires:?}"
+    );
+    assert_eq!(starts.lock().unwrap().len(), fires.len());
+}
+
+pub async fn run_whose_lease_was_taken_over_writes_nothing(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let slow_settings = EngineSettings {
+        // The heartbeat is far later than the lease's life: the lease will expire mid-run, as
+        // when a process stalls.
+        heartbeat_every: Duration::from_secs(3600),
+        ..settings()
+    };
+    let (a, _) = engine_with(
+        db.open().await,
+        &clock,
+        "stalled",
+        Duration::from_secs(60),
+        slow_settings,
+    );
+    let b_store = db.open().await;
+    let (b, _) = engine_with(
+        b_store.clone(),
+        &clock,
+        "healthy",
+        Duration::ZERO,
+        settings(),
+    );
+    let (_tx, rx) = watch::channel(false);
+    let rx2 = rx.clone();
+    let ha = tokio::spawn(async move {
+        a.run_job(JobName::SyncStock, Trigger::Cli, RunOptions::default(), rx2)
+            .await
+    });
+    // The stalled run sleeps (job) plus its heartbeat task.
+    clock.sim().unwrap().wait_for_sleepers(2).await;
+    drive(
+        &clock,
+        t0() + TimeDelta::seconds(30),
+        Duration::from_secs(1),
+    )
+    .await;
+    // Its lease (10 s) has expired: the healthy runner takes over and writes.
+    let rb = b
+        .run_job(
+            JobName::SyncStock,
+            Trigger::Cli,
+            RunOptions::default(),
+            rx.clone(),
+        )
+        .await
+        .unwrap();
+    let RunResult::Ran {
+        outcome,
+        run_id: b_run,
+        ..
+    } = rb
+    else {
+        panic!("takeover expected, got {rb:?}")
+    };
+    assert_eq!(outcome, RunOutcome::Succeeded);
+    let after_b = b_store.cursor("slow").await.unwrap().unwrap();
+    assert!(after_b.starts_with("healthy"));
+    // The stalled run wakes and tries to write with its stale token.
+    drive(
+        &clock,
+        t0() + TimeDelta::seconds(70),
+        Duration::from_secs(1),
+    )
+    .await;
+    let ra = ha.await.unwrap().unwrap();
+    let RunResult::Ran {
+        outcome,
+        error,
+        run_id: a_run,
+        ..
+    } = ra
+    else {
+        panic!("{ra:?}")
+    };
+    assert_eq!(outcome, RunOutcome::LeaseLost, "{error:?}");
+    assert_eq!(
+        b_store.cursor("slow").await.unwrap().unwrap(),
+        after_b,
+        "the stale run wrote nothing"
+    );
+    let rec = b_store.get_run(&a_run).await.unwrap().unwrap();
+    assert_eq!(rec.outcome, RunOutcome::LeaseLost);
+    assert!(rec.lease_token < b_store.get_run(&b_run).await.unwrap().unwrap().lease_token);
+}
+
+pub async fn missed_fires_coalesce_into_one_run_at_start(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let store = db.open().await;
+    save_cron(&*store, "0 */15 * * * *", json!({}), clock.now()).await;
+    let (e, _) = engine_with(store.clone(), &clock, "runner", Duration::ZERO, settings());
+    // A run answered the 08:00 fire; then the service was down for an hour.
+    let (_tx, rx) = watch::channel(false);
+    let opts = RunOptions {
+        scheduled_for: Some(t0()),
+        ..RunOptions::default()
+    };
+    e.run_job(JobName::SyncStock, Trigger::Cron, opts, rx)
+        .await
+        .unwrap();
+    clock
+        .sim()
+        .unwrap()
+        .advance_to(t0() + TimeDelta::minutes(62));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let h = tokio::spawn(Scheduler::new(e).run(stop_rx));
+    settle().await;
+    clock.sim().unwrap().wait_for_sleepers(2).await;
+    settle().await;
+    stop_tx.send(true).unwrap();
+    h.await.unwrap().unwrap();
+    let runs = store.list_runs(Some(JobName::SyncStock), 10).await.unwrap();
+    assert_eq!(
+        runs.len(),
+        2,
+        "four missed fires coalesce into one run: {runs:?}"
+    );
+    assert_eq!(runs[0].scheduled_for, Some(t0() + TimeDelta::minutes(60)));
+    assert_eq!(runs[0].outcome, RunOutcome::Succeeded);
+}
+
+pub async fn unbuilt_job_says_so_and_timeout_stops_a_run(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let store = db.open().await;
+    save_cron(
+        &*store,
+        "0 0 * * * *",
+        json!({"timeout": "1m"}),
+        clock.now(),
+    )
+    .await;
+    let (e, _) = engine_with(
+        store.clone(),
+        &clock,
+        "runner",
+        Duration::from_secs(600),
+        settings(),
+    );
+    let (_tx, rx) = watch::channel(false);
+    let r = e
+        .run_job(
+            JobName::PushToLingxing,
+            Trigger::Cli,
+            RunOptions::default(),
+            rx.clone(),
+        )
+        .await
+        .unwrap();
+    let RunResult::Ran { outcome, error, .. } = r else {
+        panic!()
+    };
+    assert_eq!(outcome, RunOutcome::NotImplemented);
+    assert!(error.unwrap().contains("not built yet"));
+
+    let e2 = e.clone();
+    let h = tokio::spawn(async move {
+        e2.run_job(
+            JobName::SyncStock,
+            Trigger::Manual,
+            RunOptions::default(),
+            rx,
+        )
+        .await
+    });
+    clock.sim().unwrap().wait_for_sleepers(3).await;
+    drive(
+        &clock,
+        t0() + TimeDelta::seconds(61),
+        Duration::from_secs(1),
+    )
+    .await;
+    let RunResult::Ran {
+        outcome,
+        error,
+        run_id,
+        ..
+    } = h.await.unwrap().unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(outcome, RunOutcome::TimedOut);
+    assert!(
+        error
+            .unwrap()
+            .contains("runtime_config.jobs.sync_stock.timeout")
+    );
+    let rec = store.get_run(&run_id).await.unwrap().unwrap();
+    assert_eq!(rec.trigger, Trigger::Manual);
+    assert_eq!(rec.ended_at, Some(t0() + TimeDelta::seconds(60)));
+    // The lease was freed: the next run starts at once.
+    assert!(
+        store
+            .lease_info(JobName::SyncStock)
+            .await
+            .unwrap()
+            .unwrap()
+            .holder
+            .is_none()
+    );
+}
+
+pub async fn shutdown_stops_the_running_job_and_frees_its_lease(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let store = db.open().await;
+    save_cron(&*store, "* * * * * *", json!({}), clock.now()).await;
+    let (e, starts) = engine_with(
+        store.clone(),
+        &clock,
+        "runner",
+        Duration::from_secs(3600),
+        settings(),
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let h = tokio::spawn(Scheduler::new(e).run(stop_rx));
+    clock.sim().unwrap().wait_for_sleepers(2).await;
+    drive(
+        &clock,
+        t0() + TimeDelta::seconds(2),
+        Duration::from_millis(500),
+    )
+    .await;
+    assert_eq!(starts.lock().unwrap().len(), 1);
+    stop_tx.send(true).unwrap();
+    h.await.unwrap().unwrap();
+    let runs = store.list_runs(Some(JobName::SyncStock), 10).await.unwrap();
+    let ran: Vec<_> = runs
+        .iter()
+        .filter(|r| r.outcome != RunOutcome::Running)
+        .collect();
+    assert_eq!(ran.len(), runs.len(), "no run left open");
+    assert!(runs.iter().any(|r| r.outcome == RunOutcome::Cancelled));
+    assert!(
+        store
+            .lease_info(JobName::SyncStock)
+            .await
+            .unwrap()
+            .unwrap()
+            .holder
+            .is_none()
+    );
+}
