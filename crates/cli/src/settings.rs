@@ -401,12 +401,18 @@ impl Settings {
         env: &[(String, String)],
     ) -> Result<Settings, SettingsError> {
         let mut root: Table = text.parse().map_err(|e: toml::de::Error| {
-            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            SettingsError::one(
-                origin,
-                format!("{origin}:{line}:{col}"),
-                format!("invalid TOML: {}", e.message().trim()),
-            )
+            let span = e.span().unwrap_or(0..0);
+            let (line, col) = line_col(text, span.start);
+            let mut problem = format!("invalid TOML: {}", e.message().trim());
+            // Name the repeated key. Only for this message: other spans may cover a value,
+            // and the value may be a secret.
+            if problem.ends_with("duplicate key")
+                && let Some(key) = text.get(span)
+                && !key.contains('\n')
+            {
+                problem = format!("{problem} `{}`", key.trim());
+            }
+            SettingsError::one(origin, format!("{origin}:{line}:{col}"), problem)
         })?;
         let mut cx = Cx::default();
         apply_env(&mut root, env, &mut cx);
@@ -710,7 +716,9 @@ impl<'t> Sec<'t> {
     }
 
     fn get(&mut self, key: &'static str) -> Option<&'t Value> {
-        self.known.push(key);
+        if !self.known.contains(&key) {
+            self.known.push(key);
+        }
         self.table?.get(key)
     }
 
@@ -1262,9 +1270,9 @@ level = "info"                        # or an env-filter list such as "info,engi
 # Alerts (stuck orders, needs attention, failing jobs, pair conflicts, stock guard).
 # Without this section alerts are only logged.
 # [alerts]
-# kind = "wecom"                      # generic (JSON), wecom, dingtalk or feishu
-# webhook_url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."   # or webhook_url_file
-# sign_secret = "..."                 # DingTalk / Feishu signing secret (加签), if the bot has one
+# kind = "dingtalk"                   # generic (JSON), wecom, dingtalk or feishu
+# webhook_url = "https://oapi.dingtalk.com/robot/send?access_token=..."   # or webhook_url_file
+# sign_secret = "SEC..."              # DingTalk / Feishu signing secret (加签), if the bot has one
 
 # Runtime config, imported into the store by `config import` (the store's copy is what runs;
 # it is versioned and edited from the CLI or the console). Crons have 6 fields, seconds first,
