@@ -3,7 +3,9 @@
 //! - Every key can be set by `DSCO_LINGXING__<SECTION>__<KEY>` (case-insensitive, deeper levels
 //!   nested with `__`). The value is read as a TOML value when it parses as one (`8080`, `true`,
 //!   `["a"]`), else as a plain string; a string key always takes the raw text, so a numeric
-//!   password stays a string.
+//!   password stays a string. A segment matches an existing key case-insensitively and keeps the
+//!   file's spelling; a key the file lacks is created lower-case (so a new, case-sensitive
+//!   mapping key such as a warehouse code must be added in the file, not by env).
 //! - Secrets come inline (best from env) or from `<key>_file` (Docker/Kubernetes secrets), never
 //!   both, and live in [`Secret`], whose Debug and Display print `<redacted>`.
 //! - Validation collects every problem as `key.path: problem`; nothing stops at the first.
