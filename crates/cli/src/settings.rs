@@ -737,18 +737,17 @@ impl<'t> Sec<'t> {
     }
 
     /// A non-empty string. A value an env var set is taken as its raw text whatever it parsed
-    /// as, so `…__APP_ID=12345` stays a string.
+    /// as, so `…__APP_ID=12345` stays a string and a password keeps any quotes it has.
     fn string(&mut self, key: &'static str, cx: &mut Cx) -> Option<String> {
         let path = self.path(key);
-        let s = match self.get(key)? {
-            Value::String(s) => s.clone(),
-            other => match cx.env.get(&path) {
-                Some(e) => e.raw.clone(),
-                None => {
-                    cx.bad(path, format!("must be a string, got {}", kind(other)));
-                    return None;
-                }
-            },
+        let value = self.get(key)?;
+        let s = match (cx.env.get(&path), value) {
+            (Some(e), _) => e.raw.clone(),
+            (None, Value::String(s)) => s.clone(),
+            (None, other) => {
+                cx.bad(path, format!("must be a string, got {}", kind(other)));
+                return None;
+            }
         };
         let s = s.trim();
         if s.is_empty() {
@@ -909,7 +908,6 @@ fn timezone(s: &str) -> Result<Tz, String> {
 }
 
 fn parse_dsco(root: &Table, cx: &mut Cx) -> Option<DscoSettings> {
-    let before = cx.problems.len();
     let mut s = Sec::open(root, "dsco", cx)?;
     let base_url = s.parsed(
         "base_url",
@@ -917,6 +915,7 @@ fn parse_dsco(root: &Table, cx: &mut Cx) -> Option<DscoSettings> {
         cx,
         http_url,
     );
+    let id_given = s.has("client_id");
     let client_id = s.string("client_id", cx);
     let client_secret = s.secret("client_secret", "client_secret_file", cx);
     let token = s.secret("token", "token_file", cx);
@@ -927,29 +926,31 @@ fn parse_dsco(root: &Table, cx: &mut Cx) -> Option<DscoSettings> {
             client_secret: secret,
         }),
         (None, Ok(None), Ok(Some(token))) => Some(DscoAuth::Token(token)),
-        (id, Ok(secret), Ok(token)) => {
-            let oauth = id.is_some() || secret.is_some();
+        (_, Ok(secret), Ok(token)) => {
+            // `id_given`, not `id`: an empty client_id is already reported as such.
+            let oauth = id_given || secret.is_some();
             if oauth && token.is_some() {
                 cx.bad(
                     "dsco",
                     "both OAuth (client_id/client_secret) and token are set; keep one",
                 );
-            } else if id.is_some() {
+            } else if id_given && secret.is_none() {
                 cx.bad(
                     "dsco.client_secret",
                     "missing (OAuth needs client_id and client_secret)",
                 );
-            } else if secret.is_some() {
+            } else if secret.is_some() && !id_given {
                 cx.bad(
                     "dsco.client_id",
                     "missing (OAuth needs client_id and client_secret)",
                 );
-            } else if cx.problems.len() == before {
+            } else if !oauth && token.is_none() {
                 cx.bad(
                     "dsco",
                     "no DSCO credentials: set client_id and client_secret (OAuth2), or token (legacy API token)",
                 );
             }
+            // Otherwise a value given was bad, and that is already reported.
             None
         }
     };

@@ -482,11 +482,28 @@ fn every_problem_is_reported_at_once() {
 }
 
 #[test]
+fn a_bad_value_is_reported_once_not_again_as_missing() {
+    let text = MINIMAL.replace(
+        "token = \"dsco-token-S3CRET-1\"",
+        "client_id = \" \"\nclient_secret = \"s\"",
+    );
+    let ps = problems(&text, &[]);
+    assert_eq!(
+        ps,
+        vec![Problem {
+            path: "dsco.client_id".into(),
+            problem: "must not be empty".into()
+        }]
+    );
+}
+
+#[test]
 fn env_overrides_win_over_the_file_and_keep_string_keys_raw() {
     let s = load_ok(
         MINIMAL,
         &[
-            ("DSCO_LINGXING__DSCO__TOKEN", "from-env"),
+            // A string key takes the raw text, quotes and all.
+            ("DSCO_LINGXING__DSCO__TOKEN", "\"from-env\""),
             ("DSCO_LINGXING__CONSOLE__LISTEN", "0.0.0.0:9000"),
             // Digits only: must stay a string, not become the integer 123456.
             ("DSCO_LINGXING__CONSOLE__PASSWORD", "123456"),
@@ -499,7 +516,7 @@ fn env_overrides_win_over_the_file_and_keep_string_keys_raw() {
             ("HOME", "/root"),
         ],
     );
-    assert!(matches!(&s.dsco.auth, DscoAuth::Token(t) if t.expose() == "from-env"));
+    assert!(matches!(&s.dsco.auth, DscoAuth::Token(t) if t.expose() == "\"from-env\""));
     assert_eq!(s.console.listen.to_string(), "0.0.0.0:9000");
     assert_eq!(
         s.console.password.as_ref().map(|p| p.expose()),
