@@ -1,1 +1,3 @@
-//! CLI tests.
+//! The one integration-test binary of the `cli` crate.
+
+mod settings;

@@ -1,0 +1,10 @@
+//! The library half of the `dsco-lingxing` binary, so integration tests can reach it.
+//!
+//! # Layout
+//! - [`settings`]: the deployment TOML file, `DSCO_LINGXING__SECTION__KEY` env overrides, secrets
+//!   from env or `*_file` (redacted in Debug, Display and exports), validation that names every bad
+//!   key, and the optional `[runtime_config]` section checked by `domain`.
+//! - [`logging`]: the tracing subscriber (human-readable or JSON, env-filter level).
+
+pub mod logging;
+pub mod settings;
