@@ -4,7 +4,9 @@
 //! - [`settings`]: the deployment TOML file, `DSCO_LINGXING__SECTION__KEY` env overrides, secrets
 //!   from env or `*_file` (redacted in Debug, Display and exports), validation that names every bad
 //!   key, and the optional `[runtime_config]` section checked by `domain`.
+//! - [`app`]: the subcommands (thin: settings → store → engine → print).
 //! - [`logging`]: the tracing subscriber (human-readable or JSON, env-filter level).
 
+pub mod app;
 pub mod logging;
 pub mod settings;

@@ -1,7 +1,20 @@
-//! The `dsco-lingxing` binary.
+//! The `dsco-lingxing` binary: parses the command line and hands over to [`cli::app`].
 
-// Wired by the lead; kept imported so the binary builds against the library half.
-#[allow(unused_imports)]
-use cli::{logging, settings};
+use std::process::ExitCode;
 
-fn main() {}
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::app::Args::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(cli::app::main(args))
+}

@@ -1,3 +1,4 @@
 //! The one integration-test binary of the `cli` crate.
 
+mod commands;
 mod settings;

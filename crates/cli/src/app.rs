@@ -1,0 +1,653 @@
+//! The subcommands. Each is thin: load settings, open the store, call the engine or the store,
+//! print. No business rule lives here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use clap::{Parser, Subcommand, ValueEnum};
+use clock::Clock;
+use domain::config::parse_json_strict;
+use domain::{ImportedConfig, JobName, PoNumber, RunOutcome, RuntimeConfig, Trigger};
+use engine::{Engine, EngineSettings, RunOptions, RunResult, Scheduler};
+use store::{SkuSource, Store};
+use tokio::sync::watch;
+
+use crate::logging;
+use crate::settings::Settings;
+
+/// Keeps DSCO and LingXing ERP (领星) in sync by scheduled batch jobs.
+#[derive(Debug, Parser)]
+#[command(name = "dsco-lingxing", version, about)]
+pub struct Args {
+    /// The deployment config file.
+    #[arg(
+        long,
+        global = true,
+        env = "DSCO_LINGXING_CONFIG",
+        default_value = "dsco-lingxing.toml"
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the scheduler, with /healthz and /metrics on the console address.
+    Run,
+    /// Jobs: list their schedules, or run one now.
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
+    /// Check, import or export configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Create or upgrade the store's tables (also done by every other command).
+    Migrate,
+    /// Orders in the store.
+    Order {
+        #[command(subcommand)]
+        command: OrderCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Every job with its schedule and next three fire times (UTC and display time zone).
+    List,
+    /// Run one job now (refused if it is already running, here or in another replica).
+    Run {
+        job: String,
+        /// Only this PO.
+        #[arg(long)]
+        po: Option<String>,
+        /// Decide and record, write nothing to DSCO or LingXing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a deployment TOML file (default: --config) or a runtime-config JSON file.
+    Check { file: Option<PathBuf> },
+    /// Load a runtime config into the store: a TOML file (a `[runtime_config]` section, or
+    /// top-level `jobs`/`mapping`) or the predecessor's JSON row, unchanged.
+    Import {
+        file: PathBuf,
+        /// Recorded in the audit log.
+        #[arg(long, default_value = "cli")]
+        actor: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Print the effective configuration, secrets redacted, runtime config from the store.
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Toml)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// The whole deployment file.
+    Toml,
+    /// The runtime config only, in the predecessor's JSON shape (with mapping.sku).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrderCommand {
+    /// What the store holds for one PO: stage, reason, LingXing orders, tracking, timeline.
+    Show { po: String },
+}
+
+/// Exit codes: 0 ok, 1 failure, 2 bad input (config, arguments).
+pub async fn main(args: Args) -> ExitCode {
+    match dispatch(args).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dispatch(args: Args) -> Result<ExitCode> {
+    if let Command::Config {
+        command: ConfigCommand::Check { file },
+    } = &args.command
+    {
+        return Ok(config_check(file.as_deref().unwrap_or(&args.config)));
+    }
+    let settings = match Settings::load(&args.config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let _ = logging::init(settings.logging.format, &settings.logging.level);
+    match args.command {
+        Command::Run => run(settings).await,
+        Command::Migrate => {
+            let store = open_store(&settings).await?;
+            println!(
+                "store ready ({:?}, {})",
+                store.backend(),
+                settings.store.url.redacted()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Job { command } => match command {
+            JobCommand::List => job_list(&settings).await,
+            JobCommand::Run { job, po, dry_run } => job_run(&settings, &job, po, dry_run).await,
+        },
+        Command::Config { command } => match command {
+            ConfigCommand::Check { .. } => unreachable!("handled above"),
+            ConfigCommand::Import {
+                file,
+                actor,
+                reason,
+            } => config_import(&settings, &file, &actor, reason).await,
+            ConfigCommand::Export { format } => config_export(settings, format).await,
+        },
+        Command::Order { command } => match command {
+            OrderCommand::Show { po } => order_show(&settings, &po).await,
+        },
+    }
+}
+
+async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
+    store::connect(settings.store.url.expose())
+        .await
+        .with_context(|| format!("cannot open the store {}", settings.store.url.redacted()))
+}
+
+fn config_check(path: &Path) -> ExitCode {
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if is_json {
+        return match read_runtime_config(path) {
+            Ok(imported) => {
+                println!("{}: ok (runtime config)", path.display());
+                print_summary(&imported.config, &imported.sku);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    match Settings::load(path) {
+        Ok(s) => {
+            println!("{}: ok", path.display());
+            println!("  store: {}", s.store.url.redacted());
+            println!(
+                "  console: {} ({}, {})",
+                s.console.listen,
+                s.console.language.as_str(),
+                s.console.timezone
+            );
+            match &s.runtime_config {
+                Some(rc) => print_summary(&rc.config, &rc.sku),
+                None => println!("  runtime config: none in this file (the store's copy is used)"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_summary(c: &RuntimeConfig, sku: &BTreeMap<String, String>) {
+    let enabled: Vec<_> = c
+        .jobs
+        .iter()
+        .filter(|(_, j)| j.enable)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    println!(
+        "  jobs: {} configured, enabled: {}",
+        c.jobs.len(),
+        enabled.join(", ")
+    );
+    println!(
+        "  mappings: shop {}, warehouse {}, shipment {}, carrier {}, sku {}",
+        c.mapping.shop.len(),
+        c.mapping.warehouse.len(),
+        c.mapping.shipment.len(),
+        c.mapping.carrier.len(),
+        sku.len()
+    );
+}
+
+/// Reads a runtime config from a predecessor JSON row (the `config` column, or the whole row
+/// with a `config` key) or from TOML (a `[runtime_config]` table, or `jobs`/`mapping` at the top).
+fn read_runtime_config(path: &Path) -> Result<ImportedConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let origin = path.display().to_string();
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        || text.trim_start().starts_with('{');
+    let (value, root) = if is_json {
+        let v = parse_json_strict(&text).map_err(|e| anyhow!("{origin}: invalid JSON: {e}"))?;
+        match v.get("config") {
+            Some(inner) if v.get("jobs").is_none() => (inner.clone(), "config"),
+            _ => (v, "runtime_config"),
+        }
+    } else {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start].lines().count().max(1))
+                .unwrap_or(0);
+            anyhow!("{origin}:{line}: invalid TOML: {}", e.message().trim())
+        })?;
+        let v = serde_json::to_value(&table)?;
+        match v.get("runtime_config") {
+            Some(rc) => (rc.clone(), "runtime_config"),
+            None => (v, "runtime_config"),
+        }
+    };
+    RuntimeConfig::from_value(&value, root)
+        .map_err(|e| anyhow!("{origin}: invalid runtime config:\n{e}"))
+}
+
+async fn config_import(
+    settings: &Settings,
+    file: &Path,
+    actor: &str,
+    reason: Option<String>,
+) -> Result<ExitCode> {
+    let imported = match read_runtime_config(file) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let store = open_store(settings).await?;
+    let reason = reason.unwrap_or_else(|| format!("imported from {}", file.display()));
+    let now = Utc::now();
+    let current = store.runtime_config_version().await?;
+    let version = store
+        .save_runtime_config(current, &imported.config, actor, &reason, now)
+        .await?;
+    let source = if imported.sku_from_pairs() {
+        SkuSource::Pair
+    } else {
+        SkuSource::Manual
+    };
+    let sku_version = store.sku_map().await?.version;
+    store
+        .replace_sku_entries(
+            sku_version,
+            source,
+            &imported.sku,
+            actor,
+            &reason,
+            now,
+            None,
+        )
+        .await?;
+    println!(
+        "imported {}: runtime config v{version}, {} SKU entries as `{}`",
+        file.display(),
+        imported.sku.len(),
+        source.as_str()
+    );
+    print_summary(&imported.config, &imported.sku);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn config_export(mut settings: Settings, format: ExportFormat) -> Result<ExitCode> {
+    let store = open_store(&settings).await?;
+    let stored = store.runtime_config().await?;
+    let sku = store.sku_map().await?.effective();
+    match format {
+        ExportFormat::Json => {
+            let config = stored.map(|s| s.config).unwrap_or_default();
+            println!("{}", serde_json::to_string_pretty(&config.to_value(&sku))?);
+        }
+        ExportFormat::Toml => {
+            if let Some(s) = stored {
+                settings.runtime_config = Some(ImportedConfig {
+                    config: s.config,
+                    sku,
+                });
+            }
+            print!("{}", settings.to_redacted_toml());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn in_zone(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+async fn job_list(settings: &Settings) -> Result<ExitCode> {
+    let store = open_store(settings).await?;
+    let config = store
+        .runtime_config()
+        .await?
+        .map(|s| s.config)
+        .unwrap_or_default();
+    let tz = settings.console.timezone;
+    for (job, enabled, fires) in engine::upcoming_fires(&config, Utc::now(), 3) {
+        let (en, zh) = job.describe();
+        let cron = config
+            .jobs
+            .get(&job)
+            .map(|j| j.schedule.as_str().to_owned());
+        let state = match (&cron, enabled) {
+            (None, _) => "not configured".to_owned(),
+            (Some(c), true) => format!("enabled, cron `{c}` (UTC)"),
+            (Some(c), false) => format!("disabled, cron `{c}` (UTC)"),
+        };
+        println!("{job}  {state}\n  {en} / {zh}");
+        for f in fires {
+            println!(
+                "  next: {}  |  {}",
+                f.format("%Y-%m-%d %H:%M:%S UTC"),
+                in_zone(f, tz)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn job_run(
+    settings: &Settings,
+    job: &str,
+    po: Option<String>,
+    dry_run: bool,
+) -> Result<ExitCode> {
+    let job: JobName = match job.parse() {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let only_po = match po.map(PoNumber::parse).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("--po: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let store = open_store(settings).await?;
+    let engine = build_engine(store, settings);
+    let (_stop_tx, stop_rx) = watch::channel(false);
+    let opts = RunOptions {
+        scheduled_for: None,
+        only_po,
+        dry_run,
+    };
+    match engine.run_job(job, Trigger::Cli, opts, stop_rx).await? {
+        RunResult::Rejected { blocking_run_id } => {
+            eprintln!(
+                "{job} is already running (run {}); this request was recorded as a rejected fire",
+                blocking_run_id.as_deref().unwrap_or("unknown")
+            );
+            Ok(ExitCode::from(1))
+        }
+        RunResult::Ran {
+            run_id,
+            outcome,
+            counts,
+            error,
+        } => {
+            println!("run {run_id}: {outcome}");
+            println!(
+                "  processed {}, advanced {}, skipped {} (waiting {}, needs attention {}, retrying {}, held {}), failed {}",
+                counts.processed,
+                counts.advanced,
+                counts.skipped(),
+                counts.skipped_waiting,
+                counts.skipped_attention,
+                counts.skipped_retrying,
+                counts.skipped_held,
+                counts.failed
+            );
+            if let Some(e) = error {
+                println!("  {e}");
+            }
+            Ok(if outcome == RunOutcome::Succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn build_engine(store: Arc<dyn Store>, _settings: &Settings) -> Arc<Engine> {
+    let engine = Engine::new(
+        store,
+        Clock::real(),
+        engine::default_holder(),
+        EngineSettings::default(),
+    );
+    Arc::new(engine)
+}
+
+async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
+    let po = match PoNumber::parse(po) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let store = open_store(settings).await?;
+    let tz = settings.console.timezone;
+    let Some(o) = store.get_order(&po).await? else {
+        eprintln!("no order {po} in the store (not pulled yet, or pulled into another store)");
+        return Ok(ExitCode::from(1));
+    };
+    println!("PO {po}");
+    println!(
+        "  stage: {} {} / {}",
+        o.stage.number(),
+        o.stage.label_zh(),
+        o.stage.label_en()
+    );
+    println!("  since: {}", in_zone(o.stage_entered_at, tz));
+    match &o.reason {
+        Some(r) => println!(
+            "  reason: {} ({}, {}): {}",
+            r.code,
+            r.kind,
+            r.kind.label_zh(),
+            r.detail
+        ),
+        None => println!("  reason: none"),
+    }
+    if let Some(n) = o.next_attempt_at {
+        println!(
+            "  next attempt: {} (attempts {})",
+            in_zone(n, tz),
+            o.attempts
+        );
+    }
+    let p = &o.pulled;
+    println!(
+        "  DSCO: status {}, lifecycle {}, retailer {}, warehouse {}, service level {}",
+        p.dsco_status.as_deref().unwrap_or("-"),
+        p.dsco_lifecycle.as_deref().unwrap_or("-"),
+        p.retailer_id.as_deref().unwrap_or("-"),
+        p.warehouse_code.as_deref().unwrap_or("-"),
+        p.service_level.as_deref().unwrap_or("-")
+    );
+    println!("  lines: {}", p.skus);
+    println!(
+        "  LingXing orders: {}",
+        if o.lingxing_order_nos.is_empty() {
+            "-".to_owned()
+        } else {
+            o.lingxing_order_nos.join(", ")
+        }
+    );
+    println!(
+        "  tracking: {}",
+        if o.tracking.is_empty() {
+            "-".to_owned()
+        } else {
+            o.tracking.join(",")
+        }
+    );
+    println!("  invoice: {}", o.invoice_id.as_deref().unwrap_or("-"));
+    if !o.flags.is_empty() {
+        println!("  flags: {}", o.flags.join(", "));
+    }
+    println!("  timeline:");
+    for e in store.order_events(&po).await? {
+        let ev = &e.event;
+        let moved = match (ev.from_stage, ev.to_stage) {
+            (Some(a), Some(b)) => format!(" {}→{}", a.number(), b.number()),
+            (None, Some(b)) => format!(" →{}", b.number()),
+            _ => String::new(),
+        };
+        let who = ev
+            .job
+            .map(|j| j.as_str().to_owned())
+            .or_else(|| ev.actor.clone())
+            .unwrap_or_default();
+        let reason = ev
+            .reason_code
+            .as_deref()
+            .map(|c| format!(" [{c}]"))
+            .unwrap_or_default();
+        let times = if e.count > 1 {
+            format!(" ×{} (last {})", e.count, in_zone(e.last_at, tz))
+        } else {
+            String::new()
+        };
+        println!(
+            "    {}  {who} {}{moved}{reason} {}{times}",
+            in_zone(ev.at, tz),
+            ev.outcome.as_str(),
+            ev.detail
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run(settings: Settings) -> Result<ExitCode> {
+    let store = open_store(&settings).await?;
+    if store.runtime_config().await?.is_none() {
+        match &settings.runtime_config {
+            Some(rc) => {
+                let now = Utc::now();
+                let v = store
+                    .save_runtime_config(
+                        None,
+                        &rc.config,
+                        "run",
+                        "first start: [runtime_config] of the deployment file",
+                        now,
+                    )
+                    .await?;
+                let source = if rc.sku_from_pairs() {
+                    SkuSource::Pair
+                } else {
+                    SkuSource::Manual
+                };
+                store
+                    .replace_sku_entries(0, source, &rc.sku, "run", "first start", now, None)
+                    .await?;
+                tracing::info!(
+                    version = v,
+                    "runtime config imported from the deployment file"
+                );
+            }
+            None => tracing::warn!(
+                "no runtime config: import one with `dsco-lingxing config import FILE`"
+            ),
+        }
+    } else if settings.runtime_config.is_some() {
+        tracing::info!(
+            "the store already has a runtime config; the file's [runtime_config] is ignored (use `config import` to replace it)"
+        );
+    }
+
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| anyhow!("cannot install the metrics recorder: {e}"))?;
+    let render: console::MetricsRender = Arc::new(move || prometheus.render());
+    let engine = build_engine(store.clone(), &settings);
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let listener = tokio::net::TcpListener::bind(settings.console.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (console.listen)",
+                settings.console.listen
+            )
+        })?;
+    tracing::info!(listen = %settings.console.listen, "serving /healthz and /metrics");
+    let app = console::ops_router(store.clone(), Some(render));
+    let mut http_stop = stop_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let scheduler = tokio::spawn(Scheduler::new(engine).run(stop_rx));
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!(
+            "shutting down: no new runs; running jobs get a grace period, then stop and free their leases"
+        );
+        let _ = stop_tx.send(true);
+    });
+    scheduler.await.context("scheduler task")??;
+    let _ = http.await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

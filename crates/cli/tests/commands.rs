@@ -1,0 +1,294 @@
+//! The real binary, run as a user would, against a SQLite file in a temporary folder.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Env {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+fn env_with(extra: &str) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dsco-lingxing.toml");
+    let text = format!(
+        r#"
+[dsco]
+client_id = "client-1"
+client_secret = "dsco-secret-value"
+
+[lingxing]
+app_id = "ak_SimulatorApp1"
+app_secret = "lingxing-secret-value"
+
+[store]
+url = "sqlite://{}/store.db"
+
+[exports]
+dir = "{}/exports"
+{extra}
+"#,
+        dir.path().display(),
+        dir.path().display()
+    );
+    std::fs::write(&config, text).unwrap();
+    Env { dir, config }
+}
+
+fn bin(env: &Env, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .arg("--config")
+        .arg(&env.config)
+        .args(args)
+        .env_remove("DSCO_LINGXING_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The predecessor's runtime_config row: every job, non-empty mappings.
+fn legacy(pairs_enabled: bool) -> Value {
+    json!({
+        "domain": "dsco_lingxing",
+        "jobs": {
+            "pull_dsco_orders": {"enable": true, "cron": "0 */5 * * * *", "size": 500},
+            "push_to_lingxing": {"enable": true, "cron": "0 */15 * * * *", "size": 50},
+            "ack_to_dsco": {"enable": true, "cron": "0 */15 * * * *", "size": 100, "multi_ban": false},
+            "ship_to_dsco": {"enable": true, "cron": "0 */15 * * * *", "size": 100, "multi_ban": true},
+            "invoice_to_dsco": {"enable": false, "cron": "0 0 * * * *", "size": 100, "multi_ban": false},
+            "sync_stock": {"enable": true, "cron": "0 0 */2 * * *", "size": 1000, "sync": false, "use_stream": false},
+            "pull_sku_pair": {"enable": pairs_enabled, "cron": "0 30 3 * * *", "size": 200},
+            "cleanup_exports": {"enable": true, "cron": "0 0 4 * * 0", "size": 1}
+        },
+        "mapping": {
+            "shop": {"1000012345": "110283406273996288", "1000023456": "110283406273996289"},
+            "warehouse": {"US-CA-01": "1300", "US-NJ-01": "1301"},
+            "shipment": {"US-CA-01-UPCG": "101", "US-NJ-01-FECG": "202"},
+            "sku": {"SKU-1": "LX-SKU-1", "SKU-1001": "LX-1001"}
+        }
+    })
+}
+
+fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, serde_json::to_string_pretty(v).unwrap()).unwrap();
+    p
+}
+
+#[test]
+fn predecessor_json_imports_and_exports_unchanged() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "runtime_config.json", &legacy(true));
+    let out = bin(&env, &["config", "import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("2 SKU entries as `pair`"),
+        "{}",
+        text(&out)
+    );
+    let out = bin(&env, &["config", "export", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let exported: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(exported, legacy(true), "round trip loses nothing");
+
+    // Importing the same row wrapped as the whole DB row, with pairs off: SKUs become manual.
+    let row = json!({"id": 1, "domain": "dsco_lingxing", "config": legacy(false), "updated_at": 1767225600});
+    let file = write(env.dir.path(), "row.json", &row);
+    let out = bin(&env, &["config", "import", file.to_str().unwrap()]);
+    assert!(text(&out).contains("as `manual`"), "{}", text(&out));
+}
+
+#[test]
+fn export_never_shows_secrets() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(
+        bin(&env, &["config", "import", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out = bin(&env, &["config", "export"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        !t.contains("dsco-secret-value") && !t.contains("lingxing-secret-value"),
+        "{t}"
+    );
+    assert!(t.contains("<redacted>"));
+    assert!(
+        t.contains("[runtime_config.mapping.shop]") || t.contains("[runtime_config.mapping]"),
+        "{t}"
+    );
+    assert!(
+        t.contains("110283406273996289"),
+        "store's runtime config exported: {t}"
+    );
+}
+
+#[test]
+fn bad_config_names_the_key_and_exits_2() {
+    let env = env_with(
+        "[runtime_config.jobs.push_to_lingxing]\nenable = true\ncron = \"*/15 * * * *\"\nsize = 0\n",
+    );
+    let out = bin(&env, &["config", "check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("runtime_config.jobs.push_to_lingxing.cron"),
+        "{t}"
+    );
+    assert!(t.contains("5 fields"), "{t}");
+    assert!(
+        t.contains("runtime_config.jobs.push_to_lingxing.size"),
+        "{t}"
+    );
+    // A bad JSON import is refused and nothing is stored.
+    let good = env_with("");
+    let mut bad = legacy(false);
+    bad["jobs"]["push_to_lingxin"] = json!({"enable": true, "cron": "0 * * * * *", "size": 1});
+    let file = write(good.dir.path(), "bad.json", &bad);
+    let out = bin(&good, &["config", "import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("runtime_config.jobs.push_to_lingxin: unknown job"),
+        "{}",
+        text(&out)
+    );
+    let out = bin(&good, &["config", "export", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["jobs"], json!({}), "nothing was imported");
+    // Duplicate keys in JSON are refused, not silently merged.
+    let dup = good.dir.path().join("dup.json");
+    std::fs::write(
+        &dup,
+        r#"{"domain":"dsco_lingxing","jobs":{},"mapping":{"shop":{"1":"a","1":"b"}}}"#,
+    )
+    .unwrap();
+    let out = bin(&good, &["config", "check", dup.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("duplicate key \"1\""), "{}", text(&out));
+}
+
+#[test]
+fn job_list_run_and_order_show() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(
+        bin(&env, &["config", "import", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out = bin(&env, &["job", "list"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("push_to_lingxing  enabled, cron `0 */15 * * * *` (UTC)"),
+        "{t}"
+    );
+    assert!(t.contains("invoice_to_dsco  disabled"), "{t}");
+    assert_eq!(
+        t.matches("next: ").count(),
+        6 * 3,
+        "three fires for each of the 6 enabled jobs: {t}"
+    );
+    assert!(t.contains("CST"), "display time zone shown: {t}");
+
+    let out = bin(&env, &["job", "run", "push_to_lingxing", "--dry-run"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("not_implemented") && t.contains("not built yet"),
+        "{t}"
+    );
+    let out = bin(&env, &["job", "run", "push_to_lingxin"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("unknown job `push_to_lingxin`"));
+
+    let out = bin(&env, &["order", "show", "PO-404"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("no order PO-404"));
+    assert!(bin(&env, &["migrate"]).status.success());
+}
+
+fn get(addr: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+#[test]
+fn run_serves_health_and_metrics_and_stops_on_sigterm() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let env = env_with(&format!(
+        "[console]\nlisten = \"127.0.0.1:{port}\"\n\n[runtime_config.jobs.cleanup_exports]\nenable = true\ncron = \"* * * * * *\"\nsize = 1\n"
+    ));
+    let child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .arg("--config")
+        .arg(&env.config)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let health = loop {
+        if let Some(r) = get(&addr, "/healthz") {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service never answered /healthz"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(
+        health.contains("\"runtime_config_version\":1"),
+        "first start imported the file's runtime config: {health}"
+    );
+    // Let the one-second cron fire at least once, then read the metrics.
+    std::thread::sleep(Duration::from_millis(2500));
+    let metrics = get(&addr, "/metrics").unwrap();
+    assert!(metrics.contains("dl_job_runs_total"), "{metrics}");
+    assert!(metrics.contains("outcome=\"not_implemented\""), "{metrics}");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing left running: the lease was freed and every run closed.
+    let out = bin(&env, &["job", "run", "cleanup_exports"]);
+    assert!(text(&out).contains("not_implemented"), "{}", text(&out));
+}
