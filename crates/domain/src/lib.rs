@@ -12,6 +12,7 @@
 pub mod config;
 pub mod ids;
 pub mod job;
+pub mod order;
 pub mod reason;
 pub mod run;
 pub mod stage;
@@ -21,6 +22,6 @@ pub use config::{
 };
 pub use ids::*;
 pub use job::{JobName, Schedule};
-pub use reason::ReasonKind;
+pub use reason::{Lang, Reason, ReasonCode, ReasonKind};
 pub use run::{RunCounts, RunOutcome, Trigger};
 pub use stage::Stage;

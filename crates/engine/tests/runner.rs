@@ -14,12 +14,14 @@ use tokio::sync::watch;
 
 use crate::{Db, drive, settle, t0};
 
+type Starts = Arc<Mutex<Vec<DateTime<Utc>>>>;
+
 /// A job that sleeps on the clock, then writes a cursor (a fenced write) naming its holder.
 struct SlowJob {
     name: JobName,
     takes: Duration,
     holder: String,
-    starts: Arc<Mutex<Vec<DateTime<Utc>>>>,
+    starts: Starts,
 }
 
 #[async_trait]
@@ -61,7 +63,7 @@ fn engine_with(
     holder: &str,
     takes: Duration,
     s: EngineSettings,
-) -> (Arc<Engine>, Arc<Mutex<Vec<DateTime<Utc>>>>) {
+) -> (Arc<Engine>, Starts) {
     let starts = Arc::new(Mutex::new(Vec::new()));
     let mut e = Engine::new(store, clock.clone(), holder, s);
     e.register(Arc::new(SlowJob {
