@@ -12,8 +12,10 @@
 pub mod config;
 pub mod ids;
 pub mod job;
+pub mod mapping;
 pub mod order;
 pub mod reason;
+pub mod rules;
 pub mod run;
 pub mod stage;
 

@@ -1,0 +1,584 @@
+//! R1–R6 as pure decisions: given what DSCO and LingXing show and the runtime config, what to do
+//! with one order. No I/O; the jobs in `engine` gather the inputs in batches and carry out the
+//! decisions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::config::{DEFAULT_INVOICE_PRICES, DEFAULT_PUSH_PRICES, JobConfig, Mappings, PriceField};
+use crate::job::JobName;
+use crate::mapping::SkuMaps;
+use crate::order::{DscoLine, DscoOrderView, LxOrder, LxOutbound};
+use crate::reason::{Reason, ReasonCode};
+
+/// What to do with an order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision<W> {
+    /// Move on without writing anything (the far side is already past this step).
+    Advance { note: String },
+    /// Write this to the far side (after recording the intent).
+    Write(W),
+    /// Leave it where it is, for this reason.
+    Skip(Reason),
+}
+
+fn skip<W>(code: ReasonCode, subject: impl Into<String>) -> Decision<W> {
+    Decision::Skip(Reason::new(code, subject))
+}
+
+fn multi_ban_key(job: JobName) -> String {
+    format!("runtime_config.jobs.{job}.multi_ban")
+}
+
+// ------------------------------------------------------------------------------------------
+// R1: push
+
+/// One line of a LingXing create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushLine {
+    /// DSCO `sku` (fallback `partnerSku`): LingXing's MSKU.
+    pub msku: String,
+    /// LingXing local SKU from `mapping.sku`, when mapped.
+    pub sku: Option<String>,
+    pub quantity: i64,
+    pub unit_price: Decimal,
+}
+
+/// A LingXing order to create (`/pb/mp/order/v2/create`), for one store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushOrder {
+    pub store_id: String,
+    pub platform_order_no: String,
+    pub wid: Option<String>,
+    pub logistics_type_id: Option<String>,
+    pub receiver_name: String,
+    pub receiver_country_code: String,
+    pub city: String,
+    pub address_line1: String,
+    pub address_line2: Option<String>,
+    pub state_or_region: Option<String>,
+    pub postal_code: Option<String>,
+    pub receiver_mobile: Option<String>,
+    pub currency: Option<String>,
+    pub lines: Vec<PushLine>,
+    /// Things the order's timeline should say (fallbacks used).
+    pub notes: Vec<String>,
+}
+
+/// R1: whether and what to create in LingXing.
+pub fn decide_push(
+    o: &DscoOrderView,
+    job: Option<&JobConfig>,
+    mapping: &Mappings,
+    sku: &SkuMaps,
+) -> Decision<PushOrder> {
+    let Some(retailer) = o.retailer_id.as_deref() else {
+        return skip(
+            ReasonCode::ShopUnmapped,
+            "(the order has no dscoRetailerId)",
+        );
+    };
+    let Some(store_id) = mapping.shop.get(retailer) else {
+        return skip(ReasonCode::ShopUnmapped, retailer);
+    };
+    let settings = job.map(|j| &j.settings);
+    let mut notes = Vec::new();
+    let wid = match o.warehouse_code.as_deref() {
+        Some(code) => match mapping.warehouse.get(code) {
+            Some(w) => Some(w.clone()),
+            None if settings.and_then(|s| s.require_warehouse).unwrap_or(false) => {
+                return skip(ReasonCode::WarehouseUnmapped, code);
+            }
+            None => {
+                notes.push(format!(
+                    "no mapping.warehouse for {code}: sent without wid, LingXing routes it"
+                ));
+                None
+            }
+        },
+        None if settings.and_then(|s| s.require_warehouse).unwrap_or(false) => {
+            return skip(
+                ReasonCode::WarehouseUnmapped,
+                "(the order names no warehouse)",
+            );
+        }
+        None => {
+            notes.push("the order names no warehouse: sent without wid, LingXing routes it".into());
+            None
+        }
+    };
+    let logistics_type_id = match &wid {
+        Some(_) => {
+            let key = format!(
+                "{}-{}",
+                o.warehouse_code.as_deref().unwrap_or_default(),
+                o.service_level
+                    .as_deref()
+                    .unwrap_or("(no shippingServiceLevelCode)")
+            );
+            match mapping.shipment.get(&key) {
+                Some(t) => Some(t.clone()),
+                None => return skip(ReasonCode::ShipmentUnmapped, key),
+            }
+        }
+        None => None,
+    };
+    let a = &o.address;
+    let missing: Vec<&str> = [
+        ("shipping.name", a.name.is_none()),
+        ("shipping.country", a.country.is_none()),
+        ("shipping.city", a.city.is_none()),
+        ("shipping.address", a.address1.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(f, m)| m.then_some(f))
+    .collect();
+    if !missing.is_empty() {
+        return skip(ReasonCode::AddressIncomplete, missing.join(", "));
+    }
+    let prices: Vec<PriceField> = settings
+        .and_then(|s| s.price_source.clone())
+        .unwrap_or_else(|| DEFAULT_PUSH_PRICES.to_vec());
+    let mut lines = Vec::new();
+    for l in o.lines.iter().filter(|l| l.expected() > 0) {
+        let Some(msku) = l.key() else {
+            return skip(ReasonCode::SkuMissing, l.label());
+        };
+        let Some((_, unit_price)) = l.price(&prices) else {
+            return skip(ReasonCode::PriceMissing, price_subject(l, &prices));
+        };
+        let mapped = sku.to_lingxing(msku);
+        if mapped.is_none() {
+            notes.push(format!("{msku} has no mapping.sku entry: sent as MSKU only, LingXing pairs it (same-name fallback)"));
+        }
+        lines.push(PushLine {
+            msku: msku.to_owned(),
+            sku: mapped.map(str::to_owned),
+            quantity: l.expected(),
+            unit_price,
+        });
+    }
+    if lines.is_empty() {
+        return skip(
+            ReasonCode::SkuMissing,
+            "(no line with a quantity left to ship)",
+        );
+    }
+    Decision::Write(PushOrder {
+        store_id: store_id.clone(),
+        platform_order_no: o.po.to_string(),
+        wid,
+        logistics_type_id,
+        receiver_name: a.name.clone().unwrap_or_default(),
+        receiver_country_code: a.country.clone().unwrap_or_default(),
+        city: a.city.clone().unwrap_or_default(),
+        address_line1: a.address1.clone().unwrap_or_default(),
+        address_line2: a.address2.clone(),
+        state_or_region: a.region.clone(),
+        postal_code: a.postal.clone(),
+        receiver_mobile: a.phone.clone(),
+        currency: o.currency.clone(),
+        lines,
+        notes,
+    })
+}
+
+fn price_subject(l: &DscoLine, prices: &[PriceField]) -> String {
+    let names: Vec<_> = prices.iter().map(|p| p.as_str()).collect();
+    format!("{} [{}]", l.label(), names.join(", "))
+}
+
+// ------------------------------------------------------------------------------------------
+// R3: ACK
+
+/// An ACK to send: `PO_NUMBER` with LingXing's order number as `supplierOrderNumber`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckWrite {
+    pub po: String,
+    pub supplier_order_number: String,
+}
+
+/// DSCO already acknowledged (or is later than that).
+pub fn dsco_past_ack(o: &DscoOrderView) -> bool {
+    matches!(o.status.as_deref(), Some("shipment_pending" | "shipped"))
+        || matches!(o.lifecycle.as_deref(), Some("acknowledged" | "completed"))
+}
+
+/// R3 (+ R6): whether to acknowledge. `lx` are the LingXing orders of this PO (splits included).
+pub fn decide_ack(
+    o: &DscoOrderView,
+    job: Option<&JobConfig>,
+    lx: &[LxOrder],
+) -> Decision<AckWrite> {
+    if dsco_past_ack(o) {
+        return Decision::Advance {
+            note: format!(
+                "DSCO already shows {} / {}: no ACK needed",
+                o.status.as_deref().unwrap_or("-"),
+                o.lifecycle.as_deref().unwrap_or("-")
+            ),
+        };
+    }
+    if job.is_some_and(|j| j.multi_ban()) && o.is_multi() {
+        return skip(ReasonCode::MultiBan, multi_ban_key(JobName::AckToDsco));
+    }
+    let live: Vec<&LxOrder> = lx
+        .iter()
+        .filter(|x| x.status != 7 && x.status != 8)
+        .collect();
+    if live.is_empty() {
+        return match lx.first() {
+            Some(c) => skip(
+                ReasonCode::LingxingCancelled,
+                format!("LingXing order {} status {}", c.global_order_no, c.status),
+            ),
+            None => skip(
+                ReasonCode::LingxingOrderMissing,
+                format!("platform_order_no {}", o.po),
+            ),
+        };
+    }
+    let waiting: Vec<String> = live
+        .iter()
+        .filter(|x| !matches!(x.status, 5 | 6 | 9))
+        .map(|x| format!("{} status {}", x.global_order_no, x.status))
+        .collect();
+    if !waiting.is_empty() {
+        return skip(ReasonCode::LingxingNotAudited, waiting.join(", "));
+    }
+    let mut nos: Vec<&str> = live.iter().map(|x| x.global_order_no.as_str()).collect();
+    nos.sort();
+    Decision::Write(AckWrite {
+        po: o.po.to_string(),
+        supplier_order_number: nos[0].to_owned(),
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// R4: shipments
+
+/// One line of a DSCO shipment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipLine {
+    pub line_number: Option<i64>,
+    pub sku: Option<String>,
+    pub partner_sku: Option<String>,
+    pub dsco_item_id: Option<String>,
+    pub quantity: i64,
+    pub package_span: bool,
+}
+
+/// One DSCO shipment: one tracking number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipment {
+    pub tracking_number: String,
+    pub ship_date: Option<DateTime<Utc>>,
+    pub carrier: Option<String>,
+    pub method: Option<String>,
+    pub service_level: Option<String>,
+    pub warehouse_code: Option<String>,
+    pub lines: Vec<ShipLine>,
+}
+
+/// The shipments to send for one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipWrite {
+    pub po: String,
+    pub dsco_order_id: Option<String>,
+    pub shipments: Vec<Shipment>,
+}
+
+/// What the order's shipments look like on the LingXing side, mapped back to DSCO lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shipped {
+    /// Per tracking number: (DSCO line index → quantity), with ship time and carrier.
+    pub packages: BTreeMap<String, Package>,
+    /// DSCO line index → quantity out of the warehouse (status 3 only).
+    pub out_per_line: BTreeMap<usize, i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Package {
+    pub lines: BTreeMap<usize, i64>,
+    pub ship_time: Option<DateTime<Utc>>,
+    pub carrier: Option<String>,
+    pub out: bool,
+}
+
+/// Maps the outbound orders of one PO back to its DSCO lines. Intercepted outbound orders (status
+/// 4) are left out; a bundle counts once. A LingXing SKU that matches no DSCO line is an error
+/// naming it.
+pub fn map_outbounds(
+    o: &DscoOrderView,
+    outbounds: &[LxOutbound],
+    sku: &SkuMaps,
+) -> Result<Shipped, Reason> {
+    let mut shipped = Shipped::default();
+    for ob in outbounds
+        .iter()
+        .filter(|ob| ob.status != LxOutbound::INTERCEPTED)
+    {
+        let tracking = ob
+            .tracking_no
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        for item in ob.counted_items() {
+            let dsco_sku = sku
+                .to_dsco(&item.sku)
+                .map_err(|e| Reason::new(ReasonCode::ReverseMapAmbiguous, e))?;
+            let idx = o
+                .lines
+                .iter()
+                .position(|l| {
+                    l.sku.as_deref() == Some(dsco_sku) || l.partner_sku.as_deref() == Some(dsco_sku)
+                })
+                .or_else(|| {
+                    item.msku.as_deref().and_then(|m| {
+                        o.lines.iter().position(|l| {
+                            l.sku.as_deref() == Some(m) || l.partner_sku.as_deref() == Some(m)
+                        })
+                    })
+                })
+                .ok_or_else(|| {
+                    Reason::new(
+                        ReasonCode::SkuUnmatched,
+                        format!("{} (outbound {})", item.sku, ob.wo_number),
+                    )
+                })?;
+            if ob.status == LxOutbound::SHIPPED {
+                *shipped.out_per_line.entry(idx).or_default() += item.count;
+            }
+            if let Some(t) = tracking {
+                let p = shipped.packages.entry(t.to_owned()).or_default();
+                *p.lines.entry(idx).or_default() += item.count;
+                p.ship_time = p.ship_time.max(ob.ship_time());
+                p.out |= ob.status == LxOutbound::SHIPPED;
+                if p.carrier.is_none() {
+                    p.carrier = ob.carrier.clone();
+                }
+            }
+        }
+    }
+    Ok(shipped)
+}
+
+/// The inputs of R4 beyond the order and the outbound orders.
+#[derive(Debug, Clone)]
+pub struct ShipContext<'a> {
+    /// Tracking numbers already sent to DSCO (confirmed or pending).
+    pub already_sent: &'a BTreeSet<String>,
+    pub require_full_shipment: bool,
+    pub multi_ban: bool,
+    /// `mapping.carrier`: service level → carrier name.
+    pub carrier_map: Option<&'a BTreeMap<String, String>>,
+}
+
+/// R4 (+ R6): the shipments to send. `Advance` means DSCO's lifecycle is `completed` (copy its
+/// tracking numbers); a `Skip` with `NoTrackingYet` when nothing new has a tracking number.
+pub fn decide_ship(
+    o: &DscoOrderView,
+    shipped: &Shipped,
+    cx: &ShipContext<'_>,
+) -> Decision<ShipWrite> {
+    if o.is_completed() {
+        return Decision::Advance {
+            note: format!(
+                "DSCO lifecycle is completed; tracking on DSCO: {}",
+                o.packages.join(",")
+            ),
+        };
+    }
+    let sendable = o.status.as_deref() == Some("shipment_pending") || o.is_shipped();
+    if !sendable {
+        return skip(
+            ReasonCode::DscoNotReady,
+            format!(
+                "{} / {}",
+                o.status.as_deref().unwrap_or("-"),
+                o.lifecycle.as_deref().unwrap_or("-")
+            ),
+        );
+    }
+    if cx.multi_ban && o.is_multi() {
+        return skip(ReasonCode::MultiBan, multi_ban_key(JobName::ShipToDsco));
+    }
+    if cx.require_full_shipment {
+        let short = shortfall(
+            o,
+            &shipped
+                .packages
+                .values()
+                .fold(BTreeMap::new(), |mut acc, p| {
+                    for (i, q) in &p.lines {
+                        *acc.entry(*i).or_insert(0) += q;
+                    }
+                    acc
+                }),
+        );
+        if !short.is_empty() {
+            return skip(ReasonCode::AwaitingFullShipment, short.join(", "));
+        }
+    }
+    // How many packages each line spans, across every package of the order.
+    let mut spans: BTreeMap<usize, usize> = BTreeMap::new();
+    for p in shipped.packages.values() {
+        for i in p.lines.keys() {
+            *spans.entry(*i).or_default() += 1;
+        }
+    }
+    let on_dsco: BTreeSet<&str> = o.packages.iter().map(String::as_str).collect();
+    let mut shipments = Vec::new();
+    for (tracking, p) in &shipped.packages {
+        if on_dsco.contains(tracking.as_str()) || cx.already_sent.contains(tracking) {
+            continue;
+        }
+        let carrier = o
+            .service_level
+            .as_deref()
+            .and_then(|l| cx.carrier_map.and_then(|m| m.get(l)))
+            .cloned()
+            .or_else(|| o.ship_carrier.clone())
+            .or_else(|| p.carrier.clone());
+        shipments.push(Shipment {
+            tracking_number: tracking.clone(),
+            ship_date: p.ship_time,
+            carrier,
+            method: o.ship_method.clone(),
+            service_level: o.service_level.clone(),
+            warehouse_code: o.warehouse_code.clone(),
+            lines: p
+                .lines
+                .iter()
+                .map(|(i, q)| {
+                    let l = &o.lines[*i];
+                    ShipLine {
+                        line_number: l.line_number,
+                        sku: l.sku.clone(),
+                        partner_sku: l.partner_sku.clone(),
+                        dsco_item_id: l.dsco_item_id.clone(),
+                        quantity: *q,
+                        package_span: spans.get(i).copied().unwrap_or(0) > 1,
+                    }
+                })
+                .collect(),
+        });
+    }
+    if shipments.is_empty() {
+        return skip(
+            ReasonCode::NoTrackingYet,
+            format!("{} package(s) known, none new", shipped.packages.len()),
+        );
+    }
+    Decision::Write(ShipWrite {
+        po: o.po.to_string(),
+        dsco_order_id: o.dsco_order_id.clone(),
+        shipments,
+    })
+}
+
+/// Lines whose quantity out is below the expected quantity, as `SKU 1/2`.
+fn shortfall(o: &DscoOrderView, out: &BTreeMap<usize, i64>) -> Vec<String> {
+    o.lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.expected() > 0)
+        .filter_map(|(i, l)| {
+            let got = out.get(&i).copied().unwrap_or(0);
+            (got < l.expected())
+                .then(|| format!("{} {got}/{}", l.key().unwrap_or("?"), l.expected()))
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------------------------------
+// R5: invoice
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceLine {
+    pub line_number: Option<i64>,
+    pub sku: Option<String>,
+    pub partner_sku: Option<String>,
+    pub dsco_item_id: Option<String>,
+    pub quantity: i64,
+    pub unit_price: Decimal,
+    pub extended_amount: Decimal,
+}
+
+/// One invoice per PO, `invoiceId = poNumber`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceWrite {
+    pub invoice_id: String,
+    pub po: String,
+    pub consumer_order_number: Option<String>,
+    pub invoice_date: Option<DateTime<Utc>>,
+    pub currency: String,
+    pub total: Decimal,
+    pub lines: Vec<InvoiceLine>,
+}
+
+/// R5 (+ R6). `confirmed` are the tracking numbers DSCO confirmed (or already had).
+pub fn decide_invoice(
+    o: &DscoOrderView,
+    job: Option<&JobConfig>,
+    shipped: &Shipped,
+    confirmed: &BTreeSet<String>,
+) -> Decision<InvoiceWrite> {
+    if job.is_some_and(|j| j.multi_ban()) && o.is_multi() {
+        return skip(ReasonCode::MultiBan, multi_ban_key(JobName::InvoiceToDsco));
+    }
+    let short = shortfall(o, &shipped.out_per_line);
+    if !short.is_empty() {
+        return skip(ReasonCode::NotFullyShipped, short.join(", "));
+    }
+    let unconfirmed: Vec<&str> = shipped
+        .packages
+        .keys()
+        .filter(|t| !confirmed.contains(*t) && !o.packages.contains(t))
+        .map(String::as_str)
+        .collect();
+    if !unconfirmed.is_empty() {
+        return skip(ReasonCode::ShipmentsUnconfirmed, unconfirmed.join(","));
+    }
+    let prices: Vec<PriceField> = job
+        .and_then(|j| j.settings.price_source.clone())
+        .unwrap_or_else(|| DEFAULT_INVOICE_PRICES.to_vec());
+    let mut lines = Vec::new();
+    let mut total = Decimal::ZERO;
+    for l in o.lines.iter().filter(|l| l.expected() > 0) {
+        let Some((_, unit)) = l.price(&prices) else {
+            return skip(ReasonCode::PriceMissing, price_subject(l, &prices));
+        };
+        let extended = round_cents(unit * Decimal::from(l.expected()));
+        total += unit * Decimal::from(l.expected());
+        lines.push(InvoiceLine {
+            line_number: l.line_number,
+            sku: l.sku.clone(),
+            partner_sku: l.partner_sku.clone(),
+            dsco_item_id: l.dsco_item_id.clone(),
+            quantity: l.expected(),
+            unit_price: unit,
+            extended_amount: extended,
+        });
+    }
+    Decision::Write(InvoiceWrite {
+        invoice_id: o.po.to_string(),
+        po: o.po.to_string(),
+        consumer_order_number: o.consumer_order_number.clone(),
+        invoice_date: shipped.packages.values().filter_map(|p| p.ship_time).max(),
+        currency: o.currency.clone().unwrap_or_else(|| "USD".to_owned()),
+        total: round_cents(total),
+        lines,
+    })
+}
+
+/// Half-up to cents (0.005 → 0.01), as invoices are.
+pub fn round_cents(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;
