@@ -347,6 +347,121 @@ pub enum Upserted {
     Refreshed(Stage),
 }
 
+/// An external write the engine is about to make, or made: recorded before the call so that an
+/// unclear outcome is verified on the far side before anything is sent again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub kind: IntentKind,
+    /// What makes the write unique on the far side: the PO for creates, ACKs and invoices, the
+    /// tracking number for shipments.
+    pub key: String,
+    pub po: PoNumber,
+    pub state: IntentState,
+    /// The request as built (JSON), for the order page and for a re-send.
+    pub payload: Value,
+    /// The far side's answer or error text.
+    pub outcome: String,
+    pub attempts: i64,
+    pub run_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IntentKind {
+    Create,
+    Ack,
+    Shipment,
+    Invoice,
+}
+
+impl IntentKind {
+    pub const ALL: [IntentKind; 4] = [
+        IntentKind::Create,
+        IntentKind::Ack,
+        IntentKind::Shipment,
+        IntentKind::Invoice,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentKind::Create => "create",
+            IntentKind::Ack => "ack",
+            IntentKind::Shipment => "shipment",
+            IntentKind::Invoice => "invoice",
+        }
+    }
+    pub fn parse(s: &str) -> Option<IntentKind> {
+        IntentKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Where an external write stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IntentState {
+    /// Recorded; the call is about to be made (or the process died before it was).
+    Pending,
+    /// Sent; the far side took it and its confirmation is awaited (DSCO async).
+    Submitted,
+    /// The outcome is unknown (timeout after the request left): verify before re-sending.
+    Ambiguous,
+    /// The far side confirmed it.
+    Confirmed,
+    /// The far side refused it, with a message.
+    Failed,
+}
+
+impl IntentState {
+    pub const ALL: [IntentState; 5] = [
+        IntentState::Pending,
+        IntentState::Submitted,
+        IntentState::Ambiguous,
+        IntentState::Confirmed,
+        IntentState::Failed,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentState::Pending => "pending",
+            IntentState::Submitted => "submitted",
+            IntentState::Ambiguous => "ambiguous",
+            IntentState::Confirmed => "confirmed",
+            IntentState::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<IntentState> {
+        IntentState::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A DSCO async request (202 + `requestId`) whose per-item outcomes are still to be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DscoRequest {
+    pub request_id: String,
+    pub kind: IntentKind,
+    /// The intent keys it carries.
+    pub keys: Vec<String>,
+    pub state: DscoRequestState,
+    pub result: String,
+    pub run_id: Option<String>,
+    pub submitted_at: DateTime<Utc>,
+    pub checked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DscoRequestState {
+    Pending,
+    /// Every item has an outcome.
+    Done,
+}
+
+impl DscoRequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DscoRequestState::Pending => "pending",
+            DscoRequestState::Done => "done",
+        }
+    }
+}
+
 /// The persistence the engine, the console and the CLI need.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -494,6 +609,76 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<OrderRecord>>;
     async fn count_by_stage(&self) -> Result<BTreeMap<Stage, i64>>;
+    /// Orders at `stage` that need a decision: marked dirty (their far-side state changed, or
+    /// the config did) or due by `next_attempt_at`. Oldest in the stage first.
+    async fn order_candidates(
+        &self,
+        stage: Stage,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OrderRecord>>;
+    /// The known orders among `pos`.
+    async fn orders_by_po(&self, pos: &[PoNumber]) -> Result<Vec<OrderRecord>>;
+    /// Marks orders for a decision on the next run of the jobs that move them.
+    async fn mark_dirty(&self, pos: &[PoNumber], fence: Option<&Fence>) -> Result<u64>;
+    /// Marks every needs-attention order for a re-check (after a runtime-config change).
+    async fn mark_attention_dirty(&self) -> Result<u64>;
+    /// Clears the dirty mark of an order that was just decided.
+    async fn clear_dirty(&self, po: &PoNumber, fence: &Fence) -> Result<()>;
+    /// Stores what LingXing shows for an order (JSON) and its LingXing order numbers; marks the
+    /// order dirty when the snapshot changed.
+    async fn set_lingxing_view(
+        &self,
+        po: &PoNumber,
+        store_id: Option<&str>,
+        order_nos: &[String],
+        snapshot: &Value,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<bool>;
+    /// The LingXing snapshot last stored for an order (`Null` when none).
+    async fn lingxing_view(&self, po: &PoNumber) -> Result<(Value, Option<DateTime<Utc>>)>;
+    /// Adds tracking numbers to the order (de-duplicated, comma-joined) and/or sets its invoice.
+    async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()>;
+    async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()>;
+    /// Adds a flag (e.g. `cancelled_after_push`) to the order.
+    async fn add_flag(&self, po: &PoNumber, flag: &str, fence: Option<&Fence>) -> Result<()>;
+
+    // --- intents and DSCO requests ----------------------------------------------------------
+    /// Records an intent if none exists for (kind, key) and returns the stored one (so a second
+    /// attempt sees the first's state).
+    async fn put_intent(
+        &self,
+        kind: IntentKind,
+        key: &str,
+        po: &PoNumber,
+        payload: &Value,
+        run_id: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<Intent>;
+    #[allow(clippy::too_many_arguments)]
+    async fn update_intent(
+        &self,
+        kind: IntentKind,
+        key: &str,
+        state: IntentState,
+        outcome: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()>;
+    async fn intent(&self, kind: IntentKind, key: &str) -> Result<Option<Intent>>;
+    async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>>;
+    async fn insert_dsco_request(&self, req: &DscoRequest, fence: &Fence) -> Result<()>;
+    async fn pending_dsco_requests(&self, kind: IntentKind) -> Result<Vec<DscoRequest>>;
+    async fn finish_dsco_request(
+        &self,
+        request_id: &str,
+        state: DscoRequestState,
+        result: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()>;
 }
 
 /// Helpers for tests of this and other crates: a fresh, empty database per test.

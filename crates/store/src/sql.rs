@@ -86,6 +86,12 @@ macro_rules! insert_event {
     }};
 }
 
+macro_rules! intent_cols {
+    () => {
+        "id, kind, key, po, state, payload, outcome, attempts, run_id, created_at, updated_at"
+    };
+}
+
 macro_rules! order_cols {
     () => {
         "po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, dsco_created_at, \
@@ -278,6 +284,31 @@ fn order_from(r: &impl Cols) -> Result<OrderRecord> {
         attempts: r.i64("attempts")?,
         next_attempt_at: if next > 0 { Some(at(T, next)?) } else { None },
         stage_entered_at: at(T, r.i64("stage_entered_at")?)?,
+        created_at: at(T, r.i64("created_at")?)?,
+        updated_at: at(T, r.i64("updated_at")?)?,
+    })
+}
+
+fn intent_from(r: &impl Cols) -> Result<Intent> {
+    const T: &str = "intents";
+    let corrupt = |d: String| StoreError::Corrupt {
+        table: T,
+        detail: d,
+    };
+    let payload = r.s("payload")?;
+    Ok(Intent {
+        kind: IntentKind::parse(&r.s("kind")?).ok_or_else(|| corrupt("kind".into()))?,
+        key: r.s("key")?,
+        po: PoNumber::parse(r.s("po")?).map_err(|e| corrupt(e.to_string()))?,
+        state: IntentState::parse(&r.s("state")?).ok_or_else(|| corrupt("state".into()))?,
+        payload: if payload.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?
+        },
+        outcome: r.s("outcome")?,
+        attempts: r.i64("attempts")?,
+        run_id: r.os("run_id")?,
         created_at: at(T, r.i64("created_at")?)?,
         updated_at: at(T, r.i64("updated_at")?)?,
     })
@@ -963,7 +994,7 @@ impl Store for SqlStore {
                            dsco_status = COALESCE($3, dsco_status), dsco_lifecycle = COALESCE($4, dsco_lifecycle), \
                            dsco_created_at = COALESCE($5, dsco_created_at), dsco_updated_at = COALESCE($6, dsco_updated_at), \
                            warehouse_code = COALESCE($7, warehouse_code), service_level = COALESCE($8, service_level), \
-                           skus = $9, payload = $10, updated_at = $11 WHERE po = $12",
+                           skus = $9, dirty = CASE WHEN payload <> $10 THEN 1 ELSE dirty END, payload = $10, updated_at = $11 WHERE po = $12",
                     )
                     .bind(o.dsco_order_id.as_deref())
                     .bind(o.retailer_id.as_deref())
@@ -1053,7 +1084,7 @@ impl Store for SqlStore {
             check_fence!(tx, fence);
             let n = sqlx::query(
                 "UPDATE orders SET stage = $1, stage_entered_at = $2, updated_at = $2, reason_code = NULL, \
-                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0 \
+                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0, dirty = 1 \
                  WHERE po = $3 AND stage = $4",
             )
             .bind(to.number())
@@ -1170,7 +1201,7 @@ impl Store for SqlStore {
             if e.outcome == EventOutcome::Skipped {
                 sqlx::query(
                     "UPDATE orders SET reason_code = $1, reason_kind = $2, reason_detail = $3, attempts = attempts + 1, \
-                       next_attempt_at = $4, updated_at = $5 WHERE po = $6",
+                       next_attempt_at = $4, updated_at = $5, dirty = 0 WHERE po = $6",
                 )
                 .bind(e.reason_code.as_deref())
                 .bind(e.reason_kind.map(|k| k.as_str()))
@@ -1227,5 +1258,400 @@ impl Store for SqlStore {
             }
             Ok(out)
         })
+    }
+    async fn order_candidates(
+        &self,
+        stage: Stage,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OrderRecord>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(concat!(
+                "SELECT ", order_cols!(), " FROM orders WHERE stage = $1 AND (dirty = 1 OR next_attempt_at <= $2) \
+                 ORDER BY stage_entered_at, po LIMIT $3"
+            ))
+            .bind(stage.number())
+            .bind(ms(now))
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(order_from).collect()
+        })
+    }
+
+    async fn orders_by_po(&self, pos: &[PoNumber]) -> Result<Vec<OrderRecord>> {
+        let mut out = Vec::with_capacity(pos.len());
+        // In chunks, as a JSON array of POs each backend can unpack, to stay one query per chunk.
+        for chunk in pos.chunks(500) {
+            let list = serde_json::to_string(&chunk.iter().map(|p| p.as_str()).collect::<Vec<_>>())
+                .expect("json");
+            let rows = match &self.pool {
+                Pool::Sqlite(p) => sqlx::query(concat!(
+                    "SELECT ",
+                    order_cols!(),
+                    " FROM orders WHERE po IN (SELECT value FROM json_each($1))"
+                ))
+                .bind(&list)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(order_from)
+                .collect::<Result<Vec<_>>>()?,
+                Pool::Postgres(p) => sqlx::query(concat!(
+                    "SELECT ",
+                    order_cols!(),
+                    " FROM orders WHERE po IN (SELECT jsonb_array_elements_text($1::jsonb))"
+                ))
+                .bind(&list)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(order_from)
+                .collect::<Result<Vec<_>>>()?,
+            };
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    async fn mark_dirty(&self, pos: &[PoNumber], fence: Option<&Fence>) -> Result<u64> {
+        let mut n = 0;
+        for chunk in pos.chunks(500) {
+            let list = serde_json::to_string(&chunk.iter().map(|p| p.as_str()).collect::<Vec<_>>())
+                .expect("json");
+            n += match &self.pool {
+                Pool::Sqlite(p) => {
+                    let mut tx = p.begin_write().await?;
+                    if let Some(f) = fence {
+                        check_fence!(tx, f);
+                    }
+                    let k = sqlx::query(
+                        "UPDATE orders SET dirty = 1 WHERE po IN (SELECT value FROM json_each($1))",
+                    )
+                    .bind(&list)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    tx.commit().await?;
+                    k
+                }
+                Pool::Postgres(p) => {
+                    let mut tx = p.begin_write().await?;
+                    if let Some(f) = fence {
+                        check_fence!(tx, f);
+                    }
+                    let k = sqlx::query("UPDATE orders SET dirty = 1 WHERE po IN (SELECT jsonb_array_elements_text($1::jsonb))")
+                        .bind(&list)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    tx.commit().await?;
+                    k
+                }
+            };
+        }
+        Ok(n)
+    }
+
+    async fn mark_attention_dirty(&self) -> Result<u64> {
+        Ok(
+            with_pool!(self, p => sqlx::query("UPDATE orders SET dirty = 1 WHERE reason_kind = 'needs_attention' AND stage < 5")
+            .execute(p)
+            .await?
+            .rows_affected()),
+        )
+    }
+
+    async fn clear_dirty(&self, po: &PoNumber, fence: &Fence) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            sqlx::query("UPDATE orders SET dirty = 0 WHERE po = $1").bind(po.as_str()).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn set_lingxing_view(
+        &self,
+        po: &PoNumber,
+        store_id: Option<&str>,
+        order_nos: &[String],
+        snapshot: &Value,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<bool> {
+        let snap = snapshot.to_string();
+        let nos = order_nos.join(",");
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            let before = sqlx::query("SELECT lx_snapshot FROM orders WHERE po = $1")
+                .bind(po.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.s("lx_snapshot"))
+                .transpose()?;
+            let Some(before) = before else { return Ok(false) };
+            let changed = before != snap;
+            sqlx::query(
+                "UPDATE orders SET lx_snapshot = $1, lx_checked_at = $2, lingxing_order_nos = $3, \
+                   store_id = COALESCE($4, store_id), dirty = CASE WHEN $5 = 1 THEN 1 ELSE dirty END WHERE po = $6",
+            )
+            .bind(&snap)
+            .bind(ms(now))
+            .bind(&nos)
+            .bind(store_id)
+            .bind(changed as i64)
+            .bind(po.as_str())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(changed)
+        })
+    }
+
+    async fn lingxing_view(&self, po: &PoNumber) -> Result<(Value, Option<DateTime<Utc>>)> {
+        with_pool!(self, p => {
+            let row = sqlx::query("SELECT lx_snapshot, lx_checked_at FROM orders WHERE po = $1")
+                .bind(po.as_str())
+                .fetch_optional(p)
+                .await?;
+            match row {
+                None => Ok((Value::Null, None)),
+                Some(r) => {
+                    let text = r.s("lx_snapshot")?;
+                    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+                    Ok((v, oat("orders", r.oi64("lx_checked_at")?)?))
+                }
+            }
+        })
+    }
+
+    async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            let current = sqlx::query("SELECT tracking FROM orders WHERE po = $1")
+                .bind(po.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.s("tracking"))
+                .transpose()?
+                .unwrap_or_default();
+            let mut list = split_list(&current);
+            for t in tracking {
+                if !t.is_empty() && !list.contains(t) {
+                    list.push(t.clone());
+                }
+            }
+            sqlx::query("UPDATE orders SET tracking = $1 WHERE po = $2")
+                .bind(list.join(","))
+                .bind(po.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            sqlx::query("UPDATE orders SET invoice_id = $1 WHERE po = $2")
+                .bind(invoice_id)
+                .bind(po.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn add_flag(&self, po: &PoNumber, flag: &str, fence: Option<&Fence>) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            if let Some(f) = fence {
+                check_fence!(tx, f);
+            }
+            let current = sqlx::query("SELECT flags FROM orders WHERE po = $1")
+                .bind(po.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.s("flags"))
+                .transpose()?
+                .unwrap_or_default();
+            let mut list = split_list(&current);
+            if !list.iter().any(|f| f == flag) {
+                list.push(flag.to_owned());
+                sqlx::query("UPDATE orders SET flags = $1 WHERE po = $2")
+                    .bind(list.join(","))
+                    .bind(po.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn put_intent(
+        &self,
+        kind: IntentKind,
+        key: &str,
+        po: &PoNumber,
+        payload: &Value,
+        run_id: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<Intent> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            sqlx::query(
+                "INSERT INTO intents (kind, key, po, state, payload, outcome, attempts, run_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'pending', $4, '', 0, $5, $6, $6) ON CONFLICT (kind, key) DO NOTHING",
+            )
+            .bind(kind.as_str())
+            .bind(key)
+            .bind(po.as_str())
+            .bind(payload.to_string())
+            .bind(run_id)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+            let row = sqlx::query(concat!("SELECT ", intent_cols!(), " FROM intents WHERE kind = $1 AND key = $2"))
+                .bind(kind.as_str())
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+            let out = intent_from(&row)?;
+            tx.commit().await?;
+            Ok(out)
+        })
+    }
+
+    async fn update_intent(
+        &self,
+        kind: IntentKind,
+        key: &str,
+        state: IntentState,
+        outcome: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            sqlx::query(
+                "UPDATE intents SET state = $1, outcome = $2, updated_at = $3, \
+                   attempts = attempts + CASE WHEN $1 = 'submitted' OR $1 = 'ambiguous' THEN 1 ELSE 0 END \
+                 WHERE kind = $4 AND key = $5",
+            )
+            .bind(state.as_str())
+            .bind(outcome)
+            .bind(ms(now))
+            .bind(kind.as_str())
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn intent(&self, kind: IntentKind, key: &str) -> Result<Option<Intent>> {
+        with_pool!(self, p => {
+            let row = sqlx::query(concat!("SELECT ", intent_cols!(), " FROM intents WHERE kind = $1 AND key = $2"))
+                .bind(kind.as_str())
+                .bind(key)
+                .fetch_optional(p)
+                .await?;
+            row.map(|r| intent_from(&r)).transpose()
+        })
+    }
+
+    async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(concat!("SELECT ", intent_cols!(), " FROM intents WHERE po = $1 ORDER BY id"))
+                .bind(po.as_str())
+                .fetch_all(p)
+                .await?;
+            rows.iter().map(intent_from).collect()
+        })
+    }
+
+    async fn insert_dsco_request(&self, req: &DscoRequest, fence: &Fence) -> Result<()> {
+        let keys = serde_json::to_string(&req.keys).expect("json");
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            sqlx::query(
+                "INSERT INTO dsco_requests (request_id, kind, keys, state, result, run_id, submitted_at, checked_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $7)",
+            )
+            .bind(&req.request_id)
+            .bind(req.kind.as_str())
+            .bind(keys)
+            .bind(req.state.as_str())
+            .bind(&req.result)
+            .bind(req.run_id.as_deref())
+            .bind(ms(req.submitted_at))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn pending_dsco_requests(&self, kind: IntentKind) -> Result<Vec<DscoRequest>> {
+        const T: &str = "dsco_requests";
+        with_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT request_id, kind, keys, state, result, run_id, submitted_at, checked_at FROM dsco_requests \
+                 WHERE kind = $1 AND state = 'pending' ORDER BY submitted_at",
+            )
+            .bind(kind.as_str())
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(DscoRequest {
+                        request_id: r.s("request_id")?,
+                        kind,
+                        keys: serde_json::from_str(&r.s("keys")?).map_err(|e| StoreError::Corrupt { table: T, detail: e.to_string() })?,
+                        state: DscoRequestState::Pending,
+                        result: r.s("result")?,
+                        run_id: r.os("run_id")?,
+                        submitted_at: at(T, r.i64("submitted_at")?)?,
+                        checked_at: oat(T, r.oi64("checked_at")?)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    async fn finish_dsco_request(
+        &self,
+        request_id: &str,
+        state: DscoRequestState,
+        result: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            sqlx::query("UPDATE dsco_requests SET state = $1, result = $2, checked_at = $3, updated_at = $3 WHERE request_id = $4")
+                .bind(state.as_str())
+                .bind(result)
+                .bind(ms(now))
+                .bind(request_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

@@ -656,3 +656,276 @@ pub async fn reopening_keeps_data(b: &Backend) {
             .is_none()
     );
 }
+
+pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
+    let s = &*b.store;
+    let l = lease(s, JobName::AckToDsco, "a", t(0)).await;
+    let f = l.fence();
+    for p in ["PO-1", "PO-2", "PO-3"] {
+        s.upsert_pulled(&pulled(p, "created"), Stage::Pushed, None, t(0), &f)
+            .await
+            .unwrap();
+    }
+    // New orders are dirty: all three are candidates.
+    assert_eq!(
+        s.order_candidates(Stage::Pushed, t(1), 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // Waiting skips push next_attempt_at far out and clear the mark: no longer candidates.
+    for p in ["PO-1", "PO-2", "PO-3"] {
+        s.record_event(
+            &skip(p, "lingxing_not_audited", "status 4", t(2)),
+            Some(t(86_400)),
+            Some(&f),
+        )
+        .await
+        .unwrap();
+    }
+    assert!(
+        s.order_candidates(Stage::Pushed, t(3), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A change on the far side marks one dirty.
+    assert_eq!(
+        s.mark_dirty(&[po("PO-2"), po("PO-404")], Some(&f))
+            .await
+            .unwrap(),
+        1
+    );
+    let c = s.order_candidates(Stage::Pushed, t(4), 10).await.unwrap();
+    assert_eq!(
+        c.iter().map(|o| o.pulled.po.as_str()).collect::<Vec<_>>(),
+        vec!["PO-2"]
+    );
+    s.clear_dirty(&po("PO-2"), &f).await.unwrap();
+    assert!(
+        s.order_candidates(Stage::Pushed, t(5), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A DSCO payload change on re-pull marks it dirty; an identical re-pull does not.
+    s.upsert_pulled(&pulled("PO-3", "created"), Stage::Pulled, None, t(6), &f)
+        .await
+        .unwrap();
+    assert!(
+        s.order_candidates(Stage::Pushed, t(6), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.upsert_pulled(
+        &pulled("PO-3", "shipment_pending"),
+        Stage::Pulled,
+        None,
+        t(7),
+        &f,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.order_candidates(Stage::Pushed, t(7), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Time brings the rest back.
+    assert_eq!(
+        s.order_candidates(Stage::Pushed, t(86_400), 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let found = s
+        .orders_by_po(&[po("PO-1"), po("PO-3"), po("PO-9")])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+}
+
+pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
+    let s = &*b.store;
+    let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
+    let f = l.fence();
+    s.upsert_pulled(
+        &pulled("PO-1", "created"),
+        Stage::Acknowledged,
+        None,
+        t(0),
+        &f,
+    )
+    .await
+    .unwrap();
+    let mut wait = skip("PO-1", "no_tracking_yet", "none", t(0));
+    wait.job = Some(JobName::ShipToDsco);
+    s.record_event(&wait, Some(t(86_400)), Some(&f))
+        .await
+        .unwrap();
+    assert!(
+        s.order_candidates(Stage::Acknowledged, t(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let snap = json!({"orders": [{"no": "LX1", "status": 5}]});
+    assert!(
+        s.set_lingxing_view(&po("PO-1"), Some("S-1"), &["LX1".into()], &snap, t(1), &f)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.order_candidates(Stage::Acknowledged, t(1), 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a changed view marks it"
+    );
+    s.clear_dirty(&po("PO-1"), &f).await.unwrap();
+    assert!(
+        !s.set_lingxing_view(&po("PO-1"), None, &["LX1".into()], &snap, t(2), &f)
+            .await
+            .unwrap(),
+        "same view: unchanged"
+    );
+    assert!(
+        s.order_candidates(Stage::Acknowledged, t(2), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (v, at) = s.lingxing_view(&po("PO-1")).await.unwrap();
+    assert_eq!(v, snap);
+    assert_eq!(at, Some(t(2)));
+    s.add_tracking(&po("PO-1"), &["T1".into(), "T2".into()], &f)
+        .await
+        .unwrap();
+    s.add_tracking(&po("PO-1"), &["T2".into(), "T3".into()], &f)
+        .await
+        .unwrap();
+    s.set_invoice_id(&po("PO-1"), "PO-1", &f).await.unwrap();
+    s.add_flag(&po("PO-1"), "cancelled_after_push", Some(&f))
+        .await
+        .unwrap();
+    s.add_flag(&po("PO-1"), "cancelled_after_push", None)
+        .await
+        .unwrap();
+    let o = s.get_order(&po("PO-1")).await.unwrap().unwrap();
+    assert_eq!(o.tracking, vec!["T1", "T2", "T3"]);
+    assert_eq!(o.invoice_id.as_deref(), Some("PO-1"));
+    assert_eq!(o.store_id.as_deref(), Some("S-1"));
+    assert_eq!(o.lingxing_order_nos, vec!["LX1"]);
+    assert_eq!(o.flags, vec!["cancelled_after_push"]);
+}
+
+pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
+    let s = &*b.store;
+    let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
+    let f = l.fence();
+    s.upsert_pulled(
+        &pulled("PO-1", "created"),
+        Stage::Acknowledged,
+        None,
+        t(0),
+        &f,
+    )
+    .await
+    .unwrap();
+    let i = s
+        .put_intent(
+            IntentKind::Shipment,
+            "T1",
+            &po("PO-1"),
+            &json!({"trackingNumber": "T1"}),
+            "run-1",
+            t(1),
+            &f,
+        )
+        .await
+        .unwrap();
+    assert_eq!((i.state, i.attempts), (IntentState::Pending, 0));
+    s.update_intent(
+        IntentKind::Shipment,
+        "T1",
+        IntentState::Ambiguous,
+        "timeout",
+        t(2),
+        &f,
+    )
+    .await
+    .unwrap();
+    // A second attempt sees the first's state instead of a fresh intent.
+    let again = s
+        .put_intent(
+            IntentKind::Shipment,
+            "T1",
+            &po("PO-1"),
+            &json!({"other": true}),
+            "run-2",
+            t(3),
+            &f,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.state, again.attempts, again.run_id.as_deref()),
+        (IntentState::Ambiguous, 1, Some("run-1"))
+    );
+    assert_eq!(again.payload["trackingNumber"], "T1");
+    s.update_intent(
+        IntentKind::Shipment,
+        "T1",
+        IntentState::Confirmed,
+        "ok",
+        t(4),
+        &f,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.intent(IntentKind::Shipment, "T1")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        IntentState::Confirmed
+    );
+    assert_eq!(s.intents_for(&po("PO-1")).await.unwrap().len(), 1);
+    assert!(s.intent(IntentKind::Invoice, "T1").await.unwrap().is_none());
+
+    let req = DscoRequest {
+        request_id: "req-1".into(),
+        kind: IntentKind::Shipment,
+        keys: vec!["T1".into(), "T2".into()],
+        state: DscoRequestState::Pending,
+        result: String::new(),
+        run_id: Some("run-1".into()),
+        submitted_at: t(5),
+        checked_at: None,
+    };
+    s.insert_dsco_request(&req, &f).await.unwrap();
+    let pending = s.pending_dsco_requests(IntentKind::Shipment).await.unwrap();
+    assert_eq!(pending, vec![req]);
+    assert!(
+        s.pending_dsco_requests(IntentKind::Ack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.finish_dsco_request("req-1", DscoRequestState::Done, "2 success", t(6), &f)
+        .await
+        .unwrap();
+    assert!(
+        s.pending_dsco_requests(IntentKind::Shipment)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -69,4 +69,7 @@ suite!(
     operator_force_is_audited_and_needs_a_reason,
     cursors_and_token_cache,
     reopening_keeps_data,
+    candidates_follow_dirty_marks_and_back_off,
+    lingxing_view_marks_changes_and_tracking_dedupes,
+    intents_are_recorded_once_and_requests_tracked,
 );
