@@ -463,6 +463,8 @@ impl DscoRequestState {
 }
 
 /// The persistence the engine, the console and the CLI need.
+/// (Several writes take the run's fence, its id and the time beside their own arguments.)
+#[allow(clippy::too_many_arguments)]
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> BackendKind;
@@ -530,7 +532,6 @@ pub trait Store: Send + Sync + 'static {
     async fn sku_map(&self) -> Result<SkuMap>;
     /// Replaces every entry of `source` by `entries` if the map is still at `expected_version`.
     /// Audited. Returns the new version.
-    #[allow(clippy::too_many_arguments)]
     async fn replace_sku_entries(
         &self,
         expected_version: i64,
@@ -657,7 +658,6 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<Intent>;
-    #[allow(clippy::too_many_arguments)]
     async fn update_intent(
         &self,
         kind: IntentKind,

@@ -402,6 +402,7 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 #[async_trait]
 impl Store for SqlStore {
     fn backend(&self) -> BackendKind {
