@@ -435,6 +435,11 @@ pub fn decide_ship(
         if on_dsco.contains(tracking.as_str()) || cx.already_sent.contains(tracking) {
             continue;
         }
+        // A package with no ship time (neither delivered_at nor stock_delivered_at) has not left
+        // the warehouse: it waits.
+        if p.ship_time.is_none() {
+            continue;
+        }
         let carrier = o
             .service_level
             .as_deref()
