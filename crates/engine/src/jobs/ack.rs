@@ -1,0 +1,228 @@
+//! `ack_to_dsco`: stage 2 → 3 (R3, R6).
+//!
+//! How fresh must DSCO's status be, and what does it cost? R3 asks whether DSCO already
+//! acknowledged the order (then no ACK is sent). The store's copy of the DSCO order is refreshed
+//! by every `pull_dsco_orders` run, which reads all orders *updated* since its last window — so
+//! the copy is at most one pull period old, at no per-order cost. That is fresh enough: an ACK
+//! sent to an order DSCO acknowledged a moment ago changes nothing on DSCO's side (an ACK creates
+//! no object), and the order advances as soon as either the ACK's change-log entry or the pulled
+//! state says it is acknowledged. The predecessor read every order one by one before acking;
+//! here the ACK job reads nothing from DSCO but the change log of its own requests.
+//!
+//! Calls per run: one LingXing change-feed call (more pages only when more than 500 orders
+//! changed), one order-list call per 200 orders never read back, one ACK batch, one change-log
+//! read per outstanding request.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use domain::order::DscoOrderView;
+use domain::rules::{Decision, decide_ack};
+use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
+use dsco::{ItemState, OrderAck, OrderIdType, RequestKind};
+use store::{DscoRequest, DscoRequestState, IntentKind, IntentState, OrderRecord};
+
+use super::Clients;
+use super::common::{advance, candidates, dsco_reason, skip, write_hold};
+use super::lx_feed::{follow, lookup_unknown, lx_orders};
+use crate::{Job, JobError, RunCtx};
+
+pub struct AckToDsco(pub Arc<Clients>);
+
+pub(crate) fn messages_text(m: &[dsco::ApiMessage]) -> String {
+    if m.is_empty() {
+        return "no message".into();
+    }
+    m.iter()
+        .map(|x| match &x.code {
+            Some(c) => format!("[{c}] {}", x.description),
+            None => x.description.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl AckToDsco {
+    /// Reads the outcome of every outstanding ACK request and moves the confirmed orders on.
+    async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        for req in ctx.store.pending_dsco_requests(IntentKind::Ack).await? {
+            let outcome = match self.0.dsco.request_outcome(RequestKind::Acknowledge, &dsco::RequestId(req.request_id.clone())).await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(request = %req.request_id, error = %e, "ACK change log unreadable; retried next run");
+                    continue;
+                }
+            };
+            let mut open = 0;
+            for po in &req.keys {
+                let Ok(p) = PoNumber::parse(po) else { continue };
+                let now = ctx.clock.now();
+                match outcome.for_key(po) {
+                    Some(ItemState::Success { .. }) => {
+                        ctx.store.update_intent(IntentKind::Ack, po, IntentState::Confirmed, "DSCO change log: success", now, &ctx.fence).await?;
+                        advance(ctx, &p, Stage::Pushed, Stage::Acknowledged, format!("DSCO confirmed the ACK (request {})", req.request_id)).await?;
+                    }
+                    Some(ItemState::Failure { messages }) => {
+                        let text = messages_text(messages);
+                        ctx.store.update_intent(IntentKind::Ack, po, IntentState::Failed, &text, now, &ctx.fence).await?;
+                        if let Some(o) = ctx.store.get_order(&p).await?
+                            && o.stage == Stage::Pushed
+                        {
+                            skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
+                        }
+                    }
+                    Some(ItemState::Pending) | None => open += 1,
+                }
+            }
+            if open == 0 || outcome.completed {
+                let summary = format!("{} item(s), {} still open", req.keys.len(), open);
+                ctx.store
+                    .finish_dsco_request(&req.request_id, DscoRequestState::Done, &summary, ctx.clock.now(), &ctx.fence)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Job for AckToDsco {
+    fn name(&self) -> JobName {
+        JobName::AckToDsco
+    }
+
+    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        self.confirm(ctx).await?;
+        let lx_ok = match follow(ctx, &self.0, &[Stage::Pushed]).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");
+                false
+            }
+        };
+        let batch = candidates(ctx, Stage::Pushed).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if lx_ok && let Err(e) = lookup_unknown(ctx, &self.0, &batch, &[Stage::Pushed]).await {
+            let r = Reason::new(ReasonCode::LingxingUnavailable, format!("order list: {e}"));
+            for o in &batch {
+                skip(ctx, o, &r).await?;
+            }
+            return Ok(());
+        }
+        let job = ctx.job_config.as_ref();
+        let mut acks: Vec<(OrderRecord, OrderAck)> = Vec::new();
+        for o in batch {
+            let view = match DscoOrderView::from_payload(&o.pulled.payload) {
+                Ok(v) => v,
+                Err(e) => {
+                    skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, format!("unreadable DSCO payload: {e}"))).await?;
+                    continue;
+                }
+            };
+            let (lx_view, _) = ctx.store.lingxing_view(&o.pulled.po).await?;
+            let lx = lx_orders(&lx_view);
+            match decide_ack(&view, job, &lx) {
+                Decision::Advance { note } => {
+                    advance(ctx, &o.pulled.po, Stage::Pushed, Stage::Acknowledged, note).await?;
+                }
+                Decision::Skip(r) => skip(ctx, &o, &r).await?,
+                Decision::Write(w) => {
+                    let intent = ctx.store.intent(IntentKind::Ack, &w.po).await?;
+                    match intent {
+                        Some(i) if i.state == IntentState::Submitted => {
+                            skip(ctx, &o, &Reason::new(ReasonCode::DscoConfirmationPending, "ACK sent, waiting for DSCO's change log")).await?;
+                        }
+                        // Refused before: sent again only once DSCO's order changed since.
+                        Some(i) if i.state == IntentState::Failed && o.updated_at <= i.updated_at => {
+                            skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, i.outcome.clone())).await?;
+                        }
+                        _ => acks.push((
+                            o,
+                            OrderAck {
+                                id: w.po.clone(),
+                                id_type: OrderIdType::PoNumber,
+                                supplier_order_number: Some(w.supplier_order_number.clone()),
+                            },
+                        )),
+                    }
+                }
+            }
+        }
+        if acks.is_empty() {
+            return Ok(());
+        }
+        if let Some(hold) = write_hold(ctx) {
+            for (o, _) in &acks {
+                skip(ctx, o, &hold).await?;
+            }
+            return Ok(());
+        }
+        let now = ctx.clock.now();
+        for (o, a) in &acks {
+            let payload = serde_json::json!({"id": a.id, "type": "PO_NUMBER", "supplierOrderNumber": a.supplier_order_number});
+            ctx.store.put_intent(IntentKind::Ack, &a.id, &o.pulled.po, &payload, &ctx.run_id, now, &ctx.fence).await?;
+        }
+        let body: Vec<OrderAck> = acks.iter().map(|(_, a)| a.clone()).collect();
+        let by_po: BTreeMap<String, &OrderRecord> = acks.iter().map(|(o, a)| (a.id.clone(), o)).collect();
+        let chunks = match self.0.dsco.acknowledge(&body).await {
+            Ok(c) => c,
+            Err(e) => {
+                let r = dsco_reason(&e);
+                for (o, a) in &acks {
+                    let state = if r.code == ReasonCode::WriteUnconfirmed { IntentState::Ambiguous } else { IntentState::Pending };
+                    ctx.store.update_intent(IntentKind::Ack, &a.id, state, &e.to_string(), ctx.clock.now(), &ctx.fence).await?;
+                    skip(ctx, o, &r).await?;
+                }
+                return Ok(());
+            }
+        };
+        for chunk in chunks {
+            match chunk.result {
+                Ok(accepted) => {
+                    ctx.store
+                        .insert_dsco_request(
+                            &DscoRequest {
+                                request_id: accepted.request_id.0.clone(),
+                                kind: IntentKind::Ack,
+                                keys: chunk.keys.clone(),
+                                state: DscoRequestState::Pending,
+                                result: String::new(),
+                                run_id: Some(ctx.run_id.clone()),
+                                submitted_at: ctx.clock.now(),
+                                checked_at: None,
+                            },
+                            &ctx.fence,
+                        )
+                        .await?;
+                    for po in &chunk.keys {
+                        ctx.store
+                            .update_intent(IntentKind::Ack, po, IntentState::Submitted, &accepted.request_id.0, ctx.clock.now(), &ctx.fence)
+                            .await?;
+                        if let Some(o) = by_po.get(po) {
+                            skip(ctx, o, &Reason::new(ReasonCode::DscoConfirmationPending, format!("request {}", accepted.request_id))).await?;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let r = dsco_reason(&e);
+                    for po in &chunk.keys {
+                        let state = match r.code {
+                            ReasonCode::WriteUnconfirmed => IntentState::Ambiguous,
+                            ReasonCode::DscoRejected => IntentState::Failed,
+                            _ => IntentState::Pending,
+                        };
+                        ctx.store.update_intent(IntentKind::Ack, po, state, &e.to_string(), ctx.clock.now(), &ctx.fence).await?;
+                        if let Some(o) = by_po.get(po) {
+                            skip(ctx, o, &r).await?;
+                        }
+                    }
+                }
+            }
+        }
+        // Confirmations often arrive within seconds: look once now, the rest next run.
+        self.confirm(ctx).await
+    }
+}

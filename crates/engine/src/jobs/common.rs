@@ -1,0 +1,155 @@
+//! What every order job does the same way: record a skip with its back-off, advance a stage,
+//! note a fact, turn a client failure into a reason.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
+use store::{EventOutcome, NewEvent, OrderRecord};
+
+use crate::{JobError, RunCtx};
+
+/// How long a waiting order sleeps when nothing marks it: its far side's changes wake it (dirty
+/// marks), so this is only a safety net.
+const WAITING_RECHECK: TimeDelta = TimeDelta::days(7);
+/// The first retry delay; doubled per attempt, capped at one period of the job.
+const RETRY_BASE: TimeDelta = TimeDelta::seconds(30);
+
+/// One period of the job (the gap between its fires), 15 minutes when unknown.
+pub(crate) fn period(ctx: &RunCtx, now: DateTime<Utc>) -> TimeDelta {
+    ctx.job_config
+        .as_ref()
+        .map(|j| j.schedule.period(now))
+        .unwrap_or(TimeDelta::minutes(15))
+}
+
+/// When an order skipped for `kind` should be looked at again.
+pub(crate) fn next_attempt(ctx: &RunCtx, kind: ReasonKind, attempts: i64, now: DateTime<Utc>) -> DateTime<Utc> {
+    match kind {
+        ReasonKind::Waiting => now + WAITING_RECHECK,
+        // Re-checked on every run (a fixed mapping or a lifted hold moves them at once).
+        ReasonKind::NeedsAttention | ReasonKind::Held => now,
+        ReasonKind::Retrying => {
+            let shift = attempts.clamp(0, 16) as u32;
+            let backoff = RETRY_BASE * 2i32.pow(shift.min(20));
+            now + backoff.min(period(ctx, now))
+        }
+    }
+}
+
+fn event(ctx: &RunCtx, po: &PoNumber, now: DateTime<Utc>) -> NewEvent {
+    NewEvent {
+        po: po.clone(),
+        at: now,
+        job: Some(ctx.job),
+        run_id: Some(ctx.run_id.clone()),
+        actor: None,
+        from_stage: None,
+        to_stage: None,
+        outcome: EventOutcome::Noted,
+        reason_code: None,
+        reason_kind: None,
+        detail: String::new(),
+    }
+}
+
+/// Leaves the order where it is, for `reason`.
+pub(crate) async fn skip(ctx: &RunCtx, o: &OrderRecord, reason: &Reason) -> Result<(), JobError> {
+    let now = ctx.clock.now();
+    let kind = reason.kind();
+    let mut e = event(ctx, &o.pulled.po, now);
+    e.from_stage = Some(o.stage);
+    e.outcome = EventOutcome::Skipped;
+    e.reason_code = Some(reason.code.as_str().to_owned());
+    e.reason_kind = Some(kind);
+    e.detail = reason.subject.clone();
+    let next = next_attempt(ctx, kind, o.attempts, now);
+    ctx.store.record_event(&e, Some(next), Some(&ctx.fence)).await?;
+    ctx.count(|c| {
+        c.processed += 1;
+        c.skip(kind);
+    });
+    Ok(())
+}
+
+/// Moves the order forward; `false` when another writer moved it first.
+pub(crate) async fn advance(ctx: &RunCtx, po: &PoNumber, from: Stage, to: Stage, detail: impl Into<String>) -> Result<bool, JobError> {
+    let now = ctx.clock.now();
+    let mut e = event(ctx, po, now);
+    e.from_stage = Some(from);
+    e.to_stage = Some(to);
+    e.outcome = EventOutcome::Advanced;
+    e.detail = detail.into();
+    let moved = ctx.store.cas_stage(&e, &ctx.fence).await?;
+    ctx.count(|c| {
+        c.processed += 1;
+        if moved {
+            c.advanced += 1;
+        }
+    });
+    Ok(moved)
+}
+
+/// Records a fact on the order's timeline without changing anything else.
+pub(crate) async fn note(ctx: &RunCtx, po: &PoNumber, outcome: EventOutcome, detail: impl Into<String>) -> Result<(), JobError> {
+    let mut e = event(ctx, po, ctx.clock.now());
+    e.outcome = outcome;
+    e.detail = detail.into();
+    ctx.store.record_event(&e, None, Some(&ctx.fence)).await?;
+    Ok(())
+}
+
+/// The held reason when this run may not write, if any.
+pub(crate) fn write_hold(ctx: &RunCtx) -> Option<Reason> {
+    if !ctx.config.writes_enabled() {
+        Some(Reason::new(ReasonCode::WritesDisabled, format!("{} would write now", ctx.job)))
+    } else if ctx.dry_run {
+        Some(Reason::new(ReasonCode::DryRun, format!("dry run of {}", ctx.job)))
+    } else {
+        None
+    }
+}
+
+/// A LingXing failure as a reason: throttling, timeouts and token trouble are retried; a refusal
+/// needs attention; an unknown write outcome is verified first next time.
+pub(crate) fn lingxing_reason(e: &lingxing::LingxingError) -> Reason {
+    use lingxing::LingxingError as E;
+    match e {
+        E::Ambiguous { .. } => Reason::new(ReasonCode::WriteUnconfirmed, e.to_string()),
+        E::Rejected { .. } => Reason::new(ReasonCode::LingxingRejected, e.to_string()),
+        _ => Reason::new(ReasonCode::LingxingUnavailable, e.to_string()),
+    }
+}
+
+/// A DSCO failure as a reason.
+pub(crate) fn dsco_reason(e: &dsco::DscoError) -> Reason {
+    use dsco::DscoError as E;
+    match e {
+        E::Ambiguous { .. } => Reason::new(ReasonCode::WriteUnconfirmed, e.to_string()),
+        E::Rejected { .. } | E::InvalidRequest(_) => Reason::new(ReasonCode::DscoRejected, e.to_string()),
+        _ => Reason::new(ReasonCode::DscoUnavailable, e.to_string()),
+    }
+}
+
+/// The order list of the run: the one PO asked for, or the job's candidates at `stage`.
+pub(crate) async fn candidates(ctx: &RunCtx, stage: Stage) -> Result<Vec<OrderRecord>, JobError> {
+    match &ctx.only_po {
+        Some(po) => Ok(ctx
+            .store
+            .get_order(po)
+            .await?
+            .into_iter()
+            .filter(|o| o.stage == stage)
+            .collect()),
+        None => Ok(ctx.store.order_candidates(stage, ctx.clock.now(), ctx.size()).await?),
+    }
+}
+
+/// The job whose period decides "stuck" for a stage.
+pub fn mover_of(stage: Stage) -> Option<JobName> {
+    match stage {
+        Stage::Pulled => Some(JobName::PushToLingxing),
+        Stage::Pushed => Some(JobName::AckToDsco),
+        Stage::Acknowledged => Some(JobName::ShipToDsco),
+        Stage::Shipped => Some(JobName::InvoiceToDsco),
+        Stage::Done | Stage::Cancelled => None,
+    }
+}

@@ -1,0 +1,165 @@
+//! What changed in LingXing since the last run, at the cost of one call when nothing did.
+//!
+//! Waiting for LingXing (audit, shipping) must not cost a call per waiting order per run. Each
+//! job that waits on LingXing keeps its own cursor and asks the order list for the orders whose
+//! `update_time` falls in `[cursor − overlap, now)`, in the mapped stores, 500 a page. Every local
+//! order among them gets its LingXing view refreshed, which marks it dirty when the view changed;
+//! only dirty (or due) orders are decided. The cursor moves only after a complete read. Orders
+//! whose view was never read (just pushed, or pushed before the cursor existed) are looked up by
+//! PO number, 200 a call.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use domain::order::LxOrder;
+use domain::{PoNumber, Stage};
+use lingxing::{Order, OrderListQuery};
+use serde_json::{Value, json};
+use store::OrderRecord;
+
+use super::Clients;
+use crate::{JobError, RunCtx};
+
+const OVERLAP: TimeDelta = TimeDelta::minutes(2);
+/// The order list accepts windows of at most 31 days.
+const MAX_WINDOW: TimeDelta = TimeDelta::days(30);
+
+/// The LingXing orders in a stored view.
+pub(crate) fn lx_orders(view: &Value) -> Vec<LxOrder> {
+    view.get("orders")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| {
+                    Some(LxOrder {
+                        global_order_no: o.get("no")?.as_str()?.to_owned(),
+                        status: o.get("status").and_then(Value::as_i64).unwrap_or(0),
+                        platform_order_nos: Vec::new(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The stored view with `orders` merged in (by LingXing order number), other keys kept.
+pub(crate) fn merge_orders(view: &Value, orders: &[&Order]) -> Value {
+    let mut by_no: BTreeMap<String, i64> = lx_orders(view).into_iter().map(|o| (o.global_order_no, o.status)).collect();
+    for o in orders {
+        by_no.insert(o.global_order_no.clone(), o.status.code());
+    }
+    let mut out = match view {
+        Value::Object(m) => Value::Object(m.clone()),
+        _ => json!({}),
+    };
+    out["orders"] = Value::Array(by_no.into_iter().map(|(no, status)| json!({"no": no, "status": status})).collect());
+    out
+}
+
+/// Stores what LingXing shows for each local order among `orders`, for orders at `stages`.
+/// Returns how many local orders changed.
+pub(crate) async fn apply(ctx: &RunCtx, orders: &[Order], stages: &[Stage], only_unknown: bool) -> Result<usize, JobError> {
+    let mut by_po: BTreeMap<String, Vec<&Order>> = BTreeMap::new();
+    for o in orders {
+        for po in o.platform_order_nos() {
+            by_po.entry(po).or_default().push(o);
+        }
+    }
+    let pos: Vec<PoNumber> = by_po.keys().filter_map(|p| PoNumber::parse(p).ok()).collect();
+    let local = ctx.store.orders_by_po(&pos).await?;
+    let mut changed = 0;
+    for rec in local.iter().filter(|r| stages.contains(&r.stage)) {
+        let Some(lx) = by_po.get(rec.pulled.po.as_str()) else { continue };
+        let (view, checked) = ctx.store.lingxing_view(&rec.pulled.po).await?;
+        if only_unknown && checked.is_some() {
+            continue;
+        }
+        let merged = merge_orders(&view, lx);
+        let nos: Vec<String> = lx_orders(&merged).into_iter().map(|o| o.global_order_no).collect();
+        let store_id = lx.first().map(|o| o.store_id.as_str()).filter(|s| !s.is_empty());
+        if ctx
+            .store
+            .set_lingxing_view(&rec.pulled.po, store_id, &nos, &merged, ctx.clock.now(), &ctx.fence)
+            .await?
+        {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// Reads LingXing's changes since this job's cursor and applies them. One call when idle.
+pub(crate) async fn follow(ctx: &RunCtx, clients: &Clients, stages: &[Stage]) -> Result<usize, lingxing::LingxingError> {
+    let name = format!("{}.lingxing_changes", ctx.job);
+    let now = ctx.clock.now();
+    let cursor = ctx
+        .store
+        .cursor(&name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
+    let end = now - TimeDelta::seconds(1);
+    let start = match cursor {
+        Some(c) => (c - OVERLAP).max(end - MAX_WINDOW),
+        // No cursor yet: the orders the job holds are looked up by number instead (see
+        // `lookup_unknown`), so the feed starts from now.
+        None => end - OVERLAP,
+    };
+    let store_ids: Vec<String> = ctx.config.mapping.shop.values().cloned().collect();
+    let q = OrderListQuery {
+        offset: 0,
+        length: lingxing::ORDER_LIST_MAX_LENGTH,
+        date_type: Some("update_time".into()),
+        start_time: Some(start.timestamp()),
+        end_time: Some(end.timestamp()),
+        store_ids,
+        platform_codes: vec![clients.platform_code],
+        ..OrderListQuery::default()
+    };
+    let orders = clients.lingxing.list_orders_all(q).await?;
+    let changed = apply(ctx, &orders, stages, false).await.map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
+    let _ = ctx
+        .store
+        .set_cursor(&name, &end.timestamp().to_string(), ctx.clock.now(), &ctx.fence)
+        .await;
+    Ok(changed)
+}
+
+/// Looks up by PO number the candidates whose LingXing view was never read. 200 POs a call.
+pub(crate) async fn lookup_unknown(ctx: &RunCtx, clients: &Clients, candidates: &[OrderRecord], stages: &[Stage]) -> Result<(), lingxing::LingxingError> {
+    let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
+    let mut unknown = Vec::new();
+    for c in candidates {
+        let (view, checked) = ctx.store.lingxing_view(&c.pulled.po).await.map_err(store_err)?;
+        // Status 0: created by this service, not read back yet.
+        if checked.is_none() || lx_orders(&view).iter().any(|o| o.status == 0) {
+            unknown.push(c.pulled.po.to_string());
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let orders = clients.lingxing.orders_by_platform_order_nos(&unknown, true).await?;
+    let mut found = std::collections::BTreeSet::new();
+    for o in &orders {
+        found.extend(o.platform_order_nos());
+    }
+    let mut fresh: Vec<Order> = orders;
+    // Replace, not merge: a status-0 placeholder must not survive the real answer.
+    for po in &unknown {
+        let Ok(p) = PoNumber::parse(po) else { continue };
+        let mine: Vec<&Order> = fresh.iter().filter(|o| o.platform_order_nos().contains(po)).collect();
+        let nos: Vec<String> = mine.iter().map(|o| o.global_order_no.clone()).collect();
+        let view = merge_orders(&json!({}), &mine);
+        let store_id = mine.first().map(|o| o.store_id.clone()).filter(|s| !s.is_empty());
+        ctx.store
+            .set_lingxing_view(&p, store_id.as_deref(), &nos, &view, ctx.clock.now(), &ctx.fence)
+            .await
+            .map_err(store_err)?;
+    }
+    fresh.clear();
+    let _ = (stages, found);
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! `pull_dsco_orders`: new and updated DSCO orders into the store (merge only).
+//!
+//! First run: `ordersCreatedSince = start_from` (default: one day back). Later runs:
+//! `ordersUpdatedSince = cursor − 5 min` (overlap, so a late-visible update is not missed),
+//! `until = now − 10 s`. A run takes at most `size` orders: a window holding more is halved until
+//! it fits (DSCO scrolls expire after five minutes, so a run must not hold one open for long),
+//! and the cursor moves only past a window read and stored whole. Re-reading the overlap is
+//! harmless: the upsert merges and never lowers a stage.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use domain::order::DscoOrderView;
+use domain::{JobName, Reason, ReasonCode, Stage};
+use dsco::{OrderKey, OrderQuery};
+use store::{PulledOrder, Upserted};
+
+use super::Clients;
+use super::common::{advance, skip};
+use crate::{Job, JobError, RunCtx};
+
+pub const CURSOR: &str = "pull_dsco_orders.until";
+const OVERLAP: TimeDelta = TimeDelta::minutes(5);
+const UNTIL_LAG: TimeDelta = TimeDelta::seconds(10);
+const DEFAULT_LOOKBACK: TimeDelta = TimeDelta::days(1);
+
+pub struct PullDscoOrders(pub Arc<Clients>);
+
+enum Window {
+    Fits(Vec<dsco::model::Order>),
+    TooMany,
+}
+
+impl PullDscoOrders {
+    async fn read(&self, query: OrderQuery, size: usize) -> Result<Window, dsco::DscoError> {
+        let mut scroll = self.0.dsco.scroll_orders(query)?;
+        let mut out = Vec::new();
+        while let Some(page) = scroll.next_page().await? {
+            out.extend(page);
+            if out.len() > size {
+                return Ok(Window::TooMany);
+            }
+        }
+        Ok(Window::Fits(out))
+    }
+}
+
+#[async_trait]
+impl Job for PullDscoOrders {
+    fn name(&self) -> JobName {
+        JobName::PullDscoOrders
+    }
+
+    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        if let Some(po) = &ctx.only_po {
+            let orders = self
+                .0
+                .dsco
+                .get_orders(OrderKey::PoNumber, po.as_str())
+                .await
+                .map_err(|e| JobError::Failed(format!("reading {po} from DSCO: {e}")))?;
+            for o in orders {
+                store_order(ctx, &o.raw).await?;
+            }
+            return Ok(());
+        }
+        let now = ctx.clock.now();
+        let until_max = now - UNTIL_LAG;
+        let cursor = ctx
+            .store
+            .cursor(CURSOR)
+            .await?
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let first_run = cursor.is_none();
+        let since = match cursor {
+            Some(c) => c - OVERLAP,
+            None => ctx
+                .job_config
+                .as_ref()
+                .and_then(|j| j.settings.start_from)
+                .unwrap_or(now - DEFAULT_LOOKBACK),
+        };
+        if since >= until_max {
+            return Ok(());
+        }
+        let size = ctx.size() as usize;
+        let mut until = until_max;
+        let orders = loop {
+            let query = if first_run {
+                OrderQuery::created(since, until)
+            } else {
+                OrderQuery::updated(since, until)
+            };
+            match self.read(query, size).await {
+                Ok(Window::Fits(orders)) => break orders,
+                Ok(Window::TooMany) if until - since > TimeDelta::seconds(1) => {
+                    until = since + (until - since) / 2;
+                }
+                // A single second holding more than `size` orders is taken whole: narrowing
+                // further is impossible and skipping it would lose orders.
+                Ok(Window::TooMany) => {
+                    let q = if first_run { OrderQuery::created(since, until) } else { OrderQuery::updated(since, until) };
+                    match self.read(q, usize::MAX).await {
+                        Ok(Window::Fits(o)) => break o,
+                        Ok(Window::TooMany) => unreachable!("no limit"),
+                        Err(e) => return Err(JobError::Failed(format!("DSCO order page: {e}"))),
+                    }
+                }
+                Err(e) => {
+                    return Err(JobError::Failed(format!(
+                        "DSCO order page ({}): {e}; the window will be read again next run",
+                        Reason::new(ReasonCode::DscoUnavailable, "GET /order/page").code
+                    )));
+                }
+            }
+        };
+        for o in &orders {
+            store_order(ctx, &o.raw).await?;
+        }
+        ctx.store
+            .set_cursor(CURSOR, &until.to_rfc3339(), ctx.clock.now(), &ctx.fence)
+            .await?;
+        tracing::info!(orders = orders.len(), since = %since, until = %until, "DSCO window stored");
+        Ok(())
+    }
+}
+
+/// Merges one DSCO order into the store and applies what its DSCO state implies for a known
+/// order (shipped before the push → done; cancelled → cancelled, flagged when already pushed).
+async fn store_order(ctx: &RunCtx, raw: &serde_json::Value) -> Result<(), JobError> {
+    let view = match DscoOrderView::from_payload(raw) {
+        Ok(v) => v,
+        Err(e) => {
+            // A bad order never stops the batch; it is counted and logged with its raw id.
+            tracing::warn!(error = %e, dsco_order_id = ?raw.get("dscoOrderId"), "order without a usable poNumber skipped");
+            ctx.count(|c| c.failed += 1);
+            return Ok(());
+        }
+    };
+    let pulled = PulledOrder {
+        po: view.po.clone(),
+        dsco_order_id: view.dsco_order_id.clone(),
+        retailer_id: view.retailer_id.clone(),
+        dsco_status: view.status.clone(),
+        dsco_lifecycle: view.lifecycle.clone(),
+        dsco_created_at: view.created_at,
+        dsco_updated_at: view.updated_at,
+        warehouse_code: view.warehouse_code.clone(),
+        service_level: view.service_level.clone(),
+        skus: view.skus_label(),
+        payload: raw.clone(),
+    };
+    let now = ctx.clock.now();
+    match ctx
+        .store
+        .upsert_pulled(&pulled, view.initial_stage(), Some(&ctx.run_id), now, &ctx.fence)
+        .await?
+    {
+        Upserted::Inserted(_) => ctx.count(|c| {
+            c.processed += 1;
+            c.advanced += 1;
+        }),
+        Upserted::Refreshed(stage) => {
+            if view.is_cancelled() && stage < Stage::Done {
+                let pushed = stage >= Stage::Pushed;
+                advance(ctx, &view.po, stage, Stage::Cancelled, "DSCO cancelled the order").await?;
+                if pushed {
+                    ctx.store.add_flag(&view.po, "cancelled_after_push", Some(&ctx.fence)).await?;
+                    if let Some(o) = ctx.store.get_order(&view.po).await? {
+                        let r = Reason::new(
+                            ReasonCode::CancelledAfterPush,
+                            format!("LingXing orders {}", if o.lingxing_order_nos.is_empty() { "-".to_owned() } else { o.lingxing_order_nos.join(", ") }),
+                        );
+                        skip(ctx, &o, &r).await?;
+                    }
+                }
+            } else if stage == Stage::Pulled && view.is_shipped() {
+                advance(ctx, &view.po, Stage::Pulled, Stage::Done, "DSCO already shows it shipped: done without pushing").await?;
+            } else {
+                ctx.count(|c| c.processed += 1);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! `push_to_lingxing`: stage 1 → 2 (R1, R2).
+//!
+//! Decide every candidate (mappings, address, prices); check existence in LingXing for all the
+//! orders to create with one order-list call per 200 POs (`include_delete`); advance the ones that
+//! exist; record a create intent for the rest and create them per store, in chunks, reading each
+//! order's result from `success_details` / `error_details`. A failed existence check never falls
+//! through to a create; an `Ambiguous` create is resolved by the existence check of the next run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use domain::mapping::SkuMaps;
+use domain::order::DscoOrderView;
+use domain::rules::{Decision, PushOrder, decide_push};
+use domain::{JobName, Reason, ReasonCode, Stage};
+use lingxing::{CreateOrdersRequest, NewOrder, NewOrderItem};
+use serde_json::json;
+use store::{EventOutcome, IntentKind, IntentState, OrderRecord};
+
+use super::Clients;
+use super::common::{advance, candidates, lingxing_reason, note, skip, write_hold};
+use super::lx_feed::merge_orders;
+use crate::{Job, JobError, RunCtx};
+
+const DEFAULT_CHUNK: usize = 50;
+
+pub struct PushToLingxing(pub Arc<Clients>);
+
+fn new_order(p: &PushOrder) -> NewOrder {
+    NewOrder {
+        platform_order_no: p.platform_order_no.clone(),
+        receiver_country_code: p.receiver_country_code.clone(),
+        receiver_name: p.receiver_name.clone(),
+        city: p.city.clone(),
+        address_line1: p.address_line1.clone(),
+        address_line2: p.address_line2.clone(),
+        state_or_region: p.state_or_region.clone(),
+        postal_code: p.postal_code.clone(),
+        receiver_mobile: p.receiver_mobile.clone(),
+        wid: p.wid.clone(),
+        logistics_type_id: p.logistics_type_id.clone(),
+        amount_currency: p.currency.clone(),
+        items: p
+            .lines
+            .iter()
+            .map(|l| NewOrderItem {
+                sku: l.sku.clone(),
+                msku: if l.sku.is_some() { None } else { Some(l.msku.clone()) },
+                quantity: u32::try_from(l.quantity).unwrap_or(u32::MAX),
+                unit_price: l.unit_price,
+                stock_deduction_type: None,
+            })
+            .collect(),
+        ..NewOrder::default()
+    }
+}
+
+#[async_trait]
+impl Job for PushToLingxing {
+    fn name(&self) -> JobName {
+        JobName::PushToLingxing
+    }
+
+    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        let batch = candidates(ctx, Stage::Pulled).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
+        let job = ctx.job_config.as_ref();
+        let mut writes: Vec<(OrderRecord, PushOrder)> = Vec::new();
+        for o in batch {
+            let view = match DscoOrderView::from_payload(&o.pulled.payload) {
+                Ok(v) => v,
+                Err(e) => {
+                    skip(ctx, &o, &Reason::new(ReasonCode::SkuMissing, format!("unreadable DSCO payload: {e}"))).await?;
+                    continue;
+                }
+            };
+            match decide_push(&view, job, &ctx.config.mapping, &sku) {
+                Decision::Skip(r) => skip(ctx, &o, &r).await?,
+                Decision::Advance { note } => {
+                    advance(ctx, &o.pulled.po, Stage::Pulled, Stage::Pushed, note).await?;
+                }
+                Decision::Write(p) => writes.push((o, p)),
+            }
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+
+        // R2: does LingXing already have them? One call per 200 POs; a failure stops here.
+        let pos: Vec<String> = writes.iter().map(|(o, _)| o.pulled.po.to_string()).collect();
+        let existing = match self.0.lingxing.orders_by_platform_order_nos(&pos, true).await {
+            Ok(e) => e,
+            Err(e) => {
+                let r = Reason::new(ReasonCode::LingxingUnavailable, format!("existence check: {e}"));
+                for (o, _) in &writes {
+                    skip(ctx, o, &r).await?;
+                }
+                return Ok(());
+            }
+        };
+        let mut found: BTreeMap<String, Vec<&lingxing::Order>> = BTreeMap::new();
+        for lx in &existing {
+            for po in lx.platform_order_nos() {
+                found.entry(po).or_default().push(lx);
+            }
+        }
+        let mut to_create: Vec<(OrderRecord, PushOrder)> = Vec::new();
+        for (o, p) in writes {
+            match found.get(o.pulled.po.as_str()) {
+                Some(lx) => {
+                    let view = merge_orders(&json!({}), lx);
+                    let nos: Vec<String> = lx.iter().map(|x| x.global_order_no.clone()).collect();
+                    ctx.store
+                        .set_lingxing_view(&o.pulled.po, Some(&p.store_id), &nos, &view, ctx.clock.now(), &ctx.fence)
+                        .await?;
+                    if let Some(i) = ctx.store.intent(IntentKind::Create, o.pulled.po.as_str()).await?
+                        && i.state != IntentState::Confirmed
+                    {
+                        ctx.store
+                            .update_intent(IntentKind::Create, o.pulled.po.as_str(), IntentState::Confirmed, "found in LingXing", ctx.clock.now(), &ctx.fence)
+                            .await?;
+                    }
+                    advance(ctx, &o.pulled.po, Stage::Pulled, Stage::Pushed, format!("already in LingXing as {}: not created again", nos.join(", "))).await?;
+                }
+                None => to_create.push((o, p)),
+            }
+        }
+        if to_create.is_empty() {
+            return Ok(());
+        }
+        if let Some(hold) = write_hold(ctx) {
+            for (o, _) in &to_create {
+                skip(ctx, o, &hold).await?;
+            }
+            return Ok(());
+        }
+
+        // Creates, per store, in chunks. The intent is stored before each call.
+        let chunk = ctx
+            .job_config
+            .as_ref()
+            .and_then(|j| j.settings.batch_size)
+            .map_or(DEFAULT_CHUNK, |n| n as usize);
+        let mut by_store: BTreeMap<String, Vec<(OrderRecord, PushOrder)>> = BTreeMap::new();
+        for (o, p) in to_create {
+            by_store.entry(p.store_id.clone()).or_default().push((o, p));
+        }
+        for (store_id, orders) in by_store {
+            for part in orders.chunks(chunk) {
+                for (o, p) in part {
+                    let payload = serde_json::to_value(new_order(p)).unwrap_or_default();
+                    ctx.store
+                        .put_intent(IntentKind::Create, o.pulled.po.as_str(), &o.pulled.po, &payload, &ctx.run_id, ctx.clock.now(), &ctx.fence)
+                        .await?;
+                    for n in &p.notes {
+                        note(ctx, &o.pulled.po, EventOutcome::Noted, n.clone()).await?;
+                    }
+                }
+                let req = CreateOrdersRequest {
+                    platform_code: self.0.platform_code,
+                    store_id: store_id.clone(),
+                    orders: part.iter().map(|(_, p)| new_order(p)).collect(),
+                };
+                match self.0.lingxing.create_orders(&req).await {
+                    Ok(result) => {
+                        let mut answered = BTreeSet::new();
+                        for c in &result.created {
+                            answered.insert(c.platform_order_no.clone());
+                            let Some((o, _)) = part.iter().find(|(o, _)| o.pulled.po.as_str() == c.platform_order_no) else { continue };
+                            let now = ctx.clock.now();
+                            ctx.store
+                                .update_intent(IntentKind::Create, &c.platform_order_no, IntentState::Confirmed, &c.global_order_no, now, &ctx.fence)
+                                .await?;
+                            // Status 0: not read back yet; the ACK job looks it up.
+                            let view = json!({"orders": [{"no": c.global_order_no, "status": 0}]});
+                            ctx.store
+                                .set_lingxing_view(&o.pulled.po, Some(&store_id), std::slice::from_ref(&c.global_order_no), &view, now, &ctx.fence)
+                                .await?;
+                            advance(ctx, &o.pulled.po, Stage::Pulled, Stage::Pushed, format!("created in LingXing as {}", c.global_order_no)).await?;
+                        }
+                        for r in &result.refused {
+                            answered.insert(r.platform_order_no.clone());
+                            let Some((o, _)) = part.iter().find(|(o, _)| o.pulled.po.as_str() == r.platform_order_no) else { continue };
+                            ctx.store
+                                .update_intent(IntentKind::Create, &r.platform_order_no, IntentState::Failed, &r.error_message, ctx.clock.now(), &ctx.fence)
+                                .await?;
+                            // A refusal may be "duplicate number": the next run's existence check
+                            // then finds the order and advances it, whatever the wording was.
+                            skip(ctx, o, &Reason::new(ReasonCode::LingxingRejected, r.error_message.clone())).await?;
+                        }
+                        for (o, _) in part.iter().filter(|(o, _)| !answered.contains(o.pulled.po.as_str())) {
+                            ctx.store
+                                .update_intent(IntentKind::Create, o.pulled.po.as_str(), IntentState::Ambiguous, "no per-order result", ctx.clock.now(), &ctx.fence)
+                                .await?;
+                            skip(ctx, o, &Reason::new(ReasonCode::WriteUnconfirmed, "LingXing returned no result for this order")).await?;
+                        }
+                    }
+                    Err(e) => {
+                        let reason = lingxing_reason(&e);
+                        let state = match e {
+                            lingxing::LingxingError::Ambiguous { .. } => IntentState::Ambiguous,
+                            lingxing::LingxingError::Rejected { .. } => IntentState::Failed,
+                            _ => IntentState::Pending,
+                        };
+                        for (o, _) in part {
+                            ctx.store
+                                .update_intent(IntentKind::Create, o.pulled.po.as_str(), state, &e.to_string(), ctx.clock.now(), &ctx.fence)
+                                .await?;
+                            skip(ctx, o, &reason).await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
