@@ -85,6 +85,9 @@ struct Slot {
     held_until: Mutex<Option<DateTime<Utc>>>,
 }
 
+/// Limits per (base URL, appId).
+type Registry = Mutex<HashMap<(String, String), Arc<Limits>>>;
+
 pub(crate) struct Limits {
     slots: HashMap<Endpoint, Slot>,
 }
@@ -113,7 +116,7 @@ impl Limits {
 
     /// The limits shared by every client of (base URL, appId) in this process.
     pub fn shared(base_url: &str, app_id: &str) -> Arc<Limits> {
-        static REGISTRY: OnceLock<Mutex<HashMap<(String, String), Arc<Limits>>>> = OnceLock::new();
+        static REGISTRY: OnceLock<Registry> = OnceLock::new();
         let reg = REGISTRY.get_or_init(Default::default);
         let mut reg = reg.lock().unwrap_or_else(|p| p.into_inner());
         reg.entry((base_url.to_owned(), app_id.to_owned()))
