@@ -1623,7 +1623,16 @@ impl World {
                         "logistics_provider_id": (l.type_id % 100).to_string(),
                         "fee_template_id": 0,
                         "updated_at": 1720576981,
-                        "address_list": {"sender_address": null, "get_address": null, "return_address": null},
+                        "address_list": {
+                            "sender_address": {
+                                "country_code": "US", "country_name": "United States", "province": "CA",
+                                "city": "Ontario", "district": "", "address1": "1 Warehouse Way",
+                                "postcode": "91761", "contact": "Shipping", "telephone": "000-000-0000",
+                                "company": "Example Supplier Inc", "email": "ship@example.com", "post_code": "91761",
+                            },
+                            "get_address": null,
+                            "return_address": null,
+                        },
                         "warehouse_type": 1,
                         "logistics_provider_name": l.provider_name,
                         "provider_is_used": 1,
