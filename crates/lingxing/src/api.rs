@@ -84,6 +84,54 @@ impl LingxingClient {
         })
     }
 
+    /// [`create_orders`](Self::create_orders), then every refused PO is looked up in the order
+    /// list (deleted orders included) in the same store: present means it already existed.
+    /// A failed re-check does not hide what was created: those POs land in `unchecked`.
+    pub async fn create_orders_checked(
+        &self,
+        req: &CreateOrdersRequest,
+    ) -> Result<CheckedCreate, LingxingError> {
+        let res = self.create_orders(req).await?;
+        let mut out = CheckedCreate {
+            created: res.created,
+            ..Default::default()
+        };
+        if res.refused.is_empty() {
+            return Ok(out);
+        }
+        let nos: Vec<String> = res
+            .refused
+            .iter()
+            .map(|r| r.platform_order_no.clone())
+            .collect();
+        match self.orders_by_platform_order_nos(&nos, true).await {
+            Ok(found) => {
+                for r in res.refused {
+                    let global_order_nos: Vec<String> = found
+                        .iter()
+                        .filter(|o| o.store_id == req.store_id)
+                        .filter(|o| o.platform_order_nos().contains(&r.platform_order_no))
+                        .map(|o| o.global_order_no.clone())
+                        .collect();
+                    if global_order_nos.is_empty() {
+                        out.refused.push(r);
+                    } else {
+                        out.existing.push(ExistingOrder {
+                            platform_order_no: r.platform_order_no,
+                            global_order_nos,
+                            error_message: r.error_message,
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                out.unchecked = res.refused;
+                out.recheck_error = Some(e);
+            }
+        }
+        Ok(out)
+    }
+
     /// One page of the order list.
     pub async fn list_orders(&self, q: &OrderListQuery) -> Result<Page<Order>, LingxingError> {
         let env = self.call(Endpoint::OrderList, to_value(q)).await?;

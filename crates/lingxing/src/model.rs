@@ -134,6 +134,29 @@ pub struct RefusedOrder {
     pub error_message: String,
 }
 
+/// A create batch whose refused orders were re-checked against the order list, so that a
+/// duplicate is recognised by existence, not by the wording of its refusal.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckedCreate {
+    pub created: Vec<CreatedOrder>,
+    /// Refused, yet the order list shows the PO in this store: it exists (a duplicate).
+    pub existing: Vec<ExistingOrder>,
+    /// Refused and not in the order list: a real refusal.
+    pub refused: Vec<RefusedOrder>,
+    /// Refused, and the re-check itself failed: outcome unknown for these POs.
+    pub unchecked: Vec<RefusedOrder>,
+    /// Why the re-check failed, when it did.
+    pub recheck_error: Option<crate::LingxingError>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExistingOrder {
+    pub platform_order_no: String,
+    pub global_order_nos: Vec<String>,
+    /// The refusal text as LingXing gave it.
+    pub error_message: String,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Order list v2
 

@@ -149,6 +149,27 @@ async fn duplicate_po_is_refused_per_order_and_existence_is_rechecked() {
         .unwrap();
     assert_eq!(existing.len(), 1);
     assert_eq!(sim.orders_for("PO-D").len(), 1);
+
+    // The checked create tells a duplicate from a real refusal by existence.
+    let checked = c
+        .create_orders_checked(&create_req(vec![
+            order("PO-D", "SKU-1002", 1),
+            order("PO-F", "NO-SUCH-SKU", 1),
+            order("PO-G", "SKU-1003", 1),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(checked.created.len(), 1);
+    assert_eq!(checked.created[0].platform_order_no, "PO-G");
+    assert_eq!(checked.existing.len(), 1);
+    assert_eq!(checked.existing[0].platform_order_no, "PO-D");
+    assert_eq!(
+        checked.existing[0].global_order_nos,
+        vec![existing[0].global_order_no.clone()]
+    );
+    assert_eq!(checked.refused.len(), 1);
+    assert_eq!(checked.refused[0].platform_order_no, "PO-F");
+    assert!(checked.unchecked.is_empty());
 }
 
 #[tokio::test]

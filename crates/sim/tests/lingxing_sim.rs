@@ -29,6 +29,7 @@ fn enc(s: &str) -> String {
 }
 
 struct Raw {
+    app: String,
     http: reqwest::Client,
     base: String,
     clock: Clock,
@@ -37,10 +38,14 @@ struct Raw {
 
 impl Raw {
     async fn new(sim: &LingxingSim, clock: Clock) -> Raw {
+        Raw::with_app(sim, clock, DEFAULT_APP_ID, DEFAULT_APP_SECRET).await
+    }
+
+    async fn with_app(sim: &LingxingSim, clock: Clock, app: &str, secret: &str) -> Raw {
         let http = reqwest::Client::new();
         let form = reqwest::multipart::Form::new()
-            .text("appId", DEFAULT_APP_ID)
-            .text("appSecret", DEFAULT_APP_SECRET);
+            .text("appId", app.to_owned())
+            .text("appSecret", secret.to_owned());
         let v: Value = http
             .post(format!(
                 "{}/api/auth-server/oauth/access-token",
@@ -55,6 +60,7 @@ impl Raw {
             .unwrap();
         assert_eq!(v["code"], "200", "{v}");
         Raw {
+            app: app.to_owned(),
             http,
             base: sim.base_url(),
             clock,
@@ -66,7 +72,7 @@ impl Raw {
     fn canonical(&self, ts: i64, body: &str) -> String {
         let mut pairs = vec![
             ("access_token".to_string(), self.token.clone()),
-            ("app_key".to_string(), DEFAULT_APP_ID.to_string()),
+            ("app_key".to_string(), self.app.clone()),
             ("timestamp".to_string(), ts.to_string()),
         ];
         if !body.is_empty() {
@@ -103,7 +109,8 @@ impl Raw {
 
     fn query(&self, ts: i64, sign: &str) -> String {
         format!(
-            "app_key={DEFAULT_APP_ID}&access_token={}&timestamp={ts}&sign={}",
+            "app_key={}&access_token={}&timestamp={ts}&sign={}",
+            self.app,
             self.token,
             enc(sign)
         )
@@ -112,7 +119,7 @@ impl Raw {
     async fn post(&self, path: &str, body: &Value) -> Value {
         let text = body.to_string();
         let ts = self.clock.now().timestamp();
-        let sign = sign_plain(DEFAULT_APP_ID, &self.canonical(ts, &text)).unwrap();
+        let sign = sign_plain(&self.app, &self.canonical(ts, &text)).unwrap();
         self.post_with(path, &text, self.query(ts, &sign)).await
     }
 }
@@ -659,4 +666,70 @@ async fn responses_match_the_official_examples() {
     // Both fail: one is shipped, the other does not exist.
     assert_eq!(v["data"]["process_code"], 10000);
     assert_eq!(v["data"]["fail_num"], 2);
+}
+
+#[tokio::test]
+async fn seed_file_replaces_the_world_and_settings() {
+    let p = format!(
+        "{}/tests/fixtures/lingxing/seed.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cfg = LingxingSimConfig::from_seed_file(&p).unwrap();
+    assert_eq!(cfg.app_id, "ak_SeedFileApp01");
+    assert_eq!(cfg.token_lifetime_secs, 600);
+    // Fields left out keep their defaults.
+    assert_eq!(cfg.sign_max_age_secs, 120);
+    let clock = sim_clock();
+    let sim = start(cfg, clock.clone()).await;
+    let http = reqwest::Client::new();
+    let v: Value = http
+        .post(format!(
+            "{}/api/auth-server/oauth/access-token?appId=ak_SeedFileApp01&appSecret=seed-secret",
+            sim.base_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"]["expires_in"], 600);
+    assert!(LingxingSimConfig::from_seed_file("/nonexistent/seed.json").is_err());
+    // The seeded world replaces the default one.
+    let r = Raw::with_app(&sim, clock.clone(), "ak_SeedFileApp01", "seed-secret").await;
+    let v = r
+        .post(
+            "/pb/mp/shop/v2/getSellerList",
+            &json!({"offset": 0, "length": 200}),
+        )
+        .await;
+    assert_eq!(v["data"]["total"], "1", "{v}");
+    assert_eq!(v["data"]["list"][0]["store_id"], "9000000000000001");
+    let v = r
+        .post(
+            "/erp/sc/routing/data/local_inventory/inventoryDetails",
+            &json!({"offset": 0, "length": 20, "wid": "77"}),
+        )
+        .await;
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["data"][0]["product_valid_num"], 12);
+    let v = r
+        .post(
+            "/pb/mp/order/v2/create",
+            &json!({"platform_code": 10009, "store_id": "9000000000000001", "orders": [
+                {"platform_order_no": "PO-SEED", "receiver_country_code": "US", "receiver_name": "Jane",
+                 "city": "Ontario", "address_line1": "1 Main St", "wid": "77", "logistics_type_id": "7701",
+                 "items": [{"msku": "DSCO-SEED-1", "quantity": 1, "unit_price": "5.00"}]}]}),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["success_details"].as_array().unwrap().len(),
+        1,
+        "{v}"
+    );
+    // Audited after exactly 60 s, per the seed's delay.
+    clock.sim().unwrap().advance(Duration::from_secs(59));
+    assert_eq!(sim.orders_for("PO-SEED")[0].status, 4);
+    clock.sim().unwrap().advance(Duration::from_secs(1));
+    assert_eq!(sim.orders_for("PO-SEED")[0].status, 5);
 }
