@@ -733,3 +733,107 @@ async fn seed_file_replaces_the_world_and_settings() {
     clock.sim().unwrap().advance(Duration::from_secs(1));
     assert_eq!(sim.orders_for("PO-SEED")[0].status, 5);
 }
+
+#[tokio::test]
+async fn admin_http_api() {
+    let clock = sim_clock();
+    let sim = start(LingxingSimConfig::manual(), clock.clone()).await;
+    let r = Raw::new(&sim, clock.clone()).await;
+    r.post(
+        "/pb/mp/order/v2/create",
+        &json!({"platform_code": 10009, "store_id": STORE, "orders": [
+            {"platform_order_no": "PO-ADM", "receiver_country_code": "US", "receiver_name": "Jane",
+             "city": "Ontario", "address_line1": "1 Main St", "wid": "1300", "logistics_type_id": "101",
+             "items": [{"sku": "LX-1001", "quantity": 2, "unit_price": "4.20"}]}]}),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let base = sim.base_url();
+    let get = |p: String| {
+        let http = http.clone();
+        async move {
+            http.get(p)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let post = |p: String, b: Value| {
+        let http = http.clone();
+        async move {
+            http.post(p)
+                .json(&b)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let orders = get(format!("{base}/__admin/orders?po=PO-ADM")).await;
+    assert_eq!(orders[0]["status"], 4);
+    assert_eq!(orders[0]["items"][0]["sku"], "LX-1001");
+    let v = post(
+        format!("{base}/__admin/audit"),
+        json!({"po": "PO-ADM", "split": true}),
+    )
+    .await;
+    assert_eq!(v["audited"], 1);
+    assert_eq!(
+        get(format!("{base}/__admin/orders?po=PO-ADM"))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let v = post(format!("{base}/__admin/intercept"), json!({"po": "PO-ADM"})).await;
+    assert_eq!(v["intercepted"], 2);
+    let v = post(format!("{base}/__admin/ship"), json!({"po": "PO-ADM"})).await;
+    assert_eq!(v["tracking_nos"], json!([]));
+    let outs = get(format!("{base}/__admin/outbounds?po=PO-ADM")).await;
+    assert!(outs.as_array().unwrap().iter().all(|w| w["status"] == 4));
+    let v = post(
+        format!("{base}/__admin/inventory"),
+        json!({"wid": 1302, "sku": "LX-1009", "valid": 0}),
+    )
+    .await;
+    assert_eq!(v["ok"], true);
+    let inv = r
+        .post(
+            "/erp/sc/routing/data/local_inventory/inventoryDetails",
+            &json!({"offset": 0, "length": 20, "wid": "1302", "sku": "LX-1009"}),
+        )
+        .await;
+    assert_eq!(inv["data"][0]["product_valid_num"], 0);
+    post(
+        format!("{base}/__admin/pairs"),
+        json!({"store_id": STORE, "msku": "SKU-2001", "sku": "LX-1010"}),
+    )
+    .await;
+    let pairs = r
+        .post(
+            "/pb/mp/listing/v2/getPairList",
+            &json!({"offset": 0, "length": 20, "msku": ["SKU-2001"], "store_ids": [STORE]}),
+        )
+        .await;
+    assert_eq!(pairs["data"]["list"][0]["sku"], "LX-1010");
+    post(format!("{base}/__admin/token/expire"), json!({})).await;
+    let v = r
+        .post(
+            "/pb/mp/shop/v2/getSellerList",
+            &json!({"offset": 0, "length": 20}),
+        )
+        .await;
+    assert_eq!(v["code"], "2001003");
+    let resp = http
+        .get(format!("{base}/__admin/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+}
