@@ -179,6 +179,41 @@ impl LingxingClient {
         }
     }
 
+    /// Every order whose `update_time` lies in `[from, to]` (both ends included), whatever the
+    /// span: the server takes open intervals of at most 31 days, so this asks for slices of 30
+    /// days widened by one second at each end and drops the duplicates of the overlaps.
+    pub async fn orders_updated_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Order>, LingxingError> {
+        const SLICE: i64 = 30 * 86400;
+        let (from, to) = (from.timestamp(), to.timestamp());
+        let mut out: Vec<Order> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut start = from;
+        while start <= to {
+            let end = (start + SLICE).min(to);
+            let rows = self
+                .list_orders_all(OrderListQuery {
+                    length: ORDER_LIST_MAX_LENGTH,
+                    date_type: Some("update_time".into()),
+                    start_time: Some(start - 1),
+                    end_time: Some(end + 1),
+                    include_delete: Some(true),
+                    ..Default::default()
+                })
+                .await?;
+            for o in rows {
+                if seen.insert(o.global_order_no.clone()) {
+                    out.push(o);
+                }
+            }
+            start = end + 1;
+        }
+        Ok(out)
+    }
+
     /// One page of outbound orders.
     pub async fn wms_orders(&self, q: &WmsOrderQuery) -> Result<Page<WmsOrder>, LingxingError> {
         let env = self.call(Endpoint::WmsOrderList, to_value(q)).await?;
@@ -226,8 +261,21 @@ impl LingxingClient {
         sc_page(self, env, "inventoryDetails")
     }
 
-    /// Every inventory row of the given warehouses (pages of ≤ 800).
+    /// Every inventory row of the given warehouses (pages of ≤ 800). The server matches `sku`
+    /// fuzzily; this keeps only rows whose SKU is exactly `q.sku`.
     pub async fn inventory_all(
+        &self,
+        q: InventoryQuery,
+    ) -> Result<Vec<InventoryRow>, LingxingError> {
+        let exact = q.sku.clone();
+        let rows = self.inventory_pages(q).await?;
+        Ok(match exact {
+            Some(sku) => rows.into_iter().filter(|r| r.sku == sku).collect(),
+            None => rows,
+        })
+    }
+
+    async fn inventory_pages(
         &self,
         mut q: InventoryQuery,
     ) -> Result<Vec<InventoryRow>, LingxingError> {

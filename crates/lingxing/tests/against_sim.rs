@@ -491,3 +491,43 @@ async fn auto_schedule_audits_splits_and_ships_over_simulated_days() {
             .all(|w| w.tracking_no.is_some() && w.delivered_at.is_some())
     );
 }
+
+#[tokio::test]
+async fn orders_updated_between_covers_long_closed_windows() {
+    let clock = sim_clock();
+    let sim = start(LingxingSimConfig::manual(), clock.clone()).await;
+    let c = client(&sim, clock.clone());
+    let t0 = clock.now();
+    let mut stamps = Vec::new();
+    // Five orders, 20 days apart (a token lasts 2 h: the client renews it on the way).
+    for i in 0..5 {
+        c.create_orders(&create_req(vec![order(&format!("PO-U{i}"), "SKU-1001", 1)]))
+            .await
+            .unwrap();
+        stamps.push(clock.now());
+        clock
+            .sim()
+            .unwrap()
+            .advance(Duration::from_secs(20 * 86400));
+    }
+    let all = c.orders_updated_between(t0, stamps[4]).await.unwrap();
+    assert_eq!(all.len(), 5);
+    // Both ends are included.
+    let inner = c
+        .orders_updated_between(stamps[1], stamps[3])
+        .await
+        .unwrap();
+    let mut pos: Vec<String> = inner.iter().flat_map(|o| o.platform_order_nos()).collect();
+    pos.sort();
+    assert_eq!(pos, vec!["PO-U1", "PO-U2", "PO-U3"]);
+    // Exact SKU match on top of the server's fuzzy one.
+    let rows = c
+        .inventory_all(InventoryQuery {
+            wids: vec!["1300".into()],
+            sku: Some("LX-100".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+}
