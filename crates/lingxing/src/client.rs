@@ -321,13 +321,12 @@ impl LingxingClient {
                                 });
                             }
                         },
-                        Err(why) if status.is_server_error() || status.as_u16() == 429 => {
+                        Err(_) if status.is_server_error() || status.as_u16() == 429 => {
                             if ep.is_write() && status.as_u16() != 429 {
                                 return Err(LingxingError::Ambiguous {
                                     message: format!("{} answered HTTP {status}", ep.path()),
                                 });
                             }
-                            let _ = why;
                             format!("HTTP {status}")
                         }
                         Err(why) => {

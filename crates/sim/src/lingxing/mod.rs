@@ -26,6 +26,11 @@
 //!   `auto = false` nothing moves except through the admin API. `delivered_at` is
 //!   Asia/Shanghai local time. A duplicate `platform_order_no` in one store is refused per order
 //!   with [`DUPLICATE_ORDER_MESSAGE`] (a named assumption: the docs give no text).
+//! - A create line must resolve to a local SKU: `sku` as given, or `msku` through the store's
+//!   pairs, or an `msku` that is itself a local SKU (same-name fallback); otherwise the order is
+//!   refused per order (the real ERP may instead keep it with a "商品未配对" tag: an assumption).
+//! - `wmsOrderList` `sid_arr` matches a store's `sid` or its `store_id` (the docs say sid; the
+//!   production sync this project follows passes the store_id): both find the same orders.
 //! - Network latency injected as a fault is wall-clock time; everything else uses the clock.
 //!
 //! # Admin API (JSON)
