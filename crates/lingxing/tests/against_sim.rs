@@ -310,6 +310,15 @@ async fn throttle_storm_is_ridden_out() {
         .await
         .unwrap();
     assert_eq!(sim.calls("/pb/mp/order/v2/list"), 9);
+    // A throttled write was refused before it was processed: it is retried, and applied once.
+    sim.inject_fault("/pb/mp/order/v2/create", Fault::ThrottleStorm, Some(2));
+    let res = c
+        .create_orders(&create_req(vec![order("PO-T", "SKU-1001", 1)]))
+        .await
+        .unwrap();
+    assert_eq!(res.created.len(), 1);
+    assert_eq!(sim.calls("/pb/mp/order/v2/create"), 3);
+    assert_eq!(sim.orders_for("PO-T").len(), 1);
     // An endless storm ends in Throttled once back-off runs out.
     sim.inject_fault("/pb/mp/order/v2/list", Fault::ThrottleStorm, None);
     let r = c.orders_by_platform_order_nos(&["PO-X".into()], true).await;

@@ -539,3 +539,55 @@ fn app_id_must_be_16_characters() {
         Err(ConfigError::AppIdLength(8))
     ));
 }
+
+#[tokio::test]
+async fn expired_sign_is_resigned_once_then_succeeds() {
+    let (server, client) = setup().await;
+    Mock::given(method("POST"))
+        .and(path("/pb/mp/order/v2/list"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"code": "2001007", "msg": "api sign has expired", "data": null}),
+            ),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    mount(&server, "/pb/mp/order/v2/list", fixture("order_list.json")).await;
+    let page = client
+        .list_orders(&OrderListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(requests_to(&server, "/pb/mp/order/v2/list").await.len(), 2);
+}
+
+#[tokio::test]
+async fn token_refused_twice_is_auth_expired() {
+    let (server, client) = setup().await;
+    mount(
+        &server,
+        "/pb/mp/order/v2/list",
+        json!({"code": "2001003", "msg": "access token is missing or expire", "data": null}),
+    )
+    .await;
+    let r = client.list_orders(&OrderListQuery::default()).await;
+    assert!(
+        matches!(&r, Err(LingxingError::AuthExpired { code, .. }) if code.as_str() == "2001003"),
+        "{r:?}"
+    );
+    // One renewal (the refresh endpoint is not mocked, so a new token is issued), one retry.
+    assert_eq!(requests_to(&server, "/pb/mp/order/v2/list").await.len(), 2);
+    assert_eq!(
+        requests_to(&server, "/api/auth-server/oauth/refresh")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        requests_to(&server, "/api/auth-server/oauth/access-token")
+            .await
+            .len(),
+        2
+    );
+}
