@@ -676,6 +676,7 @@ async fn seed_file_replaces_the_world_and_settings() {
     );
     let cfg = LingxingSimConfig::from_seed_file(&p).unwrap();
     assert_eq!(cfg.app_id, "ak_SeedFileApp01");
+    assert!(!format!("{cfg:?}").contains("seed-secret"));
     assert_eq!(cfg.token_lifetime_secs, 600);
     // Fields left out keep their defaults.
     assert_eq!(cfg.sign_max_age_secs, 120);

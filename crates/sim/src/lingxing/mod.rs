@@ -82,7 +82,8 @@ pub struct DelayRange {
 }
 
 /// Simulator settings. `Default` is the documented default credentials and a realistic pace.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `Debug` leaves the secret out.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LingxingSimConfig {
     pub app_id: String,
@@ -102,6 +103,24 @@ pub struct LingxingSimConfig {
     pub rng_seed: u64,
     /// The world to start with; `None` = the default world.
     pub world: Option<SeedWorld>,
+}
+
+impl std::fmt::Debug for LingxingSimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LingxingSimConfig")
+            .field("app_id", &self.app_id)
+            .field("app_secret", &"***")
+            .field("token_lifetime_secs", &self.token_lifetime_secs)
+            .field("auto", &self.auto)
+            .field("audit_delay", &self.audit_delay)
+            .field("ship_delay", &self.ship_delay)
+            .field("split_rate", &self.split_rate)
+            .field("partial_shipment_rate", &self.partial_shipment_rate)
+            .field("interception_rate", &self.interception_rate)
+            .field("rng_seed", &self.rng_seed)
+            .field("custom_world", &self.world.is_some())
+            .finish()
+    }
 }
 
 impl Default for LingxingSimConfig {
