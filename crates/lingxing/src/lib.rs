@@ -6,4 +6,63 @@
 //! - `envelope`: the two response envelopes, soft errors, lenient ids, money, LingXing times.
 //! - `error`: failure classification from the documented code table.
 //! - `limits`: per-endpoint in-flight capacity and throttling back-off.
-//! - `api`: typed calls (order create/list, wmsOrderList, inventoryDetails, getPairList, …).
+//! - `client`: configuration and the signed call with its retry policy.
+//! - `model`: typed requests and answers.
+//! - `api`: typed calls (order create/list, wmsOrderList, inventoryDetails, getPairList, …) and
+//!   fail-closed paging helpers.
+//!
+//! # Retry policy (in `client`)
+//! - 3001008 / 103 (throttled): jittered exponential back-off, then `Throttled`. Safe for writes
+//!   too: the limiter refuses before the request is processed.
+//! - 2001003 / 2001005 / 2001008 / 2001009: renew the token (refresh, else re-issue) and retry
+//!   once, then `AuthExpired`. 2001007: re-sign with a fresh timestamp and retry once.
+//! - Reads: timeouts, 5xx, connection failures and malformed answers are retried a few times,
+//!   then `Transient`. Writes: anything after the request may have reached the server is
+//!   `Ambiguous`; only a connection that never opened is `Transient`.
+
+mod api;
+mod client;
+pub mod envelope;
+pub mod error;
+pub mod limits;
+pub mod model;
+pub mod sign;
+pub mod token;
+
+pub use api::{
+    INVENTORY_MAX_LENGTH, ORDER_LIST_MAX_LENGTH, ORDER_LIST_MAX_NOS, ORDER_LIST_MIN_LENGTH,
+    WMS_MAX_PAGE_SIZE,
+};
+pub use client::{Backoff, ConfigError, LingxingClient, LingxingConfig};
+pub use error::{Code, LingxingError};
+pub use limits::Endpoint;
+pub use model::*;
+pub use token::{InMemoryTokenCache, TokenCache, TokenRecord};
+
+use std::fmt;
+
+/// A secret (app secret, token) whose `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret text, for the wire and for a token cache only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}

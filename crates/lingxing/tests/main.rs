@@ -1,1 +1,4 @@
-//! lingxing client tests: contract (wiremock) and client-simulator over HTTP.
+//! lingxing client tests: contract (wiremock), client-simulator over HTTP, signing properties.
+mod against_sim;
+mod contract;
+mod property;

@@ -1,0 +1,253 @@
+//! The response envelopes and lenient field readers.
+//!
+//! Business answers: `{code:0, message, error_details, request_id, response_time, data, total}`;
+//! `/erp/sc/*` carry `data` as an array with a top-level `total`, `/pb/mp/*` carry
+//! `data:{total, list}`. Gateway and token answers: `{code:"…", msg, data}`. `code` is an int or a
+//! string. A `code 0` answer with `data:null` and a message is a soft error.
+//!
+//! Field readers: ids as string or number, money as `Decimal` from string or number, counts from
+//! int or string, LingXing local times (`Y-m-d H:i:s`, no zone) read in the zone set by
+//! [`with_zone`]; `0000-00-00 00:00:00` and empty strings are absent.
+
+use std::cell::Cell;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::error::{Code, LingxingError};
+
+/// A parsed envelope.
+#[derive(Debug, Clone)]
+pub(crate) struct Envelope {
+    pub code: Code,
+    pub message: String,
+    pub data: Value,
+    pub total: Option<u64>,
+}
+
+impl Envelope {
+    pub fn parse(bytes: &[u8]) -> Result<Envelope, String> {
+        let v: Value = serde_json::from_slice(bytes)
+            .map_err(|e| format!("response is not JSON ({e}): {}", preview(bytes)))?;
+        let Value::Object(mut m) = v else {
+            return Err(format!("response is not a JSON object: {}", preview(bytes)));
+        };
+        let code = match m.get("code") {
+            Some(c) => value_text(c).ok_or_else(|| "response code is not a scalar".to_owned())?,
+            None => return Err(format!("response has no code: {}", preview(bytes))),
+        };
+        let message = m
+            .get("message")
+            .or_else(|| m.get("msg"))
+            .and_then(value_text)
+            .unwrap_or_default();
+        let total = m.get("total").and_then(value_u64);
+        let data = m.remove("data").unwrap_or(Value::Null);
+        Ok(Envelope {
+            code: Code(code),
+            message,
+            data,
+            total,
+        })
+    }
+
+    pub fn is_business_success(&self) -> bool {
+        self.code.is("0")
+    }
+}
+
+fn preview(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    s.chars().take(200).collect()
+}
+
+/// Scalar JSON as text (`"12"`, `12`, `true`); `None` for null, arrays and objects.
+pub(crate) fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+pub(crate) fn value_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().or_else(|| n.to_string().parse().ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Decodes `data` into `T`, classifying a mismatch as a malformed answer.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    v: Value,
+    zone: Tz,
+    what: &str,
+) -> Result<T, LingxingError> {
+    with_zone(zone, || serde_json::from_value(v))
+        .map_err(|e| LingxingError::transient(format!("malformed {what} answer: {e}")))
+}
+
+thread_local! {
+    static ZONE: Cell<Tz> = const { Cell::new(chrono_tz::Asia::Shanghai) };
+}
+
+/// Runs a (synchronous) decode with `zone` as the zone of LingXing local times. Deserialization
+/// has no context parameter; a thread-local set around a synchronous call is safe because nothing
+/// awaits in between.
+pub fn with_zone<R>(zone: Tz, f: impl FnOnce() -> R) -> R {
+    let prev = ZONE.with(|z| z.replace(zone));
+    let out = f();
+    ZONE.with(|z| z.set(prev));
+    out
+}
+
+/// Parses a LingXing local time in `zone`. Absent for empty, zero dates and unparsable text.
+pub fn parse_local_time(s: &str, zone: Tz) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if s.is_empty() || s.starts_with("0000-00-00") {
+        return None;
+    }
+    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        })
+        .ok()?;
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Lenient serde readers for model fields.
+pub mod de {
+    use super::*;
+
+    /// Id or text from a string or a number; null → empty.
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(value_text(&v).unwrap_or_default())
+    }
+
+    /// Optional id or text; null and empty → `None`.
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(value_text(&v).filter(|s| !s.is_empty()))
+    }
+
+    /// List of ids from strings or numbers; null → empty.
+    pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(match v {
+            Value::Array(items) => items.iter().filter_map(value_text).collect(),
+            other => value_text(&other).into_iter().collect(),
+        })
+    }
+
+    /// Integer from a number or a numeric string; null or empty → 0.
+    pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Null => Ok(0),
+            Value::String(s) if s.trim().is_empty() => Ok(0),
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| n.to_string().parse::<f64>().ok().map(|f| f as i64))
+                .ok_or_else(|| serde::de::Error::custom(format!("not an integer: {n}"))),
+            Value::String(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| serde::de::Error::custom(format!("not an integer: {s:?}"))),
+            Value::Bool(b) => Ok(i64::from(*b)),
+            other => Err(serde::de::Error::custom(format!("not an integer: {other}"))),
+        }
+    }
+
+    /// Optional integer; null or empty → `None`.
+    pub fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(match &v {
+            Value::Number(n) => n.as_i64().or_else(|| n.to_string().parse().ok()),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// Money from `"19.99"`, `19.99` or null; unparsable (e.g. with a currency symbol) → `None`.
+    pub fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(match &v {
+            Value::Number(n) => Decimal::from_str(&n.to_string())
+                .or_else(|_| Decimal::from_scientific(&n.to_string()))
+                .ok(),
+            Value::String(s) => Decimal::from_str(s.trim()).ok(),
+            _ => None,
+        })
+    }
+
+    /// Unix seconds (number or string) → time; 0, null and empty → `None`.
+    pub fn opt_unix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let secs = opt_int(d)?;
+        Ok(secs
+            .filter(|s| *s > 0)
+            .and_then(|s| Utc.timestamp_opt(s, 0).single()))
+    }
+
+    /// LingXing local time (`Y-m-d H:i:s`) in the zone of [`with_zone`].
+    pub fn opt_local_time<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let v = Value::deserialize(d)?;
+        let zone = ZONE.with(|z| z.get());
+        Ok(match &v {
+            Value::String(s) => parse_local_time(s, zone),
+            _ => None,
+        })
+    }
+
+    /// Boolean from `true`, `1` or `"1"`.
+    pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(match &v {
+            Value::Bool(b) => *b,
+            Value::Number(n) => n.as_i64().unwrap_or(0) != 0,
+            Value::String(s) => matches!(s.trim(), "1" | "true"),
+            _ => false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_as_int_or_string_and_msg_or_message() {
+        let e = Envelope::parse(
+            br#"{"code":"2001006","msg":"api sign not correct","data":{"throwable":"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.code.as_str(), "2001006");
+        assert_eq!(e.message, "api sign not correct");
+        let e =
+            Envelope::parse(br#"{"code":0,"message":"success","data":[],"total":"3"}"#).unwrap();
+        assert!(e.is_business_success());
+        assert_eq!(e.total, Some(3));
+    }
+
+    #[test]
+    fn local_times_in_zone() {
+        let t = parse_local_time("2023-08-01 15:09:28", chrono_tz::Asia::Shanghai).unwrap();
+        assert_eq!(t.to_rfc3339(), "2023-08-01T07:09:28+00:00");
+        assert_eq!(
+            parse_local_time("0000-00-00 00:00:00", chrono_tz::UTC),
+            None
+        );
+        assert_eq!(parse_local_time("", chrono_tz::UTC), None);
+    }
+}
