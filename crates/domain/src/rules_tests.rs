@@ -324,7 +324,11 @@ fn ship_sends_new_packages_once_with_span_flags() {
 
     let mut not_out = shipped.clone();
     not_out.packages.get_mut("T2").unwrap().ship_time = None;
-    assert_eq!(reason_of(decide_ship(&o, &not_out, &cx)).0, ReasonCode::NoTrackingYet, "no ship time: not out yet");
+    assert_eq!(
+        reason_of(decide_ship(&o, &not_out, &cx)).0,
+        ReasonCode::NoTrackingYet,
+        "no ship time: not out yet"
+    );
 
     let all = BTreeSet::from(["T1".to_string(), "T2".to_string()]);
     let cx = ShipContext {

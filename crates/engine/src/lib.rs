@@ -15,6 +15,7 @@
 
 mod runner;
 mod scheduler;
+pub mod token_cache;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

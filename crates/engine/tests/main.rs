@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
 mod runner;
+mod token;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +60,11 @@ pub async fn settle() {
     }
 }
 
+mod cases {
+    pub use crate::runner::*;
+    pub use crate::token::*;
+}
+
 macro_rules! both_backends {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -66,7 +72,7 @@ macro_rules! both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let db = crate::Db::sqlite().await;
-                    crate::runner::$case(&db).await;
+                    crate::cases::$case(&db).await;
                 }
             )*
         }
@@ -75,7 +81,7 @@ macro_rules! both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let Some(db) = crate::Db::postgres().await else { return };
-                    crate::runner::$case(&db).await;
+                    crate::cases::$case(&db).await;
                 }
             )*
         }
@@ -89,4 +95,5 @@ both_backends!(
     missed_fires_coalesce_into_one_run_at_start,
     unbuilt_job_says_so_and_timeout_stops_a_run,
     shutdown_stops_the_running_job_and_frees_its_lease,
+    replicas_share_one_lingxing_token,
 );
