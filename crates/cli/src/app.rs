@@ -57,6 +57,28 @@ pub enum Command {
         #[command(subcommand)]
         command: OrderCommand,
     },
+    /// Run a simulator of DSCO or LingXing on a local address (for trying the service out).
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// The LingXing OpenAPI simulator. Default credentials: appId `ak_SimulatorApp1`,
+    /// appSecret `U2ltdWxhdG9yU2VjcmV0MQ==`.
+    Lingxing {
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        app_id: Option<String>,
+        #[arg(long)]
+        app_secret: Option<String>,
+        /// A JSON seed file (world, delays, rates); see the simulator's documentation.
+        #[arg(long)]
+        seed: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +150,10 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
     {
         return Ok(config_check(file.as_deref().unwrap_or(&args.config)));
     }
+    if let Command::Sim { command } = args.command {
+        let _ = logging::init(logging::LogFormat::Pretty, "info");
+        return sim_command(command).await;
+    }
     let settings = match Settings::load(&args.config) {
         Ok(s) => s,
         Err(e) => {
@@ -163,6 +189,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         Command::Order { command } => match command {
             OrderCommand::Show { po } => order_show(&settings, &po).await,
         },
+        Command::Sim { .. } => unreachable!("handled above"),
     }
 }
 
@@ -650,4 +677,45 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+async fn sim_command(command: SimCommand) -> Result<ExitCode> {
+    let (_stop_tx, mut stop) = watch::channel(false);
+    match command {
+        SimCommand::Lingxing {
+            listen,
+            app_id,
+            app_secret,
+            seed,
+        } => {
+            let mut cfg = match seed {
+                Some(p) => sim::lingxing::LingxingSimConfig::from_seed_file(&p)
+                    .map_err(|e| anyhow!("{}: {e}", p.display()))?,
+                None => sim::lingxing::LingxingSimConfig::default(),
+            };
+            if let Some(a) = app_id {
+                cfg.app_id = a;
+            }
+            if let Some(s) = app_secret {
+                cfg.app_secret = s;
+            }
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let app_id = cfg.app_id.clone();
+            let sim = sim::lingxing::LingxingSim::start(cfg, Clock::real(), listener)
+                .await
+                .map_err(|e| anyhow!("LingXing simulator: {e}"))?;
+            println!(
+                "LingXing simulator on {} (appId {app_id}); admin API under /__admin/. Ctrl-C stops it.",
+                sim.base_url()
+            );
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            sim.shutdown().await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -292,3 +292,38 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
     let out = bin(&env, &["job", "run", "cleanup_exports"]);
     assert!(text(&out).contains("not_implemented"), "{}", text(&out));
 }
+
+#[test]
+fn sim_lingxing_serves_until_sigterm() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .args(["sim", "lingxing", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DSCO_LINGXING_CONFIG", "/nonexistent/needs-no-config.toml")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stats = loop {
+        if let Some(r) = get(&addr, "/__admin/stats") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the simulator never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(stats.starts_with("HTTP/1.1 200"), "{stats}");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ak_SimulatorApp1"));
+}
