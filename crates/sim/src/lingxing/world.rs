@@ -600,15 +600,20 @@ impl World {
             .iter()
             .filter(|w| w.order_number == order_no)
             .all(|w| w.status == 3);
-        if all_shipped
-            && let Some(o) = self
-                .orders
-                .iter_mut()
-                .find(|o| o.global_order_no == order_no)
+        // ASSUMPTION (named once): an outbound order leaving the warehouse updates its system
+        // order's `update_time`, even when other packages of the order are still inside. The docs
+        // do not say; the engine's change feed relies only on `update_time` moving when anything
+        // about an order moves, which is what "update time" means.
+        if let Some(o) = self
+            .orders
+            .iter_mut()
+            .find(|o| o.global_order_no == order_no)
         {
-            o.status = 6;
-            o.delivery_time = Some(at);
             o.update_time = at;
+            if all_shipped {
+                o.status = 6;
+                o.delivery_time = Some(at);
+            }
         }
     }
 
