@@ -6,15 +6,20 @@
 
 mod ack;
 mod common;
+mod invoice;
 mod lx_feed;
+mod outbound;
 mod pull;
 mod push;
+mod ship;
 
 use std::sync::Arc;
 
 pub use ack::AckToDsco;
+pub use invoice::InvoiceToDsco;
 pub use pull::PullDscoOrders;
 pub use push::PushToLingxing;
+pub use ship::ShipToDsco;
 
 use crate::Engine;
 
@@ -30,5 +35,7 @@ pub struct Clients {
 pub fn register_order_jobs(engine: &mut Engine, clients: Arc<Clients>) {
     engine.register(Arc::new(PullDscoOrders(clients.clone())));
     engine.register(Arc::new(PushToLingxing(clients.clone())));
-    engine.register(Arc::new(AckToDsco(clients)));
+    engine.register(Arc::new(AckToDsco(clients.clone())));
+    engine.register(Arc::new(ShipToDsco(clients.clone())));
+    engine.register(Arc::new(InvoiceToDsco(clients)));
 }

@@ -1,0 +1,244 @@
+//! `invoice_to_dsco`: stage 4 → 5 (R5, R6).
+//!
+//! One invoice per PO (`invoiceId = poNumber`) once every DSCO SKU is fully out of the warehouse
+//! (outbound orders with status 3, as the ship job last read them) and every tracking number of
+//! the PO is confirmed by DSCO. Totals in decimal, rounded half-up to cents. `GET /invoice?key=`
+//! is asked only after an attempt whose outcome is unknown, never before every send.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use domain::mapping::SkuMaps;
+use domain::order::DscoOrderView;
+use domain::rules::{Decision, InvoiceWrite, decide_invoice, map_outbounds};
+use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
+use dsco::{ItemState, RequestKind};
+use serde_json::json;
+use store::{DscoRequest, DscoRequestState, IntentKind, IntentState, OrderRecord};
+
+use super::Clients;
+use super::ack::messages_text;
+use super::common::{advance, candidates, dsco_reason, skip, write_hold};
+use super::outbound::outbounds;
+use crate::{Job, JobError, RunCtx};
+
+pub struct InvoiceToDsco(pub Arc<Clients>);
+
+fn to_dsco(w: &InvoiceWrite, dsco_order_id: Option<String>) -> dsco::Invoice {
+    dsco::Invoice {
+        invoice_id: w.invoice_id.clone(),
+        po_number: Some(w.po.clone()),
+        dsco_order_id,
+        consumer_order_number: w.consumer_order_number.clone(),
+        invoice_date: w.invoice_date,
+        currency_code: Some(w.currency.clone()),
+        total_amount: w.total,
+        line_items_subtotal: Some(w.total),
+        number_of_line_items: Some(w.lines.len() as i64),
+        line_items: w
+            .lines
+            .iter()
+            .map(|l| dsco::InvoiceLine {
+                line_number: l.line_number,
+                sku: l.sku.clone(),
+                partner_sku: l.partner_sku.clone(),
+                dsco_item_id: l.dsco_item_id.clone(),
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                extended_amount: Some(l.extended_amount),
+            })
+            .collect(),
+        ..dsco::Invoice::default()
+    }
+}
+
+impl InvoiceToDsco {
+    async fn settle(ctx: &RunCtx, p: &PoNumber, how: String) -> Result<(), JobError> {
+        let now = ctx.clock.now();
+        ctx.store.update_intent(IntentKind::Invoice, p.as_str(), IntentState::Confirmed, &how, now, &ctx.fence).await?;
+        ctx.store.set_invoice_id(p, p.as_str(), &ctx.fence).await?;
+        advance(ctx, p, Stage::Shipped, Stage::Done, how).await?;
+        Ok(())
+    }
+
+    async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        for req in ctx.store.pending_dsco_requests(IntentKind::Invoice).await? {
+            let outcome = match self.0.dsco.request_outcome(RequestKind::Invoice, &dsco::RequestId(req.request_id.clone())).await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(request = %req.request_id, error = %e, "invoice change log unreadable; retried next run");
+                    continue;
+                }
+            };
+            let mut open = 0;
+            for id in &req.keys {
+                let Ok(p) = PoNumber::parse(id) else { continue };
+                match outcome.for_key(id) {
+                    Some(ItemState::Success { .. }) => {
+                        Self::settle(ctx, &p, format!("DSCO confirmed invoice {id} (request {})", req.request_id)).await?;
+                    }
+                    Some(ItemState::Failure { messages }) => {
+                        let text = messages_text(messages);
+                        ctx.store.update_intent(IntentKind::Invoice, id, IntentState::Failed, &text, ctx.clock.now(), &ctx.fence).await?;
+                        if let Some(o) = ctx.store.get_order(&p).await? {
+                            skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
+                        }
+                    }
+                    Some(ItemState::Pending) | None => open += 1,
+                }
+            }
+            if open == 0 || outcome.completed {
+                ctx.store
+                    .finish_dsco_request(&req.request_id, DscoRequestState::Done, &format!("{} invoice(s)", req.keys.len()), ctx.clock.now(), &ctx.fence)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Job for InvoiceToDsco {
+    fn name(&self) -> JobName {
+        JobName::InvoiceToDsco
+    }
+
+    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        self.confirm(ctx).await?;
+        let batch = candidates(ctx, Stage::Shipped).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
+        let job = ctx.job_config.as_ref();
+        let mut writes: Vec<(OrderRecord, InvoiceWrite, Option<String>)> = Vec::new();
+        for o in batch {
+            let view = match DscoOrderView::from_payload(&o.pulled.payload) {
+                Ok(v) => v,
+                Err(e) => {
+                    skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, format!("unreadable DSCO payload: {e}"))).await?;
+                    continue;
+                }
+            };
+            let intent = ctx.store.intent(IntentKind::Invoice, o.pulled.po.as_str()).await?;
+            match intent.as_ref().map(|i| i.state) {
+                Some(IntentState::Confirmed) => {
+                    advance(ctx, &o.pulled.po, Stage::Shipped, Stage::Done, "invoice already confirmed").await?;
+                    continue;
+                }
+                Some(IntentState::Submitted) => {
+                    skip(ctx, &o, &Reason::new(ReasonCode::DscoConfirmationPending, format!("invoice {}", o.pulled.po))).await?;
+                    continue;
+                }
+                Some(IntentState::Ambiguous) | Some(IntentState::Pending) => {
+                    // The last attempt's outcome is unknown: does DSCO have the invoice?
+                    match self.0.dsco.find_invoices(o.pulled.po.as_str()).await {
+                        Ok(found) if !found.is_empty() => {
+                            Self::settle(ctx, &o.pulled.po, format!("invoice {} found at DSCO after an unclear send", o.pulled.po)).await?;
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            skip(ctx, &o, &Reason::new(ReasonCode::DscoUnavailable, format!("invoice existence check: {e}"))).await?;
+                            continue;
+                        }
+                    }
+                }
+                Some(IntentState::Failed) if intent.as_ref().is_some_and(|i| o.updated_at <= i.updated_at) => {
+                    let text = intent.map(|i| i.outcome).unwrap_or_default();
+                    skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
+                    continue;
+                }
+                _ => {}
+            }
+            let (lx, _) = ctx.store.lingxing_view(&o.pulled.po).await?;
+            let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
+                Ok(s) => s,
+                Err(r) => {
+                    skip(ctx, &o, &r).await?;
+                    continue;
+                }
+            };
+            let confirmed: BTreeSet<String> = ctx
+                .store
+                .intents_for(&o.pulled.po)
+                .await?
+                .into_iter()
+                .filter(|i| i.kind == IntentKind::Shipment && i.state == IntentState::Confirmed)
+                .map(|i| i.key)
+                .chain(o.tracking.iter().cloned())
+                .collect();
+            match decide_invoice(&view, job, &shipped, &confirmed) {
+                Decision::Advance { note } => {
+                    advance(ctx, &o.pulled.po, Stage::Shipped, Stage::Done, note).await?;
+                }
+                Decision::Skip(r) => skip(ctx, &o, &r).await?,
+                Decision::Write(w) => writes.push((o, w, view.dsco_order_id.clone())),
+            }
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        if let Some(hold) = write_hold(ctx) {
+            for (o, _, _) in &writes {
+                skip(ctx, o, &hold).await?;
+            }
+            return Ok(());
+        }
+        let now = ctx.clock.now();
+        for (o, w, _) in &writes {
+            let payload = json!({"invoiceId": w.invoice_id, "totalAmount": w.total.to_string(), "lines": w.lines.len()});
+            ctx.store.put_intent(IntentKind::Invoice, &w.invoice_id, &o.pulled.po, &payload, &ctx.run_id, now, &ctx.fence).await?;
+            ctx.store.update_intent(IntentKind::Invoice, &w.invoice_id, IntentState::Pending, "", now, &ctx.fence).await?;
+        }
+        let body: Vec<dsco::Invoice> = writes.iter().map(|(_, w, id)| to_dsco(w, id.clone())).collect();
+        let by_id: BTreeMap<String, &OrderRecord> = writes.iter().map(|(o, w, _)| (w.invoice_id.clone(), o)).collect();
+        let chunks = match self.0.dsco.invoice_batch(&body).await {
+            Ok(c) => c,
+            Err(e) => {
+                let r = dsco_reason(&e);
+                for (o, w, _) in &writes {
+                    let st = if r.code == ReasonCode::WriteUnconfirmed { IntentState::Ambiguous } else { IntentState::Failed };
+                    ctx.store.update_intent(IntentKind::Invoice, &w.invoice_id, st, &e.to_string(), ctx.clock.now(), &ctx.fence).await?;
+                    skip(ctx, o, &r).await?;
+                }
+                return Ok(());
+            }
+        };
+        for chunk in chunks {
+            let (state, outcome, reason) = match &chunk.result {
+                Ok(a) => {
+                    ctx.store
+                        .insert_dsco_request(
+                            &DscoRequest {
+                                request_id: a.request_id.0.clone(),
+                                kind: IntentKind::Invoice,
+                                keys: chunk.keys.clone(),
+                                state: DscoRequestState::Pending,
+                                result: String::new(),
+                                run_id: Some(ctx.run_id.clone()),
+                                submitted_at: ctx.clock.now(),
+                                checked_at: None,
+                            },
+                            &ctx.fence,
+                        )
+                        .await?;
+                    (IntentState::Submitted, a.request_id.0.clone(), Reason::new(ReasonCode::DscoConfirmationPending, format!("request {}", a.request_id)))
+                }
+                Err(e) => {
+                    let r = dsco_reason(e);
+                    let st = if r.code == ReasonCode::WriteUnconfirmed { IntentState::Ambiguous } else { IntentState::Failed };
+                    (st, e.to_string(), r)
+                }
+            };
+            for id in &chunk.keys {
+                ctx.store.update_intent(IntentKind::Invoice, id, state, &outcome, ctx.clock.now(), &ctx.fence).await?;
+                if let Some(o) = by_id.get(id) {
+                    skip(ctx, o, &reason).await?;
+                }
+            }
+        }
+        self.confirm(ctx).await
+    }
+}

@@ -1,0 +1,319 @@
+//! `ship_to_dsco`: stage 3 → 4, and later packages of stage-4 orders (R4, R6).
+//!
+//! One DSCO shipment per tracking number, each recorded as an intent before the batch call; the
+//! order moves to 4 when DSCO confirms its first shipment. A tracking number already on the DSCO
+//! order or already sent is never sent again; after an unclear outcome the DSCO order is read
+//! back before anything is re-sent. Stage-4 orders stay under watch until DSCO's lifecycle is
+//! `completed`; the ship job never clears their dirty mark (the invoice job decides them).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use domain::mapping::SkuMaps;
+use domain::order::DscoOrderView;
+use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, map_outbounds};
+use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
+use dsco::{ItemState, OrderKey, RequestKind, ShipmentsForOrder};
+use serde_json::json;
+use store::{DscoRequest, DscoRequestState, IntentKind, IntentState, OrderRecord};
+
+use super::Clients;
+use super::ack::messages_text;
+use super::common::{advance, candidates, dsco_reason, skip, write_hold};
+use super::lx_feed::follow;
+use super::outbound::{audited, outbounds, refresh};
+use crate::{Job, JobError, RunCtx};
+
+pub struct ShipToDsco(pub Arc<Clients>);
+
+fn to_dsco(w: &ShipWrite) -> ShipmentsForOrder {
+    ShipmentsForOrder {
+        po_number: Some(w.po.clone()),
+        dsco_order_id: None,
+        supplier_order_number: None,
+        shipments: w
+            .shipments
+            .iter()
+            .map(|s| dsco::Shipment {
+                tracking_number: s.tracking_number.clone(),
+                ship_date: s.ship_date,
+                ship_carrier: s.carrier.clone(),
+                ship_method: s.method.clone(),
+                shipping_service_level_code: s.service_level.clone(),
+                warehouse_code: s.warehouse_code.clone(),
+                line_items: s
+                    .lines
+                    .iter()
+                    .map(|l| dsco::ShipmentLine {
+                        line_number: l.line_number,
+                        sku: l.sku.clone(),
+                        partner_sku: l.partner_sku.clone(),
+                        dsco_item_id: l.dsco_item_id.clone(),
+                        quantity: l.quantity,
+                        package_span_flag: l.package_span.then_some(true),
+                    })
+                    .collect(),
+                ..dsco::Shipment::default()
+            })
+            .collect(),
+    }
+}
+
+impl ShipToDsco {
+    async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        for req in ctx.store.pending_dsco_requests(IntentKind::Shipment).await? {
+            let outcome = match self.0.dsco.request_outcome(RequestKind::Shipment, &dsco::RequestId(req.request_id.clone())).await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(request = %req.request_id, error = %e, "shipment change log unreadable; retried next run");
+                    continue;
+                }
+            };
+            let mut open = 0;
+            for po in &req.keys {
+                let Ok(p) = PoNumber::parse(po) else { continue };
+                let mine: Vec<String> = ctx
+                    .store
+                    .intents_for(&p)
+                    .await?
+                    .into_iter()
+                    .filter(|i| i.kind == IntentKind::Shipment && i.state == IntentState::Submitted && i.outcome == req.request_id)
+                    .map(|i| i.key)
+                    .collect();
+                let now = ctx.clock.now();
+                match outcome.for_key(po) {
+                    Some(ItemState::Success { .. }) => {
+                        for t in &mine {
+                            ctx.store.update_intent(IntentKind::Shipment, t, IntentState::Confirmed, &req.request_id, now, &ctx.fence).await?;
+                        }
+                        ctx.store.add_tracking(&p, &mine, &ctx.fence).await?;
+                        if let Some(o) = ctx.store.get_order(&p).await? {
+                            if o.stage == Stage::Acknowledged {
+                                advance(ctx, &p, Stage::Acknowledged, Stage::Shipped, format!("DSCO confirmed shipment {}", mine.join(","))).await?;
+                            } else {
+                                // The invoice job waits for every tracking number's confirmation.
+                                ctx.store.mark_dirty(std::slice::from_ref(&p), Some(&ctx.fence)).await?;
+                            }
+                        }
+                    }
+                    Some(ItemState::Failure { messages }) => {
+                        let text = messages_text(messages);
+                        for t in &mine {
+                            ctx.store.update_intent(IntentKind::Shipment, t, IntentState::Failed, &text, now, &ctx.fence).await?;
+                        }
+                        if let Some(o) = ctx.store.get_order(&p).await? {
+                            skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, format!("{}: {text}", mine.join(",")))).await?;
+                        }
+                    }
+                    Some(ItemState::Pending) | None => open += 1,
+                }
+            }
+            if open == 0 || outcome.completed {
+                ctx.store
+                    .finish_dsco_request(&req.request_id, DscoRequestState::Done, &format!("{} order(s)", req.keys.len()), ctx.clock.now(), &ctx.fence)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tracking numbers not to send again: submitted, confirmed, or (after verifying on DSCO)
+    /// applied despite an unclear answer. A failed one may be sent again once the order changed.
+    async fn sent(&self, ctx: &RunCtx, o: &OrderRecord) -> Result<BTreeSet<String>, JobError> {
+        let mut out = BTreeSet::new();
+        let mut unclear = Vec::new();
+        for i in ctx.store.intents_for(&o.pulled.po).await?.into_iter().filter(|i| i.kind == IntentKind::Shipment) {
+            match i.state {
+                IntentState::Submitted | IntentState::Confirmed => {
+                    out.insert(i.key);
+                }
+                IntentState::Failed if o.updated_at <= i.updated_at => {
+                    out.insert(i.key);
+                }
+                IntentState::Ambiguous | IntentState::Pending => unclear.push(i.key),
+                IntentState::Failed => {}
+            }
+        }
+        if !unclear.is_empty() {
+            // Did the unclear ones reach DSCO? Read the order back (only after an unclear write).
+            let orders = self
+                .0
+                .dsco
+                .get_orders(OrderKey::PoNumber, o.pulled.po.as_str())
+                .await
+                .map_err(|e| JobError::Failed(format!("verifying shipments of {}: {e}", o.pulled.po)))?;
+            let on_dsco: BTreeSet<String> = orders
+                .iter()
+                .filter_map(|d| DscoOrderView::from_payload(&d.raw).ok())
+                .flat_map(|v| v.packages)
+                .collect();
+            for t in unclear {
+                if on_dsco.contains(&t) {
+                    ctx.store.update_intent(IntentKind::Shipment, &t, IntentState::Confirmed, "found on the DSCO order", ctx.clock.now(), &ctx.fence).await?;
+                    ctx.store.add_tracking(&o.pulled.po, std::slice::from_ref(&t), &ctx.fence).await?;
+                    out.insert(t);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Job for ShipToDsco {
+    fn name(&self) -> JobName {
+        JobName::ShipToDsco
+    }
+
+    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        self.confirm(ctx).await?;
+        if let Err(e) = follow(ctx, &self.0, &[Stage::Acknowledged, Stage::Shipped]).await {
+            tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");
+        }
+        let mut batch = candidates(ctx, Stage::Acknowledged).await?;
+        let watched: Vec<OrderRecord> = candidates(ctx, Stage::Shipped)
+            .await?
+            .into_iter()
+            .filter(|o| o.pulled.dsco_lifecycle.as_deref() != Some("completed"))
+            .collect();
+        let stage3 = batch.len();
+        batch.extend(watched);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // Outbound orders only for the candidates LingXing has audited.
+        let mut need = Vec::new();
+        for o in &batch {
+            let (view, _) = ctx.store.lingxing_view(&o.pulled.po).await?;
+            if audited(&view) {
+                need.push(o.clone());
+            }
+        }
+        if let Err(e) = refresh(ctx, &self.0, &need).await {
+            let r = Reason::new(ReasonCode::LingxingUnavailable, format!("wmsOrderList: {e}"));
+            for o in &batch[..stage3] {
+                skip(ctx, o, &r).await?;
+            }
+            return Ok(());
+        }
+        let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
+        let settings = ctx.job_config.as_ref().map(|j| &j.settings);
+        let mut writes: Vec<(OrderRecord, ShipWrite)> = Vec::new();
+        for (n, o) in batch.into_iter().enumerate() {
+            let at_3 = n < stage3;
+            let view = match DscoOrderView::from_payload(&o.pulled.payload) {
+                Ok(v) => v,
+                Err(e) => {
+                    skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, format!("unreadable DSCO payload: {e}"))).await?;
+                    continue;
+                }
+            };
+            let (lx, _) = ctx.store.lingxing_view(&o.pulled.po).await?;
+            let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
+                Ok(s) => s,
+                Err(r) => {
+                    skip(ctx, &o, &r).await?;
+                    continue;
+                }
+            };
+            let sent = self.sent(ctx, &o).await?;
+            let cx = ShipContext {
+                already_sent: &sent,
+                require_full_shipment: settings.and_then(|s| s.require_full_shipment).unwrap_or(false),
+                multi_ban: settings.and_then(|s| s.multi_ban).unwrap_or(false),
+                carrier_map: Some(&ctx.config.mapping.carrier),
+            };
+            match decide_ship(&view, &shipped, &cx) {
+                Decision::Advance { note } => {
+                    ctx.store.add_tracking(&o.pulled.po, &view.packages, &ctx.fence).await?;
+                    if at_3 {
+                        advance(ctx, &o.pulled.po, Stage::Acknowledged, Stage::Shipped, note).await?;
+                    }
+                }
+                Decision::Skip(r) if at_3 => {
+                    // Shipments sent and awaiting DSCO say so rather than "no tracking yet".
+                    let pending = !sent.is_empty() && r.code == ReasonCode::NoTrackingYet;
+                    let r = if pending { Reason::new(ReasonCode::DscoConfirmationPending, sent.iter().cloned().collect::<Vec<_>>().join(",")) } else { r };
+                    skip(ctx, &o, &r).await?;
+                }
+                Decision::Skip(_) => ctx.count(|c| c.processed += 1),
+                Decision::Write(w) => writes.push((o, w)),
+            }
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        if let Some(hold) = write_hold(ctx) {
+            for (o, _) in &writes {
+                skip(ctx, o, &hold).await?;
+            }
+            return Ok(());
+        }
+        let now = ctx.clock.now();
+        for (o, w) in &writes {
+            for s in &w.shipments {
+                let payload = json!({"poNumber": w.po, "trackingNumber": s.tracking_number});
+                ctx.store.put_intent(IntentKind::Shipment, &s.tracking_number, &o.pulled.po, &payload, &ctx.run_id, now, &ctx.fence).await?;
+                // A re-send after a refusal or an unclear outcome starts from pending again.
+                ctx.store.update_intent(IntentKind::Shipment, &s.tracking_number, IntentState::Pending, "", now, &ctx.fence).await?;
+            }
+        }
+        let body: Vec<ShipmentsForOrder> = writes.iter().map(|(_, w)| to_dsco(w)).collect();
+        let by_po: BTreeMap<String, &(OrderRecord, ShipWrite)> = writes.iter().map(|x| (x.1.po.clone(), x)).collect();
+        let chunks = match self.0.dsco.ship_batch(&body).await {
+            Ok(c) => c,
+            Err(e) => {
+                let r = dsco_reason(&e);
+                for (o, w) in &writes {
+                    for s in &w.shipments {
+                        let st = if r.code == ReasonCode::WriteUnconfirmed { IntentState::Ambiguous } else { IntentState::Failed };
+                        ctx.store.update_intent(IntentKind::Shipment, &s.tracking_number, st, &e.to_string(), ctx.clock.now(), &ctx.fence).await?;
+                    }
+                    skip(ctx, o, &r).await?;
+                }
+                return Ok(());
+            }
+        };
+        for chunk in chunks {
+            let (state, outcome, reason) = match &chunk.result {
+                Ok(a) => {
+                    ctx.store
+                        .insert_dsco_request(
+                            &DscoRequest {
+                                request_id: a.request_id.0.clone(),
+                                kind: IntentKind::Shipment,
+                                keys: chunk.keys.clone(),
+                                state: DscoRequestState::Pending,
+                                result: String::new(),
+                                run_id: Some(ctx.run_id.clone()),
+                                submitted_at: ctx.clock.now(),
+                                checked_at: None,
+                            },
+                            &ctx.fence,
+                        )
+                        .await?;
+                    (IntentState::Submitted, a.request_id.0.clone(), Reason::new(ReasonCode::DscoConfirmationPending, format!("request {}", a.request_id)))
+                }
+                Err(e) => {
+                    let r = dsco_reason(e);
+                    let st = match r.code {
+                        ReasonCode::WriteUnconfirmed => IntentState::Ambiguous,
+                        _ => IntentState::Failed,
+                    };
+                    (st, e.to_string(), r)
+                }
+            };
+            for po in &chunk.keys {
+                let Some((o, w)) = by_po.get(po) else { continue };
+                for s in &w.shipments {
+                    ctx.store.update_intent(IntentKind::Shipment, &s.tracking_number, state, &outcome, ctx.clock.now(), &ctx.fence).await?;
+                }
+                if o.stage == Stage::Acknowledged {
+                    skip(ctx, o, &reason).await?;
+                }
+            }
+        }
+        self.confirm(ctx).await
+    }
+}
