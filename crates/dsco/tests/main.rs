@@ -1,1 +1,5 @@
 //! dsco client tests: contract (wiremock) and client-simulator over HTTP.
+mod common;
+mod contract;
+mod openapi;
+mod with_sim;

@@ -1,0 +1,1 @@
+//! wiremock contract tests: each call's path, query, auth header and body.

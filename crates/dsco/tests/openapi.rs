@@ -1,0 +1,1 @@
+//! The official OpenAPI document validates simulator responses and client request bodies.
