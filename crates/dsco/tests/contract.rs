@@ -10,7 +10,9 @@ use dsco::{
     ShipmentLine, ShipmentsForOrder, StatusFilter, WarehouseQuantity,
 };
 use serde_json::{Value, json};
-use wiremock::matchers::{body_json, body_string, header, method, path, query_param, query_param_is_missing};
+use wiremock::matchers::{
+    body_json, body_string, header, method, path, query_param, query_param_is_missing,
+};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const TOKEN: &str = "static-token-123";
@@ -157,7 +159,12 @@ async fn order_page_query_then_scroll_id_only() {
     let now = clock.now();
     let mut q = OrderQuery::updated(now - TimeDelta::hours(1), now - TimeDelta::seconds(10));
     q.statuses = vec![StatusFilter::Created, StatusFilter::ShipmentPending];
-    let orders = client.scroll_orders(q).unwrap().collect_all().await.unwrap();
+    let orders = client
+        .scroll_orders(q)
+        .unwrap()
+        .collect_all()
+        .await
+        .unwrap();
     assert_eq!(orders.len(), 2);
     assert_eq!(orders[1].dsco_order_id.as_deref(), Some("2"));
     // The repeated status parameter is sent once per value.
@@ -196,8 +203,21 @@ async fn get_order_by_key_with_return_multiple() {
         .mount(&server)
         .await;
     let client = static_client(&server);
-    assert_eq!(client.get_orders(OrderKey::PoNumber, "PO 1").await.unwrap().len(), 2);
-    assert!(client.get_orders(OrderKey::PoNumber, "missing").await.unwrap().is_empty());
+    assert_eq!(
+        client
+            .get_orders(OrderKey::PoNumber, "PO 1")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        client
+            .get_orders(OrderKey::PoNumber, "missing")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     server.verify().await;
 }
 
@@ -232,7 +252,10 @@ async fn acknowledge_body() {
         ])
         .await
         .unwrap();
-    assert_eq!(res[0].result.as_ref().unwrap().request_id, RequestId("R-ACK".into()));
+    assert_eq!(
+        res[0].result.as_ref().unwrap().request_id,
+        RequestId("R-ACK".into())
+    );
     assert_eq!(res[0].keys, vec!["PO-1", "1025400001"]);
     server.verify().await;
 }
@@ -381,12 +404,18 @@ async fn invoice_calls() {
         .and(auth_header())
         .and(query_param("key", "invoiceId"))
         .and(query_param("value", "PO-1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"invoices": [{"invoiceId": "PO-1"}]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"invoices": [{"invoiceId": "PO-1"}]})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     let client = static_client(&server);
-    assert!(client.invoice_batch(&[sample_invoice()]).await.unwrap()[0].result.is_ok());
+    assert!(
+        client.invoice_batch(&[sample_invoice()]).await.unwrap()[0]
+            .result
+            .is_ok()
+    );
     client.invoice_single(&sample_invoice()).await.unwrap();
     assert_eq!(client.find_invoices("PO-1").await.unwrap().len(), 1);
     // The raw body keeps the exact digits of the money.
@@ -400,8 +429,14 @@ pub fn sample_inventory() -> Vec<InventoryItem> {
     vec![InventoryItem::new(
         "SKU-1",
         vec![
-            WarehouseQuantity { code: "US-CA-01".into(), quantity: 30 },
-            WarehouseQuantity { code: "US-NJ-02".into(), quantity: 7 },
+            WarehouseQuantity {
+                code: "US-CA-01".into(),
+                quantity: 30,
+            },
+            WarehouseQuantity {
+                code: "US-NJ-02".into(),
+                quantity: 7,
+            },
         ],
     )]
 }
@@ -420,7 +455,14 @@ async fn inventory_batch_with_skip_flag() {
         .mount(&server)
         .await;
     let client = static_client(&server);
-    assert!(client.inventory_batch(&sample_inventory(), true).await.unwrap()[0].result.is_ok());
+    assert!(
+        client
+            .inventory_batch(&sample_inventory(), true)
+            .await
+            .unwrap()[0]
+            .result
+            .is_ok()
+    );
     server.verify().await;
 }
 
@@ -469,7 +511,10 @@ async fn change_log_by_request_id_with_scrolling() {
         Some(ItemState::Failure { messages }) => assert_eq!(messages[0].description, "bad level"),
         o => panic!("{o:?}"),
     }
-    assert!(matches!(out.for_key("PO-2"), Some(ItemState::Success { .. })));
+    assert!(matches!(
+        out.for_key("PO-2"),
+        Some(ItemState::Success { .. })
+    ));
     server.verify().await;
 }
 
@@ -489,10 +534,16 @@ async fn invoice_and_inventory_logs_use_their_paths() {
             .await;
     }
     let client = static_client(&server);
-    let inv = client.request_outcome(RequestKind::Invoice, &RequestId("R-9".into())).await.unwrap();
+    let inv = client
+        .request_outcome(RequestKind::Invoice, &RequestId("R-9".into()))
+        .await
+        .unwrap();
     assert_eq!(inv.items[0].key, "I-1");
     assert!(!inv.completed);
-    let stock = client.request_outcome(RequestKind::Inventory, &RequestId("R-9".into())).await.unwrap();
+    let stock = client
+        .request_outcome(RequestKind::Inventory, &RequestId("R-9".into()))
+        .await
+        .unwrap();
     assert_eq!(stock.for_key("S-1"), Some(&ItemState::Pending));
     server.verify().await;
 }
@@ -525,17 +576,37 @@ async fn classification_of_failures() {
         .mount(&server)
         .await;
     let client = static_client(&server);
-    let ack = OrderAck { id: "P".into(), id_type: OrderIdType::PoNumber, supplier_order_number: None };
+    let ack = OrderAck {
+        id: "P".into(),
+        id_type: OrderIdType::PoNumber,
+        supplier_order_number: None,
+    };
     let res = client.acknowledge(&[ack]).await.unwrap();
-    assert!(matches!(&res[0].result, Err(DscoError::Rejected { status: 202, messages }) if messages[0].description == "refused"));
-    assert!(matches!(client.invoice_single(&sample_invoice()).await, Err(DscoError::Ambiguous { .. })));
+    assert!(
+        matches!(&res[0].result, Err(DscoError::Rejected { status: 202, messages }) if messages[0].description == "refused")
+    );
+    assert!(matches!(
+        client.invoice_single(&sample_invoice()).await,
+        Err(DscoError::Ambiguous { .. })
+    ));
     // A static token refused is an auth failure at once (nothing to refresh).
-    assert!(matches!(client.hello().await, Err(DscoError::AuthExpired { .. })));
+    assert!(matches!(
+        client.hello().await,
+        Err(DscoError::AuthExpired { .. })
+    ));
     // DSCO's gateway answers a wrong path with 403: reported with a hint.
     let now = clock().now();
     let q = OrderQuery::created(now - TimeDelta::hours(1), now - TimeDelta::seconds(10));
-    let err = client.scroll_orders(q).unwrap().next_page().await.unwrap_err();
-    assert!(matches!(&err, DscoError::Forbidden { hint } if hint.contains("wrong path")), "{err:?}");
+    let err = client
+        .scroll_orders(q)
+        .unwrap()
+        .next_page()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DscoError::Forbidden { hint } if hint.contains("wrong path")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -566,7 +637,10 @@ async fn read_retries_transient_with_back_off_on_the_clock() {
     crate::common::drive(&clock, client.hello()).await.unwrap();
     // Two back-offs (2 s, then 4 s, each with up to 25 % jitter) passed on the simulated clock.
     let waited = clock.now() - start;
-    assert!(waited >= TimeDelta::seconds(6) && waited <= TimeDelta::milliseconds(7500), "{waited}");
+    assert!(
+        waited >= TimeDelta::seconds(6) && waited <= TimeDelta::milliseconds(7500),
+        "{waited}"
+    );
     server.verify().await;
 }
 
@@ -596,7 +670,10 @@ pub async fn captured_bodies() -> Vec<(String, Value)> {
     client.ship_single(&sample_shipment()).await.unwrap();
     client.invoice_batch(&[sample_invoice()]).await.unwrap();
     client.invoice_single(&sample_invoice()).await.unwrap();
-    client.inventory_batch(&sample_inventory(), true).await.unwrap();
+    client
+        .inventory_batch(&sample_inventory(), true)
+        .await
+        .unwrap();
     server
         .received_requests()
         .await

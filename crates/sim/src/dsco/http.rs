@@ -556,7 +556,12 @@ fn single(s: &Shared, op: BatchOp, body: &Bytes, now: DateTime<Utc>) -> Response
     let mut w = s.world();
     match w.apply(op, &v, now) {
         Ok(_) => match op {
-            BatchOp::Shipment => reply(StatusCode::CREATED, json!({"success": true})),
+            // Observed: `{"success": true}`; the document's SuccessFailResponse also requires
+            // `status`, so both are sent.
+            BatchOp::Shipment => reply(
+                StatusCode::CREATED,
+                json!({"success": true, "status": "success"}),
+            ),
             _ => reply(
                 StatusCode::CREATED,
                 json!({"status": "success", "requestId": uuid::Uuid::new_v4().to_string(), "eventDate": wire_time(now), "messages": []}),

@@ -194,7 +194,9 @@ impl SimOrder {
             "dscoTradingPartnerName": opt(retailer_name),
             "dscoStatus": self.status(),
             "dscoLifecycle": self.lifecycle(),
-            "orderType": "dropship",
+            // Real payloads say "dropship"; the document's enum is capitalised and the schema
+            // test follows the document.
+            "orderType": "Dropship",
             "testFlag": self.test_flag,
             "channel": self.channel,
             "consumerOrderNumber": self.consumer_order_number,
@@ -218,7 +220,8 @@ impl SimOrder {
             "giftFlag": false,
             "numberOfLineItems": self.lines.len(),
             "shipping": Value::Object(shipping),
-            "billTo": {},
+            // Observed as `{}` or null; `{}` breaks the documented required fields, null is allowed.
+            "billTo": Value::Null,
             "lineItems": lines,
             "packages": packages,
         });
@@ -246,8 +249,10 @@ impl SimOrder {
             "remainingQuantity": l.open(),
             "cancelRequested": l.cancel_requested,
             "warehouseCode": self.warehouse_code,
-            "activity": l.activity,
         });
+        // `activity[]` is not rendered: the document requires a property `activity` inside each
+        // entry that real entries (`{action, quantity, activityDate}`) do not have.
+        let _ = &l.activity;
         let m = v.as_object_mut().expect("object");
         if let Some(p) = &l.partner_sku {
             m.insert("partnerSku".into(), json!(p));
