@@ -688,8 +688,8 @@ struct GenerateRequest {
     gaps: Vec<Gap>,
 }
 
+// No `deny_unknown_fields`: serde does not support it together with `flatten`.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct FaultRequest {
     endpoint: Endpoint,
     #[serde(flatten)]
