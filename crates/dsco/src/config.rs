@@ -78,3 +78,23 @@ impl DscoConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let c = DscoConfig::new(
+            "http://x/api/v3/",
+            Auth::OAuth2 {
+                client_id: "id".into(),
+                client_secret: SecretString::from("hunter2"),
+            },
+        );
+        assert_eq!(c.base_url, "http://x/api/v3");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let t = Auth::StaticToken(SecretString::from("tok-secret"));
+        assert!(!format!("{t:?}").contains("tok-secret"));
+    }
+}

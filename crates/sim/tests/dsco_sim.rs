@@ -481,7 +481,7 @@ async fn faults_errors_storms_latency_and_token_expiry() {
     let clock = clock();
     let sim = start(DscoSimConfig::default(), &clock).await;
     let api = Api::new(&sim).await;
-    sim.inject_fault(Endpoint::Hello, Fault::Error { status: 500 }, Some(1));
+    sim.inject_fault(Endpoint::Hello, Fault::Error { status: 500 }.times(1));
     assert_eq!(api.get("/hello").await.0, 500);
     assert_eq!(api.get("/hello").await.0, 200);
     let (s, _) = api
@@ -497,7 +497,7 @@ async fn faults_errors_storms_latency_and_token_expiry() {
     assert_eq!(api.get("/hello").await.0, 200);
 
     // Latency is on the simulator's clock: the answer waits until time moves.
-    sim.inject_fault(Endpoint::Any, Fault::Latency { millis: 5000 }, Some(1));
+    sim.inject_fault(Endpoint::Any, Fault::Latency { millis: 5000 }.times(1));
     let http = api.http.clone();
     let url = format!("{}/hello", api.base);
     let tok = api.token.clone();
@@ -545,7 +545,7 @@ async fn hang_after_apply_applies_the_write() {
     .await;
     sim.add_order(spec("PO-H", &[("SKU-1005", 1)])).unwrap();
     let api = Api::new(&sim).await;
-    sim.inject_fault(Endpoint::SingleShipment, Fault::ApplyThenHang, Some(1));
+    sim.inject_fault(Endpoint::SingleShipment, Fault::ApplyThenHang.times(1));
     let r = api
         .http
         .post(format!("{}/order/singleShipment", api.base))
@@ -556,7 +556,7 @@ async fn hang_after_apply_applies_the_write() {
         .await;
     assert!(r.unwrap_err().is_timeout());
     assert_eq!(sim.shipment_by_tracking("7H").unwrap().0, "PO-H");
-    sim.inject_fault(Endpoint::Hello, Fault::Hang, Some(1));
+    sim.inject_fault(Endpoint::Hello, Fault::Hang.times(1));
     let r = api
         .http
         .get(format!("{}/hello", api.base))

@@ -780,7 +780,7 @@ fn admin(s: &Arc<Shared>, method: &Method, rest: &str, query: &Query, body: &Byt
         },
         ("POST", ["faults"]) => match parse::<FaultRequest>(body) {
             Ok(f) => {
-                h.inject_fault(f.endpoint, f.spec.fault, f.spec.times);
+                h.inject_fault(f.endpoint, f.spec);
                 reply(StatusCode::OK, json!({"ok": true}))
             }
             Err(r) => r,

@@ -200,6 +200,22 @@ pub enum Fault {
     ExpireTokens,
 }
 
+impl Fault {
+    /// This fault for the next `n` calls only.
+    pub fn times(self, n: u32) -> FaultSpec {
+        FaultSpec {
+            fault: self,
+            times: Some(n),
+        }
+    }
+}
+
+impl From<Fault> for FaultSpec {
+    fn from(fault: Fault) -> Self {
+        FaultSpec { fault, times: None }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultSpec {
     #[serde(flatten)]
@@ -406,13 +422,17 @@ impl SimHandle {
         self.shared.world().known_skus.insert(sku.into());
     }
 
-    pub fn inject_fault(&self, endpoint: Endpoint, fault: Fault, times: Option<u32>) {
+    /// Applies `fault` to calls of `endpoint` ([`Endpoint::Any`]: every endpoint): to all of
+    /// them for a bare [`Fault`], to the next `n` for `fault.times(n)`. Faults injected earlier
+    /// are used first.
+    pub fn inject_fault(&self, endpoint: Endpoint, fault: impl Into<FaultSpec>) {
+        let spec = fault.into();
         let mut w = self.shared.world();
-        if fault == Fault::ExpireTokens {
+        if spec.fault == Fault::ExpireTokens {
             w.tokens.clear();
             return;
         }
-        w.faults.push((endpoint, FaultSpec { fault, times }));
+        w.faults.push((endpoint, spec));
     }
 
     pub fn clear_faults(&self) {
