@@ -754,29 +754,15 @@ async fn generated_orders_render_completely_or_with_the_requested_gap() {
     assert!(o["shipping"].get("postal").is_none());
 }
 
+fn fixture_path(name: &str) -> String {
+    format!("{}/tests/fixtures/dsco/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
 #[tokio::test]
 async fn seed_files_in_json_and_toml() {
-    let dir = std::env::temp_dir().join(format!("dsco-sim-seed-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let toml_path = dir.join("seed.toml");
-    std::fs::write(
-        &toml_path,
-        r#"
-client_id = "id-1"
-client_secret = "secret-1"
-static_token = "tok"
-initial_orders = 4
-generator_seed = 9
-async_delay_secs = 2.5
-[[orders]]
-po_number = "PO-SEED"
-retailer_id = "1000034567"
-lines = [{ sku = "SKU-2001", quantity = 2 }]
-"#,
-    )
-    .unwrap();
-    let c = DscoSimConfig::from_seed_file(&toml_path).unwrap();
+    let c = DscoSimConfig::from_seed_file(fixture_path("seed.toml")).unwrap();
     assert_eq!(c.client_id, "id-1");
+    assert_eq!(c.static_token.as_deref(), Some("tok"));
     assert_eq!(c.async_delay, Duration::from_millis(2500));
     assert_eq!(
         c.scroll_expiry,
@@ -787,18 +773,76 @@ lines = [{ sku = "SKU-2001", quantity = 2 }]
     let sim = start(c, &clock).await;
     assert_eq!(sim.order_count(), 5);
     assert_eq!(sim.order("PO-SEED").unwrap()["lineItems"][0]["quantity"], 2);
-    let json_path = dir.join("seed.json");
-    std::fs::write(
-        &json_path,
-        r#"{"initial_orders": 2, "rate_limits": false, "token_lifetime_secs": 60}"#,
-    )
-    .unwrap();
-    let c = DscoSimConfig::from_seed_file(&json_path).unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{}/hello", sim.base_url()))
+        .header("authorization", "bearer tok")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the static token from the seed file works");
+
+    let c = DscoSimConfig::from_seed_file(fixture_path("seed.json")).unwrap();
     assert!(!c.rate_limits);
     assert_eq!(c.token_lifetime, Duration::from_secs(60));
-    std::fs::write(&json_path, r#"{"unknown_key": 1}"#).unwrap();
-    assert!(DscoSimConfig::from_seed_file(&json_path).is_err());
-    std::fs::remove_dir_all(&dir).ok();
+    let sim = start(c, &clock).await;
+    assert_eq!(sim.order_count(), 3);
+    assert!(
+        sim.order("PO-JSON-1").unwrap()["lineItems"][0]
+            .get("expectedCost")
+            .is_none()
+    );
+
+    let bad = std::env::temp_dir().join(format!("dsco-sim-bad-seed-{}.json", std::process::id()));
+    std::fs::write(&bad, r#"{"unknown_key": 1}"#).unwrap();
+    assert!(DscoSimConfig::from_seed_file(&bad).is_err());
+    std::fs::remove_file(&bad).ok();
+    assert!(DscoSimConfig::from_seed_file(fixture_path("missing.toml")).is_err());
+}
+
+/// Keys of a JSON object, for comparing the simulator's payload with the reference's example.
+fn keys(v: &Value) -> std::collections::BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn rendered_orders_carry_every_field_of_the_reference_example() {
+    let example: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture_path("order_example.json")).unwrap())
+            .unwrap();
+    let clock = clock();
+    let sim = start(DscoSimConfig::default(), &clock).await;
+    let po = sim.generate_orders(1, 1).remove(0);
+    let o = sim.order(&po).unwrap();
+    let missing: Vec<_> = keys(&example).difference(&keys(&o)).cloned().collect();
+    assert!(missing.is_empty(), "order lacks {missing:?}");
+    let mut ship_keys = keys(&example["shipping"]);
+    if o["shipping"]["address"].as_array().unwrap().len() < 2 {
+        ship_keys.remove("address2");
+    }
+    let missing: Vec<_> = ship_keys
+        .difference(&keys(&o["shipping"]))
+        .cloned()
+        .collect();
+    assert!(missing.is_empty(), "shipping lacks {missing:?}");
+    // `activity` is left out on purpose (see the simulator's model).
+    let mut line_keys = keys(&example["lineItems"][0]);
+    line_keys.remove("activity");
+    let missing: Vec<_> = line_keys
+        .difference(&keys(&o["lineItems"][0]))
+        .cloned()
+        .collect();
+    assert!(missing.is_empty(), "line lacks {missing:?}");
+    // Same JSON types where both have a value.
+    for (k, v) in example.as_object().unwrap() {
+        let ours = &o[k];
+        if !v.is_null() && !ours.is_null() {
+            assert_eq!(
+                std::mem::discriminant(v),
+                std::mem::discriminant(ours),
+                "{k}: {v} vs {ours}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -162,7 +162,11 @@ impl Generator {
             currency_code: Some("USD".into()),
             ship_to: Some(Address {
                 name: Some(NAMES[rng.random_range(0..NAMES.len())].into()),
-                address: vec![street],
+                address: if rng.random_bool(0.3) {
+                    vec![street, format!("Apt {}", rng.random_range(1..400))]
+                } else {
+                    vec![street]
+                },
                 city: Some(city.into()),
                 region: Some(region.into()),
                 postal: (!has(Gap::MissingAddressField)).then(|| postal.into()),

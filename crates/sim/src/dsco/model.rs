@@ -207,6 +207,8 @@ impl SimOrder {
             "dscoCreateDate": wire_time(self.created_at),
             "dscoLastUpdate": wire_time(self.last_update),
             "shipByDate": wire_time(self.created_at + chrono::TimeDelta::days(3)),
+            "dscoShipLateDate": wire_time(self.created_at + chrono::TimeDelta::days(2)),
+            "expectedDeliveryDate": wire_time(self.created_at + chrono::TimeDelta::days(10)),
             "requestedShipCarrier": opt(carrier),
             "requestedShipMethod": opt(method),
             "requestedShippingServiceLevelCode": opt(self.service_level.as_deref()),
@@ -239,6 +241,7 @@ impl SimOrder {
         };
         let mut v = json!({
             "lineNumber": l.line_number,
+            "retailerLineId": format!("{}{:03}", self.dsco_order_id, l.line_number),
             "sku": l.sku,
             "quantity": l.quantity,
             "status": status,
