@@ -149,6 +149,7 @@ async fn dispatch(
     let Some(endpoint) = endpoint_of(&method, api_path) else {
         return gateway_403();
     };
+    tracing::debug!(?endpoint, query = ?uri.query(), "dsco sim call");
 
     // Count, check auth, pick a fault, check rate limits: all under one short lock.
     let fault = {
@@ -493,6 +494,7 @@ fn order_get(s: &Shared, query: &Query) -> Response {
 
 fn read_body(s: &Shared, body: &Bytes) -> Result<Value, Response> {
     let max = s.world().config.max_body_bytes;
+    // Assumption: DSCO's answer to a body over 5 MB is undocumented; 413 with messages.
     if body.len() > max {
         return Err(messages(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -12,7 +12,21 @@
 //! - `http`: the axum router, auth, rate limits, faults, DSCO routes and admin routes.
 //!
 //! Paths are served under `/api/v3` (as DSCO's base URL), so [`DscoSim::base_url`] is a drop-in
-//! base URL for the client.
+//! base URL for the client. Unknown paths answer 403 like DSCO's gateway.
+//!
+//! # Admin API (JSON, no auth, under `http://ADDR/__admin`)
+//! - `POST /orders` [`OrderSpec`] → 201 the order as DSCO renders it
+//! - `POST /orders/generate` `{"count": N, "seed"?: S, "gaps"?: ["unknown_retailer", …]}` →
+//!   201 `{"poNumbers": [...]}` (gaps: see [`Gap`], snake_case)
+//! - `GET /orders/{po}` → the order; `POST /orders/{po}/cancel`;
+//!   `POST /orders/{po}/lines/{n}/cancel` `{"quantity"?: N}`;
+//!   `POST /orders/{po}/cancel-request` `{"code"?: "CXSC"}`
+//! - `GET /orders/{po}/shipments` | `/invoices` | `/acks`; `GET /shipments/{tracking}` →
+//!   `{"poNumber", "shipment"}`; `GET /inventory/{sku}` → the last accepted item
+//! - `POST /faults` `{"endpoint": "order.page", "kind": "throttle", "times"?: 5}` (kinds:
+//!   `latency` + `millis`, `error` + `status`, `hang`, `apply_then_hang`, `throttle`,
+//!   `expire_tokens`; endpoint names as in [`Endpoint`], `*` for all); `DELETE /faults`
+//! - `POST /tokens/expire`; `GET /calls[?endpoint=NAME]` → `{"order.page": 6, …}`
 
 mod generate;
 mod http;

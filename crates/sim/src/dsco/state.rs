@@ -470,6 +470,8 @@ impl World {
                 ));
                 continue;
             }
+            // Assumption: a tracking number already on the order is refused, so a resend after
+            // an ambiguous write shows up instead of silently doubling.
             if o.packages.iter().any(|p| p.tracking_number == tracking) {
                 errors.push(msg(
                     "DUPLICATE_TRACKING_NUMBER",
