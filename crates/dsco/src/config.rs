@@ -9,8 +9,9 @@ pub const PRODUCTION_BASE_URL: &str = "https://api.dsco.io/api/v3";
 /// Staging base URL.
 pub const STAGING_BASE_URL: &str = "https://staging-api.dsco.io/api/v3";
 
-/// DSCO's documented limit on the body of every small-batch call.
-pub const MAX_BATCH_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// DSCO's documented limit on the body of every small-batch call ("5 MB"), read as decimal
+/// megabytes: the stricter of the two readings.
+pub const MAX_BATCH_BODY_BYTES: usize = 5_000_000;
 
 /// How the client proves who it is. Secrets are `SecretString`, so `Debug` never prints them.
 #[derive(Debug, Clone)]

@@ -296,4 +296,34 @@ mod tests {
         let big = split_batches(vec![vec![b'1'; 50], vec![b'2'; 5]], 40);
         assert_eq!(big, vec![Err(0), Ok(vec![1])]);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+        ))]
+        #[test]
+        fn split_covers_every_item_once_under_the_limit(
+            sizes in proptest::collection::vec(1usize..300, 0..60),
+            limit in 3usize..1000,
+        ) {
+            let items: Vec<Vec<u8>> = sizes.iter().map(|n| vec![b'x'; *n]).collect();
+            let mut seen = Vec::new();
+            for c in split_batches(items.clone(), limit) {
+                match c {
+                    Ok(idx) => {
+                        proptest::prop_assert!(!idx.is_empty());
+                        proptest::prop_assert!(join_array(&items, &idx).len() <= limit);
+                        seen.extend(idx);
+                    }
+                    Err(i) => {
+                        proptest::prop_assert!(items[i].len() + 2 > limit);
+                        seen.push(i);
+                    }
+                }
+            }
+            // Chunks keep item order; an oversized item is reported as soon as it is met.
+            seen.sort_unstable();
+            proptest::prop_assert_eq!(seen, (0..items.len()).collect::<Vec<_>>());
+        }
+    }
 }

@@ -120,7 +120,8 @@ impl Default for DscoSimConfig {
             token_lifetime: Duration::from_secs(3600),
             rate_limits: true,
             log_page_size: 1000,
-            max_body_bytes: 5 * 1024 * 1024,
+            // "5 MB" read as decimal megabytes, the stricter reading.
+            max_body_bytes: 5_000_000,
             orders: Vec::new(),
         }
     }
