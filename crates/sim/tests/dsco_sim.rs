@@ -7,7 +7,9 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, TimeZone, Utc};
 use clock::Clock;
 use serde_json::{Value, json};
 use sim::defaults;
-use sim::dsco::{DscoSim, DscoSimConfig, Endpoint, Fault, Gap, Generator, LineSpec, OrderSpec};
+use sim::dsco::{
+    DscoSim, DscoSimConfig, Endpoint, Fault, Gap, Generator, InitialState, LineSpec, OrderSpec,
+};
 
 fn clock() -> Clock {
     Clock::simulated(Utc.with_ymd_and_hms(2026, 1, 5, 8, 0, 0).unwrap())
@@ -748,6 +750,25 @@ async fn generated_orders_render_completely_or_with_the_requested_gap() {
         o["lineItems"][0]["expectedCost"].is_number()
             && o["lineItems"][0]["consumerPrice"].is_number()
     );
+    for (initial, status, lifecycle) in [
+        (
+            InitialState::Acknowledged,
+            "shipment_pending",
+            "acknowledged",
+        ),
+        (InitialState::Shipped, "shipped", "completed"),
+        (InitialState::Cancelled, "cancelled", "completed"),
+    ] {
+        let po = sim.generate_orders_in(1, 3, &[], initial).remove(0);
+        let o = sim.order(&po).unwrap();
+        assert_eq!(
+            (o["dscoStatus"].as_str(), o["dscoLifecycle"].as_str()),
+            (Some(status), Some(lifecycle))
+        );
+        if initial == InitialState::Shipped {
+            assert!(o["packages"][0]["trackingNumber"].is_string());
+        }
+    }
     let gap = sim.generate_orders_with(1, 2, &[Gap::MissingPrice, Gap::MissingAddressField]);
     let o = sim.order(&gap[0]).unwrap();
     assert!(o["lineItems"][0].get("expectedCost").is_none());

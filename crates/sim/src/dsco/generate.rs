@@ -26,6 +26,22 @@ pub struct OrderSpec {
     /// When DSCO created it; default: now.
     pub created_at: Option<DateTime<Utc>>,
     pub lines: Vec<LineSpec>,
+    /// Where the order already is when it first appears (DSCO may hand out orders that were
+    /// acknowledged by an export, or already shipped or cancelled in the portal).
+    pub initial: InitialState,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialState {
+    #[default]
+    Created,
+    /// `shipment_pending` / `acknowledged`.
+    Acknowledged,
+    /// Every line shipped under one tracking number: `shipped` / `completed`.
+    Shipped,
+    /// Every line cancelled: `cancelled` / `completed`.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -175,6 +191,7 @@ impl Generator {
             }),
             created_at: None,
             lines,
+            initial: InitialState::Created,
         }
     }
 }

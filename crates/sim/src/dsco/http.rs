@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::model::wire_time;
 use super::state::{BatchOp, LogKind, Scroll, ScrollItem, msg};
-use super::{Endpoint, Fault, FaultSpec, Gap, OrderSpec, Shared, SimHandle};
+use super::{Endpoint, Fault, FaultSpec, Gap, InitialState, OrderSpec, Shared, SimHandle};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -688,6 +688,8 @@ struct GenerateRequest {
     seed: Option<u64>,
     #[serde(default)]
     gaps: Vec<Gap>,
+    #[serde(default)]
+    initial: InitialState,
 }
 
 // No `deny_unknown_fields`: serde does not support it together with `flatten`.
@@ -742,7 +744,7 @@ fn admin(s: &Arc<Shared>, method: &Method, rest: &str, query: &Query, body: &Byt
         ("POST", ["orders", "generate"]) => match parse::<GenerateRequest>(body) {
             Ok(g) => {
                 let seed = g.seed.unwrap_or(1);
-                let pos = h.generate_orders_with(g.count, seed, &g.gaps);
+                let pos = h.generate_orders_in(g.count, seed, &g.gaps, g.initial);
                 reply(StatusCode::CREATED, json!({"poNumbers": pos}))
             }
             Err(r) => r,

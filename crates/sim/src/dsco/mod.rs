@@ -16,8 +16,9 @@
 //!
 //! # Admin API (JSON, no auth, under `http://ADDR/__admin`)
 //! - `POST /orders` [`OrderSpec`] → 201 the order as DSCO renders it
-//! - `POST /orders/generate` `{"count": N, "seed"?: S, "gaps"?: ["unknown_retailer", …]}` →
-//!   201 `{"poNumbers": [...]}` (gaps: see [`Gap`], snake_case)
+//! - `POST /orders/generate` `{"count": N, "seed"?: S, "gaps"?: ["unknown_retailer", …],
+//!   "initial"?: "created|acknowledged|shipped|cancelled"}` → 201 `{"poNumbers": [...]}`
+//!   (gaps: see [`Gap`], snake_case)
 //! - `GET /orders/{po}` → the order; `POST /orders/{po}/cancel`;
 //!   `POST /orders/{po}/lines/{n}/cancel` `{"quantity"?: N}`;
 //!   `POST /orders/{po}/cancel-request` `{"code"?: "CXSC"}`
@@ -43,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use generate::{
-    Gap, Generator, LineSpec, OrderSpec, UNKNOWN_RETAILER_ID, UNKNOWN_WAREHOUSE_CODE,
+    Gap, Generator, InitialState, LineSpec, OrderSpec, UNKNOWN_RETAILER_ID, UNKNOWN_WAREHOUSE_CODE,
 };
 pub use model::{Address, PackageRecord};
 pub use state::AckRecord;
@@ -347,12 +348,24 @@ impl SimHandle {
 
     /// Like [`DscoSim::generate_orders`], every order carrying the given gaps.
     pub fn generate_orders_with(&self, n: usize, seed: u64, gaps: &[Gap]) -> Vec<String> {
+        self.generate_orders_in(n, seed, gaps, InitialState::Created)
+    }
+
+    /// Like [`DscoSim::generate_orders_with`], every order starting in `initial`.
+    pub fn generate_orders_in(
+        &self,
+        n: usize,
+        seed: u64,
+        gaps: &[Gap],
+        initial: InitialState,
+    ) -> Vec<String> {
         let mut g = Generator::new(seed);
         let now = self.shared.clock.now();
         let mut w = self.shared.world();
         (0..n)
             .filter_map(|i| {
                 let mut spec = g.order(gaps);
+                spec.initial = initial;
                 spec.created_at =
                     Some(now - chrono::TimeDelta::milliseconds(((n - i) * 100) as i64));
                 w.add_order(&spec, now).ok()

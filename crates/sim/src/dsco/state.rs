@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::generate::{OrderSpec, product};
+use super::generate::{InitialState, OrderSpec, product};
 use super::model::{Address, PackageRecord, SimLine, SimOrder, money, wire_time};
 use super::{DscoSimConfig, Endpoint, FaultSpec};
 use crate::defaults;
@@ -215,6 +215,39 @@ impl World {
             cancel_requested_code: None,
             packages: Vec::new(),
         };
+        let mut order = order;
+        match spec.initial {
+            InitialState::Created => {}
+            InitialState::Acknowledged => order.acked = true,
+            InitialState::Shipped => {
+                order.acked = true;
+                let level = order
+                    .service_level
+                    .as_deref()
+                    .and_then(|c| defaults::SERVICE_LEVELS.iter().find(|l| l.code == c))
+                    .unwrap_or(&defaults::SERVICE_LEVELS[0]);
+                let mut items = Vec::new();
+                for l in &mut order.lines {
+                    l.shipped = l.quantity;
+                    items.push((l.line_number, l.sku.clone(), l.quantity));
+                }
+                order.packages.push(PackageRecord {
+                    tracking_number: format!("{}{:010}", level.tracking_prefix, id),
+                    ship_date: Some(wire_time(created)),
+                    ship_carrier: Some(level.carrier.into()),
+                    ship_method: Some(level.method.into()),
+                    shipping_service_level_code: Some(level.code.into()),
+                    warehouse_code: order.warehouse_code.clone(),
+                    items,
+                    recorded_at: created,
+                });
+            }
+            InitialState::Cancelled => {
+                for l in &mut order.lines {
+                    l.cancelled = l.quantity;
+                }
+            }
+        }
         let wire = order.to_wire();
         self.orders.insert(id, order);
         Ok(wire)
