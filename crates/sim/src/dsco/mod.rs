@@ -346,12 +346,12 @@ impl SimHandle {
         self.generate_orders_with(n, seed, &[])
     }
 
-    /// Like [`DscoSim::generate_orders`], every order carrying the given gaps.
+    /// Like [`SimHandle::generate_orders`], every order carrying the given gaps.
     pub fn generate_orders_with(&self, n: usize, seed: u64, gaps: &[Gap]) -> Vec<String> {
         self.generate_orders_in(n, seed, gaps, InitialState::Created)
     }
 
-    /// Like [`DscoSim::generate_orders_with`], every order starting in `initial`.
+    /// Like [`SimHandle::generate_orders_with`], every order starting in `initial`.
     pub fn generate_orders_in(
         &self,
         n: usize,
