@@ -251,7 +251,7 @@ async fn rides_out_a_429_storm() {
     let sim = start_sim(DscoSimConfig::default(), &clock).await;
     sim.generate_orders(50, 9);
     clock.sim().unwrap().advance(Duration::from_secs(10));
-    sim.inject_fault(Endpoint::OrderPage, Fault::Throttle.times(4));
+    sim.inject_fault(Endpoint::OrderPage, Fault::ThrottleStorm.times(4));
     let client = client(&sim.base_url(), &clock);
     let orders = drive(
         &clock,
@@ -297,7 +297,7 @@ async fn apply_then_timeout_is_ambiguous_and_was_applied() {
     cfg.request_timeout = Duration::from_millis(300);
     let client = dsco::DscoClient::new(cfg, clock.clone()).unwrap();
     client.hello().await.unwrap();
-    sim.inject_fault(Endpoint::Acknowledge, Fault::ApplyThenHang.times(1));
+    sim.inject_fault(Endpoint::Acknowledge, Fault::ApplyThenTimeout.times(1));
     let ack = OrderAck {
         id: "PO-T".into(),
         id_type: OrderIdType::PoNumber,
@@ -321,7 +321,10 @@ async fn write_500_is_ambiguous_and_read_500_is_retried() {
     let clock = sim_clock();
     let sim = start_sim(DscoSimConfig::default(), &clock).await;
     let client = client(&sim.base_url(), &clock);
-    sim.inject_fault(Endpoint::InvoicePost, Fault::Error { status: 502 }.times(1));
+    sim.inject_fault(
+        Endpoint::InvoicePost,
+        Fault::HttpStatus { status: 502 }.times(1),
+    );
     let inv = dsco::Invoice {
         invoice_id: "PO-X".into(),
         po_number: Some("PO-X".into()),
@@ -330,7 +333,10 @@ async fn write_500_is_ambiguous_and_read_500_is_retried() {
     };
     let err = client.invoice_single(&inv).await.unwrap_err();
     assert!(matches!(err, DscoError::Ambiguous { .. }), "{err:?}");
-    sim.inject_fault(Endpoint::InvoiceGet, Fault::Error { status: 503 }.times(2));
+    sim.inject_fault(
+        Endpoint::InvoiceGet,
+        Fault::HttpStatus { status: 503 }.times(2),
+    );
     let found = drive(&clock, client.find_invoices("PO-X")).await.unwrap();
     assert!(found.is_empty());
     assert_eq!(sim.calls(Endpoint::InvoiceGet), 3);

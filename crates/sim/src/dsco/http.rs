@@ -158,7 +158,10 @@ async fn dispatch(
         *w.calls.entry(endpoint).or_default() += 1;
         let fault = take_fault(&mut w.faults, endpoint);
         if endpoint != Endpoint::Token
-            && !matches!(fault, Some(Fault::Error { .. }) | Some(Fault::Throttle))
+            && !matches!(
+                fault,
+                Some(Fault::HttpStatus { .. }) | Some(Fault::ThrottleStorm)
+            )
             && let Err(r) = check_auth(&w, &headers, now)
         {
             return r;
@@ -179,12 +182,12 @@ async fn dispatch(
     let mut hang_after = false;
     match fault {
         None | Some(Fault::ExpireTokens) => {}
-        Some(Fault::Latency { millis }) => s.clock.sleep(Duration::from_millis(millis)).await,
-        Some(Fault::Error { status }) => {
+        Some(Fault::Latency { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(Fault::HttpStatus { status }) => {
             let st = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return messages(st, "INTERNAL_ERROR", "Injected failure");
         }
-        Some(Fault::Throttle) => {
+        Some(Fault::ThrottleStorm) => {
             return messages(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TOO_MANY_REQUESTS",
@@ -195,7 +198,7 @@ async fn dispatch(
             tokio::time::sleep(HANG).await;
             return messages(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "Hung");
         }
-        Some(Fault::ApplyThenHang) => hang_after = true,
+        Some(Fault::ApplyThenTimeout) => hang_after = true,
     }
     let resp = handle(&s, endpoint, &query, &body);
     if hang_after {

@@ -24,9 +24,9 @@
 //!   `POST /orders/{po}/cancel-request` `{"code"?: "CXSC"}`
 //! - `GET /orders/{po}/shipments` | `/invoices` | `/acks`; `GET /shipments/{tracking}` →
 //!   `{"poNumber", "shipment"}`; `GET /inventory/{sku}` → the last accepted item
-//! - `POST /faults` `{"endpoint": "order.page", "kind": "throttle", "times"?: 5}` (kinds:
-//!   `latency` + `millis`, `error` + `status`, `hang`, `apply_then_hang`, `throttle`,
-//!   `expire_tokens`; endpoint names as in [`Endpoint`], `*` for all); `DELETE /faults`
+//! - `POST /faults` `{"endpoint": "order.page", "kind": "throttle_storm", "times"?: 5}` (kinds:
+//!   `latency` + `ms`, `http_status` + `status`, `hang`, `apply_then_timeout`,
+//!   `throttle_storm`, `expire_tokens`; endpoint names as in [`Endpoint`], `*` for all); `DELETE /faults`
 //! - `POST /tokens/expire`; `GET /calls[?endpoint=NAME]` → `{"order.page": 6, …}`
 
 mod generate;
@@ -199,19 +199,21 @@ pub enum Endpoint {
 }
 
 /// A fault, applied to the next `times` calls of an endpoint (all calls when `times` is absent).
+/// Names and JSON shape follow the LingXing simulator's faults where the meaning is the same.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
-    /// Answer normally after this much time on the simulator's clock.
-    Latency { millis: u64 },
-    /// Answer with this HTTP status (5xx, 408, …) without doing anything.
-    Error { status: u16 },
+    /// Answer normally after this wall-clock delay. Real time on purpose: it competes with the
+    /// client's real-time HTTP timeout, and must not park a task on a simulated clock.
+    Latency { ms: u64 },
+    /// Answer with this HTTP status (5xx, 408, …) and DSCO's `messages` body, doing nothing.
+    HttpStatus { status: u16 },
     /// Never answer (the client's own timeout ends the call). Nothing is applied.
     Hang,
     /// Apply the request, then never answer: the "timeout after commit" case.
-    ApplyThenHang,
+    ApplyThenTimeout,
     /// Answer 429 (a throttling storm when `times` is large).
-    Throttle,
+    ThrottleStorm,
     /// Every OAuth token issued so far stops working at once (applied when injected).
     ExpireTokens,
 }
