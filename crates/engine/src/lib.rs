@@ -13,6 +13,7 @@
 //!   lease in the store, and every store write of the run carries the lease's fencing token.
 //! - Jobs never call each other.
 
+pub mod jobs;
 mod runner;
 mod scheduler;
 pub mod token_cache;

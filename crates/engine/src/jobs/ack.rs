@@ -47,7 +47,15 @@ impl AckToDsco {
     /// Reads the outcome of every outstanding ACK request and moves the confirmed orders on.
     async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
         for req in ctx.store.pending_dsco_requests(IntentKind::Ack).await? {
-            let outcome = match self.0.dsco.request_outcome(RequestKind::Acknowledge, &dsco::RequestId(req.request_id.clone())).await {
+            let outcome = match self
+                .0
+                .dsco
+                .request_outcome(
+                    RequestKind::Acknowledge,
+                    &dsco::RequestId(req.request_id.clone()),
+                )
+                .await
+            {
                 Ok(o) => o,
                 Err(e) => {
                     tracing::warn!(request = %req.request_id, error = %e, "ACK change log unreadable; retried next run");
@@ -60,12 +68,37 @@ impl AckToDsco {
                 let now = ctx.clock.now();
                 match outcome.for_key(po) {
                     Some(ItemState::Success { .. }) => {
-                        ctx.store.update_intent(IntentKind::Ack, po, IntentState::Confirmed, "DSCO change log: success", now, &ctx.fence).await?;
-                        advance(ctx, &p, Stage::Pushed, Stage::Acknowledged, format!("DSCO confirmed the ACK (request {})", req.request_id)).await?;
+                        ctx.store
+                            .update_intent(
+                                IntentKind::Ack,
+                                po,
+                                IntentState::Confirmed,
+                                "DSCO change log: success",
+                                now,
+                                &ctx.fence,
+                            )
+                            .await?;
+                        advance(
+                            ctx,
+                            &p,
+                            Stage::Pushed,
+                            Stage::Acknowledged,
+                            format!("DSCO confirmed the ACK (request {})", req.request_id),
+                        )
+                        .await?;
                     }
                     Some(ItemState::Failure { messages }) => {
                         let text = messages_text(messages);
-                        ctx.store.update_intent(IntentKind::Ack, po, IntentState::Failed, &text, now, &ctx.fence).await?;
+                        ctx.store
+                            .update_intent(
+                                IntentKind::Ack,
+                                po,
+                                IntentState::Failed,
+                                &text,
+                                now,
+                                &ctx.fence,
+                            )
+                            .await?;
                         if let Some(o) = ctx.store.get_order(&p).await?
                             && o.stage == Stage::Pushed
                         {
@@ -78,7 +111,13 @@ impl AckToDsco {
             if open == 0 || outcome.completed {
                 let summary = format!("{} item(s), {} still open", req.keys.len(), open);
                 ctx.store
-                    .finish_dsco_request(&req.request_id, DscoRequestState::Done, &summary, ctx.clock.now(), &ctx.fence)
+                    .finish_dsco_request(
+                        &req.request_id,
+                        DscoRequestState::Done,
+                        &summary,
+                        ctx.clock.now(),
+                        &ctx.fence,
+                    )
                     .await?;
             }
         }
@@ -118,7 +157,15 @@ impl Job for AckToDsco {
             let view = match DscoOrderView::from_payload(&o.pulled.payload) {
                 Ok(v) => v,
                 Err(e) => {
-                    skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, format!("unreadable DSCO payload: {e}"))).await?;
+                    skip(
+                        ctx,
+                        &o,
+                        &Reason::new(
+                            ReasonCode::DscoRejected,
+                            format!("unreadable DSCO payload: {e}"),
+                        ),
+                    )
+                    .await?;
                     continue;
                 }
             };
@@ -133,11 +180,26 @@ impl Job for AckToDsco {
                     let intent = ctx.store.intent(IntentKind::Ack, &w.po).await?;
                     match intent {
                         Some(i) if i.state == IntentState::Submitted => {
-                            skip(ctx, &o, &Reason::new(ReasonCode::DscoConfirmationPending, "ACK sent, waiting for DSCO's change log")).await?;
+                            skip(
+                                ctx,
+                                &o,
+                                &Reason::new(
+                                    ReasonCode::DscoConfirmationPending,
+                                    "ACK sent, waiting for DSCO's change log",
+                                ),
+                            )
+                            .await?;
                         }
                         // Refused before: sent again only once DSCO's order changed since.
-                        Some(i) if i.state == IntentState::Failed && o.updated_at <= i.updated_at => {
-                            skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, i.outcome.clone())).await?;
+                        Some(i)
+                            if i.state == IntentState::Failed && o.updated_at <= i.updated_at =>
+                        {
+                            skip(
+                                ctx,
+                                &o,
+                                &Reason::new(ReasonCode::DscoRejected, i.outcome.clone()),
+                            )
+                            .await?;
                         }
                         _ => acks.push((
                             o,
@@ -163,17 +225,41 @@ impl Job for AckToDsco {
         let now = ctx.clock.now();
         for (o, a) in &acks {
             let payload = serde_json::json!({"id": a.id, "type": "PO_NUMBER", "supplierOrderNumber": a.supplier_order_number});
-            ctx.store.put_intent(IntentKind::Ack, &a.id, &o.pulled.po, &payload, &ctx.run_id, now, &ctx.fence).await?;
+            ctx.store
+                .put_intent(
+                    IntentKind::Ack,
+                    &a.id,
+                    &o.pulled.po,
+                    &payload,
+                    &ctx.run_id,
+                    now,
+                    &ctx.fence,
+                )
+                .await?;
         }
         let body: Vec<OrderAck> = acks.iter().map(|(_, a)| a.clone()).collect();
-        let by_po: BTreeMap<String, &OrderRecord> = acks.iter().map(|(o, a)| (a.id.clone(), o)).collect();
+        let by_po: BTreeMap<String, &OrderRecord> =
+            acks.iter().map(|(o, a)| (a.id.clone(), o)).collect();
         let chunks = match self.0.dsco.acknowledge(&body).await {
             Ok(c) => c,
             Err(e) => {
                 let r = dsco_reason(&e);
                 for (o, a) in &acks {
-                    let state = if r.code == ReasonCode::WriteUnconfirmed { IntentState::Ambiguous } else { IntentState::Pending };
-                    ctx.store.update_intent(IntentKind::Ack, &a.id, state, &e.to_string(), ctx.clock.now(), &ctx.fence).await?;
+                    let state = if r.code == ReasonCode::WriteUnconfirmed {
+                        IntentState::Ambiguous
+                    } else {
+                        IntentState::Pending
+                    };
+                    ctx.store
+                        .update_intent(
+                            IntentKind::Ack,
+                            &a.id,
+                            state,
+                            &e.to_string(),
+                            ctx.clock.now(),
+                            &ctx.fence,
+                        )
+                        .await?;
                     skip(ctx, o, &r).await?;
                 }
                 return Ok(());
@@ -199,10 +285,25 @@ impl Job for AckToDsco {
                         .await?;
                     for po in &chunk.keys {
                         ctx.store
-                            .update_intent(IntentKind::Ack, po, IntentState::Submitted, &accepted.request_id.0, ctx.clock.now(), &ctx.fence)
+                            .update_intent(
+                                IntentKind::Ack,
+                                po,
+                                IntentState::Submitted,
+                                &accepted.request_id.0,
+                                ctx.clock.now(),
+                                &ctx.fence,
+                            )
                             .await?;
                         if let Some(o) = by_po.get(po) {
-                            skip(ctx, o, &Reason::new(ReasonCode::DscoConfirmationPending, format!("request {}", accepted.request_id))).await?;
+                            skip(
+                                ctx,
+                                o,
+                                &Reason::new(
+                                    ReasonCode::DscoConfirmationPending,
+                                    format!("request {}", accepted.request_id),
+                                ),
+                            )
+                            .await?;
                         }
                     }
                 }
@@ -214,7 +315,16 @@ impl Job for AckToDsco {
                             ReasonCode::DscoRejected => IntentState::Failed,
                             _ => IntentState::Pending,
                         };
-                        ctx.store.update_intent(IntentKind::Ack, po, state, &e.to_string(), ctx.clock.now(), &ctx.fence).await?;
+                        ctx.store
+                            .update_intent(
+                                IntentKind::Ack,
+                                po,
+                                state,
+                                &e.to_string(),
+                                ctx.clock.now(),
+                                &ctx.fence,
+                            )
+                            .await?;
                         if let Some(o) = by_po.get(po) {
                             skip(ctx, o, &r).await?;
                         }

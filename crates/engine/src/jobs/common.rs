@@ -2,7 +2,7 @@
 //! note a fact, turn a client failure into a reason.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
+use domain::{PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use store::{EventOutcome, NewEvent, OrderRecord};
 
 use crate::{JobError, RunCtx};
@@ -22,7 +22,12 @@ pub(crate) fn period(ctx: &RunCtx, now: DateTime<Utc>) -> TimeDelta {
 }
 
 /// When an order skipped for `kind` should be looked at again.
-pub(crate) fn next_attempt(ctx: &RunCtx, kind: ReasonKind, attempts: i64, now: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn next_attempt(
+    ctx: &RunCtx,
+    kind: ReasonKind,
+    attempts: i64,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
     match kind {
         ReasonKind::Waiting => now + WAITING_RECHECK,
         // Re-checked on every run (a fixed mapping or a lifted hold moves them at once).
@@ -62,7 +67,9 @@ pub(crate) async fn skip(ctx: &RunCtx, o: &OrderRecord, reason: &Reason) -> Resu
     e.reason_kind = Some(kind);
     e.detail = reason.subject.clone();
     let next = next_attempt(ctx, kind, o.attempts, now);
-    ctx.store.record_event(&e, Some(next), Some(&ctx.fence)).await?;
+    ctx.store
+        .record_event(&e, Some(next), Some(&ctx.fence))
+        .await?;
     ctx.count(|c| {
         c.processed += 1;
         c.skip(kind);
@@ -71,7 +78,13 @@ pub(crate) async fn skip(ctx: &RunCtx, o: &OrderRecord, reason: &Reason) -> Resu
 }
 
 /// Moves the order forward; `false` when another writer moved it first.
-pub(crate) async fn advance(ctx: &RunCtx, po: &PoNumber, from: Stage, to: Stage, detail: impl Into<String>) -> Result<bool, JobError> {
+pub(crate) async fn advance(
+    ctx: &RunCtx,
+    po: &PoNumber,
+    from: Stage,
+    to: Stage,
+    detail: impl Into<String>,
+) -> Result<bool, JobError> {
     let now = ctx.clock.now();
     let mut e = event(ctx, po, now);
     e.from_stage = Some(from);
@@ -89,7 +102,12 @@ pub(crate) async fn advance(ctx: &RunCtx, po: &PoNumber, from: Stage, to: Stage,
 }
 
 /// Records a fact on the order's timeline without changing anything else.
-pub(crate) async fn note(ctx: &RunCtx, po: &PoNumber, outcome: EventOutcome, detail: impl Into<String>) -> Result<(), JobError> {
+pub(crate) async fn note(
+    ctx: &RunCtx,
+    po: &PoNumber,
+    outcome: EventOutcome,
+    detail: impl Into<String>,
+) -> Result<(), JobError> {
     let mut e = event(ctx, po, ctx.clock.now());
     e.outcome = outcome;
     e.detail = detail.into();
@@ -100,9 +118,15 @@ pub(crate) async fn note(ctx: &RunCtx, po: &PoNumber, outcome: EventOutcome, det
 /// The held reason when this run may not write, if any.
 pub(crate) fn write_hold(ctx: &RunCtx) -> Option<Reason> {
     if !ctx.config.writes_enabled() {
-        Some(Reason::new(ReasonCode::WritesDisabled, format!("{} would write now", ctx.job)))
+        Some(Reason::new(
+            ReasonCode::WritesDisabled,
+            format!("{} would write now", ctx.job),
+        ))
     } else if ctx.dry_run {
-        Some(Reason::new(ReasonCode::DryRun, format!("dry run of {}", ctx.job)))
+        Some(Reason::new(
+            ReasonCode::DryRun,
+            format!("dry run of {}", ctx.job),
+        ))
     } else {
         None
     }
@@ -124,7 +148,9 @@ pub(crate) fn dsco_reason(e: &dsco::DscoError) -> Reason {
     use dsco::DscoError as E;
     match e {
         E::Ambiguous { .. } => Reason::new(ReasonCode::WriteUnconfirmed, e.to_string()),
-        E::Rejected { .. } | E::InvalidRequest(_) => Reason::new(ReasonCode::DscoRejected, e.to_string()),
+        E::Rejected { .. } | E::InvalidRequest(_) => {
+            Reason::new(ReasonCode::DscoRejected, e.to_string())
+        }
         _ => Reason::new(ReasonCode::DscoUnavailable, e.to_string()),
     }
 }
@@ -139,17 +165,9 @@ pub(crate) async fn candidates(ctx: &RunCtx, stage: Stage) -> Result<Vec<OrderRe
             .into_iter()
             .filter(|o| o.stage == stage)
             .collect()),
-        None => Ok(ctx.store.order_candidates(stage, ctx.clock.now(), ctx.size()).await?),
-    }
-}
-
-/// The job whose period decides "stuck" for a stage.
-pub fn mover_of(stage: Stage) -> Option<JobName> {
-    match stage {
-        Stage::Pulled => Some(JobName::PushToLingxing),
-        Stage::Pushed => Some(JobName::AckToDsco),
-        Stage::Acknowledged => Some(JobName::ShipToDsco),
-        Stage::Shipped => Some(JobName::InvoiceToDsco),
-        Stage::Done | Stage::Cancelled => None,
+        None => Ok(ctx
+            .store
+            .order_candidates(stage, ctx.clock.now(), ctx.size())
+            .await?),
     }
 }

@@ -56,7 +56,16 @@ fn to_dsco(w: &InvoiceWrite, dsco_order_id: Option<String>) -> dsco::Invoice {
 impl InvoiceToDsco {
     async fn settle(ctx: &RunCtx, p: &PoNumber, how: String) -> Result<(), JobError> {
         let now = ctx.clock.now();
-        ctx.store.update_intent(IntentKind::Invoice, p.as_str(), IntentState::Confirmed, &how, now, &ctx.fence).await?;
+        ctx.store
+            .update_intent(
+                IntentKind::Invoice,
+                p.as_str(),
+                IntentState::Confirmed,
+                &how,
+                now,
+                &ctx.fence,
+            )
+            .await?;
         ctx.store.set_invoice_id(p, p.as_str(), &ctx.fence).await?;
         advance(ctx, p, Stage::Shipped, Stage::Done, how).await?;
         Ok(())
@@ -64,7 +73,15 @@ impl InvoiceToDsco {
 
     async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
         for req in ctx.store.pending_dsco_requests(IntentKind::Invoice).await? {
-            let outcome = match self.0.dsco.request_outcome(RequestKind::Invoice, &dsco::RequestId(req.request_id.clone())).await {
+            let outcome = match self
+                .0
+                .dsco
+                .request_outcome(
+                    RequestKind::Invoice,
+                    &dsco::RequestId(req.request_id.clone()),
+                )
+                .await
+            {
                 Ok(o) => o,
                 Err(e) => {
                     tracing::warn!(request = %req.request_id, error = %e, "invoice change log unreadable; retried next run");
@@ -76,11 +93,25 @@ impl InvoiceToDsco {
                 let Ok(p) = PoNumber::parse(id) else { continue };
                 match outcome.for_key(id) {
                     Some(ItemState::Success { .. }) => {
-                        Self::settle(ctx, &p, format!("DSCO confirmed invoice {id} (request {})", req.request_id)).await?;
+                        Self::settle(
+                            ctx,
+                            &p,
+                            format!("DSCO confirmed invoice {id} (request {})", req.request_id),
+                        )
+                        .await?;
                     }
                     Some(ItemState::Failure { messages }) => {
                         let text = messages_text(messages);
-                        ctx.store.update_intent(IntentKind::Invoice, id, IntentState::Failed, &text, ctx.clock.now(), &ctx.fence).await?;
+                        ctx.store
+                            .update_intent(
+                                IntentKind::Invoice,
+                                id,
+                                IntentState::Failed,
+                                &text,
+                                ctx.clock.now(),
+                                &ctx.fence,
+                            )
+                            .await?;
                         if let Some(o) = ctx.store.get_order(&p).await? {
                             skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
                         }
@@ -90,7 +121,13 @@ impl InvoiceToDsco {
             }
             if open == 0 || outcome.completed {
                 ctx.store
-                    .finish_dsco_request(&req.request_id, DscoRequestState::Done, &format!("{} invoice(s)", req.keys.len()), ctx.clock.now(), &ctx.fence)
+                    .finish_dsco_request(
+                        &req.request_id,
+                        DscoRequestState::Done,
+                        &format!("{} invoice(s)", req.keys.len()),
+                        ctx.clock.now(),
+                        &ctx.fence,
+                    )
                     .await?;
             }
         }
@@ -117,35 +154,81 @@ impl Job for InvoiceToDsco {
             let view = match DscoOrderView::from_payload(&o.pulled.payload) {
                 Ok(v) => v,
                 Err(e) => {
-                    skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, format!("unreadable DSCO payload: {e}"))).await?;
+                    skip(
+                        ctx,
+                        &o,
+                        &Reason::new(
+                            ReasonCode::DscoRejected,
+                            format!("unreadable DSCO payload: {e}"),
+                        ),
+                    )
+                    .await?;
                     continue;
                 }
             };
-            let intent = ctx.store.intent(IntentKind::Invoice, o.pulled.po.as_str()).await?;
+            let intent = ctx
+                .store
+                .intent(IntentKind::Invoice, o.pulled.po.as_str())
+                .await?;
             match intent.as_ref().map(|i| i.state) {
                 Some(IntentState::Confirmed) => {
-                    advance(ctx, &o.pulled.po, Stage::Shipped, Stage::Done, "invoice already confirmed").await?;
+                    advance(
+                        ctx,
+                        &o.pulled.po,
+                        Stage::Shipped,
+                        Stage::Done,
+                        "invoice already confirmed",
+                    )
+                    .await?;
                     continue;
                 }
                 Some(IntentState::Submitted) => {
-                    skip(ctx, &o, &Reason::new(ReasonCode::DscoConfirmationPending, format!("invoice {}", o.pulled.po))).await?;
+                    skip(
+                        ctx,
+                        &o,
+                        &Reason::new(
+                            ReasonCode::DscoConfirmationPending,
+                            format!("invoice {}", o.pulled.po),
+                        ),
+                    )
+                    .await?;
                     continue;
                 }
                 Some(IntentState::Ambiguous) | Some(IntentState::Pending) => {
                     // The last attempt's outcome is unknown: does DSCO have the invoice?
                     match self.0.dsco.find_invoices(o.pulled.po.as_str()).await {
                         Ok(found) if !found.is_empty() => {
-                            Self::settle(ctx, &o.pulled.po, format!("invoice {} found at DSCO after an unclear send", o.pulled.po)).await?;
+                            Self::settle(
+                                ctx,
+                                &o.pulled.po,
+                                format!(
+                                    "invoice {} found at DSCO after an unclear send",
+                                    o.pulled.po
+                                ),
+                            )
+                            .await?;
                             continue;
                         }
                         Ok(_) => {}
                         Err(e) => {
-                            skip(ctx, &o, &Reason::new(ReasonCode::DscoUnavailable, format!("invoice existence check: {e}"))).await?;
+                            skip(
+                                ctx,
+                                &o,
+                                &Reason::new(
+                                    ReasonCode::DscoUnavailable,
+                                    format!("invoice existence check: {e}"),
+                                ),
+                            )
+                            .await?;
                             continue;
                         }
                     }
                 }
-                Some(IntentState::Failed) if intent.as_ref().is_some_and(|i| o.updated_at <= i.updated_at) => {
+                Some(IntentState::Failed)
+                    if intent
+                        .as_ref()
+                        .is_some_and(|i| o.updated_at <= i.updated_at) =>
+                {
                     let text = intent.map(|i| i.outcome).unwrap_or_default();
                     skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
                     continue;
@@ -189,18 +272,56 @@ impl Job for InvoiceToDsco {
         let now = ctx.clock.now();
         for (o, w, _) in &writes {
             let payload = json!({"invoiceId": w.invoice_id, "totalAmount": w.total.to_string(), "lines": w.lines.len()});
-            ctx.store.put_intent(IntentKind::Invoice, &w.invoice_id, &o.pulled.po, &payload, &ctx.run_id, now, &ctx.fence).await?;
-            ctx.store.update_intent(IntentKind::Invoice, &w.invoice_id, IntentState::Pending, "", now, &ctx.fence).await?;
+            ctx.store
+                .put_intent(
+                    IntentKind::Invoice,
+                    &w.invoice_id,
+                    &o.pulled.po,
+                    &payload,
+                    &ctx.run_id,
+                    now,
+                    &ctx.fence,
+                )
+                .await?;
+            ctx.store
+                .update_intent(
+                    IntentKind::Invoice,
+                    &w.invoice_id,
+                    IntentState::Pending,
+                    "",
+                    now,
+                    &ctx.fence,
+                )
+                .await?;
         }
-        let body: Vec<dsco::Invoice> = writes.iter().map(|(_, w, id)| to_dsco(w, id.clone())).collect();
-        let by_id: BTreeMap<String, &OrderRecord> = writes.iter().map(|(o, w, _)| (w.invoice_id.clone(), o)).collect();
+        let body: Vec<dsco::Invoice> = writes
+            .iter()
+            .map(|(_, w, id)| to_dsco(w, id.clone()))
+            .collect();
+        let by_id: BTreeMap<String, &OrderRecord> = writes
+            .iter()
+            .map(|(o, w, _)| (w.invoice_id.clone(), o))
+            .collect();
         let chunks = match self.0.dsco.invoice_batch(&body).await {
             Ok(c) => c,
             Err(e) => {
                 let r = dsco_reason(&e);
                 for (o, w, _) in &writes {
-                    let st = if r.code == ReasonCode::WriteUnconfirmed { IntentState::Ambiguous } else { IntentState::Failed };
-                    ctx.store.update_intent(IntentKind::Invoice, &w.invoice_id, st, &e.to_string(), ctx.clock.now(), &ctx.fence).await?;
+                    let st = if r.code == ReasonCode::WriteUnconfirmed {
+                        IntentState::Ambiguous
+                    } else {
+                        IntentState::Failed
+                    };
+                    ctx.store
+                        .update_intent(
+                            IntentKind::Invoice,
+                            &w.invoice_id,
+                            st,
+                            &e.to_string(),
+                            ctx.clock.now(),
+                            &ctx.fence,
+                        )
+                        .await?;
                     skip(ctx, o, &r).await?;
                 }
                 return Ok(());
@@ -224,16 +345,36 @@ impl Job for InvoiceToDsco {
                             &ctx.fence,
                         )
                         .await?;
-                    (IntentState::Submitted, a.request_id.0.clone(), Reason::new(ReasonCode::DscoConfirmationPending, format!("request {}", a.request_id)))
+                    (
+                        IntentState::Submitted,
+                        a.request_id.0.clone(),
+                        Reason::new(
+                            ReasonCode::DscoConfirmationPending,
+                            format!("request {}", a.request_id),
+                        ),
+                    )
                 }
                 Err(e) => {
                     let r = dsco_reason(e);
-                    let st = if r.code == ReasonCode::WriteUnconfirmed { IntentState::Ambiguous } else { IntentState::Failed };
+                    let st = if r.code == ReasonCode::WriteUnconfirmed {
+                        IntentState::Ambiguous
+                    } else {
+                        IntentState::Failed
+                    };
                     (st, e.to_string(), r)
                 }
             };
             for id in &chunk.keys {
-                ctx.store.update_intent(IntentKind::Invoice, id, state, &outcome, ctx.clock.now(), &ctx.fence).await?;
+                ctx.store
+                    .update_intent(
+                        IntentKind::Invoice,
+                        id,
+                        state,
+                        &outcome,
+                        ctx.clock.now(),
+                        &ctx.fence,
+                    )
+                    .await?;
                 if let Some(o) = by_id.get(id) {
                     skip(ctx, o, &reason).await?;
                 }

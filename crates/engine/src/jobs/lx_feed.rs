@@ -44,7 +44,10 @@ pub(crate) fn lx_orders(view: &Value) -> Vec<LxOrder> {
 
 /// The stored view with `orders` merged in (by LingXing order number), other keys kept.
 pub(crate) fn merge_orders(view: &Value, orders: &[&Order]) -> Value {
-    let mut by_no: BTreeMap<String, i64> = lx_orders(view).into_iter().map(|o| (o.global_order_no, o.status)).collect();
+    let mut by_no: BTreeMap<String, i64> = lx_orders(view)
+        .into_iter()
+        .map(|o| (o.global_order_no, o.status))
+        .collect();
     for o in orders {
         by_no.insert(o.global_order_no.clone(), o.status.code());
     }
@@ -52,34 +55,62 @@ pub(crate) fn merge_orders(view: &Value, orders: &[&Order]) -> Value {
         Value::Object(m) => Value::Object(m.clone()),
         _ => json!({}),
     };
-    out["orders"] = Value::Array(by_no.into_iter().map(|(no, status)| json!({"no": no, "status": status})).collect());
+    out["orders"] = Value::Array(
+        by_no
+            .into_iter()
+            .map(|(no, status)| json!({"no": no, "status": status}))
+            .collect(),
+    );
     out
 }
 
 /// Stores what LingXing shows for each local order among `orders`, for orders at `stages`.
 /// Returns how many local orders changed.
-pub(crate) async fn apply(ctx: &RunCtx, orders: &[Order], stages: &[Stage], only_unknown: bool) -> Result<usize, JobError> {
+pub(crate) async fn apply(
+    ctx: &RunCtx,
+    orders: &[Order],
+    stages: &[Stage],
+    only_unknown: bool,
+) -> Result<usize, JobError> {
     let mut by_po: BTreeMap<String, Vec<&Order>> = BTreeMap::new();
     for o in orders {
         for po in o.platform_order_nos() {
             by_po.entry(po).or_default().push(o);
         }
     }
-    let pos: Vec<PoNumber> = by_po.keys().filter_map(|p| PoNumber::parse(p).ok()).collect();
+    let pos: Vec<PoNumber> = by_po
+        .keys()
+        .filter_map(|p| PoNumber::parse(p).ok())
+        .collect();
     let local = ctx.store.orders_by_po(&pos).await?;
     let mut changed = 0;
     for rec in local.iter().filter(|r| stages.contains(&r.stage)) {
-        let Some(lx) = by_po.get(rec.pulled.po.as_str()) else { continue };
+        let Some(lx) = by_po.get(rec.pulled.po.as_str()) else {
+            continue;
+        };
         let (view, checked) = ctx.store.lingxing_view(&rec.pulled.po).await?;
         if only_unknown && checked.is_some() {
             continue;
         }
         let merged = merge_orders(&view, lx);
-        let nos: Vec<String> = lx_orders(&merged).into_iter().map(|o| o.global_order_no).collect();
-        let store_id = lx.first().map(|o| o.store_id.as_str()).filter(|s| !s.is_empty());
+        let nos: Vec<String> = lx_orders(&merged)
+            .into_iter()
+            .map(|o| o.global_order_no)
+            .collect();
+        let store_id = lx
+            .first()
+            .map(|o| o.store_id.as_str())
+            .filter(|s| !s.is_empty());
         if ctx
             .store
-            .set_lingxing_view(&rec.pulled.po, store_id, &nos, &merged, ctx.clock.now(), &ctx.fence)
+            .set_lingxing_view(
+                &rec.pulled.po,
+                store_id,
+                &nos,
+                &merged,
+                ctx.clock.now(),
+                &ctx.fence,
+            )
             .await?
         {
             changed += 1;
@@ -89,7 +120,11 @@ pub(crate) async fn apply(ctx: &RunCtx, orders: &[Order], stages: &[Stage], only
 }
 
 /// Reads LingXing's changes since this job's cursor and applies them. One call when idle.
-pub(crate) async fn follow(ctx: &RunCtx, clients: &Clients, stages: &[Stage]) -> Result<usize, lingxing::LingxingError> {
+pub(crate) async fn follow(
+    ctx: &RunCtx,
+    clients: &Clients,
+    stages: &[Stage],
+) -> Result<usize, lingxing::LingxingError> {
     let name = format!("{}.lingxing_changes", ctx.job);
     let now = ctx.clock.now();
     let cursor = ctx
@@ -119,20 +154,36 @@ pub(crate) async fn follow(ctx: &RunCtx, clients: &Clients, stages: &[Stage]) ->
         ..OrderListQuery::default()
     };
     let orders = clients.lingxing.list_orders_all(q).await?;
-    let changed = apply(ctx, &orders, stages, false).await.map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
+    let changed = apply(ctx, &orders, stages, false)
+        .await
+        .map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
     let _ = ctx
         .store
-        .set_cursor(&name, &end.timestamp().to_string(), ctx.clock.now(), &ctx.fence)
+        .set_cursor(
+            &name,
+            &end.timestamp().to_string(),
+            ctx.clock.now(),
+            &ctx.fence,
+        )
         .await;
     Ok(changed)
 }
 
 /// Looks up by PO number the candidates whose LingXing view was never read. 200 POs a call.
-pub(crate) async fn lookup_unknown(ctx: &RunCtx, clients: &Clients, candidates: &[OrderRecord], stages: &[Stage]) -> Result<(), lingxing::LingxingError> {
+pub(crate) async fn lookup_unknown(
+    ctx: &RunCtx,
+    clients: &Clients,
+    candidates: &[OrderRecord],
+    stages: &[Stage],
+) -> Result<(), lingxing::LingxingError> {
     let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
     let mut unknown = Vec::new();
     for c in candidates {
-        let (view, checked) = ctx.store.lingxing_view(&c.pulled.po).await.map_err(store_err)?;
+        let (view, checked) = ctx
+            .store
+            .lingxing_view(&c.pulled.po)
+            .await
+            .map_err(store_err)?;
         // Status 0: created by this service, not read back yet.
         if checked.is_none() || lx_orders(&view).iter().any(|o| o.status == 0) {
             unknown.push(c.pulled.po.to_string());
@@ -141,25 +192,35 @@ pub(crate) async fn lookup_unknown(ctx: &RunCtx, clients: &Clients, candidates: 
     if unknown.is_empty() {
         return Ok(());
     }
-    let orders = clients.lingxing.orders_by_platform_order_nos(&unknown, true).await?;
-    let mut found = std::collections::BTreeSet::new();
-    for o in &orders {
-        found.extend(o.platform_order_nos());
-    }
-    let mut fresh: Vec<Order> = orders;
+    let fresh = clients
+        .lingxing
+        .orders_by_platform_order_nos(&unknown, true)
+        .await?;
     // Replace, not merge: a status-0 placeholder must not survive the real answer.
     for po in &unknown {
         let Ok(p) = PoNumber::parse(po) else { continue };
-        let mine: Vec<&Order> = fresh.iter().filter(|o| o.platform_order_nos().contains(po)).collect();
+        let mine: Vec<&Order> = fresh
+            .iter()
+            .filter(|o| o.platform_order_nos().contains(po))
+            .collect();
         let nos: Vec<String> = mine.iter().map(|o| o.global_order_no.clone()).collect();
         let view = merge_orders(&json!({}), &mine);
-        let store_id = mine.first().map(|o| o.store_id.clone()).filter(|s| !s.is_empty());
+        let store_id = mine
+            .first()
+            .map(|o| o.store_id.clone())
+            .filter(|s| !s.is_empty());
         ctx.store
-            .set_lingxing_view(&p, store_id.as_deref(), &nos, &view, ctx.clock.now(), &ctx.fence)
+            .set_lingxing_view(
+                &p,
+                store_id.as_deref(),
+                &nos,
+                &view,
+                ctx.clock.now(),
+                &ctx.fence,
+            )
             .await
             .map_err(store_err)?;
     }
-    fresh.clear();
-    let _ = (stages, found);
+    let _ = stages;
     Ok(())
 }

@@ -42,11 +42,16 @@ fn to_json(w: &WmsOrder) -> Value {
 }
 
 fn time(v: &Value, k: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(v.get(k)?.as_str()?).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(v.get(k)?.as_str()?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn text(v: &Value, k: &str) -> Option<String> {
-    v.get(k)?.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+    v.get(k)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// The outbound orders in a stored view.
@@ -74,7 +79,10 @@ pub(crate) fn outbounds(view: &Value, po: &str) -> Vec<LxOutbound> {
                                     sku: text(i, "sku").unwrap_or_default(),
                                     msku: text(i, "msku"),
                                     count: i.get("count").and_then(Value::as_i64).unwrap_or(0),
-                                    bundle_type: i.get("bundle_type").and_then(Value::as_i64).unwrap_or(0),
+                                    bundle_type: i
+                                        .get("bundle_type")
+                                        .and_then(Value::as_i64)
+                                        .unwrap_or(0),
                                 })
                                 .collect()
                         })
@@ -88,17 +96,32 @@ pub(crate) fn outbounds(view: &Value, po: &str) -> Vec<LxOutbound> {
 /// Reads the outbound orders of `orders` (all pages; `sid_arr` = their stores, a create-date
 /// window from a day before the oldest order's push to tomorrow) and stores them in each order's
 /// LingXing view. Fails closed: an interrupted listing changes nothing.
-pub(crate) async fn refresh(ctx: &RunCtx, clients: &Clients, orders: &[OrderRecord]) -> Result<(), lingxing::LingxingError> {
+pub(crate) async fn refresh(
+    ctx: &RunCtx,
+    clients: &Clients,
+    orders: &[OrderRecord],
+) -> Result<(), lingxing::LingxingError> {
     let tz = clients.lingxing.config().timezone;
     for chunk in orders.chunks(POS_PER_CALL) {
         let pos: Vec<String> = chunk.iter().map(|o| o.pulled.po.to_string()).collect();
-        let mut sids: Vec<u64> = chunk.iter().filter_map(|o| o.store_id.as_deref()?.parse().ok()).collect();
+        let mut sids: Vec<u64> = chunk
+            .iter()
+            .filter_map(|o| o.store_id.as_deref()?.parse().ok())
+            .collect();
         sids.sort();
         sids.dedup();
-        let oldest = chunk.iter().map(|o| o.created_at).min().unwrap_or_else(|| ctx.clock.now());
+        let oldest = chunk
+            .iter()
+            .map(|o| o.created_at)
+            .min()
+            .unwrap_or_else(|| ctx.clock.now());
         let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
-        let start = day(oldest).checked_sub_days(Days::new(1)).unwrap_or(day(oldest));
-        let end = day(ctx.clock.now()).checked_add_days(Days::new(1)).unwrap_or(day(ctx.clock.now()));
+        let start = day(oldest)
+            .checked_sub_days(Days::new(1))
+            .unwrap_or(day(oldest));
+        let end = day(ctx.clock.now())
+            .checked_add_days(Days::new(1))
+            .unwrap_or(day(ctx.clock.now()));
         let q = WmsOrderQuery {
             page: 1,
             page_size: lingxing::WMS_MAX_PAGE_SIZE,
@@ -117,12 +140,18 @@ pub(crate) async fn refresh(ctx: &RunCtx, clients: &Clients, orders: &[OrderReco
             }
         }
         for o in chunk {
-            let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
-            let (mut view, _) = ctx.store.lingxing_view(&o.pulled.po).await.map_err(store_err)?;
+            let store_err =
+                |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
+            let (mut view, _) = ctx
+                .store
+                .lingxing_view(&o.pulled.po)
+                .await
+                .map_err(store_err)?;
             if !view.is_object() {
                 view = json!({});
             }
-            view["outbounds"] = Value::Array(by_po.remove(o.pulled.po.as_str()).unwrap_or_default());
+            view["outbounds"] =
+                Value::Array(by_po.remove(o.pulled.po.as_str()).unwrap_or_default());
             let nos = o.lingxing_order_nos.clone();
             ctx.store
                 .set_lingxing_view(&o.pulled.po, None, &nos, &view, ctx.clock.now(), &ctx.fence)
@@ -135,5 +164,7 @@ pub(crate) async fn refresh(ctx: &RunCtx, clients: &Clients, orders: &[OrderReco
 
 /// Whether the stored view says LingXing has audited (and so may have outbound orders).
 pub(crate) fn audited(view: &Value) -> bool {
-    super::lx_feed::lx_orders(view).iter().any(|o| matches!(o.status, 5 | 6 | 9))
+    super::lx_feed::lx_orders(view)
+        .iter()
+        .any(|o| matches!(o.status, 5 | 6 | 9))
 }

@@ -101,7 +101,11 @@ impl Job for PullDscoOrders {
                 // A single second holding more than `size` orders is taken whole: narrowing
                 // further is impossible and skipping it would lose orders.
                 Ok(Window::TooMany) => {
-                    let q = if first_run { OrderQuery::created(since, until) } else { OrderQuery::updated(since, until) };
+                    let q = if first_run {
+                        OrderQuery::created(since, until)
+                    } else {
+                        OrderQuery::updated(since, until)
+                    };
                     match self.read(q, usize::MAX).await {
                         Ok(Window::Fits(o)) => break o,
                         Ok(Window::TooMany) => unreachable!("no limit"),
@@ -155,7 +159,13 @@ async fn store_order(ctx: &RunCtx, raw: &serde_json::Value) -> Result<(), JobErr
     let now = ctx.clock.now();
     match ctx
         .store
-        .upsert_pulled(&pulled, view.initial_stage(), Some(&ctx.run_id), now, &ctx.fence)
+        .upsert_pulled(
+            &pulled,
+            view.initial_stage(),
+            Some(&ctx.run_id),
+            now,
+            &ctx.fence,
+        )
         .await?
     {
         Upserted::Inserted(_) => ctx.count(|c| {
@@ -165,19 +175,42 @@ async fn store_order(ctx: &RunCtx, raw: &serde_json::Value) -> Result<(), JobErr
         Upserted::Refreshed(stage) => {
             if view.is_cancelled() && stage < Stage::Done {
                 let pushed = stage >= Stage::Pushed;
-                advance(ctx, &view.po, stage, Stage::Cancelled, "DSCO cancelled the order").await?;
+                advance(
+                    ctx,
+                    &view.po,
+                    stage,
+                    Stage::Cancelled,
+                    "DSCO cancelled the order",
+                )
+                .await?;
                 if pushed {
-                    ctx.store.add_flag(&view.po, "cancelled_after_push", Some(&ctx.fence)).await?;
+                    ctx.store
+                        .add_flag(&view.po, "cancelled_after_push", Some(&ctx.fence))
+                        .await?;
                     if let Some(o) = ctx.store.get_order(&view.po).await? {
                         let r = Reason::new(
                             ReasonCode::CancelledAfterPush,
-                            format!("LingXing orders {}", if o.lingxing_order_nos.is_empty() { "-".to_owned() } else { o.lingxing_order_nos.join(", ") }),
+                            format!(
+                                "LingXing orders {}",
+                                if o.lingxing_order_nos.is_empty() {
+                                    "-".to_owned()
+                                } else {
+                                    o.lingxing_order_nos.join(", ")
+                                }
+                            ),
                         );
                         skip(ctx, &o, &r).await?;
                     }
                 }
             } else if stage == Stage::Pulled && view.is_shipped() {
-                advance(ctx, &view.po, Stage::Pulled, Stage::Done, "DSCO already shows it shipped: done without pushing").await?;
+                advance(
+                    ctx,
+                    &view.po,
+                    Stage::Pulled,
+                    Stage::Done,
+                    "DSCO already shows it shipped: done without pushing",
+                )
+                .await?;
             } else {
                 ctx.count(|c| c.processed += 1);
             }

@@ -46,7 +46,11 @@ fn new_order(p: &PushOrder) -> NewOrder {
             .iter()
             .map(|l| NewOrderItem {
                 sku: l.sku.clone(),
-                msku: if l.sku.is_some() { None } else { Some(l.msku.clone()) },
+                msku: if l.sku.is_some() {
+                    None
+                } else {
+                    Some(l.msku.clone())
+                },
                 quantity: u32::try_from(l.quantity).unwrap_or(u32::MAX),
                 unit_price: l.unit_price,
                 stock_deduction_type: None,
@@ -74,7 +78,15 @@ impl Job for PushToLingxing {
             let view = match DscoOrderView::from_payload(&o.pulled.payload) {
                 Ok(v) => v,
                 Err(e) => {
-                    skip(ctx, &o, &Reason::new(ReasonCode::SkuMissing, format!("unreadable DSCO payload: {e}"))).await?;
+                    skip(
+                        ctx,
+                        &o,
+                        &Reason::new(
+                            ReasonCode::SkuMissing,
+                            format!("unreadable DSCO payload: {e}"),
+                        ),
+                    )
+                    .await?;
                     continue;
                 }
             };
@@ -91,11 +103,22 @@ impl Job for PushToLingxing {
         }
 
         // R2: does LingXing already have them? One call per 200 POs; a failure stops here.
-        let pos: Vec<String> = writes.iter().map(|(o, _)| o.pulled.po.to_string()).collect();
-        let existing = match self.0.lingxing.orders_by_platform_order_nos(&pos, true).await {
+        let pos: Vec<String> = writes
+            .iter()
+            .map(|(o, _)| o.pulled.po.to_string())
+            .collect();
+        let existing = match self
+            .0
+            .lingxing
+            .orders_by_platform_order_nos(&pos, true)
+            .await
+        {
             Ok(e) => e,
             Err(e) => {
-                let r = Reason::new(ReasonCode::LingxingUnavailable, format!("existence check: {e}"));
+                let r = Reason::new(
+                    ReasonCode::LingxingUnavailable,
+                    format!("existence check: {e}"),
+                );
                 for (o, _) in &writes {
                     skip(ctx, o, &r).await?;
                 }
@@ -115,16 +138,43 @@ impl Job for PushToLingxing {
                     let view = merge_orders(&json!({}), lx);
                     let nos: Vec<String> = lx.iter().map(|x| x.global_order_no.clone()).collect();
                     ctx.store
-                        .set_lingxing_view(&o.pulled.po, Some(&p.store_id), &nos, &view, ctx.clock.now(), &ctx.fence)
+                        .set_lingxing_view(
+                            &o.pulled.po,
+                            Some(&p.store_id),
+                            &nos,
+                            &view,
+                            ctx.clock.now(),
+                            &ctx.fence,
+                        )
                         .await?;
-                    if let Some(i) = ctx.store.intent(IntentKind::Create, o.pulled.po.as_str()).await?
+                    if let Some(i) = ctx
+                        .store
+                        .intent(IntentKind::Create, o.pulled.po.as_str())
+                        .await?
                         && i.state != IntentState::Confirmed
                     {
                         ctx.store
-                            .update_intent(IntentKind::Create, o.pulled.po.as_str(), IntentState::Confirmed, "found in LingXing", ctx.clock.now(), &ctx.fence)
+                            .update_intent(
+                                IntentKind::Create,
+                                o.pulled.po.as_str(),
+                                IntentState::Confirmed,
+                                "found in LingXing",
+                                ctx.clock.now(),
+                                &ctx.fence,
+                            )
                             .await?;
                     }
-                    advance(ctx, &o.pulled.po, Stage::Pulled, Stage::Pushed, format!("already in LingXing as {}: not created again", nos.join(", "))).await?;
+                    advance(
+                        ctx,
+                        &o.pulled.po,
+                        Stage::Pulled,
+                        Stage::Pushed,
+                        format!(
+                            "already in LingXing as {}: not created again",
+                            nos.join(", ")
+                        ),
+                    )
+                    .await?;
                 }
                 None => to_create.push((o, p)),
             }
@@ -154,7 +204,15 @@ impl Job for PushToLingxing {
                 for (o, p) in part {
                     let payload = serde_json::to_value(new_order(p)).unwrap_or_default();
                     ctx.store
-                        .put_intent(IntentKind::Create, o.pulled.po.as_str(), &o.pulled.po, &payload, &ctx.run_id, ctx.clock.now(), &ctx.fence)
+                        .put_intent(
+                            IntentKind::Create,
+                            o.pulled.po.as_str(),
+                            &o.pulled.po,
+                            &payload,
+                            &ctx.run_id,
+                            ctx.clock.now(),
+                            &ctx.fence,
+                        )
                         .await?;
                     for n in &p.notes {
                         note(ctx, &o.pulled.po, EventOutcome::Noted, n.clone()).await?;
@@ -170,33 +228,94 @@ impl Job for PushToLingxing {
                         let mut answered = BTreeSet::new();
                         for c in &result.created {
                             answered.insert(c.platform_order_no.clone());
-                            let Some((o, _)) = part.iter().find(|(o, _)| o.pulled.po.as_str() == c.platform_order_no) else { continue };
+                            let Some((o, _)) = part
+                                .iter()
+                                .find(|(o, _)| o.pulled.po.as_str() == c.platform_order_no)
+                            else {
+                                continue;
+                            };
                             let now = ctx.clock.now();
                             ctx.store
-                                .update_intent(IntentKind::Create, &c.platform_order_no, IntentState::Confirmed, &c.global_order_no, now, &ctx.fence)
+                                .update_intent(
+                                    IntentKind::Create,
+                                    &c.platform_order_no,
+                                    IntentState::Confirmed,
+                                    &c.global_order_no,
+                                    now,
+                                    &ctx.fence,
+                                )
                                 .await?;
                             // Status 0: not read back yet; the ACK job looks it up.
                             let view = json!({"orders": [{"no": c.global_order_no, "status": 0}]});
                             ctx.store
-                                .set_lingxing_view(&o.pulled.po, Some(&store_id), std::slice::from_ref(&c.global_order_no), &view, now, &ctx.fence)
+                                .set_lingxing_view(
+                                    &o.pulled.po,
+                                    Some(&store_id),
+                                    std::slice::from_ref(&c.global_order_no),
+                                    &view,
+                                    now,
+                                    &ctx.fence,
+                                )
                                 .await?;
-                            advance(ctx, &o.pulled.po, Stage::Pulled, Stage::Pushed, format!("created in LingXing as {}", c.global_order_no)).await?;
+                            advance(
+                                ctx,
+                                &o.pulled.po,
+                                Stage::Pulled,
+                                Stage::Pushed,
+                                format!("created in LingXing as {}", c.global_order_no),
+                            )
+                            .await?;
                         }
                         for r in &result.refused {
                             answered.insert(r.platform_order_no.clone());
-                            let Some((o, _)) = part.iter().find(|(o, _)| o.pulled.po.as_str() == r.platform_order_no) else { continue };
+                            let Some((o, _)) = part
+                                .iter()
+                                .find(|(o, _)| o.pulled.po.as_str() == r.platform_order_no)
+                            else {
+                                continue;
+                            };
                             ctx.store
-                                .update_intent(IntentKind::Create, &r.platform_order_no, IntentState::Failed, &r.error_message, ctx.clock.now(), &ctx.fence)
+                                .update_intent(
+                                    IntentKind::Create,
+                                    &r.platform_order_no,
+                                    IntentState::Failed,
+                                    &r.error_message,
+                                    ctx.clock.now(),
+                                    &ctx.fence,
+                                )
                                 .await?;
                             // A refusal may be "duplicate number": the next run's existence check
                             // then finds the order and advances it, whatever the wording was.
-                            skip(ctx, o, &Reason::new(ReasonCode::LingxingRejected, r.error_message.clone())).await?;
+                            skip(
+                                ctx,
+                                o,
+                                &Reason::new(ReasonCode::LingxingRejected, r.error_message.clone()),
+                            )
+                            .await?;
                         }
-                        for (o, _) in part.iter().filter(|(o, _)| !answered.contains(o.pulled.po.as_str())) {
+                        for (o, _) in part
+                            .iter()
+                            .filter(|(o, _)| !answered.contains(o.pulled.po.as_str()))
+                        {
                             ctx.store
-                                .update_intent(IntentKind::Create, o.pulled.po.as_str(), IntentState::Ambiguous, "no per-order result", ctx.clock.now(), &ctx.fence)
+                                .update_intent(
+                                    IntentKind::Create,
+                                    o.pulled.po.as_str(),
+                                    IntentState::Ambiguous,
+                                    "no per-order result",
+                                    ctx.clock.now(),
+                                    &ctx.fence,
+                                )
                                 .await?;
-                            skip(ctx, o, &Reason::new(ReasonCode::WriteUnconfirmed, "LingXing returned no result for this order")).await?;
+                            skip(
+                                ctx,
+                                o,
+                                &Reason::new(
+                                    ReasonCode::WriteUnconfirmed,
+                                    "LingXing returned no result for this order",
+                                ),
+                            )
+                            .await?;
                         }
                     }
                     Err(e) => {
@@ -208,7 +327,14 @@ impl Job for PushToLingxing {
                         };
                         for (o, _) in part {
                             ctx.store
-                                .update_intent(IntentKind::Create, o.pulled.po.as_str(), state, &e.to_string(), ctx.clock.now(), &ctx.fence)
+                                .update_intent(
+                                    IntentKind::Create,
+                                    o.pulled.po.as_str(),
+                                    state,
+                                    &e.to_string(),
+                                    ctx.clock.now(),
+                                    &ctx.fence,
+                                )
                                 .await?;
                             skip(ctx, o, &reason).await?;
                         }

@@ -62,8 +62,20 @@ fn to_dsco(w: &ShipWrite) -> ShipmentsForOrder {
 
 impl ShipToDsco {
     async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        for req in ctx.store.pending_dsco_requests(IntentKind::Shipment).await? {
-            let outcome = match self.0.dsco.request_outcome(RequestKind::Shipment, &dsco::RequestId(req.request_id.clone())).await {
+        for req in ctx
+            .store
+            .pending_dsco_requests(IntentKind::Shipment)
+            .await?
+        {
+            let outcome = match self
+                .0
+                .dsco
+                .request_outcome(
+                    RequestKind::Shipment,
+                    &dsco::RequestId(req.request_id.clone()),
+                )
+                .await
+            {
                 Ok(o) => o,
                 Err(e) => {
                     tracing::warn!(request = %req.request_id, error = %e, "shipment change log unreadable; retried next run");
@@ -78,32 +90,71 @@ impl ShipToDsco {
                     .intents_for(&p)
                     .await?
                     .into_iter()
-                    .filter(|i| i.kind == IntentKind::Shipment && i.state == IntentState::Submitted && i.outcome == req.request_id)
+                    .filter(|i| {
+                        i.kind == IntentKind::Shipment
+                            && i.state == IntentState::Submitted
+                            && i.outcome == req.request_id
+                    })
                     .map(|i| i.key)
                     .collect();
                 let now = ctx.clock.now();
                 match outcome.for_key(po) {
                     Some(ItemState::Success { .. }) => {
                         for t in &mine {
-                            ctx.store.update_intent(IntentKind::Shipment, t, IntentState::Confirmed, &req.request_id, now, &ctx.fence).await?;
+                            ctx.store
+                                .update_intent(
+                                    IntentKind::Shipment,
+                                    t,
+                                    IntentState::Confirmed,
+                                    &req.request_id,
+                                    now,
+                                    &ctx.fence,
+                                )
+                                .await?;
                         }
                         ctx.store.add_tracking(&p, &mine, &ctx.fence).await?;
                         if let Some(o) = ctx.store.get_order(&p).await? {
                             if o.stage == Stage::Acknowledged {
-                                advance(ctx, &p, Stage::Acknowledged, Stage::Shipped, format!("DSCO confirmed shipment {}", mine.join(","))).await?;
+                                advance(
+                                    ctx,
+                                    &p,
+                                    Stage::Acknowledged,
+                                    Stage::Shipped,
+                                    format!("DSCO confirmed shipment {}", mine.join(",")),
+                                )
+                                .await?;
                             } else {
                                 // The invoice job waits for every tracking number's confirmation.
-                                ctx.store.mark_dirty(std::slice::from_ref(&p), Some(&ctx.fence)).await?;
+                                ctx.store
+                                    .mark_dirty(std::slice::from_ref(&p), Some(&ctx.fence))
+                                    .await?;
                             }
                         }
                     }
                     Some(ItemState::Failure { messages }) => {
                         let text = messages_text(messages);
                         for t in &mine {
-                            ctx.store.update_intent(IntentKind::Shipment, t, IntentState::Failed, &text, now, &ctx.fence).await?;
+                            ctx.store
+                                .update_intent(
+                                    IntentKind::Shipment,
+                                    t,
+                                    IntentState::Failed,
+                                    &text,
+                                    now,
+                                    &ctx.fence,
+                                )
+                                .await?;
                         }
                         if let Some(o) = ctx.store.get_order(&p).await? {
-                            skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, format!("{}: {text}", mine.join(",")))).await?;
+                            skip(
+                                ctx,
+                                &o,
+                                &Reason::new(
+                                    ReasonCode::DscoRejected,
+                                    format!("{}: {text}", mine.join(",")),
+                                ),
+                            )
+                            .await?;
                         }
                     }
                     Some(ItemState::Pending) | None => open += 1,
@@ -111,7 +162,13 @@ impl ShipToDsco {
             }
             if open == 0 || outcome.completed {
                 ctx.store
-                    .finish_dsco_request(&req.request_id, DscoRequestState::Done, &format!("{} order(s)", req.keys.len()), ctx.clock.now(), &ctx.fence)
+                    .finish_dsco_request(
+                        &req.request_id,
+                        DscoRequestState::Done,
+                        &format!("{} order(s)", req.keys.len()),
+                        ctx.clock.now(),
+                        &ctx.fence,
+                    )
                     .await?;
             }
         }
@@ -123,7 +180,13 @@ impl ShipToDsco {
     async fn sent(&self, ctx: &RunCtx, o: &OrderRecord) -> Result<BTreeSet<String>, JobError> {
         let mut out = BTreeSet::new();
         let mut unclear = Vec::new();
-        for i in ctx.store.intents_for(&o.pulled.po).await?.into_iter().filter(|i| i.kind == IntentKind::Shipment) {
+        for i in ctx
+            .store
+            .intents_for(&o.pulled.po)
+            .await?
+            .into_iter()
+            .filter(|i| i.kind == IntentKind::Shipment)
+        {
             match i.state {
                 IntentState::Submitted | IntentState::Confirmed => {
                     out.insert(i.key);
@@ -142,7 +205,9 @@ impl ShipToDsco {
                 .dsco
                 .get_orders(OrderKey::PoNumber, o.pulled.po.as_str())
                 .await
-                .map_err(|e| JobError::Failed(format!("verifying shipments of {}: {e}", o.pulled.po)))?;
+                .map_err(|e| {
+                    JobError::Failed(format!("verifying shipments of {}: {e}", o.pulled.po))
+                })?;
             let on_dsco: BTreeSet<String> = orders
                 .iter()
                 .filter_map(|d| DscoOrderView::from_payload(&d.raw).ok())
@@ -150,8 +215,19 @@ impl ShipToDsco {
                 .collect();
             for t in unclear {
                 if on_dsco.contains(&t) {
-                    ctx.store.update_intent(IntentKind::Shipment, &t, IntentState::Confirmed, "found on the DSCO order", ctx.clock.now(), &ctx.fence).await?;
-                    ctx.store.add_tracking(&o.pulled.po, std::slice::from_ref(&t), &ctx.fence).await?;
+                    ctx.store
+                        .update_intent(
+                            IntentKind::Shipment,
+                            &t,
+                            IntentState::Confirmed,
+                            "found on the DSCO order",
+                            ctx.clock.now(),
+                            &ctx.fence,
+                        )
+                        .await?;
+                    ctx.store
+                        .add_tracking(&o.pulled.po, std::slice::from_ref(&t), &ctx.fence)
+                        .await?;
                     out.insert(t);
                 }
             }
@@ -191,7 +267,10 @@ impl Job for ShipToDsco {
             }
         }
         if let Err(e) = refresh(ctx, &self.0, &need).await {
-            let r = Reason::new(ReasonCode::LingxingUnavailable, format!("wmsOrderList: {e}"));
+            let r = Reason::new(
+                ReasonCode::LingxingUnavailable,
+                format!("wmsOrderList: {e}"),
+            );
             for o in &batch[..stage3] {
                 skip(ctx, o, &r).await?;
             }
@@ -205,7 +284,15 @@ impl Job for ShipToDsco {
             let view = match DscoOrderView::from_payload(&o.pulled.payload) {
                 Ok(v) => v,
                 Err(e) => {
-                    skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, format!("unreadable DSCO payload: {e}"))).await?;
+                    skip(
+                        ctx,
+                        &o,
+                        &Reason::new(
+                            ReasonCode::DscoRejected,
+                            format!("unreadable DSCO payload: {e}"),
+                        ),
+                    )
+                    .await?;
                     continue;
                 }
             };
@@ -220,21 +307,33 @@ impl Job for ShipToDsco {
             let sent = self.sent(ctx, &o).await?;
             let cx = ShipContext {
                 already_sent: &sent,
-                require_full_shipment: settings.and_then(|s| s.require_full_shipment).unwrap_or(false),
+                require_full_shipment: settings
+                    .and_then(|s| s.require_full_shipment)
+                    .unwrap_or(false),
                 multi_ban: settings.and_then(|s| s.multi_ban).unwrap_or(false),
                 carrier_map: Some(&ctx.config.mapping.carrier),
             };
             match decide_ship(&view, &shipped, &cx) {
                 Decision::Advance { note } => {
-                    ctx.store.add_tracking(&o.pulled.po, &view.packages, &ctx.fence).await?;
+                    ctx.store
+                        .add_tracking(&o.pulled.po, &view.packages, &ctx.fence)
+                        .await?;
                     if at_3 {
-                        advance(ctx, &o.pulled.po, Stage::Acknowledged, Stage::Shipped, note).await?;
+                        advance(ctx, &o.pulled.po, Stage::Acknowledged, Stage::Shipped, note)
+                            .await?;
                     }
                 }
                 Decision::Skip(r) if at_3 => {
                     // Shipments sent and awaiting DSCO say so rather than "no tracking yet".
                     let pending = !sent.is_empty() && r.code == ReasonCode::NoTrackingYet;
-                    let r = if pending { Reason::new(ReasonCode::DscoConfirmationPending, sent.iter().cloned().collect::<Vec<_>>().join(",")) } else { r };
+                    let r = if pending {
+                        Reason::new(
+                            ReasonCode::DscoConfirmationPending,
+                            sent.iter().cloned().collect::<Vec<_>>().join(","),
+                        )
+                    } else {
+                        r
+                    };
                     skip(ctx, &o, &r).await?;
                 }
                 Decision::Skip(_) => ctx.count(|c| c.processed += 1),
@@ -254,21 +353,54 @@ impl Job for ShipToDsco {
         for (o, w) in &writes {
             for s in &w.shipments {
                 let payload = json!({"poNumber": w.po, "trackingNumber": s.tracking_number});
-                ctx.store.put_intent(IntentKind::Shipment, &s.tracking_number, &o.pulled.po, &payload, &ctx.run_id, now, &ctx.fence).await?;
+                ctx.store
+                    .put_intent(
+                        IntentKind::Shipment,
+                        &s.tracking_number,
+                        &o.pulled.po,
+                        &payload,
+                        &ctx.run_id,
+                        now,
+                        &ctx.fence,
+                    )
+                    .await?;
                 // A re-send after a refusal or an unclear outcome starts from pending again.
-                ctx.store.update_intent(IntentKind::Shipment, &s.tracking_number, IntentState::Pending, "", now, &ctx.fence).await?;
+                ctx.store
+                    .update_intent(
+                        IntentKind::Shipment,
+                        &s.tracking_number,
+                        IntentState::Pending,
+                        "",
+                        now,
+                        &ctx.fence,
+                    )
+                    .await?;
             }
         }
         let body: Vec<ShipmentsForOrder> = writes.iter().map(|(_, w)| to_dsco(w)).collect();
-        let by_po: BTreeMap<String, &(OrderRecord, ShipWrite)> = writes.iter().map(|x| (x.1.po.clone(), x)).collect();
+        let by_po: BTreeMap<String, &(OrderRecord, ShipWrite)> =
+            writes.iter().map(|x| (x.1.po.clone(), x)).collect();
         let chunks = match self.0.dsco.ship_batch(&body).await {
             Ok(c) => c,
             Err(e) => {
                 let r = dsco_reason(&e);
                 for (o, w) in &writes {
                     for s in &w.shipments {
-                        let st = if r.code == ReasonCode::WriteUnconfirmed { IntentState::Ambiguous } else { IntentState::Failed };
-                        ctx.store.update_intent(IntentKind::Shipment, &s.tracking_number, st, &e.to_string(), ctx.clock.now(), &ctx.fence).await?;
+                        let st = if r.code == ReasonCode::WriteUnconfirmed {
+                            IntentState::Ambiguous
+                        } else {
+                            IntentState::Failed
+                        };
+                        ctx.store
+                            .update_intent(
+                                IntentKind::Shipment,
+                                &s.tracking_number,
+                                st,
+                                &e.to_string(),
+                                ctx.clock.now(),
+                                &ctx.fence,
+                            )
+                            .await?;
                     }
                     skip(ctx, o, &r).await?;
                 }
@@ -293,7 +425,14 @@ impl Job for ShipToDsco {
                             &ctx.fence,
                         )
                         .await?;
-                    (IntentState::Submitted, a.request_id.0.clone(), Reason::new(ReasonCode::DscoConfirmationPending, format!("request {}", a.request_id)))
+                    (
+                        IntentState::Submitted,
+                        a.request_id.0.clone(),
+                        Reason::new(
+                            ReasonCode::DscoConfirmationPending,
+                            format!("request {}", a.request_id),
+                        ),
+                    )
                 }
                 Err(e) => {
                     let r = dsco_reason(e);
@@ -305,9 +444,20 @@ impl Job for ShipToDsco {
                 }
             };
             for po in &chunk.keys {
-                let Some((o, w)) = by_po.get(po) else { continue };
+                let Some((o, w)) = by_po.get(po) else {
+                    continue;
+                };
                 for s in &w.shipments {
-                    ctx.store.update_intent(IntentKind::Shipment, &s.tracking_number, state, &outcome, ctx.clock.now(), &ctx.fence).await?;
+                    ctx.store
+                        .update_intent(
+                            IntentKind::Shipment,
+                            &s.tracking_number,
+                            state,
+                            &outcome,
+                            ctx.clock.now(),
+                            &ctx.fence,
+                        )
+                        .await?;
                 }
                 if o.stage == Stage::Acknowledged {
                     skip(ctx, o, &reason).await?;
