@@ -79,6 +79,25 @@ pub enum SimCommand {
         #[arg(long)]
         seed: Option<PathBuf>,
     },
+    /// The DSCO v3 simulator. Default OAuth2 credentials: client id `dsco-sim-client`, secret
+    /// `dsco-sim-secret`.
+    Dsco {
+        #[arg(long, default_value = "127.0.0.1:18080")]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        client_id: Option<String>,
+        #[arg(long)]
+        client_secret: Option<String>,
+        /// Also accept this static bearer token.
+        #[arg(long)]
+        static_token: Option<String>,
+        /// Generate this many realistic orders at start.
+        #[arg(long)]
+        orders: Option<usize>,
+        /// A seed file (JSON, or TOML when it ends in .toml).
+        #[arg(long)]
+        seed: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -715,6 +734,49 @@ async fn sim_command(command: SimCommand) -> Result<ExitCode> {
                 _ = stop.wait_for(|s| *s) => {}
             }
             sim.shutdown().await;
+        }
+        SimCommand::Dsco {
+            listen,
+            client_id,
+            client_secret,
+            static_token,
+            orders,
+            seed,
+        } => {
+            let mut cfg = match seed {
+                Some(p) => sim::dsco::DscoSimConfig::from_seed_file(&p)
+                    .map_err(|e| anyhow!("{}: {e}", p.display()))?,
+                None => sim::dsco::DscoSimConfig::default(),
+            };
+            if let Some(v) = client_id {
+                cfg.client_id = v;
+            }
+            if let Some(v) = client_secret {
+                cfg.client_secret = v;
+            }
+            if static_token.is_some() {
+                cfg.static_token = static_token;
+            }
+            if let Some(n) = orders {
+                cfg.initial_orders = n;
+            }
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let (id, n) = (cfg.client_id.clone(), cfg.initial_orders);
+            let sim = sim::dsco::DscoSim::start(cfg, Clock::real(), listener)
+                .await
+                .map_err(|e| anyhow!("DSCO simulator: {e}"))?;
+            println!(
+                "DSCO simulator on {} (client id {id}, {n} orders); admin API at {}. Ctrl-C stops it.",
+                sim.base_url(),
+                sim.admin_url()
+            );
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            drop(sim);
         }
     }
     Ok(ExitCode::SUCCESS)

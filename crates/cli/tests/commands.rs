@@ -327,3 +327,48 @@ fn sim_lingxing_serves_until_sigterm() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("ak_SimulatorApp1"));
 }
+
+#[test]
+fn sim_dsco_serves_generated_orders() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .args([
+            "sim",
+            "dsco",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--orders",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let calls = loop {
+        if let Some(r) = get(&addr, "/__admin/calls") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the simulator never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(calls.starts_with("HTTP/1.1 200"), "{calls}");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 orders"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
