@@ -1,6 +1,7 @@
 //! Engine tests on the simulated clock, against SQLite always and PostgreSQL when
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
+mod orders;
 mod runner;
 mod token;
 
@@ -61,6 +62,7 @@ pub async fn settle() {
 }
 
 mod cases {
+    pub use crate::orders::*;
     pub use crate::runner::*;
     pub use crate::token::*;
 }
@@ -96,4 +98,5 @@ both_backends!(
     unbuilt_job_says_so_and_timeout_stops_a_run,
     shutdown_stops_the_running_job_and_frees_its_lease,
     replicas_share_one_lingxing_token,
+    orders_go_from_dsco_through_lingxing_and_back,
 );
