@@ -441,7 +441,7 @@ async fn job_run(
         }
     };
     let store = open_store(settings).await?;
-    let engine = build_engine(store, settings);
+    let engine = build_engine(store, settings)?;
     let (_stop_tx, stop_rx) = watch::channel(false);
     let opts = RunOptions {
         scheduled_for: None,
@@ -486,14 +486,62 @@ async fn job_run(
     }
 }
 
-fn build_engine(store: Arc<dyn Store>, _settings: &Settings) -> Arc<Engine> {
-    let engine = Engine::new(
+fn build_engine(store: Arc<dyn Store>, settings: &Settings) -> Result<Arc<Engine>> {
+    let clock = Clock::real();
+    let clients = Arc::new(build_clients(store.clone(), settings, clock.clone())?);
+    let mut engine = Engine::new(
         store,
-        Clock::real(),
+        clock,
         engine::default_holder(),
         EngineSettings::default(),
     );
-    Arc::new(engine)
+    engine::jobs::register_order_jobs(&mut engine, clients);
+    Ok(Arc::new(engine))
+}
+
+/// The DSCO and LingXing clients from the deployment settings; the LingXing token is shared
+/// through the store.
+pub fn build_clients(
+    store: Arc<dyn Store>,
+    settings: &Settings,
+    clock: Clock,
+) -> Result<engine::jobs::Clients> {
+    use crate::settings::DscoAuth;
+    let auth = match &settings.dsco.auth {
+        DscoAuth::OAuth {
+            client_id,
+            client_secret,
+        } => dsco::Auth::OAuth2 {
+            client_id: client_id.clone(),
+            client_secret: secrecy::SecretString::from(client_secret.expose().to_owned()),
+        },
+        DscoAuth::Token(t) => {
+            dsco::Auth::StaticToken(secrecy::SecretString::from(t.expose().to_owned()))
+        }
+    };
+    let dsco = dsco::DscoClient::new(
+        dsco::DscoConfig::new(settings.dsco.base_url.as_str(), auth),
+        clock.clone(),
+    )
+    .map_err(|e| anyhow!("dsco: {e}"))?;
+    let lx = &settings.lingxing;
+    let mut cfg = lingxing::LingxingConfig::new(
+        lx.base_url.as_str(),
+        lx.app_id.clone(),
+        lx.app_secret.expose(),
+    );
+    cfg.timezone = lx.timezone;
+    let cache: Arc<dyn lingxing::TokenCache> = Arc::new(engine::token_cache::StoreTokenCache::new(
+        store,
+        clock.clone(),
+    ));
+    let lingxing = lingxing::LingxingClient::new(cfg, clock, Some(cache))
+        .map_err(|e| anyhow!("lingxing.app_id: {e}"))?;
+    Ok(engine::jobs::Clients {
+        dsco,
+        lingxing,
+        platform_code: lx.platform_code,
+    })
 }
 
 async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
@@ -640,7 +688,7 @@ async fn run(settings: Settings) -> Result<ExitCode> {
         .install_recorder()
         .map_err(|e| anyhow!("cannot install the metrics recorder: {e}"))?;
     let render: console::MetricsRender = Arc::new(move || prometheus.render());
-    let engine = build_engine(store.clone(), &settings);
+    let engine = build_engine(store.clone(), &settings)?;
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let listener = tokio::net::TcpListener::bind(settings.console.listen)
