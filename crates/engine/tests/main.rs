@@ -99,4 +99,5 @@ both_backends!(
     shutdown_stops_the_running_job_and_frees_its_lease,
     replicas_share_one_lingxing_token,
     orders_go_from_dsco_through_lingxing_and_back,
+    apply_then_timeout_still_writes_exactly_once,
 );

@@ -103,16 +103,24 @@ pub async fn world(db: &Db, extra_jobs: Value) -> World {
         },
     );
     dc.rate_limits = false;
+    // Short real-time timeouts so that "apply then time out" faults end quickly.
+    dc.request_timeout = Duration::from_secs(2);
+    dc.retry.max_attempts = 2;
     let cache: Arc<dyn lingxing::TokenCache> =
         Arc::new(StoreTokenCache::new(store.clone(), clock.clone()));
     let clients = Arc::new(Clients {
         dsco: DscoClient::new(dc, clock.clone()).unwrap(),
         lingxing: LingxingClient::new(
-            LingxingConfig::new(
-                lx.base_url(),
-                sim::lingxing::DEFAULT_APP_ID,
-                sim::lingxing::DEFAULT_APP_SECRET,
-            ),
+            {
+                let mut c = LingxingConfig::new(
+                    lx.base_url(),
+                    sim::lingxing::DEFAULT_APP_ID,
+                    sim::lingxing::DEFAULT_APP_SECRET,
+                );
+                // Short real-time timeout so that "apply then time out" faults end quickly.
+                c.timeout = Duration::from_secs(2);
+                c
+            },
             clock.clone(),
             Some(cache),
         )
@@ -316,5 +324,97 @@ pub async fn orders_go_from_dsco_through_lingxing_and_back(db: &Db) {
         assert_eq!(w.dsco.shipments_for(po).len(), w.lx.outbounds_for(po).len());
         assert_eq!(w.dsco.invoices_for(po).len(), 1);
         assert_eq!(w.lx.orders_for(po).len(), 1);
+    }
+}
+
+/// Drives `pos` from pulled to done, running each job until its stage is reached.
+pub async fn drive_to_done(w: &World, pos: &[String]) {
+    for (job, want) in [
+        (JobName::PushToLingxing, Stage::Pushed),
+        (JobName::AckToDsco, Stage::Acknowledged),
+        (JobName::ShipToDsco, Stage::Shipped),
+        (JobName::InvoiceToDsco, Stage::Done),
+    ] {
+        for _ in 0..6 {
+            if job == JobName::AckToDsco {
+                for po in pos {
+                    w.lx.audit(po);
+                }
+            }
+            if job == JobName::ShipToDsco {
+                for po in pos {
+                    w.lx.ship(po, None);
+                }
+            }
+            w.run(JobName::PullDscoOrders).await;
+            w.run(job).await;
+            w.advance(61);
+            let mut all = true;
+            for po in pos {
+                all &= w.stage(po).await >= want;
+            }
+            if all {
+                break;
+            }
+        }
+        for po in pos {
+            assert!(
+                w.stage(po).await >= want,
+                "{po} stuck before {want}: {:?}",
+                w.reason(po).await
+            );
+        }
+    }
+}
+
+pub async fn apply_then_timeout_still_writes_exactly_once(db: &Db) {
+    use sim::dsco::{Endpoint, Fault as DFault};
+    use sim::lingxing::Fault as LFault;
+    let w = world(db, json!({})).await;
+    let pos = w.dsco.generate_orders(2, 11);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.lx.inject_fault("/pb/mp/order/v2/create", LFault::ApplyThenTimeout, Some(1));
+    w.run(JobName::PushToLingxing).await;
+    // The create call that timed out (one per store) leaves its orders unconfirmed, yet applied.
+    let mut unclear = 0;
+    for po in &pos {
+        assert_eq!(w.lx.orders_for(po).len(), 1, "every create was applied");
+        if w.stage(po).await == Stage::Pulled {
+            assert_eq!(w.reason(po).await.as_deref(), Some("write_unconfirmed"));
+            unclear += 1;
+        }
+    }
+    assert!(unclear >= 1, "the fault hit a create");
+    w.dsco
+        .inject_fault(Endpoint::Acknowledge, DFault::ApplyThenTimeout.times(1));
+    w.dsco
+        .inject_fault(Endpoint::ShipmentBatch, DFault::ApplyThenTimeout.times(1));
+    w.dsco
+        .inject_fault(Endpoint::InvoiceBatch, DFault::ApplyThenTimeout.times(1));
+    drive_to_done(&w, &pos).await;
+    // Each faulted write was applied once and verified on DSCO instead of being sent again.
+    assert!(
+        w.dsco.calls(Endpoint::OrderGet) >= 2,
+        "unclear ACK and shipment read back"
+    );
+    assert!(
+        w.dsco.calls(Endpoint::InvoiceGet) >= 1,
+        "unclear invoice looked up"
+    );
+    for po in &pos {
+        assert_eq!(w.lx.orders_for(po).len(), 1, "one LingXing order");
+        assert_eq!(w.dsco.acks_for(po).len(), 1, "one ACK");
+        let sent: Vec<String> = w
+            .dsco
+            .shipments_for(po)
+            .iter()
+            .map(|s| s.tracking_number.clone())
+            .collect();
+        let mut unique = sent.clone();
+        unique.dedup();
+        assert_eq!(sent, unique, "each tracking number once");
+        assert_eq!(sent.len(), w.lx.outbounds_for(po).len());
+        assert_eq!(w.dsco.invoices_for(po).len(), 1, "one invoice");
     }
 }

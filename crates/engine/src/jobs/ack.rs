@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::order::DscoOrderView;
-use domain::rules::{Decision, decide_ack};
+use domain::rules::{AckWrite, Decision, decide_ack, dsco_past_ack};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::{ItemState, OrderAck, OrderIdType, RequestKind};
 use store::{DscoRequest, DscoRequestState, IntentKind, IntentState, OrderRecord};
@@ -41,6 +41,14 @@ pub(crate) fn messages_text(m: &[dsco::ApiMessage]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+fn ack_of(w: &AckWrite) -> OrderAck {
+    OrderAck {
+        id: w.po.clone(),
+        id_type: OrderIdType::PoNumber,
+        supplier_order_number: Some(w.supplier_order_number.clone()),
+    }
 }
 
 impl AckToDsco {
@@ -200,6 +208,41 @@ impl Job for AckToDsco {
                                 &Reason::new(ReasonCode::DscoRejected, i.outcome.clone()),
                             )
                             .await?;
+                        }
+                        // The last attempt's outcome is unknown (timeout, or a crash between
+                        // the intent and the answer): read the DSCO order before sending again.
+                        Some(i)
+                            if matches!(i.state, IntentState::Ambiguous | IntentState::Pending) =>
+                        {
+                            match self
+                                .0
+                                .dsco
+                                .get_orders(dsco::OrderKey::PoNumber, &w.po)
+                                .await
+                            {
+                                Ok(found) => {
+                                    let fresh = found
+                                        .iter()
+                                        .filter_map(|d| DscoOrderView::from_payload(&d.raw).ok())
+                                        .find(|v| v.po == o.pulled.po);
+                                    if fresh.as_ref().is_some_and(dsco_past_ack) {
+                                        ctx.store
+                                            .update_intent(
+                                                IntentKind::Ack,
+                                                &w.po,
+                                                IntentState::Confirmed,
+                                                "DSCO shows the order acknowledged",
+                                                ctx.clock.now(),
+                                                &ctx.fence,
+                                            )
+                                            .await?;
+                                        advance(ctx, &o.pulled.po, Stage::Pushed, Stage::Acknowledged, "the unclear ACK reached DSCO: the order reads acknowledged").await?;
+                                    } else {
+                                        acks.push((o, ack_of(&w)));
+                                    }
+                                }
+                                Err(e) => skip(ctx, &o, &dsco_reason(&e)).await?,
+                            }
                         }
                         _ => acks.push((
                             o,
