@@ -100,4 +100,6 @@ both_backends!(
     replicas_share_one_lingxing_token,
     orders_go_from_dsco_through_lingxing_and_back,
     apply_then_timeout_still_writes_exactly_once,
+    three_packages_over_two_days_then_one_invoice,
+    waiting_a_day_costs_at_most_one_call_per_run,
 );

@@ -73,6 +73,10 @@ pub fn default_runtime_config(extra_jobs: Value) -> RuntimeConfig {
 }
 
 pub async fn world(db: &Db, extra_jobs: Value) -> World {
+    world_with(db, extra_jobs, LingxingSimConfig::manual()).await
+}
+
+pub async fn world_with(db: &Db, extra_jobs: Value, lx_cfg: LingxingSimConfig) -> World {
     let clock = Clock::simulated(t0());
     let store = db.open().await;
     let dsco_cfg = DscoSimConfig {
@@ -87,7 +91,7 @@ pub async fn world(db: &Db, extra_jobs: Value) -> World {
     .await
     .unwrap();
     let lx = LingxingSim::start(
-        LingxingSimConfig::manual(),
+        lx_cfg,
         clock.clone(),
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
     )
@@ -416,5 +420,181 @@ pub async fn apply_then_timeout_still_writes_exactly_once(db: &Db) {
         assert_eq!(sent, unique, "each tracking number once");
         assert_eq!(sent.len(), w.lx.outbounds_for(po).len());
         assert_eq!(w.dsco.invoices_for(po).len(), 1, "one invoice");
+    }
+}
+
+pub async fn three_packages_over_two_days_then_one_invoice(db: &Db) {
+    use sim::dsco::{LineSpec, OrderSpec};
+    let lx_cfg = LingxingSimConfig {
+        partial_shipment_rate: 1.0,
+        ..LingxingSimConfig::manual()
+    };
+    let w = world_with(db, json!({}), lx_cfg).await;
+    let line = |sku: &str, q: u32| LineSpec {
+        sku: sku.into(),
+        quantity: q,
+        ..LineSpec::default()
+    };
+    let spec = OrderSpec {
+        po_number: Some("PO-3PKG".into()),
+        retailer_id: Some("1000012345".into()),
+        warehouse_code: Some("US-CA-01".into()),
+        service_level: Some("UPCG".into()),
+        lines: vec![
+            line("SKU-1001", 1),
+            line("SKU-1002", 2),
+            line("SKU-2001", 1),
+        ],
+        ..OrderSpec::default()
+    };
+    w.dsco.add_order(spec).unwrap();
+    let po = "PO-3PKG";
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    assert_eq!(w.stage(po).await, Stage::Pushed, "{:?}", w.reason(po).await);
+    // LingXing splits the order in two and ships one part in two packages: three in all.
+    w.lx.audit_split(po);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(
+        w.stage(po).await,
+        Stage::Acknowledged,
+        "{:?}",
+        w.reason(po).await
+    );
+    assert_eq!(w.lx.outbounds_for(po).len(), 3, "three packages planned");
+
+    let ship_step = |days: i64| {
+        let w = &w;
+        async move {
+            w.advance((days * 86_400) as u64);
+            let t = w.lx.ship_one(po, None).expect("a package left");
+            w.advance(60);
+            w.run(JobName::PullDscoOrders).await;
+            w.run(JobName::ShipToDsco).await;
+            w.run(JobName::InvoiceToDsco).await;
+            assert!(
+                w.dsco.invoices_for(po).is_empty(),
+                "no invoice while {t} is unconfirmed or packages remain"
+            );
+            w.advance(120);
+            w.run(JobName::ShipToDsco).await;
+            t
+        }
+    };
+    let t1 = ship_step(0).await;
+    assert_eq!(
+        w.stage(po).await,
+        Stage::Shipped,
+        "the first confirmed shipment moves it to 4"
+    );
+    w.run(JobName::InvoiceToDsco).await;
+    assert_eq!(w.reason(po).await.as_deref(), Some("not_fully_shipped"));
+    let t2 = ship_step(1).await;
+    w.run(JobName::InvoiceToDsco).await;
+    assert!(w.dsco.invoices_for(po).is_empty());
+    let t3 = ship_step(1).await;
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::InvoiceToDsco).await;
+    w.advance(120);
+    w.run(JobName::InvoiceToDsco).await;
+    assert_eq!(w.stage(po).await, Stage::Done, "{:?}", w.reason(po).await);
+    let sent: Vec<String> = w
+        .dsco
+        .shipments_for(po)
+        .iter()
+        .map(|s| s.tracking_number.clone())
+        .collect();
+    assert_eq!(
+        sent,
+        vec![t1.clone(), t2.clone(), t3.clone()],
+        "each package once, in order"
+    );
+    assert_eq!(w.dsco.invoices_for(po).len(), 1);
+    let o = w
+        .store
+        .get_order(&domain::PoNumber::parse(po).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(o.tracking, vec![t1, t2, t3]);
+    assert_eq!(o.invoice_id.as_deref(), Some(po));
+    assert_eq!(o.lingxing_order_nos.len(), 2, "both halves of the split");
+}
+
+pub async fn waiting_a_day_costs_at_most_one_call_per_run(db: &Db) {
+    use sim::dsco::Endpoint;
+    let w = world(db, json!({})).await;
+    let pos = w.dsco.generate_orders(100, 21);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    // The first ACK run reads back the just-created orders (one call per 200) and starts the feed.
+    w.run(JobName::AckToDsco).await;
+    w.run(JobName::ShipToDsco).await;
+    w.run(JobName::InvoiceToDsco).await;
+    let lx_paths = [
+        "/pb/mp/order/v2/list",
+        "/pb/mp/order/v2/create",
+        "/erp/sc/routing/wms/order/wmsOrderList",
+    ];
+    let lx_calls = || lx_paths.iter().map(|p| w.lx.calls(p)).sum::<u64>();
+    let dsco_writes = || {
+        [
+            Endpoint::Acknowledge,
+            Endpoint::ShipmentBatch,
+            Endpoint::InvoiceBatch,
+            Endpoint::OrderLog,
+            Endpoint::InvoiceLog,
+            Endpoint::OrderGet,
+        ]
+        .iter()
+        .map(|e| w.dsco.calls(*e))
+        .sum::<u64>()
+    };
+    // A simulated day of 15-minute runs while LingXing audits nothing.
+    for _ in 0..96 {
+        w.advance(15 * 60);
+        for job in [
+            JobName::AckToDsco,
+            JobName::ShipToDsco,
+            JobName::InvoiceToDsco,
+            JobName::PushToLingxing,
+        ] {
+            let (lx0, d0) = (lx_calls(), dsco_writes());
+            w.run(job).await;
+            let (lx1, d1) = (lx_calls(), dsco_writes());
+            assert!(
+                lx1 - lx0 + (d1 - d0) <= 1,
+                "{job} made {} calls while 100 orders wait",
+                lx1 - lx0 + d1 - d0
+            );
+        }
+    }
+    for po in &pos {
+        assert_eq!(w.stage(po).await, Stage::Pushed);
+        assert_eq!(w.reason(po).await.as_deref(), Some("lingxing_not_audited"));
+    }
+    // And when LingXing finally audits, the very next run acknowledges them all, in one batch.
+    for po in &pos {
+        w.lx.audit(po);
+    }
+    w.advance(15 * 60);
+    let acks0 = w.dsco.calls(Endpoint::Acknowledge);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(
+        w.dsco.calls(Endpoint::Acknowledge) - acks0,
+        1,
+        "one ACK batch for 100 orders"
+    );
+    for po in &pos {
+        assert_eq!(
+            w.reason(po).await.as_deref(),
+            Some("dsco_confirmation_pending")
+        );
     }
 }

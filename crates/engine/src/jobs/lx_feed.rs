@@ -101,8 +101,7 @@ pub(crate) async fn apply(
             .first()
             .map(|o| o.store_id.as_str())
             .filter(|s| !s.is_empty());
-        if ctx
-            .store
+        ctx.store
             .set_lingxing_view(
                 &rec.pulled.po,
                 store_id,
@@ -111,10 +110,15 @@ pub(crate) async fn apply(
                 ctx.clock.now(),
                 &ctx.fence,
             )
-            .await?
-        {
-            changed += 1;
+            .await?;
+        // In the feed means something about the order moved (a package may have left while the
+        // order's own status stayed the same): decide it again.
+        if !only_unknown {
+            ctx.store
+                .mark_dirty(std::slice::from_ref(&rec.pulled.po), Some(&ctx.fence))
+                .await?;
         }
+        changed += 1;
     }
     Ok(changed)
 }

@@ -355,6 +355,11 @@ impl LingxingSim {
         self.with_world(|w, now| w.admin_ship(po, now, tracking_no.map(str::to_owned)))
     }
 
+    /// Ships only the next pending outbound order of `po` now; its tracking number.
+    pub fn ship_one(&self, po: &str, tracking_no: Option<&str>) -> Option<String> {
+        self.with_world(|w, now| w.admin_ship_one(po, now, tracking_no.map(str::to_owned)))
+    }
+
     /// Intercepts every unshipped outbound order of `po` (outbound status 4).
     pub fn intercept(&self, po: &str) -> usize {
         self.with_world(|w, now| w.admin_intercept(po, now))

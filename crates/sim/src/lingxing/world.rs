@@ -652,6 +652,22 @@ impl World {
     }
 
     /// Ships every pending outbound of `po` now (auditing first). Returns the tracking numbers.
+    /// Ships only the first pending outbound order of `po` (a partial shipment spread over
+    /// time). Returns its tracking number.
+    pub fn admin_ship_one(
+        &mut self,
+        po: &str,
+        now: DateTime<Utc>,
+        tracking: Option<String>,
+    ) -> Option<String> {
+        self.admin_audit(po, now, false);
+        let i = (0..self.outbounds.len()).find(|&i| {
+            self.outbounds[i].platform_order_no == po && self.outbounds[i].status == 2
+        })?;
+        self.ship_outbound(i, now, tracking);
+        (self.outbounds[i].status == 3).then(|| self.outbounds[i].tracking_no.clone())
+    }
+
     pub fn admin_ship(
         &mut self,
         po: &str,
