@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
 mod orders;
+mod reasons;
 mod runner;
 mod token;
 
@@ -63,6 +64,7 @@ pub async fn settle() {
 
 mod cases {
     pub use crate::orders::*;
+    pub use crate::reasons::*;
     pub use crate::runner::*;
     pub use crate::token::*;
 }
@@ -102,4 +104,7 @@ both_backends!(
     apply_then_timeout_still_writes_exactly_once,
     three_packages_over_two_days_then_one_invoice,
     waiting_a_day_costs_at_most_one_call_per_run,
+    push_reasons_and_a_fixed_mapping_moves_the_order,
+    holds_multi_ban_and_cancellation_after_push,
+    dsco_rejects_a_shipment_with_its_message,
 );

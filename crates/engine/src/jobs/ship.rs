@@ -177,8 +177,13 @@ impl ShipToDsco {
 
     /// Tracking numbers not to send again: submitted, confirmed, or (after verifying on DSCO)
     /// applied despite an unclear answer. A failed one may be sent again once the order changed.
-    async fn sent(&self, ctx: &RunCtx, o: &OrderRecord) -> Result<BTreeSet<String>, JobError> {
+    async fn sent(
+        &self,
+        ctx: &RunCtx,
+        o: &OrderRecord,
+    ) -> Result<(BTreeSet<String>, Option<String>), JobError> {
         let mut out = BTreeSet::new();
+        let mut refused = None;
         let mut unclear = Vec::new();
         for i in ctx
             .store
@@ -192,6 +197,7 @@ impl ShipToDsco {
                     out.insert(i.key);
                 }
                 IntentState::Failed if o.updated_at <= i.updated_at => {
+                    refused = Some(format!("{}: {}", i.key, i.outcome));
                     out.insert(i.key);
                 }
                 IntentState::Ambiguous | IntentState::Pending => unclear.push(i.key),
@@ -232,7 +238,7 @@ impl ShipToDsco {
                 }
             }
         }
-        Ok(out)
+        Ok((out, refused))
     }
 }
 
@@ -304,7 +310,7 @@ impl Job for ShipToDsco {
                     continue;
                 }
             };
-            let sent = self.sent(ctx, &o).await?;
+            let (sent, refused) = self.sent(ctx, &o).await?;
             let cx = ShipContext {
                 already_sent: &sent,
                 require_full_shipment: settings
@@ -325,14 +331,17 @@ impl Job for ShipToDsco {
                 }
                 Decision::Skip(r) if at_3 => {
                     // Shipments sent and awaiting DSCO say so rather than "no tracking yet".
-                    let pending = !sent.is_empty() && r.code == ReasonCode::NoTrackingYet;
-                    let r = if pending {
-                        Reason::new(
+                    // Nothing new to send: say why the order still waits (a refusal of what was
+                    // sent, or DSCO's confirmation) rather than "no tracking yet".
+                    let r = match (&refused, r.code) {
+                        (Some(text), ReasonCode::NoTrackingYet) => {
+                            Reason::new(ReasonCode::DscoRejected, text.clone())
+                        }
+                        (None, ReasonCode::NoTrackingYet) if !sent.is_empty() => Reason::new(
                             ReasonCode::DscoConfirmationPending,
                             sent.iter().cloned().collect::<Vec<_>>().join(","),
-                        )
-                    } else {
-                        r
+                        ),
+                        _ => r,
                     };
                     skip(ctx, &o, &r).await?;
                 }

@@ -1,0 +1,293 @@
+//! Storylines per reason: each order meets one rule or reason end to end (real HTTP to both
+//! simulators, the real store, the simulated clock), and the far sides' ground truth is checked.
+
+use domain::{JobName, PoNumber, ReasonCode, ReasonKind, RuntimeConfig, Stage};
+use serde_json::json;
+use sim::dsco::{Gap, InitialState, LineSpec, OrderSpec, UNKNOWN_RETAILER_ID};
+
+use crate::Db;
+use crate::orders::{World, default_runtime_config, world};
+
+async fn reason_of(w: &World, po: &str) -> (Stage, Option<(String, ReasonKind)>) {
+    let o = w
+        .store
+        .get_order(&PoNumber::parse(po).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    (o.stage, o.reason.map(|r| (r.code, r.kind)))
+}
+
+async fn expect(w: &World, po: &str, stage: Stage, code: ReasonCode) {
+    let (s, r) = reason_of(w, po).await;
+    assert_eq!(s, stage, "{po}: {r:?}");
+    let (c, k) = r.unwrap_or_else(|| panic!("{po} has no reason"));
+    assert_eq!(c, code.as_str(), "{po}");
+    assert_eq!(k, code.kind(), "{po}: the code's kind is stored with it");
+}
+
+fn order(
+    po: &str,
+    retailer: &str,
+    warehouse: &str,
+    level: &str,
+    lines: &[(&str, u32)],
+) -> OrderSpec {
+    OrderSpec {
+        po_number: Some(po.into()),
+        retailer_id: Some(retailer.into()),
+        warehouse_code: Some(warehouse.into()),
+        service_level: Some(level.into()),
+        lines: lines
+            .iter()
+            .map(|(s, q)| LineSpec {
+                sku: s.to_string(),
+                quantity: *q,
+                ..LineSpec::default()
+            })
+            .collect(),
+        ..OrderSpec::default()
+    }
+}
+
+async fn save(w: &World, cfg: &RuntimeConfig) {
+    let v = w.store.runtime_config_version().await.unwrap();
+    w.store
+        .save_runtime_config(v, cfg, "test", "test", w.clock.now())
+        .await
+        .unwrap();
+}
+
+pub async fn push_reasons_and_a_fixed_mapping_moves_the_order(db: &Db) {
+    let w = world(db, json!({})).await;
+    let shop = w.dsco.generate_orders_with(1, 31, &[Gap::UnknownRetailer])[0].clone();
+    let price = w.dsco.generate_orders_with(1, 32, &[Gap::MissingPrice])[0].clone();
+    let mut nosku = order(
+        "PO-NOSKU",
+        "1000012345",
+        "US-CA-01",
+        "UPCG",
+        &[("SKU-NOT-IN-LINGXING", 1)],
+    );
+    nosku.lines[0].expected_cost = Some("4.20".parse().unwrap());
+    w.dsco.add_order(nosku).unwrap();
+    w.dsco
+        .add_order(order(
+            "PO-NOSHIP",
+            "1000023456",
+            "US-TX-01",
+            "USPR",
+            &[("SKU-1001", 1)],
+        ))
+        .unwrap();
+    let mut addr = order(
+        "PO-NOADDR",
+        "1000012345",
+        "US-CA-01",
+        "UPCG",
+        &[("SKU-1001", 1)],
+    );
+    addr.ship_to = Some(sim::dsco::Address {
+        name: Some("Jane Doe".into()),
+        address: vec!["1 Main St".into()],
+        city: None,
+        region: Some("CA".into()),
+        postal: Some("91761".into()),
+        country: Some("US".into()),
+        phone: None,
+    });
+    w.dsco.add_order(addr).unwrap();
+    let shipped = w.dsco.generate_orders_in(1, 33, &[], InitialState::Shipped)[0].clone();
+    let cancelled = w
+        .dsco
+        .generate_orders_in(1, 34, &[], InitialState::Cancelled)[0]
+        .clone();
+    // No logistics type for US-TX-01-USPR.
+    let mut cfg = default_runtime_config(json!({}));
+    cfg.mapping.shipment.remove("US-TX-01-USPR");
+    save(&w, &cfg).await;
+
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    assert_eq!(
+        reason_of(&w, &shipped).await.0,
+        Stage::Done,
+        "shipped at first pull: done, never pushed"
+    );
+    assert_eq!(reason_of(&w, &cancelled).await.0, Stage::Cancelled);
+    w.run(JobName::PushToLingxing).await;
+    expect(&w, &shop, Stage::Pulled, ReasonCode::ShopUnmapped).await;
+    expect(&w, &price, Stage::Pulled, ReasonCode::PriceMissing).await;
+    expect(&w, "PO-NOSKU", Stage::Pulled, ReasonCode::LingxingRejected).await;
+    expect(&w, "PO-NOSHIP", Stage::Pulled, ReasonCode::ShipmentUnmapped).await;
+    expect(
+        &w,
+        "PO-NOADDR",
+        Stage::Pulled,
+        ReasonCode::AddressIncomplete,
+    )
+    .await;
+    let o = w
+        .store
+        .get_order(&PoNumber::parse(&shop).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        o.reason.unwrap().detail.contains(UNKNOWN_RETAILER_ID),
+        "the reason names the key to add"
+    );
+    for po in [
+        &shop,
+        &price,
+        &"PO-NOSHIP".to_string(),
+        &"PO-NOADDR".to_string(),
+        &shipped,
+        &cancelled,
+    ] {
+        assert!(
+            w.lx.orders_for(po).is_empty(),
+            "{po} not created in LingXing"
+        );
+    }
+    // Needs-attention orders are re-checked every run: nothing new is written meanwhile.
+    w.advance(60);
+    w.run(JobName::PushToLingxing).await;
+    let events = w
+        .store
+        .order_events(&PoNumber::parse(&shop).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        events.last().unwrap().count,
+        2,
+        "the identical skip folded into one event"
+    );
+
+    // An operator adds the mappings: the next run pushes both without anyone touching them.
+    cfg.mapping
+        .shop
+        .insert(UNKNOWN_RETAILER_ID.into(), "110283406273996288".into());
+    cfg.mapping
+        .shipment
+        .insert("US-TX-01-USPR".into(), "303".into());
+    save(&w, &cfg).await;
+    w.advance(60);
+    w.run(JobName::PushToLingxing).await;
+    for po in [&shop, &"PO-NOSHIP".to_string()] {
+        assert_eq!(reason_of(&w, po).await.0, Stage::Pushed, "{po}");
+        assert_eq!(w.lx.orders_for(po).len(), 1);
+    }
+}
+
+pub async fn holds_multi_ban_and_cancellation_after_push(db: &Db) {
+    let w = world(db, json!({"ack_to_dsco": {"multi_ban": true}})).await;
+    let multi = w.dsco.generate_orders_with(1, 41, &[Gap::QuantityAboveOne])[0].clone();
+    let acked =
+        w.dsco
+            .generate_orders_in(1, 42, &[Gap::QuantityAboveOne], InitialState::Acknowledged)[0]
+            .clone();
+    let later_cancelled = w.dsco.generate_orders(1, 43)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    for po in [&multi, &acked, &later_cancelled] {
+        w.lx.audit(po);
+    }
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    expect(&w, &multi, Stage::Pushed, ReasonCode::MultiBan).await;
+    assert_eq!(
+        reason_of(&w, &acked).await.0,
+        Stage::Acknowledged,
+        "DSCO already past the step: advances despite multi_ban"
+    );
+    assert!(
+        w.dsco.acks_for(&acked).is_empty(),
+        "and nothing was written for it"
+    );
+
+    // DSCO cancels after the push: cancelled here, flagged for the operator.
+    w.dsco.cancel_order(&later_cancelled);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    expect(
+        &w,
+        &later_cancelled,
+        Stage::Cancelled,
+        ReasonCode::CancelledAfterPush,
+    )
+    .await;
+    let o = w
+        .store
+        .get_order(&PoNumber::parse(&later_cancelled).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(o.flags, vec!["cancelled_after_push"]);
+
+    // Writes switched off globally: the ACK is held, nothing reaches DSCO.
+    let mut cfg = default_runtime_config(json!({"ack_to_dsco": {"multi_ban": false}}));
+    cfg.writes_enabled = Some(false);
+    save(&w, &cfg).await;
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    expect(&w, &multi, Stage::Pushed, ReasonCode::WritesDisabled).await;
+    assert!(w.dsco.acks_for(&multi).is_empty());
+    // Dry run of the job: decided, held, nothing sent.
+    let cfg = default_runtime_config(json!({"ack_to_dsco": {"dry_run": true}}));
+    save(&w, &cfg).await;
+    let acks_before = w.dsco.calls(sim::dsco::Endpoint::Acknowledge);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    expect(&w, &multi, Stage::Pushed, ReasonCode::DryRun).await;
+    assert_eq!(
+        w.dsco.calls(sim::dsco::Endpoint::Acknowledge),
+        acks_before,
+        "a dry run sends nothing"
+    );
+}
+
+pub async fn dsco_rejects_a_shipment_with_its_message(db: &Db) {
+    let w = world(db, json!({})).await;
+    let po = w
+        .dsco
+        .generate_orders_with(1, 51, &[Gap::DisallowedServiceLevel])[0]
+        .clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.lx.audit(&po);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(reason_of(&w, &po).await.0, Stage::Acknowledged);
+    w.lx.ship(&po, None);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::ShipToDsco).await;
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+    expect(&w, &po, Stage::Acknowledged, ReasonCode::DscoRejected).await;
+    let o = w
+        .store
+        .get_order(&PoNumber::parse(&po).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let detail = o.reason.unwrap().detail;
+    assert!(
+        detail.contains("USPR") || detail.to_lowercase().contains("service"),
+        "DSCO's message is kept: {detail}"
+    );
+    assert!(
+        w.dsco.shipments_for(&po).is_empty(),
+        "DSCO holds no shipment"
+    );
+    // Not re-sent while nothing changed.
+    let before = w.dsco.calls(sim::dsco::Endpoint::ShipmentBatch);
+    w.advance(60);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.dsco.calls(sim::dsco::Endpoint::ShipmentBatch), before);
+}
