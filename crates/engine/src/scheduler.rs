@@ -103,12 +103,12 @@ async fn job_loop(
 ) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut runs = JoinSet::new();
-    let fire = |runs: &mut JoinSet<()>, at: DateTime<Utc>| {
+    let fire = |runs: &mut JoinSet<()>, at: Option<DateTime<Utc>>| {
         let engine = engine.clone();
         let stop = stop_rx.clone();
         runs.spawn(async move {
             let opts = RunOptions {
-                scheduled_for: Some(at),
+                scheduled_for: at,
                 ..RunOptions::default()
             };
             if let Err(e) = engine.run_job(job, Trigger::Cron, opts, stop).await {
@@ -127,7 +127,7 @@ async fn job_loop(
         ) && last < due
         {
             tracing::info!(%job, missed_since = %last, "fires were missed while the service was down: running once now");
-            fire(&mut runs, due);
+            fire(&mut runs, Some(due));
         }
     }
 
@@ -141,11 +141,17 @@ async fn job_loop(
             .and_then(|j| j.schedule.next_after(engine.clock.now()));
         tokio::select! {
             _ = engine.clock.sleep_until(next.unwrap_or_default()), if next.is_some() => {
-                fire(&mut runs, next.expect("guarded"));
+                fire(&mut runs, Some(next.expect("guarded")));
             }
             changed = cfg.changed() => {
                 if changed.is_err() {
                     break;
+                }
+                // A config change may fix what held orders back (a mapping, a switch): the jobs
+                // that move orders look again at once instead of at their next fire.
+                let enabled = cfg.borrow().config.jobs.get(&job).is_some_and(|j| j.enable);
+                if enabled && moves_orders(job) && snap.version.is_some() {
+                    fire(&mut runs, None);
                 }
             }
             Some(_) = runs.join_next(), if !runs.is_empty() => {}
@@ -163,6 +169,13 @@ async fn job_loop(
         let _ = stop_tx.send(true);
         while runs.join_next().await.is_some() {}
     }
+}
+
+fn moves_orders(job: JobName) -> bool {
+    matches!(
+        job,
+        JobName::PushToLingxing | JobName::AckToDsco | JobName::ShipToDsco | JobName::InvoiceToDsco
+    )
 }
 
 /// The next `n` fire times of every job (UTC), for `job list` and the console. Disabled or

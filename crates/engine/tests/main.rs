@@ -107,4 +107,6 @@ both_backends!(
     push_reasons_and_a_fixed_mapping_moves_the_order,
     holds_multi_ban_and_cancellation_after_push,
     dsco_rejects_a_shipment_with_its_message,
+    a_config_change_rechecks_held_orders_at_once,
+    an_order_past_four_periods_is_stuck,
 );

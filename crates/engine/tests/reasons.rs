@@ -291,3 +291,51 @@ pub async fn dsco_rejects_a_shipment_with_its_message(db: &Db) {
     w.run(JobName::ShipToDsco).await;
     assert_eq!(w.dsco.calls(sim::dsco::Endpoint::ShipmentBatch), before);
 }
+
+pub async fn a_config_change_rechecks_held_orders_at_once(db: &Db) {
+    // Pushes run daily; the fix must not wait for tomorrow.
+    let w = world(db, json!({"push_to_lingxing": {"cron": "0 0 0 * * *"}})).await;
+    let po = w.dsco.generate_orders_with(1, 61, &[Gap::UnknownRetailer])[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    expect(&w, &po, Stage::Pulled, ReasonCode::ShopUnmapped).await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sched = tokio::spawn(engine::Scheduler::new(w.engine.clone()).run(stop_rx));
+    crate::settle().await;
+    let mut cfg = default_runtime_config(json!({"push_to_lingxing": {"cron": "0 0 0 * * *"}}));
+    cfg.mapping.shop.insert(UNKNOWN_RETAILER_ID.into(), "110283406273996288".into());
+    save(&w, &cfg).await;
+    // Within a few (simulated) seconds, well before midnight.
+    let until = w.clock.now() + chrono::TimeDelta::seconds(10);
+    crate::drive(&w.clock, until, std::time::Duration::from_millis(500)).await;
+    for _ in 0..50 {
+        if reason_of(&w, &po).await.0 == Stage::Pushed {
+            break;
+        }
+        crate::settle().await;
+    }
+    stop_tx.send(true).unwrap();
+    sched.await.unwrap().unwrap();
+    assert_eq!(reason_of(&w, &po).await.0, Stage::Pushed);
+    assert_eq!(w.lx.orders_for(&po).len(), 1);
+}
+
+pub async fn an_order_past_four_periods_is_stuck(db: &Db) {
+    let w = world(db, json!({})).await;
+    let po = w.dsco.generate_orders(1, 71)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    let cfg = w.store.runtime_config().await.unwrap().unwrap().config;
+    // ack_to_dsco fires every minute: stuck after four minutes at stage 2.
+    assert_eq!(engine::jobs::stuck_threshold(&cfg, Stage::Pushed, w.clock.now()), Some(chrono::TimeDelta::minutes(4)));
+    w.advance(3 * 60);
+    let s = engine::jobs::stuck(&*w.store, &cfg, w.clock.now(), 5).await.unwrap();
+    assert!(s.iter().all(|(_, _, n, _)| *n == 0), "{s:?}");
+    w.advance(2 * 60);
+    let s = engine::jobs::stuck(&*w.store, &cfg, w.clock.now(), 5).await.unwrap();
+    let (_, _, n, oldest) = s.iter().find(|(st, ..)| *st == Stage::Pushed).unwrap();
+    assert_eq!(*n, 1);
+    assert_eq!(oldest[0].pulled.po.as_str(), po);
+}

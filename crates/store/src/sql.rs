@@ -1260,6 +1260,26 @@ impl Store for SqlStore {
             Ok(out)
         })
     }
+    async fn entered_before(&self, stage: Stage, before: DateTime<Utc>, limit: u32) -> Result<(i64, Vec<OrderRecord>)> {
+        with_pool!(self, p => {
+            let n = sqlx::query("SELECT COUNT(*) AS n FROM orders WHERE stage = $1 AND stage_entered_at < $2")
+                .bind(stage.number())
+                .bind(ms(before))
+                .fetch_one(p)
+                .await?
+                .i64("n")?;
+            let rows = sqlx::query(concat!(
+                "SELECT ", order_cols!(), " FROM orders WHERE stage = $1 AND stage_entered_at < $2 ORDER BY stage_entered_at, po LIMIT $3"
+            ))
+            .bind(stage.number())
+            .bind(ms(before))
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?;
+            Ok((n, rows.iter().map(order_from).collect::<Result<Vec<_>>>()?))
+        })
+    }
+
     async fn order_candidates(
         &self,
         stage: Stage,

@@ -39,3 +39,40 @@ pub fn register_order_jobs(engine: &mut Engine, clients: Arc<Clients>) {
     engine.register(Arc::new(ShipToDsco(clients.clone())));
     engine.register(Arc::new(InvoiceToDsco(clients)));
 }
+
+/// The job that moves orders out of `stage`.
+pub fn mover_of(stage: domain::Stage) -> Option<domain::JobName> {
+    use domain::{JobName, Stage};
+    match stage {
+        Stage::Pulled => Some(JobName::PushToLingxing),
+        Stage::Pushed => Some(JobName::AckToDsco),
+        Stage::Acknowledged => Some(JobName::ShipToDsco),
+        Stage::Shipped => Some(JobName::InvoiceToDsco),
+        Stage::Done | Stage::Cancelled => None,
+    }
+}
+
+/// How long an order may stay in `stage` before it is stuck: `stuck_after_periods` (default 4)
+/// periods of the job that moves it (the business document's "several job periods").
+pub fn stuck_threshold(config: &domain::RuntimeConfig, stage: domain::Stage, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::TimeDelta> {
+    let job = config.jobs.get(&mover_of(stage)?)?;
+    let periods = job.settings.stuck_after_periods.unwrap_or(4);
+    Some(job.schedule.period(now) * periods as i32)
+}
+
+/// Orders stuck per stage: (stage, threshold, how many, the oldest few).
+pub async fn stuck(
+    store: &dyn store::Store,
+    config: &domain::RuntimeConfig,
+    now: chrono::DateTime<chrono::Utc>,
+    sample: u32,
+) -> Result<Vec<(domain::Stage, chrono::TimeDelta, i64, Vec<store::OrderRecord>)>, store::StoreError> {
+    let mut out = Vec::new();
+    for stage in [domain::Stage::Pulled, domain::Stage::Pushed, domain::Stage::Acknowledged, domain::Stage::Shipped] {
+        if let Some(t) = stuck_threshold(config, stage, now) {
+            let (n, oldest) = store.entered_before(stage, now - t, sample).await?;
+            out.push((stage, t, n, oldest));
+        }
+    }
+    Ok(out)
+}
