@@ -149,6 +149,13 @@ pub enum ExportFormat {
 pub enum OrderCommand {
     /// What the store holds for one PO: stage, reason, LingXing orders, tracking, timeline.
     Show { po: String },
+    /// Orders stuck per stage (longer than `stuck_after_periods` periods of the job that moves
+    /// them, default four), oldest first.
+    Stuck {
+        /// How many POs to list per stage.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
 }
 
 /// Exit codes: 0 ok, 1 failure, 2 bad input (config, arguments).
@@ -207,6 +214,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         },
         Command::Order { command } => match command {
             OrderCommand::Show { po } => order_show(&settings, &po).await,
+            OrderCommand::Stuck { limit } => order_stuck(&settings, limit).await,
         },
         Command::Sim { .. } => unreachable!("handled above"),
     }
@@ -567,14 +575,34 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
     );
     println!("  since: {}", in_zone(o.stage_entered_at, tz));
     match &o.reason {
-        Some(r) => println!(
-            "  reason: {} ({}, {}): {}",
-            r.code,
-            r.kind,
-            r.kind.label_zh(),
-            r.detail
-        ),
+        Some(r) => {
+            println!("  reason: {} ({} / {})", r.code, r.kind, r.kind.label_zh());
+            if let Some(code) = domain::ReasonCode::parse(&r.code) {
+                let reason = domain::Reason::new(code, r.detail.clone());
+                let (first, second) = match settings.console.language {
+                    crate::settings::Language::En => (domain::Lang::En, domain::Lang::Zh),
+                    crate::settings::Language::ZhCn => (domain::Lang::Zh, domain::Lang::En),
+                };
+                println!("    {}", reason.message(first));
+                println!("    {}", reason.message(second));
+            } else {
+                println!("    {}", r.detail);
+            }
+        }
         None => println!("  reason: none"),
+    }
+    let config = store
+        .runtime_config()
+        .await?
+        .map(|c| c.config)
+        .unwrap_or_default();
+    if let Some(t) = engine::jobs::stuck_threshold(&config, o.stage, Utc::now())
+        && Utc::now() - o.stage_entered_at > t
+    {
+        println!(
+            "  STUCK: longer than {} min at this stage (卡单)",
+            t.num_minutes()
+        );
     }
     if let Some(n) = o.next_attempt_at {
         println!(
@@ -612,6 +640,37 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
     println!("  invoice: {}", o.invoice_id.as_deref().unwrap_or("-"));
     if !o.flags.is_empty() {
         println!("  flags: {}", o.flags.join(", "));
+    }
+    let intents = store.intents_for(&po).await?;
+    if !intents.is_empty() {
+        println!("  writes:");
+        for i in &intents {
+            println!(
+                "    {} {}: {}{}",
+                i.kind.as_str(),
+                i.key,
+                i.state.as_str(),
+                if i.outcome.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", i.outcome)
+                }
+            );
+        }
+        let pending: Vec<_> = intents
+            .iter()
+            .filter(|i| i.state == store::IntentState::Submitted)
+            .collect();
+        if !pending.is_empty() {
+            println!(
+                "  pending DSCO requests: {}",
+                pending
+                    .iter()
+                    .map(|i| i.outcome.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
     }
     println!("  timeline:");
     for e in store.order_events(&po).await? {
@@ -826,6 +885,44 @@ async fn sim_command(command: SimCommand) -> Result<ExitCode> {
             }
             drop(sim);
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn order_stuck(settings: &Settings, limit: u32) -> Result<ExitCode> {
+    let store = open_store(settings).await?;
+    let config = store
+        .runtime_config()
+        .await?
+        .map(|c| c.config)
+        .unwrap_or_default();
+    let tz = settings.console.timezone;
+    let mut any = false;
+    for (stage, threshold, n, oldest) in
+        engine::jobs::stuck(&*store, &config, Utc::now(), limit).await?
+    {
+        println!(
+            "stage {} {} / {}: {n} stuck (threshold {} min)",
+            stage.number(),
+            stage.label_zh(),
+            stage.label_en(),
+            threshold.num_minutes()
+        );
+        for o in oldest {
+            any = true;
+            let why = o
+                .reason
+                .map(|r| format!("{} ({})", r.code, r.kind))
+                .unwrap_or_else(|| "no reason recorded".into());
+            println!(
+                "  {}  since {}  {why}",
+                o.pulled.po,
+                in_zone(o.stage_entered_at, tz)
+            );
+        }
+    }
+    if !any {
+        println!("no stuck orders");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -304,7 +304,9 @@ pub async fn a_config_change_rechecks_held_orders_at_once(db: &Db) {
     let sched = tokio::spawn(engine::Scheduler::new(w.engine.clone()).run(stop_rx));
     crate::settle().await;
     let mut cfg = default_runtime_config(json!({"push_to_lingxing": {"cron": "0 0 0 * * *"}}));
-    cfg.mapping.shop.insert(UNKNOWN_RETAILER_ID.into(), "110283406273996288".into());
+    cfg.mapping
+        .shop
+        .insert(UNKNOWN_RETAILER_ID.into(), "110283406273996288".into());
     save(&w, &cfg).await;
     // Within a few (simulated) seconds, well before midnight.
     let until = w.clock.now() + chrono::TimeDelta::seconds(10);
@@ -329,12 +331,19 @@ pub async fn an_order_past_four_periods_is_stuck(db: &Db) {
     w.run(JobName::PushToLingxing).await;
     let cfg = w.store.runtime_config().await.unwrap().unwrap().config;
     // ack_to_dsco fires every minute: stuck after four minutes at stage 2.
-    assert_eq!(engine::jobs::stuck_threshold(&cfg, Stage::Pushed, w.clock.now()), Some(chrono::TimeDelta::minutes(4)));
+    assert_eq!(
+        engine::jobs::stuck_threshold(&cfg, Stage::Pushed, w.clock.now()),
+        Some(chrono::TimeDelta::minutes(4))
+    );
     w.advance(3 * 60);
-    let s = engine::jobs::stuck(&*w.store, &cfg, w.clock.now(), 5).await.unwrap();
+    let s = engine::jobs::stuck(&*w.store, &cfg, w.clock.now(), 5)
+        .await
+        .unwrap();
     assert!(s.iter().all(|(_, _, n, _)| *n == 0), "{s:?}");
     w.advance(2 * 60);
-    let s = engine::jobs::stuck(&*w.store, &cfg, w.clock.now(), 5).await.unwrap();
+    let s = engine::jobs::stuck(&*w.store, &cfg, w.clock.now(), 5)
+        .await
+        .unwrap();
     let (_, _, n, oldest) = s.iter().find(|(st, ..)| *st == Stage::Pushed).unwrap();
     assert_eq!(*n, 1);
     assert_eq!(oldest[0].pulled.po.as_str(), po);

@@ -611,7 +611,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<OrderRecord>>;
     async fn count_by_stage(&self) -> Result<BTreeMap<Stage, i64>>;
     /// Orders that entered `stage` before `before` (oldest first): the stuck list of a stage.
-    async fn entered_before(&self, stage: Stage, before: DateTime<Utc>, limit: u32) -> Result<(i64, Vec<OrderRecord>)>;
+    async fn entered_before(
+        &self,
+        stage: Stage,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(i64, Vec<OrderRecord>)>;
     /// Orders at `stage` that need a decision: marked dirty (their far-side state changed, or
     /// the config did) or due by `next_attempt_at`. Oldest in the stage first.
     async fn order_candidates(

@@ -1260,7 +1260,12 @@ impl Store for SqlStore {
             Ok(out)
         })
     }
-    async fn entered_before(&self, stage: Stage, before: DateTime<Utc>, limit: u32) -> Result<(i64, Vec<OrderRecord>)> {
+    async fn entered_before(
+        &self,
+        stage: Stage,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(i64, Vec<OrderRecord>)> {
         with_pool!(self, p => {
             let n = sqlx::query("SELECT COUNT(*) AS n FROM orders WHERE stage = $1 AND stage_entered_at < $2")
                 .bind(stage.number())

@@ -54,7 +54,11 @@ pub fn mover_of(stage: domain::Stage) -> Option<domain::JobName> {
 
 /// How long an order may stay in `stage` before it is stuck: `stuck_after_periods` (default 4)
 /// periods of the job that moves it (the business document's "several job periods").
-pub fn stuck_threshold(config: &domain::RuntimeConfig, stage: domain::Stage, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::TimeDelta> {
+pub fn stuck_threshold(
+    config: &domain::RuntimeConfig,
+    stage: domain::Stage,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::TimeDelta> {
     let job = config.jobs.get(&mover_of(stage)?)?;
     let periods = job.settings.stuck_after_periods.unwrap_or(4);
     Some(job.schedule.period(now) * periods as i32)
@@ -66,9 +70,22 @@ pub async fn stuck(
     config: &domain::RuntimeConfig,
     now: chrono::DateTime<chrono::Utc>,
     sample: u32,
-) -> Result<Vec<(domain::Stage, chrono::TimeDelta, i64, Vec<store::OrderRecord>)>, store::StoreError> {
+) -> Result<
+    Vec<(
+        domain::Stage,
+        chrono::TimeDelta,
+        i64,
+        Vec<store::OrderRecord>,
+    )>,
+    store::StoreError,
+> {
     let mut out = Vec::new();
-    for stage in [domain::Stage::Pulled, domain::Stage::Pushed, domain::Stage::Acknowledged, domain::Stage::Shipped] {
+    for stage in [
+        domain::Stage::Pulled,
+        domain::Stage::Pushed,
+        domain::Stage::Acknowledged,
+        domain::Stage::Shipped,
+    ] {
         if let Some(t) = stuck_threshold(config, stage, now) {
             let (n, oldest) = store.entered_before(stage, now - t, sample).await?;
             out.push((stage, t, n, oldest));
