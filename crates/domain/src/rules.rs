@@ -405,7 +405,8 @@ pub fn decide_ship(
     if cx.multi_ban && o.is_multi() {
         return skip(ReasonCode::MultiBan, multi_ban_key(JobName::ShipToDsco));
     }
-    if cx.require_full_shipment {
+    // Nothing out at all says more as "no tracking yet" than as "awaiting full shipment".
+    if cx.require_full_shipment && !shipped.packages.is_empty() {
         let short = shortfall(
             o,
             &shipped

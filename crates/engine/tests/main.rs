@@ -109,4 +109,5 @@ both_backends!(
     dsco_rejects_a_shipment_with_its_message,
     a_config_change_rechecks_held_orders_at_once,
     an_order_past_four_periods_is_stuck,
+    unavailable_far_sides_and_waiting_for_packages,
 );

@@ -348,3 +348,102 @@ pub async fn an_order_past_four_periods_is_stuck(db: &Db) {
     assert_eq!(*n, 1);
     assert_eq!(oldest[0].pulled.po.as_str(), po);
 }
+
+pub async fn unavailable_far_sides_and_waiting_for_packages(db: &Db) {
+    use sim::dsco::{Endpoint, Fault as DFault};
+    use sim::lingxing::Fault as LFault;
+    let partial = sim::lingxing::LingxingSimConfig {
+        partial_shipment_rate: 1.0,
+        ..sim::lingxing::LingxingSimConfig::manual()
+    };
+    let w = crate::orders::world_with(
+        db,
+        json!({"push_to_lingxing": {"require_warehouse": true}, "ship_to_dsco": {"require_full_shipment": true}}),
+        partial,
+    )
+    .await;
+    let nowh = w.dsco.generate_orders_with(1, 81, &[Gap::UnknownWarehouse])[0].clone();
+    let a = w.dsco.generate_orders(1, 82)[0].clone();
+    w.dsco
+        .add_order(order(
+            "PO-TWO-PKG",
+            "1000012345",
+            "US-CA-01",
+            "UPCG",
+            &[("SKU-1001", 1), ("SKU-1002", 1)],
+        ))
+        .unwrap();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    // LingXing's order list fails: the existence check fails, so nothing is created.
+    w.lx.inject_fault(
+        "/pb/mp/order/v2/list",
+        LFault::HttpStatus { status: 502 },
+        Some(20),
+    );
+    w.run(JobName::PushToLingxing).await;
+    expect(&w, &a, Stage::Pulled, ReasonCode::LingxingUnavailable).await;
+    assert!(
+        w.lx.orders_for(&a).is_empty(),
+        "a failed existence check never falls through to a create"
+    );
+    assert_eq!(w.lx.calls("/pb/mp/order/v2/create"), 0);
+    expect(&w, &nowh, Stage::Pulled, ReasonCode::WarehouseUnmapped).await;
+    w.lx.clear_faults();
+    w.advance(15 * 60);
+    w.run(JobName::PushToLingxing).await;
+    assert_eq!(
+        reason_of(&w, &a).await.0,
+        Stage::Pushed,
+        "retried after its back-off"
+    );
+    assert_eq!(reason_of(&w, "PO-TWO-PKG").await.0, Stage::Pushed);
+
+    // DSCO's ACK endpoint fails with 503: retrying, nothing recorded at DSCO.
+    w.lx.audit(&a);
+    w.lx.audit("PO-TWO-PKG");
+    w.dsco.inject_fault(
+        Endpoint::Acknowledge,
+        DFault::HttpStatus { status: 503 }.times(10),
+    );
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    expect(&w, &a, Stage::Pushed, ReasonCode::DscoUnavailable).await;
+    assert!(w.dsco.acks_for(&a).is_empty());
+    w.dsco.clear_faults();
+    w.advance(15 * 60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(
+        reason_of(&w, &a).await.0,
+        Stage::Acknowledged,
+        "{:?}",
+        reason_of(&w, &a).await
+    );
+
+    // Audited but not shipped: waiting for a tracking number.
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::ShipToDsco).await;
+    expect(&w, &a, Stage::Acknowledged, ReasonCode::NoTrackingYet).await;
+    // With require_full_shipment, one of two packages out is not enough.
+    assert_eq!(
+        w.lx.outbounds_for("PO-TWO-PKG").len(),
+        2,
+        "two packages planned"
+    );
+    {
+        w.lx.ship_one("PO-TWO-PKG", None);
+        w.advance(60);
+        w.run(JobName::ShipToDsco).await;
+        expect(
+            &w,
+            "PO-TWO-PKG",
+            Stage::Acknowledged,
+            ReasonCode::AwaitingFullShipment,
+        )
+        .await;
+        assert!(w.dsco.shipments_for("PO-TWO-PKG").is_empty());
+    }
+}
