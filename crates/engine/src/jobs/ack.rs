@@ -21,10 +21,10 @@ use domain::order::DscoOrderView;
 use domain::rules::{AckWrite, Decision, decide_ack, dsco_past_ack};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::{ItemState, OrderAck, OrderIdType, RequestKind};
-use store::{DscoRequest, DscoRequestState, IntentKind, IntentState, OrderRecord};
+use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
-use super::common::{advance, candidates, dsco_reason, skip, write_hold};
+use super::common::{advance, candidates, dsco_reason, skip, track_request, write_hold};
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
 
@@ -311,20 +311,7 @@ impl Job for AckToDsco {
         for chunk in chunks {
             match chunk.result {
                 Ok(accepted) => {
-                    ctx.store
-                        .insert_dsco_request(
-                            &DscoRequest {
-                                request_id: accepted.request_id.0.clone(),
-                                kind: IntentKind::Ack,
-                                keys: chunk.keys.clone(),
-                                state: DscoRequestState::Pending,
-                                result: String::new(),
-                                run_id: Some(ctx.run_id.clone()),
-                                submitted_at: ctx.clock.now(),
-                                checked_at: None,
-                            },
-                            &ctx.fence,
-                        )
+                    track_request(ctx, IntentKind::Ack, &accepted.request_id.0, &chunk.keys)
                         .await?;
                     for po in &chunk.keys {
                         ctx.store

@@ -171,3 +171,29 @@ pub(crate) async fn candidates(ctx: &RunCtx, stage: Stage) -> Result<Vec<OrderRe
             .await?),
     }
 }
+
+/// Remembers a DSCO async request (its `requestId` and the keys it carries) so that later runs
+/// read its change log.
+pub(crate) async fn track_request(
+    ctx: &RunCtx,
+    kind: store::IntentKind,
+    request_id: &str,
+    keys: &[String],
+) -> Result<(), JobError> {
+    ctx.store
+        .insert_dsco_request(
+            &store::DscoRequest {
+                request_id: request_id.to_owned(),
+                kind,
+                keys: keys.to_vec(),
+                state: store::DscoRequestState::Pending,
+                result: String::new(),
+                run_id: Some(ctx.run_id.clone()),
+                submitted_at: ctx.clock.now(),
+                checked_at: None,
+            },
+            &ctx.fence,
+        )
+        .await?;
+    Ok(())
+}

@@ -16,11 +16,11 @@ use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, map_outbounds
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::{ItemState, OrderKey, RequestKind, ShipmentsForOrder};
 use serde_json::json;
-use store::{DscoRequest, DscoRequestState, IntentKind, IntentState, OrderRecord};
+use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
 use super::ack::messages_text;
-use super::common::{advance, candidates, dsco_reason, skip, write_hold};
+use super::common::{advance, candidates, dsco_reason, skip, track_request, write_hold};
 use super::lx_feed::follow;
 use super::outbound::{audited, outbounds, refresh};
 use crate::{Job, JobError, RunCtx};
@@ -419,21 +419,7 @@ impl Job for ShipToDsco {
         for chunk in chunks {
             let (state, outcome, reason) = match &chunk.result {
                 Ok(a) => {
-                    ctx.store
-                        .insert_dsco_request(
-                            &DscoRequest {
-                                request_id: a.request_id.0.clone(),
-                                kind: IntentKind::Shipment,
-                                keys: chunk.keys.clone(),
-                                state: DscoRequestState::Pending,
-                                result: String::new(),
-                                run_id: Some(ctx.run_id.clone()),
-                                submitted_at: ctx.clock.now(),
-                                checked_at: None,
-                            },
-                            &ctx.fence,
-                        )
-                        .await?;
+                    track_request(ctx, IntentKind::Shipment, &a.request_id.0, &chunk.keys).await?;
                     (
                         IntentState::Submitted,
                         a.request_id.0.clone(),
