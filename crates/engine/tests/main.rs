@@ -110,4 +110,6 @@ both_backends!(
     a_config_change_rechecks_held_orders_at_once,
     an_order_past_four_periods_is_stuck,
     unavailable_far_sides_and_waiting_for_packages,
+    pull_takes_at_most_size_orders_and_misses_none,
+    cancelled_after_push_can_cancel_in_lingxing,
 );

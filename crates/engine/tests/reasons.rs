@@ -447,3 +447,88 @@ pub async fn unavailable_far_sides_and_waiting_for_packages(db: &Db) {
         assert!(w.dsco.shipments_for("PO-TWO-PKG").is_empty());
     }
 }
+
+pub async fn pull_takes_at_most_size_orders_and_misses_none(db: &Db) {
+    let w = world(db, json!({"pull_dsco_orders": {"size": 5}})).await;
+    // Twelve orders created over the last eleven hours.
+    let mut pos = Vec::new();
+    for h in 0..12i64 {
+        let po = format!("PO-WIN-{h:02}");
+        let mut spec = order(&po, "1000012345", "US-CA-01", "UPCG", &[("SKU-1001", 1)]);
+        spec.created_at = Some(w.clock.now() - chrono::TimeDelta::hours(11 - h));
+        w.dsco.add_order(spec).unwrap();
+        pos.push(po);
+    }
+    w.advance(60);
+    let mut runs = 0;
+    loop {
+        let c = w.run(JobName::PullDscoOrders).await;
+        runs += 1;
+        assert!(
+            c.processed <= 5,
+            "a run takes at most `size` orders, took {}",
+            c.processed
+        );
+        let stored = w
+            .store
+            .orders_by_po(
+                &pos.iter()
+                    .map(|p| PoNumber::parse(p).unwrap())
+                    .collect::<Vec<_>>(),
+            )
+            .await
+            .unwrap();
+        if stored.len() == pos.len() {
+            break;
+        }
+        assert!(
+            runs < 10,
+            "the backlog drains over successive runs; {} of 12 after {runs}",
+            stored.len()
+        );
+        w.advance(60);
+    }
+    assert!(
+        runs >= 3,
+        "twelve orders at five a run need at least three runs, took {runs}"
+    );
+    // Further runs find nothing new and nothing is stored twice.
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    let counts = w.store.count_by_stage().await.unwrap();
+    assert_eq!(counts.values().sum::<i64>(), 12);
+}
+
+pub async fn cancelled_after_push_can_cancel_in_lingxing(db: &Db) {
+    let w = world(
+        db,
+        json!({"pull_dsco_orders": {"auto_cancel_in_lingxing": true}}),
+    )
+    .await;
+    let po = w.dsco.generate_orders(1, 91)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    assert_eq!(w.lx.orders_for(&po)[0].status, 4);
+    w.dsco.cancel_order(&po);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    expect(&w, &po, Stage::Cancelled, ReasonCode::CancelledAfterPush).await;
+    assert_eq!(
+        w.lx.orders_for(&po)[0].status,
+        7,
+        "cancelled in LingXing too"
+    );
+    let o = w
+        .store
+        .get_order(&PoNumber::parse(&po).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        o.reason
+            .unwrap()
+            .detail
+            .contains("cancelled in LingXing automatically")
+    );
+}

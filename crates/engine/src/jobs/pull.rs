@@ -14,10 +14,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use domain::order::DscoOrderView;
 use domain::{JobName, Reason, ReasonCode, Stage};
 use dsco::{OrderKey, OrderQuery};
-use store::{PulledOrder, Upserted};
+use store::{EventOutcome, PulledOrder, Upserted};
 
 use super::Clients;
-use super::common::{advance, skip};
+use super::common::{advance, note, skip};
 use crate::{Job, JobError, RunCtx};
 
 pub const CURSOR: &str = "pull_dsco_orders.until";
@@ -61,7 +61,7 @@ impl Job for PullDscoOrders {
                 .await
                 .map_err(|e| JobError::Failed(format!("reading {po} from DSCO: {e}")))?;
             for o in orders {
-                store_order(ctx, &o.raw).await?;
+                store_order(ctx, &self.0, &o.raw).await?;
             }
             return Ok(());
         }
@@ -121,7 +121,7 @@ impl Job for PullDscoOrders {
             }
         };
         for o in &orders {
-            store_order(ctx, &o.raw).await?;
+            store_order(ctx, &self.0, &o.raw).await?;
         }
         ctx.store
             .set_cursor(CURSOR, &until.to_rfc3339(), ctx.clock.now(), &ctx.fence)
@@ -133,7 +133,11 @@ impl Job for PullDscoOrders {
 
 /// Merges one DSCO order into the store and applies what its DSCO state implies for a known
 /// order (shipped before the push → done; cancelled → cancelled, flagged when already pushed).
-async fn store_order(ctx: &RunCtx, raw: &serde_json::Value) -> Result<(), JobError> {
+async fn store_order(
+    ctx: &RunCtx,
+    clients: &Clients,
+    raw: &serde_json::Value,
+) -> Result<(), JobError> {
     let view = match DscoOrderView::from_payload(raw) {
         Ok(v) => v,
         Err(e) => {
@@ -188,18 +192,52 @@ async fn store_order(ctx: &RunCtx, raw: &serde_json::Value) -> Result<(), JobErr
                         .add_flag(&view.po, "cancelled_after_push", Some(&ctx.fence))
                         .await?;
                     if let Some(o) = ctx.store.get_order(&view.po).await? {
-                        let r = Reason::new(
-                            ReasonCode::CancelledAfterPush,
-                            format!(
-                                "LingXing orders {}",
-                                if o.lingxing_order_nos.is_empty() {
-                                    "-".to_owned()
-                                } else {
-                                    o.lingxing_order_nos.join(", ")
-                                }
-                            ),
+                        let nos = o.lingxing_order_nos.clone();
+                        let auto = ctx
+                            .job_config
+                            .as_ref()
+                            .and_then(|j| j.settings.auto_cancel_in_lingxing)
+                            .unwrap_or(false);
+                        let mut subject = format!(
+                            "LingXing orders {}",
+                            if nos.is_empty() {
+                                "-".to_owned()
+                            } else {
+                                nos.join(", ")
+                            }
                         );
-                        skip(ctx, &o, &r).await?;
+                        if auto && !nos.is_empty() && ctx.writes_allowed() {
+                            match clients.lingxing.cancel_orders(&nos).await {
+                                Ok(r) if r.fail_num == 0 => {
+                                    note(
+                                        ctx,
+                                        &view.po,
+                                        EventOutcome::Submitted,
+                                        format!("cancelled in LingXing: {}", nos.join(", ")),
+                                    )
+                                    .await?;
+                                    subject.push_str("; cancelled in LingXing automatically (auto_cancel_in_lingxing): check nothing shipped");
+                                }
+                                Ok(r) => subject.push_str(&format!(
+                                    "; automatic cancel in LingXing failed for {}: {}",
+                                    r.fail_num,
+                                    r.failure_info
+                                        .iter()
+                                        .map(|f| format!("{f:?}"))
+                                        .collect::<Vec<_>>()
+                                        .join("; ")
+                                )),
+                                Err(e) => subject.push_str(&format!(
+                                    "; automatic cancel in LingXing failed: {e}"
+                                )),
+                            }
+                        }
+                        skip(
+                            ctx,
+                            &o,
+                            &Reason::new(ReasonCode::CancelledAfterPush, subject),
+                        )
+                        .await?;
                     }
                 }
             } else if stage == Stage::Pulled && view.is_shipped() {
