@@ -527,6 +527,20 @@ pub async fn three_packages_over_two_days_then_one_invoice(db: &Db) {
         "each package once, in order"
     );
     assert_eq!(w.dsco.invoices_for(po).len(), 1);
+    let events = w
+        .store
+        .order_events(&domain::PoNumber::parse(po).unwrap())
+        .await
+        .unwrap();
+    let codes: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.event.reason_code.as_deref())
+        .collect();
+    assert!(codes.contains(&"not_fully_shipped"), "{codes:?}");
+    assert!(
+        codes.contains(&"shipments_unconfirmed"),
+        "the invoice waited for the last confirmation: {codes:?}"
+    );
     let o = w
         .store
         .get_order(&domain::PoNumber::parse(po).unwrap())
