@@ -112,4 +112,5 @@ both_backends!(
     unavailable_far_sides_and_waiting_for_packages,
     pull_takes_at_most_size_orders_and_misses_none,
     cancelled_after_push_can_cancel_in_lingxing,
+    an_order_cancelled_in_lingxing_needs_attention,
 );

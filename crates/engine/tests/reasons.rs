@@ -532,3 +532,29 @@ pub async fn cancelled_after_push_can_cancel_in_lingxing(db: &Db) {
             .contains("cancelled in LingXing automatically")
     );
 }
+
+pub async fn an_order_cancelled_in_lingxing_needs_attention(db: &Db) {
+    let w = world(db, json!({})).await;
+    let po = w.dsco.generate_orders(1, 101)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.run(JobName::AckToDsco).await;
+    // Someone cancels it in LingXing's own screens.
+    let other = lingxing::LingxingClient::new(
+        lingxing::LingxingConfig::new(
+            w.lx.base_url(),
+            sim::lingxing::DEFAULT_APP_ID,
+            sim::lingxing::DEFAULT_APP_SECRET,
+        ),
+        w.clock.clone(),
+        None,
+    )
+    .unwrap();
+    let no = w.lx.orders_for(&po)[0].global_order_no.clone();
+    other.cancel_orders(&[no]).await.unwrap();
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    expect(&w, &po, Stage::Pushed, ReasonCode::LingxingCancelled).await;
+    assert!(w.dsco.acks_for(&po).is_empty(), "never acknowledged");
+}
