@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
 mod runner;
+mod stock;
 mod token;
 
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub async fn settle() {
 
 mod cases {
     pub use crate::runner::*;
+    pub use crate::stock::*;
     pub use crate::token::*;
 }
 
@@ -96,4 +98,18 @@ both_backends!(
     unbuilt_job_says_so_and_timeout_stops_a_run,
     shutdown_stops_the_running_job_and_frees_its_lease,
     replicas_share_one_lingxing_token,
+    stock_sums_warehouses_applies_reserve_and_sends_only_changes,
+    stock_zero_drop_guard_holds_until_released,
+    stock_sync_false_reads_and_records_only,
+    stock_dsco_failure_is_recorded_against_its_sku,
+    pairs_clean_run_writes_mapping_and_audit_files,
+    pairs_conflict_empty_msku_or_sku,
+    pairs_conflict_msku_to_many_skus,
+    pairs_conflict_sku_to_many_mskus,
+    pairs_conflict_store_mismatch,
+    pairs_conflict_across_stores,
+    pairs_store_listing_none_is_a_failed_read,
+    pairs_manual_entries_survive_and_win,
+    pairs_concurrent_manual_edit_fails_the_swap_cleanly,
+    cleanup_job_records_what_it_deleted,
 );
