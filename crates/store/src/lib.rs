@@ -8,6 +8,8 @@
 //! - `sql`: the implementation. The SQL is written once and compiled for both backends (the
 //!   `with_pool!` macro), so the two cannot drift; the few differences (SQLite's `BEGIN
 //!   IMMEDIATE`, its pragmas) live in `Backend`.
+//! - `stock`: the records of the non-order jobs (sync_stock runs, items and per-SKU state;
+//!   pull_sku_pair conflicts).
 //!
 //! # Invariants
 //! - An order's `stage` is written only by [`Store::cas_stage`] (compare-and-swap on the current

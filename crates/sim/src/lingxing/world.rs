@@ -1454,13 +1454,21 @@ impl World {
             })
             .unwrap_or_default();
         let sku = body.get("sku").and_then(text).unwrap_or_default();
-        let rows: Vec<Value> = self
+        // Filter first and render only the page asked for: large catalogues page through
+        // hundreds of requests.
+        let matched: Vec<(&(u64, String, String), &i64)> = self
             .inventory
             .iter()
             .filter(|((w, s, _), _)| {
                 (wids.is_empty() || wids.contains(&w.to_string()))
                     && (sku.is_empty() || s.contains(&sku))
             })
+            .collect();
+        let total = matched.len();
+        let page: Vec<Value> = matched
+            .into_iter()
+            .skip(offset)
+            .take(length as usize)
             .map(|((w, s, seller), valid)| {
                 let (bad, qc, lock) = (1i64, 0i64, 2i64);
                 json!({
@@ -1489,12 +1497,6 @@ impl World {
                     ],
                 })
             })
-            .collect();
-        let total = rows.len();
-        let page = rows
-            .into_iter()
-            .skip(offset)
-            .take(length as usize)
             .collect();
         self.sc_list(now, page, total)
     }
