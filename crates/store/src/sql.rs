@@ -1767,15 +1767,19 @@ impl Store for SqlStore {
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             check_fence!(tx, fence);
+            // One read of the request's pending items instead of one per outcome.
+            let rows = sqlx::query(
+                "SELECT dsco_sku, sent_wh, qty FROM stock_sync_items WHERE request_id = $1 AND outcome = 'pending'",
+            )
+            .bind(request_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut pending: BTreeMap<String, (String, i64)> = BTreeMap::new();
+            for r in rows {
+                pending.insert(r.s("dsco_sku")?, (r.s("sent_wh")?, r.i64("qty")?));
+            }
             for o in outcomes {
-                let row = sqlx::query(
-                    "SELECT sent_wh, qty FROM stock_sync_items WHERE request_id = $1 AND dsco_sku = $2 AND outcome = 'pending'",
-                )
-                .bind(request_id)
-                .bind(&o.dsco_sku)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(row) = row else { continue };
+                let Some((sent_wh, qty)) = pending.get(&o.dsco_sku) else { continue };
                 sqlx::query(
                     "UPDATE stock_sync_items SET outcome = $1, message = $2, updated_at = $3 \
                      WHERE request_id = $4 AND dsco_sku = $5 AND outcome = 'pending'",
@@ -1794,8 +1798,8 @@ impl Store for SqlStore {
                          confirmed_wh = excluded.confirmed_wh, confirmed_at = excluded.confirmed_at",
                     )
                     .bind(&o.dsco_sku)
-                    .bind(row.i64("qty")?)
-                    .bind(row.s("sent_wh")?)
+                    .bind(*qty)
+                    .bind(sent_wh)
                     .bind(ms(now))
                     .execute(&mut *tx)
                     .await?;

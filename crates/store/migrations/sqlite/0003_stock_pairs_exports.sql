@@ -38,8 +38,9 @@ CREATE TABLE stock_sync_items (
     updated_at    INTEGER NOT NULL,
     PRIMARY KEY (run_id, dsco_sku)
 );
-CREATE INDEX stock_sync_items_request ON stock_sync_items (request_id, outcome);
+CREATE INDEX stock_sync_items_request ON stock_sync_items (request_id, dsco_sku);
 CREATE INDEX stock_sync_items_at ON stock_sync_items (at);
+CREATE INDEX stock_sync_items_outcome ON stock_sync_items (outcome);
 
 -- Per DSCO SKU: the last value DSCO confirmed and the last value sent (awaiting confirmation).
 CREATE TABLE stock_state (
