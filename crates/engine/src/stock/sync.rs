@@ -286,12 +286,25 @@ impl SyncStock {
                     continue;
                 }
             };
-            let keys: BTreeSet<&str> = out.items.iter().map(|i| i.key.as_str()).collect();
+            // Per key, the least settled state (failure over pending over success), in one pass:
+            // `RequestOutcome::for_key` scans every item per key, quadratic on a full push.
+            let rank = |s: &ItemState| match s {
+                ItemState::Failure { .. } => 0,
+                ItemState::Pending => 1,
+                ItemState::Success { .. } => 2,
+            };
+            let mut by_key: BTreeMap<&str, &ItemState> = BTreeMap::new();
+            for i in &out.items {
+                let e = by_key.entry(i.key.as_str()).or_insert(&i.state);
+                if rank(&i.state) < rank(e) {
+                    *e = &i.state;
+                }
+            }
             let mut settles = Vec::new();
-            for key in keys {
-                let (outcome, message) = match out.for_key(key) {
-                    None | Some(ItemState::Pending) => continue,
-                    Some(ItemState::Success { messages }) => {
+            for (key, state) in by_key {
+                let (outcome, message) = match state {
+                    ItemState::Pending => continue,
+                    ItemState::Success { messages } => {
                         let unknown = messages.iter().any(|m| {
                             m.code.as_deref().is_some_and(|c| c.contains("NOT_FOUND"))
                                 || m.description.to_lowercase().contains("does not exist")
@@ -303,7 +316,7 @@ impl SyncStock {
                             (StockOutcome::Success, text)
                         }
                     }
-                    Some(ItemState::Failure { messages }) => (
+                    ItemState::Failure { messages } => (
                         StockOutcome::Failed,
                         join(messages.iter().map(|m| m.description.as_str())),
                     ),
