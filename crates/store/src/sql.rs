@@ -1769,25 +1769,27 @@ impl Store for SqlStore {
             check_fence!(tx, fence);
             // One read of the request's pending items instead of one per outcome.
             let rows = sqlx::query(
-                "SELECT dsco_sku, sent_wh, qty FROM stock_sync_items WHERE request_id = $1 AND outcome = 'pending'",
+                "SELECT run_id, dsco_sku, sent_wh, qty FROM stock_sync_items WHERE request_id = $1 AND outcome = 'pending'",
             )
             .bind(request_id)
             .fetch_all(&mut *tx)
             .await?;
-            let mut pending: BTreeMap<String, (String, i64)> = BTreeMap::new();
+            let mut pending: BTreeMap<String, (String, String, i64)> = BTreeMap::new();
             for r in rows {
-                pending.insert(r.s("dsco_sku")?, (r.s("sent_wh")?, r.i64("qty")?));
+                pending.insert(r.s("dsco_sku")?, (r.s("run_id")?, r.s("sent_wh")?, r.i64("qty")?));
             }
             for o in outcomes {
-                let Some((sent_wh, qty)) = pending.get(&o.dsco_sku) else { continue };
+                let Some((run_id, sent_wh, qty)) = pending.get(&o.dsco_sku) else { continue };
                 sqlx::query(
+                    // By primary key: with an index on `outcome` too, SQLite's planner may
+                    // otherwise scan every pending item per update.
                     "UPDATE stock_sync_items SET outcome = $1, message = $2, updated_at = $3 \
-                     WHERE request_id = $4 AND dsco_sku = $5 AND outcome = 'pending'",
+                     WHERE run_id = $4 AND dsco_sku = $5",
                 )
                 .bind(o.outcome.as_str())
                 .bind(&o.message)
                 .bind(ms(now))
-                .bind(request_id)
+                .bind(run_id)
                 .bind(&o.dsco_sku)
                 .execute(&mut *tx)
                 .await?;
