@@ -62,6 +62,21 @@ pub enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
+    /// sync_stock: release held runs, list runs, export items as CSV.
+    Stock {
+        #[command(subcommand)]
+        command: crate::stock_cmd::StockCommand,
+    },
+    /// mapping.sku from LingXing pairs: the conflicts of the latest pull.
+    Sku {
+        #[command(subcommand)]
+        command: crate::stock_cmd::SkuCommand,
+    },
+    /// Benchmarks against the in-process simulators on the simulated clock.
+    Bench {
+        #[command(subcommand)]
+        command: crate::bench_stock::BenchCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +191,9 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
     {
         return Ok(config_check(file.as_deref().unwrap_or(&args.config)));
     }
+    if let Command::Bench { command } = args.command {
+        return crate::bench_stock::bench(command).await;
+    }
     if let Command::Sim { command } = args.command {
         let _ = logging::init(logging::LogFormat::Pretty, "info");
         return sim_command(command).await;
@@ -217,6 +235,9 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
             OrderCommand::Stuck { limit } => order_stuck(&settings, limit).await,
         },
         Command::Sim { .. } => unreachable!("handled above"),
+        Command::Stock { command } => crate::stock_cmd::stock(&settings, command).await,
+        Command::Sku { command } => crate::stock_cmd::sku(&settings, command).await,
+        Command::Bench { .. } => unreachable!("handled above"),
     }
 }
 

@@ -6,7 +6,13 @@
 //!   key, and the optional `[runtime_config]` section checked by `domain`.
 //! - [`app`]: the subcommands (thin: settings → store → engine → print).
 //! - [`logging`]: the tracing subscriber (human-readable or JSON, env-filter level).
+//! - [`stock_cmd`]: `stock release|runs|export` and `sku conflicts` (store reads and one audited
+//!   release).
+//! - [`bench_stock`]: `bench stock`, sync_stock over a large catalogue against in-process
+//!   simulators on the simulated clock.
 
 pub mod app;
+pub mod bench_stock;
 pub mod logging;
 pub mod settings;
+pub mod stock_cmd;

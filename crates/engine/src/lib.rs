@@ -16,6 +16,7 @@
 pub mod jobs;
 mod runner;
 mod scheduler;
+pub mod stock;
 pub mod token_cache;
 
 use std::collections::BTreeMap;

@@ -4,6 +4,7 @@
 mod orders;
 mod reasons;
 mod runner;
+mod stock;
 mod token;
 
 use std::sync::Arc;
@@ -66,6 +67,7 @@ mod cases {
     pub use crate::orders::*;
     pub use crate::reasons::*;
     pub use crate::runner::*;
+    pub use crate::stock::*;
     pub use crate::token::*;
 }
 
@@ -113,4 +115,18 @@ both_backends!(
     pull_takes_at_most_size_orders_and_misses_none,
     cancelled_after_push_can_cancel_in_lingxing,
     an_order_cancelled_in_lingxing_needs_attention,
+    stock_sums_warehouses_applies_reserve_and_sends_only_changes,
+    stock_zero_drop_guard_holds_until_released,
+    stock_sync_false_reads_and_records_only,
+    stock_dsco_failure_is_recorded_against_its_sku,
+    pairs_clean_run_writes_mapping_and_audit_files,
+    pairs_conflict_empty_msku_or_sku,
+    pairs_conflict_msku_to_many_skus,
+    pairs_conflict_sku_to_many_mskus,
+    pairs_conflict_store_mismatch,
+    pairs_conflict_across_stores,
+    pairs_store_listing_none_is_a_failed_read,
+    pairs_manual_entries_survive_and_win,
+    pairs_concurrent_manual_edit_fails_the_swap_cleanly,
+    cleanup_job_records_what_it_deleted,
 );

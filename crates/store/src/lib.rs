@@ -8,6 +8,8 @@
 //! - `sql`: the implementation. The SQL is written once and compiled for both backends (the
 //!   `with_pool!` macro), so the two cannot drift; the few differences (SQLite's `BEGIN
 //!   IMMEDIATE`, its pragmas) live in `Backend`.
+//! - `stock`: the records of the non-order jobs (sync_stock runs, items and per-SKU state;
+//!   pull_sku_pair conflicts).
 //!
 //! # Invariants
 //! - An order's `stage` is written only by [`Store::cas_stage`] (compare-and-swap on the current
@@ -20,6 +22,7 @@
 //! - Times are UTC, stored as Unix milliseconds.
 
 mod sql;
+mod stock;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +34,7 @@ use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig
 use serde_json::Value;
 
 pub use sql::{SqlStore, redact_url};
+pub use stock::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -686,6 +690,56 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<()>;
+
+    // --- sync_stock -------------------------------------------------------------------------
+    /// The stock state of every DSCO SKU ever sent.
+    async fn stock_state(&self) -> Result<BTreeMap<String, StockState>>;
+    /// Records a run and its items in one transaction; the sent items become the SKUs' pending
+    /// values (`sent` in [`StockState`]).
+    async fn record_stock_run(
+        &self,
+        run: &StockRun,
+        items: &[StockItem],
+        fence: &Fence,
+    ) -> Result<()>;
+    /// Request ids that still have items awaiting DSCO's outcome.
+    async fn pending_stock_requests(&self) -> Result<Vec<String>>;
+    /// Records DSCO's outcome for items of `request_id`; a settling outcome makes the sent value
+    /// the SKU's confirmed one.
+    async fn settle_stock_items(
+        &self,
+        request_id: &str,
+        outcomes: &[StockSettle],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()>;
+    /// Most recent first; `held_only` lists runs still held.
+    async fn stock_runs(&self, held_only: bool, limit: u32) -> Result<Vec<StockRun>>;
+    /// Releases every held run (audited); returns their ids.
+    async fn release_stock_runs(
+        &self,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>>;
+    /// Uses up a release not yet used by a run: `Some(run id released)` when there was one.
+    async fn take_stock_release(&self, fence: &Fence) -> Result<Option<String>>;
+    /// Items of runs at or after `since`, oldest first (for the CSV export).
+    async fn stock_items_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<StockItem>>;
+
+    // --- pull_sku_pair, run details ----------------------------------------------------------
+    async fn record_sku_conflicts(&self, conflicts: &[SkuConflict], fence: &Fence) -> Result<()>;
+    async fn sku_conflicts(&self, run_id: &str) -> Result<Vec<SkuConflict>>;
+    /// What a run did beyond its counts (JSON), for the job's run page.
+    async fn set_run_detail(
+        &self,
+        run_id: &str,
+        job: JobName,
+        detail: &Value,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()>;
+    async fn run_detail(&self, run_id: &str) -> Result<Option<Value>>;
 }
 
 /// Helpers for tests of this and other crates: a fresh, empty database per test.

@@ -929,3 +929,183 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
             .is_empty()
     );
 }
+
+fn stock_item(
+    run: &str,
+    sku: &str,
+    wh: &[(&str, i64)],
+    outcome: StockOutcome,
+    at: DateTime<Utc>,
+) -> StockItem {
+    let warehouses: WarehouseQty = wh.iter().map(|(c, q)| (c.to_string(), *q)).collect();
+    StockItem {
+        run_id: run.into(),
+        dsco_sku: sku.into(),
+        lingxing_sku: format!("LX-{sku}"),
+        read: warehouses.clone(),
+        qty: warehouses.values().sum(),
+        warehouses,
+        previous_qty: None,
+        sent: outcome == StockOutcome::Pending,
+        request_id: (outcome == StockOutcome::Pending).then(|| format!("req-{run}")),
+        outcome,
+        message: String::new(),
+        at,
+        updated_at: at,
+    }
+}
+
+fn stock_run(id: &str, state: StockRunState, at: DateTime<Utc>) -> StockRun {
+    StockRun {
+        run_id: id.into(),
+        at,
+        state,
+        full_push: false,
+        skus_read: 2,
+        skus_changed: 2,
+        skus_sent: 2,
+        above_zero: 0,
+        drops_to_zero: 0,
+        note: String::new(),
+        released_by: None,
+        released_at: None,
+        release_reason: None,
+    }
+}
+
+pub async fn stock_runs_settle_into_confirmed_state_and_release_once(b: &Backend) {
+    let s = &*b.store;
+    let l = lease(s, JobName::SyncStock, "a", t(0)).await;
+    let items = [
+        stock_item(
+            "r1",
+            "A",
+            &[("US-CA-01", 3), ("US-NJ-01", 2)],
+            StockOutcome::Pending,
+            t(1),
+        ),
+        stock_item("r1", "B", &[("US-CA-01", 7)], StockOutcome::Pending, t(1)),
+    ];
+    s.record_stock_run(
+        &stock_run("r1", StockRunState::Sent, t(1)),
+        &items,
+        &l.fence(),
+    )
+    .await
+    .unwrap();
+    let st = s.stock_state().await.unwrap();
+    assert_eq!(st["A"].confirmed, None);
+    assert_eq!(st["A"].sent.as_ref().unwrap()["US-CA-01"], 3);
+    assert_eq!(s.pending_stock_requests().await.unwrap(), ["req-r1"]);
+    let settles = [
+        StockSettle {
+            dsco_sku: "A".into(),
+            outcome: StockOutcome::Success,
+            message: String::new(),
+        },
+        StockSettle {
+            dsco_sku: "B".into(),
+            outcome: StockOutcome::Failed,
+            message: "bad".into(),
+        },
+    ];
+    s.settle_stock_items("req-r1", &settles, t(2), &l.fence())
+        .await
+        .unwrap();
+    let st = s.stock_state().await.unwrap();
+    assert_eq!(st["A"].confirmed_qty(), Some(5));
+    assert_eq!(st["A"].sent, None, "settled");
+    assert_eq!(st["B"].confirmed, None, "a failure confirms nothing");
+    assert!(s.pending_stock_requests().await.unwrap().is_empty());
+    let all = s.stock_items_since(t(0), 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].message, "bad");
+    assert!(s.stock_items_since(t(5), 10).await.unwrap().is_empty());
+
+    // Held runs: released together, the release used once.
+    s.record_stock_run(&stock_run("r2", StockRunState::Held, t(3)), &[], &l.fence())
+        .await
+        .unwrap();
+    assert_eq!(s.stock_runs(true, 10).await.unwrap()[0].run_id, "r2");
+    assert_eq!(s.take_stock_release(&l.fence()).await.unwrap(), None);
+    assert!(s.release_stock_runs("ops", "", t(4)).await.is_err());
+    assert_eq!(
+        s.release_stock_runs("ops", "checked", t(4)).await.unwrap(),
+        ["r2"]
+    );
+    let r2 = s
+        .stock_runs(false, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.run_id == "r2")
+        .unwrap();
+    assert_eq!(
+        (r2.state, r2.released_by.as_deref()),
+        (StockRunState::Released, Some("ops"))
+    );
+    assert_eq!(
+        s.take_stock_release(&l.fence()).await.unwrap().as_deref(),
+        Some("r2")
+    );
+    assert_eq!(s.take_stock_release(&l.fence()).await.unwrap(), None);
+    assert!(
+        s.audit_log(5)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.entry.action == "stock.release")
+    );
+}
+
+pub async fn sku_conflicts_and_run_details_are_kept(b: &Backend) {
+    let s = &*b.store;
+    let l = lease(s, JobName::PullSkuPair, "a", t(0)).await;
+    let c = SkuConflict {
+        run_id: "p1".into(),
+        at: t(1),
+        kind: SkuConflictKind::AcrossStores,
+        store_id: "1,2".into(),
+        msku: "SKU-1".into(),
+        sku: "LX-1,LX-2".into(),
+        detail: "different".into(),
+    };
+    s.record_sku_conflicts(std::slice::from_ref(&c), &l.fence())
+        .await
+        .unwrap();
+    assert_eq!(s.sku_conflicts("p1").await.unwrap(), [c]);
+    assert!(s.sku_conflicts("p2").await.unwrap().is_empty());
+    s.set_run_detail(
+        "p1",
+        JobName::PullSkuPair,
+        &json!({"outcome": "conflicts"}),
+        t(1),
+        &l.fence(),
+    )
+    .await
+    .unwrap();
+    s.set_run_detail(
+        "p1",
+        JobName::PullSkuPair,
+        &json!({"outcome": "again"}),
+        t(2),
+        &l.fence(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.run_detail("p1").await.unwrap(),
+        Some(json!({"outcome": "again"}))
+    );
+    assert_eq!(s.run_detail("nope").await.unwrap(), None);
+    // A stale fence writes nothing.
+    let stale = Fence {
+        job: JobName::PullSkuPair,
+        token: l.token + 100,
+    };
+    assert!(matches!(
+        s.set_run_detail("p9", JobName::PullSkuPair, &json!({}), t(3), &stale)
+            .await,
+        Err(StoreError::Fenced { .. })
+    ));
+}

@@ -72,4 +72,6 @@ suite!(
     candidates_follow_dirty_marks_and_back_off,
     lingxing_view_marks_changes_and_tracking_dedupes,
     intents_are_recorded_once_and_requests_tracked,
+    stock_runs_settle_into_confirmed_state_and_release_once,
+    sku_conflicts_and_run_details_are_kept,
 );

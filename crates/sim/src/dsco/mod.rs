@@ -452,6 +452,16 @@ impl SimHandle {
         self.shared.world().known_skus.insert(sku.into());
     }
 
+    /// Refuses every inventory update of `sku` with `message` in the change log (`None`: accept
+    /// again). For tests of a per-item DSCO failure.
+    pub fn refuse_inventory(&self, sku: &str, message: Option<&str>) {
+        let mut w = self.shared.world();
+        match message {
+            Some(m) => w.refused_inventory.insert(sku.into(), m.into()),
+            None => w.refused_inventory.remove(sku),
+        };
+    }
+
     /// Applies `fault` to calls of `endpoint` ([`Endpoint::Any`]: every endpoint): to all of
     /// them for a bare [`Fault`], to the next `n` for `fault.times(n)`. Faults injected earlier
     /// are used first.

@@ -96,6 +96,8 @@ pub(crate) struct World {
     pub acks: Vec<AckRecord>,
     pub inventory: BTreeMap<String, Value>,
     pub known_skus: BTreeSet<String>,
+    /// SKUs whose inventory updates are refused, with the message (admin, for failure tests).
+    pub refused_inventory: BTreeMap<String, String>,
     pub calls: BTreeMap<Endpoint, u64>,
     pub faults: Vec<(Endpoint, FaultSpec)>,
     pub windows: HashMap<&'static str, VecDeque<DateTime<Utc>>>,
@@ -118,6 +120,7 @@ impl World {
                 .iter()
                 .map(|p| p.dsco_sku.to_string())
                 .collect(),
+            refused_inventory: BTreeMap::new(),
             calls: BTreeMap::new(),
             faults: Vec::new(),
             windows: HashMap::new(),
@@ -763,6 +766,9 @@ impl World {
                     "quantityAvailable ({q}) must equal the sum of the warehouse quantities ({sum})"
                 ),
             )]);
+        }
+        if let Some(m) = self.refused_inventory.get(sku) {
+            return Err(vec![msg("VALIDATION_FAILED", "error", m.clone())]);
         }
         if !self.known_skus.contains(sku) {
             if skip_unknown {

@@ -383,6 +383,28 @@ impl LingxingSim {
         self.with_world(|w, now| w.set_pair(store_id, msku, sku, now))
     }
 
+    /// Adds a pair row beside the store's existing ones (one MSKU may then list several SKUs),
+    /// optionally shown with another store id (a store mismatch).
+    pub fn add_pair_row(
+        &self,
+        store_id: &str,
+        msku: &str,
+        sku: &str,
+        shown_store_id: Option<&str>,
+    ) {
+        self.with_world(|w, now| w.add_pair_row(store_id, msku, sku, shown_store_id, now))
+    }
+
+    /// Removes every pair of `store_id`; returns how many were removed.
+    pub fn clear_pairs(&self, store_id: &str) -> usize {
+        self.with_world(|w, _| w.clear_pairs(store_id))
+    }
+
+    /// Removes every inventory row (the benchmark and tests seed their own).
+    pub fn clear_inventory(&self) {
+        self.with_world(|w, _| w.clear_inventory())
+    }
+
     /// Adds a fault on `endpoint` (a path such as `/pb/mp/order/v2/create`) for the next
     /// `times` requests (`None`: until cleared). Rules apply in the order added.
     pub fn inject_fault(&self, endpoint: &str, fault: Fault, times: Option<u32>) {

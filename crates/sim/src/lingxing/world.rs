@@ -275,6 +275,9 @@ struct PairRec {
     msku: String,
     sku: String,
     modify_time: DateTime<Utc>,
+    /// The store id shown on the row when it differs from the one it is listed under (a
+    /// store-mismatch fault for conflict tests).
+    shown_store_id: Option<String>,
 }
 
 pub(crate) struct World {
@@ -321,6 +324,7 @@ impl World {
                 msku: p.msku.clone(),
                 sku: p.sku.clone(),
                 modify_time: now - TimeDelta::days(30),
+                shown_store_id: None,
             })
             .collect();
         let product_ids = seed
@@ -724,7 +728,39 @@ impl World {
             msku: msku.into(),
             sku: sku.into(),
             modify_time: now,
+            shown_store_id: None,
         });
+    }
+
+    /// Adds a pair row without replacing the store's existing row for `msku` (so one MSKU can
+    /// list several SKUs), optionally shown under another store id.
+    pub fn add_pair_row(
+        &mut self,
+        store_id: &str,
+        msku: &str,
+        sku: &str,
+        shown_store_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) {
+        self.pairs.push(PairRec {
+            store_id: store_id.into(),
+            msku: msku.into(),
+            sku: sku.into(),
+            modify_time: now,
+            shown_store_id: shown_store_id.map(Into::into),
+        });
+    }
+
+    /// Removes every pair of `store_id`; returns how many.
+    pub fn clear_pairs(&mut self, store_id: &str) -> usize {
+        let before = self.pairs.len();
+        self.pairs.retain(|p| p.store_id != store_id);
+        before - self.pairs.len()
+    }
+
+    /// Removes every inventory row.
+    pub fn clear_inventory(&mut self) {
+        self.inventory.clear();
     }
 
     // ------------------------------------------------------------------ endpoints
@@ -1434,13 +1470,21 @@ impl World {
             })
             .unwrap_or_default();
         let sku = body.get("sku").and_then(text).unwrap_or_default();
-        let rows: Vec<Value> = self
+        // Filter first and render only the page asked for: large catalogues page through
+        // hundreds of requests.
+        let matched: Vec<(&(u64, String, String), &i64)> = self
             .inventory
             .iter()
             .filter(|((w, s, _), _)| {
                 (wids.is_empty() || wids.contains(&w.to_string()))
                     && (sku.is_empty() || s.contains(&sku))
             })
+            .collect();
+        let total = matched.len();
+        let page: Vec<Value> = matched
+            .into_iter()
+            .skip(offset)
+            .take(length as usize)
             .map(|((w, s, seller), valid)| {
                 let (bad, qc, lock) = (1i64, 0i64, 2i64);
                 json!({
@@ -1469,12 +1513,6 @@ impl World {
                     ],
                 })
             })
-            .collect();
-        let total = rows.len();
-        let page = rows
-            .into_iter()
-            .skip(offset)
-            .take(length as usize)
             .collect();
         self.sc_list(now, page, total)
     }
@@ -1517,7 +1555,7 @@ impl World {
         let render = |p: &PairRec| {
             let store = self.seed.stores.iter().find(|s| s.store_id == p.store_id);
             json!({
-                "store_id": p.store_id,
+                "store_id": p.shown_store_id.as_ref().unwrap_or(&p.store_id),
                 "store_name": store.map(|s| s.store_name.clone()).unwrap_or_default(),
                 "platform_code": store.map(|s| s.platform_code.to_string()).unwrap_or_default(),
                 "platform_name": "自定义平台",
