@@ -524,7 +524,12 @@ fn build_engine(store: Arc<dyn Store>, settings: &Settings) -> Result<Arc<Engine
         engine::default_holder(),
         EngineSettings::default(),
     );
+    let stock = Arc::new(engine::stock::StockClients {
+        dsco: clients.dsco.clone(),
+        lingxing: clients.lingxing.clone(),
+    });
     engine::jobs::register_order_jobs(&mut engine, clients);
+    engine::stock::register_stock_jobs(&mut engine, stock, settings.exports.dir.clone());
     Ok(Arc::new(engine))
 }
 

@@ -271,7 +271,10 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
     std::thread::sleep(Duration::from_millis(2500));
     let metrics = get(&addr, "/metrics").unwrap();
     assert!(metrics.contains("dl_job_runs_total"), "{metrics}");
-    assert!(metrics.contains("outcome=\"not_implemented\""), "{metrics}");
+    assert!(
+        metrics.contains("job=\"cleanup_exports\"") && metrics.contains("outcome=\"succeeded\""),
+        "{metrics}"
+    );
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -288,7 +291,7 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
     );
     // Nothing left running: the lease was freed and every run closed.
     let out = bin(&env, &["job", "run", "cleanup_exports"]);
-    assert!(text(&out).contains("not_implemented"), "{}", text(&out));
+    assert!(text(&out).contains("succeeded"), "{}", text(&out));
 }
 
 #[test]
