@@ -62,6 +62,10 @@ pub enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
+    /// Both simulators in-process, a fresh SQLite store, ~200 seeded orders through every rule.
+    Demo(crate::demo::DemoArgs),
+    /// A simulated day of 10,000 orders on the simulated clock: calls, delays, wall time.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +177,14 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         let _ = logging::init(logging::LogFormat::Pretty, "info");
         return sim_command(command).await;
     }
+    if let Command::Demo(a) = args.command {
+        let _ = logging::init(logging::LogFormat::Pretty, "warn");
+        return crate::demo::run(a).await;
+    }
+    if let Command::Bench(a) = args.command {
+        let _ = logging::init(logging::LogFormat::Pretty, "warn");
+        return crate::bench::run(a).await;
+    }
     let settings = match Settings::load(&args.config) {
         Ok(s) => s,
         Err(e) => {
@@ -208,7 +220,9 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         Command::Order { command } => match command {
             OrderCommand::Show { po } => order_show(&settings, &po).await,
         },
-        Command::Sim { .. } => unreachable!("handled above"),
+        Command::Sim { .. } | Command::Demo(_) | Command::Bench(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 
