@@ -49,6 +49,17 @@ fn example() -> PathBuf {
 
 #[test]
 fn example_config_drives_orders_to_stage_5_over_http() {
+    let check = bin()
+        .args(["config", "check"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
     let dir = tempfile::tempdir().unwrap();
     let (dsco_port, lx_port, console_port) = (free_port(), free_port(), free_port());
     let dsco_seed = dir.path().join("dsco.json");
@@ -119,6 +130,7 @@ fn example_config_drives_orders_to_stage_5_over_http() {
     );
 
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut exited = None;
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut last = Default::default();
     let reached = rt.block_on(async {
@@ -132,6 +144,10 @@ fn example_config_drives_orders_to_stage_5_over_http() {
             if Instant::now() > deadline {
                 return false;
             }
+            if let Ok(Some(status)) = procs.0[2].try_wait() {
+                exited = Some(status);
+                return false;
+            }
             tokio::time::sleep(Duration::from_millis(500)).await;
         };
         loop {
@@ -142,6 +158,10 @@ fn example_config_drives_orders_to_stage_5_over_http() {
             if Instant::now() > deadline {
                 return false;
             }
+            if let Ok(Some(status)) = procs.0[2].try_wait() {
+                exited = Some(status);
+                return false;
+            }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
@@ -149,7 +169,7 @@ fn example_config_drives_orders_to_stage_5_over_http() {
         + &std::fs::read_to_string(dir.path().join("run.err")).unwrap_or_default();
     assert!(
         reached,
-        "three orders did not all reach stage 5: {last:?}\n{}",
+        "three orders did not all reach stage 5: {last:?} (run exited: {exited:?})\n{}",
         run_log
             .lines()
             .rev()
