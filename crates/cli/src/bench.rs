@@ -284,10 +284,15 @@ async fn delays(day: &Day) -> Result<()> {
     for po in &day.pos {
         let p = PoNumber::parse(po).map_err(|e| anyhow!("{po}: {e}"))?;
         let events = w.store.order_events(&p).await?;
-        let first = |job: JobName, outcome: EventOutcome| {
+        // A write shows on the timeline as the first `dsco_confirmation_pending` of its job.
+        let submitted = |job: JobName| {
             events
                 .iter()
-                .find(|e| e.event.job == Some(job) && e.event.outcome == outcome)
+                .find(|e| {
+                    e.event.job == Some(job)
+                        && (e.event.outcome == EventOutcome::Submitted
+                            || e.event.reason_code.as_deref() == Some("dsco_confirmation_pending"))
+                })
                 .map(|e| e.event.at)
         };
         let entered = |s: Stage| {
@@ -340,7 +345,7 @@ async fn delays(day: &Day) -> Result<()> {
         // Invoice: the last shipment confirmed → invoice submitted → confirmed → stage 5.
         if let (Some(last_ship), Some(sub)) = (
             shipments.iter().map(|s| s.recorded_at).max(),
-            first(JobName::InvoiceToDsco, EventOutcome::Submitted),
+            submitted(JobName::InvoiceToDsco),
         ) {
             inv_sub.push(sub - (last_ship + DSCO_ASYNC));
             if let Some(t) = entered(Stage::Done) {

@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
 mod orders;
+mod property;
 mod runner;
 mod token;
 
@@ -103,3 +104,8 @@ both_backends!(
     three_packages_over_two_days_then_one_invoice,
     waiting_a_day_costs_at_most_one_call_per_run,
 );
+
+#[test]
+fn random_interleavings_keep_the_stage_machine_sound() {
+    property::random_interleavings_keep_the_stage_machine_sound();
+}
