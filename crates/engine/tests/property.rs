@@ -103,16 +103,28 @@ async fn apply(w: &World, pos: &[String], a: &Action) {
     match a {
         // A run may fail while a fault is active; the invariants must hold anyway.
         Action::Run(job) => {
-            let (_tx, rx) = tokio::sync::watch::channel(false);
-            let _ = w
-                .engine
-                .run_job(
-                    *job,
-                    domain::Trigger::Cli,
-                    engine::RunOptions::default(),
-                    rx,
-                )
-                .await;
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let engine = w.engine.clone();
+            let job = *job;
+            let run = tokio::spawn(async move {
+                let _keep = tx;
+                engine
+                    .run_job(job, domain::Trigger::Cli, engine::RunOptions::default(), rx)
+                    .await
+            });
+            // A client backing off after a fault sleeps on the simulated clock: move time to
+            // the next sleeper's deadline whenever the run is parked, up to an hour per run.
+            let sim = w.clock.sim().unwrap();
+            let limit = w.clock.now() + chrono::TimeDelta::hours(1);
+            while !run.is_finished() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                if let Some(d) = sim.next_deadline()
+                    && d <= limit
+                {
+                    sim.advance_to(d);
+                }
+            }
+            let _ = run.await;
         }
         Action::Advance(s) => w.advance(*s),
         Action::Audit(i, split) => {
@@ -209,6 +221,7 @@ async fn case(actions: Vec<Action>, seed: u64) {
             before = after;
         }
     }
+    let mut done = 0;
     for po in &pos {
         let o = w
             .store
@@ -271,7 +284,12 @@ async fn case(actions: Vec<Action>, seed: u64) {
             want.round_dp(2),
             "{po}: invoice total"
         );
+        done += 1;
     }
+    eprintln!(
+        "case: {} steps, {done} of {ORDERS} orders done",
+        actions.len()
+    );
 }
 
 pub fn random_interleavings_keep_the_stage_machine_sound() {
