@@ -109,3 +109,10 @@ both_backends!(
 fn random_interleavings_keep_the_stage_machine_sound() {
     property::random_interleavings_keep_the_stage_machine_sound();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known bug in ship_to_dsco: a shipment DSCO rejected asynchronously goes back to waiting (and is re-sent)"]
+async fn a_shipment_dsco_rejected_stays_needing_attention() {
+    let db = Db::sqlite().await;
+    property::a_shipment_dsco_rejected_stays_needing_attention(&db).await;
+}

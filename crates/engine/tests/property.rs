@@ -315,3 +315,46 @@ pub fn random_interleavings_keep_the_stage_machine_sound() {
         })
         .unwrap();
 }
+
+/// Known bug (ship_to_dsco): when DSCO rejects a shipment asynchronously, the run that reads the
+/// rejection records `dsco_rejected` (needs attention) and then, in the same run, overwrites it with
+/// `dsco_confirmation_pending` (waiting) for the same tracking number, so the order no longer shows
+/// as needing attention. In the demo (orders marked dirty again by later pulls and the LingXing
+/// feed) the shipment is then re-submitted and rejected again on every run.
+pub async fn a_shipment_dsco_rejected_stays_needing_attention(db: &Db) {
+    use crate::orders::world;
+    let w = world(db, json!({})).await;
+    let pos = w
+        .dsco
+        .generate_orders_with(1, 5, &[Gap::DisallowedServiceLevel]);
+    let po = &pos[0];
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.lx.audit(po);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(po).await, Stage::Acknowledged);
+    w.lx.ship(po, None);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.dsco.calls(Endpoint::ShipmentBatch), 1, "sent once");
+    for _ in 0..3 {
+        w.advance(120);
+        w.run(JobName::PullDscoOrders).await;
+        w.run(JobName::ShipToDsco).await;
+    }
+    assert_eq!(
+        w.dsco.calls(Endpoint::ShipmentBatch),
+        1,
+        "the rejected shipment was sent again"
+    );
+    assert_eq!(
+        w.reason(po).await.as_deref(),
+        Some("dsco_rejected"),
+        "DSCO refused the shipment: a person must act"
+    );
+}
