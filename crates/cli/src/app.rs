@@ -77,6 +77,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::bench_stock::BenchCommand,
     },
+    /// Both simulators in-process, a fresh SQLite store, ~200 seeded orders through every rule.
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,6 +200,10 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         let _ = logging::init(logging::LogFormat::Pretty, "info");
         return sim_command(command).await;
     }
+    if let Command::Demo(a) = args.command {
+        let _ = logging::init(logging::LogFormat::Pretty, "warn");
+        return crate::demo::run(a).await;
+    }
     let settings = match Settings::load(&args.config) {
         Ok(s) => s,
         Err(e) => {
@@ -234,10 +240,11 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
             OrderCommand::Show { po } => order_show(&settings, &po).await,
             OrderCommand::Stuck { limit } => order_stuck(&settings, limit).await,
         },
-        Command::Sim { .. } => unreachable!("handled above"),
         Command::Stock { command } => crate::stock_cmd::stock(&settings, command).await,
         Command::Sku { command } => crate::stock_cmd::sku(&settings, command).await,
-        Command::Bench { .. } => unreachable!("handled above"),
+        Command::Sim { .. } | Command::Demo(_) | Command::Bench { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

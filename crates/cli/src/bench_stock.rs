@@ -27,6 +27,9 @@ use store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// A simulated day: orders arriving over hours, LingXing auditing and shipping, crons every
+    /// 15 minutes; calls per endpoint, marginal calls per order, delays, wall time, peak memory.
+    Day(crate::bench::BenchArgs),
     /// sync_stock: a full push, a settling run with no change, then a run with `--changed`
     /// SKUs changed.
     Stock {
@@ -55,12 +58,22 @@ const DSCO_ENDPOINTS: [(Endpoint, &str); 4] = [
 ];
 
 pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
+    let command = match command {
+        BenchCommand::Day(a) => {
+            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "warn");
+            return crate::bench::run(a).await;
+        }
+        other => other,
+    };
     let BenchCommand::Stock {
         skus,
         warehouses,
         changed,
         store,
-    } = command;
+    } = command
+    else {
+        unreachable!("Day handled above")
+    };
     if warehouses == 0 || warehouses > 100 {
         return Err(anyhow!("--warehouses must be 1..=100"));
     }

@@ -5,6 +5,8 @@
 //!   from env or `*_file` (redacted in Debug, Display and exports), validation that names every bad
 //!   key, and the optional `[runtime_config]` section checked by `domain`.
 //! - [`app`]: the subcommands (thin: settings → store → engine → print).
+//! - [`demo`]: `dsco-lingxing demo`, both simulators in-process and a seeded mix of orders;
+//!   its `SimWorld` wiring is shared with [`bench`], the simulated day on the simulated clock.
 //! - [`logging`]: the tracing subscriber (human-readable or JSON, env-filter level).
 //! - [`stock_cmd`]: `stock release|runs|export` and `sku conflicts` (store reads and one audited
 //!   release).
@@ -12,7 +14,9 @@
 //!   simulators on the simulated clock.
 
 pub mod app;
+pub mod bench;
 pub mod bench_stock;
+pub mod demo;
 pub mod logging;
 pub mod settings;
 pub mod stock_cmd;

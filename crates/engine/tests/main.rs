@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
 mod orders;
+mod property;
 mod reasons;
 mod runner;
 mod stock;
@@ -130,3 +131,14 @@ both_backends!(
     pairs_concurrent_manual_edit_fails_the_swap_cleanly,
     cleanup_job_records_what_it_deleted,
 );
+
+#[test]
+fn random_interleavings_keep_the_stage_machine_sound() {
+    property::random_interleavings_keep_the_stage_machine_sound();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shipment_dsco_rejected_stays_needing_attention() {
+    let db = Db::sqlite().await;
+    property::a_shipment_dsco_rejected_stays_needing_attention(&db).await;
+}

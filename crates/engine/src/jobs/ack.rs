@@ -24,7 +24,9 @@ use dsco::{ItemState, OrderAck, OrderIdType, RequestKind};
 use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
-use super::common::{advance, candidates, dsco_reason, skip, track_request, write_hold};
+use super::common::{
+    advance, candidates, changed_since_refusal, dsco_reason, skip, track_request, write_hold,
+};
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
 
@@ -200,7 +202,8 @@ impl Job for AckToDsco {
                         }
                         // Refused before: sent again only once DSCO's order changed since.
                         Some(i)
-                            if i.state == IntentState::Failed && o.updated_at <= i.updated_at =>
+                            if i.state == IntentState::Failed
+                                && !changed_since_refusal(&o, i.updated_at) =>
                         {
                             skip(
                                 ctx,

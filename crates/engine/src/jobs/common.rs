@@ -197,3 +197,10 @@ pub(crate) async fn track_request(
         .await?;
     Ok(())
 }
+
+/// Whether a write DSCO refused may be sent again: only once DSCO's own copy of the order changed
+/// after the refusal (`dscoLastUpdate`), e.g. the retailer corrected it. Our `updated_at` moves on
+/// every pull, so it cannot tell.
+pub(crate) fn changed_since_refusal(o: &OrderRecord, refused_at: DateTime<Utc>) -> bool {
+    o.pulled.dsco_updated_at.is_some_and(|t| t > refused_at)
+}

@@ -19,7 +19,9 @@ use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
 use super::ack::messages_text;
-use super::common::{advance, candidates, dsco_reason, skip, track_request, write_hold};
+use super::common::{
+    advance, candidates, changed_since_refusal, dsco_reason, skip, track_request, write_hold,
+};
 use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
 
@@ -227,7 +229,7 @@ impl Job for InvoiceToDsco {
                 Some(IntentState::Failed)
                     if intent
                         .as_ref()
-                        .is_some_and(|i| o.updated_at <= i.updated_at) =>
+                        .is_some_and(|i| !changed_since_refusal(&o, i.updated_at)) =>
                 {
                     let text = intent.map(|i| i.outcome).unwrap_or_default();
                     skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;

@@ -20,7 +20,9 @@ use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
 use super::ack::messages_text;
-use super::common::{advance, candidates, dsco_reason, skip, track_request, write_hold};
+use super::common::{
+    advance, candidates, changed_since_refusal, dsco_reason, skip, track_request, write_hold,
+};
 use super::lx_feed::follow;
 use super::outbound::{audited, outbounds, refresh};
 use crate::{Job, JobError, RunCtx};
@@ -196,7 +198,7 @@ impl ShipToDsco {
                 IntentState::Submitted | IntentState::Confirmed => {
                     out.insert(i.key);
                 }
-                IntentState::Failed if o.updated_at <= i.updated_at => {
+                IntentState::Failed if !changed_since_refusal(o, i.updated_at) => {
                     refused = Some(format!("{}: {}", i.key, i.outcome));
                     out.insert(i.key);
                 }

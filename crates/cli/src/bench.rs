@@ -1,0 +1,525 @@
+//! `dsco-lingxing bench`: a simulated day on the simulated clock, the figures the README quotes.
+//!
+//! Orders arrive at DSCO evenly over the first hours; LingXing audits each 1–6 h after creation
+//! and ships it 4–30 h later (some split, some in two packages, a few intercepted); the five order
+//! jobs run every 15 minutes. The day is run twice, with and without orders, so the marginal cost
+//! of an order is `(calls with N − calls with none) / N`. Then, at zero latency (LingXing audits
+//! and ships at once, DSCO confirms at once), N orders are driven through every stage and timed.
+//!
+//! Jobs are started through `Engine::run_job` at each 15-minute mark in pipeline order, which is
+//! what the scheduler does with staggered crons, without depending on task wake-up order.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use clock::Clock;
+use domain::{JobName, PoNumber, RunOutcome, Stage, Trigger};
+use engine::{RunOptions, RunResult};
+use serde_json::json;
+use sim::dsco::{DscoSimConfig, Endpoint, Generator};
+use sim::lingxing::{DelayRange, LingxingSimConfig};
+use store::{EventOutcome, Store};
+use tokio::sync::watch;
+
+use crate::demo::{SimWorld, runtime_config};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Orders arriving over the arrival window.
+    #[arg(long, default_value_t = 10_000)]
+    pub orders: usize,
+    /// Hours over which the orders arrive.
+    #[arg(long, default_value_t = 8)]
+    pub arrival_hours: i64,
+    /// Simulated hours to run (long enough for the slowest order to finish).
+    #[arg(long, default_value_t = 48)]
+    pub hours: i64,
+    /// Seed of the orders and of LingXing's choices.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Skip the zero-latency run.
+    #[arg(long)]
+    pub no_zero_latency: bool,
+}
+
+const JOBS: [JobName; 5] = [
+    JobName::PullDscoOrders,
+    JobName::PushToLingxing,
+    JobName::AckToDsco,
+    JobName::ShipToDsco,
+    JobName::InvoiceToDsco,
+];
+
+const DSCO_ENDPOINTS: [Endpoint; 14] = [
+    Endpoint::Token,
+    Endpoint::Hello,
+    Endpoint::OrderPage,
+    Endpoint::OrderGet,
+    Endpoint::Acknowledge,
+    Endpoint::ShipmentBatch,
+    Endpoint::SingleShipment,
+    Endpoint::InvoicePost,
+    Endpoint::InvoiceBatch,
+    Endpoint::InvoiceGet,
+    Endpoint::InventoryBatch,
+    Endpoint::OrderLog,
+    Endpoint::InvoiceLog,
+    Endpoint::InventoryLog,
+];
+
+const LX_PATHS: [&str; 11] = [
+    "/api/auth-server/oauth/access-token",
+    "/api/auth-server/oauth/refresh",
+    "/pb/mp/order/v2/create",
+    "/pb/mp/order/v2/list",
+    "/pb/mp/order/v2/cancelOrder",
+    "/pb/mp/listing/v2/getPairList",
+    "/pb/mp/shop/v2/getSellerList",
+    "/erp/sc/routing/wms/order/wmsOrderList",
+    "/erp/sc/routing/data/local_inventory/inventoryDetails",
+    "/erp/sc/data/local_inventory/warehouse",
+    "/erp/sc/routing/wms/WmsLogistics/listUsedLogisticsType",
+];
+
+const TICK: TimeDelta = TimeDelta::minutes(15);
+const DSCO_ASYNC: TimeDelta = TimeDelta::seconds(30);
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap()
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+async fn fresh_store(tag: &str) -> Result<(Arc<dyn Store>, std::path::PathBuf)> {
+    let dir = std::env::temp_dir().join(format!(
+        "dsco-lingxing-bench-{}-{tag}-{}",
+        std::process::id(),
+        Utc::now().timestamp_millis()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let store = store::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
+    Ok((store, dir))
+}
+
+async fn run_job(w: &SimWorld, job: JobName) -> Result<()> {
+    let (_tx, rx) = watch::channel(false);
+    match w
+        .engine
+        .run_job(job, Trigger::Cli, RunOptions::default(), rx)
+        .await?
+    {
+        RunResult::Ran {
+            outcome: RunOutcome::Succeeded,
+            ..
+        } => Ok(()),
+        other => Err(anyhow!("{job}: {other:?}")),
+    }
+}
+
+type Calls = BTreeMap<String, u64>;
+
+fn calls(w: &SimWorld) -> Calls {
+    let mut c = Calls::new();
+    for e in DSCO_ENDPOINTS {
+        let n = w.dsco.calls(e);
+        if n > 0 {
+            c.insert(
+                format!(
+                    "DSCO {}",
+                    serde_json::to_value(e)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("?")
+                ),
+                n,
+            );
+        }
+    }
+    for p in LX_PATHS {
+        let n = w.lx.calls(p);
+        if n > 0 {
+            c.insert(format!("LingXing {p}"), n);
+        }
+    }
+    c
+}
+
+struct Day {
+    world: SimWorld,
+    pos: Vec<String>,
+    calls: Calls,
+    runs: u64,
+    wall: Duration,
+}
+
+/// One simulated day: `n` orders over `arrival_hours`, jobs every 15 minutes for `hours`.
+async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
+    let clock = Clock::simulated(t0());
+    let (store, _dir) = fresh_store(&format!("day{n}")).await?;
+    let dsco_cfg = DscoSimConfig {
+        async_delay: DSCO_ASYNC.to_std()?,
+        rate_limits: false,
+        ..DscoSimConfig::default()
+    };
+    let lx_cfg = LingxingSimConfig {
+        auto: true,
+        audit_delay: DelayRange {
+            min_secs: 3600,
+            max_secs: 6 * 3600,
+        },
+        ship_delay: DelayRange {
+            min_secs: 4 * 3600,
+            max_secs: 30 * 3600,
+        },
+        split_rate: 0.05,
+        partial_shipment_rate: 0.05,
+        interception_rate: 0.01,
+        rng_seed: args.seed,
+        ..LingxingSimConfig::default()
+    };
+    let config = runtime_config("0 */15 * * * *", 1000, &json!({}))?;
+    let w = SimWorld::start(clock.clone(), store, dsco_cfg, lx_cfg, &config).await?;
+    let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
+    let mut generator = Generator::new(args.seed);
+    let window = TimeDelta::hours(args.arrival_hours);
+    let arrival = |i: usize| t0() + window * (i as i32) / (n.max(1) as i32);
+    let mut next = 0;
+    let mut pos = Vec::with_capacity(n);
+    let mut runs = 0;
+    let started = Instant::now();
+    let ticks = args.hours * 4;
+    for tick in 1..=ticks {
+        let now = t0() + TICK * tick as i32;
+        // Orders arrive at their own minute: add each when the clock passes it.
+        while next < n && arrival(next) <= now {
+            sim.advance_to(arrival(next).max(clock.now()));
+            let mut spec = generator.order(&[]);
+            spec.created_at = Some(arrival(next));
+            let v = w.dsco.add_order(spec).map_err(|e| anyhow!("{e}"))?;
+            pos.push(v["poNumber"].as_str().unwrap_or_default().to_string());
+            next += 1;
+        }
+        sim.advance_to(now);
+        for job in JOBS {
+            run_job(&w, job).await?;
+            runs += 1;
+        }
+        if tick % 16 == 0 {
+            let counts = w.store.count_by_stage().await?;
+            eprint!(
+                "\r  simulated {:>2} h, wall {:>5.1} s: {}   ",
+                tick / 4,
+                started.elapsed().as_secs_f64(),
+                Stage::ALL
+                    .iter()
+                    .map(|s| format!("{}:{}", s.number(), counts.get(s).copied().unwrap_or(0)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+    eprintln!();
+    let wall = started.elapsed();
+    Ok(Day {
+        calls: calls(&w),
+        world: w,
+        pos,
+        runs,
+        wall,
+    })
+}
+
+#[derive(Default)]
+struct Stats(Vec<f64>);
+
+impl Stats {
+    fn push(&mut self, d: TimeDelta) {
+        self.0.push(d.num_milliseconds() as f64 / 60_000.0);
+    }
+    fn line(&mut self, name: &str, first_run_within: Option<f64>) -> String {
+        if self.0.is_empty() {
+            return format!("  {name:<52} no samples");
+        }
+        self.0.sort_by(|a, b| a.total_cmp(b));
+        let v = &self.0;
+        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let within = first_run_within
+            .map(|lim| {
+                let k = v.iter().filter(|x| **x <= lim).count();
+                format!(
+                    ", in the first run after: {:.1} %",
+                    100.0 * k as f64 / v.len() as f64
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            "  {name:<52} n {:>6}  mean {mean:>6.1}  p50 {:>6.1}  p95 {:>6.1}  max {:>6.1} min{within}",
+            v.len(),
+            q(0.5),
+            q(0.95),
+            v[v.len() - 1]
+        )
+    }
+}
+
+/// Delays and time-in-stage from the simulators' ground truth and the orders' timelines.
+async fn delays(day: &Day) -> Result<()> {
+    let w = &day.world;
+    let first_run = TICK.num_minutes() as f64 + 0.01;
+    let (mut ack_sub, mut ack_adv) = (Stats::default(), Stats::default());
+    let (mut ship_sub, mut ship_adv) = (Stats::default(), Stats::default());
+    let (mut inv_sub, mut inv_adv) = (Stats::default(), Stats::default());
+    let mut in_stage: BTreeMap<Stage, Stats> = BTreeMap::new();
+    for po in &day.pos {
+        let p = PoNumber::parse(po).map_err(|e| anyhow!("{po}: {e}"))?;
+        let events = w.store.order_events(&p).await?;
+        // A write shows on the timeline as the first `dsco_confirmation_pending` of its job.
+        let submitted = |job: JobName| {
+            events
+                .iter()
+                .find(|e| {
+                    e.event.job == Some(job)
+                        && (e.event.outcome == EventOutcome::Submitted
+                            || e.event.reason_code.as_deref() == Some("dsco_confirmation_pending"))
+                })
+                .map(|e| e.event.at)
+        };
+        let entered = |s: Stage| {
+            events
+                .iter()
+                .find(|e| e.event.to_stage == Some(s))
+                .map(|e| e.event.at)
+        };
+        let mut stage_times: Vec<(Stage, DateTime<Utc>)> = Stage::ALL
+            .iter()
+            .filter_map(|s| entered(*s).map(|t| (*s, t)))
+            .collect();
+        stage_times.sort_by_key(|(_, t)| *t);
+        for pair in stage_times.windows(2) {
+            in_stage
+                .entry(pair[0].0)
+                .or_default()
+                .push(pair[1].1 - pair[0].1);
+        }
+        // ACK: LingXing audited every order of the PO → ACK submitted → confirmed → stage 3.
+        let lx = w.lx.orders_for(po);
+        let audited = lx.iter().map(|o| o.review_time).collect::<Option<Vec<_>>>();
+        let acks = w.dsco.acks_for(po);
+        if let (Some(audited), Some(ack)) =
+            (audited.and_then(|a| a.into_iter().max()), acks.first())
+        {
+            ack_sub.push(ack.at - audited);
+            if let Some(t) = entered(Stage::Acknowledged) {
+                ack_adv.push(t - (ack.at + DSCO_ASYNC));
+            }
+        }
+        // Shipments: each package left the warehouse → sent to DSCO.
+        let outbounds = w.lx.outbounds_for(po);
+        let shipments = w.dsco.shipments_for(po);
+        for s in &shipments {
+            if let Some(d) = outbounds
+                .iter()
+                .find(|o| o.tracking_no == s.tracking_number)
+                .and_then(|o| o.delivered_at)
+            {
+                ship_sub.push(s.recorded_at - d);
+            }
+        }
+        if let (Some(first_ship), Some(t)) = (
+            shipments.iter().map(|s| s.recorded_at).min(),
+            entered(Stage::Shipped),
+        ) {
+            ship_adv.push(t - (first_ship + DSCO_ASYNC));
+        }
+        // Invoice: the last shipment confirmed → invoice submitted → confirmed → stage 5.
+        if let (Some(last_ship), Some(sub)) = (
+            shipments.iter().map(|s| s.recorded_at).max(),
+            submitted(JobName::InvoiceToDsco),
+        ) {
+            inv_sub.push(sub - (last_ship + DSCO_ASYNC));
+            if let Some(t) = entered(Stage::Done) {
+                inv_adv.push(t - (sub + DSCO_ASYNC));
+            }
+        }
+    }
+    println!("delays (simulated minutes; jobs run every 15 min)");
+    println!(
+        "{}",
+        ack_sub.line("LingXing audited → ACK submitted", Some(first_run))
+    );
+    println!(
+        "{}",
+        ship_sub.line("package shipped → shipment submitted", Some(first_run))
+    );
+    println!(
+        "{}",
+        inv_sub.line(
+            "last shipment confirmed → invoice submitted",
+            Some(first_run)
+        )
+    );
+    println!(
+        "{}",
+        ack_adv.line("DSCO confirmed ACK → stage 3", Some(first_run))
+    );
+    println!(
+        "{}",
+        ship_adv.line("DSCO confirmed shipment → stage 4", Some(first_run))
+    );
+    println!(
+        "{}",
+        inv_adv.line("DSCO confirmed invoice → stage 5", Some(first_run))
+    );
+    println!("time in stage, in 15-minute runs");
+    for (s, mut st) in in_stage {
+        for v in st.0.iter_mut() {
+            *v /= TICK.num_minutes() as f64;
+        }
+        let line = st.line(&format!("stage {} {}", s.number(), s.label_en()), None);
+        println!("{}", line.replace(" min", " runs"));
+    }
+    Ok(())
+}
+
+/// Every order through every stage with no waiting on the far sides; wall time of the runs.
+async fn zero_latency(args: &BenchArgs) -> Result<(Duration, BTreeMap<Stage, i64>, u32)> {
+    let clock = Clock::simulated(t0());
+    let (store, _dir) = fresh_store("zero").await?;
+    let dsco_cfg = DscoSimConfig {
+        async_delay: Duration::ZERO,
+        rate_limits: false,
+        ..DscoSimConfig::default()
+    };
+    let lx_cfg = LingxingSimConfig {
+        auto: true,
+        audit_delay: DelayRange {
+            min_secs: 0,
+            max_secs: 0,
+        },
+        ship_delay: DelayRange {
+            min_secs: 0,
+            max_secs: 0,
+        },
+        split_rate: 0.0,
+        partial_shipment_rate: 0.0,
+        interception_rate: 0.0,
+        rng_seed: args.seed,
+        ..LingxingSimConfig::default()
+    };
+    let config = runtime_config("0 * * * * *", args.orders.max(1) as u32, &json!({}))?;
+    let w = SimWorld::start(clock.clone(), store, dsco_cfg, lx_cfg, &config).await?;
+    let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
+    let mut generator = Generator::new(args.seed);
+    for _ in 0..args.orders {
+        let mut spec = generator.order(&[]);
+        spec.created_at = Some(t0() - TimeDelta::minutes(1));
+        w.dsco.add_order(spec).map_err(|e| anyhow!("{e}"))?;
+    }
+    let started = Instant::now();
+    let mut rounds = 0;
+    let counts = loop {
+        rounds += 1;
+        sim.advance(Duration::from_secs(60));
+        for job in JOBS {
+            run_job(&w, job).await?;
+        }
+        let counts = w.store.count_by_stage().await?;
+        let done = counts.get(&Stage::Done).copied().unwrap_or(0) as usize;
+        if done >= args.orders || rounds >= 20 {
+            break counts;
+        }
+    };
+    Ok((started.elapsed(), counts, rounds))
+}
+
+fn print_calls(with: &Day, idle: &Day, n: usize) {
+    println!(
+        "calls per endpoint over the day ({} runs each day)",
+        with.runs
+    );
+    println!(
+        "  {:<64} {:>9} {:>9} {:>10} {:>10}",
+        "endpoint", "N orders", "none", "marginal", "idle run"
+    );
+    let mut keys: Vec<&String> = with.calls.keys().chain(idle.calls.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let (mut tw, mut ti) = (0u64, 0u64);
+    for k in keys {
+        let a = with.calls.get(k).copied().unwrap_or(0);
+        let b = idle.calls.get(k).copied().unwrap_or(0);
+        tw += a;
+        ti += b;
+        println!(
+            "  {k:<64} {a:>9} {b:>9} {:>10.4} {:>10.3}",
+            (a as f64 - b as f64) / n.max(1) as f64,
+            b as f64 / idle.runs.max(1) as f64
+        );
+    }
+    println!(
+        "  {:<64} {tw:>9} {ti:>9} {:>10.4} {:>10.3}",
+        "total",
+        (tw as f64 - ti as f64) / n.max(1) as f64,
+        ti as f64 / idle.runs.max(1) as f64
+    );
+}
+
+pub async fn run(args: BenchArgs) -> Result<ExitCode> {
+    let n = args.orders;
+    println!(
+        "bench: {n} orders over {} h, LingXing audits 1–6 h after creation and ships 4–30 h later \
+         (5 % split, 5 % in two packages, 1 % intercepted), DSCO confirms 30 s after a write, \
+         jobs every 15 min, {} simulated hours, SQLite",
+        args.arrival_hours, args.hours
+    );
+    eprintln!("day with {n} orders:");
+    let with = simulated_day(&args, n).await?;
+    eprintln!("day with no orders:");
+    let idle = simulated_day(&args, 0).await?;
+    println!();
+    print_calls(&with, &idle, n);
+    println!();
+    let counts = with.world.store.count_by_stage().await?;
+    println!(
+        "orders per stage at the end: {}",
+        Stage::ALL
+            .iter()
+            .map(|s| format!("{}: {}", s.number(), counts.get(s).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    delays(&with).await?;
+    println!(
+        "wall time of the simulated day: {:.1} s with {n} orders, {:.1} s with none",
+        with.wall.as_secs_f64(),
+        idle.wall.as_secs_f64()
+    );
+    if !args.no_zero_latency {
+        eprintln!("zero latency:");
+        let (wall, counts, rounds) = zero_latency(&args).await?;
+        println!(
+            "zero latency: {n} orders through all stages in {:.2} s of engine wall time ({rounds} rounds of the five jobs); at the end {}",
+            wall.as_secs_f64(),
+            Stage::ALL
+                .iter()
+                .map(|s| format!("{}: {}", s.number(), counts.get(s).copied().unwrap_or(0)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if let Some(m) = peak_rss_mib() {
+        println!("peak memory (VmHWM): {m:.0} MiB");
+    }
+    Ok(ExitCode::SUCCESS)
+}

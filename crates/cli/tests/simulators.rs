@@ -1,0 +1,180 @@
+//! The three processes of `examples/simulators.toml`: `sim dsco`, `sim lingxing` and `run`,
+//! talking HTTP on loopback as they would to DSCO and LingXing, until orders reach stage 5.
+//!
+//! Real processes run on the real clock, so this test waits in real time (bounded by a deadline,
+//! never asserting a duration). The simulators keep their default credentials and world; seed
+//! files only shorten their pace (DSCO's async delay, LingXing's audit and ship delays) and the
+//! ports come from env overrides so parallel runs do not collide.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"));
+    c.env_remove("DSCO_LINGXING_CONFIG");
+    c
+}
+
+fn wait_listening(port: u16, deadline: Instant) {
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/simulators.toml")
+}
+
+#[test]
+fn example_config_drives_orders_to_stage_5_over_http() {
+    let check = bin()
+        .args(["config", "check"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (dsco_port, lx_port, console_port) = (free_port(), free_port(), free_port());
+    let dsco_seed = dir.path().join("dsco.json");
+    std::fs::write(&dsco_seed, r#"{"async_delay_secs": 1}"#).unwrap();
+    let lx_seed = dir.path().join("lingxing.json");
+    std::fs::write(
+        &lx_seed,
+        r#"{"audit_delay": {"min_secs": 1, "max_secs": 2}, "ship_delay": {"min_secs": 1, "max_secs": 2},
+            "split_rate": 0.0, "partial_shipment_rate": 0.0, "interception_rate": 0.0}"#,
+    )
+    .unwrap();
+    let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
+    let mut procs = Procs(Vec::new());
+    procs.0.push(
+        bin()
+            .args(["sim", "dsco", "--orders", "3", "--listen"])
+            .arg(format!("127.0.0.1:{dsco_port}"))
+            .arg("--seed")
+            .arg(&dsco_seed)
+            .stdout(log("dsco.log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    procs.0.push(
+        bin()
+            .args(["sim", "lingxing", "--listen"])
+            .arg(format!("127.0.0.1:{lx_port}"))
+            .arg("--seed")
+            .arg(&lx_seed)
+            .stdout(log("lingxing.log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    wait_listening(dsco_port, start + Duration::from_secs(30));
+    wait_listening(lx_port, start + Duration::from_secs(30));
+
+    let store_url = format!("sqlite://{}/store.db", dir.path().display());
+    procs.0.push(
+        bin()
+            .arg("--config")
+            .arg(example())
+            .arg("run")
+            .env(
+                "DSCO_LINGXING__DSCO__BASE_URL",
+                format!("http://127.0.0.1:{dsco_port}/api/v3"),
+            )
+            .env(
+                "DSCO_LINGXING__LINGXING__BASE_URL",
+                format!("http://127.0.0.1:{lx_port}"),
+            )
+            .env("DSCO_LINGXING__STORE__URL", &store_url)
+            .env(
+                "DSCO_LINGXING__CONSOLE__LISTEN",
+                format!("127.0.0.1:{console_port}"),
+            )
+            .env(
+                "DSCO_LINGXING__EXPORTS__DIR",
+                dir.path().join("exports").display().to_string(),
+            )
+            .env("DSCO_LINGXING__LOGGING__LEVEL", "info")
+            .stdout(log("run.log"))
+            .stderr(log("run.err"))
+            .spawn()
+            .unwrap(),
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut exited = None;
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut last = Default::default();
+    let reached = rt.block_on(async {
+        // The store file appears once `run` has migrated it.
+        let store = loop {
+            if let Ok(s) = store::connect(&store_url).await
+                && s.runtime_config().await.ok().flatten().is_some()
+            {
+                break s;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            if let Ok(Some(status)) = procs.0[2].try_wait() {
+                exited = Some(status);
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        loop {
+            last = store.count_by_stage().await.unwrap();
+            if last.get(&domain::Stage::Done).copied().unwrap_or(0) == 3 {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            if let Ok(Some(status)) = procs.0[2].try_wait() {
+                exited = Some(status);
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let run_log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default()
+        + &std::fs::read_to_string(dir.path().join("run.err")).unwrap_or_default();
+    assert!(
+        reached,
+        "three orders did not all reach stage 5: {last:?} (run exited: {exited:?})\n{}",
+        run_log
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
