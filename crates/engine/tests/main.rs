@@ -116,6 +116,7 @@ both_backends!(
     pull_takes_at_most_size_orders_and_misses_none,
     cancelled_after_push_can_cancel_in_lingxing,
     an_order_cancelled_in_lingxing_needs_attention,
+    a_shipment_dsco_did_not_take_is_sent_again,
     stock_sums_warehouses_applies_reserve_and_sends_only_changes,
     stock_zero_drop_guard_holds_until_released,
     stock_sync_false_reads_and_records_only,

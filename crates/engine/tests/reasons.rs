@@ -558,3 +558,43 @@ pub async fn an_order_cancelled_in_lingxing_needs_attention(db: &Db) {
     expect(&w, &po, Stage::Pushed, ReasonCode::LingxingCancelled).await;
     assert!(w.dsco.acks_for(&po).is_empty(), "never acknowledged");
 }
+
+pub async fn a_shipment_dsco_did_not_take_is_sent_again(db: &Db) {
+    use sim::dsco::{Endpoint, Fault as DFault};
+    let w = world(db, json!({})).await;
+    let po = w.dsco.generate_orders(1, 111)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.lx.audit(&po);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    w.lx.ship(&po, None);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    // 503: DSCO took nothing. Retried, not treated as a refusal.
+    w.dsco.inject_fault(
+        Endpoint::ShipmentBatch,
+        DFault::HttpStatus { status: 503 }.times(10),
+    );
+    w.run(JobName::ShipToDsco).await;
+    expect(&w, &po, Stage::Acknowledged, ReasonCode::DscoUnavailable).await;
+    assert!(w.dsco.shipments_for(&po).is_empty());
+    w.dsco.clear_faults();
+    w.advance(15 * 60);
+    w.run(JobName::ShipToDsco).await;
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(
+        reason_of(&w, &po).await.0,
+        Stage::Shipped,
+        "{:?}",
+        reason_of(&w, &po).await
+    );
+    assert_eq!(
+        w.dsco.shipments_for(&po).len(),
+        w.lx.outbounds_for(&po).len()
+    );
+}

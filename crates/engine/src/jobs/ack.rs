@@ -25,7 +25,8 @@ use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    advance, candidates, changed_since_refusal, dsco_reason, skip, track_request, write_hold,
+    advance, candidates, changed_since_refusal, chunk_outcome, dsco_reason, failed_write, skip,
+    write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
@@ -154,7 +155,7 @@ impl Job for AckToDsco {
         if batch.is_empty() {
             return Ok(());
         }
-        if lx_ok && let Err(e) = lookup_unknown(ctx, &self.0, &batch, &[Stage::Pushed]).await {
+        if lx_ok && let Err(e) = lookup_unknown(ctx, &self.0, &batch).await {
             let r = Reason::new(ReasonCode::LingxingUnavailable, format!("order list: {e}"));
             for o in &batch {
                 skip(ctx, o, &r).await?;
@@ -289,13 +290,8 @@ impl Job for AckToDsco {
         let chunks = match self.0.dsco.acknowledge(&body).await {
             Ok(c) => c,
             Err(e) => {
-                let r = dsco_reason(&e);
+                let (state, r) = failed_write(&e);
                 for (o, a) in &acks {
-                    let state = if r.code == ReasonCode::WriteUnconfirmed {
-                        IntentState::Ambiguous
-                    } else {
-                        IntentState::Pending
-                    };
                     ctx.store
                         .update_intent(
                             IntentKind::Ack,
@@ -312,56 +308,21 @@ impl Job for AckToDsco {
             }
         };
         for chunk in chunks {
-            match chunk.result {
-                Ok(accepted) => {
-                    track_request(ctx, IntentKind::Ack, &accepted.request_id.0, &chunk.keys)
-                        .await?;
-                    for po in &chunk.keys {
-                        ctx.store
-                            .update_intent(
-                                IntentKind::Ack,
-                                po,
-                                IntentState::Submitted,
-                                &accepted.request_id.0,
-                                ctx.clock.now(),
-                                &ctx.fence,
-                            )
-                            .await?;
-                        if let Some(o) = by_po.get(po) {
-                            skip(
-                                ctx,
-                                o,
-                                &Reason::new(
-                                    ReasonCode::DscoConfirmationPending,
-                                    format!("request {}", accepted.request_id),
-                                ),
-                            )
-                            .await?;
-                        }
-                    }
-                }
-                Err(e) => {
-                    let r = dsco_reason(&e);
-                    for po in &chunk.keys {
-                        let state = match r.code {
-                            ReasonCode::WriteUnconfirmed => IntentState::Ambiguous,
-                            ReasonCode::DscoRejected => IntentState::Failed,
-                            _ => IntentState::Pending,
-                        };
-                        ctx.store
-                            .update_intent(
-                                IntentKind::Ack,
-                                po,
-                                state,
-                                &e.to_string(),
-                                ctx.clock.now(),
-                                &ctx.fence,
-                            )
-                            .await?;
-                        if let Some(o) = by_po.get(po) {
-                            skip(ctx, o, &r).await?;
-                        }
-                    }
+            let (state, outcome, reason) =
+                chunk_outcome(ctx, IntentKind::Ack, &chunk.result, &chunk.keys).await?;
+            for po in &chunk.keys {
+                ctx.store
+                    .update_intent(
+                        IntentKind::Ack,
+                        po,
+                        state,
+                        &outcome,
+                        ctx.clock.now(),
+                        &ctx.fence,
+                    )
+                    .await?;
+                if let Some(o) = by_po.get(po) {
+                    skip(ctx, o, &reason).await?;
                 }
             }
         }

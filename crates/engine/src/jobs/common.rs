@@ -204,3 +204,44 @@ pub(crate) async fn track_request(
 pub(crate) fn changed_since_refusal(o: &OrderRecord, refused_at: DateTime<Utc>) -> bool {
     o.pulled.dsco_updated_at.is_some_and(|t| t > refused_at)
 }
+
+/// The intent state and reason a failed DSCO write leaves: an unknown outcome is `Ambiguous`
+/// (verify before re-sending), a refusal is `Failed` (DSCO's message kept, not re-sent until the
+/// order changes), anything else was not applied and stays `Pending` (sent again next time).
+pub(crate) fn failed_write(e: &dsco::DscoError) -> (store::IntentState, Reason) {
+    let r = dsco_reason(e);
+    let state = match r.code {
+        ReasonCode::WriteUnconfirmed => store::IntentState::Ambiguous,
+        ReasonCode::DscoRejected => store::IntentState::Failed,
+        _ => store::IntentState::Pending,
+    };
+    (state, r)
+}
+
+/// What one chunk of a DSCO batch call leaves for its items: on acceptance the request is tracked
+/// and the items are `Submitted` awaiting the change log; on failure as [`failed_write`] says.
+/// Returns (intent state, intent outcome text, the order's reason).
+pub(crate) async fn chunk_outcome(
+    ctx: &RunCtx,
+    kind: store::IntentKind,
+    result: &Result<dsco::Accepted, dsco::DscoError>,
+    keys: &[String],
+) -> Result<(store::IntentState, String, Reason), JobError> {
+    match result {
+        Ok(a) => {
+            track_request(ctx, kind, &a.request_id.0, keys).await?;
+            Ok((
+                store::IntentState::Submitted,
+                a.request_id.0.clone(),
+                Reason::new(
+                    ReasonCode::DscoConfirmationPending,
+                    format!("request {}", a.request_id),
+                ),
+            ))
+        }
+        Err(e) => {
+            let (state, r) = failed_write(e);
+            Ok((state, e.to_string(), r))
+        }
+    }
+}

@@ -20,7 +20,7 @@ use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
 use super::Clients;
 use super::ack::messages_text;
 use super::common::{
-    advance, candidates, changed_since_refusal, dsco_reason, skip, track_request, write_hold,
+    advance, candidates, changed_since_refusal, chunk_outcome, failed_write, skip, write_hold,
 };
 use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
@@ -307,13 +307,8 @@ impl Job for InvoiceToDsco {
         let chunks = match self.0.dsco.invoice_batch(&body).await {
             Ok(c) => c,
             Err(e) => {
-                let r = dsco_reason(&e);
+                let (st, r) = failed_write(&e);
                 for (o, w, _) in &writes {
-                    let st = if r.code == ReasonCode::WriteUnconfirmed {
-                        IntentState::Ambiguous
-                    } else {
-                        IntentState::Failed
-                    };
                     ctx.store
                         .update_intent(
                             IntentKind::Invoice,
@@ -330,28 +325,8 @@ impl Job for InvoiceToDsco {
             }
         };
         for chunk in chunks {
-            let (state, outcome, reason) = match &chunk.result {
-                Ok(a) => {
-                    track_request(ctx, IntentKind::Invoice, &a.request_id.0, &chunk.keys).await?;
-                    (
-                        IntentState::Submitted,
-                        a.request_id.0.clone(),
-                        Reason::new(
-                            ReasonCode::DscoConfirmationPending,
-                            format!("request {}", a.request_id),
-                        ),
-                    )
-                }
-                Err(e) => {
-                    let r = dsco_reason(e);
-                    let st = if r.code == ReasonCode::WriteUnconfirmed {
-                        IntentState::Ambiguous
-                    } else {
-                        IntentState::Failed
-                    };
-                    (st, e.to_string(), r)
-                }
-            };
+            let (state, outcome, reason) =
+                chunk_outcome(ctx, IntentKind::Invoice, &chunk.result, &chunk.keys).await?;
             for id in &chunk.keys {
                 ctx.store
                     .update_intent(

@@ -70,7 +70,6 @@ pub(crate) async fn apply(
     ctx: &RunCtx,
     orders: &[Order],
     stages: &[Stage],
-    only_unknown: bool,
 ) -> Result<usize, JobError> {
     let mut by_po: BTreeMap<String, Vec<&Order>> = BTreeMap::new();
     for o in orders {
@@ -88,10 +87,7 @@ pub(crate) async fn apply(
         let Some(lx) = by_po.get(rec.pulled.po.as_str()) else {
             continue;
         };
-        let (view, checked) = ctx.store.lingxing_view(&rec.pulled.po).await?;
-        if only_unknown && checked.is_some() {
-            continue;
-        }
+        let (view, _) = ctx.store.lingxing_view(&rec.pulled.po).await?;
         let merged = merge_orders(&view, lx);
         let nos: Vec<String> = lx_orders(&merged)
             .into_iter()
@@ -113,11 +109,9 @@ pub(crate) async fn apply(
             .await?;
         // In the feed means something about the order moved (a package may have left while the
         // order's own status stayed the same): decide it again.
-        if !only_unknown {
-            ctx.store
-                .mark_dirty(std::slice::from_ref(&rec.pulled.po), Some(&ctx.fence))
-                .await?;
-        }
+        ctx.store
+            .mark_dirty(std::slice::from_ref(&rec.pulled.po), Some(&ctx.fence))
+            .await?;
         changed += 1;
     }
     Ok(changed)
@@ -158,7 +152,7 @@ pub(crate) async fn follow(
         ..OrderListQuery::default()
     };
     let orders = clients.lingxing.list_orders_all(q).await?;
-    let changed = apply(ctx, &orders, stages, false)
+    let changed = apply(ctx, &orders, stages)
         .await
         .map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
     let _ = ctx
@@ -178,7 +172,6 @@ pub(crate) async fn lookup_unknown(
     ctx: &RunCtx,
     clients: &Clients,
     candidates: &[OrderRecord],
-    stages: &[Stage],
 ) -> Result<(), lingxing::LingxingError> {
     let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
     let mut unknown = Vec::new();
@@ -225,6 +218,5 @@ pub(crate) async fn lookup_unknown(
             .await
             .map_err(store_err)?;
     }
-    let _ = stages;
     Ok(())
 }

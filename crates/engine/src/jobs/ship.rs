@@ -21,7 +21,7 @@ use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
 use super::Clients;
 use super::ack::messages_text;
 use super::common::{
-    advance, candidates, changed_since_refusal, dsco_reason, skip, track_request, write_hold,
+    advance, candidates, changed_since_refusal, chunk_outcome, failed_write, skip, write_hold,
 };
 use super::lx_feed::follow;
 use super::outbound::{audited, outbounds, refresh};
@@ -394,14 +394,9 @@ impl Job for ShipToDsco {
         let chunks = match self.0.dsco.ship_batch(&body).await {
             Ok(c) => c,
             Err(e) => {
-                let r = dsco_reason(&e);
+                let (st, r) = failed_write(&e);
                 for (o, w) in &writes {
                     for s in &w.shipments {
-                        let st = if r.code == ReasonCode::WriteUnconfirmed {
-                            IntentState::Ambiguous
-                        } else {
-                            IntentState::Failed
-                        };
                         ctx.store
                             .update_intent(
                                 IntentKind::Shipment,
@@ -419,27 +414,8 @@ impl Job for ShipToDsco {
             }
         };
         for chunk in chunks {
-            let (state, outcome, reason) = match &chunk.result {
-                Ok(a) => {
-                    track_request(ctx, IntentKind::Shipment, &a.request_id.0, &chunk.keys).await?;
-                    (
-                        IntentState::Submitted,
-                        a.request_id.0.clone(),
-                        Reason::new(
-                            ReasonCode::DscoConfirmationPending,
-                            format!("request {}", a.request_id),
-                        ),
-                    )
-                }
-                Err(e) => {
-                    let r = dsco_reason(e);
-                    let st = match r.code {
-                        ReasonCode::WriteUnconfirmed => IntentState::Ambiguous,
-                        _ => IntentState::Failed,
-                    };
-                    (st, e.to_string(), r)
-                }
-            };
+            let (state, outcome, reason) =
+                chunk_outcome(ctx, IntentKind::Shipment, &chunk.result, &chunk.keys).await?;
             for po in &chunk.keys {
                 let Some((o, w)) = by_po.get(po) else {
                     continue;
