@@ -62,6 +62,31 @@ macro_rules! check_fence {
     }};
 }
 
+/// Inside a write transaction: moves `mapping.sku` to the next version if it is still at
+/// `expected` (compare-and-swap), else fails with `VersionConflict` naming the current version.
+macro_rules! bump_sku_version {
+    ($tx:expr, $expected:expr, $now:expr) => {{
+        let expected: i64 = $expected;
+        let n = sqlx::query("UPDATE sku_map_version SET version = version + 1, updated_at = $1 WHERE id = 1 AND version = $2")
+            .bind(ms($now))
+            .bind(expected)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            let actual = sqlx::query("SELECT version FROM sku_map_version WHERE id = 1")
+                .fetch_one(&mut *$tx)
+                .await?
+                .i64("version")?;
+            return Err(StoreError::VersionConflict {
+                what: "mapping.sku",
+                expected,
+                actual,
+            });
+        }
+    }};
+}
+
 /// Inserts one order event inside a transaction.
 macro_rules! insert_event {
     ($tx:expr, $e:expr) => {{
@@ -784,19 +809,7 @@ impl Store for SqlStore {
             if let Some(f) = fence {
                 check_fence!(tx, f);
             }
-            let n = sqlx::query("UPDATE sku_map_version SET version = version + 1, updated_at = $1 WHERE id = 1 AND version = $2")
-                .bind(ms(now))
-                .bind(expected_version)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n != 1 {
-                let actual = sqlx::query("SELECT version FROM sku_map_version WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .i64("version")?;
-                return Err(StoreError::VersionConflict { what: "mapping.sku", expected: expected_version, actual });
-            }
+            bump_sku_version!(tx, expected_version, now);
             sqlx::query("DELETE FROM sku_map WHERE source = $1")
                 .bind(source.as_str())
                 .execute(&mut *tx)
@@ -836,19 +849,7 @@ impl Store for SqlStore {
             serde_json::json!({ "dsco_sku": dsco_sku, "lingxing_sku": lingxing_sku }).to_string();
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
-            let n = sqlx::query("UPDATE sku_map_version SET version = version + 1, updated_at = $1 WHERE id = 1 AND version = $2")
-                .bind(ms(now))
-                .bind(expected_version)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n != 1 {
-                let actual = sqlx::query("SELECT version FROM sku_map_version WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .i64("version")?;
-                return Err(StoreError::VersionConflict { what: "mapping.sku", expected: expected_version, actual });
-            }
+            bump_sku_version!(tx, expected_version, now);
             sqlx::query("DELETE FROM sku_map WHERE dsco_sku = $1 AND source = 'manual'")
                 .bind(dsco_sku)
                 .execute(&mut *tx)
