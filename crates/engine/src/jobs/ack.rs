@@ -20,31 +20,18 @@ use async_trait::async_trait;
 use domain::order::DscoOrderView;
 use domain::rules::{AckWrite, Decision, decide_ack, dsco_past_ack};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
-use dsco::{ItemState, OrderAck, OrderIdType, RequestKind};
-use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
+use dsco::{OrderAck, OrderIdType, RequestKind};
+use store::{IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    advance, candidates, changed_since_refusal, chunk_outcome, dsco_reason, failed_write, skip,
-    write_hold,
+    advance, candidates, changed_since_refusal, chunk_outcome, close_settled, dsco_reason,
+    failed_write, read_settled, skip, write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
 
 pub struct AckToDsco(pub Arc<Clients>);
-
-pub(crate) fn messages_text(m: &[dsco::ApiMessage]) -> String {
-    if m.is_empty() {
-        return "no message".into();
-    }
-    m.iter()
-        .map(|x| match &x.code {
-            Some(c) => format!("[{c}] {}", x.description),
-            None => x.description.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 fn ack_of(w: &AckWrite) -> OrderAck {
     OrderAck {
@@ -57,28 +44,16 @@ fn ack_of(w: &AckWrite) -> OrderAck {
 impl AckToDsco {
     /// Reads the outcome of every outstanding ACK request and moves the confirmed orders on.
     async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        for req in ctx.store.pending_dsco_requests(IntentKind::Ack).await? {
-            let outcome = match self
-                .0
-                .dsco
-                .request_outcome(
-                    RequestKind::Acknowledge,
-                    &dsco::RequestId(req.request_id.clone()),
-                )
-                .await
-            {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::warn!(request = %req.request_id, error = %e, "ACK change log unreadable; retried next run");
-                    continue;
-                }
-            };
-            let mut open = 0;
-            for po in &req.keys {
+        for settled in
+            read_settled(ctx, &self.0.dsco, IntentKind::Ack, RequestKind::Acknowledge).await?
+        {
+            let request = settled.request_id.as_str();
+            for (po, outcome) in settled.items.iter().cloned() {
+                let po = po.as_str();
                 let Ok(p) = PoNumber::parse(po) else { continue };
                 let now = ctx.clock.now();
-                match outcome.for_key(po) {
-                    Some(ItemState::Success { .. }) => {
+                match outcome {
+                    Ok(()) => {
                         ctx.store
                             .update_intent(
                                 IntentKind::Ack,
@@ -94,12 +69,11 @@ impl AckToDsco {
                             &p,
                             Stage::Pushed,
                             Stage::Acknowledged,
-                            format!("DSCO confirmed the ACK (request {})", req.request_id),
+                            format!("DSCO confirmed the ACK (request {request})"),
                         )
                         .await?;
                     }
-                    Some(ItemState::Failure { messages }) => {
-                        let text = messages_text(messages);
+                    Err(text) => {
                         ctx.store
                             .update_intent(
                                 IntentKind::Ack,
@@ -116,21 +90,9 @@ impl AckToDsco {
                             skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
                         }
                     }
-                    Some(ItemState::Pending) | None => open += 1,
                 }
             }
-            if open == 0 || outcome.completed {
-                let summary = format!("{} item(s), {} still open", req.keys.len(), open);
-                ctx.store
-                    .finish_dsco_request(
-                        &req.request_id,
-                        DscoRequestState::Done,
-                        &summary,
-                        ctx.clock.now(),
-                        &ctx.fence,
-                    )
-                    .await?;
-            }
+            close_settled(ctx, &settled).await?;
         }
         Ok(())
     }

@@ -245,3 +245,100 @@ pub(crate) async fn chunk_outcome(
         }
     }
 }
+
+/// What DSCO settled of one outstanding async request: each key with `Ok(())` on success or
+/// `Err(DSCO's messages)` on failure. Keys still pending are not listed.
+pub(crate) struct Settled {
+    pub request_id: String,
+    pub items: Vec<(String, Result<(), String>)>,
+    /// Whether nothing is left pending, so the request can be closed once the items are handled.
+    done: bool,
+    total: usize,
+}
+
+/// Reads the change log of every outstanding DSCO request of `kind` (one call per request) and
+/// indexes it once per request (a batch can carry thousands of items). Per key the worst state
+/// counts: a failure anywhere beats pending beats success. An unreadable log is retried next run.
+pub(crate) async fn read_settled(
+    ctx: &RunCtx,
+    dsco: &dsco::DscoClient,
+    kind: store::IntentKind,
+    log: dsco::RequestKind,
+) -> Result<Vec<Settled>, JobError> {
+    use dsco::ItemState;
+    let mut out = Vec::new();
+    for req in ctx.store.pending_dsco_requests(kind).await? {
+        let outcome = match dsco
+            .request_outcome(log, &dsco::RequestId(req.request_id.clone()))
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(request = %req.request_id, error = %e, "change log unreadable; retried next run");
+                continue;
+            }
+        };
+        let rank = |s: &ItemState| match s {
+            ItemState::Failure { .. } => 0,
+            ItemState::Pending => 1,
+            ItemState::Success { .. } => 2,
+        };
+        let mut by_key: std::collections::HashMap<&str, &ItemState> =
+            std::collections::HashMap::new();
+        for item in &outcome.items {
+            let e = by_key.entry(item.key.as_str()).or_insert(&item.state);
+            if rank(&item.state) < rank(e) {
+                *e = &item.state;
+            }
+        }
+        let mut items = Vec::new();
+        let mut open = 0;
+        for key in &req.keys {
+            match by_key.get(key.as_str()) {
+                Some(ItemState::Success { .. }) => items.push((key.clone(), Ok(()))),
+                Some(ItemState::Failure { messages }) => {
+                    items.push((key.clone(), Err(messages_text(messages))))
+                }
+                Some(ItemState::Pending) | None => open += 1,
+            }
+        }
+        out.push(Settled {
+            request_id: req.request_id.clone(),
+            items,
+            done: open == 0 || outcome.completed,
+            total: req.keys.len(),
+        });
+    }
+    Ok(out)
+}
+
+/// Closes a request whose items are all settled (call after handling them).
+pub(crate) async fn close_settled(ctx: &RunCtx, s: &Settled) -> Result<(), JobError> {
+    if s.done {
+        let summary = format!("{} item(s), {} settled", s.total, s.items.len());
+        ctx.store
+            .finish_dsco_request(
+                &s.request_id,
+                store::DscoRequestState::Done,
+                &summary,
+                ctx.clock.now(),
+                &ctx.fence,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// DSCO's messages as one line.
+pub(crate) fn messages_text(m: &[dsco::ApiMessage]) -> String {
+    if m.is_empty() {
+        return "no message".into();
+    }
+    m.iter()
+        .map(|x| match &x.code {
+            Some(c) => format!("[{c}] {}", x.description),
+            None => x.description.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

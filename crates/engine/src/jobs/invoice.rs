@@ -13,14 +13,14 @@ use domain::mapping::SkuMaps;
 use domain::order::DscoOrderView;
 use domain::rules::{Decision, InvoiceWrite, decide_invoice, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
-use dsco::{ItemState, RequestKind};
+use dsco::RequestKind;
 use serde_json::json;
-use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
+use store::{IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
-use super::ack::messages_text;
 use super::common::{
-    advance, candidates, changed_since_refusal, chunk_outcome, failed_write, skip, write_hold,
+    advance, candidates, changed_since_refusal, chunk_outcome, close_settled, failed_write,
+    read_settled, skip, write_hold,
 };
 use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
@@ -74,36 +74,23 @@ impl InvoiceToDsco {
     }
 
     async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        for req in ctx.store.pending_dsco_requests(IntentKind::Invoice).await? {
-            let outcome = match self
-                .0
-                .dsco
-                .request_outcome(
-                    RequestKind::Invoice,
-                    &dsco::RequestId(req.request_id.clone()),
-                )
-                .await
-            {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::warn!(request = %req.request_id, error = %e, "invoice change log unreadable; retried next run");
-                    continue;
-                }
-            };
-            let mut open = 0;
-            for id in &req.keys {
+        for settled in
+            read_settled(ctx, &self.0.dsco, IntentKind::Invoice, RequestKind::Invoice).await?
+        {
+            let request = settled.request_id.as_str();
+            for (id, outcome) in settled.items.iter().cloned() {
+                let id = id.as_str();
                 let Ok(p) = PoNumber::parse(id) else { continue };
-                match outcome.for_key(id) {
-                    Some(ItemState::Success { .. }) => {
+                match outcome {
+                    Ok(()) => {
                         Self::settle(
                             ctx,
                             &p,
-                            format!("DSCO confirmed invoice {id} (request {})", req.request_id),
+                            format!("DSCO confirmed invoice {id} (request {request})"),
                         )
-                        .await?;
+                        .await?
                     }
-                    Some(ItemState::Failure { messages }) => {
-                        let text = messages_text(messages);
+                    Err(text) => {
                         ctx.store
                             .update_intent(
                                 IntentKind::Invoice,
@@ -118,20 +105,9 @@ impl InvoiceToDsco {
                             skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
                         }
                     }
-                    Some(ItemState::Pending) | None => open += 1,
                 }
             }
-            if open == 0 || outcome.completed {
-                ctx.store
-                    .finish_dsco_request(
-                        &req.request_id,
-                        DscoRequestState::Done,
-                        &format!("{} invoice(s)", req.keys.len()),
-                        ctx.clock.now(),
-                        &ctx.fence,
-                    )
-                    .await?;
-            }
+            close_settled(ctx, &settled).await?;
         }
         Ok(())
     }

@@ -14,14 +14,14 @@ use domain::mapping::SkuMaps;
 use domain::order::DscoOrderView;
 use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
-use dsco::{ItemState, OrderKey, RequestKind, ShipmentsForOrder};
+use dsco::{OrderKey, RequestKind, ShipmentsForOrder};
 use serde_json::json;
-use store::{DscoRequestState, IntentKind, IntentState, OrderRecord};
+use store::{IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
-use super::ack::messages_text;
 use super::common::{
-    advance, candidates, changed_since_refusal, chunk_outcome, failed_write, skip, write_hold,
+    advance, candidates, changed_since_refusal, chunk_outcome, close_settled, failed_write,
+    read_settled, skip, write_hold,
 };
 use super::lx_feed::follow;
 use super::outbound::{audited, outbounds, refresh};
@@ -64,29 +64,19 @@ fn to_dsco(w: &ShipWrite) -> ShipmentsForOrder {
 
 impl ShipToDsco {
     async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        for req in ctx
-            .store
-            .pending_dsco_requests(IntentKind::Shipment)
-            .await?
+        for settled in read_settled(
+            ctx,
+            &self.0.dsco,
+            IntentKind::Shipment,
+            RequestKind::Shipment,
+        )
+        .await?
         {
-            let outcome = match self
-                .0
-                .dsco
-                .request_outcome(
-                    RequestKind::Shipment,
-                    &dsco::RequestId(req.request_id.clone()),
-                )
-                .await
-            {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::warn!(request = %req.request_id, error = %e, "shipment change log unreadable; retried next run");
-                    continue;
-                }
-            };
-            let mut open = 0;
-            for po in &req.keys {
+            let request = settled.request_id.as_str();
+            for (po, outcome) in settled.items.iter().cloned() {
+                let po = po.as_str();
                 let Ok(p) = PoNumber::parse(po) else { continue };
+                // The tracking numbers this request carried for the order.
                 let mine: Vec<String> = ctx
                     .store
                     .intents_for(&p)
@@ -95,20 +85,20 @@ impl ShipToDsco {
                     .filter(|i| {
                         i.kind == IntentKind::Shipment
                             && i.state == IntentState::Submitted
-                            && i.outcome == req.request_id
+                            && i.outcome == request
                     })
                     .map(|i| i.key)
                     .collect();
                 let now = ctx.clock.now();
-                match outcome.for_key(po) {
-                    Some(ItemState::Success { .. }) => {
+                match outcome {
+                    Ok(()) => {
                         for t in &mine {
                             ctx.store
                                 .update_intent(
                                     IntentKind::Shipment,
                                     t,
                                     IntentState::Confirmed,
-                                    &req.request_id,
+                                    request,
                                     now,
                                     &ctx.fence,
                                 )
@@ -133,8 +123,7 @@ impl ShipToDsco {
                             }
                         }
                     }
-                    Some(ItemState::Failure { messages }) => {
-                        let text = messages_text(messages);
+                    Err(text) => {
                         for t in &mine {
                             ctx.store
                                 .update_intent(
@@ -159,20 +148,9 @@ impl ShipToDsco {
                             .await?;
                         }
                     }
-                    Some(ItemState::Pending) | None => open += 1,
                 }
             }
-            if open == 0 || outcome.completed {
-                ctx.store
-                    .finish_dsco_request(
-                        &req.request_id,
-                        DscoRequestState::Done,
-                        &format!("{} order(s)", req.keys.len()),
-                        ctx.clock.now(),
-                        &ctx.fence,
-                    )
-                    .await?;
-            }
+            close_settled(ctx, &settled).await?;
         }
         Ok(())
     }
