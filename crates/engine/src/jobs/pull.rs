@@ -87,35 +87,25 @@ impl Job for PullDscoOrders {
         }
         let size = ctx.size() as usize;
         let mut until = until_max;
+        // A single second holding more than `size` orders is taken whole (no limit): narrowing
+        // further is impossible and skipping it would lose orders.
+        let mut limit = size;
         let orders = loop {
             let query = if first_run {
                 OrderQuery::created(since, until)
             } else {
                 OrderQuery::updated(since, until)
             };
-            match self.read(query, size).await {
+            match self.read(query, limit).await {
                 Ok(Window::Fits(orders)) => break orders,
                 Ok(Window::TooMany) if until - since > TimeDelta::seconds(1) => {
                     until = since + (until - since) / 2;
                 }
-                // A single second holding more than `size` orders is taken whole: narrowing
-                // further is impossible and skipping it would lose orders.
-                Ok(Window::TooMany) => {
-                    let q = if first_run {
-                        OrderQuery::created(since, until)
-                    } else {
-                        OrderQuery::updated(since, until)
-                    };
-                    match self.read(q, usize::MAX).await {
-                        Ok(Window::Fits(o)) => break o,
-                        Ok(Window::TooMany) => unreachable!("no limit"),
-                        Err(e) => return Err(JobError::Failed(format!("DSCO order page: {e}"))),
-                    }
-                }
+                Ok(Window::TooMany) => limit = usize::MAX,
                 Err(e) => {
                     return Err(JobError::Failed(format!(
                         "DSCO order page ({}): {e}; the window will be read again next run",
-                        Reason::new(ReasonCode::DscoUnavailable, "GET /order/page").code
+                        ReasonCode::DscoUnavailable
                     )));
                 }
             }
