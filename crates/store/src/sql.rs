@@ -368,6 +368,57 @@ fn event_from(r: &impl Cols) -> Result<OrderEvent> {
     })
 }
 
+/// Opens a SQLite file and runs its migrations, tolerating another process doing the same at once.
+///
+/// sqlx takes an advisory lock for PostgreSQL migrations but none for SQLite: two processes
+/// started together (`run` and `config import`, say) can both read "migration 1 not applied" and
+/// the slower one then fails on `CREATE TABLE`; the first switch of a new file to WAL can also
+/// meet a locked database. Each migration commits together with its bookkeeping row, so opening
+/// again sees the other process's work and applies only what is still missing.
+async fn open_sqlite(opts: SqliteConnectOptions) -> Result<SqlitePool> {
+    let mut attempt = 0;
+    loop {
+        let opened = async {
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts.clone())
+                .await?;
+            SQLITE_MIGRATIONS.run(&pool).await?;
+            Ok::<_, StoreError>(pool)
+        }
+        .await;
+        match opened {
+            Ok(pool) => return Ok(pool),
+            Err(e) if attempt < 8 && is_open_race(&e) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether an error opening SQLite is the transient kind a concurrent first open causes.
+fn is_open_race(e: &StoreError) -> bool {
+    use sqlx::migrate::MigrateError as M;
+    let db = match e {
+        StoreError::Migrate(M::Execute(e) | M::ExecuteMigration(e, _)) => e,
+        StoreError::Migrate(_) => return false,
+        StoreError::Db(e) => e,
+        _ => return false,
+    };
+    match db {
+        sqlx::Error::Database(d) => {
+            // Any failure inside a migration script is a race here: the scripts are fixed and
+            // tested, so the only way one fails on a file being created is another process.
+            matches!(e, StoreError::Migrate(_))
+                || d.message().contains("locked")
+                || d.message().contains("busy")
+        }
+        _ => false,
+    }
+}
+
 impl SqlStore {
     pub async fn connect(url: &str) -> Result<SqlStore> {
         let store = if url.starts_with("sqlite:") {
@@ -383,11 +434,7 @@ impl SqlStore {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(opts)
-                .await?;
-            SQLITE_MIGRATIONS.run(&pool).await?;
+            let pool = open_sqlite(opts).await?;
             SqlStore {
                 pool: Pool::Sqlite(pool),
             }

@@ -75,3 +75,30 @@ suite!(
     stock_runs_settle_into_confirmed_state_and_release_once,
     sku_conflicts_and_run_details_are_kept,
 );
+
+/// Processes started together (`run` and `config import`) open a fresh SQLite file at once; the
+/// loser of the migration race re-runs the migrator instead of failing on `CREATE TABLE`.
+#[tokio::test]
+async fn concurrent_first_opens_of_one_sqlite_file_all_succeed() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/store.db", dir.path().display());
+        let opens = (0..4).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { store::connect(&url).await.map(|_| ()) })
+        });
+        for r in futures_join(opens).await {
+            r.unwrap_or_else(|e| panic!("a concurrent open failed: {e}"));
+        }
+        let s = store::connect(&url).await.unwrap();
+        assert!(s.runtime_config().await.unwrap().is_none());
+    }
+}
+
+async fn futures_join<T>(hs: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in hs.collect::<Vec<_>>() {
+        out.push(h.await.unwrap());
+    }
+    out
+}
