@@ -624,3 +624,80 @@ pub async fn waiting_a_day_costs_at_most_one_call_per_run(db: &Db) {
         );
     }
 }
+
+/// An ACK or a shipment DSCO applied shows in the order the next pull re-reads; the job then
+/// settles its request from that state and reads no change log. A write the order does not show
+/// (here: nothing pulled since) is still settled from the log.
+pub async fn confirmations_seen_in_pulled_orders_read_no_change_log(db: &Db) {
+    use sim::dsco::Endpoint;
+    let w = world(db, json!({})).await;
+    let pos = w.dsco.generate_orders(4, 17);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    for po in &pos {
+        w.lx.audit(po);
+    }
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.dsco.calls(Endpoint::Acknowledge), 1);
+    // DSCO applies the batch; the pull sees the orders changed.
+    w.advance(120);
+    w.run(JobName::PullDscoOrders).await;
+    let logs = w.dsco.calls(Endpoint::OrderLog);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(
+        w.dsco.calls(Endpoint::OrderLog),
+        logs,
+        "the pulled state confirmed every ACK"
+    );
+    for po in &pos {
+        assert_eq!(w.stage(po).await, Stage::Acknowledged, "{po}");
+        assert_eq!(w.dsco.acks_for(po).len(), 1);
+        w.lx.ship(po, None);
+    }
+    let pending = w.store.pending_dsco_requests(store::IntentKind::Ack).await;
+    assert!(pending.unwrap().is_empty(), "the ACK request is closed");
+
+    // Shipments: DSCO lists the tracking numbers on the order the pull re-reads.
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.dsco.calls(Endpoint::ShipmentBatch), 1);
+    w.advance(120);
+    w.run(JobName::PullDscoOrders).await;
+    let logs = w.dsco.calls(Endpoint::OrderLog);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.dsco.calls(Endpoint::OrderLog), logs);
+    for po in &pos {
+        assert_eq!(w.stage(po).await, Stage::Shipped, "{po}");
+        let sent = w.dsco.shipments_for(po);
+        assert_eq!(sent.len(), w.lx.outbounds_for(po).len());
+        let intents = w
+            .store
+            .intents_for(&domain::PoNumber::parse(po).unwrap())
+            .await
+            .unwrap();
+        assert!(
+            intents
+                .iter()
+                .filter(|i| i.kind == store::IntentKind::Shipment)
+                .all(|i| i.state == store::IntentState::Confirmed),
+            "{po}: {intents:?}"
+        );
+    }
+
+    // Without a pull in between, the order shows nothing new: the change log decides.
+    let more = w.dsco.generate_orders(1, 18);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.lx.audit(&more[0]);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    let logs = w.dsco.calls(Endpoint::OrderLog);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.dsco.calls(Endpoint::OrderLog), logs + 1, "one log read");
+    assert_eq!(w.stage(&more[0]).await, Stage::Acknowledged);
+}

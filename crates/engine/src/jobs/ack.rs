@@ -25,8 +25,8 @@ use store::{IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    advance, candidates, changed_since_refusal, chunk_outcome, close_settled, dsco_reason,
-    failed_write, read_settled, skip, write_hold,
+    StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
+    dsco_reason, failed_write, read_settled, skip, write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
@@ -44,8 +44,14 @@ fn ack_of(w: &AckWrite) -> OrderAck {
 impl AckToDsco {
     /// Reads the outcome of every outstanding ACK request and moves the confirmed orders on.
     async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        for settled in
-            read_settled(ctx, &self.0.dsco, IntentKind::Ack, RequestKind::Acknowledge).await?
+        for settled in read_settled(
+            ctx,
+            &self.0.dsco,
+            IntentKind::Ack,
+            RequestKind::Acknowledge,
+            StateCheck::Acknowledged,
+        )
+        .await?
         {
             let request = settled.request_id.as_str();
             for (po, outcome) in settled.items.iter().cloned() {
@@ -53,13 +59,13 @@ impl AckToDsco {
                 let Ok(p) = PoNumber::parse(po) else { continue };
                 let now = ctx.clock.now();
                 match outcome {
-                    Ok(()) => {
+                    Ok(how) => {
                         ctx.store
                             .update_intent(
                                 IntentKind::Ack,
                                 po,
                                 IntentState::Confirmed,
-                                "DSCO change log: success",
+                                how,
                                 now,
                                 &ctx.fence,
                             )
@@ -69,7 +75,7 @@ impl AckToDsco {
                             &p,
                             Stage::Pushed,
                             Stage::Acknowledged,
-                            format!("DSCO confirmed the ACK (request {request})"),
+                            format!("DSCO confirmed the ACK (request {request}; {how})"),
                         )
                         .await?;
                     }

@@ -246,28 +246,105 @@ pub(crate) async fn chunk_outcome(
     }
 }
 
-/// What DSCO settled of one outstanding async request: each key with `Ok(())` on success or
-/// `Err(DSCO's messages)` on failure. Keys still pending are not listed.
+/// What DSCO settled of one outstanding async request: each key with `Ok(how it was seen)` on
+/// success or `Err(DSCO's messages)` on failure. Keys still pending are not listed.
 pub(crate) struct Settled {
     pub request_id: String,
-    pub items: Vec<(String, Result<(), String>)>,
+    pub items: Vec<(String, Result<&'static str, String>)>,
     /// Whether nothing is left pending, so the request can be closed once the items are handled.
     done: bool,
     total: usize,
 }
 
-/// Reads the change log of every outstanding DSCO request of `kind` (one call per request) and
-/// indexes it once per request (a batch can carry thousands of items). Per key the worst state
+/// How a job recognises, in the pulled copy of the DSCO order, that DSCO applied its write.
+///
+/// `pull_dsco_orders` runs first in each round and re-reads every order DSCO changed, so an
+/// applied ACK or shipment usually shows up in the store before the job looks at its request:
+/// then the change log need not be read at all. The log is read only for a request with a key
+/// the order state does not confirm (a failure, or DSCO slower than the pull), so the common case
+/// costs no call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StateCheck {
+    /// Nothing in the order shows the write (invoices): always read the log.
+    None,
+    /// DSCO shows the order acknowledged (`dsco_past_ack`).
+    Acknowledged,
+    /// DSCO's order lists every tracking number this request carried for it.
+    Tracking,
+}
+
+pub(crate) const BY_LOG: &str = "DSCO change log: success";
+pub(crate) const BY_STATE: &str = "DSCO order state shows it applied";
+
+/// Whether the pulled DSCO order already shows what request `request_id` wrote for key `po`.
+async fn confirmed_by_state(
+    ctx: &RunCtx,
+    check: StateCheck,
+    po: &str,
+    request_id: &str,
+) -> Result<bool, JobError> {
+    if check == StateCheck::None {
+        return Ok(false);
+    }
+    let Ok(p) = PoNumber::parse(po) else {
+        return Ok(false);
+    };
+    let Some(o) = ctx.store.get_order(&p).await? else {
+        return Ok(false);
+    };
+    let Ok(view) = domain::order::DscoOrderView::from_payload(&o.pulled.payload) else {
+        return Ok(false);
+    };
+    Ok(match check {
+        StateCheck::None => false,
+        StateCheck::Acknowledged => domain::rules::dsco_past_ack(&view),
+        StateCheck::Tracking => {
+            let mine: Vec<String> = ctx
+                .store
+                .intents_for(&p)
+                .await?
+                .into_iter()
+                .filter(|i| {
+                    i.kind == store::IntentKind::Shipment
+                        && i.state == store::IntentState::Submitted
+                        && i.outcome == request_id
+                })
+                .map(|i| i.key)
+                .collect();
+            !mine.is_empty() && mine.iter().all(|t| view.packages.contains(t))
+        }
+    })
+}
+
+/// Settles every outstanding DSCO request of `kind`: keys the pulled order state confirms (see
+/// [`StateCheck`]) without a call; the rest from the request's change log (one read per request,
+/// indexed once: a batch can carry thousands of items). Per key in the log the worst state
 /// counts: a failure anywhere beats pending beats success. An unreadable log is retried next run.
 pub(crate) async fn read_settled(
     ctx: &RunCtx,
     dsco: &dsco::DscoClient,
     kind: store::IntentKind,
     log: dsco::RequestKind,
+    check: StateCheck,
 ) -> Result<Vec<Settled>, JobError> {
     use dsco::ItemState;
     let mut out = Vec::new();
     for req in ctx.store.pending_dsco_requests(kind).await? {
+        let mut by_state = std::collections::HashSet::new();
+        for key in &req.keys {
+            if confirmed_by_state(ctx, check, key, &req.request_id).await? {
+                by_state.insert(key.as_str());
+            }
+        }
+        if by_state.len() == req.keys.len() {
+            out.push(Settled {
+                request_id: req.request_id.clone(),
+                items: req.keys.iter().map(|k| (k.clone(), Ok(BY_STATE))).collect(),
+                done: true,
+                total: req.keys.len(),
+            });
+            continue;
+        }
         let outcome = match dsco
             .request_outcome(log, &dsco::RequestId(req.request_id.clone()))
             .await
@@ -295,10 +372,12 @@ pub(crate) async fn read_settled(
         let mut open = 0;
         for key in &req.keys {
             match by_key.get(key.as_str()) {
-                Some(ItemState::Success { .. }) => items.push((key.clone(), Ok(()))),
+                Some(ItemState::Success { .. }) => items.push((key.clone(), Ok(BY_LOG))),
                 Some(ItemState::Failure { messages }) => {
                     items.push((key.clone(), Err(messages_text(messages))))
                 }
+                // DSCO's order shows the write although its log entry is not final yet.
+                _ if by_state.contains(key.as_str()) => items.push((key.clone(), Ok(BY_STATE))),
                 Some(ItemState::Pending) | None => open += 1,
             }
         }

@@ -19,8 +19,8 @@ use store::{IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    advance, candidates, changed_since_refusal, chunk_outcome, close_settled, failed_write,
-    read_settled, skip, write_hold,
+    StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
+    failed_write, read_settled, skip, write_hold,
 };
 use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
@@ -74,15 +74,21 @@ impl InvoiceToDsco {
     }
 
     async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        for settled in
-            read_settled(ctx, &self.0.dsco, IntentKind::Invoice, RequestKind::Invoice).await?
+        for settled in read_settled(
+            ctx,
+            &self.0.dsco,
+            IntentKind::Invoice,
+            RequestKind::Invoice,
+            StateCheck::None,
+        )
+        .await?
         {
             let request = settled.request_id.as_str();
             for (id, outcome) in settled.items.iter().cloned() {
                 let id = id.as_str();
                 let Ok(p) = PoNumber::parse(id) else { continue };
                 match outcome {
-                    Ok(()) => {
+                    Ok(_) => {
                         Self::settle(
                             ctx,
                             &p,

@@ -20,8 +20,8 @@ use store::{IntentKind, IntentState, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    advance, candidates, changed_since_refusal, chunk_outcome, close_settled, failed_write,
-    read_settled, skip, write_hold,
+    StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
+    failed_write, read_settled, skip, write_hold,
 };
 use super::lx_feed::follow;
 use super::outbound::{audited, outbounds, refresh};
@@ -69,6 +69,7 @@ impl ShipToDsco {
             &self.0.dsco,
             IntentKind::Shipment,
             RequestKind::Shipment,
+            StateCheck::Tracking,
         )
         .await?
         {
@@ -91,7 +92,7 @@ impl ShipToDsco {
                     .collect();
                 let now = ctx.clock.now();
                 match outcome {
-                    Ok(()) => {
+                    Ok(how) => {
                         for t in &mine {
                             ctx.store
                                 .update_intent(
@@ -112,7 +113,7 @@ impl ShipToDsco {
                                     &p,
                                     Stage::Acknowledged,
                                     Stage::Shipped,
-                                    format!("DSCO confirmed shipment {}", mine.join(",")),
+                                    format!("DSCO confirmed shipment {} ({how})", mine.join(",")),
                                 )
                                 .await?;
                             } else {

@@ -672,7 +672,11 @@ fn next_log_page(w: &mut super::state::World, id: String, top: Option<&str>) -> 
     if let Some(t) = top {
         body["status"] = json!(t);
     }
-    if logs.is_empty() {
+    // Assumption (named once): DSCO documents that "if the request results were too large to
+    // return for a single request, the response will include a `scrollId`", and that an empty
+    // page ends the results. We read that as: a scroll id only while entries remain; the
+    // client stops on either an absent scroll id or an empty page.
+    if logs.is_empty() || sc.pos >= sc.items.len() {
         w.scrolls.remove(&id);
     } else {
         body["scrollId"] = json!(id);
