@@ -194,6 +194,11 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         return Ok(config_check(file.as_deref().unwrap_or(&args.config)));
     }
     if let Command::Bench { command } = args.command {
+        // Benchmarks print figures, not logs; `DSCO_LINGXING_BENCH_LOG=<filter>` opts in (for
+        // profiling, e.g. `sqlx::query=debug` to see every statement).
+        if let Ok(f) = std::env::var("DSCO_LINGXING_BENCH_LOG") {
+            logging::init(logging::LogFormat::Json, &f)?;
+        }
         return crate::bench_stock::bench(command).await;
     }
     if let Command::Sim { command } = args.command {

@@ -44,6 +44,9 @@ pub struct BenchArgs {
     /// Skip the zero-latency run.
     #[arg(long)]
     pub no_zero_latency: bool,
+    /// Run only the zero-latency part (engine speed, per job).
+    #[arg(long, conflicts_with = "no_zero_latency")]
+    pub zero_latency_only: bool,
 }
 
 const JOBS: [JobName; 5] = [
@@ -393,7 +396,15 @@ async fn delays(day: &Day) -> Result<()> {
 }
 
 /// Every order through every stage with no waiting on the far sides; wall time of the runs.
-async fn zero_latency(args: &BenchArgs) -> Result<(Duration, BTreeMap<Stage, i64>, u32)> {
+/// The zero-latency run: total engine wall time, stages at the end, rounds, and wall time per job.
+type ZeroLatency = (
+    Duration,
+    BTreeMap<Stage, i64>,
+    u32,
+    BTreeMap<JobName, Duration>,
+);
+
+async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
     let clock = Clock::simulated(t0());
     let (store, _dir) = fresh_store("zero").await?;
     let dsco_cfg = DscoSimConfig {
@@ -428,11 +439,14 @@ async fn zero_latency(args: &BenchArgs) -> Result<(Duration, BTreeMap<Stage, i64
     }
     let started = Instant::now();
     let mut rounds = 0;
+    let mut per_job: BTreeMap<JobName, Duration> = BTreeMap::new();
     let counts = loop {
         rounds += 1;
         sim.advance(Duration::from_secs(60));
         for job in JOBS {
+            let t = Instant::now();
             run_job(&w, job).await?;
+            *per_job.entry(job).or_default() += t.elapsed();
         }
         let counts = w.store.count_by_stage().await?;
         let done = counts.get(&Stage::Done).copied().unwrap_or(0) as usize;
@@ -440,7 +454,7 @@ async fn zero_latency(args: &BenchArgs) -> Result<(Duration, BTreeMap<Stage, i64
             break counts;
         }
     };
-    Ok((started.elapsed(), counts, rounds))
+    Ok((started.elapsed(), counts, rounds, per_job))
 }
 
 fn print_calls(with: &Day, idle: &Day, n: usize) {
@@ -475,6 +489,30 @@ fn print_calls(with: &Day, idle: &Day, n: usize) {
     );
 }
 
+async fn print_zero_latency(args: &BenchArgs) -> Result<()> {
+    eprintln!("zero latency:");
+    let (wall, counts, rounds, per_job) = zero_latency(args).await?;
+    println!(
+        "zero latency: {} orders through all stages in {:.2} s of engine wall time ({rounds} rounds of the five jobs); at the end {}",
+        args.orders,
+        wall.as_secs_f64(),
+        Stage::ALL
+            .iter()
+            .map(|s| format!("{}: {}", s.number(), counts.get(s).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  per job: {}",
+        per_job
+            .iter()
+            .map(|(j, d)| format!("{j} {:.2} s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
 pub async fn run(args: BenchArgs) -> Result<ExitCode> {
     let n = args.orders;
     println!(
@@ -483,6 +521,13 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
          jobs every 15 min, {} simulated hours, SQLite",
         args.arrival_hours, args.hours
     );
+    if args.zero_latency_only {
+        print_zero_latency(&args).await?;
+        if let Some(m) = peak_rss_mib() {
+            println!("peak memory (VmHWM): {m:.0} MiB");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     eprintln!("day with {n} orders:");
     let with = simulated_day(&args, n).await?;
     eprintln!("day with no orders:");
@@ -506,17 +551,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         idle.wall.as_secs_f64()
     );
     if !args.no_zero_latency {
-        eprintln!("zero latency:");
-        let (wall, counts, rounds) = zero_latency(&args).await?;
-        println!(
-            "zero latency: {n} orders through all stages in {:.2} s of engine wall time ({rounds} rounds of the five jobs); at the end {}",
-            wall.as_secs_f64(),
-            Stage::ALL
-                .iter()
-                .map(|s| format!("{}: {}", s.number(), counts.get(s).copied().unwrap_or(0)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        print_zero_latency(&args).await?;
     }
     if let Some(m) = peak_rss_mib() {
         println!("peak memory (VmHWM): {m:.0} MiB");

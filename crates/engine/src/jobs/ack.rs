@@ -294,7 +294,6 @@ impl Job for AckToDsco {
                 }
             }
         }
-        // Confirmations often arrive within seconds: look once now, the rest next run.
-        self.confirm(ctx).await
+        Ok(())
     }
 }

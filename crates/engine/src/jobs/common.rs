@@ -336,6 +336,13 @@ pub(crate) async fn read_settled(
                 by_state.insert(key.as_str());
             }
         }
+        tracing::debug!(
+            request = %req.request_id,
+            keys = req.keys.len(),
+            confirmed_by_state = by_state.len(),
+            now = %ctx.clock.now(),
+            "settling a DSCO request"
+        );
         if by_state.len() == req.keys.len() {
             out.push(Settled {
                 request_id: req.request_id.clone(),
