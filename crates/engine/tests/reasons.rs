@@ -1052,3 +1052,49 @@ pub async fn a_line_priced_only_with_tax_is_pushed_but_not_invoiced(db: &Db) {
     assert_eq!(inv.len(), 1);
     assert_eq!(inv[0]["totalAmount"], json!(14.03), "{}", inv[0]);
 }
+
+pub async fn an_order_deleted_after_it_was_read_is_noticed(db: &Db) {
+    let w = world(db, json!({})).await;
+    let soft = w.dsco.generate_orders(1, 151)[0].clone();
+    let gone = w.dsco.generate_orders(1, 152)[0].clone();
+    let early = w.dsco.generate_orders(1, 153)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    // Deleted before the service ever read it back: the lookup by PO (include_delete) shows it
+    // cancelled.
+    assert_eq!(w.lx.delete_order(&early), 1);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    expect(&w, &early, Stage::Pushed, ReasonCode::LingxingCancelled).await;
+    for po in [&soft, &gone] {
+        expect(&w, po, Stage::Pushed, ReasonCode::LingxingNotAudited).await;
+    }
+    // Now deleted after being read: one kept as deleted (the change feed lists deleted orders
+    // too), one removed for good (no listing shows it).
+    assert_eq!(w.lx.delete_order(&soft), 1);
+    assert_eq!(w.lx.remove_order(&gone), 1);
+    let lists = w.lx.calls("/pb/mp/order/v2/list");
+    for _ in 0..5 {
+        w.advance(60);
+        w.run(JobName::AckToDsco).await;
+    }
+    expect(&w, &soft, Stage::Pushed, ReasonCode::LingxingCancelled).await;
+    assert!(detail(&w, &soft).await.contains("status 7"));
+    // The removed one cannot show up in a feed; it waits on its last view, one call a run.
+    expect(&w, &gone, Stage::Pushed, ReasonCode::LingxingNotAudited).await;
+    assert_eq!(
+        w.lx.calls("/pb/mp/order/v2/list"),
+        lists + 5,
+        "the feed call only, nothing per waiting order"
+    );
+    // Its weekly re-check reads a view more than a day old again, by PO: it is missing.
+    w.advance(7 * 86400);
+    w.run(JobName::AckToDsco).await;
+    expect(&w, &gone, Stage::Pushed, ReasonCode::LingxingOrderMissing).await;
+    assert!(w.lx.orders_for(&gone).is_empty());
+    for po in [&soft, &gone, &early] {
+        assert!(w.dsco.acks_for(po).is_empty(), "{po} never acknowledged");
+    }
+    assert!(w.lx.orders_for(&soft)[0].deleted);
+}

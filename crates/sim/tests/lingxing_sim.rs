@@ -974,3 +974,55 @@ async fn shipping_with_a_substituted_sku() {
         "LX-1002"
     );
 }
+
+#[tokio::test]
+async fn a_deleted_order_is_listed_only_with_include_delete() {
+    let clock = sim_clock();
+    let sim = start(LingxingSimConfig::manual(), clock.clone()).await;
+    let r = Raw::new(&sim, clock.clone()).await;
+    let item = json!([{"sku": "LX-1001", "quantity": 1, "unit_price": "4.20"}]);
+    create_one(&r, "PO-DEL", item.clone()).await;
+    create_one(&r, "PO-DEL-HTTP", item).await;
+    assert_eq!(sim.audit("PO-DEL"), 1);
+    let start = clock.now().timestamp() + 30;
+    clock.sim().unwrap().advance(Duration::from_secs(60));
+    assert_eq!(sim.delete_order("PO-DEL"), 1);
+    assert_eq!(sim.delete_order("PO-DEL"), 0, "already deleted");
+    let o = &sim.orders_for("PO-DEL")[0];
+    assert!(o.deleted);
+    assert_eq!(
+        o.update_time,
+        clock.now(),
+        "a change the update_time window shows"
+    );
+    assert_eq!(
+        sim.outbounds_for("PO-DEL")[0].status,
+        4,
+        "the unshipped outbound order is intercepted"
+    );
+    let end = clock.now().timestamp() + 1;
+    let window = |include: bool| {
+        json!({"offset": 0, "length": 20, "date_type": "update_time", "start_time": start,
+               "end_time": end, "include_delete": include})
+    };
+    assert!(listed(&r, window(false)).await.is_empty());
+    assert_eq!(listed(&r, window(true)).await, ["PO-DEL"]);
+    let v = r
+        .post(
+            "/pb/mp/order/v2/list",
+            &json!({"offset": 0, "length": 20, "include_delete": true,
+                    "platform_order_nos": ["PO-DEL"]}),
+        )
+        .await;
+    assert_eq!(v["data"]["list"][0]["status"], 7, "shown cancelled");
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/__admin/delete", sim.base_url()))
+        .json(&json!({"po": "PO-DEL-HTTP"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["deleted"], 1);
+}

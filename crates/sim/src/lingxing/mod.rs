@@ -40,6 +40,9 @@
 //! - `POST /__admin/ship {"po":"PO","sku":"LX-9"}`: the same, every product line replaced by
 //!   local SKU `sku` first (the warehouse shipped another product)
 //! - `POST /__admin/intercept {"po":"PO"}` → `{"intercepted":n}`
+//! - `POST /__admin/delete {"po":"PO"}` → `{"deleted":n}`: deleted the way the ERP keeps
+//!   deleted orders (listed only with `include_delete`, status 7, `update_time` = now;
+//!   unshipped outbound orders intercepted)
 //! - `POST /__admin/remove {"po":"PO"}` → `{"removed":n}`: the orders of `po` and their outbound
 //!   orders deleted for good (gone from every listing, `include_delete` included; an
 //!   assumption: the docs do not say how long a deleted order stays listable)
@@ -370,6 +373,13 @@ impl LingxingSim {
     /// many orders were removed.
     pub fn remove_order(&self, po: &str) -> usize {
         self.with_world(|w, _| w.admin_remove_order(po))
+    }
+
+    /// Deletes every system order of `po` the way the ERP keeps deleted orders: listed only
+    /// with `include_delete` (status 7), `update_time` moved to now, unshipped outbound orders
+    /// intercepted. Returns how many orders were deleted.
+    pub fn delete_order(&self, po: &str) -> usize {
+        self.with_world(|w, now| w.admin_delete_order(po, now))
     }
 
     /// Ships every pending outbound order of `po` now (auditing first), with every product line

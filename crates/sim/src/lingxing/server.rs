@@ -515,6 +515,10 @@ fn admin_api(shared: &Shared, method: &Method, path: &str, uri: &Uri, body: &[u8
             }
             Err(e) => bad(e.to_string()),
         },
+        ("POST", "delete") => match serde_json::from_slice::<PoBody>(body) {
+            Ok(b) => ok(json!({"deleted": st.world.admin_delete_order(&b.po, now)})),
+            Err(e) => bad(e.to_string()),
+        },
         ("POST", "remove") => match serde_json::from_slice::<PoBody>(body) {
             Ok(b) => ok(json!({"removed": st.world.admin_remove_order(&b.po)})),
             Err(e) => bad(e.to_string()),

@@ -710,6 +710,27 @@ impl World {
         before - self.orders.len()
     }
 
+    /// Someone in LingXing deleted every system order of `po`, the way the ERP keeps deleted
+    /// orders: listed only with `include_delete` (shown with status 7, as before), their
+    /// `update_time` moved to now. Outbound orders not yet shipped are intercepted. Returns
+    /// how many orders were deleted.
+    pub fn admin_delete_order(&mut self, po: &str, now: DateTime<Utc>) -> usize {
+        let mut n = 0;
+        for o in self
+            .orders
+            .iter_mut()
+            .filter(|o| o.platform_order_no == po && !o.deleted)
+        {
+            o.deleted = true;
+            o.update_time = now;
+            n += 1;
+        }
+        if n > 0 {
+            self.admin_intercept(po, now);
+        }
+        n
+    }
+
     /// Like [`World::admin_ship`], but every pending outbound order of `po` first has each of
     /// its product lines replaced by local SKU `sku` (count kept, no seller SKU, bundle
     /// components dropped): the warehouse shipped another product than the one ordered, as
