@@ -652,6 +652,38 @@ fn trackings_in_lingxing(w: &World, po: &str) -> Vec<String> {
         .collect()
 }
 
+/// The far sides' ground truth for `po`: LingXing orders, DSCO shipments (each tracking number
+/// recorded once, on this PO) and DSCO invoices.
+fn ground_truth(w: &World, po: &str, lx_orders: usize, shipments: usize, invoices: usize) {
+    assert_eq!(
+        w.lx.orders_for(po).len(),
+        lx_orders,
+        "{po}: LingXing orders"
+    );
+    let sent = trackings_in_dsco(w, po);
+    assert_eq!(sent.len(), shipments, "{po}: DSCO shipments");
+    for t in &sent {
+        let (on, _) = w.dsco.shipment_by_tracking(t).unwrap();
+        assert_eq!(on, po, "{t} recorded on {po}");
+        assert_eq!(sent.iter().filter(|x| *x == t).count(), 1, "{t} once");
+    }
+    assert_eq!(
+        w.dsco.invoices_for(po).len(),
+        invoices,
+        "{po}: DSCO invoices"
+    );
+}
+
+/// Whether `job` recorded `code` on `po`'s timeline.
+async fn recorded_by(w: &World, po: &str, job: JobName, code: ReasonCode) -> bool {
+    w.store
+        .order_events(&PoNumber::parse(po).unwrap())
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.event.job == Some(job) && e.event.reason_code.as_deref() == Some(code.as_str()))
+}
+
 async fn sku_version(w: &World) -> i64 {
     w.store.sku_map().await.unwrap().version
 }
@@ -689,10 +721,8 @@ pub async fn a_line_without_any_sku_is_not_pushed(db: &Db) {
     expect(&w, "PO-NOKEY", Stage::Pulled, ReasonCode::SkuMissing).await;
     let d = detail(&w, "PO-NOKEY").await;
     assert!(d.contains("line 2"), "the reason names the line: {d}");
-    assert!(
-        w.lx.orders_for("PO-NOKEY").is_empty(),
-        "nothing created in LingXing, not even the line that has a SKU"
-    );
+    // Nothing created in LingXing, not even the line that has a SKU.
+    ground_truth(&w, "PO-NOKEY", 0, 0, 0);
     assert_eq!(reason_of(&w, "PO-PARTNER").await.0, Stage::Pushed);
     let lx = w.lx.orders_for("PO-PARTNER");
     assert_eq!(lx.len(), 1);
@@ -722,7 +752,7 @@ pub async fn an_order_deleted_in_lingxing_is_missing_until_pushed_again(db: &Db)
     expect(&w, &po, Stage::Pushed, ReasonCode::LingxingOrderMissing).await;
     let d = detail(&w, &po).await;
     assert!(d.contains(&po), "the reason names the PO looked up: {d}");
-    assert!(w.lx.orders_for(&po).is_empty());
+    ground_truth(&w, &po, 0, 0, 0);
     assert!(w.dsco.acks_for(&po).is_empty(), "never acknowledged");
     // Needs attention: decided again every run, never acknowledged, never recreated by itself.
     w.advance(60);
@@ -756,6 +786,7 @@ pub async fn an_order_deleted_in_lingxing_is_missing_until_pushed_again(db: &Db)
     w.advance(120);
     w.run(JobName::AckToDsco).await;
     assert_eq!(reason_of(&w, &po).await.0, Stage::Acknowledged);
+    ground_truth(&w, &po, 1, 0, 0);
     let acks = w.dsco.acks_for(&po);
     assert_eq!(acks.len(), 1);
     assert_eq!(
@@ -782,7 +813,7 @@ pub async fn dsco_taking_the_ack_back_holds_shipments_until_acknowledged_again(d
         d.contains("created / created"),
         "DSCO's state is named: {d}"
     );
-    assert!(w.dsco.shipments_for(&po).is_empty(), "nothing sent to DSCO");
+    ground_truth(&w, &po, 1, 0, 0);
     assert_eq!(w.dsco.calls(sim::dsco::Endpoint::ShipmentBatch), 0);
     // Waiting costs nothing per run once the change feed's overlap has passed: no outbound
     // listing, no DSCO write.
@@ -831,7 +862,7 @@ pub async fn dsco_taking_the_ack_back_holds_shipments_until_acknowledged_again(d
         reason_of(&w, &po).await
     );
     assert_eq!(trackings_in_dsco(&w, &po), trackings_in_lingxing(&w, &po));
-    assert_eq!(w.lx.orders_for(&po).len(), 1);
+    ground_truth(&w, &po, 1, 1, 0);
 }
 
 pub async fn a_substituted_sku_in_lingxing_matches_no_dsco_line(db: &Db) {
@@ -841,7 +872,16 @@ pub async fn a_substituted_sku_in_lingxing_matches_no_dsco_line(db: &Db) {
         ..sim::lingxing::LingxingSimConfig::manual()
     };
     let w = crate::orders::world_with(db, json!({}), partial).await;
-    let po = w.dsco.generate_orders(1, 141)[0].clone();
+    let po = "PO-SUB-1";
+    w.dsco
+        .add_order(order(
+            po,
+            "1000012345",
+            "US-CA-01",
+            "UPCG",
+            &[("SKU-1001", 1)],
+        ))
+        .unwrap();
     w.dsco
         .add_order(order(
             "PO-SUB-2",
@@ -851,24 +891,24 @@ pub async fn a_substituted_sku_in_lingxing_matches_no_dsco_line(db: &Db) {
             &[("SKU-1002", 1), ("SKU-1003", 1)],
         ))
         .unwrap();
-    to_acknowledged(&w, &[&po, "PO-SUB-2"]).await;
+    to_acknowledged(&w, &[po, "PO-SUB-2"]).await;
     // The warehouse ships another product: LX-9999 maps back to nothing on the order.
-    assert_eq!(w.lx.ship_with_sku(&po, "LX-9999", None).len(), 1);
+    assert_eq!(w.lx.ship_with_sku(po, "LX-9999", None).len(), 1);
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
     w.run(JobName::ShipToDsco).await;
-    expect(&w, &po, Stage::Acknowledged, ReasonCode::SkuUnmatched).await;
-    let d = detail(&w, &po).await;
+    expect(&w, po, Stage::Acknowledged, ReasonCode::SkuUnmatched).await;
+    let d = detail(&w, po).await;
     assert!(d.contains("LX-9999"), "the reason names the SKU: {d}");
-    assert!(w.dsco.shipments_for(&po).is_empty(), "nothing sent to DSCO");
+    ground_truth(&w, po, 1, 0, 0);
 
-    // mapping.sku says the ordered product is LX-9999 now: the next run sends the package.
+    // mapping.sku says SKU-1001 is LX-9999 in LingXing now (the entry wins over the pair): the
+    // next run sends the package under the DSCO line's SKU.
     let v = sku_version(&w).await;
-    let item = w.lx.orders_for(&po)[0].items[0].msku.clone();
     w.store
         .set_manual_sku(
             v,
-            &item,
+            "SKU-1001",
             Some("LX-9999"),
             "operator",
             "new local SKU",
@@ -881,14 +921,13 @@ pub async fn a_substituted_sku_in_lingxing_matches_no_dsco_line(db: &Db) {
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
     assert_eq!(
-        reason_of(&w, &po).await.0,
+        reason_of(&w, po).await.0,
         Stage::Shipped,
         "{:?}",
-        reason_of(&w, &po).await
+        reason_of(&w, po).await
     );
-    let sent = w.dsco.shipments_for(&po);
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].items[0].1, item, "sent under the DSCO line's SKU");
+    ground_truth(&w, po, 1, 1, 0);
+    assert_eq!(w.dsco.shipments_for(po)[0].items[0].1, "SKU-1001");
 
     // The invoice side: the first package is shipped and confirmed, the second one leaves with
     // a substituted SKU. The invoice cannot account for it either.
@@ -906,10 +945,47 @@ pub async fn a_substituted_sku_in_lingxing_matches_no_dsco_line(db: &Db) {
     w.run(JobName::ShipToDsco).await;
     w.run(JobName::InvoiceToDsco).await;
     expect(&w, "PO-SUB-2", Stage::Shipped, ReasonCode::SkuUnmatched).await;
+    assert!(
+        recorded_by(
+            &w,
+            "PO-SUB-2",
+            JobName::InvoiceToDsco,
+            ReasonCode::SkuUnmatched
+        )
+        .await,
+        "the invoice job decided it so"
+    );
     assert!(detail(&w, "PO-SUB-2").await.contains("LX-8888"));
-    assert_eq!(w.dsco.shipments_for("PO-SUB-2").len(), 1, "only the first");
-    assert!(w.dsco.invoices_for("PO-SUB-2").is_empty(), "no invoice");
-    assert_eq!(w.lx.orders_for("PO-SUB-2").len(), 1);
+    ground_truth(&w, "PO-SUB-2", 1, 1, 0);
+
+    // Mapped: the second package goes out, then the invoice.
+    let v = sku_version(&w).await;
+    w.store
+        .set_manual_sku(
+            v,
+            "SKU-1003",
+            Some("LX-8888"),
+            "operator",
+            "new local SKU",
+            w.clock.now(),
+        )
+        .await
+        .unwrap();
+    w.advance(60);
+    w.run(JobName::ShipToDsco).await;
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::InvoiceToDsco).await;
+    w.advance(120);
+    w.run(JobName::InvoiceToDsco).await;
+    assert_eq!(
+        reason_of(&w, "PO-SUB-2").await.0,
+        Stage::Done,
+        "{:?}",
+        reason_of(&w, "PO-SUB-2").await
+    );
+    ground_truth(&w, "PO-SUB-2", 1, 2, 1);
 }
 
 pub async fn an_ambiguous_reverse_mapping_holds_the_shipment(db: &Db) {
@@ -953,7 +1029,7 @@ pub async fn an_ambiguous_reverse_mapping_holds_the_shipment(db: &Db) {
         d.contains("LX-1001") && d.contains("SKU-1001, SKU-1001-ALT"),
         "the reason names the LingXing SKU and both keys: {d}"
     );
-    assert!(w.dsco.shipments_for("PO-AMBI").is_empty());
+    ground_truth(&w, "PO-AMBI", 1, 0, 0);
     assert_eq!(w.dsco.calls(sim::dsco::Endpoint::ShipmentBatch), 0);
 
     // The entry is removed again: one-to-one, and the next run sends the package.
@@ -983,6 +1059,7 @@ pub async fn an_ambiguous_reverse_mapping_holds_the_shipment(db: &Db) {
         trackings_in_dsco(&w, "PO-AMBI"),
         trackings_in_lingxing(&w, "PO-AMBI")
     );
+    ground_truth(&w, "PO-AMBI", 1, 1, 0);
 }
 
 pub async fn a_line_priced_only_with_tax_is_pushed_but_not_invoiced(db: &Db) {
@@ -1027,11 +1104,12 @@ pub async fn a_line_priced_only_with_tax_is_pushed_but_not_invoiced(db: &Db) {
         d.contains("line 1") && d.contains("expectedCost, consumerPrice, retailPrice"),
         "the reason names the line and the fields looked at: {d}"
     );
-    assert!(w.dsco.invoices_for("PO-TAXONLY").is_empty(), "no invoice");
     assert_eq!(
         trackings_in_dsco(&w, "PO-TAXONLY"),
         trackings_in_lingxing(&w, "PO-TAXONLY")
     );
+    // Shipped, not invoiced.
+    ground_truth(&w, "PO-TAXONLY", 1, 1, 0);
 
     // The operator decides to bill that price: the invoice goes out on the next run.
     let cfg = default_runtime_config(json!({"invoice_to_dsco": {"price_source": [
@@ -1048,8 +1126,8 @@ pub async fn a_line_priced_only_with_tax_is_pushed_but_not_invoiced(db: &Db) {
         "{:?}",
         reason_of(&w, "PO-TAXONLY").await
     );
+    ground_truth(&w, "PO-TAXONLY", 1, 1, 1);
     let inv = w.dsco.invoices_for("PO-TAXONLY");
-    assert_eq!(inv.len(), 1);
     assert_eq!(inv[0]["totalAmount"], json!(14.03), "{}", inv[0]);
 }
 
@@ -1095,6 +1173,7 @@ pub async fn an_order_deleted_after_it_was_read_is_noticed(db: &Db) {
     assert!(w.lx.orders_for(&gone).is_empty());
     for po in [&soft, &gone, &early] {
         assert!(w.dsco.acks_for(po).is_empty(), "{po} never acknowledged");
+        ground_truth(&w, po, usize::from(po != &gone), 0, 0);
     }
     assert!(w.lx.orders_for(&soft)[0].deleted);
 }
