@@ -124,6 +124,7 @@ both_backends!(
     an_ambiguous_reverse_mapping_holds_the_shipment,
     a_line_priced_only_with_tax_is_pushed_but_not_invoiced,
     an_order_deleted_after_it_was_read_is_noticed,
+    an_order_cancelled_in_lingxing_after_the_ack_needs_attention,
     stock_sums_warehouses_applies_reserve_and_sends_only_changes,
     stock_zero_drop_guard_holds_until_released,
     stock_sync_false_reads_and_records_only,

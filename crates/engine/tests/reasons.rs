@@ -1177,3 +1177,27 @@ pub async fn an_order_deleted_after_it_was_read_is_noticed(db: &Db) {
     }
     assert!(w.lx.orders_for(&soft)[0].deleted);
 }
+
+pub async fn an_order_cancelled_in_lingxing_after_the_ack_needs_attention(db: &Db) {
+    let w = world(db, json!({})).await;
+    let po = w.dsco.generate_orders(1, 161)[0].clone();
+    to_acknowledged(&w, &[&po]).await;
+    // Deleted in LingXing after DSCO was told it is coming: its outbound order is intercepted,
+    // no tracking number will ever come, and saying "waiting for tracking" would hide that.
+    assert_eq!(w.lx.delete_order(&po), 1);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::ShipToDsco).await;
+    expect(&w, &po, Stage::Acknowledged, ReasonCode::LingxingCancelled).await;
+    let no = w.lx.orders_for(&po)[0].global_order_no.clone();
+    let d = detail(&w, &po).await;
+    assert!(
+        d.contains(&no) && d.contains("status 7"),
+        "the reason names the LingXing order: {d}"
+    );
+    assert!(
+        w.lx.outbounds_for(&po).iter().all(|o| o.status == 4),
+        "nothing will leave the warehouse"
+    );
+    ground_truth(&w, &po, 1, 0, 0);
+}
