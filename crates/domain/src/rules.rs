@@ -374,10 +374,13 @@ pub struct ShipContext<'a> {
     pub multi_ban: bool,
     /// `mapping.carrier`: service level → carrier name.
     pub carrier_map: Option<&'a BTreeMap<String, String>>,
+    /// The LingXing orders of the PO (splits included), as last read.
+    pub lingxing: &'a [LxOrder],
 }
 
 /// R4 (+ R6): the shipments to send. `Advance` means DSCO's lifecycle is `completed` (copy its
-/// tracking numbers); a `Skip` with `NoTrackingYet` when nothing new has a tracking number.
+/// tracking numbers); a `Skip` with `NoTrackingYet` when nothing new has a tracking number, with
+/// `LingxingCancelled` when nothing was shipped and every LingXing order of the PO is cancelled.
 pub fn decide_ship(
     o: &DscoOrderView,
     shipped: &Shipped,
@@ -390,6 +393,19 @@ pub fn decide_ship(
                 o.packages.join(",")
             ),
         };
+    }
+    // Cancelled (7) or hidden (8) in LingXing with nothing shipped: no package will come, so
+    // waiting for a tracking number would wait for ever.
+    if shipped.packages.is_empty()
+        && !cx.lingxing.is_empty()
+        && cx.lingxing.iter().all(|x| matches!(x.status, 7 | 8))
+    {
+        let all: Vec<String> = cx
+            .lingxing
+            .iter()
+            .map(|x| format!("LingXing order {} status {}", x.global_order_no, x.status))
+            .collect();
+        return skip(ReasonCode::LingxingCancelled, all.join(", "));
     }
     let sendable = o.status.as_deref() == Some("shipment_pending") || o.is_shipped();
     if !sendable {

@@ -288,6 +288,7 @@ fn ship_sends_new_packages_once_with_span_flags() {
         require_full_shipment: false,
         multi_ban: false,
         carrier_map: None,
+        lingxing: &[],
     };
     let Decision::Write(w) = decide_ship(&o, &shipped, &cx) else {
         panic!()
@@ -349,6 +350,7 @@ fn ship_status_gates_and_options() {
         require_full_shipment: false,
         multi_ban: false,
         carrier_map: None,
+        lingxing: &[],
     };
     let shipped = Shipped::default();
     assert!(matches!(
@@ -402,6 +404,33 @@ fn ship_status_gates_and_options() {
     assert_eq!(
         reason_of(decide_ship(&o, &partial, &ban)).0,
         ReasonCode::MultiBan
+    );
+}
+
+#[test]
+fn ship_names_a_lingxing_cancellation_instead_of_waiting() {
+    let none = BTreeSet::new();
+    let o = order(json!({"dscoStatus": "shipment_pending", "dscoLifecycle": "acknowledged"}));
+    let gone = [lx("103-1", 7), lx("103-2", 8)];
+    let cx = ShipContext {
+        already_sent: &none,
+        require_full_shipment: false,
+        multi_ban: false,
+        carrier_map: None,
+        lingxing: &gone,
+    };
+    let (code, subject) = reason_of(decide_ship(&o, &Shipped::default(), &cx));
+    assert_eq!(code, ReasonCode::LingxingCancelled);
+    assert!(subject.contains("103-1 status 7") && subject.contains("103-2 status 8"));
+    // One of them still live: waiting for its package, as before.
+    let split = [lx("103-1", 7), lx("103-2", 5)];
+    let cx = ShipContext {
+        lingxing: &split,
+        ..cx
+    };
+    assert_eq!(
+        reason_of(decide_ship(&o, &Shipped::default(), &cx)).0,
+        ReasonCode::NoTrackingYet
     );
 }
 
@@ -549,7 +578,7 @@ proptest! {
         }).collect();
         let shipped = map_outbounds(&o, &obs, &skus()).unwrap();
         let sent: BTreeSet<String> = (0..6).filter(|i| sent_mask & (1 << i) != 0).map(|i| format!("T{i}")).collect();
-        let cx = ShipContext { already_sent: &sent, require_full_shipment: false, multi_ban: false, carrier_map: None };
+        let cx = ShipContext { already_sent: &sent, require_full_shipment: false, multi_ban: false, carrier_map: None, lingxing: &[] };
         match decide_ship(&o, &shipped, &cx) {
             Decision::Write(w) => {
                 let mut seen = BTreeSet::new();

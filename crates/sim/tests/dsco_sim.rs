@@ -8,7 +8,8 @@ use clock::Clock;
 use serde_json::{Value, json};
 use sim::defaults;
 use sim::dsco::{
-    DscoSim, DscoSimConfig, Endpoint, Fault, Gap, Generator, InitialState, LineSpec, OrderSpec,
+    DscoSim, DscoSimConfig, Endpoint, Fault, Gap, Generator, InitialState, LineAmend, LineSpec,
+    OrderSpec,
 };
 
 fn clock() -> Clock {
@@ -961,4 +962,99 @@ async fn change_log_pages_and_status_filter() {
         0
     );
     assert_eq!(api.get("/order/log").await.0, 400);
+}
+
+#[tokio::test]
+async fn a_line_without_sku_and_an_amended_line() {
+    let clock = clock();
+    let sim = start(DscoSimConfig::default(), &clock).await;
+    let api = Api::new(&sim).await;
+    // An empty SKU: neither `sku` nor `partnerSku` on the wire; the other line is untouched.
+    sim.add_order(spec("PO-NOKEY", &[("", 1), ("SKU-1001", 1)]))
+        .unwrap();
+    let o = api.order("PO-NOKEY").await;
+    let l0 = o["lineItems"][0].as_object().unwrap();
+    assert!(
+        !l0.contains_key("sku") && !l0.contains_key("partnerSku"),
+        "{l0:?}"
+    );
+    assert_eq!(o["lineItems"][1]["sku"], "SKU-1001");
+    assert_eq!(o["lineItems"][1]["partnerSku"], "SKU-1001");
+    assert_eq!(o["lineItems"][1]["expectedCost"], json!(4.2));
+
+    // Line 1 gets a partnerSku and a UPC (admin HTTP), line 2 keeps only consumerPriceWithTax.
+    let (s, _) = api
+        .admin(
+            "POST",
+            "/orders/PO-NOKEY/lines/1",
+            Some(json!({"partner_sku": "RET-77", "upc": "012345678905"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(sim.amend_line(
+        "PO-NOKEY",
+        2,
+        &LineAmend {
+            drop_prices: true,
+            consumer_price_with_tax: Some("14.03".parse().unwrap()),
+            ..LineAmend::default()
+        }
+    ));
+    let o = api.order("PO-NOKEY").await;
+    assert_eq!(o["lineItems"][0]["partnerSku"], "RET-77");
+    assert_eq!(o["lineItems"][0]["upc"], "012345678905");
+    assert!(o["lineItems"][0].get("sku").is_none());
+    let l1 = o["lineItems"][1].as_object().unwrap();
+    for k in ["expectedCost", "consumerPrice", "retailPrice"] {
+        assert!(!l1.contains_key(k), "{k} dropped");
+    }
+    assert_eq!(l1["consumerPriceWithTax"], json!(14.03));
+    assert!(!sim.amend_line("PO-NOKEY", 9, &LineAmend::default()));
+    let (s, _) = api
+        .admin("POST", "/orders/PO-NOPE/lines/1", Some(json!({})))
+        .await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn support_removes_the_acknowledgement() {
+    let clock = clock();
+    let sim = start(DscoSimConfig::default(), &clock).await;
+    let api = Api::new(&sim).await;
+    sim.add_order(OrderSpec {
+        initial: InitialState::Acknowledged,
+        ..spec("PO-RS", &[("SKU-1001", 1)])
+    })
+    .unwrap();
+    sim.add_order(spec("PO-NEW", &[("SKU-1001", 1)])).unwrap();
+    let o = api.order("PO-RS").await;
+    assert_eq!(o["dscoStatus"], "shipment_pending");
+    let before = o["dscoLastUpdate"].clone();
+    clock.sim().unwrap().advance(Duration::from_secs(60));
+    assert!(sim.remove_status("PO-RS"));
+    let o = api.order("PO-RS").await;
+    assert_eq!(
+        (o["dscoStatus"].as_str(), o["dscoLifecycle"].as_str()),
+        (Some("created"), Some("created"))
+    );
+    assert_ne!(o["dscoLastUpdate"], before, "an update the pull sees");
+    // Only an acknowledged order has a status to remove.
+    assert!(!sim.remove_status("PO-RS"));
+    let (s, _) = api
+        .admin("POST", "/orders/PO-NEW/remove-status", None)
+        .await;
+    assert_eq!(s, 404);
+    // Acknowledged again through the API: shipment_pending again.
+    let (s, _) = api
+        .post(
+            "/order/acknowledge",
+            json!([{"id": "PO-RS", "type": "PO_NUMBER"}]),
+        )
+        .await;
+    assert_eq!(s, 202);
+    clock.sim().unwrap().advance(Duration::from_secs(30));
+    assert_eq!(api.order("PO-RS").await["dscoStatus"], "shipment_pending");
+    let (s, _) = api.admin("POST", "/orders/PO-RS/remove-status", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(api.order("PO-RS").await["dscoStatus"], "created");
 }

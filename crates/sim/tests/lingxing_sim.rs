@@ -838,3 +838,191 @@ async fn admin_http_api() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 404);
 }
+
+async fn create_one(r: &Raw, po: &str, items: Value) {
+    let v = r
+        .post(
+            "/pb/mp/order/v2/create",
+            &json!({"platform_code": 10009, "store_id": STORE, "orders": [
+                {"platform_order_no": po, "receiver_country_code": "US", "receiver_name": "Jane",
+                 "city": "Ontario", "address_line1": "1 Main St", "wid": "1300",
+                 "logistics_type_id": "101", "items": items}]}),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["success_details"].as_array().unwrap().len(),
+        1,
+        "{v}"
+    );
+}
+
+async fn listed(r: &Raw, body: Value) -> Vec<String> {
+    let v = r.post("/pb/mp/order/v2/list", &body).await;
+    assert_eq!(v["code"], 0, "{v}");
+    v["data"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["platform_info"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["platform_order_no"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_removed_order_leaves_every_listing() {
+    let clock = sim_clock();
+    let sim = start(LingxingSimConfig::manual(), clock.clone()).await;
+    let r = Raw::new(&sim, clock.clone()).await;
+    let item = json!([{"sku": "LX-1001", "quantity": 1, "unit_price": "4.20"}]);
+    create_one(&r, "PO-GONE", item.clone()).await;
+    create_one(&r, "PO-STAYS", item).await;
+    assert_eq!(sim.audit("PO-GONE"), 1);
+    assert_eq!(sim.outbounds_for("PO-GONE").len(), 1);
+    let start = clock.now().timestamp() - 60;
+    clock.sim().unwrap().advance(Duration::from_secs(60));
+    let end = clock.now().timestamp() + 1;
+    let by_update = json!({"offset": 0, "length": 20, "date_type": "update_time",
+        "start_time": start, "end_time": end});
+    let by_po = json!({"offset": 0, "length": 20, "include_delete": true,
+        "platform_order_nos": ["PO-GONE", "PO-STAYS"]});
+    let mut seen = listed(&r, by_update.clone()).await;
+    seen.sort();
+    assert_eq!(seen, ["PO-GONE", "PO-STAYS"]);
+
+    assert_eq!(sim.remove_order("PO-GONE"), 1);
+    assert!(sim.orders_for("PO-GONE").is_empty());
+    assert!(
+        sim.outbounds_for("PO-GONE").is_empty(),
+        "its outbound orders go too"
+    );
+    assert_eq!(listed(&r, by_update).await, ["PO-STAYS"]);
+    assert_eq!(
+        listed(&r, by_po).await,
+        ["PO-STAYS"],
+        "not even include_delete shows it"
+    );
+    assert_eq!(sim.remove_order("PO-GONE"), 0);
+    // Over the admin API.
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/__admin/remove", sim.base_url()))
+        .json(&json!({"po": "PO-STAYS"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["removed"], 1);
+    assert!(sim.orders_for("PO-STAYS").is_empty());
+}
+
+#[tokio::test]
+async fn shipping_with_a_substituted_sku() {
+    let clock = sim_clock();
+    let sim = start(LingxingSimConfig::manual(), clock.clone()).await;
+    let r = Raw::new(&sim, clock.clone()).await;
+    create_one(
+        &r,
+        "PO-SUB",
+        json!([{"msku": "SKU-1001", "quantity": 2, "unit_price": "12.99"},
+               {"msku": "SKU-BUNDLE-01", "quantity": 1, "unit_price": "20.00"}]),
+    )
+    .await;
+    create_one(
+        &r,
+        "PO-SUB-HTTP",
+        json!([{"msku": "SKU-1001", "quantity": 1, "unit_price": "12.99"}]),
+    )
+    .await;
+    let t = sim.ship_with_sku("PO-SUB", "LX-9999", Some("1ZSUB"));
+    assert_eq!(t, ["1ZSUB"]);
+    let w = &sim.outbounds_for("PO-SUB")[0];
+    assert_eq!(w.status, 3);
+    let got: Vec<(&str, &str, u32, i64)> = w
+        .products
+        .iter()
+        .map(|p| {
+            (
+                p.sku.as_str(),
+                p.seller_sku.as_str(),
+                p.count,
+                p.bundle_type,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("LX-9999", "", 2, 0), ("LX-9999", "", 1, 0)],
+        "every line replaced, bundle components dropped"
+    );
+    assert!(sim.orders_for("PO-SUB").iter().all(|o| o.status == 6));
+    // The order itself still lists what was ordered.
+    assert_eq!(sim.orders_for("PO-SUB")[0].items[0].msku, "SKU-1001");
+
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/__admin/ship", sim.base_url()))
+        .json(&json!({"po": "PO-SUB-HTTP", "sku": "LX-1002"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["tracking_nos"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        sim.outbounds_for("PO-SUB-HTTP")[0].products[0].sku,
+        "LX-1002"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_order_is_listed_only_with_include_delete() {
+    let clock = sim_clock();
+    let sim = start(LingxingSimConfig::manual(), clock.clone()).await;
+    let r = Raw::new(&sim, clock.clone()).await;
+    let item = json!([{"sku": "LX-1001", "quantity": 1, "unit_price": "4.20"}]);
+    create_one(&r, "PO-DEL", item.clone()).await;
+    create_one(&r, "PO-DEL-HTTP", item).await;
+    assert_eq!(sim.audit("PO-DEL"), 1);
+    let start = clock.now().timestamp() + 30;
+    clock.sim().unwrap().advance(Duration::from_secs(60));
+    assert_eq!(sim.delete_order("PO-DEL"), 1);
+    assert_eq!(sim.delete_order("PO-DEL"), 0, "already deleted");
+    let o = &sim.orders_for("PO-DEL")[0];
+    assert!(o.deleted);
+    assert_eq!(
+        o.update_time,
+        clock.now(),
+        "a change the update_time window shows"
+    );
+    assert_eq!(
+        sim.outbounds_for("PO-DEL")[0].status,
+        4,
+        "the unshipped outbound order is intercepted"
+    );
+    let end = clock.now().timestamp() + 1;
+    let window = |include: bool| {
+        json!({"offset": 0, "length": 20, "date_type": "update_time", "start_time": start,
+               "end_time": end, "include_delete": include})
+    };
+    assert!(listed(&r, window(false)).await.is_empty());
+    assert_eq!(listed(&r, window(true)).await, ["PO-DEL"]);
+    let v = r
+        .post(
+            "/pb/mp/order/v2/list",
+            &json!({"offset": 0, "length": 20, "include_delete": true,
+                    "platform_order_nos": ["PO-DEL"]}),
+        )
+        .await;
+    assert_eq!(v["data"]["list"][0]["status"], 7, "shown cancelled");
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/__admin/delete", sim.base_url()))
+        .json(&json!({"po": "PO-DEL-HTTP"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["deleted"], 1);
+}

@@ -2,11 +2,11 @@
 //!
 //! Waiting for LingXing (audit, shipping) must not cost a call per waiting order per run. Each
 //! job that waits on LingXing keeps its own cursor and asks the order list for the orders whose
-//! `update_time` falls in `[cursor − overlap, now)`, in the mapped stores, 500 a page. Every local
-//! order among them gets its LingXing view refreshed, which marks it dirty when the view changed;
-//! only dirty (or due) orders are decided. The cursor moves only after a complete read. Orders
-//! whose view was never read (just pushed, or pushed before the cursor existed) are looked up by
-//! PO number, 200 a call.
+//! `update_time` falls in `[cursor − overlap, now)`, in the mapped stores, deleted orders
+//! included, 500 a page. Every local order among them gets its LingXing view refreshed, which
+//! marks it dirty when the view changed; only dirty (or due) orders are decided. The cursor moves
+//! only after a complete read. Orders whose view was never read (just pushed, or pushed before
+//! the cursor existed) or not refreshed for a day are looked up by PO number, 200 a call.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +21,12 @@ use super::Clients;
 use crate::{JobError, RunCtx};
 
 const OVERLAP: TimeDelta = TimeDelta::minutes(2);
+/// A view not refreshed for this long is read again by PO when its order is decided. The feed
+/// shows what changed, not an order that left every listing (removed for good): without this
+/// such an order would wait on its last view for ever. Waiting orders are decided weekly, so
+/// this costs one call per 200 of them a week, and at most one a day for orders decided every
+/// run (needs attention, held).
+const STALE_VIEW: TimeDelta = TimeDelta::days(1);
 /// The order list accepts windows of at most 31 days.
 const MAX_WINDOW: TimeDelta = TimeDelta::days(30);
 
@@ -149,6 +155,9 @@ pub(crate) async fn follow(
         end_time: Some(end.timestamp()),
         store_ids,
         platform_codes: vec![clients.platform_code],
+        // An order deleted in LingXing is news too: without this it drops out of the feed and
+        // its order waits on a stale view.
+        include_delete: Some(true),
         ..OrderListQuery::default()
     };
     let orders = clients.lingxing.list_orders_all(q).await?;
@@ -167,13 +176,15 @@ pub(crate) async fn follow(
     Ok(changed)
 }
 
-/// Looks up by PO number the candidates whose LingXing view was never read. 200 POs a call.
+/// Looks up by PO number the candidates whose LingXing view was never read, or not refreshed
+/// for [`STALE_VIEW`]. 200 POs a call.
 pub(crate) async fn lookup_unknown(
     ctx: &RunCtx,
     clients: &Clients,
     candidates: &[OrderRecord],
 ) -> Result<(), lingxing::LingxingError> {
     let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
+    let now = ctx.clock.now();
     let mut unknown = Vec::new();
     for c in candidates {
         let (view, checked) = ctx
@@ -182,7 +193,9 @@ pub(crate) async fn lookup_unknown(
             .await
             .map_err(store_err)?;
         // Status 0: created by this service, not read back yet.
-        if checked.is_none() || lx_orders(&view).iter().any(|o| o.status == 0) {
+        if checked.is_none_or(|t| now - t >= STALE_VIEW)
+            || lx_orders(&view).iter().any(|o| o.status == 0)
+        {
             unknown.push(c.pulled.po.to_string());
         }
     }

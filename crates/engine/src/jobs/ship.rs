@@ -23,7 +23,7 @@ use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
     failed_write, read_settled, skip, write_hold,
 };
-use super::lx_feed::follow;
+use super::lx_feed::{follow, lx_orders};
 use super::outbound::{audited, outbounds, refresh};
 use crate::{Job, JobError, RunCtx};
 
@@ -299,6 +299,7 @@ impl Job for ShipToDsco {
                     .unwrap_or(false),
                 multi_ban: settings.and_then(|s| s.multi_ban).unwrap_or(false),
                 carrier_map: Some(&ctx.config.mapping.carrier),
+                lingxing: &lx_orders(&lx),
             };
             match decide_ship(&view, &shipped, &cx) {
                 Decision::Advance { note } => {

@@ -47,11 +47,31 @@ pub enum InitialState {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LineSpec {
+    /// DSCO `sku`. Empty: the line carries neither `sku` nor `partnerSku` (unless
+    /// [`LineAmend`] adds one). Real DSCO lines may lack `sku` when the retailer identifies the
+    /// item by `partnerSku` or `upc` only; the document requires none of them on a line.
     pub sku: String,
     pub quantity: u32,
     /// Overrides the product's cost; with `price_missing` no price is sent at all.
     pub expected_cost: Option<Decimal>,
     pub price_missing: bool,
+}
+
+/// Changes to one line of an existing order (admin), for line shapes [`LineSpec`] does not
+/// make. Fields left `None` keep their value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LineAmend {
+    /// Sets `partnerSku` (a line known by `partnerSku` only has an empty [`LineSpec::sku`]).
+    pub partner_sku: Option<String>,
+    /// Sets `upc`.
+    pub upc: Option<String>,
+    /// Sets `consumerPriceWithTax`.
+    pub consumer_price_with_tax: Option<Decimal>,
+    /// Removes `expectedCost`, `consumerPrice` and `retailPrice` (before the field above is
+    /// applied): with only `consumerPriceWithTax` left, a line can be pushed (the push price
+    /// list starts with it) but not invoiced (the invoice list leaves it out).
+    pub drop_prices: bool,
 }
 
 /// Deliberate defects the demo needs, one per storyline.

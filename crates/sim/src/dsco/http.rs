@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 
 use super::model::wire_time;
 use super::state::{BatchOp, LogKind, Scroll, ScrollItem, msg};
-use super::{Endpoint, Fault, FaultSpec, Gap, InitialState, OrderSpec, Shared, SimHandle};
+use super::{
+    Endpoint, Fault, FaultSpec, Gap, InitialState, LineAmend, OrderSpec, Shared, SimHandle,
+};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -761,6 +763,12 @@ fn admin(s: &Arc<Shared>, method: &Method, rest: &str, query: &Query, body: &Byt
             None => ok_or_404(false),
         },
         ("POST", ["orders", po, "cancel"]) => ok_or_404(h.cancel_order(po)),
+        ("POST", ["orders", po, "lines", n]) => match (parse::<LineAmend>(body), n.parse()) {
+            (Ok(a), Ok(n)) => ok_or_404(h.amend_line(po, n, &a)),
+            (Err(r), _) => r,
+            (_, Err(_)) => ok_or_404(false),
+        },
+        ("POST", ["orders", po, "remove-status"]) => ok_or_404(h.remove_status(po)),
         ("POST", ["orders", po, "cancel-request"]) => match parse::<CancelRequest>(body) {
             Ok(c) => ok_or_404(h.request_cancel(po, c.code)),
             Err(r) => r,

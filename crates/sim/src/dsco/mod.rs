@@ -21,7 +21,12 @@
 //!   (gaps: see [`Gap`], snake_case)
 //! - `GET /orders/{po}` → the order; `POST /orders/{po}/cancel`;
 //!   `POST /orders/{po}/lines/{n}/cancel` `{"quantity"?: N}`;
-//!   `POST /orders/{po}/cancel-request` `{"code"?: "CXSC"}`
+//!   `POST /orders/{po}/cancel-request` `{"code"?: "CXSC"}`;
+//!   `POST /orders/{po}/lines/{n}` [`LineAmend`] (`{"partner_sku"?, "upc"?,
+//!   "consumer_price_with_tax"?, "drop_prices"?}`) changes one line;
+//!   `POST /orders/{po}/remove-status` (DSCO support's clean-up tools take the acknowledgement
+//!   back, line activity `remove_status`: the order reads `created` / `created` again while
+//!   nothing is shipped or cancelled; 404 when unknown or not acknowledged)
 //! - `GET /orders/{po}/shipments` | `/invoices` | `/acks`; `GET /shipments/{tracking}` →
 //!   `{"poNumber", "shipment"}`; `GET /inventory/{sku}` → the last accepted item
 //! - `POST /faults` `{"endpoint": "order.page", "kind": "throttle_storm", "times"?: 5}` (kinds:
@@ -44,7 +49,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use generate::{
-    Gap, Generator, InitialState, LineSpec, OrderSpec, UNKNOWN_RETAILER_ID, UNKNOWN_WAREHOUSE_CODE,
+    Gap, Generator, InitialState, LineAmend, LineSpec, OrderSpec, UNKNOWN_RETAILER_ID,
+    UNKNOWN_WAREHOUSE_CODE,
 };
 pub use model::{Address, PackageRecord};
 pub use state::AckRecord;
@@ -396,6 +402,19 @@ impl SimHandle {
         self.shared
             .world()
             .cancel_line(po, line_number, quantity, now)
+    }
+
+    /// Changes one line of an existing order (see [`LineAmend`]). `false` if unknown.
+    pub fn amend_line(&self, po: &str, line_number: u32, amend: &LineAmend) -> bool {
+        let now = self.shared.clock.now();
+        self.shared.world().amend_line(po, line_number, amend, now)
+    }
+
+    /// DSCO support takes the order's acknowledgement back (`remove_status`): it shows
+    /// `created` / `created` again (see the module doc). `false` if unknown or not acknowledged.
+    pub fn remove_status(&self, po: &str) -> bool {
+        let now = self.shared.clock.now();
+        self.shared.world().remove_status(po, now)
     }
 
     /// A retailer cancel request (`PUT /order/request/cancel` semantics).

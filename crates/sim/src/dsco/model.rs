@@ -34,12 +34,14 @@ pub(crate) struct SimLine {
     pub line_number: u32,
     pub sku: String,
     pub partner_sku: Option<String>,
+    pub upc: Option<String>,
     pub dsco_item_id: Option<String>,
     pub title: Option<String>,
     pub quantity: u32,
     pub expected_cost: Option<Decimal>,
     pub consumer_price: Option<Decimal>,
     pub retail_price: Option<Decimal>,
+    pub consumer_price_with_tax: Option<Decimal>,
     pub cancelled: u32,
     pub shipped: u32,
     pub invoiced: u32,
@@ -242,7 +244,6 @@ impl SimOrder {
         let mut v = json!({
             "lineNumber": l.line_number,
             "retailerLineId": format!("{}{:03}", self.dsco_order_id, l.line_number),
-            "sku": l.sku,
             "quantity": l.quantity,
             "status": status,
             "acceptedQuantity": l.quantity - l.cancelled,
@@ -257,6 +258,16 @@ impl SimOrder {
         // entry that real entries (`{action, quantity, activityDate}`) do not have.
         let _ = &l.activity;
         let m = v.as_object_mut().expect("object");
+        // An empty SKU is no key at all (a line identified by partnerSku or upc only).
+        if !l.sku.is_empty() {
+            m.insert("sku".into(), json!(l.sku));
+        }
+        if let Some(u) = &l.upc {
+            m.insert("upc".into(), json!(u));
+        }
+        if let Some(c) = l.consumer_price_with_tax {
+            m.insert("consumerPriceWithTax".into(), money(c));
+        }
         if let Some(p) = &l.partner_sku {
             m.insert("partnerSku".into(), json!(p));
         }

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::generate::{InitialState, OrderSpec, product};
+use super::generate::{InitialState, LineAmend, OrderSpec, product};
 use super::model::{Address, PackageRecord, SimLine, SimOrder, money, wire_time};
 use super::{DscoSimConfig, Endpoint, FaultSpec};
 use crate::defaults;
@@ -165,7 +165,11 @@ impl World {
                 SimLine {
                     line_number: i as u32 + 1,
                     sku: l.sku.clone(),
-                    partner_sku: Some(p.map_or(l.sku.clone(), |p| p.partner_sku.into())),
+                    // No SKU at all: no partnerSku either (LineAmend may add one).
+                    partner_sku: (!l.sku.is_empty())
+                        .then(|| p.map_or(l.sku.clone(), |p| p.partner_sku.into())),
+                    upc: None,
+                    consumer_price_with_tax: None,
                     dsco_item_id: p.map(|p| p.dsco_item_id.into()),
                     title: p.map(|p| p.title.into()),
                     quantity: l.quantity.max(1),
@@ -303,6 +307,58 @@ impl World {
                 l.activity.push(json!({"action": "cancel", "quantity": n,
                     "reason": "retailer cancelled", "activityDate": wire_time(now)}));
             }
+        }
+        o.last_update = now;
+        true
+    }
+
+    /// Applies `amend` to line `line` of `po`. `false` when there is no such order or line.
+    pub fn amend_line(
+        &mut self,
+        po: &str,
+        line: u32,
+        amend: &LineAmend,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(o) = self.order_by_po(po) else {
+            return false;
+        };
+        let Some(l) = o.lines.iter_mut().find(|l| l.line_number == line) else {
+            return false;
+        };
+        if let Some(p) = &amend.partner_sku {
+            l.partner_sku = Some(p.clone());
+        }
+        if let Some(u) = &amend.upc {
+            l.upc = Some(u.clone());
+        }
+        if amend.drop_prices {
+            l.expected_cost = None;
+            l.consumer_price = None;
+            l.retail_price = None;
+        }
+        if let Some(c) = amend.consumer_price_with_tax {
+            l.consumer_price_with_tax = Some(c);
+        }
+        o.last_update = now;
+        true
+    }
+
+    /// DSCO support's clean-up tools take the acknowledgement back (line activity
+    /// `remove_status`): the order shows `created` / `created` again when nothing is shipped or
+    /// cancelled yet. `false` when there is no such order or it was not acknowledged.
+    pub fn remove_status(&mut self, po: &str, now: DateTime<Utc>) -> bool {
+        let Some(o) = self.order_by_po(po) else {
+            return false;
+        };
+        if !o.acked {
+            return false;
+        }
+        o.acked = false;
+        for l in &mut o.lines {
+            l.activity
+                .push(json!({"action": "remove_status", "formerStatus": "accept",
+                "reason": "support clean-up", "activityDate": wire_time(now)}));
         }
         o.last_update = now;
         true

@@ -37,7 +37,15 @@
 //! - `GET  /__admin/orders?po=PO` → `[SimOrder]`; `GET /__admin/outbounds?po=PO` → `[SimOutbound]`
 //! - `POST /__admin/audit {"po":"PO","split":false}` → `{"audited":n}`
 //! - `POST /__admin/ship {"po":"PO","tracking_no":null}` → `{"tracking_nos":[…]}`
+//! - `POST /__admin/ship {"po":"PO","sku":"LX-9"}`: the same, every product line replaced by
+//!   local SKU `sku` first (the warehouse shipped another product)
 //! - `POST /__admin/intercept {"po":"PO"}` → `{"intercepted":n}`
+//! - `POST /__admin/delete {"po":"PO"}` → `{"deleted":n}`: deleted the way the ERP keeps
+//!   deleted orders (listed only with `include_delete`, status 7, `update_time` = now;
+//!   unshipped outbound orders intercepted)
+//! - `POST /__admin/remove {"po":"PO"}` → `{"removed":n}`: the orders of `po` and their outbound
+//!   orders deleted for good (gone from every listing, `include_delete` included; an
+//!   assumption: the docs do not say how long a deleted order stays listable)
 //! - `POST /__admin/faults {"endpoint":"/pb/mp/order/v2/create","fault":{"kind":"error_code","code":"3001008","message":"…"},"times":3}`
 //!   (`times` absent = until cleared); kinds: `latency {ms}`, `error_code {code,message}`,
 //!   `http_status {status}`, `hang`, `apply_then_timeout`, `throttle_storm`
@@ -358,6 +366,29 @@ impl LingxingSim {
     /// Ships only the next pending outbound order of `po` now; its tracking number.
     pub fn ship_one(&self, po: &str, tracking_no: Option<&str>) -> Option<String> {
         self.with_world(|w, now| w.admin_ship_one(po, now, tracking_no.map(str::to_owned)))
+    }
+
+    /// Deletes every system order of `po` (and its outbound orders) for good, as someone in
+    /// LingXing might: no listing shows them any more, `include_delete` included. Returns how
+    /// many orders were removed.
+    pub fn remove_order(&self, po: &str) -> usize {
+        self.with_world(|w, _| w.admin_remove_order(po))
+    }
+
+    /// Deletes every system order of `po` the way the ERP keeps deleted orders: listed only
+    /// with `include_delete` (status 7), `update_time` moved to now, unshipped outbound orders
+    /// intercepted. Returns how many orders were deleted.
+    pub fn delete_order(&self, po: &str) -> usize {
+        self.with_world(|w, now| w.admin_delete_order(po, now))
+    }
+
+    /// Ships every pending outbound order of `po` now (auditing first), with every product line
+    /// replaced by local SKU `sku` and no seller SKU: the warehouse shipped another product.
+    /// Returns the tracking numbers.
+    pub fn ship_with_sku(&self, po: &str, sku: &str, tracking_no: Option<&str>) -> Vec<String> {
+        self.with_world(|w, now| {
+            w.admin_ship_with_sku(po, now, sku, tracking_no.map(str::to_owned))
+        })
     }
 
     /// Intercepts every unshipped outbound order of `po` (outbound status 4).

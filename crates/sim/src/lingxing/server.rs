@@ -458,6 +458,9 @@ struct PoBody {
     split: bool,
     #[serde(default)]
     tracking_no: Option<String>,
+    /// `ship` only: replace every product line by this local SKU first.
+    #[serde(default)]
+    sku: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -503,7 +506,21 @@ fn admin_api(shared: &Shared, method: &Method, path: &str, uri: &Uri, body: &[u8
             Err(e) => bad(e.to_string()),
         },
         ("POST", "ship") => match serde_json::from_slice::<PoBody>(body) {
-            Ok(b) => ok(json!({"tracking_nos": st.world.admin_ship(&b.po, now, b.tracking_no)})),
+            Ok(b) => {
+                let t = match &b.sku {
+                    Some(sku) => st.world.admin_ship_with_sku(&b.po, now, sku, b.tracking_no),
+                    None => st.world.admin_ship(&b.po, now, b.tracking_no),
+                };
+                ok(json!({"tracking_nos": t}))
+            }
+            Err(e) => bad(e.to_string()),
+        },
+        ("POST", "delete") => match serde_json::from_slice::<PoBody>(body) {
+            Ok(b) => ok(json!({"deleted": st.world.admin_delete_order(&b.po, now)})),
+            Err(e) => bad(e.to_string()),
+        },
+        ("POST", "remove") => match serde_json::from_slice::<PoBody>(body) {
+            Ok(b) => ok(json!({"removed": st.world.admin_remove_order(&b.po)})),
             Err(e) => bad(e.to_string()),
         },
         ("POST", "intercept") => match serde_json::from_slice::<PoBody>(body) {

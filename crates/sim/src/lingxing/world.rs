@@ -699,6 +699,65 @@ impl World {
         out
     }
 
+    /// Someone in LingXing deleted every system order of `po` for good: the orders and their
+    /// outbound orders leave every listing, `include_delete` and `update_time` windows
+    /// included. (The `deleted` flag is the other case, a deletion `include_delete` still
+    /// shows.) Returns how many orders were removed.
+    pub fn admin_remove_order(&mut self, po: &str) -> usize {
+        let before = self.orders.len();
+        self.orders.retain(|o| o.platform_order_no != po);
+        self.outbounds.retain(|w| w.platform_order_no != po);
+        before - self.orders.len()
+    }
+
+    /// Someone in LingXing deleted every system order of `po`, the way the ERP keeps deleted
+    /// orders: listed only with `include_delete` (shown with status 7, as before), their
+    /// `update_time` moved to now. Outbound orders not yet shipped are intercepted. Returns
+    /// how many orders were deleted.
+    pub fn admin_delete_order(&mut self, po: &str, now: DateTime<Utc>) -> usize {
+        let mut n = 0;
+        for o in self
+            .orders
+            .iter_mut()
+            .filter(|o| o.platform_order_no == po && !o.deleted)
+        {
+            o.deleted = true;
+            o.update_time = now;
+            n += 1;
+        }
+        if n > 0 {
+            self.admin_intercept(po, now);
+        }
+        n
+    }
+
+    /// Like [`World::admin_ship`], but every pending outbound order of `po` first has each of
+    /// its product lines replaced by local SKU `sku` (count kept, no seller SKU, bundle
+    /// components dropped): the warehouse shipped another product than the one ordered, as
+    /// when someone swaps the item on the order in LingXing.
+    pub fn admin_ship_with_sku(
+        &mut self,
+        po: &str,
+        now: DateTime<Utc>,
+        sku: &str,
+        tracking: Option<String>,
+    ) -> Vec<String> {
+        self.admin_audit(po, now, false);
+        for w in self
+            .outbounds
+            .iter_mut()
+            .filter(|w| w.platform_order_no == po && w.status == 2)
+        {
+            w.products.retain(|p| p.bundle_type != 2);
+            for p in &mut w.products {
+                p.sku = sku.to_owned();
+                p.seller_sku = String::new();
+                p.bundle_type = 0;
+            }
+        }
+        self.admin_ship(po, now, tracking)
+    }
+
     /// Intercepts every unshipped outbound of `po` (status 4).
     pub fn admin_intercept(&mut self, po: &str, now: DateTime<Utc>) -> usize {
         let mut n = 0;
