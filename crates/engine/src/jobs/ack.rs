@@ -13,7 +13,7 @@
 //! changed), one order-list call per 200 orders never read back, one ACK batch, one change-log
 //! read per outstanding request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -26,7 +26,7 @@ use store::{IntentKind, IntentState, OrderRecord};
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    dsco_reason, failed_write, read_settled, skip, write_hold,
+    dsco_reason, failed_write, read_settled, skip, skip_until, write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
@@ -112,24 +112,33 @@ impl Job for AckToDsco {
 
     async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
         self.confirm(ctx).await?;
-        let lx_ok = match follow(ctx, &self.0, &[Stage::Pushed]).await {
-            Ok(_) => true,
+        let feed_end = match follow(ctx, &self.0, &[Stage::Pushed]).await {
+            Ok(end) => Some(end),
             Err(e) => {
                 tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");
-                false
+                None
             }
         };
         let batch = candidates(ctx, Stage::Pushed).await?;
         if batch.is_empty() {
             return Ok(());
         }
-        if lx_ok && let Err(e) = lookup_unknown(ctx, &self.0, &batch).await {
-            let r = Reason::new(ReasonCode::LingxingUnavailable, format!("order list: {e}"));
-            for o in &batch {
-                skip(ctx, o, &r).await?;
-            }
-            return Ok(());
-        }
+        // Orders to decide again next run even when waiting: LingXing views this run could not
+        // bring up to date.
+        let recheck: BTreeSet<PoNumber> = match feed_end {
+            Some(end) => match lookup_unknown(ctx, &self.0, &batch, end).await {
+                Ok(deferred) => deferred,
+                Err(e) => {
+                    let r =
+                        Reason::new(ReasonCode::LingxingUnavailable, format!("order list: {e}"));
+                    for o in &batch {
+                        skip(ctx, o, &r).await?;
+                    }
+                    return Ok(());
+                }
+            },
+            None => batch.iter().map(|o| o.pulled.po.clone()).collect(),
+        };
         let job = ctx.job_config.as_ref();
         let mut acks: Vec<(OrderRecord, OrderAck)> = Vec::new();
         for o in batch {
@@ -154,7 +163,10 @@ impl Job for AckToDsco {
                 Decision::Advance { note } => {
                     advance(ctx, &o.pulled.po, Stage::Pushed, Stage::Acknowledged, note).await?;
                 }
-                Decision::Skip(r) => skip(ctx, &o, &r).await?,
+                Decision::Skip(r) => {
+                    let next_run = recheck.contains(&o.pulled.po).then(|| ctx.clock.now());
+                    skip_until(ctx, &o, &r, next_run).await?
+                }
                 Decision::Write(w) => {
                     let intent = ctx.store.intent(IntentKind::Ack, &w.po).await?;
                     match intent {

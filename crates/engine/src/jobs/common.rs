@@ -58,6 +58,17 @@ fn event(ctx: &RunCtx, po: &PoNumber, now: DateTime<Utc>) -> NewEvent {
 
 /// Leaves the order where it is, for `reason`.
 pub(crate) async fn skip(ctx: &RunCtx, o: &OrderRecord, reason: &Reason) -> Result<(), JobError> {
+    skip_until(ctx, o, reason, None).await
+}
+
+/// [`skip`], looked at again on the next run whatever the reason's kind (when the job knows
+/// something that would not wake the order will have changed by then).
+pub(crate) async fn skip_until(
+    ctx: &RunCtx,
+    o: &OrderRecord,
+    reason: &Reason,
+    recheck: Option<DateTime<Utc>>,
+) -> Result<(), JobError> {
     let now = ctx.clock.now();
     let kind = reason.kind();
     let mut e = event(ctx, &o.pulled.po, now);
@@ -66,7 +77,7 @@ pub(crate) async fn skip(ctx: &RunCtx, o: &OrderRecord, reason: &Reason) -> Resu
     e.reason_code = Some(reason.code.as_str().to_owned());
     e.reason_kind = Some(kind);
     e.detail = reason.subject.clone();
-    let next = next_attempt(ctx, kind, o.attempts, now);
+    let next = recheck.unwrap_or_else(|| next_attempt(ctx, kind, o.attempts, now));
     ctx.store
         .record_event(&e, Some(next), Some(&ctx.fence))
         .await?;

@@ -8,7 +8,7 @@
 //! only after a complete read. Orders whose view was never read (just pushed, or pushed before
 //! the cursor existed) or not refreshed for a day are looked up by PO number, 200 a call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::order::LxOrder;
@@ -124,11 +124,13 @@ pub(crate) async fn apply(
 }
 
 /// Reads LingXing's changes since this job's cursor and applies them. One call when idle.
+/// Returns where this read's window ended: every LingXing order updated before then has been in
+/// a feed read of this job.
 pub(crate) async fn follow(
     ctx: &RunCtx,
     clients: &Clients,
     stages: &[Stage],
-) -> Result<usize, lingxing::LingxingError> {
+) -> Result<DateTime<Utc>, lingxing::LingxingError> {
     let name = format!("{}.lingxing_changes", ctx.job);
     let now = ctx.clock.now();
     let cursor = ctx
@@ -161,7 +163,7 @@ pub(crate) async fn follow(
         ..OrderListQuery::default()
     };
     let orders = clients.lingxing.list_orders_all(q).await?;
-    let changed = apply(ctx, &orders, stages)
+    apply(ctx, &orders, stages)
         .await
         .map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
     let _ = ctx
@@ -173,19 +175,28 @@ pub(crate) async fn follow(
             &ctx.fence,
         )
         .await;
-    Ok(changed)
+    Ok(end)
 }
 
 /// Looks up by PO number the candidates whose LingXing view was never read, or not refreshed
 /// for [`STALE_VIEW`]. 200 POs a call.
+///
+/// An order this service created is stored with a status-0 placeholder. Its creation moved the
+/// LingXing order's `update_time`, so the change feed brings its real status. A placeholder
+/// stored before `feed_end` (the end of this run's feed window) that is still there was missed
+/// by the feed: only those are looked up. A fresher one waits for the next feed read, at no call.
 pub(crate) async fn lookup_unknown(
     ctx: &RunCtx,
     clients: &Clients,
     candidates: &[OrderRecord],
-) -> Result<(), lingxing::LingxingError> {
+    feed_end: DateTime<Utc>,
+) -> Result<BTreeSet<PoNumber>, lingxing::LingxingError> {
     let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
     let now = ctx.clock.now();
     let mut unknown = Vec::new();
+    // Fresh placeholders left to the feed: decided again next run, when either the feed has
+    // replaced them or they predate its window and are looked up.
+    let mut deferred = BTreeSet::new();
     for c in candidates {
         let (view, checked) = ctx
             .store
@@ -193,14 +204,17 @@ pub(crate) async fn lookup_unknown(
             .await
             .map_err(store_err)?;
         // Status 0: created by this service, not read back yet.
-        if checked.is_none_or(|t| now - t >= STALE_VIEW)
-            || lx_orders(&view).iter().any(|o| o.status == 0)
-        {
+        let placeholder = lx_orders(&view).iter().any(|o| o.status == 0);
+        let placeholder_missed = placeholder && checked.is_some_and(|t| t <= feed_end);
+        if placeholder && !placeholder_missed {
+            deferred.insert(c.pulled.po.clone());
+        }
+        if checked.is_none_or(|t| now - t >= STALE_VIEW) || placeholder_missed {
             unknown.push(c.pulled.po.to_string());
         }
     }
     if unknown.is_empty() {
-        return Ok(());
+        return Ok(deferred);
     }
     let fresh = clients
         .lingxing
@@ -231,5 +245,5 @@ pub(crate) async fn lookup_unknown(
             .await
             .map_err(store_err)?;
     }
-    Ok(())
+    Ok(deferred)
 }

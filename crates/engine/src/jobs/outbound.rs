@@ -12,8 +12,9 @@ use store::OrderRecord;
 use super::Clients;
 use crate::RunCtx;
 
-/// POs per `wmsOrderList` call (the page size, 200, counts outbound orders, not POs).
-const POS_PER_CALL: usize = 100;
+/// POs per `wmsOrderList` query. The page size (200) counts outbound orders, not POs; most
+/// queried POs have zero or one outbound order, and a query with more than 200 simply pages.
+const POS_PER_CALL: usize = 200;
 
 fn status_code(s: WmsStatus) -> i64 {
     match s {

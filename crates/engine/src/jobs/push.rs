@@ -23,7 +23,10 @@ use super::common::{advance, candidates, lingxing_reason, note, skip, write_hold
 use super::lx_feed::merge_orders;
 use crate::{Job, JobError, RunCtx};
 
-const DEFAULT_CHUNK: usize = 50;
+/// Orders per create call when the job sets no `batch_size`: LingXing documents no cap on
+/// `orders[]`; 200 matches the order list's cap on `platform_order_nos`, so the existence check
+/// after an unclear create of a whole chunk is one call.
+const DEFAULT_CHUNK: usize = 200;
 
 pub struct PushToLingxing(pub Arc<Clients>);
 
