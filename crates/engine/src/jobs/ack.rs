@@ -112,7 +112,7 @@ impl Job for AckToDsco {
 
     async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
         self.confirm(ctx).await?;
-        let feed_end = match follow(ctx, &self.0, &[Stage::Pushed]).await {
+        let feed_end = match follow(ctx, &self.0).await {
             Ok(end) => Some(end),
             Err(e) => {
                 tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");

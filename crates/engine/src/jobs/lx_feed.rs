@@ -1,8 +1,8 @@
 //! What changed in LingXing since the last run, at the cost of one call when nothing did.
 //!
-//! Waiting for LingXing (audit, shipping) must not cost a call per waiting order per run. Each
-//! job that waits on LingXing keeps its own cursor and asks the order list for the orders whose
-//! `update_time` falls in `[cursor − overlap, now)`, in the mapped stores, deleted orders
+//! Waiting for LingXing (audit, shipping) must not cost a call per waiting order per run. The
+//! jobs that wait on LingXing (ACK, ship) share one cursor and ask the order list for the orders
+//! whose `update_time` falls in `[cursor − overlap, now)`, in the mapped stores, deleted orders
 //! included, 500 a page. Every local order among them gets its LingXing view refreshed, which
 //! marks it dirty when the view changed; only dirty (or due) orders are decided. The cursor moves
 //! only after a complete read. Orders whose view was never read (just pushed, or pushed before
@@ -21,6 +21,12 @@ use super::Clients;
 use crate::{JobError, RunCtx};
 
 const OVERLAP: TimeDelta = TimeDelta::minutes(2);
+/// One cursor for the ACK and ship jobs: the feed is the same list, so whichever job reads it
+/// first applies it to the orders of both (see [`FEED_STAGES`]) and the other reads only what
+/// changed since, plus the overlap.
+const FEED_CURSOR: &str = "lingxing_changes";
+/// The stages whose orders a feed read updates: waiting for the audit (ACK) or for packages (ship).
+pub(crate) const FEED_STAGES: [Stage; 3] = [Stage::Pushed, Stage::Acknowledged, Stage::Shipped];
 /// A view not refreshed for this long is read again by PO when its order is decided. The feed
 /// shows what changed, not an order that left every listing (removed for good): without this
 /// such an order would wait on its last view for ever. Waiting orders are decided weekly, so
@@ -129,18 +135,23 @@ pub(crate) async fn apply(
 pub(crate) async fn follow(
     ctx: &RunCtx,
     clients: &Clients,
-    stages: &[Stage],
 ) -> Result<DateTime<Utc>, lingxing::LingxingError> {
-    let name = format!("{}.lingxing_changes", ctx.job);
     let now = ctx.clock.now();
-    let cursor = ctx
-        .store
-        .cursor(&name)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|s| s.parse::<i64>().ok())
-        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
+    let read = |name: String| async move {
+        ctx.store
+            .cursor(&name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse::<i64>().ok())
+            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+    };
+    // Before the feed was shared each job kept its own cursor: continue from it once.
+    let cursor = match read(FEED_CURSOR.to_owned()).await {
+        Some(c) => Some(c),
+        None => read(format!("{}.lingxing_changes", ctx.job)).await,
+    };
+    let name = FEED_CURSOR;
     let end = now - TimeDelta::seconds(1);
     let start = match cursor {
         Some(c) => (c - OVERLAP).max(end - MAX_WINDOW),
@@ -163,13 +174,13 @@ pub(crate) async fn follow(
         ..OrderListQuery::default()
     };
     let orders = clients.lingxing.list_orders_all(q).await?;
-    apply(ctx, &orders, stages)
+    apply(ctx, &orders, &FEED_STAGES)
         .await
         .map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
     let _ = ctx
         .store
         .set_cursor(
-            &name,
+            name,
             &end.timestamp().to_string(),
             ctx.clock.now(),
             &ctx.fence,

@@ -231,7 +231,7 @@ impl Job for ShipToDsco {
 
     async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
         self.confirm(ctx).await?;
-        if let Err(e) = follow(ctx, &self.0, &[Stage::Acknowledged, Stage::Shipped]).await {
+        if let Err(e) = follow(ctx, &self.0).await {
             tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");
         }
         let mut batch = candidates(ctx, Stage::Acknowledged).await?;
