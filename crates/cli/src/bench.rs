@@ -22,7 +22,7 @@ use engine::{RunOptions, RunResult};
 use serde_json::json;
 use sim::dsco::{DscoSimConfig, Endpoint, Generator};
 use sim::lingxing::{DelayRange, LingxingSimConfig};
-use store::{EventOutcome, Store};
+use store::{EventOutcome, IntentKind, Store};
 use tokio::sync::watch;
 
 use crate::demo::{SimWorld, runtime_config};
@@ -316,15 +316,25 @@ async fn delays(day: &Day) -> Result<()> {
                 .push(pair[1].1 - pair[0].1);
         }
         // ACK: LingXing audited every order of the PO → ACK submitted → confirmed → stage 3.
+        // Submission times from the intents (DSCO records a write when it applies it, 30 s later).
+        let intents = w.store.intents_for(&p).await?;
+        let submitted_at = |kind: IntentKind, key: &str| {
+            intents
+                .iter()
+                .find(|i| i.kind == kind && i.key == key)
+                .map(|i| i.created_at)
+        };
         let lx = w.lx.orders_for(po);
         let audited = lx.iter().map(|o| o.review_time).collect::<Option<Vec<_>>>();
         let acks = w.dsco.acks_for(po);
-        if let (Some(audited), Some(ack)) =
-            (audited.and_then(|a| a.into_iter().max()), acks.first())
-        {
-            ack_sub.push(ack.at - audited);
+        if let (Some(audited), Some(ack), Some(sent)) = (
+            audited.and_then(|a| a.into_iter().max()),
+            acks.first(),
+            submitted_at(IntentKind::Ack, po),
+        ) {
+            ack_sub.push(sent - audited);
             if let Some(t) = entered(Stage::Acknowledged) {
-                ack_adv.push(t - (ack.at + DSCO_ASYNC));
+                ack_adv.push(t - ack.at);
             }
         }
         // Shipments: each package left the warehouse → sent to DSCO.
@@ -335,22 +345,23 @@ async fn delays(day: &Day) -> Result<()> {
                 .iter()
                 .find(|o| o.tracking_no == s.tracking_number)
                 .and_then(|o| o.delivered_at)
+                && let Some(sent) = submitted_at(IntentKind::Shipment, &s.tracking_number)
             {
-                ship_sub.push(s.recorded_at - d);
+                ship_sub.push(sent - d);
             }
         }
         if let (Some(first_ship), Some(t)) = (
             shipments.iter().map(|s| s.recorded_at).min(),
             entered(Stage::Shipped),
         ) {
-            ship_adv.push(t - (first_ship + DSCO_ASYNC));
+            ship_adv.push(t - first_ship);
         }
         // Invoice: the last shipment confirmed → invoice submitted → confirmed → stage 5.
         if let (Some(last_ship), Some(sub)) = (
             shipments.iter().map(|s| s.recorded_at).max(),
             submitted(JobName::InvoiceToDsco),
         ) {
-            inv_sub.push(sub - (last_ship + DSCO_ASYNC));
+            inv_sub.push(sub - last_ship);
             if let Some(t) = entered(Stage::Done) {
                 inv_adv.push(t - (sub + DSCO_ASYNC));
             }

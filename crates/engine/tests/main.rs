@@ -108,6 +108,7 @@ both_backends!(
     three_packages_over_two_days_then_one_invoice,
     waiting_a_day_costs_at_most_one_call_per_run,
     confirmations_seen_in_pulled_orders_read_no_change_log,
+    outbound_orders_are_read_only_after_lingxing_moved,
     push_reasons_and_a_fixed_mapping_moves_the_order,
     holds_multi_ban_and_cancellation_after_push,
     dsco_rejects_a_shipment_with_its_message,

@@ -701,3 +701,71 @@ pub async fn confirmations_seen_in_pulled_orders_read_no_change_log(db: &Db) {
     assert_eq!(w.dsco.calls(Endpoint::OrderLog), logs + 1, "one log read");
     assert_eq!(w.stage(&more[0]).await, Stage::Acknowledged);
 }
+
+/// An order just acknowledged whose LingXing order did not move since its audit has no package
+/// out: the ship job does not ask `wmsOrderList` for it. A package that left while the order
+/// still waited for its ACK moved the LingXing order, so it is read and sent once acknowledged.
+pub async fn outbound_orders_are_read_only_after_lingxing_moved(db: &Db) {
+    const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
+    let w = world(db, json!({})).await;
+    let pos = w.dsco.generate_orders(2, 29);
+    let (quiet, early) = (&pos[0], &pos[1]);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    // `quiet` is audited and acknowledged; nothing has left the warehouse.
+    w.lx.audit(quiet);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(quiet).await, Stage::Acknowledged);
+    let wms = w.lx.calls(WMS);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(
+        w.lx.calls(WMS),
+        wms,
+        "no outbound query for an order that did not move"
+    );
+    assert_eq!(w.reason(quiet).await.as_deref(), Some("no_tracking_yet"));
+
+    // `early`: a package leaves before DSCO has applied the ACK.
+    w.lx.audit(early);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(30);
+    let tracking =
+        w.lx.ship_one(early, None)
+            .expect("an outbound order to ship");
+    w.advance(120);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(early).await, Stage::Acknowledged);
+    let wms = w.lx.calls(WMS);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.lx.calls(WMS), wms + 1, "the order that moved is read");
+    w.advance(120);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::ShipToDsco).await;
+    let sent: Vec<String> = w
+        .dsco
+        .shipments_for(early)
+        .into_iter()
+        .map(|s| s.tracking_number)
+        .collect();
+    assert_eq!(sent, vec![tracking], "sent once");
+    assert_eq!(w.stage(early).await, Stage::Shipped);
+    assert!(w.dsco.shipments_for(quiet).is_empty());
+
+    // When `quiet` ships, the feed wakes it and its packages go out.
+    w.lx.ship(quiet, None);
+    w.advance(60);
+    w.run(JobName::ShipToDsco).await;
+    w.advance(120);
+    assert_eq!(
+        w.dsco.shipments_for(quiet).len(),
+        w.lx.outbounds_for(quiet).len()
+    );
+    assert!(!w.dsco.shipments_for(quiet).is_empty());
+}

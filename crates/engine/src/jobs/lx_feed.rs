@@ -54,25 +54,49 @@ pub(crate) fn lx_orders(view: &Value) -> Vec<LxOrder> {
         .unwrap_or_default()
 }
 
-/// The stored view with `orders` merged in (by LingXing order number), other keys kept.
+/// Whether anything may have happened to a LingXing order since its audit: shipped, or updated
+/// after the audit (a package leaving moves `update_time`, see the simulator's named
+/// assumption). Unknown times count as "may have".
+fn moved_since_audit(o: &Order) -> bool {
+    o.global_delivery_time.is_some()
+        || match (o.update_time, o.global_review_time) {
+            (Some(u), Some(r)) => u > r,
+            _ => true,
+        }
+}
+
+/// Whether the view shows that a package may have left: some LingXing order of the PO moved
+/// after its audit (entries written before this was recorded count as moved).
+pub(crate) fn shipping_seen(view: &Value) -> bool {
+    view.get("orders")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            a.iter()
+                .any(|e| e.get("moved").and_then(Value::as_bool) != Some(false))
+        })
+}
+
+/// The stored view with `orders` merged in (by LingXing order number), other keys kept. Each
+/// entry keeps `moved`: see [`moved_since_audit`].
 pub(crate) fn merge_orders(view: &Value, orders: &[&Order]) -> Value {
-    let mut by_no: BTreeMap<String, i64> = lx_orders(view)
+    let mut by_no: BTreeMap<String, Value> = view
+        .get("orders")
+        .and_then(Value::as_array)
         .into_iter()
-        .map(|o| (o.global_order_no, o.status))
+        .flatten()
+        .filter_map(|e| Some((e.get("no")?.as_str()?.to_owned(), e.clone())))
         .collect();
     for o in orders {
-        by_no.insert(o.global_order_no.clone(), o.status.code());
+        by_no.insert(
+            o.global_order_no.clone(),
+            json!({"no": o.global_order_no, "status": o.status.code(), "moved": moved_since_audit(o)}),
+        );
     }
     let mut out = match view {
         Value::Object(m) => Value::Object(m.clone()),
         _ => json!({}),
     };
-    out["orders"] = Value::Array(
-        by_no
-            .into_iter()
-            .map(|(no, status)| json!({"no": no, "status": status}))
-            .collect(),
-    );
+    out["orders"] = Value::Array(by_no.into_values().collect());
     out
 }
 

@@ -23,7 +23,7 @@ use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
     failed_write, read_settled, skip, write_hold,
 };
-use super::lx_feed::{follow, lx_orders};
+use super::lx_feed::{follow, lx_orders, shipping_seen};
 use super::outbound::{audited, outbounds, refresh};
 use crate::{Job, JobError, RunCtx};
 
@@ -245,11 +245,13 @@ impl Job for ShipToDsco {
         if batch.is_empty() {
             return Ok(());
         }
-        // Outbound orders only for the candidates LingXing has audited.
+        // Outbound orders only for the candidates LingXing has audited and where a package may
+        // have left: an order just acknowledged whose LingXing orders did not move since their
+        // audit has none out yet, and the feed wakes it when one leaves.
         let mut need = Vec::new();
         for o in &batch {
             let (view, _) = ctx.store.lingxing_view(&o.pulled.po).await?;
-            if audited(&view) {
+            if audited(&view) && (view.get("outbounds").is_some() || shipping_seen(&view)) {
                 need.push(o.clone());
             }
         }
