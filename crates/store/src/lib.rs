@@ -371,6 +371,22 @@ pub struct Intent {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A change of one intent's state (see [`Store::update_intents`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentUpdate {
+    pub key: String,
+    pub state: IntentState,
+    pub outcome: String,
+}
+
+/// One intent to record before a far-side call (see [`Store::put_intents`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIntent {
+    pub key: String,
+    pub po: PoNumber,
+    pub payload: Value,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IntentKind {
     Create,
@@ -604,6 +620,13 @@ pub trait Store: Send + Sync + 'static {
         next_attempt_at: Option<DateTime<Utc>>,
         fence: Option<&Fence>,
     ) -> Result<()>;
+    /// [`Store::record_event`] for many events (each with its next attempt), in one fenced
+    /// transaction, in order.
+    async fn record_events(
+        &self,
+        events: &[(NewEvent, Option<DateTime<Utc>>)],
+        fence: &Fence,
+    ) -> Result<()>;
     /// Oldest first.
     async fn order_events(&self, po: &PoNumber) -> Result<Vec<OrderEvent>>;
     /// Orders at `stage` due for another look (`next_attempt_at <= now`), oldest first.
@@ -677,6 +700,26 @@ pub trait Store: Send + Sync + 'static {
         outcome: &str,
         now: DateTime<Utc>,
         fence: &Fence,
+    ) -> Result<()>;
+    /// [`Store::update_intent`] for many keys of one kind, in one transaction.
+    async fn update_intents(
+        &self,
+        kind: IntentKind,
+        updates: &[IntentUpdate],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()>;
+    /// Records the intents of one far-side call before it is made, in one transaction: each
+    /// new key as `pending`; with `restart`, a key already known (a re-send after a refusal or
+    /// an unclear outcome) is set back to `pending` with an empty outcome.
+    async fn put_intents(
+        &self,
+        kind: IntentKind,
+        items: &[NewIntent],
+        run_id: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+        restart: bool,
     ) -> Result<()>;
     async fn intent(&self, kind: IntentKind, key: &str) -> Result<Option<Intent>>;
     async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>>;

@@ -111,6 +111,53 @@ macro_rules! insert_event {
     }};
 }
 
+/// Inside a write transaction: records one event (see `Store::record_event`).
+macro_rules! record_event_in {
+    ($tx:expr, $e:expr, $next:expr) => {{
+        let e: &NewEvent = $e;
+        let next_attempt_at: Option<DateTime<Utc>> = $next;
+        let last = sqlx::query(concat!(
+            "SELECT ", event_cols!(), " FROM order_events WHERE po = $1 ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(e.po.as_str())
+        .fetch_optional(&mut *$tx)
+        .await?
+        .map(|r| event_from(&r))
+        .transpose()?;
+        let same = last.as_ref().is_some_and(|l| {
+            e.outcome == EventOutcome::Skipped
+                && l.event.outcome == e.outcome
+                && l.event.job == e.job
+                && l.event.reason_code == e.reason_code
+                && l.event.detail == e.detail
+        });
+        if let (true, Some(l)) = (same, last) {
+            sqlx::query("UPDATE order_events SET count = count + 1, last_at = $1, run_id = $2 WHERE id = $3")
+                .bind(ms(e.at))
+                .bind(e.run_id.as_deref())
+                .bind(l.id)
+                .execute(&mut *$tx)
+                .await?;
+        } else {
+            insert_event!($tx, e);
+        }
+        if e.outcome == EventOutcome::Skipped {
+            sqlx::query(
+                "UPDATE orders SET reason_code = $1, reason_kind = $2, reason_detail = $3, attempts = attempts + 1, \
+                   next_attempt_at = $4, updated_at = $5, dirty = 0 WHERE po = $6",
+            )
+            .bind(e.reason_code.as_deref())
+            .bind(e.reason_kind.map(|k| k.as_str()))
+            .bind(&e.detail)
+            .bind(next_attempt_at.map(ms).unwrap_or(0))
+            .bind(ms(e.at))
+            .bind(e.po.as_str())
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+
 macro_rules! intent_cols {
     () => {
         "id, kind, key, po, state, payload, outcome, attempts, run_id, created_at, updated_at"
@@ -1222,44 +1269,25 @@ impl Store for SqlStore {
             if let Some(f) = fence {
                 check_fence!(tx, f);
             }
-            let last = sqlx::query(concat!(
-                "SELECT ", event_cols!(), " FROM order_events WHERE po = $1 ORDER BY id DESC LIMIT 1"
-            ))
-            .bind(e.po.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| event_from(&r))
-            .transpose()?;
-            let same = last.as_ref().is_some_and(|l| {
-                e.outcome == EventOutcome::Skipped
-                    && l.event.outcome == e.outcome
-                    && l.event.job == e.job
-                    && l.event.reason_code == e.reason_code
-                    && l.event.detail == e.detail
-            });
-            if let (true, Some(l)) = (same, last) {
-                sqlx::query("UPDATE order_events SET count = count + 1, last_at = $1, run_id = $2 WHERE id = $3")
-                    .bind(ms(e.at))
-                    .bind(e.run_id.as_deref())
-                    .bind(l.id)
-                    .execute(&mut *tx)
-                    .await?;
-            } else {
-                insert_event!(tx, e);
-            }
-            if e.outcome == EventOutcome::Skipped {
-                sqlx::query(
-                    "UPDATE orders SET reason_code = $1, reason_kind = $2, reason_detail = $3, attempts = attempts + 1, \
-                       next_attempt_at = $4, updated_at = $5, dirty = 0 WHERE po = $6",
-                )
-                .bind(e.reason_code.as_deref())
-                .bind(e.reason_kind.map(|k| k.as_str()))
-                .bind(&e.detail)
-                .bind(next_attempt_at.map(ms).unwrap_or(0))
-                .bind(ms(e.at))
-                .bind(e.po.as_str())
-                .execute(&mut *tx)
-                .await?;
+            record_event_in!(tx, e, next_attempt_at);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn record_events(
+        &self,
+        events: &[(NewEvent, Option<DateTime<Utc>>)],
+        fence: &Fence,
+    ) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            for (e, next) in events {
+                record_event_in!(tx, e, *next);
             }
             tx.commit().await?;
         });
@@ -1615,21 +1643,86 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<()> {
+        let one = IntentUpdate {
+            key: key.to_owned(),
+            state,
+            outcome: outcome.to_owned(),
+        };
+        self.update_intents(kind, std::slice::from_ref(&one), now, fence)
+            .await
+    }
+
+    async fn update_intents(
+        &self,
+        kind: IntentKind,
+        updates: &[IntentUpdate],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             check_fence!(tx, fence);
-            sqlx::query(
-                "UPDATE intents SET state = $1, outcome = $2, updated_at = $3, \
-                   attempts = attempts + CASE WHEN $1 = 'submitted' OR $1 = 'ambiguous' THEN 1 ELSE 0 END \
-                 WHERE kind = $4 AND key = $5",
-            )
-            .bind(state.as_str())
-            .bind(outcome)
-            .bind(ms(now))
-            .bind(kind.as_str())
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
+            for u in updates {
+                sqlx::query(
+                    "UPDATE intents SET state = $1, outcome = $2, updated_at = $3, \
+                       attempts = attempts + CASE WHEN $1 = 'submitted' OR $1 = 'ambiguous' THEN 1 ELSE 0 END \
+                     WHERE kind = $4 AND key = $5",
+                )
+                .bind(u.state.as_str())
+                .bind(&u.outcome)
+                .bind(ms(now))
+                .bind(kind.as_str())
+                .bind(&u.key)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn put_intents(
+        &self,
+        kind: IntentKind,
+        items: &[NewIntent],
+        run_id: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+        restart: bool,
+    ) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            for i in items {
+                sqlx::query(
+                    "INSERT INTO intents (kind, key, po, state, payload, outcome, attempts, run_id, created_at, updated_at) \
+                     VALUES ($1, $2, $3, 'pending', $4, '', 0, $5, $6, $6) ON CONFLICT (kind, key) DO NOTHING",
+                )
+                .bind(kind.as_str())
+                .bind(&i.key)
+                .bind(i.po.as_str())
+                .bind(i.payload.to_string())
+                .bind(run_id)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?;
+                if restart {
+                    sqlx::query(
+                        "UPDATE intents SET state = 'pending', outcome = '', updated_at = $1 WHERE kind = $2 AND key = $3",
+                    )
+                    .bind(ms(now))
+                    .bind(kind.as_str())
+                    .bind(&i.key)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
             tx.commit().await?;
         });
         Ok(())

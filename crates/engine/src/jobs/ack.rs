@@ -21,12 +21,12 @@ use domain::order::DscoOrderView;
 use domain::rules::{AckWrite, Decision, decide_ack, dsco_past_ack};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::{OrderAck, OrderIdType, RequestKind};
-use store::{IntentKind, IntentState, OrderRecord};
+use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    dsco_reason, failed_write, read_settled, skip, skip_until, write_hold,
+    dsco_reason, failed_write, read_settled, skip, skip_many, skip_until, write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
@@ -54,22 +54,32 @@ impl AckToDsco {
         .await?
         {
             let request = settled.request_id.as_str();
+            // The intents first, in one transaction; then each order moves on.
+            let updates: Vec<IntentUpdate> = settled
+                .items
+                .iter()
+                .map(|(po, outcome)| match outcome {
+                    Ok(how) => IntentUpdate {
+                        key: po.clone(),
+                        state: IntentState::Confirmed,
+                        outcome: (*how).to_owned(),
+                    },
+                    Err(text) => IntentUpdate {
+                        key: po.clone(),
+                        state: IntentState::Failed,
+                        outcome: text.clone(),
+                    },
+                })
+                .collect();
+            ctx.store
+                .update_intents(IntentKind::Ack, &updates, ctx.clock.now(), &ctx.fence)
+                .await?;
             for (po, outcome) in settled.items.iter().cloned() {
-                let po = po.as_str();
-                let Ok(p) = PoNumber::parse(po) else { continue };
-                let now = ctx.clock.now();
+                let Ok(p) = PoNumber::parse(&po) else {
+                    continue;
+                };
                 match outcome {
                     Ok(how) => {
-                        ctx.store
-                            .update_intent(
-                                IntentKind::Ack,
-                                po,
-                                IntentState::Confirmed,
-                                how,
-                                now,
-                                &ctx.fence,
-                            )
-                            .await?;
                         advance(
                             ctx,
                             &p,
@@ -80,16 +90,6 @@ impl AckToDsco {
                         .await?;
                     }
                     Err(text) => {
-                        ctx.store
-                            .update_intent(
-                                IntentKind::Ack,
-                                po,
-                                IntentState::Failed,
-                                &text,
-                                now,
-                                &ctx.fence,
-                            )
-                            .await?;
                         if let Some(o) = ctx.store.get_order(&p).await?
                             && o.stage == Stage::Pushed
                         {
@@ -244,26 +244,27 @@ impl Job for AckToDsco {
             return Ok(());
         }
         if let Some(hold) = write_hold(ctx) {
-            for (o, _) in &acks {
-                skip(ctx, o, &hold).await?;
-            }
-            return Ok(());
+            let held: Vec<_> = acks.iter().map(|(o, _)| (o, hold.clone())).collect();
+            return skip_many(ctx, &held).await;
         }
-        let now = ctx.clock.now();
-        for (o, a) in &acks {
-            let payload = serde_json::json!({"id": a.id, "type": "PO_NUMBER", "supplierOrderNumber": a.supplier_order_number});
-            ctx.store
-                .put_intent(
-                    IntentKind::Ack,
-                    &a.id,
-                    &o.pulled.po,
-                    &payload,
-                    &ctx.run_id,
-                    now,
-                    &ctx.fence,
-                )
-                .await?;
-        }
+        let intents: Vec<NewIntent> = acks
+            .iter()
+            .map(|(o, a)| NewIntent {
+                key: a.id.clone(),
+                po: o.pulled.po.clone(),
+                payload: serde_json::json!({"id": a.id, "type": "PO_NUMBER", "supplierOrderNumber": a.supplier_order_number}),
+            })
+            .collect();
+        ctx.store
+            .put_intents(
+                IntentKind::Ack,
+                &intents,
+                &ctx.run_id,
+                ctx.clock.now(),
+                &ctx.fence,
+                false,
+            )
+            .await?;
         let body: Vec<OrderAck> = acks.iter().map(|(_, a)| a.clone()).collect();
         let by_po: BTreeMap<String, &OrderRecord> =
             acks.iter().map(|(o, a)| (a.id.clone(), o)).collect();
@@ -271,40 +272,42 @@ impl Job for AckToDsco {
             Ok(c) => c,
             Err(e) => {
                 let (state, r) = failed_write(&e);
-                for (o, a) in &acks {
-                    ctx.store
-                        .update_intent(
-                            IntentKind::Ack,
-                            &a.id,
-                            state,
-                            &e.to_string(),
-                            ctx.clock.now(),
-                            &ctx.fence,
-                        )
-                        .await?;
-                    skip(ctx, o, &r).await?;
-                }
-                return Ok(());
+                let updates: Vec<IntentUpdate> = acks
+                    .iter()
+                    .map(|(_, a)| IntentUpdate {
+                        key: a.id.clone(),
+                        state,
+                        outcome: e.to_string(),
+                    })
+                    .collect();
+                ctx.store
+                    .update_intents(IntentKind::Ack, &updates, ctx.clock.now(), &ctx.fence)
+                    .await?;
+                let skips: Vec<_> = acks.iter().map(|(o, _)| (o, r.clone())).collect();
+                return skip_many(ctx, &skips).await;
             }
         };
         for chunk in chunks {
             let (state, outcome, reason) =
                 chunk_outcome(ctx, IntentKind::Ack, &chunk.result, &chunk.keys).await?;
-            for po in &chunk.keys {
-                ctx.store
-                    .update_intent(
-                        IntentKind::Ack,
-                        po,
-                        state,
-                        &outcome,
-                        ctx.clock.now(),
-                        &ctx.fence,
-                    )
-                    .await?;
-                if let Some(o) = by_po.get(po) {
-                    skip(ctx, o, &reason).await?;
-                }
-            }
+            let updates: Vec<IntentUpdate> = chunk
+                .keys
+                .iter()
+                .map(|po| IntentUpdate {
+                    key: po.clone(),
+                    state,
+                    outcome: outcome.clone(),
+                })
+                .collect();
+            ctx.store
+                .update_intents(IntentKind::Ack, &updates, ctx.clock.now(), &ctx.fence)
+                .await?;
+            let skips: Vec<_> = chunk
+                .keys
+                .iter()
+                .filter_map(|po| by_po.get(po).map(|o| (*o, reason.clone())))
+                .collect();
+            skip_many(ctx, &skips).await?;
         }
         Ok(())
     }

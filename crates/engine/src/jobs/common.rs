@@ -69,6 +69,39 @@ pub(crate) async fn skip_until(
     reason: &Reason,
     recheck: Option<DateTime<Utc>>,
 ) -> Result<(), JobError> {
+    let (e, next) = skip_event(ctx, o, reason, recheck);
+    ctx.store
+        .record_event(&e, Some(next), Some(&ctx.fence))
+        .await?;
+    count_skip(ctx, reason);
+    Ok(())
+}
+
+/// [`skip`] for many orders in one store transaction (after a batch call, for example).
+pub(crate) async fn skip_many(
+    ctx: &RunCtx,
+    items: &[(&OrderRecord, Reason)],
+) -> Result<(), JobError> {
+    let events: Vec<_> = items
+        .iter()
+        .map(|(o, r)| {
+            let (e, next) = skip_event(ctx, o, r, None);
+            (e, Some(next))
+        })
+        .collect();
+    ctx.store.record_events(&events, &ctx.fence).await?;
+    for (_, r) in items {
+        count_skip(ctx, r);
+    }
+    Ok(())
+}
+
+fn skip_event(
+    ctx: &RunCtx,
+    o: &OrderRecord,
+    reason: &Reason,
+    recheck: Option<DateTime<Utc>>,
+) -> (NewEvent, DateTime<Utc>) {
     let now = ctx.clock.now();
     let kind = reason.kind();
     let mut e = event(ctx, &o.pulled.po, now);
@@ -78,14 +111,14 @@ pub(crate) async fn skip_until(
     e.reason_kind = Some(kind);
     e.detail = reason.subject.clone();
     let next = recheck.unwrap_or_else(|| next_attempt(ctx, kind, o.attempts, now));
-    ctx.store
-        .record_event(&e, Some(next), Some(&ctx.fence))
-        .await?;
+    (e, next)
+}
+
+fn count_skip(ctx: &RunCtx, reason: &Reason) {
     ctx.count(|c| {
         c.processed += 1;
-        c.skip(kind);
+        c.skip(reason.kind());
     });
-    Ok(())
 }
 
 /// Moves the order forward; `false` when another writer moved it first.

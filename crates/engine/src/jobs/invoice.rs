@@ -15,12 +15,12 @@ use domain::rules::{Decision, InvoiceWrite, decide_invoice, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::RequestKind;
 use serde_json::json;
-use store::{IntentKind, IntentState, OrderRecord};
+use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    failed_write, read_settled, skip, write_hold,
+    failed_write, read_settled, skip, skip_many, write_hold,
 };
 use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
@@ -248,36 +248,28 @@ impl Job for InvoiceToDsco {
             return Ok(());
         }
         if let Some(hold) = write_hold(ctx) {
-            for (o, _, _) in &writes {
-                skip(ctx, o, &hold).await?;
-            }
-            return Ok(());
+            let held: Vec<_> = writes.iter().map(|(o, _, _)| (o, hold.clone())).collect();
+            return skip_many(ctx, &held).await;
         }
-        let now = ctx.clock.now();
-        for (o, w, _) in &writes {
-            let payload = json!({"invoiceId": w.invoice_id, "totalAmount": w.total.to_string(), "lines": w.lines.len()});
-            ctx.store
-                .put_intent(
-                    IntentKind::Invoice,
-                    &w.invoice_id,
-                    &o.pulled.po,
-                    &payload,
-                    &ctx.run_id,
-                    now,
-                    &ctx.fence,
-                )
-                .await?;
-            ctx.store
-                .update_intent(
-                    IntentKind::Invoice,
-                    &w.invoice_id,
-                    IntentState::Pending,
-                    "",
-                    now,
-                    &ctx.fence,
-                )
-                .await?;
-        }
+        // A re-send after a refusal or an unclear outcome starts from pending again.
+        let intents: Vec<NewIntent> = writes
+            .iter()
+            .map(|(o, w, _)| NewIntent {
+                key: w.invoice_id.clone(),
+                po: o.pulled.po.clone(),
+                payload: json!({"invoiceId": w.invoice_id, "totalAmount": w.total.to_string(), "lines": w.lines.len()}),
+            })
+            .collect();
+        ctx.store
+            .put_intents(
+                IntentKind::Invoice,
+                &intents,
+                &ctx.run_id,
+                ctx.clock.now(),
+                &ctx.fence,
+                true,
+            )
+            .await?;
         let body: Vec<dsco::Invoice> = writes
             .iter()
             .map(|(_, w, id)| to_dsco(w, id.clone()))
@@ -286,44 +278,39 @@ impl Job for InvoiceToDsco {
             .iter()
             .map(|(o, w, _)| (w.invoice_id.clone(), o))
             .collect();
+        let updates = |ids: &mut dyn Iterator<Item = &String>, state, outcome: &str| {
+            ids.map(|id| IntentUpdate {
+                key: id.clone(),
+                state,
+                outcome: outcome.to_owned(),
+            })
+            .collect::<Vec<_>>()
+        };
         let chunks = match self.0.dsco.invoice_batch(&body).await {
             Ok(c) => c,
             Err(e) => {
                 let (st, r) = failed_write(&e);
-                for (o, w, _) in &writes {
-                    ctx.store
-                        .update_intent(
-                            IntentKind::Invoice,
-                            &w.invoice_id,
-                            st,
-                            &e.to_string(),
-                            ctx.clock.now(),
-                            &ctx.fence,
-                        )
-                        .await?;
-                    skip(ctx, o, &r).await?;
-                }
-                return Ok(());
+                let all = updates(&mut by_id.keys(), st, &e.to_string());
+                ctx.store
+                    .update_intents(IntentKind::Invoice, &all, ctx.clock.now(), &ctx.fence)
+                    .await?;
+                let skips: Vec<_> = writes.iter().map(|(o, _, _)| (o, r.clone())).collect();
+                return skip_many(ctx, &skips).await;
             }
         };
         for chunk in chunks {
             let (state, outcome, reason) =
                 chunk_outcome(ctx, IntentKind::Invoice, &chunk.result, &chunk.keys).await?;
-            for id in &chunk.keys {
-                ctx.store
-                    .update_intent(
-                        IntentKind::Invoice,
-                        id,
-                        state,
-                        &outcome,
-                        ctx.clock.now(),
-                        &ctx.fence,
-                    )
-                    .await?;
-                if let Some(o) = by_id.get(id) {
-                    skip(ctx, o, &reason).await?;
-                }
-            }
+            let these = updates(&mut chunk.keys.iter(), state, &outcome);
+            ctx.store
+                .update_intents(IntentKind::Invoice, &these, ctx.clock.now(), &ctx.fence)
+                .await?;
+            let skips: Vec<_> = chunk
+                .keys
+                .iter()
+                .filter_map(|id| by_id.get(id).map(|o| (*o, reason.clone())))
+                .collect();
+            skip_many(ctx, &skips).await?;
         }
         // No change-log read right after submitting: DSCO applies batches asynchronously, so
         // the next run settles them (for ACKs and shipments from the pulled order state, at

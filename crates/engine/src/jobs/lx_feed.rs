@@ -176,7 +176,10 @@ pub(crate) async fn follow(
         None => read(format!("{}.lingxing_changes", ctx.job)).await,
     };
     let name = FEED_CURSOR;
-    let end = now - TimeDelta::seconds(1);
+    // The list's window is open at both ends (whole seconds): ending at `now` takes in
+    // everything updated before this second; what LingXing makes visible late is caught by the
+    // next read's overlap.
+    let end = now;
     let start = match cursor {
         Some(c) => (c - OVERLAP).max(end - MAX_WINDOW),
         // No cursor yet: the orders the job holds are looked up by number instead (see
@@ -218,8 +221,8 @@ pub(crate) async fn follow(
 ///
 /// An order this service created is stored with a status-0 placeholder. Its creation moved the
 /// LingXing order's `update_time`, so the change feed brings its real status. A placeholder
-/// stored before `feed_end` (the end of this run's feed window) that is still there was missed
-/// by the feed: only those are looked up. A fresher one waits for the next feed read, at no call.
+/// stored in a second before `feed_end` (the open end of this run's feed window) that is still
+/// there was missed by the feed: only those are looked up. A fresher one waits for the next feed read, at no call.
 pub(crate) async fn lookup_unknown(
     ctx: &RunCtx,
     clients: &Clients,
@@ -240,7 +243,8 @@ pub(crate) async fn lookup_unknown(
             .map_err(store_err)?;
         // Status 0: created by this service, not read back yet.
         let placeholder = lx_orders(&view).iter().any(|o| o.status == 0);
-        let placeholder_missed = placeholder && checked.is_some_and(|t| t <= feed_end);
+        let placeholder_missed =
+            placeholder && checked.is_some_and(|t| t.timestamp() < feed_end.timestamp());
         if placeholder && !placeholder_missed {
             deferred.insert(c.pulled.po.clone());
         }

@@ -16,7 +16,7 @@ use domain::rules::{Decision, PushOrder, decide_push};
 use domain::{JobName, Reason, ReasonCode, Stage};
 use lingxing::{CreateOrdersRequest, NewOrder, NewOrderItem};
 use serde_json::json;
-use store::{EventOutcome, IntentKind, IntentState, OrderRecord};
+use store::{EventOutcome, IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{advance, candidates, lingxing_reason, note, skip, write_hold};
@@ -204,19 +204,25 @@ impl Job for PushToLingxing {
         }
         for (store_id, orders) in by_store {
             for part in orders.chunks(chunk) {
+                let intents: Vec<NewIntent> = part
+                    .iter()
+                    .map(|(o, p)| NewIntent {
+                        key: o.pulled.po.to_string(),
+                        po: o.pulled.po.clone(),
+                        payload: serde_json::to_value(new_order(p)).unwrap_or_default(),
+                    })
+                    .collect();
+                ctx.store
+                    .put_intents(
+                        IntentKind::Create,
+                        &intents,
+                        &ctx.run_id,
+                        ctx.clock.now(),
+                        &ctx.fence,
+                        false,
+                    )
+                    .await?;
                 for (o, p) in part {
-                    let payload = serde_json::to_value(new_order(p)).unwrap_or_default();
-                    ctx.store
-                        .put_intent(
-                            IntentKind::Create,
-                            o.pulled.po.as_str(),
-                            &o.pulled.po,
-                            &payload,
-                            &ctx.run_id,
-                            ctx.clock.now(),
-                            &ctx.fence,
-                        )
-                        .await?;
                     for n in &p.notes {
                         note(ctx, &o.pulled.po, EventOutcome::Noted, n.clone()).await?;
                     }
@@ -229,6 +235,27 @@ impl Job for PushToLingxing {
                 match self.0.lingxing.create_orders(&req).await {
                     Ok(result) => {
                         let mut answered = BTreeSet::new();
+                        let confirmed: Vec<IntentUpdate> = result
+                            .created
+                            .iter()
+                            .filter(|c| {
+                                part.iter()
+                                    .any(|(o, _)| o.pulled.po.as_str() == c.platform_order_no)
+                            })
+                            .map(|c| IntentUpdate {
+                                key: c.platform_order_no.clone(),
+                                state: IntentState::Confirmed,
+                                outcome: c.global_order_no.clone(),
+                            })
+                            .collect();
+                        ctx.store
+                            .update_intents(
+                                IntentKind::Create,
+                                &confirmed,
+                                ctx.clock.now(),
+                                &ctx.fence,
+                            )
+                            .await?;
                         for c in &result.created {
                             answered.insert(c.platform_order_no.clone());
                             let Some((o, _)) = part
@@ -238,17 +265,8 @@ impl Job for PushToLingxing {
                                 continue;
                             };
                             let now = ctx.clock.now();
-                            ctx.store
-                                .update_intent(
-                                    IntentKind::Create,
-                                    &c.platform_order_no,
-                                    IntentState::Confirmed,
-                                    &c.global_order_no,
-                                    now,
-                                    &ctx.fence,
-                                )
-                                .await?;
-                            // Status 0: not read back yet; the ACK job looks it up.
+                            // Status 0: not read back yet; the change feed replaces it (or a lookup by PO
+                            // when the feed misses it).
                             let view = json!({"orders": [{"no": c.global_order_no, "status": 0}]});
                             ctx.store
                                 .set_lingxing_view(

@@ -16,12 +16,12 @@ use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, map_outbounds
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::{OrderKey, RequestKind, ShipmentsForOrder};
 use serde_json::json;
-use store::{IntentKind, IntentState, OrderRecord};
+use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    failed_write, read_settled, skip, write_hold,
+    failed_write, read_settled, skip, skip_many, write_hold,
 };
 use super::lx_feed::{follow, lx_orders, shipping_seen};
 use super::outbound::{audited, outbounds, refresh};
@@ -337,39 +337,42 @@ impl Job for ShipToDsco {
             return Ok(());
         }
         if let Some(hold) = write_hold(ctx) {
-            for (o, _) in &writes {
-                skip(ctx, o, &hold).await?;
-            }
-            return Ok(());
+            let held: Vec<_> = writes.iter().map(|(o, _)| (o, hold.clone())).collect();
+            return skip_many(ctx, &held).await;
         }
-        let now = ctx.clock.now();
-        for (o, w) in &writes {
-            for s in &w.shipments {
-                let payload = json!({"poNumber": w.po, "trackingNumber": s.tracking_number});
-                ctx.store
-                    .put_intent(
-                        IntentKind::Shipment,
-                        &s.tracking_number,
-                        &o.pulled.po,
-                        &payload,
-                        &ctx.run_id,
-                        now,
-                        &ctx.fence,
-                    )
-                    .await?;
-                // A re-send after a refusal or an unclear outcome starts from pending again.
-                ctx.store
-                    .update_intent(
-                        IntentKind::Shipment,
-                        &s.tracking_number,
-                        IntentState::Pending,
-                        "",
-                        now,
-                        &ctx.fence,
-                    )
-                    .await?;
-            }
-        }
+        // One intent per tracking number; a re-send after a refusal or an unclear outcome
+        // starts from pending again.
+        let intents: Vec<NewIntent> = writes
+            .iter()
+            .flat_map(|(o, w)| {
+                w.shipments.iter().map(|s| NewIntent {
+                    key: s.tracking_number.clone(),
+                    po: o.pulled.po.clone(),
+                    payload: json!({"poNumber": w.po, "trackingNumber": s.tracking_number}),
+                })
+            })
+            .collect();
+        ctx.store
+            .put_intents(
+                IntentKind::Shipment,
+                &intents,
+                &ctx.run_id,
+                ctx.clock.now(),
+                &ctx.fence,
+                true,
+            )
+            .await?;
+        let updates_for = |ws: &[&(OrderRecord, ShipWrite)], state: IntentState, outcome: &str| {
+            ws.iter()
+                .flat_map(|(_, w)| {
+                    w.shipments.iter().map(|s| IntentUpdate {
+                        key: s.tracking_number.clone(),
+                        state,
+                        outcome: outcome.to_owned(),
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
         let body: Vec<ShipmentsForOrder> = writes.iter().map(|(_, w)| to_dsco(w)).collect();
         let by_po: BTreeMap<String, &(OrderRecord, ShipWrite)> =
             writes.iter().map(|x| (x.1.po.clone(), x)).collect();
@@ -377,47 +380,41 @@ impl Job for ShipToDsco {
             Ok(c) => c,
             Err(e) => {
                 let (st, r) = failed_write(&e);
-                for (o, w) in &writes {
-                    for s in &w.shipments {
-                        ctx.store
-                            .update_intent(
-                                IntentKind::Shipment,
-                                &s.tracking_number,
-                                st,
-                                &e.to_string(),
-                                ctx.clock.now(),
-                                &ctx.fence,
-                            )
-                            .await?;
-                    }
-                    skip(ctx, o, &r).await?;
-                }
-                return Ok(());
+                let all: Vec<&(OrderRecord, ShipWrite)> = writes.iter().collect();
+                ctx.store
+                    .update_intents(
+                        IntentKind::Shipment,
+                        &updates_for(&all, st, &e.to_string()),
+                        ctx.clock.now(),
+                        &ctx.fence,
+                    )
+                    .await?;
+                let skips: Vec<_> = writes.iter().map(|(o, _)| (o, r.clone())).collect();
+                return skip_many(ctx, &skips).await;
             }
         };
         for chunk in chunks {
             let (state, outcome, reason) =
                 chunk_outcome(ctx, IntentKind::Shipment, &chunk.result, &chunk.keys).await?;
-            for po in &chunk.keys {
-                let Some((o, w)) = by_po.get(po) else {
-                    continue;
-                };
-                for s in &w.shipments {
-                    ctx.store
-                        .update_intent(
-                            IntentKind::Shipment,
-                            &s.tracking_number,
-                            state,
-                            &outcome,
-                            ctx.clock.now(),
-                            &ctx.fence,
-                        )
-                        .await?;
-                }
-                if o.stage == Stage::Acknowledged {
-                    skip(ctx, o, &reason).await?;
-                }
-            }
+            let mine: Vec<&(OrderRecord, ShipWrite)> = chunk
+                .keys
+                .iter()
+                .filter_map(|po| by_po.get(po).copied())
+                .collect();
+            ctx.store
+                .update_intents(
+                    IntentKind::Shipment,
+                    &updates_for(&mine, state, &outcome),
+                    ctx.clock.now(),
+                    &ctx.fence,
+                )
+                .await?;
+            let skips: Vec<_> = mine
+                .iter()
+                .filter(|(o, _)| o.stage == Stage::Acknowledged)
+                .map(|(o, _)| (o, reason.clone()))
+                .collect();
+            skip_many(ctx, &skips).await?;
         }
         // No change-log read right after submitting: DSCO applies batches asynchronously, so
         // the next run settles them (for ACKs and shipments from the pulled order state, at
