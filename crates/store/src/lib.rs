@@ -371,6 +371,15 @@ pub struct Intent {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What LingXing shows for one order (see [`Store::set_lingxing_views`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LingxingView {
+    pub po: PoNumber,
+    pub store_id: Option<String>,
+    pub order_nos: Vec<String>,
+    pub snapshot: Value,
+}
+
 /// A change of one intent's state (see [`Store::update_intents`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntentUpdate {
@@ -599,6 +608,15 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<Upserted>;
+    /// [`Store::upsert_pulled`] for a page of orders (each with its initial stage), in one
+    /// fenced transaction; the results in the same order.
+    async fn upsert_pulled_many(
+        &self,
+        orders: &[(PulledOrder, Stage)],
+        run_id: Option<&str>,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<Vec<Upserted>>;
     async fn get_order(&self, po: &PoNumber) -> Result<Option<OrderRecord>>;
     /// Moves `po` from `from` to `to` if it is still at `from` and the move is forward (or to
     /// cancelled); records the event; clears the reason. `false` if the order was not at `from`.
@@ -671,6 +689,14 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<bool>;
+    /// [`Store::set_lingxing_view`] for many orders in one fenced transaction; per order
+    /// whether its view changed.
+    async fn set_lingxing_views(
+        &self,
+        views: &[LingxingView],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<Vec<bool>>;
     /// The LingXing snapshot last stored for an order (`Null` when none).
     async fn lingxing_view(&self, po: &PoNumber) -> Result<(Value, Option<DateTime<Utc>>)>;
     /// Adds tracking numbers to the order (de-duplicated, comma-joined) and/or sets its invoice.

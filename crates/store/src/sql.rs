@@ -158,6 +158,94 @@ macro_rules! record_event_in {
     }};
 }
 
+/// Inside a write transaction: merges one pulled order (see `Store::upsert_pulled`); evaluates
+/// to its `Upserted`.
+macro_rules! upsert_pulled_in {
+    ($tx:expr, $o:expr, $initial:expr, $run_id:expr, $now:expr, $fence:expr) => {{
+        let o: &PulledOrder = $o;
+        let initial_stage: Stage = $initial;
+        let run_id: Option<&str> = $run_id;
+        let now: DateTime<Utc> = $now;
+        let fence: &Fence = $fence;
+        let payload = o.payload.to_string();
+            let existing = sqlx::query("SELECT stage FROM orders WHERE po = $1")
+                .bind(o.po.as_str())
+                .fetch_optional(&mut *$tx)
+                .await?
+                .map(|r| r.i64("stage"))
+                .transpose()?;
+            let out = match existing {
+                Some(stage) => {
+                    // Merge only: DSCO's view is refreshed; stage and everything later stages
+                    // wrote (LingXing numbers, tracking, invoice, reason) are left alone.
+                    sqlx::query(
+                        "UPDATE orders SET dsco_order_id = COALESCE($1, dsco_order_id), retailer_id = COALESCE($2, retailer_id), \
+                           dsco_status = COALESCE($3, dsco_status), dsco_lifecycle = COALESCE($4, dsco_lifecycle), \
+                           dsco_created_at = COALESCE($5, dsco_created_at), dsco_updated_at = COALESCE($6, dsco_updated_at), \
+                           warehouse_code = COALESCE($7, warehouse_code), service_level = COALESCE($8, service_level), \
+                           skus = $9, dirty = CASE WHEN payload <> $10 THEN 1 ELSE dirty END, payload = $10, updated_at = $11 WHERE po = $12",
+                    )
+                    .bind(o.dsco_order_id.as_deref())
+                    .bind(o.retailer_id.as_deref())
+                    .bind(o.dsco_status.as_deref())
+                    .bind(o.dsco_lifecycle.as_deref())
+                    .bind(o.dsco_created_at.map(ms))
+                    .bind(o.dsco_updated_at.map(ms))
+                    .bind(o.warehouse_code.as_deref())
+                    .bind(o.service_level.as_deref())
+                    .bind(&o.skus)
+                    .bind(&payload)
+                    .bind(ms(now))
+                    .bind(o.po.as_str())
+                    .execute(&mut *$tx)
+                    .await?;
+                    Upserted::Refreshed(stage_of("orders", stage)?)
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO orders (po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, \
+                           dsco_created_at, dsco_updated_at, warehouse_code, service_level, skus, payload, \
+                           stage_entered_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)",
+                    )
+                    .bind(o.po.as_str())
+                    .bind(o.dsco_order_id.as_deref())
+                    .bind(o.retailer_id.as_deref())
+                    .bind(initial_stage.number())
+                    .bind(o.dsco_status.as_deref())
+                    .bind(o.dsco_lifecycle.as_deref())
+                    .bind(o.dsco_created_at.map(ms))
+                    .bind(o.dsco_updated_at.map(ms))
+                    .bind(o.warehouse_code.as_deref())
+                    .bind(o.service_level.as_deref())
+                    .bind(&o.skus)
+                    .bind(&payload)
+                    .bind(ms(now))
+                    .execute(&mut *$tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO order_events (po, at, last_at, count, job, run_id, from_stage, to_stage, outcome, detail) \
+                         VALUES ($1, $2, $2, 1, $3, $4, NULL, $5, $6, $7)",
+                    )
+                    .bind(o.po.as_str())
+                    .bind(ms(now))
+                    .bind(fence.job.as_str())
+                    .bind(run_id)
+                    .bind(initial_stage.number())
+                    .bind(EventOutcome::Pulled.as_str())
+                    .bind(format!(
+                        "DSCO status {}",
+                        o.dsco_status.as_deref().unwrap_or("unknown")
+                    ))
+                    .execute(&mut *$tx)
+                    .await?;
+                    Upserted::Inserted(initial_stage)
+                }
+            };
+        out
+    }};
+}
+
 macro_rules! intent_cols {
     () => {
         "id, kind, key, po, state, payload, outcome, attempts, run_id, created_at, updated_at"
@@ -1071,84 +1159,32 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<Upserted> {
-        let payload = o.payload.to_string();
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             check_fence!(tx, fence);
-            let existing = sqlx::query("SELECT stage FROM orders WHERE po = $1")
-                .bind(o.po.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.i64("stage"))
-                .transpose()?;
-            let out = match existing {
-                Some(stage) => {
-                    // Merge only: DSCO's view is refreshed; stage and everything later stages
-                    // wrote (LingXing numbers, tracking, invoice, reason) are left alone.
-                    sqlx::query(
-                        "UPDATE orders SET dsco_order_id = COALESCE($1, dsco_order_id), retailer_id = COALESCE($2, retailer_id), \
-                           dsco_status = COALESCE($3, dsco_status), dsco_lifecycle = COALESCE($4, dsco_lifecycle), \
-                           dsco_created_at = COALESCE($5, dsco_created_at), dsco_updated_at = COALESCE($6, dsco_updated_at), \
-                           warehouse_code = COALESCE($7, warehouse_code), service_level = COALESCE($8, service_level), \
-                           skus = $9, dirty = CASE WHEN payload <> $10 THEN 1 ELSE dirty END, payload = $10, updated_at = $11 WHERE po = $12",
-                    )
-                    .bind(o.dsco_order_id.as_deref())
-                    .bind(o.retailer_id.as_deref())
-                    .bind(o.dsco_status.as_deref())
-                    .bind(o.dsco_lifecycle.as_deref())
-                    .bind(o.dsco_created_at.map(ms))
-                    .bind(o.dsco_updated_at.map(ms))
-                    .bind(o.warehouse_code.as_deref())
-                    .bind(o.service_level.as_deref())
-                    .bind(&o.skus)
-                    .bind(&payload)
-                    .bind(ms(now))
-                    .bind(o.po.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                    Upserted::Refreshed(stage_of("orders", stage)?)
-                }
-                None => {
-                    sqlx::query(
-                        "INSERT INTO orders (po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, \
-                           dsco_created_at, dsco_updated_at, warehouse_code, service_level, skus, payload, \
-                           stage_entered_at, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)",
-                    )
-                    .bind(o.po.as_str())
-                    .bind(o.dsco_order_id.as_deref())
-                    .bind(o.retailer_id.as_deref())
-                    .bind(initial_stage.number())
-                    .bind(o.dsco_status.as_deref())
-                    .bind(o.dsco_lifecycle.as_deref())
-                    .bind(o.dsco_created_at.map(ms))
-                    .bind(o.dsco_updated_at.map(ms))
-                    .bind(o.warehouse_code.as_deref())
-                    .bind(o.service_level.as_deref())
-                    .bind(&o.skus)
-                    .bind(&payload)
-                    .bind(ms(now))
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO order_events (po, at, last_at, count, job, run_id, from_stage, to_stage, outcome, detail) \
-                         VALUES ($1, $2, $2, 1, $3, $4, NULL, $5, $6, $7)",
-                    )
-                    .bind(o.po.as_str())
-                    .bind(ms(now))
-                    .bind(fence.job.as_str())
-                    .bind(run_id)
-                    .bind(initial_stage.number())
-                    .bind(EventOutcome::Pulled.as_str())
-                    .bind(format!(
-                        "DSCO status {}",
-                        o.dsco_status.as_deref().unwrap_or("unknown")
-                    ))
-                    .execute(&mut *tx)
-                    .await?;
-                    Upserted::Inserted(initial_stage)
-                }
-            };
+            let out = upsert_pulled_in!(tx, o, initial_stage, run_id, now, fence);
+            tx.commit().await?;
+            Ok(out)
+        })
+    }
+
+    async fn upsert_pulled_many(
+        &self,
+        orders: &[(PulledOrder, Stage)],
+        run_id: Option<&str>,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<Vec<Upserted>> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(tx, fence);
+            let mut out = Vec::with_capacity(orders.len());
+            for (o, initial) in orders {
+                out.push(upsert_pulled_in!(tx, o, *initial, run_id, now, fence));
+            }
             tx.commit().await?;
             Ok(out)
         })
@@ -1483,33 +1519,60 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<bool> {
-        let snap = snapshot.to_string();
-        let nos = order_nos.join(",");
+        let one = LingxingView {
+            po: po.clone(),
+            store_id: store_id.map(str::to_owned),
+            order_nos: order_nos.to_vec(),
+            snapshot: snapshot.clone(),
+        };
+        let changed = self
+            .set_lingxing_views(std::slice::from_ref(&one), now, fence)
+            .await?;
+        Ok(changed.first().copied().unwrap_or(false))
+    }
+
+    async fn set_lingxing_views(
+        &self,
+        views: &[LingxingView],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<Vec<bool>> {
+        if views.is_empty() {
+            return Ok(Vec::new());
+        }
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             check_fence!(tx, fence);
-            let before = sqlx::query("SELECT lx_snapshot FROM orders WHERE po = $1")
-                .bind(po.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.s("lx_snapshot"))
-                .transpose()?;
-            let Some(before) = before else { return Ok(false) };
-            let changed = before != snap;
-            sqlx::query(
-                "UPDATE orders SET lx_snapshot = $1, lx_checked_at = $2, lingxing_order_nos = $3, \
-                   store_id = COALESCE($4, store_id), dirty = CASE WHEN $5 = 1 THEN 1 ELSE dirty END WHERE po = $6",
-            )
-            .bind(&snap)
-            .bind(ms(now))
-            .bind(&nos)
-            .bind(store_id)
-            .bind(changed as i64)
-            .bind(po.as_str())
-            .execute(&mut *tx)
-            .await?;
+            let mut out = Vec::with_capacity(views.len());
+            for v in views {
+                let snap = v.snapshot.to_string();
+                let before = sqlx::query("SELECT lx_snapshot FROM orders WHERE po = $1")
+                    .bind(v.po.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| r.s("lx_snapshot"))
+                    .transpose()?;
+                let Some(before) = before else {
+                    out.push(false);
+                    continue;
+                };
+                let changed = before != snap;
+                sqlx::query(
+                    "UPDATE orders SET lx_snapshot = $1, lx_checked_at = $2, lingxing_order_nos = $3, \
+                       store_id = COALESCE($4, store_id), dirty = CASE WHEN $5 = 1 THEN 1 ELSE dirty END WHERE po = $6",
+                )
+                .bind(&snap)
+                .bind(ms(now))
+                .bind(v.order_nos.join(","))
+                .bind(v.store_id.as_deref())
+                .bind(changed as i64)
+                .bind(v.po.as_str())
+                .execute(&mut *tx)
+                .await?;
+                out.push(changed);
+            }
             tx.commit().await?;
-            Ok(changed)
+            Ok(out)
         })
     }
 

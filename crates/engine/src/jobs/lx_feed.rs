@@ -118,7 +118,7 @@ pub(crate) async fn apply(
         .filter_map(|p| PoNumber::parse(p).ok())
         .collect();
     let local = ctx.store.orders_by_po(&pos).await?;
-    let mut changed = 0;
+    let mut views = Vec::new();
     for rec in local.iter().filter(|r| stages.contains(&r.stage)) {
         let Some(lx) = by_po.get(rec.pulled.po.as_str()) else {
             continue;
@@ -131,25 +131,25 @@ pub(crate) async fn apply(
             .collect();
         let store_id = lx
             .first()
-            .map(|o| o.store_id.as_str())
+            .map(|o| o.store_id.clone())
             .filter(|s| !s.is_empty());
-        ctx.store
-            .set_lingxing_view(
-                &rec.pulled.po,
-                store_id,
-                &nos,
-                &merged,
-                ctx.clock.now(),
-                &ctx.fence,
-            )
-            .await?;
-        // In the feed means something about the order moved (a package may have left while the
-        // order's own status stayed the same): decide it again.
-        ctx.store
-            .mark_dirty(std::slice::from_ref(&rec.pulled.po), Some(&ctx.fence))
-            .await?;
-        changed += 1;
+        views.push(store::LingxingView {
+            po: rec.pulled.po.clone(),
+            store_id,
+            order_nos: nos,
+            snapshot: merged,
+        });
     }
+    ctx.store
+        .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
+        .await?;
+    // In the feed means something about the order moved (a package may have left while the
+    // order's own status stayed the same): decide it again.
+    let moved: Vec<PoNumber> = views.iter().map(|v| v.po.clone()).collect();
+    if !moved.is_empty() {
+        ctx.store.mark_dirty(&moved, Some(&ctx.fence)).await?;
+    }
+    let changed = moved.len();
     Ok(changed)
 }
 

@@ -140,9 +140,9 @@ pub(crate) async fn refresh(
                 by_po.entry(po.as_str()).or_default().push(to_json(w));
             }
         }
+        let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
+        let mut views = Vec::with_capacity(chunk.len());
         for o in chunk {
-            let store_err =
-                |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
             let (mut view, _) = ctx
                 .store
                 .lingxing_view(&o.pulled.po)
@@ -153,12 +153,17 @@ pub(crate) async fn refresh(
             }
             view["outbounds"] =
                 Value::Array(by_po.remove(o.pulled.po.as_str()).unwrap_or_default());
-            let nos = o.lingxing_order_nos.clone();
-            ctx.store
-                .set_lingxing_view(&o.pulled.po, None, &nos, &view, ctx.clock.now(), &ctx.fence)
-                .await
-                .map_err(store_err)?;
+            views.push(store::LingxingView {
+                po: o.pulled.po.clone(),
+                store_id: None,
+                order_nos: o.lingxing_order_nos.clone(),
+                snapshot: view,
+            });
         }
+        ctx.store
+            .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
+            .await
+            .map_err(store_err)?;
     }
     Ok(())
 }

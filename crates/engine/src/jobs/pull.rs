@@ -24,6 +24,8 @@ pub const CURSOR: &str = "pull_dsco_orders.until";
 const OVERLAP: TimeDelta = TimeDelta::minutes(5);
 const UNTIL_LAG: TimeDelta = TimeDelta::seconds(10);
 const DEFAULT_LOOKBACK: TimeDelta = TimeDelta::days(1);
+/// Orders merged per store transaction.
+const UPSERT_CHUNK: usize = 500;
 
 pub struct PullDscoOrders(pub Arc<Clients>);
 
@@ -60,10 +62,8 @@ impl Job for PullDscoOrders {
                 .get_orders(OrderKey::PoNumber, po.as_str())
                 .await
                 .map_err(|e| JobError::Failed(format!("reading {po} from DSCO: {e}")))?;
-            for o in orders {
-                store_order(ctx, &self.0, &o.raw).await?;
-            }
-            return Ok(());
+            let raws: Vec<&serde_json::Value> = orders.iter().map(|o| &o.raw).collect();
+            return store_page(ctx, &self.0, &raws).await;
         }
         let now = ctx.clock.now();
         let until_max = now - UNTIL_LAG;
@@ -110,8 +110,10 @@ impl Job for PullDscoOrders {
                 }
             }
         };
-        for o in &orders {
-            store_order(ctx, &self.0, &o.raw).await?;
+        // Merged a page at a time, one store transaction each.
+        for page in orders.chunks(UPSERT_CHUNK) {
+            let raws: Vec<&serde_json::Value> = page.iter().map(|o| &o.raw).collect();
+            store_page(ctx, &self.0, &raws).await?;
         }
         ctx.store
             .set_cursor(CURSOR, &until.to_rfc3339(), ctx.clock.now(), &ctx.fence)
@@ -121,20 +123,40 @@ impl Job for PullDscoOrders {
     }
 }
 
-/// Merges one DSCO order into the store and applies what its DSCO state implies for a known
-/// order (shipped before the push → done; cancelled → cancelled, flagged when already pushed).
-async fn store_order(
+/// Merges DSCO orders into the store in one transaction, then applies what each one's DSCO
+/// state implies.
+async fn store_page(
     ctx: &RunCtx,
     clients: &Clients,
-    raw: &serde_json::Value,
+    raws: &[&serde_json::Value],
 ) -> Result<(), JobError> {
+    let mut views = Vec::with_capacity(raws.len());
+    let mut pulled = Vec::with_capacity(raws.len());
+    for raw in raws {
+        if let Some((view, p)) = read_order(ctx, raw) {
+            pulled.push((p, view.initial_stage()));
+            views.push(view);
+        }
+    }
+    let results = ctx
+        .store
+        .upsert_pulled_many(&pulled, Some(&ctx.run_id), ctx.clock.now(), &ctx.fence)
+        .await?;
+    for (view, r) in views.iter().zip(results) {
+        after_upsert(ctx, clients, view, r).await?;
+    }
+    Ok(())
+}
+
+/// The DSCO order as stored; `None` (counted, logged) when it has no usable PO number: a bad
+/// order never stops the batch.
+fn read_order(ctx: &RunCtx, raw: &serde_json::Value) -> Option<(DscoOrderView, PulledOrder)> {
     let view = match DscoOrderView::from_payload(raw) {
         Ok(v) => v,
         Err(e) => {
-            // A bad order never stops the batch; it is counted and logged with its raw id.
             tracing::warn!(error = %e, dsco_order_id = ?raw.get("dscoOrderId"), "order without a usable poNumber skipped");
             ctx.count(|c| c.failed += 1);
-            return Ok(());
+            return None;
         }
     };
     let pulled = PulledOrder {
@@ -150,18 +172,18 @@ async fn store_order(
         skus: view.skus_label(),
         payload: raw.clone(),
     };
-    let now = ctx.clock.now();
-    match ctx
-        .store
-        .upsert_pulled(
-            &pulled,
-            view.initial_stage(),
-            Some(&ctx.run_id),
-            now,
-            &ctx.fence,
-        )
-        .await?
-    {
+    Some((view, pulled))
+}
+
+/// What a merged order's DSCO state implies for a known order (shipped before the push → done;
+/// cancelled → cancelled, flagged when already pushed).
+async fn after_upsert(
+    ctx: &RunCtx,
+    clients: &Clients,
+    view: &DscoOrderView,
+    upserted: Upserted,
+) -> Result<(), JobError> {
+    match upserted {
         Upserted::Inserted(_) => ctx.count(|c| {
             c.processed += 1;
             c.advanced += 1;
