@@ -621,6 +621,9 @@ pub trait Store: Send + Sync + 'static {
     /// Moves `po` from `from` to `to` if it is still at `from` and the move is forward (or to
     /// cancelled); records the event; clears the reason. `false` if the order was not at `from`.
     async fn cas_stage(&self, event: &NewEvent, fence: &Fence) -> Result<bool>;
+    /// [`Store::cas_stage`] for many orders in one fenced transaction; per event whether it
+    /// moved its order.
+    async fn cas_stages(&self, events: &[NewEvent], fence: &Fence) -> Result<Vec<bool>>;
     /// An operator's move to any stage, with a reason; audited.
     async fn force_stage(
         &self,

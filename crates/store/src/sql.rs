@@ -1201,37 +1201,51 @@ impl Store for SqlStore {
     }
 
     async fn cas_stage(&self, e: &NewEvent, fence: &Fence) -> Result<bool> {
-        let (Some(from), Some(to)) = (e.from_stage, e.to_stage) else {
-            return Err(StoreError::NotAllowed(
-                "a stage change needs from and to".into(),
-            ));
-        };
-        if !from.can_advance_to(to) {
-            return Err(StoreError::NotAllowed(format!(
-                "{from} → {to} is not a forward move; only an operator may do that"
-            )));
+        let moved = self.cas_stages(std::slice::from_ref(e), fence).await?;
+        Ok(moved.first().copied().unwrap_or(false))
+    }
+
+    async fn cas_stages(&self, events: &[NewEvent], fence: &Fence) -> Result<Vec<bool>> {
+        for e in events {
+            let (Some(from), Some(to)) = (e.from_stage, e.to_stage) else {
+                return Err(StoreError::NotAllowed(
+                    "a stage change needs from and to".into(),
+                ));
+            };
+            if !from.can_advance_to(to) {
+                return Err(StoreError::NotAllowed(format!(
+                    "{from} → {to} is not a forward move; only an operator may do that"
+                )));
+            }
+        }
+        if events.is_empty() {
+            return Ok(Vec::new());
         }
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             check_fence!(tx, fence);
-            let n = sqlx::query(
-                "UPDATE orders SET stage = $1, stage_entered_at = $2, updated_at = $2, reason_code = NULL, \
-                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0, dirty = 1 \
-                 WHERE po = $3 AND stage = $4",
-            )
-            .bind(to.number())
-            .bind(ms(e.at))
-            .bind(e.po.as_str())
-            .bind(from.number())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n != 1 {
-                return Ok(false);
+            let mut out = Vec::with_capacity(events.len());
+            for e in events {
+                let (Some(from), Some(to)) = (e.from_stage, e.to_stage) else { unreachable!() };
+                let n = sqlx::query(
+                    "UPDATE orders SET stage = $1, stage_entered_at = $2, updated_at = $2, reason_code = NULL, \
+                       reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0, dirty = 1 \
+                     WHERE po = $3 AND stage = $4",
+                )
+                .bind(to.number())
+                .bind(ms(e.at))
+                .bind(e.po.as_str())
+                .bind(from.number())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n == 1 {
+                    insert_event!(tx, e);
+                }
+                out.push(n == 1);
             }
-            insert_event!(tx, e);
             tx.commit().await?;
-            Ok(true)
+            Ok(out)
         })
     }
 

@@ -1109,3 +1109,139 @@ pub async fn sku_conflicts_and_run_details_are_kept(b: &Backend) {
         Err(StoreError::Fenced { .. })
     ));
 }
+
+/// The batch forms apply every item in one fenced transaction, with the same rules as the
+/// single ones, and a stale fence writes none of them.
+pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
+    let s = &*b.store;
+    let l = lease(s, JobName::PushToLingxing, "a", t(0)).await;
+    let f = l.fence();
+    let pos = ["PO-B1", "PO-B2", "PO-B3"];
+    let batch: Vec<(PulledOrder, Stage)> = pos
+        .iter()
+        .map(|p| (pulled(p, "created"), Stage::Pulled))
+        .collect();
+    let first = s
+        .upsert_pulled_many(&batch, Some("run-a"), t(1), &f)
+        .await
+        .unwrap();
+    assert!(
+        first
+            .iter()
+            .all(|u| *u == Upserted::Inserted(Stage::Pulled))
+    );
+    let again = s
+        .upsert_pulled_many(&batch, Some("run-a"), t(2), &f)
+        .await
+        .unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|u| *u == Upserted::Refreshed(Stage::Pulled))
+    );
+
+    let intents: Vec<NewIntent> = pos
+        .iter()
+        .map(|p| NewIntent {
+            key: p.to_string(),
+            po: po(p),
+            payload: json!({"po": p}),
+        })
+        .collect();
+    s.put_intents(IntentKind::Create, &intents, "run-a", t(3), &f, false)
+        .await
+        .unwrap();
+    let updates = vec![
+        IntentUpdate {
+            key: "PO-B1".into(),
+            state: IntentState::Confirmed,
+            outcome: "LX-1".into(),
+        },
+        IntentUpdate {
+            key: "PO-B2".into(),
+            state: IntentState::Ambiguous,
+            outcome: "timeout".into(),
+        },
+    ];
+    s.update_intents(IntentKind::Create, &updates, t(4), &f)
+        .await
+        .unwrap();
+    let b2 = s
+        .intent(IntentKind::Create, "PO-B2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((b2.state, b2.attempts), (IntentState::Ambiguous, 1));
+    // `restart` sets a known key back to pending; a new one is inserted pending.
+    s.put_intents(IntentKind::Create, &intents[1..2], "run-b", t(5), &f, true)
+        .await
+        .unwrap();
+    let b2 = s
+        .intent(IntentKind::Create, "PO-B2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((b2.state, b2.outcome.as_str()), (IntentState::Pending, ""));
+    let b1 = s
+        .intent(IntentKind::Create, "PO-B1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b1.state, IntentState::Confirmed, "untouched");
+
+    let views: Vec<LingxingView> = pos[..2]
+        .iter()
+        .map(|p| LingxingView {
+            po: po(p),
+            store_id: Some("S1".into()),
+            order_nos: vec![format!("LX-{p}")],
+            snapshot: json!({"orders": [{"no": format!("LX-{p}"), "status": 4}]}),
+        })
+        .collect();
+    let changed = s.set_lingxing_views(&views, t(6), &f).await.unwrap();
+    assert_eq!(changed, vec![true, true]);
+    let changed = s.set_lingxing_views(&views, t(7), &f).await.unwrap();
+    assert_eq!(changed, vec![false, false], "the same view is no change");
+
+    // Moves: one order already moved by someone else is reported, the others move.
+    let moves = vec![
+        advance("PO-B1", Stage::Pulled, Stage::Pushed, t(8)),
+        advance("PO-B2", Stage::Pulled, Stage::Pushed, t(8)),
+        advance("PO-B1", Stage::Pulled, Stage::Pushed, t(8)),
+    ];
+    let moved = s.cas_stages(&moves, &f).await.unwrap();
+    assert_eq!(moved, vec![true, true, false]);
+    let skips = vec![
+        (
+            skip("PO-B1", "lingxing_not_audited", "-", t(9)),
+            Some(t(99)),
+        ),
+        (
+            skip("PO-B1", "lingxing_not_audited", "-", t(10)),
+            Some(t(99)),
+        ),
+        (
+            skip("PO-B2", "lingxing_not_audited", "-", t(10)),
+            Some(t(99)),
+        ),
+    ];
+    s.record_events(&skips, &f).await.unwrap();
+    let events = s.order_events(&po("PO-B1")).await.unwrap();
+    assert_eq!(
+        events.last().unwrap().count,
+        2,
+        "identical skips fold, in one batch too"
+    );
+    let o = s.get_order(&po("PO-B2")).await.unwrap().unwrap();
+    assert_eq!(o.stage, Stage::Pushed);
+    assert_eq!(o.reason.unwrap().code, "lingxing_not_audited");
+
+    // A stale fence (the lease expired and another runner took it): nothing is written.
+    let _new = lease(s, JobName::PushToLingxing, "b", t(1000)).await;
+    let stale = s
+        .cas_stages(&[advance("PO-B3", Stage::Pulled, Stage::Pushed, t(11))], &f)
+        .await;
+    assert!(matches!(stale, Err(StoreError::Fenced { .. })), "{stale:?}");
+    let b3 = s.get_order(&po("PO-B3")).await.unwrap().unwrap();
+    assert_eq!(b3.stage, Stage::Pulled);
+}

@@ -74,6 +74,7 @@ suite!(
     intents_are_recorded_once_and_requests_tracked,
     stock_runs_settle_into_confirmed_state_and_release_once,
     sku_conflicts_and_run_details_are_kept,
+    batched_writes_apply_every_item_or_none,
 );
 
 /// Processes started together (`run` and `config import`) open a fresh SQLite file at once; the

@@ -25,8 +25,9 @@ use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    dsco_reason, failed_write, read_settled, skip, skip_many, skip_until, write_hold,
+    StateCheck, advance, advance_many, candidates, changed_since_refusal, chunk_outcome,
+    close_settled, dsco_reason, failed_write, read_settled, skip, skip_many, skip_until,
+    write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
@@ -74,28 +75,28 @@ impl AckToDsco {
             ctx.store
                 .update_intents(IntentKind::Ack, &updates, ctx.clock.now(), &ctx.fence)
                 .await?;
+            let confirmed: Vec<_> = settled
+                .items
+                .iter()
+                .filter_map(|(po, outcome)| {
+                    let how = outcome.as_ref().ok()?;
+                    Some((
+                        PoNumber::parse(po).ok()?,
+                        Stage::Pushed,
+                        Stage::Acknowledged,
+                        format!("DSCO confirmed the ACK (request {request}; {how})"),
+                    ))
+                })
+                .collect();
+            advance_many(ctx, confirmed).await?;
             for (po, outcome) in settled.items.iter().cloned() {
-                let Ok(p) = PoNumber::parse(&po) else {
+                let (Ok(p), Err(text)) = (PoNumber::parse(&po), outcome) else {
                     continue;
                 };
-                match outcome {
-                    Ok(how) => {
-                        advance(
-                            ctx,
-                            &p,
-                            Stage::Pushed,
-                            Stage::Acknowledged,
-                            format!("DSCO confirmed the ACK (request {request}; {how})"),
-                        )
-                        .await?;
-                    }
-                    Err(text) => {
-                        if let Some(o) = ctx.store.get_order(&p).await?
-                            && o.stage == Stage::Pushed
-                        {
-                            skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
-                        }
-                    }
+                if let Some(o) = ctx.store.get_order(&p).await?
+                    && o.stage == Stage::Pushed
+                {
+                    skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
                 }
             }
             close_settled(ctx, &settled).await?;

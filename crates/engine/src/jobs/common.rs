@@ -145,6 +145,31 @@ pub(crate) async fn advance(
     Ok(moved)
 }
 
+/// [`advance`] for many orders in one store transaction: `(po, from, to, detail)` each.
+pub(crate) async fn advance_many(
+    ctx: &RunCtx,
+    moves: Vec<(PoNumber, Stage, Stage, String)>,
+) -> Result<(), JobError> {
+    let now = ctx.clock.now();
+    let events: Vec<NewEvent> = moves
+        .into_iter()
+        .map(|(po, from, to, detail)| {
+            let mut e = event(ctx, &po, now);
+            e.from_stage = Some(from);
+            e.to_stage = Some(to);
+            e.outcome = EventOutcome::Advanced;
+            e.detail = detail;
+            e
+        })
+        .collect();
+    let moved = ctx.store.cas_stages(&events, &ctx.fence).await?;
+    ctx.count(|c| {
+        c.processed += moved.len() as u64;
+        c.advanced += moved.iter().filter(|m| **m).count() as u64;
+    });
+    Ok(())
+}
+
 /// Records a fact on the order's timeline without changing anything else.
 pub(crate) async fn note(
     ctx: &RunCtx,

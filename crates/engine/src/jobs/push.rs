@@ -16,10 +16,12 @@ use domain::rules::{Decision, PushOrder, decide_push};
 use domain::{JobName, Reason, ReasonCode, Stage};
 use lingxing::{CreateOrdersRequest, NewOrder, NewOrderItem};
 use serde_json::json;
-use store::{EventOutcome, IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
+use store::{
+    EventOutcome, IntentKind, IntentState, IntentUpdate, LingxingView, NewIntent, OrderRecord,
+};
 
 use super::Clients;
-use super::common::{advance, candidates, lingxing_reason, note, skip, write_hold};
+use super::common::{advance, advance_many, candidates, lingxing_reason, note, skip, write_hold};
 use super::lx_feed::merge_orders;
 use crate::{Job, JobError, RunCtx};
 
@@ -256,6 +258,8 @@ impl Job for PushToLingxing {
                                 &ctx.fence,
                             )
                             .await?;
+                        let mut views = Vec::new();
+                        let mut moves = Vec::new();
                         for c in &result.created {
                             answered.insert(c.platform_order_no.clone());
                             let Some((o, _)) = part
@@ -264,29 +268,25 @@ impl Job for PushToLingxing {
                             else {
                                 continue;
                             };
-                            let now = ctx.clock.now();
-                            // Status 0: not read back yet; the change feed replaces it (or a lookup by PO
-                            // when the feed misses it).
-                            let view = json!({"orders": [{"no": c.global_order_no, "status": 0}]});
-                            ctx.store
-                                .set_lingxing_view(
-                                    &o.pulled.po,
-                                    Some(&store_id),
-                                    std::slice::from_ref(&c.global_order_no),
-                                    &view,
-                                    now,
-                                    &ctx.fence,
-                                )
-                                .await?;
-                            advance(
-                                ctx,
-                                &o.pulled.po,
+                            // Status 0: not read back yet; the change feed replaces it (or a
+                            // lookup by PO when the feed misses it).
+                            views.push(LingxingView {
+                                po: o.pulled.po.clone(),
+                                store_id: Some(store_id.clone()),
+                                order_nos: vec![c.global_order_no.clone()],
+                                snapshot: json!({"orders": [{"no": c.global_order_no, "status": 0}]}),
+                            });
+                            moves.push((
+                                o.pulled.po.clone(),
                                 Stage::Pulled,
                                 Stage::Pushed,
                                 format!("created in LingXing as {}", c.global_order_no),
-                            )
-                            .await?;
+                            ));
                         }
+                        ctx.store
+                            .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
+                            .await?;
+                        advance_many(ctx, moves).await?;
                         for r in &result.refused {
                             answered.insert(r.platform_order_no.clone());
                             let Some((o, _)) = part
