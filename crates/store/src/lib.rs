@@ -702,6 +702,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<bool>>;
     /// The LingXing snapshot last stored for an order (`Null` when none).
     async fn lingxing_view(&self, po: &PoNumber) -> Result<(Value, Option<DateTime<Utc>>)>;
+    /// [`Store::lingxing_view`] for many orders, one query per 500; orders not stored are absent.
+    async fn lingxing_views(
+        &self,
+        pos: &[PoNumber],
+    ) -> Result<BTreeMap<PoNumber, (Value, Option<DateTime<Utc>>)>>;
     /// Adds tracking numbers to the order (de-duplicated, comma-joined) and/or sets its invoice.
     async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()>;
     async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()>;

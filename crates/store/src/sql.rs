@@ -1590,6 +1590,38 @@ impl Store for SqlStore {
         })
     }
 
+    async fn lingxing_views(
+        &self,
+        pos: &[PoNumber],
+    ) -> Result<BTreeMap<PoNumber, (Value, Option<DateTime<Utc>>)>> {
+        let mut out = BTreeMap::new();
+        for chunk in pos.chunks(500) {
+            let list = serde_json::to_string(&chunk.iter().map(|p| p.as_str()).collect::<Vec<_>>())
+                .expect("json");
+            let sql = match &self.pool {
+                Pool::Sqlite(_) => {
+                    "SELECT po, lx_snapshot, lx_checked_at FROM orders WHERE po IN (SELECT value FROM json_each($1))"
+                }
+                Pool::Postgres(_) => {
+                    "SELECT po, lx_snapshot, lx_checked_at FROM orders WHERE po IN (SELECT jsonb_array_elements_text($1::jsonb))"
+                }
+            };
+            with_pool!(self, p => {
+                let rows = sqlx::query(sql).bind(&list).fetch_all(p).await?;
+                for r in &rows {
+                    let po = PoNumber::parse(&r.s("po")?).map_err(|e| StoreError::Corrupt {
+                        table: "orders",
+                        detail: format!("po: {e}"),
+                    })?;
+                    let text = r.s("lx_snapshot")?;
+                    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+                    out.insert(po, (v, oat("orders", r.oi64("lx_checked_at")?)?));
+                }
+            });
+        }
+        Ok(out)
+    }
+
     async fn lingxing_view(&self, po: &PoNumber) -> Result<(Value, Option<DateTime<Utc>>)> {
         with_pool!(self, p => {
             let row = sqlx::query("SELECT lx_snapshot, lx_checked_at FROM orders WHERE po = $1")

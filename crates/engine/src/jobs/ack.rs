@@ -26,7 +26,7 @@ use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 use super::Clients;
 use super::common::{
     StateCheck, advance, advance_many, candidates, changed_since_refusal, chunk_outcome,
-    close_settled, dsco_reason, failed_write, read_settled, skip, skip_many, skip_until,
+    close_settled, dsco_reason, failed_write, read_settled, skip, skip_many, skip_until, views_of,
     write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
@@ -140,6 +140,7 @@ impl Job for AckToDsco {
             },
             None => batch.iter().map(|o| o.pulled.po.clone()).collect(),
         };
+        let views = views_of(ctx, &batch).await?;
         let job = ctx.job_config.as_ref();
         let mut acks: Vec<(OrderRecord, OrderAck)> = Vec::new();
         for o in batch {
@@ -158,7 +159,7 @@ impl Job for AckToDsco {
                     continue;
                 }
             };
-            let (lx_view, _) = ctx.store.lingxing_view(&o.pulled.po).await?;
+            let (lx_view, _) = views.get(&o.pulled.po);
             let lx = lx_orders(&lx_view);
             match decide_ack(&view, job, &lx) {
                 Decision::Advance { note } => {

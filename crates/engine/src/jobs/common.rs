@@ -170,6 +170,30 @@ pub(crate) async fn advance_many(
     Ok(())
 }
 
+/// The stored LingXing views of `orders`, read together (one query per 500).
+pub(crate) async fn views_of(
+    ctx: &RunCtx,
+    orders: &[OrderRecord],
+) -> Result<LxViews, store::StoreError> {
+    let pos: Vec<PoNumber> = orders.iter().map(|o| o.pulled.po.clone()).collect();
+    Ok(LxViews(ctx.store.lingxing_views(&pos).await?))
+}
+
+/// LingXing views read ahead for a batch of orders.
+pub(crate) struct LxViews(
+    std::collections::BTreeMap<PoNumber, (serde_json::Value, Option<DateTime<Utc>>)>,
+);
+
+impl LxViews {
+    /// The view of `po` (`Null` when none is stored) and when it was read.
+    pub(crate) fn get(&self, po: &PoNumber) -> (serde_json::Value, Option<DateTime<Utc>>) {
+        self.0
+            .get(po)
+            .cloned()
+            .unwrap_or((serde_json::Value::Null, None))
+    }
+}
+
 /// Records a fact on the order's timeline without changing anything else.
 pub(crate) async fn note(
     ctx: &RunCtx,

@@ -20,7 +20,7 @@ use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    failed_write, read_settled, skip, skip_many, write_hold,
+    failed_write, read_settled, skip, skip_many, views_of, write_hold,
 };
 use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
@@ -133,6 +133,7 @@ impl Job for InvoiceToDsco {
         }
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
         let job = ctx.job_config.as_ref();
+        let views = views_of(ctx, &batch).await?;
         let mut writes: Vec<(OrderRecord, InvoiceWrite, Option<String>)> = Vec::new();
         for o in batch {
             let view = match DscoOrderView::from_payload(&o.pulled.payload) {
@@ -219,7 +220,7 @@ impl Job for InvoiceToDsco {
                 }
                 _ => {}
             }
-            let (lx, _) = ctx.store.lingxing_view(&o.pulled.po).await?;
+            let (lx, _) = views.get(&o.pulled.po);
             let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
                 Ok(s) => s,
                 Err(r) => {

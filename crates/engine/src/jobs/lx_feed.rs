@@ -118,12 +118,16 @@ pub(crate) async fn apply(
         .filter_map(|p| PoNumber::parse(p).ok())
         .collect();
     let local = ctx.store.orders_by_po(&pos).await?;
+    let stored = ctx.store.lingxing_views(&pos).await?;
     let mut views = Vec::new();
     for rec in local.iter().filter(|r| stages.contains(&r.stage)) {
         let Some(lx) = by_po.get(rec.pulled.po.as_str()) else {
             continue;
         };
-        let (view, _) = ctx.store.lingxing_view(&rec.pulled.po).await?;
+        let view = stored
+            .get(&rec.pulled.po)
+            .map(|v| v.0.clone())
+            .unwrap_or(Value::Null);
         let merged = merge_orders(&view, lx);
         let nos: Vec<String> = lx_orders(&merged)
             .into_iter()
@@ -235,12 +239,11 @@ pub(crate) async fn lookup_unknown(
     // Fresh placeholders left to the feed: decided again next run, when either the feed has
     // replaced them or they predate its window and are looked up.
     let mut deferred = BTreeSet::new();
+    let stored = super::common::views_of(ctx, candidates)
+        .await
+        .map_err(store_err)?;
     for c in candidates {
-        let (view, checked) = ctx
-            .store
-            .lingxing_view(&c.pulled.po)
-            .await
-            .map_err(store_err)?;
+        let (view, checked) = stored.get(&c.pulled.po);
         // Status 0: created by this service, not read back yet.
         let placeholder = lx_orders(&view).iter().any(|o| o.status == 0);
         let placeholder_missed =

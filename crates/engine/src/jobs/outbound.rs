@@ -142,12 +142,11 @@ pub(crate) async fn refresh(
         }
         let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
         let mut views = Vec::with_capacity(chunk.len());
+        let stored = super::common::views_of(ctx, chunk)
+            .await
+            .map_err(store_err)?;
         for o in chunk {
-            let (mut view, _) = ctx
-                .store
-                .lingxing_view(&o.pulled.po)
-                .await
-                .map_err(store_err)?;
+            let (mut view, _) = stored.get(&o.pulled.po);
             if !view.is_object() {
                 view = json!({});
             }

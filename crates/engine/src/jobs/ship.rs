@@ -21,7 +21,7 @@ use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    failed_write, read_settled, skip, skip_many, write_hold,
+    failed_write, read_settled, skip, skip_many, views_of, write_hold,
 };
 use super::lx_feed::{follow, lx_orders, shipping_seen};
 use super::outbound::{audited, outbounds, refresh};
@@ -249,8 +249,9 @@ impl Job for ShipToDsco {
         // have left: an order just acknowledged whose LingXing orders did not move since their
         // audit has none out yet, and the feed wakes it when one leaves.
         let mut need = Vec::new();
+        let views = views_of(ctx, &batch).await?;
         for o in &batch {
-            let (view, _) = ctx.store.lingxing_view(&o.pulled.po).await?;
+            let (view, _) = views.get(&o.pulled.po);
             if audited(&view) && (view.get("outbounds").is_some() || shipping_seen(&view)) {
                 need.push(o.clone());
             }
@@ -268,6 +269,8 @@ impl Job for ShipToDsco {
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
         let settings = ctx.job_config.as_ref().map(|j| &j.settings);
         let mut writes: Vec<(OrderRecord, ShipWrite)> = Vec::new();
+        // Read again: the refresh above stored the outbound orders.
+        let views = views_of(ctx, &batch).await?;
         for (n, o) in batch.into_iter().enumerate() {
             let at_3 = n < stage3;
             let view = match DscoOrderView::from_payload(&o.pulled.payload) {
@@ -285,7 +288,7 @@ impl Job for ShipToDsco {
                     continue;
                 }
             };
-            let (lx, _) = ctx.store.lingxing_view(&o.pulled.po).await?;
+            let (lx, _) = views.get(&o.pulled.po);
             let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
                 Ok(s) => s,
                 Err(r) => {
