@@ -559,7 +559,7 @@ pub async fn waiting_a_day_costs_at_most_one_call_per_run(db: &Db) {
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
     w.run(JobName::PushToLingxing).await;
-    // The first ACK run reads back the just-created orders (one call per 200) and starts the feed.
+    // The first ACK run starts the LingXing change feed; the just-created orders come with it.
     w.run(JobName::AckToDsco).await;
     w.run(JobName::ShipToDsco).await;
     w.run(JobName::InvoiceToDsco).await;
