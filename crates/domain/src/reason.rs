@@ -76,6 +76,7 @@ pub enum ReasonCode {
     LingxingRejected,
     LingxingOrderMissing,
     LingxingCancelled,
+    LingxingIntercepted,
     DscoRejected,
     SkuUnmatched,
     ReverseMapAmbiguous,
@@ -98,7 +99,7 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 26] = [
+    pub const ALL: [ReasonCode; 27] = [
         ReasonCode::CancelledAfterPush,
         ReasonCode::ShopUnmapped,
         ReasonCode::WarehouseUnmapped,
@@ -109,6 +110,7 @@ impl ReasonCode {
         ReasonCode::LingxingRejected,
         ReasonCode::LingxingOrderMissing,
         ReasonCode::LingxingCancelled,
+        ReasonCode::LingxingIntercepted,
         ReasonCode::DscoRejected,
         ReasonCode::SkuUnmatched,
         ReasonCode::ReverseMapAmbiguous,
@@ -140,6 +142,7 @@ impl ReasonCode {
             LingxingRejected => "lingxing_rejected",
             LingxingOrderMissing => "lingxing_order_missing",
             LingxingCancelled => "lingxing_cancelled",
+            LingxingIntercepted => "lingxing_intercepted",
             DscoRejected => "dsco_rejected",
             SkuUnmatched => "sku_unmatched",
             ReverseMapAmbiguous => "reverse_map_ambiguous",
@@ -164,8 +167,8 @@ impl ReasonCode {
         match self {
             CancelledAfterPush | ShopUnmapped | WarehouseUnmapped | ShipmentUnmapped
             | AddressIncomplete | PriceMissing | SkuMissing | LingxingRejected
-            | LingxingOrderMissing | LingxingCancelled | DscoRejected | SkuUnmatched
-            | ReverseMapAmbiguous => ReasonKind::NeedsAttention,
+            | LingxingOrderMissing | LingxingCancelled | LingxingIntercepted | DscoRejected
+            | SkuUnmatched | ReverseMapAmbiguous => ReasonKind::NeedsAttention,
             LingxingNotAudited
             | DscoConfirmationPending
             | NoTrackingYet
@@ -216,6 +219,9 @@ impl ReasonCode {
             ),
             LingxingCancelled => format!(
                 "The LingXing order was cancelled ({subject}). Cancel the order in DSCO, or restore it in LingXing."
+            ),
+            LingxingIntercepted => format!(
+                "Every LingXing outbound order of this PO was intercepted ({subject}) and nothing has shipped. Re-ship it in LingXing, or cancel the order in DSCO."
             ),
             DscoRejected => format!(
                 "DSCO rejected the request: {subject}. Correct what DSCO names; the order is retried on the next run."
@@ -298,6 +304,9 @@ impl ReasonCode {
             LingxingCancelled => {
                 format!("领星订单已取消（{subject}）。请在 DSCO 取消该订单，或在领星恢复订单。")
             }
+            LingxingIntercepted => format!(
+                "该 PO 在领星的出库单都已截单（{subject}），没有任何包裹发出。请在领星重新发货，或在 DSCO 取消订单。"
+            ),
             DscoRejected => {
                 format!("DSCO 拒绝了请求：{subject}。请按 DSCO 的提示修正，下次运行会重试。")
             }

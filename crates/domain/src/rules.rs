@@ -297,6 +297,10 @@ pub struct Shipped {
     pub packages: BTreeMap<String, Package>,
     /// DSCO line index → quantity out of the warehouse (status 3 only).
     pub out_per_line: BTreeMap<usize, i64>,
+    /// Outbound orders intercepted in LingXing (status 4), by number.
+    pub intercepted: Vec<String>,
+    /// Outbound orders in all, intercepted ones included.
+    pub outbounds: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -315,7 +319,15 @@ pub fn map_outbounds(
     outbounds: &[LxOutbound],
     sku: &SkuMaps,
 ) -> Result<Shipped, Reason> {
-    let mut shipped = Shipped::default();
+    let mut shipped = Shipped {
+        outbounds: outbounds.len(),
+        intercepted: outbounds
+            .iter()
+            .filter(|ob| ob.status == LxOutbound::INTERCEPTED)
+            .map(|ob| ob.wo_number.clone())
+            .collect(),
+        ..Shipped::default()
+    };
     for ob in outbounds
         .iter()
         .filter(|ob| ob.status != LxOutbound::INTERCEPTED)
@@ -489,6 +501,17 @@ pub fn decide_ship(
         });
     }
     if shipments.is_empty() {
+        // Every outbound order intercepted and nothing out: LingXing will not ship this by
+        // itself; someone has to re-ship or cancel.
+        if shipped.packages.is_empty()
+            && shipped.outbounds > 0
+            && shipped.intercepted.len() == shipped.outbounds
+        {
+            return skip(
+                ReasonCode::LingxingIntercepted,
+                format!("outbound {}", shipped.intercepted.join(", ")),
+            );
+        }
         return skip(
             ReasonCode::NoTrackingYet,
             format!("{} package(s) known, none new", shipped.packages.len()),

@@ -597,3 +597,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn ship_names_an_interception_when_nothing_else_can_leave() {
+    let none = BTreeSet::new();
+    let o = order(json!({"dscoStatus": "shipment_pending", "dscoLifecycle": "acknowledged"}));
+    let cx = ShipContext {
+        already_sent: &none,
+        require_full_shipment: false,
+        multi_ban: false,
+        carrier_map: None,
+        lingxing: &[],
+    };
+    let all = vec![ob("W7", 4, None, &[("LX-1", 1, 0)], 2)];
+    let shipped = map_outbounds(&o, &all, &skus()).unwrap();
+    let (code, subject) = reason_of(decide_ship(&o, &shipped, &cx));
+    assert_eq!(code, ReasonCode::LingxingIntercepted);
+    assert_eq!(code.kind(), crate::ReasonKind::NeedsAttention);
+    assert!(subject.contains("W7"), "{subject}");
+    // Another outbound still pending: waiting for it, as before.
+    let some = vec![
+        ob("W7", 4, None, &[("LX-1", 1, 0)], 2),
+        ob("W8", 2, None, &[("LX-1", 1, 0)], 2),
+    ];
+    let shipped = map_outbounds(&o, &some, &skus()).unwrap();
+    assert_eq!(
+        reason_of(decide_ship(&o, &shipped, &cx)).0,
+        ReasonCode::NoTrackingYet
+    );
+}

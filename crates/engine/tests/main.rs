@@ -141,6 +141,7 @@ both_backends!(
     pairs_manual_entries_survive_and_win,
     pairs_concurrent_manual_edit_fails_the_swap_cleanly,
     cleanup_job_records_what_it_deleted,
+    an_intercepted_outbound_needs_attention,
 );
 
 #[test]

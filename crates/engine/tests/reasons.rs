@@ -1201,3 +1201,49 @@ pub async fn an_order_cancelled_in_lingxing_after_the_ack_needs_attention(db: &D
     );
     ground_truth(&w, &po, 1, 0, 0);
 }
+
+/// LingXing intercepts the only outbound order of an acknowledged order: nothing will ship by
+/// itself, so the order needs attention (not "waiting for tracking"), and nothing is sent. The
+/// retailer cancelling in DSCO then ends it.
+pub async fn an_intercepted_outbound_needs_attention(db: &Db) {
+    let w = world(db, json!({})).await;
+    let po = w.dsco.generate_orders(1, 131)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.lx.audit(&po);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::AckToDsco).await;
+    w.run(JobName::ShipToDsco).await;
+    expect(&w, &po, Stage::Acknowledged, ReasonCode::NoTrackingYet).await;
+    assert_eq!(w.lx.intercept(&po), w.lx.outbounds_for(&po).len());
+    w.advance(60);
+    w.run(JobName::ShipToDsco).await;
+    expect(
+        &w,
+        &po,
+        Stage::Acknowledged,
+        ReasonCode::LingxingIntercepted,
+    )
+    .await;
+    let o = w
+        .store
+        .get_order(&PoNumber::parse(&po).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let wo = &w.lx.outbounds_for(&po)[0].wo_number;
+    assert!(
+        o.reason.unwrap().detail.contains(wo.as_str()),
+        "names the outbound order"
+    );
+    assert!(w.dsco.shipments_for(&po).is_empty(), "nothing sent to DSCO");
+    assert_eq!(w.lx.orders_for(&po).len(), 1);
+    w.dsco.cancel_order(&po);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    assert_eq!(reason_of(&w, &po).await.0, Stage::Cancelled);
+}

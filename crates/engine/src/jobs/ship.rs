@@ -250,9 +250,15 @@ impl Job for ShipToDsco {
         // audit has none out yet, and the feed wakes it when one leaves.
         let mut need = Vec::new();
         let views = views_of(ctx, &batch).await?;
+        let now = ctx.clock.now();
         for o in &batch {
             let (view, _) = views.get(&o.pulled.po);
-            if audited(&view) && (view.get("outbounds").is_some() || shipping_seen(&view)) {
+            // A due recheck of an order already decided here (the weekly one of a waiting
+            // order, a retry) reads them whatever the feed said.
+            let recheck = o.reason.is_some() && o.next_attempt_at.is_none_or(|t| t <= now);
+            if audited(&view)
+                && (recheck || view.get("outbounds").is_some() || shipping_seen(&view))
+            {
                 need.push(o.clone());
             }
         }

@@ -588,6 +588,16 @@ impl World {
             self.outbounds[i].status = 4;
             self.outbounds[i].update_at = at;
             self.outbounds[i].ship_at = None;
+            // Like a package leaving (see the assumption below), an interception moves the
+            // system order's `update_time`.
+            let order_no = self.outbounds[i].order_number.clone();
+            if let Some(o) = self
+                .orders
+                .iter_mut()
+                .find(|o| o.global_order_no == order_no)
+            {
+                o.update_time = at;
+            }
             return;
         }
         let lt = self.outbounds[i].logistics_type_id.clone();
@@ -770,6 +780,12 @@ impl World {
             w.update_at = now;
             w.ship_at = None;
             n += 1;
+        }
+        // An interception moves the system orders' `update_time`, as a package leaving does.
+        if n > 0 {
+            for o in self.orders.iter_mut().filter(|o| o.platform_order_no == po) {
+                o.update_time = now;
+            }
         }
         n
     }
