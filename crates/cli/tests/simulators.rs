@@ -178,3 +178,40 @@ fn example_config_drives_orders_to_stage_5_over_http() {
             .join("\n")
     );
 }
+
+/// The README's first command: both simulators in-process, every storyline, a closing summary
+/// once every order is done, cancelled, needs attention or is held; exit code 0.
+#[test]
+fn demo_settles_every_order_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .arg("demo")
+        .arg("--dir")
+        .arg(dir.path().join("demo"))
+        .args(["--timeout-secs", "240"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed:\n{text}");
+    assert!(
+        text.contains("every order is done, cancelled, needs attention or is held"),
+        "{text}"
+    );
+    for storyline in [
+        "unmapped shop",
+        "missing price",
+        "cancelled after push",
+        "already shipped at first pull",
+        "DSCO async failure",
+    ] {
+        assert!(
+            text.contains(storyline),
+            "summary lacks {storyline}:\n{text}"
+        );
+    }
+    assert!(
+        dir.path().join("demo").join("demo.db").exists(),
+        "the store stays for `order show`"
+    );
+}
