@@ -65,15 +65,25 @@ fn moved_since_audit(o: &Order) -> bool {
         }
 }
 
-/// Whether the view shows that a package may have left: some LingXing order of the PO moved
-/// after its audit (entries written before this was recorded count as moved).
-pub(crate) fn shipping_seen(view: &Value) -> bool {
-    view.get("orders")
+/// Whether outbound orders should be (re-)read for this view: never read and some LingXing order
+/// of the PO moved after its audit, or read before some LingXing order was last updated (entries
+/// without times count as moved).
+pub(crate) fn outbounds_stale(view: &Value) -> bool {
+    let entries = view
+        .get("orders")
         .and_then(Value::as_array)
-        .is_some_and(|a| {
-            a.iter()
-                .any(|e| e.get("moved").and_then(Value::as_bool) != Some(false))
-        })
+        .cloned()
+        .unwrap_or_default();
+    match view.get("outbounds_at").and_then(Value::as_i64) {
+        None => entries
+            .iter()
+            .any(|e| e.get("moved").and_then(Value::as_bool) != Some(false)),
+        Some(read) => entries.iter().any(|e| {
+            e.get("updated")
+                .and_then(Value::as_i64)
+                .is_none_or(|u| u >= read)
+        }),
+    }
 }
 
 /// The stored view with `orders` merged in (by LingXing order number), other keys kept. Each
@@ -89,7 +99,12 @@ pub(crate) fn merge_orders(view: &Value, orders: &[&Order]) -> Value {
     for o in orders {
         by_no.insert(
             o.global_order_no.clone(),
-            json!({"no": o.global_order_no, "status": o.status.code(), "moved": moved_since_audit(o)}),
+            json!({
+                "no": o.global_order_no,
+                "status": o.status.code(),
+                "moved": moved_since_audit(o),
+                "updated": o.update_time.map(|t| t.timestamp()),
+            }),
         );
     }
     let mut out = match view {

@@ -152,6 +152,7 @@ pub(crate) async fn refresh(
             }
             view["outbounds"] =
                 Value::Array(by_po.remove(o.pulled.po.as_str()).unwrap_or_default());
+            view["outbounds_at"] = json!(ctx.clock.now().timestamp());
             views.push(store::LingxingView {
                 po: o.pulled.po.clone(),
                 store_id: None,

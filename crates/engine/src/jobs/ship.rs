@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use domain::mapping::SkuMaps;
 use domain::order::DscoOrderView;
 use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, map_outbounds};
-use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
+use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use dsco::{OrderKey, RequestKind, ShipmentsForOrder};
 use serde_json::json;
 use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
@@ -23,7 +23,7 @@ use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
     failed_write, read_settled, skip, skip_many, views_of, write_hold,
 };
-use super::lx_feed::{follow, lx_orders, shipping_seen};
+use super::lx_feed::{follow, lx_orders, outbounds_stale};
 use super::outbound::{audited, outbounds, refresh};
 use crate::{Job, JobError, RunCtx};
 
@@ -245,20 +245,24 @@ impl Job for ShipToDsco {
         if batch.is_empty() {
             return Ok(());
         }
-        // Outbound orders only for the candidates LingXing has audited and where a package may
-        // have left: an order just acknowledged whose LingXing orders did not move since their
-        // audit has none out yet, and the feed wakes it when one leaves.
+        // Outbound orders only for the candidates LingXing has audited and where something may
+        // have changed since they were last read: an order just acknowledged whose LingXing
+        // orders did not move since their audit has none out yet, and the feed wakes it when one
+        // leaves; an order re-decided for a config change (needs attention, held) decides on
+        // what was read.
         let mut need = Vec::new();
         let views = views_of(ctx, &batch).await?;
         let now = ctx.clock.now();
         for o in &batch {
             let (view, _) = views.get(&o.pulled.po);
-            // A due recheck of an order already decided here (the weekly one of a waiting
-            // order, a retry) reads them whatever the feed said.
-            let recheck = o.reason.is_some() && o.next_attempt_at.is_none_or(|t| t <= now);
-            if audited(&view)
-                && (recheck || view.get("outbounds").is_some() || shipping_seen(&view))
-            {
+            // A due recheck of a waiting or retrying order (the weekly one, a retry) reads them
+            // whatever the feed said.
+            let recheck = o
+                .reason
+                .as_ref()
+                .is_some_and(|r| matches!(r.kind, ReasonKind::Waiting | ReasonKind::Retrying))
+                && o.next_attempt_at.is_none_or(|t| t <= now);
+            if audited(&view) && (recheck || outbounds_stale(&view)) {
                 need.push(o.clone());
             }
         }
