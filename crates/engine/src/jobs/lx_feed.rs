@@ -304,3 +304,26 @@ pub(crate) async fn lookup_unknown(
     }
     Ok(deferred)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbound_orders_are_stale_only_after_lingxing_moved() {
+        let entry = |moved: bool, updated: Option<i64>| json!({"no": "103", "status": 5, "moved": moved, "updated": updated});
+        // Never read: only an order that moved after its audit (or of unknown history).
+        assert!(!outbounds_stale(
+            &json!({"orders": [entry(false, Some(90))]})
+        ));
+        assert!(outbounds_stale(&json!({"orders": [entry(true, Some(95))]})));
+        assert!(outbounds_stale(
+            &json!({"orders": [{"no": "103", "status": 5}]})
+        ));
+        // Read at 100: stale once an order was updated in or after that second.
+        let read = |e: Value| json!({"orders": [e], "outbounds": [], "outbounds_at": 100});
+        assert!(!outbounds_stale(&read(entry(true, Some(99)))));
+        assert!(outbounds_stale(&read(entry(true, Some(100)))));
+        assert!(outbounds_stale(&read(entry(false, None))));
+    }
+}
