@@ -1717,30 +1717,22 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<Intent> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
-            sqlx::query(
-                "INSERT INTO intents (kind, key, po, state, payload, outcome, attempts, run_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'pending', $4, '', 0, $5, $6, $6) ON CONFLICT (kind, key) DO NOTHING",
-            )
-            .bind(kind.as_str())
-            .bind(key)
-            .bind(po.as_str())
-            .bind(payload.to_string())
-            .bind(run_id)
-            .bind(ms(now))
-            .execute(&mut *tx)
+        let one = NewIntent {
+            key: key.to_owned(),
+            po: po.clone(),
+            payload: payload.clone(),
+        };
+        self.put_intents(kind, std::slice::from_ref(&one), run_id, now, fence, false)
             .await?;
-            let row = sqlx::query(concat!("SELECT ", intent_cols!(), " FROM intents WHERE kind = $1 AND key = $2"))
-                .bind(kind.as_str())
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-            let out = intent_from(&row)?;
-            tx.commit().await?;
-            Ok(out)
-        })
+        self.intent(kind, key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                table: "intents",
+                detail: format!(
+                    "{} {key} missing right after it was recorded",
+                    kind.as_str()
+                ),
+            })
     }
 
     async fn update_intent(

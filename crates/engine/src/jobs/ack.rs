@@ -26,8 +26,8 @@ use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 use super::Clients;
 use super::common::{
     StateCheck, advance, advance_many, candidates, changed_since_refusal, chunk_outcome,
-    close_settled, dsco_reason, failed_write, read_settled, skip, skip_many, skip_until, views_of,
-    write_hold,
+    close_settled, dsco_reason, failed_write, read_settled, record_intents, settle_intents, skip,
+    skip_many, skip_until, views_of, write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
@@ -257,16 +257,7 @@ impl Job for AckToDsco {
                 payload: serde_json::json!({"id": a.id, "type": "PO_NUMBER", "supplierOrderNumber": a.supplier_order_number}),
             })
             .collect();
-        ctx.store
-            .put_intents(
-                IntentKind::Ack,
-                &intents,
-                &ctx.run_id,
-                ctx.clock.now(),
-                &ctx.fence,
-                false,
-            )
-            .await?;
+        record_intents(ctx, IntentKind::Ack, &intents, false).await?;
         let body: Vec<OrderAck> = acks.iter().map(|(_, a)| a.clone()).collect();
         let by_po: BTreeMap<String, &OrderRecord> =
             acks.iter().map(|(o, a)| (a.id.clone(), o)).collect();
@@ -274,17 +265,8 @@ impl Job for AckToDsco {
             Ok(c) => c,
             Err(e) => {
                 let (state, r) = failed_write(&e);
-                let updates: Vec<IntentUpdate> = acks
-                    .iter()
-                    .map(|(_, a)| IntentUpdate {
-                        key: a.id.clone(),
-                        state,
-                        outcome: e.to_string(),
-                    })
-                    .collect();
-                ctx.store
-                    .update_intents(IntentKind::Ack, &updates, ctx.clock.now(), &ctx.fence)
-                    .await?;
+                let keys = acks.iter().map(|(_, a)| a.id.clone());
+                settle_intents(ctx, IntentKind::Ack, keys, state, &e.to_string()).await?;
                 let skips: Vec<_> = acks.iter().map(|(o, _)| (o, r.clone())).collect();
                 return skip_many(ctx, &skips).await;
             }
@@ -292,18 +274,7 @@ impl Job for AckToDsco {
         for chunk in chunks {
             let (state, outcome, reason) =
                 chunk_outcome(ctx, IntentKind::Ack, &chunk.result, &chunk.keys).await?;
-            let updates: Vec<IntentUpdate> = chunk
-                .keys
-                .iter()
-                .map(|po| IntentUpdate {
-                    key: po.clone(),
-                    state,
-                    outcome: outcome.clone(),
-                })
-                .collect();
-            ctx.store
-                .update_intents(IntentKind::Ack, &updates, ctx.clock.now(), &ctx.fence)
-                .await?;
+            settle_intents(ctx, IntentKind::Ack, chunk.keys.clone(), state, &outcome).await?;
             let skips: Vec<_> = chunk
                 .keys
                 .iter()

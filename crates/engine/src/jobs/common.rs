@@ -170,6 +170,69 @@ pub(crate) async fn advance_many(
     Ok(())
 }
 
+/// The tracking numbers DSCO request `request_id` carried for `po` (its submitted shipment
+/// intents).
+pub(crate) async fn submitted_trackings(
+    ctx: &RunCtx,
+    po: &PoNumber,
+    request_id: &str,
+) -> Result<Vec<String>, JobError> {
+    Ok(ctx
+        .store
+        .intents_for(po)
+        .await?
+        .into_iter()
+        .filter(|i| {
+            i.kind == store::IntentKind::Shipment
+                && i.state == store::IntentState::Submitted
+                && i.outcome == request_id
+        })
+        .map(|i| i.key)
+        .collect())
+}
+
+/// Records the intents of one far-side call before it is made (see `Store::put_intents`).
+pub(crate) async fn record_intents(
+    ctx: &RunCtx,
+    kind: store::IntentKind,
+    intents: &[store::NewIntent],
+    restart: bool,
+) -> Result<(), JobError> {
+    ctx.store
+        .put_intents(
+            kind,
+            intents,
+            &ctx.run_id,
+            ctx.clock.now(),
+            &ctx.fence,
+            restart,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Sets many intents of one kind to `state` with `outcome`, in one transaction.
+pub(crate) async fn settle_intents(
+    ctx: &RunCtx,
+    kind: store::IntentKind,
+    keys: impl IntoIterator<Item = String>,
+    state: store::IntentState,
+    outcome: &str,
+) -> Result<(), JobError> {
+    let updates: Vec<store::IntentUpdate> = keys
+        .into_iter()
+        .map(|key| store::IntentUpdate {
+            key,
+            state,
+            outcome: outcome.to_owned(),
+        })
+        .collect();
+    ctx.store
+        .update_intents(kind, &updates, ctx.clock.now(), &ctx.fence)
+        .await?;
+    Ok(())
+}
+
 /// The stored LingXing views of `orders`, read together (one query per 500).
 pub(crate) async fn views_of(
     ctx: &RunCtx,
@@ -392,18 +455,7 @@ async fn confirmed_by_state(
         StateCheck::None => false,
         StateCheck::Acknowledged => domain::rules::dsco_past_ack(&view),
         StateCheck::Tracking => {
-            let mine: Vec<String> = ctx
-                .store
-                .intents_for(&p)
-                .await?
-                .into_iter()
-                .filter(|i| {
-                    i.kind == store::IntentKind::Shipment
-                        && i.state == store::IntentState::Submitted
-                        && i.outcome == request_id
-                })
-                .map(|i| i.key)
-                .collect();
+            let mine = submitted_trackings(ctx, &p, request_id).await?;
             !mine.is_empty() && mine.iter().all(|t| view.packages.contains(t))
         }
     })

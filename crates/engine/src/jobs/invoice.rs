@@ -15,12 +15,13 @@ use domain::rules::{Decision, InvoiceWrite, decide_invoice, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::RequestKind;
 use serde_json::json;
-use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
+use store::{IntentKind, IntentState, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    failed_write, read_settled, skip, skip_many, views_of, write_hold,
+    failed_write, read_settled, record_intents, settle_intents, skip, skip_many, views_of,
+    write_hold,
 };
 use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
@@ -261,16 +262,7 @@ impl Job for InvoiceToDsco {
                 payload: json!({"invoiceId": w.invoice_id, "totalAmount": w.total.to_string(), "lines": w.lines.len()}),
             })
             .collect();
-        ctx.store
-            .put_intents(
-                IntentKind::Invoice,
-                &intents,
-                &ctx.run_id,
-                ctx.clock.now(),
-                &ctx.fence,
-                true,
-            )
-            .await?;
+        record_intents(ctx, IntentKind::Invoice, &intents, true).await?;
         let body: Vec<dsco::Invoice> = writes
             .iter()
             .map(|(_, w, id)| to_dsco(w, id.clone()))
@@ -279,22 +271,12 @@ impl Job for InvoiceToDsco {
             .iter()
             .map(|(o, w, _)| (w.invoice_id.clone(), o))
             .collect();
-        let updates = |ids: &mut dyn Iterator<Item = &String>, state, outcome: &str| {
-            ids.map(|id| IntentUpdate {
-                key: id.clone(),
-                state,
-                outcome: outcome.to_owned(),
-            })
-            .collect::<Vec<_>>()
-        };
         let chunks = match self.0.dsco.invoice_batch(&body).await {
             Ok(c) => c,
             Err(e) => {
                 let (st, r) = failed_write(&e);
-                let all = updates(&mut by_id.keys(), st, &e.to_string());
-                ctx.store
-                    .update_intents(IntentKind::Invoice, &all, ctx.clock.now(), &ctx.fence)
-                    .await?;
+                let keys = by_id.keys().cloned();
+                settle_intents(ctx, IntentKind::Invoice, keys, st, &e.to_string()).await?;
                 let skips: Vec<_> = writes.iter().map(|(o, _, _)| (o, r.clone())).collect();
                 return skip_many(ctx, &skips).await;
             }
@@ -302,10 +284,14 @@ impl Job for InvoiceToDsco {
         for chunk in chunks {
             let (state, outcome, reason) =
                 chunk_outcome(ctx, IntentKind::Invoice, &chunk.result, &chunk.keys).await?;
-            let these = updates(&mut chunk.keys.iter(), state, &outcome);
-            ctx.store
-                .update_intents(IntentKind::Invoice, &these, ctx.clock.now(), &ctx.fence)
-                .await?;
+            settle_intents(
+                ctx,
+                IntentKind::Invoice,
+                chunk.keys.clone(),
+                state,
+                &outcome,
+            )
+            .await?;
             let skips: Vec<_> = chunk
                 .keys
                 .iter()

@@ -21,7 +21,9 @@ use store::{
 };
 
 use super::Clients;
-use super::common::{advance, advance_many, candidates, lingxing_reason, note, skip, write_hold};
+use super::common::{
+    advance, advance_many, candidates, lingxing_reason, note, record_intents, skip, write_hold,
+};
 use super::lx_feed::merge_orders;
 use crate::{Job, JobError, RunCtx};
 
@@ -214,16 +216,7 @@ impl Job for PushToLingxing {
                         payload: serde_json::to_value(new_order(p)).unwrap_or_default(),
                     })
                     .collect();
-                ctx.store
-                    .put_intents(
-                        IntentKind::Create,
-                        &intents,
-                        &ctx.run_id,
-                        ctx.clock.now(),
-                        &ctx.fence,
-                        false,
-                    )
-                    .await?;
+                record_intents(ctx, IntentKind::Create, &intents, false).await?;
                 for (o, p) in part {
                     for n in &p.notes {
                         note(ctx, &o.pulled.po, EventOutcome::Noted, n.clone()).await?;

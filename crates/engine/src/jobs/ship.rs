@@ -16,12 +16,13 @@ use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, map_outbounds
 use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use dsco::{OrderKey, RequestKind, ShipmentsForOrder};
 use serde_json::json;
-use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
+use store::{IntentKind, IntentState, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    failed_write, read_settled, skip, skip_many, views_of, write_hold,
+    failed_write, read_settled, record_intents, settle_intents, skip, skip_many,
+    submitted_trackings, views_of, write_hold,
 };
 use super::lx_feed::{follow, lx_orders, outbounds_stale};
 use super::outbound::{audited, outbounds, refresh};
@@ -77,19 +78,7 @@ impl ShipToDsco {
             for (po, outcome) in settled.items.iter().cloned() {
                 let po = po.as_str();
                 let Ok(p) = PoNumber::parse(po) else { continue };
-                // The tracking numbers this request carried for the order.
-                let mine: Vec<String> = ctx
-                    .store
-                    .intents_for(&p)
-                    .await?
-                    .into_iter()
-                    .filter(|i| {
-                        i.kind == IntentKind::Shipment
-                            && i.state == IntentState::Submitted
-                            && i.outcome == request
-                    })
-                    .map(|i| i.key)
-                    .collect();
+                let mine = submitted_trackings(ctx, &p, request).await?;
                 let now = ctx.clock.now();
                 match outcome {
                     Ok(how) => {
@@ -365,25 +354,10 @@ impl Job for ShipToDsco {
                 })
             })
             .collect();
-        ctx.store
-            .put_intents(
-                IntentKind::Shipment,
-                &intents,
-                &ctx.run_id,
-                ctx.clock.now(),
-                &ctx.fence,
-                true,
-            )
-            .await?;
-        let updates_for = |ws: &[&(OrderRecord, ShipWrite)], state: IntentState, outcome: &str| {
+        record_intents(ctx, IntentKind::Shipment, &intents, true).await?;
+        let trackings = |ws: &[&(OrderRecord, ShipWrite)]| {
             ws.iter()
-                .flat_map(|(_, w)| {
-                    w.shipments.iter().map(|s| IntentUpdate {
-                        key: s.tracking_number.clone(),
-                        state,
-                        outcome: outcome.to_owned(),
-                    })
-                })
+                .flat_map(|(_, w)| w.shipments.iter().map(|s| s.tracking_number.clone()))
                 .collect::<Vec<_>>()
         };
         let body: Vec<ShipmentsForOrder> = writes.iter().map(|(_, w)| to_dsco(w)).collect();
@@ -394,14 +368,8 @@ impl Job for ShipToDsco {
             Err(e) => {
                 let (st, r) = failed_write(&e);
                 let all: Vec<&(OrderRecord, ShipWrite)> = writes.iter().collect();
-                ctx.store
-                    .update_intents(
-                        IntentKind::Shipment,
-                        &updates_for(&all, st, &e.to_string()),
-                        ctx.clock.now(),
-                        &ctx.fence,
-                    )
-                    .await?;
+                let keys = trackings(&all);
+                settle_intents(ctx, IntentKind::Shipment, keys, st, &e.to_string()).await?;
                 let skips: Vec<_> = writes.iter().map(|(o, _)| (o, r.clone())).collect();
                 return skip_many(ctx, &skips).await;
             }
@@ -414,14 +382,7 @@ impl Job for ShipToDsco {
                 .iter()
                 .filter_map(|po| by_po.get(po).copied())
                 .collect();
-            ctx.store
-                .update_intents(
-                    IntentKind::Shipment,
-                    &updates_for(&mine, state, &outcome),
-                    ctx.clock.now(),
-                    &ctx.fence,
-                )
-                .await?;
+            settle_intents(ctx, IntentKind::Shipment, trackings(&mine), state, &outcome).await?;
             let skips: Vec<_> = mine
                 .iter()
                 .filter(|(o, _)| o.stage == Stage::Acknowledged)
