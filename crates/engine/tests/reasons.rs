@@ -684,8 +684,13 @@ async fn recorded_by(w: &World, po: &str, job: JobName, code: ReasonCode) -> boo
         .any(|e| e.event.job == Some(job) && e.event.reason_code.as_deref() == Some(code.as_str()))
 }
 
-async fn sku_version(w: &World) -> i64 {
-    w.store.sku_map().await.unwrap().version
+/// An operator's `mapping.sku` entry (`None` removes it), against the current version.
+async fn map_manually(w: &World, dsco_sku: &str, lingxing_sku: Option<&str>, why: &str) {
+    let v = w.store.sku_map().await.unwrap().version;
+    w.store
+        .set_manual_sku(v, dsco_sku, lingxing_sku, "operator", why, w.clock.now())
+        .await
+        .unwrap();
 }
 
 pub async fn a_line_without_any_sku_is_not_pushed(db: &Db) {
@@ -904,18 +909,7 @@ pub async fn a_substituted_sku_in_lingxing_matches_no_dsco_line(db: &Db) {
 
     // mapping.sku says SKU-1001 is LX-9999 in LingXing now (the entry wins over the pair): the
     // next run sends the package under the DSCO line's SKU.
-    let v = sku_version(&w).await;
-    w.store
-        .set_manual_sku(
-            v,
-            "SKU-1001",
-            Some("LX-9999"),
-            "operator",
-            "new local SKU",
-            w.clock.now(),
-        )
-        .await
-        .unwrap();
+    map_manually(&w, "SKU-1001", Some("LX-9999"), "new local SKU").await;
     w.advance(60);
     w.run(JobName::ShipToDsco).await;
     w.advance(120);
@@ -959,18 +953,7 @@ pub async fn a_substituted_sku_in_lingxing_matches_no_dsco_line(db: &Db) {
     ground_truth(&w, "PO-SUB-2", 1, 1, 0);
 
     // Mapped: the second package goes out, then the invoice.
-    let v = sku_version(&w).await;
-    w.store
-        .set_manual_sku(
-            v,
-            "SKU-1003",
-            Some("LX-8888"),
-            "operator",
-            "new local SKU",
-            w.clock.now(),
-        )
-        .await
-        .unwrap();
+    map_manually(&w, "SKU-1003", Some("LX-8888"), "new local SKU").await;
     w.advance(60);
     w.run(JobName::ShipToDsco).await;
     w.advance(120);
@@ -1001,18 +984,7 @@ pub async fn an_ambiguous_reverse_mapping_holds_the_shipment(db: &Db) {
         .unwrap();
     to_acknowledged(&w, &["PO-AMBI"]).await;
     // An operator maps a second DSCO SKU to the same LingXing SKU.
-    let v = sku_version(&w).await;
-    w.store
-        .set_manual_sku(
-            v,
-            "SKU-1001-ALT",
-            Some("LX-1001"),
-            "operator",
-            "second listing",
-            w.clock.now(),
-        )
-        .await
-        .unwrap();
+    map_manually(&w, "SKU-1001-ALT", Some("LX-1001"), "second listing").await;
     w.lx.ship("PO-AMBI", None);
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
@@ -1033,18 +1005,7 @@ pub async fn an_ambiguous_reverse_mapping_holds_the_shipment(db: &Db) {
     assert_eq!(w.dsco.calls(sim::dsco::Endpoint::ShipmentBatch), 0);
 
     // The entry is removed again: one-to-one, and the next run sends the package.
-    let v = sku_version(&w).await;
-    w.store
-        .set_manual_sku(
-            v,
-            "SKU-1001-ALT",
-            None,
-            "operator",
-            "one-to-one",
-            w.clock.now(),
-        )
-        .await
-        .unwrap();
+    map_manually(&w, "SKU-1001-ALT", None, "one-to-one").await;
     w.advance(60);
     w.run(JobName::ShipToDsco).await;
     w.advance(120);
