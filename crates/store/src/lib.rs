@@ -757,6 +757,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     async fn intent(&self, kind: IntentKind, key: &str) -> Result<Option<Intent>>;
     async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>>;
+    /// The intents of `kind` still `submitted` in DSCO request `request_id` (their outcome).
+    async fn request_intents(&self, kind: IntentKind, request_id: &str) -> Result<Vec<Intent>>;
     async fn insert_dsco_request(&self, req: &DscoRequest, fence: &Fence) -> Result<()>;
     async fn pending_dsco_requests(&self, kind: IntentKind) -> Result<Vec<DscoRequest>>;
     async fn finish_dsco_request(

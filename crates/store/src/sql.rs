@@ -1840,6 +1840,20 @@ impl Store for SqlStore {
         })
     }
 
+    async fn request_intents(&self, kind: IntentKind, request_id: &str) -> Result<Vec<Intent>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(concat!(
+                "SELECT ", intent_cols!(),
+                " FROM intents WHERE kind = $1 AND state = 'submitted' AND outcome = $2 ORDER BY id"
+            ))
+            .bind(kind.as_str())
+            .bind(request_id)
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(intent_from).collect()
+        })
+    }
+
     async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>> {
         with_pool!(self, p => {
             let rows = sqlx::query(concat!("SELECT ", intent_cols!(), " FROM intents WHERE po = $1 ORDER BY id"))

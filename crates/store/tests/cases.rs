@@ -1236,6 +1236,37 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
     assert_eq!(o.stage, Stage::Pushed);
     assert_eq!(o.reason.unwrap().code, "lingxing_not_audited");
 
+    // A request's submitted intents, found by its id.
+    let submitted = vec![
+        IntentUpdate {
+            key: "PO-B1".into(),
+            state: IntentState::Submitted,
+            outcome: "req-9".into(),
+        },
+        IntentUpdate {
+            key: "PO-B3".into(),
+            state: IntentState::Submitted,
+            outcome: "req-9".into(),
+        },
+    ];
+    s.update_intents(IntentKind::Create, &submitted, t(12), &f)
+        .await
+        .unwrap();
+    let keys: Vec<String> = s
+        .request_intents(IntentKind::Create, "req-9")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert_eq!(keys, vec!["PO-B1", "PO-B3"]);
+    assert!(
+        s.request_intents(IntentKind::Ack, "req-9")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // A stale fence (the lease expired and another runner took it): nothing is written.
     let _new = lease(s, JobName::PushToLingxing, "b", t(1000)).await;
     let stale = s

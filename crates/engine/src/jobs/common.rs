@@ -1,6 +1,8 @@
 //! What every order job does the same way: record a skip with its back-off, advance a stage,
 //! note a fact, turn a client failure into a reason.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::{PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use store::{EventOutcome, NewEvent, OrderRecord};
@@ -170,27 +172,6 @@ pub(crate) async fn advance_many(
     Ok(())
 }
 
-/// The tracking numbers DSCO request `request_id` carried for `po` (its submitted shipment
-/// intents).
-pub(crate) async fn submitted_trackings(
-    ctx: &RunCtx,
-    po: &PoNumber,
-    request_id: &str,
-) -> Result<Vec<String>, JobError> {
-    Ok(ctx
-        .store
-        .intents_for(po)
-        .await?
-        .into_iter()
-        .filter(|i| {
-            i.kind == store::IntentKind::Shipment
-                && i.state == store::IntentState::Submitted
-                && i.outcome == request_id
-        })
-        .map(|i| i.key)
-        .collect())
-}
-
 /// Records the intents of one far-side call before it is made (see `Store::put_intents`).
 pub(crate) async fn record_intents(
     ctx: &RunCtx,
@@ -243,9 +224,7 @@ pub(crate) async fn views_of(
 }
 
 /// LingXing views read ahead for a batch of orders.
-pub(crate) struct LxViews(
-    std::collections::BTreeMap<PoNumber, (serde_json::Value, Option<DateTime<Utc>>)>,
-);
+pub(crate) struct LxViews(BTreeMap<PoNumber, (serde_json::Value, Option<DateTime<Utc>>)>);
 
 impl LxViews {
     /// The view of `po` (`Null` when none is stored) and when it was read.
@@ -407,6 +386,9 @@ pub(crate) async fn chunk_outcome(
 pub(crate) struct Settled {
     pub request_id: String,
     pub items: Vec<(String, Result<&'static str, String>)>,
+    /// Per PO, the keys of this request's intents still submitted (for shipments: the tracking
+    /// numbers it carried for that order).
+    pub sent: BTreeMap<String, Vec<String>>,
     /// Whether nothing is left pending, so the request can be closed once the items are handled.
     done: bool,
     total: usize,
@@ -432,33 +414,40 @@ pub(crate) enum StateCheck {
 pub(crate) const BY_LOG: &str = "DSCO change log: success";
 pub(crate) const BY_STATE: &str = "DSCO order state shows it applied";
 
-/// Whether the pulled DSCO order already shows what request `request_id` wrote for key `po`.
+/// The keys of request `req` that the pulled DSCO orders already show applied, read with one
+/// query for the orders and (for shipments) one for the request's tracking numbers.
 async fn confirmed_by_state(
     ctx: &RunCtx,
     check: StateCheck,
-    po: &str,
-    request_id: &str,
-) -> Result<bool, JobError> {
+    req: &store::DscoRequest,
+    sent: &BTreeMap<String, Vec<String>>,
+) -> Result<std::collections::HashSet<String>, JobError> {
+    let mut out = std::collections::HashSet::new();
     if check == StateCheck::None {
-        return Ok(false);
+        return Ok(out);
     }
-    let Ok(p) = PoNumber::parse(po) else {
-        return Ok(false);
-    };
-    let Some(o) = ctx.store.get_order(&p).await? else {
-        return Ok(false);
-    };
-    let Ok(view) = domain::order::DscoOrderView::from_payload(&o.pulled.payload) else {
-        return Ok(false);
-    };
-    Ok(match check {
-        StateCheck::None => false,
-        StateCheck::Acknowledged => domain::rules::dsco_past_ack(&view),
-        StateCheck::Tracking => {
-            let mine = submitted_trackings(ctx, &p, request_id).await?;
-            !mine.is_empty() && mine.iter().all(|t| view.packages.contains(t))
+    let pos: Vec<PoNumber> = req
+        .keys
+        .iter()
+        .filter_map(|k| PoNumber::parse(k).ok())
+        .collect();
+    for o in ctx.store.orders_by_po(&pos).await? {
+        let Ok(view) = domain::order::DscoOrderView::from_payload(&o.pulled.payload) else {
+            continue;
+        };
+        let po = o.pulled.po.as_str();
+        let applied = match check {
+            StateCheck::None => false,
+            StateCheck::Acknowledged => domain::rules::dsco_past_ack(&view),
+            StateCheck::Tracking => sent
+                .get(po)
+                .is_some_and(|mine| mine.iter().all(|t| view.packages.contains(t))),
+        };
+        if applied {
+            out.insert(po.to_owned());
         }
-    })
+    }
+    Ok(out)
 }
 
 /// Settles every outstanding DSCO request of `kind`: keys the pulled order state confirms (see
@@ -475,12 +464,11 @@ pub(crate) async fn read_settled(
     use dsco::ItemState;
     let mut out = Vec::new();
     for req in ctx.store.pending_dsco_requests(kind).await? {
-        let mut by_state = std::collections::HashSet::new();
-        for key in &req.keys {
-            if confirmed_by_state(ctx, check, key, &req.request_id).await? {
-                by_state.insert(key.as_str());
-            }
+        let mut sent: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for i in ctx.store.request_intents(kind, &req.request_id).await? {
+            sent.entry(i.po.to_string()).or_default().push(i.key);
         }
+        let by_state = confirmed_by_state(ctx, check, &req, &sent).await?;
         tracing::debug!(
             request = %req.request_id,
             keys = req.keys.len(),
@@ -492,6 +480,7 @@ pub(crate) async fn read_settled(
             out.push(Settled {
                 request_id: req.request_id.clone(),
                 items: req.keys.iter().map(|k| (k.clone(), Ok(BY_STATE))).collect(),
+                sent,
                 done: true,
                 total: req.keys.len(),
             });
@@ -536,6 +525,7 @@ pub(crate) async fn read_settled(
         out.push(Settled {
             request_id: req.request_id.clone(),
             items,
+            sent,
             done: open == 0 || outcome.completed,
             total: req.keys.len(),
         });

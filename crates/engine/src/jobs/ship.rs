@@ -21,8 +21,8 @@ use store::{IntentKind, IntentState, NewIntent, OrderRecord};
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    failed_write, read_settled, record_intents, settle_intents, skip, skip_many,
-    submitted_trackings, views_of, write_hold,
+    failed_write, read_settled, record_intents, settle_intents, skip, skip_many, views_of,
+    write_hold,
 };
 use super::lx_feed::{follow, lx_orders, outbounds_stale};
 use super::outbound::{audited, outbounds, refresh};
@@ -78,7 +78,8 @@ impl ShipToDsco {
             for (po, outcome) in settled.items.iter().cloned() {
                 let po = po.as_str();
                 let Ok(p) = PoNumber::parse(po) else { continue };
-                let mine = submitted_trackings(ctx, &p, request).await?;
+                // The tracking numbers this request carried for the order.
+                let mine = settled.sent.get(po).cloned().unwrap_or_default();
                 let now = ctx.clock.now();
                 match outcome {
                     Ok(how) => {
