@@ -26,8 +26,8 @@ use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 use super::Clients;
 use super::common::{
     StateCheck, advance, advance_many, candidates, changed_since_refusal, chunk_outcome,
-    close_settled, dsco_reason, failed_write, read_settled, record_intents, settle_intents, skip,
-    skip_many, skip_until, views_of, write_hold,
+    close_settled, dsco_reason, dsco_view, failed_write, read_settled, record_intents,
+    settle_intents, skip, skip_many, skip_until, views_of, write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
@@ -144,20 +144,8 @@ impl Job for AckToDsco {
         let job = ctx.job_config.as_ref();
         let mut acks: Vec<(OrderRecord, OrderAck)> = Vec::new();
         for o in batch {
-            let view = match DscoOrderView::from_payload(&o.pulled.payload) {
-                Ok(v) => v,
-                Err(e) => {
-                    skip(
-                        ctx,
-                        &o,
-                        &Reason::new(
-                            ReasonCode::DscoRejected,
-                            format!("unreadable DSCO payload: {e}"),
-                        ),
-                    )
-                    .await?;
-                    continue;
-                }
+            let Some(view) = dsco_view(ctx, &o, ReasonCode::DscoRejected).await? else {
+                continue;
             };
             let (lx_view, _) = views.get(&o.pulled.po);
             let lx = lx_orders(&lx_view);

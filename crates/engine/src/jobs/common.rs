@@ -214,6 +214,23 @@ pub(crate) async fn settle_intents(
     Ok(())
 }
 
+/// The order's stored DSCO payload, read; `None` after recording an unreadable one as a skip with
+/// `code` (a bad order never stops the batch).
+pub(crate) async fn dsco_view(
+    ctx: &RunCtx,
+    o: &OrderRecord,
+    code: ReasonCode,
+) -> Result<Option<domain::order::DscoOrderView>, JobError> {
+    match domain::order::DscoOrderView::from_payload(&o.pulled.payload) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            let r = Reason::new(code, format!("unreadable DSCO payload: {e}"));
+            skip(ctx, o, &r).await?;
+            Ok(None)
+        }
+    }
+}
+
 /// The stored LingXing views of `orders`, read together (one query per 500).
 pub(crate) async fn views_of(
     ctx: &RunCtx,

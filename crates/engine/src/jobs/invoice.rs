@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::mapping::SkuMaps;
-use domain::order::DscoOrderView;
 use domain::rules::{Decision, InvoiceWrite, decide_invoice, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::RequestKind;
@@ -20,8 +19,8 @@ use store::{IntentKind, IntentState, NewIntent, OrderRecord};
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    failed_write, read_settled, record_intents, settle_intents, skip, skip_many, views_of,
-    write_hold,
+    dsco_view, failed_write, read_settled, record_intents, settle_intents, skip, skip_many,
+    views_of, write_hold,
 };
 use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
@@ -137,20 +136,8 @@ impl Job for InvoiceToDsco {
         let views = views_of(ctx, &batch).await?;
         let mut writes: Vec<(OrderRecord, InvoiceWrite, Option<String>)> = Vec::new();
         for o in batch {
-            let view = match DscoOrderView::from_payload(&o.pulled.payload) {
-                Ok(v) => v,
-                Err(e) => {
-                    skip(
-                        ctx,
-                        &o,
-                        &Reason::new(
-                            ReasonCode::DscoRejected,
-                            format!("unreadable DSCO payload: {e}"),
-                        ),
-                    )
-                    .await?;
-                    continue;
-                }
+            let Some(view) = dsco_view(ctx, &o, ReasonCode::DscoRejected).await? else {
+                continue;
             };
             let intent = ctx
                 .store

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::mapping::SkuMaps;
-use domain::order::DscoOrderView;
 use domain::rules::{Decision, PushOrder, decide_push};
 use domain::{JobName, Reason, ReasonCode, Stage};
 use lingxing::{CreateOrdersRequest, NewOrder, NewOrderItem};
@@ -22,7 +21,8 @@ use store::{
 
 use super::Clients;
 use super::common::{
-    advance, advance_many, candidates, lingxing_reason, note, record_intents, skip, write_hold,
+    advance, advance_many, candidates, dsco_view, lingxing_reason, note, record_intents, skip,
+    write_hold,
 };
 use super::lx_feed::merge_orders;
 use crate::{Job, JobError, RunCtx};
@@ -82,20 +82,8 @@ impl Job for PushToLingxing {
         let job = ctx.job_config.as_ref();
         let mut writes: Vec<(OrderRecord, PushOrder)> = Vec::new();
         for o in batch {
-            let view = match DscoOrderView::from_payload(&o.pulled.payload) {
-                Ok(v) => v,
-                Err(e) => {
-                    skip(
-                        ctx,
-                        &o,
-                        &Reason::new(
-                            ReasonCode::SkuMissing,
-                            format!("unreadable DSCO payload: {e}"),
-                        ),
-                    )
-                    .await?;
-                    continue;
-                }
+            let Some(view) = dsco_view(ctx, &o, ReasonCode::SkuMissing).await? else {
+                continue;
             };
             match decide_push(&view, job, &ctx.config.mapping, &sku) {
                 Decision::Skip(r) => skip(ctx, &o, &r).await?,

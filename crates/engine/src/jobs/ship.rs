@@ -21,8 +21,8 @@ use store::{IntentKind, IntentState, NewIntent, OrderRecord};
 use super::Clients;
 use super::common::{
     StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    failed_write, read_settled, record_intents, settle_intents, skip, skip_many, views_of,
-    write_hold,
+    dsco_view, failed_write, read_settled, record_intents, settle_intents, skip, skip_many,
+    views_of, write_hold,
 };
 use super::lx_feed::{follow, lx_orders, outbounds_stale};
 use super::outbound::{audited, outbounds, refresh};
@@ -273,20 +273,8 @@ impl Job for ShipToDsco {
         let views = views_of(ctx, &batch).await?;
         for (n, o) in batch.into_iter().enumerate() {
             let at_3 = n < stage3;
-            let view = match DscoOrderView::from_payload(&o.pulled.payload) {
-                Ok(v) => v,
-                Err(e) => {
-                    skip(
-                        ctx,
-                        &o,
-                        &Reason::new(
-                            ReasonCode::DscoRejected,
-                            format!("unreadable DSCO payload: {e}"),
-                        ),
-                    )
-                    .await?;
-                    continue;
-                }
+            let Some(view) = dsco_view(ctx, &o, ReasonCode::DscoRejected).await? else {
+                continue;
             };
             let (lx, _) = views.get(&o.pulled.po);
             let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
