@@ -220,6 +220,38 @@ fn job_list_run_and_order_show() {
     assert!(bin(&env, &["migrate"]).status.success());
 }
 
+/// A loopback port nobody listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` until something answers (30 s at most); the raw response.
+fn get_when_up(addr: &str, path: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(r) = get(addr, path) {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing answered {path} on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit.
+fn terminate(child: std::process::Child) -> Output {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+    child.wait_with_output().unwrap()
+}
+
 fn get(addr: &str, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -235,10 +267,7 @@ fn get(addr: &str, path: &str) -> Option<String> {
 
 #[test]
 fn run_serves_health_and_metrics_and_stops_on_sigterm() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let env = env_with(&format!(
         "[console]\nlisten = \"127.0.0.1:{port}\"\n\n[runtime_config.jobs.cleanup_exports]\nenable = true\ncron = \"* * * * * *\"\nsize = 1\n"
     ));
@@ -251,17 +280,7 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let health = loop {
-        if let Some(r) = get(&addr, "/healthz") {
-            break r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the service never answered /healthz"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let health = get_when_up(&addr, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(
         health.contains("\"runtime_config_version\":1"),
@@ -275,15 +294,7 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
         metrics.contains("job=\"cleanup_exports\"") && metrics.contains("outcome=\"succeeded\""),
         "{metrics}"
     );
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().unwrap();
+    let out = terminate(child);
     assert!(
         out.status.success(),
         "{}",
@@ -296,10 +307,7 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
 
 #[test]
 fn sim_lingxing_serves_until_sigterm() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
         .args(["sim", "lingxing", "--listen", &format!("127.0.0.1:{port}")])
         .env("DSCO_LINGXING_CONFIG", "/nonexistent/needs-no-config.toml")
@@ -308,33 +316,16 @@ fn sim_lingxing_serves_until_sigterm() {
         .spawn()
         .unwrap();
     let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let stats = loop {
-        if let Some(r) = get(&addr, "/__admin/stats") {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "the simulator never answered");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let stats = get_when_up(&addr, "/__admin/stats");
     assert!(stats.starts_with("HTTP/1.1 200"), "{stats}");
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().unwrap();
+    let out = terminate(child);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("ak_SimulatorApp1"));
 }
 
 #[test]
 fn sim_dsco_serves_generated_orders() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
         .args([
             "sim",
@@ -349,23 +340,9 @@ fn sim_dsco_serves_generated_orders() {
         .spawn()
         .unwrap();
     let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let calls = loop {
-        if let Some(r) = get(&addr, "/__admin/calls") {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "the simulator never answered");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let calls = get_when_up(&addr, "/__admin/calls");
     assert!(calls.starts_with("HTTP/1.1 200"), "{calls}");
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().unwrap();
+    let out = terminate(child);
     assert!(out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("3 orders"),

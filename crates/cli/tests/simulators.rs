@@ -6,10 +6,11 @@
 //! files only shorten their pace (DSCO's async delay, LingXing's audit and ship delays) and the
 //! ports come from env overrides so parallel runs do not collide.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::commands::free_port;
 
 struct Procs(Vec<Child>);
 
@@ -20,14 +21,6 @@ impl Drop for Procs {
             let _ = c.wait();
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn bin() -> Command {
