@@ -115,6 +115,24 @@ pub(crate) fn merge_orders(view: &Value, orders: &[&Order]) -> Value {
     out
 }
 
+/// The view to store for `po`: what LingXing listed for it merged into `base`, with its order
+/// numbers and store.
+fn listed_view(po: &PoNumber, base: &Value, lx: &[&Order]) -> store::LingxingView {
+    let snapshot = merge_orders(base, lx);
+    store::LingxingView {
+        po: po.clone(),
+        store_id: lx
+            .first()
+            .map(|o| o.store_id.clone())
+            .filter(|s| !s.is_empty()),
+        order_nos: lx_orders(&snapshot)
+            .into_iter()
+            .map(|o| o.global_order_no)
+            .collect(),
+        snapshot,
+    }
+}
+
 /// Stores what LingXing shows for each local order among `orders`, for orders at `stages`.
 /// Returns how many local orders changed.
 pub(crate) async fn apply(
@@ -143,21 +161,7 @@ pub(crate) async fn apply(
             .get(&rec.pulled.po)
             .map(|v| v.0.clone())
             .unwrap_or(Value::Null);
-        let merged = merge_orders(&view, lx);
-        let nos: Vec<String> = lx_orders(&merged)
-            .into_iter()
-            .map(|o| o.global_order_no)
-            .collect();
-        let store_id = lx
-            .first()
-            .map(|o| o.store_id.clone())
-            .filter(|s| !s.is_empty());
-        views.push(store::LingxingView {
-            po: rec.pulled.po.clone(),
-            store_id,
-            order_nos: nos,
-            snapshot: merged,
-        });
+        views.push(listed_view(&rec.pulled.po, &view, lx));
     }
     ctx.store
         .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
@@ -278,30 +282,21 @@ pub(crate) async fn lookup_unknown(
         .orders_by_platform_order_nos(&unknown, true)
         .await?;
     // Replace, not merge: a status-0 placeholder must not survive the real answer.
-    for po in &unknown {
-        let Ok(p) = PoNumber::parse(po) else { continue };
-        let mine: Vec<&Order> = fresh
-            .iter()
-            .filter(|o| o.platform_order_nos().contains(po))
-            .collect();
-        let nos: Vec<String> = mine.iter().map(|o| o.global_order_no.clone()).collect();
-        let view = merge_orders(&json!({}), &mine);
-        let store_id = mine
-            .first()
-            .map(|o| o.store_id.clone())
-            .filter(|s| !s.is_empty());
-        ctx.store
-            .set_lingxing_view(
-                &p,
-                store_id.as_deref(),
-                &nos,
-                &view,
-                ctx.clock.now(),
-                &ctx.fence,
-            )
-            .await
-            .map_err(store_err)?;
-    }
+    let views: Vec<store::LingxingView> = unknown
+        .iter()
+        .filter_map(|po| {
+            let p = PoNumber::parse(po).ok()?;
+            let mine: Vec<&Order> = fresh
+                .iter()
+                .filter(|o| o.platform_order_nos().contains(po))
+                .collect();
+            Some(listed_view(&p, &json!({}), &mine))
+        })
+        .collect();
+    ctx.store
+        .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
+        .await
+        .map_err(store_err)?;
     Ok(deferred)
 }
 
