@@ -40,6 +40,11 @@ fn messages(status: StatusCode, code: &str, text: impl Into<String>) -> Response
     reply(status, json!({"messages": [msg(code, "error", text)]}))
 }
 
+/// DSCO's answer to a request it refuses as malformed: 400 `VALIDATION_FAILED`.
+fn invalid(text: impl Into<String>) -> Response {
+    messages(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", text)
+}
+
 /// DSCO's API gateway answers unknown paths with 403 and this text, not 404 (observed).
 fn gateway_403() -> Response {
     reply(
@@ -343,11 +348,7 @@ fn order_page(s: &Shared, query: &Query, now: DateTime<Utc>) -> Response {
         None => 1000,
         Some(Ok(n)) if (10.0..=1000.0).contains(&n) => n as usize,
         Some(_) => {
-            return messages(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION_FAILED",
-                "ordersPerPage must be between 10 and 1000",
-            );
+            return invalid("ordersPerPage must be between 10 and 1000");
         }
     };
     let include_test = q(query, "includeTestOrders") == Some("true");
@@ -363,43 +364,23 @@ fn order_page(s: &Shared, query: &Query, now: DateTime<Utc>) -> Response {
         None
     } else {
         let Some(until) = q(query, "until") else {
-            return messages(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION_FAILED",
-                "until is required",
-            );
+            return invalid("until is required");
         };
         let Some(until) = parse_time(until) else {
-            return messages(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION_FAILED",
-                "until must be an ISO 8601 date",
-            );
+            return invalid("until must be an ISO 8601 date");
         };
         if until > now - TimeDelta::seconds(5) {
-            return messages(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION_FAILED",
-                "until must be at least 5 seconds in the past",
-            );
+            return invalid("until must be at least 5 seconds in the past");
         }
         let (since, by_created) = match (created, updated) {
             (Some(c), _) => (c, true),
             (None, Some(u)) => (u, false),
             (None, None) => {
-                return messages(
-                    StatusCode::BAD_REQUEST,
-                    "VALIDATION_FAILED",
-                    "ordersCreatedSince or ordersUpdatedSince is required",
-                );
+                return invalid("ordersCreatedSince or ordersUpdatedSince is required");
             }
         };
         let Some(since) = parse_time(since) else {
-            return messages(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION_FAILED",
-                "since must be an ISO 8601 date",
-            );
+            return invalid("since must be an ISO 8601 date");
         };
         Some((since, until, by_created))
     };
@@ -462,18 +443,10 @@ fn next_order_page(w: &mut super::state::World, id: String) -> Response {
 fn order_get(s: &Shared, query: &Query) -> Response {
     let w = s.world();
     let (Some(key), Some(value)) = (q(query, "orderKey"), q(query, "value")) else {
-        return messages(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_FAILED",
-            "orderKey and value are required",
-        );
+        return invalid("orderKey and value are required");
     };
     if !["dscoOrderId", "poNumber", "supplierOrderNumber"].contains(&key) {
-        return messages(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_FAILED",
-            "orderKey must be dscoOrderId, poNumber or supplierOrderNumber",
-        );
+        return invalid("orderKey must be dscoOrderId, poNumber or supplierOrderNumber");
     }
     let found: Vec<Value> = w
         .find_order(key, value)
@@ -525,18 +498,10 @@ fn batch(s: &Shared, op: BatchOp, body: &Bytes, now: DateTime<Utc>) -> Response 
         Err(r) => return r,
     };
     let Value::Array(items) = v else {
-        return messages(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_FAILED",
-            "The body must be a JSON array",
-        );
+        return invalid("The body must be a JSON array");
     };
     if items.is_empty() {
-        return messages(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_FAILED",
-            "The array is empty",
-        );
+        return invalid("The array is empty");
     }
     let mut w = s.world();
     let request_id = w.submit(op, items, now);
@@ -554,11 +519,7 @@ fn single(s: &Shared, op: BatchOp, body: &Bytes, now: DateTime<Utc>) -> Response
         Err(r) => return r,
     };
     if !v.is_object() {
-        return messages(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_FAILED",
-            "The body must be a JSON object",
-        );
+        return invalid("The body must be a JSON object");
     }
     let mut w = s.world();
     match w.apply(op, &v, now) {
@@ -584,11 +545,7 @@ fn single(s: &Shared, op: BatchOp, body: &Bytes, now: DateTime<Utc>) -> Response
 fn invoice_get(s: &Shared, query: &Query) -> Response {
     let w = s.world();
     let (Some(key), Some(value)) = (q(query, "key"), q(query, "value")) else {
-        return messages(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_FAILED",
-            "key and value are required",
-        );
+        return invalid("key and value are required");
     };
     let invoices: Vec<Value> = w
         .invoices
@@ -621,11 +578,7 @@ fn change_log(s: &Shared, kind: LogKind, query: &Query, now: DateTime<Utc>) -> R
     }
     let Some(request_id) = q(query, "requestId") else {
         // Assumption: date-range reads (startDate/endDate) are not simulated.
-        return messages(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_FAILED",
-            "requestId (or scrollId) is required",
-        );
+        return invalid("requestId (or scrollId) is required");
     };
     let status = q(query, "status");
     let belongs = w
