@@ -93,6 +93,22 @@ pub(crate) struct SimOrder {
 
 /// `dscoStatus` and `dscoLifecycle` follow from quantities and the ACK (§3 of the reference).
 impl SimOrder {
+    /// The order line a submitted shipment or invoice line names: by `lineNumber`, else by
+    /// `sku`.
+    pub fn line_index(&self, l: &Value) -> Option<usize> {
+        match (
+            l.get("lineNumber").and_then(Value::as_u64),
+            l.get("sku").and_then(Value::as_str),
+        ) {
+            (Some(n), _) => self
+                .lines
+                .iter()
+                .position(|x| u64::from(x.line_number) == n),
+            (None, Some(sku)) => self.lines.iter().position(|x| x.sku == sku),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> &'static str {
         let total: u32 = self.lines.iter().map(|l| l.quantity).sum();
         let cancelled: u32 = self.lines.iter().map(|l| l.cancelled).sum();

@@ -594,14 +594,7 @@ impl World {
             let mut items = Vec::new();
             for l in &lines {
                 let qty = l.get("quantity").and_then(Value::as_u64).unwrap_or(0) as u32;
-                let idx = match (
-                    l.get("lineNumber").and_then(Value::as_u64),
-                    l.get("sku").and_then(Value::as_str),
-                ) {
-                    (Some(n), _) => o.lines.iter().position(|x| u64::from(x.line_number) == n),
-                    (None, Some(sku)) => o.lines.iter().position(|x| x.sku == sku),
-                    _ => None,
-                };
+                let idx = o.line_index(l);
                 let Some(idx) = idx else {
                     errors.push(msg(
                         "VALIDATION_FAILED",
@@ -716,14 +709,7 @@ impl World {
         let mut errors = Vec::new();
         let mut taking: BTreeMap<usize, u32> = BTreeMap::new();
         for l in &lines {
-            let idx = match (
-                l.get("lineNumber").and_then(Value::as_u64),
-                l.get("sku").and_then(Value::as_str),
-            ) {
-                (Some(n), _) => o.lines.iter().position(|x| u64::from(x.line_number) == n),
-                (None, Some(sku)) => o.lines.iter().position(|x| x.sku == sku),
-                _ => None,
-            };
+            let idx = o.line_index(l);
             let Some(idx) = idx else {
                 errors.push(msg(
                     "VALIDATION_FAILED",
