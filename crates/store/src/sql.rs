@@ -62,6 +62,21 @@ macro_rules! check_fence {
     }};
 }
 
+/// A fenced write: `$body` runs in a write transaction whose first statement is the fence check
+/// (see `check_fence!`), and the transaction commits after it; an early `return` or `?` rolls it
+/// back. Evaluates to `$body`'s value.
+macro_rules! fenced {
+    ($s:expr, $fence:expr, $tx:ident => $body:block) => {
+        with_pool!($s, p => {
+            let mut $tx = p.begin_write().await?;
+            check_fence!($tx, $fence);
+            let out = $body;
+            $tx.commit().await?;
+            out
+        })
+    };
+}
+
 /// Inside a write transaction: moves `mapping.sku` to the next version if it is still at
 /// `expected` (compare-and-swap), else fails with `VersionConflict` naming the current version.
 macro_rules! bump_sku_version {
@@ -705,9 +720,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_run(&self, run: &NewRun, fence: &Fence) -> Result<()> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             sqlx::query(concat!(
                 "INSERT INTO job_runs (", run_cols!(), ") VALUES ($1, $2, $3, $4, $5, NULL, $6, '{}', NULL, $7, $8, $9, $10, $11)"
             ))
@@ -724,7 +737,6 @@ impl Store for SqlStore {
             .bind(run.config_version)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -1113,9 +1125,7 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<()> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             sqlx::query(
                 "INSERT INTO cursors (name, value, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -1125,7 +1135,6 @@ impl Store for SqlStore {
             .bind(ms(now))
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -1159,11 +1168,8 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<Upserted> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             let out = upsert_pulled_in!(tx, o, initial_stage, run_id, now, fence);
-            tx.commit().await?;
             Ok(out)
         })
     }
@@ -1178,14 +1184,11 @@ impl Store for SqlStore {
         if orders.is_empty() {
             return Ok(Vec::new());
         }
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             let mut out = Vec::with_capacity(orders.len());
             for (o, initial) in orders {
                 out.push(upsert_pulled_in!(tx, o, *initial, run_id, now, fence));
             }
-            tx.commit().await?;
             Ok(out)
         })
     }
@@ -1221,9 +1224,7 @@ impl Store for SqlStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             let mut out = Vec::with_capacity(events.len());
             for e in events {
                 let (Some(from), Some(to)) = (e.from_stage, e.to_stage) else { unreachable!() };
@@ -1244,7 +1245,6 @@ impl Store for SqlStore {
                 }
                 out.push(n == 1);
             }
-            tx.commit().await?;
             Ok(out)
         })
     }
@@ -1333,13 +1333,10 @@ impl Store for SqlStore {
         if events.is_empty() {
             return Ok(());
         }
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             for (e, next) in events {
                 record_event_in!(tx, e, *next);
             }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -1515,11 +1512,8 @@ impl Store for SqlStore {
     }
 
     async fn clear_dirty(&self, po: &PoNumber, fence: &Fence) -> Result<()> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             sqlx::query("UPDATE orders SET dirty = 0 WHERE po = $1").bind(po.as_str()).execute(&mut *tx).await?;
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -1554,9 +1548,7 @@ impl Store for SqlStore {
         if views.is_empty() {
             return Ok(Vec::new());
         }
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             let mut out = Vec::with_capacity(views.len());
             for v in views {
                 let snap = v.snapshot.to_string();
@@ -1585,7 +1577,6 @@ impl Store for SqlStore {
                 .await?;
                 out.push(changed);
             }
-            tx.commit().await?;
             Ok(out)
         })
     }
@@ -1640,9 +1631,7 @@ impl Store for SqlStore {
     }
 
     async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             let current = sqlx::query("SELECT tracking FROM orders WHERE po = $1")
                 .bind(po.as_str())
                 .fetch_optional(&mut *tx)
@@ -1661,21 +1650,17 @@ impl Store for SqlStore {
                 .bind(po.as_str())
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
         });
         Ok(())
     }
 
     async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             sqlx::query("UPDATE orders SET invoice_id = $1 WHERE po = $2")
                 .bind(invoice_id)
                 .bind(po.as_str())
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -1763,9 +1748,7 @@ impl Store for SqlStore {
         if updates.is_empty() {
             return Ok(());
         }
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             for u in updates {
                 sqlx::query(
                     "UPDATE intents SET state = $1, outcome = $2, updated_at = $3, \
@@ -1780,7 +1763,6 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -1797,9 +1779,7 @@ impl Store for SqlStore {
         if items.is_empty() {
             return Ok(());
         }
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             for i in items {
                 sqlx::query(
                     "INSERT INTO intents (kind, key, po, state, payload, outcome, attempts, run_id, created_at, updated_at) \
@@ -1824,7 +1804,6 @@ impl Store for SqlStore {
                     .await?;
                 }
             }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -1866,9 +1845,7 @@ impl Store for SqlStore {
 
     async fn insert_dsco_request(&self, req: &DscoRequest, fence: &Fence) -> Result<()> {
         let keys = serde_json::to_string(&req.keys).expect("json");
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             sqlx::query(
                 "INSERT INTO dsco_requests (request_id, kind, keys, state, result, run_id, submitted_at, checked_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $7)",
@@ -1882,7 +1859,6 @@ impl Store for SqlStore {
             .bind(ms(req.submitted_at))
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -1922,9 +1898,7 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<()> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             sqlx::query("UPDATE dsco_requests SET state = $1, result = $2, checked_at = $3, updated_at = $3 WHERE request_id = $4")
                 .bind(state.as_str())
                 .bind(result)
@@ -1932,7 +1906,6 @@ impl Store for SqlStore {
                 .bind(request_id)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -1964,9 +1937,7 @@ impl Store for SqlStore {
         items: &[StockItem],
         fence: &Fence,
     ) -> Result<()> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             sqlx::query(
                 "INSERT INTO stock_sync_runs (run_id, at, state, full_push, skus_read, skus_changed, skus_sent, \
                  above_zero, drops_to_zero, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -2021,7 +1992,6 @@ impl Store for SqlStore {
                     .await?;
                 }
             }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -2045,9 +2015,7 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<()> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             // One read of the request's pending items instead of one per outcome.
             let rows = sqlx::query(
                 "SELECT run_id, dsco_sku, sent_wh, qty FROM stock_sync_items WHERE request_id = $1 AND outcome = 'pending'",
@@ -2097,7 +2065,6 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -2182,9 +2149,7 @@ impl Store for SqlStore {
 
     async fn take_stock_release(&self, fence: &Fence) -> Result<Option<String>> {
         let mut taken = None;
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             let row = sqlx::query(
                 "SELECT run_id FROM stock_sync_runs WHERE state = 'released' AND release_used = 0 ORDER BY at DESC LIMIT 1",
             )
@@ -2196,7 +2161,6 @@ impl Store for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
         });
         Ok(taken)
     }
@@ -2239,9 +2203,7 @@ impl Store for SqlStore {
     // --- pull_sku_pair, run details -------------------------------------------------------------
 
     async fn record_sku_conflicts(&self, conflicts: &[SkuConflict], fence: &Fence) -> Result<()> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             for c in conflicts {
                 sqlx::query(
                     "INSERT INTO sku_pair_conflicts (run_id, at, kind, store_id, msku, sku, detail) \
@@ -2257,7 +2219,6 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -2296,9 +2257,7 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<()> {
-        with_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            check_fence!(tx, fence);
+        fenced!(self, fence, tx => {
             sqlx::query(
                 "INSERT INTO run_details (run_id, job, at, detail) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (run_id) DO UPDATE SET detail = excluded.detail, at = excluded.at",
@@ -2309,7 +2268,6 @@ impl Store for SqlStore {
             .bind(detail.to_string())
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
         });
         Ok(())
     }
