@@ -1,7 +1,7 @@
 //! The simulator's world: orders, tokens, scrolls, async batches and what suppliers sent.
 //! Time moves lazily: every request first settles whatever became due on the clock.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
@@ -93,6 +93,10 @@ pub(crate) struct World {
     pub batches: Vec<Batch>,
     pub settled_upto: usize,
     pub invoices: Vec<Value>,
+    /// The `invoiceId`s in `invoices`.
+    pub invoice_ids: HashSet<String>,
+    /// The orders of each `poNumber`, so that naming an order does not scan them all.
+    pub by_po: HashMap<String, Vec<u64>>,
     pub acks: Vec<AckRecord>,
     pub inventory: BTreeMap<String, Value>,
     pub known_skus: BTreeSet<String>,
@@ -114,6 +118,8 @@ impl World {
             batches: Vec::new(),
             settled_upto: 0,
             invoices: Vec::new(),
+            invoice_ids: HashSet::new(),
+            by_po: HashMap::new(),
             acks: Vec::new(),
             inventory: BTreeMap::new(),
             known_skus: defaults::PRODUCTS
@@ -256,11 +262,27 @@ impl World {
             }
         }
         let wire = order.to_wire();
+        self.by_po
+            .entry(order.po_number.clone())
+            .or_default()
+            .push(id);
         self.orders.insert(id, order);
         Ok(wire)
     }
 
     pub fn find_order(&self, key: &str, value: &str) -> Vec<u64> {
+        match key {
+            "dscoOrderId" => {
+                return value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|id| id.to_string() == value && self.orders.contains_key(id))
+                    .into_iter()
+                    .collect();
+            }
+            "poNumber" => return self.by_po.get(value).cloned().unwrap_or_default(),
+            _ => {}
+        }
         self.orders
             .values()
             .filter(|o| match key {
@@ -274,7 +296,8 @@ impl World {
     }
 
     pub fn order_by_po(&mut self, po: &str) -> Option<&mut SimOrder> {
-        self.orders.values_mut().find(|o| o.po_number == po)
+        let id = *self.by_po.get(po)?.first()?;
+        self.orders.get_mut(&id)
     }
 
     /// Finds the order an item names by `poNumber`, `dscoOrderId` or `supplierOrderNumber`.
@@ -686,7 +709,7 @@ impl World {
                 "totalAmount is required",
             )]);
         }
-        if self.invoices.iter().any(|i| i["invoiceId"] == invoice_id) {
+        if self.invoice_ids.contains(invoice_id) {
             return Err(vec![msg(
                 "DUPLICATE_INVOICE",
                 "error",
@@ -761,6 +784,7 @@ impl World {
             .filter_map(|l| l.expected_cost.map(|c| c * Decimal::from(l.quantity)))
             .sum();
         stored["dscoExpectedOrderTotalAmount"] = money(expected);
+        self.invoice_ids.insert(invoice_id.to_owned());
         self.invoices.push(stored);
         Ok(vec![])
     }

@@ -290,6 +290,51 @@ pub(crate) struct World {
     orders: Vec<SimOrder>,
     outbounds: Vec<SimOutbound>,
     next_id: u64,
+    index: Index,
+}
+
+/// Where orders and outbound orders sit in their vectors, so that a request naming a few of them
+/// does not scan all of them (a simulated day holds tens of thousands), and the earliest planned
+/// audit or shipment, so that a request with nothing due does not scan at all.
+#[derive(Default)]
+struct Index {
+    order_by_no: HashMap<String, usize>,
+    orders_by_po: HashMap<String, Vec<usize>>,
+    outbounds_by_order: HashMap<String, Vec<usize>>,
+    outbounds_by_po: HashMap<String, Vec<usize>>,
+    /// No planned audit or shipment is earlier than this; `None`: none is planned.
+    next_due: Option<DateTime<Utc>>,
+}
+
+impl Index {
+    fn add_order(&mut self, i: usize, o: &SimOrder) {
+        self.order_by_no.insert(o.global_order_no.clone(), i);
+        self.orders_by_po
+            .entry(o.platform_order_no.clone())
+            .or_default()
+            .push(i);
+        if let Some(t) = o.plan.audit_at {
+            self.due_at(t);
+        }
+    }
+
+    fn add_outbound(&mut self, i: usize, w: &SimOutbound) {
+        self.outbounds_by_order
+            .entry(w.order_number.clone())
+            .or_default()
+            .push(i);
+        self.outbounds_by_po
+            .entry(w.platform_order_no.clone())
+            .or_default()
+            .push(i);
+        if let Some(t) = w.ship_at {
+            self.due_at(t);
+        }
+    }
+
+    fn due_at(&mut self, t: DateTime<Utc>) {
+        self.next_due = Some(self.next_due.map_or(t, |d| d.min(t)));
+    }
 }
 
 /// A business answer: the JSON and whether it is a success.
@@ -348,7 +393,52 @@ impl World {
             orders: Vec::new(),
             outbounds: Vec::new(),
             next_id: 1,
+            index: Index::default(),
         }
+    }
+
+    fn push_order(&mut self, o: SimOrder) -> usize {
+        let i = self.orders.len();
+        self.index.add_order(i, &o);
+        self.orders.push(o);
+        i
+    }
+
+    fn push_outbound(&mut self, w: SimOutbound) {
+        let i = self.outbounds.len();
+        self.index.add_outbound(i, &w);
+        self.outbounds.push(w);
+    }
+
+    /// Rebuilds the index after orders or outbound orders were removed.
+    fn reindex(&mut self) {
+        let mut index = Index::default();
+        for (i, o) in self.orders.iter().enumerate() {
+            index.add_order(i, o);
+        }
+        for (i, w) in self.outbounds.iter().enumerate() {
+            index.add_outbound(i, w);
+        }
+        self.index = index;
+    }
+
+    /// Positions of the system orders of `po`.
+    fn order_idx_of_po(&self, po: &str) -> Vec<usize> {
+        self.index.orders_by_po.get(po).cloned().unwrap_or_default()
+    }
+
+    /// Positions of the outbound orders of `po`.
+    fn outbound_idx_of_po(&self, po: &str) -> Vec<usize> {
+        self.index.outbounds_by_po.get(po).cloned().unwrap_or_default()
+    }
+
+    /// Positions of the outbound orders of system order `order_no`.
+    fn outbound_idx_of_order(&self, order_no: &str) -> Vec<usize> {
+        self.index
+            .outbounds_by_order
+            .get(order_no)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn id(&mut self) -> u64 {
@@ -401,6 +491,9 @@ impl World {
 
     /// Applies every audit, split and shipment whose time has come.
     pub fn tick(&mut self, now: DateTime<Utc>) {
+        if self.index.next_due.is_none_or(|d| d > now) {
+            return;
+        }
         let due: Vec<usize> = (0..self.orders.len())
             .filter(|&i| {
                 let o = &self.orders[i];
@@ -421,6 +514,17 @@ impl World {
             let at = self.outbounds[i].ship_at.expect("filtered on ship_at");
             self.ship_outbound(i, at, None);
         }
+        let audits = self
+            .orders
+            .iter()
+            .filter(|o| o.status == 4 && !o.deleted)
+            .filter_map(|o| o.plan.audit_at);
+        let ships = self
+            .outbounds
+            .iter()
+            .filter(|w| w.status == 2)
+            .filter_map(|w| w.ship_at);
+        self.index.next_due = audits.chain(ships).min();
     }
 
     /// Audits order `i` at `at`: status 5, a split if planned, outbound orders created.
@@ -467,8 +571,7 @@ impl World {
         new.update_time = at;
         self.orders[i].items = keep;
         self.orders[i].split_type = 3;
-        self.orders.push(new);
-        Some(self.orders.len() - 1)
+        Some(self.push_order(new))
     }
 
     fn store_sid(&self, store_id: &str) -> u64 {
@@ -547,7 +650,7 @@ impl World {
                 }
             }
             let wo_id = self.id();
-            self.outbounds.push(SimOutbound {
+            self.push_outbound(SimOutbound {
                 wo_id,
                 wo_number: format!("WO{}", 103_500_000_000_000_000u64 + wo_id),
                 order_number: o.global_order_no.clone(),
@@ -591,12 +694,8 @@ impl World {
             // Like a package leaving (see the assumption below), an interception moves the
             // system order's `update_time`.
             let order_no = self.outbounds[i].order_number.clone();
-            if let Some(o) = self
-                .orders
-                .iter_mut()
-                .find(|o| o.global_order_no == order_no)
-            {
-                o.update_time = at;
+            if let Some(&k) = self.index.order_by_no.get(&order_no) {
+                self.orders[k].update_time = at;
             }
             return;
         }
@@ -610,19 +709,15 @@ impl World {
         w.ship_at = None;
         let order_no = w.order_number.clone();
         let all_shipped = self
-            .outbounds
-            .iter()
-            .filter(|w| w.order_number == order_no)
-            .all(|w| w.status == 3);
+            .outbound_idx_of_order(&order_no)
+            .into_iter()
+            .all(|k| self.outbounds[k].status == 3);
         // ASSUMPTION (named once): an outbound order leaving the warehouse updates its system
         // order's `update_time`, even when other packages of the order are still inside. The docs
         // do not say; the engine's change feed relies only on `update_time` moving when anything
         // about an order moves, which is what "update time" means.
-        if let Some(o) = self
-            .orders
-            .iter_mut()
-            .find(|o| o.global_order_no == order_no)
-        {
+        if let Some(&k) = self.index.order_by_no.get(&order_no) {
+            let o = &mut self.orders[k];
             o.update_time = at;
             if all_shipped {
                 o.status = 6;
@@ -634,27 +729,27 @@ impl World {
     // ------------------------------------------------------------------ admin
 
     pub fn orders_for(&self, po: &str) -> Vec<SimOrder> {
-        self.orders
-            .iter()
-            .filter(|o| o.platform_order_no == po)
-            .cloned()
+        self.order_idx_of_po(po)
+            .into_iter()
+            .map(|i| self.orders[i].clone())
             .collect()
     }
 
     pub fn outbounds_for(&self, po: &str) -> Vec<SimOutbound> {
-        self.outbounds
-            .iter()
-            .filter(|w| w.platform_order_no == po)
-            .cloned()
+        self.outbound_idx_of_po(po)
+            .into_iter()
+            .map(|i| self.outbounds[i].clone())
             .collect()
     }
 
     /// Audits every pending order of `po` now (with a split when `split`). Returns how many.
     pub fn admin_audit(&mut self, po: &str, now: DateTime<Utc>, split: bool) -> usize {
-        let idx: Vec<usize> = (0..self.orders.len())
+        let idx: Vec<usize> = self
+            .order_idx_of_po(po)
+            .into_iter()
             .filter(|&i| {
                 let o = &self.orders[i];
-                o.platform_order_no == po && o.status == 4 && !o.deleted
+                o.status == 4 && !o.deleted
             })
             .collect();
         for &i in &idx {
@@ -675,9 +770,10 @@ impl World {
         tracking: Option<String>,
     ) -> Option<String> {
         self.admin_audit(po, now, false);
-        let i = (0..self.outbounds.len()).find(|&i| {
-            self.outbounds[i].platform_order_no == po && self.outbounds[i].status == 2
-        })?;
+        let i = self
+            .outbound_idx_of_po(po)
+            .into_iter()
+            .find(|&i| self.outbounds[i].status == 2)?;
         self.ship_outbound(i, now, tracking);
         (self.outbounds[i].status == 3).then(|| self.outbounds[i].tracking_no.clone())
     }
@@ -689,8 +785,10 @@ impl World {
         tracking: Option<String>,
     ) -> Vec<String> {
         self.admin_audit(po, now, false);
-        let idx: Vec<usize> = (0..self.outbounds.len())
-            .filter(|&i| self.outbounds[i].platform_order_no == po && self.outbounds[i].status == 2)
+        let idx: Vec<usize> = self
+            .outbound_idx_of_po(po)
+            .into_iter()
+            .filter(|&i| self.outbounds[i].status == 2)
             .collect();
         let mut out = Vec::new();
         for (n, i) in idx.into_iter().enumerate() {
@@ -717,6 +815,7 @@ impl World {
         let before = self.orders.len();
         self.orders.retain(|o| o.platform_order_no != po);
         self.outbounds.retain(|w| w.platform_order_no != po);
+        self.reindex();
         before - self.orders.len()
     }
 
@@ -876,9 +975,9 @@ impl World {
                 continue;
             }
             let dup = self
-                .orders
-                .iter()
-                .any(|x| x.store_id == store_id && x.platform_order_no == po);
+                .order_idx_of_po(&po)
+                .into_iter()
+                .any(|i| self.orders[i].store_id == store_id);
             if dup || !seen.insert(po.clone()) {
                 errors.push(refuse(DUPLICATE_ORDER_MESSAGE));
                 continue;
@@ -995,7 +1094,7 @@ impl World {
             };
             let g = self.global_no();
             success.push(json!({"platform_order_no": po, "global_order_no": g}));
-            self.orders.push(SimOrder {
+            self.push_order(SimOrder {
                 global_order_no: g,
                 store_id: store_id.clone(),
                 platform_code: platform_code as u32,
@@ -1067,10 +1166,16 @@ impl World {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let order_status = body.get("order_status").and_then(num);
-        let matching: Vec<&SimOrder> = self
-            .orders
-            .iter()
-            .filter(|o| nos.is_empty() || nos.contains(&o.platform_order_no))
+        let candidates: Vec<&SimOrder> = if nos.is_empty() {
+            self.orders.iter().collect()
+        } else {
+            let mut idx: Vec<usize> = nos.iter().flat_map(|n| self.order_idx_of_po(n)).collect();
+            idx.sort_unstable();
+            idx.dedup();
+            idx.into_iter().map(|i| &self.orders[i]).collect()
+        };
+        let matching: Vec<&SimOrder> = candidates
+            .into_iter()
             .filter(|o| stores.is_empty() || stores.contains(&o.store_id))
             .filter(|o| platforms.is_empty() || platforms.contains(&o.platform_code.to_string()))
             .filter(|o| include_delete || !o.deleted)
@@ -1276,7 +1381,13 @@ impl World {
         let mut failures = Vec::new();
         let mut ok = 0;
         for n in &nos {
-            match self.orders.iter_mut().find(|o| &o.global_order_no == n) {
+            match self
+                .index
+                .order_by_no
+                .get(n)
+                .copied()
+                .map(|i| &mut self.orders[i])
+            {
                 None => failures.push(json!({"global_order_no": n, "message": "订单不存在！"})),
                 Some(o) if o.status == 6 => {
                     failures.push(json!({"global_order_no": n, "message": "订单已发货"}))
@@ -1287,11 +1398,11 @@ impl World {
                     o.update_time = now;
                     o.plan.audit_at = None;
                     ok += 1;
-                    for w in self
-                        .outbounds
-                        .iter_mut()
-                        .filter(|w| &w.order_number == n && w.status == 2)
-                    {
+                    for k in self.outbound_idx_of_order(n) {
+                        let w = &mut self.outbounds[k];
+                        if w.status != 2 {
+                            continue;
+                        }
                         w.status = 4;
                         w.ship_at = None;
                         w.update_at = now;
@@ -1341,9 +1452,29 @@ impl World {
             (None, None) => (Some(now - TimeDelta::days(30)), None),
             other => other,
         };
-        let matching: Vec<&SimOutbound> = self
-            .outbounds
-            .iter()
+        // Candidates: those of the named POs or system orders when some are named.
+        let named: Option<Vec<usize>> = if !pos.is_empty() {
+            Some(pos.iter().flat_map(|p| self.outbound_idx_of_po(p)).collect())
+        } else if !numbers.is_empty() {
+            Some(
+                numbers
+                    .iter()
+                    .flat_map(|n| self.outbound_idx_of_order(n))
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let candidates: Vec<&SimOutbound> = match named {
+            Some(mut idx) => {
+                idx.sort_unstable();
+                idx.dedup();
+                idx.into_iter().map(|i| &self.outbounds[i]).collect()
+            }
+            None => self.outbounds.iter().collect(),
+        };
+        let matching: Vec<&SimOutbound> = candidates
+            .into_iter()
             .filter(|w| {
                 sids.is_empty() || sids.contains(&w.sid.to_string()) || sids.contains(&w.store_id)
             })
