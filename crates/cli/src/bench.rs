@@ -407,13 +407,46 @@ async fn delays(day: &Day) -> Result<()> {
 }
 
 /// Every order through every stage with no waiting on the far sides; wall time of the runs.
-/// The zero-latency run: total engine wall time, stages at the end, rounds, and wall time per job.
+/// The zero-latency run: total wall time, stages at the end, rounds, wall time per job, and CPU
+/// time (engine, simulators) when the platform reports it.
 type ZeroLatency = (
     Duration,
     BTreeMap<Stage, i64>,
     u32,
     BTreeMap<JobName, Duration>,
+    Option<(f64, f64)>,
 );
+
+/// Thread-name prefix of the simulators' runtime in the zero-latency run.
+const SIM_THREADS: &str = "sim-";
+
+/// CPU seconds used so far by the whole process (exited threads included) and by its live
+/// threads named `SIM_THREADS…`, from /proc (Linux); `None` elsewhere. /proc counts in USER_HZ
+/// ticks, fixed at 100 per second by the Linux ABI.
+fn cpu_seconds() -> Option<(f64, f64)> {
+    fn ticks(stat: &str) -> Option<(String, f64)> {
+        let open = stat.find('(')?;
+        let close = stat.rfind(')')?;
+        let comm = stat[open + 1..close].to_owned();
+        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the comm.
+        let t = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some((comm, t / 100.0))
+    }
+    let (_, total) = ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+    let mut sims = 0.0;
+    for e in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        if let Some((comm, t)) = ticks(&stat)
+            && comm.starts_with(SIM_THREADS)
+        {
+            sims += t;
+        }
+    }
+    Some((total, sims))
+}
 
 async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
     let clock = Clock::simulated(t0());
@@ -440,7 +473,21 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
         ..LingxingSimConfig::default()
     };
     let config = runtime_config("0 * * * * *", args.orders.max(1) as u32, &json!({}))?;
-    let w = SimWorld::start(clock.clone(), store, dsco_cfg, lx_cfg, &config).await?;
+    // The simulators on threads of their own, so that their CPU time can be told apart.
+    let sims = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(format!("{SIM_THREADS}rt"))
+        .enable_all()
+        .build()?;
+    let w = SimWorld::start_on(
+        Some(sims.handle()),
+        clock.clone(),
+        store,
+        dsco_cfg,
+        lx_cfg,
+        &config,
+    )
+    .await?;
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
     let mut generator = Generator::new(args.seed);
     for _ in 0..args.orders {
@@ -448,6 +495,7 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
         spec.created_at = Some(t0() - TimeDelta::minutes(1));
         w.dsco.add_order(spec).map_err(|e| anyhow!("{e}"))?;
     }
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let mut rounds = 0;
     let mut per_job: BTreeMap<JobName, Duration> = BTreeMap::new();
@@ -465,7 +513,14 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
             break counts;
         }
     };
-    Ok((started.elapsed(), counts, rounds, per_job))
+    let wall = started.elapsed();
+    let cpu = match (cpu_before, cpu_seconds()) {
+        (Some((t0, s0)), Some((t1, s1))) => Some(((t1 - t0) - (s1 - s0), s1 - s0)),
+        _ => None,
+    };
+    drop(w);
+    sims.shutdown_background();
+    Ok((wall, counts, rounds, per_job, cpu))
 }
 
 fn print_calls(with: &Day, idle: &Day, n: usize) {
@@ -502,9 +557,9 @@ fn print_calls(with: &Day, idle: &Day, n: usize) {
 
 async fn print_zero_latency(args: &BenchArgs) -> Result<()> {
     eprintln!("zero latency:");
-    let (wall, counts, rounds, per_job) = zero_latency(args).await?;
+    let (wall, counts, rounds, per_job, cpu) = zero_latency(args).await?;
     println!(
-        "zero latency: {} orders through all stages in {:.2} s of engine wall time ({rounds} rounds of the five jobs); at the end {}",
+        "zero latency: {} orders through all stages in {:.2} s of wall time ({rounds} rounds of the five jobs); at the end {}",
         args.orders,
         wall.as_secs_f64(),
         Stage::ALL
@@ -521,6 +576,11 @@ async fn print_zero_latency(args: &BenchArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some((engine, sims)) = cpu {
+        println!(
+            "  CPU time: engine {engine:.2} s (jobs, store, HTTP client), simulators {sims:.2} s (their own threads)"
+        );
+    }
     Ok(())
 }
 

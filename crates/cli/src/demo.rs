@@ -91,20 +91,37 @@ impl SimWorld {
         lx_cfg: LingxingSimConfig,
         config: &RuntimeConfig,
     ) -> Result<SimWorld> {
-        let dsco = DscoSim::start(
-            dsco_cfg,
-            clock.clone(),
-            tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        )
-        .await
-        .map_err(|e| anyhow!("DSCO simulator: {e}"))?;
-        let lx = LingxingSim::start(
-            lx_cfg,
-            clock.clone(),
-            tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        )
-        .await
-        .map_err(|e| anyhow!("LingXing simulator: {e}"))?;
+        Self::start_on(None, clock, store, dsco_cfg, lx_cfg, config).await
+    }
+
+    /// [`SimWorld::start`], with the simulators served by runtime `sims` when given (the
+    /// benchmark runs them on their own threads, to tell the engine's CPU time from theirs).
+    pub async fn start_on(
+        sims: Option<&tokio::runtime::Handle>,
+        clock: Clock,
+        store: Arc<dyn Store>,
+        dsco_cfg: DscoSimConfig,
+        lx_cfg: LingxingSimConfig,
+        config: &RuntimeConfig,
+    ) -> Result<SimWorld> {
+        let c = clock.clone();
+        let dsco = async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            DscoSim::start(dsco_cfg, c, l)
+                .await
+                .map_err(|e| anyhow!("DSCO simulator: {e}"))
+        };
+        let c = clock.clone();
+        let lx = async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            LingxingSim::start(lx_cfg, c, l)
+                .await
+                .map_err(|e| anyhow!("LingXing simulator: {e}"))
+        };
+        let (dsco, lx) = match sims {
+            Some(rt) => (rt.spawn(dsco).await??, rt.spawn(lx).await??),
+            None => (dsco.await?, lx.await?),
+        };
         let mut dc = dsco::DscoConfig::new(
             dsco.base_url(),
             dsco::Auth::OAuth2 {

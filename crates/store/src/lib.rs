@@ -710,6 +710,10 @@ pub trait Store: Send + Sync + 'static {
     /// Adds tracking numbers to the order (de-duplicated, comma-joined) and/or sets its invoice.
     async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()>;
     async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()>;
+    /// [`Store::add_tracking`] for many orders in one transaction (a few statements per 500).
+    async fn add_trackings(&self, items: &[(PoNumber, Vec<String>)], fence: &Fence) -> Result<()>;
+    /// [`Store::set_invoice_id`] for many orders in one transaction (one statement per 500).
+    async fn set_invoice_ids(&self, items: &[(PoNumber, String)], fence: &Fence) -> Result<()>;
     /// Adds a flag (e.g. `cancelled_after_push`) to the order.
     async fn add_flag(&self, po: &PoNumber, flag: &str, fence: Option<&Fence>) -> Result<()>;
 
@@ -757,6 +761,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     async fn intent(&self, kind: IntentKind, key: &str) -> Result<Option<Intent>>;
     async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>>;
+    /// [`Store::intents_for`] for many orders, one query per 500; orders without any are absent.
+    async fn intents_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Vec<Intent>>>;
     /// The intents of `kind` still `submitted` in DSCO request `request_id` (their outcome).
     async fn request_intents(&self, kind: IntentKind, request_id: &str) -> Result<Vec<Intent>>;
     async fn insert_dsco_request(&self, req: &DscoRequest, fence: &Fence) -> Result<()>;

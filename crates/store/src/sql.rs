@@ -1631,36 +1631,92 @@ impl Store for SqlStore {
     }
 
     async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()> {
+        self.add_trackings(&[(po.clone(), tracking.to_vec())], fence)
+            .await
+    }
+
+    async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()> {
+        self.set_invoice_ids(&[(po.clone(), invoice_id.to_owned())], fence)
+            .await
+    }
+
+    async fn add_trackings(&self, items: &[(PoNumber, Vec<String>)], fence: &Fence) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let (select, update) = match &self.pool {
+            Pool::Sqlite(_) => (
+                "SELECT po, tracking FROM orders WHERE po IN (SELECT value FROM json_each($1))",
+                "UPDATE orders SET tracking = j.value ->> 'v' FROM json_each($1) AS j \
+                 WHERE orders.po = j.value ->> 'po'",
+            ),
+            Pool::Postgres(_) => (
+                "SELECT po, tracking FROM orders WHERE po IN (SELECT jsonb_array_elements_text($1::jsonb))",
+                "UPDATE orders SET tracking = j.v FROM jsonb_to_recordset($1::jsonb) AS j(po text, v text) \
+                 WHERE orders.po = j.po",
+            ),
+        };
         fenced!(self, fence, tx => {
-            let current = sqlx::query("SELECT tracking FROM orders WHERE po = $1")
-                .bind(po.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.s("tracking"))
-                .transpose()?
-                .unwrap_or_default();
-            let mut list = split_list(&current);
-            for t in tracking {
-                if !t.is_empty() && !list.contains(t) {
-                    list.push(t.clone());
+            for chunk in items.chunks(500) {
+                let pos: Vec<&str> = chunk.iter().map(|(p, _)| p.as_str()).collect();
+                let rows = sqlx::query(select)
+                    .bind(serde_json::to_string(&pos).expect("json"))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for r in &rows {
+                    lists.insert(r.s("po")?, split_list(&r.s("tracking")?));
                 }
+                for (po, tracking) in chunk {
+                    // A PO twice in one call adds up; an unknown PO is left alone, as before.
+                    let Some(list) = lists.get_mut(po.as_str()) else { continue };
+                    for t in tracking {
+                        if !t.is_empty() && !list.contains(t) {
+                            list.push(t.clone());
+                        }
+                    }
+                }
+                let values: Vec<Value> = lists
+                    .iter()
+                    .map(|(po, list)| serde_json::json!({"po": po, "v": list.join(",")}))
+                    .collect();
+                sqlx::query(update)
+                    .bind(Value::Array(values).to_string())
+                    .execute(&mut *tx)
+                    .await?;
             }
-            sqlx::query("UPDATE orders SET tracking = $1 WHERE po = $2")
-                .bind(list.join(","))
-                .bind(po.as_str())
-                .execute(&mut *tx)
-                .await?;
         });
         Ok(())
     }
 
-    async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()> {
+    async fn set_invoice_ids(&self, items: &[(PoNumber, String)], fence: &Fence) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let update = match &self.pool {
+            Pool::Sqlite(_) => {
+                "UPDATE orders SET invoice_id = j.value ->> 'v' FROM json_each($1) AS j \
+                 WHERE orders.po = j.value ->> 'po'"
+            }
+            Pool::Postgres(_) => {
+                "UPDATE orders SET invoice_id = j.v FROM jsonb_to_recordset($1::jsonb) AS j(po text, v text) \
+                 WHERE orders.po = j.po"
+            }
+        };
         fenced!(self, fence, tx => {
-            sqlx::query("UPDATE orders SET invoice_id = $1 WHERE po = $2")
-                .bind(invoice_id)
-                .bind(po.as_str())
-                .execute(&mut *tx)
-                .await?;
+            for chunk in items.chunks(500) {
+                // The last one wins for a PO named twice, as one call after another would.
+                let last: BTreeMap<&str, &str> =
+                    chunk.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
+                let values: Vec<Value> = last
+                    .iter()
+                    .map(|(po, v)| serde_json::json!({"po": po, "v": v}))
+                    .collect();
+                sqlx::query(update)
+                    .bind(Value::Array(values).to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         });
         Ok(())
     }
@@ -1841,6 +1897,33 @@ impl Store for SqlStore {
                 .await?;
             rows.iter().map(intent_from).collect()
         })
+    }
+
+    async fn intents_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Vec<Intent>>> {
+        let sql = match &self.pool {
+            Pool::Sqlite(_) => concat!(
+                "SELECT ",
+                intent_cols!(),
+                " FROM intents WHERE po IN (SELECT value FROM json_each($1)) ORDER BY id"
+            ),
+            Pool::Postgres(_) => concat!(
+                "SELECT ",
+                intent_cols!(),
+                " FROM intents WHERE po IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY id"
+            ),
+        };
+        let mut out: BTreeMap<PoNumber, Vec<Intent>> = BTreeMap::new();
+        for chunk in pos.chunks(500) {
+            let list = serde_json::to_string(&chunk.iter().map(|p| p.as_str()).collect::<Vec<_>>())
+                .expect("json");
+            with_pool!(self, p => {
+                for r in &sqlx::query(sql).bind(&list).fetch_all(p).await? {
+                    let i = intent_from(r)?;
+                    out.entry(i.po.clone()).or_default().push(i);
+                }
+            });
+        }
+        Ok(out)
     }
 
     async fn insert_dsco_request(&self, req: &DscoRequest, fence: &Fence) -> Result<()> {

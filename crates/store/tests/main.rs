@@ -75,6 +75,7 @@ suite!(
     stock_runs_settle_into_confirmed_state_and_release_once,
     sku_conflicts_and_run_details_are_kept,
     batched_writes_apply_every_item_or_none,
+    tracking_invoice_and_intent_batches_match_single_calls,
 );
 
 /// Processes started together (`run` and `config import`) open a fresh SQLite file at once; the

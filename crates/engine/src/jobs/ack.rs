@@ -25,9 +25,9 @@ use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    StateCheck, advance, advance_many, candidates, changed_since_refusal, chunk_outcome,
+    Outcomes, StateCheck, advance, advance_many, candidates, changed_since_refusal, chunk_outcome,
     close_settled, dsco_reason, dsco_view, failed_write, read_settled, record_intents,
-    settle_intents, skip, skip_many, skip_until, views_of, write_hold,
+    settle_intents, skip, skip_many, views_of, write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
@@ -89,15 +89,26 @@ impl AckToDsco {
                 })
                 .collect();
             advance_many(ctx, confirmed).await?;
-            for (po, outcome) in settled.items.iter().cloned() {
-                let (Ok(p), Err(text)) = (PoNumber::parse(&po), outcome) else {
-                    continue;
-                };
-                if let Some(o) = ctx.store.get_order(&p).await?
-                    && o.stage == Stage::Pushed
-                {
-                    skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
-                }
+            let refused: BTreeMap<PoNumber, String> = settled
+                .items
+                .iter()
+                .filter_map(|(po, outcome)| {
+                    let text = outcome.as_ref().err()?;
+                    Some((PoNumber::parse(po).ok()?, text.clone()))
+                })
+                .collect();
+            if !refused.is_empty() {
+                let pos: Vec<PoNumber> = refused.keys().cloned().collect();
+                let orders = ctx.store.orders_by_po(&pos).await?;
+                let skips: Vec<_> = orders
+                    .iter()
+                    .filter(|o| o.stage == Stage::Pushed)
+                    .filter_map(|o| {
+                        let text = refused.get(&o.pulled.po)?;
+                        Some((o, Reason::new(ReasonCode::DscoRejected, text.clone())))
+                    })
+                    .collect();
+                skip_many(ctx, &skips).await?;
             }
             close_settled(ctx, &settled).await?;
         }
@@ -141,7 +152,10 @@ impl Job for AckToDsco {
             None => batch.iter().map(|o| o.pulled.po.clone()).collect(),
         };
         let views = views_of(ctx, &batch).await?;
+        let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
+        let mut intents = ctx.store.intents_of(&pos).await?;
         let job = ctx.job_config.as_ref();
+        let mut out = Outcomes::default();
         let mut acks: Vec<(OrderRecord, OrderAck)> = Vec::new();
         for o in batch {
             let Some(view) = dsco_view(ctx, &o, ReasonCode::DscoRejected).await? else {
@@ -151,37 +165,39 @@ impl Job for AckToDsco {
             let lx = lx_orders(&lx_view);
             match decide_ack(&view, job, &lx) {
                 Decision::Advance { note } => {
-                    advance(ctx, &o.pulled.po, Stage::Pushed, Stage::Acknowledged, note).await?;
+                    out.advance(&o.pulled.po, Stage::Pushed, Stage::Acknowledged, note);
                 }
                 Decision::Skip(r) => {
                     let next_run = recheck.contains(&o.pulled.po).then(|| ctx.clock.now());
-                    skip_until(ctx, &o, &r, next_run).await?
+                    out.skip_until(ctx, &o, &r, next_run);
                 }
                 Decision::Write(w) => {
-                    let intent = ctx.store.intent(IntentKind::Ack, &w.po).await?;
+                    let intent = intents
+                        .remove(&o.pulled.po)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|i| i.kind == IntentKind::Ack && i.key == w.po);
                     match intent {
                         Some(i) if i.state == IntentState::Submitted => {
-                            skip(
+                            out.skip(
                                 ctx,
                                 &o,
                                 &Reason::new(
                                     ReasonCode::DscoConfirmationPending,
                                     "ACK sent, waiting for DSCO's change log",
                                 ),
-                            )
-                            .await?;
+                            );
                         }
                         // Refused before: sent again only once DSCO's order changed since.
                         Some(i)
                             if i.state == IntentState::Failed
                                 && !changed_since_refusal(&o, i.updated_at) =>
                         {
-                            skip(
+                            out.skip(
                                 ctx,
                                 &o,
                                 &Reason::new(ReasonCode::DscoRejected, i.outcome.clone()),
-                            )
-                            .await?;
+                            );
                         }
                         // The last attempt's outcome is unknown (timeout, or a crash between
                         // the intent and the answer): read the DSCO order before sending again.
@@ -215,7 +231,7 @@ impl Job for AckToDsco {
                                         acks.push((o, ack_of(&w)));
                                     }
                                 }
-                                Err(e) => skip(ctx, &o, &dsco_reason(&e)).await?,
+                                Err(e) => out.skip(ctx, &o, &dsco_reason(&e)),
                             }
                         }
                         _ => acks.push((
@@ -230,6 +246,7 @@ impl Job for AckToDsco {
                 }
             }
         }
+        out.flush(ctx).await?;
         if acks.is_empty() {
             return Ok(());
         }

@@ -164,12 +164,76 @@ pub(crate) async fn advance_many(
             e
         })
         .collect();
+    if events.is_empty() {
+        return Ok(());
+    }
     let moved = ctx.store.cas_stages(&events, &ctx.fence).await?;
     ctx.count(|c| {
         c.processed += moved.len() as u64;
         c.advanced += moved.iter().filter(|m| **m).count() as u64;
     });
     Ok(())
+}
+
+/// The decisions of one pass over a batch of orders (skips and stage moves), written together
+/// when the pass ends: two transactions for the batch instead of one or two per order. Losing
+/// them to a crash loses nothing: they are decided again from the same state on the next run.
+/// Writes to the far side never wait in here; their intents are stored before the call.
+#[derive(Default)]
+pub(crate) struct Outcomes {
+    skips: Vec<(NewEvent, DateTime<Utc>, ReasonKind)>,
+    moves: Vec<(PoNumber, Stage, Stage, String)>,
+}
+
+impl Outcomes {
+    /// [`skip`], written at [`Outcomes::flush`].
+    pub(crate) fn skip(&mut self, ctx: &RunCtx, o: &OrderRecord, reason: &Reason) {
+        self.skip_until(ctx, o, reason, None);
+    }
+
+    /// [`skip_until`], written at [`Outcomes::flush`].
+    pub(crate) fn skip_until(
+        &mut self,
+        ctx: &RunCtx,
+        o: &OrderRecord,
+        reason: &Reason,
+        recheck: Option<DateTime<Utc>>,
+    ) {
+        let (e, next) = skip_event(ctx, o, reason, recheck);
+        self.skips.push((e, next, reason.kind()));
+    }
+
+    /// [`advance`], written at [`Outcomes::flush`].
+    pub(crate) fn advance(
+        &mut self,
+        po: &PoNumber,
+        from: Stage,
+        to: Stage,
+        detail: impl Into<String>,
+    ) {
+        self.moves.push((po.clone(), from, to, detail.into()));
+    }
+
+    /// Writes the stage moves, then the skips.
+    pub(crate) async fn flush(self, ctx: &RunCtx) -> Result<(), JobError> {
+        advance_many(ctx, self.moves).await?;
+        if self.skips.is_empty() {
+            return Ok(());
+        }
+        let (events, kinds): (Vec<_>, Vec<_>) = self
+            .skips
+            .into_iter()
+            .map(|(e, next, kind)| ((e, Some(next)), kind))
+            .unzip();
+        ctx.store.record_events(&events, &ctx.fence).await?;
+        for kind in kinds {
+            ctx.count(|c| {
+                c.processed += 1;
+                c.skip(kind);
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Records the intents of one far-side call before it is made (see `Store::put_intents`).

@@ -14,13 +14,13 @@ use domain::rules::{Decision, InvoiceWrite, decide_invoice, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::RequestKind;
 use serde_json::json;
-use store::{IntentKind, IntentState, NewIntent, OrderRecord};
+use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    dsco_view, failed_write, read_settled, record_intents, settle_intents, skip, skip_many,
-    views_of, write_hold,
+    Outcomes, StateCheck, advance_many, candidates, changed_since_refusal, chunk_outcome,
+    close_settled, dsco_view, failed_write, read_settled, record_intents, settle_intents,
+    skip_many, views_of, write_hold,
 };
 use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
@@ -56,21 +56,33 @@ fn to_dsco(w: &InvoiceWrite, dsco_order_id: Option<String>) -> dsco::Invoice {
 }
 
 impl InvoiceToDsco {
-    async fn settle(ctx: &RunCtx, p: &PoNumber, how: String) -> Result<(), JobError> {
-        let now = ctx.clock.now();
+    /// Invoices DSCO has: their intents confirmed, the orders' invoice ids set, the orders done.
+    /// `(po, how it was seen)` each, written in three transactions.
+    async fn settle(ctx: &RunCtx, done: Vec<(PoNumber, String)>) -> Result<(), JobError> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let updates: Vec<IntentUpdate> = done
+            .iter()
+            .map(|(p, how)| IntentUpdate {
+                key: p.as_str().to_owned(),
+                state: IntentState::Confirmed,
+                outcome: how.clone(),
+            })
+            .collect();
         ctx.store
-            .update_intent(
-                IntentKind::Invoice,
-                p.as_str(),
-                IntentState::Confirmed,
-                &how,
-                now,
-                &ctx.fence,
-            )
+            .update_intents(IntentKind::Invoice, &updates, ctx.clock.now(), &ctx.fence)
             .await?;
-        ctx.store.set_invoice_id(p, p.as_str(), &ctx.fence).await?;
-        advance(ctx, p, Stage::Shipped, Stage::Done, how).await?;
-        Ok(())
+        let ids: Vec<(PoNumber, String)> = done
+            .iter()
+            .map(|(p, _)| (p.clone(), p.as_str().to_owned()))
+            .collect();
+        ctx.store.set_invoice_ids(&ids, &ctx.fence).await?;
+        let moves = done
+            .into_iter()
+            .map(|(p, how)| (p, Stage::Shipped, Stage::Done, how))
+            .collect();
+        advance_many(ctx, moves).await
     }
 
     async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
@@ -84,34 +96,43 @@ impl InvoiceToDsco {
         .await?
         {
             let request = settled.request_id.as_str();
+            let mut done = Vec::new();
+            let mut failed = Vec::new();
+            let mut refused: BTreeMap<PoNumber, String> = BTreeMap::new();
             for (id, outcome) in settled.items.iter().cloned() {
-                let id = id.as_str();
-                let Ok(p) = PoNumber::parse(id) else { continue };
+                let Ok(p) = PoNumber::parse(&id) else {
+                    continue;
+                };
                 match outcome {
-                    Ok(_) => {
-                        Self::settle(
-                            ctx,
-                            &p,
-                            format!("DSCO confirmed invoice {id} (request {request})"),
-                        )
-                        .await?
-                    }
+                    Ok(_) => done.push((
+                        p,
+                        format!("DSCO confirmed invoice {id} (request {request})"),
+                    )),
                     Err(text) => {
-                        ctx.store
-                            .update_intent(
-                                IntentKind::Invoice,
-                                id,
-                                IntentState::Failed,
-                                &text,
-                                ctx.clock.now(),
-                                &ctx.fence,
-                            )
-                            .await?;
-                        if let Some(o) = ctx.store.get_order(&p).await? {
-                            skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
-                        }
+                        failed.push(IntentUpdate {
+                            key: id.clone(),
+                            state: IntentState::Failed,
+                            outcome: text.clone(),
+                        });
+                        refused.insert(p, text);
                     }
                 }
+            }
+            Self::settle(ctx, done).await?;
+            if !failed.is_empty() {
+                ctx.store
+                    .update_intents(IntentKind::Invoice, &failed, ctx.clock.now(), &ctx.fence)
+                    .await?;
+                let pos: Vec<PoNumber> = refused.keys().cloned().collect();
+                let orders = ctx.store.orders_by_po(&pos).await?;
+                let skips: Vec<_> = orders
+                    .iter()
+                    .filter_map(|o| {
+                        let text = refused.get(&o.pulled.po)?;
+                        Some((o, Reason::new(ReasonCode::DscoRejected, text.clone())))
+                    })
+                    .collect();
+                skip_many(ctx, &skips).await?;
             }
             close_settled(ctx, &settled).await?;
         }
@@ -134,76 +155,72 @@ impl Job for InvoiceToDsco {
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
         let job = ctx.job_config.as_ref();
         let views = views_of(ctx, &batch).await?;
+        let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
+        let mut intents = ctx.store.intents_of(&pos).await?;
+        let mut out = Outcomes::default();
+        let mut found_at_dsco = Vec::new();
         let mut writes: Vec<(OrderRecord, InvoiceWrite, Option<String>)> = Vec::new();
         for o in batch {
             let Some(view) = dsco_view(ctx, &o, ReasonCode::DscoRejected).await? else {
                 continue;
             };
-            let intent = ctx
-                .store
-                .intent(IntentKind::Invoice, o.pulled.po.as_str())
-                .await?;
-            match intent.as_ref().map(|i| i.state) {
+            let mine = intents.remove(&o.pulled.po).unwrap_or_default();
+            let intent = mine
+                .iter()
+                .find(|i| i.kind == IntentKind::Invoice && i.key == o.pulled.po.as_str());
+            match intent.map(|i| i.state) {
                 Some(IntentState::Confirmed) => {
-                    advance(
-                        ctx,
+                    out.advance(
                         &o.pulled.po,
                         Stage::Shipped,
                         Stage::Done,
                         "invoice already confirmed",
-                    )
-                    .await?;
+                    );
                     continue;
                 }
                 Some(IntentState::Submitted) => {
-                    skip(
+                    out.skip(
                         ctx,
                         &o,
                         &Reason::new(
                             ReasonCode::DscoConfirmationPending,
                             format!("invoice {}", o.pulled.po),
                         ),
-                    )
-                    .await?;
+                    );
                     continue;
                 }
                 Some(IntentState::Ambiguous) | Some(IntentState::Pending) => {
                     // The last attempt's outcome is unknown: does DSCO have the invoice?
                     match self.0.dsco.find_invoices(o.pulled.po.as_str()).await {
                         Ok(found) if !found.is_empty() => {
-                            Self::settle(
-                                ctx,
-                                &o.pulled.po,
+                            found_at_dsco.push((
+                                o.pulled.po.clone(),
                                 format!(
                                     "invoice {} found at DSCO after an unclear send",
                                     o.pulled.po
                                 ),
-                            )
-                            .await?;
+                            ));
                             continue;
                         }
                         Ok(_) => {}
                         Err(e) => {
-                            skip(
+                            out.skip(
                                 ctx,
                                 &o,
                                 &Reason::new(
                                     ReasonCode::DscoUnavailable,
                                     format!("invoice existence check: {e}"),
                                 ),
-                            )
-                            .await?;
+                            );
                             continue;
                         }
                     }
                 }
                 Some(IntentState::Failed)
-                    if intent
-                        .as_ref()
-                        .is_some_and(|i| !changed_since_refusal(&o, i.updated_at)) =>
+                    if intent.is_some_and(|i| !changed_since_refusal(&o, i.updated_at)) =>
                 {
-                    let text = intent.map(|i| i.outcome).unwrap_or_default();
-                    skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text)).await?;
+                    let text = intent.map(|i| i.outcome.clone()).unwrap_or_default();
+                    out.skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text));
                     continue;
                 }
                 _ => {}
@@ -212,14 +229,11 @@ impl Job for InvoiceToDsco {
             let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
                 Ok(s) => s,
                 Err(r) => {
-                    skip(ctx, &o, &r).await?;
+                    out.skip(ctx, &o, &r);
                     continue;
                 }
             };
-            let confirmed: BTreeSet<String> = ctx
-                .store
-                .intents_for(&o.pulled.po)
-                .await?
+            let confirmed: BTreeSet<String> = mine
                 .into_iter()
                 .filter(|i| i.kind == IntentKind::Shipment && i.state == IntentState::Confirmed)
                 .map(|i| i.key)
@@ -227,12 +241,14 @@ impl Job for InvoiceToDsco {
                 .collect();
             match decide_invoice(&view, job, &shipped, &confirmed) {
                 Decision::Advance { note } => {
-                    advance(ctx, &o.pulled.po, Stage::Shipped, Stage::Done, note).await?;
+                    out.advance(&o.pulled.po, Stage::Shipped, Stage::Done, note);
                 }
-                Decision::Skip(r) => skip(ctx, &o, &r).await?,
+                Decision::Skip(r) => out.skip(ctx, &o, &r),
                 Decision::Write(w) => writes.push((o, w, view.dsco_order_id.clone())),
             }
         }
+        Self::settle(ctx, found_at_dsco).await?;
+        out.flush(ctx).await?;
         if writes.is_empty() {
             return Ok(());
         }

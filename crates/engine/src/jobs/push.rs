@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::mapping::SkuMaps;
 use domain::rules::{Decision, PushOrder, decide_push};
-use domain::{JobName, Reason, ReasonCode, Stage};
+use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use lingxing::{CreateOrdersRequest, NewOrder, NewOrderItem};
 use serde_json::json;
 use store::{
@@ -21,8 +21,8 @@ use store::{
 
 use super::Clients;
 use super::common::{
-    advance, advance_many, candidates, dsco_view, lingxing_reason, note, record_intents, skip,
-    write_hold,
+    Outcomes, advance_many, candidates, dsco_view, lingxing_reason, note, record_intents,
+    settle_intents, skip_many, write_hold,
 };
 use super::lx_feed::merge_orders;
 use crate::{Job, JobError, RunCtx};
@@ -81,18 +81,20 @@ impl Job for PushToLingxing {
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
         let job = ctx.job_config.as_ref();
         let mut writes: Vec<(OrderRecord, PushOrder)> = Vec::new();
+        let mut out = Outcomes::default();
         for o in batch {
             let Some(view) = dsco_view(ctx, &o, ReasonCode::SkuMissing).await? else {
                 continue;
             };
             match decide_push(&view, job, &ctx.config.mapping, &sku) {
-                Decision::Skip(r) => skip(ctx, &o, &r).await?,
+                Decision::Skip(r) => out.skip(ctx, &o, &r),
                 Decision::Advance { note } => {
-                    advance(ctx, &o.pulled.po, Stage::Pulled, Stage::Pushed, note).await?;
+                    out.advance(&o.pulled.po, Stage::Pulled, Stage::Pushed, note);
                 }
                 Decision::Write(p) => writes.push((o, p)),
             }
         }
+        out.flush(ctx).await?;
         if writes.is_empty() {
             return Ok(());
         }
@@ -114,10 +116,8 @@ impl Job for PushToLingxing {
                     ReasonCode::LingxingUnavailable,
                     format!("existence check: {e}"),
                 );
-                for (o, _) in &writes {
-                    skip(ctx, o, &r).await?;
-                }
-                return Ok(());
+                let skips: Vec<_> = writes.iter().map(|(o, _)| (o, r.clone())).collect();
+                return skip_many(ctx, &skips).await;
             }
         };
         let mut found: BTreeMap<String, Vec<&lingxing::Order>> = BTreeMap::new();
@@ -127,61 +127,62 @@ impl Job for PushToLingxing {
             }
         }
         let mut to_create: Vec<(OrderRecord, PushOrder)> = Vec::new();
+        let mut views = Vec::new();
+        let mut moves = Vec::new();
         for (o, p) in writes {
             match found.get(o.pulled.po.as_str()) {
                 Some(lx) => {
-                    let view = merge_orders(&json!({}), lx);
                     let nos: Vec<String> = lx.iter().map(|x| x.global_order_no.clone()).collect();
-                    ctx.store
-                        .set_lingxing_view(
-                            &o.pulled.po,
-                            Some(&p.store_id),
-                            &nos,
-                            &view,
-                            ctx.clock.now(),
-                            &ctx.fence,
-                        )
-                        .await?;
-                    if let Some(i) = ctx
-                        .store
-                        .intent(IntentKind::Create, o.pulled.po.as_str())
-                        .await?
-                        && i.state != IntentState::Confirmed
-                    {
-                        ctx.store
-                            .update_intent(
-                                IntentKind::Create,
-                                o.pulled.po.as_str(),
-                                IntentState::Confirmed,
-                                "found in LingXing",
-                                ctx.clock.now(),
-                                &ctx.fence,
-                            )
-                            .await?;
-                    }
-                    advance(
-                        ctx,
-                        &o.pulled.po,
+                    moves.push((
+                        o.pulled.po.clone(),
                         Stage::Pulled,
                         Stage::Pushed,
                         format!(
                             "already in LingXing as {}: not created again",
                             nos.join(", ")
                         ),
-                    )
-                    .await?;
+                    ));
+                    views.push(LingxingView {
+                        po: o.pulled.po.clone(),
+                        store_id: Some(p.store_id.clone()),
+                        order_nos: nos,
+                        snapshot: merge_orders(&json!({}), lx),
+                    });
                 }
                 None => to_create.push((o, p)),
             }
+        }
+        if !views.is_empty() {
+            // Found: their views stored, their create intents (if any) confirmed, moved on.
+            let pos: Vec<PoNumber> = views.iter().map(|v| v.po.clone()).collect();
+            let open: Vec<IntentUpdate> = ctx
+                .store
+                .intents_of(&pos)
+                .await?
+                .into_values()
+                .flatten()
+                .filter(|i| i.kind == IntentKind::Create && i.state != IntentState::Confirmed)
+                .filter(|i| i.key == i.po.as_str())
+                .map(|i| IntentUpdate {
+                    key: i.key,
+                    state: IntentState::Confirmed,
+                    outcome: "found in LingXing".into(),
+                })
+                .collect();
+            ctx.store
+                .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
+                .await?;
+            ctx.store
+                .update_intents(IntentKind::Create, &open, ctx.clock.now(), &ctx.fence)
+                .await?;
+            advance_many(ctx, moves).await?;
         }
         if to_create.is_empty() {
             return Ok(());
         }
         if let Some(hold) = write_hold(ctx) {
-            for (o, _) in &to_create {
-                skip(ctx, o, &hold).await?;
-            }
-            return Ok(());
+            let skips: Vec<_> = to_create.iter().map(|(o, _)| (o, hold.clone())).collect();
+            return skip_many(ctx, &skips).await;
         }
 
         // Creates, per store, in chunks. The intent is stored before each call.
@@ -268,6 +269,8 @@ impl Job for PushToLingxing {
                             .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
                             .await?;
                         advance_many(ctx, moves).await?;
+                        let mut failed = Vec::new();
+                        let mut skips = Vec::new();
                         for r in &result.refused {
                             answered.insert(r.platform_order_no.clone());
                             let Some((o, _)) = part
@@ -276,49 +279,44 @@ impl Job for PushToLingxing {
                             else {
                                 continue;
                             };
-                            ctx.store
-                                .update_intent(
-                                    IntentKind::Create,
-                                    &r.platform_order_no,
-                                    IntentState::Failed,
-                                    &r.error_message,
-                                    ctx.clock.now(),
-                                    &ctx.fence,
-                                )
-                                .await?;
+                            failed.push(IntentUpdate {
+                                key: r.platform_order_no.clone(),
+                                state: IntentState::Failed,
+                                outcome: r.error_message.clone(),
+                            });
                             // A refusal may be "duplicate number": the next run's existence check
                             // then finds the order and advances it, whatever the wording was.
-                            skip(
-                                ctx,
+                            skips.push((
                                 o,
-                                &Reason::new(ReasonCode::LingxingRejected, r.error_message.clone()),
-                            )
-                            .await?;
+                                Reason::new(ReasonCode::LingxingRejected, r.error_message.clone()),
+                            ));
                         }
                         for (o, _) in part
                             .iter()
                             .filter(|(o, _)| !answered.contains(o.pulled.po.as_str()))
                         {
-                            ctx.store
-                                .update_intent(
-                                    IntentKind::Create,
-                                    o.pulled.po.as_str(),
-                                    IntentState::Ambiguous,
-                                    "no per-order result",
-                                    ctx.clock.now(),
-                                    &ctx.fence,
-                                )
-                                .await?;
-                            skip(
-                                ctx,
+                            failed.push(IntentUpdate {
+                                key: o.pulled.po.to_string(),
+                                state: IntentState::Ambiguous,
+                                outcome: "no per-order result".into(),
+                            });
+                            skips.push((
                                 o,
-                                &Reason::new(
+                                Reason::new(
                                     ReasonCode::WriteUnconfirmed,
                                     "LingXing returned no result for this order",
                                 ),
+                            ));
+                        }
+                        ctx.store
+                            .update_intents(
+                                IntentKind::Create,
+                                &failed,
+                                ctx.clock.now(),
+                                &ctx.fence,
                             )
                             .await?;
-                        }
+                        skip_many(ctx, &skips).await?;
                     }
                     Err(e) => {
                         let reason = lingxing_reason(&e);
@@ -327,19 +325,11 @@ impl Job for PushToLingxing {
                             lingxing::LingxingError::Rejected { .. } => IntentState::Failed,
                             _ => IntentState::Pending,
                         };
-                        for (o, _) in part {
-                            ctx.store
-                                .update_intent(
-                                    IntentKind::Create,
-                                    o.pulled.po.as_str(),
-                                    state,
-                                    &e.to_string(),
-                                    ctx.clock.now(),
-                                    &ctx.fence,
-                                )
-                                .await?;
-                            skip(ctx, o, &reason).await?;
-                        }
+                        let keys = part.iter().map(|(o, _)| o.pulled.po.to_string());
+                        settle_intents(ctx, IntentKind::Create, keys, state, &e.to_string())
+                            .await?;
+                        let skips: Vec<_> = part.iter().map(|(o, _)| (o, reason.clone())).collect();
+                        skip_many(ctx, &skips).await?;
                     }
                 }
             }

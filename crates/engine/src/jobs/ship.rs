@@ -16,13 +16,13 @@ use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, map_outbounds
 use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use dsco::{OrderKey, RequestKind, ShipmentsForOrder};
 use serde_json::json;
-use store::{IntentKind, IntentState, NewIntent, OrderRecord};
+use store::{Intent, IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    StateCheck, advance, candidates, changed_since_refusal, chunk_outcome, close_settled,
-    dsco_view, failed_write, read_settled, record_intents, settle_intents, skip, skip_many,
-    views_of, write_hold,
+    Outcomes, StateCheck, advance_many, candidates, changed_since_refusal, chunk_outcome,
+    close_settled, dsco_view, failed_write, read_settled, record_intents, settle_intents,
+    skip_many, views_of, write_hold,
 };
 use super::lx_feed::{follow, lx_orders, outbounds_stale};
 use super::outbound::{audited, outbounds, refresh};
@@ -75,72 +75,69 @@ impl ShipToDsco {
         .await?
         {
             let request = settled.request_id.as_str();
+            // Everything this request settled, written together: the intents, the tracking
+            // numbers, the stage moves and the refusals, a few transactions per request.
+            let mut updates = Vec::new();
+            let mut tracked: Vec<(PoNumber, Vec<String>)> = Vec::new();
+            let mut confirmed: BTreeMap<PoNumber, (Vec<String>, &'static str)> = BTreeMap::new();
+            let mut refused: BTreeMap<PoNumber, String> = BTreeMap::new();
             for (po, outcome) in settled.items.iter().cloned() {
-                let po = po.as_str();
-                let Ok(p) = PoNumber::parse(po) else { continue };
+                let Ok(p) = PoNumber::parse(&po) else {
+                    continue;
+                };
                 // The tracking numbers this request carried for the order.
-                let mine = settled.sent.get(po).cloned().unwrap_or_default();
-                let now = ctx.clock.now();
+                let mine = settled.sent.get(&po).cloned().unwrap_or_default();
+                let (state, text) = match &outcome {
+                    Ok(_) => (IntentState::Confirmed, request.to_owned()),
+                    Err(text) => (IntentState::Failed, text.clone()),
+                };
+                updates.extend(mine.iter().map(|t| IntentUpdate {
+                    key: t.clone(),
+                    state,
+                    outcome: text.clone(),
+                }));
                 match outcome {
                     Ok(how) => {
-                        for t in &mine {
-                            ctx.store
-                                .update_intent(
-                                    IntentKind::Shipment,
-                                    t,
-                                    IntentState::Confirmed,
-                                    request,
-                                    now,
-                                    &ctx.fence,
-                                )
-                                .await?;
-                        }
-                        ctx.store.add_tracking(&p, &mine, &ctx.fence).await?;
-                        if let Some(o) = ctx.store.get_order(&p).await? {
-                            if o.stage == Stage::Acknowledged {
-                                advance(
-                                    ctx,
-                                    &p,
-                                    Stage::Acknowledged,
-                                    Stage::Shipped,
-                                    format!("DSCO confirmed shipment {} ({how})", mine.join(",")),
-                                )
-                                .await?;
-                            } else {
-                                // The invoice job waits for every tracking number's confirmation.
-                                ctx.store
-                                    .mark_dirty(std::slice::from_ref(&p), Some(&ctx.fence))
-                                    .await?;
-                            }
-                        }
+                        tracked.push((p.clone(), mine.clone()));
+                        confirmed.insert(p, (mine, how));
                     }
                     Err(text) => {
-                        for t in &mine {
-                            ctx.store
-                                .update_intent(
-                                    IntentKind::Shipment,
-                                    t,
-                                    IntentState::Failed,
-                                    &text,
-                                    now,
-                                    &ctx.fence,
-                                )
-                                .await?;
-                        }
-                        if let Some(o) = ctx.store.get_order(&p).await? {
-                            skip(
-                                ctx,
-                                &o,
-                                &Reason::new(
-                                    ReasonCode::DscoRejected,
-                                    format!("{}: {text}", mine.join(",")),
-                                ),
-                            )
-                            .await?;
-                        }
+                        refused.insert(p, format!("{}: {text}", mine.join(",")));
                     }
                 }
             }
+            ctx.store
+                .update_intents(IntentKind::Shipment, &updates, ctx.clock.now(), &ctx.fence)
+                .await?;
+            ctx.store.add_trackings(&tracked, &ctx.fence).await?;
+            let named: Vec<PoNumber> = confirmed.keys().chain(refused.keys()).cloned().collect();
+            let orders = ctx.store.orders_by_po(&named).await?;
+            let mut moves = Vec::new();
+            let mut later = Vec::new();
+            let mut skips = Vec::new();
+            for o in &orders {
+                let po = &o.pulled.po;
+                if let Some((mine, how)) = confirmed.get(po) {
+                    if o.stage == Stage::Acknowledged {
+                        moves.push((
+                            po.clone(),
+                            Stage::Acknowledged,
+                            Stage::Shipped,
+                            format!("DSCO confirmed shipment {} ({how})", mine.join(",")),
+                        ));
+                    } else {
+                        // The invoice job waits for every tracking number's confirmation.
+                        later.push(po.clone());
+                    }
+                } else if let Some(text) = refused.get(po) {
+                    skips.push((o, Reason::new(ReasonCode::DscoRejected, text.clone())));
+                }
+            }
+            advance_many(ctx, moves).await?;
+            if !later.is_empty() {
+                ctx.store.mark_dirty(&later, Some(&ctx.fence)).await?;
+            }
+            skip_many(ctx, &skips).await?;
             close_settled(ctx, &settled).await?;
         }
         Ok(())
@@ -152,14 +149,12 @@ impl ShipToDsco {
         &self,
         ctx: &RunCtx,
         o: &OrderRecord,
+        intents: Vec<Intent>,
     ) -> Result<(BTreeSet<String>, Option<String>), JobError> {
         let mut out = BTreeSet::new();
         let mut refused = None;
         let mut unclear = Vec::new();
-        for i in ctx
-            .store
-            .intents_for(&o.pulled.po)
-            .await?
+        for i in intents
             .into_iter()
             .filter(|i| i.kind == IntentKind::Shipment)
         {
@@ -261,16 +256,18 @@ impl Job for ShipToDsco {
                 ReasonCode::LingxingUnavailable,
                 format!("wmsOrderList: {e}"),
             );
-            for o in &batch[..stage3] {
-                skip(ctx, o, &r).await?;
-            }
-            return Ok(());
+            let skips: Vec<_> = batch[..stage3].iter().map(|o| (o, r.clone())).collect();
+            return skip_many(ctx, &skips).await;
         }
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
         let settings = ctx.job_config.as_ref().map(|j| &j.settings);
         let mut writes: Vec<(OrderRecord, ShipWrite)> = Vec::new();
         // Read again: the refresh above stored the outbound orders.
         let views = views_of(ctx, &batch).await?;
+        let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
+        let mut intents = ctx.store.intents_of(&pos).await?;
+        let mut out = Outcomes::default();
+        let mut tracked: Vec<(PoNumber, Vec<String>)> = Vec::new();
         for (n, o) in batch.into_iter().enumerate() {
             let at_3 = n < stage3;
             let Some(view) = dsco_view(ctx, &o, ReasonCode::DscoRejected).await? else {
@@ -280,11 +277,12 @@ impl Job for ShipToDsco {
             let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
                 Ok(s) => s,
                 Err(r) => {
-                    skip(ctx, &o, &r).await?;
+                    out.skip(ctx, &o, &r);
                     continue;
                 }
             };
-            let (sent, refused) = self.sent(ctx, &o).await?;
+            let mine = intents.remove(&o.pulled.po).unwrap_or_default();
+            let (sent, refused) = self.sent(ctx, &o, mine).await?;
             let cx = ShipContext {
                 already_sent: &sent,
                 require_full_shipment: settings
@@ -296,12 +294,9 @@ impl Job for ShipToDsco {
             };
             match decide_ship(&view, &shipped, &cx) {
                 Decision::Advance { note } => {
-                    ctx.store
-                        .add_tracking(&o.pulled.po, &view.packages, &ctx.fence)
-                        .await?;
+                    tracked.push((o.pulled.po.clone(), view.packages.clone()));
                     if at_3 {
-                        advance(ctx, &o.pulled.po, Stage::Acknowledged, Stage::Shipped, note)
-                            .await?;
+                        out.advance(&o.pulled.po, Stage::Acknowledged, Stage::Shipped, note);
                     }
                 }
                 Decision::Skip(r) if at_3 => {
@@ -318,12 +313,14 @@ impl Job for ShipToDsco {
                         ),
                         _ => r,
                     };
-                    skip(ctx, &o, &r).await?;
+                    out.skip(ctx, &o, &r);
                 }
                 Decision::Skip(_) => ctx.count(|c| c.processed += 1),
                 Decision::Write(w) => writes.push((o, w)),
             }
         }
+        ctx.store.add_trackings(&tracked, &ctx.fence).await?;
+        out.flush(ctx).await?;
         if writes.is_empty() {
             return Ok(());
         }

@@ -429,7 +429,11 @@ impl World {
 
     /// Positions of the outbound orders of `po`.
     fn outbound_idx_of_po(&self, po: &str) -> Vec<usize> {
-        self.index.outbounds_by_po.get(po).cloned().unwrap_or_default()
+        self.index
+            .outbounds_by_po
+            .get(po)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Positions of the outbound orders of system order `order_no`.
@@ -1454,7 +1458,11 @@ impl World {
         };
         // Candidates: those of the named POs or system orders when some are named.
         let named: Option<Vec<usize>> = if !pos.is_empty() {
-            Some(pos.iter().flat_map(|p| self.outbound_idx_of_po(p)).collect())
+            Some(
+                pos.iter()
+                    .flat_map(|p| self.outbound_idx_of_po(p))
+                    .collect(),
+            )
         } else if !numbers.is_empty() {
             Some(
                 numbers
