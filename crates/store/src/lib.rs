@@ -756,6 +756,9 @@ pub trait Store: Send + Sync + 'static {
         restart: bool,
     ) -> Result<()>;
     async fn intent(&self, kind: IntentKind, key: &str) -> Result<Option<Intent>>;
+    /// [`Store::intent`] for many keys of one kind, one query per 500 keys; keys not recorded
+    /// are absent.
+    async fn intents(&self, kind: IntentKind, keys: &[String]) -> Result<BTreeMap<String, Intent>>;
     async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>>;
     /// The intents of `kind` still `submitted` in DSCO request `request_id` (their outcome).
     async fn request_intents(&self, kind: IntentKind, request_id: &str) -> Result<Vec<Intent>>;
