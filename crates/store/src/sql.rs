@@ -584,7 +584,7 @@ fn event_item(idx: usize, e: &NewEvent, count: i64, last_at: i64, run_id: Option
 
 /// A JSON array of strings (for the `IN` lists of [`BatchSql`]).
 fn json_strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    Value::Array(items.into_iter().map(|s| Value::from(s)).collect()).to_string()
+    Value::Array(items.into_iter().map(Value::from).collect()).to_string()
 }
 
 /// Starting a transaction that will write. SQLite's `BEGIN IMMEDIATE` takes the write lock up
