@@ -431,11 +431,14 @@ impl BatchSql {
                     ("changed", INT),
                 ])
             )),
+            // The kind comes with each item: compared with a bound `$n` instead, it leads
+            // SQLite to loop over every intent of the kind and scan the items for each.
             intents_update: s(format!(
                 "UPDATE intents SET state = j.state, outcome = j.outcome, updated_at = $2, \
                    attempts = intents.attempts + j.inc \
-                 FROM {} WHERE intents.kind = $3 AND intents.key = j.k",
+                 FROM {} WHERE intents.kind = j.kind AND intents.key = j.k",
                 rows(&[
+                    ("kind", TEXT),
                     ("k", TEXT),
                     ("state", TEXT),
                     ("outcome", TEXT),
@@ -2382,9 +2385,17 @@ impl Store for SqlStore {
                 }
                 let items = finals
                     .iter()
-                    .map(|(u, inc)| json!({ "k": u.key, "state": u.state.as_str(), "outcome": u.outcome, "inc": inc }))
+                    .map(|(u, inc)| {
+                        json!({
+                            "kind": kind.as_str(),
+                            "k": u.key,
+                            "state": u.state.as_str(),
+                            "outcome": u.outcome,
+                            "inc": inc,
+                        })
+                    })
                     .collect();
-                batch_exec!(tx, sql.intents_update, items, ms(now), kind.as_str());
+                batch_exec!(tx, sql.intents_update, items, ms(now));
             }
         });
         Ok(())
@@ -2939,4 +2950,79 @@ fn wh_from(table: &'static str, text: &str) -> Result<WarehouseQty> {
         table,
         detail: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every batch statement loops over its items and reaches table rows through an index.
+    /// Given a constant on a prefix of a key (an intent's kind), SQLite's planner may instead
+    /// loop over the table and scan the items for each row: quadratic, and only visible at
+    /// scale. Checked on the bundled SQLite's plans, not on timings.
+    #[tokio::test]
+    async fn batch_statements_loop_over_the_items_not_the_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/plan.db", dir.path().display());
+        let store = SqlStore::connect(&url).await.unwrap();
+        let Pool::Sqlite(pool) = &store.pool else {
+            unreachable!()
+        };
+        let b = &store.batch;
+        let statements = [
+            &b.cas_update,
+            &b.events_insert,
+            &b.last_events,
+            &b.events_bump,
+            &b.reasons_update,
+            &b.views_compare,
+            &b.views_update,
+            &b.intents_update,
+            &b.intents_insert,
+            &b.intents_restart,
+            &b.intents_read,
+            &b.order_stages,
+            &b.orders_insert,
+            &b.orders_refresh,
+        ];
+        let tables = ["orders", "order_events", "intents"];
+        for sql in statements {
+            let params = (1..=9).filter(|n| sql.contains(&format!("${n}"))).count();
+            let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"))).bind("[]");
+            for _ in 1..params {
+                q = q.bind("x");
+            }
+            let rows = q.fetch_all(pool).await.unwrap();
+            let plan: Vec<(i64, String)> = rows
+                .iter()
+                .map(|r| (r.i64("parent").unwrap(), r.s("detail").unwrap()))
+                .collect();
+            let on_table = |d: &str| {
+                tables.iter().any(|t| {
+                    d.starts_with(&format!("SCAN {t}")) || d.starts_with(&format!("SEARCH {t} "))
+                })
+            };
+            for (_, d) in &plan {
+                assert!(
+                    !tables.iter().any(|t| d.starts_with(&format!("SCAN {t}"))),
+                    "a table scan in {sql}: {plan:?}"
+                );
+            }
+            // In a join (top-level loops, outer first) the items must be the outer loop.
+            let top: Vec<&str> = plan
+                .iter()
+                .filter(|(parent, _)| *parent == 0)
+                .map(|(_, d)| d.as_str())
+                .collect();
+            if let (Some(items), Some(table)) = (
+                top.iter().position(|d| d.contains("json_each")),
+                top.iter().position(|d| on_table(d)),
+            ) {
+                assert!(
+                    items < table,
+                    "the table is the outer loop in {sql}: {plan:?}"
+                );
+            }
+        }
+    }
 }
