@@ -365,7 +365,7 @@ impl BatchSql {
                     ("po", TEXT),
                     ("at", INT),
                     ("from_stage", INT),
-                    ("to_stage", INT)
+                    ("to_stage", INT),
                 ])
             )),
             events_insert: s(format!(
@@ -405,7 +405,7 @@ impl BatchSql {
                     ("id", INT),
                     ("inc", INT),
                     ("last_at", INT),
-                    ("run_id", TEXT)
+                    ("run_id", TEXT),
                 ])
             )),
             reasons_update: s(format!(
@@ -451,7 +451,7 @@ impl BatchSql {
                     ("k", TEXT),
                     ("state", TEXT),
                     ("outcome", TEXT),
-                    ("inc", INT)
+                    ("inc", INT),
                 ])
             )),
             // `WHERE true`: SQLite needs a WHERE before an upsert's ON CONFLICT after a SELECT.
