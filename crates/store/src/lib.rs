@@ -7,7 +7,9 @@
 //! - this file: the trait, its records and errors.
 //! - `sql`: the implementation. The SQL is written once and compiled for both backends (the
 //!   `with_pool!` macro), so the two cannot drift; the few differences (SQLite's `BEGIN
-//!   IMMEDIATE`, its pragmas) live in `Backend`.
+//!   IMMEDIATE`, its pragmas) live in `WritePool` and `SqlStore::connect`. The batch writes
+//!   are set-based: their items go as one JSON parameter, unpacked per backend (`json_each` /
+//!   `jsonb_to_recordset`), so a batch of up to 500 items costs a few statements (`BatchSql`).
 //! - `stock`: the records of the non-order jobs (sync_stock runs, items and per-SKU state;
 //!   pull_sku_pair conflicts).
 //!
@@ -760,6 +762,9 @@ pub trait Store: Send + Sync + 'static {
         restart: bool,
     ) -> Result<()>;
     async fn intent(&self, kind: IntentKind, key: &str) -> Result<Option<Intent>>;
+    /// [`Store::intent`] for many keys of one kind, one query per 500 keys; keys not recorded
+    /// are absent.
+    async fn intents(&self, kind: IntentKind, keys: &[String]) -> Result<BTreeMap<String, Intent>>;
     async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>>;
     /// [`Store::intents_for`] for many orders, one query per 500; orders without any are absent.
     async fn intents_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Vec<Intent>>>;

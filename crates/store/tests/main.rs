@@ -1,6 +1,7 @@
 //! The store suite: every case runs against SQLite, and against PostgreSQL when
 //! `TEST_DATABASE_URL` is set (an unreachable server fails the test instead of skipping it).
 
+mod batches;
 mod cases;
 
 use std::sync::Arc;
@@ -34,13 +35,13 @@ pub async fn postgres() -> Option<Backend> {
 }
 
 macro_rules! suite {
-    ($($case:ident),* $(,)?) => {
+    ($($m:ident :: $case:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test]
                 async fn $case() {
                     let b = super::sqlite().await;
-                    super::cases::$case(&b).await;
+                    super::$m::$case(&b).await;
                 }
             )*
         }
@@ -49,7 +50,7 @@ macro_rules! suite {
                 #[tokio::test]
                 async fn $case() {
                     let Some(b) = super::postgres().await else { return };
-                    super::cases::$case(&b).await;
+                    super::$m::$case(&b).await;
                 }
             )*
         }
@@ -57,25 +58,30 @@ macro_rules! suite {
 }
 
 suite!(
-    lease_is_exclusive_until_released_or_expired,
-    stale_fence_writes_nothing,
-    runs_are_recorded_and_rejected_fires_once_per_blocking_run,
-    orphan_runs_are_closed,
-    runtime_config_is_versioned_with_compare_and_swap,
-    sku_map_replaces_one_source_and_manual_wins,
-    pull_upsert_merges_and_never_moves_the_stage,
-    stage_moves_only_forward_by_compare_and_swap,
-    identical_skips_fold_into_one_event,
-    operator_force_is_audited_and_needs_a_reason,
-    cursors_and_token_cache,
-    reopening_keeps_data,
-    candidates_follow_dirty_marks_and_back_off,
-    lingxing_view_marks_changes_and_tracking_dedupes,
-    intents_are_recorded_once_and_requests_tracked,
-    stock_runs_settle_into_confirmed_state_and_release_once,
-    sku_conflicts_and_run_details_are_kept,
-    batched_writes_apply_every_item_or_none,
-    tracking_invoice_and_intent_batches_match_single_calls,
+    cases::lease_is_exclusive_until_released_or_expired,
+    cases::stale_fence_writes_nothing,
+    cases::runs_are_recorded_and_rejected_fires_once_per_blocking_run,
+    cases::orphan_runs_are_closed,
+    cases::runtime_config_is_versioned_with_compare_and_swap,
+    cases::sku_map_replaces_one_source_and_manual_wins,
+    cases::pull_upsert_merges_and_never_moves_the_stage,
+    cases::stage_moves_only_forward_by_compare_and_swap,
+    cases::identical_skips_fold_into_one_event,
+    cases::operator_force_is_audited_and_needs_a_reason,
+    cases::cursors_and_token_cache,
+    cases::reopening_keeps_data,
+    cases::candidates_follow_dirty_marks_and_back_off,
+    cases::lingxing_view_marks_changes_and_tracking_dedupes,
+    cases::intents_are_recorded_once_and_requests_tracked,
+    cases::stock_runs_settle_into_confirmed_state_and_release_once,
+    cases::sku_conflicts_and_run_details_are_kept,
+    cases::batched_writes_apply_every_item_or_none,
+    cases::tracking_invoice_and_intent_batches_match_single_calls,
+    batches::batch_moves_match_one_by_one,
+    batches::batch_events_match_one_by_one,
+    batches::batch_views_match_one_by_one,
+    batches::batch_intents_match_one_by_one,
+    batches::batch_upserts_match_one_by_one,
 );
 
 /// Processes started together (`run` and `config import`) open a fresh SQLite file at once; the

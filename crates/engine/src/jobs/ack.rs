@@ -152,8 +152,9 @@ impl Job for AckToDsco {
             None => batch.iter().map(|o| o.pulled.po.clone()).collect(),
         };
         let views = views_of(ctx, &batch).await?;
-        let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
-        let mut intents = ctx.store.intents_of(&pos).await?;
+        // The ACK intent of each order (keyed by PO), read once for the batch.
+        let keys: Vec<String> = batch.iter().map(|o| o.pulled.po.to_string()).collect();
+        let mut intents = ctx.store.intents(IntentKind::Ack, &keys).await?;
         let job = ctx.job_config.as_ref();
         let mut out = Outcomes::default();
         let mut acks: Vec<(OrderRecord, OrderAck)> = Vec::new();
@@ -172,11 +173,7 @@ impl Job for AckToDsco {
                     out.skip_until(ctx, &o, &r, next_run);
                 }
                 Decision::Write(w) => {
-                    let intent = intents
-                        .remove(&o.pulled.po)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .find(|i| i.kind == IntentKind::Ack && i.key == w.po);
+                    let intent = intents.remove(&w.po);
                     match intent {
                         Some(i) if i.state == IntentState::Submitted => {
                             out.skip(
