@@ -230,16 +230,15 @@ impl DscoClient {
                 mode: Mode::Read,
             })
             .await?;
-        let v = ans.json()?;
+        let mut v = ans.json()?;
         let scroll_id = v
             .get("scrollId")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
-        let orders = match v.get("orders") {
+        let orders = match v.get_mut("orders").map(Value::take) {
             Some(Value::Array(a)) => a
-                .iter()
-                .cloned()
+                .into_iter()
                 .filter_map(|o| Order::from_value(o).ok())
                 .collect(),
             _ => Vec::new(),

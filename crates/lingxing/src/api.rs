@@ -32,9 +32,9 @@ fn mp_page<T: serde::de::DeserializeOwned>(
     env: Envelope,
     what: &str,
 ) -> Result<Page<T>, LingxingError> {
-    let data = env.data;
+    let mut data = env.data;
     let total = data.get("total").and_then(value_u64);
-    let list = data.get("list").cloned().unwrap_or(Value::Null);
+    let list = data.get_mut("list").map(Value::take).unwrap_or(Value::Null);
     let items: Vec<T> = match list {
         Value::Null => Vec::new(),
         v => decode(v, client.config().timezone, what)?,

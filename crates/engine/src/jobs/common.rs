@@ -331,6 +331,28 @@ pub(crate) async fn note(
     Ok(())
 }
 
+/// [`note`] for many facts, in one transaction: `(po, outcome, detail)` each.
+pub(crate) async fn note_many(
+    ctx: &RunCtx,
+    facts: Vec<(PoNumber, EventOutcome, String)>,
+) -> Result<(), JobError> {
+    if facts.is_empty() {
+        return Ok(());
+    }
+    let now = ctx.clock.now();
+    let events: Vec<_> = facts
+        .into_iter()
+        .map(|(po, outcome, detail)| {
+            let mut e = event(ctx, &po, now);
+            e.outcome = outcome;
+            e.detail = detail;
+            (e, None)
+        })
+        .collect();
+    ctx.store.record_events(&events, &ctx.fence).await?;
+    Ok(())
+}
+
 /// The held reason when this run may not write, if any.
 pub(crate) fn write_hold(ctx: &RunCtx) -> Option<Reason> {
     if !ctx.config.writes_enabled() {

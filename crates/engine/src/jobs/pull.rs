@@ -62,8 +62,8 @@ impl Job for PullDscoOrders {
                 .get_orders(OrderKey::PoNumber, po.as_str())
                 .await
                 .map_err(|e| JobError::Failed(format!("reading {po} from DSCO: {e}")))?;
-            let raws: Vec<&serde_json::Value> = orders.iter().map(|o| &o.raw).collect();
-            return store_page(ctx, &self.0, &raws).await;
+            let raws = orders.into_iter().map(|o| o.raw).collect();
+            return store_page(ctx, &self.0, raws).await;
         }
         let now = ctx.clock.now();
         let until_max = now - UNTIL_LAG;
@@ -111,14 +111,20 @@ impl Job for PullDscoOrders {
             }
         };
         // Merged a page at a time, one store transaction each.
-        for page in orders.chunks(UPSERT_CHUNK) {
-            let raws: Vec<&serde_json::Value> = page.iter().map(|o| &o.raw).collect();
-            store_page(ctx, &self.0, &raws).await?;
+        let read = orders.len();
+        let mut rest = orders.into_iter();
+        loop {
+            let page: Vec<serde_json::Value> =
+                rest.by_ref().take(UPSERT_CHUNK).map(|o| o.raw).collect();
+            if page.is_empty() {
+                break;
+            }
+            store_page(ctx, &self.0, page).await?;
         }
         ctx.store
             .set_cursor(CURSOR, &until.to_rfc3339(), ctx.clock.now(), &ctx.fence)
             .await?;
-        tracing::info!(orders = orders.len(), since = %since, until = %until, "DSCO window stored");
+        tracing::info!(orders = read, since = %since, until = %until, "DSCO window stored");
         Ok(())
     }
 }
@@ -128,7 +134,7 @@ impl Job for PullDscoOrders {
 async fn store_page(
     ctx: &RunCtx,
     clients: &Clients,
-    raws: &[&serde_json::Value],
+    raws: Vec<serde_json::Value>,
 ) -> Result<(), JobError> {
     let mut views = Vec::with_capacity(raws.len());
     let mut pulled = Vec::with_capacity(raws.len());
@@ -150,8 +156,8 @@ async fn store_page(
 
 /// The DSCO order as stored; `None` (counted, logged) when it has no usable PO number: a bad
 /// order never stops the batch.
-fn read_order(ctx: &RunCtx, raw: &serde_json::Value) -> Option<(DscoOrderView, PulledOrder)> {
-    let view = match DscoOrderView::from_payload(raw) {
+fn read_order(ctx: &RunCtx, raw: serde_json::Value) -> Option<(DscoOrderView, PulledOrder)> {
+    let view = match DscoOrderView::from_payload(&raw) {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, dsco_order_id = ?raw.get("dscoOrderId"), "order without a usable poNumber skipped");
@@ -170,7 +176,7 @@ fn read_order(ctx: &RunCtx, raw: &serde_json::Value) -> Option<(DscoOrderView, P
         warehouse_code: view.warehouse_code.clone(),
         service_level: view.service_level.clone(),
         skus: view.skus_label(),
-        payload: raw.clone(),
+        payload: raw,
     };
     Some((view, pulled))
 }

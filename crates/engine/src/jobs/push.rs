@@ -21,7 +21,7 @@ use store::{
 
 use super::Clients;
 use super::common::{
-    Outcomes, advance_many, candidates, dsco_view, lingxing_reason, note, record_intents,
+    Outcomes, advance_many, candidates, dsco_view, lingxing_reason, note_many, record_intents,
     settle_intents, skip_many, write_hold,
 };
 use super::lx_feed::merge_orders;
@@ -206,11 +206,15 @@ impl Job for PushToLingxing {
                     })
                     .collect();
                 record_intents(ctx, IntentKind::Create, &intents, false).await?;
-                for (o, p) in part {
-                    for n in &p.notes {
-                        note(ctx, &o.pulled.po, EventOutcome::Noted, n.clone()).await?;
-                    }
-                }
+                let notes = part
+                    .iter()
+                    .flat_map(|(o, p)| {
+                        p.notes
+                            .iter()
+                            .map(|n| (o.pulled.po.clone(), EventOutcome::Noted, n.clone()))
+                    })
+                    .collect();
+                note_many(ctx, notes).await?;
                 let req = CreateOrdersRequest {
                     platform_code: self.0.platform_code,
                     store_id: store_id.clone(),
