@@ -321,6 +321,13 @@ struct BatchSql {
     order_stages: Arc<str>,
     orders_insert: Arc<str>,
     orders_refresh: Arc<str>,
+    orders_read: Arc<str>,
+    views_read: Arc<str>,
+    dirty_mark: Arc<str>,
+    intents_of_read: Arc<str>,
+    tracking_read: Arc<str>,
+    tracking_update: Arc<str>,
+    invoice_update: Arc<str>,
 }
 
 impl BatchSql {
@@ -524,6 +531,33 @@ impl BatchSql {
                     ("changed", INT),
                 ])
             )),
+            orders_read: s(format!(
+                concat!("SELECT ", order_cols!(), " FROM orders WHERE po IN ({})"),
+                list
+            )),
+            views_read: s(format!(
+                "SELECT po, lx_snapshot, lx_checked_at FROM orders WHERE po IN ({list})"
+            )),
+            dirty_mark: s(format!("UPDATE orders SET dirty = 1 WHERE po IN ({list})")),
+            intents_of_read: s(format!(
+                concat!(
+                    "SELECT ",
+                    intent_cols!(),
+                    " FROM intents WHERE po IN ({}) ORDER BY id"
+                ),
+                list
+            )),
+            tracking_read: s(format!(
+                "SELECT po, tracking FROM orders WHERE po IN ({list})"
+            )),
+            tracking_update: s(format!(
+                "{with}UPDATE orders SET tracking = j.v FROM {} WHERE orders.po = j.po",
+                rows(&[("po", TEXT), ("v", TEXT)])
+            )),
+            invoice_update: s(format!(
+                "{with}UPDATE orders SET invoice_id = j.v FROM {} WHERE orders.po = j.po",
+                rows(&[("po", TEXT), ("v", TEXT)])
+            )),
         }
     }
 }
@@ -595,6 +629,17 @@ fn event_item(idx: usize, e: &NewEvent, count: i64, last_at: i64, run_id: Option
 }
 
 /// A JSON array of strings (for the `IN` lists of [`BatchSql`]).
+/// An order's stored LingXing view (`Null` when none) and when it was read.
+fn view_from(r: &impl Cols) -> Result<(Value, Option<DateTime<Utc>>)> {
+    let text = r.s("lx_snapshot")?;
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    };
+    Ok((v, oat("orders", r.oi64("lx_checked_at")?)?))
+}
+
 fn json_strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     Value::Array(items.into_iter().map(Value::from).collect()).to_string()
 }
@@ -2011,74 +2056,38 @@ impl Store for SqlStore {
 
     async fn orders_by_po(&self, pos: &[PoNumber]) -> Result<Vec<OrderRecord>> {
         let mut out = Vec::with_capacity(pos.len());
-        // In chunks, as a JSON array of POs each backend can unpack, to stay one query per chunk.
-        for chunk in pos.chunks(500) {
-            let list = serde_json::to_string(&chunk.iter().map(|p| p.as_str()).collect::<Vec<_>>())
-                .expect("json");
-            let rows = match &self.pool {
-                Pool::Sqlite(p) => sqlx::query(concat!(
-                    "SELECT ",
-                    order_cols!(),
-                    " FROM orders WHERE po IN (SELECT value FROM json_each($1))"
-                ))
-                .bind(&list)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(order_from)
-                .collect::<Result<Vec<_>>>()?,
-                Pool::Postgres(p) => sqlx::query(concat!(
-                    "SELECT ",
-                    order_cols!(),
-                    " FROM orders WHERE po IN (SELECT jsonb_array_elements_text($1::jsonb))"
-                ))
-                .bind(&list)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(order_from)
-                .collect::<Result<Vec<_>>>()?,
-            };
-            out.extend(rows);
+        for chunk in pos.chunks(CHUNK) {
+            let list = json_strings(chunk.iter().map(PoNumber::as_str));
+            with_pool!(self, p => {
+                let rows = sqlx::query(AssertSqlSafe(self.batch.orders_read.clone()))
+                    .bind(list)
+                    .fetch_all(p)
+                    .await?;
+                for r in &rows {
+                    out.push(order_from(r)?);
+                }
+            });
         }
         Ok(out)
     }
 
     async fn mark_dirty(&self, pos: &[PoNumber], fence: Option<&Fence>) -> Result<u64> {
         let mut n = 0;
-        for chunk in pos.chunks(500) {
-            let list = serde_json::to_string(&chunk.iter().map(|p| p.as_str()).collect::<Vec<_>>())
-                .expect("json");
-            n += match &self.pool {
-                Pool::Sqlite(p) => {
-                    let mut tx = p.begin_write().await?;
-                    if let Some(f) = fence {
-                        check_fence!(tx, f);
-                    }
-                    let k = sqlx::query(
-                        "UPDATE orders SET dirty = 1 WHERE po IN (SELECT value FROM json_each($1))",
-                    )
-                    .bind(&list)
+        for chunk in pos.chunks(CHUNK) {
+            let list = json_strings(chunk.iter().map(PoNumber::as_str));
+            n += with_pool!(self, p => {
+                let mut tx = p.begin_write().await?;
+                if let Some(f) = fence {
+                    check_fence!(tx, f);
+                }
+                let k = sqlx::query(AssertSqlSafe(self.batch.dirty_mark.clone()))
+                    .bind(list)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                    tx.commit().await?;
-                    k
-                }
-                Pool::Postgres(p) => {
-                    let mut tx = p.begin_write().await?;
-                    if let Some(f) = fence {
-                        check_fence!(tx, f);
-                    }
-                    let k = sqlx::query("UPDATE orders SET dirty = 1 WHERE po IN (SELECT jsonb_array_elements_text($1::jsonb))")
-                        .bind(&list)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    tx.commit().await?;
-                    k
-                }
-            };
+                tx.commit().await?;
+                k
+            });
         }
         Ok(n)
     }
@@ -2210,27 +2219,19 @@ impl Store for SqlStore {
         pos: &[PoNumber],
     ) -> Result<BTreeMap<PoNumber, (Value, Option<DateTime<Utc>>)>> {
         let mut out = BTreeMap::new();
-        for chunk in pos.chunks(500) {
-            let list = serde_json::to_string(&chunk.iter().map(|p| p.as_str()).collect::<Vec<_>>())
-                .expect("json");
-            let sql = match &self.pool {
-                Pool::Sqlite(_) => {
-                    "SELECT po, lx_snapshot, lx_checked_at FROM orders WHERE po IN (SELECT value FROM json_each($1))"
-                }
-                Pool::Postgres(_) => {
-                    "SELECT po, lx_snapshot, lx_checked_at FROM orders WHERE po IN (SELECT jsonb_array_elements_text($1::jsonb))"
-                }
-            };
+        for chunk in pos.chunks(CHUNK) {
+            let list = json_strings(chunk.iter().map(PoNumber::as_str));
             with_pool!(self, p => {
-                let rows = sqlx::query(sql).bind(&list).fetch_all(p).await?;
+                let rows = sqlx::query(AssertSqlSafe(self.batch.views_read.clone()))
+                    .bind(list)
+                    .fetch_all(p)
+                    .await?;
                 for r in &rows {
                     let po = PoNumber::parse(&r.s("po")?).map_err(|e| StoreError::Corrupt {
                         table: "orders",
                         detail: format!("po: {e}"),
                     })?;
-                    let text = r.s("lx_snapshot")?;
-                    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
-                    out.insert(po, (v, oat("orders", r.oi64("lx_checked_at")?)?));
+                    out.insert(po, view_from(r)?);
                 }
             });
         }
@@ -2245,11 +2246,7 @@ impl Store for SqlStore {
                 .await?;
             match row {
                 None => Ok((Value::Null, None)),
-                Some(r) => {
-                    let text = r.s("lx_snapshot")?;
-                    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
-                    Ok((v, oat("orders", r.oi64("lx_checked_at")?)?))
-                }
+                Some(r) => view_from(&r),
             }
         })
     }
@@ -2268,23 +2265,11 @@ impl Store for SqlStore {
         if items.is_empty() {
             return Ok(());
         }
-        let (select, update) = match &self.pool {
-            Pool::Sqlite(_) => (
-                "SELECT po, tracking FROM orders WHERE po IN (SELECT value FROM json_each($1))",
-                "UPDATE orders SET tracking = j.value ->> 'v' FROM json_each($1) AS j \
-                 WHERE orders.po = j.value ->> 'po'",
-            ),
-            Pool::Postgres(_) => (
-                "SELECT po, tracking FROM orders WHERE po IN (SELECT jsonb_array_elements_text($1::jsonb))",
-                "UPDATE orders SET tracking = j.v FROM jsonb_to_recordset($1::jsonb) AS j(po text, v text) \
-                 WHERE orders.po = j.po",
-            ),
-        };
+        let sql = &self.batch;
         fenced!(self, fence, tx => {
-            for chunk in items.chunks(500) {
-                let pos: Vec<&str> = chunk.iter().map(|(p, _)| p.as_str()).collect();
-                let rows = sqlx::query(select)
-                    .bind(serde_json::to_string(&pos).expect("json"))
+            for chunk in items.chunks(CHUNK) {
+                let rows = sqlx::query(AssertSqlSafe(sql.tracking_read.clone()))
+                    .bind(json_strings(chunk.iter().map(|(p, _)| p.as_str())))
                     .fetch_all(&mut *tx)
                     .await?;
                 let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -2292,7 +2277,7 @@ impl Store for SqlStore {
                     lists.insert(r.s("po")?, split_list(&r.s("tracking")?));
                 }
                 for (po, tracking) in chunk {
-                    // A PO twice in one call adds up; an unknown PO is left alone, as before.
+                    // A PO twice in one call adds up; an unknown PO is left alone.
                     let Some(list) = lists.get_mut(po.as_str()) else { continue };
                     for t in tracking {
                         if !t.is_empty() && !list.contains(t) {
@@ -2300,14 +2285,11 @@ impl Store for SqlStore {
                         }
                     }
                 }
-                let values: Vec<Value> = lists
+                let values = lists
                     .iter()
                     .map(|(po, list)| serde_json::json!({"po": po, "v": list.join(",")}))
                     .collect();
-                sqlx::query(update)
-                    .bind(Value::Array(values).to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                batch_exec!(tx, sql.tracking_update, values);
             }
         });
         Ok(())
@@ -2317,29 +2299,17 @@ impl Store for SqlStore {
         if items.is_empty() {
             return Ok(());
         }
-        let update = match &self.pool {
-            Pool::Sqlite(_) => {
-                "UPDATE orders SET invoice_id = j.value ->> 'v' FROM json_each($1) AS j \
-                 WHERE orders.po = j.value ->> 'po'"
-            }
-            Pool::Postgres(_) => {
-                "UPDATE orders SET invoice_id = j.v FROM jsonb_to_recordset($1::jsonb) AS j(po text, v text) \
-                 WHERE orders.po = j.po"
-            }
-        };
+        let sql = &self.batch;
         fenced!(self, fence, tx => {
-            for chunk in items.chunks(500) {
+            for chunk in items.chunks(CHUNK) {
                 // The last one wins for a PO named twice, as one call after another would.
                 let last: BTreeMap<&str, &str> =
                     chunk.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
-                let values: Vec<Value> = last
+                let values = last
                     .iter()
                     .map(|(po, v)| serde_json::json!({"po": po, "v": v}))
                     .collect();
-                sqlx::query(update)
-                    .bind(Value::Array(values).to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                batch_exec!(tx, sql.invoice_update, values);
             }
         });
         Ok(())
@@ -2560,24 +2530,15 @@ impl Store for SqlStore {
     }
 
     async fn intents_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Vec<Intent>>> {
-        let sql = match &self.pool {
-            Pool::Sqlite(_) => concat!(
-                "SELECT ",
-                intent_cols!(),
-                " FROM intents WHERE po IN (SELECT value FROM json_each($1)) ORDER BY id"
-            ),
-            Pool::Postgres(_) => concat!(
-                "SELECT ",
-                intent_cols!(),
-                " FROM intents WHERE po IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY id"
-            ),
-        };
         let mut out: BTreeMap<PoNumber, Vec<Intent>> = BTreeMap::new();
-        for chunk in pos.chunks(500) {
-            let list = serde_json::to_string(&chunk.iter().map(|p| p.as_str()).collect::<Vec<_>>())
-                .expect("json");
+        for chunk in pos.chunks(CHUNK) {
+            let list = json_strings(chunk.iter().map(PoNumber::as_str));
             with_pool!(self, p => {
-                for r in &sqlx::query(sql).bind(&list).fetch_all(p).await? {
+                let rows = sqlx::query(AssertSqlSafe(self.batch.intents_of_read.clone()))
+                    .bind(list)
+                    .fetch_all(p)
+                    .await?;
+                for r in &rows {
                     let i = intent_from(r)?;
                     out.entry(i.po.clone()).or_default().push(i);
                 }
@@ -3076,6 +3037,13 @@ mod tests {
             &b.order_stages,
             &b.orders_insert,
             &b.orders_refresh,
+            &b.orders_read,
+            &b.views_read,
+            &b.dirty_mark,
+            &b.intents_of_read,
+            &b.tracking_read,
+            &b.tracking_update,
+            &b.invoice_update,
         ];
         let tables = ["orders", "order_events", "intents"];
         for sql in statements {
