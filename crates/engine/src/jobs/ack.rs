@@ -27,7 +27,7 @@ use super::Clients;
 use super::common::{
     Outcomes, StateCheck, advance, advance_many, candidates, changed_since_refusal, chunk_outcome,
     close_settled, dsco_reason, dsco_view, failed_write, read_settled, record_intents,
-    settle_intents, skip, skip_many, views_of, write_hold,
+    settle_intents, skip, skip_many, skip_refused, views_of, write_hold,
 };
 use super::lx_feed::{follow, lookup_unknown, lx_orders};
 use crate::{Job, JobError, RunCtx};
@@ -97,19 +97,7 @@ impl AckToDsco {
                     Some((PoNumber::parse(po).ok()?, text.clone()))
                 })
                 .collect();
-            if !refused.is_empty() {
-                let pos: Vec<PoNumber> = refused.keys().cloned().collect();
-                let orders = ctx.store.orders_by_po(&pos).await?;
-                let skips: Vec<_> = orders
-                    .iter()
-                    .filter(|o| o.stage == Stage::Pushed)
-                    .filter_map(|o| {
-                        let text = refused.get(&o.pulled.po)?;
-                        Some((o, Reason::new(ReasonCode::DscoRejected, text.clone())))
-                    })
-                    .collect();
-                skip_many(ctx, &skips).await?;
-            }
+            skip_refused(ctx, &refused, Some(Stage::Pushed)).await?;
             close_settled(ctx, &settled).await?;
         }
         Ok(())

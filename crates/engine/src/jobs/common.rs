@@ -60,22 +60,11 @@ fn event(ctx: &RunCtx, po: &PoNumber, now: DateTime<Utc>) -> NewEvent {
 
 /// Leaves the order where it is, for `reason`.
 pub(crate) async fn skip(ctx: &RunCtx, o: &OrderRecord, reason: &Reason) -> Result<(), JobError> {
-    skip_until(ctx, o, reason, None).await
-}
-
-/// [`skip`], looked at again on the next run whatever the reason's kind (when the job knows
-/// something that would not wake the order will have changed by then).
-pub(crate) async fn skip_until(
-    ctx: &RunCtx,
-    o: &OrderRecord,
-    reason: &Reason,
-    recheck: Option<DateTime<Utc>>,
-) -> Result<(), JobError> {
-    let (e, next) = skip_event(ctx, o, reason, recheck);
+    let (e, next) = skip_event(ctx, o, reason, None);
     ctx.store
         .record_event(&e, Some(next), Some(&ctx.fence))
         .await?;
-    count_skip(ctx, reason);
+    count_skip(ctx, reason.kind());
     Ok(())
 }
 
@@ -84,18 +73,32 @@ pub(crate) async fn skip_many(
     ctx: &RunCtx,
     items: &[(&OrderRecord, Reason)],
 ) -> Result<(), JobError> {
-    let events: Vec<_> = items
-        .iter()
-        .map(|(o, r)| {
-            let (e, next) = skip_event(ctx, o, r, None);
-            (e, Some(next))
-        })
-        .collect();
-    ctx.store.record_events(&events, &ctx.fence).await?;
-    for (_, r) in items {
-        count_skip(ctx, r);
+    let mut out = Outcomes::default();
+    for (o, r) in items {
+        out.skip(ctx, o, r);
     }
-    Ok(())
+    out.flush(ctx).await
+}
+
+/// Records on their orders DSCO's refusals of settled writes (`dsco_rejected` with DSCO's
+/// messages), the orders read in one query; with `at`, only orders still at that stage.
+pub(crate) async fn skip_refused(
+    ctx: &RunCtx,
+    refused: &BTreeMap<PoNumber, String>,
+    at: Option<Stage>,
+) -> Result<(), JobError> {
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let pos: Vec<PoNumber> = refused.keys().cloned().collect();
+    let orders = ctx.store.orders_by_po(&pos).await?;
+    let mut out = Outcomes::default();
+    for o in orders.iter().filter(|o| at.is_none_or(|s| o.stage == s)) {
+        if let Some(text) = refused.get(&o.pulled.po) {
+            out.skip(ctx, o, &Reason::new(ReasonCode::DscoRejected, text.clone()));
+        }
+    }
+    out.flush(ctx).await
 }
 
 fn skip_event(
@@ -116,10 +119,10 @@ fn skip_event(
     (e, next)
 }
 
-fn count_skip(ctx: &RunCtx, reason: &Reason) {
+fn count_skip(ctx: &RunCtx, kind: ReasonKind) {
     ctx.count(|c| {
         c.processed += 1;
-        c.skip(reason.kind());
+        c.skip(kind);
     });
 }
 
@@ -191,7 +194,9 @@ impl Outcomes {
         self.skip_until(ctx, o, reason, None);
     }
 
-    /// [`skip_until`], written at [`Outcomes::flush`].
+    /// [`skip`], looked at again at `recheck` whatever the reason's kind (when the job knows
+    /// something that would not wake the order will have changed by then); written at
+    /// [`Outcomes::flush`].
     pub(crate) fn skip_until(
         &mut self,
         ctx: &RunCtx,
@@ -227,10 +232,7 @@ impl Outcomes {
             .unzip();
         ctx.store.record_events(&events, &ctx.fence).await?;
         for kind in kinds {
-            ctx.count(|c| {
-                c.processed += 1;
-                c.skip(kind);
-            });
+            count_skip(ctx, kind);
         }
         Ok(())
     }

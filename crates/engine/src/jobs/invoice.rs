@@ -20,7 +20,7 @@ use super::Clients;
 use super::common::{
     Outcomes, StateCheck, advance_many, candidates, changed_since_refusal, chunk_outcome,
     close_settled, dsco_view, failed_write, read_settled, record_intents, settle_intents,
-    skip_many, views_of, write_hold,
+    skip_many, skip_refused, views_of, write_hold,
 };
 use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
@@ -123,16 +123,7 @@ impl InvoiceToDsco {
                 ctx.store
                     .update_intents(IntentKind::Invoice, &failed, ctx.clock.now(), &ctx.fence)
                     .await?;
-                let pos: Vec<PoNumber> = refused.keys().cloned().collect();
-                let orders = ctx.store.orders_by_po(&pos).await?;
-                let skips: Vec<_> = orders
-                    .iter()
-                    .filter_map(|o| {
-                        let text = refused.get(&o.pulled.po)?;
-                        Some((o, Reason::new(ReasonCode::DscoRejected, text.clone())))
-                    })
-                    .collect();
-                skip_many(ctx, &skips).await?;
+                skip_refused(ctx, &refused, None).await?;
             }
             close_settled(ctx, &settled).await?;
         }
