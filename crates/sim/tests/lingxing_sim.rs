@@ -877,6 +877,7 @@ async fn a_removed_order_leaves_every_listing() {
     create_one(&r, "PO-GONE", item.clone()).await;
     create_one(&r, "PO-STAYS", item).await;
     assert_eq!(sim.audit("PO-GONE"), 1);
+    assert_eq!(sim.audit("PO-STAYS"), 1);
     assert_eq!(sim.outbounds_for("PO-GONE").len(), 1);
     let start = clock.now().timestamp() - 60;
     clock.sim().unwrap().advance(Duration::from_secs(60));
@@ -902,6 +903,20 @@ async fn a_removed_order_leaves_every_listing() {
         "not even include_delete shows it"
     );
     assert_eq!(sim.remove_order("PO-GONE"), 0);
+    // The order and outbound order that stay moved up in the simulator's lists: still found by
+    // PO, and shipping reaches them.
+    assert_eq!(sim.orders_for("PO-STAYS").len(), 1);
+    let stays = sim.outbounds_for("PO-STAYS");
+    assert_eq!(stays.len(), 1);
+    assert_eq!(stays[0].platform_order_no, "PO-STAYS");
+    let tracking = sim.ship("PO-STAYS", Some("TRK-STAYS"));
+    assert_eq!(tracking, ["TRK-STAYS"]);
+    assert_eq!(sim.outbounds_for("PO-STAYS")[0].status, 3);
+    assert_eq!(
+        sim.orders_for("PO-STAYS")[0].status,
+        6,
+        "all shipped: the order too"
+    );
     // Over the admin API.
     let v: Value = reqwest::Client::new()
         .post(format!("{}/__admin/remove", sim.base_url()))

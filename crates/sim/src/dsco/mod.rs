@@ -384,11 +384,7 @@ impl SimHandle {
 
     /// The order as DSCO would return it now.
     pub fn order(&self, po: &str) -> Option<Value> {
-        let w = self.shared.world();
-        w.orders
-            .values()
-            .find(|o| o.po_number == po)
-            .map(|o| o.to_wire())
+        self.shared.world().order_of_po(po).map(|o| o.to_wire())
     }
 
     pub fn cancel_order(&self, po: &str) -> bool {
@@ -424,10 +420,9 @@ impl SimHandle {
     }
 
     pub fn shipments_for(&self, po: &str) -> Vec<PackageRecord> {
-        let w = self.shared.world();
-        w.orders
-            .values()
-            .find(|o| o.po_number == po)
+        self.shared
+            .world()
+            .order_of_po(po)
             .map(|o| o.packages.clone())
             .unwrap_or_default()
     }

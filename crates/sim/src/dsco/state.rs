@@ -147,9 +147,9 @@ impl World {
             .clone()
             .unwrap_or_else(|| defaults::RETAILERS[0].dsco_retailer_id.into());
         if self
-            .orders
-            .values()
-            .any(|o| o.po_number == po && o.retailer_id == retailer_id)
+            .find_order("poNumber", &po)
+            .iter()
+            .any(|id| self.orders[id].retailer_id == retailer_id)
         {
             return Err(format!("PO {po} already exists for retailer {retailer_id}"));
         }
@@ -283,16 +283,20 @@ impl World {
             "poNumber" => return self.by_po.get(value).cloned().unwrap_or_default(),
             _ => {}
         }
+        if key != "supplierOrderNumber" {
+            return Vec::new();
+        }
         self.orders
             .values()
-            .filter(|o| match key {
-                "dscoOrderId" => o.dsco_order_id.to_string() == value,
-                "poNumber" => o.po_number == value,
-                "supplierOrderNumber" => o.supplier_order_number.as_deref() == Some(value),
-                _ => false,
-            })
+            .filter(|o| o.supplier_order_number.as_deref() == Some(value))
             .map(|o| o.dsco_order_id)
             .collect()
+    }
+
+    /// The (first) order of `po`.
+    pub fn order_of_po(&self, po: &str) -> Option<&SimOrder> {
+        let id = self.by_po.get(po)?.first()?;
+        self.orders.get(id)
     }
 
     pub fn order_by_po(&mut self, po: &str) -> Option<&mut SimOrder> {

@@ -689,18 +689,23 @@ impl World {
         (format!("{prefix}{n}"), carrier)
     }
 
+    /// Intercepts outbound `i` at `at` (status 4, never to ship). Like a package leaving (see
+    /// the assumption in [`World::ship_outbound`]), an interception moves its system order's
+    /// `update_time`.
+    fn intercept_outbound(&mut self, i: usize, at: DateTime<Utc>) {
+        let w = &mut self.outbounds[i];
+        w.status = 4;
+        w.update_at = at;
+        w.ship_at = None;
+        if let Some(&k) = self.index.order_by_no.get(&w.order_number) {
+            self.orders[k].update_time = at;
+        }
+    }
+
     /// Ships outbound `i` at `at` (or intercepts it when planned).
     fn ship_outbound(&mut self, i: usize, at: DateTime<Utc>, tracking: Option<String>) {
         if self.outbounds[i].intercept {
-            self.outbounds[i].status = 4;
-            self.outbounds[i].update_at = at;
-            self.outbounds[i].ship_at = None;
-            // Like a package leaving (see the assumption below), an interception moves the
-            // system order's `update_time`.
-            let order_no = self.outbounds[i].order_number.clone();
-            if let Some(&k) = self.index.order_by_no.get(&order_no) {
-                self.orders[k].update_time = at;
-            }
+            self.intercept_outbound(i, at);
             return;
         }
         let lt = self.outbounds[i].logistics_type_id.clone();
@@ -829,11 +834,11 @@ impl World {
     /// how many orders were deleted.
     pub fn admin_delete_order(&mut self, po: &str, now: DateTime<Utc>) -> usize {
         let mut n = 0;
-        for o in self
-            .orders
-            .iter_mut()
-            .filter(|o| o.platform_order_no == po && !o.deleted)
-        {
+        for i in self.order_idx_of_po(po) {
+            let o = &mut self.orders[i];
+            if o.deleted {
+                continue;
+            }
             o.deleted = true;
             o.update_time = now;
             n += 1;
@@ -856,11 +861,11 @@ impl World {
         tracking: Option<String>,
     ) -> Vec<String> {
         self.admin_audit(po, now, false);
-        for w in self
-            .outbounds
-            .iter_mut()
-            .filter(|w| w.platform_order_no == po && w.status == 2)
-        {
+        for i in self.outbound_idx_of_po(po) {
+            let w = &mut self.outbounds[i];
+            if w.status != 2 {
+                continue;
+            }
             w.products.retain(|p| p.bundle_type != 2);
             for p in &mut w.products {
                 p.sku = sku.to_owned();
@@ -874,20 +879,16 @@ impl World {
     /// Intercepts every unshipped outbound of `po` (status 4).
     pub fn admin_intercept(&mut self, po: &str, now: DateTime<Utc>) -> usize {
         let mut n = 0;
-        for w in self
-            .outbounds
-            .iter_mut()
-            .filter(|w| w.platform_order_no == po && w.status == 2)
-        {
-            w.status = 4;
-            w.update_at = now;
-            w.ship_at = None;
-            n += 1;
+        for i in self.outbound_idx_of_po(po) {
+            if self.outbounds[i].status == 2 {
+                self.intercept_outbound(i, now);
+                n += 1;
+            }
         }
-        // An interception moves the system orders' `update_time`, as a package leaving does.
+        // Every system order of the PO moves, split ones without an outbound left included.
         if n > 0 {
-            for o in self.orders.iter_mut().filter(|o| o.platform_order_no == po) {
-                o.update_time = now;
+            for i in self.order_idx_of_po(po) {
+                self.orders[i].update_time = now;
             }
         }
         n
@@ -1220,9 +1221,10 @@ impl World {
                 .find(|l| &l.type_id.to_string() == id)
         });
         let tracking = self
-            .outbounds
-            .iter()
-            .find(|w| w.order_number == o.global_order_no && w.status == 3)
+            .outbound_idx_of_order(&o.global_order_no)
+            .into_iter()
+            .map(|k| &self.outbounds[k])
+            .find(|w| w.status == 3)
             .map(|w| w.tracking_no.clone())
             .unwrap_or_default();
         let items: Vec<Value> = o
@@ -1403,13 +1405,9 @@ impl World {
                     o.plan.audit_at = None;
                     ok += 1;
                     for k in self.outbound_idx_of_order(n) {
-                        let w = &mut self.outbounds[k];
-                        if w.status != 2 {
-                            continue;
+                        if self.outbounds[k].status == 2 {
+                            self.intercept_outbound(k, now);
                         }
-                        w.status = 4;
-                        w.ship_at = None;
-                        w.update_at = now;
                     }
                 }
             }
