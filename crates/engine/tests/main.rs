@@ -142,6 +142,7 @@ both_backends!(
     pairs_concurrent_manual_edit_fails_the_swap_cleanly,
     cleanup_job_records_what_it_deleted,
     an_intercepted_outbound_needs_attention,
+    a_shipment_request_dsco_partly_refuses,
 );
 
 #[test]

@@ -19,7 +19,7 @@ use sim::lingxing::{Fault as LFault, LingxingSimConfig};
 use crate::Db;
 use crate::orders::{World, world_with};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Fault {
     LingxingCreateAppliedThenTimeout,
     LingxingListThrottled,
@@ -29,7 +29,7 @@ enum Fault {
     DscoPageServerError,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Action {
     Run(JobName),
     Advance(u64),
@@ -233,7 +233,17 @@ async fn case(actions: Vec<Action>, seed: u64) {
             .reason
             .as_ref()
             .is_some_and(|r| matches!(r.kind, ReasonKind::NeedsAttention | ReasonKind::Held));
-        if o.stage == Stage::Cancelled || parked {
+        if o.stage == Stage::Cancelled {
+            // Only the retailer cancels in these sequences: an order cancelled without a
+            // `Cancel` of its own would be the engine losing it.
+            let i = pos.iter().position(|p| p == po).expect("one of ours");
+            assert!(
+                actions.contains(&Action::Cancel(i)),
+                "{po} cancelled without a Cancel after {actions:?}"
+            );
+            continue;
+        }
+        if parked {
             continue;
         }
         assert_eq!(

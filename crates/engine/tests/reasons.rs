@@ -254,15 +254,7 @@ pub async fn dsco_rejects_a_shipment_with_its_message(db: &Db) {
         .dsco
         .generate_orders_with(1, 51, &[Gap::DisallowedServiceLevel])[0]
         .clone();
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
-    w.lx.audit(&po);
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
-    w.advance(120);
-    w.run(JobName::AckToDsco).await;
-    assert_eq!(reason_of(&w, &po).await.0, Stage::Acknowledged);
+    to_acknowledged(&w, &[&po]).await;
     w.lx.ship(&po, None);
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
@@ -270,16 +262,10 @@ pub async fn dsco_rejects_a_shipment_with_its_message(db: &Db) {
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
     expect(&w, &po, Stage::Acknowledged, ReasonCode::DscoRejected).await;
-    let o = w
-        .store
-        .get_order(&PoNumber::parse(&po).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let detail = o.reason.unwrap().detail;
+    let d = detail(&w, &po).await;
     assert!(
-        detail.contains("USPR") || detail.to_lowercase().contains("service"),
-        "DSCO's message is kept: {detail}"
+        d.contains("USPR") || d.to_lowercase().contains("service"),
+        "DSCO's message is kept: {d}"
     );
     assert!(
         w.dsco.shipments_for(&po).is_empty(),
@@ -563,14 +549,7 @@ pub async fn a_shipment_dsco_did_not_take_is_sent_again(db: &Db) {
     use sim::dsco::{Endpoint, Fault as DFault};
     let w = world(db, json!({})).await;
     let po = w.dsco.generate_orders(1, 111)[0].clone();
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
-    w.lx.audit(&po);
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
-    w.advance(120);
-    w.run(JobName::AckToDsco).await;
+    to_acknowledged(&w, &[&po]).await;
     w.lx.ship(&po, None);
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
@@ -582,6 +561,22 @@ pub async fn a_shipment_dsco_did_not_take_is_sent_again(db: &Db) {
     w.run(JobName::ShipToDsco).await;
     expect(&w, &po, Stage::Acknowledged, ReasonCode::DscoUnavailable).await;
     assert!(w.dsco.shipments_for(&po).is_empty());
+    let intents = w
+        .store
+        .intents_for(&PoNumber::parse(&po).unwrap())
+        .await
+        .unwrap();
+    let shipments: Vec<_> = intents
+        .iter()
+        .filter(|i| i.kind == store::IntentKind::Shipment)
+        .collect();
+    assert!(!shipments.is_empty());
+    assert!(
+        shipments
+            .iter()
+            .all(|i| i.state == store::IntentState::Pending),
+        "nothing taken: pending, to be sent again, not failed: {shipments:?}"
+    );
     w.dsco.clear_faults();
     w.advance(15 * 60);
     w.run(JobName::ShipToDsco).await;
@@ -593,10 +588,8 @@ pub async fn a_shipment_dsco_did_not_take_is_sent_again(db: &Db) {
         "{:?}",
         reason_of(&w, &po).await
     );
-    assert_eq!(
-        w.dsco.shipments_for(&po).len(),
-        w.lx.outbounds_for(&po).len()
-    );
+    ground_truth(&w, &po, 1, w.lx.outbounds_for(&po).len(), 0);
+    assert_eq!(trackings_in_dsco(&w, &po), trackings_in_lingxing(&w, &po));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -721,9 +714,24 @@ pub async fn a_line_without_any_sku_is_not_pushed(db: &Db) {
     assert!(w.dsco.amend_line("PO-PARTNER", 1, &partner));
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
+    // One run, one order skipped and one moved on: both written, both counted.
+    let c = w.run(JobName::PushToLingxing).await;
+    assert_eq!((c.processed, c.advanced, c.skipped_attention), (2, 1, 1));
 
     expect(&w, "PO-NOKEY", Stage::Pulled, ReasonCode::SkuMissing).await;
+    let moved = w
+        .store
+        .order_events(&PoNumber::parse("PO-PARTNER").unwrap())
+        .await
+        .unwrap();
+    assert!(
+        moved
+            .iter()
+            .any(|e| e.event.job == Some(JobName::PushToLingxing)
+                && e.event.outcome == store::EventOutcome::Advanced
+                && e.event.to_stage == Some(Stage::Pushed)),
+        "the move is on PO-PARTNER's timeline: {moved:?}"
+    );
     let d = detail(&w, "PO-NOKEY").await;
     assert!(d.contains("line 2"), "the reason names the line: {d}");
     // Nothing created in LingXing, not even the line that has a SKU.
@@ -1207,4 +1215,46 @@ pub async fn an_intercepted_outbound_needs_attention(db: &Db) {
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
     assert_eq!(reason_of(&w, &po).await.0, Stage::Cancelled);
+}
+
+/// One shipment request carrying two orders, one of which DSCO refuses: the request is settled
+/// per order (the refused one keeps DSCO's message, the other moves on) and closed.
+pub async fn a_shipment_request_dsco_partly_refuses(db: &Db) {
+    let w = world(db, json!({})).await;
+    let good = w.dsco.generate_orders_with(1, 61, &[])[0].clone();
+    let bad = w
+        .dsco
+        .generate_orders_with(1, 62, &[Gap::DisallowedServiceLevel])[0]
+        .clone();
+    to_acknowledged(&w, &[&good, &bad]).await;
+    w.lx.ship(&good, None);
+    w.lx.ship(&bad, None);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(
+        w.dsco.calls(sim::dsco::Endpoint::ShipmentBatch),
+        1,
+        "both orders in one request"
+    );
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+
+    assert_eq!(reason_of(&w, &good).await.0, Stage::Shipped);
+    ground_truth(&w, &good, 1, 1, 0);
+    expect(&w, &bad, Stage::Acknowledged, ReasonCode::DscoRejected).await;
+    let d = detail(&w, &bad).await;
+    assert!(
+        d.contains("USPR") || d.to_lowercase().contains("service"),
+        "DSCO's message is kept: {d}"
+    );
+    ground_truth(&w, &bad, 1, 0, 0);
+    assert!(
+        w.store
+            .pending_dsco_requests(store::IntentKind::Shipment)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the request is closed once every order in it is settled"
+    );
 }
