@@ -564,3 +564,77 @@ pub async fn batch_upserts_match_one_by_one(b: &Backend) {
     assert_eq!(k2.pulled.dsco_order_id, Some(format!("ID-{}", known[2])));
     assert_eq!(k2.pulled.service_level.as_deref(), Some("FEDX"));
 }
+
+pub async fn batch_trackings_invoices_and_intent_reads_match_one_by_one(b: &Backend) {
+    let other = twin(b).await;
+    let (sa, sb) = (&*b.store, &*other.store);
+    let pos = many_pos("PO-T");
+    let (fa, fb) = orders_on_both(sa, sb, &pos).await;
+    sa.add_tracking(&po(&pos[0]), &["A".into()], &fa)
+        .await
+        .unwrap();
+    sb.add_tracking(&po(&pos[0]), &["A".into()], &fb)
+        .await
+        .unwrap();
+    // A PO twice (adds up), an unknown PO (ignored), an empty number (dropped), a number the
+    // order already has (kept once).
+    let mut tracking: Vec<(PoNumber, Vec<String>)> = pos
+        .iter()
+        .map(|p| (po(p), vec![format!("{p}-1")]))
+        .collect();
+    tracking.push((po(&pos[0]), vec!["A".into(), String::new(), "B".into()]));
+    tracking.push((po("PO-NOPE"), vec!["X".into()]));
+    sa.add_trackings(&tracking, &fa).await.unwrap();
+    for (p, t) in &tracking {
+        sb.add_tracking(p, t, &fb).await.unwrap();
+    }
+    // A PO twice: the last one wins.
+    let ids: Vec<(PoNumber, String)> = pos
+        .iter()
+        .map(|p| (po(p), format!("INV-{p}")))
+        .chain([(po(&pos[1]), "INV-LAST".to_owned())])
+        .collect();
+    sa.set_invoice_ids(&ids, &fa).await.unwrap();
+    for (p, id) in &ids {
+        sb.set_invoice_id(p, id, &fb).await.unwrap();
+    }
+    assert_eq!(seen(sa, &pos).await, seen(sb, &pos).await);
+    let first = sa.get_order(&po(&pos[0])).await.unwrap().unwrap();
+    assert_eq!(first.tracking, ["A", &format!("{}-1", pos[0]), "B"]);
+    let second = sa.get_order(&po(&pos[1])).await.unwrap().unwrap();
+    assert_eq!(second.invoice_id.as_deref(), Some("INV-LAST"));
+    assert!(sa.get_order(&po("PO-NOPE")).await.unwrap().is_none());
+
+    // The batch read of intents by PO against the single one, every PO, over two chunks.
+    let intents: Vec<NewIntent> = pos
+        .iter()
+        .step_by(2)
+        .flat_map(|p| {
+            [p.clone(), format!("{p}-1")].map(|key| NewIntent {
+                key,
+                po: po(p),
+                payload: json!({}),
+            })
+        })
+        .collect();
+    sa.put_intents(IntentKind::Shipment, &intents, "run-1", t(10), &fa, false)
+        .await
+        .unwrap();
+    let mut asked: Vec<PoNumber> = pos.iter().map(|p| po(p)).collect();
+    asked.push(po("PO-NOPE"));
+    let read = sa.intents_of(&asked).await.unwrap();
+    let mut expected = BTreeMap::new();
+    for p in &asked {
+        let single = sa.intents_for(p).await.unwrap();
+        if !single.is_empty() {
+            expected.insert(p.clone(), single);
+        }
+    }
+    assert_eq!(read, expected);
+    assert_eq!(
+        read.len(),
+        MANY.div_ceil(2),
+        "orders without intents are absent"
+    );
+    assert!(read.values().all(|v| v.len() == 2));
+}

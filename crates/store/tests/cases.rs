@@ -1125,20 +1125,12 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
         .upsert_pulled_many(&batch, Some("run-a"), t(1), &f)
         .await
         .unwrap();
-    assert!(
-        first
-            .iter()
-            .all(|u| *u == Upserted::Inserted(Stage::Pulled))
-    );
+    assert_eq!(first, vec![Upserted::Inserted(Stage::Pulled); pos.len()]);
     let again = s
         .upsert_pulled_many(&batch, Some("run-a"), t(2), &f)
         .await
         .unwrap();
-    assert!(
-        again
-            .iter()
-            .all(|u| *u == Upserted::Refreshed(Stage::Pulled))
-    );
+    assert_eq!(again, vec![Upserted::Refreshed(Stage::Pulled); pos.len()]);
 
     let intents: Vec<NewIntent> = pos
         .iter()
@@ -1275,82 +1267,4 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
     assert!(matches!(stale, Err(StoreError::Fenced { .. })), "{stale:?}");
     let b3 = s.get_order(&po("PO-B3")).await.unwrap().unwrap();
     assert_eq!(b3.stage, Stage::Pulled);
-}
-
-pub async fn tracking_invoice_and_intent_batches_match_single_calls(b: &Backend) {
-    let s = &*b.store;
-    let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
-    let f = l.fence();
-    // 600 orders, so that the 500-item chunks are crossed.
-    let names: Vec<String> = (0..600).map(|i| format!("PO-T{i:03}")).collect();
-    let batch: Vec<(PulledOrder, Stage)> = names
-        .iter()
-        .map(|p| (pulled(p, "created"), Stage::Pulled))
-        .collect();
-    s.upsert_pulled_many(&batch, None, t(1), &f).await.unwrap();
-    s.add_tracking(&po("PO-T000"), &["A".into()], &f)
-        .await
-        .unwrap();
-    // A PO twice (adds up), an unknown PO (ignored), an empty number (dropped), a repeat (kept once).
-    let mut items: Vec<(PoNumber, Vec<String>)> = names
-        .iter()
-        .map(|p| (po(p), vec![format!("{p}-1")]))
-        .collect();
-    items.push((po("PO-T000"), vec!["A".into(), String::new(), "B".into()]));
-    items.push((po("PO-NOPE"), vec!["X".into()]));
-    s.add_trackings(&items, &f).await.unwrap();
-    let first = s.get_order(&po("PO-T000")).await.unwrap().unwrap();
-    assert_eq!(first.tracking, vec!["A", "PO-T000-1", "B"]);
-    let last = s.get_order(&po("PO-T599")).await.unwrap().unwrap();
-    assert_eq!(last.tracking, vec!["PO-T599-1"]);
-    assert!(s.get_order(&po("PO-NOPE")).await.unwrap().is_none());
-
-    let ids: Vec<(PoNumber, String)> = names
-        .iter()
-        .map(|p| (po(p), format!("INV-{p}")))
-        .chain([(po("PO-T001"), "INV-LAST".to_owned())])
-        .collect();
-    s.set_invoice_ids(&ids, &f).await.unwrap();
-    let o = s.get_order(&po("PO-T550")).await.unwrap().unwrap();
-    assert_eq!(o.invoice_id.as_deref(), Some("INV-PO-T550"));
-    let o = s.get_order(&po("PO-T001")).await.unwrap().unwrap();
-    assert_eq!(
-        o.invoice_id.as_deref(),
-        Some("INV-LAST"),
-        "the last one wins"
-    );
-
-    let intents: Vec<NewIntent> = names
-        .iter()
-        .flat_map(|p| {
-            [
-                NewIntent {
-                    key: p.clone(),
-                    po: po(p),
-                    payload: json!({}),
-                },
-                NewIntent {
-                    key: format!("{p}-1"),
-                    po: po(p),
-                    payload: json!({}),
-                },
-            ]
-        })
-        .collect();
-    s.put_intents(IntentKind::Shipment, &intents, "run-a", t(2), &f, false)
-        .await
-        .unwrap();
-    let asked: Vec<PoNumber> = ["PO-T000", "PO-T599", "PO-NOPE"]
-        .iter()
-        .map(|p| po(p))
-        .collect();
-    let many = s.intents_of(&asked).await.unwrap();
-    assert_eq!(many.len(), 2, "an order without intents is absent");
-    for p in ["PO-T000", "PO-T599"] {
-        let single = s.intents_for(&po(p)).await.unwrap();
-        assert_eq!(many.get(&po(p)), Some(&single));
-        assert_eq!(single.len(), 2);
-    }
-    let all: Vec<PoNumber> = names.iter().map(|p| po(p)).collect();
-    assert_eq!(s.intents_of(&all).await.unwrap().len(), 600);
 }

@@ -76,12 +76,12 @@ suite!(
     cases::stock_runs_settle_into_confirmed_state_and_release_once,
     cases::sku_conflicts_and_run_details_are_kept,
     cases::batched_writes_apply_every_item_or_none,
-    cases::tracking_invoice_and_intent_batches_match_single_calls,
     batches::batch_moves_match_one_by_one,
     batches::batch_events_match_one_by_one,
     batches::batch_views_match_one_by_one,
     batches::batch_intents_match_one_by_one,
     batches::batch_upserts_match_one_by_one,
+    batches::batch_trackings_invoices_and_intent_reads_match_one_by_one,
 );
 
 /// Processes started together (`run` and `config import`) open a fresh SQLite file at once; the
