@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use clock::Clock;
 use domain::{JobName, PoNumber, RunOutcome, Stage, Trigger};
@@ -22,7 +22,7 @@ use engine::{RunOptions, RunResult};
 use serde_json::json;
 use sim::dsco::{DscoSimConfig, Endpoint, Generator};
 use sim::lingxing::{DelayRange, LingxingSimConfig};
-use store::{EventOutcome, IntentKind, Store};
+use store::{IntentKind, Store};
 use tokio::sync::watch;
 
 use crate::demo::{SimWorld, runtime_config};
@@ -284,20 +284,15 @@ async fn delays(day: &Day) -> Result<()> {
     let (mut ship_sub, mut ship_adv) = (Stats::default(), Stats::default());
     let (mut inv_sub, mut inv_adv) = (Stats::default(), Stats::default());
     let mut in_stage: BTreeMap<Stage, Stats> = BTreeMap::new();
-    for po in &day.pos {
-        let p = PoNumber::parse(po).map_err(|e| anyhow!("{po}: {e}"))?;
-        let events = w.store.order_events(&p).await?;
-        // A write shows on the timeline as the first `dsco_confirmation_pending` of its job.
-        let submitted = |job: JobName| {
-            events
-                .iter()
-                .find(|e| {
-                    e.event.job == Some(job)
-                        && (e.event.outcome == EventOutcome::Submitted
-                            || e.event.reason_code.as_deref() == Some("dsco_confirmation_pending"))
-                })
-                .map(|e| e.event.at)
-        };
+    let pos = day
+        .pos
+        .iter()
+        .map(|po| PoNumber::parse(po).map_err(|e| anyhow!("{po}: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    let all_intents = w.store.intents_of(&pos).await?;
+    for p in &pos {
+        let po = p.as_str();
+        let events = w.store.order_events(p).await?;
         let entered = |s: Stage| {
             events
                 .iter()
@@ -317,7 +312,7 @@ async fn delays(day: &Day) -> Result<()> {
         }
         // ACK: LingXing audited every order of the PO → ACK submitted → confirmed → stage 3.
         // Submission times from the intents (DSCO records a write when it applies it, 30 s later).
-        let intents = w.store.intents_for(&p).await?;
+        let intents = all_intents.get(p).map(Vec::as_slice).unwrap_or_default();
         let submitted_at = |kind: IntentKind, key: &str| {
             intents
                 .iter()
@@ -359,7 +354,7 @@ async fn delays(day: &Day) -> Result<()> {
         // Invoice: the last shipment confirmed → invoice submitted → confirmed → stage 5.
         if let (Some(last_ship), Some(sub)) = (
             shipments.iter().map(|s| s.recorded_at).max(),
-            submitted(JobName::InvoiceToDsco),
+            submitted_at(IntentKind::Invoice, po),
         ) {
             inv_sub.push(sub - last_ship);
             if let Some(t) = entered(Stage::Done) {
@@ -406,16 +401,17 @@ async fn delays(day: &Day) -> Result<()> {
     Ok(())
 }
 
-/// Every order through every stage with no waiting on the far sides; wall time of the runs.
-/// The zero-latency run: total wall time, stages at the end, rounds, wall time per job, and CPU
-/// time (engine, simulators) when the platform reports it.
-type ZeroLatency = (
-    Duration,
-    BTreeMap<Stage, i64>,
-    u32,
-    BTreeMap<JobName, Duration>,
-    Option<(f64, f64)>,
-);
+/// What the zero-latency run measured.
+struct ZeroLatency {
+    wall: Duration,
+    /// Orders per stage at the end.
+    counts: BTreeMap<Stage, i64>,
+    /// Rounds of the five jobs.
+    rounds: u32,
+    per_job: BTreeMap<JobName, Duration>,
+    /// CPU seconds of the engine and of the simulators, when the platform reports them.
+    cpu: Option<(f64, f64)>,
+}
 
 /// Thread-name prefix of the simulators' runtime in the zero-latency run.
 const SIM_THREADS: &str = "sim-";
@@ -448,6 +444,8 @@ fn cpu_seconds() -> Option<(f64, f64)> {
     Some((total, sims))
 }
 
+/// Every order through every stage with no waiting on the far sides; an error when some order
+/// is not done after 20 rounds (then the figures would not be those of the whole pipeline).
 async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
     let clock = Clock::simulated(t0());
     let (store, _dir) = fresh_store("zero").await?;
@@ -520,7 +518,20 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
     };
     drop(w);
     sims.shutdown_background();
-    Ok((wall, counts, rounds, per_job, cpu))
+    let done = counts.get(&Stage::Done).copied().unwrap_or(0) as usize;
+    if done < args.orders {
+        bail!(
+            "zero latency: only {done} of {} orders done after {rounds} rounds; stages at the end: {counts:?}",
+            args.orders
+        );
+    }
+    Ok(ZeroLatency {
+        wall,
+        counts,
+        rounds,
+        per_job,
+        cpu,
+    })
 }
 
 fn print_calls(with: &Day, idle: &Day, n: usize) {
@@ -557,7 +568,13 @@ fn print_calls(with: &Day, idle: &Day, n: usize) {
 
 async fn print_zero_latency(args: &BenchArgs) -> Result<()> {
     eprintln!("zero latency:");
-    let (wall, counts, rounds, per_job, cpu) = zero_latency(args).await?;
+    let ZeroLatency {
+        wall,
+        counts,
+        rounds,
+        per_job,
+        cpu,
+    } = zero_latency(args).await?;
     println!(
         "zero latency: {} orders through all stages in {:.2} s of wall time ({rounds} rounds of the five jobs); at the end {}",
         args.orders,

@@ -208,3 +208,27 @@ fn demo_settles_every_order_and_exits_zero() {
         "the store stays for `order show`"
     );
 }
+
+#[test]
+fn bench_zero_latency_takes_every_order_to_stage_5() {
+    let out = bin()
+        .args(["bench", "day", "--zero-latency-only", "--orders", "40"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = stdout.clone() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed:\n{text}");
+    assert!(
+        stdout.contains("40 orders through all stages") && stdout.contains("5: 40, 6: 0"),
+        "{stdout}"
+    );
+    for job in [
+        "pull_dsco_orders",
+        "push_to_lingxing",
+        "ack_to_dsco",
+        "ship_to_dsco",
+        "invoice_to_dsco",
+    ] {
+        assert!(stdout.contains(job), "no time for {job}:\n{stdout}");
+    }
+}
