@@ -261,6 +261,17 @@ pub struct LxOrder {
     pub platform_order_nos: Vec<String>,
 }
 
+impl LxOrder {
+    pub const CANCELLED: i64 = 7;
+    /// 不显示: hidden (LingXing's status for an order taken off the lists).
+    pub const HIDDEN: i64 = 8;
+
+    /// Cancelled or hidden in LingXing: nothing of it will ship.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.status, Self::CANCELLED | Self::HIDDEN)
+    }
+}
+
 /// One product row of a LingXing WMS outbound order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LxOutboundItem {

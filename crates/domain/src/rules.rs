@@ -224,10 +224,7 @@ pub fn decide_ack(
     if job.is_some_and(|j| j.multi_ban()) && o.is_multi() {
         return skip(ReasonCode::MultiBan, multi_ban_key(JobName::AckToDsco));
     }
-    let live: Vec<&LxOrder> = lx
-        .iter()
-        .filter(|x| x.status != 7 && x.status != 8)
-        .collect();
+    let live: Vec<&LxOrder> = lx.iter().filter(|x| !x.is_cancelled()).collect();
     if live.is_empty() {
         return match lx.first() {
             Some(c) => skip(
@@ -299,8 +296,8 @@ pub struct Shipped {
     pub out_per_line: BTreeMap<usize, i64>,
     /// Outbound orders intercepted in LingXing (status 4), by number.
     pub intercepted: Vec<String>,
-    /// Outbound orders in all, intercepted ones included.
-    pub outbounds: usize,
+    /// Whether there are outbound orders and LingXing intercepted every one.
+    pub all_intercepted: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -320,7 +317,10 @@ pub fn map_outbounds(
     sku: &SkuMaps,
 ) -> Result<Shipped, Reason> {
     let mut shipped = Shipped {
-        outbounds: outbounds.len(),
+        all_intercepted: !outbounds.is_empty()
+            && outbounds
+                .iter()
+                .all(|ob| ob.status == LxOutbound::INTERCEPTED),
         intercepted: outbounds
             .iter()
             .filter(|ob| ob.status == LxOutbound::INTERCEPTED)
@@ -410,7 +410,7 @@ pub fn decide_ship(
     // waiting for a tracking number would wait for ever.
     if shipped.packages.is_empty()
         && !cx.lingxing.is_empty()
-        && cx.lingxing.iter().all(|x| matches!(x.status, 7 | 8))
+        && cx.lingxing.iter().all(LxOrder::is_cancelled)
     {
         let all: Vec<String> = cx
             .lingxing
@@ -501,12 +501,9 @@ pub fn decide_ship(
         });
     }
     if shipments.is_empty() {
-        // Every outbound order intercepted and nothing out: LingXing will not ship this by
+        // Every outbound order intercepted (so nothing out): LingXing will not ship this by
         // itself; someone has to re-ship or cancel.
-        if shipped.packages.is_empty()
-            && shipped.outbounds > 0
-            && shipped.intercepted.len() == shipped.outbounds
-        {
+        if shipped.all_intercepted {
             return skip(
                 ReasonCode::LingxingIntercepted,
                 format!("outbound {}", shipped.intercepted.join(", ")),
