@@ -26,6 +26,12 @@ async fn expect(w: &World, po: &str, stage: Stage, code: ReasonCode) {
     assert_eq!(k, code.kind(), "{po}: the code's kind is stored with it");
 }
 
+/// Asserts `po` is at `stage`, naming its reason when it is not.
+async fn at_stage(w: &World, po: &str, stage: Stage) {
+    let (s, r) = reason_of(w, po).await;
+    assert_eq!(s, stage, "{po}: {r:?}");
+}
+
 fn order(
     po: &str,
     retailer: &str,
@@ -114,7 +120,7 @@ pub async fn push_reasons_and_a_fixed_mapping_moves_the_order(db: &Db) {
         Stage::Done,
         "shipped at first pull: done, never pushed"
     );
-    assert_eq!(reason_of(&w, &cancelled).await.0, Stage::Cancelled);
+    at_stage(&w, &cancelled, Stage::Cancelled).await;
     w.run(JobName::PushToLingxing).await;
     expect(&w, &shop, Stage::Pulled, ReasonCode::ShopUnmapped).await;
     expect(&w, &price, Stage::Pulled, ReasonCode::PriceMissing).await;
@@ -175,7 +181,7 @@ pub async fn push_reasons_and_a_fixed_mapping_moves_the_order(db: &Db) {
     w.advance(60);
     w.run(JobName::PushToLingxing).await;
     for po in [&shop, &"PO-NOSHIP".to_string()] {
-        assert_eq!(reason_of(&w, po).await.0, Stage::Pushed, "{po}");
+        at_stage(&w, po, Stage::Pushed).await;
         assert_eq!(w.lx.orders_for(po).len(), 1);
     }
 }
@@ -305,7 +311,7 @@ pub async fn a_config_change_rechecks_held_orders_at_once(db: &Db) {
     }
     stop_tx.send(true).unwrap();
     sched.await.unwrap().unwrap();
-    assert_eq!(reason_of(&w, &po).await.0, Stage::Pushed);
+    at_stage(&w, &po, Stage::Pushed).await;
     assert_eq!(w.lx.orders_for(&po).len(), 1);
 }
 
@@ -383,7 +389,7 @@ pub async fn unavailable_far_sides_and_waiting_for_packages(db: &Db) {
         Stage::Pushed,
         "retried after its back-off"
     );
-    assert_eq!(reason_of(&w, "PO-TWO-PKG").await.0, Stage::Pushed);
+    at_stage(&w, "PO-TWO-PKG", Stage::Pushed).await;
 
     // DSCO's ACK endpoint fails with 503: retrying, nothing recorded at DSCO.
     w.lx.audit(&a);
@@ -401,12 +407,7 @@ pub async fn unavailable_far_sides_and_waiting_for_packages(db: &Db) {
     w.run(JobName::AckToDsco).await;
     w.advance(120);
     w.run(JobName::AckToDsco).await;
-    assert_eq!(
-        reason_of(&w, &a).await.0,
-        Stage::Acknowledged,
-        "{:?}",
-        reason_of(&w, &a).await
-    );
+    at_stage(&w, &a, Stage::Acknowledged).await;
 
     // Audited but not shipped: waiting for a tracking number.
     w.advance(60);
@@ -582,12 +583,7 @@ pub async fn a_shipment_dsco_did_not_take_is_sent_again(db: &Db) {
     w.run(JobName::ShipToDsco).await;
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
-    assert_eq!(
-        reason_of(&w, &po).await.0,
-        Stage::Shipped,
-        "{:?}",
-        reason_of(&w, &po).await
-    );
+    at_stage(&w, &po, Stage::Shipped).await;
     ground_truth(&w, &po, 1, w.lx.outbounds_for(&po).len(), 0);
     assert_eq!(trackings_in_dsco(&w, &po), trackings_in_lingxing(&w, &po));
 }
@@ -620,12 +616,7 @@ async fn to_acknowledged(w: &World, pos: &[&str]) {
     w.advance(120);
     w.run(JobName::AckToDsco).await;
     for po in pos {
-        assert_eq!(
-            reason_of(w, po).await.0,
-            Stage::Acknowledged,
-            "{po}: {:?}",
-            reason_of(w, po).await
-        );
+        at_stage(w, po, Stage::Acknowledged).await;
     }
 }
 
@@ -736,7 +727,7 @@ pub async fn a_line_without_any_sku_is_not_pushed(db: &Db) {
     assert!(d.contains("line 2"), "the reason names the line: {d}");
     // Nothing created in LingXing, not even the line that has a SKU.
     ground_truth(&w, "PO-NOKEY", 0, 0, 0);
-    assert_eq!(reason_of(&w, "PO-PARTNER").await.0, Stage::Pushed);
+    at_stage(&w, "PO-PARTNER", Stage::Pushed).await;
     let lx = w.lx.orders_for("PO-PARTNER");
     assert_eq!(lx.len(), 1);
     assert_eq!(
@@ -789,7 +780,7 @@ pub async fn an_order_deleted_in_lingxing_is_missing_until_pushed_again(db: &Db)
         .unwrap();
     w.advance(60);
     w.run(JobName::PushToLingxing).await;
-    assert_eq!(reason_of(&w, &po).await.0, Stage::Pushed);
+    at_stage(&w, &po, Stage::Pushed).await;
     let lx = w.lx.orders_for(&po);
     assert_eq!(lx.len(), 1, "exactly one LingXing order");
     assert_ne!(lx[0].global_order_no, first, "a new one");
@@ -798,7 +789,7 @@ pub async fn an_order_deleted_in_lingxing_is_missing_until_pushed_again(db: &Db)
     w.run(JobName::AckToDsco).await;
     w.advance(120);
     w.run(JobName::AckToDsco).await;
-    assert_eq!(reason_of(&w, &po).await.0, Stage::Acknowledged);
+    at_stage(&w, &po, Stage::Acknowledged).await;
     ground_truth(&w, &po, 1, 0, 0);
     let acks = w.dsco.acks_for(&po);
     assert_eq!(acks.len(), 1);
@@ -868,12 +859,7 @@ pub async fn dsco_taking_the_ack_back_holds_shipments_until_acknowledged_again(d
     w.run(JobName::ShipToDsco).await;
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
-    assert_eq!(
-        reason_of(&w, &po).await.0,
-        Stage::Shipped,
-        "{:?}",
-        reason_of(&w, &po).await
-    );
+    at_stage(&w, &po, Stage::Shipped).await;
     assert_eq!(trackings_in_dsco(&w, &po), trackings_in_lingxing(&w, &po));
     ground_truth(&w, &po, 1, 1, 0);
 }
@@ -922,12 +908,7 @@ pub async fn a_substituted_sku_in_lingxing_matches_no_dsco_line(db: &Db) {
     w.run(JobName::ShipToDsco).await;
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
-    assert_eq!(
-        reason_of(&w, po).await.0,
-        Stage::Shipped,
-        "{:?}",
-        reason_of(&w, po).await
-    );
+    at_stage(&w, po, Stage::Shipped).await;
     ground_truth(&w, po, 1, 1, 0);
     assert_eq!(w.dsco.shipments_for(po)[0].items[0].1, "SKU-1001");
 
@@ -940,7 +921,7 @@ pub async fn a_substituted_sku_in_lingxing_matches_no_dsco_line(db: &Db) {
     w.run(JobName::ShipToDsco).await;
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
-    assert_eq!(reason_of(&w, "PO-SUB-2").await.0, Stage::Shipped);
+    at_stage(&w, "PO-SUB-2", Stage::Shipped).await;
     assert_eq!(w.lx.ship_with_sku("PO-SUB-2", "LX-8888", None).len(), 1);
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
@@ -970,12 +951,7 @@ pub async fn a_substituted_sku_in_lingxing_matches_no_dsco_line(db: &Db) {
     w.run(JobName::InvoiceToDsco).await;
     w.advance(120);
     w.run(JobName::InvoiceToDsco).await;
-    assert_eq!(
-        reason_of(&w, "PO-SUB-2").await.0,
-        Stage::Done,
-        "{:?}",
-        reason_of(&w, "PO-SUB-2").await
-    );
+    at_stage(&w, "PO-SUB-2", Stage::Done).await;
     ground_truth(&w, "PO-SUB-2", 1, 2, 1);
 }
 
@@ -1018,12 +994,7 @@ pub async fn an_ambiguous_reverse_mapping_holds_the_shipment(db: &Db) {
     w.run(JobName::ShipToDsco).await;
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
-    assert_eq!(
-        reason_of(&w, "PO-AMBI").await.0,
-        Stage::Shipped,
-        "{:?}",
-        reason_of(&w, "PO-AMBI").await
-    );
+    at_stage(&w, "PO-AMBI", Stage::Shipped).await;
     assert_eq!(
         trackings_in_dsco(&w, "PO-AMBI"),
         trackings_in_lingxing(&w, "PO-AMBI")
@@ -1063,7 +1034,7 @@ pub async fn a_line_priced_only_with_tax_is_pushed_but_not_invoiced(db: &Db) {
     w.run(JobName::ShipToDsco).await;
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
-    assert_eq!(reason_of(&w, "PO-TAXONLY").await.0, Stage::Shipped);
+    at_stage(&w, "PO-TAXONLY", Stage::Shipped).await;
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
     w.run(JobName::InvoiceToDsco).await;
@@ -1089,12 +1060,7 @@ pub async fn a_line_priced_only_with_tax_is_pushed_but_not_invoiced(db: &Db) {
     w.run(JobName::InvoiceToDsco).await;
     w.advance(120);
     w.run(JobName::InvoiceToDsco).await;
-    assert_eq!(
-        reason_of(&w, "PO-TAXONLY").await.0,
-        Stage::Done,
-        "{:?}",
-        reason_of(&w, "PO-TAXONLY").await
-    );
+    at_stage(&w, "PO-TAXONLY", Stage::Done).await;
     ground_truth(&w, "PO-TAXONLY", 1, 1, 1);
     let inv = w.dsco.invoices_for("PO-TAXONLY");
     assert_eq!(inv[0]["totalAmount"], json!(14.03), "{}", inv[0]);
@@ -1214,7 +1180,7 @@ pub async fn an_intercepted_outbound_needs_attention(db: &Db) {
     w.dsco.cancel_order(&po);
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
-    assert_eq!(reason_of(&w, &po).await.0, Stage::Cancelled);
+    at_stage(&w, &po, Stage::Cancelled).await;
 }
 
 /// One shipment request carrying two orders, one of which DSCO refuses: the request is settled
@@ -1240,7 +1206,7 @@ pub async fn a_shipment_request_dsco_partly_refuses(db: &Db) {
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
 
-    assert_eq!(reason_of(&w, &good).await.0, Stage::Shipped);
+    at_stage(&w, &good, Stage::Shipped).await;
     ground_truth(&w, &good, 1, 1, 0);
     expect(&w, &bad, Stage::Acknowledged, ReasonCode::DscoRejected).await;
     let d = detail(&w, &bad).await;
