@@ -856,6 +856,19 @@ async fn create_one(r: &Raw, po: &str, items: Value) {
     );
 }
 
+/// POSTs `body` to the simulator's admin endpoint `path`; its JSON answer.
+async fn admin_post(sim: &LingxingSim, path: &str, body: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("{}/__admin/{path}", sim.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn listed(r: &Raw, body: Value) -> Vec<String> {
     let v = r.post("/pb/mp/order/v2/list", &body).await;
     assert_eq!(v["code"], 0, "{v}");
@@ -918,15 +931,7 @@ async fn a_removed_order_leaves_every_listing() {
         "all shipped: the order too"
     );
     // Over the admin API.
-    let v: Value = reqwest::Client::new()
-        .post(format!("{}/__admin/remove", sim.base_url()))
-        .json(&json!({"po": "PO-STAYS"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = admin_post(&sim, "remove", json!({"po": "PO-STAYS"})).await;
     assert_eq!(v["removed"], 1);
     assert!(sim.orders_for("PO-STAYS").is_empty());
 }
@@ -974,15 +979,7 @@ async fn shipping_with_a_substituted_sku() {
     // The order itself still lists what was ordered.
     assert_eq!(sim.orders_for("PO-SUB")[0].items[0].msku, "SKU-1001");
 
-    let v: Value = reqwest::Client::new()
-        .post(format!("{}/__admin/ship", sim.base_url()))
-        .json(&json!({"po": "PO-SUB-HTTP", "sku": "LX-1002"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = admin_post(&sim, "ship", json!({"po": "PO-SUB-HTTP", "sku": "LX-1002"})).await;
     assert_eq!(v["tracking_nos"].as_array().unwrap().len(), 1);
     assert_eq!(
         sim.outbounds_for("PO-SUB-HTTP")[0].products[0].sku,
@@ -1030,14 +1027,6 @@ async fn a_deleted_order_is_listed_only_with_include_delete() {
         )
         .await;
     assert_eq!(v["data"]["list"][0]["status"], 7, "shown cancelled");
-    let v: Value = reqwest::Client::new()
-        .post(format!("{}/__admin/delete", sim.base_url()))
-        .json(&json!({"po": "PO-DEL-HTTP"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = admin_post(&sim, "delete", json!({"po": "PO-DEL-HTTP"})).await;
     assert_eq!(v["deleted"], 1);
 }
