@@ -6,23 +6,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use domain::{JobName, PoNumber, ReasonKind, Stage};
 use serde_json::{Value, json};
 use store::*;
 
 use crate::Backend;
+use crate::cases::{po, t};
 
 /// More than one chunk (500) of items.
 const MANY: usize = 620;
-
-fn t(secs: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap() + TimeDelta::seconds(secs)
-}
-
-fn po(s: &str) -> PoNumber {
-    PoNumber::parse(s).unwrap()
-}
 
 fn many_pos(prefix: &str) -> Vec<String> {
     (0..MANY).map(|i| format!("{prefix}-{i:04}")).collect()

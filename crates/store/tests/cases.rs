@@ -10,13 +10,14 @@ use store::*;
 
 use crate::Backend;
 
-fn t(secs: i64) -> DateTime<Utc> {
+/// Seconds after the suite's epoch (1 March 2026).
+pub(crate) fn t(secs: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap() + TimeDelta::seconds(secs)
 }
 
 const TTL: Duration = Duration::from_secs(30);
 
-fn po(s: &str) -> PoNumber {
+pub(crate) fn po(s: &str) -> PoNumber {
     PoNumber::parse(s).unwrap()
 }
 
