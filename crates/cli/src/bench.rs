@@ -123,8 +123,14 @@ async fn run_job(w: &SimWorld, job: JobName) -> Result<()> {
     {
         RunResult::Ran {
             outcome: RunOutcome::Succeeded,
+            counts,
             ..
-        } => Ok(()),
+        } => {
+            if std::env::var_os("BENCH_COUNTS").is_some() {
+                eprintln!("{job}: {counts:?}");
+            }
+            Ok(())
+        }
         other => Err(anyhow!("{job}: {other:?}")),
     }
 }
@@ -408,7 +414,8 @@ struct ZeroLatency {
     counts: BTreeMap<Stage, i64>,
     /// Rounds of the five jobs.
     rounds: u32,
-    per_job: BTreeMap<JobName, Duration>,
+    /// Wall time per job, and its engine CPU seconds when the platform reports them.
+    per_job: BTreeMap<JobName, (Duration, Option<f64>)>,
     /// CPU seconds of the engine and of the simulators, when the platform reports them.
     cpu: Option<(f64, f64)>,
 }
@@ -496,14 +503,20 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     let mut rounds = 0;
-    let mut per_job: BTreeMap<JobName, Duration> = BTreeMap::new();
+    let mut per_job: BTreeMap<JobName, (Duration, Option<f64>)> = BTreeMap::new();
     let counts = loop {
         rounds += 1;
         sim.advance(Duration::from_secs(60));
         for job in JOBS {
             let t = Instant::now();
+            let c = cpu_seconds();
             run_job(&w, job).await?;
-            *per_job.entry(job).or_default() += t.elapsed();
+            let e = per_job.entry(job).or_insert((Duration::ZERO, Some(0.0)));
+            e.0 += t.elapsed();
+            e.1 = match (e.1, c, cpu_seconds()) {
+                (Some(sum), Some((t0, s0)), Some((t1, s1))) => Some(sum + (t1 - t0) - (s1 - s0)),
+                _ => None,
+            };
         }
         let counts = w.store.count_by_stage().await?;
         let done = counts.get(&Stage::Done).copied().unwrap_or(0) as usize;
@@ -589,7 +602,10 @@ async fn print_zero_latency(args: &BenchArgs) -> Result<()> {
         "  per job: {}",
         per_job
             .iter()
-            .map(|(j, d)| format!("{j} {:.2} s", d.as_secs_f64()))
+            .map(|(j, (d, c))| match c {
+                Some(c) => format!("{j} {:.2} s ({c:.2} s engine CPU)", d.as_secs_f64()),
+                None => format!("{j} {:.2} s", d.as_secs_f64()),
+            })
             .collect::<Vec<_>>()
             .join(", ")
     );

@@ -4,10 +4,11 @@
 //! that comes back short before `total` is reached is a `Transient` failure, never a short
 //! complete answer.
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::client::LingxingClient;
-use crate::envelope::{Envelope, decode, value_u64};
+use crate::envelope::{Envelope, decode, value_u64, with_zone};
 use crate::error::LingxingError;
 use crate::limits::Endpoint;
 use crate::model::*;
@@ -32,12 +33,22 @@ fn mp_page<T: serde::de::DeserializeOwned>(
     env: Envelope,
     what: &str,
 ) -> Result<Page<T>, LingxingError> {
-    let mut data = env.data;
-    let total = data.get("total").and_then(value_u64);
-    let list = data.get_mut("list").map(Value::take).unwrap_or(Value::Null);
-    let items: Vec<T> = match list {
-        Value::Null => Vec::new(),
-        v => decode(v, client.config().timezone, what)?,
+    /// `{total, list}`, the list read straight into `T`.
+    #[derive(serde::Deserialize)]
+    #[serde(bound = "T: serde::de::DeserializeOwned")]
+    struct MpData<T> {
+        total: Option<Value>,
+        list: Option<Vec<T>>,
+    }
+    let (total, items) = match &env.data {
+        None => (None, Vec::new()),
+        Some(raw) => {
+            let d: MpData<T> = decode(raw, client.config().timezone, what)?;
+            (
+                d.total.as_ref().and_then(value_u64),
+                d.list.unwrap_or_default(),
+            )
+        }
     };
     let total =
         total.ok_or_else(|| LingxingError::transient(format!("{what} answer lacks data.total")))?;
@@ -50,9 +61,9 @@ fn sc_page<T: serde::de::DeserializeOwned>(
     env: Envelope,
     what: &str,
 ) -> Result<Page<T>, LingxingError> {
-    let items: Vec<T> = match env.data {
-        Value::Null => Vec::new(),
-        v => decode(v, client.config().timezone, what)?,
+    let items: Vec<T> = match &env.data {
+        None => Vec::new(),
+        Some(raw) => decode(raw, client.config().timezone, what)?,
     };
     let total = env.total.unwrap_or(items.len() as u64);
     Ok(Page { total, items })
@@ -72,12 +83,12 @@ impl LingxingClient {
         req: &CreateOrdersRequest,
     ) -> Result<CreateOrdersResult, LingxingError> {
         let env = self.call(Endpoint::OrderCreate, to_value(req)).await?;
-        if env.data.is_null() {
+        let Some(data) = &env.data else {
             return Err(LingxingError::Ambiguous {
                 message: format!("create answered code 0 without data: {}", env.message),
             });
-        }
-        decode(env.data, self.config().timezone, "order create").map_err(|e| {
+        };
+        decode(data, self.config().timezone, "order create").map_err(|e| {
             LingxingError::Ambiguous {
                 message: e.to_string(),
             }
@@ -329,7 +340,7 @@ impl LingxingClient {
             body["end_time"] = json!(t);
         }
         let env = self.call(Endpoint::PairList, body).await?;
-        let data = env.data;
+        let data = env.data_value();
         let has_next = match data.get("has_next") {
             Some(Value::Bool(b)) => *b,
             Some(v) => {
@@ -349,7 +360,9 @@ impl LingxingClient {
             .unwrap_or_default();
         let items: Vec<Pair> = match data.get("list").cloned().unwrap_or(Value::Null) {
             Value::Null => Vec::new(),
-            v => decode(v, self.config().timezone, "pair list")?,
+            v => with_zone(self.config().timezone, || serde_json::from_value(v)).map_err(|e| {
+                LingxingError::transient(format!("malformed pair list answer: {e}"))
+            })?,
         };
         if has_next && next_cursor_id.is_empty() {
             return Err(LingxingError::transient(
@@ -464,7 +477,8 @@ impl LingxingClient {
                 json!({"order_list": global_order_nos}),
             )
             .await?;
-        decode(env.data, self.config().timezone, "cancelOrder").map_err(|e| {
+        let data = env.data.as_deref().unwrap_or(RawValue::NULL);
+        decode(data, self.config().timezone, "cancelOrder").map_err(|e| {
             LingxingError::Ambiguous {
                 message: e.to_string(),
             }

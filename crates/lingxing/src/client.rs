@@ -374,7 +374,7 @@ fn is_batch_code(env: &Envelope) -> bool {
 
 /// `code 0` with `data:null` and a message that is not a success text is a soft error.
 fn soft_error_check(env: Envelope) -> Result<Envelope, LingxingError> {
-    if env.data.is_null() {
+    if env.data_is_null() {
         let m = env.message.trim();
         let success = m.is_empty()
             || m.eq_ignore_ascii_case("success")

@@ -17,20 +17,70 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{Code, LingxingError};
 
-/// A parsed envelope.
+/// A parsed envelope. `data` stays JSON text until a caller decodes it into its own type, so a
+/// list of a thousand orders is read once, straight into the typed rows.
 #[derive(Debug, Clone)]
 pub(crate) struct Envelope {
     pub code: Code,
     pub message: String,
-    pub data: Value,
+    /// `data`; `None` when absent or null.
+    pub data: Option<Box<RawValue>>,
     pub total: Option<u64>,
+}
+
+/// The envelope's fields as they arrive; `data` is kept as text.
+/// A present key is `Some`, even when null (as `Map::get` reads it).
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(default, deserialize_with = "present")]
+    code: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    message: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    msg: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    total: Option<Value>,
+    data: Option<Box<RawValue>>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl Envelope {
     pub fn parse(bytes: &[u8]) -> Result<Envelope, String> {
+        // An answer that is not a well-formed object (or repeats a key) takes the slow path, which
+        // says what is wrong with it.
+        if !bytes.trim_ascii_start().starts_with(b"{") {
+            return Self::parse_value(bytes);
+        }
+        let Ok(w) = serde_json::from_slice::<Wire>(bytes) else {
+            return Self::parse_value(bytes);
+        };
+        let code = match &w.code {
+            Some(c) => value_text(c).ok_or_else(|| "response code is not a scalar".to_owned())?,
+            None => return Err(format!("response has no code: {}", preview(bytes))),
+        };
+        let message = w
+            .message
+            .as_ref()
+            .or(w.msg.as_ref())
+            .and_then(value_text)
+            .unwrap_or_default();
+        Ok(Envelope {
+            code: Code(code),
+            message,
+            data: w.data.filter(|d| d.get() != "null"),
+            total: w.total.as_ref().and_then(value_u64),
+        })
+    }
+
+    /// The same reading through a `Value`: for answers the typed reading refuses.
+    fn parse_value(bytes: &[u8]) -> Result<Envelope, String> {
         let v: Value = serde_json::from_slice(bytes)
             .map_err(|e| format!("response is not JSON ({e}): {}", preview(bytes)))?;
         let Value::Object(mut m) = v else {
@@ -46,7 +96,13 @@ impl Envelope {
             .and_then(value_text)
             .unwrap_or_default();
         let total = m.get("total").and_then(value_u64);
-        let data = m.remove("data").unwrap_or(Value::Null);
+        let data = match m.remove("data") {
+            None | Some(Value::Null) => None,
+            Some(d) => Some(
+                serde_json::value::to_raw_value(&d)
+                    .map_err(|e| format!("response data unreadable ({e})"))?,
+            ),
+        };
         Ok(Envelope {
             code: Code(code),
             message,
@@ -57,6 +113,18 @@ impl Envelope {
 
     pub fn is_business_success(&self) -> bool {
         self.code.is("0")
+    }
+
+    pub fn data_is_null(&self) -> bool {
+        self.data.is_none()
+    }
+
+    /// `data` as a `Value` (null when absent), for the few small answers read field by field.
+    pub fn data_value(&self) -> Value {
+        self.data
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d.get()).ok())
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -83,13 +151,13 @@ pub(crate) fn value_u64(v: &Value) -> Option<u64> {
     }
 }
 
-/// Decodes `data` into `T`, classifying a mismatch as a malformed answer.
+/// Decodes `data` (JSON text) into `T`, classifying a mismatch as a malformed answer.
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(
-    v: Value,
+    v: &RawValue,
     zone: Tz,
     what: &str,
 ) -> Result<T, LingxingError> {
-    with_zone(zone, || serde_json::from_value(v))
+    with_zone(zone, || serde_json::from_str(v.get()))
         .map_err(|e| LingxingError::transient(format!("malformed {what} answer: {e}")))
 }
 
@@ -238,6 +306,44 @@ mod tests {
             Envelope::parse(br#"{"code":0,"message":"success","data":[],"total":"3"}"#).unwrap();
         assert!(e.is_business_success());
         assert_eq!(e.total, Some(3));
+    }
+
+    /// The typed reading and the `Value` reading agree on every answer, odd ones included.
+    #[test]
+    fn typed_reading_equals_the_value_reading() {
+        let answers: [&[u8]; 12] = [
+            br#"{"code":0,"message":"success","data":{"total":2,"list":[{"a":1},{"a":2}]}}"#,
+            br#"{"code":"0","msg":"ok","data":[1,2],"total":"7"}"#,
+            br#"{"code":0,"message":null,"msg":"from msg","data":null}"#,
+            br#"{"code":null,"data":1}"#,
+            br#"{"message":"no code"}"#,
+            br#"{"code":0,"code":1,"data":[]}"#,
+            br#"  {"code":3001008,"message":"throttled","total":null}"#,
+            br#"{"code":0,"data":{"nested":{"deep":[true,false,null]}},"extra":{"x":[1]}}"#,
+            br#"[{"code":0}]"#,
+            br#"not json"#,
+            br#"{"code":[1],"data":2}"#,
+            br#"{"code":0,"message":"success","data":"text","total":-1}"#,
+        ];
+        for a in answers {
+            let typed = Envelope::parse(a);
+            let slow = Envelope::parse_value(a);
+            let show = |e: &Result<Envelope, String>| match e {
+                Ok(e) => format!(
+                    "{}|{}|{}|{:?}",
+                    e.code.as_str(),
+                    e.message,
+                    e.data_value(),
+                    e.total
+                ),
+                Err(m) => format!("error {m}"),
+            };
+            assert_eq!(show(&typed), show(&slow), "{}", String::from_utf8_lossy(a));
+        }
+        let e = Envelope::parse(br#"{"code":0,"data":null}"#).unwrap();
+        assert!(e.data_is_null());
+        let e = Envelope::parse(br#"{"code":0}"#).unwrap();
+        assert!(e.data_is_null());
     }
 
     #[test]
