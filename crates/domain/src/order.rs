@@ -91,24 +91,36 @@ pub struct DscoOrderView {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
+/// Something whose fields can be looked up by DSCO key: a JSON object, or one of the typed
+/// readers below. The view is built through this alone, so both readings give the same view.
+trait Fields {
+    fn field(&self, key: &str) -> Option<&Value>;
+}
+
+impl Fields for Value {
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+}
+
+fn text(v: &impl Fields, key: &str) -> Option<String> {
+    match v.field(key)? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }
 
-fn int(v: &Value, key: &str) -> Option<i64> {
-    match v.get(key)? {
+fn int(v: &impl Fields, key: &str) -> Option<i64> {
+    match v.field(key)? {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
-fn money(v: &Value, key: &str) -> Option<Decimal> {
-    match v.get(key)? {
+fn money(v: &impl Fields, key: &str) -> Option<Decimal> {
+    match v.field(key)? {
         // Through the text of the number, so 7.70 stays 7.70 and never passes through f64.
         Value::Number(n) => n.to_string().parse().ok(),
         Value::String(s) => s.trim().parse().ok(),
@@ -116,101 +128,300 @@ fn money(v: &Value, key: &str) -> Option<Decimal> {
     }
 }
 
-fn time(v: &Value, key: &str) -> Option<DateTime<Utc>> {
-    let s = v.get(key)?.as_str()?;
+fn time(v: &impl Fields, key: &str) -> Option<DateTime<Utc>> {
+    let s = v.field(key)?.as_str()?;
     DateTime::parse_from_rfc3339(s.trim())
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
 
+fn line_of(l: &impl Fields) -> DscoLine {
+    DscoLine {
+        line_number: int(l, "lineNumber"),
+        sku: text(l, "sku"),
+        partner_sku: text(l, "partnerSku"),
+        dsco_item_id: text(l, "dscoItemId"),
+        title: text(l, "title"),
+        quantity: int(l, "quantity").unwrap_or(0),
+        cancelled: int(l, "cancelledQuantity").unwrap_or(0),
+        rejected: int(l, "rejectedQuantity").unwrap_or(0),
+        prices: PriceField::ALL
+            .into_iter()
+            .filter_map(|f| money(l, f.as_str()).map(|p| (f, p)))
+            .collect(),
+    }
+}
+
+/// Builds the view from an order, its `shipping`, its lines and its packages.
+fn view_of<'a, L: Fields + 'a, P: Fields + 'a>(
+    v: &impl Fields,
+    s: &impl Fields,
+    lines: impl Iterator<Item = &'a L>,
+    packages: impl Iterator<Item = &'a P>,
+) -> Result<DscoOrderView, String> {
+    let po = PoNumber::parse(text(v, "poNumber").unwrap_or_default()).map_err(|e| e.to_string())?;
+    let address_lines: Vec<String> = match s.field("address") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str())
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let address = Address {
+        name: text(s, "name").or_else(|| {
+            let full = [text(s, "firstName"), text(s, "lastName")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            (!full.is_empty()).then_some(full)
+        }),
+        company: text(s, "company"),
+        address1: address_lines
+            .first()
+            .cloned()
+            .or_else(|| text(s, "address1")),
+        address2: address_lines
+            .get(1)
+            .cloned()
+            .or_else(|| text(s, "address2")),
+        city: text(s, "city"),
+        region: text(s, "region").or_else(|| text(s, "state")),
+        postal: text(s, "postal"),
+        country: text(s, "country"),
+        phone: text(s, "phone"),
+        email: text(s, "email"),
+    };
+    Ok(DscoOrderView {
+        po,
+        dsco_order_id: text(v, "dscoOrderId"),
+        retailer_id: text(v, "dscoRetailerId"),
+        status: text(v, "dscoStatus"),
+        lifecycle: text(v, "dscoLifecycle"),
+        cancel_requested: v
+            .field("cancelRequested")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        warehouse_code: text(v, "shipWarehouseCode").or_else(|| text(v, "requestedWarehouseCode")),
+        service_level: text(v, "shippingServiceLevelCode")
+            .or_else(|| text(v, "requestedShippingServiceLevelCode")),
+        ship_carrier: text(v, "shipCarrier").or_else(|| text(v, "requestedShipCarrier")),
+        ship_method: text(v, "shipMethod").or_else(|| text(v, "requestedShipMethod")),
+        currency: text(v, "currencyCode"),
+        consumer_order_number: text(v, "consumerOrderNumber"),
+        address,
+        lines: lines.map(line_of).collect(),
+        packages: packages.filter_map(|x| text(x, "trackingNumber")).collect(),
+        created_at: time(v, "dscoCreateDate"),
+        updated_at: time(v, "dscoLastUpdate"),
+    })
+}
+
+/// Typed readers of the DSCO fields the view uses, read straight from JSON text: every other
+/// field is skipped unread. Each leaf is kept as a (small) `Value` and read by the same
+/// functions as the `Value` path; a leaf of an unexpected shape reads as absent, as there.
+mod typed {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::Value;
+
+    use super::Fields;
+
+    macro_rules! reader {
+        ($name:ident { $($field:ident : $key:literal),* $(,)? } $($extra:tt)*) => {
+            #[derive(Default, serde::Deserialize)]
+            pub(super) struct $name {
+                $( #[serde(rename = $key)] $field: Option<Value>, )*
+                $($extra)*
+            }
+            impl Fields for $name {
+                fn field(&self, key: &str) -> Option<&Value> {
+                    match key {
+                        $( $key => self.$field.as_ref(), )*
+                        _ => None,
+                    }
+                }
+            }
+        };
+    }
+
+    reader!(Order {
+        po: "poNumber", id: "dscoOrderId", retailer: "dscoRetailerId", status: "dscoStatus",
+        lifecycle: "dscoLifecycle", cancel: "cancelRequested", wh: "shipWarehouseCode",
+        req_wh: "requestedWarehouseCode", level: "shippingServiceLevelCode",
+        req_level: "requestedShippingServiceLevelCode", carrier: "shipCarrier",
+        req_carrier: "requestedShipCarrier", method: "shipMethod",
+        req_method: "requestedShipMethod", currency: "currencyCode",
+        consumer: "consumerOrderNumber", created: "dscoCreateDate", updated: "dscoLastUpdate",
+    }
+        #[serde(default)]
+        pub(super) shipping: ObjOr<Shipping>,
+        #[serde(default, rename = "lineItems")]
+        pub(super) lines: Loose<ObjOr<Line>>,
+        #[serde(default)]
+        pub(super) packages: Loose<ObjOr<Package>>,
+    );
+    reader!(Shipping {
+        address: "address",
+        name: "name",
+        first: "firstName",
+        last: "lastName",
+        company: "company",
+        address1: "address1",
+        address2: "address2",
+        city: "city",
+        region: "region",
+        state: "state",
+        postal: "postal",
+        country: "country",
+        phone: "phone",
+        email: "email",
+    });
+    reader!(Line {
+        number: "lineNumber",
+        sku: "sku",
+        partner_sku: "partnerSku",
+        item: "dscoItemId",
+        title: "title",
+        quantity: "quantity",
+        cancelled: "cancelledQuantity",
+        rejected: "rejectedQuantity",
+        with_tax: "consumerPriceWithTax",
+        consumer: "consumerPrice",
+        retail: "retailPrice",
+        cost: "expectedCost",
+    });
+    reader!(Package {
+        tracking: "trackingNumber"
+    });
+
+    /// `T` when the JSON is an object; otherwise (a scalar, an array, null) `T::default()`,
+    /// whose fields all read as absent.
+    #[derive(Default)]
+    pub(super) struct ObjOr<T>(pub(super) T);
+
+    impl<T: Fields> Fields for ObjOr<T> {
+        fn field(&self, key: &str) -> Option<&Value> {
+            self.0.field(key)
+        }
+    }
+
+    /// The items when the JSON is an array; otherwise none.
+    pub(super) struct Loose<T>(pub(super) Vec<T>);
+
+    impl<T> Default for Loose<T> {
+        fn default() -> Self {
+            Loose(Vec::new())
+        }
+    }
+
+    /// Accepts any JSON, consuming it; `visit_map` and `visit_seq` decide what is kept.
+    macro_rules! scalars_give_default {
+        () => {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Default::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Default::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Default::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Default::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Default::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Default::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Default::default())
+            }
+        };
+    }
+
+    impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for ObjOr<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(PhantomData<T>);
+            impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
+                type Value = ObjOr<T>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("any JSON")
+                }
+                scalars_give_default!();
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                    T::deserialize(MapAccessDeserializer::new(map)).map(ObjOr)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(ObjOr::default())
+                }
+            }
+            d.deserialize_any(V(PhantomData))
+        }
+    }
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Loose<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+                type Value = Loose<T>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("any JSON")
+                }
+                scalars_give_default!();
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(Loose::default())
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(x) = seq.next_element()? {
+                        out.push(x);
+                    }
+                    Ok(Loose(out))
+                }
+            }
+            d.deserialize_any(V(PhantomData))
+        }
+    }
+}
+
 impl DscoOrderView {
     /// Reads the parts of a DSCO order the rules use. Fails only without a `poNumber`.
     pub fn from_payload(v: &Value) -> Result<DscoOrderView, String> {
-        let po =
-            PoNumber::parse(text(v, "poNumber").unwrap_or_default()).map_err(|e| e.to_string())?;
-        let s = v.get("shipping").cloned().unwrap_or(Value::Null);
-        let address_lines: Vec<String> = match s.get("address") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|x| x.as_str())
-                .map(|x| x.trim().to_owned())
-                .filter(|x| !x.is_empty())
-                .collect(),
-            _ => Vec::new(),
+        let none = Value::Null;
+        let s = v.get("shipping").unwrap_or(&none);
+        let lines: &[Value] = match v.get("lineItems") {
+            Some(Value::Array(items)) => items,
+            _ => &[],
         };
-        let address = Address {
-            name: text(&s, "name").or_else(|| {
-                let full = [text(&s, "firstName"), text(&s, "lastName")]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                (!full.is_empty()).then_some(full)
-            }),
-            company: text(&s, "company"),
-            address1: address_lines
-                .first()
-                .cloned()
-                .or_else(|| text(&s, "address1")),
-            address2: address_lines
-                .get(1)
-                .cloned()
-                .or_else(|| text(&s, "address2")),
-            city: text(&s, "city"),
-            region: text(&s, "region").or_else(|| text(&s, "state")),
-            postal: text(&s, "postal"),
-            country: text(&s, "country"),
-            phone: text(&s, "phone"),
-            email: text(&s, "email"),
+        let packages: &[Value] = match v.get("packages") {
+            Some(Value::Array(p)) => p,
+            _ => &[],
         };
-        let lines = match v.get("lineItems") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|l| DscoLine {
-                    line_number: int(l, "lineNumber"),
-                    sku: text(l, "sku"),
-                    partner_sku: text(l, "partnerSku"),
-                    dsco_item_id: text(l, "dscoItemId"),
-                    title: text(l, "title"),
-                    quantity: int(l, "quantity").unwrap_or(0),
-                    cancelled: int(l, "cancelledQuantity").unwrap_or(0),
-                    rejected: int(l, "rejectedQuantity").unwrap_or(0),
-                    prices: PriceField::ALL
-                        .into_iter()
-                        .filter_map(|f| money(l, f.as_str()).map(|p| (f, p)))
-                        .collect(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let packages = match v.get("packages") {
-            Some(Value::Array(p)) => p.iter().filter_map(|x| text(x, "trackingNumber")).collect(),
-            _ => Vec::new(),
-        };
-        Ok(DscoOrderView {
-            po,
-            dsco_order_id: text(v, "dscoOrderId"),
-            retailer_id: text(v, "dscoRetailerId"),
-            status: text(v, "dscoStatus"),
-            lifecycle: text(v, "dscoLifecycle"),
-            cancel_requested: v
-                .get("cancelRequested")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            warehouse_code: text(v, "shipWarehouseCode")
-                .or_else(|| text(v, "requestedWarehouseCode")),
-            service_level: text(v, "shippingServiceLevelCode")
-                .or_else(|| text(v, "requestedShippingServiceLevelCode")),
-            ship_carrier: text(v, "shipCarrier").or_else(|| text(v, "requestedShipCarrier")),
-            ship_method: text(v, "shipMethod").or_else(|| text(v, "requestedShipMethod")),
-            currency: text(v, "currencyCode"),
-            consumer_order_number: text(v, "consumerOrderNumber"),
-            address,
-            lines,
-            packages,
-            created_at: time(v, "dscoCreateDate"),
-            updated_at: time(v, "dscoLastUpdate"),
-        })
+        view_of(v, s, lines.iter(), packages.iter())
+    }
+
+    /// [`from_payload`](Self::from_payload) from the JSON text, without building a `Value` of the
+    /// whole order: only the fields the view uses are read. Text the quick reading refuses (not
+    /// JSON, not an object, a repeated key) goes through `from_payload`, so the answer is the same.
+    pub fn from_json(text: &str) -> Result<DscoOrderView, String> {
+        if text.trim_start().starts_with('{')
+            && let Ok(o) = serde_json::from_str::<typed::Order>(text)
+        {
+            return view_of(&o, &o.shipping, o.lines.0.iter(), o.packages.0.iter());
+        }
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| format!("DSCO order is not JSON: {e}"))?;
+        DscoOrderView::from_payload(&v)
     }
 
     /// The stage of an order seen for the first time (SPEC §3).
@@ -356,6 +567,188 @@ mod tests {
         assert_eq!(o.skus_label(), "SKU-EXAMPLE-001(2)");
         assert!(o.is_multi());
         assert!(DscoOrderView::from_payload(&json!({"lineItems": []})).is_err());
+    }
+
+    mod same_reading {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A JSON leaf of any shape the lenient readers must survive; now and then a small tree.
+        fn value() -> impl Strategy<Value = String> {
+            let leaf = prop_oneof![
+                Just("null".to_owned()),
+                Just("true".to_owned()),
+                Just("false".to_owned()),
+                (-5i64..5000).prop_map(|n| n.to_string()),
+                Just("7.70".to_owned()),
+                Just("1e2".to_owned()),
+                Just("-0.5".to_owned()),
+                Just("12345678901234567890".to_owned()),
+                Just(r#""  PO-1  ""#.to_owned()),
+                Just(r#""""#.to_owned()),
+                Just(r#"" ""#.to_owned()),
+                Just(r#""3""#.to_owned()),
+                Just(r#"" 4 ""#.to_owned()),
+                Just(r#""21.00""#.to_owned()),
+                Just(r#""2025-11-12T02:10:00Z""#.to_owned()),
+                Just(r#""2025-11-11T23:01:54+08:00""#.to_owned()),
+                Just(r#""shipped""#.to_owned()),
+                Just(r#""cancelled""#.to_owned()),
+                Just(r#""completed""#.to_owned()),
+                Just(r#""a\"b\\c\u00e9""#.to_owned()),
+                Just(r#"["1 Main St", " ", 5, "Apt 2"]"#.to_owned()),
+            ];
+            let tree = leaf.clone().prop_recursive(2, 8, 3, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..3)
+                        .prop_map(|v| format!("[{}]", v.join(","))),
+                    prop::collection::vec(inner, 0..3).prop_map(|v| {
+                        let body: Vec<String> = v
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, v)| format!("\"k{i}\":{v}"))
+                            .collect();
+                        format!("{{{}}}", body.join(","))
+                    }),
+                ]
+            });
+            prop_oneof![6 => leaf, 1 => tree]
+        }
+
+        /// An object of some of `keys` (repeats possible) with any values.
+        fn object(keys: &'static [&'static str], n: usize) -> BoxedStrategy<String> {
+            prop::collection::vec((prop::sample::select(keys), value()), 0..n)
+                .prop_map(|kv| {
+                    let body: Vec<String> = kv
+                        .into_iter()
+                        .map(|(k, v)| format!("\"{k}\": {v}"))
+                        .collect();
+                    format!("{{{}}}", body.join(", "))
+                })
+                .boxed()
+        }
+
+        const ORDER_KEYS: &[&str] = &[
+            "dscoOrderId",
+            "dscoRetailerId",
+            "dscoStatus",
+            "dscoLifecycle",
+            "cancelRequested",
+            "shipWarehouseCode",
+            "requestedWarehouseCode",
+            "shippingServiceLevelCode",
+            "requestedShippingServiceLevelCode",
+            "shipCarrier",
+            "requestedShipCarrier",
+            "shipMethod",
+            "requestedShipMethod",
+            "currencyCode",
+            "consumerOrderNumber",
+            "dscoCreateDate",
+            "dscoLastUpdate",
+            "other",
+        ];
+        const SHIP_KEYS: &[&str] = &[
+            "address",
+            "name",
+            "firstName",
+            "lastName",
+            "company",
+            "address1",
+            "address2",
+            "city",
+            "region",
+            "state",
+            "postal",
+            "country",
+            "phone",
+            "email",
+            "other",
+        ];
+        const LINE_KEYS: &[&str] = &[
+            "lineNumber",
+            "sku",
+            "partnerSku",
+            "dscoItemId",
+            "title",
+            "quantity",
+            "cancelledQuantity",
+            "rejectedQuantity",
+            "consumerPriceWithTax",
+            "consumerPrice",
+            "retailPrice",
+            "expectedCost",
+            "other",
+        ];
+        const PACKAGE_KEYS: &[&str] = &["trackingNumber", "other"];
+
+        /// An array of objects most of the time; any value otherwise.
+        fn list(keys: &'static [&'static str]) -> BoxedStrategy<String> {
+            prop_oneof![
+                4 => prop::collection::vec(
+                    prop_oneof![4 => object(keys, 6), 1 => value()],
+                    0..4
+                )
+                .prop_map(|l| format!("[{}]", l.join(","))),
+                1 => value(),
+            ]
+            .boxed()
+        }
+
+        /// An order: a PO most of the time, then any fields, with shipping, lines and
+        /// packages shaped as DSCO sends them or not; now and then a key twice.
+        fn order() -> impl Strategy<Value = String> {
+            (
+                prop::option::weighted(0.9, value()),
+                prop::collection::vec((prop::sample::select(ORDER_KEYS), value()), 0..8),
+                prop::option::weighted(0.8, prop_oneof![4 => object(SHIP_KEYS, 7), 1 => value()]),
+                prop::option::weighted(0.8, list(LINE_KEYS)),
+                prop::option::weighted(0.6, list(PACKAGE_KEYS)),
+            )
+                .prop_map(|(po, fields, shipping, lines, packages)| {
+                    let mut body: Vec<String> = Vec::new();
+                    if let Some(po) = po {
+                        body.push(format!("\"poNumber\":{po}"));
+                    }
+                    body.extend(fields.into_iter().map(|(k, v)| format!("\"{k}\":{v}")));
+                    if let Some(s) = shipping {
+                        body.push(format!("\"shipping\":{s}"));
+                    }
+                    if let Some(l) = lines {
+                        body.push(format!("\"lineItems\":{l}"));
+                    }
+                    if let Some(p) = packages {
+                        body.push(format!("\"packages\":{p}"));
+                    }
+                    format!(" {{ {} }}", body.join(" , "))
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            /// Reading the text directly gives the view (or the error) the `Value` reading gives,
+            /// whatever the shapes, repeated keys included.
+            #[test]
+            fn text_and_value_readings_agree(text in order()) {
+                let slow = match serde_json::from_str::<Value>(&text) {
+                    Ok(v) => DscoOrderView::from_payload(&v),
+                    Err(e) => Err(format!("DSCO order is not JSON: {e}")),
+                };
+                prop_assert_eq!(DscoOrderView::from_json(&text), slow, "{}", text);
+            }
+        }
+
+        #[test]
+        fn not_an_object_reads_as_the_value_reading_says() {
+            for t in ["[1]", "3", "\"PO\"", "null", "{", ""] {
+                let slow = match serde_json::from_str::<Value>(t) {
+                    Ok(v) => DscoOrderView::from_payload(&v),
+                    Err(e) => Err(format!("DSCO order is not JSON: {e}")),
+                };
+                assert_eq!(DscoOrderView::from_json(t), slow, "{t}");
+            }
+        }
     }
 
     #[test]

@@ -88,10 +88,8 @@ impl LingxingClient {
                 message: format!("create answered code 0 without data: {}", env.message),
             });
         };
-        decode(data, self.config().timezone, "order create").map_err(|e| {
-            LingxingError::Ambiguous {
-                message: e.to_string(),
-            }
+        decode(data, self.config().timezone, "order create").map_err(|e| LingxingError::Ambiguous {
+            message: e.to_string(),
         })
     }
 
@@ -478,10 +476,8 @@ impl LingxingClient {
             )
             .await?;
         let data = env.data.as_deref().unwrap_or(RawValue::NULL);
-        decode(data, self.config().timezone, "cancelOrder").map_err(|e| {
-            LingxingError::Ambiguous {
-                message: e.to_string(),
-            }
+        decode(data, self.config().timezone, "cancelOrder").map_err(|e| LingxingError::Ambiguous {
+            message: e.to_string(),
         })
     }
 }
