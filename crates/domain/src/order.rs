@@ -7,10 +7,64 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::config::PriceField;
 use crate::ids::PoNumber;
 use crate::stage::Stage;
+
+/// A JSON document kept as the text it arrived in (a DSCO order as DSCO sent it): stored and
+/// passed on without being rebuilt, and parsed only where something is read from it.
+#[derive(Clone)]
+pub struct RawJson(Box<RawValue>);
+
+impl RawJson {
+    pub fn new(raw: Box<RawValue>) -> RawJson {
+        RawJson(raw)
+    }
+
+    /// Checks that `text` is JSON, keeping it as it is.
+    pub fn parse(text: String) -> Result<RawJson, serde_json::Error> {
+        RawValue::from_string(text).map(RawJson)
+    }
+
+    pub fn from_value(v: &Value) -> RawJson {
+        RawJson(serde_json::value::to_raw_value(v).expect("a Value always serializes"))
+    }
+
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The document as a `Value`.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.get()).expect("checked JSON on the way in")
+    }
+}
+
+impl From<Value> for RawJson {
+    fn from(v: Value) -> RawJson {
+        RawJson::from_value(&v)
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl std::fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+impl std::fmt::Display for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.get())
+    }
+}
 
 /// The ship-to address as DSCO sends it (`shipping`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

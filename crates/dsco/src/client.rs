@@ -40,6 +40,14 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
+    /// The body read straight into `T`.
+    pub(crate) fn json_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, DscoError> {
+        serde_json::from_slice(&self.body).map_err(|e| DscoError::Decode {
+            status: self.status,
+            detail: e.to_string(),
+        })
+    }
+
     pub(crate) fn json(&self) -> Result<Value, DscoError> {
         if self.body.is_empty() {
             return Ok(Value::Null);

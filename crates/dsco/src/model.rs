@@ -6,12 +6,14 @@
 //! decimal digits.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 // ---------------------------------------------------------------------------------------------
 // Lenient helpers
@@ -205,17 +207,27 @@ pub struct OrderFields {
     pub packages: Vec<Package>,
 }
 
-/// An order as read: typed view plus the raw JSON object the engine stores.
+/// An order as read: the JSON text as received (what the engine stores), and its typed fields,
+/// read from that text the first time they are looked at.
 #[derive(Debug, Clone)]
 pub struct Order {
-    pub fields: OrderFields,
-    pub raw: Value,
+    raw: Box<RawValue>,
+    fields: OnceLock<OrderFields>,
 }
 
 impl std::ops::Deref for Order {
     type Target = OrderFields;
     fn deref(&self) -> &OrderFields {
-        &self.fields
+        self.fields.get_or_init(|| {
+            // Every field is lenient, so an object always reads; one with a key twice reads
+            // through a `Value` (the last one wins, as there).
+            serde_json::from_str(self.raw.get())
+                .or_else(|_| {
+                    serde_json::from_str::<Value>(self.raw.get())
+                        .and_then(|v| OrderFields::deserialize(&v))
+                })
+                .unwrap_or_default()
+        })
     }
 }
 
@@ -226,18 +238,75 @@ impl Order {
             return Err(format!("an order must be a JSON object, got {raw}"));
         }
         let fields = OrderFields::deserialize(&raw).map_err(|e| e.to_string())?;
-        Ok(Order { fields, raw })
+        let raw = serde_json::value::to_raw_value(&raw).map_err(|e| e.to_string())?;
+        Ok(Order {
+            raw,
+            fields: OnceLock::from(fields),
+        })
     }
 
-    /// The key an order is unique by: `dscoOrderId`, else retailer + PO number.
+    /// An order from its JSON text, kept as it is; the typed fields are read when first used.
+    pub fn from_raw(raw: Box<RawValue>) -> Result<Order, String> {
+        if !raw.get().trim_start().starts_with('{') {
+            return Err(format!("an order must be a JSON object, got {}", raw.get()));
+        }
+        Ok(Order {
+            raw,
+            fields: OnceLock::new(),
+        })
+    }
+
+    /// The order's JSON text as DSCO sent it.
+    pub fn raw(&self) -> &RawValue {
+        &self.raw
+    }
+
+    pub fn into_raw(self) -> Box<RawValue> {
+        self.raw
+    }
+
+    /// The order's JSON as a `Value`.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
+    }
+
+    /// The key an order is unique by: `dscoOrderId`, else retailer + PO number. Reads those
+    /// three fields only, unless the typed fields are read already.
     pub fn identity(&self) -> String {
-        match (&self.dsco_order_id, &self.po_number) {
+        /// The fields of [`OrderFields`] an identity needs, read the same way.
+        #[derive(Default, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Ids {
+            #[serde(default, deserialize_with = "lenient_string")]
+            po_number: Option<String>,
+            #[serde(default, deserialize_with = "lenient_id")]
+            dsco_order_id: Option<String>,
+            #[serde(default, deserialize_with = "lenient_id")]
+            dsco_retailer_id: Option<String>,
+        }
+        let ids = match self.fields.get() {
+            Some(f) => Ids {
+                po_number: f.po_number.clone(),
+                dsco_order_id: f.dsco_order_id.clone(),
+                dsco_retailer_id: f.dsco_retailer_id.clone(),
+            },
+            None => match serde_json::from_str::<Ids>(self.raw.get()) {
+                Ok(ids) => ids,
+                // A key twice: the full reading settles it.
+                Err(_) => Ids {
+                    po_number: self.po_number.clone(),
+                    dsco_order_id: self.dsco_order_id.clone(),
+                    dsco_retailer_id: self.dsco_retailer_id.clone(),
+                },
+            },
+        };
+        match (ids.dsco_order_id, ids.po_number) {
             (Some(id), _) => format!("id:{id}"),
             (None, Some(po)) => format!(
                 "po:{}:{po}",
-                self.dsco_retailer_id.as_deref().unwrap_or_default()
+                ids.dsco_retailer_id.as_deref().unwrap_or_default()
             ),
-            (None, None) => format!("raw:{}", self.raw),
+            (None, None) => format!("raw:{}", self.raw.get()),
         }
     }
 }
@@ -660,7 +729,7 @@ mod tests {
         assert_eq!(o.extended_expected_cost_total, Some(Decimal::new(1540, 2)));
         assert_eq!(o.line_items.len(), 1);
         assert_eq!(o.line_items[0].expected_cost, Some(Decimal::new(770, 2)));
-        assert_eq!(o.raw, raw);
+        assert_eq!(o.to_value(), raw);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use reqwest::Method;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::client::{Call, DscoClient, Mode};
 use crate::error::DscoError;
@@ -230,19 +231,49 @@ impl DscoClient {
                 mode: Mode::Read,
             })
             .await?;
-        let mut v = ans.json()?;
-        let scroll_id = v
-            .get("scrollId")
+        // The page is read with each order kept as its JSON text: the engine stores that text
+        // and reads only the fields it needs from it.
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(rename = "scrollId", default)]
+            scroll_id: Option<Value>,
+            #[serde(default)]
+            orders: Option<Value>,
+        }
+        #[derive(serde::Deserialize)]
+        struct RawPage {
+            #[serde(rename = "scrollId", default)]
+            scroll_id: Option<Value>,
+            #[serde(default)]
+            orders: Option<Vec<Box<RawValue>>>,
+        }
+        let (scroll_id, orders) = match ans.json_as::<RawPage>() {
+            Ok(p) => (p.scroll_id, p.orders.unwrap_or_default()),
+            // `orders` not an array, a key twice, …: read leniently through a `Value`.
+            Err(_) => {
+                let p: Page = serde_json::from_value(ans.json()?).unwrap_or(Page {
+                    scroll_id: None,
+                    orders: None,
+                });
+                let orders = match p.orders {
+                    Some(Value::Array(a)) => a
+                        .into_iter()
+                        .filter_map(|o| serde_json::value::to_raw_value(&o).ok())
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                (p.scroll_id, orders)
+            }
+        };
+        let scroll_id = scroll_id
+            .as_ref()
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
-        let orders = match v.get_mut("orders").map(Value::take) {
-            Some(Value::Array(a)) => a
-                .into_iter()
-                .filter_map(|o| Order::from_value(o).ok())
-                .collect(),
-            _ => Vec::new(),
-        };
+        let orders = orders
+            .into_iter()
+            .filter_map(|o| Order::from_raw(o).ok())
+            .collect();
         Ok((scroll_id, orders))
     }
 

@@ -45,7 +45,7 @@ fn reads_the_example_order() {
     assert_eq!(l.consumer_price, Some(dec("21.00")));
     assert_eq!(l.dsco_item_id.as_deref(), Some("1290000001"));
     assert!(o.packages.is_empty());
-    assert_eq!(o.raw, raw);
+    assert_eq!(o.to_value(), raw);
 }
 
 #[test]

@@ -42,7 +42,10 @@ async fn reads_5000_orders_in_pages_of_1000() {
     // Typed fields and the raw JSON are both there.
     let o = &orders[0];
     assert!(o.po_number.is_some() && o.shipping.is_some() && !o.line_items.is_empty());
-    assert_eq!(o.raw["dscoTradingPartnerId"], serde_json::Value::Null);
+    assert_eq!(
+        o.to_value()["dscoTradingPartnerId"],
+        serde_json::Value::Null
+    );
 }
 
 #[tokio::test]

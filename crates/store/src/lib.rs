@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::order::RawJson;
 use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
 use serde_json::Value;
 
@@ -250,7 +251,8 @@ pub struct PulledOrder {
     pub service_level: Option<String>,
     /// `sku(quantity)` per line, comma-joined, for filtering.
     pub skus: String,
-    pub payload: Value,
+    /// DSCO's order as DSCO sent it.
+    pub payload: RawJson,
 }
 
 /// The latest reason an order did not move.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::order::RawJson;
 use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
 use serde_json::{Value, json};
 use sqlx::migrate::Migrator;
@@ -184,7 +185,7 @@ macro_rules! upsert_pulled_in {
         let run_id: Option<&str> = $run_id;
         let now: DateTime<Utc> = $now;
         let fence: &Fence = $fence;
-        let payload = o.payload.to_string();
+        let payload = o.payload.get().to_owned();
             let existing = sqlx::query("SELECT stage FROM orders WHERE po = $1")
                 .bind(o.po.as_str())
                 .fetch_optional(&mut *$tx)
@@ -772,11 +773,10 @@ fn run_from(r: &impl Cols) -> Result<RunRecord> {
 
 fn order_from(r: &impl Cols) -> Result<OrderRecord> {
     const T: &str = "orders";
-    let payload: Value =
-        serde_json::from_str(&r.s("payload")?).map_err(|e| StoreError::Corrupt {
-            table: T,
-            detail: e.to_string(),
-        })?;
+    let payload = RawJson::parse(r.s("payload")?).map_err(|e| StoreError::Corrupt {
+        table: T,
+        detail: e.to_string(),
+    })?;
     let reason = match (r.os("reason_code")?, r.os("reason_kind")?) {
         (Some(code), Some(kind)) => Some(OrderReason {
             code,
@@ -1572,7 +1572,7 @@ impl Store for SqlStore {
             keep(&mut m.warehouse_code, &o.warehouse_code);
             keep(&mut m.service_level, &o.service_level);
             m.skus.clone_from(&o.skus);
-            let payload = o.payload.to_string();
+            let payload = o.payload.get().to_owned();
             into.changed |= payload != into.payload;
             into.payload = payload;
         }
@@ -1631,7 +1631,7 @@ impl Store for SqlStore {
                                     first: base + i,
                                     stage,
                                     o: o.clone(),
-                                    payload: o.payload.to_string(),
+                                    payload: o.payload.get().to_owned(),
                                     changed: false,
                                     status_at_insert: None,
                                 };
@@ -1644,7 +1644,7 @@ impl Store for SqlStore {
                                     first: base + i,
                                     stage: *initial,
                                     o: o.clone(),
-                                    payload: o.payload.to_string(),
+                                    payload: o.payload.get().to_owned(),
                                     changed: false,
                                     status_at_insert: o.dsco_status.as_deref(),
                                 };

@@ -33,7 +33,7 @@ fn pulled(p: &str, status: &str, note: i64) -> PulledOrder {
         warehouse_code: Some("US-CA-01".into()),
         service_level: Some("UPCG".into()),
         skus: format!("SKU-1001({note})"),
-        payload: json!({"poNumber": p, "dscoStatus": status, "note": note}),
+        payload: json!({"poNumber": p, "dscoStatus": status, "note": note}).into(),
     }
 }
 
@@ -50,7 +50,7 @@ fn sparse(p: &str, note: i64) -> PulledOrder {
         warehouse_code: None,
         service_level: Some("FEDX".into()),
         skus: String::new(),
-        payload: json!({"poNumber": p, "note": note}),
+        payload: json!({"poNumber": p, "note": note}).into(),
     }
 }
 

@@ -33,7 +33,7 @@ fn pulled(p: &str, status: &str) -> PulledOrder {
         warehouse_code: Some("US-CA-01".into()),
         service_level: Some("UPCG".into()),
         skus: "SKU-1001(1)".into(),
-        payload: json!({"poNumber": p, "dscoStatus": status}),
+        payload: json!({"poNumber": p, "dscoStatus": status}).into(),
     }
 }
 
@@ -421,7 +421,8 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     assert!(s.cas_stage(&ev, &f).await.unwrap());
     // DSCO still says "created": the re-pull refreshes the payload but keeps stage 2.
     let mut again = pulled("PO-1", "created");
-    again.payload = json!({"poNumber": "PO-1", "dscoStatus": "created", "note": "refreshed"});
+    again.payload =
+        json!({"poNumber": "PO-1", "dscoStatus": "created", "note": "refreshed"}).into();
     assert_eq!(
         s.upsert_pulled(&again, Stage::Pulled, Some("run-b"), t(3), &f)
             .await
@@ -430,7 +431,7 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     );
     let o = s.get_order(&po("PO-1")).await.unwrap().unwrap();
     assert_eq!(o.stage, Stage::Pushed);
-    assert_eq!(o.pulled.payload["note"], "refreshed");
+    assert_eq!(o.pulled.payload.to_value()["note"], "refreshed");
     assert_eq!(o.stage_entered_at, t(2));
     assert_eq!(o.created_at, t(1));
     let events = s.order_events(&po("PO-1")).await.unwrap();

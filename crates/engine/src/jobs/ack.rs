@@ -198,7 +198,9 @@ impl Job for AckToDsco {
                                 Ok(found) => {
                                     let fresh = found
                                         .iter()
-                                        .filter_map(|d| DscoOrderView::from_payload(&d.raw).ok())
+                                        .filter_map(|d| {
+                                            DscoOrderView::from_json(d.raw().get()).ok()
+                                        })
                                         .find(|v| v.po == o.pulled.po);
                                     if fresh.as_ref().is_some_and(dsco_past_ack) {
                                         ctx.store

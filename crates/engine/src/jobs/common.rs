@@ -287,7 +287,7 @@ pub(crate) async fn dsco_view(
     o: &OrderRecord,
     code: ReasonCode,
 ) -> Result<Option<domain::order::DscoOrderView>, JobError> {
-    match domain::order::DscoOrderView::from_payload(&o.pulled.payload) {
+    match domain::order::DscoOrderView::from_json(o.pulled.payload.get()) {
         Ok(v) => Ok(Some(v)),
         Err(e) => {
             let r = Reason::new(code, format!("unreadable DSCO payload: {e}"));
@@ -537,7 +537,7 @@ async fn confirmed_by_state(
         .filter_map(|k| PoNumber::parse(k).ok())
         .collect();
     for o in ctx.store.orders_by_po(&pos).await? {
-        let Ok(view) = domain::order::DscoOrderView::from_payload(&o.pulled.payload) else {
+        let Ok(view) = domain::order::DscoOrderView::from_json(o.pulled.payload.get()) else {
             continue;
         };
         let po = o.pulled.po.as_str();

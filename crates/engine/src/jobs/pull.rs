@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use domain::order::DscoOrderView;
+use domain::order::{DscoOrderView, RawJson};
 use domain::{JobName, Reason, ReasonCode, Stage};
 use dsco::{OrderKey, OrderQuery};
+use serde_json::value::RawValue;
 use store::{EventOutcome, PulledOrder, Upserted};
 
 use super::Clients;
@@ -62,7 +63,7 @@ impl Job for PullDscoOrders {
                 .get_orders(OrderKey::PoNumber, po.as_str())
                 .await
                 .map_err(|e| JobError::Failed(format!("reading {po} from DSCO: {e}")))?;
-            let raws = orders.into_iter().map(|o| o.raw).collect();
+            let raws = orders.into_iter().map(|o| o.into_raw()).collect();
             return store_page(ctx, &self.0, raws).await;
         }
         let now = ctx.clock.now();
@@ -114,8 +115,11 @@ impl Job for PullDscoOrders {
         let read = orders.len();
         let mut rest = orders.into_iter();
         loop {
-            let page: Vec<serde_json::Value> =
-                rest.by_ref().take(UPSERT_CHUNK).map(|o| o.raw).collect();
+            let page: Vec<Box<RawValue>> = rest
+                .by_ref()
+                .take(UPSERT_CHUNK)
+                .map(|o| o.into_raw())
+                .collect();
             if page.is_empty() {
                 break;
             }
@@ -134,7 +138,7 @@ impl Job for PullDscoOrders {
 async fn store_page(
     ctx: &RunCtx,
     clients: &Clients,
-    raws: Vec<serde_json::Value>,
+    raws: Vec<Box<RawValue>>,
 ) -> Result<(), JobError> {
     let mut views = Vec::with_capacity(raws.len());
     let mut pulled = Vec::with_capacity(raws.len());
@@ -156,11 +160,14 @@ async fn store_page(
 
 /// The DSCO order as stored; `None` (counted, logged) when it has no usable PO number: a bad
 /// order never stops the batch.
-fn read_order(ctx: &RunCtx, raw: serde_json::Value) -> Option<(DscoOrderView, PulledOrder)> {
-    let view = match DscoOrderView::from_payload(&raw) {
+fn read_order(ctx: &RunCtx, raw: Box<RawValue>) -> Option<(DscoOrderView, PulledOrder)> {
+    let view = match DscoOrderView::from_json(raw.get()) {
         Ok(v) => v,
         Err(e) => {
-            tracing::warn!(error = %e, dsco_order_id = ?raw.get("dscoOrderId"), "order without a usable poNumber skipped");
+            let id = serde_json::from_str::<serde_json::Value>(raw.get())
+                .ok()
+                .and_then(|v| v.get("dscoOrderId").cloned());
+            tracing::warn!(error = %e, dsco_order_id = ?id, "order without a usable poNumber skipped");
             ctx.count(|c| c.failed += 1);
             return None;
         }
@@ -176,7 +183,7 @@ fn read_order(ctx: &RunCtx, raw: serde_json::Value) -> Option<(DscoOrderView, Pu
         warehouse_code: view.warehouse_code.clone(),
         service_level: view.service_level.clone(),
         skus: view.skus_label(),
-        payload: raw,
+        payload: RawJson::new(raw),
     };
     Some((view, pulled))
 }

@@ -182,7 +182,7 @@ impl ShipToDsco {
                 })?;
             let on_dsco: BTreeSet<String> = orders
                 .iter()
-                .filter_map(|d| DscoOrderView::from_payload(&d.raw).ok())
+                .filter_map(|d| DscoOrderView::from_json(d.raw().get()).ok())
                 .flat_map(|v| v.packages)
                 .collect();
             for t in unclear {
