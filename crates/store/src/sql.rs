@@ -201,7 +201,8 @@ macro_rules! upsert_pulled_in {
                            dsco_status = COALESCE($3, dsco_status), dsco_lifecycle = COALESCE($4, dsco_lifecycle), \
                            dsco_created_at = COALESCE($5, dsco_created_at), dsco_updated_at = COALESCE($6, dsco_updated_at), \
                            warehouse_code = COALESCE($7, warehouse_code), service_level = COALESCE($8, service_level), \
-                           skus = $9, dirty = CASE WHEN payload <> $10 THEN 1 ELSE dirty END, payload = $10, updated_at = $11 WHERE po = $12",
+                           skus = $9, dirty = CASE WHEN COALESCE((SELECT p.payload FROM order_payloads p WHERE p.po = orders.po), '') <> $10 \
+                             THEN 1 ELSE dirty END, updated_at = $11 WHERE po = $12",
                     )
                     .bind(o.dsco_order_id.as_deref())
                     .bind(o.retailer_id.as_deref())
@@ -217,14 +218,19 @@ macro_rules! upsert_pulled_in {
                     .bind(o.po.as_str())
                     .execute(&mut *$tx)
                     .await?;
+                    sqlx::query(PAYLOAD_UPSERT)
+                        .bind(o.po.as_str())
+                        .bind(&payload)
+                        .execute(&mut *$tx)
+                        .await?;
                     Upserted::Refreshed(stage_of("orders", stage)?)
                 }
                 None => {
                     sqlx::query(
                         "INSERT INTO orders (po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, \
-                           dsco_created_at, dsco_updated_at, warehouse_code, service_level, skus, payload, \
+                           dsco_created_at, dsco_updated_at, warehouse_code, service_level, skus, \
                            stage_entered_at, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)",
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12)",
                     )
                     .bind(o.po.as_str())
                     .bind(o.dsco_order_id.as_deref())
@@ -237,10 +243,14 @@ macro_rules! upsert_pulled_in {
                     .bind(o.warehouse_code.as_deref())
                     .bind(o.service_level.as_deref())
                     .bind(&o.skus)
-                    .bind(&payload)
                     .bind(ms(now))
                     .execute(&mut *$tx)
                     .await?;
+                    sqlx::query(PAYLOAD_UPSERT)
+                        .bind(o.po.as_str())
+                        .bind(&payload)
+                        .execute(&mut *$tx)
+                        .await?;
                     sqlx::query(
                         "INSERT INTO order_events (po, at, last_at, count, job, run_id, from_stage, to_stage, outcome, detail) \
                          VALUES ($1, $2, $2, 1, $3, $4, NULL, $5, $6, $7)",
@@ -264,6 +274,11 @@ macro_rules! upsert_pulled_in {
     }};
 }
 
+/// Stores an order's DSCO payload, writing it only when it changed.
+const PAYLOAD_UPSERT: &str = "INSERT INTO order_payloads (po, payload) VALUES ($1, $2) \
+     ON CONFLICT (po) DO UPDATE SET payload = excluded.payload \
+     WHERE order_payloads.payload <> excluded.payload";
+
 macro_rules! intent_cols {
     () => {
         "id, kind, key, po, state, payload, outcome, attempts, run_id, created_at, updated_at"
@@ -273,7 +288,8 @@ macro_rules! intent_cols {
 macro_rules! order_cols {
     () => {
         "po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, dsco_created_at, \
-         dsco_updated_at, warehouse_code, service_level, skus, payload, store_id, \
+         dsco_updated_at, warehouse_code, service_level, skus, \
+         (SELECT p.payload FROM order_payloads p WHERE p.po = orders.po) AS payload, store_id, \
          lingxing_order_nos, tracking, invoice_id, flags, reason_code, reason_kind, reason_detail, \
          attempts, next_attempt_at, stage_entered_at, created_at, updated_at"
     };
@@ -321,6 +337,7 @@ struct BatchSql {
     intents_read: Arc<str>,
     order_stages: Arc<str>,
     orders_insert: Arc<str>,
+    payloads_upsert: Arc<str>,
     orders_refresh: Arc<str>,
     orders_read: Arc<str>,
     views_read: Arc<str>,
@@ -483,10 +500,10 @@ impl BatchSql {
             order_stages: s(format!("SELECT po, stage FROM orders WHERE po IN ({list})")),
             orders_insert: s(format!(
                 "{with}INSERT INTO orders (po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, \
-                   dsco_created_at, dsco_updated_at, warehouse_code, service_level, skus, payload, \
+                   dsco_created_at, dsco_updated_at, warehouse_code, service_level, skus, \
                    stage_entered_at, created_at, updated_at) \
                  SELECT j.po, j.dsco_order_id, j.retailer_id, j.stage, j.dsco_status, j.dsco_lifecycle, \
-                   j.dsco_created_at, j.dsco_updated_at, j.warehouse_code, j.service_level, j.skus, j.payload, \
+                   j.dsco_created_at, j.dsco_updated_at, j.warehouse_code, j.service_level, j.skus, \
                    $2, $2, $2 FROM {} ORDER BY j.idx",
                 rows(&[
                     ("idx", INT),
@@ -501,8 +518,14 @@ impl BatchSql {
                     ("warehouse_code", TEXT),
                     ("service_level", TEXT),
                     ("skus", TEXT),
-                    ("payload", TEXT),
                 ])
+            )),
+            // As `PAYLOAD_UPSERT`, answering the POs whose payload was written (new or changed).
+            payloads_upsert: s(format!(
+                "{with}INSERT INTO order_payloads (po, payload) SELECT j.po, j.payload FROM {} WHERE true ORDER BY j.idx \
+                 ON CONFLICT (po) DO UPDATE SET payload = excluded.payload \
+                 WHERE order_payloads.payload <> excluded.payload RETURNING po",
+                rows(&[("idx", INT), ("po", TEXT), ("payload", TEXT)])
             )),
             // As `upsert_pulled_in!`: DSCO's fields merged, nothing a later stage wrote touched.
             orders_refresh: s(format!(
@@ -514,8 +537,7 @@ impl BatchSql {
                    dsco_updated_at = COALESCE(j.dsco_updated_at, orders.dsco_updated_at), \
                    warehouse_code = COALESCE(j.warehouse_code, orders.warehouse_code), \
                    service_level = COALESCE(j.service_level, orders.service_level), skus = j.skus, \
-                   dirty = CASE WHEN j.changed = 1 OR orders.payload <> j.payload THEN 1 ELSE orders.dirty END, \
-                   payload = j.payload, updated_at = $2 \
+                   dirty = CASE WHEN j.changed = 1 THEN 1 ELSE orders.dirty END, updated_at = $2 \
                  FROM {} WHERE orders.po = j.po",
                 rows(&[
                     ("po", TEXT),
@@ -528,7 +550,6 @@ impl BatchSql {
                     ("warehouse_code", TEXT),
                     ("service_level", TEXT),
                     ("skus", TEXT),
-                    ("payload", TEXT),
                     ("changed", INT),
                 ])
             )),
@@ -936,7 +957,8 @@ impl SqlStore {
                 // 500 orders with their payloads no longer spills pages to the WAL mid-transaction
                 // or reads them back from the OS.
                 .pragma("cache_size", "-65536")
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                .pragma("wal_autocheckpoint", "10000");
             if let Some(dir) = opts.get_filename().parent()
                 && !dir.as_os_str().is_empty()
             {
@@ -1591,7 +1613,6 @@ impl Store for SqlStore {
                 "warehouse_code": o.warehouse_code,
                 "service_level": o.service_level,
                 "skus": o.skus,
-                "payload": m.payload,
                 "changed": i64::from(m.changed),
             })
         }
@@ -1654,6 +1675,22 @@ impl Store for SqlStore {
                             }
                         },
                     }
+                }
+                // The payloads first: the refreshed orders whose payload changed are marked dirty.
+                let payloads: Vec<Value> = inserted
+                    .iter()
+                    .chain(refreshed.iter())
+                    .map(|m| json!({"idx": m.first, "po": m.o.po.as_str(), "payload": m.payload}))
+                    .collect();
+                let written: HashSet<String> = sqlx::query(AssertSqlSafe(sql.payloads_upsert.clone()))
+                    .bind(Value::Array(payloads).to_string())
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.s("po"))
+                    .collect::<Result<_>>()?;
+                for m in &mut refreshed {
+                    m.changed |= written.contains(m.o.po.as_str());
                 }
                 if !inserted.is_empty() {
                     batch_exec!(tx, sql.orders_insert, inserted.iter().map(|m| item(m.first, m)).collect(), ms(now));
@@ -2070,6 +2107,27 @@ impl Store for SqlStore {
                     .await?;
                 for r in &rows {
                     out.push(order_from(r)?);
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    async fn stages_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Stage>> {
+        let mut out = BTreeMap::new();
+        for chunk in pos.chunks(CHUNK) {
+            let list = json_strings(chunk.iter().map(PoNumber::as_str));
+            with_pool!(self, p => {
+                let rows = sqlx::query(AssertSqlSafe(self.batch.order_stages.clone()))
+                    .bind(list)
+                    .fetch_all(p)
+                    .await?;
+                for r in &rows {
+                    let po = PoNumber::parse(&r.s("po")?).map_err(|e| StoreError::Corrupt {
+                        table: "orders",
+                        detail: format!("po: {e}"),
+                    })?;
+                    out.insert(po, stage_of("orders", r.i64("stage")?)?);
                 }
             });
         }
@@ -3014,6 +3072,71 @@ fn wh_from(table: &'static str, text: &str) -> Result<WarehouseQty> {
 mod tests {
     use super::*;
 
+    /// A database made before the payloads moved out of `orders` keeps every payload.
+    #[tokio::test]
+    async fn orders_keep_their_payloads_through_the_move_to_their_own_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/old.db", dir.path().display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        {
+            let pool = SqlitePool::connect_with(opts).await.unwrap();
+            let mut before = Migrator::new(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/sqlite"
+            )))
+            .await
+            .unwrap();
+            let three: Vec<_> = before.migrations.iter().take(3).cloned().collect();
+            assert_eq!(three.last().unwrap().version, 3);
+            before.migrations = three.into();
+            before.run(&pool).await.unwrap();
+            for (po, payload) in [
+                ("PO-1", r#"{"poNumber":"PO-1","x":1}"#),
+                ("PO-2", r#"{"poNumber":"PO-2"}"#),
+            ] {
+                sqlx::query(
+                    "INSERT INTO orders (po, stage, skus, payload, stage_entered_at, created_at, updated_at) \
+                     VALUES ($1, 2, '', $2, 0, 0, 0)",
+                )
+                .bind(po)
+                .bind(payload)
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+            pool.close().await;
+        }
+        let store = SqlStore::connect(&url).await.unwrap();
+        let o = store
+            .get_order(&PoNumber::parse("PO-1").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.pulled.payload.get(), r#"{"poNumber":"PO-1","x":1}"#);
+        assert_eq!(o.stage, Stage::Pushed);
+        let both = store
+            .orders_by_po(&[
+                PoNumber::parse("PO-1").unwrap(),
+                PoNumber::parse("PO-2").unwrap(),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(both.len(), 2);
+        let Pool::Sqlite(pool) = &store.pool else {
+            unreachable!()
+        };
+        let cols: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info('orders')")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.s("name").unwrap())
+            .collect();
+        assert!(!cols.contains(&"payload".to_owned()), "{cols:?}");
+    }
+
     /// Every batch statement loops over its items and reaches table rows through an index.
     /// Given a constant on a prefix of a key (an intent's kind), SQLite's planner may instead
     /// loop over the table and scan the items for each row: quadratic, and only visible at
@@ -3041,6 +3164,7 @@ mod tests {
             &b.intents_read,
             &b.order_stages,
             &b.orders_insert,
+            &b.payloads_upsert,
             &b.orders_refresh,
             &b.orders_read,
             &b.views_read,
@@ -3050,7 +3174,7 @@ mod tests {
             &b.tracking_update,
             &b.invoice_update,
         ];
-        let tables = ["orders", "order_events", "intents"];
+        let tables = ["orders", "order_payloads", "order_events", "intents"];
         for sql in statements {
             let params = (1..=9).filter(|n| sql.contains(&format!("${n}"))).count();
             let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"))).bind("[]");

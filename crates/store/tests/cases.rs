@@ -750,6 +750,16 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
         .await
         .unwrap();
     assert_eq!(found.len(), 2);
+    // Their stages alone: the same orders, the unknown one absent.
+    let stages = s
+        .stages_of(&[po("PO-1"), po("PO-3"), po("PO-9")])
+        .await
+        .unwrap();
+    let expected: BTreeMap<PoNumber, Stage> = found
+        .iter()
+        .map(|o| (o.pulled.po.clone(), o.stage))
+        .collect();
+    assert_eq!(stages, expected);
 }
 
 pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {

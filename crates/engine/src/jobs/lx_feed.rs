@@ -150,18 +150,15 @@ pub(crate) async fn apply(
         .keys()
         .filter_map(|p| PoNumber::parse(p).ok())
         .collect();
-    let local = ctx.store.orders_by_po(&pos).await?;
+    let local = ctx.store.stages_of(&pos).await?;
     let stored = ctx.store.lingxing_views(&pos).await?;
     let mut views = Vec::new();
-    for rec in local.iter().filter(|r| stages.contains(&r.stage)) {
-        let Some(lx) = by_po.get(rec.pulled.po.as_str()) else {
+    for (po, _) in local.iter().filter(|(_, s)| stages.contains(s)) {
+        let Some(lx) = by_po.get(po.as_str()) else {
             continue;
         };
-        let view = stored
-            .get(&rec.pulled.po)
-            .map(|v| v.0.clone())
-            .unwrap_or(Value::Null);
-        views.push(listed_view(&rec.pulled.po, &view, lx));
+        let view = stored.get(po).map(|v| v.0.clone()).unwrap_or(Value::Null);
+        views.push(listed_view(po, &view, lx));
     }
     ctx.store
         .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
