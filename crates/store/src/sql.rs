@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::order::RawJson;
 use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -588,14 +588,50 @@ impl BatchSql {
 /// the further arguments, and executes it.
 macro_rules! batch_exec {
     ($tx:expr, $sql:expr, $items:expr $(, $arg:expr)*) => {{
-        let items: Vec<Value> = $items;
+        let items: Vec<Item> = $items;
         sqlx::query(AssertSqlSafe($sql.clone()))
-            .bind(Value::Array(items).to_string())
+            .bind(items_json(items))
             $(.bind($arg))*
             .execute(&mut *$tx)
             .await?
             .rows_affected()
     }};
+}
+
+/// One item of a batch statement's JSON list (an object), written straight to JSON text: no
+/// `Value` tree is built for it.
+struct Item(Vec<u8>);
+
+/// `item!({"key": value, …})`: an [`Item`] with those fields, in that order.
+macro_rules! item {
+    ({ $($k:literal : $v:expr),* $(,)? }) => {{
+        let mut b: Vec<u8> = Vec::with_capacity(192);
+        b.push(b'{');
+        $(
+            if b.len() > 1 {
+                b.push(b',');
+            }
+            b.extend_from_slice(concat!("\"", $k, "\":").as_bytes());
+            // Strings, numbers, options of them: their serialization cannot fail.
+            serde_json::to_writer(&mut b, &$v).expect("plain values serialize");
+        )*
+        b.push(b'}');
+        Item(b)
+    }};
+}
+
+/// The items as one JSON array (the `$1` of a batch statement).
+fn items_json(items: Vec<Item>) -> String {
+    let mut b = Vec::with_capacity(items.iter().map(|i| i.0.len() + 1).sum::<usize>() + 2);
+    b.push(b'[');
+    for (n, i) in items.into_iter().enumerate() {
+        if n > 0 {
+            b.push(b',');
+        }
+        b.extend_from_slice(&i.0);
+    }
+    b.push(b']');
+    String::from_utf8(b).expect("JSON written from Rust strings is UTF-8")
 }
 
 /// Consecutive ranges of at most [`CHUNK`] items in which no key repeats. Within such a range
@@ -631,8 +667,8 @@ fn folds_into(prev: &NewEvent, e: &NewEvent) -> bool {
 }
 
 /// One row for `BatchSql::events_insert`.
-fn event_item(idx: usize, e: &NewEvent, count: i64, last_at: i64, run_id: Option<&str>) -> Value {
-    json!({
+fn event_item(idx: usize, e: &NewEvent, count: i64, last_at: i64, run_id: Option<&str>) -> Item {
+    item!({
         "idx": idx,
         "po": e.po.as_str(),
         "at": ms(e.at),
@@ -663,7 +699,8 @@ fn view_from(r: &impl Cols) -> Result<(Value, Option<DateTime<Utc>>)> {
 }
 
 fn json_strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    Value::Array(items.into_iter().map(Value::from).collect()).to_string()
+    let list: Vec<&str> = items.into_iter().collect();
+    serde_json::to_string(&list).expect("strings serialize")
 }
 
 /// Starting a transaction that will write. SQLite's `BEGIN IMMEDIATE` takes the write lock up
@@ -1598,9 +1635,9 @@ impl Store for SqlStore {
             into.changed |= payload != into.payload;
             into.payload = payload;
         }
-        fn item(idx: usize, m: &Merged<'_>) -> Value {
+        fn order_item(idx: usize, m: &Merged<'_>) -> Item {
             let o = &m.o;
-            json!({
+            item!({
                 "idx": idx,
                 "po": o.po.as_str(),
                 "dsco_order_id": o.dsco_order_id,
@@ -1677,13 +1714,13 @@ impl Store for SqlStore {
                     }
                 }
                 // The payloads first: the refreshed orders whose payload changed are marked dirty.
-                let payloads: Vec<Value> = inserted
+                let payloads: Vec<Item> = inserted
                     .iter()
                     .chain(refreshed.iter())
-                    .map(|m| json!({"idx": m.first, "po": m.o.po.as_str(), "payload": m.payload}))
+                    .map(|m| item!({"idx": m.first, "po": m.o.po.as_str(), "payload": m.payload}))
                     .collect();
                 let written: HashSet<String> = sqlx::query(AssertSqlSafe(sql.payloads_upsert.clone()))
-                    .bind(Value::Array(payloads).to_string())
+                    .bind(items_json(payloads))
                     .fetch_all(&mut *tx)
                     .await?
                     .iter()
@@ -1693,7 +1730,7 @@ impl Store for SqlStore {
                     m.changed |= written.contains(m.o.po.as_str());
                 }
                 if !inserted.is_empty() {
-                    batch_exec!(tx, sql.orders_insert, inserted.iter().map(|m| item(m.first, m)).collect(), ms(now));
+                    batch_exec!(tx, sql.orders_insert, inserted.iter().map(|m| order_item(m.first, m)).collect(), ms(now));
                     let events = inserted
                         .iter()
                         .map(|m| {
@@ -1716,7 +1753,7 @@ impl Store for SqlStore {
                     batch_exec!(tx, sql.events_insert, events);
                 }
                 if !refreshed.is_empty() {
-                    batch_exec!(tx, sql.orders_refresh, refreshed.iter().map(|m| item(m.first, m)).collect(), ms(now));
+                    batch_exec!(tx, sql.orders_refresh, refreshed.iter().map(|m| order_item(m.first, m)).collect(), ms(now));
                 }
             }
             Ok(out)
@@ -1761,10 +1798,10 @@ impl Store for SqlStore {
             // the second compares: such items land in successive runs.
             for run in distinct_runs(events, |e| e.po.as_str()) {
                 let items = &events[run.clone()];
-                let moves: Vec<Value> = items
+                let moves: Vec<Item> = items
                     .iter()
                     .map(|e| {
-                        json!({
+                        item!({
                             "po": e.po.as_str(),
                             "at": ms(e.at),
                             "from_stage": e.from_stage.map(|s| s.number()),
@@ -1773,7 +1810,7 @@ impl Store for SqlStore {
                     })
                     .collect();
                 let rows = sqlx::query(AssertSqlSafe(sql.cas_update.clone()))
-                    .bind(Value::Array(moves).to_string())
+                    .bind(items_json(moves))
                     .fetch_all(&mut *tx)
                     .await?;
                 let mut moved = HashSet::with_capacity(rows.len());
@@ -1975,7 +2012,7 @@ impl Store for SqlStore {
                 if !bumps.is_empty() {
                     let items = bumps
                         .iter()
-                        .map(|(id, b)| json!({ "id": id, "inc": b.inc, "last_at": b.last_at, "run_id": b.run_id }))
+                        .map(|(id, b)| item!({ "id": id, "inc": b.inc, "last_at": b.last_at, "run_id": b.run_id }))
                         .collect();
                     batch_exec!(tx, sql.events_bump, items);
                 }
@@ -1991,7 +2028,7 @@ impl Store for SqlStore {
                     let items = reasons
                         .iter()
                         .map(|r| {
-                            json!({
+                            item!({
                                 "po": r.e.po.as_str(),
                                 "reason_code": r.e.reason_code.as_deref(),
                                 "reason_kind": r.e.reason_kind.map(|k| k.as_str()),
@@ -2216,14 +2253,14 @@ impl Store for SqlStore {
                 // The stored snapshot is compared with the first view of each PO; a later view of
                 // the same PO compares with the one before it.
                 let mut seen = HashSet::new();
-                let firsts: Vec<Value> = chunk
+                let firsts: Vec<Item> = chunk
                     .iter()
                     .zip(&snaps)
                     .filter(|(v, _)| seen.insert(v.po.as_str()))
-                    .map(|(v, snap)| json!({ "po": v.po.as_str(), "snap": snap }))
+                    .map(|(v, snap)| item!({ "po": v.po.as_str(), "snap": snap }))
                     .collect();
                 let rows = sqlx::query(AssertSqlSafe(sql.views_compare.clone()))
-                    .bind(Value::Array(firsts).to_string())
+                    .bind(items_json(firsts))
                     .fetch_all(&mut *tx)
                     .await?;
                 let mut same_as_stored: HashMap<String, bool> = HashMap::with_capacity(rows.len());
@@ -2261,7 +2298,7 @@ impl Store for SqlStore {
                     let items = finals
                         .iter()
                         .map(|(po, f)| {
-                            json!({
+                            item!({
                                 "po": po,
                                 "snap": f.snap,
                                 "order_nos": f.order_nos,
@@ -2350,7 +2387,7 @@ impl Store for SqlStore {
                 }
                 let values = lists
                     .iter()
-                    .map(|(po, list)| serde_json::json!({"po": po, "v": list.join(",")}))
+                    .map(|(po, list)| item!({"po": po, "v": list.join(",")}))
                     .collect();
                 batch_exec!(tx, sql.tracking_update, values);
             }
@@ -2370,7 +2407,7 @@ impl Store for SqlStore {
                     chunk.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
                 let values = last
                     .iter()
-                    .map(|(po, v)| serde_json::json!({"po": po, "v": v}))
+                    .map(|(po, v)| item!({"po": po, "v": v}))
                     .collect();
                 batch_exec!(tx, sql.invoice_update, values);
             }
@@ -2484,7 +2521,7 @@ impl Store for SqlStore {
                 let items = finals
                     .iter()
                     .map(|(u, inc)| {
-                        json!({
+                        item!({
                             "kind": kind.as_str(),
                             "k": u.key,
                             "state": u.state.as_str(),
@@ -2516,12 +2553,12 @@ impl Store for SqlStore {
             for chunk in items.chunks(CHUNK) {
                 // A key repeated in the chunk: its first item is the one recorded.
                 let mut seen = HashSet::new();
-                let rows: Vec<Value> = chunk
+                let rows: Vec<Item> = chunk
                     .iter()
                     .enumerate()
                     .filter(|(_, i)| seen.insert(i.key.as_str()))
                     .map(|(idx, i)| {
-                        json!({ "idx": idx, "k": i.key, "po": i.po.as_str(), "payload": i.payload.to_string() })
+                        item!({ "idx": idx, "k": i.key, "po": i.po.as_str(), "payload": i.payload.to_string() })
                     })
                     .collect();
                 batch_exec!(tx, sql.intents_insert, rows, kind.as_str(), run_id, ms(now));
