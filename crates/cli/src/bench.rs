@@ -513,7 +513,16 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
             run_job(&w, job).await?;
             let e = per_job.entry(job).or_insert((Duration::ZERO, Some(0.0)));
             e.0 += t.elapsed();
-            e.1 = match (e.1, c, cpu_seconds()) {
+            let c1 = cpu_seconds();
+            if std::env::var_os("BENCH_COUNTS").is_some()
+                && let (Some((t0, s0)), Some((t1, s1))) = (c, c1)
+            {
+                eprintln!(
+                    "  round {rounds} {job}: {:.2} s engine CPU",
+                    (t1 - t0) - (s1 - s0)
+                );
+            }
+            e.1 = match (e.1, c, c1) {
                 (Some(sum), Some((t0, s0)), Some((t1, s1))) => Some(sum + (t1 - t0) - (s1 - s0)),
                 _ => None,
             };

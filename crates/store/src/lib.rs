@@ -681,6 +681,8 @@ pub trait Store: Send + Sync + 'static {
     async fn orders_by_po(&self, pos: &[PoNumber]) -> Result<Vec<OrderRecord>>;
     /// The stage of each known order among `pos` (the order rows themselves are not read).
     async fn stages_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Stage>>;
+    /// The stored DSCO payload of each known order among `pos` (nothing else of the orders).
+    async fn payloads_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, RawJson>>;
     /// Marks orders for a decision on the next run of the jobs that move them.
     async fn mark_dirty(&self, pos: &[PoNumber], fence: Option<&Fence>) -> Result<u64>;
     /// Marks every needs-attention order for a re-check (after a runtime-config change).

@@ -194,35 +194,38 @@ macro_rules! upsert_pulled_in {
                 .transpose()?;
             let out = match existing {
                 Some(stage) => {
-                    // Merge only: DSCO's view is refreshed; stage and everything later stages
-                    // wrote (LingXing numbers, tracking, invoice, reason) are left alone.
-                    sqlx::query(
-                        "UPDATE orders SET dsco_order_id = COALESCE($1, dsco_order_id), retailer_id = COALESCE($2, retailer_id), \
-                           dsco_status = COALESCE($3, dsco_status), dsco_lifecycle = COALESCE($4, dsco_lifecycle), \
-                           dsco_created_at = COALESCE($5, dsco_created_at), dsco_updated_at = COALESCE($6, dsco_updated_at), \
-                           warehouse_code = COALESCE($7, warehouse_code), service_level = COALESCE($8, service_level), \
-                           skus = $9, dirty = CASE WHEN COALESCE((SELECT p.payload FROM order_payloads p WHERE p.po = orders.po), '') <> $10 \
-                             THEN 1 ELSE dirty END, updated_at = $11 WHERE po = $12",
-                    )
-                    .bind(o.dsco_order_id.as_deref())
-                    .bind(o.retailer_id.as_deref())
-                    .bind(o.dsco_status.as_deref())
-                    .bind(o.dsco_lifecycle.as_deref())
-                    .bind(o.dsco_created_at.map(ms))
-                    .bind(o.dsco_updated_at.map(ms))
-                    .bind(o.warehouse_code.as_deref())
-                    .bind(o.service_level.as_deref())
-                    .bind(&o.skus)
-                    .bind(&payload)
-                    .bind(ms(now))
-                    .bind(o.po.as_str())
-                    .execute(&mut *$tx)
-                    .await?;
-                    sqlx::query(PAYLOAD_UPSERT)
+                    // The payload first, written only when it changed; then, only then, the
+                    // order's DSCO fields (all read from the payload) and its dirty mark. Merge
+                    // only: stage and everything later stages wrote (LingXing numbers, tracking,
+                    // invoice, reason) are left alone.
+                    let wrote = sqlx::query(PAYLOAD_UPSERT)
                         .bind(o.po.as_str())
                         .bind(&payload)
+                        .fetch_optional(&mut *$tx)
+                        .await?
+                        .is_some();
+                    if wrote {
+                        sqlx::query(
+                            "UPDATE orders SET dsco_order_id = COALESCE($1, dsco_order_id), retailer_id = COALESCE($2, retailer_id), \
+                               dsco_status = COALESCE($3, dsco_status), dsco_lifecycle = COALESCE($4, dsco_lifecycle), \
+                               dsco_created_at = COALESCE($5, dsco_created_at), dsco_updated_at = COALESCE($6, dsco_updated_at), \
+                               warehouse_code = COALESCE($7, warehouse_code), service_level = COALESCE($8, service_level), \
+                               skus = $9, dirty = 1, updated_at = $10 WHERE po = $11",
+                        )
+                        .bind(o.dsco_order_id.as_deref())
+                        .bind(o.retailer_id.as_deref())
+                        .bind(o.dsco_status.as_deref())
+                        .bind(o.dsco_lifecycle.as_deref())
+                        .bind(o.dsco_created_at.map(ms))
+                        .bind(o.dsco_updated_at.map(ms))
+                        .bind(o.warehouse_code.as_deref())
+                        .bind(o.service_level.as_deref())
+                        .bind(&o.skus)
+                        .bind(ms(now))
+                        .bind(o.po.as_str())
                         .execute(&mut *$tx)
                         .await?;
+                    }
                     Upserted::Refreshed(stage_of("orders", stage)?)
                 }
                 None => {
@@ -274,10 +277,10 @@ macro_rules! upsert_pulled_in {
     }};
 }
 
-/// Stores an order's DSCO payload, writing it only when it changed.
+/// Stores an order's DSCO payload, writing it only when it changed; answers the PO when it wrote.
 const PAYLOAD_UPSERT: &str = "INSERT INTO order_payloads (po, payload) VALUES ($1, $2) \
      ON CONFLICT (po) DO UPDATE SET payload = excluded.payload \
-     WHERE order_payloads.payload <> excluded.payload";
+     WHERE order_payloads.payload <> excluded.payload RETURNING po";
 
 macro_rules! intent_cols {
     () => {
@@ -337,6 +340,7 @@ struct BatchSql {
     intents_read: Arc<str>,
     order_stages: Arc<str>,
     orders_insert: Arc<str>,
+    payloads_read: Arc<str>,
     payloads_upsert: Arc<str>,
     orders_refresh: Arc<str>,
     orders_read: Arc<str>,
@@ -498,6 +502,9 @@ impl BatchSql {
                 list
             )),
             order_stages: s(format!("SELECT po, stage FROM orders WHERE po IN ({list})")),
+            payloads_read: s(format!(
+                "SELECT po, payload FROM order_payloads WHERE po IN ({list})"
+            )),
             orders_insert: s(format!(
                 "{with}INSERT INTO orders (po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, \
                    dsco_created_at, dsco_updated_at, warehouse_code, service_level, skus, \
@@ -1729,6 +1736,9 @@ impl Store for SqlStore {
                 for m in &mut refreshed {
                     m.changed |= written.contains(m.o.po.as_str());
                 }
+                // A payload that did not change leaves the order as it was (its DSCO fields are
+                // read from the payload).
+                refreshed.retain(|m| m.changed);
                 if !inserted.is_empty() {
                     batch_exec!(tx, sql.orders_insert, inserted.iter().map(|m| order_item(m.first, m)).collect(), ms(now));
                     let events = inserted
@@ -2165,6 +2175,29 @@ impl Store for SqlStore {
                         detail: format!("po: {e}"),
                     })?;
                     out.insert(po, stage_of("orders", r.i64("stage")?)?);
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    async fn payloads_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, RawJson>> {
+        let mut out = BTreeMap::new();
+        for chunk in pos.chunks(CHUNK) {
+            let list = json_strings(chunk.iter().map(PoNumber::as_str));
+            with_pool!(self, p => {
+                let rows = sqlx::query(AssertSqlSafe(self.batch.payloads_read.clone()))
+                    .bind(list)
+                    .fetch_all(p)
+                    .await?;
+                for r in &rows {
+                    let corrupt = |detail: String| StoreError::Corrupt {
+                        table: "order_payloads",
+                        detail,
+                    };
+                    let po = PoNumber::parse(&r.s("po")?).map_err(|e| corrupt(format!("po: {e}")))?;
+                    let payload = RawJson::parse(r.s("payload")?).map_err(|e| corrupt(e.to_string()))?;
+                    out.insert(po, payload);
                 }
             });
         }
@@ -3202,6 +3235,7 @@ mod tests {
             &b.order_stages,
             &b.orders_insert,
             &b.payloads_upsert,
+            &b.payloads_read,
             &b.orders_refresh,
             &b.orders_read,
             &b.views_read,

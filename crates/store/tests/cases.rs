@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use domain::order::RawJson;
 use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
 use serde_json::json;
 use store::*;
@@ -711,7 +712,9 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
             .unwrap()
             .is_empty()
     );
-    // A DSCO payload change on re-pull marks it dirty; an identical re-pull does not.
+    // A DSCO payload change on re-pull marks it dirty; an identical re-pull does not, and
+    // leaves the order exactly as it was (its DSCO fields are read from the payload).
+    let before = s.get_order(&po("PO-3")).await.unwrap().unwrap();
     s.upsert_pulled(&pulled("PO-3", "created"), Stage::Pulled, None, t(6), &f)
         .await
         .unwrap();
@@ -721,6 +724,7 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
             .unwrap()
             .is_empty()
     );
+    assert_eq!(s.get_order(&po("PO-3")).await.unwrap().unwrap(), before);
     s.upsert_pulled(
         &pulled("PO-3", "shipment_pending"),
         Stage::Pulled,
@@ -760,6 +764,16 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
         .map(|o| (o.pulled.po.clone(), o.stage))
         .collect();
     assert_eq!(stages, expected);
+    // And their payloads alone.
+    let payloads = s
+        .payloads_of(&[po("PO-1"), po("PO-3"), po("PO-9")])
+        .await
+        .unwrap();
+    let expected: BTreeMap<PoNumber, RawJson> = found
+        .iter()
+        .map(|o| (o.pulled.po.clone(), o.pulled.payload.clone()))
+        .collect();
+    assert_eq!(payloads, expected);
 }
 
 pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {

@@ -125,8 +125,9 @@ impl Job for AckToDsco {
         }
         // Orders to decide again next run even when waiting: LingXing views this run could not
         // bring up to date.
+        let mut views = views_of(ctx, &batch).await?;
         let recheck: BTreeSet<PoNumber> = match feed_end {
-            Some(end) => match lookup_unknown(ctx, &self.0, &batch, end).await {
+            Some(end) => match lookup_unknown(ctx, &self.0, &batch, end, &mut views).await {
                 Ok(deferred) => deferred,
                 Err(e) => {
                     let r =
@@ -139,7 +140,6 @@ impl Job for AckToDsco {
             },
             None => batch.iter().map(|o| o.pulled.po.clone()).collect(),
         };
-        let views = views_of(ctx, &batch).await?;
         // The ACK intent of each order (keyed by PO), read once for the batch.
         let keys: Vec<String> = batch.iter().map(|o| o.pulled.po.to_string()).collect();
         let mut intents = ctx.store.intents(IntentKind::Ack, &keys).await?;

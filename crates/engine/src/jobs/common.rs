@@ -310,6 +310,23 @@ pub(crate) async fn views_of(
 pub(crate) struct LxViews(BTreeMap<PoNumber, (serde_json::Value, Option<DateTime<Utc>>)>);
 
 impl LxViews {
+    /// Reads the views of `pos` again, after this run stored new ones for them.
+    pub(crate) async fn reread(
+        &mut self,
+        ctx: &RunCtx,
+        pos: &[PoNumber],
+    ) -> Result<(), store::StoreError> {
+        if pos.is_empty() {
+            return Ok(());
+        }
+        let fresh = ctx.store.lingxing_views(pos).await?;
+        for p in pos {
+            self.0.remove(p);
+        }
+        self.0.extend(fresh);
+        Ok(())
+    }
+
     /// The view of `po` (`Null` when none is stored) and when it was read.
     pub(crate) fn get(&self, po: &PoNumber) -> (serde_json::Value, Option<DateTime<Utc>>) {
         self.0
@@ -536,11 +553,11 @@ async fn confirmed_by_state(
         .iter()
         .filter_map(|k| PoNumber::parse(k).ok())
         .collect();
-    for o in ctx.store.orders_by_po(&pos).await? {
-        let Ok(view) = domain::order::DscoOrderView::from_json(o.pulled.payload.get()) else {
+    for (po, payload) in ctx.store.payloads_of(&pos).await? {
+        let Ok(view) = domain::order::DscoOrderView::from_json(payload.get()) else {
             continue;
         };
-        let po = o.pulled.po.as_str();
+        let po = po.as_str();
         let applied = match check {
             StateCheck::None => false,
             StateCheck::Acknowledged => domain::rules::dsco_past_ack(&view),

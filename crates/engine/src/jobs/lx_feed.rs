@@ -248,6 +248,7 @@ pub(crate) async fn lookup_unknown(
     clients: &Clients,
     candidates: &[OrderRecord],
     feed_end: DateTime<Utc>,
+    stored: &mut super::common::LxViews,
 ) -> Result<BTreeSet<PoNumber>, lingxing::LingxingError> {
     let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
     let now = ctx.clock.now();
@@ -255,9 +256,6 @@ pub(crate) async fn lookup_unknown(
     // Fresh placeholders left to the feed: decided again next run, when either the feed has
     // replaced them or they predate its window and are looked up.
     let mut deferred = BTreeSet::new();
-    let stored = super::common::views_of(ctx, candidates)
-        .await
-        .map_err(store_err)?;
     for c in candidates {
         let (view, checked) = stored.get(&c.pulled.po);
         // Status 0: created by this service, not read back yet.
@@ -278,22 +276,30 @@ pub(crate) async fn lookup_unknown(
         .lingxing
         .orders_by_platform_order_nos(&unknown, true)
         .await?;
+    let mut by_po: BTreeMap<String, Vec<&Order>> = BTreeMap::new();
+    for o in &fresh {
+        for po in o.platform_order_nos() {
+            by_po.entry(po).or_default().push(o);
+        }
+    }
     // Replace, not merge: a status-0 placeholder must not survive the real answer.
     let views: Vec<store::LingxingView> = unknown
         .iter()
         .filter_map(|po| {
             let p = PoNumber::parse(po).ok()?;
-            let mine: Vec<&Order> = fresh
-                .iter()
-                .filter(|o| o.platform_order_nos().contains(po))
-                .collect();
-            Some(listed_view(&p, &json!({}), &mine))
+            let mine = by_po
+                .get(po.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            Some(listed_view(&p, &json!({}), mine))
         })
         .collect();
     ctx.store
         .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
         .await
         .map_err(store_err)?;
+    let written: Vec<PoNumber> = views.into_iter().map(|v| v.po).collect();
+    stored.reread(ctx, &written).await.map_err(store_err)?;
     Ok(deferred)
 }
 

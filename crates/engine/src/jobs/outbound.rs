@@ -101,6 +101,7 @@ pub(crate) async fn refresh(
     ctx: &RunCtx,
     clients: &Clients,
     orders: &[OrderRecord],
+    stored: &mut super::common::LxViews,
 ) -> Result<(), lingxing::LingxingError> {
     let tz = clients.lingxing.config().timezone;
     for chunk in orders.chunks(POS_PER_CALL) {
@@ -142,9 +143,6 @@ pub(crate) async fn refresh(
         }
         let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
         let mut views = Vec::with_capacity(chunk.len());
-        let stored = super::common::views_of(ctx, chunk)
-            .await
-            .map_err(store_err)?;
         for o in chunk {
             let (mut view, _) = stored.get(&o.pulled.po);
             if !view.is_object() {
@@ -164,6 +162,8 @@ pub(crate) async fn refresh(
             .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
             .await
             .map_err(store_err)?;
+        let written: Vec<domain::PoNumber> = views.into_iter().map(|v| v.po).collect();
+        stored.reread(ctx, &written).await.map_err(store_err)?;
     }
     Ok(())
 }

@@ -236,7 +236,7 @@ impl Job for ShipToDsco {
         // leaves; an order re-decided for a config change (needs attention, held) decides on
         // what was read.
         let mut need = Vec::new();
-        let views = views_of(ctx, &batch).await?;
+        let mut views = views_of(ctx, &batch).await?;
         let now = ctx.clock.now();
         for o in &batch {
             let (view, _) = views.get(&o.pulled.po);
@@ -251,7 +251,7 @@ impl Job for ShipToDsco {
                 need.push(o.clone());
             }
         }
-        if let Err(e) = refresh(ctx, &self.0, &need).await {
+        if let Err(e) = refresh(ctx, &self.0, &need, &mut views).await {
             let r = Reason::new(
                 ReasonCode::LingxingUnavailable,
                 format!("wmsOrderList: {e}"),
@@ -262,8 +262,7 @@ impl Job for ShipToDsco {
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
         let settings = ctx.job_config.as_ref().map(|j| &j.settings);
         let mut writes: Vec<(OrderRecord, ShipWrite)> = Vec::new();
-        // Read again: the refresh above stored the outbound orders.
-        let views = views_of(ctx, &batch).await?;
+        // `views` holds what the refresh above stored for the orders it read.
         let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
         let mut intents = ctx.store.intents_of(&pos).await?;
         let mut out = Outcomes::default();
