@@ -16,29 +16,36 @@ use crate::stage::Stage;
 /// A JSON document kept as the text it arrived in (a DSCO order as DSCO sent it): stored and
 /// passed on without being rebuilt, and parsed only where something is read from it.
 #[derive(Clone)]
-pub struct RawJson(Box<RawValue>);
+pub struct RawJson(Box<str>);
 
 impl RawJson {
+    /// JSON text already checked by the parser that cut it out of a larger document.
     pub fn new(raw: Box<RawValue>) -> RawJson {
-        RawJson(raw)
+        RawJson(raw.into())
     }
 
     /// Checks that `text` is JSON, keeping it as it is.
     pub fn parse(text: String) -> Result<RawJson, serde_json::Error> {
-        RawValue::from_string(text).map(RawJson)
+        RawValue::from_string(text).map(RawJson::new)
+    }
+
+    /// Text this service checked before storing it, read back from its store: not checked
+    /// again (every use parses it; a damaged copy reads there as an unreadable payload).
+    pub fn from_store(text: String) -> RawJson {
+        RawJson(text.into_boxed_str())
     }
 
     pub fn from_value(v: &Value) -> RawJson {
-        RawJson(serde_json::value::to_raw_value(v).expect("a Value always serializes"))
+        RawJson(v.to_string().into_boxed_str())
     }
 
     pub fn get(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
-    /// The document as a `Value`.
+    /// The document as a `Value` (`Null` if the text is damaged).
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(self.get()).expect("checked JSON on the way in")
+        serde_json::from_str(self.get()).unwrap_or(Value::Null)
     }
 }
 

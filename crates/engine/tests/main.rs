@@ -155,3 +155,9 @@ async fn a_shipment_dsco_rejected_stays_needing_attention() {
     let db = Db::sqlite().await;
     property::a_shipment_dsco_rejected_stays_needing_attention(&db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_stored_payload_stops_its_order_not_the_batch() {
+    let db = Db::sqlite().await;
+    reasons::a_damaged_stored_payload_stops_its_order_not_the_batch(&db).await;
+}

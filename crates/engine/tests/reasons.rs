@@ -1224,3 +1224,33 @@ pub async fn a_shipment_request_dsco_partly_refuses(db: &Db) {
         "the request is closed once every order in it is settled"
     );
 }
+
+/// A stored DSCO payload damaged on disk (the store reads it back unchecked) stops only its own
+/// order, with a reason that says so; the rest of the batch is pushed.
+pub async fn a_damaged_stored_payload_stops_its_order_not_the_batch(db: &Db) {
+    let w = world(db, json!({})).await;
+    for po in ["PO-DAMAGED", "PO-FINE"] {
+        let mut spec = order(po, "1000012345", "US-CA-01", "UPCG", &[("SKU-1001", 1)]);
+        spec.lines[0].expected_cost = Some("4.20".parse().unwrap());
+        w.dsco.add_order(spec).unwrap();
+    }
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    let n = sqlx::query(
+        "UPDATE order_payloads SET payload = '{\"poNumber\": \"PO-DAM' WHERE po = 'PO-DAMAGED'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(n, 1);
+    pool.close().await;
+    let c = w.run(JobName::PushToLingxing).await;
+    assert_eq!((c.processed, c.advanced), (2, 1));
+    at_stage(&w, "PO-FINE", Stage::Pushed).await;
+    expect(&w, "PO-DAMAGED", Stage::Pulled, ReasonCode::SkuMissing).await;
+    let d = detail(&w, "PO-DAMAGED").await;
+    assert!(d.contains("unreadable DSCO payload"), "{d}");
+    assert!(w.lx.orders_for("PO-DAMAGED").is_empty());
+}

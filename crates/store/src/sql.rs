@@ -839,10 +839,7 @@ fn run_from(r: &impl Cols) -> Result<RunRecord> {
 
 fn order_from(r: &impl Cols) -> Result<OrderRecord> {
     const T: &str = "orders";
-    let payload = RawJson::parse(r.s("payload")?).map_err(|e| StoreError::Corrupt {
-        table: T,
-        detail: e.to_string(),
-    })?;
+    let payload = RawJson::from_store(r.s("payload")?);
     let reason = match (r.os("reason_code")?, r.os("reason_kind")?) {
         (Some(code), Some(kind)) => Some(OrderReason {
             code,
@@ -2197,7 +2194,7 @@ impl Store for SqlStore {
                         detail,
                     };
                     let po = PoNumber::parse(&r.s("po")?).map_err(|e| corrupt(format!("po: {e}")))?;
-                    let payload = RawJson::parse(r.s("payload")?).map_err(|e| corrupt(e.to_string()))?;
+                    let payload = RawJson::from_store(r.s("payload")?);
                     out.insert(po, payload);
                 }
             });
