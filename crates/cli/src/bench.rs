@@ -295,7 +295,7 @@ async fn delays(day: &Day) -> Result<()> {
         .iter()
         .map(|po| PoNumber::parse(po).map_err(|e| anyhow!("{po}: {e}")))
         .collect::<Result<Vec<_>>>()?;
-    let all_intents = w.store.intents_of(&pos).await?;
+    let all_intents = w.store.intents_of(&pos, &IntentKind::ALL).await?;
     for p in &pos {
         let po = p.as_str();
         let events = w.store.order_events(p).await?;

@@ -772,8 +772,13 @@ pub trait Store: Send + Sync + 'static {
     /// are absent.
     async fn intents(&self, kind: IntentKind, keys: &[String]) -> Result<BTreeMap<String, Intent>>;
     async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>>;
-    /// [`Store::intents_for`] for many orders, one query per 500; orders without any are absent.
-    async fn intents_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Vec<Intent>>>;
+    /// [`Store::intents_for`] for many orders, only the intents of `kinds`, one query per 500;
+    /// orders without any are absent.
+    async fn intents_of(
+        &self,
+        pos: &[PoNumber],
+        kinds: &[IntentKind],
+    ) -> Result<BTreeMap<PoNumber, Vec<Intent>>>;
     /// The intents of `kind` still `submitted` in DSCO request `request_id` (their outcome).
     async fn request_intents(&self, kind: IntentKind, request_id: &str) -> Result<Vec<Intent>>;
     async fn insert_dsco_request(&self, req: &DscoRequest, fence: &Fence) -> Result<()>;

@@ -573,9 +573,10 @@ impl BatchSql {
                 concat!(
                     "SELECT ",
                     intent_cols!(),
-                    " FROM intents WHERE po IN ({}) ORDER BY id"
+                    " FROM intents WHERE po IN ({}) AND kind IN ({}) ORDER BY id"
                 ),
-                list
+                list,
+                list.replace("$1", "$2")
             )),
             tracking_read: s(format!(
                 "SELECT po, tracking FROM orders WHERE po IN ({list})"
@@ -2660,13 +2661,19 @@ impl Store for SqlStore {
         })
     }
 
-    async fn intents_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Vec<Intent>>> {
+    async fn intents_of(
+        &self,
+        pos: &[PoNumber],
+        kinds: &[IntentKind],
+    ) -> Result<BTreeMap<PoNumber, Vec<Intent>>> {
         let mut out: BTreeMap<PoNumber, Vec<Intent>> = BTreeMap::new();
+        let kinds = json_strings(kinds.iter().map(|k| k.as_str()));
         for chunk in pos.chunks(CHUNK) {
             let list = json_strings(chunk.iter().map(PoNumber::as_str));
             with_pool!(self, p => {
                 let rows = sqlx::query(AssertSqlSafe(self.batch.intents_of_read.clone()))
                     .bind(list)
+                    .bind(&kinds)
                     .fetch_all(p)
                     .await?;
                 for r in &rows {

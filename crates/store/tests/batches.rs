@@ -613,9 +613,34 @@ pub async fn batch_trackings_invoices_and_intent_reads_match_one_by_one(b: &Back
     sa.put_intents(IntentKind::Shipment, &intents, "run-1", t(10), &fa, false)
         .await
         .unwrap();
+    // And an invoice intent on every third, which a read of shipments alone leaves out.
+    let invoices: Vec<NewIntent> = pos
+        .iter()
+        .step_by(3)
+        .map(|p| NewIntent {
+            key: p.clone(),
+            po: po(p),
+            payload: json!({}),
+        })
+        .collect();
+    let fi = fence(sa, JobName::InvoiceToDsco).await;
+    sa.put_intents(IntentKind::Invoice, &invoices, "run-2", t(10), &fi, false)
+        .await
+        .unwrap();
     let mut asked: Vec<PoNumber> = pos.iter().map(|p| po(p)).collect();
     asked.push(po("PO-NOPE"));
-    let read = sa.intents_of(&asked).await.unwrap();
+    let shipments = sa
+        .intents_of(&asked, &[IntentKind::Shipment])
+        .await
+        .unwrap();
+    assert_eq!(shipments.len(), MANY.div_ceil(2));
+    assert!(
+        shipments
+            .values()
+            .flatten()
+            .all(|i| i.kind == IntentKind::Shipment)
+    );
+    let read = sa.intents_of(&asked, &IntentKind::ALL).await.unwrap();
     let mut expected = BTreeMap::new();
     for p in &asked {
         let single = sa.intents_for(p).await.unwrap();
@@ -625,9 +650,18 @@ pub async fn batch_trackings_invoices_and_intent_reads_match_one_by_one(b: &Back
     }
     assert_eq!(read, expected);
     assert_eq!(
-        read.len(),
-        MANY.div_ceil(2),
-        "orders without intents are absent"
+        read.iter()
+            .map(|(p, v)| (
+                p.clone(),
+                v.iter().filter(|i| i.kind == IntentKind::Shipment).count()
+            ))
+            .filter(|(_, n)| *n > 0)
+            .collect::<BTreeMap<_, _>>(),
+        shipments
+            .iter()
+            .map(|(p, v)| (p.clone(), v.len()))
+            .collect::<BTreeMap<_, _>>(),
+        "the shipments read alone are the shipments of the whole read"
     );
-    assert!(read.values().all(|v| v.len() == 2));
+    assert!(shipments.values().all(|v| v.len() == 2));
 }

@@ -147,7 +147,10 @@ impl Job for InvoiceToDsco {
         let job = ctx.job_config.as_ref();
         let views = views_of(ctx, &batch).await?;
         let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
-        let mut intents = ctx.store.intents_of(&pos).await?;
+        let mut intents = ctx
+            .store
+            .intents_of(&pos, &[IntentKind::Invoice, IntentKind::Shipment])
+            .await?;
         let mut out = Outcomes::default();
         let mut found_at_dsco = Vec::new();
         let mut writes: Vec<(OrderRecord, InvoiceWrite, Option<String>)> = Vec::new();

@@ -157,7 +157,7 @@ impl Job for PushToLingxing {
             let pos: Vec<PoNumber> = views.iter().map(|v| v.po.clone()).collect();
             let open: Vec<IntentUpdate> = ctx
                 .store
-                .intents_of(&pos)
+                .intents_of(&pos, &[IntentKind::Create])
                 .await?
                 .into_values()
                 .flatten()

@@ -264,7 +264,7 @@ impl Job for ShipToDsco {
         let mut writes: Vec<(OrderRecord, ShipWrite)> = Vec::new();
         // `views` holds what the refresh above stored for the orders it read.
         let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
-        let mut intents = ctx.store.intents_of(&pos).await?;
+        let mut intents = ctx.store.intents_of(&pos, &[IntentKind::Shipment]).await?;
         let mut out = Outcomes::default();
         let mut tracked: Vec<(PoNumber, Vec<String>)> = Vec::new();
         for (n, o) in batch.into_iter().enumerate() {
