@@ -298,6 +298,16 @@ macro_rules! order_cols {
     };
 }
 
+/// The orders a job decides on: at its stage, marked for a decision or due, oldest first. The
+/// index `orders_stage_order` yields them in that order, so no sort runs: sorting would copy
+/// every matching order with its payload.
+const CANDIDATES: &str = concat!(
+    "SELECT ",
+    order_cols!(),
+    " FROM orders WHERE stage = $1 AND (dirty = 1 OR next_attempt_at <= $2) \
+     ORDER BY stage_entered_at, po LIMIT $3"
+);
+
 macro_rules! run_cols {
     () => {
         "id, job, trigger_kind, scheduled_for, started_at, ended_at, outcome, counts, error, holder, \
@@ -2129,10 +2139,7 @@ impl Store for SqlStore {
         limit: u32,
     ) -> Result<Vec<OrderRecord>> {
         with_pool!(self, p => {
-            let rows = sqlx::query(concat!(
-                "SELECT ", order_cols!(), " FROM orders WHERE stage = $1 AND (dirty = 1 OR next_attempt_at <= $2) \
-                 ORDER BY stage_entered_at, po LIMIT $3"
-            ))
+            let rows = sqlx::query(CANDIDATES)
             .bind(stage.number())
             .bind(ms(now))
             .bind(limit as i64)
@@ -3146,6 +3153,35 @@ fn wh_from(table: &'static str, text: &str) -> Result<WarehouseQty> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Candidates come out of an index in their order: no sort, which would copy every matching
+    /// order with its payload.
+    #[tokio::test]
+    async fn candidates_are_read_in_index_order_without_a_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/plan.db", dir.path().display());
+        let store = SqlStore::connect(&url).await.unwrap();
+        let Pool::Sqlite(pool) = &store.pool else {
+            unreachable!()
+        };
+        let plan: Vec<String> =
+            sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {CANDIDATES}")))
+                .bind(3)
+                .bind(0)
+                .bind(500)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.s("detail").unwrap())
+                .collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("USING INDEX orders_stage_order")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
+    }
 
     /// A database made before the payloads moved out of `orders` keeps every payload.
     #[tokio::test]

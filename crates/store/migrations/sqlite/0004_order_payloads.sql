@@ -7,3 +7,5 @@ CREATE TABLE order_payloads (
 );
 INSERT INTO order_payloads (po, payload) SELECT po, payload FROM orders;
 ALTER TABLE orders DROP COLUMN payload;
+-- Job candidates (a stage, oldest first) read in index order: no sort of orders and payloads.
+CREATE INDEX orders_stage_order ON orders (stage, stage_entered_at, po);
