@@ -1,5 +1,6 @@
 //! The one SQL implementation of [`Store`], compiled for SQLite and for PostgreSQL.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::ops::Range;
@@ -1623,21 +1624,22 @@ impl Store for SqlStore {
         /// What the items of one PO in a chunk amount to: the merge of `upsert_pulled_in!`
         /// applied in sequence (a field takes the last value that is not `None`; skus and
         /// payload the last), and whether a payload changed between two of them.
+        /// Borrowed from the input until a second item of the PO has to be merged in.
         struct Merged<'a> {
             first: usize,
             stage: Stage,
-            o: PulledOrder,
-            payload: String,
+            o: Cow<'a, PulledOrder>,
+            payload: &'a str,
             changed: bool,
             status_at_insert: Option<&'a str>,
         }
-        fn merge(into: &mut Merged<'_>, o: &PulledOrder) {
+        fn merge<'a>(into: &mut Merged<'a>, o: &'a PulledOrder) {
             fn keep<T: Clone>(old: &mut Option<T>, new: &Option<T>) {
                 if new.is_some() {
                     old.clone_from(new);
                 }
             }
-            let m = &mut into.o;
+            let m = into.o.to_mut();
             keep(&mut m.dsco_order_id, &o.dsco_order_id);
             keep(&mut m.retailer_id, &o.retailer_id);
             keep(&mut m.dsco_status, &o.dsco_status);
@@ -1647,7 +1649,7 @@ impl Store for SqlStore {
             keep(&mut m.warehouse_code, &o.warehouse_code);
             keep(&mut m.service_level, &o.service_level);
             m.skus.clone_from(&o.skus);
-            let payload = o.payload.get().to_owned();
+            let payload = o.payload.get();
             into.changed |= payload != into.payload;
             into.payload = payload;
         }
@@ -1704,8 +1706,8 @@ impl Store for SqlStore {
                                 let m = Merged {
                                     first: base + i,
                                     stage,
-                                    o: o.clone(),
-                                    payload: o.payload.get().to_owned(),
+                                    o: Cow::Borrowed(o),
+                                    payload: o.payload.get(),
                                     changed: false,
                                     status_at_insert: None,
                                 };
@@ -1717,8 +1719,8 @@ impl Store for SqlStore {
                                 let m = Merged {
                                     first: base + i,
                                     stage: *initial,
-                                    o: o.clone(),
-                                    payload: o.payload.get().to_owned(),
+                                    o: Cow::Borrowed(o),
+                                    payload: o.payload.get(),
                                     changed: false,
                                     status_at_insert: o.dsco_status.as_deref(),
                                 };
