@@ -9,3 +9,7 @@ INSERT INTO order_payloads (po, payload) SELECT po, payload FROM orders;
 ALTER TABLE orders DROP COLUMN payload;
 -- Job candidates (a stage, oldest first) read in index order: no sort of orders and payloads.
 CREATE INDEX orders_stage_order ON orders (stage, stage_entered_at, po);
+-- Nothing else looks orders up by these two (the candidates walk the index above), and every
+-- stage, mark and back-off write would keep them up to date.
+DROP INDEX orders_stage_dirty;
+DROP INDEX orders_stage_due;
