@@ -8,6 +8,9 @@
 //!
 //! Jobs are started through `Engine::run_job` at each 15-minute mark in pipeline order, which is
 //! what the scheduler does with staggered crons, without depending on task wake-up order.
+//!
+//! `DSCO_LINGXING_BENCH_RUNS=1` prints each run's counts and, in the zero-latency part, each
+//! run's engine CPU time (on standard error).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -103,7 +106,16 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-async fn fresh_store(tag: &str) -> Result<(Arc<dyn Store>, std::path::PathBuf)> {
+/// A benchmark's database folder, removed when the run that made it ends.
+struct BenchDir(std::path::PathBuf);
+
+impl Drop for BenchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn fresh_store(tag: &str) -> Result<(Arc<dyn Store>, BenchDir)> {
     let dir = std::env::temp_dir().join(format!(
         "dsco-lingxing-bench-{}-{tag}-{}",
         std::process::id(),
@@ -111,7 +123,7 @@ async fn fresh_store(tag: &str) -> Result<(Arc<dyn Store>, std::path::PathBuf)> 
     ));
     std::fs::create_dir_all(&dir)?;
     let store = store::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
-    Ok((store, dir))
+    Ok((store, BenchDir(dir)))
 }
 
 async fn run_job(w: &SimWorld, job: JobName) -> Result<()> {
@@ -126,7 +138,7 @@ async fn run_job(w: &SimWorld, job: JobName) -> Result<()> {
             counts,
             ..
         } => {
-            if std::env::var_os("BENCH_COUNTS").is_some() {
+            if std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some() {
                 eprintln!("{job}: {counts:?}");
             }
             Ok(())
@@ -514,7 +526,7 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
             let e = per_job.entry(job).or_insert((Duration::ZERO, Some(0.0)));
             e.0 += t.elapsed();
             let c1 = cpu_seconds();
-            if std::env::var_os("BENCH_COUNTS").is_some()
+            if std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some()
                 && let (Some((t0, s0)), Some((t1, s1))) = (c, c1)
             {
                 eprintln!(
