@@ -283,6 +283,24 @@ const PAYLOAD_UPSERT: &str = "INSERT INTO order_payloads (po, payload) VALUES ($
      ON CONFLICT (po) DO UPDATE SET payload = excluded.payload \
      WHERE order_payloads.payload <> excluded.payload RETURNING po";
 
+/// [`PAYLOAD_UPSERT`] for `n` orders at once (`$1, $2` the first PO and payload, and so on);
+/// answers the POs whose payload it wrote (new or changed).
+fn payloads_upsert(n: usize) -> String {
+    let mut sql = String::with_capacity(160 + n * 16);
+    sql.push_str("INSERT INTO order_payloads (po, payload) VALUES ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
+    }
+    sql.push_str(
+        " ON CONFLICT (po) DO UPDATE SET payload = excluded.payload \
+         WHERE order_payloads.payload <> excluded.payload RETURNING po",
+    );
+    sql
+}
+
 macro_rules! intent_cols {
     () => {
         "id, kind, key, po, state, payload, outcome, attempts, run_id, created_at, updated_at"
@@ -352,7 +370,6 @@ struct BatchSql {
     order_stages: Arc<str>,
     orders_insert: Arc<str>,
     payloads_read: Arc<str>,
-    payloads_upsert: Arc<str>,
     orders_refresh: Arc<str>,
     orders_read: Arc<str>,
     views_read: Arc<str>,
@@ -538,13 +555,6 @@ impl BatchSql {
                     ("service_level", TEXT),
                     ("skus", TEXT),
                 ])
-            )),
-            // As `PAYLOAD_UPSERT`, answering the POs whose payload was written (new or changed).
-            payloads_upsert: s(format!(
-                "{with}INSERT INTO order_payloads (po, payload) SELECT j.po, j.payload FROM {} WHERE true ORDER BY j.idx \
-                 ON CONFLICT (po) DO UPDATE SET payload = excluded.payload \
-                 WHERE order_payloads.payload <> excluded.payload RETURNING po",
-                rows(&[("idx", INT), ("po", TEXT), ("payload", TEXT)])
             )),
             // As `upsert_pulled_in!`: DSCO's fields merged, nothing a later stage wrote touched.
             orders_refresh: s(format!(
@@ -1732,18 +1742,20 @@ impl Store for SqlStore {
                     }
                 }
                 // The payloads first: the refreshed orders whose payload changed are marked dirty.
-                let payloads: Vec<Item> = inserted
-                    .iter()
-                    .chain(refreshed.iter())
-                    .map(|m| item!({"idx": m.first, "po": m.o.po.as_str(), "payload": m.payload}))
-                    .collect();
-                let written: HashSet<String> = sqlx::query(AssertSqlSafe(sql.payloads_upsert.clone()))
-                    .bind(items_json(payloads))
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(|r| r.s("po"))
-                    .collect::<Result<_>>()?;
+                // They are bound as parameters, not carried in a JSON list: a payload is
+                // kilobytes of JSON, which would be escaped into the list and parsed out again.
+                let mut rows: Vec<&Merged> = inserted.iter().chain(refreshed.iter()).collect();
+                rows.sort_by_key(|m| m.first);
+                let mut written: HashSet<String> = HashSet::new();
+                if !rows.is_empty() {
+                    let mut q = sqlx::query(AssertSqlSafe(payloads_upsert(rows.len())));
+                    for m in &rows {
+                        q = q.bind(m.o.po.as_str()).bind(m.payload);
+                    }
+                    for r in q.fetch_all(&mut *tx).await? {
+                        written.insert(r.s("po")?);
+                    }
+                }
                 for m in &mut refreshed {
                     m.changed |= written.contains(m.o.po.as_str());
                 }
@@ -3277,7 +3289,6 @@ mod tests {
             &b.intents_read,
             &b.order_stages,
             &b.orders_insert,
-            &b.payloads_upsert,
             &b.payloads_read,
             &b.orders_refresh,
             &b.orders_read,
