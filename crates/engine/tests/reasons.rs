@@ -1225,11 +1225,11 @@ pub async fn a_shipment_request_dsco_partly_refuses(db: &Db) {
     );
 }
 
-/// A stored DSCO payload damaged on disk (the store reads it back unchecked) stops only its own
-/// order, with a reason that says so; the rest of the batch is pushed.
+/// A stored DSCO payload damaged on disk (the store reads it back unchecked) or gone stops only
+/// its own order, with a reason that says so; the rest of the batch is pushed.
 pub async fn a_damaged_stored_payload_stops_its_order_not_the_batch(db: &Db) {
     let w = world(db, json!({})).await;
-    for po in ["PO-DAMAGED", "PO-FINE"] {
+    for po in ["PO-DAMAGED", "PO-GONE", "PO-FINE"] {
         let mut spec = order(po, "1000012345", "US-CA-01", "UPCG", &[("SKU-1001", 1)]);
         spec.lines[0].expected_cost = Some("4.20".parse().unwrap());
         w.dsco.add_order(spec).unwrap();
@@ -1245,12 +1245,20 @@ pub async fn a_damaged_stored_payload_stops_its_order_not_the_batch(db: &Db) {
     .unwrap()
     .rows_affected();
     assert_eq!(n, 1);
+    let n = sqlx::query("DELETE FROM order_payloads WHERE po = 'PO-GONE'")
+        .execute(&pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(n, 1);
     pool.close().await;
     let c = w.run(JobName::PushToLingxing).await;
-    assert_eq!((c.processed, c.advanced), (2, 1));
+    assert_eq!((c.processed, c.advanced), (3, 1));
     at_stage(&w, "PO-FINE", Stage::Pushed).await;
-    expect(&w, "PO-DAMAGED", Stage::Pulled, ReasonCode::SkuMissing).await;
-    let d = detail(&w, "PO-DAMAGED").await;
-    assert!(d.contains("unreadable DSCO payload"), "{d}");
-    assert!(w.lx.orders_for("PO-DAMAGED").is_empty());
+    for po in ["PO-DAMAGED", "PO-GONE"] {
+        expect(&w, po, Stage::Pulled, ReasonCode::SkuMissing).await;
+        let d = detail(&w, po).await;
+        assert!(d.contains("unreadable DSCO payload"), "{po}: {d}");
+        assert!(w.lx.orders_for(po).is_empty());
+    }
 }

@@ -307,11 +307,13 @@ macro_rules! intent_cols {
     };
 }
 
+/// An order's columns; its payload from `order_payloads` (empty if missing, which then reads as an
+/// unreadable payload on that order alone instead of failing the whole read).
 macro_rules! order_cols {
     () => {
         "po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, dsco_created_at, \
          dsco_updated_at, warehouse_code, service_level, skus, \
-         (SELECT p.payload FROM order_payloads p WHERE p.po = orders.po) AS payload, store_id, \
+         COALESCE((SELECT p.payload FROM order_payloads p WHERE p.po = orders.po), '') AS payload, store_id, \
          lingxing_order_nos, tracking, invoice_id, flags, reason_code, reason_kind, reason_detail, \
          attempts, next_attempt_at, stage_entered_at, created_at, updated_at"
     };
