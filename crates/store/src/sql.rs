@@ -666,6 +666,34 @@ fn items_json(items: Vec<Item>) -> String {
     String::from_utf8(b).expect("JSON written from Rust strings is UTF-8")
 }
 
+/// Runs the batch read `$sql` (its `$1` a JSON list of POs, then the `$arg`s) over `$pos` a chunk
+/// of [`CHUNK`] at a time, handing each row to `$each` as `$r`.
+macro_rules! read_by_po {
+    ($self:expr, $sql:expr, $pos:expr, $(&$arg:expr,)* |$r:ident| $each:expr) => {{
+        for chunk in $pos.chunks(CHUNK) {
+            let list = json_strings(chunk.iter().map(PoNumber::as_str));
+            with_pool!($self, p => {
+                let rows = sqlx::query(AssertSqlSafe($sql.clone()))
+                    .bind(list)
+                    $(.bind(&$arg))*
+                    .fetch_all(p)
+                    .await?;
+                for $r in &rows {
+                    $each;
+                }
+            });
+        }
+    }};
+}
+
+/// A row's `po`, which must be a PO number (else the table is corrupt).
+fn po_in(r: &impl Cols, table: &'static str) -> Result<PoNumber> {
+    PoNumber::parse(&r.s("po")?).map_err(|e| StoreError::Corrupt {
+        table,
+        detail: format!("po: {e}"),
+    })
+}
+
 /// Consecutive ranges of at most [`CHUNK`] items in which no key repeats. Within such a range
 /// the items touch distinct rows, so one set-based statement does what the items one by one
 /// would; the ranges, applied in order, then do what the whole sequence would.
@@ -875,10 +903,7 @@ fn order_from(r: &impl Cols) -> Result<OrderRecord> {
     let next = r.i64("next_attempt_at")?;
     Ok(OrderRecord {
         pulled: PulledOrder {
-            po: PoNumber::parse(r.s("po")?).map_err(|e| StoreError::Corrupt {
-                table: T,
-                detail: e.to_string(),
-            })?,
+            po: po_in(r, T)?,
             dsco_order_id: r.os("dsco_order_id")?,
             retailer_id: r.os("retailer_id")?,
             dsco_status: r.os("dsco_status")?,
@@ -936,10 +961,7 @@ fn event_from(r: &impl Cols) -> Result<OrderEvent> {
     Ok(OrderEvent {
         id: r.i64("id")?,
         event: NewEvent {
-            po: PoNumber::parse(r.s("po")?).map_err(|e| StoreError::Corrupt {
-                table: T,
-                detail: e.to_string(),
-            })?,
+            po: po_in(r, T)?,
             at: at(T, r.i64("at")?)?,
             job: r.os("job")?.map(|j| parse(T, &j)).transpose()?,
             run_id: r.os("run_id")?,
@@ -2167,62 +2189,27 @@ impl Store for SqlStore {
 
     async fn orders_by_po(&self, pos: &[PoNumber]) -> Result<Vec<OrderRecord>> {
         let mut out = Vec::with_capacity(pos.len());
-        for chunk in pos.chunks(CHUNK) {
-            let list = json_strings(chunk.iter().map(PoNumber::as_str));
-            with_pool!(self, p => {
-                let rows = sqlx::query(AssertSqlSafe(self.batch.orders_read.clone()))
-                    .bind(list)
-                    .fetch_all(p)
-                    .await?;
-                for r in &rows {
-                    out.push(order_from(r)?);
-                }
-            });
-        }
+        read_by_po!(self, self.batch.orders_read, pos, |r| out
+            .push(order_from(r)?));
         Ok(out)
     }
 
     async fn stages_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Stage>> {
         let mut out = BTreeMap::new();
-        for chunk in pos.chunks(CHUNK) {
-            let list = json_strings(chunk.iter().map(PoNumber::as_str));
-            with_pool!(self, p => {
-                let rows = sqlx::query(AssertSqlSafe(self.batch.order_stages.clone()))
-                    .bind(list)
-                    .fetch_all(p)
-                    .await?;
-                for r in &rows {
-                    let po = PoNumber::parse(&r.s("po")?).map_err(|e| StoreError::Corrupt {
-                        table: "orders",
-                        detail: format!("po: {e}"),
-                    })?;
-                    out.insert(po, stage_of("orders", r.i64("stage")?)?);
-                }
-            });
-        }
+        read_by_po!(self, self.batch.order_stages, pos, |r| {
+            out.insert(po_in(r, "orders")?, stage_of("orders", r.i64("stage")?)?);
+        });
         Ok(out)
     }
 
     async fn payloads_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, RawJson>> {
         let mut out = BTreeMap::new();
-        for chunk in pos.chunks(CHUNK) {
-            let list = json_strings(chunk.iter().map(PoNumber::as_str));
-            with_pool!(self, p => {
-                let rows = sqlx::query(AssertSqlSafe(self.batch.payloads_read.clone()))
-                    .bind(list)
-                    .fetch_all(p)
-                    .await?;
-                for r in &rows {
-                    let corrupt = |detail: String| StoreError::Corrupt {
-                        table: "order_payloads",
-                        detail,
-                    };
-                    let po = PoNumber::parse(&r.s("po")?).map_err(|e| corrupt(format!("po: {e}")))?;
-                    let payload = RawJson::from_store(r.s("payload")?);
-                    out.insert(po, payload);
-                }
-            });
-        }
+        read_by_po!(self, self.batch.payloads_read, pos, |r| {
+            out.insert(
+                po_in(r, "order_payloads")?,
+                RawJson::from_store(r.s("payload")?),
+            );
+        });
         Ok(out)
     }
 
@@ -2374,22 +2361,9 @@ impl Store for SqlStore {
         pos: &[PoNumber],
     ) -> Result<BTreeMap<PoNumber, (Value, Option<DateTime<Utc>>)>> {
         let mut out = BTreeMap::new();
-        for chunk in pos.chunks(CHUNK) {
-            let list = json_strings(chunk.iter().map(PoNumber::as_str));
-            with_pool!(self, p => {
-                let rows = sqlx::query(AssertSqlSafe(self.batch.views_read.clone()))
-                    .bind(list)
-                    .fetch_all(p)
-                    .await?;
-                for r in &rows {
-                    let po = PoNumber::parse(&r.s("po")?).map_err(|e| StoreError::Corrupt {
-                        table: "orders",
-                        detail: format!("po: {e}"),
-                    })?;
-                    out.insert(po, view_from(r)?);
-                }
-            });
-        }
+        read_by_po!(self, self.batch.views_read, pos, |r| {
+            out.insert(po_in(r, "orders")?, view_from(r)?);
+        });
         Ok(out)
     }
 
@@ -2691,20 +2665,10 @@ impl Store for SqlStore {
     ) -> Result<BTreeMap<PoNumber, Vec<Intent>>> {
         let mut out: BTreeMap<PoNumber, Vec<Intent>> = BTreeMap::new();
         let kinds = json_strings(kinds.iter().map(|k| k.as_str()));
-        for chunk in pos.chunks(CHUNK) {
-            let list = json_strings(chunk.iter().map(PoNumber::as_str));
-            with_pool!(self, p => {
-                let rows = sqlx::query(AssertSqlSafe(self.batch.intents_of_read.clone()))
-                    .bind(list)
-                    .bind(&kinds)
-                    .fetch_all(p)
-                    .await?;
-                for r in &rows {
-                    let i = intent_from(r)?;
-                    out.entry(i.po.clone()).or_default().push(i);
-                }
-            });
-        }
+        read_by_po!(self, self.batch.intents_of_read, pos, &kinds, |r| {
+            let i = intent_from(r)?;
+            out.entry(i.po.clone()).or_default().push(i);
+        });
         Ok(out)
     }
 

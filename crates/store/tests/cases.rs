@@ -749,26 +749,18 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
             .len(),
         3
     );
-    let found = s
-        .orders_by_po(&[po("PO-1"), po("PO-3"), po("PO-9")])
-        .await
-        .unwrap();
+    let asked = [po("PO-1"), po("PO-3"), po("PO-9")];
+    let found = s.orders_by_po(&asked).await.unwrap();
     assert_eq!(found.len(), 2);
     // Their stages alone: the same orders, the unknown one absent.
-    let stages = s
-        .stages_of(&[po("PO-1"), po("PO-3"), po("PO-9")])
-        .await
-        .unwrap();
+    let stages = s.stages_of(&asked).await.unwrap();
     let expected: BTreeMap<PoNumber, Stage> = found
         .iter()
         .map(|o| (o.pulled.po.clone(), o.stage))
         .collect();
     assert_eq!(stages, expected);
     // And their payloads alone.
-    let payloads = s
-        .payloads_of(&[po("PO-1"), po("PO-3"), po("PO-9")])
-        .await
-        .unwrap();
+    let payloads = s.payloads_of(&asked).await.unwrap();
     let expected: BTreeMap<PoNumber, RawJson> = found
         .iter()
         .map(|o| (o.pulled.po.clone(), o.pulled.payload.clone()))
