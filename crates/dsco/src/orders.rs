@@ -234,13 +234,6 @@ impl DscoClient {
         // The page is read with each order kept as its JSON text: the engine stores that text
         // and reads only the fields it needs from it.
         #[derive(serde::Deserialize)]
-        struct Page {
-            #[serde(rename = "scrollId", default)]
-            scroll_id: Option<Value>,
-            #[serde(default)]
-            orders: Option<Value>,
-        }
-        #[derive(serde::Deserialize)]
         struct RawPage {
             #[serde(rename = "scrollId", default)]
             scroll_id: Option<Value>,
@@ -249,20 +242,17 @@ impl DscoClient {
         }
         let (scroll_id, orders) = match ans.json_as::<RawPage>() {
             Ok(p) => (p.scroll_id, p.orders.unwrap_or_default()),
-            // `orders` not an array, a key twice, …: read leniently through a `Value`.
+            // Not an object, `orders` not an array, a key twice: read leniently as a `Value`.
             Err(_) => {
-                let p: Page = serde_json::from_value(ans.json()?).unwrap_or(Page {
-                    scroll_id: None,
-                    orders: None,
-                });
-                let orders = match p.orders {
+                let mut v = ans.json()?;
+                let orders = match v.get_mut("orders").map(Value::take) {
                     Some(Value::Array(a)) => a
-                        .into_iter()
-                        .filter_map(|o| serde_json::value::to_raw_value(&o).ok())
+                        .iter()
+                        .filter_map(|o| serde_json::value::to_raw_value(o).ok())
                         .collect(),
                     _ => Vec::new(),
                 };
-                (p.scroll_id, orders)
+                (v.get("scrollId").cloned(), orders)
             }
         };
         let scroll_id = scroll_id

@@ -179,6 +179,53 @@ async fn order_page_query_then_scroll_id_only() {
     server.verify().await;
 }
 
+/// Orders come back as the text DSCO sent; a page the typed reading refuses (a key twice, here)
+/// is read leniently; non-object orders and an `orders` that is not a list are dropped.
+#[tokio::test]
+async fn order_pages_keep_the_text_and_read_odd_pages_leniently() {
+    let server = MockServer::start().await;
+    let clock = clock();
+    let pages = [
+        // As sent: spacing and key order kept.
+        r#"{"scrollId": "S1", "orders": [ {"poNumber" : "PO-1", "dscoOrderId": "1", "x": [1, 2]}, 7 ]}"#,
+        // `scrollId` twice: the last one counts, as in any JSON reading.
+        r#"{"scrollId": "S0", "scrollId": "S2", "orders": [{"dscoOrderId": 2, "poNumber": "PO-2"}]}"#,
+        // `orders` not a list: no orders, which ends the scroll.
+        r#"{"scrollId": "S3", "orders": {"poNumber": "PO-3"}}"#,
+    ];
+    for (n, body) in pages.iter().enumerate() {
+        let m = Mock::given(method("GET")).and(path("/api/v3/order/page"));
+        let m = if n == 0 {
+            m.and(query_param_is_missing("scrollId"))
+        } else {
+            m.and(query_param("scrollId", format!("S{n}")))
+        };
+        m.respond_with(
+            ResponseTemplate::new(200).set_body_raw(body.as_bytes(), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    }
+    let client = static_client(&server);
+    let now = clock.now();
+    let q = OrderQuery::updated(now - TimeDelta::hours(1), now - TimeDelta::seconds(10));
+    let orders = client
+        .scroll_orders(q)
+        .unwrap()
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 2);
+    assert_eq!(
+        orders[0].raw().get(),
+        r#"{"poNumber" : "PO-1", "dscoOrderId": "1", "x": [1, 2]}"#
+    );
+    assert_eq!(orders[1].po_number.as_deref(), Some("PO-2"));
+    assert_eq!(orders[1].dsco_order_id.as_deref(), Some("2"));
+    server.verify().await;
+}
+
 #[tokio::test]
 async fn get_order_by_key_with_return_multiple() {
     let server = MockServer::start().await;

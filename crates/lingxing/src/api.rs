@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::client::LingxingClient;
-use crate::envelope::{Envelope, decode, value_u64, with_zone};
+use crate::envelope::{Envelope, decode, value_u64};
 use crate::error::LingxingError;
 use crate::limits::Endpoint;
 use crate::model::*;
@@ -338,8 +338,18 @@ impl LingxingClient {
             body["end_time"] = json!(t);
         }
         let env = self.call(Endpoint::PairList, body).await?;
-        let data = env.data_value();
-        let has_next = match data.get("has_next") {
+        /// `data`: the cursor and the list, read straight into `Pair`s.
+        #[derive(Default, serde::Deserialize)]
+        struct PairData {
+            has_next: Option<Value>,
+            next_cursor_id: Option<Value>,
+            list: Option<Vec<Pair>>,
+        }
+        let data: PairData = match &env.data {
+            Some(raw) => decode(raw, self.config().timezone, "pair list")?,
+            None => PairData::default(),
+        };
+        let has_next = match &data.has_next {
             Some(Value::Bool(b)) => *b,
             Some(v) => {
                 value_u64(v).ok_or_else(|| {
@@ -353,15 +363,11 @@ impl LingxingClient {
             }
         };
         let next_cursor_id = data
-            .get("next_cursor_id")
+            .next_cursor_id
+            .as_ref()
             .and_then(crate::envelope::value_text)
             .unwrap_or_default();
-        let items: Vec<Pair> = match data.get("list").cloned().unwrap_or(Value::Null) {
-            Value::Null => Vec::new(),
-            v => with_zone(self.config().timezone, || serde_json::from_value(v)).map_err(|e| {
-                LingxingError::transient(format!("malformed pair list answer: {e}"))
-            })?,
-        };
+        let items = data.list.unwrap_or_default();
         if has_next && next_cursor_id.is_empty() {
             return Err(LingxingError::transient(
                 "pair list says has_next without a next_cursor_id",
