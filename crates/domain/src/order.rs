@@ -24,11 +24,6 @@ impl RawJson {
         RawJson(raw.into())
     }
 
-    /// Checks that `text` is JSON, keeping it as it is.
-    pub fn parse(text: String) -> Result<RawJson, serde_json::Error> {
-        RawValue::from_string(text).map(RawJson::new)
-    }
-
     /// Text this service checked before storing it, read back from its store: not checked
     /// again (every use parses it; a damaged copy reads there as an unreadable payload).
     pub fn from_store(text: String) -> RawJson {
@@ -62,12 +57,6 @@ impl PartialEq for RawJson {
 }
 
 impl std::fmt::Debug for RawJson {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.get())
-    }
-}
-
-impl std::fmt::Display for RawJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.get())
     }

@@ -133,6 +133,17 @@ fn listed_view(po: &PoNumber, base: &Value, lx: &[&Order]) -> store::LingxingVie
     }
 }
 
+/// LingXing orders by the platform order number (our PO) they carry; a split has several.
+fn by_platform_po(orders: &[Order]) -> BTreeMap<String, Vec<&Order>> {
+    let mut by_po: BTreeMap<String, Vec<&Order>> = BTreeMap::new();
+    for o in orders {
+        for po in o.platform_order_nos() {
+            by_po.entry(po).or_default().push(o);
+        }
+    }
+    by_po
+}
+
 /// Stores what LingXing shows for each local order among `orders`, for orders at `stages`.
 /// Returns how many local orders changed.
 pub(crate) async fn apply(
@@ -140,12 +151,7 @@ pub(crate) async fn apply(
     orders: &[Order],
     stages: &[Stage],
 ) -> Result<usize, JobError> {
-    let mut by_po: BTreeMap<String, Vec<&Order>> = BTreeMap::new();
-    for o in orders {
-        for po in o.platform_order_nos() {
-            by_po.entry(po).or_default().push(o);
-        }
-    }
+    let by_po = by_platform_po(orders);
     let pos: Vec<PoNumber> = by_po
         .keys()
         .filter_map(|p| PoNumber::parse(p).ok())
@@ -276,12 +282,7 @@ pub(crate) async fn lookup_unknown(
         .lingxing
         .orders_by_platform_order_nos(&unknown, true)
         .await?;
-    let mut by_po: BTreeMap<String, Vec<&Order>> = BTreeMap::new();
-    for o in &fresh {
-        for po in o.platform_order_nos() {
-            by_po.entry(po).or_default().push(o);
-        }
-    }
+    let by_po = by_platform_po(&fresh);
     // Replace, not merge: a status-0 placeholder must not survive the real answer.
     let views: Vec<store::LingxingView> = unknown
         .iter()
