@@ -463,6 +463,12 @@ fn cpu_seconds() -> Option<(f64, f64)> {
     Some((total, sims))
 }
 
+/// Engine CPU seconds between two [`cpu_seconds`] readings: the process's, less the simulators'.
+fn engine_cpu(before: Option<(f64, f64)>, after: Option<(f64, f64)>) -> Option<f64> {
+    let ((t0, s0), (t1, s1)) = before.zip(after)?;
+    Some((t1 - t0) - (s1 - s0))
+}
+
 /// Every order through every stage with no waiting on the far sides; an error when some order
 /// is not done after 20 rounds (then the figures would not be those of the whole pipeline).
 async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
@@ -525,19 +531,13 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
             run_job(&w, job).await?;
             let e = per_job.entry(job).or_insert((Duration::ZERO, Some(0.0)));
             e.0 += t.elapsed();
-            let c1 = cpu_seconds();
+            let run = engine_cpu(c, cpu_seconds());
             if std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some()
-                && let (Some((t0, s0)), Some((t1, s1))) = (c, c1)
+                && let Some(run) = run
             {
-                eprintln!(
-                    "  round {rounds} {job}: {:.2} s engine CPU",
-                    (t1 - t0) - (s1 - s0)
-                );
+                eprintln!("  round {rounds} {job}: {run:.2} s engine CPU");
             }
-            e.1 = match (e.1, c, c1) {
-                (Some(sum), Some((t0, s0)), Some((t1, s1))) => Some(sum + (t1 - t0) - (s1 - s0)),
-                _ => None,
-            };
+            e.1 = e.1.zip(run).map(|(sum, run)| sum + run);
         }
         let counts = w.store.count_by_stage().await?;
         let done = counts.get(&Stage::Done).copied().unwrap_or(0) as usize;
@@ -546,10 +546,9 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
         }
     };
     let wall = started.elapsed();
-    let cpu = match (cpu_before, cpu_seconds()) {
-        (Some((t0, s0)), Some((t1, s1))) => Some(((t1 - t0) - (s1 - s0), s1 - s0)),
-        _ => None,
-    };
+    let cpu_after = cpu_seconds();
+    let cpu = engine_cpu(cpu_before, cpu_after)
+        .zip(cpu_before.zip(cpu_after).map(|((_, s0), (_, s1))| s1 - s0));
     drop(w);
     sims.shutdown_background();
     let done = counts.get(&Stage::Done).copied().unwrap_or(0) as usize;
