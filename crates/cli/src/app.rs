@@ -1,18 +1,16 @@
 //! The subcommands. Each is thin: load settings, open the store, call the engine or the store,
 //! print. No business rule lives here.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use clock::Clock;
-use domain::config::parse_json_strict;
-use domain::{ImportedConfig, JobName, PoNumber, RunOutcome, RuntimeConfig, Trigger};
+use domain::{JobName, PoNumber, RunOutcome, Trigger};
 use engine::{Engine, EngineSettings, RunOptions, RunResult, Scheduler};
 use store::{SkuSource, Store};
 

@@ -580,8 +580,7 @@ async fn set(settings: &Settings, key: &str, value: &str, w: Write) -> Result<Ex
                         sku: before.sku.clone(),
                     },
                 ),
-                config: (running.version.is_none() || config != running.config)
-                    .then_some(config),
+                config: (running.version.is_none() || config != running.config).then_some(config),
                 sku: None,
             }
         }
@@ -675,10 +674,8 @@ async fn diff(
         (Some(a), None) => (a, latest),
         (Some(a), Some(b)) => (a, b),
     };
-    let (Some(old), Some(new)) = (
-        config_at(&*store, a).await?,
-        config_at(&*store, b).await?,
-    ) else {
+    let (Some(old), Some(new)) = (config_at(&*store, a).await?, config_at(&*store, b).await?)
+    else {
         eprintln!("no such runtime config version (versions are v1 to v{latest})");
         return Ok(ExitCode::from(2));
     };
@@ -720,8 +717,9 @@ async fn history(settings: &Settings, limit: u32) -> Result<ExitCode> {
             _ => None,
         };
         let summary = match older {
-            Some(o) => ConfigDiff::between(&as_imported(o), &as_imported(r.config.clone()))
-                .summary(),
+            Some(o) => {
+                ConfigDiff::between(&as_imported(o), &as_imported(r.config.clone())).summary()
+            }
             None => "(older versions not listed)".to_owned(),
         };
         println!(
@@ -729,7 +727,11 @@ async fn history(settings: &Settings, limit: u32) -> Result<ExitCode> {
             r.version,
             in_zone(r.created_at, tz),
             r.actor,
-            if r.reason.is_empty() { "-" } else { &r.reason },
+            if r.reason.is_empty() {
+                "-"
+            } else {
+                r.reason.as_str()
+            },
             summary
         );
     }

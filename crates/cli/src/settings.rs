@@ -459,7 +459,10 @@ impl Settings {
         let mut root = Table::new();
 
         let mut t = Table::new();
-        t.insert("base_url".into(), redact_url(self.dsco.base_url.as_str()).into());
+        t.insert(
+            "base_url".into(),
+            redact_url(self.dsco.base_url.as_str()).into(),
+        );
         match &self.dsco.auth {
             DscoAuth::OAuth {
                 client_id,
@@ -907,9 +910,9 @@ fn http_url(s: &str) -> Result<Url, String> {
             redact_url(s)
         ));
     }
-    if u.password().is_some_and(|p| {
-        p.contains(REDACTED) || p.eq_ignore_ascii_case("%3Credacted%3E")
-    }) {
+    if u.password()
+        .is_some_and(|p| p.contains(REDACTED) || p.eq_ignore_ascii_case("%3Credacted%3E"))
+    {
         return Err(format!(
             "the password in the URL is the {REDACTED} placeholder of an export; put the real one"
         ));

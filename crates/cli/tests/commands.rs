@@ -92,7 +92,16 @@ fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
 fn predecessor_json_imports_and_exports_unchanged() {
     let env = env_with("");
     let file = write(env.dir.path(), "runtime_config.json", &legacy(true));
-    let out = bin(&env, &["config", "import", file.to_str().unwrap(), "--reason", "first import"]);
+    let out = bin(
+        &env,
+        &[
+            "config",
+            "import",
+            file.to_str().unwrap(),
+            "--reason",
+            "first import",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("mapping.sku: 2 entries as `pair`"),
@@ -107,7 +116,16 @@ fn predecessor_json_imports_and_exports_unchanged() {
     // Importing the same row wrapped as the whole DB row, with pairs off: SKUs become manual.
     let row = json!({"id": 1, "domain": "dsco_lingxing", "config": legacy(false), "updated_at": 1767225600});
     let file = write(env.dir.path(), "row.json", &row);
-    let out = bin(&env, &["config", "import", file.to_str().unwrap(), "--reason", "first import"]);
+    let out = bin(
+        &env,
+        &[
+            "config",
+            "import",
+            file.to_str().unwrap(),
+            "--reason",
+            "first import",
+        ],
+    );
     assert!(text(&out).contains("as `manual`"), "{}", text(&out));
 }
 
@@ -116,9 +134,18 @@ fn export_never_shows_secrets() {
     let env = env_with("");
     let file = write(env.dir.path(), "rc.json", &legacy(false));
     assert!(
-        bin(&env, &["config", "import", file.to_str().unwrap(), "--reason", "first import"])
-            .status
-            .success()
+        bin(
+            &env,
+            &[
+                "config",
+                "import",
+                file.to_str().unwrap(),
+                "--reason",
+                "first import"
+            ]
+        )
+        .status
+        .success()
     );
     let out = bin(&env, &["config", "export"]);
     let t = text(&out);
@@ -145,7 +172,14 @@ fn audit(env: &Env) -> Vec<store::AuditRecord> {
         .enable_all()
         .build()
         .unwrap()
-        .block_on(async { store::connect(&url).await.unwrap().audit_log(100).await.unwrap() })
+        .block_on(async {
+            store::connect(&url)
+                .await
+                .unwrap()
+                .audit_log(100)
+                .await
+                .unwrap()
+        })
 }
 
 fn export_json(env: &Env) -> Value {
@@ -159,7 +193,16 @@ fn export_json(env: &Env) -> Value {
 fn a_partial_import_never_drops_jobs_or_mappings_silently() {
     let env = env_with("");
     let full = write(env.dir.path(), "rc.json", &legacy(false));
-    let out = bin(&env, &["config", "import", full.to_str().unwrap(), "--reason", "first"]);
+    let out = bin(
+        &env,
+        &[
+            "config",
+            "import",
+            full.to_str().unwrap(),
+            "--reason",
+            "first",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let partial = env.dir.path().join("sync_stock.toml");
     std::fs::write(
@@ -185,15 +228,23 @@ fn a_partial_import_never_drops_jobs_or_mappings_silently() {
             assert!(t.contains(dropped), "{dropped} missing from:\n{t}");
         }
         assert!(
-            t.contains("~ runtime_config.jobs.sync_stock.cron: \"0 0 */2 * * *\" → \"0 */5 * * * *\""),
+            t.contains(
+                "~ runtime_config.jobs.sync_stock.cron: \"0 0 */2 * * *\" → \"0 */5 * * * *\""
+            ),
             "{t}"
         );
-        assert!(t.contains("refused") && t.contains("--replace") && t.contains("--merge"), "{t}");
+        assert!(
+            t.contains("refused") && t.contains("--replace") && t.contains("--merge"),
+            "{t}"
+        );
         assert_eq!(export_json(&env), legacy(false), "nothing written");
     }
 
     // --merge keeps everything the file does not name.
-    let out = bin(&env, &["config", "import", p, "--merge", "--reason", "faster stock"]);
+    let out = bin(
+        &env,
+        &["config", "import", p, "--merge", "--reason", "faster stock"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let mut expected = legacy(false);
     expected["jobs"]["sync_stock"]["cron"] = json!("0 */5 * * * *");
@@ -207,11 +258,24 @@ fn a_partial_import_never_drops_jobs_or_mappings_silently() {
     assert_eq!(a.detail["to_version"], 2);
     assert_eq!(a.detail["summary"], "jobs.sync_stock ~1");
     // The same merge again changes nothing and writes nothing.
-    let out = bin(&env, &["config", "import", p, "--merge", "--reason", "again"]);
+    let out = bin(
+        &env,
+        &["config", "import", p, "--merge", "--reason", "again"],
+    );
     assert!(text(&out).contains("nothing to write"), "{}", text(&out));
 
     // --replace drops, on purpose, and says what.
-    let out = bin(&env, &["config", "import", p, "--replace", "--reason", "only stock now"]);
+    let out = bin(
+        &env,
+        &[
+            "config",
+            "import",
+            p,
+            "--replace",
+            "--reason",
+            "only stock now",
+        ],
+    );
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("- runtime_config.jobs.push_to_lingxing"), "{t}");
@@ -230,7 +294,20 @@ fn a_partial_import_never_drops_jobs_or_mappings_silently() {
 fn config_set_diff_history_and_rollback() {
     let env = env_with("");
     let full = write(env.dir.path(), "rc.json", &legacy(false));
-    assert!(bin(&env, &["config", "import", full.to_str().unwrap(), "--reason", "first"]).status.success());
+    assert!(
+        bin(
+            &env,
+            &[
+                "config",
+                "import",
+                full.to_str().unwrap(),
+                "--reason",
+                "first"
+            ]
+        )
+        .status
+        .success()
+    );
     let set = |k: &str, v: &str, why: &str| bin(&env, &["config", "set", k, v, "--reason", why]);
 
     let out = set("jobs.push_to_lingxing.size", "100", "bigger batches");
@@ -244,30 +321,61 @@ fn config_set_diff_history_and_rollback() {
     let out = set("jobs.push_to_lingxing.size", "0", "oops");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("runtime_config.jobs.push_to_lingxing.size: must be a whole number above 0, got 0"),
+        text(&out).contains(
+            "runtime_config.jobs.push_to_lingxing.size: must be a whole number above 0, got 0"
+        ),
         "{}",
         text(&out)
     );
     let out = set("jobs.sync_stock.cron", "*/5 * * * *", "oops");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("runtime_config.jobs.sync_stock.cron") && text(&out).contains("5 fields"), "{}", text(&out));
+    assert!(
+        text(&out).contains("runtime_config.jobs.sync_stock.cron")
+            && text(&out).contains("5 fields"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(export_json(&env)["jobs"]["push_to_lingxing"]["size"], 100);
     let out = bin(&env, &["config", "set", "writes_enabled", "false"]);
-    assert_eq!(out.status.code(), Some(2), "a reason is required: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a reason is required: {}",
+        text(&out)
+    );
 
-    assert!(set("jobs.sync_stock.enable", "false", "stock paused").status.success());
-    assert!(set("mapping.shop.1000034567", "110283406273996290", "new retailer").status.success());
+    assert!(
+        set("jobs.sync_stock.enable", "false", "stock paused")
+            .status
+            .success()
+    );
+    assert!(
+        set(
+            "mapping.shop.1000034567",
+            "110283406273996290",
+            "new retailer"
+        )
+        .status
+        .success()
+    );
     assert!(set("writes_enabled", "false", "freeze").status.success());
     let out = set("mapping.sku.SKU-9", "LX-9", "hand mapping");
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("+ runtime_config.mapping.sku.\"SKU-9\": \"LX-9\""), "{}", text(&out));
+    assert!(
+        text(&out).contains("+ runtime_config.mapping.sku.\"SKU-9\": \"LX-9\""),
+        "{}",
+        text(&out)
+    );
     let v = export_json(&env);
     assert_eq!(v["writes_enabled"], false);
     assert_eq!(v["jobs"]["sync_stock"]["enable"], false);
     assert_eq!(v["mapping"]["shop"]["1000034567"], "110283406273996290");
     assert_eq!(v["mapping"]["sku"]["SKU-9"], "LX-9");
     let a = audit(&env);
-    assert!(a.iter().any(|r| r.entry.action == "sku.set_manual" && r.entry.reason == "hand mapping"));
+    assert!(
+        a.iter()
+            .any(|r| r.entry.action == "sku.set_manual" && r.entry.reason == "hand mapping")
+    );
     let set_entry = a
         .iter()
         .find(|r| r.entry.action == "config.set" && r.entry.reason == "freeze")
@@ -279,34 +387,64 @@ fn config_set_diff_history_and_rollback() {
 
     // diff: previous vs running; one version vs running; two versions.
     let out = bin(&env, &["config", "diff"]);
-    assert!(text(&out).contains("v4 → v5:\n  + runtime_config.writes_enabled: false"), "{}", text(&out));
+    assert!(
+        text(&out).contains("v4 → v5:\n  + runtime_config.writes_enabled: false"),
+        "{}",
+        text(&out)
+    );
     let out = bin(&env, &["config", "diff", "1", "2"]);
-    assert!(text(&out).contains("~ runtime_config.jobs.push_to_lingxing.size: 50 → 100"), "{}", text(&out));
+    assert!(
+        text(&out).contains("~ runtime_config.jobs.push_to_lingxing.size: 50 → 100"),
+        "{}",
+        text(&out)
+    );
     let out = bin(&env, &["config", "diff", "9"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let out = bin(&env, &["config", "diff", "--file", full.to_str().unwrap()]);
     let t = text(&out);
-    assert!(t.contains("- runtime_config.mapping.shop.\"1000034567\""), "{t}");
+    assert!(
+        t.contains("- runtime_config.mapping.shop.\"1000034567\""),
+        "{t}"
+    );
     assert!(t.contains("- runtime_config.mapping.sku.\"SKU-9\""), "{t}");
 
     let out = bin(&env, &["config", "history"]);
     let t = text(&out);
     let lines: Vec<&str> = t.lines().collect();
     assert_eq!(lines.len(), 5, "{t}");
-    assert!(lines[0].starts_with("v5 ") && lines[0].contains("cli:tester") && lines[0].contains("freeze"), "{t}");
+    assert!(
+        lines[0].starts_with("v5 ")
+            && lines[0].contains("cli:tester")
+            && lines[0].contains("freeze"),
+        "{t}"
+    );
     assert!(lines[0].ends_with("| +writes_enabled"), "{t}");
-    assert!(lines[3].contains("bigger batches") && lines[3].ends_with("| jobs.push_to_lingxing ~1"), "{t}");
-    assert!(lines[4].starts_with("v1 ") && lines[4].contains("+jobs.ack_to_dsco"), "{t}");
+    assert!(
+        lines[3].contains("bigger batches") && lines[3].ends_with("| jobs.push_to_lingxing ~1"),
+        "{t}"
+    );
+    assert!(
+        lines[4].starts_with("v1 ") && lines[4].contains("+jobs.ack_to_dsco"),
+        "{t}"
+    );
 
     // Rollback saves a new version equal to v1; mapping.sku (versioned apart) stays.
     let out = bin(&env, &["config", "rollback", "1", "--reason", "undo today"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("- runtime_config.writes_enabled: false"), "{}", text(&out));
+    assert!(
+        text(&out).contains("- runtime_config.writes_enabled: false"),
+        "{}",
+        text(&out)
+    );
     let mut expected = legacy(false);
     expected["mapping"]["sku"]["SKU-9"] = json!("LX-9");
     assert_eq!(export_json(&env), expected);
     let out = bin(&env, &["config", "history", "--limit", "1"]);
-    assert!(text(&out).starts_with("v6 ") && text(&out).contains("rollback to v1: undo today"), "{}", text(&out));
+    assert!(
+        text(&out).starts_with("v6 ") && text(&out).contains("rollback to v1: undo today"),
+        "{}",
+        text(&out)
+    );
     let out = bin(&env, &["config", "rollback", "7", "--reason", "x"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let out = bin(&env, &["config", "rollback", "6", "--reason", "x"]);
@@ -318,6 +456,7 @@ fn config_set_diff_history_and_rollback() {
 fn export_and_check_never_show_any_secret() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("dsco-lingxing.toml");
+    let root = dir.path().to_path_buf();
     let body = |store: &str| {
         format!(
             r#"
@@ -346,16 +485,23 @@ sign_secret = "sign-S3CRET-7"
 [exports]
 dir = "{}/exports"
 "#,
-            dir.path().display()
+            root.display()
         )
     };
-    std::fs::write(&config, body(&format!("sqlite://{}/store.db", dir.path().display()))).unwrap();
+    std::fs::write(
+        &config,
+        body(&format!("sqlite://{}/store.db", root.display())),
+    )
+    .unwrap();
     let env = Env { dir, config };
     let out = bin(&env, &["config", "export"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(!t.contains("S3CRET"), "export leaks a secret:\n{t}");
-    assert!(t.contains("http://dsco-user:<redacted>@127.0.0.1:18080/api/v3"), "{t}");
+    assert!(
+        t.contains("http://dsco-user:<redacted>@127.0.0.1:18080/api/v3"),
+        "{t}"
+    );
     let out = bin(&env, &["config", "check"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(!text(&out).contains("S3CRET"), "{}", text(&out));
@@ -376,7 +522,10 @@ dir = "{}/exports"
     let out = bin(&env, &["config", "check", bad.to_str().unwrap()]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("dsco.base_url") && t.contains("store.url") && t.contains("alerts.webhook_url"), "{t}");
+    assert!(
+        t.contains("dsco.base_url") && t.contains("store.url") && t.contains("alerts.webhook_url"),
+        "{t}"
+    );
     assert!(!t.contains("S3CRET"), "check leaks a secret:\n{t}");
 }
 
@@ -402,7 +551,16 @@ fn bad_config_names_the_key_and_exits_2() {
     let mut bad = legacy(false);
     bad["jobs"]["push_to_lingxin"] = json!({"enable": true, "cron": "0 * * * * *", "size": 1});
     let file = write(good.dir.path(), "bad.json", &bad);
-    let out = bin(&good, &["config", "import", file.to_str().unwrap(), "--reason", "bad"]);
+    let out = bin(
+        &good,
+        &[
+            "config",
+            "import",
+            file.to_str().unwrap(),
+            "--reason",
+            "bad",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out).contains("runtime_config.jobs.push_to_lingxin: unknown job"),
@@ -429,9 +587,18 @@ fn job_list_run_and_order_show() {
     let env = env_with("");
     let file = write(env.dir.path(), "rc.json", &legacy(false));
     assert!(
-        bin(&env, &["config", "import", file.to_str().unwrap(), "--reason", "first import"])
-            .status
-            .success()
+        bin(
+            &env,
+            &[
+                "config",
+                "import",
+                file.to_str().unwrap(),
+                "--reason",
+                "first import"
+            ]
+        )
+        .status
+        .success()
     );
     let out = bin(&env, &["job", "list"]);
     let t = text(&out);

@@ -742,7 +742,10 @@ fn debug_display_and_export_never_show_secrets() {
         export.contains("base_url = \"http://lx:<redacted>@127.0.0.1:18081/\""),
         "{export}"
     );
-    assert!(debug.contains("dsco-user:<redacted>@api.dsco.io"), "{debug}");
+    assert!(
+        debug.contains("dsco-user:<redacted>@api.dsco.io"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -776,7 +779,10 @@ fn errors_about_secrets_never_quote_them() {
     assert!(err.at("store.url").is_some(), "{err}");
     // Bad base URLs are named and shown, their passwords redacted.
     let p = err.at("dsco.base_url").expect("dsco.base_url");
-    assert!(p.problem.contains("ftp://dsco-user:<redacted>@api.dsco.io"), "{p}");
+    assert!(
+        p.problem.contains("ftp://dsco-user:<redacted>@api.dsco.io"),
+        "{p}"
+    );
     assert!(err.at("lingxing.base_url").is_some(), "{err}");
     assert!(!err.to_string().contains("S3CRET"), "{err}");
     assert!(!format!("{err:?}").contains("S3CRET"), "{err:?}");

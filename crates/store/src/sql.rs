@@ -1113,7 +1113,10 @@ mod redact_tests {
             redact_url("postgres://app:s3cr%40t@db:5432/x?sslmode=require"),
             "postgres://app:<redacted>@db:5432/x?sslmode=require"
         );
-        assert_eq!(redact_url("http://u:p@ss@host/api"), "http://u:<redacted>@host/api");
+        assert_eq!(
+            redact_url("http://u:p@ss@host/api"),
+            "http://u:<redacted>@host/api"
+        );
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(redact_url("sqlite://data/a.db"), "sqlite://data/a.db");
         // An `@` past the authority is not a password's end.

@@ -352,10 +352,7 @@ pub async fn every_runtime_config_version_stays_readable(b: &Backend) {
     let v1 = s.runtime_config_at(1).await.unwrap().unwrap();
     assert_eq!(v1.version, 1);
     assert_eq!(v1.actor, "cli:a");
-    assert_eq!(
-        v1.config.mapping.shop.keys().collect::<Vec<_>>(),
-        ["R0"]
-    );
+    assert_eq!(v1.config.mapping.shop.keys().collect::<Vec<_>>(), ["R0"]);
     assert_eq!(s.runtime_config_at(4).await.unwrap(), None);
     assert_eq!(s.runtime_config_history(10).await.unwrap().len(), 3);
 }
@@ -364,10 +361,20 @@ pub async fn every_runtime_config_version_stays_readable(b: &Backend) {
 pub async fn sku_map_previews_match_the_writes(b: &Backend) {
     let s = &*b.store;
     let map = |v: &[(&str, &str)]| -> BTreeMap<String, String> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     };
     let v1 = s
-        .replace_sku_entries(0, SkuSource::Pair, &map(&[("A", "LA"), ("B", "LB")]), "p", "r", t(0), None)
+        .replace_sku_entries(
+            0,
+            SkuSource::Pair,
+            &map(&[("A", "LA"), ("B", "LB")]),
+            "p",
+            "r",
+            t(0),
+            None,
+        )
         .await
         .unwrap();
     let m = s.sku_map().await.unwrap();
@@ -380,14 +387,21 @@ pub async fn sku_map_previews_match_the_writes(b: &Backend) {
     let m = s.sku_map().await.unwrap();
     assert_eq!(preview.effective(), m.effective());
     assert_eq!(m.entries_of(SkuSource::Manual), manual);
-    assert_eq!(m.entries_of(SkuSource::Pair), map(&[("A", "LA"), ("B", "LB")]));
+    assert_eq!(
+        m.entries_of(SkuSource::Pair),
+        map(&[("A", "LA"), ("B", "LB")])
+    );
     for (sku, lx) in [("B", None), ("D", Some("LD")), ("A", Some("LA-M"))] {
         let m = s.sku_map().await.unwrap();
         let preview = m.with_manual(sku, lx);
         s.set_manual_sku(m.version, sku, lx, "cli", "r", t(2))
             .await
             .unwrap();
-        assert_eq!(preview.effective(), s.sku_map().await.unwrap().effective(), "{sku}");
+        assert_eq!(
+            preview.effective(),
+            s.sku_map().await.unwrap().effective(),
+            "{sku}"
+        );
     }
     // B's manual entry is gone, so its pair shows again.
     assert_eq!(s.sku_map().await.unwrap().effective()["B"], "LB");

@@ -314,7 +314,9 @@ impl ImportedConfig {
         let (last, parents) = segs.split_last().expect("not empty");
         for s in parents {
             at = child_path(&at, s);
-            let obj = node.as_object_mut().expect("only tables are descended into");
+            let obj = node
+                .as_object_mut()
+                .expect("only tables are descended into");
             let next = obj
                 .entry(s.clone())
                 .or_insert_with(|| Value::Object(Map::new()));
@@ -430,7 +432,12 @@ mod tests {
         );
         let d = ConfigDiff::between(&ImportedConfig::default(), &running());
         assert!(d.removals().is_empty());
-        assert!(d.summary().starts_with("+jobs.push_to_lingxing, +jobs.sync_stock, mapping.shop +2"), "{}", d.summary());
+        assert!(
+            d.summary()
+                .starts_with("+jobs.push_to_lingxing, +jobs.sync_stock, mapping.shop +2"),
+            "{}",
+            d.summary()
+        );
         // A mapping that appears compares entry by entry.
         let mut with_carrier = running();
         with_carrier
@@ -457,8 +464,10 @@ mod tests {
             ["~ runtime_config.jobs.sync_stock.cron: \"0 0 * * * *\" → \"0 */5 * * * *\""]
         );
         // A named setting wins; a named reserve entry joins the others.
-        let p = cfg(json!({"writes_enabled": false, "jobs": {"sync_stock": {"enable": false, "cron": "0 0 * * * *", "size": 800, "reserve": {"WH-B": 1}}},
-                           "mapping": {"shop": {"1000012345": "999"}}}));
+        let p = cfg(
+            json!({"writes_enabled": false, "jobs": {"sync_stock": {"enable": false, "cron": "0 0 * * * *", "size": 800, "reserve": {"WH-B": 1}}},
+                           "mapping": {"shop": {"1000012345": "999"}}}),
+        );
         let m = running().config.merged_with(&p.config).unwrap();
         assert_eq!(m.writes_enabled, Some(false));
         let stock = &m.jobs[&crate::JobName::SyncStock];
@@ -481,7 +490,9 @@ mod tests {
             lines(&ConfigDiff::between(&r, &e.config)),
             ["~ runtime_config.jobs.push_to_lingxing.size: 50 → 100"]
         );
-        let e = r.with_setting("runtime_config.jobs.sync_stock.enable", "false").unwrap();
+        let e = r
+            .with_setting("runtime_config.jobs.sync_stock.enable", "false")
+            .unwrap();
         assert!(!e.config.config.jobs[&crate::JobName::SyncStock].enable);
         let e = r.with_setting("writes_enabled", "false").unwrap();
         assert_eq!(e.config.config.writes_enabled, Some(false));
@@ -489,7 +500,10 @@ mod tests {
         let e = r
             .with_setting("mapping.shop.1000034567", "110283406273996290")
             .unwrap();
-        assert_eq!(e.config.config.mapping.shop["1000034567"], "110283406273996290");
+        assert_eq!(
+            e.config.config.mapping.shop["1000034567"],
+            "110283406273996290"
+        );
         assert_eq!(e.sku, None);
         let e = r.with_setting("mapping.sku.\"SKU.2\"", "LX-2").unwrap();
         assert_eq!(e.sku, Some(("SKU.2".into(), Some("LX-2".into()))));
@@ -499,15 +513,25 @@ mod tests {
         assert!(e.config.sku.is_empty());
         let e = r.with_setting("jobs.sync_stock.reserve.WH.B", "3").unwrap();
         assert_eq!(
-            e.config.config.jobs[&crate::JobName::SyncStock].settings.reserve.as_ref().unwrap()["WH.B"],
+            e.config.config.jobs[&crate::JobName::SyncStock]
+                .settings
+                .reserve
+                .as_ref()
+                .unwrap()["WH.B"],
             3
         );
-        let e = r.with_setting("jobs.sync_stock.cron", "0 */5 * * * *").unwrap();
+        let e = r
+            .with_setting("jobs.sync_stock.cron", "0 */5 * * * *")
+            .unwrap();
         assert_eq!(
-            e.config.config.jobs[&crate::JobName::SyncStock].schedule.as_str(),
+            e.config.config.jobs[&crate::JobName::SyncStock]
+                .schedule
+                .as_str(),
             "0 */5 * * * *"
         );
-        let e = r.with_setting("jobs.push_to_lingxing.require_warehouse", "null").unwrap();
+        let e = r
+            .with_setting("jobs.push_to_lingxing.require_warehouse", "null")
+            .unwrap();
         assert_eq!(
             lines(&ConfigDiff::between(&r, &e.config)),
             ["- runtime_config.jobs.push_to_lingxing.require_warehouse: true"]
@@ -526,16 +550,32 @@ mod tests {
             err("jobs.sync_stock.enable", "maybe"),
             "runtime_config.jobs.sync_stock.enable: must be true or false, got a string"
         );
-        assert!(err("jobs.push_to_lingxin.size", "1").starts_with("runtime_config.jobs.push_to_lingxin: unknown job"));
-        assert!(err("writes_enable", "false").starts_with("runtime_config.writes_enable: unknown key"));
+        assert!(
+            err("jobs.push_to_lingxin.size", "1")
+                .starts_with("runtime_config.jobs.push_to_lingxin: unknown job")
+        );
+        assert!(
+            err("writes_enable", "false").starts_with("runtime_config.writes_enable: unknown key")
+        );
         assert!(err("jobs.sync_stock.cron", "*/5 * * * *").contains("5 fields"));
         // A new job needs its required keys: each one named.
         let e = err("jobs.ack_to_dsco.size", "10");
-        assert!(e.contains("runtime_config.jobs.ack_to_dsco.enable: missing"), "{e}");
-        assert!(e.contains("runtime_config.jobs.ack_to_dsco.cron: missing"), "{e}");
+        assert!(
+            e.contains("runtime_config.jobs.ack_to_dsco.enable: missing"),
+            "{e}"
+        );
+        assert!(
+            e.contains("runtime_config.jobs.ack_to_dsco.cron: missing"),
+            "{e}"
+        );
         assert!(err("mapping.shop", "1").contains("name one entry"));
-        assert!(err("mapping.shop.1", "").contains("runtime_config.mapping.shop.\"1\": empty value"));
-        assert!(err("writes_enabled.x", "1").starts_with("runtime_config.writes_enabled: must be true or false"));
+        assert!(
+            err("mapping.shop.1", "").contains("runtime_config.mapping.shop.\"1\": empty value")
+        );
+        assert!(
+            err("writes_enabled.x", "1")
+                .starts_with("runtime_config.writes_enabled: must be true or false")
+        );
         assert!(err("", "1").contains("name one setting"));
         assert_eq!(
             err("jobs.push_to_lingxing.size.x", "1"),
