@@ -753,6 +753,10 @@ fn an_exported_base_url_placeholder_is_refused_on_load() {
     let export = load_ok(ALL_SECRETS, &[]).to_redacted_toml();
     // Every secret key filled back in, the base URLs left as exported.
     let refilled = export
+        .replace(
+            "webhook_url = \"<redacted>\"",
+            "webhook_url = \"https://hook.example/x\"",
+        )
         .replace("\"<redacted>\"", "\"filled-in\"")
         .replace("dl:<redacted>@db", "dl:filled-in@db");
     let err = load(&refilled, &[]).unwrap_err();
