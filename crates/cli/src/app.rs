@@ -572,12 +572,12 @@ async fn run(settings: Settings) -> Result<ExitCode> {
                 );
             }
             None => tracing::warn!(
-                "no runtime config: import one with `dsco-lingxing config import FILE`"
+                "no runtime config: import one with `dsco-lingxing config import FILE --reason \"…\"`"
             ),
         }
     } else if settings.runtime_config.is_some() {
         tracing::info!(
-            "the store already has a runtime config; the file's [runtime_config] is ignored (use `config import` to replace it)"
+            "the store already has a runtime config; the file's [runtime_config] is ignored (change it with `config import`, `config set` or `config rollback`)"
         );
     }
 
