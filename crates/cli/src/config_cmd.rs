@@ -29,21 +29,14 @@ pub enum ConfigCommand {
     /// against the running version and refuses to remove anything unless --replace is given.
     Import {
         file: PathBuf,
-        /// Why (kept in the audit log and the config history).
-        #[arg(long)]
-        reason: String,
         /// Keep every job, setting and mapping entry the file does not name (for a partial file).
         #[arg(long, conflicts_with = "replace")]
         merge: bool,
         /// The file becomes the whole runtime config: what it lacks is removed.
         #[arg(long)]
         replace: bool,
-        /// Show the diff only; write nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Recorded in the audit log (default `cli:$USER`).
-        #[arg(long)]
-        actor: Option<String>,
+        #[command(flatten)]
+        write: WriteArgs,
     },
     /// Print the effective configuration, secrets redacted, runtime config from the store.
     Export {
@@ -70,12 +63,8 @@ pub enum ConfigCommand {
     /// versioned apart and stays as it is.
     Rollback {
         version: i64,
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        dry_run: bool,
-        #[arg(long)]
-        actor: Option<String>,
+        #[command(flatten)]
+        write: WriteArgs,
     },
     /// Change one setting by key path: `jobs.push_to_lingxing.size 100`,
     /// `jobs.sync_stock.enable false`, `writes_enabled false`, `mapping.shop.<dscoRetailerId>
@@ -85,13 +74,23 @@ pub enum ConfigCommand {
         key: String,
         #[arg(allow_hyphen_values = true)]
         value: String,
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        dry_run: bool,
-        #[arg(long)]
-        actor: Option<String>,
+        #[command(flatten)]
+        write: WriteArgs,
     },
+}
+
+/// What every command that writes the runtime config takes.
+#[derive(Debug, clap::Args)]
+pub struct WriteArgs {
+    /// Why (kept in the audit log and the config history).
+    #[arg(long)]
+    reason: String,
+    /// Show the diff only; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Recorded in the audit log (default `cli:$USER`).
+    #[arg(long)]
+    actor: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -125,33 +124,23 @@ async fn run(settings: Settings, command: ConfigCommand) -> Result<ExitCode> {
         } => diff(&settings, from, to, file, merge).await,
         ConfigCommand::Import {
             file,
-            reason,
             merge,
             replace,
-            dry_run,
-            actor,
+            write,
         } => {
             let mode = match (merge, replace) {
                 (true, _) => Mode::Merge,
                 (_, true) => Mode::Replace,
                 _ => Mode::Safe,
             };
-            let w = Write::new(actor, reason, dry_run)?;
-            import(&settings, &file, mode, w).await
+            import(&settings, &file, mode, Write::new(write)?).await
         }
-        ConfigCommand::Rollback {
-            version,
-            reason,
-            dry_run,
-            actor,
-        } => rollback(&settings, version, Write::new(actor, reason, dry_run)?).await,
-        ConfigCommand::Set {
-            key,
-            value,
-            reason,
-            dry_run,
-            actor,
-        } => set(&settings, &key, &value, Write::new(actor, reason, dry_run)?).await,
+        ConfigCommand::Rollback { version, write } => {
+            rollback(&settings, version, Write::new(write)?).await
+        }
+        ConfigCommand::Set { key, value, write } => {
+            set(&settings, &key, &value, Write::new(write)?).await
+        }
     }
 }
 
@@ -260,7 +249,12 @@ struct Write {
 }
 
 impl Write {
-    fn new(actor: Option<String>, reason: String, dry_run: bool) -> Result<Write> {
+    fn new(args: WriteArgs) -> Result<Write> {
+        let WriteArgs {
+            reason,
+            dry_run,
+            actor,
+        } = args;
         let reason = reason.trim().to_owned();
         if reason.is_empty() {
             return Err(anyhow!(BadInput(

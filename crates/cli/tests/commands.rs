@@ -51,6 +51,19 @@ fn bin(env: &Env, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `config import FILE --reason REASON EXTRA…`.
+fn import(env: &Env, file: &Path, reason: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "config",
+        "import",
+        file.to_str().unwrap(),
+        "--reason",
+        reason,
+    ];
+    args.extend_from_slice(extra);
+    bin(env, &args)
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -92,16 +105,7 @@ fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
 fn predecessor_json_imports_and_exports_unchanged() {
     let env = env_with("");
     let file = write(env.dir.path(), "runtime_config.json", &legacy(true));
-    let out = bin(
-        &env,
-        &[
-            "config",
-            "import",
-            file.to_str().unwrap(),
-            "--reason",
-            "first import",
-        ],
-    );
+    let out = import(&env, &file, "first import", &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("mapping.sku: 2 entries as `pair`"),
@@ -116,16 +120,7 @@ fn predecessor_json_imports_and_exports_unchanged() {
     // Importing the same row wrapped as the whole DB row, with pairs off: SKUs become manual.
     let row = json!({"id": 1, "domain": "dsco_lingxing", "config": legacy(false), "updated_at": 1767225600});
     let file = write(env.dir.path(), "row.json", &row);
-    let out = bin(
-        &env,
-        &[
-            "config",
-            "import",
-            file.to_str().unwrap(),
-            "--reason",
-            "first import",
-        ],
-    );
+    let out = import(&env, &file, "first import", &[]);
     assert!(text(&out).contains("as `manual`"), "{}", text(&out));
 }
 
@@ -133,20 +128,7 @@ fn predecessor_json_imports_and_exports_unchanged() {
 fn export_never_shows_secrets() {
     let env = env_with("");
     let file = write(env.dir.path(), "rc.json", &legacy(false));
-    assert!(
-        bin(
-            &env,
-            &[
-                "config",
-                "import",
-                file.to_str().unwrap(),
-                "--reason",
-                "first import"
-            ]
-        )
-        .status
-        .success()
-    );
+    assert!(import(&env, &file, "first import", &[]).status.success());
     let out = bin(&env, &["config", "export"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
@@ -193,16 +175,7 @@ fn export_json(env: &Env) -> Value {
 fn a_partial_import_never_drops_jobs_or_mappings_silently() {
     let env = env_with("");
     let full = write(env.dir.path(), "rc.json", &legacy(false));
-    let out = bin(
-        &env,
-        &[
-            "config",
-            "import",
-            full.to_str().unwrap(),
-            "--reason",
-            "first",
-        ],
-    );
+    let out = import(&env, &full, "first", &[]);
     assert!(out.status.success(), "{}", text(&out));
     let partial = env.dir.path().join("sync_stock.toml");
     std::fs::write(
@@ -210,12 +183,9 @@ fn a_partial_import_never_drops_jobs_or_mappings_silently() {
         "[runtime_config.jobs.sync_stock]\nenable = true\ncron = \"0 */5 * * * *\"\nsize = 1000\nsync = false\nuse_stream = false\n",
     )
     .unwrap();
-    let p = partial.to_str().unwrap();
 
     for extra in [&[][..], &["--dry-run"][..]] {
-        let mut args = vec!["config", "import", p, "--reason", "faster stock"];
-        args.extend_from_slice(extra);
-        let out = bin(&env, &args);
+        let out = import(&env, &partial, "faster stock", extra);
         let t = text(&out);
         assert_eq!(out.status.code(), Some(2), "{t}");
         for dropped in [
@@ -241,10 +211,7 @@ fn a_partial_import_never_drops_jobs_or_mappings_silently() {
     }
 
     // --merge keeps everything the file does not name.
-    let out = bin(
-        &env,
-        &["config", "import", p, "--merge", "--reason", "faster stock"],
-    );
+    let out = import(&env, &partial, "faster stock", &["--merge"]);
     assert!(out.status.success(), "{}", text(&out));
     let mut expected = legacy(false);
     expected["jobs"]["sync_stock"]["cron"] = json!("0 */5 * * * *");
@@ -258,24 +225,11 @@ fn a_partial_import_never_drops_jobs_or_mappings_silently() {
     assert_eq!(a.detail["to_version"], 2);
     assert_eq!(a.detail["summary"], "jobs.sync_stock ~1");
     // The same merge again changes nothing and writes nothing.
-    let out = bin(
-        &env,
-        &["config", "import", p, "--merge", "--reason", "again"],
-    );
+    let out = import(&env, &partial, "again", &["--merge"]);
     assert!(text(&out).contains("nothing to write"), "{}", text(&out));
 
     // --replace drops, on purpose, and says what.
-    let out = bin(
-        &env,
-        &[
-            "config",
-            "import",
-            p,
-            "--replace",
-            "--reason",
-            "only stock now",
-        ],
-    );
+    let out = import(&env, &partial, "only stock now", &["--replace"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("- runtime_config.jobs.push_to_lingxing"), "{t}");
@@ -283,10 +237,10 @@ fn a_partial_import_never_drops_jobs_or_mappings_silently() {
     assert_eq!(v["jobs"].as_object().unwrap().len(), 1, "{v}");
     assert_eq!(v["mapping"]["sku"], json!({}), "{v}");
     // A reason is required, and may not be blank.
-    let out = bin(&env, &["config", "import", p]);
+    let out = bin(&env, &["config", "import", partial.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--reason"), "{}", text(&out));
-    let out = bin(&env, &["config", "import", p, "--reason", " "]);
+    let out = import(&env, &partial, " ", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
 
@@ -294,20 +248,7 @@ fn a_partial_import_never_drops_jobs_or_mappings_silently() {
 fn config_set_diff_history_and_rollback() {
     let env = env_with("");
     let full = write(env.dir.path(), "rc.json", &legacy(false));
-    assert!(
-        bin(
-            &env,
-            &[
-                "config",
-                "import",
-                full.to_str().unwrap(),
-                "--reason",
-                "first"
-            ]
-        )
-        .status
-        .success()
-    );
+    assert!(import(&env, &full, "first", &[]).status.success());
     let set = |k: &str, v: &str, why: &str| bin(&env, &["config", "set", k, v, "--reason", why]);
 
     let out = set("jobs.push_to_lingxing.size", "100", "bigger batches");
@@ -551,16 +492,7 @@ fn bad_config_names_the_key_and_exits_2() {
     let mut bad = legacy(false);
     bad["jobs"]["push_to_lingxin"] = json!({"enable": true, "cron": "0 * * * * *", "size": 1});
     let file = write(good.dir.path(), "bad.json", &bad);
-    let out = bin(
-        &good,
-        &[
-            "config",
-            "import",
-            file.to_str().unwrap(),
-            "--reason",
-            "bad",
-        ],
-    );
+    let out = import(&good, &file, "bad", &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out).contains("runtime_config.jobs.push_to_lingxin: unknown job"),
@@ -586,20 +518,7 @@ fn bad_config_names_the_key_and_exits_2() {
 fn job_list_run_and_order_show() {
     let env = env_with("");
     let file = write(env.dir.path(), "rc.json", &legacy(false));
-    assert!(
-        bin(
-            &env,
-            &[
-                "config",
-                "import",
-                file.to_str().unwrap(),
-                "--reason",
-                "first import"
-            ]
-        )
-        .status
-        .success()
-    );
+    assert!(import(&env, &file, "first import", &[]).status.success());
     let out = bin(&env, &["job", "list"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
