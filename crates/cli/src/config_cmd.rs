@@ -389,26 +389,20 @@ fn print_diff(header: &str, diff: &ConfigDiff) {
     }
 }
 
-/// Refuses a plan that removes anything (exit 2), naming what.
+/// Refuses a plan that removes anything (exit 2), saying what (the lines are in the diff above).
 fn refuse_drops(diff: &ConfigDiff, file: &Path) -> Option<ExitCode> {
-    let removed = diff.removals();
+    let removed = ConfigDiff {
+        changes: diff.removals().into_iter().cloned().collect(),
+    };
     if removed.is_empty() {
         return None;
     }
-    let mut names: Vec<&str> = removed.iter().take(20).map(|c| c.path.as_str()).collect();
-    let more = removed.len().saturating_sub(names.len());
-    let and_more = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
-    };
-    names.sort_unstable();
     eprintln!(
-        "refused: importing {} would remove {} job(s), setting(s) or mapping entries that the file does not have: {}{and_more}.\n\
+        "refused: importing {} would remove {} job(s), setting(s) or mapping entries the file does not have ({}).\n\
          Nothing was written. Use --merge to keep everything the file does not name, or --replace to remove them.",
         file.display(),
-        removed.len(),
-        names.join(", ")
+        removed.changes.len(),
+        removed.summary()
     );
     Some(ExitCode::from(2))
 }
@@ -520,12 +514,20 @@ async fn apply(
             }),
         })
         .await?;
+    let moved = |from: String, to: String| {
+        if from == to {
+            format!("{to} (unchanged)")
+        } else {
+            format!("{from} → {to}")
+        }
+    };
     println!(
-        "saved: runtime config {} → {}, mapping.sku v{} → v{} ({})",
-        version_name(running.version),
-        version_name(config_version),
-        running.sku.version,
-        sku_version,
+        "saved: runtime config {}, mapping.sku {} ({})",
+        moved(version_name(running.version), version_name(config_version)),
+        moved(
+            format!("v{}", running.sku.version),
+            format!("v{sku_version}")
+        ),
         plan.diff.summary()
     );
     Ok(ExitCode::SUCCESS)

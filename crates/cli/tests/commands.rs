@@ -207,6 +207,10 @@ fn a_partial_import_never_drops_jobs_or_mappings_silently() {
             t.contains("refused") && t.contains("--replace") && t.contains("--merge"),
             "{t}"
         );
+        assert!(
+            t.contains("-jobs.push_to_lingxing") && t.contains("mapping.shop -2, mapping.sku -2"),
+            "{t}"
+        );
         assert_eq!(export_json(&env), legacy(false), "nothing written");
     }
 
