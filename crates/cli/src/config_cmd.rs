@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
 use clap::{Subcommand, ValueEnum};
 use domain::config::{ConfigDiff, parse_json_strict};
-use domain::{ImportedConfig, JobName, RuntimeConfig};
+use domain::{ImportedConfig, RuntimeConfig};
 use serde_json::json;
 use store::{AuditEntry, SkuMap, SkuSource, Store};
 
@@ -352,11 +352,11 @@ fn plan_import(running: &Running, file: &ImportedConfig, mode: Mode) -> Result<P
     };
     // Imported SKU entries belong to the pairs job when the config enables it (as on first
     // start); the other source's entries stay.
-    let pairs = config
-        .jobs
-        .get(&JobName::PullSkuPair)
-        .is_some_and(|j| j.enable);
-    let source = if pairs {
+    let next = ImportedConfig {
+        config,
+        sku: file.sku.clone(),
+    };
+    let source = if next.sku_from_pairs() {
         SkuSource::Pair
     } else {
         SkuSource::Manual
@@ -365,7 +365,8 @@ fn plan_import(running: &Running, file: &ImportedConfig, mode: Mode) -> Result<P
         Mode::Merge => running.sku.entries_of(source),
         Mode::Safe | Mode::Replace => BTreeMap::new(),
     };
-    entries.extend(file.sku.clone());
+    entries.extend(next.sku);
+    let config = next.config;
     let after = ImportedConfig {
         config: config.clone(),
         sku: running.sku.with_entries(source, &entries).effective(),
@@ -436,6 +437,9 @@ async fn import(settings: &Settings, file: &Path, mode: Mode, w: Write) -> Resul
     apply(&*store, &running, plan, "config.import", &what, &w).await
 }
 
+/// At most this many changes are copied into one audit entry (its summary counts them all).
+const AUDITED_CHANGES: usize = 500;
+
 /// Writes a plan (unless a dry run or nothing changes) and audits it.
 async fn apply(
     store: &dyn Store,
@@ -486,10 +490,12 @@ async fn apply(
             );
         }
     }
+    // The changes themselves, up to a bound (a SKU map can have thousands of entries).
     let changes: Vec<_> = plan
         .diff
         .changes
         .iter()
+        .take(AUDITED_CHANGES)
         .map(|c| json!({"path": c.path, "old": c.old, "new": c.new}))
         .collect();
     store
@@ -511,6 +517,7 @@ async fn apply(
                 "sku_to_version": sku_version,
                 "summary": plan.diff.summary(),
                 "changes": changes,
+                "changes_total": plan.diff.changes.len(),
             }),
         })
         .await?;
