@@ -1,20 +1,20 @@
 //! The subcommands. Each is thin: load settings, open the store, call the engine or the store,
 //! print. No business rule lives here.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use clock::Clock;
-use domain::config::parse_json_strict;
-use domain::{ImportedConfig, JobName, PoNumber, RunOutcome, RuntimeConfig, Trigger};
+use domain::{JobName, PoNumber, RunOutcome, Trigger};
 use engine::{Engine, EngineSettings, RunOptions, RunResult, Scheduler};
 use store::{SkuSource, Store};
+
+use crate::config_cmd::ConfigCommand;
 use tokio::sync::watch;
 
 use crate::logging;
@@ -45,10 +45,10 @@ pub enum Command {
         #[command(subcommand)]
         command: JobCommand,
     },
-    /// Check, import or export configuration.
+    /// Configuration: check, import, export, diff, history, rollback, set.
     Config {
         #[command(subcommand)]
-        command: ConfigCommand,
+        command: crate::config_cmd::ConfigCommand,
     },
     /// Create or upgrade the store's tables (also done by every other command).
     Migrate,
@@ -134,35 +134,6 @@ pub enum JobCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
-    /// Validate a deployment TOML file (default: --config) or a runtime-config JSON file.
-    Check { file: Option<PathBuf> },
-    /// Load a runtime config into the store: a TOML file (a `[runtime_config]` section, or
-    /// top-level `jobs`/`mapping`) or the predecessor's JSON row, unchanged.
-    Import {
-        file: PathBuf,
-        /// Recorded in the audit log.
-        #[arg(long, default_value = "cli")]
-        actor: String,
-        #[arg(long)]
-        reason: Option<String>,
-    },
-    /// Print the effective configuration, secrets redacted, runtime config from the store.
-    Export {
-        #[arg(long, value_enum, default_value_t = ExportFormat::Toml)]
-        format: ExportFormat,
-    },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ExportFormat {
-    /// The whole deployment file.
-    Toml,
-    /// The runtime config only, in the predecessor's JSON shape (with mapping.sku).
-    Json,
-}
-
-#[derive(Debug, Subcommand)]
 pub enum OrderCommand {
     /// What the store holds for one PO: stage, reason, LingXing orders, tracking, timeline.
     Show { po: String },
@@ -191,7 +162,9 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         command: ConfigCommand::Check { file },
     } = &args.command
     {
-        return Ok(config_check(file.as_deref().unwrap_or(&args.config)));
+        return Ok(crate::config_cmd::check(
+            file.as_deref().unwrap_or(&args.config),
+        ));
     }
     if let Command::Bench { command } = args.command {
         // Benchmarks print figures, not logs; `DSCO_LINGXING_BENCH_LOG=<filter>` opts in (for
@@ -232,15 +205,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
             JobCommand::List => job_list(&settings).await,
             JobCommand::Run { job, po, dry_run } => job_run(&settings, &job, po, dry_run).await,
         },
-        Command::Config { command } => match command {
-            ConfigCommand::Check { .. } => unreachable!("handled above"),
-            ConfigCommand::Import {
-                file,
-                actor,
-                reason,
-            } => config_import(&settings, &file, &actor, reason).await,
-            ConfigCommand::Export { format } => config_export(settings, format).await,
-        },
+        Command::Config { command } => crate::config_cmd::config(settings, command).await,
         Command::Order { command } => match command {
             OrderCommand::Show { po } => order_show(&settings, &po).await,
             OrderCommand::Stuck { limit } => order_stuck(&settings, limit).await,
@@ -253,178 +218,13 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
     }
 }
 
-async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
+pub(crate) async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
     store::connect(settings.store.url.expose())
         .await
         .with_context(|| format!("cannot open the store {}", settings.store.url.redacted()))
 }
 
-fn config_check(path: &Path) -> ExitCode {
-    let is_json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if is_json {
-        return match read_runtime_config(path) {
-            Ok(imported) => {
-                println!("{}: ok (runtime config)", path.display());
-                print_summary(&imported.config, &imported.sku);
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{e:#}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    match Settings::load(path) {
-        Ok(s) => {
-            println!("{}: ok", path.display());
-            println!("  store: {}", s.store.url.redacted());
-            println!(
-                "  console: {} ({}, {})",
-                s.console.listen,
-                s.console.language.as_str(),
-                s.console.timezone
-            );
-            match &s.runtime_config {
-                Some(rc) => print_summary(&rc.config, &rc.sku),
-                None => println!("  runtime config: none in this file (the store's copy is used)"),
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn print_summary(c: &RuntimeConfig, sku: &BTreeMap<String, String>) {
-    let enabled: Vec<_> = c
-        .jobs
-        .iter()
-        .filter(|(_, j)| j.enable)
-        .map(|(n, _)| n.as_str())
-        .collect();
-    println!(
-        "  jobs: {} configured, enabled: {}",
-        c.jobs.len(),
-        enabled.join(", ")
-    );
-    println!(
-        "  mappings: shop {}, warehouse {}, shipment {}, carrier {}, sku {}",
-        c.mapping.shop.len(),
-        c.mapping.warehouse.len(),
-        c.mapping.shipment.len(),
-        c.mapping.carrier.len(),
-        sku.len()
-    );
-}
-
-/// Reads a runtime config from a predecessor JSON row (the `config` column, or the whole row
-/// with a `config` key) or from TOML (a `[runtime_config]` table, or `jobs`/`mapping` at the top).
-fn read_runtime_config(path: &Path) -> Result<ImportedConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let origin = path.display().to_string();
-    let is_json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        || text.trim_start().starts_with('{');
-    let (value, root) = if is_json {
-        let v = parse_json_strict(&text).map_err(|e| anyhow!("{origin}: invalid JSON: {e}"))?;
-        match v.get("config") {
-            Some(inner) if v.get("jobs").is_none() => (inner.clone(), "config"),
-            _ => (v, "runtime_config"),
-        }
-    } else {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start].lines().count().max(1))
-                .unwrap_or(0);
-            anyhow!("{origin}:{line}: invalid TOML: {}", e.message().trim())
-        })?;
-        let v = serde_json::to_value(&table)?;
-        match v.get("runtime_config") {
-            Some(rc) => (rc.clone(), "runtime_config"),
-            None => (v, "runtime_config"),
-        }
-    };
-    RuntimeConfig::from_value(&value, root)
-        .map_err(|e| anyhow!("{origin}: invalid runtime config:\n{e}"))
-}
-
-async fn config_import(
-    settings: &Settings,
-    file: &Path,
-    actor: &str,
-    reason: Option<String>,
-) -> Result<ExitCode> {
-    let imported = match read_runtime_config(file) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("{e:#}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let store = open_store(settings).await?;
-    let reason = reason.unwrap_or_else(|| format!("imported from {}", file.display()));
-    let now = Utc::now();
-    let current = store.runtime_config_version().await?;
-    let version = store
-        .save_runtime_config(current, &imported.config, actor, &reason, now)
-        .await?;
-    let source = if imported.sku_from_pairs() {
-        SkuSource::Pair
-    } else {
-        SkuSource::Manual
-    };
-    let sku_version = store.sku_map().await?.version;
-    store
-        .replace_sku_entries(
-            sku_version,
-            source,
-            &imported.sku,
-            actor,
-            &reason,
-            now,
-            None,
-        )
-        .await?;
-    println!(
-        "imported {}: runtime config v{version}, {} SKU entries as `{}`",
-        file.display(),
-        imported.sku.len(),
-        source.as_str()
-    );
-    print_summary(&imported.config, &imported.sku);
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn config_export(mut settings: Settings, format: ExportFormat) -> Result<ExitCode> {
-    let store = open_store(&settings).await?;
-    let stored = store.runtime_config().await?;
-    let sku = store.sku_map().await?.effective();
-    match format {
-        ExportFormat::Json => {
-            let config = stored.map(|s| s.config).unwrap_or_default();
-            println!("{}", serde_json::to_string_pretty(&config.to_value(&sku))?);
-        }
-        ExportFormat::Toml => {
-            if let Some(s) = stored {
-                settings.runtime_config = Some(ImportedConfig {
-                    config: s.config,
-                    sku,
-                });
-            }
-            print!("{}", settings.to_redacted_toml());
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn in_zone(t: DateTime<Utc>, tz: Tz) -> String {
+pub(crate) fn in_zone(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz)
         .format("%Y-%m-%d %H:%M:%S %Z")
         .to_string()
@@ -772,12 +572,12 @@ async fn run(settings: Settings) -> Result<ExitCode> {
                 );
             }
             None => tracing::warn!(
-                "no runtime config: import one with `dsco-lingxing config import FILE`"
+                "no runtime config: import one with `dsco-lingxing config import FILE --reason \"…\"`"
             ),
         }
     } else if settings.runtime_config.is_some() {
         tracing::info!(
-            "the store already has a runtime config; the file's [runtime_config] is ignored (use `config import` to replace it)"
+            "the store already has a runtime config; the file's [runtime_config] is ignored (change it with `config import`, `config set` or `config rollback`)"
         );
     }
 

@@ -5,6 +5,8 @@
 //!   from env or `*_file` (redacted in Debug, Display and exports), validation that names every bad
 //!   key, and the optional `[runtime_config]` section checked by `domain`.
 //! - [`app`]: the subcommands (thin: settings → store → engine → print).
+//! - [`config_cmd`]: `config check|import|export|diff|history|rollback|set`: every write shows
+//!   the diff (from `domain`), refuses silent removals, and is audited with its reason.
 //! - [`demo`]: `dsco-lingxing demo`, both simulators in-process and a seeded mix of orders;
 //!   its `SimWorld` wiring is shared with [`bench`], the simulated day on the simulated clock.
 //! - [`logging`]: the tracing subscriber (human-readable or JSON, env-filter level).
@@ -16,6 +18,7 @@
 pub mod app;
 pub mod bench;
 pub mod bench_stock;
+pub mod config_cmd;
 pub mod demo;
 pub mod logging;
 pub mod settings;

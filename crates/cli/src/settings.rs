@@ -23,6 +23,8 @@ use secrecy::{ExposeSecret, SecretString};
 use toml::{Table, Value};
 use url::Url;
 
+use store::redact_url;
+
 use crate::logging::{self, LogFormat};
 
 /// The env var prefix of overrides; the rest is `SECTION__KEY[__KEY…]`.
@@ -117,7 +119,7 @@ pub struct Settings {
     pub runtime_config: Option<ImportedConfig>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DscoSettings {
     /// API root including `/api/v3`; production by default.
     pub base_url: Url,
@@ -136,7 +138,7 @@ pub enum DscoAuth {
     Token(Secret),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LingxingSettings {
     pub base_url: Url,
     /// `appId`: sent as `app_key` on every request, so not a secret.
@@ -145,6 +147,28 @@ pub struct LingxingSettings {
     pub platform_code: u32,
     /// The zone LingXing's zone-less `Y-m-d H:i:s` times are read in.
     pub timezone: Tz,
+}
+
+// Debug by hand: a base URL may carry a password.
+impl fmt::Debug for DscoSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DscoSettings")
+            .field("base_url", &redact_url(self.base_url.as_str()))
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl fmt::Debug for LingxingSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LingxingSettings")
+            .field("base_url", &redact_url(self.base_url.as_str()))
+            .field("app_id", &self.app_id)
+            .field("app_secret", &self.app_secret)
+            .field("platform_code", &self.platform_code)
+            .field("timezone", &self.timezone)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -185,7 +209,7 @@ impl StoreUrl {
     }
     /// The URL with any password replaced by `<redacted>`.
     pub fn redacted(&self) -> String {
-        redact_userinfo(self.url.expose())
+        redact_url(self.url.expose())
     }
     pub fn file(&self) -> Option<&Path> {
         self.url.file()
@@ -435,7 +459,10 @@ impl Settings {
         let mut root = Table::new();
 
         let mut t = Table::new();
-        t.insert("base_url".into(), self.dsco.base_url.as_str().into());
+        t.insert(
+            "base_url".into(),
+            redact_url(self.dsco.base_url.as_str()).into(),
+        );
         match &self.dsco.auth {
             DscoAuth::OAuth {
                 client_id,
@@ -450,7 +477,7 @@ impl Settings {
 
         let l = &self.lingxing;
         let mut t = Table::new();
-        t.insert("base_url".into(), l.base_url.as_str().into());
+        t.insert("base_url".into(), redact_url(l.base_url.as_str()).into());
         t.insert("app_id".into(), l.app_id.as_str().into());
         put_secret(&mut t, "app_secret", &l.app_secret);
         t.insert("platform_code".into(), i64::from(l.platform_code).into());
@@ -529,26 +556,6 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
-}
-
-/// `postgres://user:pw@host/db` → `postgres://user:<redacted>@host/db`.
-fn redact_userinfo(s: &str) -> String {
-    let Some(i) = s.find("://") else {
-        return s.to_owned();
-    };
-    let rest = &s[i + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    if let Some(at) = authority.rfind('@')
-        && let Some(colon) = authority[..at].find(':')
-    {
-        return format!(
-            "{}{}:{REDACTED}{}",
-            &s[..i + 3],
-            &authority[..colon],
-            &rest[at..]
-        );
-    }
-    s.to_owned()
 }
 
 /// Where an env override put a value.
@@ -893,10 +900,22 @@ fn parse_root(root: &Table, cx: &mut Cx) -> Option<Settings> {
     })
 }
 
+/// An http(s) base URL. It may carry a password (`https://user:pw@host`): messages show it
+/// redacted, and the `<redacted>` placeholder of an export is refused like a secret's.
 fn http_url(s: &str) -> Result<Url, String> {
-    let u = Url::parse(s).map_err(|e| format!("not a valid URL ({e}): `{s}`"))?;
+    let u = Url::parse(s).map_err(|e| format!("not a valid URL ({e}): `{}`", redact_url(s)))?;
     if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-        return Err(format!("must be an http(s) URL with a host, got `{s}`"));
+        return Err(format!(
+            "must be an http(s) URL with a host, got `{}`",
+            redact_url(s)
+        ));
+    }
+    if u.password()
+        .is_some_and(|p| p.contains(REDACTED) || p.eq_ignore_ascii_case("%3Credacted%3E"))
+    {
+        return Err(format!(
+            "the password in the URL is the {REDACTED} placeholder of an export; put the real one"
+        ));
     }
     Ok(u)
 }
@@ -1020,18 +1039,18 @@ fn store_url(s: &str) -> Result<StoreKind, String> {
     if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
         // The URL may carry a password: never echo it.
         let u = Url::parse(s)
-            .map_err(|e| format!("not a valid PostgreSQL URL ({e}): `{}`", redact_userinfo(s)))?;
+            .map_err(|e| format!("not a valid PostgreSQL URL ({e}): `{}`", redact_url(s)))?;
         if u.host_str().is_none_or(str::is_empty) {
             return Err(format!(
                 "a PostgreSQL URL needs a host: `{}`",
-                redact_userinfo(s)
+                redact_url(s)
             ));
         }
         return Ok(StoreKind::Postgres);
     }
     Err(format!(
         "must start with sqlite:// or postgres://, got `{}`",
-        redact_userinfo(s)
+        redact_url(s)
     ))
 }
 
@@ -1358,19 +1377,6 @@ max_age_days = 30
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn userinfo_redaction() {
-        assert_eq!(
-            redact_userinfo("postgres://app:s3cr%40t@db:5432/x?sslmode=require"),
-            "postgres://app:<redacted>@db:5432/x?sslmode=require"
-        );
-        assert_eq!(
-            redact_userinfo("postgres://app@db/x"),
-            "postgres://app@db/x"
-        );
-        assert_eq!(redact_userinfo("sqlite://data/a.db"), "sqlite://data/a.db");
-    }
 
     #[test]
     fn line_and_column_count_characters() {

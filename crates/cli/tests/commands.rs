@@ -46,8 +46,22 @@ fn bin(env: &Env, args: &[&str]) -> Output {
         .arg(&env.config)
         .args(args)
         .env_remove("DSCO_LINGXING_CONFIG")
+        .env("USER", "tester")
         .output()
         .unwrap()
+}
+
+/// `config import FILE --reason REASON EXTRA…`.
+fn import(env: &Env, file: &Path, reason: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "config",
+        "import",
+        file.to_str().unwrap(),
+        "--reason",
+        reason,
+    ];
+    args.extend_from_slice(extra);
+    bin(env, &args)
 }
 
 fn text(o: &Output) -> String {
@@ -91,10 +105,10 @@ fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
 fn predecessor_json_imports_and_exports_unchanged() {
     let env = env_with("");
     let file = write(env.dir.path(), "runtime_config.json", &legacy(true));
-    let out = bin(&env, &["config", "import", file.to_str().unwrap()]);
+    let out = import(&env, &file, "first import", &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("2 SKU entries as `pair`"),
+        text(&out).contains("mapping.sku: 2 entries as `pair`"),
         "{}",
         text(&out)
     );
@@ -106,7 +120,7 @@ fn predecessor_json_imports_and_exports_unchanged() {
     // Importing the same row wrapped as the whole DB row, with pairs off: SKUs become manual.
     let row = json!({"id": 1, "domain": "dsco_lingxing", "config": legacy(false), "updated_at": 1767225600});
     let file = write(env.dir.path(), "row.json", &row);
-    let out = bin(&env, &["config", "import", file.to_str().unwrap()]);
+    let out = import(&env, &file, "first import", &[]);
     assert!(text(&out).contains("as `manual`"), "{}", text(&out));
 }
 
@@ -114,11 +128,7 @@ fn predecessor_json_imports_and_exports_unchanged() {
 fn export_never_shows_secrets() {
     let env = env_with("");
     let file = write(env.dir.path(), "rc.json", &legacy(false));
-    assert!(
-        bin(&env, &["config", "import", file.to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(import(&env, &file, "first import", &[]).status.success());
     let out = bin(&env, &["config", "export"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
@@ -135,6 +145,333 @@ fn export_never_shows_secrets() {
         t.contains("110283406273996289"),
         "store's runtime config exported: {t}"
     );
+}
+
+/// The store's audit log, newest first (the CLI has no audit command).
+fn audit(env: &Env) -> Vec<store::AuditRecord> {
+    let url = format!("sqlite://{}/store.db", env.dir.path().display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            store::connect(&url)
+                .await
+                .unwrap()
+                .audit_log(100)
+                .await
+                .unwrap()
+        })
+}
+
+fn export_json(env: &Env) -> Value {
+    let out = bin(env, &["config", "export", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Issue 13 item 1: a file with one job's settings replaced the whole runtime config.
+#[test]
+fn a_partial_import_never_drops_jobs_or_mappings_silently() {
+    let env = env_with("");
+    let full = write(env.dir.path(), "rc.json", &legacy(false));
+    let out = import(&env, &full, "first", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let partial = env.dir.path().join("sync_stock.toml");
+    std::fs::write(
+        &partial,
+        "[runtime_config.jobs.sync_stock]\nenable = true\ncron = \"0 */5 * * * *\"\nsize = 1000\nsync = false\nuse_stream = false\n",
+    )
+    .unwrap();
+
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let out = import(&env, &partial, "faster stock", extra);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        for dropped in [
+            "- runtime_config.jobs.push_to_lingxing: {",
+            "- runtime_config.mapping.shop.\"1000012345\": \"110283406273996288\"",
+            "- runtime_config.mapping.warehouse.\"US-CA-01\"",
+            "- runtime_config.mapping.shipment.\"US-NJ-01-FECG\"",
+            "- runtime_config.mapping.sku.\"SKU-1\": \"LX-SKU-1\"",
+        ] {
+            assert!(t.contains(dropped), "{dropped} missing from:\n{t}");
+        }
+        assert!(
+            t.contains(
+                "~ runtime_config.jobs.sync_stock.cron: \"0 0 */2 * * *\" → \"0 */5 * * * *\""
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("refused") && t.contains("--replace") && t.contains("--merge"),
+            "{t}"
+        );
+        assert!(
+            t.contains("-jobs.push_to_lingxing") && t.contains("mapping.shop -2, mapping.sku -2"),
+            "{t}"
+        );
+        assert_eq!(export_json(&env), legacy(false), "nothing written");
+    }
+
+    // --merge keeps everything the file does not name.
+    let out = import(&env, &partial, "faster stock", &["--merge"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut expected = legacy(false);
+    expected["jobs"]["sync_stock"]["cron"] = json!("0 */5 * * * *");
+    expected["jobs"]["sync_stock"]["size"] = json!(1000);
+    assert_eq!(export_json(&env), expected);
+    let a = &audit(&env)[0].entry;
+    assert_eq!(a.action, "config.import");
+    assert_eq!(a.actor, "cli:tester");
+    assert_eq!(a.reason, "faster stock");
+    assert_eq!(a.detail["from_version"], 1);
+    assert_eq!(a.detail["to_version"], 2);
+    assert_eq!(a.detail["summary"], "jobs.sync_stock ~1");
+    // The same merge again changes nothing and writes nothing.
+    let out = import(&env, &partial, "again", &["--merge"]);
+    assert!(text(&out).contains("nothing to write"), "{}", text(&out));
+
+    // --replace drops, on purpose, and says what.
+    let out = import(&env, &partial, "only stock now", &["--replace"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("- runtime_config.jobs.push_to_lingxing"), "{t}");
+    let v = export_json(&env);
+    assert_eq!(v["jobs"].as_object().unwrap().len(), 1, "{v}");
+    assert_eq!(v["mapping"]["sku"], json!({}), "{v}");
+    // A reason is required, and may not be blank.
+    let out = bin(&env, &["config", "import", partial.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--reason"), "{}", text(&out));
+    let out = import(&env, &partial, " ", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn config_set_diff_history_and_rollback() {
+    let env = env_with("");
+    let full = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &full, "first", &[]).status.success());
+    let set = |k: &str, v: &str, why: &str| bin(&env, &["config", "set", k, v, "--reason", why]);
+
+    let out = set("jobs.push_to_lingxing.size", "100", "bigger batches");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("~ runtime_config.jobs.push_to_lingxing.size: 50 → 100"),
+        "{}",
+        text(&out)
+    );
+    // A bad value: config check's message, exit 2, nothing written.
+    let out = set("jobs.push_to_lingxing.size", "0", "oops");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "runtime_config.jobs.push_to_lingxing.size: must be a whole number above 0, got 0"
+        ),
+        "{}",
+        text(&out)
+    );
+    let out = set("jobs.sync_stock.cron", "*/5 * * * *", "oops");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("runtime_config.jobs.sync_stock.cron")
+            && text(&out).contains("5 fields"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(export_json(&env)["jobs"]["push_to_lingxing"]["size"], 100);
+    let out = bin(&env, &["config", "set", "writes_enabled", "false"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a reason is required: {}",
+        text(&out)
+    );
+
+    assert!(
+        set("jobs.sync_stock.enable", "false", "stock paused")
+            .status
+            .success()
+    );
+    assert!(
+        set(
+            "mapping.shop.1000034567",
+            "110283406273996290",
+            "new retailer"
+        )
+        .status
+        .success()
+    );
+    assert!(set("writes_enabled", "false", "freeze").status.success());
+    let out = set("mapping.sku.SKU-9", "LX-9", "hand mapping");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("+ runtime_config.mapping.sku.\"SKU-9\": \"LX-9\""),
+        "{}",
+        text(&out)
+    );
+    let v = export_json(&env);
+    assert_eq!(v["writes_enabled"], false);
+    assert_eq!(v["jobs"]["sync_stock"]["enable"], false);
+    assert_eq!(v["mapping"]["shop"]["1000034567"], "110283406273996290");
+    assert_eq!(v["mapping"]["sku"]["SKU-9"], "LX-9");
+    let a = audit(&env);
+    assert!(
+        a.iter()
+            .any(|r| r.entry.action == "sku.set_manual" && r.entry.reason == "hand mapping")
+    );
+    let set_entry = a
+        .iter()
+        .find(|r| r.entry.action == "config.set" && r.entry.reason == "freeze")
+        .unwrap();
+    assert_eq!(set_entry.entry.actor, "cli:tester");
+    assert_eq!(set_entry.entry.detail["from_version"], 4);
+    assert_eq!(set_entry.entry.detail["to_version"], 5);
+    assert_eq!(set_entry.entry.detail["summary"], "+writes_enabled");
+
+    // diff: previous vs running; one version vs running; two versions.
+    let out = bin(&env, &["config", "diff"]);
+    assert!(
+        text(&out).contains("v4 → v5:\n  + runtime_config.writes_enabled: false"),
+        "{}",
+        text(&out)
+    );
+    let out = bin(&env, &["config", "diff", "1", "2"]);
+    assert!(
+        text(&out).contains("~ runtime_config.jobs.push_to_lingxing.size: 50 → 100"),
+        "{}",
+        text(&out)
+    );
+    let out = bin(&env, &["config", "diff", "9"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = bin(&env, &["config", "diff", "--file", full.to_str().unwrap()]);
+    let t = text(&out);
+    assert!(
+        t.contains("- runtime_config.mapping.shop.\"1000034567\""),
+        "{t}"
+    );
+    assert!(t.contains("- runtime_config.mapping.sku.\"SKU-9\""), "{t}");
+
+    let out = bin(&env, &["config", "history"]);
+    let t = text(&out);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(lines.len(), 5, "{t}");
+    assert!(
+        lines[0].starts_with("v5 ")
+            && lines[0].contains("cli:tester")
+            && lines[0].contains("freeze"),
+        "{t}"
+    );
+    assert!(lines[0].ends_with("| +writes_enabled"), "{t}");
+    assert!(
+        lines[3].contains("bigger batches") && lines[3].ends_with("| jobs.push_to_lingxing ~1"),
+        "{t}"
+    );
+    assert!(
+        lines[4].starts_with("v1 ") && lines[4].contains("+jobs.ack_to_dsco"),
+        "{t}"
+    );
+
+    // Rollback saves a new version equal to v1; mapping.sku (versioned apart) stays.
+    let out = bin(&env, &["config", "rollback", "1", "--reason", "undo today"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("- runtime_config.writes_enabled: false"),
+        "{}",
+        text(&out)
+    );
+    let mut expected = legacy(false);
+    expected["mapping"]["sku"]["SKU-9"] = json!("LX-9");
+    assert_eq!(export_json(&env), expected);
+    let out = bin(&env, &["config", "history", "--limit", "1"]);
+    assert!(
+        text(&out).starts_with("v6 ") && text(&out).contains("rollback to v1: undo today"),
+        "{}",
+        text(&out)
+    );
+    let out = bin(&env, &["config", "rollback", "7", "--reason", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = bin(&env, &["config", "rollback", "6", "--reason", "x"]);
+    assert!(text(&out).contains("nothing to write"), "{}", text(&out));
+}
+
+/// Issue 13 item 12: `config export` printed a password embedded in a base URL.
+#[test]
+fn export_and_check_never_show_any_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dsco-lingxing.toml");
+    let root = dir.path().to_path_buf();
+    let body = |store: &str| {
+        format!(
+            r#"
+[dsco]
+base_url = "http://dsco-user:url-S3CRET-1@127.0.0.1:18080/api/v3"
+client_id = "client-1"
+client_secret = "client-S3CRET-2"
+
+[lingxing]
+base_url = "http://lx-user:url-S3CRET-3@127.0.0.1:18081"
+app_id = "ak_SimulatorApp1"
+app_secret = "app-S3CRET-4"
+
+[store]
+url = "{store}"
+
+[console]
+listen = "0.0.0.0:18090"
+password = "console-S3CRET-5"
+
+[alerts]
+kind = "dingtalk"
+webhook_url = "https://oapi.dingtalk.com/robot/send?access_token=hook-S3CRET-6"
+sign_secret = "sign-S3CRET-7"
+
+[exports]
+dir = "{}/exports"
+"#,
+            root.display()
+        )
+    };
+    std::fs::write(
+        &config,
+        body(&format!("sqlite://{}/store.db", root.display())),
+    )
+    .unwrap();
+    let env = Env { dir, config };
+    let out = bin(&env, &["config", "export"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains("S3CRET"), "export leaks a secret:\n{t}");
+    assert!(
+        t.contains("http://dsco-user:<redacted>@127.0.0.1:18080/api/v3"),
+        "{t}"
+    );
+    let out = bin(&env, &["config", "check"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("S3CRET"), "{}", text(&out));
+    // A PostgreSQL password, and bad URLs that hold passwords: named, never quoted.
+    let pg = env.dir.path().join("pg.toml");
+    std::fs::write(&pg, body("postgres://dl:pg-S3CRET-8@db:5432/dl")).unwrap();
+    let out = bin(&env, &["config", "check", pg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("S3CRET"), "{}", text(&out));
+    let bad = env.dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        body("postgres://dl:pg-S3CRET-8@:5432/dl")
+            .replace("http://dsco-user", "ftp://dsco-user")
+            .replace("https://oapi", "oapi"),
+    )
+    .unwrap();
+    let out = bin(&env, &["config", "check", bad.to_str().unwrap()]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("dsco.base_url") && t.contains("store.url") && t.contains("alerts.webhook_url"),
+        "{t}"
+    );
+    assert!(!t.contains("S3CRET"), "check leaks a secret:\n{t}");
 }
 
 #[test]
@@ -159,7 +496,7 @@ fn bad_config_names_the_key_and_exits_2() {
     let mut bad = legacy(false);
     bad["jobs"]["push_to_lingxin"] = json!({"enable": true, "cron": "0 * * * * *", "size": 1});
     let file = write(good.dir.path(), "bad.json", &bad);
-    let out = bin(&good, &["config", "import", file.to_str().unwrap()]);
+    let out = import(&good, &file, "bad", &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out).contains("runtime_config.jobs.push_to_lingxin: unknown job"),
@@ -185,11 +522,7 @@ fn bad_config_names_the_key_and_exits_2() {
 fn job_list_run_and_order_show() {
     let env = env_with("");
     let file = write(env.dir.path(), "rc.json", &legacy(false));
-    assert!(
-        bin(&env, &["config", "import", file.to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(import(&env, &file, "first import", &[]).status.success());
     let out = bin(&env, &["job", "list"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");

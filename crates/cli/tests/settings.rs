@@ -662,10 +662,12 @@ fn an_empty_secret_file_is_refused() {
 /// Every secret kind set to a value that must never show up in Debug, Display or an export.
 const ALL_SECRETS: &str = r#"
 [dsco]
+base_url = "https://dsco-user:base-S3CRET-h@api.dsco.io/api/v3"
 client_id = "client-id-is-not-secret"
 client_secret = "oauth-S3CRET-a"
 
 [lingxing]
+base_url = "http://lx:base-S3CRET-i@127.0.0.1:18081"
 app_id = "ak_TestAppId0001"
 app_secret = "app-S3CRET-b"
 
@@ -731,6 +733,38 @@ fn debug_display_and_export_never_show_secrets() {
         export.contains("url = \"postgres://dl:<redacted>@db:5432/dl\""),
         "{export}"
     );
+    // A password in a base URL is a secret too (issue 13, item 12).
+    assert!(
+        export.contains("base_url = \"https://dsco-user:<redacted>@api.dsco.io/api/v3\""),
+        "{export}"
+    );
+    assert!(
+        export.contains("base_url = \"http://lx:<redacted>@127.0.0.1:18081/\""),
+        "{export}"
+    );
+    assert!(
+        debug.contains("dsco-user:<redacted>@api.dsco.io"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn an_exported_base_url_placeholder_is_refused_on_load() {
+    let export = load_ok(ALL_SECRETS, &[]).to_redacted_toml();
+    // Every secret key filled back in, the base URLs left as exported.
+    let refilled = export
+        .replace(
+            "webhook_url = \"<redacted>\"",
+            "webhook_url = \"https://hook.example/x\"",
+        )
+        .replace("\"<redacted>\"", "\"filled-in\"")
+        .replace("dl:<redacted>@db", "dl:filled-in@db");
+    let err = load(&refilled, &[]).unwrap_err();
+    for key in ["dsco.base_url", "lingxing.base_url"] {
+        let p = err.at(key).unwrap_or_else(|| panic!("{key}: {err}"));
+        assert!(p.problem.contains("placeholder"), "{p}");
+    }
+    assert_eq!(err.problems.len(), 2, "{err}");
 }
 
 #[test]
@@ -741,10 +775,19 @@ fn errors_about_secrets_never_quote_them() {
             "https://oapi.dingtalk.com/robot/send?",
             "oapi.dingtalk.com/robot?",
         )
-        .replace("@db:5432/dl", "@:5432/dl");
+        .replace("@db:5432/dl", "@:5432/dl")
+        .replace("https://dsco-user:", "ftp://dsco-user:")
+        .replace("@127.0.0.1:18081", "@127.0.0.1:99999");
     let err = load(&text, &[]).unwrap_err();
     assert!(err.at("alerts.webhook_url").is_some(), "{err}");
     assert!(err.at("store.url").is_some(), "{err}");
+    // Bad base URLs are named and shown, their passwords redacted.
+    let p = err.at("dsco.base_url").expect("dsco.base_url");
+    assert!(
+        p.problem.contains("ftp://dsco-user:<redacted>@api.dsco.io"),
+        "{p}"
+    );
+    assert!(err.at("lingxing.base_url").is_some(), "{err}");
     assert!(!err.to_string().contains("S3CRET"), "{err}");
     assert!(!format!("{err:?}").contains("S3CRET"), "{err:?}");
 }

@@ -14,6 +14,9 @@ use serde_json::{Map, Value, json};
 
 use crate::job::{JobName, Schedule, format_duration, parse_duration};
 
+mod edit;
+pub use edit::{Change, ChangeKind, ConfigDiff, ROOT, SettingEdit};
+
 /// One problem in a config, with the key path it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -197,7 +200,7 @@ impl Default for RuntimeConfig {
 pub const DOMAIN: &str = "dsco_lingxing";
 
 /// A parsed runtime config and the `mapping.sku` entries that came with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportedConfig {
     pub config: RuntimeConfig,
     pub sku: BTreeMap<String, String>,

@@ -203,6 +203,45 @@ pub struct SkuMap {
 }
 
 impl SkuMap {
+    /// The entries of one source.
+    pub fn entries_of(&self, source: SkuSource) -> BTreeMap<String, String> {
+        self.entries
+            .iter()
+            .filter(|e| e.source == source)
+            .map(|e| (e.dsco_sku.clone(), e.lingxing_sku.clone()))
+            .collect()
+    }
+
+    /// The map after [`Store::replace_sku_entries`] of `source` by `entries` (what an import
+    /// would leave, to show before it writes).
+    pub fn with_entries(&self, source: SkuSource, entries: &BTreeMap<String, String>) -> SkuMap {
+        let mut out = SkuMap {
+            version: self.version,
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| e.source != source)
+                .cloned()
+                .collect(),
+        };
+        out.entries.extend(entries.iter().map(|(d, l)| SkuEntry {
+            dsco_sku: d.clone(),
+            lingxing_sku: l.clone(),
+            source,
+        }));
+        out
+    }
+
+    /// The map after [`Store::set_manual_sku`] (`None`: the manual entry removed).
+    pub fn with_manual(&self, dsco_sku: &str, lingxing_sku: Option<&str>) -> SkuMap {
+        let mut manual = self.entries_of(SkuSource::Manual);
+        match lingxing_sku {
+            Some(l) => manual.insert(dsco_sku.to_owned(), l.to_owned()),
+            None => manual.remove(dsco_sku),
+        };
+        self.with_entries(SkuSource::Manual, &manual)
+    }
+
     /// The effective map: manual entries win over pairs.
     pub fn effective(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
@@ -551,6 +590,10 @@ pub trait Store: Send + Sync + 'static {
     // --- runtime config ---------------------------------------------------------------------
     async fn runtime_config(&self) -> Result<Option<StoredConfig>>;
     async fn runtime_config_version(&self) -> Result<Option<i64>>;
+    /// The latest `limit` versions, most recent first (`config history`).
+    async fn runtime_config_history(&self, limit: u32) -> Result<Vec<StoredConfig>>;
+    /// One version, as it was saved (`config diff`, `config rollback`).
+    async fn runtime_config_at(&self, version: i64) -> Result<Option<StoredConfig>>;
     /// Saves a new version if the latest is still `expected` (`None`: no config yet). Audited.
     async fn save_runtime_config(
         &self,

@@ -1081,18 +1081,71 @@ impl SqlStore {
     }
 }
 
-/// A URL with its password replaced, for error messages.
+/// A URL with its password replaced by `<redacted>` (`postgres://app:pw@db/x` →
+/// `postgres://app:<redacted>@db/x`), for messages and exports. Only the authority is looked at,
+/// so an `@` in the path or query is left alone. The one URL redactor of the workspace.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(a)) if a > s => {
-            let creds = &url[s + 3..a];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:<redacted>{}", &url[..s + 3], &creds[..c], &url[a..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+    let Some(i) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[i + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if let Some(at) = authority.rfind('@')
+        && let Some(colon) = authority[..at].find(':')
+    {
+        return format!(
+            "{}{}:<redacted>{}",
+            &url[..i + 3],
+            &authority[..colon],
+            &rest[at..]
+        );
     }
+    url.to_owned()
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url;
+
+    #[test]
+    fn only_the_password_of_the_authority_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cr%40t@db:5432/x?sslmode=require"),
+            "postgres://app:<redacted>@db:5432/x?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("http://u:p@ss@host/api"),
+            "http://u:<redacted>@host/api"
+        );
+        assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact_url("sqlite://data/a.db"), "sqlite://data/a.db");
+        // An `@` past the authority is not a password's end.
+        assert_eq!(
+            redact_url("https://host/a:b@c?mail=x:y@z"),
+            "https://host/a:b@c?mail=x:y@z"
+        );
+    }
+}
+
+/// A `runtime_config` row (version, config, actor, reason, created_at), its config validated.
+fn stored_config(r: &impl Cols) -> Result<StoredConfig> {
+    const T: &str = "runtime_config";
+    let v: Value = serde_json::from_str(&r.s("config")?).map_err(|e| StoreError::Corrupt {
+        table: T,
+        detail: e.to_string(),
+    })?;
+    let imported =
+        RuntimeConfig::from_value(&v, "runtime_config").map_err(|e| StoreError::Corrupt {
+            table: T,
+            detail: e.to_string(),
+        })?;
+    Ok(StoredConfig {
+        version: r.i64("version")?,
+        config: imported.config,
+        actor: r.s("actor")?,
+        reason: r.s("reason")?,
+        created_at: at(T, r.i64("created_at")?)?,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1335,29 +1388,37 @@ impl Store for SqlStore {
     }
 
     async fn runtime_config(&self) -> Result<Option<StoredConfig>> {
-        const T: &str = "runtime_config";
         with_pool!(self, p => {
             let row = sqlx::query(
                 "SELECT version, config, actor, reason, created_at FROM runtime_config ORDER BY version DESC LIMIT 1",
             )
             .fetch_optional(p)
             .await?;
-            let Some(r) = row else { return Ok(None) };
-            let v: Value = serde_json::from_str(&r.s("config")?).map_err(|e| StoreError::Corrupt {
-                table: T,
-                detail: e.to_string(),
-            })?;
-            let imported = RuntimeConfig::from_value(&v, "runtime_config").map_err(|e| StoreError::Corrupt {
-                table: T,
-                detail: e.to_string(),
-            })?;
-            Ok(Some(StoredConfig {
-                version: r.i64("version")?,
-                config: imported.config,
-                actor: r.s("actor")?,
-                reason: r.s("reason")?,
-                created_at: at(T, r.i64("created_at")?)?,
-            }))
+            row.as_ref().map(stored_config).transpose()
+        })
+    }
+
+    async fn runtime_config_history(&self, limit: u32) -> Result<Vec<StoredConfig>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT version, config, actor, reason, created_at FROM runtime_config ORDER BY version DESC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(stored_config).collect()
+        })
+    }
+
+    async fn runtime_config_at(&self, version: i64) -> Result<Option<StoredConfig>> {
+        with_pool!(self, p => {
+            let row = sqlx::query(
+                "SELECT version, config, actor, reason, created_at FROM runtime_config WHERE version = $1",
+            )
+            .bind(version)
+            .fetch_optional(p)
+            .await?;
+            row.as_ref().map(stored_config).transpose()
         })
     }
 

@@ -330,6 +330,84 @@ pub async fn runtime_config_is_versioned_with_compare_and_swap(b: &Backend) {
     assert_eq!(audit[0].entry.actor, "console");
 }
 
+/// `config history`, `config diff` and `config rollback` read every saved version.
+pub async fn every_runtime_config_version_stays_readable(b: &Backend) {
+    let s = &*b.store;
+    assert!(s.runtime_config_history(10).await.unwrap().is_empty());
+    assert_eq!(s.runtime_config_at(1).await.unwrap(), None);
+    let mut cfg = RuntimeConfig::default();
+    for (i, who) in ["cli:a", "cli:b", "console"].into_iter().enumerate() {
+        cfg.mapping.shop.insert(format!("R{i}"), format!("S{i}"));
+        let expected = (i > 0).then_some(i as i64);
+        s.save_runtime_config(expected, &cfg, who, &format!("step {i}"), t(i as i64))
+            .await
+            .unwrap();
+    }
+    let h = s.runtime_config_history(2).await.unwrap();
+    assert_eq!(h.iter().map(|c| c.version).collect::<Vec<_>>(), [3, 2]);
+    assert_eq!(h[0].actor, "console");
+    assert_eq!(h[1].reason, "step 1");
+    assert_eq!(h[1].created_at, t(1));
+    assert_eq!(h[1].config.mapping.shop.len(), 2);
+    let v1 = s.runtime_config_at(1).await.unwrap().unwrap();
+    assert_eq!(v1.version, 1);
+    assert_eq!(v1.actor, "cli:a");
+    assert_eq!(v1.config.mapping.shop.keys().collect::<Vec<_>>(), ["R0"]);
+    assert_eq!(s.runtime_config_at(4).await.unwrap(), None);
+    assert_eq!(s.runtime_config_history(10).await.unwrap().len(), 3);
+}
+
+/// The previews `config import|set` show equal what the writes then leave.
+pub async fn sku_map_previews_match_the_writes(b: &Backend) {
+    let s = &*b.store;
+    let map = |v: &[(&str, &str)]| -> BTreeMap<String, String> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    let v1 = s
+        .replace_sku_entries(
+            0,
+            SkuSource::Pair,
+            &map(&[("A", "LA"), ("B", "LB")]),
+            "p",
+            "r",
+            t(0),
+            None,
+        )
+        .await
+        .unwrap();
+    let m = s.sku_map().await.unwrap();
+    let manual = map(&[("B", "LB-M"), ("C", "LC")]);
+    let preview = m.with_entries(SkuSource::Manual, &manual);
+    let v2 = s
+        .replace_sku_entries(v1, SkuSource::Manual, &manual, "cli", "r", t(1), None)
+        .await
+        .unwrap();
+    let m = s.sku_map().await.unwrap();
+    assert_eq!(preview.effective(), m.effective());
+    assert_eq!(m.entries_of(SkuSource::Manual), manual);
+    assert_eq!(
+        m.entries_of(SkuSource::Pair),
+        map(&[("A", "LA"), ("B", "LB")])
+    );
+    for (sku, lx) in [("B", None), ("D", Some("LD")), ("A", Some("LA-M"))] {
+        let m = s.sku_map().await.unwrap();
+        let preview = m.with_manual(sku, lx);
+        s.set_manual_sku(m.version, sku, lx, "cli", "r", t(2))
+            .await
+            .unwrap();
+        assert_eq!(
+            preview.effective(),
+            s.sku_map().await.unwrap().effective(),
+            "{sku}"
+        );
+    }
+    // B's manual entry is gone, so its pair shows again.
+    assert_eq!(s.sku_map().await.unwrap().effective()["B"], "LB");
+    assert!(v2 > v1);
+}
+
 pub async fn sku_map_replaces_one_source_and_manual_wins(b: &Backend) {
     let s = &*b.store;
     let m = s.sku_map().await.unwrap();

@@ -63,6 +63,8 @@ suite!(
     cases::runs_are_recorded_and_rejected_fires_once_per_blocking_run,
     cases::orphan_runs_are_closed,
     cases::runtime_config_is_versioned_with_compare_and_swap,
+    cases::every_runtime_config_version_stays_readable,
+    cases::sku_map_previews_match_the_writes,
     cases::sku_map_replaces_one_source_and_manual_wins,
     cases::pull_upsert_merges_and_never_moves_the_stage,
     cases::stage_moves_only_forward_by_compare_and_swap,
