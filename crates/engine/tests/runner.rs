@@ -467,3 +467,119 @@ pub async fn shutdown_stops_the_running_job_and_frees_its_lease(db: &Db) {
             .is_none()
     );
 }
+
+/// A runner killed (-9) mid-run while another process runs on the same store: the other's
+/// start finds the lease still alive and leaves the run alone, but once the lease expires the
+/// run is closed as failed, naming the dead runner and its last heartbeat, without waiting for
+/// another restart.
+pub async fn a_run_whose_runner_died_is_closed_once_its_lease_expires(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let (a, _) = engine_with(
+        db.open().await,
+        &clock,
+        "killed",
+        Duration::from_secs(3600),
+        settings(),
+    );
+    let b_store = db.open().await;
+    let (b, _) = engine_with(b_store.clone(), &clock, "next", Duration::ZERO, settings());
+    let (_tx, rx) = watch::channel(false);
+    let ha = tokio::spawn(async move {
+        a.run_job(JobName::SyncStock, Trigger::Cli, RunOptions::default(), rx)
+            .await
+    });
+    // The job sleeps and its heartbeat beats once.
+    clock.sim().unwrap().wait_for_sleepers(2).await;
+    drive(&clock, t0() + TimeDelta::seconds(3), Duration::from_secs(1)).await;
+    // kill -9: the process and all its tasks vanish; nothing closes the run or frees the lease.
+    ha.abort();
+    let _ = ha.await;
+    let open = b_store.list_runs(Some(JobName::SyncStock), 1).await.unwrap();
+    assert_eq!(open[0].outcome, RunOutcome::Running);
+    let killed_run = open[0].id.clone();
+
+    // The next process starts within the lease time: the run still looks alive.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let h = tokio::spawn(Scheduler::new(b).run(stop_rx));
+    settle().await;
+    let rec = b_store.get_run(&killed_run).await.unwrap().unwrap();
+    assert_eq!(rec.outcome, RunOutcome::Running, "the lease is still alive");
+    // The lease (10 s from the last heartbeat at 08:00:02) expires while the process runs.
+    drive(&clock, t0() + TimeDelta::seconds(20), Duration::from_secs(1)).await;
+    let rec = b_store.get_run(&killed_run).await.unwrap().unwrap();
+    assert_eq!(rec.outcome, RunOutcome::Failed, "{rec:?}");
+    let error = rec.error.unwrap_or_default();
+    assert!(
+        error.contains("the runner killed died (no heartbeat since 2026-03-01 08:00:02 UTC)"),
+        "{error}"
+    );
+    let ended = rec.ended_at.unwrap();
+    assert!(ended >= t0() + TimeDelta::seconds(12) && ended <= t0() + TimeDelta::seconds(15), "{ended}");
+    stop_tx.send(true).unwrap();
+    h.await.unwrap().unwrap();
+}
+
+/// A job that writes a cursor larger than a database page.
+struct BigWrite;
+
+#[async_trait]
+impl Job for BigWrite {
+    fn name(&self) -> JobName {
+        JobName::PullDscoOrders
+    }
+    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        let big = ctx.run_id.repeat(3000);
+        ctx.store
+            .set_cursor("big", &big, ctx.clock.now(), &ctx.fence)
+            .await?;
+        Ok(())
+    }
+}
+
+/// On a full disk (SQLite's SQLITE_FULL), every run fails saying so — never "lease taken over",
+/// never a transaction-depth error — and the store's condition shows in readiness; once space
+/// returns, the next run succeeds without a restart and readiness clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_runs_clearly_and_they_resume_when_space_returns() {
+    let db = Db::sqlite().await;
+    let sql = Arc::new(store::SqlStore::connect(&db.url).await.unwrap());
+    let clock = Clock::simulated(t0());
+    let mut e = Engine::new(sql.clone(), clock.clone(), "runner", settings());
+    e.register(Arc::new(BigWrite));
+    let (_tx, rx) = watch::channel(false);
+    let run = || e.run_job(JobName::PullDscoOrders, Trigger::Cli, RunOptions::default(), rx.clone());
+    sql.limit_sqlite_pages(Some(0)).await.unwrap();
+    for _ in 0..12 {
+        // The run fails, or (when even its run record finds no room) cannot be recorded: both
+        // say the disk is full.
+        let error = match run().await {
+            Ok(RunResult::Ran { outcome, error, .. }) => {
+                assert_eq!(outcome, RunOutcome::Failed, "{error:?}");
+                error.unwrap()
+            }
+            Ok(r) => panic!("{r:?}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            error.starts_with("the store's disk is full (SQLite: database or disk is full): free space; the service resumes by itself"),
+            "{error}"
+        );
+        clock.sim().unwrap().advance(Duration::from_secs(1));
+    }
+    assert!(matches!(e.store_problem(), Some((store::StoreProblem::DiskFull(_), _))));
+    let r = e.readiness().await;
+    assert!(!r.ready);
+    let disk = r.checks.iter().find(|c| c.name == "store_disk").unwrap();
+    assert!(!disk.ok && disk.message.contains("disk is full") && disk.message_zh.contains("磁盘已满"), "{disk:?}");
+
+    sql.limit_sqlite_pages(None).await.unwrap();
+    let RunResult::Ran { outcome, error, .. } = run().await.unwrap() else {
+        panic!("ran expected")
+    };
+    assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}");
+    assert!(e.store_problem().is_none());
+    let r = e.readiness().await;
+    assert!(r.checks.iter().find(|c| c.name == "store_disk").unwrap().ok, "{r:?}");
+    let runs = sql.list_runs(Some(JobName::PullDscoOrders), 20).await.unwrap();
+    assert!(runs.iter().all(|r| r.outcome != RunOutcome::LeaseLost), "{runs:?}");
+}
