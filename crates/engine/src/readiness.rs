@@ -72,7 +72,7 @@ impl Engine {
             }
         };
         let problem = self.store_problem();
-        checks.push(match (self.store.check_writable().await, &problem) {
+        checks.push(match (&self.store.check_writable().await, &problem) {
             (Err(StoreError::ReadOnly(d)), _) | (Ok(()), Some((StoreProblem::ReadOnly(d), _))) => {
                 Check::failing(
                     "store_writable",
