@@ -754,7 +754,10 @@ async fn run(settings: Settings) -> Result<ExitCode> {
         ),
         Err(e) => {
             return Err(e).with_context(|| {
-                format!("cannot write to the store {}", settings.store.url.redacted())
+                format!(
+                    "cannot write to the store {}",
+                    settings.store.url.redacted()
+                )
             });
         }
     }

@@ -291,7 +291,8 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
     let ready = get(&addr, "/readyz").unwrap();
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     assert!(
-        ready.contains("\"status\":\"ready\"") && ready.contains("\"name\":\"job:cleanup_exports\""),
+        ready.contains("\"status\":\"ready\"")
+            && ready.contains("\"name\":\"job:cleanup_exports\""),
         "{ready}"
     );
     let metrics = get(&addr, "/metrics").unwrap();
@@ -384,7 +385,10 @@ fn run_refuses_a_read_only_store_before_serving() {
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             child.kill().unwrap();
-            panic!("`run` on a read-only store kept running: {}", text(&child.wait_with_output().unwrap()));
+            panic!(
+                "`run` on a read-only store kept running: {}",
+                text(&child.wait_with_output().unwrap())
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }

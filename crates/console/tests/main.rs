@@ -54,7 +54,9 @@ async fn enable_pull(store: &dyn Store) {
     let v = json!({"domain": "dsco_lingxing", "jobs": {
         "pull_dsco_orders": {"enable": true, "cron": "0 */5 * * * *", "size": 10}
     }, "mapping": {}});
-    let cfg = RuntimeConfig::from_value(&v, "runtime_config").unwrap().config;
+    let cfg = RuntimeConfig::from_value(&v, "runtime_config")
+        .unwrap()
+        .config;
     let t = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
     store
         .save_runtime_config(None, &cfg, "test", "test", t)
@@ -72,7 +74,12 @@ async fn readyz_reports_failing_jobs_and_refused_credentials_healthz_stays_live(
     let store = store::connect(&url).await.unwrap();
     enable_pull(&*store).await;
     let clock = Clock::simulated(Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap());
-    let mut e = Engine::new(store.clone(), clock.clone(), "runner", EngineSettings::default());
+    let mut e = Engine::new(
+        store.clone(),
+        clock.clone(),
+        "runner",
+        EngineSettings::default(),
+    );
     e.register(Arc::new(Refused));
     let e = Arc::new(e);
     let base = serve(e.clone()).await;
@@ -80,30 +87,67 @@ async fn readyz_reports_failing_jobs_and_refused_credentials_healthz_stays_live(
     let (status, body) = get(&base, "/readyz").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ready");
-    for name in ["store", "store_writable", "store_disk", "job:pull_dsco_orders", "credentials:pull_dsco_orders"] {
+    for name in [
+        "store",
+        "store_writable",
+        "store_disk",
+        "job:pull_dsco_orders",
+        "credentials:pull_dsco_orders",
+    ] {
         assert_eq!(check(&body, name)["ok"], true, "{name}: {body}");
     }
 
     let (_tx, rx) = watch::channel(false);
     for _ in 0..3 {
-        e.run_job(JobName::PullDscoOrders, Trigger::Cron, RunOptions::default(), rx.clone())
-            .await
-            .unwrap();
-        clock.sim().unwrap().advance(std::time::Duration::from_secs(300));
+        e.run_job(
+            JobName::PullDscoOrders,
+            Trigger::Cron,
+            RunOptions::default(),
+            rx.clone(),
+        )
+        .await
+        .unwrap();
+        clock
+            .sim()
+            .unwrap()
+            .advance(std::time::Duration::from_secs(300));
     }
     let (status, body) = get(&base, "/readyz").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "not ready");
     let job = check(&body, "job:pull_dsco_orders");
     assert_eq!(job["ok"], false);
-    assert!(job["message"].as_str().unwrap().contains("the last 3 runs of pull_dsco_orders failed"), "{job}");
-    assert!(job["message_zh"].as_str().unwrap().contains("均失败"), "{job}");
+    assert!(
+        job["message"]
+            .as_str()
+            .unwrap()
+            .contains("the last 3 runs of pull_dsco_orders failed"),
+        "{job}"
+    );
+    assert!(
+        job["message_zh"].as_str().unwrap().contains("均失败"),
+        "{job}"
+    );
     let cred = check(&body, "credentials:pull_dsco_orders");
     assert_eq!(cred["ok"], false);
-    assert!(cred["message"].as_str().unwrap().contains("invalid_client"), "{cred}");
-    assert!(cred["message_zh"].as_str().unwrap().contains("凭据"), "{cred}");
-    let failing: Vec<&str> = body["failing"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(failing, ["job:pull_dsco_orders", "credentials:pull_dsco_orders"]);
+    assert!(
+        cred["message"].as_str().unwrap().contains("invalid_client"),
+        "{cred}"
+    );
+    assert!(
+        cred["message_zh"].as_str().unwrap().contains("凭据"),
+        "{cred}"
+    );
+    let failing: Vec<&str> = body["failing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failing,
+        ["job:pull_dsco_orders", "credentials:pull_dsco_orders"]
+    );
     assert_eq!(check(&body, "store")["ok"], true);
 
     let (status, body) = get(&base, "/healthz").await;

@@ -25,13 +25,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use clock::Clock;
 use domain::{JobConfig, JobName, PoNumber, RunCounts, RunOutcome, RuntimeConfig, Trigger};
-use chrono::{DateTime, Utc};
 use store::{Fence, Store, StoreError, StoreProblem};
 
-pub use runner::{RunOptions, RunResult};
 pub use readiness::{Check, Readiness};
+pub use runner::{RunOptions, RunResult};
 pub use scheduler::{Scheduler, upcoming_fires};
 
 /// Why a job stopped before handling its batch.

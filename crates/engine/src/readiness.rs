@@ -42,7 +42,11 @@ impl Check {
             message_zh: zh.into(),
         }
     }
-    fn failing(name: impl Into<String>, message: impl Into<String>, zh: impl Into<String>) -> Check {
+    fn failing(
+        name: impl Into<String>,
+        message: impl Into<String>,
+        zh: impl Into<String>,
+    ) -> Check {
         Check {
             ok: false,
             ..Check::ok(name, message, zh)
@@ -95,7 +99,10 @@ impl Engine {
                     StoreError::DiskFull(d.clone()),
                     fmt(*since)
                 ),
-                format!("存储磁盘已满（{d}）：请释放空间，服务会自动恢复（自 {} 起写入失败）", fmt(*since)),
+                format!(
+                    "存储磁盘已满（{d}）：请释放空间，服务会自动恢复（自 {} 起写入失败）",
+                    fmt(*since)
+                ),
             ),
             _ => Check::ok("store_disk", "the store has room to write", "存储空间充足"),
         });
@@ -143,20 +150,37 @@ impl Engine {
         {
             checks.push(Check::failing(
                 &name,
-                format!("the last {FAILED_RUNS_IN_A_ROW} runs of {job} failed; the last: {last_error}"),
+                format!(
+                    "the last {FAILED_RUNS_IN_A_ROW} runs of {job} failed; the last: {last_error}"
+                ),
                 format!("{job} 最近 {FAILED_RUNS_IN_A_ROW} 次运行均失败；最近一次：{last_error}"),
             ));
         } else if let Some(since) = match last_success {
-            Some(s) => s.ended_at.filter(|e| now - *e > quiet && ended.first().is_some_and(failed)),
-            None => ended.last().map(|r| r.started_at).filter(|s| now - *s > quiet),
+            Some(s) => s
+                .ended_at
+                .filter(|e| now - *e > quiet && ended.first().is_some_and(failed)),
+            None => ended
+                .last()
+                .map(|r| r.started_at)
+                .filter(|s| now - *s > quiet),
         } {
             checks.push(Check::failing(
                 &name,
-                format!("{job} has not succeeded since {}; the last run: {last_error}", fmt(since)),
-                format!("{job} 自 {} 起没有成功运行；最近一次：{last_error}", fmt(since)),
+                format!(
+                    "{job} has not succeeded since {}; the last run: {last_error}",
+                    fmt(since)
+                ),
+                format!(
+                    "{job} 自 {} 起没有成功运行；最近一次：{last_error}",
+                    fmt(since)
+                ),
             ));
         } else {
-            checks.push(Check::ok(&name, format!("{job} runs"), format!("{job} 运行正常")));
+            checks.push(Check::ok(
+                &name,
+                format!("{job} runs"),
+                format!("{job} 运行正常"),
+            ));
         }
         let refused = match ended.first() {
             Some(last) => self

@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use domain::{JobName, PoNumber, RunCounts, RunOutcome, RuntimeConfig, Trigger};
 use clock::Clock;
+use domain::{JobName, PoNumber, RunCounts, RunOutcome, RuntimeConfig, Trigger};
 use store::{Lease, NewRun, Store, StoreError};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -55,7 +55,8 @@ impl Engine {
             .store
             .try_acquire_lease(job, &self.holder, &run_id, now, self.settings.lease_ttl)
             .await;
-        let Some(lease) = self.noting(acquired)? else {            let info = self.store.lease_info(job).await?;
+        let Some(lease) = self.noting(acquired)? else {
+            let info = self.store.lease_info(job).await?;
             let blocking = info.and_then(|i| i.run_id);
             if let Some(b) = &blocking
                 && self

@@ -494,7 +494,10 @@ pub async fn a_run_whose_runner_died_is_closed_once_its_lease_expires(db: &Db) {
     // kill -9: the process and all its tasks vanish; nothing closes the run or frees the lease.
     ha.abort();
     let _ = ha.await;
-    let open = b_store.list_runs(Some(JobName::SyncStock), 1).await.unwrap();
+    let open = b_store
+        .list_runs(Some(JobName::SyncStock), 1)
+        .await
+        .unwrap();
     assert_eq!(open[0].outcome, RunOutcome::Running);
     let killed_run = open[0].id.clone();
 
@@ -505,18 +508,27 @@ pub async fn a_run_whose_runner_died_is_closed_once_its_lease_expires(db: &Db) {
     let rec = b_store.get_run(&killed_run).await.unwrap().unwrap();
     assert_eq!(rec.outcome, RunOutcome::Running, "the lease is still alive");
     // The lease (10 s from the last heartbeat at 08:00:02) expires while the process runs.
-    drive(&clock, t0() + TimeDelta::seconds(20), Duration::from_secs(1)).await;
+    drive(
+        &clock,
+        t0() + TimeDelta::seconds(20),
+        Duration::from_secs(1),
+    )
+    .await;
     let rec = b_store.get_run(&killed_run).await.unwrap().unwrap();
     assert_eq!(rec.outcome, RunOutcome::Failed, "{rec:?}");
     let error = rec.error.unwrap_or_default();
     // Its last heartbeat: at 08:00:02, or a step later when the beat's task ran late.
     assert!(
         error.contains("the runner killed died (no heartbeat since 2026-03-01 08:00:02 UTC)")
-            || error.contains("the runner killed died (no heartbeat since 2026-03-01 08:00:03 UTC)"),
+            || error
+                .contains("the runner killed died (no heartbeat since 2026-03-01 08:00:03 UTC)"),
         "{error}"
     );
     let ended = rec.ended_at.unwrap();
-    assert!(ended >= t0() + TimeDelta::seconds(12) && ended <= t0() + TimeDelta::seconds(16), "{ended}");
+    assert!(
+        ended >= t0() + TimeDelta::seconds(12) && ended <= t0() + TimeDelta::seconds(16),
+        "{ended}"
+    );
     stop_tx.send(true).unwrap();
     h.await.unwrap().unwrap();
 }
@@ -549,7 +561,14 @@ async fn a_full_disk_fails_runs_clearly_and_they_resume_when_space_returns() {
     let mut e = Engine::new(sql.clone(), clock.clone(), "runner", settings());
     e.register(Arc::new(BigWrite));
     let (_tx, rx) = watch::channel(false);
-    let run = || e.run_job(JobName::PullDscoOrders, Trigger::Cli, RunOptions::default(), rx.clone());
+    let run = || {
+        e.run_job(
+            JobName::PullDscoOrders,
+            Trigger::Cli,
+            RunOptions::default(),
+            rx.clone(),
+        )
+    };
     sql.limit_sqlite_pages(Some(0)).await.unwrap();
     for _ in 0..12 {
         // The run fails, or (when even its run record finds no room) cannot be recorded: both
@@ -568,11 +587,17 @@ async fn a_full_disk_fails_runs_clearly_and_they_resume_when_space_returns() {
         );
         clock.sim().unwrap().advance(Duration::from_secs(1));
     }
-    assert!(matches!(e.store_problem(), Some((store::StoreProblem::DiskFull(_), _))));
+    assert!(matches!(
+        e.store_problem(),
+        Some((store::StoreProblem::DiskFull(_), _))
+    ));
     let r = e.readiness().await;
     assert!(!r.ready);
     let disk = r.checks.iter().find(|c| c.name == "store_disk").unwrap();
-    assert!(!disk.ok && disk.message.contains("disk is full") && disk.message_zh.contains("磁盘已满"), "{disk:?}");
+    assert!(
+        !disk.ok && disk.message.contains("disk is full") && disk.message_zh.contains("磁盘已满"),
+        "{disk:?}"
+    );
 
     sql.limit_sqlite_pages(None).await.unwrap();
     let RunResult::Ran { outcome, error, .. } = run().await.unwrap() else {
@@ -581,7 +606,16 @@ async fn a_full_disk_fails_runs_clearly_and_they_resume_when_space_returns() {
     assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}");
     assert!(e.store_problem().is_none());
     let r = e.readiness().await;
-    assert!(r.checks.iter().find(|c| c.name == "store_disk").unwrap().ok, "{r:?}");
-    let runs = sql.list_runs(Some(JobName::PullDscoOrders), 20).await.unwrap();
-    assert!(runs.iter().all(|r| r.outcome != RunOutcome::LeaseLost), "{runs:?}");
+    assert!(
+        r.checks.iter().find(|c| c.name == "store_disk").unwrap().ok,
+        "{r:?}"
+    );
+    let runs = sql
+        .list_runs(Some(JobName::PullDscoOrders), 20)
+        .await
+        .unwrap();
+    assert!(
+        runs.iter().all(|r| r.outcome != RunOutcome::LeaseLost),
+        "{runs:?}"
+    );
 }

@@ -1034,10 +1034,7 @@ fn event_from(r: &impl Cols) -> Result<OrderEvent> {
     })
 }
 
-async fn set_page_limit(
-    conn: &mut sqlx::SqliteConnection,
-    pages: u64,
-) -> Result<(), sqlx::Error> {
+async fn set_page_limit(conn: &mut sqlx::SqliteConnection, pages: u64) -> Result<(), sqlx::Error> {
     sqlx::query(AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
         .execute(conn)
         .await?;
@@ -1054,10 +1051,7 @@ const SQLITE_CONNECTIONS: u32 = 8;
 /// the slower one then fails on `CREATE TABLE`; the first switch of a new file to WAL can also
 /// meet a locked database. Each migration commits together with its bookkeeping row, so opening
 /// again sees the other process's work and applies only what is still missing.
-async fn open_sqlite(
-    opts: SqliteConnectOptions,
-    page_limit: Arc<AtomicU64>,
-) -> Result<SqlitePool> {
+async fn open_sqlite(opts: SqliteConnectOptions, page_limit: Arc<AtomicU64>) -> Result<SqlitePool> {
     let mut attempt = 0;
     loop {
         let opened = async {

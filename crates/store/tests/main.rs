@@ -127,7 +127,13 @@ async fn a_full_disk_is_reported_and_writes_resume_when_space_returns() {
     let s: Arc<dyn Store> = sql.clone();
     let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
     let lease = s
-        .try_acquire_lease(JobName::PullDscoOrders, "a", "run-a", now, std::time::Duration::from_secs(60))
+        .try_acquire_lease(
+            JobName::PullDscoOrders,
+            "a",
+            "run-a",
+            now,
+            std::time::Duration::from_secs(60),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -137,7 +143,11 @@ async fn a_full_disk_is_reported_and_writes_resume_when_space_returns() {
     sql.limit_sqlite_pages(Some(0)).await.unwrap();
     // The pages the migrations freed are used up first.
     let mut filled = 0;
-    while s.set_cursor(&format!("fill{filled}"), &big, now, &fence).await.is_ok() {
+    while s
+        .set_cursor(&format!("fill{filled}"), &big, now, &fence)
+        .await
+        .is_ok()
+    {
         filled += 1;
         assert!(filled < 1000, "the page limit never bit");
     }
@@ -153,7 +163,9 @@ async fn a_full_disk_is_reported_and_writes_resume_when_space_returns() {
             "the store's disk is full (SQLite: database or disk is full): free space; the service resumes by itself"
         );
         // Small writes that fit in the pages the file has go on meanwhile.
-        s.set_cursor("small", &i.to_string(), now, &fence).await.unwrap();
+        s.set_cursor("small", &i.to_string(), now, &fence)
+            .await
+            .unwrap();
     }
     sql.limit_sqlite_pages(None).await.unwrap();
     // No restart: every connection takes fenced writes again.
@@ -166,10 +178,17 @@ async fn a_full_disk_is_reported_and_writes_resume_when_space_returns() {
     for r in futures_join(writes).await {
         r.unwrap_or_else(|e| panic!("a write after space returned failed: {e}"));
     }
-    assert_eq!(s.cursor("c31").await.unwrap().as_deref(), Some(big.as_str()));
+    assert_eq!(
+        s.cursor("c31").await.unwrap().as_deref(),
+        Some(big.as_str())
+    );
     assert_eq!(s.cursor("small").await.unwrap().as_deref(), Some("19"));
     // The lease was never taken over: the fence still holds.
-    assert!(s.renew_lease(&lease, now, std::time::Duration::from_secs(60)).await.unwrap());
+    assert!(
+        s.renew_lease(&lease, now, std::time::Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
 }
 
 /// A statement failing inside a fenced transaction rolls it back and leaves the pool usable:
@@ -183,7 +202,13 @@ async fn a_failed_statement_in_a_fenced_write_leaves_the_pool_usable() {
     let s = b.store.clone();
     let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
     let lease = s
-        .try_acquire_lease(JobName::SyncStock, "a", "run-a", now, std::time::Duration::from_secs(60))
+        .try_acquire_lease(
+            JobName::SyncStock,
+            "a",
+            "run-a",
+            now,
+            std::time::Duration::from_secs(60),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -201,7 +226,10 @@ async fn a_failed_statement_in_a_fenced_write_leaves_the_pool_usable() {
     s.insert_run(&run("run-a"), &lease.fence()).await.unwrap();
     for _ in 0..20 {
         // The same id again: the INSERT fails inside the fenced transaction.
-        let err = s.insert_run(&run("run-a"), &lease.fence()).await.unwrap_err();
+        let err = s
+            .insert_run(&run("run-a"), &lease.fence())
+            .await
+            .unwrap_err();
         assert!(matches!(err, store::StoreError::Db(_)), "{err:?}");
     }
     for i in 0..20 {
