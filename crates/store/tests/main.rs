@@ -118,29 +118,17 @@ async fn futures_join<T>(hs: impl Iterator<Item = tokio::task::JoinHandle<T>>) -
 /// until restart).
 #[tokio::test]
 async fn a_full_disk_is_reported_and_writes_resume_when_space_returns() {
-    use chrono::{TimeZone, Utc};
     use domain::JobName;
 
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/store.db", dir.path().display());
     let sql = Arc::new(store::SqlStore::connect(&url).await.unwrap());
     let s: Arc<dyn Store> = sql.clone();
-    let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
-    let lease = s
-        .try_acquire_lease(
-            JobName::PullDscoOrders,
-            "a",
-            "run-a",
-            now,
-            std::time::Duration::from_secs(60),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let (lease, now) = leased(&*s, JobName::PullDscoOrders).await;
     let fence = lease.fence();
     // Larger than a page: the row needs new pages, which the limit refuses.
     let big = "x".repeat(64 * 1024);
-    sql.limit_sqlite_pages(Some(0)).await.unwrap();
+    sql.limit_sqlite_pages(Some(1)).await.unwrap();
     // The pages the migrations freed are used up first.
     let mut filled = 0;
     while s
@@ -192,26 +180,14 @@ async fn a_full_disk_is_reported_and_writes_resume_when_space_returns() {
 }
 
 /// A statement failing inside a fenced transaction rolls it back and leaves the pool usable:
-/// the next writes on the same pool succeed (and the failed one wrote nothing).
+/// the next writes on the same pool succeed.
 #[tokio::test]
 async fn a_failed_statement_in_a_fenced_write_leaves_the_pool_usable() {
-    use chrono::{TimeZone, Utc};
     use domain::JobName;
 
     let b = sqlite().await;
     let s = b.store.clone();
-    let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
-    let lease = s
-        .try_acquire_lease(
-            JobName::SyncStock,
-            "a",
-            "run-a",
-            now,
-            std::time::Duration::from_secs(60),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let (lease, now) = leased(&*s, JobName::SyncStock).await;
     let run = |id: &str| store::NewRun {
         id: id.into(),
         job: JobName::SyncStock,
@@ -238,4 +214,19 @@ async fn a_failed_statement_in_a_fenced_write_leaves_the_pool_usable() {
             .unwrap();
     }
     assert_eq!(s.cursor("after").await.unwrap().as_deref(), Some("19"));
+}
+
+/// The lease of `job`, taken at the suite's epoch, and that time.
+async fn leased(
+    s: &dyn Store,
+    job: domain::JobName,
+) -> (store::Lease, chrono::DateTime<chrono::Utc>) {
+    use chrono::TimeZone;
+    let now = chrono::Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    let lease = s
+        .try_acquire_lease(job, "a", "run-a", now, std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    (lease, now)
 }
