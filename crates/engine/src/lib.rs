@@ -74,8 +74,15 @@ impl FarFailure for dsco::DscoError {
 }
 
 impl FarFailure for lingxing::LingxingError {
+    /// Token trouble that a refresh did not cure, or the token endpoint refusing the app
+    /// (2001001 app unknown, 2001002 wrong app secret: the client calls those a rejection).
     fn credentials_refused(&self) -> bool {
-        matches!(self, lingxing::LingxingError::AuthExpired { .. })
+        use lingxing::LingxingError as E;
+        match self {
+            E::AuthExpired { .. } => true,
+            E::Rejected { code, .. } => code.is("2001001") || code.is("2001002"),
+            _ => false,
+        }
     }
 }
 

@@ -619,3 +619,75 @@ async fn a_full_disk_fails_runs_clearly_and_they_resume_when_space_returns() {
         "{runs:?}"
     );
 }
+
+/// Credentials the far sides refuse, as their clients classify it, are recorded with the run
+/// and fail readiness by name: LingXing refusing the app secret (the push skips its orders and
+/// the run goes on) and DSCO refusing the client credentials (the pull fails).
+pub async fn refused_credentials_are_recorded_with_the_run_and_fail_readiness(db: &Db) {
+    use sim::dsco::{Endpoint, Fault};
+    let lx_cfg = sim::lingxing::LingxingSimConfig {
+        app_secret: "a-rotated-secret".into(),
+        ..sim::lingxing::LingxingSimConfig::manual()
+    };
+    let w = crate::orders::world_with(db, json!({}), lx_cfg).await;
+    w.dsco.generate_orders(2, 11);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    let r = w.engine.readiness().await;
+    assert!(r.ready, "{r:?}");
+
+    w.run(JobName::PushToLingxing).await;
+    w.dsco.expire_tokens();
+    w.dsco
+        .inject_fault(Endpoint::Token, Fault::HttpStatus { status: 401 });
+    w.advance(60);
+    let (_tx, rx) = watch::channel(false);
+    let RunResult::Ran { outcome, error, .. } = w
+        .engine
+        .run_job(
+            JobName::PullDscoOrders,
+            Trigger::Cli,
+            RunOptions::default(),
+            rx,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("ran expected")
+    };
+    assert_eq!(outcome, RunOutcome::Failed);
+    let error = error.unwrap();
+    assert!(error.contains("DSCO authentication failed"), "{error}");
+
+    let r = w.engine.readiness().await;
+    assert!(!r.ready, "{r:?}");
+    let check = |name: &str| r.checks.iter().find(|c| c.name == name).unwrap().clone();
+    let dsco = check("credentials:pull_dsco_orders");
+    assert!(
+        !dsco.ok && dsco.message.contains("DSCO authentication failed"),
+        "{dsco:?}"
+    );
+    assert!(dsco.message_zh.contains("凭据被对方拒绝"), "{dsco:?}");
+    let lx = check("credentials:push_to_lingxing");
+    assert!(!lx.ok, "{lx:?}");
+    assert!(check("credentials:ack_to_dsco").ok);
+    let runs = w
+        .store
+        .list_runs(Some(JobName::PushToLingxing), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        runs[0].outcome,
+        RunOutcome::Succeeded,
+        "the push went on, skipping its orders"
+    );
+    assert_eq!(
+        w.store
+            .run_failures(JobName::PushToLingxing, 1)
+            .await
+            .unwrap()
+            .get(&runs[0].id)
+            .map(String::as_str),
+        Some(engine::AUTH_REFUSED)
+    );
+}
