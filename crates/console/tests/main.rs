@@ -173,3 +173,74 @@ async fn readyz_reports_a_read_only_store() {
     assert!(w["message"].as_str().unwrap().contains("read-only"), "{w}");
     assert!(w["message_zh"].as_str().unwrap().contains("只读"), "{w}");
 }
+
+/// A job that writes a cursor larger than a database page.
+struct BigWrite;
+
+#[async_trait]
+impl Job for BigWrite {
+    fn name(&self) -> JobName {
+        JobName::SyncStock
+    }
+    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        let big = ctx.run_id.repeat(3000);
+        ctx.store
+            .set_cursor("big", &big, ctx.clock.now(), &ctx.fence)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A full disk shows on `/healthz` (still 200: restarting would not help) and fails `/readyz`;
+/// both clear by themselves once a run writes again.
+#[tokio::test]
+async fn a_full_disk_shows_on_healthz_and_readyz_until_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/store.db", dir.path().display());
+    let sql = Arc::new(store::SqlStore::connect(&url).await.unwrap());
+    let clock = Clock::simulated(Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap());
+    let mut e = Engine::new(sql.clone(), clock, "runner", EngineSettings::default());
+    e.register(Arc::new(BigWrite));
+    let e = Arc::new(e);
+    let base = serve(e.clone()).await;
+    let (_tx, rx) = watch::channel(false);
+    sql.limit_sqlite_pages(Some(1)).await.unwrap();
+    // The pages the migrations freed go first; a few runs use them up.
+    for _ in 0..50 {
+        let _ = e
+            .run_job(
+                JobName::SyncStock,
+                Trigger::Cli,
+                RunOptions::default(),
+                rx.clone(),
+            )
+            .await;
+        if e.store_problem().is_some() {
+            break;
+        }
+    }
+    let (status, body) = get(&base, "/healthz").await;
+    assert_eq!(status, 200, "{body}");
+    let problem = body["store_problem"]["error"].as_str().unwrap_or_default();
+    assert!(
+        problem.starts_with("the store's disk is full (SQLite: database or disk is full)"),
+        "{body}"
+    );
+    let (status, body) = get(&base, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(check(&body, "store_disk")["ok"], false);
+
+    sql.limit_sqlite_pages(None).await.unwrap();
+    e.run_job(
+        JobName::SyncStock,
+        Trigger::Cli,
+        RunOptions::default(),
+        rx.clone(),
+    )
+    .await
+    .unwrap();
+    let (_, body) = get(&base, "/healthz").await;
+    assert!(body.get("store_problem").is_none(), "{body}");
+    let (status, body) = get(&base, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -691,3 +691,92 @@ pub async fn refused_credentials_are_recorded_with_the_run_and_fail_readiness(db
         Some(engine::AUTH_REFUSED)
     );
 }
+
+/// A job that fails while its switch is on.
+struct Flaky(Arc<std::sync::atomic::AtomicBool>);
+
+#[async_trait]
+impl Job for Flaky {
+    fn name(&self) -> JobName {
+        JobName::SyncStock
+    }
+    async fn run(&self, _ctx: &RunCtx) -> Result<(), JobError> {
+        if self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            Err(JobError::Failed(
+                "DSCO temporarily unavailable: connection refused".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// An enabled job fails readiness after three failed runs in a row, and also when its runs
+/// fail now and then but none succeeded for four periods (at least an hour); one success
+/// clears it.
+pub async fn a_job_failing_in_a_row_or_without_success_for_long_fails_readiness(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let store = db.open().await;
+    save_cron(&*store, "0 */5 * * * *", json!({}), clock.now()).await;
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut e = Engine::new(store.clone(), clock.clone(), "runner", settings());
+    e.register(Arc::new(Flaky(failing.clone())));
+    let (_tx, rx) = watch::channel(false);
+    let run = |fail: bool| {
+        failing.store(fail, std::sync::atomic::Ordering::Relaxed);
+        e.run_job(
+            JobName::SyncStock,
+            Trigger::Cron,
+            RunOptions::default(),
+            rx.clone(),
+        )
+    };
+    let job_check = |r: &engine::Readiness| {
+        r.checks
+            .iter()
+            .find(|c| c.name == "job:sync_stock")
+            .unwrap()
+            .clone()
+    };
+    run(false).await.unwrap();
+    for _ in 0..2 {
+        clock.sim().unwrap().advance(Duration::from_secs(300));
+        run(true).await.unwrap();
+    }
+    assert!(
+        job_check(&e.readiness().await).ok,
+        "two failures are not yet failing"
+    );
+    clock.sim().unwrap().advance(Duration::from_secs(300));
+    run(true).await.unwrap();
+    let r = e.readiness().await;
+    let c = job_check(&r);
+    assert!(!r.ready && !c.ok, "{r:?}");
+    assert!(
+        c.message.contains(
+            "the last 3 runs of sync_stock failed; the last: DSCO temporarily unavailable"
+        ),
+        "{c:?}"
+    );
+    assert!(c.message_zh.contains("最近 3 次运行均失败"), "{c:?}");
+
+    // A success clears it; then failures spread thin, but no success for over an hour.
+    clock.sim().unwrap().advance(Duration::from_secs(300));
+    run(false).await.unwrap();
+    assert!(e.readiness().await.ready);
+    let last_success = clock.now();
+    // Two failures, forty minutes apart: not three in a row, but no success for 80 minutes.
+    for _ in 0..2 {
+        clock.sim().unwrap().advance(Duration::from_secs(2400));
+        run(true).await.unwrap();
+    }
+    let c = job_check(&e.readiness().await);
+    assert!(!c.ok, "{c:?}");
+    assert!(
+        c.message.contains(&format!(
+            "sync_stock has not succeeded since {}",
+            last_success.format("%Y-%m-%d %H:%M:%S UTC")
+        )),
+        "{c:?}"
+    );
+}
