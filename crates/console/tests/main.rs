@@ -174,23 +174,6 @@ async fn readyz_reports_a_read_only_store() {
     assert!(w["message_zh"].as_str().unwrap().contains("只读"), "{w}");
 }
 
-/// A job that writes a cursor larger than a database page.
-struct BigWrite;
-
-#[async_trait]
-impl Job for BigWrite {
-    fn name(&self) -> JobName {
-        JobName::SyncStock
-    }
-    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        let big = ctx.run_id.repeat(3000);
-        ctx.store
-            .set_cursor("big", &big, ctx.clock.now(), &ctx.fence)
-            .await?;
-        Ok(())
-    }
-}
-
 /// A full disk shows on `/healthz` (still 200: restarting would not help) and fails `/readyz`;
 /// both clear by themselves once a run writes again.
 #[tokio::test]
@@ -200,21 +183,22 @@ async fn a_full_disk_shows_on_healthz_and_readyz_until_space_returns() {
     let sql = Arc::new(store::SqlStore::connect(&url).await.unwrap());
     let clock = Clock::simulated(Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap());
     let mut e = Engine::new(sql.clone(), clock, "runner", EngineSettings::default());
-    e.register(Arc::new(BigWrite));
+    e.register(Arc::new(engine::testing::BigWrite(JobName::SyncStock)));
     let e = Arc::new(e);
     let base = serve(e.clone()).await;
     let (_tx, rx) = watch::channel(false);
+    let run = || {
+        e.run_job(
+            JobName::SyncStock,
+            Trigger::Cli,
+            RunOptions::default(),
+            rx.clone(),
+        )
+    };
     sql.limit_sqlite_pages(Some(1)).await.unwrap();
     // The pages the migrations freed go first; a few runs use them up.
     for _ in 0..50 {
-        let _ = e
-            .run_job(
-                JobName::SyncStock,
-                Trigger::Cli,
-                RunOptions::default(),
-                rx.clone(),
-            )
-            .await;
+        let _ = run().await;
         if e.store_problem().is_some() {
             break;
         }
@@ -231,14 +215,7 @@ async fn a_full_disk_shows_on_healthz_and_readyz_until_space_returns() {
     assert_eq!(check(&body, "store_disk")["ok"], false);
 
     sql.limit_sqlite_pages(None).await.unwrap();
-    e.run_job(
-        JobName::SyncStock,
-        Trigger::Cli,
-        RunOptions::default(),
-        rx.clone(),
-    )
-    .await
-    .unwrap();
+    run().await.unwrap();
     let (_, body) = get(&base, "/healthz").await;
     assert!(body.get("store_problem").is_none(), "{body}");
     let (status, body) = get(&base, "/readyz").await;

@@ -308,3 +308,27 @@ fn store_failure(e: &StoreError) -> Option<&'static str> {
         StoreProblem::ReadOnly(_) => Some(STORE_READ_ONLY),
     }
 }
+
+/// Helpers for tests of this and other crates.
+#[doc(hidden)]
+pub mod testing {
+    use super::*;
+
+    /// A job (under the given name) that writes a cursor larger than a database page: on a
+    /// full disk its run fails.
+    pub struct BigWrite(pub JobName);
+
+    #[async_trait]
+    impl Job for BigWrite {
+        fn name(&self) -> JobName {
+            self.0
+        }
+        async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+            let big = ctx.run_id.repeat(3000);
+            ctx.store
+                .set_cursor("big", &big, ctx.clock.now(), &ctx.fence)
+                .await?;
+            Ok(())
+        }
+    }
+}

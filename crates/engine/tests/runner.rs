@@ -533,23 +533,6 @@ pub async fn a_run_whose_runner_died_is_closed_once_its_lease_expires(db: &Db) {
     h.await.unwrap().unwrap();
 }
 
-/// A job that writes a cursor larger than a database page.
-struct BigWrite;
-
-#[async_trait]
-impl Job for BigWrite {
-    fn name(&self) -> JobName {
-        JobName::PullDscoOrders
-    }
-    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        let big = ctx.run_id.repeat(3000);
-        ctx.store
-            .set_cursor("big", &big, ctx.clock.now(), &ctx.fence)
-            .await?;
-        Ok(())
-    }
-}
-
 /// On a full disk (SQLite's SQLITE_FULL), every run fails saying so — never "lease taken over",
 /// never a transaction-depth error — and the store's condition shows in readiness; once space
 /// returns, the next run succeeds without a restart and readiness clears.
@@ -559,7 +542,7 @@ async fn a_full_disk_fails_runs_clearly_and_they_resume_when_space_returns() {
     let sql = Arc::new(store::SqlStore::connect(&db.url).await.unwrap());
     let clock = Clock::simulated(t0());
     let mut e = Engine::new(sql.clone(), clock.clone(), "runner", settings());
-    e.register(Arc::new(BigWrite));
+    e.register(Arc::new(engine::testing::BigWrite(JobName::PullDscoOrders)));
     let (_tx, rx) = watch::channel(false);
     let run = || {
         e.run_job(
