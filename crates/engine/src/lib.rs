@@ -235,15 +235,14 @@ impl Engine {
             .clone()
     }
 
-    /// Remembers the store condition behind `e`, if any; answers whether there was one.
-    pub(crate) fn note_store_error(&self, e: &StoreError) -> bool {
-        let Some(p) = e.problem() else { return false };
+    /// Remembers the store condition behind `e`, if any.
+    pub(crate) fn note_store_error(&self, e: &StoreError) {
+        let Some(p) = e.problem() else { return };
         let mut cur = self.store_problem.lock().unwrap_or_else(|p| p.into_inner());
         if cur.as_ref().is_none_or(|(c, _)| *c != p) {
             tracing::error!(error = %e, "the store stopped taking writes");
             *cur = Some((p, self.clock.now()));
         }
-        true
     }
 
     /// Writes went through again: the store condition is over.

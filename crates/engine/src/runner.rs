@@ -9,9 +9,7 @@ use store::{Lease, NewRun, Store, StoreError};
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::{
-    AUTH_REFUSED, Engine, JobError, RunCtx, STORE_FULL, STORE_READ_ONLY, failure_of, outcome_of,
-};
+use crate::{AUTH_REFUSED, Engine, JobError, RunCtx, failure_of, outcome_of};
 
 /// How a run was asked for.
 #[derive(Debug, Clone, Default)]
@@ -185,7 +183,6 @@ impl Engine {
             _ = stop.wait_for(|s| *s) => (RunOutcome::Cancelled, Some("stopped by shutdown".to_owned())),
         };
         drop(heartbeat);
-        let store_failed = matches!(failure, Some(STORE_FULL | STORE_READ_ONLY));
         if failure.is_none()
             && ctx
                 .refused
@@ -204,7 +201,8 @@ impl Engine {
         if let Some(f) = failure {
             self.store.set_run_failure(&lease.run_id, f).await?;
         }
-        if !store_failed {
+        // A run whose writes all went through ends a full-disk or read-only condition.
+        if outcome == RunOutcome::Succeeded {
             self.store_recovered();
         }
         let secs = (ended - started).num_milliseconds() as f64 / 1000.0;
@@ -224,9 +222,7 @@ impl Engine {
             error,
         })
     }
-}
 
-impl Engine {
     /// Passes `r` on, remembering the store condition (full disk, read-only) behind its error.
     fn noting<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
         if let Err(e) = &r {
