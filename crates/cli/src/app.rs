@@ -545,6 +545,22 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
 
 async fn run(settings: Settings) -> Result<ExitCode> {
     let store = open_store(&settings).await?;
+    // A store that refuses writes would fail every run: say so now, before serving.
+    match store.check_writable().await {
+        Ok(()) => {}
+        Err(e @ store::StoreError::ReadOnly(_)) => anyhow::bail!(
+            "the store {} is read-only, and `run` writes to it: {e}",
+            settings.store.url.redacted()
+        ),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot write to the store {}",
+                    settings.store.url.redacted()
+                )
+            });
+        }
+    }
     if store.runtime_config().await?.is_none() {
         match &settings.runtime_config {
             Some(rc) => {
@@ -596,8 +612,8 @@ async fn run(settings: Settings) -> Result<ExitCode> {
                 settings.console.listen
             )
         })?;
-    tracing::info!(listen = %settings.console.listen, "serving /healthz and /metrics");
-    let app = console::ops_router(store.clone(), Some(render));
+    tracing::info!(listen = %settings.console.listen, "serving /healthz, /readyz and /metrics");
+    let app = console::ops_router(engine.clone(), Some(render));
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, app)

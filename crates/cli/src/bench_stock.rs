@@ -231,6 +231,7 @@ async fn run_once(
         store: store.clone(),
         clock: clock.clone(),
         counts: Mutex::new(RunCounts::default()),
+        refused: Mutex::new(None),
     };
     let sim = clock.sim().expect("simulated");
     let out = {

@@ -621,6 +621,13 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
     );
     // Let the one-second cron fire at least once, then read the metrics.
     std::thread::sleep(Duration::from_millis(2500));
+    let ready = get(&addr, "/readyz").unwrap();
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(
+        ready.contains("\"status\":\"ready\"")
+            && ready.contains("\"name\":\"job:cleanup_exports\""),
+        "{ready}"
+    );
     let metrics = get(&addr, "/metrics").unwrap();
     assert!(metrics.contains("dl_job_runs_total"), "{metrics}");
     assert!(
@@ -682,4 +689,46 @@ fn sim_dsco_serves_generated_orders() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// `run` on a store that refuses writes says "read-only", names the store and exits non-zero
+/// before it serves anything.
+#[test]
+fn run_refuses_a_read_only_store_before_serving() {
+    let port = free_port();
+    let env = env_with(&format!("[console]\nlisten = \"127.0.0.1:{port}\"\n"));
+    assert!(bin(&env, &["migrate"]).status.success());
+    // The same file, opened read-only.
+    let db = format!("{}/store.db", env.dir.path().display());
+    let config = std::fs::read_to_string(&env.config).unwrap().replace(
+        &format!("url = \"sqlite://{db}\""),
+        &format!("url = \"sqlite://{db}?mode=ro\""),
+    );
+    assert!(config.contains("?mode=ro"));
+    std::fs::write(&env.config, config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .arg("--config")
+        .arg(&env.config)
+        .arg("run")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!(
+                "`run` on a read-only store kept running: {}",
+                text(&child.wait_with_output().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("read-only") && t.contains(&db), "{t}");
+    assert!(!t.contains("serving"), "{t}");
+    assert!(get(&format!("127.0.0.1:{port}"), "/healthz").is_none());
 }

@@ -1,8 +1,9 @@
 //! Web console and JSON API: read models and operator actions. No business rules here.
 //!
 //! # Layout
-//! - [`ops_router`]: `/healthz` (the store answers) and `/metrics` (Prometheus text), served by
-//!   `dsco-lingxing run` on the console's listen address.
+//! - [`ops_router`]: `/healthz` (liveness: the store answers), `/readyz` (readiness: the
+//!   engine's checks — failing jobs, a full or read-only store, refused credentials) and
+//!   `/metrics` (Prometheus text), served by `dsco-lingxing run` on the console's listen address.
 //! - The pages (overview, orders, order, runs, mappings, audit) and the actions join here.
 
 use std::sync::Arc;
@@ -12,38 +13,68 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use store::Store;
+use engine::Engine;
 
 /// Renders the metrics registry as Prometheus text.
 pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 
 #[derive(Clone)]
 struct Ops {
-    store: Arc<dyn Store>,
+    engine: Arc<Engine>,
     metrics: Option<MetricsRender>,
 }
 
-/// `/healthz` and `/metrics`.
-pub fn ops_router(store: Arc<dyn Store>, metrics: Option<MetricsRender>) -> Router {
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn ops_router(engine: Arc<Engine>, metrics: Option<MetricsRender>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(Ops { store, metrics })
+        .with_state(Ops { engine, metrics })
 }
 
+fn json(status: StatusCode, body: serde_json::Value) -> impl IntoResponse {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+}
+
+/// Liveness: 200 while the store answers (a full disk is reported in the body: restarting
+/// would not help, the service resumes by itself when space returns).
 async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {
-    match ops.store.runtime_config_version().await {
-        Ok(v) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({"status": "ok", "runtime_config_version": v}).to_string(),
-        ),
-        Err(e) => (
+    match ops.engine.store().runtime_config_version().await {
+        Ok(v) => {
+            let mut body = serde_json::json!({"status": "ok", "runtime_config_version": v});
+            if let Some((p, since)) = ops.engine.store_problem() {
+                body["store_problem"] = serde_json::json!({
+                    "error": store::StoreError::from(p).to_string(),
+                    "since": since,
+                });
+            }
+            json(StatusCode::OK, body)
+        }
+        Err(e) => json(
             StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({"status": "store unavailable", "error": e.to_string()}).to_string(),
+            serde_json::json!({"status": "store unavailable", "error": e.to_string()}),
         ),
     }
+}
+
+/// Readiness: 200 with every check when all pass, else 503 with the failing checks first.
+async fn readyz(State(ops): State<Ops>) -> impl IntoResponse {
+    let r = ops.engine.readiness().await;
+    let (status, word) = if r.ready {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    };
+    let failing: Vec<_> = r.checks.iter().filter(|c| !c.ok).collect();
+    json(
+        status,
+        serde_json::json!({"status": word, "failing": failing, "checks": r.checks}),
+    )
 }
 
 async fn metrics_text(State(ops): State<Ops>) -> impl IntoResponse {

@@ -14,6 +14,7 @@
 //! - Jobs never call each other.
 
 pub mod jobs;
+mod readiness;
 mod runner;
 mod scheduler;
 pub mod stock;
@@ -24,10 +25,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use clock::Clock;
 use domain::{JobConfig, JobName, PoNumber, RunCounts, RunOutcome, RuntimeConfig, Trigger};
-use store::{Fence, Store, StoreError};
+use store::{Fence, Store, StoreError, StoreProblem};
 
+pub use readiness::{Check, Readiness};
 pub use runner::{RunOptions, RunResult};
 pub use scheduler::{Scheduler, upcoming_fires};
 
@@ -40,7 +43,55 @@ pub enum JobError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Failed(String),
+    /// A far side refused the credentials (recorded with the run as `auth_refused`).
+    #[error("{0}")]
+    CredentialsRefused(String),
 }
+
+impl JobError {
+    /// A far-side failure that stops the run; `context` says what was being done. Refused
+    /// credentials are told apart, so that the run records them and `/readyz` reports them.
+    pub fn far(context: impl std::fmt::Display, e: &impl FarFailure) -> JobError {
+        let text = format!("{context}: {e}");
+        if e.credentials_refused() {
+            JobError::CredentialsRefused(text)
+        } else {
+            JobError::Failed(text)
+        }
+    }
+}
+
+/// A failure of a far-side client, as the engine needs to classify it.
+pub trait FarFailure: std::fmt::Display {
+    /// Whether the far side refused the credentials (not a passing outage).
+    fn credentials_refused(&self) -> bool;
+}
+
+impl FarFailure for dsco::DscoError {
+    fn credentials_refused(&self) -> bool {
+        matches!(self, dsco::DscoError::AuthExpired { .. })
+    }
+}
+
+impl FarFailure for lingxing::LingxingError {
+    /// Token trouble that a refresh did not cure, or the token endpoint refusing the app
+    /// (2001001 app unknown, 2001002 wrong app secret: the client calls those a rejection).
+    fn credentials_refused(&self) -> bool {
+        use lingxing::LingxingError as E;
+        match self {
+            E::AuthExpired { .. } => true,
+            E::Rejected { code, .. } => code.is("2001001") || code.is("2001002"),
+            _ => false,
+        }
+    }
+}
+
+/// The failure kind a run records when a far side refused the credentials.
+pub const AUTH_REFUSED: &str = "auth_refused";
+/// The failure kind a run records when the store's disk was full.
+pub const STORE_FULL: &str = "store_full";
+/// The failure kind a run records when the store refused writes.
+pub const STORE_READ_ONLY: &str = "store_read_only";
 
 /// One of the eight jobs.
 #[async_trait]
@@ -69,6 +120,8 @@ pub struct RunCtx {
     pub store: Arc<dyn Store>,
     pub clock: Clock,
     pub counts: Mutex<RunCounts>,
+    /// Refused credentials met on the way (an order skipped for it), recorded with the run.
+    pub refused: Mutex<Option<String>>,
 }
 
 impl RunCtx {
@@ -76,6 +129,14 @@ impl RunCtx {
     pub fn count(&self, f: impl FnOnce(&mut RunCounts)) {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut c);
+    }
+    /// Notes a far-side failure the run met without stopping (its orders were skipped with a
+    /// reason): refused credentials are recorded with the run, for `/readyz`.
+    pub fn note_far(&self, e: &impl FarFailure) {
+        if e.credentials_refused() {
+            let mut r = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            r.get_or_insert_with(|| e.to_string());
+        }
     }
     /// Items per run (`size`), with a default for a job run by hand without config.
     pub fn size(&self) -> u32 {
@@ -118,6 +179,9 @@ pub struct Engine {
     holder: String,
     jobs: BTreeMap<JobName, Arc<dyn Job>>,
     settings: EngineSettings,
+    /// The last store condition that stopped writes (full disk, read-only) and when it was met;
+    /// cleared by the next run whose writes all went through.
+    store_problem: Mutex<Option<(StoreProblem, DateTime<Utc>)>>,
 }
 
 impl Engine {
@@ -139,6 +203,7 @@ impl Engine {
             holder: holder.into(),
             jobs,
             settings,
+            store_problem: Mutex::new(None),
         }
     }
 
@@ -160,6 +225,36 @@ impl Engine {
 
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    /// The store condition (full disk, read-only) the last writes met, if it has not cleared.
+    pub fn store_problem(&self) -> Option<(StoreProblem, DateTime<Utc>)> {
+        self.store_problem
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Remembers the store condition behind `e`, if any.
+    pub(crate) fn note_store_error(&self, e: &StoreError) {
+        let Some(p) = e.problem() else { return };
+        let mut cur = self.store_problem.lock().unwrap_or_else(|p| p.into_inner());
+        if cur.as_ref().is_none_or(|(c, _)| *c != p) {
+            tracing::error!(error = %e, "the store stopped taking writes");
+            *cur = Some((p, self.clock.now()));
+        }
+    }
+
+    /// Writes went through again: the store condition is over.
+    pub(crate) fn store_recovered(&self) {
+        if let Some((p, since)) = self
+            .store_problem
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            tracing::info!(problem = ?p, %since, "the store takes writes again");
+        }
     }
 }
 
@@ -186,11 +281,53 @@ impl Job for NotBuilt {
     }
 }
 
-/// How a run's error maps to its recorded outcome.
+/// How a run's error maps to its recorded outcome. Only `Fenced` (the lease's token moved on:
+/// another runner holds the lease) is a lost lease; any other store error, a full disk
+/// included, is a failure of the run.
 fn outcome_of(err: &JobError) -> RunOutcome {
     match err {
         JobError::NotImplemented(_) => RunOutcome::NotImplemented,
         JobError::Store(StoreError::Fenced { .. }) => RunOutcome::LeaseLost,
         _ => RunOutcome::Failed,
+    }
+}
+
+/// The failure kind a run's error records (for readiness), if it is one readiness tells apart.
+fn failure_of(err: &JobError) -> Option<&'static str> {
+    match err {
+        JobError::CredentialsRefused(_) => Some(AUTH_REFUSED),
+        JobError::Store(e) => store_failure(e),
+        _ => None,
+    }
+}
+
+fn store_failure(e: &StoreError) -> Option<&'static str> {
+    match e.problem()? {
+        StoreProblem::DiskFull(_) => Some(STORE_FULL),
+        StoreProblem::ReadOnly(_) => Some(STORE_READ_ONLY),
+    }
+}
+
+/// Helpers for tests of this and other crates.
+#[doc(hidden)]
+pub mod testing {
+    use super::*;
+
+    /// A job (under the given name) that writes a cursor larger than a database page: on a
+    /// full disk its run fails.
+    pub struct BigWrite(pub JobName);
+
+    #[async_trait]
+    impl Job for BigWrite {
+        fn name(&self) -> JobName {
+            self.0
+        }
+        async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+            let big = ctx.run_id.repeat(3000);
+            ctx.store
+                .set_cursor("big", &big, ctx.clock.now(), &ctx.fence)
+                .await?;
+            Ok(())
+        }
     }
 }

@@ -3,12 +3,13 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use clock::Clock;
 use domain::{JobName, PoNumber, RunCounts, RunOutcome, RuntimeConfig, Trigger};
-use store::{Lease, NewRun, StoreError};
+use store::{Lease, NewRun, Store, StoreError};
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::{Engine, RunCtx, outcome_of};
+use crate::{AUTH_REFUSED, Engine, JobError, RunCtx, failure_of, outcome_of};
 
 /// How a run was asked for.
 #[derive(Debug, Clone, Default)]
@@ -48,11 +49,11 @@ impl Engine {
     ) -> Result<RunResult, StoreError> {
         let run_id = uuid::Uuid::new_v4().to_string();
         let now = self.clock.now();
-        let Some(lease) = self
+        let acquired = self
             .store
             .try_acquire_lease(job, &self.holder, &run_id, now, self.settings.lease_ttl)
-            .await?
-        else {
+            .await;
+        let Some(lease) = self.noting(acquired)? else {
             let info = self.store.lease_info(job).await?;
             let blocking = info.and_then(|i| i.run_id);
             if let Some(b) = &blocking
@@ -74,6 +75,7 @@ impl Engine {
             .run_leased(job, trigger, opts, &lease, &mut stop)
             .instrument(span)
             .await;
+        let result = self.noting(result);
         // Free the lease whatever happened; a lost lease is simply not ours to free.
         if let Err(e) = self.store.release_lease(&lease).await {
             tracing::warn!(%job, error = %e, "could not release the lease; it will expire");
@@ -131,6 +133,7 @@ impl Engine {
             store: self.store.clone(),
             clock: self.clock.clone(),
             counts: Mutex::new(RunCounts::default()),
+            refused: Mutex::new(None),
         };
         let handler = self
             .jobs
@@ -138,51 +141,70 @@ impl Engine {
             .expect("every job name is registered")
             .clone();
 
-        let (lost_tx, mut lost_rx) = watch::channel(false);
-        let heartbeat = {
-            let store = self.store.clone();
-            let clock = self.clock.clone();
-            let lease = lease.clone();
-            let every = self.settings.heartbeat_every;
-            let ttl = self.settings.lease_ttl;
-            tokio::spawn(async move {
-                loop {
-                    clock.sleep(every).await;
-                    match store.renew_lease(&lease, clock.now(), ttl).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            let _ = lost_tx.send(true);
-                            return;
-                        }
-                        // A failed heartbeat is retried on the next beat; the lease lives on
-                        // until its expiry.
-                        Err(e) => tracing::warn!(error = %e, "lease heartbeat failed"),
-                    }
-                }
-            })
-        };
+        let (lost_tx, mut lost_rx) = watch::channel(None);
+        // Aborted when the run ends, however it ends (a dropped run must not keep its lease
+        // alive).
+        let heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
+            self.store.clone(),
+            self.clock.clone(),
+            lease.clone(),
+            self.settings.heartbeat_every,
+            self.settings.lease_ttl,
+            lost_tx,
+        )));
 
+        // The failure kind the run records (refused credentials, a full or read-only store).
+        let mut failure = None;
         let (outcome, error) = tokio::select! {
             r = self.clock.timeout(timeout, handler.run(&ctx)) => match r {
                 Ok(Ok(())) => (RunOutcome::Succeeded, None),
-                Ok(Err(e)) => (outcome_of(&e), Some(e.to_string())),
+                Ok(Err(e)) => {
+                    if let JobError::Store(se) = &e {
+                        self.note_store_error(se);
+                    }
+                    failure = failure_of(&e);
+                    (outcome_of(&e), Some(e.to_string()))
+                }
                 Err(_) => (RunOutcome::TimedOut, Some(format!(
                     "the run exceeded its timeout of {} and was stopped (runtime_config.jobs.{job}.timeout)",
                     domain::job::format_duration(timeout)
                 ))),
             },
-            _ = lost_rx.wait_for(|l| *l) => (RunOutcome::LeaseLost, Some(
-                "another runner took the lease over (this run's heartbeat was late); the run was stopped and its later writes refused".to_owned()
-            )),
+            lost = lost_rx.wait_for(Option::is_some) => {
+                match lost.ok().and_then(|l| l.clone()) {
+                    Some(Lost::StoreFailing(e)) => (RunOutcome::Failed, Some(format!(
+                        "the store refused the lease heartbeat until the lease expired ({e}); the run was stopped so that no other runner overlaps it"
+                    ))),
+                    _ => (RunOutcome::LeaseLost, Some(
+                        "another runner took the lease over (this run's heartbeat was late); the run was stopped and its later writes refused".to_owned()
+                    )),
+                }
+            }
             _ = stop.wait_for(|s| *s) => (RunOutcome::Cancelled, Some("stopped by shutdown".to_owned())),
         };
-        heartbeat.abort();
+        drop(heartbeat);
+        if failure.is_none()
+            && ctx
+                .refused
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some()
+        {
+            failure = Some(AUTH_REFUSED);
+        }
 
         let counts = ctx.counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let ended = self.clock.now();
         self.store
             .finish_run(&lease.run_id, outcome, &counts, error.as_deref(), ended)
             .await?;
+        if let Some(f) = failure {
+            self.store.set_run_failure(&lease.run_id, f).await?;
+        }
+        // A run whose writes all went through ends a full-disk or read-only condition.
+        if outcome == RunOutcome::Succeeded {
+            self.store_recovered();
+        }
         let secs = (ended - started).num_milliseconds() as f64 / 1000.0;
         metrics::counter!("dl_job_runs_total", "job" => job.as_str(), "outcome" => outcome.as_str()).increment(1);
         metrics::histogram!("dl_job_run_seconds", "job" => job.as_str()).record(secs);
@@ -199,5 +221,76 @@ impl Engine {
             counts,
             error,
         })
+    }
+
+    /// Passes `r` on, remembering the store condition (full disk, read-only) behind its error.
+    fn noting<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &r {
+            self.note_store_error(e);
+        }
+        r
+    }
+}
+
+/// Why a run's heartbeat gave up.
+#[derive(Debug, Clone)]
+enum Lost {
+    /// The lease's token moved on: another runner holds it.
+    TakenOver,
+    /// The store failed every renewal until the lease expired (the error of the last one).
+    StoreFailing(String),
+}
+
+/// Renews the lease every `every`. A renewal the store fails is retried on the next beat while
+/// the lease lives; once it has expired without a renewal the run stops (`StoreFailing`), as it
+/// does when the lease was taken over: a store error is never reported as a takeover.
+async fn heartbeat(
+    store: Arc<dyn Store>,
+    clock: Clock,
+    lease: Lease,
+    every: std::time::Duration,
+    ttl: std::time::Duration,
+    lost: watch::Sender<Option<Lost>>,
+) {
+    let mut expires = lease.expires_at;
+    let mut failing: Option<String> = None;
+    loop {
+        clock.sleep(every).await;
+        let now = clock.now();
+        match store.renew_lease(&lease, now, ttl).await {
+            Ok(true) => {
+                if failing.take().is_some() {
+                    tracing::info!("lease heartbeat renewed again");
+                }
+                expires = now + clock::to_delta(ttl);
+            }
+            Ok(false) => {
+                let why = match failing {
+                    // The lease expired while the store failed the heartbeats, and another
+                    // runner took it then: the cause is the store.
+                    Some(e) => Lost::StoreFailing(e),
+                    None => Lost::TakenOver,
+                };
+                let _ = lost.send(Some(why));
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "lease heartbeat failed; retried on the next beat");
+                if clock.now() >= expires {
+                    let _ = lost.send(Some(Lost::StoreFailing(e.to_string())));
+                    return;
+                }
+                failing = Some(e.to_string());
+            }
+        }
+    }
+}
+
+/// A task aborted when this handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

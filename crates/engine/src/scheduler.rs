@@ -33,12 +33,7 @@ impl Scheduler {
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), StoreError> {
         let engine = self.engine;
         let closed = engine.store.close_orphan_runs(engine.clock.now()).await?;
-        if closed > 0 {
-            tracing::warn!(
-                closed,
-                "closed runs left open by a process that stopped mid-run"
-            );
-        }
+        log_orphans(closed);
         let first = load(&engine).await?;
         if first.version.is_none() {
             tracing::warn!(
@@ -57,6 +52,10 @@ impl Scheduler {
                         _ = engine.clock.sleep(engine.settings.config_poll_every) => {}
                         _ = shutdown.wait_for(|s| *s) => return,
                     }
+                    // Runs whose runner died (killed, crashed) within the lease time of this
+                    // start are closed once their lease expires, not left running for the life
+                    // of this process.
+                    close_orphans(&engine).await;
                     let current = cfg_tx.borrow().version;
                     match engine.store.runtime_config_version().await {
                         Ok(v) if v != current => match load(&engine).await {
@@ -82,6 +81,25 @@ impl Scheduler {
         }
         while tasks.join_next().await.is_some() {}
         Ok(())
+    }
+}
+
+fn log_orphans(closed: u64) {
+    if closed > 0 {
+        tracing::warn!(
+            closed,
+            "closed runs left open by a runner that died mid-run (its lease expired)"
+        );
+    }
+}
+
+async fn close_orphans(engine: &Engine) {
+    match engine.store.close_orphan_runs(engine.clock.now()).await {
+        Ok(closed) => log_orphans(closed),
+        Err(e) => {
+            engine.note_store_error(&e);
+            tracing::warn!(error = %e, "could not close the runs of dead runners; trying again");
+        }
     }
 }
 

@@ -467,3 +467,299 @@ pub async fn shutdown_stops_the_running_job_and_frees_its_lease(db: &Db) {
             .is_none()
     );
 }
+
+/// A runner killed (-9) mid-run while another process runs on the same store: the other's
+/// start finds the lease still alive and leaves the run alone, but once the lease expires the
+/// run is closed as failed, naming the dead runner and its last heartbeat, without waiting for
+/// another restart.
+pub async fn a_run_whose_runner_died_is_closed_once_its_lease_expires(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let (a, _) = engine_with(
+        db.open().await,
+        &clock,
+        "killed",
+        Duration::from_secs(3600),
+        settings(),
+    );
+    let b_store = db.open().await;
+    let (b, _) = engine_with(b_store.clone(), &clock, "next", Duration::ZERO, settings());
+    let (_tx, rx) = watch::channel(false);
+    let ha = tokio::spawn(async move {
+        a.run_job(JobName::SyncStock, Trigger::Cli, RunOptions::default(), rx)
+            .await
+    });
+    // The job sleeps and its heartbeat beats once.
+    clock.sim().unwrap().wait_for_sleepers(2).await;
+    drive(&clock, t0() + TimeDelta::seconds(3), Duration::from_secs(1)).await;
+    // kill -9: the process and all its tasks vanish; nothing closes the run or frees the lease.
+    ha.abort();
+    let _ = ha.await;
+    let open = b_store
+        .list_runs(Some(JobName::SyncStock), 1)
+        .await
+        .unwrap();
+    assert_eq!(open[0].outcome, RunOutcome::Running);
+    let killed_run = open[0].id.clone();
+
+    // The next process starts within the lease time: the run still looks alive.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let h = tokio::spawn(Scheduler::new(b).run(stop_rx));
+    settle().await;
+    let rec = b_store.get_run(&killed_run).await.unwrap().unwrap();
+    assert_eq!(rec.outcome, RunOutcome::Running, "the lease is still alive");
+    // The lease (10 s from the last heartbeat at 08:00:02) expires while the process runs.
+    drive(
+        &clock,
+        t0() + TimeDelta::seconds(20),
+        Duration::from_secs(1),
+    )
+    .await;
+    let rec = b_store.get_run(&killed_run).await.unwrap().unwrap();
+    assert_eq!(rec.outcome, RunOutcome::Failed, "{rec:?}");
+    let error = rec.error.unwrap_or_default();
+    // Its last heartbeat: at 08:00:02, or a step later when the beat's task ran late.
+    assert!(
+        error.contains("the runner killed died (no heartbeat since 2026-03-01 08:00:02 UTC)")
+            || error
+                .contains("the runner killed died (no heartbeat since 2026-03-01 08:00:03 UTC)"),
+        "{error}"
+    );
+    let ended = rec.ended_at.unwrap();
+    assert!(
+        ended >= t0() + TimeDelta::seconds(12) && ended <= t0() + TimeDelta::seconds(16),
+        "{ended}"
+    );
+    stop_tx.send(true).unwrap();
+    h.await.unwrap().unwrap();
+}
+
+/// On a full disk (SQLite's SQLITE_FULL), every run fails saying so — never "lease taken over",
+/// never a transaction-depth error — and the store's condition shows in readiness; once space
+/// returns, the next run succeeds without a restart and readiness clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_runs_clearly_and_they_resume_when_space_returns() {
+    let db = Db::sqlite().await;
+    let sql = Arc::new(store::SqlStore::connect(&db.url).await.unwrap());
+    let clock = Clock::simulated(t0());
+    let mut e = Engine::new(sql.clone(), clock.clone(), "runner", settings());
+    e.register(Arc::new(engine::testing::BigWrite(JobName::PullDscoOrders)));
+    let (_tx, rx) = watch::channel(false);
+    let run = || {
+        e.run_job(
+            JobName::PullDscoOrders,
+            Trigger::Cli,
+            RunOptions::default(),
+            rx.clone(),
+        )
+    };
+    sql.limit_sqlite_pages(Some(0)).await.unwrap();
+    for _ in 0..12 {
+        // The run fails, or (when even its run record finds no room) cannot be recorded: both
+        // say the disk is full.
+        let error = match run().await {
+            Ok(RunResult::Ran { outcome, error, .. }) => {
+                assert_eq!(outcome, RunOutcome::Failed, "{error:?}");
+                error.unwrap()
+            }
+            Ok(r) => panic!("{r:?}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            error.starts_with("the store's disk is full (SQLite: database or disk is full): free space; the service resumes by itself"),
+            "{error}"
+        );
+        clock.sim().unwrap().advance(Duration::from_secs(1));
+    }
+    assert!(matches!(
+        e.store_problem(),
+        Some((store::StoreProblem::DiskFull(_), _))
+    ));
+    let r = e.readiness().await;
+    assert!(!r.ready);
+    let disk = r.checks.iter().find(|c| c.name == "store_disk").unwrap();
+    assert!(
+        !disk.ok && disk.message.contains("disk is full") && disk.message_zh.contains("磁盘已满"),
+        "{disk:?}"
+    );
+
+    sql.limit_sqlite_pages(None).await.unwrap();
+    let RunResult::Ran { outcome, error, .. } = run().await.unwrap() else {
+        panic!("ran expected")
+    };
+    assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}");
+    assert!(e.store_problem().is_none());
+    let r = e.readiness().await;
+    assert!(
+        r.checks.iter().find(|c| c.name == "store_disk").unwrap().ok,
+        "{r:?}"
+    );
+    let runs = sql
+        .list_runs(Some(JobName::PullDscoOrders), 20)
+        .await
+        .unwrap();
+    assert!(
+        runs.iter().all(|r| r.outcome != RunOutcome::LeaseLost),
+        "{runs:?}"
+    );
+}
+
+/// Credentials the far sides refuse, as their clients classify it, are recorded with the run
+/// and fail readiness by name: LingXing refusing the app secret (the push skips its orders and
+/// the run goes on) and DSCO refusing the client credentials (the pull fails).
+pub async fn refused_credentials_are_recorded_with_the_run_and_fail_readiness(db: &Db) {
+    use sim::dsco::{Endpoint, Fault};
+    let lx_cfg = sim::lingxing::LingxingSimConfig {
+        app_secret: "a-rotated-secret".into(),
+        ..sim::lingxing::LingxingSimConfig::manual()
+    };
+    let w = crate::orders::world_with(db, json!({}), lx_cfg).await;
+    w.dsco.generate_orders(2, 11);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    let r = w.engine.readiness().await;
+    assert!(r.ready, "{r:?}");
+
+    w.run(JobName::PushToLingxing).await;
+    w.dsco.expire_tokens();
+    w.dsco
+        .inject_fault(Endpoint::Token, Fault::HttpStatus { status: 401 });
+    w.advance(60);
+    let (_tx, rx) = watch::channel(false);
+    let RunResult::Ran { outcome, error, .. } = w
+        .engine
+        .run_job(
+            JobName::PullDscoOrders,
+            Trigger::Cli,
+            RunOptions::default(),
+            rx,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("ran expected")
+    };
+    assert_eq!(outcome, RunOutcome::Failed);
+    let error = error.unwrap();
+    assert!(error.contains("DSCO authentication failed"), "{error}");
+
+    let r = w.engine.readiness().await;
+    assert!(!r.ready, "{r:?}");
+    let check = |name: &str| r.checks.iter().find(|c| c.name == name).unwrap().clone();
+    let dsco = check("credentials:pull_dsco_orders");
+    assert!(
+        !dsco.ok && dsco.message.contains("DSCO authentication failed"),
+        "{dsco:?}"
+    );
+    assert!(dsco.message_zh.contains("凭据被对方拒绝"), "{dsco:?}");
+    let lx = check("credentials:push_to_lingxing");
+    assert!(!lx.ok, "{lx:?}");
+    assert!(check("credentials:ack_to_dsco").ok);
+    let runs = w
+        .store
+        .list_runs(Some(JobName::PushToLingxing), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        runs[0].outcome,
+        RunOutcome::Succeeded,
+        "the push went on, skipping its orders"
+    );
+    assert_eq!(
+        w.store
+            .run_failures(JobName::PushToLingxing, 1)
+            .await
+            .unwrap()
+            .get(&runs[0].id)
+            .map(String::as_str),
+        Some(engine::AUTH_REFUSED)
+    );
+}
+
+/// A job that fails while its switch is on.
+struct Flaky(Arc<std::sync::atomic::AtomicBool>);
+
+#[async_trait]
+impl Job for Flaky {
+    fn name(&self) -> JobName {
+        JobName::SyncStock
+    }
+    async fn run(&self, _ctx: &RunCtx) -> Result<(), JobError> {
+        if self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            Err(JobError::Failed(
+                "DSCO temporarily unavailable: connection refused".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// An enabled job fails readiness after three failed runs in a row, and also when its runs
+/// fail now and then but none succeeded for four periods (at least an hour); one success
+/// clears it.
+pub async fn a_job_failing_in_a_row_or_without_success_for_long_fails_readiness(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let store = db.open().await;
+    save_cron(&*store, "0 */5 * * * *", json!({}), clock.now()).await;
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut e = Engine::new(store.clone(), clock.clone(), "runner", settings());
+    e.register(Arc::new(Flaky(failing.clone())));
+    let (_tx, rx) = watch::channel(false);
+    let run = |fail: bool| {
+        failing.store(fail, std::sync::atomic::Ordering::Relaxed);
+        e.run_job(
+            JobName::SyncStock,
+            Trigger::Cron,
+            RunOptions::default(),
+            rx.clone(),
+        )
+    };
+    let job_check = |r: &engine::Readiness| {
+        r.checks
+            .iter()
+            .find(|c| c.name == "job:sync_stock")
+            .unwrap()
+            .clone()
+    };
+    run(false).await.unwrap();
+    for _ in 0..2 {
+        clock.sim().unwrap().advance(Duration::from_secs(300));
+        run(true).await.unwrap();
+    }
+    assert!(
+        job_check(&e.readiness().await).ok,
+        "two failures are not yet failing"
+    );
+    clock.sim().unwrap().advance(Duration::from_secs(300));
+    run(true).await.unwrap();
+    let r = e.readiness().await;
+    let c = job_check(&r);
+    assert!(!r.ready && !c.ok, "{r:?}");
+    assert!(
+        c.message.contains(
+            "the last 3 runs of sync_stock failed; the last: DSCO temporarily unavailable"
+        ),
+        "{c:?}"
+    );
+    assert!(c.message_zh.contains("最近 3 次运行均失败"), "{c:?}");
+
+    // A success clears it; then failures spread thin, but no success for over an hour.
+    clock.sim().unwrap().advance(Duration::from_secs(300));
+    run(false).await.unwrap();
+    assert!(e.readiness().await.ready);
+    let last_success = clock.now();
+    // Two failures, forty minutes apart: not three in a row, but no success for 80 minutes.
+    for _ in 0..2 {
+        clock.sim().unwrap().advance(Duration::from_secs(2400));
+        run(true).await.unwrap();
+    }
+    let c = job_check(&e.readiness().await);
+    assert!(!c.ok, "{c:?}");
+    assert!(
+        c.message.contains(&format!(
+            "sync_stock has not succeeded since {}",
+            last_success.format("%Y-%m-%d %H:%M:%S UTC")
+        )),
+        "{c:?}"
+    );
+}

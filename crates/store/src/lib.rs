@@ -61,10 +61,57 @@ pub enum StoreError {
     Corrupt { table: &'static str, detail: String },
     #[error("not allowed: {0}")]
     NotAllowed(String),
+    /// The database's disk (or its size limit) is full: writes fail until space is freed, then
+    /// resume by themselves (a failed transaction leaves no connection behind in a bad state).
+    #[error("the store's disk is full ({0}): free space; the service resumes by itself")]
+    DiskFull(String),
+    /// The database refuses writes (a read-only file, directory or server).
+    #[error("the store is read-only ({0}): make the database writable and start again")]
+    ReadOnly(String),
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Classifies the database's answer: a full disk and a read-only database get errors of
+    /// their own, which say what to do, so that the runner and `/readyz` can tell them apart.
+    fn from(e: sqlx::Error) -> StoreError {
+        match sql::space_problem(&e) {
+            Some(p) => p.into(),
+            None => StoreError::Db(e),
+        }
+    }
+}
+
+/// A condition of the store that stops every write until an operator fixes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreProblem {
+    /// The disk (or the database's size limit) is full; the detail names the database's words.
+    DiskFull(String),
+    /// The database refuses writes.
+    ReadOnly(String),
+}
+
+impl From<StoreProblem> for StoreError {
+    fn from(p: StoreProblem) -> StoreError {
+        match p {
+            StoreProblem::DiskFull(d) => StoreError::DiskFull(d),
+            StoreProblem::ReadOnly(d) => StoreError::ReadOnly(d),
+        }
+    }
+}
+
+impl StoreError {
+    /// The store condition behind this error, if it is one that stops every write.
+    pub fn problem(&self) -> Option<StoreProblem> {
+        match self {
+            StoreError::DiskFull(d) => Some(StoreProblem::DiskFull(d.clone())),
+            StoreError::ReadOnly(d) => Some(StoreProblem::ReadOnly(d.clone())),
+            _ => None,
+        }
+    }
 }
 
 /// Which database is behind a store.
@@ -584,8 +631,18 @@ pub trait Store: Send + Sync + 'static {
     async fn rejected_fires(&self, job: Option<JobName>) -> Result<Vec<RejectedFire>>;
     /// The latest cron fire time any run of this job answered (for coalescing missed fires).
     async fn last_scheduled_fire(&self, job: JobName) -> Result<Option<DateTime<Utc>>>;
-    /// Runs still marked running whose lease is gone (a crashed process): closed as failed.
+    /// Runs still marked running whose lease is gone or expired (a crashed process): closed as
+    /// failed, the error naming the runner and its last heartbeat. Cheap when there are none (an
+    /// index read), so the scheduler calls it continuously, not only at start.
     async fn close_orphan_runs(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Records the kind of failure a run met (e.g. `auth_refused`), for readiness. Not fenced,
+    /// like [`Store::finish_run`].
+    async fn set_run_failure(&self, run_id: &str, failure: &str) -> Result<()>;
+    /// The failure kinds recorded with the job's last `limit` runs, by run id (runs without one
+    /// are left out).
+    async fn run_failures(&self, job: JobName, limit: u32) -> Result<BTreeMap<String, String>>;
+    /// Fails with [`StoreError::ReadOnly`] when the database refuses writes (it writes nothing).
+    async fn check_writable(&self) -> Result<()>;
 
     // --- runtime config ---------------------------------------------------------------------
     async fn runtime_config(&self) -> Result<Option<StoredConfig>>;

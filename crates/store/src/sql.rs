@@ -6,6 +6,7 @@ use std::future::Future;
 use std::ops::Range;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +35,8 @@ enum Pool {
 pub struct SqlStore {
     pool: Pool,
     batch: BatchSql,
+    /// SQLite's page limit for tests (0: none), applied to every connection the pool opens.
+    page_limit: Arc<AtomicU64>,
 }
 
 /// Runs `$body` with `$p` bound to the concrete pool, compiling the same code for each backend.
@@ -792,6 +795,56 @@ impl WritePool for PgPool {
     }
 }
 
+/// The release check of both pools: a connection goes back to the pool only outside any
+/// transaction. When a statement fails with SQLITE_FULL (or IOERR, NOMEM) and no statement
+/// journal covers it, SQLite rolls the whole transaction back by itself; the ROLLBACK sqlx then
+/// sends on drop fails ("no transaction is active") and sqlx still counts the connection as
+/// inside a transaction, so every later `BEGIN` on it failed with "attempted to call begin_with at
+/// non-zero transaction depth" until restart. Such a connection is closed here (the pool opens a
+/// fresh one); a connection whose rollback is merely still queued is waited for (one round trip
+/// to its worker) and kept.
+fn release_clean<C: sqlx::Connection>(
+    conn: &mut C,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        conn.ping().await?;
+        let clean = !conn.is_in_transaction();
+        if !clean {
+            tracing::warn!("closing a store connection left inside a failed transaction");
+        }
+        Ok(clean)
+    })
+}
+
+/// A full disk or a read-only database behind a database error, in the database's words.
+pub(crate) fn space_problem(e: &sqlx::Error) -> Option<StoreProblem> {
+    let sqlx::Error::Database(d) = e else {
+        return None;
+    };
+    let code = d.code();
+    let code = code.as_deref().unwrap_or("");
+    if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // Extended result codes: the primary code is the low byte.
+        let detail = format!("SQLite: {}", d.message());
+        return match code.parse::<i32>().ok()? & 0xff {
+            13 => Some(StoreProblem::DiskFull(detail)),
+            8 => Some(StoreProblem::ReadOnly(detail)),
+            _ => None,
+        };
+    }
+    let detail = format!("PostgreSQL: {}", d.message());
+    match code {
+        // disk_full; read_only_sql_transaction.
+        "53100" => Some(StoreProblem::DiskFull(detail)),
+        "25006" => Some(StoreProblem::ReadOnly(detail)),
+        _ => None,
+    }
+}
+
 /// Typed column access that works on both backends' rows.
 trait Cols {
     fn i64(&self, c: &str) -> Result<i64>;
@@ -981,6 +1034,16 @@ fn event_from(r: &impl Cols) -> Result<OrderEvent> {
     })
 }
 
+async fn set_page_limit(conn: &mut sqlx::SqliteConnection, pages: u64) -> Result<(), sqlx::Error> {
+    sqlx::query(AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The SQLite pool's size.
+const SQLITE_CONNECTIONS: u32 = 8;
+
 /// Opens a SQLite file and runs its migrations, tolerating another process doing the same at once.
 ///
 /// sqlx takes an advisory lock for PostgreSQL migrations but none for SQLite: two processes
@@ -988,12 +1051,25 @@ fn event_from(r: &impl Cols) -> Result<OrderEvent> {
 /// the slower one then fails on `CREATE TABLE`; the first switch of a new file to WAL can also
 /// meet a locked database. Each migration commits together with its bookkeeping row, so opening
 /// again sees the other process's work and applies only what is still missing.
-async fn open_sqlite(opts: SqliteConnectOptions) -> Result<SqlitePool> {
+async fn open_sqlite(opts: SqliteConnectOptions, page_limit: Arc<AtomicU64>) -> Result<SqlitePool> {
     let mut attempt = 0;
     loop {
         let opened = async {
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(SQLITE_CONNECTIONS)
+                .after_release(release_clean)
+                .after_connect({
+                    let page_limit = page_limit.clone();
+                    move |conn, _| {
+                        let limit = page_limit.load(Ordering::Relaxed);
+                        Box::pin(async move {
+                            if limit > 0 {
+                                set_page_limit(conn, limit).await?;
+                            }
+                            Ok(())
+                        })
+                    }
+                })
                 .connect_with(opts.clone())
                 .await?;
             SQLITE_MIGRATIONS.run(&pool).await?;
@@ -1053,14 +1129,17 @@ impl SqlStore {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
             }
-            let pool = open_sqlite(opts).await?;
+            let page_limit = Arc::new(AtomicU64::new(0));
+            let pool = open_sqlite(opts, page_limit.clone()).await?;
             SqlStore {
                 pool: Pool::Sqlite(pool),
                 batch: BatchSql::new(BackendKind::Sqlite),
+                page_limit,
             }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(10)
+                .after_release(release_clean)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
@@ -1068,11 +1147,36 @@ impl SqlStore {
             SqlStore {
                 pool: Pool::Postgres(pool),
                 batch: BatchSql::new(BackendKind::Postgres),
+                page_limit: Arc::default(),
             }
         } else {
             return Err(StoreError::BadUrl(redact_url(url)));
         };
         Ok(store)
+    }
+
+    /// Test support: limits every connection of a SQLite pool, and those it opens later, to
+    /// `pages` database pages (`None` lifts the limit; a limit under the current size means the
+    /// current size), so that the next write that grows the file fails with SQLITE_FULL as on a
+    /// full disk. Takes every connection of the pool at once to reach them all. No effect on
+    /// PostgreSQL.
+    #[doc(hidden)]
+    pub async fn limit_sqlite_pages(&self, pages: Option<u32>) -> Result<()> {
+        let Pool::Sqlite(p) = &self.pool else {
+            return Ok(());
+        };
+        // SQLite's default maximum.
+        // (0 would only ask SQLite for the limit.)
+        let pages = pages.map_or(4_294_967_294, |n| u64::from(n.max(1)));
+        self.page_limit.store(pages, Ordering::Relaxed);
+        let mut held = Vec::new();
+        for _ in 0..SQLITE_CONNECTIONS {
+            held.push(p.acquire().await?);
+        }
+        for c in &mut held {
+            set_page_limit(c, pages).await?;
+        }
+        Ok(())
     }
 
     /// Closes the pool (waits for connections to be returned).
@@ -1371,20 +1475,84 @@ impl Store for SqlStore {
     }
 
     async fn close_orphan_runs(&self, now: DateTime<Utc>) -> Result<u64> {
-        // A run is an orphan when it is still "running" but no live lease carries its id.
-        let n = with_pool!(self, p => sqlx::query(
-            "UPDATE job_runs SET outcome = $1, ended_at = $2, \
-               error = 'the process running it stopped before the run ended (crash or kill); its lease expired' \
-             WHERE outcome = $3 AND NOT EXISTS ( \
-               SELECT 1 FROM job_leases l WHERE l.run_id = job_runs.id AND l.holder IS NOT NULL AND l.expires_at > $2)",
-        )
-        .bind(RunOutcome::Failed.as_str())
-        .bind(ms(now))
-        .bind(RunOutcome::Running.as_str())
-        .execute(p)
-        .await?
-        .rows_affected());
-        Ok(n)
+        const T: &str = "job_runs";
+        // A run is an orphan when it is still "running" but no live lease carries its id. The
+        // literal 'running' lets both databases use the partial index `job_runs_open`.
+        let orphans = with_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT r.id, r.holder, r.started_at, \
+                   (SELECT l.heartbeat_at FROM job_leases l WHERE l.run_id = r.id) AS beat \
+                 FROM job_runs r WHERE r.outcome = 'running' AND NOT EXISTS ( \
+                   SELECT 1 FROM job_leases l WHERE l.run_id = r.id AND l.holder IS NOT NULL AND l.expires_at > $1)",
+            )
+            .bind(ms(now))
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let since = r.oi64("beat")?.unwrap_or(r.i64("started_at")?);
+                    Ok((r.s("id")?, r.s("holder")?, at(T, since)?))
+                })
+                .collect::<Result<Vec<_>>>()?
+        });
+        let mut closed = 0;
+        for (id, holder, since) in orphans {
+            let error = format!(
+                "the runner {holder} died (no heartbeat since {}): the process stopped mid-run \
+                 (crash or kill) or could not record the end; closed once its lease expired",
+                since.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+            closed += with_pool!(self, p => sqlx::query(
+                "UPDATE job_runs SET outcome = $1, ended_at = $2, error = $3 WHERE id = $4 AND outcome = 'running'",
+            )
+            .bind(RunOutcome::Failed.as_str())
+            .bind(ms(now))
+            .bind(&error)
+            .bind(&id)
+            .execute(p)
+            .await?
+            .rows_affected());
+        }
+        Ok(closed)
+    }
+
+    async fn set_run_failure(&self, run_id: &str, failure: &str) -> Result<()> {
+        with_pool!(self, p => sqlx::query("UPDATE job_runs SET failure = $1 WHERE id = $2")
+            .bind(failure)
+            .bind(run_id)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    async fn run_failures(&self, job: JobName, limit: u32) -> Result<BTreeMap<String, String>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT id, failure FROM job_runs WHERE failure IS NOT NULL AND id IN ( \
+                   SELECT id FROM job_runs WHERE job = $1 ORDER BY started_at DESC, id DESC LIMIT $2)",
+            )
+            .bind(job.as_str())
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.s("id")?, r.s("failure")?)))
+                .collect()
+        })
+    }
+
+    async fn check_writable(&self) -> Result<()> {
+        // A write that changes nothing, in a transaction rolled back: a read-only database
+        // refuses it all the same (SQLite's BEGIN IMMEDIATE alone does not tell).
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            sqlx::query("UPDATE job_leases SET writes = writes WHERE 1 = 0")
+                .execute(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+        });
+        Ok(())
     }
 
     async fn runtime_config(&self) -> Result<Option<StoredConfig>> {

@@ -285,7 +285,13 @@ pub async fn orphan_runs_are_closed(b: &Backend) {
     assert_eq!(s.close_orphan_runs(t(31)).await.unwrap(), 1);
     let r = s.get_run("run-crashed").await.unwrap().unwrap();
     assert_eq!(r.outcome, RunOutcome::Failed);
-    assert!(r.error.unwrap().contains("stopped before the run ended"));
+    let error = r.error.unwrap();
+    assert!(
+        error.contains("the runner crashed died (no heartbeat since 2026-03-01 00:00:00 UTC)"),
+        "{error}"
+    );
+    // Closed once: a second sweep finds nothing.
+    assert_eq!(s.close_orphan_runs(t(40)).await.unwrap(), 0);
 }
 
 pub async fn runtime_config_is_versioned_with_compare_and_swap(b: &Backend) {

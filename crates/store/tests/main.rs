@@ -112,3 +112,123 @@ async fn futures_join<T>(hs: impl Iterator<Item = tokio::task::JoinHandle<T>>) -
     }
     out
 }
+
+/// A SQLite write that fails with SQLITE_FULL mid-transaction (SQLite then rolls the whole
+/// transaction back by itself) is reported as a full disk, and once space returns every
+/// connection of the pool writes again: none is left counted inside a transaction (which made
+/// every later write fail with "attempted to call begin_with at non-zero transaction depth"
+/// until restart).
+#[tokio::test]
+async fn a_full_disk_is_reported_and_writes_resume_when_space_returns() {
+    use domain::JobName;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/store.db", dir.path().display());
+    let sql = Arc::new(store::SqlStore::connect(&url).await.unwrap());
+    let s: Arc<dyn Store> = sql.clone();
+    let (lease, now) = leased(&*s, JobName::PullDscoOrders).await;
+    let fence = lease.fence();
+    // Larger than a page: the row needs new pages, which the limit refuses.
+    let big = "x".repeat(64 * 1024);
+    sql.limit_sqlite_pages(Some(1)).await.unwrap();
+    // The pages the migrations freed are used up first.
+    let mut filled = 0;
+    while s
+        .set_cursor(&format!("fill{filled}"), &big, now, &fence)
+        .await
+        .is_ok()
+    {
+        filled += 1;
+        assert!(filled < 1000, "the page limit never bit");
+    }
+    // More failures than the pool has connections, so every connection meets one.
+    for i in 0..20 {
+        let err = s
+            .set_cursor(&format!("c{i}"), &big, now, &fence)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, store::StoreError::DiskFull(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the store's disk is full (SQLite: database or disk is full): free space; the service resumes by itself"
+        );
+        // Small writes that fit in the pages the file has go on meanwhile.
+        s.set_cursor("small", &i.to_string(), now, &fence)
+            .await
+            .unwrap();
+    }
+    sql.limit_sqlite_pages(None).await.unwrap();
+    // No restart: every connection takes fenced writes again.
+    let writes = (0..32).map(|i| {
+        let s = s.clone();
+        let fence = fence.clone();
+        let big = big.clone();
+        tokio::spawn(async move { s.set_cursor(&format!("c{i}"), &big, now, &fence).await })
+    });
+    for r in futures_join(writes).await {
+        r.unwrap_or_else(|e| panic!("a write after space returned failed: {e}"));
+    }
+    assert_eq!(
+        s.cursor("c31").await.unwrap().as_deref(),
+        Some(big.as_str())
+    );
+    assert_eq!(s.cursor("small").await.unwrap().as_deref(), Some("19"));
+    // The lease was never taken over: the fence still holds.
+    assert!(
+        s.renew_lease(&lease, now, std::time::Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+}
+
+/// A statement failing inside a fenced transaction rolls it back and leaves the pool usable:
+/// the next writes on the same pool succeed.
+#[tokio::test]
+async fn a_failed_statement_in_a_fenced_write_leaves_the_pool_usable() {
+    use domain::JobName;
+
+    let b = sqlite().await;
+    let s = b.store.clone();
+    let (lease, now) = leased(&*s, JobName::SyncStock).await;
+    let run = |id: &str| store::NewRun {
+        id: id.into(),
+        job: JobName::SyncStock,
+        trigger: domain::Trigger::Cli,
+        scheduled_for: None,
+        started_at: now,
+        holder: "a".into(),
+        dry_run: false,
+        only_po: None,
+        config_version: None,
+    };
+    s.insert_run(&run("run-a"), &lease.fence()).await.unwrap();
+    for _ in 0..20 {
+        // The same id again: the INSERT fails inside the fenced transaction.
+        let err = s
+            .insert_run(&run("run-a"), &lease.fence())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, store::StoreError::Db(_)), "{err:?}");
+    }
+    for i in 0..20 {
+        s.set_cursor("after", &i.to_string(), now, &lease.fence())
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.cursor("after").await.unwrap().as_deref(), Some("19"));
+}
+
+/// The lease of `job`, taken at the suite's epoch, and that time.
+async fn leased(
+    s: &dyn Store,
+    job: domain::JobName,
+) -> (store::Lease, chrono::DateTime<chrono::Utc>) {
+    use chrono::TimeZone;
+    let now = chrono::Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    let lease = s
+        .try_acquire_lease(job, "a", "run-a", now, std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    (lease, now)
+}

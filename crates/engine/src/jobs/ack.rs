@@ -130,6 +130,7 @@ impl Job for AckToDsco {
             Some(end) => match lookup_unknown(ctx, &self.0, &batch, end, &mut views).await {
                 Ok(deferred) => deferred,
                 Err(e) => {
+                    ctx.note_far(&e);
                     let r =
                         Reason::new(ReasonCode::LingxingUnavailable, format!("order list: {e}"));
                     for o in &batch {
@@ -218,7 +219,10 @@ impl Job for AckToDsco {
                                         acks.push((o, ack_of(&w)));
                                     }
                                 }
-                                Err(e) => out.skip(ctx, &o, &dsco_reason(&e)),
+                                Err(e) => {
+                                    ctx.note_far(&e);
+                                    out.skip(ctx, &o, &dsco_reason(&e))
+                                }
                             }
                         }
                         _ => acks.push((

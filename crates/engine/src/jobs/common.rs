@@ -497,6 +497,7 @@ pub(crate) async fn chunk_outcome(
             ))
         }
         Err(e) => {
+            ctx.note_far(e);
             let (state, r) = failed_write(e);
             Ok((state, e.to_string(), r))
         }

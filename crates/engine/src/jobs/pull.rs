@@ -62,7 +62,7 @@ impl Job for PullDscoOrders {
                 .dsco
                 .get_orders(OrderKey::PoNumber, po.as_str())
                 .await
-                .map_err(|e| JobError::Failed(format!("reading {po} from DSCO: {e}")))?;
+                .map_err(|e| JobError::far(format_args!("reading {po} from DSCO"), &e))?;
             let raws = orders.into_iter().map(|o| o.into_raw()).collect();
             return store_page(ctx, &self.0, raws).await;
         }
@@ -104,10 +104,13 @@ impl Job for PullDscoOrders {
                 }
                 Ok(Window::TooMany) => limit = usize::MAX,
                 Err(e) => {
-                    return Err(JobError::Failed(format!(
-                        "DSCO order page ({}): {e}; the window will be read again next run",
-                        ReasonCode::DscoUnavailable
-                    )));
+                    return Err(JobError::far(
+                        format_args!(
+                            "DSCO order page ({}); the window will be read again next run",
+                            ReasonCode::DscoUnavailable
+                        ),
+                        &e,
+                    ));
                 }
             }
         };

@@ -112,6 +112,7 @@ impl Job for PushToLingxing {
         {
             Ok(e) => e,
             Err(e) => {
+                ctx.note_far(&e);
                 let r = Reason::new(
                     ReasonCode::LingxingUnavailable,
                     format!("existence check: {e}"),
@@ -323,6 +324,7 @@ impl Job for PushToLingxing {
                         skip_many(ctx, &skips).await?;
                     }
                     Err(e) => {
+                        ctx.note_far(&e);
                         let reason = lingxing_reason(&e);
                         let state = match e {
                             lingxing::LingxingError::Ambiguous { .. } => IntentState::Ambiguous,

@@ -70,7 +70,7 @@ impl Job for SyncStock {
                 length: INVENTORY_MAX_LENGTH,
             })
             .await
-            .map_err(|e| JobError::Failed(format!("reading LingXing inventory: {e}")))?;
+            .map_err(|e| JobError::far("reading LingXing inventory", &e))?;
 
         // DSCO SKU → (LingXing SKU, warehouse code → summed available quantity).
         let mut read: BTreeMap<String, (String, WarehouseQty)> = BTreeMap::new();
