@@ -211,7 +211,7 @@ macro_rules! upsert_pulled_in {
                                dsco_status = COALESCE($3, dsco_status), dsco_lifecycle = COALESCE($4, dsco_lifecycle), \
                                dsco_created_at = COALESCE($5, dsco_created_at), dsco_updated_at = COALESCE($6, dsco_updated_at), \
                                warehouse_code = COALESCE($7, warehouse_code), service_level = COALESCE($8, service_level), \
-                               skus = $9, dirty = 1, updated_at = $10 WHERE po = $11",
+                               skus = $9, dirty = 1, marks = marks + 1, updated_at = $10 WHERE po = $11",
                         )
                         .bind(o.dsco_order_id.as_deref())
                         .bind(o.retailer_id.as_deref())
@@ -315,7 +315,7 @@ macro_rules! order_cols {
          dsco_updated_at, warehouse_code, service_level, skus, \
          COALESCE((SELECT p.payload FROM order_payloads p WHERE p.po = orders.po), '') AS payload, store_id, \
          lingxing_order_nos, tracking, invoice_id, flags, reason_code, reason_kind, reason_detail, \
-         attempts, next_attempt_at, stage_entered_at, created_at, updated_at"
+         attempts, next_attempt_at, stage_entered_at, created_at, updated_at, marks"
     };
 }
 
@@ -376,6 +376,7 @@ struct BatchSql {
     orders_read: Arc<str>,
     views_read: Arc<str>,
     dirty_mark: Arc<str>,
+    remark: Arc<str>,
     intents_of_read: Arc<str>,
     tracking_read: Arc<str>,
     tracking_update: Arc<str>,
@@ -419,7 +420,8 @@ impl BatchSql {
         BatchSql {
             cas_update: s(format!(
                 "{with}UPDATE orders SET stage = j.to_stage, stage_entered_at = j.at, updated_at = j.at, reason_code = NULL, \
-                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0, dirty = 1 \
+                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0, dirty = 1, \
+                   marks = orders.marks + 1 \
                  FROM {} WHERE orders.po = j.po AND orders.stage = j.from_stage RETURNING orders.po",
                 rows(&[
                     ("po", TEXT),
@@ -490,7 +492,7 @@ impl BatchSql {
             views_update: s(format!(
                 "{with}UPDATE orders SET lx_snapshot = j.snap, lx_checked_at = $2, lingxing_order_nos = j.order_nos, \
                    store_id = COALESCE(j.store_id, orders.store_id), \
-                   dirty = CASE WHEN j.changed = 1 THEN 1 ELSE orders.dirty END \
+                   dirty = CASE WHEN j.changed = 1 THEN 1 ELSE orders.dirty END, marks = orders.marks + j.changed \
                  FROM {} WHERE orders.po = j.po",
                 rows(&[
                     ("po", TEXT),
@@ -568,7 +570,7 @@ impl BatchSql {
                    dsco_updated_at = COALESCE(j.dsco_updated_at, orders.dsco_updated_at), \
                    warehouse_code = COALESCE(j.warehouse_code, orders.warehouse_code), \
                    service_level = COALESCE(j.service_level, orders.service_level), skus = j.skus, \
-                   dirty = CASE WHEN j.changed = 1 THEN 1 ELSE orders.dirty END, updated_at = $2 \
+                   dirty = CASE WHEN j.changed = 1 THEN 1 ELSE orders.dirty END, marks = orders.marks + j.changed, updated_at = $2 \
                  FROM {} WHERE orders.po = j.po",
                 rows(&[
                     ("po", TEXT),
@@ -591,7 +593,12 @@ impl BatchSql {
             views_read: s(format!(
                 "SELECT po, lx_snapshot, lx_checked_at FROM orders WHERE po IN ({list})"
             )),
-            dirty_mark: s(format!("UPDATE orders SET dirty = 1 WHERE po IN ({list})")),
+            dirty_mark: s(format!("UPDATE orders SET dirty = 1, marks = marks + 1 WHERE po IN ({list})")),
+            remark: s(format!(
+                "{with}UPDATE orders SET dirty = 1 FROM {} WHERE orders.po = j.po AND orders.marks <> j.seen \
+                 RETURNING orders.po",
+                rows(&[("po", TEXT), ("seen", INT)])
+            )),
             intents_of_read: s(format!(
                 concat!(
                     "SELECT ",
@@ -927,6 +934,7 @@ fn order_from(r: &impl Cols) -> Result<OrderRecord> {
         stage_entered_at: at(T, r.i64("stage_entered_at")?)?,
         created_at: at(T, r.i64("created_at")?)?,
         updated_at: at(T, r.i64("updated_at")?)?,
+        marks: r.i64("marks")?,
     })
 }
 
@@ -2234,9 +2242,37 @@ impl Store for SqlStore {
         Ok(n)
     }
 
+    async fn remark_changed(
+        &self,
+        seen: &[(PoNumber, i64)],
+        fence: &Fence,
+    ) -> Result<Vec<PoNumber>> {
+        if seen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = &self.batch;
+        fenced!(self, fence, tx => {
+            let mut out = Vec::new();
+            for chunk in seen.chunks(CHUNK) {
+                let items: Vec<Item> = chunk
+                    .iter()
+                    .map(|(po, n)| item!({"po": po.as_str(), "seen": n}))
+                    .collect();
+                let rows = sqlx::query(AssertSqlSafe(sql.remark.clone()))
+                    .bind(items_json(items))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for r in &rows {
+                    out.push(po_in(r, "orders")?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     async fn mark_attention_dirty(&self) -> Result<u64> {
         Ok(
-            with_pool!(self, p => sqlx::query("UPDATE orders SET dirty = 1 WHERE reason_kind = 'needs_attention' AND stage < 5")
+            with_pool!(self, p => sqlx::query("UPDATE orders SET dirty = 1, marks = marks + 1 WHERE reason_kind = 'needs_attention' AND stage < 5")
             .execute(p)
             .await?
             .rows_affected()),
@@ -2652,6 +2688,20 @@ impl Store for SqlStore {
         with_pool!(self, p => {
             let rows = sqlx::query(concat!("SELECT ", intent_cols!(), " FROM intents WHERE po = $1 ORDER BY id"))
                 .bind(po.as_str())
+                .fetch_all(p)
+                .await?;
+            rows.iter().map(intent_from).collect()
+        })
+    }
+
+    async fn open_intents(&self, kind: IntentKind, limit: u32) -> Result<Vec<Intent>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(concat!(
+                "SELECT ", intent_cols!(),
+                " FROM intents WHERE kind = $1 AND state IN ('pending', 'ambiguous') ORDER BY id LIMIT $2"
+            ))
+                .bind(kind.as_str())
+                .bind(i64::from(limit))
                 .fetch_all(p)
                 .await?;
             rows.iter().map(intent_from).collect()
@@ -3260,6 +3310,7 @@ mod tests {
             &b.orders_read,
             &b.views_read,
             &b.dirty_mark,
+            &b.remark,
             &b.intents_of_read,
             &b.tracking_read,
             &b.tracking_update,
