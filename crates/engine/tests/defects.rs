@@ -352,17 +352,17 @@ pub async fn a_timeout_leaves_no_credential_in_stored_text(db: &Db) {
     let (stage, code) = (w.stage(&p).await, w.reason(&p).await);
     assert_eq!(stage, Stage::Pulled);
     assert_eq!(code.as_deref(), Some("lingxing_unavailable"));
-    let token = w
-        .store
-        .cache_get(&format!(
-            "lingxing.token.{}",
-            sim::lingxing::DEFAULT_APP_ID
-        ))
+    let cache = engine::token_cache::StoreTokenCache::new(
+        w.store.clone(),
+        w.clock.clone(),
+        sim::lingxing::DEFAULT_APP_SECRET,
+    );
+    let token = lingxing::TokenCache::get(&cache, sim::lingxing::DEFAULT_APP_ID)
         .await
-        .unwrap()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["access_token"].as_str().map(str::to_owned))
-        .expect("a LingXing token was issued");
+        .expect("a LingXing token was issued")
+        .access_token
+        .expose()
+        .to_owned();
     let text = stored_text(&w, &p).await;
     assert!(text.contains("timed out"), "the timeout is told: {text}");
     for secret in [

@@ -111,7 +111,11 @@ pub async fn world_with(db: &Db, extra_jobs: Value, lx_cfg: LingxingSimConfig) -
     dc.request_timeout = Duration::from_secs(2);
     dc.retry.max_attempts = 2;
     let cache: Arc<dyn lingxing::TokenCache> =
-        Arc::new(StoreTokenCache::new(store.clone(), clock.clone()));
+        Arc::new(StoreTokenCache::new(
+            store.clone(),
+            clock.clone(),
+            sim::lingxing::DEFAULT_APP_SECRET,
+        ));
     let clients = Arc::new(Clients {
         dsco: DscoClient::new(dc, clock.clone()).unwrap(),
         lingxing: LingxingClient::new(
