@@ -96,7 +96,9 @@ impl TokenCache for StoreTokenCache {
             }
         };
         let Some(plain) = self.open(app_id, &text) else {
-            tracing::warn!("the shared LingXing token does not open with this app secret; a new one is asked for");
+            tracing::warn!(
+                "the shared LingXing token does not open with this app secret; a new one is asked for"
+            );
             return None;
         };
         let v: Value = serde_json::from_str(&plain).ok()?;

@@ -63,7 +63,10 @@ async fn none_parked_for_a_week(w: &World, pos: &[String]) {
     let horizon = w.clock.now() + chrono::TimeDelta::days(1);
     for p in pos {
         let o = w.store.get_order(&po(p)).await.unwrap().unwrap();
-        if o.reason.as_ref().is_some_and(|r| r.kind == ReasonKind::Waiting) {
+        if o.reason
+            .as_ref()
+            .is_some_and(|r| r.kind == ReasonKind::Waiting)
+        {
             assert!(
                 o.next_attempt_at.is_none_or(|t| t <= horizon),
                 "{p} parked until {:?} ({:?})",
@@ -92,7 +95,10 @@ pub async fn a_pull_burst_larger_than_size_drains_and_the_cursor_never_moves_bac
     set_pull_size(&w, 10).await;
     w.advance(60);
     let c = w.run(JobName::PullDscoOrders).await;
-    assert_eq!(c.processed, 0, "orders read again unchanged are not stored again");
+    assert_eq!(
+        c.processed, 0,
+        "orders read again unchanged are not stored again"
+    );
     let now = cursor(&w).await;
     assert!(now >= last, "the cursor moved back from {last} to {now}");
     last = now;
@@ -112,7 +118,10 @@ pub async fn a_pull_burst_larger_than_size_drains_and_the_cursor_never_moves_bac
         let c = w.run(JobName::PullDscoOrders).await;
         assert!(c.processed <= 10, "run {run} took {} orders", c.processed);
         let now = cursor(&w).await;
-        assert!(now >= last, "run {run}: the cursor moved back from {last} to {now}");
+        assert!(
+            now >= last,
+            "run {run}: the cursor moved back from {last} to {now}"
+        );
         last = now;
         w.advance(60);
     }
@@ -166,10 +175,16 @@ pub async fn an_order_changed_while_it_was_decided_is_decided_again(db: &Db) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    assert!(w.lx.calls(WMS) > before, "the ship job asks for outbound orders");
+    assert!(
+        w.lx.calls(WMS) > before,
+        "the ship job asks for outbound orders"
+    );
     run_in_place(&w, JobName::PullDscoOrders).await;
     let fresh = w.store.get_order(&po(&p)).await.unwrap().unwrap();
-    assert_eq!(fresh.pulled.dsco_status.as_deref(), Some("shipment_pending"));
+    assert_eq!(
+        fresh.pulled.dsco_status.as_deref(),
+        Some("shipment_pending")
+    );
     match ship.await.unwrap().unwrap() {
         RunResult::Ran { outcome, error, .. } => {
             assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}")
@@ -265,8 +280,10 @@ pub async fn no_write_stays_open_on_an_order_that_moved_on(db: &Db) {
     w.lx.audit(&b);
     w.advance(60);
     // DSCO's ACK endpoint fails: the ACK intents stay pending, to be sent again.
-    w.dsco
-        .inject_fault(Endpoint::Acknowledge, DFault::HttpStatus { status: 503 }.times(5));
+    w.dsco.inject_fault(
+        Endpoint::Acknowledge,
+        DFault::HttpStatus { status: 503 }.times(5),
+    );
     w.run(JobName::AckToDsco).await;
     for p in [&a, &b] {
         let i = w.store.intent(IntentKind::Ack, p).await.unwrap().unwrap();
@@ -275,34 +292,17 @@ pub async fn no_write_stays_open_on_an_order_that_moved_on(db: &Db) {
     w.dsco.clear_faults();
     // Meanwhile DSCO cancels a, and the supplier acknowledges b in DSCO's portal.
     w.dsco.cancel_order(&a);
-    let other = dsco::DscoClient::new(
-        dsco::DscoConfig::new(
-            w.dsco.base_url(),
-            dsco::Auth::OAuth2 {
-                client_id: sim::dsco::DEFAULT_CLIENT_ID.into(),
-                client_secret: secrecy::SecretString::from(
-                    sim::dsco::DEFAULT_CLIENT_SECRET.to_string(),
-                ),
-            },
-        ),
-        w.clock.clone(),
-    )
-    .unwrap();
-    other
-        .acknowledge(&[dsco::OrderAck {
-            id: b.clone(),
-            id_type: dsco::OrderIdType::PoNumber,
-            supplier_order_number: None,
-        }])
-        .await
-        .unwrap();
+    w.acknowledge_elsewhere(&b).await;
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
     w.advance(15 * 60);
     w.run(JobName::AckToDsco).await;
     assert_eq!(w.stage(&a).await, Stage::Cancelled);
     assert_eq!(w.stage(&b).await, Stage::Acknowledged);
-    assert!(w.dsco.acks_for(&b).len() <= 1, "b is not acknowledged twice");
+    assert!(
+        w.dsco.acks_for(&b).len() <= 1,
+        "b is not acknowledged twice"
+    );
     for p in [&a, &b] {
         for i in w.store.intents_for(&po(p)).await.unwrap() {
             if i.kind != IntentKind::Ack {
@@ -379,7 +379,8 @@ pub async fn a_timeout_leaves_no_credential_in_stored_text(db: &Db) {
     w.run(JobName::PushToLingxing).await;
     assert_eq!(w.stage(&p).await, Stage::Pushed);
     w.lx.audit(&p);
-    w.dsco.inject_fault(Endpoint::Acknowledge, DFault::Hang.times(1));
+    w.dsco
+        .inject_fault(Endpoint::Acknowledge, DFault::Hang.times(1));
     w.advance(60);
     w.run(JobName::AckToDsco).await;
     let i = w.store.intent(IntentKind::Ack, &p).await.unwrap().unwrap();

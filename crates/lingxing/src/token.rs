@@ -199,15 +199,12 @@ impl TokenOwner {
                 ))
             })?;
         let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| {
-                LingxingError::transient(format!(
-                    "token response failed: {}",
-                    crate::client::transport_text(e)
-                ))
-            })?;
+        let bytes = resp.bytes().await.map_err(|e| {
+            LingxingError::transient(format!(
+                "token response failed: {}",
+                crate::client::transport_text(e)
+            ))
+        })?;
         if status.is_server_error() {
             return Err(LingxingError::transient(format!(
                 "token endpoint answered HTTP {status}"

@@ -593,7 +593,9 @@ impl BatchSql {
             views_read: s(format!(
                 "SELECT po, lx_snapshot, lx_checked_at FROM orders WHERE po IN ({list})"
             )),
-            dirty_mark: s(format!("UPDATE orders SET dirty = 1, marks = marks + 1 WHERE po IN ({list})")),
+            dirty_mark: s(format!(
+                "UPDATE orders SET dirty = 1, marks = marks + 1 WHERE po IN ({list})"
+            )),
             remark: s(format!(
                 "{with}UPDATE orders SET dirty = 1 FROM {} WHERE orders.po = j.po AND orders.marks <> j.seen \
                  RETURNING orders.po",

@@ -280,16 +280,19 @@ pub(crate) async fn close_superseded(
             } else {
                 store::IntentState::Confirmed
             };
-            updates.entry(i.kind).or_default().push(store::IntentUpdate {
-                key: i.key,
-                state,
-                outcome: format!(
-                    "superseded: order moved to stage {} ({to}) by {} while this write was {}",
-                    to.number(),
-                    ctx.job,
-                    i.state.as_str()
-                ),
-            });
+            updates
+                .entry(i.kind)
+                .or_default()
+                .push(store::IntentUpdate {
+                    key: i.key,
+                    state,
+                    outcome: format!(
+                        "superseded: order moved to stage {} ({to}) by {} while this write was {}",
+                        to.number(),
+                        ctx.job,
+                        i.state.as_str()
+                    ),
+                });
         }
     }
     for (kind, u) in updates {
@@ -892,8 +895,14 @@ mod tests {
         let url = "timed out: error sending request for url (http://127.0.0.1:9/erp/sc/routing/wms/order/wmsOrderList?app_key=ak_1&access_token=tok-123&timestamp=17&sign=AbC%2B%3D)";
         let s = scrub(url);
         assert!(!s.contains("tok-123") && !s.contains("AbC"), "{s}");
-        assert!(s.contains("access_token=***") && s.contains("sign=***"), "{s}");
-        assert!(s.contains("app_key=ak_1&") && s.contains("timestamp=17"), "{s}");
+        assert!(
+            s.contains("access_token=***") && s.contains("sign=***"),
+            "{s}"
+        );
+        assert!(
+            s.contains("app_key=ak_1&") && s.contains("timestamp=17"),
+            "{s}"
+        );
         assert_eq!(
             scrub("token endpoint ?appId=a&appSecret=S3cr3t failed"),
             "token endpoint ?appId=a&appSecret=*** failed"

@@ -17,8 +17,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use domain::order::{DscoOrderView, RawJson};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::{OrderKey, OrderQuery};
-use serde_json::value::RawValue;
 use serde_json::json;
+use serde_json::value::RawValue;
 use store::{EventOutcome, IntentKind, IntentState, NewIntent, PulledOrder, Upserted};
 
 use super::Clients;
@@ -104,7 +104,11 @@ fn oldest(
     // An order without a time sorts first, so it is never left behind.
     orders.sort_by_key(|(at, _)| *at);
     let last = orders[size - 1].0;
-    let cut = size + orders[size..].iter().take_while(|(at, _)| *at == last).count();
+    let cut = size
+        + orders[size..]
+            .iter()
+            .take_while(|(at, _)| *at == last)
+            .count();
     let left_out = cut < orders.len();
     orders.truncate(cut);
     let reached = match (left_out, last) {
@@ -350,7 +354,10 @@ fn cancel_subject(nos: &[String], cancel: Option<&Cancel>) -> String {
     };
     let what = match cancel {
         None => String::new(),
-        Some(Cancel::Done) => "; cancelled in LingXing automatically (auto_cancel_in_lingxing): check nothing shipped".to_owned(),
+        Some(Cancel::Done) => {
+            "; cancelled in LingXing automatically (auto_cancel_in_lingxing): check nothing shipped"
+                .to_owned()
+        }
         Some(Cancel::Refused(t)) => format!("; LingXing refused the automatic cancel: {t}"),
         Some(Cancel::Open(t)) => {
             format!("; automatic cancel in LingXing failed ({t}): tried again on the next runs")

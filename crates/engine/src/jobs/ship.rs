@@ -319,8 +319,8 @@ impl Job for ShipToDsco {
                         ),
                         _ => r,
                     };
-                    let next_run = (!feed_read && r.kind() == ReasonKind::Waiting)
-                        .then(|| ctx.clock.now());
+                    let next_run =
+                        (!feed_read && r.kind() == ReasonKind::Waiting).then(|| ctx.clock.now());
                     out.skip_until(ctx, &o, &r, next_run);
                 }
                 Decision::Skip(_) => ctx.count(|c| c.processed += 1),
