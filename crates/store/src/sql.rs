@@ -3280,6 +3280,78 @@ mod tests {
         assert!(!cols.contains(&"payload".to_owned()), "{cols:?}");
     }
 
+    /// Writes left open on orders already past them when 0008 runs are closed by it; open writes
+    /// of orders still waiting for them are left alone.
+    #[tokio::test]
+    async fn open_writes_of_orders_already_past_them_are_closed_by_0008() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/old.db", dir.path().display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        {
+            let pool = SqlitePool::connect_with(opts).await.unwrap();
+            let mut before = Migrator::new(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/sqlite"
+            )))
+            .await
+            .unwrap();
+            let older: Vec<_> = before
+                .migrations
+                .iter()
+                .filter(|m| m.version < 8)
+                .cloned()
+                .collect();
+            before.migrations = older.into();
+            before.run(&pool).await.unwrap();
+            for (po, stage, kind, state) in [
+                ("PO-DONE", 5, "ack", "pending"),
+                ("PO-SHIP", 3, "ack", "ambiguous"),
+                ("PO-CXL", 6, "create", "pending"),
+                ("PO-WAIT", 2, "ack", "pending"),
+                ("PO-SENT", 3, "shipment", "pending"),
+            ] {
+                sqlx::query(
+                    "INSERT INTO orders (po, stage, skus, stage_entered_at, created_at, updated_at) \
+                     VALUES ($1, $2, '', 0, 0, 0)",
+                )
+                .bind(po)
+                .bind(stage)
+                .execute(&pool)
+                .await
+                .unwrap();
+                sqlx::query(
+                    "INSERT INTO intents (kind, key, po, state, created_at, updated_at) \
+                     VALUES ($1, $2, $2, $3, 0, 0)",
+                )
+                .bind(kind)
+                .bind(po)
+                .bind(state)
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+            pool.close().await;
+        }
+        let store = SqlStore::connect(&url).await.unwrap();
+        let state = |po: &'static str| {
+            let store = &store;
+            async move {
+                store
+                    .intents_for(&PoNumber::parse(po).unwrap())
+                    .await
+                    .unwrap()[0]
+                    .state
+            }
+        };
+        assert_eq!(state("PO-DONE").await, IntentState::Confirmed);
+        assert_eq!(state("PO-SHIP").await, IntentState::Confirmed);
+        assert_eq!(state("PO-CXL").await, IntentState::Failed);
+        assert_eq!(state("PO-WAIT").await, IntentState::Pending);
+        assert_eq!(state("PO-SENT").await, IntentState::Pending);
+    }
+
     /// Every batch statement loops over its items and reaches table rows through an index.
     /// Given a constant on a prefix of a key (an intent's kind), SQLite's planner may instead
     /// loop over the table and scan the items for each row: quadratic, and only visible at
