@@ -380,6 +380,7 @@ pub fn build_clients(
     let cache: Arc<dyn lingxing::TokenCache> = Arc::new(engine::token_cache::StoreTokenCache::new(
         store,
         clock.clone(),
+        lx.app_secret.expose(),
     ));
     let lingxing = lingxing::LingxingClient::new(cfg, clock, Some(cache))
         .map_err(|e| anyhow!("lingxing.app_id: {e}"))?;

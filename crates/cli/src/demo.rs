@@ -133,9 +133,12 @@ impl SimWorld {
         );
         // The simulator's limits are off (see the DSCO config below): the client need not pace.
         dc.rate_limits = false;
-        let cache: Arc<dyn lingxing::TokenCache> = Arc::new(
-            engine::token_cache::StoreTokenCache::new(store.clone(), clock.clone()),
-        );
+        let cache: Arc<dyn lingxing::TokenCache> =
+            Arc::new(engine::token_cache::StoreTokenCache::new(
+                store.clone(),
+                clock.clone(),
+                sim::lingxing::DEFAULT_APP_SECRET,
+            ));
         let clients = Arc::new(Clients {
             dsco: dsco::DscoClient::new(dc, clock.clone()).map_err(|e| anyhow!("dsco: {e}"))?,
             lingxing: lingxing::LingxingClient::new(

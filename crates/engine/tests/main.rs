@@ -1,6 +1,7 @@
 //! Engine tests on the simulated clock, against SQLite always and PostgreSQL when
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
+mod defects;
 mod orders;
 mod property;
 mod reasons;
@@ -65,6 +66,7 @@ pub async fn settle() {
 }
 
 mod cases {
+    pub use crate::defects::*;
     pub use crate::orders::*;
     pub use crate::reasons::*;
     pub use crate::runner::*;
@@ -146,6 +148,11 @@ both_backends!(
     cleanup_job_records_what_it_deleted,
     an_intercepted_outbound_needs_attention,
     a_shipment_request_dsco_partly_refuses,
+    a_pull_burst_larger_than_size_drains_and_the_cursor_never_moves_back,
+    an_order_changed_while_it_was_decided_is_decided_again,
+    a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent,
+    no_write_stays_open_on_an_order_that_moved_on,
+    a_timeout_leaves_no_credential_in_stored_text,
 );
 
 #[test]

@@ -110,8 +110,11 @@ pub async fn world_with(db: &Db, extra_jobs: Value, lx_cfg: LingxingSimConfig) -
     // Short real-time timeouts so that "apply then time out" faults end quickly.
     dc.request_timeout = Duration::from_secs(2);
     dc.retry.max_attempts = 2;
-    let cache: Arc<dyn lingxing::TokenCache> =
-        Arc::new(StoreTokenCache::new(store.clone(), clock.clone()));
+    let cache: Arc<dyn lingxing::TokenCache> = Arc::new(StoreTokenCache::new(
+        store.clone(),
+        clock.clone(),
+        sim::lingxing::DEFAULT_APP_SECRET,
+    ));
     let clients = Arc::new(Clients {
         dsco: DscoClient::new(dc, clock.clone()).unwrap(),
         lingxing: LingxingClient::new(
@@ -206,6 +209,32 @@ impl World {
             }
             other => panic!("{job}: {other:?}"),
         }
+    }
+
+    /// The supplier acknowledges `po` in DSCO by other means (its portal, another tool): through
+    /// a client of its own.
+    pub async fn acknowledge_elsewhere(&self, po: &str) {
+        let other = DscoClient::new(
+            DscoConfig::new(
+                self.dsco.base_url(),
+                Auth::OAuth2 {
+                    client_id: sim::dsco::DEFAULT_CLIENT_ID.into(),
+                    client_secret: secrecy::SecretString::from(
+                        sim::dsco::DEFAULT_CLIENT_SECRET.to_string(),
+                    ),
+                },
+            ),
+            self.clock.clone(),
+        )
+        .unwrap();
+        other
+            .acknowledge(&[dsco::OrderAck {
+                id: po.to_owned(),
+                id_type: dsco::OrderIdType::PoNumber,
+                supplier_order_number: None,
+            }])
+            .await
+            .unwrap();
     }
 
     pub fn advance(&self, secs: u64) {

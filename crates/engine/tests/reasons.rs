@@ -832,27 +832,7 @@ pub async fn dsco_taking_the_ack_back_holds_shipments_until_acknowledged_again(d
 
     // The supplier acknowledges again (portal or API): the next pull sees shipment_pending and
     // the shipment goes out on the next run.
-    let other = dsco::DscoClient::new(
-        dsco::DscoConfig::new(
-            w.dsco.base_url(),
-            dsco::Auth::OAuth2 {
-                client_id: sim::dsco::DEFAULT_CLIENT_ID.into(),
-                client_secret: secrecy::SecretString::from(
-                    sim::dsco::DEFAULT_CLIENT_SECRET.to_string(),
-                ),
-            },
-        ),
-        w.clock.clone(),
-    )
-    .unwrap();
-    other
-        .acknowledge(&[dsco::OrderAck {
-            id: po.clone(),
-            id_type: dsco::OrderIdType::PoNumber,
-            supplier_order_number: None,
-        }])
-        .await
-        .unwrap();
+    w.acknowledge_elsewhere(&po).await;
     w.advance(60);
     assert_eq!(w.dsco.order(&po).unwrap()["dscoStatus"], "shipment_pending");
     w.run(JobName::PullDscoOrders).await;

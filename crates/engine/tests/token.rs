@@ -16,7 +16,11 @@ pub async fn replicas_share_one_lingxing_token(db: &Db) {
         .await
         .unwrap();
     let client = |store: Arc<dyn store::Store>| {
-        let cache: Arc<dyn TokenCache> = Arc::new(StoreTokenCache::new(store, clock.clone()));
+        let cache: Arc<dyn TokenCache> = Arc::new(StoreTokenCache::new(
+            store,
+            clock.clone(),
+            DEFAULT_APP_SECRET,
+        ));
         LingxingClient::new(
             LingxingConfig::new(sim.base_url(), DEFAULT_APP_ID, DEFAULT_APP_SECRET),
             clock.clone(),
@@ -35,8 +39,19 @@ pub async fn replicas_share_one_lingxing_token(db: &Db) {
         "the second replica used the token the first stored"
     );
     // The stored record reads back whole.
-    let cache = StoreTokenCache::new(db.open().await, clock.clone());
+    let store = db.open().await;
+    let cache = StoreTokenCache::new(store.clone(), clock.clone(), DEFAULT_APP_SECRET);
     let rec = cache.get(DEFAULT_APP_ID).await.expect("stored");
     assert!(rec.expires_at > clock.now());
     assert!(!rec.access_token.expose().is_empty());
+    // Sealed: the stored text carries neither token, and another secret opens nothing.
+    let text = store
+        .cache_get(&format!("lingxing.token.{DEFAULT_APP_ID}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!text.contains(rec.access_token.expose()), "{text}");
+    assert!(!text.contains(rec.refresh_token.expose()), "{text}");
+    let other = StoreTokenCache::new(store, clock.clone(), "another secret");
+    assert!(other.get(DEFAULT_APP_ID).await.is_none());
 }

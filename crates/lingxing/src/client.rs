@@ -251,12 +251,12 @@ impl LingxingClient {
             let failure = match outcome {
                 Err(e) => {
                     // A connection that never opened cannot have delivered the write.
-                    if ep.is_write() && !e.is_connect() {
-                        return Err(LingxingError::Ambiguous {
-                            message: format!("{} {}: {}", ep.path(), kind_of(&e), e),
-                        });
+                    let write = ep.is_write() && !e.is_connect();
+                    let text = format!("{} {}", ep.path(), transport_text(e));
+                    if write {
+                        return Err(LingxingError::Ambiguous { message: text });
                     }
-                    format!("{}: {}", kind_of(&e), e)
+                    text
                 }
                 Ok((status, bytes)) => {
                     let parsed = Envelope::parse(&bytes);
@@ -355,6 +355,14 @@ impl LingxingClient {
             inner.clock.sleep(backoff.transient_wait(transients)).await;
         }
     }
+}
+
+/// A transport failure as text, without the request URL: its query carries the access token
+/// and the signature (and the token endpoint's the app secret), which must never reach a stored
+/// reason, a log line or a printed error.
+pub(crate) fn transport_text(e: reqwest::Error) -> String {
+    let kind = kind_of(&e);
+    format!("{kind}: {}", e.without_url())
 }
 
 fn kind_of(e: &reqwest::Error) -> &'static str {

@@ -192,12 +192,19 @@ impl TokenOwner {
             .timeout(self.timeout)
             .send()
             .await
-            .map_err(|e| LingxingError::transient(format!("token request failed: {e}")))?;
+            .map_err(|e| {
+                LingxingError::transient(format!(
+                    "token request failed: {}",
+                    crate::client::transport_text(e)
+                ))
+            })?;
         let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| LingxingError::transient(format!("token response failed: {e}")))?;
+        let bytes = resp.bytes().await.map_err(|e| {
+            LingxingError::transient(format!(
+                "token response failed: {}",
+                crate::client::transport_text(e)
+            ))
+        })?;
         if status.is_server_error() {
             return Err(LingxingError::transient(format!(
                 "token endpoint answered HTTP {status}"

@@ -364,6 +364,9 @@ pub struct OrderRecord {
     pub stage_entered_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// How many times the order was marked for a decision so far (see
+    /// [`Store::remark_changed`]).
+    pub marks: i64,
 }
 
 /// What happened to an order, as the timeline shows it.
@@ -492,14 +495,18 @@ pub enum IntentKind {
     Ack,
     Shipment,
     Invoice,
+    /// Cancelling the LingXing orders of a PO DSCO cancelled after the push
+    /// (`auto_cancel_in_lingxing`); keyed by PO.
+    LingxingCancel,
 }
 
 impl IntentKind {
-    pub const ALL: [IntentKind; 4] = [
+    pub const ALL: [IntentKind; 5] = [
         IntentKind::Create,
         IntentKind::Ack,
         IntentKind::Shipment,
         IntentKind::Invoice,
+        IntentKind::LingxingCancel,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -507,6 +514,7 @@ impl IntentKind {
             IntentKind::Ack => "ack",
             IntentKind::Shipment => "shipment",
             IntentKind::Invoice => "invoice",
+            IntentKind::LingxingCancel => "lingxing_cancel",
         }
     }
     pub fn parse(s: &str) -> Option<IntentKind> {
@@ -785,6 +793,16 @@ pub trait Store: Send + Sync + 'static {
     async fn payloads_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, RawJson>>;
     /// Marks orders for a decision on the next run of the jobs that move them.
     async fn mark_dirty(&self, pos: &[PoNumber], fence: Option<&Fence>) -> Result<u64>;
+    /// Marks again, after a job recorded its decisions on them, the orders among `seen` (each
+    /// with the mark count its decision read, see [`OrderRecord::marks`]) that were marked since:
+    /// a pull or a feed read that changed an order while a job was deciding it on the older data
+    /// must not have its mark cleared by that decision. One statement per 500; returns the
+    /// orders marked again.
+    async fn remark_changed(
+        &self,
+        seen: &[(PoNumber, i64)],
+        fence: &Fence,
+    ) -> Result<Vec<PoNumber>>;
     /// Marks every needs-attention order for a re-check (after a runtime-config change).
     async fn mark_attention_dirty(&self) -> Result<u64>;
     /// Clears the dirty mark of an order that was just decided.
@@ -872,6 +890,9 @@ pub trait Store: Send + Sync + 'static {
     /// are absent.
     async fn intents(&self, kind: IntentKind, keys: &[String]) -> Result<BTreeMap<String, Intent>>;
     async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>>;
+    /// Intents of `kind` whose outcome is still open (`pending` or `ambiguous`), oldest first: the
+    /// writes a job has to try again or verify without an order to wake it.
+    async fn open_intents(&self, kind: IntentKind, limit: u32) -> Result<Vec<Intent>>;
     /// [`Store::intents_for`] for many orders, only the intents of `kinds`, one query per 500;
     /// orders without any are absent.
     async fn intents_of(

@@ -214,7 +214,7 @@ macro_rules! upsert_pulled_in {
                                dsco_status = COALESCE($3, dsco_status), dsco_lifecycle = COALESCE($4, dsco_lifecycle), \
                                dsco_created_at = COALESCE($5, dsco_created_at), dsco_updated_at = COALESCE($6, dsco_updated_at), \
                                warehouse_code = COALESCE($7, warehouse_code), service_level = COALESCE($8, service_level), \
-                               skus = $9, dirty = 1, updated_at = $10 WHERE po = $11",
+                               skus = $9, dirty = 1, marks = marks + 1, updated_at = $10 WHERE po = $11",
                         )
                         .bind(o.dsco_order_id.as_deref())
                         .bind(o.retailer_id.as_deref())
@@ -318,7 +318,7 @@ macro_rules! order_cols {
          dsco_updated_at, warehouse_code, service_level, skus, \
          COALESCE((SELECT p.payload FROM order_payloads p WHERE p.po = orders.po), '') AS payload, store_id, \
          lingxing_order_nos, tracking, invoice_id, flags, reason_code, reason_kind, reason_detail, \
-         attempts, next_attempt_at, stage_entered_at, created_at, updated_at"
+         attempts, next_attempt_at, stage_entered_at, created_at, updated_at, marks"
     };
 }
 
@@ -379,6 +379,7 @@ struct BatchSql {
     orders_read: Arc<str>,
     views_read: Arc<str>,
     dirty_mark: Arc<str>,
+    remark: Arc<str>,
     intents_of_read: Arc<str>,
     tracking_read: Arc<str>,
     tracking_update: Arc<str>,
@@ -422,7 +423,8 @@ impl BatchSql {
         BatchSql {
             cas_update: s(format!(
                 "{with}UPDATE orders SET stage = j.to_stage, stage_entered_at = j.at, updated_at = j.at, reason_code = NULL, \
-                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0, dirty = 1 \
+                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0, dirty = 1, \
+                   marks = orders.marks + 1 \
                  FROM {} WHERE orders.po = j.po AND orders.stage = j.from_stage RETURNING orders.po",
                 rows(&[
                     ("po", TEXT),
@@ -493,7 +495,7 @@ impl BatchSql {
             views_update: s(format!(
                 "{with}UPDATE orders SET lx_snapshot = j.snap, lx_checked_at = $2, lingxing_order_nos = j.order_nos, \
                    store_id = COALESCE(j.store_id, orders.store_id), \
-                   dirty = CASE WHEN j.changed = 1 THEN 1 ELSE orders.dirty END \
+                   dirty = CASE WHEN j.changed = 1 THEN 1 ELSE orders.dirty END, marks = orders.marks + j.changed \
                  FROM {} WHERE orders.po = j.po",
                 rows(&[
                     ("po", TEXT),
@@ -571,7 +573,7 @@ impl BatchSql {
                    dsco_updated_at = COALESCE(j.dsco_updated_at, orders.dsco_updated_at), \
                    warehouse_code = COALESCE(j.warehouse_code, orders.warehouse_code), \
                    service_level = COALESCE(j.service_level, orders.service_level), skus = j.skus, \
-                   dirty = CASE WHEN j.changed = 1 THEN 1 ELSE orders.dirty END, updated_at = $2 \
+                   dirty = CASE WHEN j.changed = 1 THEN 1 ELSE orders.dirty END, marks = orders.marks + j.changed, updated_at = $2 \
                  FROM {} WHERE orders.po = j.po",
                 rows(&[
                     ("po", TEXT),
@@ -594,7 +596,14 @@ impl BatchSql {
             views_read: s(format!(
                 "SELECT po, lx_snapshot, lx_checked_at FROM orders WHERE po IN ({list})"
             )),
-            dirty_mark: s(format!("UPDATE orders SET dirty = 1 WHERE po IN ({list})")),
+            dirty_mark: s(format!(
+                "UPDATE orders SET dirty = 1, marks = marks + 1 WHERE po IN ({list})"
+            )),
+            remark: s(format!(
+                "{with}UPDATE orders SET dirty = 1 FROM {} WHERE orders.po = j.po AND orders.marks <> j.seen \
+                 RETURNING orders.po",
+                rows(&[("po", TEXT), ("seen", INT)])
+            )),
             intents_of_read: s(format!(
                 concat!(
                     "SELECT ",
@@ -980,6 +989,7 @@ fn order_from(r: &impl Cols) -> Result<OrderRecord> {
         stage_entered_at: at(T, r.i64("stage_entered_at")?)?,
         created_at: at(T, r.i64("created_at")?)?,
         updated_at: at(T, r.i64("updated_at")?)?,
+        marks: r.i64("marks")?,
     })
 }
 
@@ -2463,9 +2473,37 @@ impl Store for SqlStore {
         Ok(n)
     }
 
+    async fn remark_changed(
+        &self,
+        seen: &[(PoNumber, i64)],
+        fence: &Fence,
+    ) -> Result<Vec<PoNumber>> {
+        if seen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = &self.batch;
+        fenced!(self, fence, tx => {
+            let mut out = Vec::new();
+            for chunk in seen.chunks(CHUNK) {
+                let items: Vec<Item> = chunk
+                    .iter()
+                    .map(|(po, n)| item!({"po": po.as_str(), "seen": n}))
+                    .collect();
+                let rows = sqlx::query(AssertSqlSafe(sql.remark.clone()))
+                    .bind(items_json(items))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for r in &rows {
+                    out.push(po_in(r, "orders")?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     async fn mark_attention_dirty(&self) -> Result<u64> {
         Ok(
-            with_pool!(self, p => sqlx::query("UPDATE orders SET dirty = 1 WHERE reason_kind = 'needs_attention' AND stage < 5")
+            with_pool!(self, p => sqlx::query("UPDATE orders SET dirty = 1, marks = marks + 1 WHERE reason_kind = 'needs_attention' AND stage < 5")
             .execute(p)
             .await?
             .rows_affected()),
@@ -2881,6 +2919,20 @@ impl Store for SqlStore {
         with_pool!(self, p => {
             let rows = sqlx::query(concat!("SELECT ", intent_cols!(), " FROM intents WHERE po = $1 ORDER BY id"))
                 .bind(po.as_str())
+                .fetch_all(p)
+                .await?;
+            rows.iter().map(intent_from).collect()
+        })
+    }
+
+    async fn open_intents(&self, kind: IntentKind, limit: u32) -> Result<Vec<Intent>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(concat!(
+                "SELECT ", intent_cols!(),
+                " FROM intents WHERE kind = $1 AND state IN ('pending', 'ambiguous') ORDER BY id LIMIT $2"
+            ))
+                .bind(kind.as_str())
+                .bind(i64::from(limit))
                 .fetch_all(p)
                 .await?;
             rows.iter().map(intent_from).collect()
@@ -3457,6 +3509,78 @@ mod tests {
         assert!(!cols.contains(&"payload".to_owned()), "{cols:?}");
     }
 
+    /// Writes left open on orders already past them when 0008 runs are closed by it; open writes
+    /// of orders still waiting for them are left alone.
+    #[tokio::test]
+    async fn open_writes_of_orders_already_past_them_are_closed_by_0008() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/old.db", dir.path().display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        {
+            let pool = SqlitePool::connect_with(opts).await.unwrap();
+            let mut before = Migrator::new(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/sqlite"
+            )))
+            .await
+            .unwrap();
+            let older: Vec<_> = before
+                .migrations
+                .iter()
+                .filter(|m| m.version < 8)
+                .cloned()
+                .collect();
+            before.migrations = older.into();
+            before.run(&pool).await.unwrap();
+            for (po, stage, kind, state) in [
+                ("PO-DONE", 5, "ack", "pending"),
+                ("PO-SHIP", 3, "ack", "ambiguous"),
+                ("PO-CXL", 6, "create", "pending"),
+                ("PO-WAIT", 2, "ack", "pending"),
+                ("PO-SENT", 3, "shipment", "pending"),
+            ] {
+                sqlx::query(
+                    "INSERT INTO orders (po, stage, skus, stage_entered_at, created_at, updated_at) \
+                     VALUES ($1, $2, '', 0, 0, 0)",
+                )
+                .bind(po)
+                .bind(stage)
+                .execute(&pool)
+                .await
+                .unwrap();
+                sqlx::query(
+                    "INSERT INTO intents (kind, key, po, state, created_at, updated_at) \
+                     VALUES ($1, $2, $2, $3, 0, 0)",
+                )
+                .bind(kind)
+                .bind(po)
+                .bind(state)
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+            pool.close().await;
+        }
+        let store = SqlStore::connect(&url).await.unwrap();
+        let state = |po: &'static str| {
+            let store = &store;
+            async move {
+                store
+                    .intents_for(&PoNumber::parse(po).unwrap())
+                    .await
+                    .unwrap()[0]
+                    .state
+            }
+        };
+        assert_eq!(state("PO-DONE").await, IntentState::Confirmed);
+        assert_eq!(state("PO-SHIP").await, IntentState::Confirmed);
+        assert_eq!(state("PO-CXL").await, IntentState::Failed);
+        assert_eq!(state("PO-WAIT").await, IntentState::Pending);
+        assert_eq!(state("PO-SENT").await, IntentState::Pending);
+    }
+
     /// Every batch statement loops over its items and reaches table rows through an index.
     /// Given a constant on a prefix of a key (an intent's kind), SQLite's planner may instead
     /// loop over the table and scan the items for each row: quadratic, and only visible at
@@ -3489,6 +3613,7 @@ mod tests {
             &b.orders_read,
             &b.views_read,
             &b.dirty_mark,
+            &b.remark,
             &b.intents_of_read,
             &b.tracking_read,
             &b.tracking_update,

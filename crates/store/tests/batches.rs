@@ -123,6 +123,12 @@ async fn seen(s: &dyn Store, pos: &[String]) -> Seen {
     let pos: Vec<PoNumber> = pos.iter().map(|p| po(p)).collect();
     let mut orders = s.orders_by_po(&pos).await.unwrap();
     orders.sort_by(|a, b| a.pulled.po.cmp(&b.pulled.po));
+    // The mark count differs by path (a PO changed twice in one batch is marked once, one by one
+    // twice); what it is for, telling a later mark from none, needs only that it moves, and the
+    // dirty list below compares the marks themselves.
+    for o in &mut orders {
+        o.marks = 0;
+    }
     let mut events = Vec::new();
     let mut intents = Vec::new();
     for p in &pos {

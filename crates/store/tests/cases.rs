@@ -852,6 +852,58 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
     assert_eq!(payloads, expected);
 }
 
+pub async fn a_decision_on_older_data_never_clears_a_later_mark(b: &Backend) {
+    let s = &*b.store;
+    let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
+    let f = l.fence();
+    for p in ["PO-1", "PO-2"] {
+        s.upsert_pulled(&pulled(p, "created"), Stage::Pushed, None, t(0), &f)
+            .await
+            .unwrap();
+    }
+    // A job reads both; while it decides, a pull changes PO-2.
+    let read = s.order_candidates(Stage::Pushed, t(1), 10).await.unwrap();
+    assert_eq!(read.len(), 2);
+    s.upsert_pulled(
+        &pulled("PO-2", "shipment_pending"),
+        Stage::Pulled,
+        None,
+        t(2),
+        &f,
+    )
+    .await
+    .unwrap();
+    // Its waiting decisions clear both marks, then the orders marked since are marked again.
+    for p in ["PO-1", "PO-2"] {
+        s.record_event(
+            &skip(p, "dsco_not_ready", "created", t(3)),
+            Some(t(7 * 86_400)),
+            Some(&f),
+        )
+        .await
+        .unwrap();
+    }
+    let seen: Vec<(PoNumber, i64)> = read
+        .iter()
+        .map(|o| (o.pulled.po.clone(), o.marks))
+        .chain([(po("PO-404"), 0)])
+        .collect();
+    assert_eq!(s.remark_changed(&seen, &f).await.unwrap(), vec![po("PO-2")]);
+    let c = s.order_candidates(Stage::Pushed, t(4), 10).await.unwrap();
+    assert_eq!(
+        c.iter().map(|o| o.pulled.po.as_str()).collect::<Vec<_>>(),
+        vec!["PO-2"],
+        "only the order changed meanwhile is decided again"
+    );
+    // Every kind of mark counts: a far-side mark, a stage move.
+    let before = s.get_order(&po("PO-1")).await.unwrap().unwrap().marks;
+    s.mark_dirty(&[po("PO-1")], Some(&f)).await.unwrap();
+    assert_eq!(
+        s.get_order(&po("PO-1")).await.unwrap().unwrap().marks,
+        before + 1
+    );
+}
+
 pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;

@@ -119,7 +119,7 @@ impl Job for AckToDsco {
                 None
             }
         };
-        let batch = candidates(ctx, Stage::Pushed).await?;
+        let mut batch = candidates(ctx, Stage::Pushed).await?;
         if batch.is_empty() {
             return Ok(());
         }
@@ -141,6 +141,7 @@ impl Job for AckToDsco {
             },
             None => batch.iter().map(|o| o.pulled.po.clone()).collect(),
         };
+        views.own_marks(&mut batch);
         // The ACK intent of each order (keyed by PO), read once for the batch.
         let keys: Vec<String> = batch.iter().map(|o| o.pulled.po.to_string()).collect();
         let mut intents = ctx.store.intents(IntentKind::Ack, &keys).await?;

@@ -15,6 +15,59 @@ const WAITING_RECHECK: TimeDelta = TimeDelta::days(7);
 /// The first retry delay; doubled per attempt, capped at one period of the job.
 const RETRY_BASE: TimeDelta = TimeDelta::seconds(30);
 
+/// Query keys whose values are credentials: LingXing's signed query (`access_token`, `sign`), its
+/// token endpoint (`appSecret`), OAuth forms.
+const SECRET_KEYS: [&str; 7] = [
+    "access_token",
+    "refresh_token",
+    "sign",
+    "appsecret",
+    "app_secret",
+    "client_secret",
+    "secret",
+];
+
+/// `text` with every credential masked: the value of a [`SECRET_KEYS`] query or form key (up to
+/// the next `&`, space, quote or bracket) and a bearer token. The clients never put these in
+/// their errors; this is the safety net where the engine stores text from elsewhere (reasons,
+/// timeline details, intent outcomes), so no stored or shown text can carry one.
+pub(crate) fn scrub(text: &str) -> String {
+    let stop = |c: char| c.is_whitespace() || "&\"'(),;<>[]{}".contains(c);
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &lower[i..];
+        // A key starts at a word boundary: `sign=` but not `design=`.
+        let boundary = i == 0
+            || !text[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        let key = SECRET_KEYS
+            .iter()
+            .find(|k| boundary && rest.starts_with(*k) && rest[k.len()..].starts_with('='))
+            .map(|k| k.len() + 1)
+            .or_else(|| rest.starts_with("bearer ").then_some("bearer ".len()));
+        match key {
+            Some(n) => {
+                out.push_str(&text[i..i + n]);
+                let value = text[i + n..].find(stop).unwrap_or(text.len() - i - n);
+                if value > 0 {
+                    out.push_str("***");
+                }
+                i += n + value;
+            }
+            None => {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    out
+}
+
 /// One period of the job (the gap between its fires), 15 minutes when unknown.
 pub(crate) fn period(ctx: &RunCtx, now: DateTime<Utc>) -> TimeDelta {
     ctx.job_config
@@ -64,7 +117,25 @@ pub(crate) async fn skip(ctx: &RunCtx, o: &OrderRecord, reason: &Reason) -> Resu
     ctx.store
         .record_event(&e, Some(next), Some(&ctx.fence))
         .await?;
+    if reason.kind() == ReasonKind::Waiting {
+        remark(ctx, &[(o.pulled.po.clone(), o.marks)]).await?;
+    }
     count_skip(ctx, reason.kind());
+    Ok(())
+}
+
+/// After waiting decisions are recorded (which clears their orders' marks): marks again the
+/// orders marked since they were read (`seen`: each with [`OrderRecord::marks`] as read, plus the
+/// marks this run made itself), so that a decision on data a concurrent pull or feed read
+/// replaced is made again next run instead of sleeping for [`WAITING_RECHECK`].
+async fn remark(ctx: &RunCtx, seen: &[(PoNumber, i64)]) -> Result<(), JobError> {
+    let again = ctx.store.remark_changed(seen, &ctx.fence).await?;
+    if !again.is_empty() {
+        tracing::info!(
+            orders = again.len(),
+            "orders changed while they were decided: decided again next run"
+        );
+    }
     Ok(())
 }
 
@@ -114,7 +185,7 @@ fn skip_event(
     e.outcome = EventOutcome::Skipped;
     e.reason_code = Some(reason.code.as_str().to_owned());
     e.reason_kind = Some(kind);
-    e.detail = reason.subject.clone();
+    e.detail = scrub(&reason.subject);
     let next = recheck.unwrap_or_else(|| next_attempt(ctx, kind, o.attempts, now));
     (e, next)
 }
@@ -139,7 +210,7 @@ pub(crate) async fn advance(
     e.from_stage = Some(from);
     e.to_stage = Some(to);
     e.outcome = EventOutcome::Advanced;
-    e.detail = detail.into();
+    e.detail = scrub(&detail.into());
     let moved = ctx.store.cas_stage(&e, &ctx.fence).await?;
     ctx.count(|c| {
         c.processed += 1;
@@ -147,7 +218,89 @@ pub(crate) async fn advance(
             c.advanced += 1;
         }
     });
+    if moved {
+        close_superseded(ctx, &[(po.clone(), from, to)]).await?;
+    }
     Ok(moved)
+}
+
+/// The open intent kinds a move leaves without purpose: the ACK once the order is past
+/// acknowledging, every write once it is done or cancelled.
+fn superseded_kinds(from: Stage, to: Stage) -> &'static [store::IntentKind] {
+    use store::IntentKind as K;
+    match (from, to) {
+        (_, Stage::Done | Stage::Cancelled) => &[K::Create, K::Ack, K::Shipment, K::Invoice],
+        (Stage::Pushed, _) => &[K::Ack],
+        _ => &[],
+    }
+}
+
+/// Closes the intents still `pending` or `ambiguous` that the moves made pointless: an order
+/// moved on because DSCO already shows the step done (or cancelled it), or the operator moved
+/// it, while one of its writes waited to be sent again or verified. Left open they would read as
+/// unfinished writes for ever. A forward move closes them `confirmed` (the far side is past
+/// what they would have done), a cancellation `failed`; the outcome says which move.
+pub(crate) async fn close_superseded(
+    ctx: &RunCtx,
+    moved: &[(PoNumber, Stage, Stage)],
+) -> Result<(), JobError> {
+    let mut to_of: BTreeMap<PoNumber, (Stage, &'static [store::IntentKind])> = BTreeMap::new();
+    for (po, from, to) in moved {
+        let kinds = superseded_kinds(*from, *to);
+        if !kinds.is_empty() {
+            to_of.insert(po.clone(), (*to, kinds));
+        }
+    }
+    if to_of.is_empty() {
+        return Ok(());
+    }
+    let pos: Vec<PoNumber> = to_of.keys().cloned().collect();
+    let all = [
+        store::IntentKind::Create,
+        store::IntentKind::Ack,
+        store::IntentKind::Shipment,
+        store::IntentKind::Invoice,
+    ];
+    let mut updates: BTreeMap<store::IntentKind, Vec<store::IntentUpdate>> = BTreeMap::new();
+    for (po, intents) in ctx.store.intents_of(&pos, &all).await? {
+        let Some((to, kinds)) = to_of.get(&po) else {
+            continue;
+        };
+        for i in intents {
+            if !kinds.contains(&i.kind)
+                || !matches!(
+                    i.state,
+                    store::IntentState::Pending | store::IntentState::Ambiguous
+                )
+            {
+                continue;
+            }
+            let state = if *to == Stage::Cancelled {
+                store::IntentState::Failed
+            } else {
+                store::IntentState::Confirmed
+            };
+            updates
+                .entry(i.kind)
+                .or_default()
+                .push(store::IntentUpdate {
+                    key: i.key,
+                    state,
+                    outcome: format!(
+                        "superseded: order moved to stage {} ({to}) by {} while this write was {}",
+                        to.number(),
+                        ctx.job,
+                        i.state.as_str()
+                    ),
+                });
+        }
+    }
+    for (kind, u) in updates {
+        ctx.store
+            .update_intents(kind, &u, ctx.clock.now(), &ctx.fence)
+            .await?;
+    }
+    Ok(())
 }
 
 /// [`advance`] for many orders in one store transaction: `(po, from, to, detail)` each.
@@ -163,7 +316,7 @@ pub(crate) async fn advance_many(
             e.from_stage = Some(from);
             e.to_stage = Some(to);
             e.outcome = EventOutcome::Advanced;
-            e.detail = detail;
+            e.detail = scrub(&detail);
             e
         })
         .collect();
@@ -175,7 +328,13 @@ pub(crate) async fn advance_many(
         c.processed += moved.len() as u64;
         c.advanced += moved.iter().filter(|m| **m).count() as u64;
     });
-    Ok(())
+    let closed: Vec<(PoNumber, Stage, Stage)> = events
+        .into_iter()
+        .zip(moved)
+        .filter(|(_, m)| *m)
+        .filter_map(|(e, _)| Some((e.po, e.from_stage?, e.to_stage?)))
+        .collect();
+    close_superseded(ctx, &closed).await
 }
 
 /// The decisions of one pass over a batch of orders (skips and stage moves), written together
@@ -186,6 +345,8 @@ pub(crate) async fn advance_many(
 pub(crate) struct Outcomes {
     skips: Vec<(NewEvent, DateTime<Utc>, ReasonKind)>,
     moves: Vec<(PoNumber, Stage, Stage, String)>,
+    /// The waiting orders skipped, with the mark count their decision read.
+    seen: Vec<(PoNumber, i64)>,
 }
 
 impl Outcomes {
@@ -205,6 +366,9 @@ impl Outcomes {
         recheck: Option<DateTime<Utc>>,
     ) {
         let (e, next) = skip_event(ctx, o, reason, recheck);
+        if reason.kind() == ReasonKind::Waiting {
+            self.seen.push((o.pulled.po.clone(), o.marks));
+        }
         self.skips.push((e, next, reason.kind()));
     }
 
@@ -231,6 +395,7 @@ impl Outcomes {
             .map(|(e, next, kind)| ((e, Some(next)), kind))
             .unzip();
         ctx.store.record_events(&events, &ctx.fence).await?;
+        remark(ctx, &self.seen).await?;
         for kind in kinds {
             count_skip(ctx, kind);
         }
@@ -271,7 +436,7 @@ pub(crate) async fn settle_intents(
         .map(|key| store::IntentUpdate {
             key,
             state,
-            outcome: outcome.to_owned(),
+            outcome: scrub(outcome),
         })
         .collect();
     ctx.store
@@ -303,11 +468,18 @@ pub(crate) async fn views_of(
     orders: &[OrderRecord],
 ) -> Result<LxViews, store::StoreError> {
     let pos: Vec<PoNumber> = orders.iter().map(|o| o.pulled.po.clone()).collect();
-    Ok(LxViews(ctx.store.lingxing_views(&pos).await?))
+    Ok(LxViews {
+        views: ctx.store.lingxing_views(&pos).await?,
+        own: BTreeMap::new(),
+    })
 }
 
 /// LingXing views read ahead for a batch of orders.
-pub(crate) struct LxViews(BTreeMap<PoNumber, (serde_json::Value, Option<DateTime<Utc>>)>);
+pub(crate) struct LxViews {
+    views: BTreeMap<PoNumber, (serde_json::Value, Option<DateTime<Utc>>)>,
+    /// Per order, the marks this run made by storing a changed view of it (see [`remark`]).
+    own: BTreeMap<PoNumber, i64>,
+}
 
 impl LxViews {
     /// Reads the views of `pos` again, after this run stored new ones for them.
@@ -321,15 +493,43 @@ impl LxViews {
         }
         let fresh = ctx.store.lingxing_views(pos).await?;
         for p in pos {
-            self.0.remove(p);
+            self.views.remove(p);
         }
-        self.0.extend(fresh);
+        self.views.extend(fresh);
         Ok(())
+    }
+
+    /// Stores `views` (see `Store::set_lingxing_views`) and reads them back, counting the marks
+    /// the changed ones got as this run's own.
+    pub(crate) async fn store(
+        &mut self,
+        ctx: &RunCtx,
+        views: Vec<store::LingxingView>,
+    ) -> Result<(), store::StoreError> {
+        let changed = ctx
+            .store
+            .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
+            .await?;
+        let written: Vec<PoNumber> = views.into_iter().map(|v| v.po).collect();
+        for (po, c) in written.iter().zip(changed) {
+            if c {
+                *self.own.entry(po.clone()).or_default() += 1;
+            }
+        }
+        self.reread(ctx, &written).await
+    }
+
+    /// Counts the marks this run made itself into the orders' read counts, so that only a
+    /// mark by someone else makes [`remark`] decide them again.
+    pub(crate) fn own_marks(&self, orders: &mut [OrderRecord]) {
+        for o in orders {
+            o.marks += self.own.get(&o.pulled.po).copied().unwrap_or(0);
+        }
     }
 
     /// The view of `po` (`Null` when none is stored) and when it was read.
     pub(crate) fn get(&self, po: &PoNumber) -> (serde_json::Value, Option<DateTime<Utc>>) {
-        self.0
+        self.views
             .get(po)
             .cloned()
             .unwrap_or((serde_json::Value::Null, None))
@@ -345,7 +545,7 @@ pub(crate) async fn note(
 ) -> Result<(), JobError> {
     let mut e = event(ctx, po, ctx.clock.now());
     e.outcome = outcome;
-    e.detail = detail.into();
+    e.detail = scrub(&detail.into());
     ctx.store.record_event(&e, None, Some(&ctx.fence)).await?;
     Ok(())
 }
@@ -364,7 +564,7 @@ pub(crate) async fn note_many(
         .map(|(po, outcome, detail)| {
             let mut e = event(ctx, &po, now);
             e.outcome = outcome;
-            e.detail = detail;
+            e.detail = scrub(&detail);
             (e, None)
         })
         .collect();
@@ -685,4 +885,35 @@ pub(crate) fn messages_text(m: &[dsco::ApiMessage]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    #[test]
+    fn scrub_masks_credentials_and_keeps_the_rest() {
+        let url = "timed out: error sending request for url (http://127.0.0.1:9/erp/sc/routing/wms/order/wmsOrderList?app_key=ak_1&access_token=tok-123&timestamp=17&sign=AbC%2B%3D)";
+        let s = scrub(url);
+        assert!(!s.contains("tok-123") && !s.contains("AbC"), "{s}");
+        assert!(
+            s.contains("access_token=***") && s.contains("sign=***"),
+            "{s}"
+        );
+        assert!(
+            s.contains("app_key=ak_1&") && s.contains("timestamp=17"),
+            "{s}"
+        );
+        assert_eq!(
+            scrub("token endpoint ?appId=a&appSecret=S3cr3t failed"),
+            "token endpoint ?appId=a&appSecret=*** failed"
+        );
+        assert_eq!(
+            scrub("Authorization: Bearer eyJ.x.y refused"),
+            "Authorization: Bearer *** refused"
+        );
+        // Words that merely end in a key, and text without any, are left alone.
+        assert_eq!(scrub("design=ok 签名 sign"), "design=ok 签名 sign");
+        assert_eq!(scrub("无 tracking yet"), "无 tracking yet");
+    }
 }

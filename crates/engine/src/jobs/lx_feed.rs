@@ -295,12 +295,7 @@ pub(crate) async fn lookup_unknown(
             Some(listed_view(&p, &json!({}), mine))
         })
         .collect();
-    ctx.store
-        .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
-        .await
-        .map_err(store_err)?;
-    let written: Vec<PoNumber> = views.into_iter().map(|v| v.po).collect();
-    stored.reread(ctx, &written).await.map_err(store_err)?;
+    stored.store(ctx, views).await.map_err(store_err)?;
     Ok(deferred)
 }
 

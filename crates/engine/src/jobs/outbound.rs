@@ -158,12 +158,7 @@ pub(crate) async fn refresh(
                 snapshot: view,
             });
         }
-        ctx.store
-            .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
-            .await
-            .map_err(store_err)?;
-        let written: Vec<domain::PoNumber> = views.into_iter().map(|v| v.po).collect();
-        stored.reread(ctx, &written).await.map_err(store_err)?;
+        stored.store(ctx, views).await.map_err(store_err)?;
     }
     Ok(())
 }

@@ -2,51 +2,125 @@
 //!
 //! First run: `ordersCreatedSince = start_from` (default: one day back). Later runs:
 //! `ordersUpdatedSince = cursor − 5 min` (overlap, so a late-visible update is not missed),
-//! `until = now − 10 s`. A run takes at most `size` orders: a window holding more is halved until
-//! it fits (DSCO scrolls expire after five minutes, so a run must not hold one open for long),
-//! and the cursor moves only past a window read and stored whole. Re-reading the overlap is
-//! harmless: the upsert merges and never lowers a stage.
+//! `until = now − 10 s`. Orders read again unchanged (the overlap, mostly) are dropped as they
+//! are read: they cost no store write and no share of `size`. A run stores at most `size` new or
+//! changed orders, the oldest by their time in the window (every order of the last one's second
+//! with it), and the cursor moves to the last time stored whole, never back: a burst larger than
+//! `size` drains over successive runs, `size` a run. A window holding more than ten times `size`
+//! changed orders is halved before it is read whole (DSCO scrolls expire after five minutes, so
+//! a run must not hold one open for long).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::order::{DscoOrderView, RawJson};
-use domain::{JobName, Reason, ReasonCode, Stage};
+use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::{OrderKey, OrderQuery};
+use serde_json::json;
 use serde_json::value::RawValue;
-use store::{EventOutcome, PulledOrder, Upserted};
+use store::{EventOutcome, IntentKind, IntentState, NewIntent, PulledOrder, Upserted};
 
 use super::Clients;
-use super::common::{advance, note, skip};
+use super::common::{advance, note, record_intents, settle_intents, skip};
 use crate::{Job, JobError, RunCtx};
 
 pub const CURSOR: &str = "pull_dsco_orders.until";
 const OVERLAP: TimeDelta = TimeDelta::minutes(5);
 const UNTIL_LAG: TimeDelta = TimeDelta::seconds(10);
 const DEFAULT_LOOKBACK: TimeDelta = TimeDelta::days(1);
+/// A window with more than this many times `size` changed orders is halved before it is read
+/// whole.
+const READ_FACTOR: usize = 10;
 /// Orders merged per store transaction.
 const UPSERT_CHUNK: usize = 500;
 
 pub struct PullDscoOrders(pub Arc<Clients>);
 
+/// The new or changed orders of a window, each with its time in the window (created or updated).
+type Changed = Vec<(Option<DateTime<Utc>>, dsco::model::Order)>;
+
 enum Window {
-    Fits(Vec<dsco::model::Order>),
+    Fits(Changed),
     TooMany,
 }
 
+fn dsco_failed(e: dsco::DscoError) -> JobError {
+    JobError::far(
+        format_args!(
+            "DSCO order page ({}); the window will be read again next run",
+            ReasonCode::DscoUnavailable
+        ),
+        &e,
+    )
+}
+
 impl PullDscoOrders {
-    async fn read(&self, query: OrderQuery, size: usize) -> Result<Window, dsco::DscoError> {
-        let mut scroll = self.0.dsco.scroll_orders(query)?;
+    /// Reads a window, keeping only the orders that are new or differ from the stored copy (one
+    /// store read per page); `TooMany` as soon as more than `limit` are kept.
+    async fn read(
+        &self,
+        ctx: &RunCtx,
+        query: OrderQuery,
+        limit: usize,
+    ) -> Result<Window, JobError> {
+        let by_created = query.kind == dsco::WindowKind::Created;
+        let mut scroll = self.0.dsco.scroll_orders(query).map_err(dsco_failed)?;
         let mut out = Vec::new();
-        while let Some(page) = scroll.next_page().await? {
-            out.extend(page);
-            if out.len() > size {
+        while let Some(page) = scroll.next_page().await.map_err(dsco_failed)? {
+            let po_of = |o: &dsco::model::Order| PoNumber::parse(o.po_number.as_deref()?).ok();
+            let pos: Vec<PoNumber> = page.iter().filter_map(po_of).collect();
+            let stored = ctx.store.payloads_of(&pos).await?;
+            for o in page {
+                let same = po_of(&o)
+                    .and_then(|p| stored.get(&p))
+                    .is_some_and(|s| s.get() == o.raw().get());
+                if same {
+                    continue;
+                }
+                let at = if by_created {
+                    o.dsco_create_date
+                } else {
+                    o.dsco_last_update
+                };
+                out.push((at, o));
+            }
+            if out.len() > limit {
                 return Ok(Window::TooMany);
             }
         }
         Ok(Window::Fits(out))
     }
+}
+
+/// The oldest `size` of a window's changed orders by their time, with every order of the last
+/// one's time, and the time up to which the window is now stored whole (`until` when all fit).
+fn oldest(
+    mut orders: Changed,
+    size: usize,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> (Changed, DateTime<Utc>) {
+    if orders.len() <= size || size == 0 {
+        return (orders, until);
+    }
+    // An order without a time sorts first, so it is never left behind.
+    orders.sort_by_key(|(at, _)| *at);
+    let last = orders[size - 1].0;
+    let cut = size
+        + orders[size..]
+            .iter()
+            .take_while(|(at, _)| *at == last)
+            .count();
+    let left_out = cut < orders.len();
+    orders.truncate(cut);
+    let reached = match (left_out, last) {
+        (false, _) => until,
+        (true, Some(t)) => t.min(until),
+        // Only orders without a time taken: nothing after `since` is known stored whole.
+        (true, None) => since,
+    };
+    (orders, reached)
 }
 
 #[async_trait]
@@ -66,6 +140,7 @@ impl Job for PullDscoOrders {
             let raws = orders.into_iter().map(|o| o.into_raw()).collect();
             return store_page(ctx, &self.0, raws).await;
         }
+        retry_cancels(ctx, &self.0).await?;
         let now = ctx.clock.now();
         let until_max = now - UNTIL_LAG;
         let cursor = ctx
@@ -87,33 +162,36 @@ impl Job for PullDscoOrders {
             return Ok(());
         }
         let size = ctx.size() as usize;
+        // The window's end is searched by halving between an end known to fit (`lo`) and one
+        // known to hold too many (`hi`) until the window holds at least `size` changed orders
+        // and at most the limit. A single second holding more than the limit is taken whole
+        // (no limit): narrowing further is impossible and skipping it would lose orders.
+        let mut limit = size.saturating_mul(READ_FACTOR).max(size + 1);
+        let mut lo = since;
+        let mut hi: Option<DateTime<Utc>> = None;
         let mut until = until_max;
-        // A single second holding more than `size` orders is taken whole (no limit): narrowing
-        // further is impossible and skipping it would lose orders.
-        let mut limit = size;
         let orders = loop {
             let query = if first_run {
                 OrderQuery::created(since, until)
             } else {
                 OrderQuery::updated(since, until)
             };
-            match self.read(query, limit).await {
-                Ok(Window::Fits(orders)) => break orders,
-                Ok(Window::TooMany) if until - since > TimeDelta::seconds(1) => {
-                    until = since + (until - since) / 2;
+            match self.read(ctx, query, limit).await? {
+                Window::Fits(orders) => match hi {
+                    Some(h) if orders.len() < size && h - until > TimeDelta::seconds(1) => {
+                        lo = until;
+                        until = until + (h - until) / 2;
+                    }
+                    _ => break orders,
+                },
+                Window::TooMany if until - lo > TimeDelta::seconds(1) => {
+                    hi = Some(until);
+                    until = lo + (until - lo) / 2;
                 }
-                Ok(Window::TooMany) => limit = usize::MAX,
-                Err(e) => {
-                    return Err(JobError::far(
-                        format_args!(
-                            "DSCO order page ({}); the window will be read again next run",
-                            ReasonCode::DscoUnavailable
-                        ),
-                        &e,
-                    ));
-                }
+                Window::TooMany => limit = usize::MAX,
             }
         };
+        let (orders, reached) = oldest(orders, size, since, until);
         // Merged a page at a time, one store transaction each.
         let read = orders.len();
         let mut rest = orders.into_iter();
@@ -121,13 +199,16 @@ impl Job for PullDscoOrders {
             let page: Vec<Box<RawValue>> = rest
                 .by_ref()
                 .take(UPSERT_CHUNK)
-                .map(|o| o.into_raw())
+                .map(|(_, o)| o.into_raw())
                 .collect();
             if page.is_empty() {
                 break;
             }
             store_page(ctx, &self.0, page).await?;
         }
+        // Never back: a window cut short before the stored cursor (a burst in the overlap)
+        // leaves the cursor where it is, and the next run reads what is left of it.
+        let until = cursor.map_or(reached, |c| c.max(reached));
         ctx.store
             .set_cursor(CURSOR, &until.to_rfc3339(), ctx.clock.now(), &ctx.fence)
             .await?;
@@ -221,51 +302,17 @@ async fn after_upsert(
                         .await?;
                     if let Some(o) = ctx.store.get_order(&view.po).await? {
                         let nos = o.lingxing_order_nos.clone();
-                        let auto = ctx
-                            .job_config
-                            .as_ref()
-                            .and_then(|j| j.settings.auto_cancel_in_lingxing)
-                            .unwrap_or(false);
-                        let mut subject = format!(
-                            "LingXing orders {}",
-                            if nos.is_empty() {
-                                "-".to_owned()
-                            } else {
-                                nos.join(", ")
-                            }
+                        let cancel = if auto_cancel(ctx) && !nos.is_empty() && ctx.writes_allowed()
+                        {
+                            Some(cancel_in_lingxing(ctx, clients, &view.po, &nos).await?)
+                        } else {
+                            None
+                        };
+                        let r = Reason::new(
+                            ReasonCode::CancelledAfterPush,
+                            cancel_subject(&nos, cancel.as_ref()),
                         );
-                        if auto && !nos.is_empty() && ctx.writes_allowed() {
-                            match clients.lingxing.cancel_orders(&nos).await {
-                                Ok(r) if r.fail_num == 0 => {
-                                    note(
-                                        ctx,
-                                        &view.po,
-                                        EventOutcome::Submitted,
-                                        format!("cancelled in LingXing: {}", nos.join(", ")),
-                                    )
-                                    .await?;
-                                    subject.push_str("; cancelled in LingXing automatically (auto_cancel_in_lingxing): check nothing shipped");
-                                }
-                                Ok(r) => subject.push_str(&format!(
-                                    "; automatic cancel in LingXing failed for {}: {}",
-                                    r.fail_num,
-                                    r.failure_info
-                                        .iter()
-                                        .map(|f| format!("{f:?}"))
-                                        .collect::<Vec<_>>()
-                                        .join("; ")
-                                )),
-                                Err(e) => subject.push_str(&format!(
-                                    "; automatic cancel in LingXing failed: {e}"
-                                )),
-                            }
-                        }
-                        skip(
-                            ctx,
-                            &o,
-                            &Reason::new(ReasonCode::CancelledAfterPush, subject),
-                        )
-                        .await?;
+                        skip(ctx, &o, &r).await?;
                     }
                 }
             } else if stage == Stage::Pulled && view.is_shipped() {
@@ -280,6 +327,165 @@ async fn after_upsert(
             } else {
                 ctx.count(|c| c.processed += 1);
             }
+        }
+    }
+    Ok(())
+}
+
+/// What one automatic cancel in LingXing came to.
+enum Cancel {
+    Done,
+    /// LingXing refused it, with its message: not tried again.
+    Refused(String),
+    /// Failed or unclear: tried again (after a check, when unclear) on the next runs.
+    Open(String),
+}
+
+fn auto_cancel(ctx: &RunCtx) -> bool {
+    ctx.job_config
+        .as_ref()
+        .and_then(|j| j.settings.auto_cancel_in_lingxing)
+        .unwrap_or(false)
+}
+
+/// The `cancelled_after_push` subject: the LingXing orders and what the automatic cancel did.
+fn cancel_subject(nos: &[String], cancel: Option<&Cancel>) -> String {
+    let orders = if nos.is_empty() {
+        "-".to_owned()
+    } else {
+        nos.join(", ")
+    };
+    let what = match cancel {
+        None => String::new(),
+        Some(Cancel::Done) => {
+            "; cancelled in LingXing automatically (auto_cancel_in_lingxing): check nothing shipped"
+                .to_owned()
+        }
+        Some(Cancel::Refused(t)) => format!("; LingXing refused the automatic cancel: {t}"),
+        Some(Cancel::Open(t)) => {
+            format!("; automatic cancel in LingXing failed ({t}): tried again on the next runs")
+        }
+    };
+    format!("LingXing orders {orders}{what}")
+}
+
+/// Cancels the LingXing orders `nos` of `po` after a durable intent (keyed by PO), and settles it:
+/// confirmed, failed with LingXing's refusal, ambiguous (verified before the next try) or
+/// pending (not applied: tried again).
+async fn cancel_in_lingxing(
+    ctx: &RunCtx,
+    clients: &Clients,
+    po: &PoNumber,
+    nos: &[String],
+) -> Result<Cancel, JobError> {
+    use lingxing::LingxingError as E;
+    let intent = NewIntent {
+        key: po.to_string(),
+        po: po.clone(),
+        payload: json!({ "order_list": nos }),
+    };
+    record_intents(ctx, IntentKind::LingxingCancel, &[intent], true).await?;
+    let (state, outcome, cancel) = match clients.lingxing.cancel_orders(nos).await {
+        Ok(r) if r.fail_num == 0 => (
+            IntentState::Confirmed,
+            format!("cancelled in LingXing: {}", nos.join(", ")),
+            Cancel::Done,
+        ),
+        Ok(r) => {
+            let text = format!(
+                "{} of {} not cancelled: {}",
+                r.fail_num,
+                nos.len(),
+                r.failure_info
+                    .iter()
+                    .map(|f| format!("{} {}", f.global_order_no, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            (IntentState::Failed, text.clone(), Cancel::Refused(text))
+        }
+        Err(e) => {
+            let text = e.to_string();
+            match e {
+                E::Ambiguous { .. } => (IntentState::Ambiguous, text.clone(), Cancel::Open(text)),
+                E::Rejected { .. } => (IntentState::Failed, text.clone(), Cancel::Refused(text)),
+                _ => (IntentState::Pending, text.clone(), Cancel::Open(text)),
+            }
+        }
+    };
+    settle_intents(
+        ctx,
+        IntentKind::LingxingCancel,
+        [po.to_string()],
+        state,
+        &outcome,
+    )
+    .await?;
+    if matches!(cancel, Cancel::Done) {
+        note(ctx, po, EventOutcome::Submitted, outcome).await?;
+    }
+    Ok(cancel)
+}
+
+/// Tries again the automatic LingXing cancels a run left open (failed, or unclear: those are
+/// looked up first, and confirmed without a call when LingXing shows every order cancelled).
+/// Each order's reason then says how its cancel ended.
+async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> {
+    if !auto_cancel(ctx) || !ctx.writes_allowed() {
+        return Ok(());
+    }
+    for i in ctx
+        .store
+        .open_intents(IntentKind::LingxingCancel, ctx.size())
+        .await?
+    {
+        let nos: Vec<String> = i.payload["order_list"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let cancel = if i.state == IntentState::Ambiguous {
+            let found = match clients
+                .lingxing
+                .orders_by_platform_order_nos(&[i.po.to_string()], true)
+                .await
+            {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(po = %i.po, error = %e, "unclear LingXing cancel not verified; tried again next run");
+                    continue;
+                }
+            };
+            let cancelled = |n: &String| {
+                found
+                    .iter()
+                    .any(|o| &o.global_order_no == n && matches!(o.status.code(), 7 | 8))
+            };
+            if !nos.is_empty() && nos.iter().all(cancelled) {
+                settle_intents(
+                    ctx,
+                    IntentKind::LingxingCancel,
+                    [i.key.clone()],
+                    IntentState::Confirmed,
+                    "found cancelled in LingXing",
+                )
+                .await?;
+                Cancel::Done
+            } else {
+                cancel_in_lingxing(ctx, clients, &i.po, &nos).await?
+            }
+        } else {
+            cancel_in_lingxing(ctx, clients, &i.po, &nos).await?
+        };
+        if let Some(o) = ctx.store.get_order(&i.po).await? {
+            let r = Reason::new(
+                ReasonCode::CancelledAfterPush,
+                cancel_subject(&nos, Some(&cancel)),
+            );
+            skip(ctx, &o, &r).await?;
         }
     }
     Ok(())

@@ -216,9 +216,15 @@ impl Job for ShipToDsco {
 
     async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
         self.confirm(ctx).await?;
-        if let Err(e) = follow(ctx, &self.0).await {
-            tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");
-        }
+        // Decided on stored views when the feed is unreadable: a waiting order is then looked
+        // at again next run, not left to sleep on views the feed could not bring up to date.
+        let feed_read = match follow(ctx, &self.0).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");
+                false
+            }
+        };
         let mut batch = candidates(ctx, Stage::Acknowledged).await?;
         let watched: Vec<OrderRecord> = candidates(ctx, Stage::Shipped)
             .await?
@@ -259,6 +265,7 @@ impl Job for ShipToDsco {
             let skips: Vec<_> = batch[..stage3].iter().map(|o| (o, r.clone())).collect();
             return skip_many(ctx, &skips).await;
         }
+        views.own_marks(&mut batch);
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
         let settings = ctx.job_config.as_ref().map(|j| &j.settings);
         let mut writes: Vec<(OrderRecord, ShipWrite)> = Vec::new();
@@ -312,7 +319,9 @@ impl Job for ShipToDsco {
                         ),
                         _ => r,
                     };
-                    out.skip(ctx, &o, &r);
+                    let next_run =
+                        (!feed_read && r.kind() == ReasonKind::Waiting).then(|| ctx.clock.now());
+                    out.skip_until(ctx, &o, &r, next_run);
                 }
                 Decision::Skip(_) => ctx.count(|c| c.processed += 1),
                 Decision::Write(w) => writes.push((o, w)),
