@@ -1,6 +1,7 @@
 //! Engine tests on the simulated clock, against SQLite always and PostgreSQL when
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
+mod data_defects;
 mod orders;
 mod property;
 mod reasons;
@@ -65,6 +66,7 @@ pub async fn settle() {
 }
 
 mod cases {
+    pub use crate::data_defects::*;
     pub use crate::orders::*;
     pub use crate::reasons::*;
     pub use crate::runner::*;
@@ -143,6 +145,12 @@ both_backends!(
     cleanup_job_records_what_it_deleted,
     an_intercepted_outbound_needs_attention,
     a_shipment_request_dsco_partly_refuses,
+    // data defects (issue 13)
+    one_sku_on_two_lines_ships_and_invoices_both,
+    a_line_number_twice_is_held_by_push_and_ship,
+    a_po_with_spaces_is_kept_as_sent_and_held,
+    prices_out_of_range_are_held,
+    unreadable_orders_get_their_own_reason_once,
 );
 
 #[test]
