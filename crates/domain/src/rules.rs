@@ -10,7 +10,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::config::{DEFAULT_INVOICE_PRICES, DEFAULT_PUSH_PRICES, JobConfig, Mappings, PriceField};
 use crate::job::JobName;
 use crate::mapping::SkuMaps;
-use crate::order::{Count, DscoLifecycle, DscoLine, DscoOrderView, DscoStatus, LxOrder, LxOutbound};
+use crate::order::{
+    Count, DscoLifecycle, DscoLine, DscoOrderView, DscoStatus, LxOrder, LxOutbound,
+};
 use crate::reason::{Reason, ReasonCode};
 
 /// What to do with an order.
@@ -89,9 +91,8 @@ pub fn lines_defect(o: &DscoOrderView) -> Option<Reason> {
             .or_else(|| bad("rejectedQuantity", &l.rejected, 0))
             .or_else(|| {
                 let (q, c, r) = (l.quantity.value(), l.cancelled.value(), l.rejected.value());
-                (c + r > q).then(|| {
-                    format!("cancelledQuantity {c} + rejectedQuantity {r} > quantity {q}")
-                })
+                (c + r > q)
+                    .then(|| format!("cancelledQuantity {c} + rejectedQuantity {r} > quantity {q}"))
             })?;
         Some(Reason::new(
             ReasonCode::QuantityInvalid,

@@ -648,11 +648,13 @@ fn ship_cx<'a>(none: &'a BTreeSet<String>) -> ShipContext<'a> {
 /// both on the first line, which DSCO refuses), and the invoice bills each line once.
 #[test]
 fn one_sku_on_two_lines_is_booked_across_both() {
-    let o = order(json!({"dscoStatus": "shipment_pending", "dscoLifecycle": "acknowledged",
+    let o = order(
+        json!({"dscoStatus": "shipment_pending", "dscoLifecycle": "acknowledged",
         "lineItems": [
             {"lineNumber": 1, "sku": "SKU-1", "quantity": 1, "expectedCost": "3.00"},
             {"lineNumber": 2, "sku": "SKU-1", "quantity": 1, "expectedCost": "4.00"}
-        ]}));
+        ]}),
+    );
     // One package with both units.
     let one = map_outbounds(
         &o,
@@ -825,9 +827,7 @@ fn prices_outside_the_bound_are_held() {
 fn unreadable_order_data_names_what_is_wrong() {
     let c = config(json!({}));
     let push = |extra: Value| reason_of(decide_push(&order(extra), None, &c.mapping, &skus()));
-    let line = |q: Value| {
-        json!({"lineItems": [{"lineNumber": 1, "sku": "SKU-1", "quantity": q, "consumerPrice": 1}]})
-    };
+    let line = |q: Value| json!({"lineItems": [{"lineNumber": 1, "sku": "SKU-1", "quantity": q, "consumerPrice": 1}]});
     let cases: Vec<(Value, ReasonCode, &str)> = vec![
         (
             json!({"dscoStatus": "on_hold"}),
@@ -844,18 +844,46 @@ fn unreadable_order_data_names_what_is_wrong() {
             ReasonCode::DscoStateUnknown,
             "neither dscoStatus nor dscoLifecycle sent",
         ),
-        (json!({"lineItems": null}), ReasonCode::LineItemsMissing, "lineItems"),
-        (json!({"lineItems": []}), ReasonCode::LineItemsMissing, "lineItems"),
-        (json!({"lineItems": {"sku": "SKU-1"}}), ReasonCode::LineItemsMissing, "lineItems"),
-        (line(json!(0)), ReasonCode::QuantityInvalid, "line 1 (SKU-1): quantity = 0"),
-        (line(json!(-2)), ReasonCode::QuantityInvalid, "line 1 (SKU-1): quantity = -2"),
+        (
+            json!({"lineItems": null}),
+            ReasonCode::LineItemsMissing,
+            "lineItems",
+        ),
+        (
+            json!({"lineItems": []}),
+            ReasonCode::LineItemsMissing,
+            "lineItems",
+        ),
+        (
+            json!({"lineItems": {"sku": "SKU-1"}}),
+            ReasonCode::LineItemsMissing,
+            "lineItems",
+        ),
+        (
+            line(json!(0)),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): quantity = 0",
+        ),
+        (
+            line(json!(-2)),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): quantity = -2",
+        ),
         (
             line(json!("two")),
             ReasonCode::QuantityInvalid,
             "line 1 (SKU-1): quantity = \"two\"",
         ),
-        (line(json!(1.5)), ReasonCode::QuantityInvalid, "line 1 (SKU-1): quantity = 1.5"),
-        (line(json!(null)), ReasonCode::QuantityInvalid, "line 1 (SKU-1): quantity absent"),
+        (
+            line(json!(1.5)),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): quantity = 1.5",
+        ),
+        (
+            line(json!(null)),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): quantity absent",
+        ),
         (
             json!({"lineItems": [{"lineNumber": 1, "sku": "SKU-1", "quantity": 1, "cancelledQuantity": -1}]}),
             ReasonCode::QuantityInvalid,

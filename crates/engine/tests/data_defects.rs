@@ -104,13 +104,25 @@ pub async fn a_line_number_twice_is_held_by_push_and_ship(db: &Db) {
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
     w.run(JobName::PushToLingxing).await;
-    expect(&w, "PO-DUPLINE", Stage::Pulled, ReasonCode::LineNumberDuplicate).await;
+    expect(
+        &w,
+        "PO-DUPLINE",
+        Stage::Pulled,
+        ReasonCode::LineNumberDuplicate,
+    )
+    .await;
     let d = detail(&w, "PO-DUPLINE").await;
-    assert!(d.contains("lineNumber 1"), "the reason names the line number: {d}");
+    assert!(
+        d.contains("lineNumber 1"),
+        "the reason names the line number: {d}"
+    );
     ground_truth(&w, "PO-DUPLINE", 0, 0, 0);
 
     to_acknowledged(&w, &["PO-DUPLATER"]).await;
-    assert!(w.dsco.patch_line("PO-DUPLATER", 2, json!({"lineNumber": 1})));
+    assert!(
+        w.dsco
+            .patch_line("PO-DUPLATER", 2, json!({"lineNumber": 1}))
+    );
     ship_all(&w, &["PO-DUPLATER"]).await;
     expect(
         &w,
@@ -150,7 +162,10 @@ pub async fn a_po_with_spaces_is_kept_as_sent_and_held(db: &Db) {
     let d = detail(&w, spaced).await;
     assert_eq!(d, "\" PO-SPACE \"", "the PO shown with its spaces");
     for p in [spaced, "PO-SPACE"] {
-        assert!(w.lx.orders_for(p).is_empty(), "{p:?} not created in LingXing");
+        assert!(
+            w.lx.orders_for(p).is_empty(),
+            "{p:?} not created in LingXing"
+        );
     }
 }
 
@@ -181,7 +196,10 @@ pub async fn prices_out_of_range_are_held(db: &Db) {
     to_acknowledged(&w, &["PO-ZEROCOST"]).await;
     for (p, shown) in [
         ("PO-NEGPRICE", "consumerPriceWithTax = -3"),
-        ("PO-HUGEPRICE", "consumerPriceWithTax = 100000000000000000000"),
+        (
+            "PO-HUGEPRICE",
+            "consumerPriceWithTax = 100000000000000000000",
+        ),
     ] {
         expect(&w, p, Stage::Pulled, ReasonCode::PriceOutOfRange).await;
         let d = detail(&w, p).await;
@@ -232,7 +250,10 @@ pub async fn unreadable_orders_get_their_own_reason_once(db: &Db) {
         }
     }
     assert!(w.dsco.patch_order("PO-NOPO", json!({"poNumber": null})));
-    assert!(w.dsco.patch_order("PO-ODDSTATUS", json!({"dscoStatus": "on_hold"})));
+    assert!(
+        w.dsco
+            .patch_order("PO-ODDSTATUS", json!({"dscoStatus": "on_hold"}))
+    );
     assert!(w.dsco.patch_order("PO-NOLINES", json!({"lineItems": null})));
     let id = w.dsco.order("PO-NOPO").unwrap()["dscoOrderId"]
         .as_str()
@@ -296,11 +317,20 @@ pub async fn unreadable_orders_get_their_own_reason_once(db: &Db) {
     assert_eq!(skips[0].count, 2, "the repeated skip folded into one event");
 
     // DSCO corrects the order: it is stored as an order and its unreadable row closes.
-    assert!(w.dsco.patch_order("PO-NOPO", json!({"poNumber": "PO-NOPO"})));
+    assert!(
+        w.dsco
+            .patch_order("PO-NOPO", json!({"poNumber": "PO-NOPO"}))
+    );
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
     at_stage(&w, "PO-NOPO", Stage::Pulled).await;
-    assert!(w.store.unreadable_orders(true, 10).await.unwrap().is_empty());
+    assert!(
+        w.store
+            .unreadable_orders(true, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let all = w.store.unreadable_orders(false, 10).await.unwrap();
     assert_eq!(all.len(), 1);
     assert!(all[0].resolved_at.is_some());

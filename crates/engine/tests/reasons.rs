@@ -638,7 +638,13 @@ fn trackings_in_lingxing(w: &World, po: &str) -> Vec<String> {
 
 /// The far sides' ground truth for `po`: LingXing orders, DSCO shipments (each tracking number
 /// recorded once, on this PO) and DSCO invoices.
-pub(crate) fn ground_truth(w: &World, po: &str, lx_orders: usize, shipments: usize, invoices: usize) {
+pub(crate) fn ground_truth(
+    w: &World,
+    po: &str,
+    lx_orders: usize,
+    shipments: usize,
+    invoices: usize,
+) {
     assert_eq!(
         w.lx.orders_for(po).len(),
         lx_orders,
