@@ -703,7 +703,8 @@ pub fn decide_ship(
     })
 }
 
-/// Lines whose quantity out is below the expected quantity, as `SKU 1/2`.
+/// Lines whose quantity out is below the expected quantity, as `SKU 1/2` (as `line 2 (SKU) 0/1`
+/// when the SKU is on several lines).
 fn shortfall(o: &DscoOrderView, out: &BTreeMap<usize, i64>) -> Vec<String> {
     o.lines
         .iter()
@@ -711,8 +712,12 @@ fn shortfall(o: &DscoOrderView, out: &BTreeMap<usize, i64>) -> Vec<String> {
         .filter(|(_, l)| l.expected() > 0)
         .filter_map(|(i, l)| {
             let got = out.get(&i).copied().unwrap_or(0);
-            (got < l.expected())
-                .then(|| format!("{} {got}/{}", l.key().unwrap_or("?"), l.expected()))
+            let name = if o.lines.iter().filter(|x| x.key() == l.key()).count() > 1 {
+                l.label()
+            } else {
+                l.key().unwrap_or("?").to_owned()
+            };
+            (got < l.expected()).then(|| format!("{name} {got}/{}", l.expected()))
         })
         .collect()
 }

@@ -685,6 +685,23 @@ fn one_sku_on_two_lines_is_booked_across_both() {
     .unwrap();
     assert_eq!(two.packages["T1"].lines, BTreeMap::from([(0, 1)]));
     assert_eq!(two.packages["T2"].lines, BTreeMap::from([(1, 1)]));
+    // Only the first out: the invoice waits for line 2, named by its line.
+    let first = map_outbounds(
+        &o,
+        &[ob("W1", 3, Some("T1"), &[("LX-1", 1, 0)], 1)],
+        &skus(),
+    )
+    .unwrap();
+    let (code, subject) = reason_of(decide_invoice(
+        &o,
+        None,
+        &first,
+        &BTreeSet::from(["T1".to_string()]),
+    ));
+    assert_eq!(
+        (code, subject.as_str()),
+        (ReasonCode::NotFullyShipped, "line 2 (SKU-1) 0/1")
+    );
     // The second package alone after the first was sent: still line 2.
     let sent = BTreeSet::from(["T1".to_string()]);
     let Decision::Write(w) = decide_ship(&o, &two, &ship_cx(&sent)) else {
