@@ -634,6 +634,20 @@ fn no_trackings() -> BTreeSet<String> {
     BTreeSet::new()
 }
 
+fn t1() -> BTreeSet<String> {
+    BTreeSet::from(["T1".to_string()])
+}
+
+/// The order's outbound orders: one, W1, shipped on day 1 under T1 with `count` of `sku`.
+fn out_t1(o: &DscoOrderView, sku: &str, count: i64) -> Shipped {
+    map_outbounds(
+        o,
+        &[ob("W1", 3, Some("T1"), &[(sku, count, 0)], 1)],
+        &skus(),
+    )
+    .unwrap()
+}
+
 fn ship_cx<'a>(none: &'a BTreeSet<String>) -> ShipContext<'a> {
     ShipContext {
         already_sent: none,
@@ -656,12 +670,7 @@ fn one_sku_on_two_lines_is_booked_across_both() {
         ]}),
     );
     // One package with both units.
-    let one = map_outbounds(
-        &o,
-        &[ob("W1", 3, Some("T1"), &[("LX-1", 2, 0)], 1)],
-        &skus(),
-    )
-    .unwrap();
+    let one = out_t1(&o, "LX-1", 2);
     assert_eq!(one.out_per_line, BTreeMap::from([(0, 1), (1, 1)]));
     let none = no_trackings();
     let Decision::Write(w) = decide_ship(&o, &one, &ship_cx(&none)) else {
@@ -686,18 +695,8 @@ fn one_sku_on_two_lines_is_booked_across_both() {
     assert_eq!(two.packages["T1"].lines, BTreeMap::from([(0, 1)]));
     assert_eq!(two.packages["T2"].lines, BTreeMap::from([(1, 1)]));
     // Only the first out: the invoice waits for line 2, named by its line.
-    let first = map_outbounds(
-        &o,
-        &[ob("W1", 3, Some("T1"), &[("LX-1", 1, 0)], 1)],
-        &skus(),
-    )
-    .unwrap();
-    let (code, subject) = reason_of(decide_invoice(
-        &o,
-        None,
-        &first,
-        &BTreeSet::from(["T1".to_string()]),
-    ));
+    let first = out_t1(&o, "LX-1", 1);
+    let (code, subject) = reason_of(decide_invoice(&o, None, &first, &t1()));
     assert_eq!(
         (code, subject.as_str()),
         (ReasonCode::NotFullyShipped, "line 2 (SKU-1) 0/1")
@@ -729,20 +728,10 @@ fn one_sku_on_two_lines_is_booked_across_both() {
         {"lineNumber": 1, "sku": "SKU-1", "quantity": 2, "cancelledQuantity": 1},
         {"lineNumber": 2, "sku": "SKU-1", "quantity": 1}
     ]}));
-    let s = map_outbounds(
-        &c,
-        &[ob("W1", 3, Some("T1"), &[("LX-1", 2, 0)], 1)],
-        &skus(),
-    )
-    .unwrap();
+    let s = out_t1(&c, "LX-1", 2);
     assert_eq!(s.out_per_line, BTreeMap::from([(0, 1), (1, 1)]));
     // More than every line has open: the rest goes to the last line (DSCO says what is wrong).
-    let s = map_outbounds(
-        &o,
-        &[ob("W1", 3, Some("T1"), &[("LX-1", 3, 0)], 1)],
-        &skus(),
-    )
-    .unwrap();
+    let s = out_t1(&o, "LX-1", 3);
     assert_eq!(s.out_per_line, BTreeMap::from([(0, 1), (1, 2)]));
 }
 
@@ -816,18 +805,8 @@ fn prices_outside_the_bound_are_held() {
             format!("line 1 (SKU-1) consumerPriceWithTax = {shown}"),
             "{price}"
         );
-        let s = map_outbounds(
-            &o,
-            &[ob("W1", 3, Some("T1"), &[("LX-1", 1, 0)], 1)],
-            &skus(),
-        )
-        .unwrap();
-        let (code, subject) = reason_of(decide_invoice(
-            &o,
-            None,
-            &s,
-            &BTreeSet::from(["T1".to_string()]),
-        ));
+        let s = out_t1(&o, "LX-1", 1);
+        let (code, subject) = reason_of(decide_invoice(&o, None, &s, &t1()));
         assert_eq!(code, ReasonCode::PriceOutOfRange, "{price}");
         assert!(subject.contains("expectedCost = "), "{subject}");
     }
@@ -931,12 +910,7 @@ fn unreadable_order_data_names_what_is_wrong() {
         ReasonCode::DscoStateUnknown
     );
     let none = no_trackings();
-    let shipped = map_outbounds(
-        &odd,
-        &[ob("W1", 3, Some("T1"), &[("LX-1", 2, 0)], 1)],
-        &skus(),
-    )
-    .unwrap();
+    let shipped = out_t1(&odd, "LX-1", 2);
     assert_eq!(
         reason_of(decide_ship(&odd, &shipped, &ship_cx(&none))).0,
         ReasonCode::DscoStateUnknown
