@@ -402,6 +402,16 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
     let store = open_store(settings).await?;
     let tz = settings.console.timezone;
     let Some(o) = store.get_order(&po).await? else {
+        // data defects (issue 13): an order without a PO is kept by its dscoOrderId.
+        let unreadable = store.unreadable_orders(false, u32::MAX).await?;
+        if let Some(u) = unreadable
+            .iter()
+            .find(|u| u.order.dsco_order_id == po.as_str())
+        {
+            println!("dscoOrderId {po}: not stored as an order");
+            print_unreadable(settings, u);
+            return Ok(ExitCode::SUCCESS);
+        }
         eprintln!("no order {po} in the store (not pulled yet, or pulled into another store)");
         return Ok(ExitCode::from(1));
     };
@@ -416,17 +426,7 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
     match &o.reason {
         Some(r) => {
             println!("  reason: {} ({} / {})", r.code, r.kind, r.kind.label_zh());
-            if let Some(code) = domain::ReasonCode::parse(&r.code) {
-                let reason = domain::Reason::new(code, r.detail.clone());
-                let (first, second) = match settings.console.language {
-                    crate::settings::Language::En => (domain::Lang::En, domain::Lang::Zh),
-                    crate::settings::Language::ZhCn => (domain::Lang::Zh, domain::Lang::En),
-                };
-                println!("    {}", reason.message(first));
-                println!("    {}", reason.message(second));
-            } else {
-                println!("    {}", r.detail);
-            }
+            print_reason(settings, &r.code, &r.detail);
         }
         None => println!("  reason: none"),
     }
@@ -542,6 +542,38 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A stored reason's messages, in the console's language first; the bare detail when the code
+/// is not in the catalogue.
+fn print_reason(settings: &Settings, code: &str, detail: &str) {
+    if let Some(code) = domain::ReasonCode::parse(code) {
+        let reason = domain::Reason::new(code, detail);
+        let (first, second) = match settings.console.language {
+            crate::settings::Language::En => (domain::Lang::En, domain::Lang::Zh),
+            crate::settings::Language::ZhCn => (domain::Lang::Zh, domain::Lang::En),
+        };
+        println!("    {}", reason.message(first));
+        println!("    {}", reason.message(second));
+    } else {
+        println!("    {detail}");
+    }
+}
+
+/// One DSCO order the pull could not store as an order (data defects, issue 13).
+fn print_unreadable(settings: &Settings, u: &store::UnreadableOrderRecord) {
+    let tz = settings.console.timezone;
+    println!(
+        "  dscoOrderId {}  first seen {}  last seen {} (read {} times){}",
+        u.order.dsco_order_id,
+        in_zone(u.first_seen, tz),
+        in_zone(u.last_seen, tz),
+        u.seen,
+        u.resolved_at
+            .map(|t| format!("  resolved {}", in_zone(t, tz)))
+            .unwrap_or_default()
+    );
+    print_reason(settings, &u.order.reason_code, &u.order.detail);
 }
 
 async fn run(settings: Settings) -> Result<ExitCode> {
@@ -774,6 +806,18 @@ async fn order_stuck(settings: &Settings, limit: u32) -> Result<ExitCode> {
                 o.pulled.po,
                 in_zone(o.stage_entered_at, tz)
             );
+        }
+    }
+    // data defects (issue 13): orders DSCO sent without a PO never become orders; listed here.
+    let unreadable = store.unreadable_orders(true, limit).await?;
+    if !unreadable.is_empty() {
+        any = true;
+        println!(
+            "DSCO orders that cannot be stored (no poNumber) / 无法保存的 DSCO 订单: {}",
+            unreadable.len()
+        );
+        for u in &unreadable {
+            print_unreadable(settings, u);
         }
     }
     if !any {

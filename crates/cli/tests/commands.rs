@@ -732,3 +732,60 @@ fn run_refuses_a_read_only_store_before_serving() {
     assert!(!t.contains("serving"), "{t}");
     assert!(get(&format!("127.0.0.1:{port}"), "/healthz").is_none());
 }
+
+/// data defects (issue 13): a DSCO order without a poNumber never becomes an order; `order
+/// stuck` lists it by dscoOrderId and `order show <dscoOrderId>` shows why, in both languages.
+#[test]
+fn an_order_without_a_po_is_listed_and_shown() {
+    let env = env_with("");
+    assert!(bin(&env, &["migrate"]).status.success());
+    let url = format!("sqlite://{}/store.db", env.dir.path().display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let s = store::connect(&url).await.unwrap();
+        let now = chrono::Utc::now();
+        let lease = s
+            .try_acquire_lease(
+                domain::JobName::PullDscoOrders,
+                "test",
+                "run-1",
+                now,
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let payload = json!({"dscoOrderId": "1025400077", "lineItems": []});
+        s.record_unreadable_orders(
+            &[store::UnreadableOrder {
+                dsco_order_id: "1025400077".into(),
+                reason_code: "po_missing".into(),
+                detail: "dscoOrderId 1025400077: poNumber must not be empty".into(),
+                payload: domain::order::RawJson::from_value(&payload),
+            }],
+            now,
+            &lease.fence(),
+        )
+        .await
+        .unwrap();
+    });
+    let out = bin(&env, &["order", "stuck"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("(no poNumber)") && t.contains("dscoOrderId 1025400077  first seen"),
+        "{t}"
+    );
+    assert!(
+        t.contains("A DSCO order has no poNumber (dscoOrderId 1025400077"),
+        "{t}"
+    );
+    assert!(t.contains("DSCO 订单没有 poNumber"), "{t}");
+    assert!(!t.contains("no stuck orders"), "{t}");
+    let out = bin(&env, &["order", "show", "1025400077"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("dscoOrderId 1025400077: not stored as an order") && t.contains("read 1 times"),
+        "{t}"
+    );
+}

@@ -1,5 +1,6 @@
-//! Identifier newtypes. Each can only be built non-empty and trimmed, so a blank id never reaches
-//! a far side or the store.
+//! Identifier newtypes. Each can only be built non-blank, so a blank id never reaches a far side or
+//! the store. Most are trimmed; a PO number is kept exactly as DSCO sent it (every DSCO call names
+//! the order by it, so an altered PO would name an order that does not exist).
 
 use std::fmt;
 
@@ -14,6 +15,9 @@ pub struct EmptyId {
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        id_type!($(#[$doc])* $name, $what, str::trim);
+    };
+    ($(#[$doc:meta])* $name:ident, $what:literal, $keep:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -21,11 +25,12 @@ macro_rules! id_type {
 
         impl $name {
             pub fn parse(s: impl AsRef<str>) -> Result<Self, EmptyId> {
-                let t = s.as_ref().trim();
-                if t.is_empty() {
+                let raw = s.as_ref();
+                if raw.trim().is_empty() {
                     Err(EmptyId { what: $what })
                 } else {
-                    Ok(Self(t.to_owned()))
+                    let keep: fn(&str) -> &str = $keep;
+                    Ok(Self(keep(raw).to_owned()))
                 }
             }
             pub fn as_str(&self) -> &str {
@@ -57,9 +62,12 @@ macro_rules! id_type {
 }
 
 id_type!(
-    /// DSCO `poNumber`; also LingXing's `platform_order_no`, the idempotency key of a push.
+    /// DSCO `poNumber`, exactly as DSCO sent it (never trimmed); also LingXing's
+    /// `platform_order_no`, the idempotency key of a push (a PO LingXing cannot take as it is is
+    /// held at the push, see `rules::po_defect`).
     PoNumber,
-    "poNumber"
+    "poNumber",
+    |s| s
 );
 id_type!(
     /// A SKU as DSCO knows it (`lineItems.sku`, LingXing's MSKU).
@@ -98,7 +106,11 @@ mod tests {
 
     #[test]
     fn ids_are_trimmed_and_never_empty() {
-        assert_eq!(PoNumber::parse("  PO-1 ").unwrap().as_str(), "PO-1");
+        assert_eq!(Wid::parse("  1300 ").unwrap().as_str(), "1300");
+        // A PO is never altered: spaces DSCO sent are part of it.
+        assert_eq!(PoNumber::parse("  PO-1 ").unwrap().as_str(), "  PO-1 ");
+        let p: PoNumber = serde_json::from_str("\" PO-1\"").unwrap();
+        assert_eq!(p.as_str(), " PO-1");
         assert_eq!(
             PoNumber::parse("   ").unwrap_err().to_string(),
             "poNumber must not be empty"

@@ -77,6 +77,27 @@ pub struct Address {
     pub email: Option<String>,
 }
 
+/// A whole-number field of a line (`quantity`, `cancelledQuantity`, `rejectedQuantity`) as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Count {
+    #[default]
+    Absent,
+    /// A whole number (a JSON integer, an integral float like `2.0`, or a string of one).
+    Whole(i64),
+    /// Anything else (`"two"`, `1.5`, `true`, …), kept as the JSON text DSCO sent.
+    Unreadable(String),
+}
+
+impl Count {
+    /// The number, 0 when absent or unreadable.
+    pub fn value(&self) -> i64 {
+        match self {
+            Count::Whole(n) => *n,
+            _ => 0,
+        }
+    }
+}
+
 /// One DSCO order line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DscoLine {
@@ -85,25 +106,22 @@ pub struct DscoLine {
     pub partner_sku: Option<String>,
     pub dsco_item_id: Option<String>,
     pub title: Option<String>,
-    pub quantity: i64,
-    pub cancelled: i64,
-    pub rejected: i64,
+    pub quantity: Count,
+    pub cancelled: Count,
+    pub rejected: Count,
     pub prices: BTreeMap<PriceField, Decimal>,
+    /// Price fields present with a value that is not a number, as the JSON text DSCO sent.
+    pub unreadable_prices: BTreeMap<PriceField, String>,
 }
 
 impl DscoLine {
     /// `quantity − cancelledQuantity − rejectedQuantity`, never below 0.
     pub fn expected(&self) -> i64 {
-        (self.quantity - self.cancelled - self.rejected).max(0)
+        (self.quantity.value() - self.cancelled.value() - self.rejected.value()).max(0)
     }
     /// The SKU the line goes by: `sku`, else `partnerSku`.
     pub fn key(&self) -> Option<&str> {
         self.sku.as_deref().or(self.partner_sku.as_deref())
-    }
-    /// The first price present in `list`.
-    pub fn price(&self, list: &[PriceField]) -> Option<(PriceField, Decimal)> {
-        list.iter()
-            .find_map(|f| self.prices.get(f).map(|p| (*f, *p)))
     }
     /// A label for messages: `line 2 (SKU-1)`.
     pub fn label(&self) -> String {
@@ -116,14 +134,80 @@ impl DscoLine {
     }
 }
 
+/// DSCO's `dscoStatus` (deprecated by DSCO, still sent): the documented values, else the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DscoStatus {
+    Created,
+    ShipmentPending,
+    Shipped,
+    Cancelled,
+    /// A value this service does not know (the order is held with `dsco_state_unknown`).
+    Unknown(String),
+}
+
+impl DscoStatus {
+    pub fn parse(s: &str) -> DscoStatus {
+        match s {
+            "created" => DscoStatus::Created,
+            "shipment_pending" => DscoStatus::ShipmentPending,
+            "shipped" => DscoStatus::Shipped,
+            "cancelled" => DscoStatus::Cancelled,
+            other => DscoStatus::Unknown(other.to_owned()),
+        }
+    }
+    /// The text DSCO sent (what the store keeps).
+    pub fn as_str(&self) -> &str {
+        match self {
+            DscoStatus::Created => "created",
+            DscoStatus::ShipmentPending => "shipment_pending",
+            DscoStatus::Shipped => "shipped",
+            DscoStatus::Cancelled => "cancelled",
+            DscoStatus::Unknown(s) => s,
+        }
+    }
+}
+
+/// DSCO's `dscoLifecycle`: the documented values, else the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DscoLifecycle {
+    Received,
+    Created,
+    Acknowledged,
+    Completed,
+    /// A value this service does not know (the order is held with `dsco_state_unknown`).
+    Unknown(String),
+}
+
+impl DscoLifecycle {
+    pub fn parse(s: &str) -> DscoLifecycle {
+        match s {
+            "received" => DscoLifecycle::Received,
+            "created" => DscoLifecycle::Created,
+            "acknowledged" => DscoLifecycle::Acknowledged,
+            "completed" => DscoLifecycle::Completed,
+            other => DscoLifecycle::Unknown(other.to_owned()),
+        }
+    }
+    /// The text DSCO sent (what the store keeps).
+    pub fn as_str(&self) -> &str {
+        match self {
+            DscoLifecycle::Received => "received",
+            DscoLifecycle::Created => "created",
+            DscoLifecycle::Acknowledged => "acknowledged",
+            DscoLifecycle::Completed => "completed",
+            DscoLifecycle::Unknown(s) => s,
+        }
+    }
+}
+
 /// A DSCO order, as the rules see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DscoOrderView {
     pub po: PoNumber,
     pub dsco_order_id: Option<String>,
     pub retailer_id: Option<String>,
-    pub status: Option<String>,
-    pub lifecycle: Option<String>,
+    pub status: Option<DscoStatus>,
+    pub lifecycle: Option<DscoLifecycle>,
     pub cancel_requested: bool,
     /// `shipWarehouseCode`, else `requestedWarehouseCode`.
     pub warehouse_code: Option<String>,
@@ -161,6 +245,32 @@ fn text(v: &impl Fields, key: &str) -> Option<String> {
     }
 }
 
+/// An identifier exactly as sent (never trimmed: an altered id names nothing on the far side);
+/// a blank string reads as absent.
+fn ident(v: &impl Fields, key: &str) -> Option<String> {
+    match v.field(key)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn count(v: &impl Fields, key: &str) -> Count {
+    let whole = |f: f64| (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64);
+    match v.field(key) {
+        None | Some(Value::Null) => Count::Absent,
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().and_then(whole))
+            .map_or_else(|| Count::Unreadable(n.to_string()), Count::Whole),
+        Some(x @ Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_or_else(|_| Count::Unreadable(x.to_string()), Count::Whole),
+        Some(x) => Count::Unreadable(x.to_string()),
+    }
+}
+
 fn int(v: &impl Fields, key: &str) -> Option<i64> {
     match v.field(key)? {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
@@ -169,12 +279,19 @@ fn int(v: &impl Fields, key: &str) -> Option<i64> {
     }
 }
 
-fn money(v: &impl Fields, key: &str) -> Option<Decimal> {
+/// A price: `None` when absent, `Err(the JSON text)` when present but not a number.
+fn money(v: &impl Fields, key: &str) -> Option<Result<Decimal, String>> {
+    let dec = |t: &str| {
+        t.parse::<Decimal>()
+            .or_else(|_| Decimal::from_scientific(t))
+            .ok()
+    };
     match v.field(key)? {
+        Value::Null => None,
         // Through the text of the number, so 7.70 stays 7.70 and never passes through f64.
-        Value::Number(n) => n.to_string().parse().ok(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+        Value::Number(n) => Some(dec(&n.to_string()).ok_or_else(|| n.to_string())),
+        x @ Value::String(s) => Some(dec(s.trim()).ok_or_else(|| x.to_string())),
+        x => Some(Err(x.to_string())),
     }
 }
 
@@ -186,19 +303,30 @@ fn time(v: &impl Fields, key: &str) -> Option<DateTime<Utc>> {
 }
 
 fn line_of(l: &impl Fields) -> DscoLine {
+    let mut prices = BTreeMap::new();
+    let mut unreadable_prices = BTreeMap::new();
+    for f in PriceField::ALL {
+        match money(l, f.as_str()) {
+            Some(Ok(p)) => {
+                prices.insert(f, p);
+            }
+            Some(Err(raw)) => {
+                unreadable_prices.insert(f, raw);
+            }
+            None => {}
+        }
+    }
     DscoLine {
         line_number: int(l, "lineNumber"),
         sku: text(l, "sku"),
         partner_sku: text(l, "partnerSku"),
         dsco_item_id: text(l, "dscoItemId"),
         title: text(l, "title"),
-        quantity: int(l, "quantity").unwrap_or(0),
-        cancelled: int(l, "cancelledQuantity").unwrap_or(0),
-        rejected: int(l, "rejectedQuantity").unwrap_or(0),
-        prices: PriceField::ALL
-            .into_iter()
-            .filter_map(|f| money(l, f.as_str()).map(|p| (f, p)))
-            .collect(),
+        quantity: count(l, "quantity"),
+        cancelled: count(l, "cancelledQuantity"),
+        rejected: count(l, "rejectedQuantity"),
+        prices,
+        unreadable_prices,
     }
 }
 
@@ -209,7 +337,8 @@ fn view_of<'a, L: Fields + 'a, P: Fields + 'a>(
     lines: impl Iterator<Item = &'a L>,
     packages: impl Iterator<Item = &'a P>,
 ) -> Result<DscoOrderView, String> {
-    let po = PoNumber::parse(text(v, "poNumber").unwrap_or_default()).map_err(|e| e.to_string())?;
+    let po =
+        PoNumber::parse(ident(v, "poNumber").unwrap_or_default()).map_err(|e| e.to_string())?;
     let address_lines: Vec<String> = match s.field("address") {
         Some(Value::Array(a)) => a
             .iter()
@@ -246,10 +375,10 @@ fn view_of<'a, L: Fields + 'a, P: Fields + 'a>(
     };
     Ok(DscoOrderView {
         po,
-        dsco_order_id: text(v, "dscoOrderId"),
+        dsco_order_id: ident(v, "dscoOrderId"),
         retailer_id: text(v, "dscoRetailerId"),
-        status: text(v, "dscoStatus"),
-        lifecycle: text(v, "dscoLifecycle"),
+        status: text(v, "dscoStatus").map(|s| DscoStatus::parse(&s)),
+        lifecycle: text(v, "dscoLifecycle").map(|s| DscoLifecycle::parse(&s)),
         cancel_requested: v
             .field("cancelRequested")
             .and_then(Value::as_bool)
@@ -476,25 +605,35 @@ impl DscoOrderView {
 
     /// The stage of an order seen for the first time (SPEC §3).
     pub fn initial_stage(&self) -> Stage {
-        match self.status.as_deref() {
-            Some("shipped") => Stage::Done,
-            Some("cancelled") => Stage::Cancelled,
+        match &self.status {
+            Some(DscoStatus::Shipped) => Stage::Done,
+            Some(DscoStatus::Cancelled) => Stage::Cancelled,
             Some(_) => Stage::Pulled,
-            None if self.lifecycle.as_deref() == Some("completed") => Stage::Done,
+            None if self.is_completed() => Stage::Done,
             None => Stage::Pulled,
         }
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.status.as_deref() == Some("cancelled")
+        self.status == Some(DscoStatus::Cancelled)
     }
 
     pub fn is_shipped(&self) -> bool {
-        self.status.as_deref() == Some("shipped")
+        self.status == Some(DscoStatus::Shipped)
     }
 
     pub fn is_completed(&self) -> bool {
-        self.lifecycle.as_deref() == Some("completed")
+        self.lifecycle == Some(DscoLifecycle::Completed)
+    }
+
+    /// `dscoStatus` as DSCO sent it (`-` when absent), for messages.
+    pub fn status_text(&self) -> &str {
+        self.status.as_ref().map_or("-", DscoStatus::as_str)
+    }
+
+    /// `dscoLifecycle` as DSCO sent it (`-` when absent), for messages.
+    pub fn lifecycle_text(&self) -> &str {
+        self.lifecycle.as_ref().map_or("-", DscoLifecycle::as_str)
     }
 
     /// Several lines, or a quantity above 1 (what `multi_ban` holds).
@@ -507,7 +646,7 @@ impl DscoOrderView {
     pub fn skus_label(&self) -> String {
         self.lines
             .iter()
-            .map(|l| format!("{}({})", l.key().unwrap_or("?"), l.quantity))
+            .map(|l| format!("{}({})", l.key().unwrap_or("?"), l.quantity.value()))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -598,7 +737,7 @@ mod tests {
         assert_eq!(o.warehouse_code.as_deref(), Some("US-CA-01"));
         assert_eq!(o.address.address1.as_deref(), Some("100 Example Ave"));
         assert_eq!(o.address.address2.as_deref(), Some("Apt 2"));
-        assert_eq!(o.lines[0].quantity, 2);
+        assert_eq!(o.lines[0].quantity, Count::Whole(2));
         // JSON numbers are read through their shortest text (7.70 arrives as 7.7): equal as decimals.
         assert_eq!(
             o.lines[0].prices[&PriceField::ExpectedCost],
@@ -799,6 +938,38 @@ mod tests {
                 assert_eq!(DscoOrderView::from_json(t), slow, "{t}");
             }
         }
+    }
+
+    /// data defects (issue 13): identifiers as sent, odd numbers kept for the reason text,
+    /// unknown states typed as such.
+    #[test]
+    fn odd_values_are_read_as_they_are() {
+        let v = json!({
+            "poNumber": " PO-1 ", "dscoOrderId": " 77", "dscoStatus": "on_hold", "dscoLifecycle": "acknowledged",
+            "lineItems": [{"lineNumber": 1, "sku": "A", "quantity": "two", "cancelledQuantity": 1.5,
+                           "rejectedQuantity": 2.0, "expectedCost": "12,50", "consumerPrice": 1e20, "retailPrice": true}]
+        });
+        let o = DscoOrderView::from_payload(&v).unwrap();
+        assert_eq!(o.po.as_str(), " PO-1 ");
+        assert_eq!(o.dsco_order_id.as_deref(), Some(" 77"));
+        assert_eq!(o.status, Some(DscoStatus::Unknown("on_hold".into())));
+        assert_eq!(o.lifecycle, Some(DscoLifecycle::Acknowledged));
+        let l = &o.lines[0];
+        assert_eq!(l.quantity, Count::Unreadable("\"two\"".into()));
+        assert_eq!(l.cancelled, Count::Unreadable("1.5".into()));
+        assert_eq!(l.rejected, Count::Whole(2));
+        assert_eq!(
+            l.prices.get(&PriceField::ConsumerPrice),
+            Some(&"100000000000000000000".parse().unwrap())
+        );
+        assert_eq!(
+            l.unreadable_prices,
+            BTreeMap::from([
+                (PriceField::ExpectedCost, "\"12,50\"".to_owned()),
+                (PriceField::RetailPrice, "true".to_owned()),
+            ])
+        );
+        assert_eq!(DscoOrderView::from_json(&v.to_string()), Ok(o));
     }
 
     #[test]

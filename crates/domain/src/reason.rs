@@ -96,10 +96,18 @@ pub enum ReasonCode {
     WritesDisabled,
     DryRun,
     MultiBan,
+    // data defects (issue 13): needs attention
+    PoMissing,
+    PoUnusable,
+    DscoStateUnknown,
+    LineItemsMissing,
+    QuantityInvalid,
+    LineNumberDuplicate,
+    PriceOutOfRange,
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 27] = [
+    pub const ALL: [ReasonCode; 34] = [
         ReasonCode::CancelledAfterPush,
         ReasonCode::ShopUnmapped,
         ReasonCode::WarehouseUnmapped,
@@ -127,6 +135,14 @@ impl ReasonCode {
         ReasonCode::WritesDisabled,
         ReasonCode::DryRun,
         ReasonCode::MultiBan,
+        // data defects (issue 13)
+        ReasonCode::PoMissing,
+        ReasonCode::PoUnusable,
+        ReasonCode::DscoStateUnknown,
+        ReasonCode::LineItemsMissing,
+        ReasonCode::QuantityInvalid,
+        ReasonCode::LineNumberDuplicate,
+        ReasonCode::PriceOutOfRange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -159,6 +175,14 @@ impl ReasonCode {
             WritesDisabled => "writes_disabled",
             DryRun => "dry_run",
             MultiBan => "multi_ban",
+            // data defects (issue 13)
+            PoMissing => "po_missing",
+            PoUnusable => "po_unusable",
+            DscoStateUnknown => "dsco_state_unknown",
+            LineItemsMissing => "line_items_missing",
+            QuantityInvalid => "quantity_invalid",
+            LineNumberDuplicate => "line_number_duplicate",
+            PriceOutOfRange => "price_out_of_range",
         }
     }
 
@@ -178,6 +202,9 @@ impl ReasonCode {
             | ShipmentsUnconfirmed => ReasonKind::Waiting,
             DscoUnavailable | LingxingUnavailable | WriteUnconfirmed => ReasonKind::Retrying,
             WritesDisabled | DryRun | MultiBan => ReasonKind::Held,
+            // data defects (issue 13)
+            PoMissing | PoUnusable | DscoStateUnknown | LineItemsMissing | QuantityInvalid
+            | LineNumberDuplicate | PriceOutOfRange => ReasonKind::NeedsAttention,
         }
     }
 
@@ -267,6 +294,28 @@ impl ReasonCode {
             MultiBan => format!(
                 "Held by {subject} = true: the order has several lines or a quantity above 1. Turn it off to let such orders through."
             ),
+            // data defects (issue 13)
+            PoMissing => format!(
+                "A DSCO order has no poNumber ({subject}), so it cannot be stored as an order or sent anywhere. It is kept by its dscoOrderId in the unreadable orders list (order stuck shows it); ask the retailer to correct the order in DSCO, it is read again on the next pull."
+            ),
+            PoUnusable => format!(
+                "The DSCO poNumber {subject} has leading or trailing spaces or control characters: LingXing cannot take it as platform_order_no exactly as it is, and this service never alters a PO (every DSCO call names the order by it). The order is not pushed. Ask the retailer to correct the PO in DSCO, or create the LingXing order by hand and force this order to stage 2."
+            ),
+            DscoStateUnknown => format!(
+                "DSCO reports a state this service does not know ({subject}), so no rule can say what to do with the order; it is held instead of waiting for ever. Check the order in DSCO; if DSCO introduced a new value, the service must learn it before the order can move."
+            ),
+            LineItemsMissing => format!(
+                "The DSCO order has no usable lineItems ({subject}: absent, empty or not a list). Nothing can be pushed, shipped or invoiced; check the order in DSCO, it is re-read on the next pull."
+            ),
+            QuantityInvalid => format!(
+                "A DSCO line has an unusable quantity ({subject}): quantity must be a whole number of at least 1, cancelledQuantity and rejectedQuantity whole numbers from 0 up to quantity. Ask the retailer to correct the order in DSCO; it is re-read on the next pull."
+            ),
+            LineNumberDuplicate => format!(
+                "Two lines of the DSCO order carry the same lineNumber ({subject}); DSCO's line numbers are unique per order, and quantities would be pushed and shipped twice. The order is held; ask the retailer or DSCO support to correct it."
+            ),
+            PriceOutOfRange => format!(
+                "A DSCO price is not usable ({subject}): a unit price must be above 0 and below 1,000,000. Nothing is pushed or invoiced with it; ask the retailer to correct the price in DSCO, or choose another price field in the job's price_source."
+            ),
         }
     }
 
@@ -337,6 +386,28 @@ impl ReasonCode {
             MultiBan => {
                 format!("{subject} = true 暂停了多行或数量大于 1 的订单。关闭该开关即可放行。")
             }
+            // data defects (issue 13)
+            PoMissing => format!(
+                "DSCO 订单没有 poNumber（{subject}），无法作为订单保存或发送。已按 dscoOrderId 记入无法读取的订单列表（order stuck 可见）；请联系零售商在 DSCO 修正订单，下次拉单会重新读取。"
+            ),
+            PoUnusable => format!(
+                "DSCO 的 poNumber {subject} 首尾有空格或含控制字符：领星无法原样作为 platform_order_no 使用，而本服务从不修改 PO（DSCO 的每个调用都以它识别订单）。订单不推送。请联系零售商在 DSCO 修正 PO，或在领星手工建单后将本订单强制推进到阶段 2。"
+            ),
+            DscoStateUnknown => format!(
+                "DSCO 返回了本服务不认识的状态（{subject}），没有规则知道如何处理，订单已暂停而不是无限等待。请在 DSCO 检查该订单；如果是 DSCO 新增的取值，需要先让服务支持它，订单才能继续。"
+            ),
+            LineItemsMissing => format!(
+                "DSCO 订单没有可用的 lineItems（{subject}：缺失、为空或不是列表），无法推送、发货或开票。请在 DSCO 检查订单，下次拉单会重新读取。"
+            ),
+            QuantityInvalid => format!(
+                "DSCO 订单行数量不可用（{subject}）：quantity 必须是不小于 1 的整数，cancelledQuantity 和 rejectedQuantity 必须是 0 到 quantity 之间的整数。请联系零售商在 DSCO 修正订单，下次拉单会重新读取。"
+            ),
+            LineNumberDuplicate => format!(
+                "DSCO 订单有多行使用同一个 lineNumber（{subject}）；DSCO 的行号在订单内唯一，否则数量会被重复推送和发货。订单已暂停，请联系零售商或 DSCO 支持修正。"
+            ),
+            PriceOutOfRange => format!(
+                "DSCO 价格不可用（{subject}）：单价必须大于 0 且小于 1,000,000。不会用它推送或开票；请联系零售商在 DSCO 修正价格，或在该任务的 price_source 中选择其他价格字段。"
+            ),
         }
     }
 }
@@ -437,6 +508,18 @@ mod tests {
         }
         for s in ["writes_disabled", "dry_run", "multi_ban"] {
             assert_eq!(kind(s), ReasonKind::Held, "{s}");
+        }
+        // data defects (issue 13)
+        for s in [
+            "po_missing",
+            "po_unusable",
+            "dsco_state_unknown",
+            "line_items_missing",
+            "quantity_invalid",
+            "line_number_duplicate",
+            "price_out_of_range",
+        ] {
+            assert_eq!(kind(s), ReasonKind::NeedsAttention, "{s}");
         }
     }
 

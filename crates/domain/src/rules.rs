@@ -10,7 +10,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::config::{DEFAULT_INVOICE_PRICES, DEFAULT_PUSH_PRICES, JobConfig, Mappings, PriceField};
 use crate::job::JobName;
 use crate::mapping::SkuMaps;
-use crate::order::{DscoLine, DscoOrderView, LxOrder, LxOutbound};
+use crate::order::{
+    Count, DscoLifecycle, DscoLine, DscoOrderView, DscoStatus, LxOrder, LxOutbound,
+};
 use crate::reason::{Reason, ReasonCode};
 
 /// What to do with an order.
@@ -30,6 +32,110 @@ fn skip<W>(code: ReasonCode, subject: impl Into<String>) -> Decision<W> {
 
 fn multi_ban_key(job: JobName) -> String {
     format!("runtime_config.jobs.{job}.multi_ban")
+}
+
+// ------------------------------------------------------------------------------------------
+// data defects (issue 13): DSCO data no rule can act on, held with a reason naming it
+
+/// A unit price must be above 0 and below this (in the order's currency), or the order is held
+/// with `price_out_of_range`; the reason text states the bound.
+pub const MAX_UNIT_PRICE: i64 = 1_000_000;
+
+/// An unknown `dscoStatus` or `dscoLifecycle`, or neither sent: no rule can say what to do, so
+/// the order is held instead of waiting for ever.
+pub fn state_defect(o: &DscoOrderView) -> Option<Reason> {
+    let mut unknown = Vec::new();
+    if let Some(DscoStatus::Unknown(s)) = &o.status {
+        unknown.push(format!("dscoStatus = {s:?}"));
+    }
+    if let Some(DscoLifecycle::Unknown(s)) = &o.lifecycle {
+        unknown.push(format!("dscoLifecycle = {s:?}"));
+    }
+    if o.status.is_none() && o.lifecycle.is_none() {
+        unknown.push("neither dscoStatus nor dscoLifecycle sent".to_owned());
+    }
+    (!unknown.is_empty()).then(|| Reason::new(ReasonCode::DscoStateUnknown, unknown.join(", ")))
+}
+
+/// Lines no job can map: no `lineItems`, a `lineNumber` twice, a quantity that is not a whole
+/// number ≥ 1 (cancelled and rejected: whole numbers from 0, together at most the quantity).
+pub fn lines_defect(o: &DscoOrderView) -> Option<Reason> {
+    if o.lines.is_empty() {
+        return Some(Reason::new(ReasonCode::LineItemsMissing, "lineItems"));
+    }
+    let mut seen: BTreeMap<i64, &DscoLine> = BTreeMap::new();
+    for l in &o.lines {
+        if let Some(n) = l.line_number
+            && let Some(first) = seen.insert(n, l)
+        {
+            return Some(Reason::new(
+                ReasonCode::LineNumberDuplicate,
+                format!(
+                    "lineNumber {n} on {} and {}",
+                    first.key().unwrap_or("a line without SKU"),
+                    l.key().unwrap_or("a line without SKU")
+                ),
+            ));
+        }
+    }
+    o.lines.iter().find_map(|l| {
+        let bad = |field: &str, c: &Count, min: i64| match c {
+            Count::Whole(n) if *n >= min => None,
+            Count::Whole(n) => Some(format!("{field} = {n}")),
+            Count::Unreadable(raw) => Some(format!("{field} = {raw}")),
+            Count::Absent if min > 0 => Some(format!("{field} absent")),
+            Count::Absent => None,
+        };
+        let wrong = bad("quantity", &l.quantity, 1)
+            .or_else(|| bad("cancelledQuantity", &l.cancelled, 0))
+            .or_else(|| bad("rejectedQuantity", &l.rejected, 0))
+            .or_else(|| {
+                let (q, c, r) = (l.quantity.value(), l.cancelled.value(), l.rejected.value());
+                (c + r > q)
+                    .then(|| format!("cancelledQuantity {c} + rejectedQuantity {r} > quantity {q}"))
+            })?;
+        Some(Reason::new(
+            ReasonCode::QuantityInvalid,
+            format!("{}: {wrong}", l.label()),
+        ))
+    })
+}
+
+/// A PO LingXing cannot take as `platform_order_no` exactly as DSCO sent it: leading or
+/// trailing spaces (LingXing would keep it trimmed, so the order could not be found by its PO
+/// again) or control characters. The PO is never altered; the order is held instead.
+pub fn po_defect(o: &DscoOrderView) -> Option<Reason> {
+    let po = o.po.as_str();
+    (po.trim() != po || po.chars().any(char::is_control))
+        .then(|| Reason::new(ReasonCode::PoUnusable, format!("{po:?}")))
+}
+
+/// The unit price of `l` from the first field of `list` it carries: a number above 0 and below
+/// [`MAX_UNIT_PRICE`], else `price_out_of_range` naming the field and the value; none of them:
+/// `price_missing`.
+pub fn unit_price(l: &DscoLine, list: &[PriceField]) -> Result<(PriceField, Decimal), Reason> {
+    for f in list {
+        let out_of_range = |value: &str| {
+            Reason::new(
+                ReasonCode::PriceOutOfRange,
+                format!("{} {} = {value}", l.label(), f.as_str()),
+            )
+        };
+        if let Some(p) = l.prices.get(f) {
+            return if *p > Decimal::ZERO && *p < Decimal::from(MAX_UNIT_PRICE) {
+                Ok((*f, *p))
+            } else {
+                Err(out_of_range(&p.to_string()))
+            };
+        }
+        if let Some(raw) = l.unreadable_prices.get(f) {
+            return Err(out_of_range(raw));
+        }
+    }
+    Err(Reason::new(
+        ReasonCode::PriceMissing,
+        price_subject(l, list),
+    ))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -74,6 +180,12 @@ pub fn decide_push(
     mapping: &Mappings,
     sku: &SkuMaps,
 ) -> Decision<PushOrder> {
+    if let Some(r) = state_defect(o)
+        .or_else(|| lines_defect(o))
+        .or_else(|| po_defect(o))
+    {
+        return Decision::Skip(r);
+    }
     let Some(retailer) = o.retailer_id.as_deref() else {
         return skip(
             ReasonCode::ShopUnmapped,
@@ -146,8 +258,9 @@ pub fn decide_push(
         let Some(msku) = l.key() else {
             return skip(ReasonCode::SkuMissing, l.label());
         };
-        let Some((_, unit_price)) = l.price(&prices) else {
-            return skip(ReasonCode::PriceMissing, price_subject(l, &prices));
+        let unit_price = match unit_price(l, &prices) {
+            Ok((_, p)) => p,
+            Err(r) => return Decision::Skip(r),
         };
         let mapped = sku.to_lingxing(msku);
         if mapped.is_none() {
@@ -202,8 +315,13 @@ pub struct AckWrite {
 
 /// DSCO already acknowledged (or is later than that).
 pub fn dsco_past_ack(o: &DscoOrderView) -> bool {
-    matches!(o.status.as_deref(), Some("shipment_pending" | "shipped"))
-        || matches!(o.lifecycle.as_deref(), Some("acknowledged" | "completed"))
+    matches!(
+        o.status,
+        Some(DscoStatus::ShipmentPending | DscoStatus::Shipped)
+    ) || matches!(
+        o.lifecycle,
+        Some(DscoLifecycle::Acknowledged | DscoLifecycle::Completed)
+    )
 }
 
 /// R3 (+ R6): whether to acknowledge. `lx` are the LingXing orders of this PO (splits included).
@@ -216,10 +334,13 @@ pub fn decide_ack(
         return Decision::Advance {
             note: format!(
                 "DSCO already shows {} / {}: no ACK needed",
-                o.status.as_deref().unwrap_or("-"),
-                o.lifecycle.as_deref().unwrap_or("-")
+                o.status_text(),
+                o.lifecycle_text()
             ),
         };
+    }
+    if let Some(r) = state_defect(o) {
+        return Decision::Skip(r);
     }
     if job.is_some_and(|j| j.multi_ban()) && o.is_multi() {
         return skip(ReasonCode::MultiBan, multi_ban_key(JobName::AckToDsco));
@@ -310,12 +431,21 @@ pub struct Package {
 
 /// Maps the outbound orders of one PO back to its DSCO lines. Intercepted outbound orders (status
 /// 4) are left out; a bundle counts once. A LingXing SKU that matches no DSCO line is an error
-/// naming it.
+/// naming it; so are lines no job can map ([`lines_defect`]).
+///
+/// A SKU on several lines is booked across them by what each still has open (its expected
+/// quantity minus what earlier outbound orders booked to it), so two lines of one SKU ship as two
+/// lines; what is beyond every line's open quantity goes to the last of them. Earlier means by
+/// ship time (not yet out: last), then outbound number, whatever order LingXing listed them in,
+/// so a package keeps its lines from one run to the next.
 pub fn map_outbounds(
     o: &DscoOrderView,
     outbounds: &[LxOutbound],
     sku: &SkuMaps,
 ) -> Result<Shipped, Reason> {
+    if let Some(r) = lines_defect(o) {
+        return Err(r);
+    }
     let mut shipped = Shipped {
         all_intercepted: !outbounds.is_empty()
             && outbounds
@@ -328,10 +458,27 @@ pub fn map_outbounds(
             .collect(),
         ..Shipped::default()
     };
-    for ob in outbounds
+    let mut live: Vec<&LxOutbound> = outbounds
         .iter()
         .filter(|ob| ob.status != LxOutbound::INTERCEPTED)
-    {
+        .collect();
+    live.sort_by(|a, b| {
+        (a.ship_time().is_none(), a.ship_time(), &a.wo_number).cmp(&(
+            b.ship_time().is_none(),
+            b.ship_time(),
+            &b.wo_number,
+        ))
+    });
+    let lines_of = |key: &str| -> Vec<usize> {
+        o.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.sku.as_deref() == Some(key) || l.partner_sku.as_deref() == Some(key))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let mut booked: BTreeMap<usize, i64> = BTreeMap::new();
+    for ob in live {
         let tracking = ob
             .tracking_no
             .as_deref()
@@ -341,31 +488,34 @@ pub fn map_outbounds(
             let dsco_sku = sku
                 .to_dsco(&item.sku)
                 .map_err(|e| Reason::new(ReasonCode::ReverseMapAmbiguous, e))?;
-            let idx = o
-                .lines
-                .iter()
-                .position(|l| {
-                    l.sku.as_deref() == Some(dsco_sku) || l.partner_sku.as_deref() == Some(dsco_sku)
-                })
-                .or_else(|| {
-                    item.msku.as_deref().and_then(|m| {
-                        o.lines.iter().position(|l| {
-                            l.sku.as_deref() == Some(m) || l.partner_sku.as_deref() == Some(m)
-                        })
-                    })
-                })
-                .ok_or_else(|| {
-                    Reason::new(
-                        ReasonCode::SkuUnmatched,
-                        format!("{} (outbound {})", item.sku, ob.wo_number),
-                    )
-                })?;
-            if ob.status == LxOutbound::SHIPPED {
-                *shipped.out_per_line.entry(idx).or_default() += item.count;
+            let mut candidates = lines_of(dsco_sku);
+            if candidates.is_empty()
+                && let Some(m) = item.msku.as_deref()
+            {
+                candidates = lines_of(m);
+            }
+            if candidates.is_empty() {
+                return Err(Reason::new(
+                    ReasonCode::SkuUnmatched,
+                    format!("{} (outbound {})", item.sku, ob.wo_number),
+                ));
+            }
+            for (idx, q) in book(o, &candidates, item.count, &mut booked) {
+                if ob.status == LxOutbound::SHIPPED {
+                    *shipped.out_per_line.entry(idx).or_default() += q;
+                }
+                if let Some(t) = tracking {
+                    *shipped
+                        .packages
+                        .entry(t.to_owned())
+                        .or_default()
+                        .lines
+                        .entry(idx)
+                        .or_default() += q;
+                }
             }
             if let Some(t) = tracking {
                 let p = shipped.packages.entry(t.to_owned()).or_default();
-                *p.lines.entry(idx).or_default() += item.count;
                 p.ship_time = p.ship_time.max(ob.ship_time());
                 p.out |= ob.status == LxOutbound::SHIPPED;
                 if p.carrier.is_none() {
@@ -375,6 +525,35 @@ pub fn map_outbounds(
         }
     }
     Ok(shipped)
+}
+
+/// Books `count` units on the `candidates` lines (indexes, in order): each takes what it still
+/// has open, the last one whatever is left.
+fn book(
+    o: &DscoOrderView,
+    candidates: &[usize],
+    count: i64,
+    booked: &mut BTreeMap<usize, i64>,
+) -> Vec<(usize, i64)> {
+    let mut left = count;
+    let mut out = Vec::new();
+    for (n, &i) in candidates.iter().enumerate() {
+        if left <= 0 {
+            break;
+        }
+        let done = booked.entry(i).or_default();
+        let take = if n + 1 == candidates.len() {
+            left
+        } else {
+            left.min((o.lines[i].expected() - *done).max(0))
+        };
+        if take > 0 {
+            *done += take;
+            left -= take;
+            out.push((i, take));
+        }
+    }
+    out
 }
 
 /// The inputs of R4 beyond the order and the outbound orders.
@@ -419,15 +598,18 @@ pub fn decide_ship(
             .collect();
         return skip(ReasonCode::LingxingCancelled, all.join(", "));
     }
-    let sendable = o.status.as_deref() == Some("shipment_pending") || o.is_shipped();
+    if let Some(r) = state_defect(o) {
+        return Decision::Skip(r);
+    }
+    // `dscoStatus` is deprecated: without it, an acknowledged lifecycle says the same.
+    let sendable = match &o.status {
+        Some(s) => matches!(s, DscoStatus::ShipmentPending | DscoStatus::Shipped),
+        None => o.lifecycle == Some(DscoLifecycle::Acknowledged),
+    };
     if !sendable {
         return skip(
             ReasonCode::DscoNotReady,
-            format!(
-                "{} / {}",
-                o.status.as_deref().unwrap_or("-"),
-                o.lifecycle.as_deref().unwrap_or("-")
-            ),
+            format!("{} / {}", o.status_text(), o.lifecycle_text()),
         );
     }
     if cx.multi_ban && o.is_multi() {
@@ -521,7 +703,8 @@ pub fn decide_ship(
     })
 }
 
-/// Lines whose quantity out is below the expected quantity, as `SKU 1/2`.
+/// Lines whose quantity out is below the expected quantity, as `SKU 1/2` (as `line 2 (SKU) 0/1`
+/// when the SKU is on several lines).
 fn shortfall(o: &DscoOrderView, out: &BTreeMap<usize, i64>) -> Vec<String> {
     o.lines
         .iter()
@@ -529,8 +712,12 @@ fn shortfall(o: &DscoOrderView, out: &BTreeMap<usize, i64>) -> Vec<String> {
         .filter(|(_, l)| l.expected() > 0)
         .filter_map(|(i, l)| {
             let got = out.get(&i).copied().unwrap_or(0);
-            (got < l.expected())
-                .then(|| format!("{} {got}/{}", l.key().unwrap_or("?"), l.expected()))
+            let name = if o.lines.iter().filter(|x| x.key() == l.key()).count() > 1 {
+                l.label()
+            } else {
+                l.key().unwrap_or("?").to_owned()
+            };
+            (got < l.expected()).then(|| format!("{name} {got}/{}", l.expected()))
         })
         .collect()
 }
@@ -590,8 +777,9 @@ pub fn decide_invoice(
     let mut lines = Vec::new();
     let mut total = Decimal::ZERO;
     for l in o.lines.iter().filter(|l| l.expected() > 0) {
-        let Some((_, unit)) = l.price(&prices) else {
-            return skip(ReasonCode::PriceMissing, price_subject(l, &prices));
+        let unit = match unit_price(l, &prices) {
+            Ok((_, p)) => p,
+            Err(r) => return Decision::Skip(r),
         };
         let extended = round_cents(unit * Decimal::from(l.expected()));
         total += unit * Decimal::from(l.expected());

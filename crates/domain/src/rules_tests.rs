@@ -626,3 +626,299 @@ fn ship_names_an_interception_when_nothing_else_can_leave() {
         ReasonCode::NoTrackingYet
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// data defects (issue 13)
+
+fn no_trackings() -> BTreeSet<String> {
+    BTreeSet::new()
+}
+
+fn t1() -> BTreeSet<String> {
+    BTreeSet::from(["T1".to_string()])
+}
+
+/// The order's outbound orders: one, W1, shipped on day 1 under T1 with `count` of `sku`.
+fn out_t1(o: &DscoOrderView, sku: &str, count: i64) -> Shipped {
+    map_outbounds(
+        o,
+        &[ob("W1", 3, Some("T1"), &[(sku, count, 0)], 1)],
+        &skus(),
+    )
+    .unwrap()
+}
+
+fn ship_cx<'a>(none: &'a BTreeSet<String>) -> ShipContext<'a> {
+    ShipContext {
+        already_sent: none,
+        require_full_shipment: false,
+        multi_ban: false,
+        carrier_map: None,
+        lingxing: &[],
+    }
+}
+
+/// Item 6: an order with one SKU on two lines ships one unit on each line (it used to book
+/// both on the first line, which DSCO refuses), and the invoice bills each line once.
+#[test]
+fn one_sku_on_two_lines_is_booked_across_both() {
+    let o = order(
+        json!({"dscoStatus": "shipment_pending", "dscoLifecycle": "acknowledged",
+        "lineItems": [
+            {"lineNumber": 1, "sku": "SKU-1", "quantity": 1, "expectedCost": "3.00"},
+            {"lineNumber": 2, "sku": "SKU-1", "quantity": 1, "expectedCost": "4.00"}
+        ]}),
+    );
+    // One package with both units.
+    let one = out_t1(&o, "LX-1", 2);
+    assert_eq!(one.out_per_line, BTreeMap::from([(0, 1), (1, 1)]));
+    let none = no_trackings();
+    let Decision::Write(w) = decide_ship(&o, &one, &ship_cx(&none)) else {
+        panic!()
+    };
+    let lines: Vec<_> = w.shipments[0]
+        .lines
+        .iter()
+        .map(|l| (l.line_number, l.quantity))
+        .collect();
+    assert_eq!(lines, vec![(Some(1), 1), (Some(2), 1)]);
+    // Two packages, listed by LingXing latest first: the earlier one books line 1.
+    let two = map_outbounds(
+        &o,
+        &[
+            ob("W2", 3, Some("T2"), &[("LX-1", 1, 0)], 3),
+            ob("W1", 3, Some("T1"), &[("LX-1", 1, 0)], 1),
+        ],
+        &skus(),
+    )
+    .unwrap();
+    assert_eq!(two.packages["T1"].lines, BTreeMap::from([(0, 1)]));
+    assert_eq!(two.packages["T2"].lines, BTreeMap::from([(1, 1)]));
+    // Only the first out: the invoice waits for line 2, named by its line.
+    let first = out_t1(&o, "LX-1", 1);
+    let (code, subject) = reason_of(decide_invoice(&o, None, &first, &t1()));
+    assert_eq!(
+        (code, subject.as_str()),
+        (ReasonCode::NotFullyShipped, "line 2 (SKU-1) 0/1")
+    );
+    // The second package alone after the first was sent: still line 2.
+    let sent = BTreeSet::from(["T1".to_string()]);
+    let Decision::Write(w) = decide_ship(&o, &two, &ship_cx(&sent)) else {
+        panic!()
+    };
+    assert_eq!(w.shipments.len(), 1);
+    assert_eq!(w.shipments[0].lines[0].line_number, Some(2));
+    // The invoice: both lines out, each billed once at its own price.
+    let confirmed = BTreeSet::from(["T1".to_string(), "T2".to_string()]);
+    let Decision::Write(inv) = decide_invoice(&o, None, &two, &confirmed) else {
+        panic!("{:?}", decide_invoice(&o, None, &two, &confirmed))
+    };
+    let lines: Vec<_> = inv
+        .lines
+        .iter()
+        .map(|l| (l.line_number, l.quantity, l.unit_price))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![(Some(1), 1, d("3.00")), (Some(2), 1, d("4.00"))]
+    );
+    assert_eq!(inv.total, d("7.00"));
+    // Open quantities, not ordered ones: line 1 has 1 of 2 cancelled.
+    let c = order(json!({"lineItems": [
+        {"lineNumber": 1, "sku": "SKU-1", "quantity": 2, "cancelledQuantity": 1},
+        {"lineNumber": 2, "sku": "SKU-1", "quantity": 1}
+    ]}));
+    let s = out_t1(&c, "LX-1", 2);
+    assert_eq!(s.out_per_line, BTreeMap::from([(0, 1), (1, 1)]));
+    // More than every line has open: the rest goes to the last line (DSCO says what is wrong).
+    let s = out_t1(&o, "LX-1", 3);
+    assert_eq!(s.out_per_line, BTreeMap::from([(0, 1), (1, 2)]));
+}
+
+/// Item 7: a line number twice is refused by the push and by every job that maps lines.
+#[test]
+fn a_line_number_twice_is_refused() {
+    let c = config(json!({}));
+    let o = order(json!({"dscoStatus": "shipment_pending", "lineItems": [
+        {"lineNumber": 1, "sku": "SKU-1", "quantity": 1, "consumerPrice": 1},
+        {"lineNumber": 2, "sku": "SKU-2", "quantity": 1, "consumerPrice": 1},
+        {"lineNumber": 2, "sku": "SKU-3", "quantity": 1, "consumerPrice": 1}
+    ]}));
+    let (code, subject) = reason_of(decide_push(&o, None, &c.mapping, &skus()));
+    assert_eq!(code, ReasonCode::LineNumberDuplicate);
+    assert_eq!(subject, "lineNumber 2 on SKU-2 and SKU-3");
+    let err = map_outbounds(
+        &o,
+        &[ob("W1", 3, Some("T1"), &[("SKU-2", 1, 0)], 1)],
+        &skus(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ReasonCode::LineNumberDuplicate);
+    assert!(err.subject.contains("lineNumber 2"), "{}", err.subject);
+}
+
+/// Item 8: the PO is kept exactly as DSCO sent it; one LingXing cannot take as it is is held.
+#[test]
+fn a_po_with_spaces_is_kept_and_held_not_trimmed() {
+    let c = config(json!({}));
+    let o = order(json!({"poNumber": " PO-1 "}));
+    assert_eq!(o.po.as_str(), " PO-1 ", "never trimmed");
+    let (code, subject) = reason_of(decide_push(&o, None, &c.mapping, &skus()));
+    assert_eq!(code, ReasonCode::PoUnusable);
+    assert_eq!(subject, "\" PO-1 \"", "the PO shown with its spaces");
+    let tab = order(json!({"poNumber": "PO\t1"}));
+    assert_eq!(
+        reason_of(decide_push(&tab, None, &c.mapping, &skus())).0,
+        ReasonCode::PoUnusable
+    );
+    // Later writes (for a PO pushed by hand) name it exactly as DSCO sent it.
+    let Decision::Write(a) = decide_ack(&o, None, &[lx("A", 5)]) else {
+        panic!()
+    };
+    assert_eq!(a.po, " PO-1 ");
+}
+
+/// Item 9: zero, negative, absurd and unreadable prices are held, naming the field and value.
+#[test]
+fn prices_outside_the_bound_are_held() {
+    let c = config(json!({}));
+    let line = |price: Value| {
+        order(json!({"lineItems": [
+            {"lineNumber": 1, "sku": "SKU-1", "quantity": 1, "consumerPriceWithTax": price, "expectedCost": price}
+        ]}))
+    };
+    for (price, shown) in [
+        (json!(-3), "-3"),
+        (json!(0), "0"),
+        (json!("0.00"), "0.00"),
+        (json!(1e20), "100000000000000000000"),
+        (json!("1e20"), "100000000000000000000"),
+        (json!(1000000), "1000000"),
+        (json!("12,50"), "\"12,50\""),
+        (json!(true), "true"),
+    ] {
+        let o = line(price.clone());
+        let (code, subject) = reason_of(decide_push(&o, None, &c.mapping, &skus()));
+        assert_eq!(code, ReasonCode::PriceOutOfRange, "{price}");
+        assert_eq!(
+            subject,
+            format!("line 1 (SKU-1) consumerPriceWithTax = {shown}"),
+            "{price}"
+        );
+        let s = out_t1(&o, "LX-1", 1);
+        let (code, subject) = reason_of(decide_invoice(&o, None, &s, &t1()));
+        assert_eq!(code, ReasonCode::PriceOutOfRange, "{price}");
+        assert!(subject.contains("expectedCost = "), "{subject}");
+    }
+    let Decision::Write(p) = decide_push(&line(json!("999999.99")), None, &c.mapping, &skus())
+    else {
+        panic!()
+    };
+    assert_eq!(p.lines[0].unit_price, d("999999.99"));
+}
+
+/// Item 13: unknown DSCO states, unusable quantities and missing lines each get their own
+/// reason naming what is wrong (they used to wait for ever or read as `sku_missing`).
+#[test]
+fn unreadable_order_data_names_what_is_wrong() {
+    let c = config(json!({}));
+    let push = |extra: Value| reason_of(decide_push(&order(extra), None, &c.mapping, &skus()));
+    let line = |q: Value| json!({"lineItems": [{"lineNumber": 1, "sku": "SKU-1", "quantity": q, "consumerPrice": 1}]});
+    let cases: Vec<(Value, ReasonCode, &str)> = vec![
+        (
+            json!({"dscoStatus": "on_hold"}),
+            ReasonCode::DscoStateUnknown,
+            "dscoStatus = \"on_hold\"",
+        ),
+        (
+            json!({"dscoLifecycle": "paused"}),
+            ReasonCode::DscoStateUnknown,
+            "dscoLifecycle = \"paused\"",
+        ),
+        (
+            json!({"dscoStatus": null, "dscoLifecycle": null}),
+            ReasonCode::DscoStateUnknown,
+            "neither dscoStatus nor dscoLifecycle sent",
+        ),
+        (
+            json!({"lineItems": null}),
+            ReasonCode::LineItemsMissing,
+            "lineItems",
+        ),
+        (
+            json!({"lineItems": []}),
+            ReasonCode::LineItemsMissing,
+            "lineItems",
+        ),
+        (
+            json!({"lineItems": {"sku": "SKU-1"}}),
+            ReasonCode::LineItemsMissing,
+            "lineItems",
+        ),
+        (
+            line(json!(0)),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): quantity = 0",
+        ),
+        (
+            line(json!(-2)),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): quantity = -2",
+        ),
+        (
+            line(json!("two")),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): quantity = \"two\"",
+        ),
+        (
+            line(json!(1.5)),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): quantity = 1.5",
+        ),
+        (
+            line(json!(null)),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): quantity absent",
+        ),
+        (
+            json!({"lineItems": [{"lineNumber": 1, "sku": "SKU-1", "quantity": 1, "cancelledQuantity": -1}]}),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): cancelledQuantity = -1",
+        ),
+        (
+            json!({"lineItems": [{"lineNumber": 1, "sku": "SKU-1", "quantity": 1, "cancelledQuantity": 1, "rejectedQuantity": 1}]}),
+            ReasonCode::QuantityInvalid,
+            "line 1 (SKU-1): cancelledQuantity 1 + rejectedQuantity 1 > quantity 1",
+        ),
+    ];
+    for (extra, code, subject) in cases {
+        assert_eq!(push(extra.clone()), (code, subject.to_owned()), "{extra}");
+        assert_eq!(code.kind(), crate::ReasonKind::NeedsAttention);
+    }
+    // Whole numbers in any of DSCO's spellings are fine.
+    for q in [json!(2), json!("2"), json!(" 2 "), json!(2.0)] {
+        let Decision::Write(p) = decide_push(&order(line(q.clone())), None, &c.mapping, &skus())
+        else {
+            panic!("{q}")
+        };
+        assert_eq!(p.lines[0].quantity, 2, "{q}");
+    }
+    // An unknown state holds the ACK and the shipment instead of waiting for ever.
+    let odd = order(json!({"dscoStatus": "on_hold", "dscoLifecycle": "created"}));
+    assert_eq!(
+        reason_of(decide_ack(&odd, None, &[lx("A", 5)])).0,
+        ReasonCode::DscoStateUnknown
+    );
+    let none = no_trackings();
+    let shipped = out_t1(&odd, "LX-1", 2);
+    assert_eq!(
+        reason_of(decide_ship(&odd, &shipped, &ship_cx(&none))).0,
+        ReasonCode::DscoStateUnknown
+    );
+    // Without the deprecated dscoStatus an acknowledged lifecycle is enough to ship.
+    let no_status = order(json!({"dscoStatus": null, "dscoLifecycle": "acknowledged"}));
+    assert!(matches!(
+        decide_ship(&no_status, &shipped, &ship_cx(&none)),
+        Decision::Write(_)
+    ));
+}

@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
 mod defects;
+mod data_defects;
 mod orders;
 mod property;
 mod reasons;
@@ -67,6 +68,7 @@ pub async fn settle() {
 
 mod cases {
     pub use crate::defects::*;
+    pub use crate::data_defects::*;
     pub use crate::orders::*;
     pub use crate::reasons::*;
     pub use crate::runner::*;
@@ -153,6 +155,12 @@ both_backends!(
     a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent,
     no_write_stays_open_on_an_order_that_moved_on,
     a_timeout_leaves_no_credential_in_stored_text,
+    // data defects (issue 13)
+    one_sku_on_two_lines_ships_and_invoices_both,
+    a_line_number_twice_is_held_by_push_and_ship,
+    a_po_with_spaces_is_kept_as_sent_and_held,
+    prices_out_of_range_are_held,
+    unreadable_orders_get_their_own_reason_once,
 );
 
 #[test]

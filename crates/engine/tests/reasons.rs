@@ -18,7 +18,7 @@ async fn reason_of(w: &World, po: &str) -> (Stage, Option<(String, ReasonKind)>)
     (o.stage, o.reason.map(|r| (r.code, r.kind)))
 }
 
-async fn expect(w: &World, po: &str, stage: Stage, code: ReasonCode) {
+pub(crate) async fn expect(w: &World, po: &str, stage: Stage, code: ReasonCode) {
     let (s, r) = reason_of(w, po).await;
     assert_eq!(s, stage, "{po}: {r:?}");
     let (c, k) = r.unwrap_or_else(|| panic!("{po} has no reason"));
@@ -27,12 +27,12 @@ async fn expect(w: &World, po: &str, stage: Stage, code: ReasonCode) {
 }
 
 /// Asserts `po` is at `stage`, naming its reason when it is not.
-async fn at_stage(w: &World, po: &str, stage: Stage) {
+pub(crate) async fn at_stage(w: &World, po: &str, stage: Stage) {
     let (s, r) = reason_of(w, po).await;
     assert_eq!(s, stage, "{po}: {r:?}");
 }
 
-fn order(
+pub(crate) fn order(
     po: &str,
     retailer: &str,
     warehouse: &str,
@@ -592,7 +592,7 @@ pub async fn a_shipment_dsco_did_not_take_is_sent_again(db: &Db) {
 // The reasons that need a far side to misbehave in a particular way (issue 5): one storyline
 // each, with the simulators' ground truth and, where an operator can fix it, the fix.
 
-async fn detail(w: &World, po: &str) -> String {
+pub(crate) async fn detail(w: &World, po: &str) -> String {
     w.store
         .get_order(&PoNumber::parse(po).unwrap())
         .await
@@ -604,7 +604,7 @@ async fn detail(w: &World, po: &str) -> String {
 }
 
 /// Pull, push, audit in LingXing, ACK and its confirmation: the order is at stage 3.
-async fn to_acknowledged(w: &World, pos: &[&str]) {
+pub(crate) async fn to_acknowledged(w: &World, pos: &[&str]) {
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
     w.run(JobName::PushToLingxing).await;
@@ -638,7 +638,13 @@ fn trackings_in_lingxing(w: &World, po: &str) -> Vec<String> {
 
 /// The far sides' ground truth for `po`: LingXing orders, DSCO shipments (each tracking number
 /// recorded once, on this PO) and DSCO invoices.
-fn ground_truth(w: &World, po: &str, lx_orders: usize, shipments: usize, invoices: usize) {
+pub(crate) fn ground_truth(
+    w: &World,
+    po: &str,
+    lx_orders: usize,
+    shipments: usize,
+    invoices: usize,
+) {
     assert_eq!(
         w.lx.orders_for(po).len(),
         lx_orders,

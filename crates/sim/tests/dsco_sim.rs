@@ -1058,3 +1058,57 @@ async fn support_removes_the_acknowledgement() {
     assert_eq!(s, 200);
     assert_eq!(api.order("PO-RS").await["dscoStatus"], "created");
 }
+
+/// data defects (issue 13): keys laid over the rendered order or line, through the typed admin
+/// methods and the HTTP admin routes; `null` removes a key; the order counts as updated.
+#[tokio::test]
+async fn wire_patches_shape_odd_orders() {
+    let clock = clock();
+    let sim = start(DscoSimConfig::default(), &clock).await;
+    let api = Api::new(&sim).await;
+    sim.add_order(spec("PO-ODD", &[("SKU-1001", 1), ("SKU-1002", 1)]))
+        .unwrap();
+    let before = api.order("PO-ODD").await["dscoLastUpdate"].clone();
+    clock.sim().unwrap().advance(Duration::from_secs(60));
+    assert!(sim.patch_order(
+        "PO-ODD",
+        json!({"dscoStatus": "on_hold", "currencyCode": null})
+    ));
+    let (s, _) = api
+        .admin(
+            "POST",
+            "/orders/PO-ODD/lines/2/wire",
+            Some(json!({"lineNumber": 1, "quantity": "two"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let o = api.order("PO-ODD").await;
+    assert_eq!(o["dscoStatus"], "on_hold");
+    assert!(o.get("currencyCode").is_none(), "null removes the key");
+    assert_eq!(o["lineItems"][1]["lineNumber"], 1);
+    assert_eq!(o["lineItems"][1]["quantity"], "two");
+    assert_eq!(o["lineItems"][0]["quantity"], 1, "the other line as it was");
+    assert_ne!(o["dscoLastUpdate"], before, "an update the pull sees");
+    let (s, _) = api
+        .admin(
+            "POST",
+            "/orders/PO-ODD/wire",
+            Some(json!({"poNumber": null})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(sim.order("PO-ODD").unwrap().get("poNumber").is_none());
+    assert!(
+        !sim.patch_order("PO-NONE", json!({"x": 1})),
+        "unknown order"
+    );
+    assert!(
+        !sim.patch_line("PO-ODD", 9, json!({"x": 1})),
+        "unknown line"
+    );
+    assert!(!sim.patch_order("PO-ODD", json!([1])), "not an object");
+    let (s, _) = api
+        .admin("POST", "/orders/PO-NONE/wire", Some(json!({})))
+        .await;
+    assert_eq!(s, 404);
+}

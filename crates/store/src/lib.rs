@@ -962,6 +962,53 @@ pub trait Store: Send + Sync + 'static {
         fence: &Fence,
     ) -> Result<()>;
     async fn run_detail(&self, run_id: &str) -> Result<Option<Value>>;
+
+    // --- data defects (issue 13): DSCO orders without a PO ------------------------------------
+    /// Records orders the pull could not store (one row per `dsco_order_id`: a repeat updates
+    /// `last_seen`, `seen`, the reason and the payload, and opens the row again if resolved).
+    async fn record_unreadable_orders(
+        &self,
+        items: &[UnreadableOrder],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()>;
+    /// Marks open rows of these `dsco_order_id`s resolved (the order was stored as an order);
+    /// returns how many.
+    async fn resolve_unreadable_orders(
+        &self,
+        dsco_order_ids: &[String],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<u64>;
+    /// Unreadable orders, oldest first; only those not resolved when `open_only`.
+    async fn unreadable_orders(
+        &self,
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<UnreadableOrderRecord>>;
+}
+
+/// A DSCO order the pull could not store as an order (no usable `poNumber`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadableOrder {
+    /// DSCO's `dscoOrderId`, or `payload:<hash of the text>` when it has none either.
+    pub dsco_order_id: String,
+    /// A code of the reason catalogue (`po_missing`).
+    pub reason_code: String,
+    pub detail: String,
+    /// The order as DSCO sent it.
+    pub payload: RawJson,
+}
+
+/// An [`UnreadableOrder`] as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadableOrderRecord {
+    pub order: UnreadableOrder,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// How many pulls read it.
+    pub seen: i64,
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// Helpers for tests of this and other crates: a fresh, empty database per test.

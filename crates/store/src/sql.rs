@@ -3398,6 +3398,98 @@ impl Store for SqlStore {
             .transpose()
         })
     }
+
+    // --- data defects (issue 13): DSCO orders without a PO ------------------------------------
+
+    async fn record_unreadable_orders(
+        &self,
+        items: &[UnreadableOrder],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        fenced!(self, fence, tx => {
+            for u in items {
+                sqlx::query(
+                    "INSERT INTO unreadable_orders (dsco_order_id, first_seen, last_seen, seen, reason_code, detail, payload) \
+                     VALUES ($1, $2, $2, 1, $3, $4, $5) \
+                     ON CONFLICT (dsco_order_id) DO UPDATE SET last_seen = excluded.last_seen, \
+                     seen = unreadable_orders.seen + 1, reason_code = excluded.reason_code, \
+                     detail = excluded.detail, payload = excluded.payload, resolved_at = NULL",
+                )
+                .bind(&u.dsco_order_id)
+                .bind(ms(now))
+                .bind(&u.reason_code)
+                .bind(&u.detail)
+                .bind(u.payload.get())
+                .execute(&mut *tx)
+                .await?;
+            }
+        });
+        Ok(())
+    }
+
+    async fn resolve_unreadable_orders(
+        &self,
+        dsco_order_ids: &[String],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<u64> {
+        if dsco_order_ids.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        fenced!(self, fence, tx => {
+            for id in dsco_order_ids {
+                n += sqlx::query(
+                    "UPDATE unreadable_orders SET resolved_at = $1 \
+                     WHERE dsco_order_id = $2 AND resolved_at IS NULL",
+                )
+                .bind(ms(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+        });
+        Ok(n)
+    }
+
+    async fn unreadable_orders(
+        &self,
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<UnreadableOrderRecord>> {
+        const T: &str = "unreadable_orders";
+        with_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT * FROM unreadable_orders WHERE resolved_at IS NULL OR $1 = 0 \
+                 ORDER BY first_seen, dsco_order_id LIMIT $2",
+            )
+            .bind(i64::from(open_only))
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(UnreadableOrderRecord {
+                        order: UnreadableOrder {
+                            dsco_order_id: r.s("dsco_order_id")?,
+                            reason_code: r.s("reason_code")?,
+                            detail: r.s("detail")?,
+                            payload: RawJson::from_store(r.s("payload")?),
+                        },
+                        first_seen: at(T, r.i64("first_seen")?)?,
+                        last_seen: at(T, r.i64("last_seen")?)?,
+                        seen: r.i64("seen")?,
+                        resolved_at: oat(T, r.oi64("resolved_at")?)?,
+                    })
+                })
+                .collect()
+        })
+    }
 }
 
 fn wh_to(w: &WarehouseQty) -> String {

@@ -19,7 +19,9 @@ use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::{OrderKey, OrderQuery};
 use serde_json::json;
 use serde_json::value::RawValue;
-use store::{EventOutcome, IntentKind, IntentState, NewIntent, PulledOrder, Upserted};
+use store::{
+    EventOutcome, IntentKind, IntentState, NewIntent, PulledOrder, UnreadableOrder, Upserted,
+};
 
 use super::Clients;
 use super::common::{advance, note, record_intents, settle_intents, skip};
@@ -218,7 +220,8 @@ impl Job for PullDscoOrders {
 }
 
 /// Merges DSCO orders into the store in one transaction, then applies what each one's DSCO
-/// state implies.
+/// state implies. Orders without a usable PO are kept by `dscoOrderId` in the unreadable orders
+/// (one row each, however often they are read); one read again with a PO closes its row.
 async fn store_page(
     ctx: &RunCtx,
     clients: &Clients,
@@ -226,42 +229,73 @@ async fn store_page(
 ) -> Result<(), JobError> {
     let mut views = Vec::with_capacity(raws.len());
     let mut pulled = Vec::with_capacity(raws.len());
+    let mut unreadable = Vec::new();
     for raw in raws {
-        if let Some((view, p)) = read_order(ctx, raw) {
-            pulled.push((p, view.initial_stage()));
-            views.push(view);
+        match read_order(raw) {
+            Ok((view, p)) => {
+                pulled.push((p, view.initial_stage()));
+                views.push(view);
+            }
+            Err(u) => {
+                tracing::warn!(dsco_order_id = %u.dsco_order_id, error = %u.detail, "DSCO order without a usable poNumber kept as unreadable");
+                ctx.count(|c| c.failed += 1);
+                unreadable.push(u);
+            }
         }
     }
+    ctx.store
+        .record_unreadable_orders(&unreadable, ctx.clock.now(), &ctx.fence)
+        .await?;
     let results = ctx
         .store
         .upsert_pulled_many(&pulled, Some(&ctx.run_id), ctx.clock.now(), &ctx.fence)
         .await?;
+    let open = ctx.store.unreadable_orders(true, u32::MAX).await?;
+    if !open.is_empty() {
+        let now_readable: Vec<String> = open
+            .into_iter()
+            .map(|u| u.order.dsco_order_id)
+            .filter(|id| views.iter().any(|v| v.dsco_order_id.as_ref() == Some(id)))
+            .collect();
+        ctx.store
+            .resolve_unreadable_orders(&now_readable, ctx.clock.now(), &ctx.fence)
+            .await?;
+    }
     for (view, r) in views.iter().zip(results) {
         after_upsert(ctx, clients, view, r).await?;
     }
     Ok(())
 }
 
-/// The DSCO order as stored; `None` (counted, logged) when it has no usable PO number: a bad
-/// order never stops the batch.
-fn read_order(ctx: &RunCtx, raw: Box<RawValue>) -> Option<(DscoOrderView, PulledOrder)> {
+/// The DSCO order as stored, or (without a usable PO number) what to keep of it by its
+/// `dscoOrderId`: a bad order never stops the batch, and is never lost.
+fn read_order(raw: Box<RawValue>) -> Result<(DscoOrderView, PulledOrder), UnreadableOrder> {
     let view = match DscoOrderView::from_json(raw.get()) {
         Ok(v) => v,
         Err(e) => {
-            let id = serde_json::from_str::<serde_json::Value>(raw.get())
+            let payload = RawJson::new(raw);
+            let id = serde_json::from_str::<serde_json::Value>(payload.get())
                 .ok()
-                .and_then(|v| v.get("dscoOrderId").cloned());
-            tracing::warn!(error = %e, dsco_order_id = ?id, "order without a usable poNumber skipped");
-            ctx.count(|c| c.failed += 1);
-            return None;
+                .and_then(|v| match v.get("dscoOrderId")? {
+                    serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+                    serde_json::Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| format!("payload:{:016x}", fnv1a(payload.get())));
+            return Err(UnreadableOrder {
+                reason_code: ReasonCode::PoMissing.as_str().to_owned(),
+                detail: format!("dscoOrderId {id}: {e}"),
+                dsco_order_id: id,
+                payload,
+            });
         }
     };
     let pulled = PulledOrder {
         po: view.po.clone(),
         dsco_order_id: view.dsco_order_id.clone(),
         retailer_id: view.retailer_id.clone(),
-        dsco_status: view.status.clone(),
-        dsco_lifecycle: view.lifecycle.clone(),
+        dsco_status: view.status.as_ref().map(|s| s.as_str().to_owned()),
+        dsco_lifecycle: view.lifecycle.as_ref().map(|l| l.as_str().to_owned()),
         dsco_created_at: view.created_at,
         dsco_updated_at: view.updated_at,
         warehouse_code: view.warehouse_code.clone(),
@@ -269,7 +303,14 @@ fn read_order(ctx: &RunCtx, raw: Box<RawValue>) -> Option<(DscoOrderView, Pulled
         skus: view.skus_label(),
         payload: RawJson::new(raw),
     };
-    Some((view, pulled))
+    Ok((view, pulled))
+}
+
+/// A stable key for an order with neither PO nor `dscoOrderId` (64-bit FNV-1a of its text).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// What a merged order's DSCO state implies for a known order (shipped before the push → done;

@@ -722,6 +722,15 @@ fn admin(s: &Arc<Shared>, method: &Method, rest: &str, query: &Query, body: &Byt
             (_, Err(_)) => ok_or_404(false),
         },
         ("POST", ["orders", po, "remove-status"]) => ok_or_404(h.remove_status(po)),
+        ("POST", ["orders", po, "wire"]) => match parse::<Value>(body) {
+            Ok(patch) => ok_or_404(h.patch_order(po, patch)),
+            Err(r) => r,
+        },
+        ("POST", ["orders", po, "lines", n, "wire"]) => match (parse::<Value>(body), n.parse()) {
+            (Ok(patch), Ok(n)) => ok_or_404(h.patch_line(po, n, patch)),
+            (Err(r), _) => r,
+            (_, Err(_)) => ok_or_404(false),
+        },
         ("POST", ["orders", po, "cancel-request"]) => match parse::<CancelRequest>(body) {
             Ok(c) => ok_or_404(h.request_cancel(po, c.code)),
             Err(r) => r,

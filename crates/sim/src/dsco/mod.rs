@@ -24,6 +24,9 @@
 //!   `POST /orders/{po}/cancel-request` `{"code"?: "CXSC"}`;
 //!   `POST /orders/{po}/lines/{n}` [`LineAmend`] (`{"partner_sku"?, "upc"?,
 //!   "consumer_price_with_tax"?, "drop_prices"?}`) changes one line;
+//!   `POST /orders/{po}/wire` and `POST /orders/{po}/lines/{n}/wire` `{"key": value, …}` lay
+//!   keys over how the order or line renders (`null` removes one): shapes DSCO should not send
+//!   (no `poNumber`, an unknown `dscoStatus`, a text `quantity`, a `lineNumber` twice);
 //!   `POST /orders/{po}/remove-status` (DSCO support's clean-up tools take the acknowledgement
 //!   back, line activity `remove_status`: the order reads `created` / `created` again while
 //!   nothing is shipped or cancelled; 404 when unknown or not acknowledged)
@@ -404,6 +407,27 @@ impl SimHandle {
     pub fn amend_line(&self, po: &str, line_number: u32, amend: &LineAmend) -> bool {
         let now = self.shared.clock.now();
         self.shared.world().amend_line(po, line_number, amend, now)
+    }
+
+    /// Lays the keys of `patch` (a JSON object) over the order as DSCO renders it from now on,
+    /// `null` removing a key: orders of shapes DSCO should not send (no `poNumber`, an unknown
+    /// `dscoStatus`, no `lineItems`). The order counts as updated. `false` if unknown or `patch`
+    /// is not an object.
+    pub fn patch_order(&self, po: &str, patch: Value) -> bool {
+        self.patch(po, None, patch)
+    }
+
+    /// [`SimHandle::patch_order`] for one line (a text `quantity`, a `lineNumber` twice, …).
+    pub fn patch_line(&self, po: &str, line_number: u32, patch: Value) -> bool {
+        self.patch(po, Some(line_number), patch)
+    }
+
+    fn patch(&self, po: &str, line: Option<u32>, patch: Value) -> bool {
+        let Value::Object(m) = patch else {
+            return false;
+        };
+        let now = self.shared.clock.now();
+        self.shared.world().patch_wire(po, line, &m, now)
     }
 
     /// DSCO support takes the order's acknowledgement back (`remove_status`): it shows

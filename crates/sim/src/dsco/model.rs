@@ -47,6 +47,9 @@ pub(crate) struct SimLine {
     pub invoiced: u32,
     pub cancel_requested: bool,
     pub activity: Vec<Value>,
+    /// Keys laid over the rendered line (admin `wire` patch; `null` removes the key): shapes
+    /// DSCO should not send but might (a text quantity, a line number twice, …).
+    pub wire_patch: Map<String, Value>,
 }
 
 impl SimLine {
@@ -89,6 +92,22 @@ pub(crate) struct SimOrder {
     pub cancel_requested: bool,
     pub cancel_requested_code: Option<String>,
     pub packages: Vec<PackageRecord>,
+    /// Keys laid over the rendered order (admin `wire` patch; `null` removes the key): shapes
+    /// DSCO should not send but might (no poNumber, an unknown dscoStatus, no lineItems, …).
+    pub wire_patch: Map<String, Value>,
+}
+
+/// Lays `patch` over the object `v`: each key set, or removed when its value is `null`.
+pub(crate) fn lay_over(v: &mut Value, patch: &Map<String, Value>) {
+    if let Some(m) = v.as_object_mut() {
+        for (k, x) in patch {
+            if x.is_null() {
+                m.remove(k);
+            } else {
+                m.insert(k.clone(), x.clone());
+            }
+        }
+    }
 }
 
 /// `dscoStatus` and `dscoLifecycle` follow from quantities and the ACK (§3 of the reference).
@@ -248,6 +267,7 @@ impl SimOrder {
         if let Some(c) = &self.currency_code {
             o["currencyCode"] = json!(c);
         }
+        lay_over(&mut o, &self.wire_patch);
         o
     }
 
@@ -306,6 +326,7 @@ impl SimOrder {
         if let Some(c) = l.retail_price {
             m.insert("retailPrice".into(), money(c));
         }
+        lay_over(&mut v, &l.wire_patch);
         v
     }
 }

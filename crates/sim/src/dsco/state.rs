@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::generate::{InitialState, LineAmend, OrderSpec, product};
 use super::model::{Address, PackageRecord, SimLine, SimOrder, money, wire_time};
@@ -194,6 +194,7 @@ impl World {
                         "action": "add", "quantity": l.quantity.max(1),
                         "activityDate": wire_time(created)
                     })],
+                    wire_patch: Map::new(),
                 }
             })
             .collect();
@@ -227,6 +228,7 @@ impl World {
             cancel_requested: false,
             cancel_requested_code: None,
             packages: Vec::new(),
+            wire_patch: Map::new(),
         };
         let mut order = order;
         match spec.initial {
@@ -367,6 +369,30 @@ impl World {
         if let Some(c) = amend.consumer_price_with_tax {
             l.consumer_price_with_tax = Some(c);
         }
+        o.last_update = now;
+        true
+    }
+
+    /// Lays `patch` over how the order (`line: None`) or one of its lines renders from now on
+    /// (see [`super::model::lay_over`]); the order counts as updated. `false` if unknown.
+    pub fn patch_wire(
+        &mut self,
+        po: &str,
+        line: Option<u32>,
+        patch: &Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(o) = self.order_by_po(po) else {
+            return false;
+        };
+        let target = match line {
+            None => &mut o.wire_patch,
+            Some(n) => match o.lines.iter_mut().find(|l| l.line_number == n) {
+                Some(l) => &mut l.wire_patch,
+                None => return false,
+            },
+        };
+        target.extend(patch.iter().map(|(k, v)| (k.clone(), v.clone())));
         o.last_update = now;
         true
     }
