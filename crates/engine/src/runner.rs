@@ -194,6 +194,8 @@ impl Engine {
         }
 
         let counts = ctx.counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // The run's error is stored and shown like a reason: the same safety net applies.
+        let error = error.map(|e| crate::jobs::scrub(&e));
         let ended = self.clock.now();
         self.store
             .finish_run(&lease.run_id, outcome, &counts, error.as_deref(), ended)

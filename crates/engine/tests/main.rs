@@ -1,8 +1,8 @@
 //! Engine tests on the simulated clock, against SQLite always and PostgreSQL when
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
-mod defects;
 mod data_defects;
+mod defects;
 mod orders;
 mod property;
 mod reasons;
@@ -67,8 +67,8 @@ pub async fn settle() {
 }
 
 mod cases {
-    pub use crate::defects::*;
     pub use crate::data_defects::*;
+    pub use crate::defects::*;
     pub use crate::orders::*;
     pub use crate::reasons::*;
     pub use crate::runner::*;
@@ -155,6 +155,7 @@ both_backends!(
     a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent,
     no_write_stays_open_on_an_order_that_moved_on,
     a_timeout_leaves_no_credential_in_stored_text,
+    a_run_error_never_stores_a_credential,
     // data defects (issue 13)
     one_sku_on_two_lines_ships_and_invoices_both,
     a_line_number_twice_is_held_by_push_and_ship,

@@ -763,3 +763,41 @@ pub async fn a_job_failing_in_a_row_or_without_success_for_long_fails_readiness(
         "{c:?}"
     );
 }
+
+/// A job whose error quotes a credentialed request.
+struct Leaky;
+
+#[async_trait]
+impl Job for Leaky {
+    fn name(&self) -> JobName {
+        JobName::SyncStock
+    }
+    async fn run(&self, _ctx: &RunCtx) -> Result<(), JobError> {
+        Err(JobError::Failed(
+            "GET https://openapi.example/erp/sc/routing/data/local_inventory/inventoryDetails?access_token=tok-123&sign=SIG456&app_key=k: timed out (Authorization: Bearer eyJabc)".into(),
+        ))
+    }
+}
+
+/// A run's error is stored and shown like a reason, so the same safety net masks any token,
+/// signature or bearer credential it quotes (issue 13.12).
+pub async fn a_run_error_never_stores_a_credential(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let store = db.open().await;
+    let mut e = Engine::new(store.clone(), clock.clone(), "runner", settings());
+    e.register(Arc::new(Leaky));
+    let (_tx, rx) = watch::channel(false);
+    let RunResult::Ran { run_id, .. } = e
+        .run_job(JobName::SyncStock, Trigger::Cli, RunOptions::default(), rx)
+        .await
+        .unwrap()
+    else {
+        panic!("the run was rejected")
+    };
+    let stored = store.get_run(&run_id).await.unwrap().unwrap();
+    let text = stored.error.unwrap();
+    assert!(text.contains("inventoryDetails"), "{text}");
+    for secret in ["tok-123", "SIG456", "eyJabc"] {
+        assert!(!text.contains(secret), "{secret} stored in {text}");
+    }
+}

@@ -16,6 +16,7 @@ mod ship;
 use std::sync::Arc;
 
 pub use ack::AckToDsco;
+pub(crate) use common::scrub;
 pub use invoice::InvoiceToDsco;
 pub use pull::PullDscoOrders;
 pub use push::PushToLingxing;
