@@ -22,21 +22,22 @@
 
 mod api;
 mod client;
-pub mod envelope;
-pub mod error;
-pub mod limits;
-pub mod model;
-pub mod sign;
-pub mod token;
+mod envelope;
+mod error;
+mod limits;
+mod model;
+mod sign;
+mod token;
 
 pub use api::{
     INVENTORY_MAX_LENGTH, ORDER_LIST_MAX_LENGTH, ORDER_LIST_MAX_NOS, ORDER_LIST_MIN_LENGTH,
     WMS_MAX_PAGE_SIZE,
 };
 pub use client::{Backoff, ConfigError, LingxingClient, LingxingConfig};
-pub use error::{Code, LingxingError};
+pub use error::{Code, LingxingError, codes};
 pub use limits::Endpoint;
 pub use model::*;
+pub use sign::{normalize_body, sign_request};
 pub use token::{InMemoryTokenCache, TokenCache, TokenRecord};
 
 use std::fmt;

@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use lingxing::sign::{normalize_body, sign_request};
+use lingxing::{normalize_body, sign_request};
 use lingxing::{CreateOrdersRequest, NewOrder, NewOrderItem, OrderListQuery};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
