@@ -652,23 +652,97 @@ impl DscoOrderView {
     }
 }
 
+/// A LingXing multi-platform order's status (`status` of the order list), as the rules read it.
+/// Mirrors the client's codes (this crate depends on no client); `Unknown` is an order our view
+/// lists before LingXing reported a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LxOrderStatus {
+    Unknown,
+    /// 1 同步中, 2 已同步, 3 未付款: not yet reviewable.
+    Syncing,
+    Synced,
+    Unpaid,
+    /// 4 待审核.
+    PendingReview,
+    /// 5 待发货: audited.
+    PendingShipment,
+    /// 6 已发货.
+    Shipped,
+    /// 7 已取消 / 不发货.
+    Cancelled,
+    /// 8 不显示: taken off the lists.
+    Hidden,
+    /// 9 平台发货: shipped by the platform (counts as audited).
+    PlatformShipped,
+    Other(i64),
+}
+
+impl LxOrderStatus {
+    pub fn from_code(c: i64) -> Self {
+        match c {
+            0 => Self::Unknown,
+            1 => Self::Syncing,
+            2 => Self::Synced,
+            3 => Self::Unpaid,
+            4 => Self::PendingReview,
+            5 => Self::PendingShipment,
+            6 => Self::Shipped,
+            7 => Self::Cancelled,
+            8 => Self::Hidden,
+            9 => Self::PlatformShipped,
+            o => Self::Other(o),
+        }
+    }
+
+    pub fn code(self) -> i64 {
+        match self {
+            Self::Unknown => 0,
+            Self::Syncing => 1,
+            Self::Synced => 2,
+            Self::Unpaid => 3,
+            Self::PendingReview => 4,
+            Self::PendingShipment => 5,
+            Self::Shipped => 6,
+            Self::Cancelled => 7,
+            Self::Hidden => 8,
+            Self::PlatformShipped => 9,
+            Self::Other(o) => o,
+        }
+    }
+
+    /// Audited (or past it): the ACK may go, and outbound orders may exist.
+    pub fn is_audited(self) -> bool {
+        matches!(
+            self,
+            Self::PendingShipment | Self::Shipped | Self::PlatformShipped
+        )
+    }
+
+    /// Cancelled or hidden: nothing of it will ship.
+    pub fn is_cancelled(self) -> bool {
+        matches!(self, Self::Cancelled | Self::Hidden)
+    }
+}
+
+/// LingXing's number, as reasons quote it.
+impl std::fmt::Display for LxOrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code())
+    }
+}
+
 /// A LingXing multi-platform order (from the order list), as the ACK rule needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LxOrder {
     pub global_order_no: String,
-    /// 4 待审核, 5 待发货, 6 已发货, 7 已取消, …
-    pub status: i64,
+    pub status: LxOrderStatus,
     pub platform_order_nos: Vec<String>,
 }
 
 impl LxOrder {
-    pub const CANCELLED: i64 = 7;
-    /// 不显示: hidden (LingXing's status for an order taken off the lists).
-    pub const HIDDEN: i64 = 8;
-
     /// Cancelled or hidden in LingXing: nothing of it will ship.
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.status, Self::CANCELLED | Self::HIDDEN)
+        self.status.is_cancelled()
     }
 }
 
@@ -690,8 +764,7 @@ pub struct LxOutbound {
     pub wo_number: String,
     pub order_number: Option<String>,
     pub platform_order_nos: Vec<String>,
-    /// 1 物流下单, 2 待出库, 3 已出库, 4 已截单.
-    pub status: i64,
+    pub status: LxOutboundStatus,
     pub tracking_no: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
     pub stock_delivered_at: Option<DateTime<Utc>>,
@@ -699,10 +772,43 @@ pub struct LxOutbound {
     pub items: Vec<LxOutboundItem>,
 }
 
-impl LxOutbound {
-    pub const SHIPPED: i64 = 3;
-    pub const INTERCEPTED: i64 = 4;
+/// A LingXing WMS outbound order's status (`wmsOrderList` `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LxOutboundStatus {
+    /// 1 物流下单.
+    LogisticsOrdering,
+    /// 2 待出库.
+    PendingOutbound,
+    /// 3 已出库: out of the warehouse.
+    Shipped,
+    /// 4 已截单: intercepted, will not ship.
+    Intercepted,
+    Other(i64),
+}
 
+impl LxOutboundStatus {
+    pub fn from_code(c: i64) -> Self {
+        match c {
+            1 => Self::LogisticsOrdering,
+            2 => Self::PendingOutbound,
+            3 => Self::Shipped,
+            4 => Self::Intercepted,
+            o => Self::Other(o),
+        }
+    }
+
+    pub fn code(self) -> i64 {
+        match self {
+            Self::LogisticsOrdering => 1,
+            Self::PendingOutbound => 2,
+            Self::Shipped => 3,
+            Self::Intercepted => 4,
+            Self::Other(o) => o,
+        }
+    }
+}
+
+impl LxOutbound {
     pub fn ship_time(&self) -> Option<DateTime<Utc>> {
         self.delivered_at.or(self.stock_delivered_at)
     }

@@ -12,6 +12,7 @@ use crate::job::JobName;
 use crate::mapping::SkuMaps;
 use crate::order::{
     Count, DscoLifecycle, DscoLine, DscoOrderView, DscoStatus, LxOrder, LxOutbound,
+    LxOutboundStatus,
 };
 use crate::reason::{Reason, ReasonCode};
 
@@ -360,7 +361,7 @@ pub fn decide_ack(
     }
     let waiting: Vec<String> = live
         .iter()
-        .filter(|x| !matches!(x.status, 5 | 6 | 9))
+        .filter(|x| !x.status.is_audited())
         .map(|x| format!("{} status {}", x.global_order_no, x.status))
         .collect();
     if !waiting.is_empty() {
@@ -450,17 +451,17 @@ pub fn map_outbounds(
         all_intercepted: !outbounds.is_empty()
             && outbounds
                 .iter()
-                .all(|ob| ob.status == LxOutbound::INTERCEPTED),
+                .all(|ob| ob.status == LxOutboundStatus::Intercepted),
         intercepted: outbounds
             .iter()
-            .filter(|ob| ob.status == LxOutbound::INTERCEPTED)
+            .filter(|ob| ob.status == LxOutboundStatus::Intercepted)
             .map(|ob| ob.wo_number.clone())
             .collect(),
         ..Shipped::default()
     };
     let mut live: Vec<&LxOutbound> = outbounds
         .iter()
-        .filter(|ob| ob.status != LxOutbound::INTERCEPTED)
+        .filter(|ob| ob.status != LxOutboundStatus::Intercepted)
         .collect();
     live.sort_by(|a, b| {
         (a.ship_time().is_none(), a.ship_time(), &a.wo_number).cmp(&(
@@ -501,7 +502,7 @@ pub fn map_outbounds(
                 ));
             }
             for (idx, q) in book(o, &candidates, item.count, &mut booked) {
-                if ob.status == LxOutbound::SHIPPED {
+                if ob.status == LxOutboundStatus::Shipped {
                     *shipped.out_per_line.entry(idx).or_default() += q;
                 }
                 if let Some(t) = tracking {
@@ -517,7 +518,7 @@ pub fn map_outbounds(
             if let Some(t) = tracking {
                 let p = shipped.packages.entry(t.to_owned()).or_default();
                 p.ship_time = p.ship_time.max(ob.ship_time());
-                p.out |= ob.status == LxOutbound::SHIPPED;
+                p.out |= ob.status == LxOutboundStatus::Shipped;
                 if p.carrier.is_none() {
                     p.carrier = ob.carrier.clone();
                 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::config::RuntimeConfig;
 use crate::job::JobName;
-use crate::order::{LxOrder, LxOutbound, LxOutboundItem};
+use crate::order::{LxOrder, LxOrderStatus, LxOutbound, LxOutboundItem, LxOutboundStatus};
 use crate::reason::ReasonCode;
 
 fn d(s: &str) -> Decimal {
@@ -178,7 +178,7 @@ fn push_leaves_out_cancelled_quantity() {
 fn lx(no: &str, status: i64) -> LxOrder {
     LxOrder {
         global_order_no: no.into(),
-        status,
+        status: LxOrderStatus::from_code(status),
         platform_order_nos: vec!["PO-1".into()],
     }
 }
@@ -247,7 +247,7 @@ fn ob(
         wo_number: wo.into(),
         order_number: Some("A".into()),
         platform_order_nos: vec!["PO-1".into()],
-        status,
+        status: LxOutboundStatus::from_code(status),
         tracking_no: tracking.map(str::to_owned),
         delivered_at: Some(Utc.with_ymd_and_hms(2026, 3, day, 4, 0, 0).unwrap()),
         stock_delivered_at: None,

@@ -4,8 +4,8 @@
 
 use std::str::FromStr;
 
-use lingxing::{normalize_body, sign_request};
 use lingxing::{CreateOrdersRequest, NewOrder, NewOrderItem, OrderListQuery};
+use lingxing::{normalize_body, sign_request};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use sim::lingxing::verify::verify;

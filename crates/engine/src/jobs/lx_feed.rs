@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use domain::order::LxOrder;
+use domain::order::{LxOrder, LxOrderStatus};
 use domain::{PoNumber, Stage};
 use lingxing::{Order, OrderListQuery};
 use serde_json::{Value, json};
@@ -45,7 +45,9 @@ pub(crate) fn lx_orders(view: &Value) -> Vec<LxOrder> {
                 .filter_map(|o| {
                     Some(LxOrder {
                         global_order_no: o.get("no")?.as_str()?.to_owned(),
-                        status: o.get("status").and_then(Value::as_i64).unwrap_or(0),
+                        status: LxOrderStatus::from_code(
+                            o.get("status").and_then(Value::as_i64).unwrap_or(0),
+                        ),
                         platform_order_nos: Vec::new(),
                     })
                 })
@@ -265,7 +267,9 @@ pub(crate) async fn lookup_unknown(
     for c in candidates {
         let (view, checked) = stored.get(&c.pulled.po);
         // Status 0: created by this service, not read back yet.
-        let placeholder = lx_orders(&view).iter().any(|o| o.status == 0);
+        let placeholder = lx_orders(&view)
+            .iter()
+            .any(|o| o.status == LxOrderStatus::Unknown);
         let placeholder_missed =
             placeholder && checked.is_some_and(|t| t.timestamp() < feed_end.timestamp());
         if placeholder && !placeholder_missed {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, Utc};
-use domain::order::{LxOutbound, LxOutboundItem};
+use domain::order::{LxOutbound, LxOutboundItem, LxOutboundStatus};
 use lingxing::{WmsOrder, WmsOrderQuery, WmsStatus};
 use serde_json::{Value, json};
 use store::OrderRecord;
@@ -65,7 +65,9 @@ pub(crate) fn outbounds(view: &Value, po: &str) -> Vec<LxOutbound> {
                     wo_number: text(w, "wo").unwrap_or_default(),
                     order_number: text(w, "order_number"),
                     platform_order_nos: vec![po.to_owned()],
-                    status: w.get("status").and_then(Value::as_i64).unwrap_or(0),
+                    status: LxOutboundStatus::from_code(
+                        w.get("status").and_then(Value::as_i64).unwrap_or(0),
+                    ),
                     tracking_no: text(w, "tracking"),
                     delivered_at: time(w, "delivered_at"),
                     stock_delivered_at: time(w, "stock_delivered_at"),
@@ -167,5 +169,5 @@ pub(crate) async fn refresh(
 pub(crate) fn audited(view: &Value) -> bool {
     super::lx_feed::lx_orders(view)
         .iter()
-        .any(|o| matches!(o.status, 5 | 6 | 9))
+        .any(|o| o.status.is_audited())
 }
