@@ -107,7 +107,7 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 /// A benchmark's database folder, removed when the run that made it ends.
-struct BenchDir(std::path::PathBuf);
+pub(crate) struct BenchDir(std::path::PathBuf);
 
 impl Drop for BenchDir {
     fn drop(&mut self) {
@@ -115,15 +115,33 @@ impl Drop for BenchDir {
     }
 }
 
-async fn fresh_store(tag: &str) -> Result<(Arc<dyn Store>, BenchDir)> {
+/// The URL of a SQLite store in a fresh folder, and the folder (removed when dropped).
+pub(crate) fn fresh_sqlite(tag: &str) -> Result<(String, BenchDir)> {
     let dir = std::env::temp_dir().join(format!(
         "dsco-lingxing-bench-{}-{tag}-{}",
         std::process::id(),
-        Utc::now().timestamp_millis()
+        uuid_like()
     ));
     std::fs::create_dir_all(&dir)?;
-    let store = store::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
-    Ok((store, BenchDir(dir)))
+    Ok((
+        format!("sqlite://{}/bench.db", dir.display()),
+        BenchDir(dir),
+    ))
+}
+
+/// Unique enough for folder names of one process: the time in nanoseconds and a counter.
+fn uuid_like() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "{}-{n}",
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+async fn fresh_store(tag: &str) -> Result<(Arc<dyn Store>, BenchDir)> {
+    let (url, dir) = fresh_sqlite(tag)?;
+    Ok((store::connect(&url).await?, dir))
 }
 
 async fn run_job(w: &SimWorld, job: JobName) -> Result<()> {
@@ -509,6 +527,7 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
         dsco_cfg,
         lx_cfg,
         &config,
+        &crate::demo::Tuning::default(),
     )
     .await?;
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;

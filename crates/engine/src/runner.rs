@@ -145,7 +145,7 @@ impl Engine {
             let lease = lease.clone();
             let every = self.settings.heartbeat_every;
             let ttl = self.settings.lease_ttl;
-            tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
                 loop {
                     clock.sleep(every).await;
                     match store.renew_lease(&lease, clock.now(), ttl).await {
@@ -159,7 +159,7 @@ impl Engine {
                         Err(e) => tracing::warn!(error = %e, "lease heartbeat failed"),
                     }
                 }
-            })
+            }))
         };
 
         let (outcome, error) = tokio::select! {
@@ -176,7 +176,7 @@ impl Engine {
             )),
             _ = stop.wait_for(|s| *s) => (RunOutcome::Cancelled, Some("stopped by shutdown".to_owned())),
         };
-        heartbeat.abort();
+        drop(heartbeat);
 
         let counts = ctx.counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let ended = self.clock.now();
@@ -199,5 +199,17 @@ impl Engine {
             counts,
             error,
         })
+    }
+}
+
+/// Aborts the task when dropped: a run's heartbeat must not outlive the run, even when the run's
+/// future is dropped before it ends (a task aborted, a caller that stopped waiting). Otherwise
+/// the heartbeat would keep renewing the lease of a run nobody drives, and no other runner could
+/// ever take the job over.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -102,6 +102,7 @@ both_backends!(
     missed_fires_coalesce_into_one_run_at_start,
     unbuilt_job_says_so_and_timeout_stops_a_run,
     shutdown_stops_the_running_job_and_frees_its_lease,
+    a_run_dropped_mid_way_lets_its_lease_expire,
     replicas_share_one_lingxing_token,
     orders_go_from_dsco_through_lingxing_and_back,
     apply_then_timeout_still_writes_exactly_once,
