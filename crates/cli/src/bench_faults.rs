@@ -39,13 +39,13 @@ use domain::{JobName, PoNumber, RunOutcome, Stage, Trigger};
 use engine::{Engine, EngineSettings, RunOptions, RunResult};
 use serde::Serialize;
 use serde_json::json;
-use sim::dsco::{DscoSimConfig, Endpoint as DscoEndpoint, Fault as DscoFault, Generator};
-use sim::lingxing::{DelayRange, Fault as LxFault, LingxingSimConfig};
+use sim::dsco::{Endpoint as DscoEndpoint, Fault as DscoFault, Generator};
+use sim::lingxing::Fault as LxFault;
 use store::StoreError;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::bench::{BenchDir, fresh_sqlite};
+use crate::bench::{BenchDir, Pace, fresh_sqlite};
 use crate::demo::{SimWorld, Tuning, engine_on, runtime_config, settled};
 
 #[derive(Debug, clap::Args)]
@@ -486,28 +486,17 @@ pub async fn run_scenario(sc: &Scenario, backend: &Backend, opts: &Options) -> R
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
     let (url, _dir) = backend.fresh("faults").await?;
     let store = store::connect(&url).await?;
-    let dsco_cfg = DscoSimConfig {
+    // No splits: one LingXing order per PO is then the whole truth, and more is a duplicate.
+    let (dsco_cfg, lx_cfg) = Pace {
         async_delay: Duration::from_secs(30),
-        rate_limits: false,
-        ..DscoSimConfig::default()
-    };
-    let lx_cfg = LingxingSimConfig {
-        auto: true,
-        audit_delay: DelayRange {
-            min_secs: 60,
-            max_secs: 180,
-        },
-        ship_delay: DelayRange {
-            min_secs: 120,
-            max_secs: 600,
-        },
-        // No splits: one LingXing order per PO is then the whole truth, and more is a duplicate.
-        split_rate: 0.0,
-        partial_shipment_rate: 0.2,
-        interception_rate: 0.0,
-        rng_seed: opts.seed,
-        ..LingxingSimConfig::default()
-    };
+        audit: (60, 180),
+        ship: (120, 600),
+        split: 0.0,
+        partial: 0.2,
+        intercept: 0.0,
+        seed: opts.seed,
+    }
+    .configs();
     let timeout = format!("{}s", opts.run_timeout.as_secs());
     let per_job: serde_json::Map<String, serde_json::Value> = JOBS
         .iter()
@@ -768,7 +757,7 @@ pub fn table(rows: &[Row]) -> String {
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} s |\n",
             r.scenario,
             r.store,
             r.orders,
@@ -780,7 +769,7 @@ pub fn table(rows: &[Row]) -> String {
                 .unwrap_or_else(|| "—".into()),
             r.runs,
             r.timed_out,
-            format!("{} s", r.longest_run_secs),
+            r.longest_run_secs,
         ));
     }
     out
