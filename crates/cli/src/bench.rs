@@ -52,7 +52,8 @@ pub struct BenchArgs {
     pub zero_latency_only: bool,
 }
 
-const JOBS: [JobName; 5] = [
+/// The five order jobs, in pipeline order.
+pub(crate) const JOBS: [JobName; 5] = [
     JobName::PullDscoOrders,
     JobName::PushToLingxing,
     JobName::AckToDsco,

@@ -45,7 +45,7 @@ use store::StoreError;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::bench::{BenchDir, Pace, fresh_sqlite};
+use crate::bench::{BenchDir, JOBS, Pace, fresh_sqlite};
 use crate::demo::{SimWorld, Tuning, engine_on, runtime_config, settled};
 
 #[derive(Debug, clap::Args)]
@@ -374,14 +374,6 @@ impl Row {
             && self.timed_out == 0
     }
 }
-
-const JOBS: [JobName; 5] = [
-    JobName::PullDscoOrders,
-    JobName::PushToLingxing,
-    JobName::AckToDsco,
-    JobName::ShipToDsco,
-    JobName::InvoiceToDsco,
-];
 
 /// How long tokens keep expiring in a scenario that expires them (the burst did it
 /// for two minutes; the storms outlasted it).
