@@ -52,7 +52,8 @@ pub struct BenchArgs {
     pub zero_latency_only: bool,
 }
 
-const JOBS: [JobName; 5] = [
+/// The five order jobs, in pipeline order.
+pub(crate) const JOBS: [JobName; 5] = [
     JobName::PullDscoOrders,
     JobName::PushToLingxing,
     JobName::AckToDsco,
@@ -106,8 +107,44 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The pace of the simulated far sides: DSCO's async delay and LingXing's audit and ship
+/// delays (seconds) and rates of splits, partial shipments and interceptions. Simulator rate
+/// limits are off (the clients do not pace either).
+pub(crate) struct Pace {
+    pub async_delay: Duration,
+    pub audit: (u64, u64),
+    pub ship: (u64, u64),
+    pub split: f64,
+    pub partial: f64,
+    pub intercept: f64,
+    pub seed: u64,
+}
+
+impl Pace {
+    pub(crate) fn configs(&self) -> (DscoSimConfig, LingxingSimConfig) {
+        let range = |(min_secs, max_secs)| DelayRange { min_secs, max_secs };
+        (
+            DscoSimConfig {
+                async_delay: self.async_delay,
+                rate_limits: false,
+                ..DscoSimConfig::default()
+            },
+            LingxingSimConfig {
+                auto: true,
+                audit_delay: range(self.audit),
+                ship_delay: range(self.ship),
+                split_rate: self.split,
+                partial_shipment_rate: self.partial,
+                interception_rate: self.intercept,
+                rng_seed: self.seed,
+                ..LingxingSimConfig::default()
+            },
+        )
+    }
+}
+
 /// A benchmark's database folder, removed when the run that made it ends.
-struct BenchDir(std::path::PathBuf);
+pub(crate) struct BenchDir(std::path::PathBuf);
 
 impl Drop for BenchDir {
     fn drop(&mut self) {
@@ -115,15 +152,33 @@ impl Drop for BenchDir {
     }
 }
 
-async fn fresh_store(tag: &str) -> Result<(Arc<dyn Store>, BenchDir)> {
+/// The URL of a SQLite store in a fresh folder, and the folder (removed when dropped).
+pub(crate) fn fresh_sqlite(tag: &str) -> Result<(String, BenchDir)> {
     let dir = std::env::temp_dir().join(format!(
         "dsco-lingxing-bench-{}-{tag}-{}",
         std::process::id(),
-        Utc::now().timestamp_millis()
+        uuid_like()
     ));
     std::fs::create_dir_all(&dir)?;
-    let store = store::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
-    Ok((store, BenchDir(dir)))
+    Ok((
+        format!("sqlite://{}/bench.db", dir.display()),
+        BenchDir(dir),
+    ))
+}
+
+/// Unique enough for folder names of one process: the time in nanoseconds and a counter.
+fn uuid_like() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "{}-{n}",
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+async fn fresh_store(tag: &str) -> Result<(Arc<dyn Store>, BenchDir)> {
+    let (url, dir) = fresh_sqlite(tag)?;
+    Ok((store::connect(&url).await?, dir))
 }
 
 async fn run_job(w: &SimWorld, job: JobName) -> Result<()> {
@@ -187,27 +242,16 @@ struct Day {
 async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
     let clock = Clock::simulated(t0());
     let (store, _dir) = fresh_store(&format!("day{n}")).await?;
-    let dsco_cfg = DscoSimConfig {
+    let (dsco_cfg, lx_cfg) = Pace {
         async_delay: DSCO_ASYNC.to_std()?,
-        rate_limits: false,
-        ..DscoSimConfig::default()
-    };
-    let lx_cfg = LingxingSimConfig {
-        auto: true,
-        audit_delay: DelayRange {
-            min_secs: 3600,
-            max_secs: 6 * 3600,
-        },
-        ship_delay: DelayRange {
-            min_secs: 4 * 3600,
-            max_secs: 30 * 3600,
-        },
-        split_rate: 0.05,
-        partial_shipment_rate: 0.05,
-        interception_rate: 0.01,
-        rng_seed: args.seed,
-        ..LingxingSimConfig::default()
-    };
+        audit: (3600, 6 * 3600),
+        ship: (4 * 3600, 30 * 3600),
+        split: 0.05,
+        partial: 0.05,
+        intercept: 0.01,
+        seed: args.seed,
+    }
+    .configs();
     let config = runtime_config("0 */15 * * * *", 1000, &json!({}))?;
     let w = SimWorld::start(clock.clone(), store, dsco_cfg, lx_cfg, &config).await?;
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
@@ -474,27 +518,16 @@ fn engine_cpu(before: Option<(f64, f64)>, after: Option<(f64, f64)>) -> Option<f
 async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
     let clock = Clock::simulated(t0());
     let (store, _dir) = fresh_store("zero").await?;
-    let dsco_cfg = DscoSimConfig {
+    let (dsco_cfg, lx_cfg) = Pace {
         async_delay: Duration::ZERO,
-        rate_limits: false,
-        ..DscoSimConfig::default()
-    };
-    let lx_cfg = LingxingSimConfig {
-        auto: true,
-        audit_delay: DelayRange {
-            min_secs: 0,
-            max_secs: 0,
-        },
-        ship_delay: DelayRange {
-            min_secs: 0,
-            max_secs: 0,
-        },
-        split_rate: 0.0,
-        partial_shipment_rate: 0.0,
-        interception_rate: 0.0,
-        rng_seed: args.seed,
-        ..LingxingSimConfig::default()
-    };
+        audit: (0, 0),
+        ship: (0, 0),
+        split: 0.0,
+        partial: 0.0,
+        intercept: 0.0,
+        seed: args.seed,
+    }
+    .configs();
     let config = runtime_config("0 * * * * *", args.orders.max(1) as u32, &json!({}))?;
     // The simulators on threads of their own, so that their CPU time can be told apart.
     let sims = tokio::runtime::Builder::new_multi_thread()
@@ -509,6 +542,7 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
         dsco_cfg,
         lx_cfg,
         &config,
+        &crate::demo::Tuning::default(),
     )
     .await?;
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;

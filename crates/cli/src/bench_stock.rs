@@ -30,6 +30,9 @@ pub enum BenchCommand {
     /// A simulated day: orders arriving over hours, LingXing auditing and shipping, crons every
     /// 15 minutes; calls per endpoint, marginal calls per order, delays, wall time, peak memory.
     Day(crate::bench::BenchArgs),
+    /// The fault matrix: every far-side fault on every endpoint, a mixed burst, kills inside
+    /// each job and two processes on one store; duplicates, lost orders and time to converge.
+    Faults(crate::bench_faults::FaultArgs),
     /// sync_stock: a full push, a settling run with no change, then a run with `--changed`
     /// SKUs changed.
     Stock {
@@ -63,6 +66,10 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "warn");
             return crate::bench::run(a).await;
         }
+        BenchCommand::Faults(a) => {
+            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "error");
+            return crate::bench_faults::run(a).await;
+        }
         other => other,
     };
     let BenchCommand::Stock {
@@ -72,7 +79,7 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
         store,
     } = command
     else {
-        unreachable!("Day handled above")
+        unreachable!("Day and Faults handled above")
     };
     if warehouses == 0 || warehouses > 100 {
         return Err(anyhow!("--warehouses must be 1..=100"));

@@ -91,11 +91,13 @@ impl SimWorld {
         lx_cfg: LingxingSimConfig,
         config: &RuntimeConfig,
     ) -> Result<SimWorld> {
-        Self::start_on(None, clock, store, dsco_cfg, lx_cfg, config).await
+        let tuning = Tuning::default();
+        Self::start_on(None, clock, store, dsco_cfg, lx_cfg, config, &tuning).await
     }
 
     /// [`SimWorld::start`], with the simulators served by runtime `sims` when given (the
-    /// benchmark runs them on their own threads, to tell the engine's CPU time from theirs).
+    /// benchmark runs them on their own threads, to tell the engine's CPU time from theirs), and
+    /// the clients and engine set by `tuning`.
     pub async fn start_on(
         sims: Option<&tokio::runtime::Handle>,
         clock: Clock,
@@ -103,6 +105,7 @@ impl SimWorld {
         dsco_cfg: DscoSimConfig,
         lx_cfg: LingxingSimConfig,
         config: &RuntimeConfig,
+        tuning: &Tuning,
     ) -> Result<SimWorld> {
         let c = clock.clone();
         let dsco = async move {
@@ -122,37 +125,6 @@ impl SimWorld {
             Some(rt) => (rt.spawn(dsco).await??, rt.spawn(lx).await??),
             None => (dsco.await?, lx.await?),
         };
-        let mut dc = dsco::DscoConfig::new(
-            dsco.base_url(),
-            dsco::Auth::OAuth2 {
-                client_id: sim::dsco::DEFAULT_CLIENT_ID.into(),
-                client_secret: secrecy::SecretString::from(
-                    sim::dsco::DEFAULT_CLIENT_SECRET.to_string(),
-                ),
-            },
-        );
-        // The simulator's limits are off (see the DSCO config below): the client need not pace.
-        dc.rate_limits = false;
-        let cache: Arc<dyn lingxing::TokenCache> =
-            Arc::new(engine::token_cache::StoreTokenCache::new(
-                store.clone(),
-                clock.clone(),
-                sim::lingxing::DEFAULT_APP_SECRET,
-            ));
-        let clients = Arc::new(Clients {
-            dsco: dsco::DscoClient::new(dc, clock.clone()).map_err(|e| anyhow!("dsco: {e}"))?,
-            lingxing: lingxing::LingxingClient::new(
-                lingxing::LingxingConfig::new(
-                    lx.base_url(),
-                    sim::lingxing::DEFAULT_APP_ID,
-                    sim::lingxing::DEFAULT_APP_SECRET,
-                ),
-                clock.clone(),
-                Some(cache),
-            )
-            .map_err(|e| anyhow!("lingxing: {e}"))?,
-            platform_code: defaults::PLATFORM_CODE,
-        });
         store
             .save_runtime_config(None, config, "demo", "demo world", clock.now())
             .await?;
@@ -172,13 +144,7 @@ impl SimWorld {
                 None,
             )
             .await?;
-        let mut engine = Engine::new(
-            store.clone(),
-            clock.clone(),
-            "demo",
-            EngineSettings::default(),
-        );
-        register_order_jobs(&mut engine, clients);
+        let engine = engine_on(&dsco, &lx, clock, store.clone(), "demo", tuning)?;
         Ok(SimWorld {
             store,
             dsco,
@@ -186,6 +152,62 @@ impl SimWorld {
             engine: Arc::new(engine),
         })
     }
+}
+
+/// Client settings the harnesses change: the fault matrix cuts hung requests after a second or
+/// two of real time instead of the production half a minute.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tuning {
+    /// Per-request timeout of both clients (real time); `None`: the clients' defaults.
+    pub request_timeout: Option<Duration>,
+    pub engine: EngineSettings,
+}
+
+/// An engine with the order jobs and its own clients of the two simulators, on `store`: what
+/// one process of the service is. [`SimWorld::start`] makes the first; the fault matrix makes
+/// more on the same store (a restart after a kill, a second replica).
+pub(crate) fn engine_on(
+    dsco: &DscoSim,
+    lx: &LingxingSim,
+    clock: Clock,
+    store: Arc<dyn Store>,
+    holder: &str,
+    tuning: &Tuning,
+) -> Result<Engine> {
+    let mut dc = dsco::DscoConfig::new(
+        dsco.base_url(),
+        dsco::Auth::OAuth2 {
+            client_id: sim::dsco::DEFAULT_CLIENT_ID.into(),
+            client_secret: secrecy::SecretString::from(
+                sim::dsco::DEFAULT_CLIENT_SECRET.to_string(),
+            ),
+        },
+    );
+    // The simulator's limits are off (see the DSCO config of the callers): no need to pace.
+    dc.rate_limits = false;
+    let mut lc = lingxing::LingxingConfig::new(
+        lx.base_url(),
+        sim::lingxing::DEFAULT_APP_ID,
+        sim::lingxing::DEFAULT_APP_SECRET,
+    );
+    if let Some(t) = tuning.request_timeout {
+        dc.request_timeout = t;
+        lc.timeout = t;
+    }
+    let cache: Arc<dyn lingxing::TokenCache> = Arc::new(engine::token_cache::StoreTokenCache::new(
+        store.clone(),
+        clock.clone(),
+        sim::lingxing::DEFAULT_APP_SECRET,
+    ));
+    let clients = Arc::new(Clients {
+        dsco: dsco::DscoClient::new(dc, clock.clone()).map_err(|e| anyhow!("dsco: {e}"))?,
+        lingxing: lingxing::LingxingClient::new(lc, clock.clone(), Some(cache))
+            .map_err(|e| anyhow!("lingxing: {e}"))?,
+        platform_code: defaults::PLATFORM_CODE,
+    });
+    let mut engine = Engine::new(store, clock, holder, tuning.engine.clone());
+    register_order_jobs(&mut engine, clients);
+    Ok(engine)
 }
 
 /// One storyline of the demo: how many orders, and what is special about them.
@@ -349,7 +371,7 @@ pub struct DemoArgs {
 
 /// Whether an order needs nothing more from the jobs: done, cancelled, or parked on a reason a
 /// person or the config must lift.
-fn settled(o: &store::OrderRecord) -> bool {
+pub(crate) fn settled(o: &store::OrderRecord) -> bool {
     matches!(o.stage, Stage::Done | Stage::Cancelled)
         || o.reason
             .as_ref()

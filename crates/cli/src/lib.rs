@@ -14,9 +14,12 @@
 //!   release).
 //! - [`bench_stock`]: `bench stock`, sync_stock over a large catalogue against in-process
 //!   simulators on the simulated clock.
+//! - [`bench_faults`]: `bench faults`, the fault matrix (far-side faults per endpoint, a mixed
+//!   burst, kills, two processes) with duplicates, lost orders and time to converge.
 
 pub mod app;
 pub mod bench;
+pub mod bench_faults;
 pub mod bench_stock;
 pub mod config_cmd;
 pub mod demo;

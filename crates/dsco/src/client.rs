@@ -124,6 +124,7 @@ impl DscoClient {
         let policy = &self.inner.config.retry;
         let mut attempt = 0u32;
         let mut backoff = policy.initial_backoff;
+        let give_up_at = self.inner.clock.now() + clock::to_delta(policy.max_wait);
         loop {
             attempt += 1;
             let outcome = self.attempt_with_auth(&call).await;
@@ -142,8 +143,12 @@ impl DscoClient {
                 }) => (*d).max(backoff),
                 _ => backoff,
             };
+            let wait = jitter(wait);
+            if self.inner.clock.now() + clock::to_delta(wait) > give_up_at {
+                return outcome;
+            }
             tracing::debug!(path = call.path, attempt, ?wait, "retrying DSCO call");
-            self.inner.clock.sleep(jitter(wait)).await;
+            self.inner.clock.sleep(wait).await;
             backoff = (backoff * 2).min(policy.max_backoff);
         }
     }

@@ -32,6 +32,10 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// The most one call waits between its attempts in all, on the clock. A wait that would end
+    /// past it (a long `Retry-After`, a storm) ends the call with the failure at hand; the
+    /// caller's next run tries again, so a run never sleeps past its timeout on DSCO's word.
+    pub max_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -40,6 +44,7 @@ impl Default for RetryPolicy {
             max_attempts: 6,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
+            max_wait: Duration::from_secs(60),
         }
     }
 }

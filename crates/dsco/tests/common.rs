@@ -34,6 +34,7 @@ pub fn client_config(base_url: &str) -> DscoConfig {
         max_attempts: 6,
         initial_backoff: Duration::from_millis(500),
         max_backoff: Duration::from_secs(10),
+        ..RetryPolicy::default()
     };
     c
 }

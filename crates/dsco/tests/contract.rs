@@ -27,6 +27,7 @@ fn config(server: &MockServer, auth: Auth) -> DscoConfig {
         max_attempts: 1,
         initial_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(1),
+        ..RetryPolicy::default()
     };
     c
 }
@@ -678,6 +679,7 @@ async fn read_retries_transient_with_back_off_on_the_clock() {
         max_attempts: 3,
         initial_backoff: Duration::from_secs(2),
         max_backoff: Duration::from_secs(60),
+        ..RetryPolicy::default()
     };
     let client = DscoClient::new(cfg, clock.clone()).unwrap();
     let start = clock.now();
@@ -689,6 +691,42 @@ async fn read_retries_transient_with_back_off_on_the_clock() {
         "{waited}"
     );
     server.verify().await;
+}
+
+/// A 429 asking for an hour (`Retry-After: 3600`) used to put the call to sleep for five hours
+/// of retries; one call now waits at most `max_wait` (60 s) in all, then reports `Throttled`.
+#[tokio::test]
+async fn a_long_retry_after_ends_the_call_within_its_wait_budget() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/hello"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600"))
+        .mount(&server)
+        .await;
+    let clock = clock();
+    let mut cfg = config(&server, Auth::StaticToken(TOKEN.to_string().into()));
+    cfg.retry = RetryPolicy::default();
+    assert_eq!(cfg.retry.max_wait, Duration::from_secs(60));
+    let client = DscoClient::new(cfg, clock.clone()).unwrap();
+    let start = clock.now();
+    let r = crate::common::drive(&clock, client.hello()).await;
+    assert!(matches!(r, Err(DscoError::Throttled { .. })), "{r:?}");
+    let waited = clock.now() - start;
+    assert!(waited <= TimeDelta::seconds(60), "waited {waited}");
+    // Short waits still retry up to the attempts.
+    let server2 = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/hello"))
+        .respond_with(ResponseTemplate::new(429))
+        .expect(6)
+        .mount(&server2)
+        .await;
+    let mut cfg = config(&server2, Auth::StaticToken(TOKEN.to_string().into()));
+    cfg.retry = RetryPolicy::default();
+    let client = DscoClient::new(cfg, clock.clone()).unwrap();
+    let r = crate::common::drive(&clock, client.hello()).await;
+    assert!(matches!(r, Err(DscoError::Throttled { .. })), "{r:?}");
+    server2.verify().await;
 }
 
 /// Request bodies captured from the client, for the OpenAPI test.

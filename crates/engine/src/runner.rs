@@ -288,7 +288,10 @@ async fn heartbeat(
     }
 }
 
-/// A task aborted when this handle is dropped.
+/// Aborts the task when dropped: a run's heartbeat must not outlive the run, even when the run's
+/// future is dropped before it ends (a task aborted, a caller that stopped waiting). Otherwise
+/// the heartbeat would keep renewing the lease of a run nobody drives, and no other runner could
+/// ever take the job over.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {

@@ -109,6 +109,7 @@ both_backends!(
     a_run_whose_runner_died_is_closed_once_its_lease_expires,
     refused_credentials_are_recorded_with_the_run_and_fail_readiness,
     a_job_failing_in_a_row_or_without_success_for_long_fails_readiness,
+    a_run_dropped_mid_way_lets_its_lease_expire,
     replicas_share_one_lingxing_token,
     orders_go_from_dsco_through_lingxing_and_back,
     apply_then_timeout_still_writes_exactly_once,

@@ -801,3 +801,67 @@ pub async fn a_run_error_never_stores_a_credential(db: &Db) {
         assert!(!text.contains(secret), "{secret} stored in {text}");
     }
 }
+
+/// A run whose task is aborted mid-run (the in-process analogue of `kill -9`) leaves its lease to
+/// expire: its heartbeat stops with it, so another runner takes the job over after the lease's
+/// time to live instead of never.
+pub async fn a_run_dropped_mid_way_lets_its_lease_expire(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let store = db.open().await;
+    save_cron(&*store, "0 0 * * * *", json!({}), clock.now()).await;
+    let (a, _) = engine_with(
+        store.clone(),
+        &clock,
+        "runner-a",
+        Duration::from_secs(3600),
+        settings(),
+    );
+    let (_tx, rx) = watch::channel(false);
+    let h = tokio::spawn(async move {
+        a.run_job(JobName::SyncStock, Trigger::Cli, RunOptions::default(), rx)
+            .await
+    });
+    // Parked: the job's sleep, the run timeout and the heartbeat.
+    clock.sim().unwrap().wait_for_sleepers(3).await;
+    h.abort();
+    assert!(h.await.unwrap_err().is_cancelled());
+    // Well past the lease's time to live (10 s) in heartbeat-sized steps: a heartbeat that
+    // outlived its run would renew the lease at every step.
+    drive(
+        &clock,
+        t0() + TimeDelta::seconds(30),
+        Duration::from_secs(1),
+    )
+    .await;
+    let info = store.lease_info(JobName::SyncStock).await.unwrap().unwrap();
+    assert!(
+        info.expires_at <= clock.now(),
+        "the dropped run's lease was still being renewed: {info:?}"
+    );
+    let (b, starts) = engine_with(
+        db.open().await,
+        &clock,
+        "runner-b",
+        Duration::from_secs(1),
+        settings(),
+    );
+    let (_tx, rx) = watch::channel(false);
+    let h = tokio::spawn(async move {
+        b.run_job(JobName::SyncStock, Trigger::Cli, RunOptions::default(), rx)
+            .await
+    });
+    clock.sim().unwrap().wait_for_sleepers(3).await;
+    clock.sim().unwrap().advance(Duration::from_secs(1));
+    let r = h.await.unwrap().unwrap();
+    assert!(
+        matches!(
+            r,
+            RunResult::Ran {
+                outcome: RunOutcome::Succeeded,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert_eq!(starts.lock().unwrap().len(), 1);
+}

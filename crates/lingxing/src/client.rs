@@ -29,6 +29,13 @@ pub struct Backoff {
     pub transient_retries: u32,
     /// Each wait is scaled by a random factor in `[1 - jitter, 1 + jitter]`.
     pub jitter: f64,
+    /// The most one call waits in all, on the clock: throttle and transient back-off, and a
+    /// capacity-1 slot that a timed-out request still holds on the server. A wait that would end
+    /// past it ends the call instead, with the failure at hand (`Throttled`, `Transient`), and
+    /// the caller's next run tries again. Without it a 3001008 storm kept one call backing off
+    /// for 8.6 minutes, longer than a run's timeout, so runs were stopped mid-way and nothing
+    /// moved until the back-off ended, long after the storm.
+    pub max_wait: Duration,
 }
 
 impl Default for Backoff {
@@ -41,6 +48,7 @@ impl Default for Backoff {
             transient_initial: Duration::from_millis(500),
             transient_retries: 2,
             jitter: 0.2,
+            max_wait: Duration::from_secs(60),
         }
     }
 }
@@ -206,8 +214,15 @@ impl LingxingClient {
         let mut sign_retried = false;
         let mut throttles = 0u32;
         let mut transients = 0u32;
+        let give_up_at = inner.clock.now() + clock::to_delta(backoff.max_wait);
+        let fits = |wait: Duration| inner.clock.now() + clock::to_delta(wait) <= give_up_at;
         loop {
-            let permit = inner.limits.acquire(ep, &inner.clock).await;
+            let Some(permit) = inner.limits.acquire(ep, &inner.clock, give_up_at).await else {
+                return Err(LingxingError::transient(format!(
+                    "{}: the endpoint's only slot is still held by a request that timed out; try again later",
+                    ep.path()
+                )));
+            };
             let token = inner.tokens.current().await?;
             // A fresh timestamp for every attempt: a signature lives 2 min.
             let ts = inner.clock.now().timestamp();
@@ -293,10 +308,10 @@ impl LingxingClient {
                             }
                             CodeClass::Throttle => {
                                 throttles += 1;
-                                if throttles > backoff.throttle_attempts {
+                                let wait = backoff.throttle_wait(throttles);
+                                if throttles > backoff.throttle_attempts || !fits(wait) {
                                     return Err(LingxingError::Throttled { code: env.code });
                                 }
-                                let wait = backoff.throttle_wait(throttles);
                                 tracing::debug!(code = %env.code, endpoint = ep.path(), ?wait, "LingXing throttled; backing off");
                                 inner.clock.sleep(wait).await;
                                 continue;
@@ -348,11 +363,12 @@ impl LingxingClient {
                 }
             };
             transients += 1;
-            if transients > backoff.transient_retries {
+            let wait = backoff.transient_wait(transients);
+            if transients > backoff.transient_retries || !fits(wait) {
                 return Err(LingxingError::Transient { message: failure });
             }
             tracing::debug!(endpoint = ep.path(), %failure, "LingXing read failed; retrying");
-            inner.clock.sleep(backoff.transient_wait(transients)).await;
+            inner.clock.sleep(wait).await;
         }
     }
 }

@@ -14,6 +14,9 @@
 //! # Retry policy (in `client`)
 //! - 3001008 / 103 (throttled): jittered exponential back-off, then `Throttled`. Safe for writes
 //!   too: the limiter refuses before the request is processed.
+//! - One call waits at most `Backoff::max_wait` in all (back-off, a capacity-1 slot still held
+//!   by a timed-out request): a wait that would end later ends the call with the failure at
+//!   hand, so a storm never keeps a run waiting past its timeout.
 //! - 2001003 / 2001005 / 2001008 / 2001009: renew the token (refresh, else re-issue) and retry
 //!   once, then `AuthExpired`. 2001007: re-sign with a fresh timestamp and retry once.
 //! - Reads: timeouts, 5xx, connection failures and malformed answers are retried a few times,

@@ -129,7 +129,13 @@ impl Limits {
     }
 
     /// Waits for a free slot (and, on capacity 1, for a timed-out request's hold to lapse).
-    pub async fn acquire(&self, e: Endpoint, clock: &Clock) -> Permit {
+    /// `None` when the hold lasts past `give_up_at`: the caller gives up rather than wait.
+    pub async fn acquire(
+        &self,
+        e: Endpoint,
+        clock: &Clock,
+        give_up_at: DateTime<Utc>,
+    ) -> Option<Permit> {
         let slot = self.slot(e);
         let permit = slot
             .sem
@@ -140,11 +146,12 @@ impl Limits {
         loop {
             let until = *slot.held_until.lock().unwrap_or_else(|p| p.into_inner());
             match until {
+                Some(t) if t > give_up_at => return None,
                 Some(t) if t > clock.now() => clock.sleep_until(t).await,
                 _ => break,
             }
         }
-        Permit { _permit: permit }
+        Some(Permit { _permit: permit })
     }
 
     /// Records that a request on `e` timed out on our side: the server may hold its token.

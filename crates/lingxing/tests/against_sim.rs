@@ -25,6 +25,7 @@ fn fast_backoff() -> Backoff {
         transient_initial: Duration::from_millis(2),
         transient_retries: 2,
         jitter: 0.2,
+        max_wait: Duration::from_secs(60),
     }
 }
 
@@ -408,6 +409,31 @@ async fn apply_then_timeout_on_create_is_ambiguous() {
     assert_eq!(found.len(), 1);
 }
 
+/// Drives the simulated clock to each sleeper's deadline until `task` ends.
+async fn drive<T>(clock: &Clock, mut task: tokio::task::JoinHandle<T>) -> T {
+    let simc = clock.sim().unwrap();
+    loop {
+        tokio::select! {
+            r = &mut task => break r.unwrap(),
+            _ = simc.wait_for_sleepers(1) => {
+                if let Some(d) = simc.next_deadline() {
+                    simc.advance_to(d);
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+fn wms_query() -> WmsOrderQuery {
+    WmsOrderQuery {
+        page: 1,
+        page_size: 20,
+        platform_order_no_arr: vec!["PO-H".into()],
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn hang_on_capacity_one_holds_the_slot_for_two_minutes() {
     let clock = sim_clock();
@@ -418,34 +444,72 @@ async fn hang_on_capacity_one_holds_the_slot_for_two_minutes() {
     let c = LingxingClient::new(cfg, clock.clone(), None).unwrap();
     let path = "/erp/sc/routing/wms/order/wmsOrderList";
     sim.inject_fault(path, Fault::Hang, Some(1));
+    let started = clock.now();
     let task = tokio::spawn({
         let c = c.clone();
-        async move {
-            c.wms_orders(&WmsOrderQuery {
-                page: 1,
-                page_size: 20,
-                platform_order_no_arr: vec!["PO-H".into()],
-                ..Default::default()
-            })
-            .await
-        }
+        async move { c.wms_orders(&wms_query()).await }
     });
-    // The client times out, then waits on the clock (back-off, then the server's hold): move
-    // simulated time on until the retry has gone through.
-    let simc = clock.sim().unwrap();
-    let mut task = task;
-    let page = loop {
-        tokio::select! {
-            r = &mut task => break r.unwrap().unwrap(),
-            _ = simc.wait_for_sleepers(1) => {
-                simc.advance(Duration::from_secs(30));
-                tokio::task::yield_now().await;
-            }
-        }
-    };
+    // The client times out. The server keeps the only slot for 2 min, longer than one call may
+    // wait (`max_wait`, 60 s): the call gives up instead of sleeping through the hold.
+    let r = drive(&clock, task).await;
+    assert!(matches!(r, Err(LingxingError::Transient { .. })), "{r:?}");
+    assert!(clock.now() - started < chrono::TimeDelta::seconds(60));
+    assert_eq!(sim.calls(path), 1);
+    // While the hold lasts, a call gives up without sending anything.
+    let r = c.wms_orders(&wms_query()).await;
+    assert!(matches!(r, Err(LingxingError::Transient { .. })), "{r:?}");
+    assert_eq!(sim.calls(path), 1);
+    // Once the server has freed the slot, the next call goes through.
+    clock.sim().unwrap().advance(Duration::from_secs(121));
+    let page = c.wms_orders(&wms_query()).await.unwrap();
     assert_eq!(page.total, 0);
     assert_eq!(sim.calls(path), 2);
     assert_eq!(sim.max_concurrency(path), 1);
+}
+
+/// With the production back-off (5 s doubling to 120 s, eight attempts), a call in a storm of
+/// ten 3001008 answers backed off for 8.6 simulated minutes: longer than a run's timeout, and
+/// still sleeping long after the storm had passed. The call now waits at most `max_wait` in all.
+#[tokio::test]
+async fn a_throttling_storm_ends_a_call_within_its_wait_budget() {
+    let clock = sim_clock();
+    let sim = start(LingxingSimConfig::manual(), clock.clone()).await;
+    let cfg = LingxingConfig::new(sim.base_url(), DEFAULT_APP_ID, DEFAULT_APP_SECRET);
+    let max_wait = cfg.backoff.max_wait;
+    assert_eq!(max_wait, Duration::from_secs(60));
+    let c = LingxingClient::new(cfg, clock.clone(), None).unwrap();
+    c.access_token().await.unwrap();
+    let list = "/pb/mp/order/v2/list";
+    sim.inject_fault(list, Fault::ThrottleStorm, Some(10));
+    let started = clock.now();
+    let task = tokio::spawn({
+        let c = c.clone();
+        async move { c.orders_by_platform_order_nos(&["PO-S".into()], true).await }
+    });
+    let r = drive(&clock, task).await;
+    assert!(matches!(r, Err(LingxingError::Throttled { .. })), "{r:?}");
+    let waited = clock.now() - started;
+    assert!(
+        waited <= clock::to_delta(max_wait),
+        "one call waited {waited} in a storm"
+    );
+    let calls = sim.calls(list);
+    assert!((2..10).contains(&calls), "{calls} calls");
+    // The rest of the storm is for the next calls (the next runs); then one goes through.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let task = tokio::spawn({
+            let c = c.clone();
+            async move { c.orders_by_platform_order_nos(&["PO-S".into()], true).await }
+        });
+        match drive(&clock, task).await {
+            Ok(found) => break assert!(found.is_empty()),
+            Err(LingxingError::Throttled { .. }) => assert!(tries < 4, "{tries} tries"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(sim.calls(list), 11);
 }
 
 #[tokio::test]
