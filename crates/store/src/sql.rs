@@ -1,4 +1,34 @@
 //! The one SQL implementation of [`Store`], compiled for SQLite and for PostgreSQL.
+//!
+//! # How the writes stay cheap and correct
+//!
+//! A transaction that fails mid-way is rolled back and its connection goes back to the pool clean:
+//! when SQLite already rolled the whole transaction back by itself (SQLITE_FULL, IOERR), sqlx's own
+//! ROLLBACK fails and would leave the connection counted inside a transaction, so the pool's
+//! release check (`release_clean`) closes such a connection instead. A full disk and a read-only
+//! database are errors of their own (`StoreError::DiskFull`, `ReadOnly`) that say what to do; the
+//! runner records them with the run and `/readyz` shows them. The batch forms (`put_intents`,
+//! `update_intents`, `record_events`, `cas_stages`, `set_lingxing_views`, `upsert_pulled_many`)
+//! apply a whole batch in one fenced transaction with the same per-item rules as the single forms,
+//! which delegate to them: a job writes a far-side call's intents, its outcome and its orders'
+//! skips in three transactions, not three per order. Each batch form is set-based: its items travel
+//! as one JSON parameter per chunk of 500 (`jsonb_each` on SQLite, converting the list to JSONB
+//! once; `jsonb_to_recordset` on PostgreSQL), written straight to JSON text by `item!` (pulled
+//! payloads, kilobytes each, are bound as parameters of one multi-row upsert instead), and cost a
+//! handful of statements per chunk, whatever their number; a PO named twice in one batch is
+//! resolved in Rust so that the result equals the one-by-one calls (tests compare the two on twin
+//! stores). In the jobs, a pass over a batch collects its decisions (`Outcomes`: skips and stage
+//! moves) and writes them when the pass ends, and reads what it needs per batch (`lingxing_views`,
+//! `intents`, `intents_of` for the intent kinds it uses, `orders_by_po`, or only `stages_of` /
+//! `payloads_of` when that is all it needs); decisions lost to a crash are made again next run from
+//! the same state, and far-side writes never wait there (their intents are stored before the call).
+//!
+//! DSCO's order is kept as the JSON text DSCO sent (`RawJson`), from the HTTP page to the store:
+//! nothing rebuilds it, and the rules' view is read from the text by a typed reader that skips the
+//! fields it does not use. It lives in `order_payloads`, apart from the order row, and is written
+//! only when it changed, so the writes every run makes (stage, reason, view, marks) touch small
+//! rows; an identical re-pull writes nothing. Candidates come out of the index on `(stage,
+//! stage_entered_at, po)` in their order, so no sort copies orders with their payloads.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
