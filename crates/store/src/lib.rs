@@ -803,8 +803,6 @@ pub trait Store: Send + Sync + 'static {
         seen: &[(PoNumber, i64)],
         fence: &Fence,
     ) -> Result<Vec<PoNumber>>;
-    /// Marks every needs-attention order for a re-check (after a runtime-config change).
-    async fn mark_attention_dirty(&self) -> Result<u64>;
     /// Clears the dirty mark of an order that was just decided.
     async fn clear_dirty(&self, po: &PoNumber, fence: &Fence) -> Result<()>;
     /// Stores what LingXing shows for an order (JSON) and its LingXing order numbers; marks the

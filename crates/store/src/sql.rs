@@ -2531,15 +2531,6 @@ impl Store for SqlStore {
         })
     }
 
-    async fn mark_attention_dirty(&self) -> Result<u64> {
-        Ok(
-            with_pool!(self, p => sqlx::query("UPDATE orders SET dirty = 1, marks = marks + 1 WHERE reason_kind = 'needs_attention' AND stage < 5")
-            .execute(p)
-            .await?
-            .rows_affected()),
-        )
-    }
-
     async fn clear_dirty(&self, po: &PoNumber, fence: &Fence) -> Result<()> {
         fenced!(self, fence, tx => {
             sqlx::query("UPDATE orders SET dirty = 0 WHERE po = $1").bind(po.as_str()).execute(&mut *tx).await?;
