@@ -3,7 +3,16 @@
 //! # Layout
 //! - [`ops_router`]: `/healthz` (the store answers) and `/metrics` (Prometheus text), served by
 //!   `dsco-lingxing run` on the console's listen address.
-//! - The pages (overview, orders, order, runs, mappings, audit) and the actions join here.
+//! - [`pages_router`] (`web`): the operator pages (overview, orders, order, runs), read through
+//!   the read models of `model` and labelled from the catalogues of `i18n`; loopback only
+//!   ([`check_listen`]) until operators log in.
+//! - Mappings, stock, config and audit pages and the actions join here.
+
+pub mod i18n;
+pub mod model;
+mod web;
+
+pub use web::{ConsoleConfig, check_listen, pages_router};
 
 use std::sync::Arc;
 

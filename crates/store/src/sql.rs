@@ -3368,3 +3368,6 @@ mod tests {
         }
     }
 }
+
+// After the macros above, which it uses.
+pub mod read;
