@@ -34,15 +34,27 @@ pub const ZH: Catalogue = &[
     ("overview.title", "概览"),
     ("overview.stages", "各阶段订单"),
     ("overview.attention", "需处理（按原因分组）"),
-    ("overview.in_sync", "一切正常：没有需处理、暂停、重试中或卡住的订单。"),
+    (
+        "overview.in_sync",
+        "一切正常：没有需处理、暂停、重试中或卡住的订单。",
+    ),
     ("overview.jobs", "任务"),
     ("overview.writes_on", "写入已开启"),
-    ("overview.writes_off", "写入已关闭：不会向 DSCO 或领星写入任何内容"),
+    (
+        "overview.writes_off",
+        "写入已关闭：不会向 DSCO 或领星写入任何内容",
+    ),
     ("overview.config_version", "运行配置版本"),
-    ("overview.no_config", "没有运行配置：请用 config import 导入"),
+    (
+        "overview.no_config",
+        "没有运行配置：请用 config import 导入",
+    ),
     ("overview.cause", "原因"),
     ("overview.orders", "订单数"),
-    ("overview.stuck_hint", "超过 stuck_after_periods 个周期未推进"),
+    (
+        "overview.stuck_hint",
+        "超过 stuck_after_periods 个周期未推进",
+    ),
     ("job.name", "任务"),
     ("job.schedule", "计划"),
     ("job.last_run", "上次运行"),
@@ -185,15 +197,27 @@ pub const EN: Catalogue = &[
     ("overview.title", "Overview"),
     ("overview.stages", "Orders per stage"),
     ("overview.attention", "Needs attention, by cause"),
-    ("overview.in_sync", "Everything is in sync: nothing needs attention, is held, retrying or stuck."),
+    (
+        "overview.in_sync",
+        "Everything is in sync: nothing needs attention, is held, retrying or stuck.",
+    ),
     ("overview.jobs", "Jobs"),
     ("overview.writes_on", "Writes enabled"),
-    ("overview.writes_off", "Writes disabled: nothing is written to DSCO or LingXing"),
+    (
+        "overview.writes_off",
+        "Writes disabled: nothing is written to DSCO or LingXing",
+    ),
     ("overview.config_version", "Runtime config version"),
-    ("overview.no_config", "No runtime config: import one with config import"),
+    (
+        "overview.no_config",
+        "No runtime config: import one with config import",
+    ),
     ("overview.cause", "Cause"),
     ("overview.orders", "Orders"),
-    ("overview.stuck_hint", "not moved for longer than stuck_after_periods periods"),
+    (
+        "overview.stuck_hint",
+        "not moved for longer than stuck_after_periods periods",
+    ),
     ("job.name", "Job"),
     ("job.schedule", "Schedule"),
     ("job.last_run", "Last run"),
@@ -235,7 +259,10 @@ pub const EN: Catalogue = &[
     ("order.title", "Order"),
     ("order.since", "In this stage since"),
     ("order.no_reason", "No open reason."),
-    ("order.stuck", "Stuck: longer than the threshold at this stage"),
+    (
+        "order.stuck",
+        "Stuck: longer than the threshold at this stage",
+    ),
     ("order.next_attempt", "Next attempt"),
     ("order.attempts", "attempts"),
     ("order.flags", "Flags"),
@@ -293,7 +320,10 @@ pub const EN: Catalogue = &[
     ("runs.retrying", "Retrying"),
     ("runs.held", "Held"),
     ("runs.failed", "Failed"),
-    ("runs.rejected", "Rejected fires (the job was already running)"),
+    (
+        "runs.rejected",
+        "Rejected fires (the job was already running)",
+    ),
     ("runs.blocking", "Blocking run"),
     ("runs.repeats", "Repeats"),
     ("runs.empty", "No runs yet."),
@@ -398,7 +428,29 @@ mod tests {
         assert!(used.len() > 50, "the scan found the keys ({})", used.len());
         let zh = keys(ZH);
         let missing: Vec<_> = used.iter().filter(|k| !zh.contains(k.as_str())).collect();
-        assert!(missing.is_empty(), "keys used but not in the catalogue: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "keys used but not in the catalogue: {missing:?}"
+        );
+    }
+
+    /// The keys built at run time: reason kinds and event outcomes.
+    #[test]
+    fn built_keys_are_in_both_catalogues() {
+        let mut built: Vec<String> = domain::ReasonKind::ALL
+            .iter()
+            .map(|k| format!("kind.{}", k.as_str()))
+            .collect();
+        built.extend(
+            store::EventOutcome::ALL
+                .iter()
+                .map(|o| format!("outcome.{}", o.as_str())),
+        );
+        for cat in [ZH, EN] {
+            for k in &built {
+                assert!(cat.iter().any(|(c, _)| c == k), "{k}");
+            }
+        }
     }
 
     #[test]
@@ -406,6 +458,6 @@ mod tests {
         let tr = Tr::new(Lang::Zh);
         assert_eq!(tr.t("nav.orders"), "订单");
         assert_eq!(Tr::new(Lang::En).t("nav.orders"), "Orders");
-        assert_eq!(tr.t("no.such.key"), "no.such.key");
+        assert_eq!(tr.t("missing-key"), "missing-key");
     }
 }

@@ -231,11 +231,7 @@ struct ErrorPage {
 
 fn render(t: impl Template) -> Response {
     match t.render() {
-        Ok(html) => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html,
-        )
-            .into_response(),
+        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot render the page: {e}"),
@@ -270,11 +266,10 @@ struct LangQuery {
 /// Remembers the language in a cookie and goes back to the page the switch was on (a path of
 /// this site only).
 async fn switch_lang(State(p): State<Pages>, Query(q): Query<LangQuery>) -> Response {
-    let lang = q
-        .to
-        .as_deref()
-        .and_then(parse_lang)
-        .unwrap_or(p.cfg.language);
+    let lang =
+        q.to.as_deref()
+            .and_then(parse_lang)
+            .unwrap_or(p.cfg.language);
     let back = q
         .back
         .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
@@ -378,7 +373,11 @@ async fn overview(State(p): State<Pages>, headers: HeaderMap, uri: Uri) -> Respo
     })
     .collect();
     // Stuck orders: the oldest of the stage with the most of them.
-    let stuck_stage = o.stuck.iter().filter(|s| s.count > 0).max_by_key(|s| s.count);
+    let stuck_stage = o
+        .stuck
+        .iter()
+        .filter(|s| s.count > 0)
+        .max_by_key(|s| s.count);
     counters.push(Counter {
         class: "k-stuck".into(),
         count: o.stuck_total(),
@@ -1304,14 +1303,24 @@ async fn payload(
 ) -> Response {
     let l = p.layout(&headers, &uri, "orders", "order.title");
     let found = match PoNumber::parse(&po) {
-        Ok(po) => p.store.payloads_of(std::slice::from_ref(&po)).await.map(|mut m| m.remove(&po)),
+        Ok(po) => p
+            .store
+            .payloads_of(std::slice::from_ref(&po))
+            .await
+            .map(|mut m| m.remove(&po)),
         Err(_) => Ok(None),
     };
     match found {
         Ok(Some(raw)) => {
             let safe: String = po
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             (
                 [
@@ -1403,13 +1412,11 @@ async fn runs(
     let l = p.layout(&headers, &uri, "runs", "runs.title");
     let (lang, tz) = (l.t.lang, p.cfg.timezone);
     let job = q.job.parse::<JobName>().ok();
-    let (list, rejected) = match tokio::try_join!(
-        p.store.list_runs(job, 200),
-        p.store.rejected_fires(job)
-    ) {
-        Ok(x) => x,
-        Err(e) => return store_error(l, e),
-    };
+    let (list, rejected) =
+        match tokio::try_join!(p.store.list_runs(job, 200), p.store.rejected_fires(job)) {
+            Ok(x) => x,
+            Err(e) => return store_error(l, e),
+        };
     render(RunsPage {
         job_options: JobName::ALL
             .into_iter()
@@ -1522,8 +1529,14 @@ mod tests {
     #[test]
     fn ages_read_naturally_in_both_languages() {
         assert_eq!(age(TimeDelta::seconds(40), Lang::En), "40s");
-        assert_eq!(age(TimeDelta::seconds(3 * 3600 + 12 * 60), Lang::En), "3h 12m");
-        assert_eq!(age(TimeDelta::days(2) + TimeDelta::hours(3), Lang::Zh), "2天3小时");
+        assert_eq!(
+            age(TimeDelta::seconds(3 * 3600 + 12 * 60), Lang::En),
+            "3h 12m"
+        );
+        assert_eq!(
+            age(TimeDelta::days(2) + TimeDelta::hours(3), Lang::Zh),
+            "2天3小时"
+        );
     }
 
     #[test]
