@@ -128,7 +128,13 @@ impl OrderDetail {
             .map(|c| c.config)
             .unwrap_or_default();
         let intents = store.intents_for(po).await?;
-        let keys: Vec<_> = intents.iter().map(|i| (i.kind, i.key.clone())).collect();
+        // A request lists intent keys, or the POs it carried (shipments): look for both.
+        let mut keys: Vec<_> = intents.iter().map(|i| (i.kind, i.key.clone())).collect();
+        for kind in store::IntentKind::ALL {
+            if !keys.iter().any(|(k, key)| *k == kind && key == po.as_str()) {
+                keys.push((kind, po.as_str().to_owned()));
+            }
+        }
         let (lingxing, lingxing_checked_at) = store.lingxing_view(po).await?;
         Ok(Some(OrderDetail {
             stuck_after: engine::jobs::stuck_threshold(&config, order.stage, now),

@@ -676,7 +676,7 @@ async fn orders(
                 subject,
                 retailer: r.retailer_id.clone().unwrap_or_default(),
                 warehouse: r.warehouse_code.clone().unwrap_or_default(),
-                skus: r.skus.clone(),
+                skus: r.skus.replace(',', ", "),
                 entered: time(r.stage_entered_at, tz),
                 age: age(now - r.stage_entered_at, lang),
                 created: r.dsco_created_at.map(|t| time(t, tz)),

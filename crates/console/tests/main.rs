@@ -357,7 +357,8 @@ async fn seed(s: &dyn Store) -> Fence {
         &DscoRequest {
             request_id: "req-ship-1".into(),
             kind: IntentKind::Shipment,
-            keys: vec!["1ZTRACK1".into()],
+            // Shipment requests list the POs they carry, not the tracking numbers.
+            keys: vec!["PO-D".into(), "PO-OTHER".into()],
             state: DscoRequestState::Pending,
             result: String::new(),
             run_id: Some(RUN.into()),
@@ -592,7 +593,7 @@ async fn order_page_explains_the_order(w: &World) {
         "6 shipped",
         "WO-D1",
         "1ZTRACK1",
-        "req-ship-1",
+        "<code>req-ship-1</code>",
         "submitted",
         "acknowledged",
         "Irvine",
