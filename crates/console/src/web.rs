@@ -1046,17 +1046,18 @@ fn timeline(d: &OrderDetail, tr: &Tr, tz: Tz) -> Vec<TimelineEntry> {
             .map(|j| j.as_str().to_owned())
             .or_else(|| ev.actor.clone())
             .unwrap_or_default();
+        // A folded repeat shows when it last happened (that is where it sorts) and since when.
         if e.count > 1 {
             who.push_str(&format!(
                 " · ×{} {} {}",
                 e.count,
                 tr.t("tl.times"),
-                time(e.last_at, tz).local
+                time(ev.at, tz).local
             ));
         }
         out.push(TimelineEntry {
             sort: (e.last_at.max(ev.at), e.id),
-            at: time(ev.at, tz),
+            at: time(e.last_at.max(ev.at), tz),
             class,
             label: label.to_owned(),
             title: event_title(tr, ev, lang),
