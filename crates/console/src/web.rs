@@ -1092,7 +1092,7 @@ fn timeline(d: &OrderDetail, tr: &Tr, tz: Tz) -> Vec<TimelineEntry> {
             detail: r.result.clone(),
         });
     }
-    out.sort_by(|a, b| b.sort.cmp(&a.sort));
+    out.sort_by_key(|e| std::cmp::Reverse(e.sort));
     out
 }
 

@@ -342,7 +342,7 @@ impl ConsoleRead for SqlStore {
                 }
             }
         }
-        out.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at));
+        out.sort_by_key(|r| std::cmp::Reverse(r.submitted_at));
         Ok(out)
     }
 
