@@ -969,41 +969,31 @@ fn dash(s: Option<&str>) -> String {
     s.filter(|s| !s.is_empty()).unwrap_or("–").to_owned()
 }
 
-/// LingXing's order status codes, as LingXing names them.
-fn lx_order_status(code: i64, lang: Lang) -> String {
-    let (zh, en) = match code {
-        0 => ("已创建", "created"),
-        4 => ("待审核", "awaiting audit"),
-        5 => ("待发货", "awaiting shipment"),
-        6 => ("已发货", "shipped"),
-        7 => ("已取消", "cancelled"),
-        8 => ("不显示", "hidden"),
-        _ => ("", ""),
-    };
-    let name = if lang == Lang::Zh { zh } else { en };
-    if name.is_empty() {
-        code.to_string()
-    } else {
-        format!("{code} {name}")
+/// A LingXing status code with its name (`6 已发货` / `6 shipped`); the bare code when unknown.
+fn coded(code: i64, names: &[(i64, &str, &str)], lang: Lang) -> String {
+    match names.iter().find(|(c, ..)| *c == code) {
+        Some((_, zh, en)) => format!("{code} {}", if lang == Lang::Zh { zh } else { en }),
+        None => code.to_string(),
     }
 }
 
+/// LingXing's order status codes, as LingXing names them.
+const LX_ORDER_STATUS: &[(i64, &str, &str)] = &[
+    (0, "已创建", "created"),
+    (4, "待审核", "awaiting audit"),
+    (5, "待发货", "awaiting shipment"),
+    (6, "已发货", "shipped"),
+    (7, "已取消", "cancelled"),
+    (8, "不显示", "hidden"),
+];
+
 /// LingXing's outbound (WMS) status codes.
-fn wo_status(code: i64, lang: Lang) -> String {
-    let (zh, en) = match code {
-        1 => ("物流下单", "carrier booked"),
-        2 => ("待出库", "awaiting outbound"),
-        3 => ("已出库", "shipped out"),
-        4 => ("已截单", "intercepted"),
-        _ => ("", ""),
-    };
-    let name = if lang == Lang::Zh { zh } else { en };
-    if name.is_empty() {
-        code.to_string()
-    } else {
-        format!("{code} {name}")
-    }
-}
+const WO_STATUS: &[(i64, &str, &str)] = &[
+    (1, "物流下单", "carrier booked"),
+    (2, "待出库", "awaiting outbound"),
+    (3, "已出库", "shipped out"),
+    (4, "已截单", "intercepted"),
+];
 
 fn event_title(tr: &Tr, e: &store::NewEvent, lang: Lang) -> String {
     let mut s = tr.t(&format!("outcome.{}", e.outcome.as_str())).to_owned();
@@ -1190,7 +1180,11 @@ async fn order(
         .iter()
         .map(|v| LxOrderView {
             no: str_of(v, "no"),
-            status: lx_order_status(v.get("status").and_then(Value::as_i64).unwrap_or(0), lang),
+            status: coded(
+                v.get("status").and_then(Value::as_i64).unwrap_or(0),
+                LX_ORDER_STATUS,
+                lang,
+            ),
         })
         .collect();
     for no in &o.lingxing_order_nos {
@@ -1207,7 +1201,11 @@ async fn order(
             let tracking = str_of(v, "tracking");
             OutboundView {
                 wo: str_of(v, "wo"),
-                status: wo_status(v.get("status").and_then(Value::as_i64).unwrap_or(0), lang),
+                status: coded(
+                    v.get("status").and_then(Value::as_i64).unwrap_or(0),
+                    WO_STATUS,
+                    lang,
+                ),
                 sent: if tracking.is_empty() {
                     "–".into()
                 } else {

@@ -151,6 +151,34 @@ async fn advance(s: &dyn Store, f: &Fence, p: &str, at: DateTime<Utc>, from: Sta
     assert!(s.cas_stage(&e, f).await.unwrap());
 }
 
+/// A write of PO-D recorded at `at` and brought to `state` a minute later.
+async fn write(
+    s: &dyn Store,
+    f: &Fence,
+    kind: IntentKind,
+    key: &str,
+    state: IntentState,
+    outcome: &str,
+    at: DateTime<Utc>,
+) {
+    let item = NewIntent {
+        key: key.into(),
+        po: po("PO-D"),
+        payload: json!({"key": key}),
+    };
+    s.put_intents(kind, &[item], RUN, at, f, false)
+        .await
+        .unwrap();
+    let update = IntentUpdate {
+        key: key.into(),
+        state,
+        outcome: outcome.into(),
+    };
+    s.update_intents(kind, &[update], at + TimeDelta::minutes(1), f)
+        .await
+        .unwrap();
+}
+
 /// The storylines the pages are checked on:
 /// - PO-A1..A3: stage 1 for two hours, SKU `ABC-1` has no LingXing SKU (needs attention, stuck);
 /// - PO-B1: stage 1, retailer without a shop;
@@ -292,32 +320,17 @@ async fn seed(s: &dyn Store) -> Fence {
     )
     .await
     .unwrap();
-    s.put_intents(
-        IntentKind::Ack,
-        &[NewIntent {
-            key: "PO-D".into(),
-            po: po("PO-D"),
-            payload: json!({"poNumber": "PO-D"}),
-        }],
-        RUN,
-        t0 + TimeDelta::minutes(3),
+    let t3 = t0 + TimeDelta::minutes(3);
+    write(
+        s,
         &f,
-        false,
-    )
-    .await
-    .unwrap();
-    s.update_intents(
         IntentKind::Ack,
-        &[IntentUpdate {
-            key: "PO-D".into(),
-            state: IntentState::Confirmed,
-            outcome: "acknowledged".into(),
-        }],
-        t0 + TimeDelta::minutes(4),
-        &f,
+        "PO-D",
+        IntentState::Confirmed,
+        "acknowledged",
+        t3,
     )
-    .await
-    .unwrap();
+    .await;
     advance(
         s,
         &f,
@@ -327,32 +340,17 @@ async fn seed(s: &dyn Store) -> Fence {
         Stage::Acknowledged,
     )
     .await;
-    s.put_intents(
-        IntentKind::Shipment,
-        &[NewIntent {
-            key: "1ZTRACK1".into(),
-            po: po("PO-D"),
-            payload: json!({"trackingNumber": "1ZTRACK1"}),
-        }],
-        RUN,
-        t0 + TimeDelta::minutes(6),
+    let t6 = t0 + TimeDelta::minutes(6);
+    write(
+        s,
         &f,
-        false,
-    )
-    .await
-    .unwrap();
-    s.update_intents(
         IntentKind::Shipment,
-        &[IntentUpdate {
-            key: "1ZTRACK1".into(),
-            state: IntentState::Submitted,
-            outcome: "req-ship-1".into(),
-        }],
-        t0 + TimeDelta::minutes(7),
-        &f,
+        "1ZTRACK1",
+        IntentState::Submitted,
+        "req-ship-1",
+        t6,
     )
-    .await
-    .unwrap();
+    .await;
     s.insert_dsco_request(
         &DscoRequest {
             request_id: "req-ship-1".into(),

@@ -150,14 +150,6 @@ const ORDERS_NEWEST_FIRST: &str = order_filter_sql!("<", "DESC");
 
 fn order_row_from(r: &impl Cols) -> Result<OrderRow> {
     const T: &str = "orders";
-    let reason = match (r.os("reason_code")?, r.os("reason_kind")?) {
-        (Some(code), Some(kind)) => Some(OrderReason {
-            code,
-            kind: parse(T, &kind)?,
-            detail: r.os("reason_detail")?.unwrap_or_default(),
-        }),
-        _ => None,
-    };
     Ok(OrderRow {
         po: po_in(r, T)?,
         stage: stage_of(T, r.i64("stage")?)?,
@@ -169,7 +161,7 @@ fn order_row_from(r: &impl Cols) -> Result<OrderRow> {
         tracking: split_list(&r.s("tracking")?),
         lingxing_order_nos: split_list(&r.s("lingxing_order_nos")?),
         invoice_id: r.os("invoice_id")?,
-        reason,
+        reason: reason_in(r)?,
         stage_entered_at: at(T, r.i64("stage_entered_at")?)?,
         dsco_created_at: oat(T, r.oi64("dsco_created_at")?)?,
         dsco_updated_at: oat(T, r.oi64("dsco_updated_at")?)?,
