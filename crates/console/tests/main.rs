@@ -234,58 +234,22 @@ async fn seed(s: &dyn Store) -> Fence {
     )
     .await
     .unwrap();
-    for p in ["PO-A1", "PO-A2", "PO-A3"] {
-        s.upsert_pulled(
-            &pulled(p, "ABC-1", "Ann Lee", old),
-            Stage::Pulled,
-            Some(RUN),
-            old,
-            &f,
-        )
-        .await
-        .unwrap();
-        skip(s, &f, p, old, ReasonCode::SkuUnmatched, "ABC-1").await;
+    #[rustfmt::skip]
+    let parked = [
+        ("PO-A1", "ABC-1", "Ann Lee", old, Stage::Pulled, ReasonCode::SkuUnmatched, "ABC-1"),
+        ("PO-A2", "ABC-1", "Ann Lee", old, Stage::Pulled, ReasonCode::SkuUnmatched, "ABC-1"),
+        ("PO-A3", "ABC-1", "Ann Lee", old, Stage::Pulled, ReasonCode::SkuUnmatched, "ABC-1"),
+        ("PO-B1", "SKU-1001", "Bo", now, Stage::Pulled, ReasonCode::ShopUnmapped, "1000099999"),
+        ("PO-X", EVIL_SKU, EVIL_NAME, now, Stage::Pulled, ReasonCode::SkuUnmatched, EVIL_SKU),
+        ("PO-W", "SKU-1001", "Wu", now, Stage::Pushed, ReasonCode::LingxingNotAudited, "LX-W"),
+        ("PO-H", "SKU-1001", "Hu", now, Stage::Shipped, ReasonCode::MultiBan, "invoice_to_dsco"),
+    ];
+    for (p, sku, name, at, stage, code, subject) in parked {
+        s.upsert_pulled(&pulled(p, sku, name, at), stage, Some(RUN), at, &f)
+            .await
+            .unwrap();
+        skip(s, &f, p, at, code, subject).await;
     }
-    s.upsert_pulled(
-        &pulled("PO-B1", "SKU-1001", "Bo", now),
-        Stage::Pulled,
-        Some(RUN),
-        now,
-        &f,
-    )
-    .await
-    .unwrap();
-    skip(s, &f, "PO-B1", now, ReasonCode::ShopUnmapped, "1000099999").await;
-    s.upsert_pulled(
-        &pulled("PO-X", EVIL_SKU, EVIL_NAME, now),
-        Stage::Pulled,
-        Some(RUN),
-        now,
-        &f,
-    )
-    .await
-    .unwrap();
-    skip(s, &f, "PO-X", now, ReasonCode::SkuUnmatched, EVIL_SKU).await;
-    s.upsert_pulled(
-        &pulled("PO-W", "SKU-1001", "Wu", now),
-        Stage::Pushed,
-        Some(RUN),
-        now,
-        &f,
-    )
-    .await
-    .unwrap();
-    skip(s, &f, "PO-W", now, ReasonCode::LingxingNotAudited, "LX-W").await;
-    s.upsert_pulled(
-        &pulled("PO-H", "SKU-1001", "Hu", now),
-        Stage::Shipped,
-        Some(RUN),
-        now,
-        &f,
-    )
-    .await
-    .unwrap();
-    skip(s, &f, "PO-H", now, ReasonCode::MultiBan, "invoice_to_dsco").await;
 
     // PO-D: pulled, pushed, acknowledged; its shipment sent and awaiting DSCO's confirmation.
     let t0 = now - TimeDelta::minutes(30);
