@@ -206,6 +206,21 @@ async fn seed(s: &dyn Store) -> Fence {
     s.save_runtime_config(None, &config, "test", "seed", now)
         .await
         .unwrap();
+    let pairs = [
+        ("ABC-2".to_owned(), "LX-ABC-2".to_owned()),
+        (EVIL_SKU.to_owned(), "LX-EVIL".to_owned()),
+    ];
+    s.replace_sku_entries(
+        0,
+        store::SkuSource::Pair,
+        &pairs.into_iter().collect(),
+        "pairs",
+        "pull",
+        now,
+        None,
+    )
+    .await
+    .unwrap();
     let lease = s
         .try_acquire_lease(
             JobName::PushToLingxing,
@@ -606,6 +621,29 @@ async fn runs_page_and_a_runs_orders(w: &World) {
     assert_eq!(w.get("/runs/nope", "en").await.status(), 404);
 }
 
+/// The maps of the runtime config and `mapping.sku`, with who changed them.
+async fn mappings_and_audit_pages(w: &World) {
+    seed(&*w.store).await;
+    let html = w.page("/mappings", "en").await;
+    assert!(
+        html.contains("<td><code>1000012345</code></td><td><code>S1</code></td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td><code>ABC-2</code></td><td><code>LX-ABC-2</code></td><td><span class=\"badge\">pair</span>"), "{html}");
+    assert!(html.contains("mapping.sku v1"), "{html}");
+    assert!(
+        html.contains("<code>sku.replace</code>") && html.contains("<code>config.save</code>"),
+        "{html}"
+    );
+    let filtered = w.page("/mappings?sku=ABC", "en").await;
+    assert!(filtered.contains("LX-ABC-2") && !filtered.contains("LX-EVIL"));
+    let audit = w.page("/audit", "zh-CN").await;
+    assert!(
+        audit.contains("<code>config.save</code>") && audit.contains("runtime_config v1"),
+        "{audit}"
+    );
+}
+
 /// A ship-to name and a SKU that are HTML appear as text on every page that shows them.
 async fn values_from_far_sides_are_escaped(w: &World) {
     seed(&*w.store).await;
@@ -616,6 +654,7 @@ async fn values_from_far_sides_are_escaped(w: &World) {
         (format!("/orders?sku={sku_q}"), vec![EVIL_SKU]),
         ("/orders/PO-X".to_owned(), vec![EVIL_SKU, EVIL_NAME]),
         ("/runs/run-push-1".to_owned(), vec![EVIL_SKU]),
+        ("/mappings".to_owned(), vec![EVIL_SKU]),
     ];
     for (path, values) in pages {
         for lang in ["en", "zh-CN"] {
@@ -632,6 +671,8 @@ async fn values_from_far_sides_are_escaped(w: &World) {
 async fn security_headers_on_every_answer(w: &World) {
     seed(&*w.store).await;
     for path in [
+        "/mappings",
+        "/audit",
         "/",
         "/orders",
         "/orders/PO-D",
@@ -706,6 +747,7 @@ suite!(
     csv_export_of_the_filter,
     order_page_explains_the_order,
     runs_page_and_a_runs_orders,
+    mappings_and_audit_pages,
     values_from_far_sides_are_escaped,
     security_headers_on_every_answer,
     language_switch_is_remembered,
