@@ -644,6 +644,37 @@ async fn mappings_and_audit_pages(w: &World) {
     );
 }
 
+/// The jobs in effect, the versions and what changed between two of them.
+async fn config_page_shows_jobs_versions_and_a_diff(w: &World) {
+    seed(&*w.store).await;
+    let cur = w.store.runtime_config().await.unwrap().unwrap();
+    let mut paused = cur.config.clone();
+    paused.writes_enabled = Some(false);
+    w.store
+        .save_runtime_config(
+            Some(cur.version),
+            &paused,
+            "ops",
+            "pause writes",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let html = w.page("/config", "en").await;
+    for want in [
+        "v1 → v2",
+        "runtime_config.writes_enabled",
+        "Writes disabled",
+        "<code>0 */10 * * * *</code>",
+        "multi_ban = true",
+        "pause writes",
+    ] {
+        assert!(html.contains(want), "{want}:\n{html}");
+    }
+    let same = w.page("/config?from=2&to=2", "en").await;
+    assert!(!same.contains("runtime_config.writes_enabled"));
+}
+
 /// A ship-to name and a SKU that are HTML appear as text on every page that shows them.
 async fn values_from_far_sides_are_escaped(w: &World) {
     seed(&*w.store).await;
@@ -672,6 +703,7 @@ async fn security_headers_on_every_answer(w: &World) {
     seed(&*w.store).await;
     for path in [
         "/mappings",
+        "/config",
         "/audit",
         "/",
         "/orders",
@@ -748,6 +780,7 @@ suite!(
     order_page_explains_the_order,
     runs_page_and_a_runs_orders,
     mappings_and_audit_pages,
+    config_page_shows_jobs_versions_and_a_diff,
     values_from_far_sides_are_escaped,
     security_headers_on_every_answer,
     language_switch_is_remembered,
