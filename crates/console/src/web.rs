@@ -56,7 +56,7 @@ struct Pages {
 }
 
 /// The pages: `/`, `/orders`, `/orders.csv`, `/orders/{po}`, `/orders/{po}/payload.json`,
-/// `/runs`, `/runs/{id}`, `/mappings`, `/config`, `/audit`, `/lang`, `/assets/console.css`; every answer with the security headers.
+/// `/runs`, `/runs/{id}`, `/stock`, `/stock.csv`, `/mappings`, `/config`, `/audit`, `/lang`, `/assets/console.css`; every answer with the security headers.
 pub fn pages_router(store: Arc<dyn Store>, cfg: ConsoleConfig) -> Router {
     Router::new()
         .route("/", get(overview))
@@ -69,6 +69,8 @@ pub fn pages_router(store: Arc<dyn Store>, cfg: ConsoleConfig) -> Router {
         .route("/mappings", get(mappings))
         .route("/audit", get(audit))
         .route("/config", get(config_page))
+        .route("/stock", get(stock))
+        .route("/stock.csv", get(stock_csv))
         .route("/lang", get(switch_lang))
         .route("/assets/console.css", get(css))
         .with_state(Pages { store, cfg })
@@ -493,20 +495,24 @@ fn some(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
+/// The start of day `v` (`YYYY-MM-DD`, empty: `None`) in `tz`, or of the day after with `next`
+/// (an inclusive "to" date); a bad date names `field`.
+fn day_start(field: &str, v: &str, tz: Tz, next: bool) -> Result<Option<DateTime<Utc>>, String> {
+    let Some(v) = some(v) else { return Ok(None) };
+    let d = NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+        .map_err(|_| format!("{field}: `{v}` is not a date (YYYY-MM-DD)"))?;
+    let d = if next { d.succ_opt().unwrap_or(d) } else { d };
+    let start = d.and_hms_opt(0, 0, 0).expect("midnight exists");
+    Ok(tz
+        .from_local_datetime(&start)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc)))
+}
+
 impl OrdersQuery {
     /// The filter; a bad value names its field.
     fn filter(&self, tz: Tz) -> Result<OrderFilter, String> {
-        let day = |field: &str, v: &str, next: bool| -> Result<Option<DateTime<Utc>>, String> {
-            let Some(v) = some(v) else { return Ok(None) };
-            let d = NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-                .map_err(|_| format!("{field}: `{v}` is not a date (YYYY-MM-DD)"))?;
-            let d = if next { d.succ_opt().unwrap_or(d) } else { d };
-            let start = d.and_hms_opt(0, 0, 0).expect("midnight exists");
-            Ok(tz
-                .from_local_datetime(&start)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc)))
-        };
+        let day = |field: &str, v: &str, next: bool| day_start(field, v, tz, next);
         Ok(OrderFilter {
             stage: match some(&self.stage) {
                 None => None,
@@ -1897,6 +1903,178 @@ async fn config_page(
         json,
         l,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stock
+
+struct StockRunView {
+    href: String,
+    at: TimeCell,
+    state: &'static str,
+    full_push: bool,
+    read: i64,
+    changed: i64,
+    sent: i64,
+    drops: String,
+    note: String,
+    release: String,
+}
+
+struct StockItemView {
+    dsco: String,
+    lingxing: String,
+    before: String,
+    available: i64,
+    reserve: i64,
+    qty: i64,
+    diff: String,
+    outcome: &'static str,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "stock.html")]
+struct StockPage {
+    l: Layout,
+    held: usize,
+    since: String,
+    runs: Vec<StockRunView>,
+    run_id: Option<String>,
+    items: Vec<StockItemView>,
+    more: usize,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StockQuery {
+    run: String,
+    since: String,
+}
+
+const STOCK_ITEMS: usize = 500;
+
+/// The stock sync runs (held ones first in mind), and one run's items SKU by SKU.
+async fn stock(
+    State(p): State<Pages>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<StockQuery>,
+) -> Response {
+    let l = p.layout(&headers, &uri, "stock", "stock.title");
+    let tz = p.cfg.timezone;
+    let runs = match p.store.stock_runs(false, 50).await {
+        Ok(r) => r,
+        Err(e) => return store_error(l, e),
+    };
+    let chosen = match some(&q.run) {
+        Some(id) => runs.iter().find(|r| r.run_id == id),
+        None => runs.first(),
+    };
+    let items = match chosen {
+        Some(r) => match p.store.stock_items_since(r.at, 100_000).await {
+            Ok(items) => items
+                .into_iter()
+                .filter(|i| i.run_id == r.run_id)
+                .collect::<Vec<_>>(),
+            Err(e) => return store_error(l, e),
+        },
+        None => Vec::new(),
+    };
+    render(StockPage {
+        held: runs
+            .iter()
+            .filter(|r| r.state == store::StockRunState::Held)
+            .count(),
+        since: Utc::now().with_timezone(&tz).format("%Y-%m-%d").to_string(),
+        run_id: chosen.map(|r| r.run_id.clone()),
+        more: items.len().saturating_sub(STOCK_ITEMS),
+        items: items
+            .iter()
+            .take(STOCK_ITEMS)
+            .map(|i| {
+                let available: i64 = i.read.values().sum();
+                StockItemView {
+                    dsco: i.dsco_sku.clone(),
+                    lingxing: i.lingxing_sku.clone(),
+                    before: i
+                        .previous_qty
+                        .map(|q| q.to_string())
+                        .unwrap_or_else(|| "–".into()),
+                    available,
+                    reserve: available - i.qty,
+                    qty: i.qty,
+                    diff: i
+                        .previous_qty
+                        .map(|b| format!("{:+}", i.qty - b))
+                        .unwrap_or_else(|| "–".into()),
+                    outcome: i.outcome.as_str(),
+                    message: i.message.clone(),
+                }
+            })
+            .collect(),
+        runs: runs
+            .iter()
+            .map(|r| StockRunView {
+                href: format!("/stock?{}", query_string(&[("run", &r.run_id)])),
+                at: time(r.at, tz),
+                state: r.state.as_str(),
+                full_push: r.full_push,
+                read: r.skus_read,
+                changed: r.skus_changed,
+                sent: r.skus_sent,
+                drops: format!("{} / {}", r.drops_to_zero, r.above_zero),
+                note: r.note.clone(),
+                release: match (&r.released_by, &r.release_reason) {
+                    (Some(by), Some(why)) => format!("{by}: {why}"),
+                    _ => String::new(),
+                },
+            })
+            .collect(),
+        l,
+    })
+}
+
+/// The stock items since a day (display zone) as CSV: UTF-8 with a BOM, the columns of
+/// `stock export`.
+async fn stock_csv(
+    State(p): State<Pages>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<StockQuery>,
+) -> Response {
+    let l = p.layout(&headers, &uri, "stock", "stock.title");
+    let since = match day_start("since", &q.since, p.cfg.timezone, false) {
+        Ok(t) => t.unwrap_or(DateTime::UNIX_EPOCH),
+        Err(e) => return error_page(l, StatusCode::BAD_REQUEST, "common.error", e),
+    };
+    let items = match p.store.stock_items_since(since, 200_000).await {
+        Ok(i) => i,
+        Err(e) => return store_error(l, e),
+    };
+    let mut buf = "\u{feff}".as_bytes().to_vec();
+    if let Err(e) = engine::stock::write_stock_csv(&items, &mut buf) {
+        return error_page(
+            l,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "common.error",
+            e.to_string(),
+        );
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"stock-{}.csv\"",
+                    since.format("%Y%m%d")
+                ),
+            ),
+        ],
+        buf,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -675,6 +675,65 @@ async fn config_page_shows_jobs_versions_and_a_diff(w: &World) {
     assert!(!same.contains("runtime_config.writes_enabled"));
 }
 
+/// A held stock run with its items, SKU by SKU, and the CSV of the day.
+async fn stock_page_and_csv(w: &World) {
+    let f = seed(&*w.store).await;
+    let now = Utc::now();
+    let run = store::StockRun {
+        run_id: "stock-1".into(),
+        at: now,
+        state: store::StockRunState::Held,
+        full_push: false,
+        skus_read: 2,
+        skus_changed: 1,
+        skus_sent: 0,
+        above_zero: 2,
+        drops_to_zero: 1,
+        note: "1 of 2 in-stock SKUs would drop to 0".into(),
+        released_by: None,
+        released_at: None,
+        release_reason: None,
+    };
+    let item = store::StockItem {
+        run_id: "stock-1".into(),
+        dsco_sku: "SKU-1001".into(),
+        lingxing_sku: "LX-1001".into(),
+        read: [("US-CA-01".to_owned(), 10)].into_iter().collect(),
+        warehouses: [("US-CA-01".to_owned(), 8)].into_iter().collect(),
+        qty: 8,
+        previous_qty: Some(3),
+        sent: false,
+        request_id: None,
+        outcome: store::StockOutcome::NotSent,
+        message: String::new(),
+        at: now,
+        updated_at: now,
+    };
+    w.store.record_stock_run(&run, &[item], &f).await.unwrap();
+    let html = w.page("/stock", "en").await;
+    assert!(html.contains("held by the zero-drop guard"), "{html}");
+    assert!(html.contains("1 of 2 in-stock SKUs would drop to 0"));
+    assert!(
+        html.contains("<td class=\"r\">3</td><td class=\"r\">10</td><td class=\"r\">2</td><td class=\"r\">8</td><td class=\"r\">+5</td>"),
+        "before, available, reserve, to send, diff:\n{html}"
+    );
+    let today = now
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = w.get(&format!("/stock.csv?since={today}"), "en").await;
+    assert_eq!(res.status(), 200);
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF");
+    let text = String::from_utf8_lossy(&bytes[3..]).to_string();
+    assert!(text.starts_with("at,run_id,dsco_sku"), "{text}");
+    assert!(
+        text.contains(",stock-1,SKU-1001,LX-1001,US-CA-01=10,US-CA-01=8,8,3,false,"),
+        "{text}"
+    );
+    assert_eq!(w.get("/stock.csv?since=soon", "en").await.status(), 400);
+}
+
 /// A ship-to name and a SKU that are HTML appear as text on every page that shows them.
 async fn values_from_far_sides_are_escaped(w: &World) {
     seed(&*w.store).await;
@@ -704,6 +763,7 @@ async fn security_headers_on_every_answer(w: &World) {
     for path in [
         "/mappings",
         "/config",
+        "/stock",
         "/audit",
         "/",
         "/orders",
@@ -781,6 +841,7 @@ suite!(
     runs_page_and_a_runs_orders,
     mappings_and_audit_pages,
     config_page_shows_jobs_versions_and_a_diff,
+    stock_page_and_csv,
     values_from_far_sides_are_escaped,
     security_headers_on_every_answer,
     language_switch_is_remembered,
