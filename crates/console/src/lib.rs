@@ -3,10 +3,11 @@
 //! # Layout
 //! - [`ops_router`]: `/healthz` (the store answers) and `/metrics` (Prometheus text), served by
 //!   `dsco-lingxing run` on the console's listen address.
-//! - [`pages_router`] (`web`): the operator pages (overview, orders, order, runs), read through
+//! - [`pages_router`] (`web`): the operator pages (overview, orders, order, runs, stock,
+//!   mappings, config, audit), read through
 //!   the read models of `model` and labelled from the catalogues of `i18n`; loopback only
 //!   ([`check_listen`]) until operators log in.
-//! - Mappings, stock, config and audit pages and the actions join here.
+//! - The actions and login join here.
 
 pub mod i18n;
 pub mod model;
