@@ -807,6 +807,69 @@ async fn language_switch_is_remembered(w: &World) {
     );
 }
 
+/// Server time of the overview and of filtered order lists on a SQLite store of 100,000 orders
+/// (a measurement, not a check of behaviour: `cargo test -p console --test main -- --ignored
+/// --nocapture render_time`).
+#[tokio::test]
+#[ignore]
+async fn render_time_on_100k_orders() {
+    let w = serve(sqlite().await).await;
+    let f = seed(&*w.store).await;
+    let base = Utc::now() - TimeDelta::days(30);
+    let started = std::time::Instant::now();
+    for chunk in 0..200 {
+        let orders: Vec<(PulledOrder, Stage)> = (0..500)
+            .map(|i| {
+                let n = chunk * 500 + i;
+                let t = base + TimeDelta::seconds(n);
+                let stage = Stage::from_number(1 + n % 6).unwrap();
+                (
+                    pulled(&format!("PO-B{n:06}"), &format!("SKU-{}", n % 900), "B", t),
+                    stage,
+                )
+            })
+            .collect();
+        w.store
+            .upsert_pulled_many(&orders, None, base, &f)
+            .await
+            .unwrap();
+        let skips: Vec<(NewEvent, Option<DateTime<Utc>>)> = orders
+            .iter()
+            .filter(|(o, s)| *s == Stage::Pulled && o.po.as_str().ends_with('1'))
+            .map(|(o, _)| {
+                let mut e = event(o.po.as_str(), base, EventOutcome::Skipped);
+                e.reason_code = Some("sku_unmatched".into());
+                e.reason_kind = Some(ReasonKind::NeedsAttention);
+                e.detail = o.skus.trim_end_matches("(1)").to_owned();
+                (e, None)
+            })
+            .collect();
+        w.store.record_events(&skips, &f).await.unwrap();
+    }
+    println!(
+        "seeded 100,000 orders in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    for path in [
+        "/",
+        "/orders",
+        "/orders?stage=3",
+        "/orders?kind=needs_attention",
+        "/orders?kind=needs_attention&code=sku_unmatched&subject=SKU-1",
+        "/orders?sku=SKU-7",
+        "/orders?q=PO-B0999",
+    ] {
+        let _ = w.page(path, "en").await;
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            let _ = w.page(path, "en").await;
+            best = best.min(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!("{path}: {best:.1} ms");
+    }
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
