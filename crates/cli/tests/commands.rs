@@ -598,20 +598,25 @@ fn get(addr: &str, path: &str) -> Option<String> {
     Some(out)
 }
 
-#[test]
-fn run_serves_health_and_metrics_and_stops_on_sigterm() {
-    let port = free_port();
-    let env = env_with(&format!(
-        "[console]\nlisten = \"127.0.0.1:{port}\"\n\n[runtime_config.jobs.cleanup_exports]\nenable = true\ncron = \"* * * * * *\"\nsize = 1\n"
-    ));
-    let child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+/// `run` in the background, its stderr kept for the end.
+fn spawn_run(env: &Env) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
         .arg("--config")
         .arg(&env.config)
         .arg("run")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn run_serves_health_and_metrics_and_stops_on_sigterm() {
+    let port = free_port();
+    let env = env_with(&format!(
+        "[console]\nlisten = \"127.0.0.1:{port}\"\n\n[runtime_config.jobs.cleanup_exports]\nenable = true\ncron = \"* * * * * *\"\nsize = 1\n"
+    ));
+    let child = spawn_run(&env);
     let addr = format!("127.0.0.1:{port}");
     let health = get_when_up(&addr, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
@@ -652,14 +657,7 @@ fn run_serves_no_pages_on_a_non_loopback_address() {
     let env = env_with(&format!(
         "[console]\nlisten = \"0.0.0.0:{port}\"\npassword = \"console-secret\"\n"
     ));
-    let child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
-        .arg("--config")
-        .arg(&env.config)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(&env);
     let addr = format!("127.0.0.1:{port}");
     let health = get_when_up(&addr, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
