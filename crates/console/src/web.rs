@@ -989,11 +989,15 @@ fn coded(code: i64, names: &[(i64, &str, &str)], lang: Lang) -> String {
 /// LingXing's order status codes, as LingXing names them.
 const LX_ORDER_STATUS: &[(i64, &str, &str)] = &[
     (0, "已创建", "created"),
+    (1, "同步中", "syncing"),
+    (2, "已同步", "synced"),
+    (3, "未付款", "unpaid"),
     (4, "待审核", "awaiting audit"),
     (5, "待发货", "awaiting shipment"),
     (6, "已发货", "shipped"),
     (7, "已取消", "cancelled"),
     (8, "不显示", "hidden"),
+    (9, "平台发货", "shipped by the platform"),
 ];
 
 /// LingXing's outbound (WMS) status codes.
