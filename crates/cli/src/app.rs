@@ -401,7 +401,7 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
     };
     let store = open_store(settings).await?;
     let tz = settings.console.timezone;
-    let Some(o) = store.get_order(&po).await? else {
+    let Some(d) = console::model::OrderDetail::load(&*store, &po, Utc::now()).await? else {
         // data defects (issue 13): an order without a PO is kept by its dscoOrderId.
         let unreadable = store.unreadable_orders(false, u32::MAX).await?;
         if let Some(u) = unreadable
@@ -415,6 +415,7 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
         eprintln!("no order {po} in the store (not pulled yet, or pulled into another store)");
         return Ok(ExitCode::from(1));
     };
+    let o = &d.order;
     println!("PO {po}");
     println!(
         "  stage: {} {} / {}",
@@ -426,18 +427,18 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
     match &o.reason {
         Some(r) => {
             println!("  reason: {} ({} / {})", r.code, r.kind, r.kind.label_zh());
-            print_reason(settings, &r.code, &r.detail);
+            let first = console_config(settings).language;
+            let second = match first {
+                domain::Lang::En => domain::Lang::Zh,
+                domain::Lang::Zh => domain::Lang::En,
+            };
+            for lang in [first, second] {
+                println!("    {}", d.reason_sentence(lang).unwrap_or_default());
+            }
         }
         None => println!("  reason: none"),
     }
-    let config = store
-        .runtime_config()
-        .await?
-        .map(|c| c.config)
-        .unwrap_or_default();
-    if let Some(t) = engine::jobs::stuck_threshold(&config, o.stage, Utc::now())
-        && Utc::now() - o.stage_entered_at > t
-    {
+    if let Some(t) = d.stuck_after.filter(|_| d.is_stuck()) {
         println!(
             "  STUCK: longer than {} min at this stage (卡单)",
             t.num_minutes()
@@ -480,10 +481,10 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
     if !o.flags.is_empty() {
         println!("  flags: {}", o.flags.join(", "));
     }
-    let intents = store.intents_for(&po).await?;
+    let intents = &d.intents;
     if !intents.is_empty() {
         println!("  writes:");
-        for i in &intents {
+        for i in intents {
             println!(
                 "    {} {}: {}{}",
                 i.kind.as_str(),
@@ -496,10 +497,7 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
                 }
             );
         }
-        let pending: Vec<_> = intents
-            .iter()
-            .filter(|i| i.state == store::IntentState::Submitted)
-            .collect();
+        let pending = d.pending_requests();
         if !pending.is_empty() {
             println!(
                 "  pending DSCO requests: {}",
@@ -512,7 +510,7 @@ async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
         }
     }
     println!("  timeline:");
-    for e in store.order_events(&po).await? {
+    for e in &d.events {
         let ev = &e.event;
         let moved = match (ev.from_stage, ev.to_stage) {
             (Some(a), Some(b)) => format!(" {}→{}", a.number(), b.number()),
@@ -637,24 +635,20 @@ async fn run(settings: Settings) -> Result<ExitCode> {
     let engine = build_engine(store.clone(), &settings)?;
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let listener = tokio::net::TcpListener::bind(settings.console.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (console.listen)",
-                settings.console.listen
-            )
-        })?;
-    tracing::info!(listen = %settings.console.listen, "serving /healthz, /readyz and /metrics");
-    let app = console::ops_router(engine.clone(), Some(render));
     let mut http_stop = stop_rx.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let (_, http) = serve_router(
+        settings.console.listen,
+        console_app(
+            settings.console.listen,
+            engine.clone(),
+            console_config(&settings),
+            Some(render),
+        ),
+        async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        },
+    )
+    .await?;
 
     let scheduler = tokio::spawn(Scheduler::new(engine).run(stop_rx));
     tokio::spawn(async move {
@@ -670,7 +664,58 @@ async fn run(settings: Settings) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+/// The console's display settings from the deployment file.
+pub(crate) fn console_config(settings: &Settings) -> console::ConsoleConfig {
+    console::ConsoleConfig {
+        language: match settings.console.language {
+            crate::settings::Language::En => domain::Lang::En,
+            crate::settings::Language::ZhCn => domain::Lang::Zh,
+        },
+        timezone: settings.console.timezone,
+    }
+}
+
+/// `/healthz` and `/metrics`, and the pages when `listen` is loopback (they have no login yet:
+/// on another address only the two ops endpoints are served, with a warning naming
+/// `console.listen`).
+pub(crate) fn console_app(
+    listen: std::net::SocketAddr,
+    engine: Arc<Engine>,
+    cfg: console::ConsoleConfig,
+    metrics: Option<console::MetricsRender>,
+) -> axum::Router {
+    let store = engine.store().clone();
+    let ops = console::ops_router(engine, metrics);
+    match console::check_listen(listen) {
+        Ok(()) => ops.merge(console::pages_router(store, cfg)),
+        Err(e) => {
+            tracing::warn!("{e}; serving /healthz, /readyz and /metrics only");
+            ops
+        }
+    }
+}
+
+/// Binds `listen` (an error names `console.listen`; port 0 picks a free port) and serves `app`
+/// until `stop` completes. Returns the console's URL and the server task.
+pub(crate) async fn serve_router(
+    listen: std::net::SocketAddr,
+    app: axum::Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (console.listen)"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(listen = %addr, "serving the console, /healthz, /readyz and /metrics");
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+    });
+    Ok((format!("http://{addr}/"), task))
+}
+
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -367,6 +367,12 @@ pub struct DemoArgs {
     /// Give up (exit 1) when orders are still moving after this many seconds.
     #[arg(long, default_value_t = 150)]
     pub timeout_secs: u64,
+    /// Where the console serves the demo's store (loopback; port 0 picks a free one).
+    #[arg(long, default_value = crate::settings::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// Exit after the summary instead of serving the console until Ctrl-C (scripts, CI).
+    #[arg(long)]
+    pub exit_when_done: bool,
 }
 
 /// Whether an order needs nothing more from the jobs: done, cancelled, or parked on a reason a
@@ -469,6 +475,19 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     println!(
         "jobs every 2 s (real time); LingXing audits 2–8 s after creation and ships 3–12 s later"
     );
+
+    let console = crate::app::console_app(
+        args.listen,
+        w.engine.clone(),
+        console::ConsoleConfig {
+            language: domain::Lang::Zh,
+            timezone: crate::settings::DEFAULT_DISPLAY_TIMEZONE,
+        },
+        None,
+    );
+    let (console_url, _console) =
+        crate::app::serve_router(args.listen, console, std::future::pending()).await?;
+    println!("console: {console_url}");
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let scheduler = tokio::spawn(Scheduler::new(w.engine.clone()).run(stop_rx));
@@ -584,6 +603,10 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         dir.display(),
         db.display()
     );
+    if !args.exit_when_done {
+        println!("console: {console_url} (serving until Ctrl-C; --exit-when-done exits here)");
+        crate::app::shutdown_signal().await;
+    }
     if all_settled {
         println!("every order is done, cancelled, needs attention or is held");
         Ok(ExitCode::SUCCESS)

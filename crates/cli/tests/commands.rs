@@ -598,20 +598,25 @@ fn get(addr: &str, path: &str) -> Option<String> {
     Some(out)
 }
 
-#[test]
-fn run_serves_health_and_metrics_and_stops_on_sigterm() {
-    let port = free_port();
-    let env = env_with(&format!(
-        "[console]\nlisten = \"127.0.0.1:{port}\"\n\n[runtime_config.jobs.cleanup_exports]\nenable = true\ncron = \"* * * * * *\"\nsize = 1\n"
-    ));
-    let child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+/// `run` in the background, its stderr kept for the end.
+fn spawn_run(env: &Env) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
         .arg("--config")
         .arg(&env.config)
         .arg("run")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn run_serves_health_and_metrics_and_stops_on_sigterm() {
+    let port = free_port();
+    let env = env_with(&format!(
+        "[console]\nlisten = \"127.0.0.1:{port}\"\n\n[runtime_config.jobs.cleanup_exports]\nenable = true\ncron = \"* * * * * *\"\nsize = 1\n"
+    ));
+    let child = spawn_run(&env);
     let addr = format!("127.0.0.1:{port}");
     let health = get_when_up(&addr, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
@@ -628,6 +633,13 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
             && ready.contains("\"name\":\"job:cleanup_exports\""),
         "{ready}"
     );
+    // The console's pages beside them (loopback), with their security headers.
+    let page = get(&addr, "/").unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        page.contains("content-security-policy") && page.contains("<!doctype html>"),
+        "{page}"
+    );
     let metrics = get(&addr, "/metrics").unwrap();
     assert!(metrics.contains("dl_job_runs_total"), "{metrics}");
     assert!(
@@ -643,6 +655,109 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
     // Nothing left running: the lease was freed and every run closed.
     let out = bin(&env, &["job", "run", "cleanup_exports"]);
     assert!(text(&out).contains("succeeded"), "{}", text(&out));
+}
+
+/// Without login the pages are not served on a non-loopback address; health and metrics are.
+#[test]
+fn run_serves_no_pages_on_a_non_loopback_address() {
+    let port = free_port();
+    let env = env_with(&format!(
+        "[console]\nlisten = \"0.0.0.0:{port}\"\npassword = \"console-secret\"\n"
+    ));
+    let child = spawn_run(&env);
+    let addr = format!("127.0.0.1:{port}");
+    let health = get_when_up(&addr, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let page = get(&addr, "/").unwrap();
+    assert!(page.starts_with("HTTP/1.1 404"), "{page}");
+    let out = terminate(child);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("console.listen (0.0.0.0:") && err.contains("loopback"),
+        "{err}"
+    );
+    assert!(!err.contains("console-secret"));
+}
+
+/// `order show` reads the same read model as the console's order page.
+#[test]
+fn order_show_explains_a_stored_order() {
+    let env = env_with("");
+    let url = format!("sqlite://{}/store.db", env.dir.path().display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let s = store::connect(&url).await.unwrap();
+            let now = chrono::Utc::now();
+            let lease = s
+                .try_acquire_lease(
+                    domain::JobName::PushToLingxing,
+                    "t",
+                    "run-1",
+                    now,
+                    Duration::from_secs(600),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            let po = domain::PoNumber::parse("PO-SHOW-1").unwrap();
+            let pulled = store::PulledOrder {
+                po: po.clone(),
+                dsco_order_id: None,
+                retailer_id: Some("1000099999".into()),
+                dsco_status: Some("created".into()),
+                dsco_lifecycle: None,
+                dsco_created_at: Some(now),
+                dsco_updated_at: Some(now),
+                warehouse_code: Some("US-CA-01".into()),
+                service_level: None,
+                skus: "SKU-1(1)".into(),
+                payload: json!({"poNumber": "PO-SHOW-1"}).into(),
+            };
+            s.upsert_pulled(
+                &pulled,
+                domain::Stage::Pulled,
+                Some("run-1"),
+                now,
+                &lease.fence(),
+            )
+            .await
+            .unwrap();
+            let e = store::NewEvent {
+                po,
+                at: now,
+                job: Some(domain::JobName::PushToLingxing),
+                run_id: Some("run-1".into()),
+                actor: None,
+                from_stage: None,
+                to_stage: None,
+                outcome: store::EventOutcome::Skipped,
+                reason_code: Some("shop_unmapped".into()),
+                reason_kind: Some(domain::ReasonKind::NeedsAttention),
+                detail: "1000099999".into(),
+            };
+            s.record_event(&e, None, Some(&lease.fence()))
+                .await
+                .unwrap();
+        });
+    let out = bin(&env, &["order", "show", "PO-SHOW-1"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("stage: 1 待推单 / pulled"), "{t}");
+    assert!(
+        t.contains("reason: shop_unmapped (needs_attention / 需处理)"),
+        "{t}"
+    );
+    let zh = domain::ReasonCode::ShopUnmapped.message_zh("1000099999");
+    let en = domain::ReasonCode::ShopUnmapped.message_en("1000099999");
+    let (zi, ei) = (t.find(&zh).expect("zh"), t.find(&en).expect("en"));
+    assert!(zi < ei, "the display language (zh-CN) first: {t}");
+    assert!(
+        t.contains("push_to_lingxing skipped [shop_unmapped] 1000099999"),
+        "{t}"
+    );
 }
 
 #[test]

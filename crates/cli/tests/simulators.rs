@@ -181,12 +181,14 @@ fn demo_settles_every_order_and_exits_zero() {
         .arg("demo")
         .arg("--dir")
         .arg(dir.path().join("demo"))
-        .args(["--timeout-secs", "240"])
+        .args(["--timeout-secs", "240", "--exit-when-done"])
+        .args(["--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed:\n{text}");
+    assert!(text.contains("console: http://127.0.0.1:"), "{text}");
     assert!(
         text.contains("every order is done, cancelled, needs attention or is held"),
         "{text}"

@@ -4,7 +4,16 @@
 //! - [`ops_router`]: `/healthz` (liveness: the store answers), `/readyz` (readiness: the
 //!   engine's checks — failing jobs, a full or read-only store, refused credentials) and
 //!   `/metrics` (Prometheus text), served by `dsco-lingxing run` on the console's listen address.
-//! - The pages (overview, orders, order, runs, mappings, audit) and the actions join here.
+//! - [`pages_router`] (`web`): the operator pages (overview, orders, order, runs, stock,
+//!   mappings, config, audit), read through the read models of `model` and labelled from the
+//!   catalogues of `i18n`; loopback only ([`check_listen`]) until operators log in.
+//! - The actions and login join here.
+
+pub mod i18n;
+pub mod model;
+mod web;
+
+pub use web::{ConsoleConfig, check_listen, pages_router};
 
 use std::sync::Arc;
 

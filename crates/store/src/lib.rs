@@ -10,6 +10,7 @@
 //!   IMMEDIATE`, its pragmas) live in `WritePool` and `SqlStore::connect`. The batch writes
 //!   are set-based: their items go as one JSON parameter, unpacked per backend (`json_each` /
 //!   `jsonb_to_recordset`), so a batch of up to 500 items costs a few statements (`BatchSql`).
+//! - `sql::read`: the console's reads ([`ConsoleRead`], a supertrait of [`Store`]).
 //! - `stock`: the records of the non-order jobs (sync_stock runs, items and per-SKU state;
 //!   pull_sku_pair conflicts).
 //!
@@ -36,6 +37,7 @@ use domain::order::RawJson;
 use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
 use serde_json::Value;
 
+pub use sql::read::{CauseRow, ConsoleRead, OrderCursor, OrderFilter, OrderRow, StageSummary};
 pub use sql::{SqlStore, redact_url};
 pub use stock::*;
 
@@ -593,7 +595,7 @@ impl DscoRequestState {
 /// (Several writes take the run's fence, its id and the time beside their own arguments.)
 #[allow(clippy::too_many_arguments)]
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ConsoleRead + Send + Sync + 'static {
     fn backend(&self) -> BackendKind;
 
     // --- job leases -------------------------------------------------------------------------

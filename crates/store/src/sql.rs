@@ -984,14 +984,7 @@ fn run_from(r: &impl Cols) -> Result<RunRecord> {
 fn order_from(r: &impl Cols) -> Result<OrderRecord> {
     const T: &str = "orders";
     let payload = RawJson::from_store(r.s("payload")?);
-    let reason = match (r.os("reason_code")?, r.os("reason_kind")?) {
-        (Some(code), Some(kind)) => Some(OrderReason {
-            code,
-            kind: parse(T, &kind)?,
-            detail: r.os("reason_detail")?.unwrap_or_default(),
-        }),
-        _ => None,
-    };
+    let reason = reason_in(r)?;
     let next = r.i64("next_attempt_at")?;
     Ok(OrderRecord {
         pulled: PulledOrder {
@@ -1020,6 +1013,18 @@ fn order_from(r: &impl Cols) -> Result<OrderRecord> {
         created_at: at(T, r.i64("created_at")?)?,
         updated_at: at(T, r.i64("updated_at")?)?,
         marks: r.i64("marks")?,
+    })
+}
+
+/// An order row's current reason (`reason_code`, `reason_kind`, `reason_detail`).
+fn reason_in(r: &impl Cols) -> Result<Option<OrderReason>> {
+    Ok(match (r.os("reason_code")?, r.os("reason_kind")?) {
+        (Some(code), Some(kind)) => Some(OrderReason {
+            code,
+            kind: parse("orders", &kind)?,
+            detail: r.os("reason_detail")?.unwrap_or_default(),
+        }),
+        _ => None,
     })
 }
 
@@ -3774,3 +3779,6 @@ mod tests {
         }
     }
 }
+
+// After the macros above, which it uses.
+pub mod read;

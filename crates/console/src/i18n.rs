@@ -1,0 +1,586 @@
+//! The console's labels: one catalogue per language, looked up by key. Reasons come from the
+//! domain's reason catalogue (`domain::ReasonCode::message_zh` / `message_en`), not from here.
+
+pub use domain::Lang;
+
+/// The label catalogue of one language, as `(key, text)`.
+type Catalogue = &'static [(&'static str, &'static str)];
+
+pub const ZH: Catalogue = &[
+    ("app.title", "DSCO ⇄ 领星 控制台"),
+    ("nav.overview", "概览"),
+    ("nav.orders", "订单"),
+    ("nav.runs", "任务运行"),
+    ("nav.lang_switch", "English"),
+    ("nav.mappings", "映射"),
+    ("nav.audit", "审计日志"),
+    ("nav.stock", "库存"),
+    ("stock.title", "库存同步"),
+    (
+        "stock.held_callout",
+        "有被零库存保护暂停的同步：确认后用 stock release 放行",
+    ),
+    ("stock.since", "导出自"),
+    ("stock.runs", "同步运行"),
+    ("stock.state", "状态"),
+    ("stock.read", "读取 SKU"),
+    ("stock.changed", "变化"),
+    ("stock.sent", "发送"),
+    ("stock.drops", "降为 0"),
+    ("stock.items", "逐 SKU 明细"),
+    ("stock.dsco_before", "DSCO 原值"),
+    ("stock.lx_available", "领星可用"),
+    ("stock.reserve", "预留"),
+    ("stock.to_send", "发送值"),
+    ("stock.diff", "差异"),
+    ("stock.outcome", "结果"),
+    ("stock.more", "条未显示（导出 CSV 查看全部）"),
+    ("nav.config", "配置"),
+    ("config.title", "运行配置"),
+    ("config.size", "批量"),
+    ("config.settings", "设置"),
+    ("config.next_fires", "接下来三次运行"),
+    ("config.versions", "版本"),
+    ("config.version", "版本"),
+    ("config.from", "从"),
+    ("config.to", "到"),
+    ("config.diff", "对比"),
+    ("config.no_changes", "两个版本相同。"),
+    ("config.json", "完整配置（JSON，不含 mapping.sku）"),
+    ("mappings.title", "映射"),
+    ("mappings.entries", "条"),
+    ("mappings.lingxing_sku", "领星 SKU"),
+    ("mappings.source", "来源"),
+    ("mappings.more", "条未显示（用 SKU 筛选）"),
+    ("mappings.conflicts", "最近一次 pull_sku_pair 的配对冲突"),
+    ("mappings.changes", "谁在何时修改了配置和映射"),
+    ("mappings.shop", "DSCO 零售商 → 领星店铺 store_id"),
+    ("mappings.warehouse", "DSCO 仓库代码 → 领星仓库 wid"),
+    (
+        "mappings.shipment",
+        "仓库-服务级别 → 领星物流方式 logistics_type_id",
+    ),
+    ("mappings.carrier", "服务级别 → 回传 DSCO 的承运商"),
+    ("mappings.from", "DSCO"),
+    ("mappings.to", "领星"),
+    ("audit.title", "审计日志"),
+    ("audit.at", "时间"),
+    ("audit.actor", "操作人"),
+    ("audit.action", "动作"),
+    ("audit.target", "对象"),
+    ("audit.reason", "原因"),
+    ("common.times_in", "时间按时区显示："),
+    ("common.none", "无"),
+    ("common.yes", "是"),
+    ("common.no", "否"),
+    ("common.count", "数量"),
+    ("common.oldest", "最久"),
+    ("common.stage", "阶段"),
+    ("common.reason", "原因"),
+    ("common.kind", "类别"),
+    ("common.details", "详情"),
+    ("common.view", "查看"),
+    ("common.not_found", "未找到"),
+    ("common.error", "出错了"),
+    ("common.back_overview", "返回概览"),
+    ("kind.waiting", "等待中"),
+    ("kind.needs_attention", "需处理"),
+    ("kind.retrying", "重试中"),
+    ("kind.held", "已暂停"),
+    ("kind.stuck", "卡单"),
+    ("overview.title", "概览"),
+    ("overview.stages", "各阶段订单"),
+    ("overview.attention", "需处理（按原因分组）"),
+    (
+        "overview.in_sync",
+        "一切正常：没有需处理、暂停、重试中或卡住的订单。",
+    ),
+    ("overview.jobs", "任务"),
+    ("overview.writes_on", "写入已开启"),
+    (
+        "overview.writes_off",
+        "写入已关闭：不会向 DSCO 或领星写入任何内容",
+    ),
+    ("overview.config_version", "运行配置版本"),
+    (
+        "overview.no_config",
+        "没有运行配置：请用 config import 导入",
+    ),
+    ("overview.cause", "原因"),
+    ("overview.orders", "订单数"),
+    (
+        "overview.stuck_hint",
+        "超过 stuck_after_periods 个周期未推进",
+    ),
+    ("job.name", "任务"),
+    ("job.schedule", "计划"),
+    ("job.last_run", "上次运行"),
+    ("job.outcome", "结果"),
+    ("job.counts", "处理 / 推进 / 跳过 / 失败"),
+    ("job.next_fire", "下次运行"),
+    ("job.disabled", "已停用"),
+    ("job.not_configured", "未配置"),
+    ("job.never", "从未运行"),
+    ("orders.title", "订单"),
+    ("orders.filter", "筛选"),
+    ("orders.search_po", "PO 号（精确匹配直接打开）"),
+    ("orders.any", "全部"),
+    ("orders.reason_code", "原因代码"),
+    ("orders.subject", "原因对象"),
+    ("orders.retailer", "零售商"),
+    ("orders.warehouse", "仓库"),
+    ("orders.sku", "SKU"),
+    ("orders.tracking", "运单号"),
+    ("orders.lx_order", "领星订单号"),
+    ("orders.created_from", "DSCO 创建起"),
+    ("orders.created_to", "DSCO 创建止"),
+    ("orders.updated_from", "DSCO 更新起"),
+    ("orders.updated_to", "DSCO 更新止"),
+    ("orders.sort", "排序"),
+    ("orders.oldest_first", "最久在前"),
+    ("orders.newest_first", "最新在前"),
+    ("orders.apply", "筛选"),
+    ("orders.reset", "清除"),
+    ("orders.export_csv", "导出 CSV"),
+    ("orders.next_page", "下一页 →"),
+    ("orders.first_page", "← 第一页"),
+    ("orders.empty", "没有符合条件的订单。"),
+    ("orders.po", "PO 号"),
+    ("orders.in_stage_since", "进入阶段"),
+    ("orders.age", "停留"),
+    ("orders.dsco_created", "DSCO 创建"),
+    ("orders.skus", "行（SKU×数量）"),
+    ("order.title", "订单"),
+    ("order.since", "进入本阶段"),
+    ("order.no_reason", "没有待处理的原因。"),
+    ("order.stuck", "卡单：在本阶段停留超过阈值"),
+    ("order.next_attempt", "下次尝试"),
+    ("order.attempts", "尝试次数"),
+    ("order.flags", "标记"),
+    ("order.timeline", "时间线（最新在前）"),
+    ("order.dsco", "DSCO"),
+    ("order.dsco_status", "状态"),
+    ("order.lifecycle", "生命周期"),
+    ("order.service_level", "服务级别"),
+    ("order.ship_to", "收货人"),
+    ("order.lines", "订单行"),
+    ("order.line", "行"),
+    ("order.quantity", "数量"),
+    ("order.title_col", "品名"),
+    ("order.raw_payload", "DSCO 原始数据"),
+    ("order.download", "下载 JSON"),
+    ("order.lingxing", "领星"),
+    ("order.lx_orders", "领星订单"),
+    ("order.lx_status", "状态"),
+    ("order.outbounds", "出库单"),
+    ("order.wo", "出库单号"),
+    ("order.carrier", "承运商"),
+    ("order.shipped_at", "出库时间"),
+    ("order.sent_to_dsco", "已回传 DSCO"),
+    ("order.confirmed", "已确认"),
+    ("order.writes", "写入记录"),
+    ("order.invoice", "发票"),
+    ("order.requests", "DSCO 异步请求"),
+    ("order.request_id", "requestId"),
+    ("order.pending", "待确认"),
+    ("order.done", "已完成"),
+    ("order.checked_lx", "领星数据读取于"),
+    ("order.store", "领星店铺"),
+    ("tl.event", "事件"),
+    ("tl.write", "写入"),
+    ("tl.request", "DSCO 请求"),
+    ("tl.operator", "操作员"),
+    ("tl.times", "次，首次"),
+    ("outcome.pulled", "拉取"),
+    ("outcome.advanced", "推进"),
+    ("outcome.skipped", "跳过"),
+    ("outcome.submitted", "已提交"),
+    ("outcome.noted", "记录"),
+    ("outcome.operator", "人工操作"),
+    ("runs.title", "任务运行"),
+    ("runs.job", "任务"),
+    ("runs.all_jobs", "全部任务"),
+    ("runs.started", "开始"),
+    ("runs.duration", "耗时"),
+    ("runs.trigger", "触发"),
+    ("runs.outcome", "结果"),
+    ("runs.processed", "处理"),
+    ("runs.advanced", "推进"),
+    ("runs.waiting", "等待"),
+    ("runs.attention", "需处理"),
+    ("runs.retrying", "重试"),
+    ("runs.held", "暂停"),
+    ("runs.failed", "失败"),
+    ("runs.rejected", "被拒绝的触发（任务已在运行）"),
+    ("runs.blocking", "阻塞的运行"),
+    ("runs.repeats", "次数"),
+    ("runs.empty", "还没有运行记录。"),
+    ("run.title", "运行"),
+    ("run.what_it_did", "对订单做了什么"),
+    ("run.error", "错误"),
+    ("run.detail", "运行详情"),
+    ("run.dry_run", "演练（不写入）"),
+    ("run.only_po", "仅限 PO"),
+    ("run.holder", "执行者"),
+    ("run.config_version", "配置版本"),
+    ("run.no_events", "这次运行没有记录订单事件。"),
+];
+
+pub const EN: Catalogue = &[
+    ("app.title", "DSCO ⇄ LingXing console"),
+    ("nav.overview", "Overview"),
+    ("nav.orders", "Orders"),
+    ("nav.runs", "Job runs"),
+    ("nav.lang_switch", "中文"),
+    ("nav.mappings", "Mappings"),
+    ("nav.audit", "Audit log"),
+    ("nav.stock", "Stock"),
+    ("stock.title", "Stock sync"),
+    (
+        "stock.held_callout",
+        "A sync is held by the zero-drop guard: check it, then let it through with stock release",
+    ),
+    ("stock.since", "Export since"),
+    ("stock.runs", "Sync runs"),
+    ("stock.state", "State"),
+    ("stock.read", "SKUs read"),
+    ("stock.changed", "Changed"),
+    ("stock.sent", "Sent"),
+    ("stock.drops", "Drops to 0"),
+    ("stock.items", "Per SKU"),
+    ("stock.dsco_before", "DSCO before"),
+    ("stock.lx_available", "LingXing available"),
+    ("stock.reserve", "Reserve"),
+    ("stock.to_send", "To send"),
+    ("stock.diff", "Diff"),
+    ("stock.outcome", "Outcome"),
+    ("stock.more", "more not shown (export the CSV for all)"),
+    ("nav.config", "Config"),
+    ("config.title", "Runtime config"),
+    ("config.size", "Size"),
+    ("config.settings", "Settings"),
+    ("config.next_fires", "Next three fires"),
+    ("config.versions", "Versions"),
+    ("config.version", "Version"),
+    ("config.from", "From"),
+    ("config.to", "To"),
+    ("config.diff", "Compare"),
+    ("config.no_changes", "The two versions are the same."),
+    (
+        "config.json",
+        "The whole config (JSON, without mapping.sku)",
+    ),
+    ("mappings.title", "Mappings"),
+    ("mappings.entries", "entries"),
+    ("mappings.lingxing_sku", "LingXing SKU"),
+    ("mappings.source", "Source"),
+    ("mappings.more", "more not shown (filter by SKU)"),
+    (
+        "mappings.conflicts",
+        "SKU-pair conflicts of the last pull_sku_pair",
+    ),
+    (
+        "mappings.changes",
+        "Who changed the config and mappings, when",
+    ),
+    ("mappings.shop", "DSCO retailer → LingXing store_id"),
+    ("mappings.warehouse", "DSCO warehouse code → LingXing wid"),
+    (
+        "mappings.shipment",
+        "warehouse-service level → LingXing logistics_type_id",
+    ),
+    ("mappings.carrier", "service level → carrier sent to DSCO"),
+    ("mappings.from", "DSCO"),
+    ("mappings.to", "LingXing"),
+    ("audit.title", "Audit log"),
+    ("audit.at", "At"),
+    ("audit.actor", "Actor"),
+    ("audit.action", "Action"),
+    ("audit.target", "Target"),
+    ("audit.reason", "Reason"),
+    ("common.times_in", "Times shown in "),
+    ("common.none", "none"),
+    ("common.yes", "yes"),
+    ("common.no", "no"),
+    ("common.count", "Count"),
+    ("common.oldest", "Oldest"),
+    ("common.stage", "Stage"),
+    ("common.reason", "Reason"),
+    ("common.kind", "Kind"),
+    ("common.details", "Details"),
+    ("common.view", "View"),
+    ("common.not_found", "Not found"),
+    ("common.error", "Something went wrong"),
+    ("common.back_overview", "Back to the overview"),
+    ("kind.waiting", "waiting"),
+    ("kind.needs_attention", "needs attention"),
+    ("kind.retrying", "retrying"),
+    ("kind.held", "held"),
+    ("kind.stuck", "stuck"),
+    ("overview.title", "Overview"),
+    ("overview.stages", "Orders per stage"),
+    ("overview.attention", "Needs attention, by cause"),
+    (
+        "overview.in_sync",
+        "Everything is in sync: nothing needs attention, is held, retrying or stuck.",
+    ),
+    ("overview.jobs", "Jobs"),
+    ("overview.writes_on", "Writes enabled"),
+    (
+        "overview.writes_off",
+        "Writes disabled: nothing is written to DSCO or LingXing",
+    ),
+    ("overview.config_version", "Runtime config version"),
+    (
+        "overview.no_config",
+        "No runtime config: import one with config import",
+    ),
+    ("overview.cause", "Cause"),
+    ("overview.orders", "Orders"),
+    (
+        "overview.stuck_hint",
+        "not moved for longer than stuck_after_periods periods",
+    ),
+    ("job.name", "Job"),
+    ("job.schedule", "Schedule"),
+    ("job.last_run", "Last run"),
+    ("job.outcome", "Outcome"),
+    ("job.counts", "processed / advanced / skipped / failed"),
+    ("job.next_fire", "Next fire"),
+    ("job.disabled", "disabled"),
+    ("job.not_configured", "not configured"),
+    ("job.never", "never ran"),
+    ("orders.title", "Orders"),
+    ("orders.filter", "Filter"),
+    ("orders.search_po", "PO number (exact match opens it)"),
+    ("orders.any", "any"),
+    ("orders.reason_code", "Reason code"),
+    ("orders.subject", "Reason subject"),
+    ("orders.retailer", "Retailer"),
+    ("orders.warehouse", "Warehouse"),
+    ("orders.sku", "SKU"),
+    ("orders.tracking", "Tracking number"),
+    ("orders.lx_order", "LingXing order no."),
+    ("orders.created_from", "DSCO created from"),
+    ("orders.created_to", "DSCO created to"),
+    ("orders.updated_from", "DSCO updated from"),
+    ("orders.updated_to", "DSCO updated to"),
+    ("orders.sort", "Sort"),
+    ("orders.oldest_first", "oldest first"),
+    ("orders.newest_first", "newest first"),
+    ("orders.apply", "Filter"),
+    ("orders.reset", "Clear"),
+    ("orders.export_csv", "Export CSV"),
+    ("orders.next_page", "Next page →"),
+    ("orders.first_page", "← First page"),
+    ("orders.empty", "No orders match."),
+    ("orders.po", "PO"),
+    ("orders.in_stage_since", "In stage since"),
+    ("orders.age", "Age"),
+    ("orders.dsco_created", "DSCO created"),
+    ("orders.skus", "Lines (SKU×qty)"),
+    ("order.title", "Order"),
+    ("order.since", "In this stage since"),
+    ("order.no_reason", "No open reason."),
+    (
+        "order.stuck",
+        "Stuck: longer than the threshold at this stage",
+    ),
+    ("order.next_attempt", "Next attempt"),
+    ("order.attempts", "attempts"),
+    ("order.flags", "Flags"),
+    ("order.timeline", "Timeline (newest first)"),
+    ("order.dsco", "DSCO"),
+    ("order.dsco_status", "Status"),
+    ("order.lifecycle", "Lifecycle"),
+    ("order.service_level", "Service level"),
+    ("order.ship_to", "Ship to"),
+    ("order.lines", "Lines"),
+    ("order.line", "Line"),
+    ("order.quantity", "Qty"),
+    ("order.title_col", "Title"),
+    ("order.raw_payload", "DSCO payload as received"),
+    ("order.download", "Download JSON"),
+    ("order.lingxing", "LingXing"),
+    ("order.lx_orders", "LingXing orders"),
+    ("order.lx_status", "Status"),
+    ("order.outbounds", "Outbound orders"),
+    ("order.wo", "Outbound no."),
+    ("order.carrier", "Carrier"),
+    ("order.shipped_at", "Shipped at"),
+    ("order.sent_to_dsco", "Sent to DSCO"),
+    ("order.confirmed", "Confirmed"),
+    ("order.writes", "Writes"),
+    ("order.invoice", "Invoice"),
+    ("order.requests", "DSCO async requests"),
+    ("order.request_id", "requestId"),
+    ("order.pending", "pending"),
+    ("order.done", "done"),
+    ("order.checked_lx", "LingXing read at"),
+    ("order.store", "LingXing store"),
+    ("tl.event", "Event"),
+    ("tl.write", "Write"),
+    ("tl.request", "DSCO request"),
+    ("tl.operator", "Operator"),
+    ("tl.times", "times, first"),
+    ("outcome.pulled", "pulled"),
+    ("outcome.advanced", "advanced"),
+    ("outcome.skipped", "skipped"),
+    ("outcome.submitted", "submitted"),
+    ("outcome.noted", "noted"),
+    ("outcome.operator", "operator"),
+    ("runs.title", "Job runs"),
+    ("runs.job", "Job"),
+    ("runs.all_jobs", "all jobs"),
+    ("runs.started", "Started"),
+    ("runs.duration", "Duration"),
+    ("runs.trigger", "Trigger"),
+    ("runs.outcome", "Outcome"),
+    ("runs.processed", "Processed"),
+    ("runs.advanced", "Advanced"),
+    ("runs.waiting", "Waiting"),
+    ("runs.attention", "Attention"),
+    ("runs.retrying", "Retrying"),
+    ("runs.held", "Held"),
+    ("runs.failed", "Failed"),
+    (
+        "runs.rejected",
+        "Rejected fires (the job was already running)",
+    ),
+    ("runs.blocking", "Blocking run"),
+    ("runs.repeats", "Repeats"),
+    ("runs.empty", "No runs yet."),
+    ("run.title", "Run"),
+    ("run.what_it_did", "What it did to orders"),
+    ("run.error", "Error"),
+    ("run.detail", "Run detail"),
+    ("run.dry_run", "dry run (nothing written)"),
+    ("run.only_po", "Only PO"),
+    ("run.holder", "Holder"),
+    ("run.config_version", "Config version"),
+    ("run.no_events", "This run recorded no order events."),
+];
+
+/// The labels of one language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tr {
+    pub lang: Lang,
+}
+
+impl Tr {
+    pub fn new(lang: Lang) -> Tr {
+        Tr { lang }
+    }
+
+    /// The label for `key`; the key itself when missing (the catalogue test keeps that from
+    /// happening).
+    pub fn t<'a>(&self, key: &'a str) -> &'a str {
+        let cat = match self.lang {
+            Lang::Zh => ZH,
+            Lang::En => EN,
+        };
+        cat.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .unwrap_or(key)
+    }
+
+    /// `zh-CN` or `en`, for `<html lang>` and the cookie.
+    pub fn code(&self) -> &'static str {
+        lang_code(self.lang)
+    }
+}
+
+pub fn lang_code(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => "zh-CN",
+        Lang::En => "en",
+    }
+}
+
+pub fn parse_lang(s: &str) -> Option<Lang> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "zh-cn" | "zh" => Some(Lang::Zh),
+        "en" => Some(Lang::En),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn keys(c: Catalogue) -> BTreeSet<&'static str> {
+        let mut out = BTreeSet::new();
+        for (k, v) in c {
+            assert!(out.insert(*k), "duplicate key {k}");
+            assert!(!v.trim().is_empty(), "empty text for {k}");
+        }
+        out
+    }
+
+    #[test]
+    fn both_languages_have_every_key() {
+        let zh = keys(ZH);
+        let en = keys(EN);
+        let only_zh: Vec<_> = zh.difference(&en).collect();
+        let only_en: Vec<_> = en.difference(&zh).collect();
+        assert!(only_zh.is_empty(), "missing in English: {only_zh:?}");
+        assert!(only_en.is_empty(), "missing in Chinese: {only_en:?}");
+    }
+
+    /// Every `t("key")` the templates and the Rust code use is in the catalogue.
+    #[test]
+    fn every_key_used_is_in_the_catalogue() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut used = BTreeSet::new();
+        for sub in ["templates", "src"] {
+            for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                for part in text.split("t(\"").skip(1) {
+                    if let Some(end) = part.find('"') {
+                        let key = &part[..end];
+                        if key.contains('.') && !key.contains(' ') {
+                            used.insert(key.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(used.len() > 50, "the scan found the keys ({})", used.len());
+        let zh = keys(ZH);
+        let missing: Vec<_> = used.iter().filter(|k| !zh.contains(k.as_str())).collect();
+        assert!(
+            missing.is_empty(),
+            "keys used but not in the catalogue: {missing:?}"
+        );
+    }
+
+    /// The keys built at run time: reason kinds and event outcomes.
+    #[test]
+    fn built_keys_are_in_both_catalogues() {
+        let mut built: Vec<String> = domain::ReasonKind::ALL
+            .iter()
+            .map(|k| format!("kind.{}", k.as_str()))
+            .collect();
+        built.extend(
+            store::EventOutcome::ALL
+                .iter()
+                .map(|o| format!("outcome.{}", o.as_str())),
+        );
+        for cat in [ZH, EN] {
+            for k in &built {
+                assert!(cat.iter().any(|(c, _)| c == k), "{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn chinese_labels_are_chinese() {
+        let tr = Tr::new(Lang::Zh);
+        assert_eq!(tr.t("nav.orders"), "订单");
+        assert_eq!(Tr::new(Lang::En).t("nav.orders"), "Orders");
+        assert_eq!(tr.t("missing-key"), "missing-key");
+    }
+}
