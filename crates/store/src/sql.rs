@@ -3562,26 +3562,38 @@ mod tests {
         assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
     }
 
+    /// A new SQLite database at `url` with the migrations before `version` applied, as an older
+    /// release left it.
+    async fn migrated_before(url: &str, version: i64) -> SqlitePool {
+        let opts = SqliteConnectOptions::from_str(url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(opts).await.unwrap();
+        let mut before = Migrator::new(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite"
+        )))
+        .await
+        .unwrap();
+        let older: Vec<_> = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < version)
+            .cloned()
+            .collect();
+        assert_eq!(older.last().unwrap().version, version - 1);
+        before.migrations = older.into();
+        before.run(&pool).await.unwrap();
+        pool
+    }
+
     /// A database made before the payloads moved out of `orders` keeps every payload.
     #[tokio::test]
     async fn orders_keep_their_payloads_through_the_move_to_their_own_table() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/old.db", dir.path().display());
-        let opts = SqliteConnectOptions::from_str(&url)
-            .unwrap()
-            .create_if_missing(true);
         {
-            let pool = SqlitePool::connect_with(opts).await.unwrap();
-            let mut before = Migrator::new(std::path::Path::new(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/migrations/sqlite"
-            )))
-            .await
-            .unwrap();
-            let three: Vec<_> = before.migrations.iter().take(3).cloned().collect();
-            assert_eq!(three.last().unwrap().version, 3);
-            before.migrations = three.into();
-            before.run(&pool).await.unwrap();
+            let pool = migrated_before(&url, 4).await;
             for (po, payload) in [
                 ("PO-1", r#"{"poNumber":"PO-1","x":1}"#),
                 ("PO-2", r#"{"poNumber":"PO-2"}"#),
@@ -3633,25 +3645,8 @@ mod tests {
     async fn open_writes_of_orders_already_past_them_are_closed_by_0008() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/old.db", dir.path().display());
-        let opts = SqliteConnectOptions::from_str(&url)
-            .unwrap()
-            .create_if_missing(true);
         {
-            let pool = SqlitePool::connect_with(opts).await.unwrap();
-            let mut before = Migrator::new(std::path::Path::new(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/migrations/sqlite"
-            )))
-            .await
-            .unwrap();
-            let older: Vec<_> = before
-                .migrations
-                .iter()
-                .filter(|m| m.version < 8)
-                .cloned()
-                .collect();
-            before.migrations = older.into();
-            before.run(&pool).await.unwrap();
+            let pool = migrated_before(&url, 8).await;
             for (po, stage, kind, state) in [
                 ("PO-DONE", 5, "ack", "pending"),
                 ("PO-SHIP", 3, "ack", "ambiguous"),
