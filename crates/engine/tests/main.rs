@@ -166,6 +166,11 @@ both_backends!(
 );
 
 #[test]
+fn a_recorded_interleaving_with_a_split_after_audit_converges() {
+    property::a_recorded_interleaving_with_a_split_after_audit_converges();
+}
+
+#[test]
 fn random_interleavings_keep_the_stage_machine_sound() {
     property::random_interleavings_keep_the_stage_machine_sound();
 }

@@ -221,6 +221,32 @@ async fn case(actions: Vec<Action>, seed: u64) {
             before = after;
         }
     }
+    // PROP_DEBUG=1 prints every order's timeline, stored LingXing view and simulator state: what
+    // a failing sequence needs to be understood.
+    if std::env::var("PROP_DEBUG").is_ok() {
+        for po in &pos {
+            let p = PoNumber::parse(po).unwrap();
+            eprintln!("== {po}");
+            for e in w.store.order_events(&p).await.unwrap() {
+                eprintln!("  {e:?}");
+            }
+            eprintln!(
+                "  view {:?}",
+                w.store
+                    .lingxing_views(std::slice::from_ref(&p))
+                    .await
+                    .unwrap()
+            );
+            eprintln!(
+                "  lx {:?}",
+                w.lx.orders_for(po)
+                    .iter()
+                    .map(|o| (o.global_order_no.clone(), o.status, o.split_type))
+                    .collect::<Vec<_>>()
+            );
+            eprintln!("  wo {:?}", w.lx.outbounds_for(po));
+        }
+    }
     let mut done = 0;
     for po in &pos {
         let o = w
@@ -367,4 +393,39 @@ pub async fn a_shipment_dsco_rejected_stays_needing_attention(db: &Db) {
         Some("dsco_rejected"),
         "DSCO refused the shipment: a person must act"
     );
+}
+
+/// A sequence the property test found (shrunk): an order audited, then audited again as a split
+/// after a create that applied and timed out, must still reach stage 5 once LingXing ships it.
+pub fn a_recorded_interleaving_with_a_split_after_audit_converges() {
+    use Action::*;
+    use JobName::*;
+    let actions = vec![
+        Inject(Fault::LingxingCreateAppliedThenTimeout),
+        Run(PullDscoOrders),
+        Run(PushToLingxing),
+        Advance(395),
+        Audit(1, false),
+        ShipAll(0),
+        Audit(2, false),
+        Audit(2, true),
+        ShipOne(0),
+        Audit(1, true),
+        Run(PushToLingxing),
+        Audit(1, false),
+        ShipOne(1),
+        Advance(310),
+        Run(ShipToDsco),
+        Run(AckToDsco),
+        Run(ShipToDsco),
+        Run(PullDscoOrders),
+        Run(PushToLingxing),
+        Audit(0, false),
+    ];
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(case(actions, 644));
 }

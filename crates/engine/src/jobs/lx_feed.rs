@@ -210,9 +210,11 @@ pub(crate) async fn follow(
     let end = now;
     let start = match cursor {
         Some(c) => (c - OVERLAP).max(end - MAX_WINDOW),
-        // No cursor yet: the orders the job holds are looked up by number instead (see
-        // `lookup_unknown`), so the feed starts from now.
-        None => end - OVERLAP,
+        // No cursor yet (first start, or the jobs never ran): read as far back as the list
+        // allows. A view stored before the feed existed (by the push's existence check, say)
+        // may have changed since, and nothing else would tell: such an order would otherwise
+        // wait on a stale view until its weekly recheck. This costs only the first read.
+        None => end - MAX_WINDOW,
     };
     let store_ids: Vec<String> = ctx.config.mapping.shop.values().cloned().collect();
     let q = OrderListQuery {
