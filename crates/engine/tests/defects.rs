@@ -397,3 +397,42 @@ pub async fn a_timeout_leaves_no_credential_in_stored_text(db: &Db) {
         assert!(!text.contains(secret), "{secret:?} stored: {text}");
     }
 }
+
+/// An automatic cancel LingXing applied but did not answer is verified by reading the order
+/// back on the next pull: found cancelled, it is confirmed without a second cancel call.
+pub async fn an_unclear_automatic_cancel_is_verified_not_sent_again(db: &Db) {
+    const CANCEL: &str = "/pb/mp/order/v2/cancelOrder";
+    let w = world(
+        db,
+        json!({"pull_dsco_orders": {"auto_cancel_in_lingxing": true}}),
+    )
+    .await;
+    let p = w.dsco.generate_orders(1, 1502)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.lx.inject_fault(CANCEL, LFault::ApplyThenTimeout, Some(1));
+    w.dsco.cancel_order(&p);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    assert_eq!(w.lx.orders_for(&p)[0].status, 7, "LingXing applied it");
+    let i = w
+        .store
+        .intent(IntentKind::LingxingCancel, &p)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(i.state, IntentState::Ambiguous, "{i:?}");
+
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    let i = w
+        .store
+        .intent(IntentKind::LingxingCancel, &p)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(i.state, IntentState::Confirmed, "{i:?}");
+    assert_eq!(i.outcome, "found cancelled in LingXing");
+    assert_eq!(w.lx.calls(CANCEL), 1, "verified, not sent again");
+}

@@ -154,6 +154,7 @@ both_backends!(
     a_pull_burst_larger_than_size_drains_and_the_cursor_never_moves_back,
     an_order_changed_while_it_was_decided_is_decided_again,
     a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent,
+    an_unclear_automatic_cancel_is_verified_not_sent_again,
     no_write_stays_open_on_an_order_that_moved_on,
     a_timeout_leaves_no_credential_in_stored_text,
     a_run_error_never_stores_a_credential,

@@ -475,11 +475,33 @@ async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> 
     if !auto_cancel(ctx) || !ctx.writes_allowed() {
         return Ok(());
     }
-    for i in ctx
+    let open = ctx
         .store
         .open_intents(IntentKind::LingxingCancel, ctx.size())
-        .await?
-    {
+        .await?;
+    // The LingXing orders of every unclear cancel, read together (200 POs a call); `None` when
+    // the read failed: those cancels are verified next run.
+    let unclear: Vec<String> = open
+        .iter()
+        .filter(|i| i.state == IntentState::Ambiguous)
+        .map(|i| i.po.to_string())
+        .collect();
+    let found = if unclear.is_empty() {
+        Some(Vec::new())
+    } else {
+        match clients
+            .lingxing
+            .orders_by_platform_order_nos(&unclear, true)
+            .await
+        {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(orders = unclear.len(), error = %e, "unclear LingXing cancels not verified; tried again next run");
+                None
+            }
+        }
+    };
+    for i in open {
         let nos: Vec<String> = i.payload["order_list"]
             .as_array()
             .map(|a| {
@@ -489,21 +511,14 @@ async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> 
             })
             .unwrap_or_default();
         let cancel = if i.state == IntentState::Ambiguous {
-            let found = match clients
-                .lingxing
-                .orders_by_platform_order_nos(&[i.po.to_string()], true)
-                .await
-            {
-                Ok(f) => f,
-                Err(e) => {
-                    tracing::warn!(po = %i.po, error = %e, "unclear LingXing cancel not verified; tried again next run");
-                    continue;
-                }
+            let Some(found) = &found else {
+                continue;
             };
             let cancelled = |n: &String| {
-                found
-                    .iter()
-                    .any(|o| &o.global_order_no == n && matches!(o.status.code(), 7 | 8))
+                found.iter().any(|o| {
+                    &o.global_order_no == n
+                        && domain::order::LxOrderStatus::from_code(o.status.code()).is_cancelled()
+                })
             };
             if !nos.is_empty() && nos.iter().all(cancelled) {
                 settle_intents(
