@@ -80,7 +80,10 @@ impl FarFailure for lingxing::LingxingError {
         use lingxing::LingxingError as E;
         match self {
             E::AuthExpired { .. } => true,
-            E::Rejected { code, .. } => code.is("2001001") || code.is("2001002"),
+            E::Rejected { code, .. } => {
+                code.is(lingxing::codes::APP_ID_UNKNOWN)
+                    || code.is(lingxing::codes::APP_SECRET_WRONG)
+            }
             _ => false,
         }
     }

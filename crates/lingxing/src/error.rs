@@ -27,6 +27,10 @@ impl fmt::Display for Code {
 
 /// Well-known codes.
 pub mod codes {
+    /// appId unknown to LingXing.
+    pub const APP_ID_UNKNOWN: &str = "2001001";
+    /// appSecret wrong for the appId.
+    pub const APP_SECRET_WRONG: &str = "2001002";
     pub const TOKEN_MISSING_OR_EXPIRED: &str = "2001003";
     pub const TOKEN_NOT_MATCH: &str = "2001005";
     pub const SIGN_NOT_CORRECT: &str = "2001006";
