@@ -329,14 +329,30 @@ async fn after_upsert(
         Upserted::Refreshed(stage) => {
             if view.is_cancelled() && stage < Stage::Done {
                 let pushed = stage >= Stage::Pushed;
-                advance(
+                // Another job may move the order between the upsert and this move (an ACK or
+                // shipment decided on DSCO's "completed" lifecycle). A re-pull of an unchanged
+                // order no longer comes back here, so cancel from wherever it is now instead of
+                // leaving it to wait for ever.
+                let mut from = stage;
+                while !advance(
                     ctx,
                     &view.po,
-                    stage,
+                    from,
                     Stage::Cancelled,
                     "DSCO cancelled the order",
                 )
-                .await?;
+                .await?
+                {
+                    match ctx
+                        .store
+                        .stages_of(std::slice::from_ref(&view.po))
+                        .await?
+                        .get(&view.po)
+                    {
+                        Some(&now) if now != from && now < Stage::Done => from = now,
+                        _ => break,
+                    }
+                }
                 if pushed {
                     ctx.store
                         .add_flag(&view.po, "cancelled_after_push", Some(&ctx.fence))
