@@ -9,7 +9,7 @@ use clock::Clock;
 use domain::{JobName, RunOutcome, RuntimeConfig, Trigger};
 use engine::{Engine, EngineSettings, Job, JobError, RunCtx, RunOptions, RunResult, Scheduler};
 use serde_json::json;
-use store::Store;
+use store::prelude::*;
 use tokio::sync::watch;
 
 use crate::{Db, drive, settle, t0};

@@ -4,19 +4,23 @@
 //! `Arc<dyn Store>`.
 //!
 //! # Layout
-//! - this file: the trait, its records and errors.
-//! - `sql`: the implementation. The SQL is written once and compiled for both backends (the
+//! - this file: the traits, their records and errors. [`Store`] is the sum of role traits:
+//!   [`LeaseStore`], [`RunStore`], [`ConfigStore`], [`OrderStore`], [`IntentStore`],
+//!   [`StockStore`] and the console's [`ConsoleRead`]; [`prelude`] brings them into scope.
+//! - `sql`: the implementation, one file per role (`sql/leases.rs`, `runs.rs`, `config.rs`,
+//!   `orders.rs`, `intents.rs`, `stock.rs`, `read.rs`); `sql/mod.rs` holds what they share (the
+//!   pool, backend dispatch, fence checks, error mapping, row decoding) and `sql/batch.rs` the
+//!   set-based batch statements. The SQL is written once and compiled for both backends (the
 //!   `with_pool!` macro), so the two cannot drift; the few differences (SQLite's `BEGIN
 //!   IMMEDIATE`, its pragmas) live in `WritePool` and `SqlStore::connect`. The batch writes
 //!   are set-based: their items go as one JSON parameter, unpacked per backend (`json_each` /
 //!   `jsonb_to_recordset`), so a batch of up to 500 items costs a few statements (`BatchSql`).
-//! - `sql::read`: the console's reads ([`ConsoleRead`], a supertrait of [`Store`]).
 //! - `stock`: the records of the non-order jobs (sync_stock runs, items and per-SKU state;
 //!   pull_sku_pair conflicts).
 //!
 //! # Invariants
-//! - An order's `stage` is written only by [`Store::cas_stage`] (compare-and-swap on the current
-//!   stage), by the insert of a new order, and by [`Store::force_stage`] (an operator, with a
+//! - An order's `stage` is written only by [`OrderStore::cas_stage`] (compare-and-swap on the current
+//!   stage), by the insert of a new order, and by [`OrderStore::force_stage`] (an operator, with a
 //!   reason, audited).
 //! - Every write made by a run passes its [`Fence`]; the write's transaction first bumps the
 //!   job's lease row *where the token still matches*, so a run whose lease was taken over writes
@@ -40,6 +44,14 @@ use serde_json::Value;
 pub use sql::read::{CauseRow, ConsoleRead, OrderCursor, OrderFilter, OrderRow, StageSummary};
 pub use sql::{SqlStore, redact_url};
 pub use stock::*;
+
+/// The store's traits, to bring into scope with one `use store::prelude::*` (their methods need
+/// it only on a concrete type such as [`SqlStore`]; on `dyn Store` they are in scope already).
+pub mod prelude {
+    pub use crate::{
+        ConfigStore, ConsoleRead, IntentStore, LeaseStore, OrderStore, RunStore, StockStore, Store,
+    };
+}
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -261,7 +273,7 @@ impl SkuMap {
             .collect()
     }
 
-    /// The map after [`Store::replace_sku_entries`] of `source` by `entries` (what an import
+    /// The map after [`ConfigStore::replace_sku_entries`] of `source` by `entries` (what an import
     /// would leave, to show before it writes).
     pub fn with_entries(&self, source: SkuSource, entries: &BTreeMap<String, String>) -> SkuMap {
         let mut out = SkuMap {
@@ -281,7 +293,7 @@ impl SkuMap {
         out
     }
 
-    /// The map after [`Store::set_manual_sku`] (`None`: the manual entry removed).
+    /// The map after [`ConfigStore::set_manual_sku`] (`None`: the manual entry removed).
     pub fn with_manual(&self, dsco_sku: &str, lingxing_sku: Option<&str>) -> SkuMap {
         let mut manual = self.entries_of(SkuSource::Manual);
         match lingxing_sku {
@@ -367,7 +379,7 @@ pub struct OrderRecord {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// How many times the order was marked for a decision so far (see
-    /// [`Store::remark_changed`]).
+    /// [`OrderStore::remark_changed`]).
     pub marks: i64,
 }
 
@@ -466,7 +478,7 @@ pub struct Intent {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What LingXing shows for one order (see [`Store::set_lingxing_views`]).
+/// What LingXing shows for one order (see [`OrderStore::set_lingxing_views`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LingxingView {
     pub po: PoNumber,
@@ -475,7 +487,7 @@ pub struct LingxingView {
     pub snapshot: Value,
 }
 
-/// A change of one intent's state (see [`Store::update_intents`]).
+/// A change of one intent's state (see [`IntentStore::update_intents`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntentUpdate {
     pub key: String,
@@ -483,7 +495,7 @@ pub struct IntentUpdate {
     pub outcome: String,
 }
 
-/// One intent to record before a far-side call (see [`Store::put_intents`]).
+/// One intent to record before a far-side call (see [`IntentStore::put_intents`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewIntent {
     pub key: String,
@@ -591,14 +603,10 @@ impl DscoRequestState {
     }
 }
 
-/// The persistence the engine, the console and the CLI need.
-/// (Several writes take the run's fence, its id and the time beside their own arguments.)
+/// Job leases: who runs a job now, with the fencing token every write of the run carries.
 #[allow(clippy::too_many_arguments)]
 #[async_trait]
-pub trait Store: ConsoleRead + Send + Sync + 'static {
-    fn backend(&self) -> BackendKind;
-
-    // --- job leases -------------------------------------------------------------------------
+pub trait LeaseStore: Send + Sync {
     /// Takes the job's lease if it is free or expired; `None` if someone else holds it. A
     /// takeover increments the fencing token, which makes the previous holder's writes fail.
     async fn try_acquire_lease(
@@ -614,8 +622,12 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
     /// Frees the lease if still held with this token.
     async fn release_lease(&self, lease: &Lease) -> Result<()>;
     async fn lease_info(&self, job: JobName) -> Result<Option<LeaseInfo>>;
+}
 
-    // --- job runs ---------------------------------------------------------------------------
+/// Job runs: their records, refused fires, failure kinds and per-run details.
+#[allow(clippy::too_many_arguments)]
+#[async_trait]
+pub trait RunStore: Send + Sync {
     async fn insert_run(&self, run: &NewRun, fence: &Fence) -> Result<()>;
     /// Closes a run record. Not fenced: a run that lost its lease must still say so.
     async fn finish_run(
@@ -646,15 +658,27 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
     /// index read), so the scheduler calls it continuously, not only at start.
     async fn close_orphan_runs(&self, now: DateTime<Utc>) -> Result<u64>;
     /// Records the kind of failure a run met (e.g. `auth_refused`), for readiness. Not fenced,
-    /// like [`Store::finish_run`].
+    /// like [`RunStore::finish_run`].
     async fn set_run_failure(&self, run_id: &str, failure: &str) -> Result<()>;
     /// The failure kinds recorded with the job's last `limit` runs, by run id (runs without one
     /// are left out).
     async fn run_failures(&self, job: JobName, limit: u32) -> Result<BTreeMap<String, String>>;
-    /// Fails with [`StoreError::ReadOnly`] when the database refuses writes (it writes nothing).
-    async fn check_writable(&self) -> Result<()>;
+    /// What a run did beyond its counts (JSON), for the job's run page.
+    async fn set_run_detail(
+        &self,
+        run_id: &str,
+        job: JobName,
+        detail: &Value,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()>;
+    async fn run_detail(&self, run_id: &str) -> Result<Option<Value>>;
+}
 
-    // --- runtime config ---------------------------------------------------------------------
+/// Runtime config (versioned), `mapping.sku`, the audit log, cursors and the token cache.
+#[allow(clippy::too_many_arguments)]
+#[async_trait]
+pub trait ConfigStore: Send + Sync {
     async fn runtime_config(&self) -> Result<Option<StoredConfig>>;
     async fn runtime_config_version(&self) -> Result<Option<i64>>;
     /// The latest `limit` versions, most recent first (`config history`).
@@ -710,8 +734,13 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
     ) -> Result<()>;
     async fn cache_get(&self, key: &str) -> Result<Option<String>>;
     async fn cache_put(&self, key: &str, value: &str, now: DateTime<Utc>) -> Result<()>;
+}
 
-    // --- orders -----------------------------------------------------------------------------
+/// Orders: pulled upserts, stages (compare-and-swap), events, decision marks, LingXing views,
+/// tracking numbers, invoice ids, flags, and the DSCO orders the pull could not store.
+#[allow(clippy::too_many_arguments)]
+#[async_trait]
+pub trait OrderStore: Send + Sync {
     /// Inserts a new order at `initial_stage`, or refreshes the DSCO fields of a known one. Never
     /// changes a known order's stage or anything a later stage wrote.
     async fn upsert_pulled(
@@ -722,7 +751,7 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<Upserted>;
-    /// [`Store::upsert_pulled`] for a page of orders (each with its initial stage), in one
+    /// [`OrderStore::upsert_pulled`] for a page of orders (each with its initial stage), in one
     /// fenced transaction; the results in the same order.
     async fn upsert_pulled_many(
         &self,
@@ -735,7 +764,7 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
     /// Moves `po` from `from` to `to` if it is still at `from` and the move is forward (or to
     /// cancelled); records the event; clears the reason. `false` if the order was not at `from`.
     async fn cas_stage(&self, event: &NewEvent, fence: &Fence) -> Result<bool>;
-    /// [`Store::cas_stage`] for many orders in one fenced transaction; per event whether it
+    /// [`OrderStore::cas_stage`] for many orders in one fenced transaction; per event whether it
     /// moved its order.
     async fn cas_stages(&self, events: &[NewEvent], fence: &Fence) -> Result<Vec<bool>>;
     /// An operator's move to any stage, with a reason; audited.
@@ -755,7 +784,7 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
         next_attempt_at: Option<DateTime<Utc>>,
         fence: Option<&Fence>,
     ) -> Result<()>;
-    /// [`Store::record_event`] for many events (each with its next attempt), in one fenced
+    /// [`OrderStore::record_event`] for many events (each with its next attempt), in one fenced
     /// transaction, in order.
     async fn record_events(
         &self,
@@ -818,7 +847,7 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<bool>;
-    /// [`Store::set_lingxing_view`] for many orders in one fenced transaction; per order
+    /// [`OrderStore::set_lingxing_view`] for many orders in one fenced transaction; per order
     /// whether its view changed.
     async fn set_lingxing_views(
         &self,
@@ -828,7 +857,7 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
     ) -> Result<Vec<bool>>;
     /// The LingXing snapshot last stored for an order (`Null` when none).
     async fn lingxing_view(&self, po: &PoNumber) -> Result<(Value, Option<DateTime<Utc>>)>;
-    /// [`Store::lingxing_view`] for many orders, one query per 500; orders not stored are absent.
+    /// [`OrderStore::lingxing_view`] for many orders, one query per 500; orders not stored are absent.
     async fn lingxing_views(
         &self,
         pos: &[PoNumber],
@@ -836,14 +865,42 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
     /// Adds tracking numbers to the order (de-duplicated, comma-joined) and/or sets its invoice.
     async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()>;
     async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()>;
-    /// [`Store::add_tracking`] for many orders in one transaction (a few statements per 500).
+    /// [`OrderStore::add_tracking`] for many orders in one transaction (a few statements per 500).
     async fn add_trackings(&self, items: &[(PoNumber, Vec<String>)], fence: &Fence) -> Result<()>;
-    /// [`Store::set_invoice_id`] for many orders in one transaction (one statement per 500).
+    /// [`OrderStore::set_invoice_id`] for many orders in one transaction (one statement per 500).
     async fn set_invoice_ids(&self, items: &[(PoNumber, String)], fence: &Fence) -> Result<()>;
     /// Adds a flag (e.g. `cancelled_after_push`) to the order.
     async fn add_flag(&self, po: &PoNumber, flag: &str, fence: Option<&Fence>) -> Result<()>;
 
-    // --- intents and DSCO requests ----------------------------------------------------------
+    // --- data defects (issue 13): DSCO orders without a PO ------------------------------------
+    /// Records orders the pull could not store (one row per `dsco_order_id`: a repeat updates
+    /// `last_seen`, `seen`, the reason and the payload, and opens the row again if resolved).
+    async fn record_unreadable_orders(
+        &self,
+        items: &[UnreadableOrder],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()>;
+    /// Marks open rows of these `dsco_order_id`s resolved (the order was stored as an order);
+    /// returns how many.
+    async fn resolve_unreadable_orders(
+        &self,
+        dsco_order_ids: &[String],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<u64>;
+    /// Unreadable orders, oldest first; only those not resolved when `open_only`.
+    async fn unreadable_orders(
+        &self,
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<UnreadableOrderRecord>>;
+}
+
+/// Intents (external writes recorded before they are made) and DSCO async requests.
+#[allow(clippy::too_many_arguments)]
+#[async_trait]
+pub trait IntentStore: Send + Sync {
     /// Records an intent if none exists for (kind, key) and returns the stored one (so a second
     /// attempt sees the first's state).
     async fn put_intent(
@@ -865,7 +922,7 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<()>;
-    /// [`Store::update_intent`] for many keys of one kind, in one transaction.
+    /// [`IntentStore::update_intent`] for many keys of one kind, in one transaction.
     async fn update_intents(
         &self,
         kind: IntentKind,
@@ -886,14 +943,14 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
         restart: bool,
     ) -> Result<()>;
     async fn intent(&self, kind: IntentKind, key: &str) -> Result<Option<Intent>>;
-    /// [`Store::intent`] for many keys of one kind, one query per 500 keys; keys not recorded
+    /// [`IntentStore::intent`] for many keys of one kind, one query per 500 keys; keys not recorded
     /// are absent.
     async fn intents(&self, kind: IntentKind, keys: &[String]) -> Result<BTreeMap<String, Intent>>;
     async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>>;
     /// Intents of `kind` whose outcome is still open (`pending` or `ambiguous`), oldest first: the
     /// writes a job has to try again or verify without an order to wake it.
     async fn open_intents(&self, kind: IntentKind, limit: u32) -> Result<Vec<Intent>>;
-    /// [`Store::intents_for`] for many orders, only the intents of `kinds`, one query per 500;
+    /// [`IntentStore::intents_for`] for many orders, only the intents of `kinds`, one query per 500;
     /// orders without any are absent.
     async fn intents_of(
         &self,
@@ -912,8 +969,12 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<()>;
+}
 
-    // --- sync_stock -------------------------------------------------------------------------
+/// The non-order jobs: `sync_stock` state, runs and items; `pull_sku_pair` conflicts.
+#[allow(clippy::too_many_arguments)]
+#[async_trait]
+pub trait StockStore: Send + Sync {
     /// The stock state of every DSCO SKU ever sent.
     async fn stock_state(&self) -> Result<BTreeMap<String, StockState>>;
     /// Records a run and its items in one transaction; the sent items become the SKUs' pending
@@ -949,43 +1010,33 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
     /// Items of runs at or after `since`, oldest first (for the CSV export).
     async fn stock_items_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<StockItem>>;
 
-    // --- pull_sku_pair, run details ----------------------------------------------------------
+    // --- pull_sku_pair -----------------------------------------------------------------------
     async fn record_sku_conflicts(&self, conflicts: &[SkuConflict], fence: &Fence) -> Result<()>;
     async fn sku_conflicts(&self, run_id: &str) -> Result<Vec<SkuConflict>>;
-    /// What a run did beyond its counts (JSON), for the job's run page.
-    async fn set_run_detail(
-        &self,
-        run_id: &str,
-        job: JobName,
-        detail: &Value,
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<()>;
-    async fn run_detail(&self, run_id: &str) -> Result<Option<Value>>;
+}
 
-    // --- data defects (issue 13): DSCO orders without a PO ------------------------------------
-    /// Records orders the pull could not store (one row per `dsco_order_id`: a repeat updates
-    /// `last_seen`, `seen`, the reason and the payload, and opens the row again if resolved).
-    async fn record_unreadable_orders(
-        &self,
-        items: &[UnreadableOrder],
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<()>;
-    /// Marks open rows of these `dsco_order_id`s resolved (the order was stored as an order);
-    /// returns how many.
-    async fn resolve_unreadable_orders(
-        &self,
-        dsco_order_ids: &[String],
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<u64>;
-    /// Unreadable orders, oldest first; only those not resolved when `open_only`.
-    async fn unreadable_orders(
-        &self,
-        open_only: bool,
-        limit: u32,
-    ) -> Result<Vec<UnreadableOrderRecord>>;
+/// The persistence the engine, the console and the CLI need: the sum of the role traits
+/// ([`LeaseStore`], [`RunStore`], [`ConfigStore`], [`OrderStore`], [`IntentStore`], [`StockStore`],
+/// [`ConsoleRead`]), implemented once by [`SqlStore`]. A component that needs one role takes that
+/// trait; `use store::prelude::*` brings them all into scope (needed only to call them on a concrete
+/// type: on `dyn Store` and `S: Store` the supertraits' methods are in scope already).
+/// (Several writes take the run's fence, its id and the time beside their own arguments.)
+#[async_trait]
+pub trait Store:
+    LeaseStore
+    + RunStore
+    + ConfigStore
+    + OrderStore
+    + IntentStore
+    + StockStore
+    + ConsoleRead
+    + Send
+    + Sync
+    + 'static
+{
+    fn backend(&self) -> BackendKind;
+    /// Fails with [`StoreError::ReadOnly`] when the database refuses writes (it writes nothing).
+    async fn check_writable(&self) -> Result<()>;
 }
 
 /// A DSCO order the pull could not store as an order (no usable `poNumber`).
