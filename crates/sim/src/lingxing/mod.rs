@@ -8,6 +8,17 @@
 //! - appSecret `U2ltdWxhdG9yU2VjcmV0MQ==` (it contains `=`, like real secrets often contain
 //!   `+/=`: send it as multipart or URL-encode it in a query string).
 //!
+//! # Layout
+//! - this file: [`LingxingSimConfig`], [`LingxingSim`] (start, base URL, typed admin methods),
+//!   [`Fault`], the shared state (tokens, faults, per-endpoint stats).
+//! - `server`: the axum router, token endpoints, signature checks, capacity, faults and the
+//!   admin API.
+//! - `verify`: the signature as LingXing computes it.
+//! - `world`: the simulated ERP state: `seed` (what it starts with), `model` (ground truth),
+//!   `orders` (audit, split, create/list/cancel), `outbound` (outbound orders, shipping,
+//!   interception, `wmsOrderList`), `stock` (inventory and pairs), `reference` (sellers,
+//!   warehouses, logistics types), `wire` (request values and local times).
+//!
 //! # Behaviour
 //! - Token: `POST /api/auth-server/oauth/access-token` (`appId`, `appSecret`) and
 //!   `POST /api/auth-server/oauth/refresh` (`appId`, `refreshToken`), parameters as multipart,
