@@ -535,15 +535,25 @@ mod tests {
     fn every_key_used_is_in_the_catalogue() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut used = BTreeSet::new();
-        for sub in ["templates", "src"] {
-            for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
-                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-                for part in text.split("t(\"").skip(1) {
-                    if let Some(end) = part.find('"') {
-                        let key = &part[..end];
-                        if key.contains('.') && !key.contains(' ') {
-                            used.insert(key.to_owned());
-                        }
+        let mut files = Vec::new();
+        let mut dirs = vec![dir.join("templates"), dir.join("src")];
+        while let Some(d) = dirs.pop() {
+            for entry in std::fs::read_dir(d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        for path in files {
+            let text = std::fs::read_to_string(path).unwrap();
+            for part in text.split("t(\"").skip(1) {
+                if let Some(end) = part.find('"') {
+                    let key = &part[..end];
+                    if key.contains('.') && !key.contains(' ') {
+                        used.insert(key.to_owned());
                     }
                 }
             }
