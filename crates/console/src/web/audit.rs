@@ -1,15 +1,12 @@
 //! Audit log `/audit`.
 
 use askama::Template;
-use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use chrono_tz::Tz;
 use serde_json::Value;
 
-use super::Pages;
 use super::fmt::{TimeCell, time};
-use super::layout::{Layout, render, store_error};
+use super::layout::{Cx, Layout, render, store_error};
 
 pub(super) struct AuditView {
     pub(super) at: TimeCell,
@@ -44,11 +41,11 @@ struct AuditPage {
 }
 
 /// The audit log, most recent first.
-pub(super) async fn audit(State(p): State<Pages>, headers: HeaderMap, uri: Uri) -> Response {
-    let l = p.layout(&headers, &uri, "audit", "audit.title");
-    match p.store.audit_log(300).await {
+pub(super) async fn audit(cx: Cx) -> Response {
+    let l = cx.layout("audit", "audit.title");
+    match cx.store.audit_log(300).await {
         Ok(rows) => render(AuditPage {
-            audit: rows.iter().map(|a| audit_view(a, p.cfg.timezone)).collect(),
+            audit: rows.iter().map(|a| audit_view(a, cx.tz)).collect(),
             l,
         }),
         Err(e) => store_error(l, e),

@@ -1,16 +1,14 @@
 //! Config `/config`: the runtime config in effect, its versions and a diff between two.
 
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::Query;
 use axum::response::Response;
 use domain::JobName;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::Pages;
 use super::fmt::{TimeCell, time};
-use super::layout::{Layout, render, store_error};
+use super::layout::{Cx, Layout, render, store_error};
 
 pub(super) struct ConfigMeta {
     pub(super) version: i64,
@@ -65,17 +63,12 @@ pub(super) struct ConfigQuery {
 /// The runtime config in effect (jobs, crons, next fires, settings), its versions and the diff
 /// between any two. The runtime config holds no secret (those are in the deployment file, which
 /// the console never shows).
-pub(super) async fn config_page(
-    State(p): State<Pages>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<ConfigQuery>,
-) -> Response {
+pub(super) async fn config_page(cx: Cx, Query(q): Query<ConfigQuery>) -> Response {
     use domain::ImportedConfig;
     use domain::config::{ChangeKind, ConfigDiff};
-    let l = p.layout(&headers, &uri, "config", "config.title");
-    let tz = p.cfg.timezone;
-    let history = match p.store.runtime_config_history(100).await {
+    let l = cx.layout("config", "config.title");
+    let tz = cx.tz;
+    let history = match cx.store.runtime_config_history(100).await {
         Ok(h) => h,
         Err(e) => return store_error(l, e),
     };
@@ -85,7 +78,7 @@ pub(super) async fn config_page(
         .from
         .unwrap_or(to - 1)
         .max(history.last().map_or(0, |c| c.version));
-    let (store, history_ref) = (&p.store, &history);
+    let (store, history_ref) = (&cx.store, &history);
     let at = |v: i64| async move {
         match history_ref.iter().find(|c| c.version == v) {
             Some(c) => Ok(Some(c.config.clone())),
@@ -148,7 +141,7 @@ pub(super) async fn config_page(
             })
             .unwrap_or_default()
     };
-    let jobs = engine::upcoming_fires(&config, p.now(), 3)
+    let jobs = engine::upcoming_fires(&config, cx.now, 3)
         .into_iter()
         .filter_map(|(job, enabled, fires)| {
             let j = config.jobs.get(&job)?;

@@ -1,11 +1,17 @@
 //! The page frame (labels, active tab, language switch), rendering and error pages.
 
+use std::convert::Infallible;
+use std::sync::Arc;
+
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Deserialize;
+use store::Store;
 
 use super::Pages;
 use super::fmt::query_string;
@@ -22,9 +28,23 @@ pub(super) struct Layout {
     pub(super) switch_href: String,
 }
 
-impl Pages {
-    pub(super) fn lang(&self, headers: &HeaderMap) -> Lang {
-        headers
+/// What every page handler starts from: the store, the display zone, the time of the request,
+/// the chosen language (the `lang` cookie, else `console.language`) and the page's own address
+/// (where the language switch comes back to).
+pub(super) struct Cx {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) tz: Tz,
+    pub(super) now: DateTime<Utc>,
+    pub(super) t: Tr,
+    back: String,
+}
+
+impl FromRequestParts<Pages> for Cx {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, p: &Pages) -> Result<Self, Infallible> {
+        let lang = parts
+            .headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -32,40 +52,44 @@ impl Pages {
             .filter_map(|kv| kv.trim().split_once('='))
             .find(|(k, _)| *k == LANG_COOKIE)
             .and_then(|(_, v)| parse_lang(v))
-            .unwrap_or(self.cfg.language)
+            .unwrap_or(p.cfg.language);
+        Ok(Cx {
+            store: p.store.clone(),
+            tz: p.cfg.timezone,
+            now: Utc::now(),
+            t: Tr::new(lang),
+            back: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+                .to_owned(),
+        })
+    }
+}
+
+impl Cx {
+    pub(super) fn lang(&self) -> Lang {
+        self.t.lang
     }
 
-    pub(super) fn layout(
-        &self,
-        headers: &HeaderMap,
-        uri: &Uri,
-        nav: &'static str,
-        title: &str,
-    ) -> Layout {
-        let t = Tr::new(self.lang(headers));
+    /// The frame of a page under the tab `nav`, titled by the catalogue key `title`.
+    pub(super) fn layout(&self, nav: &'static str, title: &str) -> Layout {
+        let t = self.t;
         let other = match t.lang {
             Lang::Zh => Lang::En,
             Lang::En => Lang::Zh,
         };
-        let back = uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_owned();
         Layout {
             t,
             nav,
             title: t.t(title).to_owned(),
-            tz: self.cfg.timezone.name().to_owned(),
+            tz: self.tz.name().to_owned(),
             switch_href: format!(
                 "/lang?{}",
-                query_string(&[("to", lang_code(other)), ("back", &back)])
+                query_string(&[("to", lang_code(other)), ("back", &self.back)])
             ),
         }
-    }
-
-    pub(super) fn now(&self) -> DateTime<Utc> {
-        Utc::now()
     }
 }
 

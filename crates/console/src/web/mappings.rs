@@ -2,17 +2,15 @@
 //! conflicts and who changed them.
 
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::Query;
 use axum::response::Response;
 use domain::JobName;
 use serde::Deserialize;
 
-use super::Pages;
 use super::audit::{AuditView, audit_view};
 use super::config::ConfigMeta;
 use super::fmt::{some, time};
-use super::layout::{Layout, render, store_error};
+use super::layout::{Cx, Layout, render, store_error};
 
 struct Kv {
     k: String,
@@ -66,25 +64,20 @@ const SKU_ROWS: usize = 300;
 
 /// The runtime config's maps, `mapping.sku` with its sources, the last pair pull's conflicts and
 /// who changed any of them.
-pub(super) async fn mappings(
-    State(p): State<Pages>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<MappingsQuery>,
-) -> Response {
-    let l = p.layout(&headers, &uri, "mappings", "mappings.title");
-    let (tr, tz) = (l.t, p.cfg.timezone);
+pub(super) async fn mappings(cx: Cx, Query(q): Query<MappingsQuery>) -> Response {
+    let l = cx.layout("mappings", "mappings.title");
+    let (tr, tz) = (cx.t, cx.tz);
     let read = async {
-        let last_pairs = p.store.list_runs(Some(JobName::PullSkuPair), 1).await?;
+        let last_pairs = cx.store.list_runs(Some(JobName::PullSkuPair), 1).await?;
         let conflicts = match last_pairs.first() {
-            Some(r) => p.store.sku_conflicts(&r.id).await?,
+            Some(r) => cx.store.sku_conflicts(&r.id).await?,
             None => Vec::new(),
         };
         Ok::<_, store::StoreError>((
-            p.store.runtime_config().await?,
-            p.store.sku_map().await?,
+            cx.store.runtime_config().await?,
+            cx.store.sku_map().await?,
             conflicts,
-            p.store.audit_log(500).await?,
+            cx.store.audit_log(500).await?,
         ))
     };
     let (config, sku, conflicts, audit) = match read.await {

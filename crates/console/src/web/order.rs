@@ -2,8 +2,8 @@
 //! raw DSCO payload `/orders/{po}/payload.json`.
 
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -12,9 +12,8 @@ use domain::{PoNumber, ReasonCode};
 use serde_json::Value;
 use store::{EventOutcome, IntentKind};
 
-use super::Pages;
 use super::fmt::{TimeCell, age, dash, kind_label, po_href, stage_label, time};
-use super::layout::{Layout, error_page, render, store_error};
+use super::layout::{Cx, Layout, error_page, render, store_error};
 use crate::i18n::{Lang, Tr};
 use crate::model::{OrderDetail, reason_sentence};
 
@@ -219,14 +218,9 @@ fn timeline(d: &OrderDetail, tr: &Tr, tz: Tz) -> Vec<TimelineEntry> {
     out
 }
 
-pub(super) async fn order(
-    State(p): State<Pages>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(po): Path<String>,
-) -> Response {
-    let l = p.layout(&headers, &uri, "orders", "order.title");
-    let (tr, lang, tz, now) = (l.t, l.t.lang, p.cfg.timezone, p.now());
+pub(super) async fn order(cx: Cx, Path(po): Path<String>) -> Response {
+    let l = cx.layout("orders", "order.title");
+    let (tr, lang, tz, now) = (cx.t, cx.lang(), cx.tz, cx.now);
     let Ok(po) = PoNumber::parse(&po) else {
         return error_page(
             l,
@@ -235,7 +229,7 @@ pub(super) async fn order(
             format!("PO `{po}`"),
         );
     };
-    let d = match OrderDetail::load(&*p.store, &po, now).await {
+    let d = match OrderDetail::load(&*cx.store, &po, now).await {
         Ok(Some(d)) => d,
         Ok(None) => {
             return error_page(
@@ -427,15 +421,10 @@ pub(super) async fn order(
 }
 
 /// The DSCO payload as stored, as a download.
-pub(super) async fn payload(
-    State(p): State<Pages>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(po): Path<String>,
-) -> Response {
-    let l = p.layout(&headers, &uri, "orders", "order.title");
+pub(super) async fn payload(cx: Cx, Path(po): Path<String>) -> Response {
+    let l = cx.layout("orders", "order.title");
     let found = match PoNumber::parse(&po) {
-        Ok(po) => p
+        Ok(po) => cx
             .store
             .payloads_of(std::slice::from_ref(&po))
             .await

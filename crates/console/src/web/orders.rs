@@ -2,8 +2,8 @@
 
 use askama::Template;
 use axum::body::Body;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::extract::Query;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -11,13 +11,12 @@ use domain::{PoNumber, ReasonCode, ReasonKind, Stage};
 use serde::Deserialize;
 use store::{OrderCursor, OrderFilter, OrderRow};
 
-use super::Pages;
 use super::csv::csv_line;
 use super::fmt::{
     SelectOption, TimeCell, age, day_start, kind_label, po_href, query_string, some, stage_label,
     time,
 };
-use super::layout::{Layout, error_page, render, store_error};
+use super::layout::{Cx, Layout, error_page, render, store_error};
 use crate::model::reason_sentence;
 
 const PAGE_SIZE: u32 = 100;
@@ -153,26 +152,21 @@ struct OrdersPage {
     csv_href: String,
 }
 
-pub(super) async fn orders(
-    State(p): State<Pages>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(f): Query<OrdersQuery>,
-) -> Response {
-    let l = p.layout(&headers, &uri, "orders", "orders.title");
-    let (tr, lang, tz, now) = (l.t, l.t.lang, p.cfg.timezone, p.now());
+pub(super) async fn orders(cx: Cx, Query(f): Query<OrdersQuery>) -> Response {
+    let l = cx.layout("orders", "orders.title");
+    let (tr, lang, tz, now) = (cx.t, cx.lang(), cx.tz, cx.now);
     // An exact PO opens its page.
     if let Some(q) = some(&f.q)
         && let Ok(po) = PoNumber::parse(&q)
     {
-        match p.store.get_order(&po).await {
+        match cx.store.get_order(&po).await {
             Ok(Some(_)) => return Redirect::to(&po_href(po.as_str())).into_response(),
             Ok(None) => {}
             Err(e) => return store_error(l, e),
         }
     }
     let (rows, error) = match f.filter(tz) {
-        Ok(filter) => match p
+        Ok(filter) => match cx
             .store
             .order_page(&filter, f.newest_first(), f.after().as_ref(), PAGE_SIZE + 1)
             .await
@@ -263,15 +257,10 @@ pub(super) async fn orders(
 }
 /// The CSV export of the current filter: UTF-8 with a BOM (Excel reads the Chinese right), times
 /// in the display zone named in the header, read and sent a page at a time.
-pub(super) async fn orders_csv(
-    State(p): State<Pages>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(f): Query<OrdersQuery>,
-) -> Response {
-    let l = p.layout(&headers, &uri, "orders", "orders.title");
+pub(super) async fn orders_csv(cx: Cx, Query(f): Query<OrdersQuery>) -> Response {
+    let l = cx.layout("orders", "orders.title");
     let lang = l.t.lang;
-    let tz = p.cfg.timezone;
+    let tz = cx.tz;
     let filter = match f.filter(tz) {
         Ok(x) => x,
         Err(e) => return error_page(l, StatusCode::BAD_REQUEST, "common.error", e),
@@ -339,7 +328,7 @@ pub(super) async fn orders_csv(
         first: bool,
         done: bool,
     }
-    let store = p.store.clone();
+    let store = cx.store.clone();
     let newest = f.newest_first();
     let start = Cursor {
         after: None,

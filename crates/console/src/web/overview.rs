@@ -1,14 +1,11 @@
 //! Overview `/`: orders per stage, counts by kind, needs attention by cause, the jobs.
 
 use askama::Template;
-use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use domain::{ReasonKind, RunCounts};
 
-use super::Pages;
 use super::fmt::{TimeCell, age, job_describe, kind_label, query_string, stage_label, time};
-use super::layout::{Layout, render, store_error};
+use super::layout::{Cx, Layout, render, store_error};
 use crate::model::{Overview, reason_sentence};
 
 struct Counter {
@@ -75,14 +72,14 @@ fn counts_line(c: &RunCounts) -> String {
     )
 }
 
-pub(super) async fn overview(State(p): State<Pages>, headers: HeaderMap, uri: Uri) -> Response {
-    let l = p.layout(&headers, &uri, "overview", "overview.title");
-    let now = p.now();
-    let o = match Overview::load(&*p.store, now).await {
+pub(super) async fn overview(cx: Cx) -> Response {
+    let l = cx.layout("overview", "overview.title");
+    let now = cx.now;
+    let o = match Overview::load(&*cx.store, now).await {
         Ok(o) => o,
         Err(e) => return store_error(l, e),
     };
-    let (tr, lang, tz) = (l.t, l.t.lang, p.cfg.timezone);
+    let (tr, lang, tz) = (cx.t, cx.lang(), cx.tz);
     let mut counters: Vec<Counter> = [
         ReasonKind::NeedsAttention,
         ReasonKind::Held,

@@ -1,17 +1,16 @@
 //! Job runs `/runs` and one run `/runs/{id}`.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono_tz::Tz;
 use domain::{JobName, RunCounts};
 use serde::Deserialize;
 use store::RunRecord;
 
-use super::Pages;
 use super::fmt::{SelectOption, TimeCell, age, dash, po_href, time};
-use super::layout::{Layout, error_page, render, store_error};
+use super::layout::{Cx, Layout, error_page, render, store_error};
 use super::order::{event_detail, event_title};
 use crate::i18n::Lang;
 
@@ -71,17 +70,12 @@ pub(super) struct RunsQuery {
     job: String,
 }
 
-pub(super) async fn runs(
-    State(p): State<Pages>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<RunsQuery>,
-) -> Response {
-    let l = p.layout(&headers, &uri, "runs", "runs.title");
-    let (lang, tz) = (l.t.lang, p.cfg.timezone);
+pub(super) async fn runs(cx: Cx, Query(q): Query<RunsQuery>) -> Response {
+    let l = cx.layout("runs", "runs.title");
+    let (lang, tz) = (cx.lang(), cx.tz);
     let job = q.job.parse::<JobName>().ok();
     let (list, rejected) =
-        match tokio::try_join!(p.store.list_runs(job, 200), p.store.rejected_fires(job)) {
+        match tokio::try_join!(cx.store.list_runs(job, 200), cx.store.rejected_fires(job)) {
             Ok(x) => x,
             Err(e) => return store_error(l, e),
         };
@@ -136,18 +130,13 @@ struct RunPage {
     events: Vec<RunEventView>,
 }
 
-pub(super) async fn run(
-    State(p): State<Pages>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    let l = p.layout(&headers, &uri, "runs", "run.title");
-    let (tr, lang, tz) = (l.t, l.t.lang, p.cfg.timezone);
+pub(super) async fn run(cx: Cx, Path(id): Path<String>) -> Response {
+    let l = cx.layout("runs", "run.title");
+    let (tr, lang, tz) = (cx.t, cx.lang(), cx.tz);
     let found = tokio::try_join!(
-        p.store.get_run(&id),
-        p.store.run_detail(&id),
-        p.store.run_events(&id, 1000)
+        cx.store.get_run(&id),
+        cx.store.run_detail(&id),
+        cx.store.run_events(&id, 1000)
     );
     let (r, detail, events) = match found {
         Ok((Some(r), d, e)) => (r, d, e),

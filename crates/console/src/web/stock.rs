@@ -1,15 +1,14 @@
 //! Stock `/stock`: the sync runs and one run SKU by SKU; the CSV `/stock.csv`.
 
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::extract::Query;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::Pages;
 use super::fmt::{TimeCell, day_start, query_string, some, time};
-use super::layout::{Layout, error_page, render, store_error};
+use super::layout::{Cx, Layout, error_page, render, store_error};
 
 struct StockRunView {
     href: String,
@@ -58,15 +57,10 @@ pub(super) struct StockQuery {
 const STOCK_ITEMS: usize = 500;
 
 /// The stock sync runs (held ones first in mind), and one run's items SKU by SKU.
-pub(super) async fn stock(
-    State(p): State<Pages>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<StockQuery>,
-) -> Response {
-    let l = p.layout(&headers, &uri, "stock", "stock.title");
-    let tz = p.cfg.timezone;
-    let runs = match p.store.stock_runs(false, 50).await {
+pub(super) async fn stock(cx: Cx, Query(q): Query<StockQuery>) -> Response {
+    let l = cx.layout("stock", "stock.title");
+    let tz = cx.tz;
+    let runs = match cx.store.stock_runs(false, 50).await {
         Ok(r) => r,
         Err(e) => return store_error(l, e),
     };
@@ -75,7 +69,7 @@ pub(super) async fn stock(
         None => runs.first(),
     };
     let items = match chosen {
-        Some(r) => match p.store.stock_items_since(r.at, 100_000).await {
+        Some(r) => match cx.store.stock_items_since(r.at, 100_000).await {
             Ok(items) => items
                 .into_iter()
                 .filter(|i| i.run_id == r.run_id)
@@ -140,18 +134,13 @@ pub(super) async fn stock(
 
 /// The stock items since a day (display zone) as CSV: UTF-8 with a BOM, the columns of
 /// `stock export`.
-pub(super) async fn stock_csv(
-    State(p): State<Pages>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<StockQuery>,
-) -> Response {
-    let l = p.layout(&headers, &uri, "stock", "stock.title");
-    let since = match day_start("since", &q.since, p.cfg.timezone, false) {
+pub(super) async fn stock_csv(cx: Cx, Query(q): Query<StockQuery>) -> Response {
+    let l = cx.layout("stock", "stock.title");
+    let since = match day_start("since", &q.since, cx.tz, false) {
         Ok(t) => t.unwrap_or(DateTime::UNIX_EPOCH),
         Err(e) => return error_page(l, StatusCode::BAD_REQUEST, "common.error", e),
     };
-    let items = match p.store.stock_items_since(since, 200_000).await {
+    let items = match cx.store.stock_items_since(since, 200_000).await {
         Ok(i) => i,
         Err(e) => return store_error(l, e),
     };
