@@ -1,9 +1,8 @@
 //! Orders `/orders`: the filtered list paged by keyset, and its CSV export `/orders.csv`.
 
 use askama::Template;
-use axum::body::Body;
 use axum::extract::Query;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -11,7 +10,7 @@ use domain::{PoNumber, ReasonCode, ReasonKind, Stage};
 use serde::Deserialize;
 use store::{OrderCursor, OrderFilter, OrderRow};
 
-use super::csv::csv_line;
+use super::csv::{CSV_PAGE, csv_line, paged_csv};
 use super::fmt::{
     SelectOption, TimeCell, age, day_start, kind_label, po_href, query_string, some, stage_label,
     time,
@@ -20,7 +19,6 @@ use super::layout::{Cx, Layout, error_page, render, store_error};
 use crate::model::reason_sentence;
 
 const PAGE_SIZE: u32 = 100;
-const CSV_PAGE: u32 = 500;
 
 /// The order list's query string; empty values mean "any".
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -323,62 +321,19 @@ pub(super) async fn orders_csv(cx: Cx, Query(f): Query<OrdersQuery>) -> Response
             fmt(r.dsco_updated_at),
         ])
     };
-    struct Cursor {
-        after: Option<OrderCursor>,
-        first: bool,
-        done: bool,
-    }
-    let store = cx.store.clone();
-    let newest = f.newest_first();
-    let start = Cursor {
-        after: None,
-        first: true,
-        done: false,
-    };
-    let stream = futures::stream::unfold(start, move |mut c| {
-        let store = store.clone();
-        let filter = filter.clone();
-        let header_line = header_line.clone();
-        async move {
-            if c.done {
-                return None;
+    let (store, newest) = (cx.store.clone(), f.newest_first());
+    paged_csv(
+        format!("orders-{}.csv", Utc::now().format("%Y%m%d-%H%M%S")),
+        header_line,
+        move |after: Option<OrderCursor>| {
+            let (store, filter) = (store.clone(), filter.clone());
+            async move {
+                store
+                    .order_page(&filter, newest, after.as_ref(), CSV_PAGE)
+                    .await
             }
-            let mut chunk = String::new();
-            if c.first {
-                chunk.push('\u{feff}');
-                chunk.push_str(&header_line);
-                c.first = false;
-            }
-            match store
-                .order_page(&filter, newest, c.after.as_ref(), CSV_PAGE)
-                .await
-            {
-                Ok(rows) => {
-                    c.done = rows.len() < CSV_PAGE as usize;
-                    c.after = rows.last().map(OrderRow::cursor);
-                    for r in &rows {
-                        chunk.push_str(&row_line(r));
-                    }
-                    Some((Ok::<_, std::io::Error>(chunk), c))
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "console CSV export: store read failed");
-                    c.done = true;
-                    Some((Err(std::io::Error::other(e.to_string())), c))
-                }
-            }
-        }
-    });
-    let name = format!("orders-{}.csv", Utc::now().format("%Y%m%d-%H%M%S"));
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        Body::from_stream(stream),
+        },
+        OrderRow::cursor,
+        move |rows| rows.iter().map(&row_line).collect(),
     )
-        .into_response()
 }

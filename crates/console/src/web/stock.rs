@@ -2,11 +2,14 @@
 
 use askama::Template;
 use axum::extract::Query;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use store::{StockItem, StockItemCursor};
+
+use super::csv::{CSV_PAGE, paged_csv};
 use super::fmt::{TimeCell, day_start, query_string, some, time};
 use super::layout::{Cx, Layout, error_page, render, store_error};
 
@@ -44,7 +47,7 @@ struct StockPage {
     runs: Vec<StockRunView>,
     run_id: Option<String>,
     items: Vec<StockItemView>,
-    more: usize,
+    more: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -69,11 +72,12 @@ pub(super) async fn stock(cx: Cx, Query(q): Query<StockQuery>) -> Response {
         None => runs.first(),
     };
     let items = match chosen {
-        Some(r) => match cx.store.stock_items_since(r.at, 100_000).await {
-            Ok(items) => items
-                .into_iter()
-                .filter(|i| i.run_id == r.run_id)
-                .collect::<Vec<_>>(),
+        Some(r) => match cx
+            .store
+            .stock_item_page(Some(&r.run_id), r.at, None, STOCK_ITEMS as u32 + 1)
+            .await
+        {
+            Ok(items) => items,
             Err(e) => return store_error(l, e),
         },
         None => Vec::new(),
@@ -85,7 +89,7 @@ pub(super) async fn stock(cx: Cx, Query(q): Query<StockQuery>) -> Response {
             .count(),
         since: Utc::now().with_timezone(&tz).format("%Y-%m-%d").to_string(),
         run_id: chosen.map(|r| r.run_id.clone()),
-        more: items.len().saturating_sub(STOCK_ITEMS),
+        more: items.len() > STOCK_ITEMS,
         items: items
             .iter()
             .take(STOCK_ITEMS)
@@ -133,19 +137,15 @@ pub(super) async fn stock(cx: Cx, Query(q): Query<StockQuery>) -> Response {
 }
 
 /// The stock items since a day (display zone) as CSV: UTF-8 with a BOM, the columns of
-/// `stock export`.
+/// `stock export`, read and sent a page at a time.
 pub(super) async fn stock_csv(cx: Cx, Query(q): Query<StockQuery>) -> Response {
     let l = cx.layout("stock", "stock.title");
     let since = match day_start("since", &q.since, cx.tz, false) {
         Ok(t) => t.unwrap_or(DateTime::UNIX_EPOCH),
         Err(e) => return error_page(l, StatusCode::BAD_REQUEST, "common.error", e),
     };
-    let items = match cx.store.stock_items_since(since, 200_000).await {
-        Ok(i) => i,
-        Err(e) => return store_error(l, e),
-    };
-    let mut buf = "\u{feff}".as_bytes().to_vec();
-    if let Err(e) = engine::stock::write_stock_csv(&items, &mut buf) {
+    let mut header = Vec::new();
+    if let Err(e) = engine::stock::write_stock_header(&mut header) {
         return error_page(
             l,
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -153,18 +153,24 @@ pub(super) async fn stock_csv(cx: Cx, Query(q): Query<StockQuery>) -> Response {
             e.to_string(),
         );
     }
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"stock-{}.csv\"",
-                    since.format("%Y%m%d")
-                ),
-            ),
-        ],
-        buf,
+    let store = cx.store.clone();
+    paged_csv(
+        format!("stock-{}.csv", since.format("%Y%m%d")),
+        String::from_utf8_lossy(&header).into_owned(),
+        move |after: Option<StockItemCursor>| {
+            let store = store.clone();
+            async move {
+                store
+                    .stock_item_page(None, since, after.as_ref(), CSV_PAGE)
+                    .await
+            }
+        },
+        StockItem::cursor,
+        |items| {
+            let mut buf = Vec::new();
+            // Writing to a Vec cannot fail.
+            let _ = engine::stock::write_stock_rows(items, &mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        },
     )
-        .into_response()
 }
