@@ -34,7 +34,7 @@ pub const ZH: Catalogue = &[
     ("stock.to_send", "发送值"),
     ("stock.diff", "差异"),
     ("stock.outcome", "结果"),
-    ("stock.more", "条未显示（导出 CSV 查看全部）"),
+    ("stock.more", "只显示前 500 条（导出 CSV 查看全部）"),
     ("nav.config", "配置"),
     ("config.title", "运行配置"),
     ("config.size", "批量"),
@@ -254,7 +254,10 @@ pub const EN: Catalogue = &[
     ("stock.to_send", "To send"),
     ("stock.diff", "Diff"),
     ("stock.outcome", "Outcome"),
-    ("stock.more", "more not shown (export the CSV for all)"),
+    (
+        "stock.more",
+        "Only the first 500 are shown (export the CSV for all)",
+    ),
     ("nav.config", "Config"),
     ("config.title", "Runtime config"),
     ("config.size", "Size"),
@@ -535,15 +538,25 @@ mod tests {
     fn every_key_used_is_in_the_catalogue() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut used = BTreeSet::new();
-        for sub in ["templates", "src"] {
-            for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
-                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-                for part in text.split("t(\"").skip(1) {
-                    if let Some(end) = part.find('"') {
-                        let key = &part[..end];
-                        if key.contains('.') && !key.contains(' ') {
-                            used.insert(key.to_owned());
-                        }
+        let mut files = Vec::new();
+        let mut dirs = vec![dir.join("templates"), dir.join("src")];
+        while let Some(d) = dirs.pop() {
+            for entry in std::fs::read_dir(d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        for path in files {
+            let text = std::fs::read_to_string(path).unwrap();
+            for part in text.split("t(\"").skip(1) {
+                if let Some(end) = part.find('"') {
+                    let key = &part[..end];
+                    if key.contains('.') && !key.contains(' ') {
+                        used.insert(key.to_owned());
                     }
                 }
             }

@@ -41,7 +41,9 @@ use domain::order::RawJson;
 use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
 use serde_json::Value;
 
-pub use sql::read::{CauseRow, ConsoleRead, OrderCursor, OrderFilter, OrderRow, StageSummary};
+pub use sql::read::{
+    CauseRow, ConsoleRead, OrderCursor, OrderFilter, OrderRow, StageSummary, StockItemCursor,
+};
 pub use sql::{SqlStore, redact_url};
 pub use stock::*;
 

@@ -77,6 +77,7 @@ suite!(
     cases::lingxing_view_marks_changes_and_tracking_dedupes,
     cases::intents_are_recorded_once_and_requests_tracked,
     cases::stock_runs_settle_into_confirmed_state_and_release_once,
+    cases::stock_items_page_by_keyset,
     cases::sku_conflicts_and_run_details_are_kept,
     cases::batched_writes_apply_every_item_or_none,
     batches::batch_moves_match_one_by_one,

@@ -22,7 +22,17 @@ const HEADER: [&str; 12] = [
 /// Writes the items as CSV (RFC 4180 quoting), header first. Warehouses read as `code=qty`
 /// joined by `;`.
 pub fn write_stock_csv(items: &[StockItem], out: &mut impl Write) -> io::Result<()> {
-    line(out, HEADER.iter().map(|s| s.to_string()))?;
+    write_stock_header(out)?;
+    write_stock_rows(items, out)
+}
+
+/// The CSV's header line alone (an export written a page at a time starts with it).
+pub fn write_stock_header(out: &mut impl Write) -> io::Result<()> {
+    line(out, HEADER.iter().map(|s| s.to_string()))
+}
+
+/// The items' lines alone, as [`write_stock_csv`] writes them after the header.
+pub fn write_stock_rows(items: &[StockItem], out: &mut impl Write) -> io::Result<()> {
     for i in items {
         line(
             out,

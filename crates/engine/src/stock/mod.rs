@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub use cleanup::{
     CleanupExports, CleanupReport, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_BYTES, cleanup,
 };
-pub use csv::write_stock_csv;
+pub use csv::{write_stock_csv, write_stock_header, write_stock_rows};
 pub use pairs::{PullSkuPair, write_atomically};
 pub use sync::{DEFAULT_FULL_PUSH_EVERY, DEFAULT_ZERO_DROP_SHARE, SyncStock};
 

@@ -81,6 +81,24 @@ impl OrderRow {
     }
 }
 
+/// Where a page of stock items ends: the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockItemCursor {
+    pub at: DateTime<Utc>,
+    pub run_id: String,
+    pub dsco_sku: String,
+}
+
+impl StockItem {
+    pub fn cursor(&self) -> StockItemCursor {
+        StockItemCursor {
+            at: self.at,
+            run_id: self.run_id.clone(),
+            dsco_sku: self.dsco_sku.clone(),
+        }
+    }
+}
+
 /// The reads of the operator console.
 #[async_trait]
 pub trait ConsoleRead: Send + Sync {
@@ -104,6 +122,16 @@ pub trait ConsoleRead: Send + Sync {
     -> Result<Vec<DscoRequest>>;
     /// What one run did to orders: its events, oldest first.
     async fn run_events(&self, run_id: &str, limit: u32) -> Result<Vec<OrderEvent>>;
+    /// One page of the stock sync items recorded at or after `since` (of one run with `run_id`),
+    /// by (time, run, DSCO SKU), starting after `after`: the stock page and its CSV read a page at
+    /// a time.
+    async fn stock_item_page(
+        &self,
+        run_id: Option<&str>,
+        since: DateTime<Utc>,
+        after: Option<&StockItemCursor>,
+        limit: u32,
+    ) -> Result<Vec<StockItem>>;
 }
 
 /// `text` for use inside a `LIKE … ESCAPE '\'` pattern, matching itself only.
@@ -165,6 +193,28 @@ fn order_row_from(r: &impl Cols) -> Result<OrderRow> {
         stage_entered_at: at(T, r.i64("stage_entered_at")?)?,
         dsco_created_at: oat(T, r.oi64("dsco_created_at")?)?,
         dsco_updated_at: oat(T, r.oi64("dsco_updated_at")?)?,
+    })
+}
+
+fn stock_item_from(r: &impl Cols) -> Result<StockItem> {
+    let outcome = r.s("outcome")?;
+    Ok(StockItem {
+        run_id: r.s("run_id")?,
+        dsco_sku: r.s("dsco_sku")?,
+        lingxing_sku: r.s("lingxing_sku")?,
+        read: wh_from("stock_sync_items", &r.s("read_wh")?)?,
+        warehouses: wh_from("stock_sync_items", &r.s("sent_wh")?)?,
+        qty: r.i64("qty")?,
+        previous_qty: r.oi64("previous_qty")?,
+        sent: r.i64("sent")? != 0,
+        request_id: r.os("request_id")?,
+        outcome: StockOutcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt {
+            table: "stock_sync_items",
+            detail: format!("outcome {outcome}"),
+        })?,
+        message: r.s("message")?,
+        at: at("stock_sync_items", r.i64("at")?)?,
+        updated_at: at("stock_sync_items", r.i64("updated_at")?)?,
     })
 }
 
@@ -348,6 +398,31 @@ impl ConsoleRead for SqlStore {
             .fetch_all(p)
             .await?;
             rows.iter().map(event_from).collect()
+        })
+    }
+
+    async fn stock_item_page(
+        &self,
+        run_id: Option<&str>,
+        since: DateTime<Utc>,
+        after: Option<&StockItemCursor>,
+        limit: u32,
+    ) -> Result<Vec<StockItem>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT * FROM stock_sync_items WHERE at >= $1 AND ($2 IS NULL OR run_id = $2) \
+                   AND ($3 IS NULL OR at > $3 OR (at = $3 AND (run_id > $4 OR (run_id = $4 AND dsco_sku > $5)))) \
+                 ORDER BY at, run_id, dsco_sku LIMIT $6",
+            )
+            .bind(ms(since))
+            .bind(run_id)
+            .bind(after.map(|c| ms(c.at)))
+            .bind(after.map(|c| c.run_id.as_str()))
+            .bind(after.map(|c| c.dsco_sku.as_str()))
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?;
+            rows.iter().map(stock_item_from).collect()
         })
     }
 }

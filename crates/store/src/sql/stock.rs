@@ -260,38 +260,7 @@ impl StockStore for SqlStore {
     }
 
     async fn stock_items_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<StockItem>> {
-        with_pool!(self, p => {
-            let rows = sqlx::query(
-                "SELECT * FROM stock_sync_items WHERE at >= $1 ORDER BY at, run_id, dsco_sku LIMIT $2",
-            )
-            .bind(ms(since))
-            .bind(i64::from(limit))
-            .fetch_all(p)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    let outcome = r.s("outcome")?;
-                    Ok(StockItem {
-                        run_id: r.s("run_id")?,
-                        dsco_sku: r.s("dsco_sku")?,
-                        lingxing_sku: r.s("lingxing_sku")?,
-                        read: wh_from("stock_sync_items", &r.s("read_wh")?)?,
-                        warehouses: wh_from("stock_sync_items", &r.s("sent_wh")?)?,
-                        qty: r.i64("qty")?,
-                        previous_qty: r.oi64("previous_qty")?,
-                        sent: r.i64("sent")? != 0,
-                        request_id: r.os("request_id")?,
-                        outcome: StockOutcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt {
-                            table: "stock_sync_items",
-                            detail: format!("outcome {outcome}"),
-                        })?,
-                        message: r.s("message")?,
-                        at: at("stock_sync_items", r.i64("at")?)?,
-                        updated_at: at("stock_sync_items", r.i64("updated_at")?)?,
-                    })
-                })
-                .collect()
-        })
+        self.stock_item_page(None, since, None, limit).await
     }
 
     // --- pull_sku_pair, run details -------------------------------------------------------------

@@ -1,0 +1,161 @@
+//! The page frame (labels, active tab, language switch), rendering and error pages.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use store::Store;
+
+use super::Pages;
+use super::fmt::query_string;
+use crate::i18n::{Lang, Tr, lang_code, parse_lang};
+
+const LANG_COOKIE: &str = "lang";
+
+/// What every page's frame needs: the labels, the active tab, the language switch.
+pub(super) struct Layout {
+    pub(super) t: Tr,
+    pub(super) nav: &'static str,
+    pub(super) title: String,
+    pub(super) tz: String,
+    pub(super) switch_href: String,
+}
+
+/// What every page handler starts from: the store, the display zone, the time of the request,
+/// the chosen language (the `lang` cookie, else `console.language`) and the page's own address
+/// (where the language switch comes back to).
+pub(super) struct Cx {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) tz: Tz,
+    pub(super) now: DateTime<Utc>,
+    pub(super) t: Tr,
+    back: String,
+}
+
+impl FromRequestParts<Pages> for Cx {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, p: &Pages) -> Result<Self, Infallible> {
+        let lang = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == LANG_COOKIE)
+            .and_then(|(_, v)| parse_lang(v))
+            .unwrap_or(p.cfg.language);
+        Ok(Cx {
+            store: p.store.clone(),
+            tz: p.cfg.timezone,
+            now: Utc::now(),
+            t: Tr::new(lang),
+            back: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+                .to_owned(),
+        })
+    }
+}
+
+impl Cx {
+    pub(super) fn lang(&self) -> Lang {
+        self.t.lang
+    }
+
+    /// The frame of a page under the tab `nav`, titled by the catalogue key `title`.
+    pub(super) fn layout(&self, nav: &'static str, title: &str) -> Layout {
+        let t = self.t;
+        let other = match t.lang {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        };
+        Layout {
+            t,
+            nav,
+            title: t.t(title).to_owned(),
+            tz: self.tz.name().to_owned(),
+            switch_href: format!(
+                "/lang?{}",
+                query_string(&[("to", lang_code(other)), ("back", &self.back)])
+            ),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    l: Layout,
+    message: String,
+}
+
+pub(super) fn render(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot render the page: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+pub(super) fn error_page(
+    mut l: Layout,
+    status: StatusCode,
+    title_key: &str,
+    message: String,
+) -> Response {
+    l.title = l.t.t(title_key).to_owned();
+    let mut res = render(ErrorPage { l, message });
+    *res.status_mut() = status;
+    res
+}
+
+pub(super) fn store_error(l: Layout, e: store::StoreError) -> Response {
+    tracing::warn!(error = %e, "console page: store read failed");
+    error_page(
+        l,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "common.error",
+        e.to_string(),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct LangQuery {
+    to: Option<String>,
+    back: Option<String>,
+}
+
+/// Remembers the language in a cookie and goes back to the page the switch was on (a path of
+/// this site only).
+pub(super) async fn switch_lang(State(p): State<Pages>, Query(q): Query<LangQuery>) -> Response {
+    let lang =
+        q.to.as_deref()
+            .and_then(parse_lang)
+            .unwrap_or(p.cfg.language);
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/".into());
+    let mut res = Redirect::to(&back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang_code(lang)
+    )) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
