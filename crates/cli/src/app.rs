@@ -11,7 +11,8 @@ use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 use clock::Clock;
 use domain::{JobName, PoNumber, RunOutcome, Trigger};
-use engine::{Engine, EngineSettings, RunOptions, RunResult, Scheduler};
+use engine::startup::{self, Application, FarSides, Parts, Server};
+use engine::{Engine, RunOptions, RunResult};
 use store::{SkuSource, Store};
 
 use crate::config_cmd::ConfigCommand;
@@ -219,9 +220,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
 }
 
 pub(crate) async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
-    store::connect(settings.store.url.expose())
-        .await
-        .with_context(|| format!("cannot open the store {}", settings.store.url.redacted()))
+    Ok(startup::connect(settings.store.url.expose()).await?)
 }
 
 pub(crate) fn in_zone(t: DateTime<Utc>, tz: Tz) -> String {
@@ -328,30 +327,17 @@ async fn job_run(
 }
 
 fn build_engine(store: Arc<dyn Store>, settings: &Settings) -> Result<Arc<Engine>> {
-    let clock = Clock::real();
-    let clients = Arc::new(build_clients(store.clone(), settings, clock.clone())?);
-    let mut engine = Engine::new(
-        store,
-        clock,
+    let parts = Parts::service(
+        Clock::real(),
         engine::default_holder(),
-        EngineSettings::default(),
+        far_sides(settings),
+        settings.exports.dir.clone(),
     );
-    let stock = Arc::new(engine::stock::StockClients {
-        dsco: clients.dsco.clone(),
-        lingxing: clients.lingxing.clone(),
-    });
-    engine::jobs::register_order_jobs(&mut engine, clients);
-    engine::stock::register_stock_jobs(&mut engine, stock, settings.exports.dir.clone());
-    Ok(Arc::new(engine))
+    Ok(Application::build(store, parts)?.engine().clone())
 }
 
-/// The DSCO and LingXing clients from the deployment settings; the LingXing token is shared
-/// through the store.
-pub fn build_clients(
-    store: Arc<dyn Store>,
-    settings: &Settings,
-    clock: Clock,
-) -> Result<engine::jobs::Clients> {
+/// The DSCO and LingXing client settings of the deployment file.
+pub fn far_sides(settings: &Settings) -> FarSides {
     use crate::settings::DscoAuth;
     let auth = match &settings.dsco.auth {
         DscoAuth::OAuth {
@@ -365,30 +351,18 @@ pub fn build_clients(
             dsco::Auth::StaticToken(secrecy::SecretString::from(t.expose().to_owned()))
         }
     };
-    let dsco = dsco::DscoClient::new(
-        dsco::DscoConfig::new(settings.dsco.base_url.as_str(), auth),
-        clock.clone(),
-    )
-    .map_err(|e| anyhow!("dsco: {e}"))?;
     let lx = &settings.lingxing;
-    let mut cfg = lingxing::LingxingConfig::new(
+    let mut lingxing = lingxing::LingxingConfig::new(
         lx.base_url.as_str(),
         lx.app_id.clone(),
         lx.app_secret.expose(),
     );
-    cfg.timezone = lx.timezone;
-    let cache: Arc<dyn lingxing::TokenCache> = Arc::new(engine::token_cache::StoreTokenCache::new(
-        store,
-        clock.clone(),
-        lx.app_secret.expose(),
-    ));
-    let lingxing = lingxing::LingxingClient::new(cfg, clock, Some(cache))
-        .map_err(|e| anyhow!("lingxing.app_id: {e}"))?;
-    Ok(engine::jobs::Clients {
-        dsco,
+    lingxing.timezone = lx.timezone;
+    FarSides {
+        dsco: dsco::DscoConfig::new(settings.dsco.base_url.as_str(), auth),
         lingxing,
         platform_code: lx.platform_code,
-    })
+    }
 }
 
 async fn order_show(settings: &Settings, po: &str) -> Result<ExitCode> {
@@ -575,23 +549,8 @@ fn print_unreadable(settings: &Settings, u: &store::UnreadableOrderRecord) {
 }
 
 async fn run(settings: Settings) -> Result<ExitCode> {
-    let store = open_store(&settings).await?;
     // A store that refuses writes would fail every run: say so now, before serving.
-    match store.check_writable().await {
-        Ok(()) => {}
-        Err(e @ store::StoreError::ReadOnly(_)) => anyhow::bail!(
-            "the store {} is read-only, and `run` writes to it: {e}",
-            settings.store.url.redacted()
-        ),
-        Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "cannot write to the store {}",
-                    settings.store.url.redacted()
-                )
-            });
-        }
-    }
+    let store = startup::connect_writable(settings.store.url.expose()).await?;
     if store.runtime_config().await?.is_none() {
         match &settings.runtime_config {
             Some(rc) => {
@@ -632,34 +591,29 @@ async fn run(settings: Settings) -> Result<ExitCode> {
         .install_recorder()
         .map_err(|e| anyhow!("cannot install the metrics recorder: {e}"))?;
     let render: console::MetricsRender = Arc::new(move || prometheus.render());
-    let engine = build_engine(store.clone(), &settings)?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-
-    let mut http_stop = stop_rx.clone();
-    let (_, http) = serve_router(
+    let parts = Parts::service(
+        Clock::real(),
+        engine::default_holder(),
+        far_sides(&settings),
+        settings.exports.dir.clone(),
+    );
+    let console = console_server(
         settings.console.listen,
-        console_app(
-            settings.console.listen,
-            engine.clone(),
-            console_config(&settings),
-            Some(render),
-        ),
-        async move {
-            let _ = http_stop.wait_for(|s| *s).await;
-        },
-    )
-    .await?;
-
-    let scheduler = tokio::spawn(Scheduler::new(engine).run(stop_rx));
+        console_config(&settings),
+        Some(render),
+    );
+    let running = Application::build(store, parts)?
+        .start(Some(console))
+        .await?;
+    let stopper = running.stopper();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!(
             "shutting down: no new runs; running jobs get a grace period, then stop and free their leases"
         );
-        let _ = stop_tx.send(true);
+        stopper.stop();
     });
-    scheduler.await.context("scheduler task")??;
-    let _ = http.await;
+    running.join().await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -695,24 +649,24 @@ pub(crate) fn console_app(
     }
 }
 
-/// Binds `listen` (an error names `console.listen`; port 0 picks a free port) and serves `app`
-/// until `stop` completes. Returns the console's URL and the server task.
-pub(crate) async fn serve_router(
+/// The console as the start-up's server: `/healthz`, `/readyz`, `/metrics` and the pages (see
+/// [`console_app`]) on `listen` (port 0 picks a free port).
+pub(crate) fn console_server(
     listen: std::net::SocketAddr,
-    app: axum::Router,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (console.listen)"))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(listen = %addr, "serving the console, /healthz, /readyz and /metrics");
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-    });
-    Ok((format!("http://{addr}/"), task))
+    cfg: console::ConsoleConfig,
+    metrics: Option<console::MetricsRender>,
+) -> Server {
+    Server {
+        listen,
+        serve: Box::new(move |listener, engine, stop| {
+            let app = console_app(listen, engine, cfg, metrics);
+            Box::pin(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            })
+        }),
+    }
 }
 
 pub(crate) async fn shutdown_signal() {
