@@ -465,7 +465,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         "jobs every 2 s (real time); LingXing audits 2–8 s after creation and ships 3–12 s later"
     );
 
-    let console = crate::app::console_server(
+    let console = crate::startup::console_server(
         args.listen,
         console::ConsoleConfig {
             language: domain::Lang::Zh,
@@ -587,7 +587,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     );
     if !args.exit_when_done {
         println!("console: {console_url} (serving until Ctrl-C; --exit-when-done exits here)");
-        crate::app::shutdown_signal().await;
+        crate::startup::shutdown_signal().await;
     }
     if all_settled {
         println!("every order is done, cancelled, needs attention or is held");

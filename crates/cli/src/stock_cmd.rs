@@ -50,7 +50,7 @@ pub enum SkuCommand {
 }
 
 pub async fn stock(settings: &Settings, command: StockCommand) -> Result<ExitCode> {
-    let store = crate::app::open_store(settings).await?;
+    let store = crate::startup::open_store(settings).await?;
     match command {
         StockCommand::Release { reason, actor } => {
             if reason.trim().is_empty() {
@@ -124,7 +124,7 @@ pub async fn stock(settings: &Settings, command: StockCommand) -> Result<ExitCod
 }
 
 pub async fn sku(settings: &Settings, command: SkuCommand) -> Result<ExitCode> {
-    let store = crate::app::open_store(settings).await?;
+    let store = crate::startup::open_store(settings).await?;
     match command {
         SkuCommand::Conflicts { run } => {
             let run_id = match run {

@@ -57,10 +57,12 @@ pub enum StartupError {
 
 /// Opens (creating or migrating) the store at `url`.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StartupError> {
-    store::connect(url).await.map_err(|source| StartupError::Store {
-        url: redact_url(url),
-        source,
-    })
+    store::connect(url)
+        .await
+        .map_err(|source| StartupError::Store {
+            url: redact_url(url),
+            source,
+        })
 }
 
 /// [`connect`], then checks that the store takes writes: a store that refuses them would fail
@@ -141,7 +143,12 @@ pub struct Parts {
 
 impl Parts {
     /// A service process: the default engine settings, the token shared, every job registered.
-    pub fn service(clock: Clock, holder: impl Into<String>, far: FarSides, exports: PathBuf) -> Parts {
+    pub fn service(
+        clock: Clock,
+        holder: impl Into<String>,
+        far: FarSides,
+        exports: PathBuf,
+    ) -> Parts {
         Parts {
             clock,
             holder: holder.into(),
@@ -181,13 +188,12 @@ impl Application {
                 far.lingxing.app_secret.expose(),
             )) as Arc<dyn lingxing::TokenCache>
         });
-        let lingxing =
-            lingxing::LingxingClient::new(far.lingxing, clock.clone(), cache).map_err(|e| {
-                match e {
-                    lingxing::ConfigError::AppIdLength(_) => StartupError::LingxingAppId(e),
-                    _ => StartupError::Lingxing(e),
-                }
-            })?;
+        let lingxing = lingxing::LingxingClient::new(far.lingxing, clock.clone(), cache).map_err(
+            |e| match e {
+                lingxing::ConfigError::AppIdLength(_) => StartupError::LingxingAppId(e),
+                _ => StartupError::Lingxing(e),
+            },
+        )?;
         // The stock jobs' clients are clones: they share the token and the endpoint limits.
         let stock_clients = Arc::new(StockClients {
             dsco: dsco.clone(),
@@ -263,7 +269,11 @@ impl Application {
 /// Serves HTTP beside the jobs: given the bound listener, the engine and a future that completes
 /// at shutdown, the serving future.
 pub type Serve = Box<
-    dyn FnOnce(TcpListener, Arc<Engine>, BoxFuture<'static, ()>) -> BoxFuture<'static, std::io::Result<()>>
+    dyn FnOnce(
+            TcpListener,
+            Arc<Engine>,
+            BoxFuture<'static, ()>,
+        ) -> BoxFuture<'static, std::io::Result<()>>
         + Send,
 >;
 
