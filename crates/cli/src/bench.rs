@@ -178,13 +178,14 @@ fn uuid_like() -> String {
 
 async fn fresh_store(tag: &str) -> Result<(Arc<dyn Store>, BenchDir)> {
     let (url, dir) = fresh_sqlite(tag)?;
-    Ok((store::connect(&url).await?, dir))
+    Ok((engine::startup::connect(&url).await?, dir))
 }
 
 async fn run_job(w: &SimWorld, job: JobName) -> Result<()> {
     let (_tx, rx) = watch::channel(false);
     match w
-        .engine
+        .app
+        .engine()
         .run_job(job, Trigger::Cli, RunOptions::default(), rx)
         .await?
     {

@@ -23,7 +23,7 @@
 //! sleeping for `STALL` of real time, time moves on anyway (counted as a stall): a run waiting on
 //! something that never comes then ends by its timeout instead of hanging the matrix.
 //!
-//! The wiring is `demo::SimWorld` with `demo::engine_on` for further engines on the same store
+//! The wiring is `demo::SimWorld` with `demo::app_on` for further engines on the same store
 //! (a restart after a kill, a second process).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,7 +46,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bench::{BenchDir, JOBS, Pace, fresh_sqlite};
-use crate::demo::{SimWorld, Tuning, engine_on, runtime_config, settled};
+use crate::demo::{SimWorld, Tuning, app_on, runtime_config, settled};
 
 #[derive(Debug, clap::Args)]
 pub struct FaultArgs {
@@ -477,7 +477,7 @@ pub async fn run_scenario(sc: &Scenario, backend: &Backend, opts: &Options) -> R
     let clock = Clock::simulated(t0());
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
     let (url, _dir) = backend.fresh("faults").await?;
-    let store = store::connect(&url).await?;
+    let store = engine::startup::connect(&url).await?;
     // No splits: one LingXing order per PO is then the whole truth, and more is a duplicate.
     let (dsco_cfg, lx_cfg) = Pace {
         async_delay: Duration::from_secs(30),
@@ -529,16 +529,16 @@ pub async fn run_scenario(sc: &Scenario, backend: &Backend, opts: &Options) -> R
         }
     }
 
-    let mut engines = vec![w.engine.clone()];
+    let mut engines = vec![w.app.engine().clone()];
     let mut restarts = 0usize;
     let mut new_engine = |tag: &str| {
         let (url, w, clock, tuning) = (url.clone(), &w, clock.clone(), tuning.clone());
         let holder = format!("{tag}-{restarts}");
         restarts += 1;
         async move {
-            let store = store::connect(&url).await?;
-            let e = engine_on(&w.dsco, &w.lx, clock, store, &holder, &tuning)?;
-            Ok::<_, anyhow::Error>(Arc::new(e))
+            let store = engine::startup::connect(&url).await?;
+            let app = app_on(&w.dsco, &w.lx, clock, store, &holder, &tuning)?;
+            Ok::<_, anyhow::Error>(app.engine().clone())
         }
     };
     if sc.mode == Mode::TwoProcesses {

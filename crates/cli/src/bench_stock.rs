@@ -16,10 +16,9 @@ use chrono::{TimeZone, Utc};
 use clap::Subcommand;
 use clock::Clock;
 use domain::{JobName, RunCounts, RuntimeConfig, Trigger};
-use dsco::{Auth, DscoClient, DscoConfig};
-use engine::stock::{StockClients, SyncStock};
-use engine::{Job, RunCtx};
-use lingxing::{LingxingClient, LingxingConfig};
+use engine::startup::{Application, FarSides, Parts};
+use engine::stock::SyncStock;
+use engine::{EngineSettings, Job, RunCtx};
 use serde_json::json;
 use sim::dsco::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DscoSim, DscoSimConfig, Endpoint};
 use sim::lingxing::{DEFAULT_APP_ID, DEFAULT_APP_SECRET, LingxingSim, LingxingSimConfig};
@@ -118,7 +117,7 @@ async fn run(skus: usize, warehouses: usize, changed: usize, url: &str) -> Resul
             lx.set_inventory(*wid, &sku, "0", 1 + ((s * 7 + wi * 13) % 50) as i64);
         }
     }
-    let store = store::connect(url)
+    let store = engine::startup::connect(url)
         .await
         .context("opening the bench store")?;
     let mapping: BTreeMap<String, String> = wids
@@ -143,23 +142,27 @@ async fn run(skus: usize, warehouses: usize, changed: usize, url: &str) -> Resul
         setup.elapsed().as_secs_f64()
     );
 
-    let clients = Arc::new(StockClients {
-        dsco: DscoClient::new(
-            DscoConfig::new(
-                dsco.base_url(),
-                Auth::OAuth2 {
-                    client_id: DEFAULT_CLIENT_ID.into(),
-                    client_secret: DEFAULT_CLIENT_SECRET.to_string().into(),
-                },
-            ),
-            clock.clone(),
-        )?,
-        lingxing: LingxingClient::new(
-            LingxingConfig::new(lx.base_url(), DEFAULT_APP_ID, DEFAULT_APP_SECRET),
-            clock.clone(),
-            None,
-        )?,
-    });
+    // The token stays in the client (not shared through the store): the figures count its calls.
+    let parts = Parts {
+        clock: clock.clone(),
+        holder: "bench".into(),
+        engine: EngineSettings::default(),
+        far: FarSides::oauth(
+            dsco.base_url(),
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+            lx.base_url(),
+            DEFAULT_APP_ID,
+            DEFAULT_APP_SECRET,
+            sim::defaults::PLATFORM_CODE,
+        ),
+        shared_token: false,
+        order_jobs: false,
+        stock_jobs: None,
+    };
+    let clients = Application::build(store.clone(), parts)?
+        .stock_clients()
+        .clone();
     let job = SyncStock(clients);
     let config = Arc::new(config);
 

@@ -17,8 +17,9 @@ use domain::{ImportedConfig, RuntimeConfig};
 use serde_json::json;
 use store::{AuditEntry, SkuMap, SkuSource, Store};
 
-use crate::app::{in_zone, open_store};
 use crate::settings::Settings;
+use crate::startup::open_store;
+use crate::view::in_zone;
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {

@@ -15,15 +15,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use clock::Clock;
 use domain::{PoNumber, ReasonKind, RuntimeConfig, Stage};
-use engine::jobs::{Clients, register_order_jobs};
-use engine::{Engine, EngineSettings, Scheduler};
+use engine::EngineSettings;
+use engine::startup::{Application, FarSides, Parts};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sim::defaults;
 use sim::dsco::{DscoSim, DscoSimConfig, Gap, Generator, InitialState, LineSpec, OrderSpec};
 use sim::lingxing::{DelayRange, LingxingSim, LingxingSimConfig};
 use store::{SkuSource, Store};
-use tokio::sync::watch;
 
 /// The five order jobs, in the order an order meets them.
 pub(crate) const ORDER_JOBS: [&str; 5] = [
@@ -75,12 +74,12 @@ pub(crate) fn runtime_config(cron: &str, size: u32, extra: &Value) -> Result<Run
         .map_err(|e| anyhow!("demo runtime config: {e}"))
 }
 
-/// Both simulators, a store, and an engine with the order jobs, on one clock.
+/// Both simulators, a store, and a process with the order jobs, on one clock.
 pub(crate) struct SimWorld {
     pub store: Arc<dyn Store>,
     pub dsco: DscoSim,
     pub lx: LingxingSim,
-    pub engine: Arc<Engine>,
+    pub app: Application,
 }
 
 impl SimWorld {
@@ -144,12 +143,12 @@ impl SimWorld {
                 None,
             )
             .await?;
-        let engine = engine_on(&dsco, &lx, clock, store.clone(), "demo", tuning)?;
+        let app = app_on(&dsco, &lx, clock, store.clone(), "demo", tuning)?;
         Ok(SimWorld {
             store,
             dsco,
             lx,
-            engine: Arc::new(engine),
+            app,
         })
     }
 }
@@ -163,51 +162,41 @@ pub(crate) struct Tuning {
     pub engine: EngineSettings,
 }
 
-/// An engine with the order jobs and its own clients of the two simulators, on `store`: what
+/// A process with the order jobs and its own clients of the two simulators, on `store`: what
 /// one process of the service is. [`SimWorld::start`] makes the first; the fault matrix makes
 /// more on the same store (a restart after a kill, a second replica).
-pub(crate) fn engine_on(
+pub(crate) fn app_on(
     dsco: &DscoSim,
     lx: &LingxingSim,
     clock: Clock,
     store: Arc<dyn Store>,
     holder: &str,
     tuning: &Tuning,
-) -> Result<Engine> {
-    let mut dc = dsco::DscoConfig::new(
+) -> Result<Application> {
+    let mut far = FarSides::oauth(
         dsco.base_url(),
-        dsco::Auth::OAuth2 {
-            client_id: sim::dsco::DEFAULT_CLIENT_ID.into(),
-            client_secret: secrecy::SecretString::from(
-                sim::dsco::DEFAULT_CLIENT_SECRET.to_string(),
-            ),
-        },
-    );
-    // The simulator's limits are off (see the DSCO config of the callers): no need to pace.
-    dc.rate_limits = false;
-    let mut lc = lingxing::LingxingConfig::new(
+        sim::dsco::DEFAULT_CLIENT_ID,
+        sim::dsco::DEFAULT_CLIENT_SECRET,
         lx.base_url(),
         sim::lingxing::DEFAULT_APP_ID,
         sim::lingxing::DEFAULT_APP_SECRET,
+        defaults::PLATFORM_CODE,
     );
+    // The simulator's limits are off (see the DSCO config of the callers): no need to pace.
+    far.dsco.rate_limits = false;
     if let Some(t) = tuning.request_timeout {
-        dc.request_timeout = t;
-        lc.timeout = t;
+        far = far.request_timeout(t);
     }
-    let cache: Arc<dyn lingxing::TokenCache> = Arc::new(engine::token_cache::StoreTokenCache::new(
-        store.clone(),
-        clock.clone(),
-        sim::lingxing::DEFAULT_APP_SECRET,
-    ));
-    let clients = Arc::new(Clients {
-        dsco: dsco::DscoClient::new(dc, clock.clone()).map_err(|e| anyhow!("dsco: {e}"))?,
-        lingxing: lingxing::LingxingClient::new(lc, clock.clone(), Some(cache))
-            .map_err(|e| anyhow!("lingxing: {e}"))?,
-        platform_code: defaults::PLATFORM_CODE,
-    });
-    let mut engine = Engine::new(store, clock, holder, tuning.engine.clone());
-    register_order_jobs(&mut engine, clients);
-    Ok(engine)
+    let parts = Parts {
+        clock,
+        holder: holder.to_owned(),
+        engine: tuning.engine.clone(),
+        far,
+        shared_token: true,
+        order_jobs: true,
+        stock_jobs: None,
+    };
+    Ok(Application::build(store, parts)?)
 }
 
 /// One storyline of the demo: how many orders, and what is special about them.
@@ -402,7 +391,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
             db.display()
         ));
     }
-    let store = store::connect(&format!("sqlite://{}", db.display())).await?;
+    let store = engine::startup::connect(&format!("sqlite://{}", db.display())).await?;
     let clock = Clock::real();
     let dsco_cfg = DscoSimConfig {
         // Outcomes of async batches show in DSCO's change log two seconds later.
@@ -476,21 +465,18 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         "jobs every 2 s (real time); LingXing audits 2–8 s after creation and ships 3–12 s later"
     );
 
-    let console = crate::app::console_app(
+    let console = crate::startup::console_server(
         args.listen,
-        w.engine.clone(),
         console::ConsoleConfig {
             language: domain::Lang::Zh,
             timezone: crate::settings::DEFAULT_DISPLAY_TIMEZONE,
         },
         None,
     );
-    let (console_url, _console) =
-        crate::app::serve_router(args.listen, console, std::future::pending()).await?;
+    let mut running = w.app.start(Some(console)).await?;
+    let console_url = running.url().unwrap_or_default();
     println!("console: {console_url}");
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let scheduler = tokio::spawn(Scheduler::new(w.engine.clone()).run(stop_rx));
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut last_line = Instant::now() - Duration::from_secs(10);
@@ -559,11 +545,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
             break all;
         }
     };
-    let _ = stop_tx.send(true);
-    scheduler
-        .await
-        .context("scheduler task")?
-        .map_err(|e| anyhow!("scheduler: {e}"))?;
+    running.stop_jobs().await?;
 
     let orders = store.orders_by_po(&pos).await?;
     print_summary(&orders, &story_of);
@@ -605,7 +587,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     );
     if !args.exit_when_done {
         println!("console: {console_url} (serving until Ctrl-C; --exit-when-done exits here)");
-        crate::app::shutdown_signal().await;
+        crate::startup::shutdown_signal().await;
     }
     if all_settled {
         println!("every order is done, cancelled, needs attention or is held");

@@ -4,7 +4,11 @@
 //! - [`settings`]: the deployment TOML file, `DSCO_LINGXING__SECTION__KEY` env overrides, secrets
 //!   from env or `*_file` (redacted in Debug, Display and exports), validation that names every bad
 //!   key, and the optional `[runtime_config]` section checked by `domain`.
-//! - [`app`]: the subcommands (thin: settings → store → engine → print).
+//! - [`args`]: the command line (clap); [`app`]: the dispatch (thin: settings → store → engine
+//!   → print); [`startup`]: the deployment file's side of `engine::startup` (far sides, console
+//!   server, shutdown signal); [`view`]: what read commands show (store, language, zone).
+//! - one module per command group: [`run_cmd`], [`job_cmd`], [`order_cmd`], [`sim_cmd`], and
+//!   the ones below.
 //! - [`config_cmd`]: `config check|import|export|diff|history|rollback|set`: every write shows
 //!   the diff (from `domain`), refuses silent removals, and is audited with its reason.
 //! - [`demo`]: `dsco-lingxing demo`, both simulators in-process and a seeded mix of orders;
@@ -18,11 +22,18 @@
 //!   burst, kills, two processes) with duplicates, lost orders and time to converge.
 
 pub mod app;
+pub mod args;
 pub mod bench;
 pub mod bench_faults;
 pub mod bench_stock;
 pub mod config_cmd;
 pub mod demo;
+pub mod job_cmd;
 pub mod logging;
+pub mod order_cmd;
+pub mod run_cmd;
 pub mod settings;
+pub mod sim_cmd;
+pub mod startup;
 pub mod stock_cmd;
+pub mod view;

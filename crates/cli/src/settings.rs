@@ -252,6 +252,13 @@ impl Language {
             Language::En => "en",
         }
     }
+    /// The domain's language (reasons, console pages).
+    pub fn lang(self) -> domain::Lang {
+        match self {
+            Language::ZhCn => domain::Lang::Zh,
+            Language::En => domain::Lang::En,
+        }
+    }
     fn parse(s: &str) -> Option<Language> {
         match s.to_ascii_lowercase().as_str() {
             "zh-cn" => Some(Language::ZhCn),

@@ -49,14 +49,8 @@ pub enum SkuCommand {
     },
 }
 
-async fn open(settings: &Settings) -> Result<std::sync::Arc<dyn store::Store>> {
-    store::connect(settings.store.url.expose())
-        .await
-        .with_context(|| format!("cannot open the store {}", settings.store.url.redacted()))
-}
-
 pub async fn stock(settings: &Settings, command: StockCommand) -> Result<ExitCode> {
-    let store = open(settings).await?;
+    let store = crate::startup::open_store(settings).await?;
     match command {
         StockCommand::Release { reason, actor } => {
             if reason.trim().is_empty() {
@@ -130,7 +124,7 @@ pub async fn stock(settings: &Settings, command: StockCommand) -> Result<ExitCod
 }
 
 pub async fn sku(settings: &Settings, command: SkuCommand) -> Result<ExitCode> {
-    let store = open(settings).await?;
+    let store = crate::startup::open_store(settings).await?;
     match command {
         SkuCommand::Conflicts { run } => {
             let run_id = match run {

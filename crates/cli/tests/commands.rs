@@ -904,3 +904,105 @@ fn an_order_without_a_po_is_listed_and_shown() {
         "{t}"
     );
 }
+
+/// `order show` and `job list` read the store named by `--store URL`, with no config file
+/// (issue 15); a URL that is bad or does not open is named with its password redacted.
+#[test]
+fn order_show_and_job_list_take_a_store_url_instead_of_a_config_file() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first import", &[]).status.success());
+    let url = format!("sqlite://{}/store.db", env.dir.path().display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let s = store::connect(&url).await.unwrap();
+        let now = chrono::Utc::now();
+        let lease = s
+            .try_acquire_lease(
+                domain::JobName::PullDscoOrders,
+                "test",
+                "run-1",
+                now,
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let pulled = store::PulledOrder {
+            po: domain::PoNumber::parse("PO-URL-1").unwrap(),
+            dsco_order_id: None,
+            retailer_id: Some("1000012345".into()),
+            dsco_status: Some("created".into()),
+            dsco_lifecycle: None,
+            dsco_created_at: Some(now),
+            dsco_updated_at: Some(now),
+            warehouse_code: Some("US-CA-01".into()),
+            service_level: None,
+            skus: "SKU-1(1)".into(),
+            payload: json!({"poNumber": "PO-URL-1"}).into(),
+        };
+        s.upsert_pulled_many(
+            &[(pulled, domain::Stage::Pulled)],
+            Some("run-1"),
+            now,
+            &lease.fence(),
+        )
+        .await
+        .unwrap();
+    });
+    // No config file here: without --store the commands refuse (bad input).
+    let none = Env {
+        config: env.dir.path().join("missing.toml"),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let out = bin(&none, &["order", "show", "PO-URL-1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    let out = bin(&none, &["order", "show", "PO-URL-1", "--store", &url]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("PO PO-URL-1") && t.contains("stage: 1 待推单 / pulled"),
+        "{t}"
+    );
+    assert!(t.contains("retailer 1000012345"), "{t}");
+
+    let out = bin(&none, &["job", "list", "--store", &url]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("push_to_lingxing  enabled, cron `0 */15 * * * *` (UTC)"),
+        "{t}"
+    );
+    assert!(t.contains("CST"), "the default display zone: {t}");
+
+    // A URL that is not a store's, for each command: bad input, password redacted.
+    let bad = "mysql://app:hunter2-secret@db/x";
+    let commands: [&[&str]; 2] = [
+        &["order", "show", "PO-URL-1", "--store", bad],
+        &["job", "list", "--store", bad],
+    ];
+    for args in commands {
+        let out = bin(&none, args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains("--store") && t.contains("<redacted>"), "{t}");
+        assert!(!t.contains("hunter2-secret"), "{t}");
+    }
+    // A store that does not open: the error names it, password redacted.
+    let out = bin(
+        &none,
+        &[
+            "job",
+            "list",
+            "--store",
+            "postgres://app:hunter2-secret@127.0.0.1:1/none",
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("cannot open the store postgres://app:<redacted>@127.0.0.1:1/none"),
+        "{t}"
+    );
+    assert!(!t.contains("hunter2-secret"), "{t}");
+}

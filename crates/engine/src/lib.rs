@@ -7,6 +7,8 @@
 //!   outcome. Only the runner starts a job; the scheduler, the console and the CLI are triggers.
 //! - `scheduler`: one task per job firing on its cron (UTC), hot-reloading the runtime config,
 //!   coalescing fires missed while the service was down.
+//! - [`startup`]: the one start-up path (store, clients, token cache, jobs, scheduler, server)
+//!   that the service, the demo, the benchmarks and the tests share.
 //!
 //! # Invariants
 //! - A job never overlaps itself, in this process or another replica: every run holds the job's
@@ -17,6 +19,7 @@ pub mod jobs;
 mod readiness;
 mod runner;
 mod scheduler;
+pub mod startup;
 pub mod stock;
 pub mod token_cache;
 

@@ -7,10 +7,8 @@ use std::time::Duration;
 use clock::Clock;
 use domain::{JobName, RunOutcome, RuntimeConfig, Stage, Trigger};
 use dsco::{Auth, DscoClient, DscoConfig};
-use engine::jobs::{Clients, register_order_jobs};
-use engine::token_cache::StoreTokenCache;
+use engine::startup::{Application, FarSides, Parts};
 use engine::{Engine, EngineSettings, RunOptions, RunResult};
-use lingxing::{LingxingClient, LingxingConfig};
 use serde_json::{Value, json};
 use sim::defaults;
 use sim::dsco::{DscoSim, DscoSimConfig};
@@ -97,43 +95,19 @@ pub async fn world_with(db: &Db, extra_jobs: Value, lx_cfg: LingxingSimConfig) -
     )
     .await
     .unwrap();
-    let mut dc = DscoConfig::new(
+    let mut far = FarSides::oauth(
         dsco.base_url(),
-        Auth::OAuth2 {
-            client_id: sim::dsco::DEFAULT_CLIENT_ID.into(),
-            client_secret: secrecy::SecretString::from(
-                sim::dsco::DEFAULT_CLIENT_SECRET.to_string(),
-            ),
-        },
-    );
-    dc.rate_limits = false;
-    // Short real-time timeouts so that "apply then time out" faults end quickly.
-    dc.request_timeout = Duration::from_secs(2);
-    dc.retry.max_attempts = 2;
-    let cache: Arc<dyn lingxing::TokenCache> = Arc::new(StoreTokenCache::new(
-        store.clone(),
-        clock.clone(),
+        sim::dsco::DEFAULT_CLIENT_ID,
+        sim::dsco::DEFAULT_CLIENT_SECRET,
+        lx.base_url(),
+        sim::lingxing::DEFAULT_APP_ID,
         sim::lingxing::DEFAULT_APP_SECRET,
-    ));
-    let clients = Arc::new(Clients {
-        dsco: DscoClient::new(dc, clock.clone()).unwrap(),
-        lingxing: LingxingClient::new(
-            {
-                let mut c = LingxingConfig::new(
-                    lx.base_url(),
-                    sim::lingxing::DEFAULT_APP_ID,
-                    sim::lingxing::DEFAULT_APP_SECRET,
-                );
-                // Short real-time timeout so that "apply then time out" faults end quickly.
-                c.timeout = Duration::from_secs(2);
-                c
-            },
-            clock.clone(),
-            Some(cache),
-        )
-        .unwrap(),
-        platform_code: defaults::PLATFORM_CODE,
-    });
+        defaults::PLATFORM_CODE,
+    )
+    // Short real-time timeouts so that "apply then time out" faults end quickly.
+    .request_timeout(Duration::from_secs(2));
+    far.dsco.rate_limits = false;
+    far.dsco.retry.max_attempts = 2;
     store
         .save_runtime_config(
             None,
@@ -161,19 +135,25 @@ pub async fn world_with(db: &Db, extra_jobs: Value, lx_cfg: LingxingSimConfig) -
         )
         .await
         .unwrap();
-    let mut engine = Engine::new(
-        store.clone(),
-        clock.clone(),
-        "test-runner",
-        EngineSettings::default(),
-    );
-    register_order_jobs(&mut engine, clients);
+    let parts = Parts {
+        clock: clock.clone(),
+        holder: "test-runner".into(),
+        engine: EngineSettings::default(),
+        far,
+        shared_token: true,
+        order_jobs: true,
+        stock_jobs: None,
+    };
+    let engine = Application::build(store.clone(), parts)
+        .unwrap()
+        .engine()
+        .clone();
     World {
         clock,
         store,
         dsco,
         lx,
-        engine: Arc::new(engine),
+        engine,
     }
 }
 

@@ -9,10 +9,9 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, TimeDelta, Utc};
 use clock::Clock;
 use domain::{JobName, RunCounts, RunOutcome, RuntimeConfig, Trigger};
-use dsco::{Auth, DscoClient, DscoConfig};
-use engine::stock::{StockClients, cleanup, register_stock_jobs, write_stock_csv};
+use engine::startup::{Application, FarSides, Parts};
+use engine::stock::{cleanup, write_stock_csv};
 use engine::{Engine, EngineSettings, RunOptions, RunResult};
-use lingxing::{LingxingClient, LingxingConfig};
 use serde_json::{Value, json};
 use sim::defaults;
 use sim::dsco::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DscoSim, DscoSimConfig};
@@ -26,7 +25,7 @@ const PAIR_PATH: &str = "/pb/mp/listing/v2/getPairList";
 struct World {
     clock: Clock,
     store: Arc<dyn Store>,
-    engine: Engine,
+    engine: Arc<Engine>,
     lx: LingxingSim,
     dsco: DscoSim,
     exports: tempfile::TempDir,
@@ -58,33 +57,28 @@ impl World {
         )
         .await
         .unwrap();
-        let clients = Arc::new(StockClients {
-            dsco: DscoClient::new(
-                DscoConfig::new(
-                    dsco.base_url(),
-                    Auth::OAuth2 {
-                        client_id: DEFAULT_CLIENT_ID.into(),
-                        client_secret: DEFAULT_CLIENT_SECRET.to_string().into(),
-                    },
-                ),
-                clock.clone(),
-            )
-            .unwrap(),
-            lingxing: LingxingClient::new(
-                LingxingConfig::new(lx.base_url(), DEFAULT_APP_ID, DEFAULT_APP_SECRET),
-                clock.clone(),
-                None,
-            )
-            .unwrap(),
-        });
         let exports = tempfile::tempdir().unwrap();
-        let mut engine = Engine::new(
-            store.clone(),
-            clock.clone(),
-            "test",
-            EngineSettings::default(),
-        );
-        register_stock_jobs(&mut engine, clients, exports.path().to_owned());
+        let parts = Parts {
+            clock: clock.clone(),
+            holder: "test".into(),
+            engine: EngineSettings::default(),
+            far: FarSides::oauth(
+                dsco.base_url(),
+                DEFAULT_CLIENT_ID,
+                DEFAULT_CLIENT_SECRET,
+                lx.base_url(),
+                DEFAULT_APP_ID,
+                DEFAULT_APP_SECRET,
+                defaults::PLATFORM_CODE,
+            ),
+            shared_token: false,
+            order_jobs: false,
+            stock_jobs: Some(exports.path().to_owned()),
+        };
+        let engine = Application::build(store.clone(), parts)
+            .unwrap()
+            .engine()
+            .clone();
         let w = World {
             clock,
             store,

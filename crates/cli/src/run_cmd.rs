@@ -1,0 +1,79 @@
+//! `run`: the service. The store (refused when it takes no writes), the runtime config imported
+//! from the deployment file on a first start, the metrics recorder, then the scheduler and the
+//! console until SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use chrono::Utc;
+use engine::startup::{self, Application};
+use store::SkuSource;
+
+use crate::settings::Settings;
+use crate::startup::{console_config, console_server, service_parts, shutdown_signal};
+
+pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
+    // A store that refuses writes would fail every run: say so now, before serving.
+    let store = startup::connect_writable(settings.store.url.expose()).await?;
+    if store.runtime_config().await?.is_none() {
+        match &settings.runtime_config {
+            Some(rc) => {
+                let now = Utc::now();
+                let v = store
+                    .save_runtime_config(
+                        None,
+                        &rc.config,
+                        "run",
+                        "first start: [runtime_config] of the deployment file",
+                        now,
+                    )
+                    .await?;
+                let source = if rc.sku_from_pairs() {
+                    SkuSource::Pair
+                } else {
+                    SkuSource::Manual
+                };
+                store
+                    .replace_sku_entries(0, source, &rc.sku, "run", "first start", now, None)
+                    .await?;
+                tracing::info!(
+                    version = v,
+                    "runtime config imported from the deployment file"
+                );
+            }
+            None => tracing::warn!(
+                "no runtime config: import one with `dsco-lingxing config import FILE --reason \"…\"`"
+            ),
+        }
+    } else if settings.runtime_config.is_some() {
+        tracing::info!(
+            "the store already has a runtime config; the file's [runtime_config] is ignored (change it with `config import`, `config set` or `config rollback`)"
+        );
+    }
+
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| anyhow!("cannot install the metrics recorder: {e}"))?;
+    let render: console::MetricsRender = Arc::new(move || prometheus.render());
+    let parts = service_parts(&settings);
+    let console = console_server(
+        settings.console.listen,
+        console_config(&settings),
+        Some(render),
+    );
+    let running = Application::build(store, parts)?
+        .start(Some(console))
+        .await?;
+    let stopper = running.stopper();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!(
+            "shutting down: no new runs; running jobs get a grace period, then stop and free their leases"
+        );
+        stopper.stop();
+    });
+    running.join().await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
