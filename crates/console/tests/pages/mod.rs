@@ -14,6 +14,8 @@ use store::{
     NewEvent, NewIntent, NewRun, PulledOrder, Store,
 };
 
+mod browser;
+
 const EVIL_NAME: &str = "<script>alert(1)</script>";
 const EVIL_SKU: &str = "\"><img src=x onerror=alert(1)>";
 const RUN: &str = "run-push-1";
@@ -677,8 +679,8 @@ async fn config_page_shows_jobs_versions_and_a_diff(w: &World) {
 }
 
 /// A held stock run with its items, SKU by SKU, and the CSV of the day.
-async fn stock_page_and_csv(w: &World) {
-    let f = seed(&*w.store).await;
+/// A stock run held by the zero-drop guard, with one SKU (10 read, 8 to send, DSCO had 3); when.
+async fn seed_stock(s: &dyn Store, f: &Fence) -> DateTime<Utc> {
     let now = Utc::now();
     let run = store::StockRun {
         run_id: "stock-1".into(),
@@ -710,7 +712,13 @@ async fn stock_page_and_csv(w: &World) {
         at: now,
         updated_at: now,
     };
-    w.store.record_stock_run(&run, &[item], &f).await.unwrap();
+    s.record_stock_run(&run, &[item], f).await.unwrap();
+    now
+}
+
+async fn stock_page_and_csv(w: &World) {
+    let f = seed(&*w.store).await;
+    let now = seed_stock(&*w.store, &f).await;
     let html = w.page("/stock", "en").await;
     assert!(html.contains("held by the zero-drop guard"), "{html}");
     assert!(html.contains("1 of 2 in-stock SKUs would drop to 0"));
