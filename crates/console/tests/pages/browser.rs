@@ -238,18 +238,28 @@ impl Browser {
             .map(str::to_owned)
     }
 
-    /// The whole page as a PNG in `dir` (the window is made as tall as the page first).
+    /// The whole page as a PNG in `dir`, every `<details>` opened (what a person sees after
+    /// clicking them: raw JSON must not overflow); the window is made as tall as the page first.
     async fn screenshot(&self, dir: &Path, name: &str) {
+        // Short first: a page is never shorter than the window it is measured in.
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": WIDTH, "height": 600})),
+        )
+        .await;
+        let script = "document.querySelectorAll('details').forEach(d => d.open = true); \
+                      return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight";
         let h = self
             .cmd(
                 reqwest::Method::POST,
                 "/execute/sync",
-                Some(json!({"script": "return document.documentElement.scrollHeight", "args": []})),
+                Some(json!({"script": script, "args": []})),
             )
             .await
             .as_u64()
             .unwrap_or(900)
-            .clamp(600, 6000);
+            .clamp(600, 8000);
         self.cmd(
             reqwest::Method::POST,
             "/window/rect",
