@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{RUN, World, seed, seed_stock, serve, sqlite};
+use super::{RUN, World, csv_text, seed, seed_stock, serve, sqlite};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const WIDTH: u64 = 1360;
@@ -336,23 +336,15 @@ async fn an_operator_walks_the_console_in_a_real_browser() {
     let csv = b.find("a.button[href^='/orders.csv']").await;
     let href = b.attr(&csv, "href").await;
     assert!(href.contains("subject=ABC-1"), "{href}");
-    let res = w
-        .http
-        .get(&href)
-        .header("cookie", "lang=zh")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv")
-    );
-    let bytes = res.bytes().await.unwrap();
-    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "BOM for Excel");
-    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let text = csv_text(
+        w.http
+            .get(&href)
+            .header("cookie", "lang=zh")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let lines: Vec<&str> = text.lines().collect();
     assert!(
         lines[0].starts_with("po,stage,stage_label,reason_kind,reason_code")
