@@ -32,8 +32,20 @@ fn which(name: &str) -> Option<PathBuf> {
 struct Browser {
     http: reqwest::Client,
     session: String,
-    _driver: tokio::process::Child,
+    driver: tokio::process::Child,
     _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    /// Ends chromedriver's process group (the browser too, also when a step failed before the
+    /// session was closed).
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
 }
 
 impl Browser {
@@ -48,6 +60,8 @@ impl Browser {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
+            // Its own process group, with the chromium it starts: dropped, all of it ends.
+            .process_group(0)
             .spawn()
             .expect("chromedriver starts");
         let http = reqwest::Client::new();
@@ -99,7 +113,7 @@ impl Browser {
         Browser {
             http,
             session: format!("{base}/session/{id}"),
-            _driver: driver,
+            driver,
             _profile: profile,
         }
     }
