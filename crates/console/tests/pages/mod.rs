@@ -586,6 +586,10 @@ async fn order_page_explains_the_order(w: &World) {
         html.contains("<details class=\"raw\">"),
         "payload collapsed"
     );
+    // Every label from the catalogue: the writes' key column too.
+    assert!(html.contains("<th>Key (PO / tracking)</th>"), "{html}");
+    let zh = w.page("/orders/PO-D", "zh-CN").await;
+    assert!(zh.contains("<th>对象（PO / 运单号）</th>"), "{zh}");
     // The reason as a sentence, in the chosen language.
     let zh = w.page("/orders/PO-A1", "zh-CN").await;
     assert!(
