@@ -14,6 +14,8 @@ use store::{
     NewEvent, NewIntent, NewRun, PulledOrder, Store,
 };
 
+mod browser;
+
 const EVIL_NAME: &str = "<script>alert(1)</script>";
 const EVIL_SKU: &str = "\"><img src=x onerror=alert(1)>";
 const RUN: &str = "run-push-1";
@@ -518,26 +520,21 @@ async fn order_list_pages_by_keyset(w: &World) {
     assert_eq!(seen, want);
 }
 
+/// A CSV download's text after its BOM; its status, type and disposition checked.
+async fn csv_text(res: reqwest::Response) -> String {
+    assert_eq!(res.status(), 200);
+    let header = |name: &str| res.headers()[name].to_str().unwrap().to_owned();
+    assert!(header("content-type").starts_with("text/csv; charset=utf-8"));
+    assert!(header("content-disposition").starts_with("attachment; filename="));
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 BOM for Excel");
+    String::from_utf8(bytes[3..].to_vec()).unwrap()
+}
+
 /// The CSV of a filter: BOM, the zone in the header, one row per order.
 async fn csv_export_of_the_filter(w: &World) {
     seed(&*w.store).await;
-    let res = w.get("/orders.csv?kind=needs_attention", "en").await;
-    assert_eq!(res.status(), 200);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv")
-    );
-    assert!(
-        res.headers()["content-disposition"]
-            .to_str()
-            .unwrap()
-            .contains("attachment")
-    );
-    let bytes = res.bytes().await.unwrap();
-    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 BOM");
-    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let text = csv_text(w.get("/orders.csv?kind=needs_attention", "en").await).await;
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with(
         "po,stage,stage_label,reason_kind,reason_code,reason_subject,reason_message,"
@@ -589,6 +586,10 @@ async fn order_page_explains_the_order(w: &World) {
         html.contains("<details class=\"raw\">"),
         "payload collapsed"
     );
+    // Every label from the catalogue: the writes' key column too.
+    assert!(html.contains("<th>Key (PO / tracking)</th>"), "{html}");
+    let zh = w.page("/orders/PO-D", "zh-CN").await;
+    assert!(zh.contains("<th>对象（PO / 运单号）</th>"), "{zh}");
     // The reason as a sentence, in the chosen language.
     let zh = w.page("/orders/PO-A1", "zh-CN").await;
     assert!(
@@ -677,8 +678,8 @@ async fn config_page_shows_jobs_versions_and_a_diff(w: &World) {
 }
 
 /// A held stock run with its items, SKU by SKU, and the CSV of the day.
-async fn stock_page_and_csv(w: &World) {
-    let f = seed(&*w.store).await;
+/// A stock run held by the zero-drop guard, with one SKU (10 read, 8 to send, DSCO had 3); when.
+async fn seed_stock(s: &dyn Store, f: &Fence) -> DateTime<Utc> {
     let now = Utc::now();
     let run = store::StockRun {
         run_id: "stock-1".into(),
@@ -710,7 +711,13 @@ async fn stock_page_and_csv(w: &World) {
         at: now,
         updated_at: now,
     };
-    w.store.record_stock_run(&run, &[item], &f).await.unwrap();
+    s.record_stock_run(&run, &[item], f).await.unwrap();
+    now
+}
+
+async fn stock_page_and_csv(w: &World) {
+    let f = seed(&*w.store).await;
+    let now = seed_stock(&*w.store, &f).await;
     let html = w.page("/stock", "en").await;
     assert!(html.contains("held by the zero-drop guard"), "{html}");
     assert!(html.contains("1 of 2 in-stock SKUs would drop to 0"));
@@ -722,11 +729,7 @@ async fn stock_page_and_csv(w: &World) {
         .with_timezone(&chrono_tz::Asia::Shanghai)
         .format("%Y-%m-%d")
         .to_string();
-    let res = w.get(&format!("/stock.csv?since={today}"), "en").await;
-    assert_eq!(res.status(), 200);
-    let bytes = res.bytes().await.unwrap();
-    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF");
-    let text = String::from_utf8_lossy(&bytes[3..]).to_string();
+    let text = csv_text(w.get(&format!("/stock.csv?since={today}"), "en").await).await;
     assert!(text.starts_with("at,run_id,dsco_sku"), "{text}");
     assert!(
         text.contains(",stock-1,SKU-1001,LX-1001,US-CA-01=10,US-CA-01=8,8,3,false,"),
@@ -912,11 +915,7 @@ async fn stock_csv_streams_every_item_past_a_page(w: &World) {
             .collect();
         w.store.record_stock_run(&r, &items, &f).await.unwrap();
     }
-    let res = w.get("/stock.csv", "en").await;
-    assert_eq!(res.status(), 200);
-    let bytes = res.bytes().await.unwrap();
-    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF");
-    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let text = csv_text(w.get("/stock.csv", "en").await).await;
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("at,run_id,dsco_sku"), "{}", lines[0]);
     let keys: Vec<String> = lines[1..]

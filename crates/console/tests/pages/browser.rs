@@ -1,0 +1,432 @@
+//! The console in a real browser: Debian's `chromium`, driven through `chromedriver` (W3C
+//! WebDriver over loopback HTTP; the few commands used are below, so no client crate and its
+//! dependency tree is needed). Walks what an operator does: the overview, a cause row to its
+//! orders, a PO search that opens the order, the language switch (kept by its cookie), the CSV
+//! export of the filter; and saves a screenshot of every page under
+//! `target/console-screenshots/` (`$CARGO_TARGET_DIR/console-screenshots/` when that is set).
+//!
+//! Without chromium or chromedriver the test says so and passes, unless
+//! `CONSOLE_BROWSER_TEST=require` (CI sets it), where it fails.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::{RUN, World, csv_text, seed, seed_stock, serve, sqlite};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const WIDTH: u64 = 1360;
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+/// A chromedriver on a free loopback port with one headless chromium session; both end when
+/// this is dropped.
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+    driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    /// Ends chromedriver's process group (the browser too, also when a step failed before the
+    /// session was closed).
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
+}
+
+impl Browser {
+    async fn start(chromium: &Path, chromedriver: &Path) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = tokio::process::Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            // Its own process group, with the chromium it starts: dropped, all of it ends.
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver starts");
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = match http.get(format!("{base}/status")).send().await {
+                Ok(r) => r
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v["value"]["ready"].as_bool()),
+                Err(_) => None,
+            };
+            if ready == Some(true) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver not ready on {base} after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--hide-scrollbars", "--force-device-scale-factor=1",
+                    format!("--window-size={WIDTH},900"),
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            },
+        }}});
+        let res: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {res}"));
+        Browser {
+            http,
+            session: format!("{base}/session/{id}"),
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// One WebDriver command; its `value`, or a panic naming the command and the error.
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.session);
+        let mut req = self.http.request(method.clone(), &url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        } else if method == reqwest::Method::POST {
+            req = req.json(&json!({}));
+        }
+        let res: Value = req.send().await.unwrap().json().await.unwrap();
+        if res["value"].get("error").is_some() {
+            panic!("WebDriver {method} {path}: {}", res["value"]);
+        }
+        res["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    async fn url(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn source(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT].as_str().unwrap().to_owned()
+    }
+
+    async fn text(&self, el: &str) -> String {
+        let v = self
+            .cmd(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+            .await;
+        v.as_str().unwrap().to_owned()
+    }
+
+    async fn attr(&self, el: &str, name: &str) -> String {
+        let v = self
+            .cmd(
+                reqwest::Method::GET,
+                &format!("/element/{el}/property/{name}"),
+                None,
+            )
+            .await;
+        v.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Clicks and waits (10 s at most) until the browser is on another address.
+    async fn click_away(&self, el: &str) -> String {
+        let before = self.url().await;
+        self.click(el).await;
+        self.wait_away(&before).await
+    }
+
+    async fn click(&self, el: &str) {
+        self.cmd(reqwest::Method::POST, &format!("/element/{el}/click"), None)
+            .await;
+    }
+
+    /// Waits (10 s at most) until the element at `css` reads `want`.
+    async fn wait_text(&self, css: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let el = self
+                .cmd(
+                    reqwest::Method::POST,
+                    "/elements",
+                    Some(json!({"using": "css selector", "value": css})),
+                )
+                .await;
+            if let Some(id) = el[0][ELEMENT].as_str()
+                && self.text(id).await == want
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} does not read {want:?} after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_away(&self, before: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.url().await;
+            if now != before {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "still on {before} after 10 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn type_and_enter(&self, el: &str, text: &str) -> String {
+        let before = self.url().await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({"text": format!("{text}\u{E007}")})),
+        )
+        .await;
+        self.wait_away(&before).await
+    }
+
+    async fn cookie(&self, name: &str) -> Option<String> {
+        let all = self.cmd(reqwest::Method::GET, "/cookie", None).await;
+        all.as_array()?
+            .iter()
+            .find(|c| c["name"] == name)
+            .and_then(|c| c["value"].as_str())
+            .map(str::to_owned)
+    }
+
+    /// The whole page as a PNG in `dir`, every `<details>` opened (what a person sees after
+    /// clicking them: raw JSON must not overflow); the window is made as tall as the page first.
+    async fn screenshot(&self, dir: &Path, name: &str) {
+        // Short first: a page is never shorter than the window it is measured in.
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": WIDTH, "height": 600})),
+        )
+        .await;
+        let script = "document.querySelectorAll('details').forEach(d => d.open = true); \
+                      return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight";
+        let h = self
+            .cmd(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({"script": script, "args": []})),
+            )
+            .await
+            .as_u64()
+            .unwrap_or(900)
+            .clamp(600, 8000);
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": WIDTH, "height": h})),
+        )
+        .await;
+        let png = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{name} is a PNG");
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let dir = target.join("console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn an_operator_walks_the_console_in_a_real_browser() {
+    let required = std::env::var("CONSOLE_BROWSER_TEST").as_deref() == Ok("require");
+    let (Some(chromium), Some(chromedriver)) = (
+        which("chromium").or_else(|| which("chromium-browser")),
+        which("chromedriver"),
+    ) else {
+        assert!(
+            !required,
+            "CONSOLE_BROWSER_TEST=require but chromium or chromedriver is not on PATH (apt-get install chromium chromium-driver)"
+        );
+        println!(
+            "SKIPPED an_operator_walks_the_console_in_a_real_browser: chromium or chromedriver not installed (apt-get install chromium chromium-driver; CONSOLE_BROWSER_TEST=require makes this a failure)"
+        );
+        return;
+    };
+    let w: World = serve(sqlite().await).await;
+    let f = seed(&*w.store).await;
+    seed_stock(&*w.store, &f).await;
+    let dir = screenshot_dir();
+    let b = Browser::start(&chromium, &chromedriver).await;
+
+    // The overview, in Chinese (console.language), with the cause rows.
+    b.goto(&format!("{}/", w.base)).await;
+    let nav = b.find("header nav a[href='/orders']").await;
+    assert_eq!(b.text(&nav).await, "订单");
+    b.screenshot(&dir, "overview").await;
+
+    // A cause row leads to the orders it stops.
+    let cause = b
+        .find("a.count[href*='code=sku_unmatched'][href*='subject=ABC-1']")
+        .await;
+    assert_eq!(b.text(&cause).await, "3");
+    let url = b.click_away(&cause).await;
+    assert!(
+        url.contains("/orders?") && url.contains("subject=ABC-1"),
+        "{url}"
+    );
+    let html = b.source().await;
+    for p in ["PO-A1", "PO-A2", "PO-A3"] {
+        assert!(
+            html.contains(&format!("/orders/{p}\"")),
+            "{p} listed:\n{html}"
+        );
+    }
+    assert!(!html.contains("/orders/PO-B1\""), "only that cause");
+    b.screenshot(&dir, "orders-by-cause").await;
+
+    // Its CSV export: the link's address fetched with the browser's language.
+    let csv = b.find("a.button[href^='/orders.csv']").await;
+    let href = b.attr(&csv, "href").await;
+    assert!(href.contains("subject=ABC-1"), "{href}");
+    let text = csv_text(
+        w.http
+            .get(&href)
+            .header("cookie", "lang=zh")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("po,stage,stage_label,reason_kind,reason_code")
+            && lines[0].contains("in_stage_since (Asia/Shanghai)"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines.len(), 4, "header and three orders:\n{text}");
+    for (line, p) in lines[1..].iter().zip(["PO-A1", "PO-A2", "PO-A3"]) {
+        assert!(line.starts_with(&format!("{p},1,")), "{line}");
+        assert!(line.contains("sku_unmatched,ABC-1"), "{line}");
+    }
+
+    // Searching an exact PO opens its page.
+    b.goto(&format!("{}/orders", w.base)).await;
+    b.screenshot(&dir, "orders").await;
+    let q = b.find("form.filters input[name='q']").await;
+    let url = b.type_and_enter(&q, "PO-D").await;
+    assert_eq!(url, format!("{}/orders/PO-D", w.base));
+    let h1 = b.find("h1").await;
+    assert!(b.text(&h1).await.contains("PO-D"));
+    assert!(b.source().await.contains("req-ship-1"));
+    b.screenshot(&dir, "order").await;
+
+    // The language switch: English labels, kept by the cookie on the next page.
+    let switch = b.find("header a.lang").await;
+    b.click(&switch).await;
+    b.wait_text("header nav a[href='/orders']", "Orders").await;
+    let url = b.url().await;
+    assert_eq!(
+        url,
+        format!("{}/orders/PO-D", w.base),
+        "back on the same page"
+    );
+    assert_eq!(b.cookie("lang").await.as_deref(), Some("en"));
+    b.screenshot(&dir, "order-en").await;
+    b.goto(&format!("{}/", w.base)).await;
+    let nav = b.find("header nav a[href='/orders']").await;
+    assert_eq!(b.text(&nav).await, "Orders", "the cookie keeps English");
+    b.screenshot(&dir, "overview-en").await;
+
+    // Every other page, in both languages.
+    for lang in ["en", "zh"] {
+        if lang == "zh" {
+            let switch = b.find("header a.lang").await;
+            b.click(&switch).await;
+            b.wait_text("header nav a[href='/orders']", "订单").await;
+            assert_eq!(b.cookie("lang").await.as_deref(), Some("zh-CN"));
+        }
+        for (path, name) in [
+            ("/runs".to_owned(), "runs"),
+            (format!("/runs/{RUN}"), "run"),
+            ("/stock".to_owned(), "stock"),
+            ("/mappings".to_owned(), "mappings"),
+            ("/config".to_owned(), "config"),
+            ("/audit".to_owned(), "audit"),
+        ] {
+            b.goto(&format!("{}{path}", w.base)).await;
+            let h1 = b.find("main h1").await;
+            assert!(!b.text(&h1).await.is_empty(), "{path} has a title");
+            let name = if lang == "en" {
+                format!("{name}-en")
+            } else {
+                name.to_owned()
+            };
+            b.screenshot(&dir, &name).await;
+        }
+    }
+    println!("screenshots in {}", dir.display());
+    let _ = b.cmd(reqwest::Method::DELETE, "", None).await;
+}
