@@ -199,7 +199,7 @@ impl World {
                 self.dsco.base_url(),
                 Auth::OAuth2 {
                     client_id: sim::dsco::DEFAULT_CLIENT_ID.into(),
-                    client_secret: secrecy::SecretString::from(
+                    client_secret: secret::Secret::from(
                         sim::dsco::DEFAULT_CLIENT_SECRET.to_string(),
                     ),
                 },
