@@ -16,12 +16,12 @@ use chrono::{TimeZone, Utc};
 use clap::Subcommand;
 use clock::Clock;
 use domain::{JobName, RunCounts, RuntimeConfig, Trigger};
-use engine::startup::{Application, FarSides, Parts};
+use engine::startup::{Application, Parts};
 use engine::stock::SyncStock;
 use engine::{EngineSettings, Job, RunCtx};
 use serde_json::json;
-use sim::dsco::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DscoSim, DscoSimConfig, Endpoint};
-use sim::lingxing::{DEFAULT_APP_ID, DEFAULT_APP_SECRET, LingxingSim, LingxingSimConfig};
+use sim::dsco::{DscoSim, DscoSimConfig, Endpoint};
+use sim::lingxing::{LingxingSim, LingxingSimConfig};
 use store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -147,15 +147,7 @@ async fn run(skus: usize, warehouses: usize, changed: usize, url: &str) -> Resul
         clock: clock.clone(),
         holder: "bench".into(),
         engine: EngineSettings::default(),
-        far: FarSides::oauth(
-            dsco.base_url(),
-            DEFAULT_CLIENT_ID,
-            DEFAULT_CLIENT_SECRET,
-            lx.base_url(),
-            DEFAULT_APP_ID,
-            DEFAULT_APP_SECRET,
-            sim::defaults::PLATFORM_CODE,
-        ),
+        far: crate::demo::sim_far_sides(&dsco, &lx),
         shared_token: false,
         order_jobs: false,
         stock_jobs: None,

@@ -173,15 +173,7 @@ pub(crate) fn app_on(
     holder: &str,
     tuning: &Tuning,
 ) -> Result<Application> {
-    let mut far = FarSides::oauth(
-        dsco.base_url(),
-        sim::dsco::DEFAULT_CLIENT_ID,
-        sim::dsco::DEFAULT_CLIENT_SECRET,
-        lx.base_url(),
-        sim::lingxing::DEFAULT_APP_ID,
-        sim::lingxing::DEFAULT_APP_SECRET,
-        defaults::PLATFORM_CODE,
-    );
+    let mut far = sim_far_sides(dsco, lx);
     // The simulator's limits are off (see the DSCO config of the callers): no need to pace.
     far.dsco.rate_limits = false;
     if let Some(t) = tuning.request_timeout {
@@ -197,6 +189,19 @@ pub(crate) fn app_on(
         stock_jobs: None,
     };
     Ok(Application::build(store, parts)?)
+}
+
+/// The two simulators with their default credentials, every client setting at its default.
+pub(crate) fn sim_far_sides(dsco: &DscoSim, lx: &LingxingSim) -> FarSides {
+    FarSides::oauth(
+        dsco.base_url(),
+        sim::dsco::DEFAULT_CLIENT_ID,
+        sim::dsco::DEFAULT_CLIENT_SECRET,
+        lx.base_url(),
+        sim::lingxing::DEFAULT_APP_ID,
+        sim::lingxing::DEFAULT_APP_SECRET,
+        defaults::PLATFORM_CODE,
+    )
 }
 
 /// One storyline of the demo: how many orders, and what is special about them.

@@ -42,11 +42,9 @@ pub fn far_sides(settings: &Settings) -> FarSides {
             client_secret,
         } => dsco::Auth::OAuth2 {
             client_id: client_id.clone(),
-            client_secret: secrecy::SecretString::from(client_secret.expose().to_owned()),
+            client_secret: client_secret.secret().clone(),
         },
-        DscoAuth::Token(t) => {
-            dsco::Auth::StaticToken(secrecy::SecretString::from(t.expose().to_owned()))
-        }
+        DscoAuth::Token(t) => dsco::Auth::StaticToken(t.secret().clone()),
     };
     let lx = &settings.lingxing;
     let mut lingxing = lingxing::LingxingConfig::new(

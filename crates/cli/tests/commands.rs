@@ -848,6 +848,24 @@ fn run_refuses_a_read_only_store_before_serving() {
     assert!(get(&format!("127.0.0.1:{port}"), "/healthz").is_none());
 }
 
+/// The store at `url` and pull_dsco_orders' lease on it (run `run-1`), as a run holds it, for
+/// writing to the store directly.
+async fn pull_lease(url: &str) -> (std::sync::Arc<dyn store::Store>, store::Lease) {
+    let s = store::connect(url).await.unwrap();
+    let lease = s
+        .try_acquire_lease(
+            domain::JobName::PullDscoOrders,
+            "test",
+            "run-1",
+            chrono::Utc::now(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    (s, lease)
+}
+
 /// data defects (issue 13): a DSCO order without a poNumber never becomes an order; `order
 /// stuck` lists it by dscoOrderId and `order show <dscoOrderId>` shows why, in both languages.
 #[test]
@@ -856,19 +874,8 @@ fn an_order_without_a_po_is_listed_and_shown() {
     assert!(bin(&env, &["migrate"]).status.success());
     let url = format!("sqlite://{}/store.db", env.dir.path().display());
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let s = store::connect(&url).await.unwrap();
+        let (s, lease) = pull_lease(&url).await;
         let now = chrono::Utc::now();
-        let lease = s
-            .try_acquire_lease(
-                domain::JobName::PullDscoOrders,
-                "test",
-                "run-1",
-                now,
-                Duration::from_secs(60),
-            )
-            .await
-            .unwrap()
-            .unwrap();
         let payload = json!({"dscoOrderId": "1025400077", "lineItems": []});
         s.record_unreadable_orders(
             &[store::UnreadableOrder {
@@ -914,19 +921,8 @@ fn order_show_and_job_list_take_a_store_url_instead_of_a_config_file() {
     assert!(import(&env, &file, "first import", &[]).status.success());
     let url = format!("sqlite://{}/store.db", env.dir.path().display());
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let s = store::connect(&url).await.unwrap();
+        let (s, lease) = pull_lease(&url).await;
         let now = chrono::Utc::now();
-        let lease = s
-            .try_acquire_lease(
-                domain::JobName::PullDscoOrders,
-                "test",
-                "run-1",
-                now,
-                Duration::from_secs(60),
-            )
-            .await
-            .unwrap()
-            .unwrap();
         let pulled = store::PulledOrder {
             po: domain::PoNumber::parse("PO-URL-1").unwrap(),
             dsco_order_id: None,

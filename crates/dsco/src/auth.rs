@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use clock::Clock;
-use secrecy::{ExposeSecret, SecretString};
+use secret::Secret;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
@@ -16,7 +16,7 @@ const EXPIRY_MARGIN: TimeDelta = TimeDelta::seconds(120);
 
 #[derive(Clone)]
 pub(crate) struct Token {
-    pub(crate) value: SecretString,
+    pub(crate) value: Secret,
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -75,7 +75,7 @@ impl Authenticator {
         let mut cached = self.cached.lock().await;
         if cached
             .as_ref()
-            .is_some_and(|c| c.value.expose_secret() == used.value.expose_secret())
+            .is_some_and(|c| c.value.expose() == used.value.expose())
         {
             *cached = None;
         }
@@ -89,12 +89,12 @@ impl Authenticator {
         &self,
         http: &reqwest::Client,
         client_id: &str,
-        secret: &SecretString,
+        secret: &Secret,
     ) -> Result<Token, DscoError> {
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", client_id),
-            ("client_secret", secret.expose_secret()),
+            ("client_secret", secret.expose()),
         ];
         let resp = http
             .post(&self.token_url)
@@ -129,7 +129,7 @@ impl Authenticator {
                     }
                 });
                 Ok(Token {
-                    value: SecretString::from(t.access_token),
+                    value: Secret::new(t.access_token),
                     expires_at,
                 })
             }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use clock::Clock;
 use reqwest::{Method, StatusCode};
-use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use crate::auth::{Authenticator, without_url};
@@ -156,14 +155,14 @@ impl DscoClient {
     async fn attempt_with_auth(&self, call: &Call<'_>) -> Result<Answer, DscoError> {
         let inner = &self.inner;
         let token = inner.auth.token(&inner.http).await?;
-        match self.attempt(call, token.value.expose_secret()).await {
+        match self.attempt(call, token.value.expose()).await {
             Err(Unauthorized) if inner.auth.is_static() => Err(DscoError::AuthExpired {
                 detail: "DSCO refused the static API token (HTTP 401)".into(),
             }),
             Err(Unauthorized) => {
                 inner.auth.invalidate(&token).await;
                 let fresh = inner.auth.token(&inner.http).await?;
-                match self.attempt(call, fresh.value.expose_secret()).await {
+                match self.attempt(call, fresh.value.expose()).await {
                     Err(Unauthorized) => Err(DscoError::AuthExpired {
                         detail: "DSCO refused a freshly issued token (HTTP 401)".into(),
                     }),

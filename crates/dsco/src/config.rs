@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secret::Secret;
 
 /// Production base URL (`https://api.dsco.io/api/v3`).
 pub const PRODUCTION_BASE_URL: &str = "https://api.dsco.io/api/v3";
@@ -13,16 +13,16 @@ pub const STAGING_BASE_URL: &str = "https://staging-api.dsco.io/api/v3";
 /// megabytes: the stricter of the two readings.
 pub const MAX_BATCH_BODY_BYTES: usize = 5_000_000;
 
-/// How the client proves who it is. Secrets are `SecretString`, so `Debug` never prints them.
+/// How the client proves who it is. Secrets are [`Secret`]s, so `Debug` never prints them.
 #[derive(Debug, Clone)]
 pub enum Auth {
     /// OAuth2 client credentials against `POST {base}/oauth2/token`.
     OAuth2 {
         client_id: String,
-        client_secret: SecretString,
+        client_secret: Secret,
     },
     /// A long-lived legacy API token sent as the bearer token.
-    StaticToken(SecretString),
+    StaticToken(Secret),
 }
 
 /// Back-off for retried reads (and for writes refused with 429, which DSCO did not apply).
@@ -95,12 +95,12 @@ mod tests {
             "http://x/api/v3/",
             Auth::OAuth2 {
                 client_id: "id".into(),
-                client_secret: SecretString::from("hunter2"),
+                client_secret: Secret::from("hunter2"),
             },
         );
         assert_eq!(c.base_url, "http://x/api/v3");
         assert!(!format!("{c:?}").contains("hunter2"));
-        let t = Auth::StaticToken(SecretString::from("tok-secret"));
+        let t = Auth::StaticToken(Secret::from("tok-secret"));
         assert!(!format!("{t:?}").contains("tok-secret"));
     }
 }

@@ -7,6 +7,7 @@ mod orders;
 mod property;
 mod reasons;
 mod runner;
+mod startup;
 mod stock;
 mod token;
 

@@ -70,6 +70,19 @@ pub fn default_runtime_config(extra_jobs: Value) -> RuntimeConfig {
         .config
 }
 
+/// The two simulators with their default credentials, every client setting at its default.
+pub fn sim_far_sides(dsco: &DscoSim, lx: &LingxingSim) -> FarSides {
+    FarSides::oauth(
+        dsco.base_url(),
+        sim::dsco::DEFAULT_CLIENT_ID,
+        sim::dsco::DEFAULT_CLIENT_SECRET,
+        lx.base_url(),
+        sim::lingxing::DEFAULT_APP_ID,
+        sim::lingxing::DEFAULT_APP_SECRET,
+        defaults::PLATFORM_CODE,
+    )
+}
+
 pub async fn world(db: &Db, extra_jobs: Value) -> World {
     world_with(db, extra_jobs, LingxingSimConfig::manual()).await
 }
@@ -95,17 +108,9 @@ pub async fn world_with(db: &Db, extra_jobs: Value, lx_cfg: LingxingSimConfig) -
     )
     .await
     .unwrap();
-    let mut far = FarSides::oauth(
-        dsco.base_url(),
-        sim::dsco::DEFAULT_CLIENT_ID,
-        sim::dsco::DEFAULT_CLIENT_SECRET,
-        lx.base_url(),
-        sim::lingxing::DEFAULT_APP_ID,
-        sim::lingxing::DEFAULT_APP_SECRET,
-        defaults::PLATFORM_CODE,
-    )
-    // Short real-time timeouts so that "apply then time out" faults end quickly.
-    .request_timeout(Duration::from_secs(2));
+    let mut far = sim_far_sides(&dsco, &lx)
+        // Short real-time timeouts so that "apply then time out" faults end quickly.
+        .request_timeout(Duration::from_secs(2));
     far.dsco.rate_limits = false;
     far.dsco.retry.max_attempts = 2;
     store
@@ -199,7 +204,7 @@ impl World {
                 self.dsco.base_url(),
                 Auth::OAuth2 {
                     client_id: sim::dsco::DEFAULT_CLIENT_ID.into(),
-                    client_secret: secrecy::SecretString::from(
+                    client_secret: secret::Secret::from(
                         sim::dsco::DEFAULT_CLIENT_SECRET.to_string(),
                     ),
                 },

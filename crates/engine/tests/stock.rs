@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, TimeDelta, Utc};
 use clock::Clock;
 use domain::{JobName, RunCounts, RunOutcome, RuntimeConfig, Trigger};
-use engine::startup::{Application, FarSides, Parts};
+use engine::startup::{Application, Parts};
 use engine::stock::{cleanup, write_stock_csv};
 use engine::{Engine, EngineSettings, RunOptions, RunResult};
 use serde_json::{Value, json};
 use sim::defaults;
-use sim::dsco::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DscoSim, DscoSimConfig};
-use sim::lingxing::{DEFAULT_APP_ID, DEFAULT_APP_SECRET, LingxingSim, LingxingSimConfig};
+use sim::dsco::{DscoSim, DscoSimConfig};
+use sim::lingxing::{LingxingSim, LingxingSimConfig};
 use store::{SkuConflictKind, SkuSource, StockOutcome, StockRunState, Store};
 
 use crate::{Db, t0};
@@ -62,15 +62,7 @@ impl World {
             clock: clock.clone(),
             holder: "test".into(),
             engine: EngineSettings::default(),
-            far: FarSides::oauth(
-                dsco.base_url(),
-                DEFAULT_CLIENT_ID,
-                DEFAULT_CLIENT_SECRET,
-                lx.base_url(),
-                DEFAULT_APP_ID,
-                DEFAULT_APP_SECRET,
-                defaults::PLATFORM_CODE,
-            ),
+            far: crate::orders::sim_far_sides(&dsco, &lx),
             shared_token: false,
             order_jobs: false,
             stock_jobs: Some(exports.path().to_owned()),

@@ -43,30 +43,5 @@ pub use model::*;
 pub use sign::{normalize_body, sign_request};
 pub use token::{InMemoryTokenCache, TokenCache, TokenRecord};
 
-use std::fmt;
-
-/// A secret (app secret, token) whose `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The secret text, for the wire and for a token cache only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+/// The workspace's one secret type (app secret, tokens): `Debug` and `Display` never show it.
+pub use secret::Secret;

@@ -1,0 +1,581 @@
+//! The sections of the deployment file as types, each with its reader: `[dsco]`, `[lingxing]`,
+//! `[store]`, `[console]`, `[exports]`, `[logging]`, `[alerts]` and `[runtime_config]` (checked by
+//! [`domain::RuntimeConfig::from_value`]; mapping gaps are not errors here).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use domain::{ImportedConfig, RuntimeConfig};
+use secret::REDACTED;
+use store::redact_url;
+use toml::{Table, Value};
+use url::Url;
+
+use super::reader::{Cx, Sec, kind};
+use super::secrets::{SecretSetting, is_placeholder};
+use super::*;
+use crate::logging::{self, LogFormat};
+
+#[derive(Clone)]
+pub struct DscoSettings {
+    /// API root including `/api/v3`; production by default.
+    pub base_url: Url,
+    pub auth: DscoAuth,
+}
+
+/// How the DSCO client authenticates (api/dsco.md §auth).
+#[derive(Debug, Clone)]
+pub enum DscoAuth {
+    /// OAuth2 client credentials (`POST {base}/oauth2/token`), required of new accounts.
+    OAuth {
+        client_id: String,
+        client_secret: SecretSetting,
+    },
+    /// The legacy long-lived API token.
+    Token(SecretSetting),
+}
+
+#[derive(Clone)]
+pub struct LingxingSettings {
+    pub base_url: Url,
+    /// `appId`: sent as `app_key` on every request, so not a secret.
+    pub app_id: String,
+    pub app_secret: SecretSetting,
+    pub platform_code: u32,
+    /// The zone LingXing's zone-less `Y-m-d H:i:s` times are read in.
+    pub timezone: Tz,
+}
+
+// Debug by hand: a base URL may carry a password.
+impl fmt::Debug for DscoSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DscoSettings")
+            .field("base_url", &redact_url(self.base_url.as_str()))
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl fmt::Debug for LingxingSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LingxingSettings")
+            .field("base_url", &redact_url(self.base_url.as_str()))
+            .field("app_id", &self.app_id)
+            .field("app_secret", &self.app_secret)
+            .field("platform_code", &self.platform_code)
+            .field("timezone", &self.timezone)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub url: StoreUrl,
+}
+
+/// Which database the store URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+/// A store URL. A PostgreSQL URL may carry a password, so the whole URL is kept as a secret and
+/// Display / Debug show it with the password replaced.
+#[derive(Clone)]
+pub struct StoreUrl {
+    kind: StoreKind,
+    url: SecretSetting,
+}
+
+impl StoreUrl {
+    /// Checks a `sqlite:…` or `postgres://…` URL (for settings built in code, such as the demo's).
+    pub fn parse(url: &str) -> Result<StoreUrl, String> {
+        let kind = store_url(url.trim())?;
+        Ok(StoreUrl {
+            kind,
+            url: SecretSetting::new(url.trim()),
+        })
+    }
+    pub fn kind(&self) -> StoreKind {
+        self.kind
+    }
+    /// The URL with its password, for the database driver only.
+    pub fn expose(&self) -> &str {
+        self.url.expose()
+    }
+    /// The URL with any password replaced by `<redacted>`.
+    pub fn redacted(&self) -> String {
+        redact_url(self.url.expose())
+    }
+    pub fn file(&self) -> Option<&Path> {
+        self.url.file()
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreUrl({:?}, {:?})", self.kind, self.redacted())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    pub listen: SocketAddr,
+    /// Required when `listen` is not a loopback address.
+    pub password: Option<SecretSetting>,
+    pub language: Language,
+    /// The zone times are displayed in (stored times are UTC).
+    pub timezone: Tz,
+}
+
+/// The console / CLI display language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    ZhCn,
+    En,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::ZhCn => "zh-CN",
+            Language::En => "en",
+        }
+    }
+    /// The domain's language (reasons, console pages).
+    pub fn lang(self) -> domain::Lang {
+        match self {
+            Language::ZhCn => domain::Lang::Zh,
+            Language::En => domain::Lang::En,
+        }
+    }
+    fn parse(s: &str) -> Option<Language> {
+        match s.to_ascii_lowercase().as_str() {
+            "zh-cn" => Some(Language::ZhCn),
+            "en" => Some(Language::En),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    /// Where CSV exports and `pull_sku_pair` audit files go; `cleanup_exports` keeps it bounded.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoggingSettings {
+    pub format: LogFormat,
+    /// A level or env-filter directive list (`info`, `warn,engine=debug`), already checked.
+    pub level: String,
+}
+
+/// The bot format alerts are posted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// A plain JSON object.
+    Generic,
+    WeCom,
+    DingTalk,
+    Feishu,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 4] = [
+        AlertKind::Generic,
+        AlertKind::WeCom,
+        AlertKind::DingTalk,
+        AlertKind::Feishu,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Generic => "generic",
+            AlertKind::WeCom => "wecom",
+            AlertKind::DingTalk => "dingtalk",
+            AlertKind::Feishu => "feishu",
+        }
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    pub kind: AlertKind,
+    /// A secret: bot webhook URLs carry their access key in the query. Checked to parse as an
+    /// http(s) URL.
+    pub webhook_url: SecretSetting,
+    /// The signing secret ("加签") of a DingTalk or Feishu bot, when the bot has one.
+    pub sign_secret: Option<SecretSetting>,
+}
+
+pub(super) fn parse_root(root: &Table, cx: &mut Cx) -> Option<Settings> {
+    for (k, _) in root {
+        if !SECTIONS.contains(&k.as_str()) {
+            cx.bad(
+                k.as_str(),
+                format!("unknown section (sections are: {})", SECTIONS.join(", ")),
+            );
+        }
+    }
+    let dsco = parse_dsco(root, cx);
+    let lingxing = parse_lingxing(root, cx);
+    let store = parse_store(root, cx);
+    let console = parse_console(root, cx);
+    let exports = parse_exports(root, cx);
+    let logging = parse_logging(root, cx);
+    let alerts = parse_alerts(root, cx);
+    let runtime_config = parse_runtime_config(root, cx);
+    Some(Settings {
+        dsco: dsco?,
+        lingxing: lingxing?,
+        store: store?,
+        console: console?,
+        exports: exports?,
+        logging: logging?,
+        alerts: alerts?,
+        runtime_config: runtime_config?,
+    })
+}
+
+/// An http(s) base URL. It may carry a password (`https://user:pw@host`): messages show it
+/// redacted, and the `<redacted>` placeholder of an export is refused like a secret's.
+pub(super) fn http_url(s: &str) -> Result<Url, String> {
+    let u = Url::parse(s).map_err(|e| format!("not a valid URL ({e}): `{}`", redact_url(s)))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(format!(
+            "must be an http(s) URL with a host, got `{}`",
+            redact_url(s)
+        ));
+    }
+    if u.password()
+        .is_some_and(|p| is_placeholder(p) || p.eq_ignore_ascii_case("%3Credacted%3E"))
+    {
+        return Err(format!(
+            "the password in the URL is the {REDACTED} placeholder of an export; put the real one"
+        ));
+    }
+    Ok(u)
+}
+
+fn timezone(s: &str) -> Result<Tz, String> {
+    s.parse::<Tz>().map_err(|_| {
+        format!("unknown time zone `{s}` (an IANA name such as Asia/Shanghai or America/New_York)")
+    })
+}
+
+fn parse_dsco(root: &Table, cx: &mut Cx) -> Option<DscoSettings> {
+    let mut s = Sec::open(root, "dsco", cx)?;
+    let base_url = s.parsed(
+        "base_url",
+        Url::parse(DEFAULT_DSCO_BASE_URL).ok()?,
+        cx,
+        http_url,
+    );
+    let id_given = s.has("client_id");
+    let client_id = s.string("client_id", cx);
+    let client_secret = s.secret("client_secret", "client_secret_file", cx);
+    let token = s.secret("token", "token_file", cx);
+    let auth = match (client_id, client_secret, token) {
+        (_, Err(()), _) | (_, _, Err(())) => None,
+        (Some(id), Ok(Some(secret)), Ok(None)) => Some(DscoAuth::OAuth {
+            client_id: id,
+            client_secret: secret,
+        }),
+        (None, Ok(None), Ok(Some(token))) => Some(DscoAuth::Token(token)),
+        (_, Ok(secret), Ok(token)) => {
+            // `id_given`, not `id`: an empty client_id is already reported as such.
+            let oauth = id_given || secret.is_some();
+            if oauth && token.is_some() {
+                cx.bad(
+                    "dsco",
+                    "both OAuth (client_id/client_secret) and token are set; keep one",
+                );
+            } else if id_given && secret.is_none() {
+                cx.bad(
+                    "dsco.client_secret",
+                    "missing (OAuth needs client_id and client_secret)",
+                );
+            } else if secret.is_some() && !id_given {
+                cx.bad(
+                    "dsco.client_id",
+                    "missing (OAuth needs client_id and client_secret)",
+                );
+            } else if !oauth && token.is_none() {
+                cx.bad(
+                    "dsco",
+                    "no DSCO credentials: set client_id and client_secret (OAuth2), or token (legacy API token)",
+                );
+            }
+            // Otherwise a value given was bad, and that is already reported.
+            None
+        }
+    };
+    s.finish(cx);
+    Some(DscoSettings {
+        base_url: base_url?,
+        auth: auth?,
+    })
+}
+
+fn parse_lingxing(root: &Table, cx: &mut Cx) -> Option<LingxingSettings> {
+    let mut s = Sec::open(root, "lingxing", cx)?;
+    let base_url = s.parsed(
+        "base_url",
+        Url::parse(DEFAULT_LINGXING_BASE_URL).ok()?,
+        cx,
+        http_url,
+    );
+    let app_id = s.string("app_id", cx);
+    if !s.has("app_id") {
+        cx.bad("lingxing.app_id", "missing (the LingXing OpenAPI appId)");
+    }
+    let app_secret = s.required_secret("app_secret", "app_secret_file", "the appSecret", cx);
+    let platform_code = match s.get("platform_code") {
+        None => Some(DEFAULT_PLATFORM_CODE),
+        Some(Value::Integer(n)) => match u32::try_from(*n) {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                cx.bad(
+                    "lingxing.platform_code",
+                    format!("must be a whole number above 0, got {n}"),
+                );
+                None
+            }
+        },
+        Some(other) => {
+            cx.bad(
+                "lingxing.platform_code",
+                format!("must be a whole number such as 10009, got {}", kind(other)),
+            );
+            None
+        }
+    };
+    let tz = s.parsed("timezone", DEFAULT_LINGXING_TIMEZONE, cx, timezone);
+    s.finish(cx);
+    Some(LingxingSettings {
+        base_url: base_url?,
+        app_id: app_id?,
+        app_secret: app_secret?,
+        platform_code: platform_code?,
+        timezone: tz?,
+    })
+}
+
+fn store_url(s: &str) -> Result<StoreKind, String> {
+    let lower = s.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//");
+        if path.is_empty() || path.starts_with('?') {
+            return Err(
+                "an sqlite URL needs a file path, such as sqlite://data/dsco-lingxing.db"
+                    .to_owned(),
+            );
+        }
+        return Ok(StoreKind::Sqlite);
+    }
+    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        // The URL may carry a password: never echo it.
+        let u = Url::parse(s)
+            .map_err(|e| format!("not a valid PostgreSQL URL ({e}): `{}`", redact_url(s)))?;
+        if u.host_str().is_none_or(str::is_empty) {
+            return Err(format!(
+                "a PostgreSQL URL needs a host: `{}`",
+                redact_url(s)
+            ));
+        }
+        return Ok(StoreKind::Postgres);
+    }
+    Err(format!(
+        "must start with sqlite:// or postgres://, got `{}`",
+        redact_url(s)
+    ))
+}
+
+fn parse_store(root: &Table, cx: &mut Cx) -> Option<StoreSettings> {
+    let mut s = Sec::open(root, "store", cx)?;
+    let url = match s.secret("url", "url_file", cx) {
+        Err(()) => None,
+        Ok(secret) => {
+            let secret = secret.unwrap_or_else(|| SecretSetting::new(DEFAULT_STORE_URL));
+            let at = if secret.file().is_some() {
+                "store.url_file"
+            } else {
+                "store.url"
+            };
+            match store_url(secret.expose().trim()) {
+                Ok(kind) => Some(StoreUrl { kind, url: secret }),
+                Err(e) => {
+                    cx.bad(at, e);
+                    None
+                }
+            }
+        }
+    };
+    s.finish(cx);
+    Some(StoreSettings { url: url? })
+}
+
+fn parse_console(root: &Table, cx: &mut Cx) -> Option<ConsoleSettings> {
+    let mut s = Sec::open(root, "console", cx)?;
+    let default_listen: SocketAddr = DEFAULT_LISTEN.parse().ok()?;
+    let listen = s.parsed("listen", default_listen, cx, |t| {
+        t.parse::<SocketAddr>().map_err(|_| {
+            format!(
+                "must be an IP address and port such as 127.0.0.1:8080 or 0.0.0.0:8080, got `{t}`"
+            )
+        })
+    });
+    let password = s.secret("password", "password_file", cx);
+    let language = s.parsed("language", DEFAULT_LANGUAGE, cx, |t| {
+        Language::parse(t)
+            .ok_or_else(|| format!("unknown language `{t}` (languages are: zh-CN, en)"))
+    });
+    let tz = s.parsed("timezone", DEFAULT_DISPLAY_TIMEZONE, cx, timezone);
+    s.finish(cx);
+    let password = password.ok()?;
+    let listen = listen?;
+    if !listen.ip().is_loopback() && password.is_none() {
+        cx.bad(
+            "console.password",
+            format!(
+                "required because console.listen ({listen}) is not a loopback address: anyone who reaches it could act on orders"
+            ),
+        );
+        return None;
+    }
+    Some(ConsoleSettings {
+        listen,
+        password,
+        language: language?,
+        timezone: tz?,
+    })
+}
+
+fn parse_exports(root: &Table, cx: &mut Cx) -> Option<ExportSettings> {
+    let mut s = Sec::open(root, "exports", cx)?;
+    let dir = s.parsed("dir", PathBuf::from(DEFAULT_EXPORT_DIR), cx, |t| {
+        Ok(PathBuf::from(t))
+    });
+    s.finish(cx);
+    Some(ExportSettings { dir: dir? })
+}
+
+fn parse_logging(root: &Table, cx: &mut Cx) -> Option<LoggingSettings> {
+    let mut s = Sec::open(root, "logging", cx)?;
+    let format = s.parsed("format", LogFormat::default(), cx, |t| {
+        t.parse::<LogFormat>().map_err(|e| e.to_string())
+    });
+    let level = s.parsed("level", DEFAULT_LOG_LEVEL.to_owned(), cx, |t| {
+        logging::filter(t)
+            .map(|_| t.to_owned())
+            .map_err(|e| e.to_string())
+    });
+    s.finish(cx);
+    Some(LoggingSettings {
+        format: format?,
+        level: level?,
+    })
+}
+
+/// `Some(None)`: no section; `None`: a problem was recorded.
+fn parse_alerts(root: &Table, cx: &mut Cx) -> Option<Option<AlertSettings>> {
+    let mut s = Sec::open(root, "alerts", cx)?;
+    if !s.present() {
+        return Some(None);
+    }
+    let kinds: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
+    let kind = s.parsed("kind", AlertKind::Generic, cx, |t| {
+        AlertKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(t))
+            .ok_or_else(|| format!("unknown alert kind `{t}` (kinds are: {})", kinds.join(", ")))
+    });
+    let url = s.required_secret(
+        "webhook_url",
+        "webhook_url_file",
+        "the bot or webhook URL",
+        cx,
+    );
+    let url = url.and_then(|u| match http_url(u.expose().trim()) {
+        Ok(_) => Some(u),
+        Err(_) => {
+            // The URL holds the bot's key: say what is wrong without echoing it.
+            let at = if u.file().is_some() {
+                "alerts.webhook_url_file"
+            } else {
+                "alerts.webhook_url"
+            };
+            cx.bad(at, "must be an http(s) URL with a host");
+            None
+        }
+    });
+    let sign = s.secret("sign_secret", "sign_secret_file", cx);
+    s.finish(cx);
+    let kind = kind?;
+    let sign = sign.ok()?;
+    if sign.is_some() && !matches!(kind, AlertKind::DingTalk | AlertKind::Feishu) {
+        cx.bad(
+            "alerts.sign_secret",
+            format!("only DingTalk and Feishu bots sign requests, not {kind}"),
+        );
+        return None;
+    }
+    Some(Some(AlertSettings {
+        kind,
+        webhook_url: url?,
+        sign_secret: sign,
+    }))
+}
+
+/// `Some(None)`: no section; `None`: a problem was recorded.
+fn parse_runtime_config(root: &Table, cx: &mut Cx) -> Option<Option<ImportedConfig>> {
+    let Some(v) = root.get("runtime_config") else {
+        return Some(None);
+    };
+    match RuntimeConfig::from_value(&toml_to_json(v), "runtime_config") {
+        Ok(c) => Some(Some(c)),
+        Err(errs) => {
+            cx.problems.extend(errs.0);
+            None
+        }
+    }
+}
+
+fn toml_to_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::String(s) => J::String(s.clone()),
+        Value::Integer(n) => J::from(*n),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::Boolean(b) => J::Bool(*b),
+        // The runtime config takes times as RFC 3339 strings; TOML's own date-times mean the same.
+        Value::Datetime(d) => J::String(d.to_string()),
+        Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
+        Value::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
