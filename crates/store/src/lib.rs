@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::lx_view::LxView;
 use domain::order::RawJson;
 use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
 use serde_json::Value;
@@ -472,7 +473,8 @@ pub struct LingxingView {
     pub po: PoNumber,
     pub store_id: Option<String>,
     pub order_nos: Vec<String>,
-    pub snapshot: Value,
+    /// Kept as its JSON text (`LxView::to_json`), read back with `LxView::from_json`.
+    pub snapshot: LxView,
 }
 
 /// A change of one intent's state (see [`Store::update_intents`]).
@@ -828,11 +830,12 @@ pub trait Store: ConsoleRead + Send + Sync + 'static {
     ) -> Result<Vec<bool>>;
     /// The LingXing snapshot last stored for an order (`Null` when none).
     async fn lingxing_view(&self, po: &PoNumber) -> Result<(Value, Option<DateTime<Utc>>)>;
-    /// [`Store::lingxing_view`] for many orders, one query per 500; orders not stored are absent.
+    /// The LingXing views of many orders and when each was stored, one query per 500; orders
+    /// not stored are absent, an order never given a view has the empty one.
     async fn lingxing_views(
         &self,
         pos: &[PoNumber],
-    ) -> Result<BTreeMap<PoNumber, (Value, Option<DateTime<Utc>>)>>;
+    ) -> Result<BTreeMap<PoNumber, (LxView, Option<DateTime<Utc>>)>>;
     /// Adds tracking numbers to the order (de-duplicated, comma-joined) and/or sets its invoice.
     async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()>;
     async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()>;

@@ -29,7 +29,7 @@ use super::common::{
     close_settled, dsco_reason, dsco_view, failed_write, read_settled, record_intents,
     settle_intents, skip, skip_many, skip_refused, views_of, write_hold,
 };
-use super::lx_feed::{follow, lookup_unknown, lx_orders};
+use super::lx_feed::{follow, lookup_unknown};
 use crate::{Job, JobError, RunCtx};
 
 pub struct AckToDsco(pub Arc<Clients>);
@@ -153,7 +153,7 @@ impl Job for AckToDsco {
                 continue;
             };
             let (lx_view, _) = views.get(&o.pulled.po);
-            let lx = lx_orders(&lx_view);
+            let lx = lx_view.lx_orders();
             match decide_ack(&view, job, &lx) {
                 Decision::Advance { note } => {
                     out.advance(&o.pulled.po, Stage::Pushed, Stage::Acknowledged, note);

@@ -22,7 +22,6 @@ use super::common::{
     close_settled, dsco_view, failed_write, read_settled, record_intents, settle_intents,
     skip_many, skip_refused, views_of, write_hold,
 };
-use super::outbound::outbounds;
 use crate::{Job, JobError, RunCtx};
 
 pub struct InvoiceToDsco(pub Arc<Clients>);
@@ -220,7 +219,7 @@ impl Job for InvoiceToDsco {
                 _ => {}
             }
             let (lx, _) = views.get(&o.pulled.po);
-            let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
+            let shipped = match map_outbounds(&view, &lx.outbounds_of(o.pulled.po.as_str()), &sku) {
                 Ok(s) => s,
                 Err(r) => {
                     out.skip(ctx, &o, &r);

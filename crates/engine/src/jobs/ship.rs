@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::mapping::SkuMaps;
-use domain::order::DscoOrderView;
+use domain::order::{DscoLifecycle, DscoOrderView};
 use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use dsco::{OrderKey, RequestKind, ShipmentsForOrder};
@@ -24,8 +24,8 @@ use super::common::{
     close_settled, dsco_view, failed_write, read_settled, record_intents, settle_intents,
     skip_many, views_of, write_hold,
 };
-use super::lx_feed::{follow, lx_orders, outbounds_stale};
-use super::outbound::{audited, outbounds, refresh};
+use super::lx_feed::follow;
+use super::outbound::refresh;
 use crate::{Job, JobError, RunCtx};
 
 pub struct ShipToDsco(pub Arc<Clients>);
@@ -229,7 +229,10 @@ impl Job for ShipToDsco {
         let watched: Vec<OrderRecord> = candidates(ctx, Stage::Shipped)
             .await?
             .into_iter()
-            .filter(|o| o.pulled.dsco_lifecycle.as_deref() != Some("completed"))
+            .filter(|o| {
+                o.pulled.dsco_lifecycle.as_deref().map(DscoLifecycle::parse)
+                    != Some(DscoLifecycle::Completed)
+            })
             .collect();
         let stage3 = batch.len();
         batch.extend(watched);
@@ -253,7 +256,7 @@ impl Job for ShipToDsco {
                 .as_ref()
                 .is_some_and(|r| matches!(r.kind, ReasonKind::Waiting | ReasonKind::Retrying))
                 && o.next_attempt_at.is_none_or(|t| t <= now);
-            if audited(&view) && (recheck || outbounds_stale(&view)) {
+            if view.audited() && (recheck || view.outbounds_stale()) {
                 need.push(o.clone());
             }
         }
@@ -280,7 +283,7 @@ impl Job for ShipToDsco {
                 continue;
             };
             let (lx, _) = views.get(&o.pulled.po);
-            let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
+            let shipped = match map_outbounds(&view, &lx.outbounds_of(o.pulled.po.as_str()), &sku) {
                 Ok(s) => s,
                 Err(r) => {
                     out.skip(ctx, &o, &r);
@@ -296,7 +299,7 @@ impl Job for ShipToDsco {
                     .unwrap_or(false),
                 multi_ban: settings.and_then(|s| s.multi_ban).unwrap_or(false),
                 carrier_map: Some(&ctx.config.mapping.carrier),
-                lingxing: &lx_orders(&lx),
+                lingxing: &lx.lx_orders(),
             };
             match decide_ship(&view, &shipped, &cx) {
                 Decision::Advance { note } => {
