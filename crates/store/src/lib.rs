@@ -526,42 +526,8 @@ impl IntentKind {
     }
 }
 
-/// Where an external write stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IntentState {
-    /// Recorded; the call is about to be made (or the process died before it was).
-    Pending,
-    /// Sent; the far side took it and its confirmation is awaited (DSCO async).
-    Submitted,
-    /// The outcome is unknown (timeout after the request left): verify before re-sending.
-    Ambiguous,
-    /// The far side confirmed it.
-    Confirmed,
-    /// The far side refused it, with a message.
-    Failed,
-}
-
-impl IntentState {
-    pub const ALL: [IntentState; 5] = [
-        IntentState::Pending,
-        IntentState::Submitted,
-        IntentState::Ambiguous,
-        IntentState::Confirmed,
-        IntentState::Failed,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntentState::Pending => "pending",
-            IntentState::Submitted => "submitted",
-            IntentState::Ambiguous => "ambiguous",
-            IntentState::Confirmed => "confirmed",
-            IntentState::Failed => "failed",
-        }
-    }
-    pub fn parse(s: &str) -> Option<IntentState> {
-        IntentState::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
+/// Where an external write stands (the domain's, kept here by name).
+pub use domain::intent::IntentState;
 
 /// A DSCO async request (202 + `requestId`) whose per-item outcomes are still to be read.
 #[derive(Debug, Clone, PartialEq, Eq)]

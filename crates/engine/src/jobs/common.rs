@@ -653,13 +653,6 @@ pub(crate) async fn track_request(
     Ok(())
 }
 
-/// Whether a write DSCO refused may be sent again: only once DSCO's own copy of the order changed
-/// after the refusal (`dscoLastUpdate`), e.g. the retailer corrected it. Our `updated_at` moves on
-/// every pull, so it cannot tell.
-pub(crate) fn changed_since_refusal(o: &OrderRecord, refused_at: DateTime<Utc>) -> bool {
-    o.pulled.dsco_updated_at.is_some_and(|t| t > refused_at)
-}
-
 /// The intent state and reason a failed DSCO write leaves: an unknown outcome is `Ambiguous`
 /// (verify before re-sending), a refusal is `Failed` (DSCO's message kept, not re-sent until the
 /// order changes), anything else was not applied and stays `Pending` (sent again next time).

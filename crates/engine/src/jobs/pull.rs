@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::intent::{Gate, PendingIs, Stored, gate};
 use domain::order::{DscoOrderView, RawJson};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::{OrderKey, OrderQuery};
@@ -526,17 +527,25 @@ async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> 
                     .collect()
             })
             .unwrap_or_default();
-        let cancel = if i.state == IntentState::Ambiguous {
-            let Some(found) = &found else {
-                continue;
-            };
+        // Verified (for an unclear cancel): LingXing shows every order of it cancelled.
+        let verified = found.as_ref().map(|found| {
             let cancelled = |n: &String| {
                 found.iter().any(|o| {
                     &o.global_order_no == n
                         && domain::order::LxOrderStatus::from_code(o.status.code()).is_cancelled()
                 })
             };
-            if !nos.is_empty() && nos.iter().all(cancelled) {
+            !nos.is_empty() && nos.iter().all(cancelled)
+        });
+        let stored = Stored {
+            state: i.state,
+            updated_at: i.updated_at,
+        };
+        // A refusal stands (LingXing's orders do not change back), and a pending cancel was not
+        // applied: sent again.
+        let cancel = match gate(Some(stored), PendingIs::Unsent, None, verified) {
+            Gate::Send => cancel_in_lingxing(ctx, clients, &i.po, &nos).await?,
+            Gate::Applied => {
                 settle_intents(
                     ctx,
                     IntentKind::LingxingCancel,
@@ -546,11 +555,9 @@ async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> 
                 )
                 .await?;
                 Cancel::Done
-            } else {
-                cancel_in_lingxing(ctx, clients, &i.po, &nos).await?
             }
-        } else {
-            cancel_in_lingxing(ctx, clients, &i.po, &nos).await?
+            // Not verifiable this run (the order read failed): verified next run.
+            Gate::Verify | Gate::Wait | Gate::Confirmed | Gate::Refused => continue,
         };
         if let Some(o) = ctx.store.get_order(&i.po).await? {
             let r = Reason::new(
