@@ -996,24 +996,18 @@ pub async fn lingxing_views_stored_before_typing_decode(b: &Backend) {
     let old = r#"{"orders":[{"moved":true,"no":"LX1","status":6,"updated":1772323200}],"outbounds":[{"carrier":"UPS","delivered_at":"2026-03-01T00:00:00+00:00","items":[{"bundle_type":0,"count":1,"msku":"M-1","sku":"SKU-1001"}],"order_number":"LX1","status":3,"stock_delivered_at":null,"tracking":"1ZOLD","wo":"WO-1"}],"outbounds_at":1772323260}"#;
     let sql = "UPDATE orders SET lx_snapshot = $1, lx_checked_at = $2 WHERE po = $3";
     let at = t(60).timestamp_millis();
+    // The row as the old code left it, written past the store.
+    macro_rules! write_old {
+        ($pool:ty) => {{
+            let pool = <$pool>::connect(&b.url).await.unwrap();
+            let q = sqlx::query(sql).bind(old).bind(at).bind("PO-OLD");
+            q.execute(&pool).await.unwrap();
+        }};
+    }
     if b.url.starts_with("sqlite") {
-        let pool = sqlx::SqlitePool::connect(&b.url).await.unwrap();
-        sqlx::query(sql)
-            .bind(old)
-            .bind(at)
-            .bind("PO-OLD")
-            .execute(&pool)
-            .await
-            .unwrap();
+        write_old!(sqlx::SqlitePool);
     } else {
-        let pool = sqlx::PgPool::connect(&b.url).await.unwrap();
-        sqlx::query(sql)
-            .bind(old)
-            .bind(at)
-            .bind("PO-OLD")
-            .execute(&pool)
-            .await
-            .unwrap();
+        write_old!(sqlx::PgPool);
     }
     let (view, checked) = s
         .lingxing_views(&[po("PO-OLD")])

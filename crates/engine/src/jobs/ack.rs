@@ -32,7 +32,7 @@ use super::common::{
 };
 use super::lx_feed::{follow, lookup_unknown};
 use super::write::{DscoWrite, Step, dsco_gate};
-use crate::{Job, JobError, RunCtx};
+use crate::{JobError, RunCtx};
 
 pub struct AckToDsco(pub Arc<Clients>);
 
@@ -45,18 +45,8 @@ pub(crate) struct AckBatch {
 }
 
 #[async_trait]
-impl Job for AckToDsco {
-    fn name(&self) -> JobName {
-        JobName::AckToDsco
-    }
-
-    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        super::write::run(self, ctx).await
-    }
-}
-
-#[async_trait]
 impl DscoWrite for AckToDsco {
+    const JOB: JobName = JobName::AckToDsco;
     type Batch = AckBatch;
     type Write = AckWrite;
     type Item = OrderAck;

@@ -23,7 +23,7 @@ use super::common::{
     LxViews, Outcomes, Settled, StateCheck, advance_many, candidates, skip_refused, views_of,
 };
 use super::write::{DscoWrite, Step, dsco_gate};
-use crate::{Job, JobError, RunCtx};
+use crate::{JobError, RunCtx};
 
 pub struct InvoiceToDsco(pub Arc<Clients>);
 
@@ -99,18 +99,8 @@ impl InvoiceToDsco {
 }
 
 #[async_trait]
-impl Job for InvoiceToDsco {
-    fn name(&self) -> JobName {
-        JobName::InvoiceToDsco
-    }
-
-    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        super::write::run(self, ctx).await
-    }
-}
-
-#[async_trait]
 impl DscoWrite for InvoiceToDsco {
+    const JOB: JobName = JobName::InvoiceToDsco;
     type Batch = InvoiceBatch;
     type Write = InvoiceSend;
     type Item = dsco::Invoice;

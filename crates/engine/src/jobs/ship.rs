@@ -26,7 +26,7 @@ use super::common::{
 use super::lx_feed::follow;
 use super::outbound::refresh;
 use super::write::{DscoWrite, Step, dsco_gate};
-use crate::{Job, JobError, RunCtx};
+use crate::{JobError, RunCtx};
 
 pub struct ShipToDsco(pub Arc<Clients>);
 
@@ -74,18 +74,8 @@ fn to_dsco(w: &ShipWrite) -> ShipmentsForOrder {
 }
 
 #[async_trait]
-impl Job for ShipToDsco {
-    fn name(&self) -> JobName {
-        JobName::ShipToDsco
-    }
-
-    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        super::write::run(self, ctx).await
-    }
-}
-
-#[async_trait]
 impl DscoWrite for ShipToDsco {
+    const JOB: JobName = JobName::ShipToDsco;
     type Batch = ShipBatch;
     type Write = ShipWrite;
     type Item = ShipmentsForOrder;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use domain::intent::{Gate, PendingIs, Stored, gate};
 use domain::order::DscoOrderView;
-use domain::{PoNumber, ReasonCode, Stage};
+use domain::{JobName, PoNumber, ReasonCode, Stage};
 use dsco::{ChunkResult, DscoError, RequestKind};
 use store::{Intent, IntentKind, NewIntent, OrderRecord};
 
@@ -20,7 +20,7 @@ use super::common::{
     Outcomes, Settled, StateCheck, chunk_outcome, close_settled, dsco_view, failed_write,
     read_settled, record_intents, settle_intents, skip_many, write_hold,
 };
-use crate::{JobError, RunCtx};
+use crate::{Job, JobError, RunCtx};
 
 /// The gate of a DSCO write whose stored intent is `i`: a refusal is sent again once DSCO's own
 /// copy of the order changed after it (`dscoLastUpdate`: the retailer corrected the order); a
@@ -59,6 +59,8 @@ pub(crate) trait DscoWrite: Send + Sync {
     /// One item of the batch request.
     type Item: Send + Sync;
 
+    /// The job that makes these writes.
+    const JOB: JobName;
     /// The intents this kind records.
     const KIND: IntentKind;
     /// The intents read for each candidate (this kind's, and others deciding needs).
@@ -133,8 +135,20 @@ pub(crate) trait DscoWrite: Send + Sync {
     async fn send(&self, items: &[Self::Item]) -> Result<Vec<ChunkResult>, DscoError>;
 }
 
+/// Every DSCO write kind is a job: a run is one pass of the pipeline.
+#[async_trait]
+impl<K: DscoWrite + 'static> Job for K {
+    fn name(&self) -> JobName {
+        K::JOB
+    }
+
+    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
+        run(self, ctx).await
+    }
+}
+
 /// One run of a DSCO write job.
-pub(crate) async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
+async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
     for settled in read_settled(ctx, k.dsco(), K::KIND, K::LOG, K::CHECK).await? {
         k.confirm(ctx, &settled).await?;
         close_settled(ctx, &settled).await?;
