@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::lx_view::LxView;
 use domain::{JobName, PoNumber, ReasonKind, Stage};
-use serde_json::Value;
 use store::{
     CauseRow, DscoRequest, Intent, IntentState, OrderEvent, OrderRecord, RunRecord, StageSummary,
     Store, StoreError,
@@ -105,8 +105,8 @@ pub struct OrderDetail {
     pub intents: Vec<Intent>,
     /// The DSCO async requests that carried this order's writes, most recent first.
     pub requests: Vec<DscoRequest>,
-    /// What LingXing showed (`Null` when never read) and when it was read.
-    pub lingxing: Value,
+    /// What LingXing showed (empty when never read) and when it was read.
+    pub lingxing: LxView,
     pub lingxing_checked_at: Option<DateTime<Utc>>,
     /// How long an order may stay at its stage before it counts as stuck.
     pub stuck_after: Option<TimeDelta>,
@@ -135,7 +135,11 @@ impl OrderDetail {
                 keys.push((kind, po.as_str().to_owned()));
             }
         }
-        let (lingxing, lingxing_checked_at) = store.lingxing_view(po).await?;
+        let (lingxing, lingxing_checked_at) = store
+            .lingxing_views(std::slice::from_ref(po))
+            .await?
+            .remove(po)
+            .unwrap_or_default();
         Ok(Some(OrderDetail {
             stuck_after: engine::jobs::stuck_threshold(&config, order.stage, now),
             events: store.order_events(po).await?,

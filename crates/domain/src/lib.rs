@@ -6,12 +6,16 @@
 //! - [`stage`]: the order stage machine (1 pulled … 5 done, 6 cancelled), forward only.
 //! - [`job`]: the eight job names and their schedules (6-field UTC cron, nicknames, `@every`).
 //! - [`config`]: runtime config (`jobs.<job>.*`, `mapping.*`) with validation naming key paths.
+//! - [`intent`]: where a far-side write stands, and the gate every write passes.
+//! - [`lx_view`]: what LingXing showed for an order, as the store keeps it (serde).
 //! - `reason`, `mapping`, `rules` (with the order jobs): the reason catalogue, reverse maps,
 //!   and R1–R6 as pure decision functions.
 
 pub mod config;
 pub mod ids;
+pub mod intent;
 pub mod job;
+pub mod lx_view;
 pub mod mapping;
 pub mod order;
 pub mod reason;

@@ -746,30 +746,63 @@ impl LxOrder {
     }
 }
 
-/// One product row of a LingXing WMS outbound order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One product row of a LingXing WMS outbound order. Kept in the LingXing view (see
+/// [`crate::lx_view`]) under the keys named here; fields in the order of their keys, so the
+/// stored text is the one a JSON object of them gives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LxOutboundItem {
-    /// LingXing local SKU.
-    pub sku: String,
-    /// MSKU (`seller_sku`), when LingXing reports it.
-    pub msku: Option<String>,
-    pub count: i64,
     /// 0 normal, 1 bundle, 2 a component of a bundle.
+    #[serde(default, deserialize_with = "crate::lx_view::lenient_int")]
     pub bundle_type: i64,
+    #[serde(default, deserialize_with = "crate::lx_view::lenient_int")]
+    pub count: i64,
+    /// MSKU (`seller_sku`), when LingXing reports it.
+    #[serde(default, deserialize_with = "crate::lx_view::lenient_text")]
+    pub msku: Option<String>,
+    /// LingXing local SKU.
+    #[serde(default, deserialize_with = "crate::lx_view::lenient_text_or_empty")]
+    pub sku: String,
 }
 
-/// A LingXing WMS outbound order (`wmsOrderList`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A LingXing WMS outbound order (`wmsOrderList`). Kept in the LingXing view (see
+/// [`crate::lx_view`]) under the keys named here, fields in the order of their keys;
+/// `platform_order_nos` is not kept (the view is the PO's).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LxOutbound {
-    pub wo_number: String,
-    pub order_number: Option<String>,
-    pub platform_order_nos: Vec<String>,
-    pub status: LxOutboundStatus,
-    pub tracking_no: Option<String>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub stock_delivered_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::lx_view::lenient_text")]
     pub carrier: Option<String>,
+    #[serde(
+        default,
+        serialize_with = "crate::lx_view::rfc3339",
+        deserialize_with = "crate::lx_view::lenient_rfc3339"
+    )]
+    pub delivered_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::lx_view::lenient_items")]
     pub items: Vec<LxOutboundItem>,
+    #[serde(default, deserialize_with = "crate::lx_view::lenient_text")]
+    pub order_number: Option<String>,
+    #[serde(skip)]
+    pub platform_order_nos: Vec<String>,
+    #[serde(default = "crate::lx_view::outbound_unknown")]
+    pub status: LxOutboundStatus,
+    #[serde(
+        default,
+        serialize_with = "crate::lx_view::rfc3339",
+        deserialize_with = "crate::lx_view::lenient_rfc3339"
+    )]
+    pub stock_delivered_at: Option<DateTime<Utc>>,
+    #[serde(
+        rename = "tracking",
+        default,
+        deserialize_with = "crate::lx_view::lenient_text"
+    )]
+    pub tracking_no: Option<String>,
+    #[serde(
+        rename = "wo",
+        default,
+        deserialize_with = "crate::lx_view::lenient_text_or_empty"
+    )]
+    pub wo_number: String,
 }
 
 /// A LingXing WMS outbound order's status (`wmsOrderList` `status`).

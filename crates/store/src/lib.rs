@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::lx_view::LxView;
 use domain::order::RawJson;
 use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
 use serde_json::Value;
@@ -486,7 +487,8 @@ pub struct LingxingView {
     pub po: PoNumber,
     pub store_id: Option<String>,
     pub order_nos: Vec<String>,
-    pub snapshot: Value,
+    /// Kept as its JSON text (`LxView::to_json`), read back with `LxView::from_json`.
+    pub snapshot: LxView,
 }
 
 /// A change of one intent's state (see [`IntentStore::update_intents`]).
@@ -538,42 +540,8 @@ impl IntentKind {
     }
 }
 
-/// Where an external write stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IntentState {
-    /// Recorded; the call is about to be made (or the process died before it was).
-    Pending,
-    /// Sent; the far side took it and its confirmation is awaited (DSCO async).
-    Submitted,
-    /// The outcome is unknown (timeout after the request left): verify before re-sending.
-    Ambiguous,
-    /// The far side confirmed it.
-    Confirmed,
-    /// The far side refused it, with a message.
-    Failed,
-}
-
-impl IntentState {
-    pub const ALL: [IntentState; 5] = [
-        IntentState::Pending,
-        IntentState::Submitted,
-        IntentState::Ambiguous,
-        IntentState::Confirmed,
-        IntentState::Failed,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntentState::Pending => "pending",
-            IntentState::Submitted => "submitted",
-            IntentState::Ambiguous => "ambiguous",
-            IntentState::Confirmed => "confirmed",
-            IntentState::Failed => "failed",
-        }
-    }
-    pub fn parse(s: &str) -> Option<IntentState> {
-        IntentState::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
+/// Where an external write stands (the domain's, kept here by name).
+pub use domain::intent::IntentState;
 
 /// A DSCO async request (202 + `requestId`) whose per-item outcomes are still to be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -859,11 +827,12 @@ pub trait OrderStore: Send + Sync {
     ) -> Result<Vec<bool>>;
     /// The LingXing snapshot last stored for an order (`Null` when none).
     async fn lingxing_view(&self, po: &PoNumber) -> Result<(Value, Option<DateTime<Utc>>)>;
-    /// [`OrderStore::lingxing_view`] for many orders, one query per 500; orders not stored are absent.
+    /// The LingXing views of many orders and when each was stored, one query per 500; orders
+    /// not stored are absent, an order never given a view has the empty one.
     async fn lingxing_views(
         &self,
         pos: &[PoNumber],
-    ) -> Result<BTreeMap<PoNumber, (Value, Option<DateTime<Utc>>)>>;
+    ) -> Result<BTreeMap<PoNumber, (LxView, Option<DateTime<Utc>>)>>;
     /// Adds tracking numbers to the order (de-duplicated, comma-joined) and/or sets its invoice.
     async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()>;
     async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()>;

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use domain::lx_view::LxView;
 use domain::{JobName, PoNumber, ReasonKind, Stage};
-use serde_json::{Value, json};
+use serde_json::json;
 use store::*;
 
 use crate::Backend;
@@ -115,7 +116,7 @@ struct Seen {
     orders: Vec<OrderRecord>,
     events: Vec<Vec<OrderEvent>>,
     dirty: Vec<String>,
-    views: BTreeMap<PoNumber, (Value, Option<DateTime<Utc>>)>,
+    views: BTreeMap<PoNumber, (LxView, Option<DateTime<Utc>>)>,
     intents: Vec<Vec<Intent>>,
 }
 
@@ -330,7 +331,9 @@ pub async fn batch_views_match_one_by_one(b: &Backend) {
         po: po(p),
         store_id: store.map(str::to_owned),
         order_nos: vec![format!("LX-{p}-{status}"), "LX-x".into()],
-        snapshot: json!({"orders": [{"no": format!("LX-{p}"), "status": status, "name": "é\"\\\n"}]}),
+        snapshot: LxView::from_value(
+            &json!({"orders": [{"no": format!("LX-{p}é\"\\\n"), "status": status}]}),
+        ),
     };
     // A stored view for the first 100, the same as the batch's for the even ones.
     for (s, f) in [(sa, &fa), (sb, &fb)] {
@@ -364,7 +367,7 @@ pub async fn batch_views_match_one_by_one(b: &Backend) {
                 &v.po,
                 v.store_id.as_deref(),
                 &v.order_nos,
-                &v.snapshot,
+                &v.snapshot.to_value(),
                 t(10),
                 &fb,
             )

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use domain::lx_view::LxView;
 use domain::order::RawJson;
 use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
 use serde_json::json;
@@ -979,6 +980,64 @@ pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
     assert_eq!(o.flags, vec!["cancelled_after_push"]);
 }
 
+/// A LingXing view row as the service stored it before the view was typed (`json!` text)
+/// reads back as what it said, and storing that view again is no change (the same text).
+pub async fn lingxing_views_stored_before_typing_decode(b: &Backend) {
+    let s = &*b.store;
+    let f = lease(s, JobName::ShipToDsco, "a", t(0)).await.fence();
+    s.upsert_pulled_many(
+        &[(pulled("PO-OLD", "created"), Stage::Acknowledged)],
+        None,
+        t(0),
+        &f,
+    )
+    .await
+    .unwrap();
+    let old = r#"{"orders":[{"moved":true,"no":"LX1","status":6,"updated":1772323200}],"outbounds":[{"carrier":"UPS","delivered_at":"2026-03-01T00:00:00+00:00","items":[{"bundle_type":0,"count":1,"msku":"M-1","sku":"SKU-1001"}],"order_number":"LX1","status":3,"stock_delivered_at":null,"tracking":"1ZOLD","wo":"WO-1"}],"outbounds_at":1772323260}"#;
+    let sql = "UPDATE orders SET lx_snapshot = $1, lx_checked_at = $2 WHERE po = $3";
+    let at = t(60).timestamp_millis();
+    // The row as the old code left it, written past the store.
+    macro_rules! write_old {
+        ($pool:ty) => {{
+            let pool = <$pool>::connect(&b.url).await.unwrap();
+            let q = sqlx::query(sql).bind(old).bind(at).bind("PO-OLD");
+            q.execute(&pool).await.unwrap();
+        }};
+    }
+    if b.url.starts_with("sqlite") {
+        write_old!(sqlx::SqlitePool);
+    } else {
+        write_old!(sqlx::PgPool);
+    }
+    let (view, checked) = s
+        .lingxing_views(&[po("PO-OLD")])
+        .await
+        .unwrap()
+        .remove(&po("PO-OLD"))
+        .unwrap();
+    assert_eq!(checked, Some(t(60)));
+    assert_eq!(view.order_nos(), vec!["LX1"]);
+    assert!(view.audited());
+    let ob = view.outbounds_of("PO-OLD");
+    assert_eq!(ob.len(), 1);
+    assert_eq!(ob[0].tracking_no.as_deref(), Some("1ZOLD"));
+    assert_eq!(ob[0].items[0].msku.as_deref(), Some("M-1"));
+    assert_eq!(ob[0].delivered_at, Some(t(0)));
+    assert_eq!(view.outbounds_at, Some(t(60)));
+    assert_eq!(view.to_json(), old);
+    let again = LingxingView {
+        po: po("PO-OLD"),
+        store_id: None,
+        order_nos: view.order_nos(),
+        snapshot: view,
+    };
+    assert_eq!(
+        s.set_lingxing_views(&[again], t(61), &f).await.unwrap(),
+        vec![false],
+        "the same view in the old text is no change"
+    );
+}
+
 pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
@@ -1385,7 +1444,9 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
             po: po(p),
             store_id: Some("S1".into()),
             order_nos: vec![format!("LX-{p}")],
-            snapshot: json!({"orders": [{"no": format!("LX-{p}"), "status": 4}]}),
+            snapshot: LxView::from_value(
+                &json!({"orders": [{"no": format!("LX-{p}"), "status": 4}]}),
+            ),
         })
         .collect();
     let changed = s.set_lingxing_views(&views, t(6), &f).await.unwrap();

@@ -295,23 +295,13 @@ pub(super) async fn order(cx: Cx, Path(po): Path<String>) -> Response {
                 }
             })
     };
-    let arr = |k: &str| {
-        d.lingxing
-            .get(k)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let str_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    let mut lx_orders: Vec<LxOrderView> = arr("orders")
+    let mut lx_orders: Vec<LxOrderView> = d
+        .lingxing
+        .entries()
         .iter()
-        .map(|v| LxOrderView {
-            no: str_of(v, "no"),
-            status: coded(
-                v.get("status").and_then(Value::as_i64).unwrap_or(0),
-                LX_ORDER_STATUS,
-                lang,
-            ),
+        .map(|e| LxOrderView {
+            no: e.no.clone(),
+            status: coded(e.status.code(), LX_ORDER_STATUS, lang),
         })
         .collect();
     for no in &o.lingxing_order_nos {
@@ -322,24 +312,23 @@ pub(super) async fn order(cx: Cx, Path(po): Path<String>) -> Response {
             });
         }
     }
-    let outbounds = arr("outbounds")
+    let outbounds = d
+        .lingxing
+        .outbounds
         .iter()
-        .map(|v| {
-            let tracking = str_of(v, "tracking");
+        .flatten()
+        .map(|w| {
+            let tracking = w.tracking_no.clone().unwrap_or_default();
             OutboundView {
-                wo: str_of(v, "wo"),
-                status: coded(
-                    v.get("status").and_then(Value::as_i64).unwrap_or(0),
-                    WO_STATUS,
-                    lang,
-                ),
+                wo: w.wo_number.clone(),
+                status: coded(w.status.code(), WO_STATUS, lang),
                 sent: if tracking.is_empty() {
                     "–".into()
                 } else {
                     shipment_state(&tracking)
                 },
                 tracking,
-                carrier: str_of(v, "carrier"),
+                carrier: w.carrier.clone().unwrap_or_default(),
             }
         })
         .collect();

@@ -17,101 +17,99 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use domain::intent::Gate;
+use domain::lx_view::LxView;
 use domain::order::DscoOrderView;
 use domain::rules::{AckWrite, Decision, decide_ack, dsco_past_ack};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
-use dsco::{OrderAck, OrderIdType, RequestKind};
-use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
+use dsco::{ChunkResult, DscoError, OrderAck, OrderIdType, RequestKind};
+use store::{Intent, IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    Outcomes, StateCheck, advance, advance_many, candidates, changed_since_refusal, chunk_outcome,
-    close_settled, dsco_reason, dsco_view, failed_write, read_settled, record_intents,
-    settle_intents, skip, skip_many, skip_refused, views_of, write_hold,
+    LxViews, Outcomes, Settled, StateCheck, advance_many, candidates, dsco_reason, skip,
+    skip_refused, views_of,
 };
-use super::lx_feed::{follow, lookup_unknown, lx_orders};
-use crate::{Job, JobError, RunCtx};
+use super::lx_feed::{follow, lookup_unknown};
+use super::write::{DscoWrite, Step, dsco_gate};
+use crate::{JobError, RunCtx};
 
 pub struct AckToDsco(pub Arc<Clients>);
 
-fn ack_of(w: &AckWrite) -> OrderAck {
-    OrderAck {
-        id: w.po.clone(),
-        id_type: OrderIdType::PoNumber,
-        supplier_order_number: Some(w.supplier_order_number.clone()),
-    }
-}
-
-impl AckToDsco {
-    /// Reads the outcome of every outstanding ACK request and moves the confirmed orders on.
-    async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        for settled in read_settled(
-            ctx,
-            &self.0.dsco,
-            IntentKind::Ack,
-            RequestKind::Acknowledge,
-            StateCheck::Acknowledged,
-        )
-        .await?
-        {
-            let request = settled.request_id.as_str();
-            // The intents first, in one transaction; then each order moves on.
-            let updates: Vec<IntentUpdate> = settled
-                .items
-                .iter()
-                .map(|(po, outcome)| match outcome {
-                    Ok(how) => IntentUpdate {
-                        key: po.clone(),
-                        state: IntentState::Confirmed,
-                        outcome: (*how).to_owned(),
-                    },
-                    Err(text) => IntentUpdate {
-                        key: po.clone(),
-                        state: IntentState::Failed,
-                        outcome: text.clone(),
-                    },
-                })
-                .collect();
-            ctx.store
-                .update_intents(IntentKind::Ack, &updates, ctx.clock.now(), &ctx.fence)
-                .await?;
-            let confirmed: Vec<_> = settled
-                .items
-                .iter()
-                .filter_map(|(po, outcome)| {
-                    let how = outcome.as_ref().ok()?;
-                    Some((
-                        PoNumber::parse(po).ok()?,
-                        Stage::Pushed,
-                        Stage::Acknowledged,
-                        format!("DSCO confirmed the ACK (request {request}; {how})"),
-                    ))
-                })
-                .collect();
-            advance_many(ctx, confirmed).await?;
-            let refused: BTreeMap<PoNumber, String> = settled
-                .items
-                .iter()
-                .filter_map(|(po, outcome)| {
-                    let text = outcome.as_ref().err()?;
-                    Some((PoNumber::parse(po).ok()?, text.clone()))
-                })
-                .collect();
-            skip_refused(ctx, &refused, Some(Stage::Pushed)).await?;
-            close_settled(ctx, &settled).await?;
-        }
-        Ok(())
-    }
+/// What an ACK run decides its orders with.
+pub(crate) struct AckBatch {
+    views: LxViews,
+    /// Orders to decide again next run even when waiting: LingXing views this run could not
+    /// bring up to date.
+    recheck: BTreeSet<PoNumber>,
 }
 
 #[async_trait]
-impl Job for AckToDsco {
-    fn name(&self) -> JobName {
-        JobName::AckToDsco
+impl DscoWrite for AckToDsco {
+    const JOB: JobName = JobName::AckToDsco;
+    type Batch = AckBatch;
+    type Write = AckWrite;
+    type Item = OrderAck;
+    const KIND: IntentKind = IntentKind::Ack;
+    const READS: &'static [IntentKind] = &[IntentKind::Ack];
+    const LOG: RequestKind = RequestKind::Acknowledge;
+    const CHECK: StateCheck = StateCheck::Acknowledged;
+    const RESTART: bool = false;
+    const FROM: Stage = Stage::Pushed;
+
+    fn dsco(&self) -> &dsco::DscoClient {
+        &self.0.dsco
     }
 
-    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        self.confirm(ctx).await?;
+    /// The intents first, in one transaction; then the confirmed orders move on and the refused
+    /// ones say why.
+    async fn confirm(&self, ctx: &RunCtx, settled: &Settled) -> Result<(), JobError> {
+        let request = settled.request_id.as_str();
+        let updates: Vec<IntentUpdate> = settled
+            .items
+            .iter()
+            .map(|(po, outcome)| match outcome {
+                Ok(how) => IntentUpdate {
+                    key: po.clone(),
+                    state: IntentState::Confirmed,
+                    outcome: (*how).to_owned(),
+                },
+                Err(text) => IntentUpdate {
+                    key: po.clone(),
+                    state: IntentState::Failed,
+                    outcome: text.clone(),
+                },
+            })
+            .collect();
+        ctx.store
+            .update_intents(IntentKind::Ack, &updates, ctx.clock.now(), &ctx.fence)
+            .await?;
+        let confirmed: Vec<_> = settled
+            .items
+            .iter()
+            .filter_map(|(po, outcome)| {
+                let how = outcome.as_ref().ok()?;
+                Some((
+                    PoNumber::parse(po).ok()?,
+                    Stage::Pushed,
+                    Stage::Acknowledged,
+                    format!("DSCO confirmed the ACK (request {request}; {how})"),
+                ))
+            })
+            .collect();
+        advance_many(ctx, confirmed).await?;
+        let refused: BTreeMap<PoNumber, String> = settled
+            .items
+            .iter()
+            .filter_map(|(po, outcome)| {
+                let text = outcome.as_ref().err()?;
+                Some((PoNumber::parse(po).ok()?, text.clone()))
+            })
+            .collect();
+        skip_refused(ctx, &refused, Some(Stage::Pushed)).await
+    }
+
+    async fn gather(&self, ctx: &RunCtx) -> Result<Option<(Vec<OrderRecord>, AckBatch)>, JobError> {
         let feed_end = match follow(ctx, &self.0).await {
             Ok(end) => Some(end),
             Err(e) => {
@@ -121,10 +119,8 @@ impl Job for AckToDsco {
         };
         let mut batch = candidates(ctx, Stage::Pushed).await?;
         if batch.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        // Orders to decide again next run even when waiting: LingXing views this run could not
-        // bring up to date.
         let mut views = views_of(ctx, &batch).await?;
         let recheck: BTreeSet<PoNumber> = match feed_end {
             Some(end) => match lookup_unknown(ctx, &self.0, &batch, end, &mut views).await {
@@ -136,149 +132,147 @@ impl Job for AckToDsco {
                     for o in &batch {
                         skip(ctx, o, &r).await?;
                     }
-                    return Ok(());
+                    return Ok(None);
                 }
             },
             None => batch.iter().map(|o| o.pulled.po.clone()).collect(),
         };
         views.own_marks(&mut batch);
-        // The ACK intent of each order (keyed by PO), read once for the batch.
-        let keys: Vec<String> = batch.iter().map(|o| o.pulled.po.to_string()).collect();
-        let mut intents = ctx.store.intents(IntentKind::Ack, &keys).await?;
-        let job = ctx.job_config.as_ref();
-        let mut out = Outcomes::default();
-        let mut acks: Vec<(OrderRecord, OrderAck)> = Vec::new();
-        for o in batch {
-            let Some(view) = dsco_view(ctx, &o, ReasonCode::DscoRejected).await? else {
-                continue;
-            };
-            let (lx_view, _) = views.get(&o.pulled.po);
-            let lx = lx_orders(&lx_view);
-            match decide_ack(&view, job, &lx) {
-                Decision::Advance { note } => {
-                    out.advance(&o.pulled.po, Stage::Pushed, Stage::Acknowledged, note);
-                }
-                Decision::Skip(r) => {
-                    let next_run = recheck.contains(&o.pulled.po).then(|| ctx.clock.now());
-                    out.skip_until(ctx, &o, &r, next_run);
-                }
-                Decision::Write(w) => {
-                    let intent = intents.remove(&w.po);
-                    match intent {
-                        Some(i) if i.state == IntentState::Submitted => {
-                            out.skip(
-                                ctx,
-                                &o,
-                                &Reason::new(
-                                    ReasonCode::DscoConfirmationPending,
-                                    "ACK sent, waiting for DSCO's change log",
-                                ),
-                            );
-                        }
-                        // Refused before: sent again only once DSCO's order changed since.
-                        Some(i)
-                            if i.state == IntentState::Failed
-                                && !changed_since_refusal(&o, i.updated_at) =>
-                        {
-                            out.skip(
-                                ctx,
-                                &o,
-                                &Reason::new(ReasonCode::DscoRejected, i.outcome.clone()),
-                            );
-                        }
-                        // The last attempt's outcome is unknown (timeout, or a crash between
-                        // the intent and the answer): read the DSCO order before sending again.
-                        Some(i)
-                            if matches!(i.state, IntentState::Ambiguous | IntentState::Pending) =>
-                        {
-                            match self
-                                .0
-                                .dsco
-                                .get_orders(dsco::OrderKey::PoNumber, &w.po)
-                                .await
-                            {
-                                Ok(found) => {
-                                    let fresh = found
-                                        .iter()
-                                        .filter_map(|d| {
-                                            DscoOrderView::from_json(d.raw().get()).ok()
-                                        })
-                                        .find(|v| v.po == o.pulled.po);
-                                    if fresh.as_ref().is_some_and(dsco_past_ack) {
-                                        ctx.store
-                                            .update_intent(
-                                                IntentKind::Ack,
-                                                &w.po,
-                                                IntentState::Confirmed,
-                                                "DSCO shows the order acknowledged",
-                                                ctx.clock.now(),
-                                                &ctx.fence,
-                                            )
-                                            .await?;
-                                        advance(ctx, &o.pulled.po, Stage::Pushed, Stage::Acknowledged, "the unclear ACK reached DSCO: the order reads acknowledged").await?;
-                                    } else {
-                                        acks.push((o, ack_of(&w)));
-                                    }
-                                }
-                                Err(e) => {
-                                    ctx.note_far(&e);
-                                    out.skip(ctx, &o, &dsco_reason(&e))
-                                }
-                            }
-                        }
-                        _ => acks.push((
-                            o,
-                            OrderAck {
-                                id: w.po.clone(),
-                                id_type: OrderIdType::PoNumber,
-                                supplier_order_number: Some(w.supplier_order_number.clone()),
-                            },
-                        )),
-                    }
-                }
+        Ok(Some((batch, AckBatch { views, recheck })))
+    }
+
+    fn decide(
+        &self,
+        ctx: &RunCtx,
+        b: &mut AckBatch,
+        o: &OrderRecord,
+        view: &DscoOrderView,
+        intents: &[Intent],
+        verified: Option<&BTreeSet<String>>,
+        out: &mut Outcomes,
+    ) -> Step<AckWrite> {
+        let (lx_view, _): (LxView, _) = b.views.get(&o.pulled.po);
+        let w = match decide_ack(view, ctx.job_config.as_ref(), &lx_view.lx_orders()) {
+            Decision::Advance { note } => {
+                out.advance(&o.pulled.po, Stage::Pushed, Stage::Acknowledged, note);
+                return Step::Done;
             }
+            Decision::Skip(r) => {
+                let next_run = b.recheck.contains(&o.pulled.po).then(|| ctx.clock.now());
+                out.skip_until(ctx, o, &r, next_run);
+                return Step::Done;
+            }
+            Decision::Write(w) => w,
+        };
+        let intent = intents.iter().find(|i| i.key == w.po);
+        match dsco_gate(o, intent, verified.map(|v| v.contains(&w.po))) {
+            Gate::Wait => {
+                let r = Reason::new(
+                    ReasonCode::DscoConfirmationPending,
+                    "ACK sent, waiting for DSCO's change log",
+                );
+                out.skip(ctx, o, &r);
+                Step::Done
+            }
+            Gate::Refused => {
+                let text = intent.map(|i| i.outcome.clone()).unwrap_or_default();
+                out.skip(ctx, o, &Reason::new(ReasonCode::DscoRejected, text));
+                Step::Done
+            }
+            // The last attempt's outcome is unknown (timeout, or a crash between the intent
+            // and the answer): read the DSCO order before sending again.
+            Gate::Verify => Step::Verify(vec![w.po]),
+            Gate::Applied => Step::Done,
+            Gate::Send | Gate::Confirmed => Step::Write(w),
         }
-        out.flush(ctx).await?;
-        if acks.is_empty() {
-            return Ok(());
-        }
-        if let Some(hold) = write_hold(ctx) {
-            let held: Vec<_> = acks.iter().map(|(o, _)| (o, hold.clone())).collect();
-            return skip_many(ctx, &held).await;
-        }
-        let intents: Vec<NewIntent> = acks
+    }
+
+    async fn verify(
+        &self,
+        o: &OrderRecord,
+        _keys: &[String],
+    ) -> Result<BTreeSet<String>, DscoError> {
+        let found = self
+            .0
+            .dsco
+            .get_orders(dsco::OrderKey::PoNumber, o.pulled.po.as_str())
+            .await?;
+        let fresh = found
             .iter()
-            .map(|(o, a)| NewIntent {
-                key: a.id.clone(),
-                po: o.pulled.po.clone(),
-                payload: serde_json::json!({"id": a.id, "type": "PO_NUMBER", "supplierOrderNumber": a.supplier_order_number}),
+            .filter_map(|d| DscoOrderView::from_json(d.raw().get()).ok())
+            .find(|v| v.po == o.pulled.po);
+        Ok(fresh
+            .as_ref()
+            .is_some_and(dsco_past_ack)
+            .then(|| o.pulled.po.to_string())
+            .into_iter()
+            .collect())
+    }
+
+    async fn applied(
+        &self,
+        ctx: &RunCtx,
+        found: Vec<(PoNumber, Vec<String>)>,
+    ) -> Result<(), JobError> {
+        let updates: Vec<IntentUpdate> = found
+            .iter()
+            .flat_map(|(_, keys)| keys.iter())
+            .map(|k| IntentUpdate {
+                key: k.clone(),
+                state: IntentState::Confirmed,
+                outcome: "DSCO shows the order acknowledged".into(),
             })
             .collect();
-        record_intents(ctx, IntentKind::Ack, &intents, false).await?;
-        let body: Vec<OrderAck> = acks.iter().map(|(_, a)| a.clone()).collect();
-        let by_po: BTreeMap<String, &OrderRecord> =
-            acks.iter().map(|(o, a)| (a.id.clone(), o)).collect();
-        let chunks = match self.0.dsco.acknowledge(&body).await {
-            Ok(c) => c,
-            Err(e) => {
-                let (state, r) = failed_write(&e);
-                let keys = acks.iter().map(|(_, a)| a.id.clone());
-                settle_intents(ctx, IntentKind::Ack, keys, state, &e.to_string()).await?;
-                let skips: Vec<_> = acks.iter().map(|(o, _)| (o, r.clone())).collect();
-                return skip_many(ctx, &skips).await;
-            }
-        };
-        for chunk in chunks {
-            let (state, outcome, reason) =
-                chunk_outcome(ctx, IntentKind::Ack, &chunk.result, &chunk.keys).await?;
-            settle_intents(ctx, IntentKind::Ack, chunk.keys.clone(), state, &outcome).await?;
-            let skips: Vec<_> = chunk
-                .keys
-                .iter()
-                .filter_map(|po| by_po.get(po).map(|o| (*o, reason.clone())))
-                .collect();
-            skip_many(ctx, &skips).await?;
-        }
+        ctx.store
+            .update_intents(IntentKind::Ack, &updates, ctx.clock.now(), &ctx.fence)
+            .await?;
+        let moves = found
+            .into_iter()
+            .map(|(po, _)| {
+                (
+                    po,
+                    Stage::Pushed,
+                    Stage::Acknowledged,
+                    "the unclear ACK reached DSCO: the order reads acknowledged".to_owned(),
+                )
+            })
+            .collect();
+        advance_many(ctx, moves).await
+    }
+
+    fn unverified(
+        &self,
+        ctx: &RunCtx,
+        o: &OrderRecord,
+        e: &DscoError,
+        out: &mut Outcomes,
+    ) -> Result<(), JobError> {
+        ctx.note_far(e);
+        out.skip(ctx, o, &dsco_reason(e));
         Ok(())
+    }
+
+    fn intents(&self, o: &OrderRecord, w: &AckWrite) -> Vec<NewIntent> {
+        vec![NewIntent {
+            key: w.po.clone(),
+            po: o.pulled.po.clone(),
+            payload: serde_json::json!({"id": w.po, "type": "PO_NUMBER", "supplierOrderNumber": w.supplier_order_number}),
+        }]
+    }
+
+    fn chunk_key(&self, w: &AckWrite) -> String {
+        w.po.clone()
+    }
+
+    fn request(&self, w: &AckWrite) -> OrderAck {
+        OrderAck {
+            id: w.po.clone(),
+            id_type: OrderIdType::PoNumber,
+            supplier_order_number: Some(w.supplier_order_number.clone()),
+        }
+    }
+
+    async fn send(&self, items: &[OrderAck]) -> Result<Vec<ChunkResult>, DscoError> {
+        self.0.dsco.acknowledge(items).await
     }
 }

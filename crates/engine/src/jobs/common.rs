@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::lx_view::LxView;
 use domain::{PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use store::{EventOutcome, NewEvent, OrderRecord};
 
@@ -476,7 +477,7 @@ pub(crate) async fn views_of(
 
 /// LingXing views read ahead for a batch of orders.
 pub(crate) struct LxViews {
-    views: BTreeMap<PoNumber, (serde_json::Value, Option<DateTime<Utc>>)>,
+    views: BTreeMap<PoNumber, (LxView, Option<DateTime<Utc>>)>,
     /// Per order, the marks this run made by storing a changed view of it (see [`remark`]).
     own: BTreeMap<PoNumber, i64>,
 }
@@ -527,12 +528,9 @@ impl LxViews {
         }
     }
 
-    /// The view of `po` (`Null` when none is stored) and when it was read.
-    pub(crate) fn get(&self, po: &PoNumber) -> (serde_json::Value, Option<DateTime<Utc>>) {
-        self.views
-            .get(po)
-            .cloned()
-            .unwrap_or((serde_json::Value::Null, None))
+    /// The view of `po` (empty when none is stored) and when it was read.
+    pub(crate) fn get(&self, po: &PoNumber) -> (LxView, Option<DateTime<Utc>>) {
+        self.views.get(po).cloned().unwrap_or_default()
     }
 }
 
@@ -653,13 +651,6 @@ pub(crate) async fn track_request(
         )
         .await?;
     Ok(())
-}
-
-/// Whether a write DSCO refused may be sent again: only once DSCO's own copy of the order changed
-/// after the refusal (`dscoLastUpdate`), e.g. the retailer corrected it. Our `updated_at` moves on
-/// every pull, so it cannot tell.
-pub(crate) fn changed_since_refusal(o: &OrderRecord, refused_at: DateTime<Utc>) -> bool {
-    o.pulled.dsco_updated_at.is_some_and(|t| t > refused_at)
 }
 
 /// The intent state and reason a failed DSCO write leaves: an unknown outcome is `Ambiguous`

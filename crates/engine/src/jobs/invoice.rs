@@ -9,23 +9,35 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use domain::intent::Gate;
 use domain::mapping::SkuMaps;
+use domain::order::DscoOrderView;
 use domain::rules::{Decision, InvoiceWrite, decide_invoice, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
-use dsco::RequestKind;
+use dsco::{ChunkResult, DscoError, RequestKind};
 use serde_json::json;
-use store::{IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
+use store::{Intent, IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    Outcomes, StateCheck, advance_many, candidates, changed_since_refusal, chunk_outcome,
-    close_settled, dsco_view, failed_write, read_settled, record_intents, settle_intents,
-    skip_many, skip_refused, views_of, write_hold,
+    LxViews, Outcomes, Settled, StateCheck, advance_many, candidates, skip_refused, views_of,
 };
-use super::outbound::outbounds;
-use crate::{Job, JobError, RunCtx};
+use super::write::{DscoWrite, Step, dsco_gate};
+use crate::{JobError, RunCtx};
 
 pub struct InvoiceToDsco(pub Arc<Clients>);
+
+/// What an invoice run decides its orders with.
+pub(crate) struct InvoiceBatch {
+    views: LxViews,
+    sku: SkuMaps,
+}
+
+/// An invoice to send, with the DSCO order id it names.
+pub(crate) struct InvoiceSend {
+    w: InvoiceWrite,
+    dsco_order_id: Option<String>,
+}
 
 fn to_dsco(w: &InvoiceWrite, dsco_order_id: Option<String>) -> dsco::Invoice {
     dsco::Invoice {
@@ -84,221 +96,199 @@ impl InvoiceToDsco {
             .collect();
         advance_many(ctx, moves).await
     }
-
-    async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        for settled in read_settled(
-            ctx,
-            &self.0.dsco,
-            IntentKind::Invoice,
-            RequestKind::Invoice,
-            StateCheck::None,
-        )
-        .await?
-        {
-            let request = settled.request_id.as_str();
-            let mut done = Vec::new();
-            let mut failed = Vec::new();
-            let mut refused: BTreeMap<PoNumber, String> = BTreeMap::new();
-            for (id, outcome) in settled.items.iter().cloned() {
-                let Ok(p) = PoNumber::parse(&id) else {
-                    continue;
-                };
-                match outcome {
-                    Ok(_) => done.push((
-                        p,
-                        format!("DSCO confirmed invoice {id} (request {request})"),
-                    )),
-                    Err(text) => {
-                        failed.push(IntentUpdate {
-                            key: id.clone(),
-                            state: IntentState::Failed,
-                            outcome: text.clone(),
-                        });
-                        refused.insert(p, text);
-                    }
-                }
-            }
-            Self::settle(ctx, done).await?;
-            if !failed.is_empty() {
-                ctx.store
-                    .update_intents(IntentKind::Invoice, &failed, ctx.clock.now(), &ctx.fence)
-                    .await?;
-                skip_refused(ctx, &refused, None).await?;
-            }
-            close_settled(ctx, &settled).await?;
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
-impl Job for InvoiceToDsco {
-    fn name(&self) -> JobName {
-        JobName::InvoiceToDsco
+impl DscoWrite for InvoiceToDsco {
+    const JOB: JobName = JobName::InvoiceToDsco;
+    type Batch = InvoiceBatch;
+    type Write = InvoiceSend;
+    type Item = dsco::Invoice;
+    const KIND: IntentKind = IntentKind::Invoice;
+    /// The shipments too: the invoice waits for every tracking number's confirmation.
+    const READS: &'static [IntentKind] = &[IntentKind::Invoice, IntentKind::Shipment];
+    const LOG: RequestKind = RequestKind::Invoice;
+    const CHECK: StateCheck = StateCheck::None;
+    /// A re-send after a refusal or an unclear outcome starts from pending again.
+    const RESTART: bool = true;
+    const FROM: Stage = Stage::Shipped;
+
+    fn dsco(&self) -> &dsco::DscoClient {
+        &self.0.dsco
     }
 
-    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        self.confirm(ctx).await?;
-        let batch = candidates(ctx, Stage::Shipped).await?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
-        let job = ctx.job_config.as_ref();
-        let views = views_of(ctx, &batch).await?;
-        let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
-        let mut intents = ctx
-            .store
-            .intents_of(&pos, &[IntentKind::Invoice, IntentKind::Shipment])
-            .await?;
-        let mut out = Outcomes::default();
-        let mut found_at_dsco = Vec::new();
-        let mut writes: Vec<(OrderRecord, InvoiceWrite, Option<String>)> = Vec::new();
-        for o in batch {
-            let Some(view) = dsco_view(ctx, &o, ReasonCode::DscoRejected).await? else {
+    async fn confirm(&self, ctx: &RunCtx, settled: &Settled) -> Result<(), JobError> {
+        let request = settled.request_id.as_str();
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        let mut refused: BTreeMap<PoNumber, String> = BTreeMap::new();
+        for (id, outcome) in settled.items.iter().cloned() {
+            let Ok(p) = PoNumber::parse(&id) else {
                 continue;
             };
-            let mine = intents.remove(&o.pulled.po).unwrap_or_default();
-            let intent = mine
-                .iter()
-                .find(|i| i.kind == IntentKind::Invoice && i.key == o.pulled.po.as_str());
-            match intent.map(|i| i.state) {
-                Some(IntentState::Confirmed) => {
-                    out.advance(
-                        &o.pulled.po,
-                        Stage::Shipped,
-                        Stage::Done,
-                        "invoice already confirmed",
-                    );
-                    continue;
+            match outcome {
+                Ok(_) => done.push((
+                    p,
+                    format!("DSCO confirmed invoice {id} (request {request})"),
+                )),
+                Err(text) => {
+                    failed.push(IntentUpdate {
+                        key: id.clone(),
+                        state: IntentState::Failed,
+                        outcome: text.clone(),
+                    });
+                    refused.insert(p, text);
                 }
-                Some(IntentState::Submitted) => {
-                    out.skip(
-                        ctx,
-                        &o,
-                        &Reason::new(
-                            ReasonCode::DscoConfirmationPending,
-                            format!("invoice {}", o.pulled.po),
-                        ),
-                    );
-                    continue;
-                }
-                Some(IntentState::Ambiguous) | Some(IntentState::Pending) => {
-                    // The last attempt's outcome is unknown: does DSCO have the invoice?
-                    match self.0.dsco.find_invoices(o.pulled.po.as_str()).await {
-                        Ok(found) if !found.is_empty() => {
-                            found_at_dsco.push((
-                                o.pulled.po.clone(),
-                                format!(
-                                    "invoice {} found at DSCO after an unclear send",
-                                    o.pulled.po
-                                ),
-                            ));
-                            continue;
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            out.skip(
-                                ctx,
-                                &o,
-                                &Reason::new(
-                                    ReasonCode::DscoUnavailable,
-                                    format!("invoice existence check: {e}"),
-                                ),
-                            );
-                            continue;
-                        }
-                    }
-                }
-                Some(IntentState::Failed)
-                    if intent.is_some_and(|i| !changed_since_refusal(&o, i.updated_at)) =>
-                {
-                    let text = intent.map(|i| i.outcome.clone()).unwrap_or_default();
-                    out.skip(ctx, &o, &Reason::new(ReasonCode::DscoRejected, text));
-                    continue;
-                }
-                _ => {}
-            }
-            let (lx, _) = views.get(&o.pulled.po);
-            let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
-                Ok(s) => s,
-                Err(r) => {
-                    out.skip(ctx, &o, &r);
-                    continue;
-                }
-            };
-            let confirmed: BTreeSet<String> = mine
-                .into_iter()
-                .filter(|i| i.kind == IntentKind::Shipment && i.state == IntentState::Confirmed)
-                .map(|i| i.key)
-                .chain(o.tracking.iter().cloned())
-                .collect();
-            match decide_invoice(&view, job, &shipped, &confirmed) {
-                Decision::Advance { note } => {
-                    out.advance(&o.pulled.po, Stage::Shipped, Stage::Done, note);
-                }
-                Decision::Skip(r) => out.skip(ctx, &o, &r),
-                Decision::Write(w) => writes.push((o, w, view.dsco_order_id.clone())),
             }
         }
-        Self::settle(ctx, found_at_dsco).await?;
-        out.flush(ctx).await?;
-        if writes.is_empty() {
-            return Ok(());
+        Self::settle(ctx, done).await?;
+        if !failed.is_empty() {
+            ctx.store
+                .update_intents(IntentKind::Invoice, &failed, ctx.clock.now(), &ctx.fence)
+                .await?;
+            skip_refused(ctx, &refused, None).await?;
         }
-        if let Some(hold) = write_hold(ctx) {
-            let held: Vec<_> = writes.iter().map(|(o, _, _)| (o, hold.clone())).collect();
-            return skip_many(ctx, &held).await;
+        Ok(())
+    }
+
+    async fn gather(
+        &self,
+        ctx: &RunCtx,
+    ) -> Result<Option<(Vec<OrderRecord>, InvoiceBatch)>, JobError> {
+        let batch = candidates(ctx, Stage::Shipped).await?;
+        if batch.is_empty() {
+            return Ok(None);
         }
-        // A re-send after a refusal or an unclear outcome starts from pending again.
-        let intents: Vec<NewIntent> = writes
+        let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
+        let views = views_of(ctx, &batch).await?;
+        Ok(Some((batch, InvoiceBatch { views, sku })))
+    }
+
+    fn decide(
+        &self,
+        ctx: &RunCtx,
+        b: &mut InvoiceBatch,
+        o: &OrderRecord,
+        view: &DscoOrderView,
+        intents: &[Intent],
+        verified: Option<&BTreeSet<String>>,
+        out: &mut Outcomes,
+    ) -> Step<InvoiceSend> {
+        let po = &o.pulled.po;
+        let intent = intents
             .iter()
-            .map(|(o, w, _)| NewIntent {
-                key: w.invoice_id.clone(),
-                po: o.pulled.po.clone(),
-                payload: json!({"invoiceId": w.invoice_id, "totalAmount": w.total.to_string(), "lines": w.lines.len()}),
-            })
-            .collect();
-        record_intents(ctx, IntentKind::Invoice, &intents, true).await?;
-        let body: Vec<dsco::Invoice> = writes
-            .iter()
-            .map(|(_, w, id)| to_dsco(w, id.clone()))
-            .collect();
-        let by_id: BTreeMap<String, &OrderRecord> = writes
-            .iter()
-            .map(|(o, w, _)| (w.invoice_id.clone(), o))
-            .collect();
-        let chunks = match self.0.dsco.invoice_batch(&body).await {
-            Ok(c) => c,
-            Err(e) => {
-                let (st, r) = failed_write(&e);
-                let keys = by_id.keys().cloned();
-                settle_intents(ctx, IntentKind::Invoice, keys, st, &e.to_string()).await?;
-                let skips: Vec<_> = writes.iter().map(|(o, _, _)| (o, r.clone())).collect();
-                return skip_many(ctx, &skips).await;
+            .find(|i| i.kind == IntentKind::Invoice && i.key == po.as_str());
+        match dsco_gate(o, intent, verified.map(|v| v.contains(po.as_str()))) {
+            Gate::Confirmed => {
+                out.advance(po, Stage::Shipped, Stage::Done, "invoice already confirmed");
+                return Step::Done;
+            }
+            Gate::Wait => {
+                let r = Reason::new(ReasonCode::DscoConfirmationPending, format!("invoice {po}"));
+                out.skip(ctx, o, &r);
+                return Step::Done;
+            }
+            // The last attempt's outcome is unknown: does DSCO have the invoice?
+            Gate::Verify => return Step::Verify(vec![po.to_string()]),
+            Gate::Applied => return Step::Done,
+            Gate::Refused => {
+                let text = intent.map(|i| i.outcome.clone()).unwrap_or_default();
+                out.skip(ctx, o, &Reason::new(ReasonCode::DscoRejected, text));
+                return Step::Done;
+            }
+            Gate::Send => {}
+        }
+        let (lx, _) = b.views.get(po);
+        let shipped = match map_outbounds(view, &lx.outbounds_of(po.as_str()), &b.sku) {
+            Ok(s) => s,
+            Err(r) => {
+                out.skip(ctx, o, &r);
+                return Step::Done;
             }
         };
-        for chunk in chunks {
-            let (state, outcome, reason) =
-                chunk_outcome(ctx, IntentKind::Invoice, &chunk.result, &chunk.keys).await?;
-            settle_intents(
-                ctx,
-                IntentKind::Invoice,
-                chunk.keys.clone(),
-                state,
-                &outcome,
-            )
-            .await?;
-            let skips: Vec<_> = chunk
-                .keys
-                .iter()
-                .filter_map(|id| by_id.get(id).map(|o| (*o, reason.clone())))
-                .collect();
-            skip_many(ctx, &skips).await?;
+        let confirmed: BTreeSet<String> = intents
+            .iter()
+            .filter(|i| i.kind == IntentKind::Shipment && i.state == IntentState::Confirmed)
+            .map(|i| i.key.clone())
+            .chain(o.tracking.iter().cloned())
+            .collect();
+        match decide_invoice(view, ctx.job_config.as_ref(), &shipped, &confirmed) {
+            Decision::Advance { note } => {
+                out.advance(po, Stage::Shipped, Stage::Done, note);
+                Step::Done
+            }
+            Decision::Skip(r) => {
+                out.skip(ctx, o, &r);
+                Step::Done
+            }
+            Decision::Write(w) => Step::Write(InvoiceSend {
+                w,
+                dsco_order_id: view.dsco_order_id.clone(),
+            }),
         }
-        // No change-log read right after submitting: DSCO applies batches asynchronously, so
-        // the next run settles them (for ACKs and shipments from the pulled order state, at
-        // no call).
+    }
+
+    async fn verify(
+        &self,
+        o: &OrderRecord,
+        _keys: &[String],
+    ) -> Result<BTreeSet<String>, DscoError> {
+        let po = o.pulled.po.as_str();
+        let found = self.0.dsco.find_invoices(po).await?;
+        Ok((!found.is_empty())
+            .then(|| po.to_owned())
+            .into_iter()
+            .collect())
+    }
+
+    async fn applied(
+        &self,
+        ctx: &RunCtx,
+        found: Vec<(PoNumber, Vec<String>)>,
+    ) -> Result<(), JobError> {
+        let done = found
+            .into_iter()
+            .map(|(po, _)| {
+                let how = format!("invoice {po} found at DSCO after an unclear send");
+                (po, how)
+            })
+            .collect();
+        Self::settle(ctx, done).await
+    }
+
+    fn unverified(
+        &self,
+        ctx: &RunCtx,
+        o: &OrderRecord,
+        e: &DscoError,
+        out: &mut Outcomes,
+    ) -> Result<(), JobError> {
+        let r = Reason::new(
+            ReasonCode::DscoUnavailable,
+            format!("invoice existence check: {e}"),
+        );
+        out.skip(ctx, o, &r);
         Ok(())
+    }
+
+    fn intents(&self, o: &OrderRecord, s: &InvoiceSend) -> Vec<NewIntent> {
+        let w = &s.w;
+        vec![NewIntent {
+            key: w.invoice_id.clone(),
+            po: o.pulled.po.clone(),
+            payload: json!({"invoiceId": w.invoice_id, "totalAmount": w.total.to_string(), "lines": w.lines.len()}),
+        }]
+    }
+
+    fn chunk_key(&self, s: &InvoiceSend) -> String {
+        s.w.invoice_id.clone()
+    }
+
+    fn request(&self, s: &InvoiceSend) -> dsco::Invoice {
+        to_dsco(&s.w, s.dsco_order_id.clone())
+    }
+
+    async fn send(&self, items: &[dsco::Invoice]) -> Result<Vec<ChunkResult>, DscoError> {
+        self.0.dsco.invoice_batch(items).await
     }
 }

@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use domain::order::{LxOrder, LxOrderStatus};
+use domain::lx_view::{LxView, LxViewOrder};
+use domain::order::LxOrderStatus;
 use domain::{PoNumber, Stage};
 use lingxing::{Order, OrderListQuery};
-use serde_json::{Value, json};
 use store::OrderRecord;
 
 use super::Clients;
@@ -36,26 +36,6 @@ const STALE_VIEW: TimeDelta = TimeDelta::days(1);
 /// The order list accepts windows of at most 31 days.
 const MAX_WINDOW: TimeDelta = TimeDelta::days(30);
 
-/// The LingXing orders in a stored view.
-pub(crate) fn lx_orders(view: &Value) -> Vec<LxOrder> {
-    view.get("orders")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|o| {
-                    Some(LxOrder {
-                        global_order_no: o.get("no")?.as_str()?.to_owned(),
-                        status: LxOrderStatus::from_code(
-                            o.get("status").and_then(Value::as_i64).unwrap_or(0),
-                        ),
-                        platform_order_nos: Vec::new(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Whether anything may have happened to a LingXing order since its audit: shipped, or updated
 /// after the audit (a package leaving moves `update_time`, see the simulator's named
 /// assumption). Unknown times count as "may have".
@@ -67,59 +47,31 @@ fn moved_since_audit(o: &Order) -> bool {
         }
 }
 
-/// Whether outbound orders should be (re-)read for this view: never read and some LingXing order
-/// of the PO moved after its audit, or read before some LingXing order was last updated (entries
-/// without times count as moved).
-pub(crate) fn outbounds_stale(view: &Value) -> bool {
-    let entries = view
-        .get("orders")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    match view.get("outbounds_at").and_then(Value::as_i64) {
-        None => entries
-            .iter()
-            .any(|e| e.get("moved").and_then(Value::as_bool) != Some(false)),
-        Some(read) => entries.iter().any(|e| {
-            e.get("updated")
-                .and_then(Value::as_i64)
-                .is_none_or(|u| u >= read)
-        }),
+/// The view entry of a listed LingXing order. Keeps `moved`: see [`moved_since_audit`].
+fn entry(o: &Order) -> LxViewOrder {
+    LxViewOrder {
+        moved: Some(moved_since_audit(o)),
+        no: o.global_order_no.clone(),
+        status: LxOrderStatus::from_code(o.status.code()),
+        updated: o.update_time.map(whole_seconds),
     }
 }
 
-/// The stored view with `orders` merged in (by LingXing order number), other keys kept. Each
-/// entry keeps `moved`: see [`moved_since_audit`].
-pub(crate) fn merge_orders(view: &Value, orders: &[&Order]) -> Value {
-    let mut by_no: BTreeMap<String, Value> = view
-        .get("orders")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| Some((e.get("no")?.as_str()?.to_owned(), e.clone())))
-        .collect();
-    for o in orders {
-        by_no.insert(
-            o.global_order_no.clone(),
-            json!({
-                "no": o.global_order_no,
-                "status": o.status.code(),
-                "moved": moved_since_audit(o),
-                "updated": o.update_time.map(|t| t.timestamp()),
-            }),
-        );
-    }
-    let mut out = match view {
-        Value::Object(m) => Value::Object(m.clone()),
-        _ => json!({}),
-    };
-    out["orders"] = Value::Array(by_no.into_values().collect());
-    out
+/// `t` to the second (what the view keeps).
+fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+/// `base` with the LingXing orders `lx` merged in (by order number), its outbound orders kept.
+pub(crate) fn merge_orders(base: &LxView, lx: &[&Order]) -> LxView {
+    let mut view = base.clone();
+    view.merge_orders(lx.iter().map(|o| entry(o)));
+    view
 }
 
 /// The view to store for `po`: what LingXing listed for it merged into `base`, with its order
 /// numbers and store.
-fn listed_view(po: &PoNumber, base: &Value, lx: &[&Order]) -> store::LingxingView {
+fn listed_view(po: &PoNumber, base: &LxView, lx: &[&Order]) -> store::LingxingView {
     let snapshot = merge_orders(base, lx);
     store::LingxingView {
         po: po.clone(),
@@ -127,10 +79,7 @@ fn listed_view(po: &PoNumber, base: &Value, lx: &[&Order]) -> store::LingxingVie
             .first()
             .map(|o| o.store_id.clone())
             .filter(|s| !s.is_empty()),
-        order_nos: lx_orders(&snapshot)
-            .into_iter()
-            .map(|o| o.global_order_no)
-            .collect(),
+        order_nos: snapshot.order_nos(),
         snapshot,
     }
 }
@@ -165,7 +114,7 @@ pub(crate) async fn apply(
         let Some(lx) = by_po.get(po.as_str()) else {
             continue;
         };
-        let view = stored.get(po).map(|v| v.0.clone()).unwrap_or(Value::Null);
+        let view = stored.get(po).map(|v| v.0.clone()).unwrap_or_default();
         views.push(listed_view(po, &view, lx));
     }
     ctx.store
@@ -269,9 +218,7 @@ pub(crate) async fn lookup_unknown(
     for c in candidates {
         let (view, checked) = stored.get(&c.pulled.po);
         // Status 0: created by this service, not read back yet.
-        let placeholder = lx_orders(&view)
-            .iter()
-            .any(|o| o.status == LxOrderStatus::Unknown);
+        let placeholder = view.has_placeholder();
         let placeholder_missed =
             placeholder && checked.is_some_and(|t| t.timestamp() < feed_end.timestamp());
         if placeholder && !placeholder_missed {
@@ -298,32 +245,9 @@ pub(crate) async fn lookup_unknown(
                 .get(po.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            Some(listed_view(&p, &json!({}), mine))
+            Some(listed_view(&p, &LxView::default(), mine))
         })
         .collect();
     stored.store(ctx, views).await.map_err(store_err)?;
     Ok(deferred)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outbound_orders_are_stale_only_after_lingxing_moved() {
-        let entry = |moved: bool, updated: Option<i64>| json!({"no": "103", "status": 5, "moved": moved, "updated": updated});
-        // Never read: only an order that moved after its audit (or of unknown history).
-        assert!(!outbounds_stale(
-            &json!({"orders": [entry(false, Some(90))]})
-        ));
-        assert!(outbounds_stale(&json!({"orders": [entry(true, Some(95))]})));
-        assert!(outbounds_stale(
-            &json!({"orders": [{"no": "103", "status": 5}]})
-        ));
-        // Read at 100: stale once an order was updated in or after that second.
-        let read = |e: Value| json!({"orders": [e], "outbounds": [], "outbounds_at": 100});
-        assert!(!outbounds_stale(&read(entry(true, Some(99)))));
-        assert!(outbounds_stale(&read(entry(true, Some(100)))));
-        assert!(outbounds_stale(&read(entry(false, None))));
-    }
 }

@@ -12,6 +12,7 @@ mod outbound;
 mod pull;
 mod push;
 mod ship;
+mod write;
 
 use std::sync::Arc;
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::intent::{Gate, PendingIs, Stored, gate};
 use domain::order::{DscoOrderView, RawJson};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use dsco::{OrderKey, OrderQuery};
@@ -329,30 +330,7 @@ async fn after_upsert(
         Upserted::Refreshed(stage) => {
             if view.is_cancelled() && stage < Stage::Done {
                 let pushed = stage >= Stage::Pushed;
-                // Another job may move the order between the upsert and this move (an ACK or
-                // shipment decided on DSCO's "completed" lifecycle). A re-pull of an unchanged
-                // order no longer comes back here, so cancel from wherever it is now instead of
-                // leaving it to wait for ever.
-                let mut from = stage;
-                while !advance(
-                    ctx,
-                    &view.po,
-                    from,
-                    Stage::Cancelled,
-                    "DSCO cancelled the order",
-                )
-                .await?
-                {
-                    match ctx
-                        .store
-                        .stages_of(std::slice::from_ref(&view.po))
-                        .await?
-                        .get(&view.po)
-                    {
-                        Some(&now) if now != from && now < Stage::Done => from = now,
-                        _ => break,
-                    }
-                }
+                cancel_from(ctx, &view.po, stage).await?;
                 if pushed {
                     ctx.store
                         .add_flag(&view.po, "cancelled_after_push", Some(&ctx.fence))
@@ -387,6 +365,22 @@ async fn after_upsert(
         }
     }
     Ok(())
+}
+
+/// Cancels `po`, which the pull's upsert read at stage `read`. Another job may move the order
+/// between the upsert and this move (an ACK or shipment decided on DSCO's "completed"
+/// lifecycle). A re-pull of an unchanged order no longer comes back here, so it is cancelled
+/// from wherever it is now instead of being left to wait for ever. Returns where it ended.
+async fn cancel_from(ctx: &RunCtx, po: &PoNumber, read: Stage) -> Result<Stage, JobError> {
+    let mut from = read;
+    while !advance(ctx, po, from, Stage::Cancelled, "DSCO cancelled the order").await? {
+        match ctx.store.stages_of(std::slice::from_ref(po)).await?.get(po) {
+            Some(&now) if now != from && now < Stage::Done => from = now,
+            Some(&now) => return Ok(now),
+            None => return Ok(from),
+        }
+    }
+    Ok(Stage::Cancelled)
 }
 
 /// What one automatic cancel in LingXing came to.
@@ -526,17 +520,25 @@ async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> 
                     .collect()
             })
             .unwrap_or_default();
-        let cancel = if i.state == IntentState::Ambiguous {
-            let Some(found) = &found else {
-                continue;
-            };
+        // Verified (for an unclear cancel): LingXing shows every order of it cancelled.
+        let verified = found.as_ref().map(|found| {
             let cancelled = |n: &String| {
                 found.iter().any(|o| {
                     &o.global_order_no == n
                         && domain::order::LxOrderStatus::from_code(o.status.code()).is_cancelled()
                 })
             };
-            if !nos.is_empty() && nos.iter().all(cancelled) {
+            !nos.is_empty() && nos.iter().all(cancelled)
+        });
+        let stored = Stored {
+            state: i.state,
+            updated_at: i.updated_at,
+        };
+        // A refusal stands (LingXing's orders do not change back), and a pending cancel was not
+        // applied: sent again.
+        let cancel = match gate(Some(stored), PendingIs::Unsent, None, verified) {
+            Gate::Send => cancel_in_lingxing(ctx, clients, &i.po, &nos).await?,
+            Gate::Applied => {
                 settle_intents(
                     ctx,
                     IntentKind::LingxingCancel,
@@ -546,11 +548,9 @@ async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> 
                 )
                 .await?;
                 Cancel::Done
-            } else {
-                cancel_in_lingxing(ctx, clients, &i.po, &nos).await?
             }
-        } else {
-            cancel_in_lingxing(ctx, clients, &i.po, &nos).await?
+            // Not verifiable this run (the order read failed): verified next run.
+            Gate::Verify | Gate::Wait | Gate::Confirmed | Gate::Refused => continue,
         };
         if let Some(o) = ctx.store.get_order(&i.po).await? {
             let r = Reason::new(
@@ -561,4 +561,117 @@ async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use chrono::{TimeZone, Utc};
+    use clock::Clock;
+    use domain::order::RawJson;
+    use domain::{JobName, PoNumber, RunCounts, RuntimeConfig, Stage, Trigger};
+    use store::{EventOutcome, PulledOrder};
+
+    use super::cancel_from;
+    use crate::RunCtx;
+
+    /// The race fixed in b7044b9: the pull's upsert read a DSCO-cancelled order at stage 2,
+    /// then the ACK job moved it to 3 before the pull's compare-and-swap to cancelled. The
+    /// pull cancels it from stage 3 instead of giving up (the order then waited for ever, as
+    /// an unchanged re-pull never comes back to it). Provoked by handing the move the stage
+    /// read before the other job's move.
+    #[tokio::test]
+    async fn a_cancel_that_loses_its_stage_race_cancels_from_the_new_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store::connect(&format!("sqlite://{}/s.db", dir.path().display()))
+            .await
+            .unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let lease = s
+            .try_acquire_lease(
+                JobName::PullDscoOrders,
+                "t",
+                "run-1",
+                now,
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let po = PoNumber::parse("PO-RACE").unwrap();
+        let pulled = PulledOrder {
+            po: po.clone(),
+            dsco_order_id: None,
+            retailer_id: None,
+            dsco_status: Some("cancelled".into()),
+            dsco_lifecycle: Some("completed".into()),
+            dsco_created_at: None,
+            dsco_updated_at: None,
+            warehouse_code: None,
+            service_level: None,
+            skus: String::new(),
+            payload: RawJson::from(
+                serde_json::json!({"poNumber": "PO-RACE", "dscoStatus": "cancelled"}),
+            ),
+        };
+        // Where the other job left it: acknowledged.
+        s.upsert_pulled_many(&[(pulled, Stage::Acknowledged)], None, now, &lease.fence())
+            .await
+            .unwrap();
+        let ctx = RunCtx {
+            run_id: lease.run_id.clone(),
+            job: JobName::PullDscoOrders,
+            trigger: Trigger::Cli,
+            fence: lease.fence(),
+            config: Arc::new(RuntimeConfig::default()),
+            config_version: None,
+            job_config: None,
+            dry_run: false,
+            only_po: None,
+            store: s.clone(),
+            clock: Clock::simulated(now),
+            counts: Mutex::new(RunCounts::default()),
+            refused: Mutex::new(None),
+        };
+        // The pull read it at stage 2, before the ACK moved it.
+        assert_eq!(
+            cancel_from(&ctx, &po, Stage::Pushed).await.unwrap(),
+            Stage::Cancelled
+        );
+        let o = s.get_order(&po).await.unwrap().unwrap();
+        assert_eq!(o.stage, Stage::Cancelled);
+        let moved: Vec<_> = s
+            .order_events(&po)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .filter(|e| e.outcome == EventOutcome::Advanced && e.to_stage == Some(Stage::Cancelled))
+            .collect();
+        assert_eq!(moved.len(), 1);
+        assert_eq!(
+            moved[0].from_stage,
+            Some(Stage::Acknowledged),
+            "cancelled from where it is"
+        );
+        // An order the other job took to done stays done.
+        let done = PoNumber::parse("PO-DONE").unwrap();
+        let p = PulledOrder {
+            po: done.clone(),
+            ..o.pulled.clone()
+        };
+        s.upsert_pulled_many(&[(p, Stage::Done)], None, now, &lease.fence())
+            .await
+            .unwrap();
+        assert_eq!(
+            cancel_from(&ctx, &done, Stage::Shipped).await.unwrap(),
+            Stage::Done
+        );
+        assert_eq!(
+            s.get_order(&done).await.unwrap().unwrap().stage,
+            Stage::Done
+        );
+    }
 }

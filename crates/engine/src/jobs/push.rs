@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use domain::lx_view::{LxView, LxViewOrder};
 use domain::mapping::SkuMaps;
 use domain::rules::{Decision, PushOrder, decide_push};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
 use lingxing::{CreateOrdersRequest, NewOrder, NewOrderItem};
-use serde_json::json;
 use store::{
     EventOutcome, IntentKind, IntentState, IntentUpdate, LingxingView, NewIntent, OrderRecord,
 };
@@ -147,7 +147,7 @@ impl Job for PushToLingxing {
                         po: o.pulled.po.clone(),
                         store_id: Some(p.store_id.clone()),
                         order_nos: nos,
-                        snapshot: merge_orders(&json!({}), lx),
+                        snapshot: merge_orders(&LxView::default(), lx),
                     });
                 }
                 None => to_create.push((o, p)),
@@ -261,7 +261,9 @@ impl Job for PushToLingxing {
                                 po: o.pulled.po.clone(),
                                 store_id: Some(store_id.clone()),
                                 order_nos: vec![c.global_order_no.clone()],
-                                snapshot: json!({"orders": [{"no": c.global_order_no, "status": 0}]}),
+                                snapshot: LxView::listed(vec![LxViewOrder::placeholder(
+                                    c.global_order_no.clone(),
+                                )]),
                             });
                             moves.push((
                                 o.pulled.po.clone(),

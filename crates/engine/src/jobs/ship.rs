@@ -10,25 +10,35 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use domain::intent::Gate;
 use domain::mapping::SkuMaps;
-use domain::order::DscoOrderView;
+use domain::order::{DscoLifecycle, DscoOrderView};
 use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
-use dsco::{OrderKey, RequestKind, ShipmentsForOrder};
+use dsco::{ChunkResult, DscoError, OrderKey, RequestKind, ShipmentsForOrder};
 use serde_json::json;
 use store::{Intent, IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecord};
 
 use super::Clients;
 use super::common::{
-    Outcomes, StateCheck, advance_many, candidates, changed_since_refusal, chunk_outcome,
-    close_settled, dsco_view, failed_write, read_settled, record_intents, settle_intents,
-    skip_many, views_of, write_hold,
+    LxViews, Outcomes, Settled, StateCheck, advance_many, candidates, skip_many, views_of,
 };
-use super::lx_feed::{follow, lx_orders, outbounds_stale};
-use super::outbound::{audited, outbounds, refresh};
-use crate::{Job, JobError, RunCtx};
+use super::lx_feed::follow;
+use super::outbound::refresh;
+use super::write::{DscoWrite, Step, dsco_gate};
+use crate::{JobError, RunCtx};
 
 pub struct ShipToDsco(pub Arc<Clients>);
+
+/// What a ship run decides its orders with.
+pub(crate) struct ShipBatch {
+    views: LxViews,
+    sku: SkuMaps,
+    /// Whether the change feed was read (else waiting orders are looked at again next run).
+    feed_read: bool,
+    /// Tracking numbers DSCO shows on orders that advance (or stay watched), stored together.
+    tracked: Vec<(PoNumber, Vec<String>)>,
+}
 
 fn to_dsco(w: &ShipWrite) -> ShipmentsForOrder {
     ShipmentsForOrder {
@@ -63,159 +73,97 @@ fn to_dsco(w: &ShipWrite) -> ShipmentsForOrder {
     }
 }
 
-impl ShipToDsco {
-    async fn confirm(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        for settled in read_settled(
-            ctx,
-            &self.0.dsco,
-            IntentKind::Shipment,
-            RequestKind::Shipment,
-            StateCheck::Tracking,
-        )
-        .await?
-        {
-            let request = settled.request_id.as_str();
-            // Everything this request settled, written together: the intents, the tracking
-            // numbers, the stage moves and the refusals, a few transactions per request.
-            let mut updates = Vec::new();
-            let mut tracked: Vec<(PoNumber, Vec<String>)> = Vec::new();
-            let mut confirmed: BTreeMap<PoNumber, (Vec<String>, &'static str)> = BTreeMap::new();
-            let mut refused: BTreeMap<PoNumber, String> = BTreeMap::new();
-            for (po, outcome) in settled.items.iter().cloned() {
-                let Ok(p) = PoNumber::parse(&po) else {
-                    continue;
-                };
-                // The tracking numbers this request carried for the order.
-                let mine = settled.sent.get(&po).cloned().unwrap_or_default();
-                let (state, text) = match &outcome {
-                    Ok(_) => (IntentState::Confirmed, request.to_owned()),
-                    Err(text) => (IntentState::Failed, text.clone()),
-                };
-                updates.extend(mine.iter().map(|t| IntentUpdate {
-                    key: t.clone(),
-                    state,
-                    outcome: text.clone(),
-                }));
-                match outcome {
-                    Ok(how) => {
-                        tracked.push((p.clone(), mine.clone()));
-                        confirmed.insert(p, (mine, how));
-                    }
-                    Err(text) => {
-                        refused.insert(p, format!("{}: {text}", mine.join(",")));
-                    }
-                }
-            }
-            ctx.store
-                .update_intents(IntentKind::Shipment, &updates, ctx.clock.now(), &ctx.fence)
-                .await?;
-            ctx.store.add_trackings(&tracked, &ctx.fence).await?;
-            let named: Vec<PoNumber> = confirmed.keys().chain(refused.keys()).cloned().collect();
-            let orders = ctx.store.orders_by_po(&named).await?;
-            let mut moves = Vec::new();
-            let mut later = Vec::new();
-            let mut skips = Vec::new();
-            for o in &orders {
-                let po = &o.pulled.po;
-                if let Some((mine, how)) = confirmed.get(po) {
-                    if o.stage == Stage::Acknowledged {
-                        moves.push((
-                            po.clone(),
-                            Stage::Acknowledged,
-                            Stage::Shipped,
-                            format!("DSCO confirmed shipment {} ({how})", mine.join(",")),
-                        ));
-                    } else {
-                        // The invoice job waits for every tracking number's confirmation.
-                        later.push(po.clone());
-                    }
-                } else if let Some(text) = refused.get(po) {
-                    skips.push((o, Reason::new(ReasonCode::DscoRejected, text.clone())));
-                }
-            }
-            advance_many(ctx, moves).await?;
-            if !later.is_empty() {
-                ctx.store.mark_dirty(&later, Some(&ctx.fence)).await?;
-            }
-            skip_many(ctx, &skips).await?;
-            close_settled(ctx, &settled).await?;
-        }
-        Ok(())
+#[async_trait]
+impl DscoWrite for ShipToDsco {
+    const JOB: JobName = JobName::ShipToDsco;
+    type Batch = ShipBatch;
+    type Write = ShipWrite;
+    type Item = ShipmentsForOrder;
+    const KIND: IntentKind = IntentKind::Shipment;
+    const READS: &'static [IntentKind] = &[IntentKind::Shipment];
+    const LOG: RequestKind = RequestKind::Shipment;
+    const CHECK: StateCheck = StateCheck::Tracking;
+    /// One intent per tracking number; a re-send after a refusal or an unclear outcome starts
+    /// from pending again.
+    const RESTART: bool = true;
+    /// Stage-4 orders sending later packages keep their reason.
+    const FROM: Stage = Stage::Acknowledged;
+
+    fn dsco(&self) -> &dsco::DscoClient {
+        &self.0.dsco
     }
 
-    /// Tracking numbers not to send again: submitted, confirmed, or (after verifying on DSCO)
-    /// applied despite an unclear answer. A failed one may be sent again once the order changed.
-    async fn sent(
+    /// Everything the request settled, written together: the intents, the tracking numbers,
+    /// the stage moves and the refusals, a few transactions per request.
+    async fn confirm(&self, ctx: &RunCtx, settled: &Settled) -> Result<(), JobError> {
+        let request = settled.request_id.as_str();
+        let mut updates = Vec::new();
+        let mut tracked: Vec<(PoNumber, Vec<String>)> = Vec::new();
+        let mut confirmed: BTreeMap<PoNumber, (Vec<String>, &'static str)> = BTreeMap::new();
+        let mut refused: BTreeMap<PoNumber, String> = BTreeMap::new();
+        for (po, outcome) in settled.items.iter().cloned() {
+            let Ok(p) = PoNumber::parse(&po) else {
+                continue;
+            };
+            // The tracking numbers this request carried for the order.
+            let mine = settled.sent.get(&po).cloned().unwrap_or_default();
+            let (state, text) = match &outcome {
+                Ok(_) => (IntentState::Confirmed, request.to_owned()),
+                Err(text) => (IntentState::Failed, text.clone()),
+            };
+            updates.extend(mine.iter().map(|t| IntentUpdate {
+                key: t.clone(),
+                state,
+                outcome: text.clone(),
+            }));
+            match outcome {
+                Ok(how) => {
+                    tracked.push((p.clone(), mine.clone()));
+                    confirmed.insert(p, (mine, how));
+                }
+                Err(text) => {
+                    refused.insert(p, format!("{}: {text}", mine.join(",")));
+                }
+            }
+        }
+        ctx.store
+            .update_intents(IntentKind::Shipment, &updates, ctx.clock.now(), &ctx.fence)
+            .await?;
+        ctx.store.add_trackings(&tracked, &ctx.fence).await?;
+        let named: Vec<PoNumber> = confirmed.keys().chain(refused.keys()).cloned().collect();
+        let orders = ctx.store.orders_by_po(&named).await?;
+        let mut moves = Vec::new();
+        let mut later = Vec::new();
+        let mut skips = Vec::new();
+        for o in &orders {
+            let po = &o.pulled.po;
+            if let Some((mine, how)) = confirmed.get(po) {
+                if o.stage == Stage::Acknowledged {
+                    moves.push((
+                        po.clone(),
+                        Stage::Acknowledged,
+                        Stage::Shipped,
+                        format!("DSCO confirmed shipment {} ({how})", mine.join(",")),
+                    ));
+                } else {
+                    // The invoice job waits for every tracking number's confirmation.
+                    later.push(po.clone());
+                }
+            } else if let Some(text) = refused.get(po) {
+                skips.push((o, Reason::new(ReasonCode::DscoRejected, text.clone())));
+            }
+        }
+        advance_many(ctx, moves).await?;
+        if !later.is_empty() {
+            ctx.store.mark_dirty(&later, Some(&ctx.fence)).await?;
+        }
+        skip_many(ctx, &skips).await
+    }
+
+    async fn gather(
         &self,
         ctx: &RunCtx,
-        o: &OrderRecord,
-        intents: Vec<Intent>,
-    ) -> Result<(BTreeSet<String>, Option<String>), JobError> {
-        let mut out = BTreeSet::new();
-        let mut refused = None;
-        let mut unclear = Vec::new();
-        for i in intents
-            .into_iter()
-            .filter(|i| i.kind == IntentKind::Shipment)
-        {
-            match i.state {
-                IntentState::Submitted | IntentState::Confirmed => {
-                    out.insert(i.key);
-                }
-                IntentState::Failed if !changed_since_refusal(o, i.updated_at) => {
-                    refused = Some(format!("{}: {}", i.key, i.outcome));
-                    out.insert(i.key);
-                }
-                IntentState::Ambiguous | IntentState::Pending => unclear.push(i.key),
-                IntentState::Failed => {}
-            }
-        }
-        if !unclear.is_empty() {
-            // Did the unclear ones reach DSCO? Read the order back (only after an unclear write).
-            let orders = self
-                .0
-                .dsco
-                .get_orders(OrderKey::PoNumber, o.pulled.po.as_str())
-                .await
-                .map_err(|e| {
-                    JobError::Failed(format!("verifying shipments of {}: {e}", o.pulled.po))
-                })?;
-            let on_dsco: BTreeSet<String> = orders
-                .iter()
-                .filter_map(|d| DscoOrderView::from_json(d.raw().get()).ok())
-                .flat_map(|v| v.packages)
-                .collect();
-            for t in unclear {
-                if on_dsco.contains(&t) {
-                    ctx.store
-                        .update_intent(
-                            IntentKind::Shipment,
-                            &t,
-                            IntentState::Confirmed,
-                            "found on the DSCO order",
-                            ctx.clock.now(),
-                            &ctx.fence,
-                        )
-                        .await?;
-                    ctx.store
-                        .add_tracking(&o.pulled.po, std::slice::from_ref(&t), &ctx.fence)
-                        .await?;
-                    out.insert(t);
-                }
-            }
-        }
-        Ok((out, refused))
-    }
-}
-
-#[async_trait]
-impl Job for ShipToDsco {
-    fn name(&self) -> JobName {
-        JobName::ShipToDsco
-    }
-
-    async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        self.confirm(ctx).await?;
+    ) -> Result<Option<(Vec<OrderRecord>, ShipBatch)>, JobError> {
         // Decided on stored views when the feed is unreadable: a waiting order is then looked
         // at again next run, not left to sleep on views the feed could not bring up to date.
         let feed_read = match follow(ctx, &self.0).await {
@@ -229,12 +177,15 @@ impl Job for ShipToDsco {
         let watched: Vec<OrderRecord> = candidates(ctx, Stage::Shipped)
             .await?
             .into_iter()
-            .filter(|o| o.pulled.dsco_lifecycle.as_deref() != Some("completed"))
+            .filter(|o| {
+                o.pulled.dsco_lifecycle.as_deref().map(DscoLifecycle::parse)
+                    != Some(DscoLifecycle::Completed)
+            })
             .collect();
         let stage3 = batch.len();
         batch.extend(watched);
         if batch.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         // Outbound orders only for the candidates LingXing has audited and where something may
         // have changed since they were last read: an order just acknowledged whose LingXing
@@ -253,7 +204,7 @@ impl Job for ShipToDsco {
                 .as_ref()
                 .is_some_and(|r| matches!(r.kind, ReasonKind::Waiting | ReasonKind::Retrying))
                 && o.next_attempt_at.is_none_or(|t| t <= now);
-            if audited(&view) && (recheck || outbounds_stale(&view)) {
+            if view.audited() && (recheck || view.outbounds_stale()) {
                 need.push(o.clone());
             }
         }
@@ -263,130 +214,190 @@ impl Job for ShipToDsco {
                 format!("wmsOrderList: {e}"),
             );
             let skips: Vec<_> = batch[..stage3].iter().map(|o| (o, r.clone())).collect();
-            return skip_many(ctx, &skips).await;
+            skip_many(ctx, &skips).await?;
+            return Ok(None);
         }
         views.own_marks(&mut batch);
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
-        let settings = ctx.job_config.as_ref().map(|j| &j.settings);
-        let mut writes: Vec<(OrderRecord, ShipWrite)> = Vec::new();
-        // `views` holds what the refresh above stored for the orders it read.
-        let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
-        let mut intents = ctx.store.intents_of(&pos, &[IntentKind::Shipment]).await?;
-        let mut out = Outcomes::default();
-        let mut tracked: Vec<(PoNumber, Vec<String>)> = Vec::new();
-        for (n, o) in batch.into_iter().enumerate() {
-            let at_3 = n < stage3;
-            let Some(view) = dsco_view(ctx, &o, ReasonCode::DscoRejected).await? else {
-                continue;
-            };
-            let (lx, _) = views.get(&o.pulled.po);
-            let shipped = match map_outbounds(&view, &outbounds(&lx, o.pulled.po.as_str()), &sku) {
-                Ok(s) => s,
-                Err(r) => {
-                    out.skip(ctx, &o, &r);
-                    continue;
+        Ok(Some((
+            batch,
+            ShipBatch {
+                views,
+                sku,
+                feed_read,
+                tracked: Vec::new(),
+            },
+        )))
+    }
+
+    fn decide(
+        &self,
+        ctx: &RunCtx,
+        b: &mut ShipBatch,
+        o: &OrderRecord,
+        view: &DscoOrderView,
+        intents: &[Intent],
+        verified: Option<&BTreeSet<String>>,
+        out: &mut Outcomes,
+    ) -> Step<ShipWrite> {
+        let at_3 = o.stage == Stage::Acknowledged;
+        // `views` holds what the refresh stored for the orders it read.
+        let (lx, _) = b.views.get(&o.pulled.po);
+        let shipped = match map_outbounds(view, &lx.outbounds_of(o.pulled.po.as_str()), &b.sku) {
+            Ok(s) => s,
+            Err(r) => {
+                out.skip(ctx, o, &r);
+                return Step::Done;
+            }
+        };
+        // Tracking numbers not to send again: submitted, confirmed, refused (until the order
+        // changes), or found on DSCO after an unclear answer. A failed one may be sent again
+        // once the order changed.
+        let mut sent = BTreeSet::new();
+        let mut refused = None;
+        let mut unclear = Vec::new();
+        for i in intents.iter().filter(|i| i.kind == IntentKind::Shipment) {
+            match dsco_gate(o, Some(i), verified.map(|v| v.contains(&i.key))) {
+                Gate::Wait | Gate::Confirmed | Gate::Applied => {
+                    sent.insert(i.key.clone());
                 }
-            };
-            let mine = intents.remove(&o.pulled.po).unwrap_or_default();
-            let (sent, refused) = self.sent(ctx, &o, mine).await?;
-            let cx = ShipContext {
-                already_sent: &sent,
-                require_full_shipment: settings
-                    .and_then(|s| s.require_full_shipment)
-                    .unwrap_or(false),
-                multi_ban: settings.and_then(|s| s.multi_ban).unwrap_or(false),
-                carrier_map: Some(&ctx.config.mapping.carrier),
-                lingxing: &lx_orders(&lx),
-            };
-            match decide_ship(&view, &shipped, &cx) {
-                Decision::Advance { note } => {
-                    tracked.push((o.pulled.po.clone(), view.packages.clone()));
-                    if at_3 {
-                        out.advance(&o.pulled.po, Stage::Acknowledged, Stage::Shipped, note);
-                    }
+                Gate::Refused => {
+                    refused = Some(format!("{}: {}", i.key, i.outcome));
+                    sent.insert(i.key.clone());
                 }
-                Decision::Skip(r) if at_3 => {
-                    // Shipments sent and awaiting DSCO say so rather than "no tracking yet".
-                    // Nothing new to send: say why the order still waits (a refusal of what was
-                    // sent, or DSCO's confirmation) rather than "no tracking yet".
-                    let r = match (&refused, r.code) {
-                        (Some(text), ReasonCode::NoTrackingYet) => {
-                            Reason::new(ReasonCode::DscoRejected, text.clone())
-                        }
-                        (None, ReasonCode::NoTrackingYet) if !sent.is_empty() => Reason::new(
-                            ReasonCode::DscoConfirmationPending,
-                            sent.iter().cloned().collect::<Vec<_>>().join(","),
-                        ),
-                        _ => r,
-                    };
-                    let next_run =
-                        (!feed_read && r.kind() == ReasonKind::Waiting).then(|| ctx.clock.now());
-                    out.skip_until(ctx, &o, &r, next_run);
-                }
-                Decision::Skip(_) => ctx.count(|c| c.processed += 1),
-                Decision::Write(w) => writes.push((o, w)),
+                Gate::Verify => unclear.push(i.key.clone()),
+                Gate::Send => {}
             }
         }
-        ctx.store.add_trackings(&tracked, &ctx.fence).await?;
-        out.flush(ctx).await?;
-        if writes.is_empty() {
-            return Ok(());
+        if !unclear.is_empty() {
+            // Did the unclear ones reach DSCO? Read the order back (only after an unclear write).
+            return Step::Verify(unclear);
         }
-        if let Some(hold) = write_hold(ctx) {
-            let held: Vec<_> = writes.iter().map(|(o, _)| (o, hold.clone())).collect();
-            return skip_many(ctx, &held).await;
+        let settings = ctx.job_config.as_ref().map(|j| &j.settings);
+        let cx = ShipContext {
+            already_sent: &sent,
+            require_full_shipment: settings
+                .and_then(|s| s.require_full_shipment)
+                .unwrap_or(false),
+            multi_ban: settings.and_then(|s| s.multi_ban).unwrap_or(false),
+            carrier_map: Some(&ctx.config.mapping.carrier),
+            lingxing: &lx.lx_orders(),
+        };
+        match decide_ship(view, &shipped, &cx) {
+            Decision::Advance { note } => {
+                b.tracked.push((o.pulled.po.clone(), view.packages.clone()));
+                if at_3 {
+                    out.advance(&o.pulled.po, Stage::Acknowledged, Stage::Shipped, note);
+                }
+                Step::Done
+            }
+            Decision::Skip(r) if at_3 => {
+                // Nothing new to send: say why the order still waits (a refusal of what was
+                // sent, or DSCO's confirmation) rather than "no tracking yet".
+                let r = match (&refused, r.code) {
+                    (Some(text), ReasonCode::NoTrackingYet) => {
+                        Reason::new(ReasonCode::DscoRejected, text.clone())
+                    }
+                    (None, ReasonCode::NoTrackingYet) if !sent.is_empty() => Reason::new(
+                        ReasonCode::DscoConfirmationPending,
+                        sent.iter().cloned().collect::<Vec<_>>().join(","),
+                    ),
+                    _ => r,
+                };
+                let next_run =
+                    (!b.feed_read && r.kind() == ReasonKind::Waiting).then(|| ctx.clock.now());
+                out.skip_until(ctx, o, &r, next_run);
+                Step::Done
+            }
+            Decision::Skip(_) => {
+                ctx.count(|c| c.processed += 1);
+                Step::Done
+            }
+            Decision::Write(w) => Step::Write(w),
         }
-        // One intent per tracking number; a re-send after a refusal or an unclear outcome
-        // starts from pending again.
-        let intents: Vec<NewIntent> = writes
+    }
+
+    async fn verify(
+        &self,
+        o: &OrderRecord,
+        keys: &[String],
+    ) -> Result<BTreeSet<String>, DscoError> {
+        let orders = self
+            .0
+            .dsco
+            .get_orders(OrderKey::PoNumber, o.pulled.po.as_str())
+            .await?;
+        let on_dsco: BTreeSet<String> = orders
             .iter()
-            .flat_map(|(o, w)| {
-                w.shipments.iter().map(|s| NewIntent {
-                    key: s.tracking_number.clone(),
-                    po: o.pulled.po.clone(),
-                    payload: json!({"poNumber": w.po, "trackingNumber": s.tracking_number}),
-                })
+            .filter_map(|d| DscoOrderView::from_json(d.raw().get()).ok())
+            .flat_map(|v| v.packages)
+            .collect();
+        Ok(keys
+            .iter()
+            .filter(|t| on_dsco.contains(*t))
+            .cloned()
+            .collect())
+    }
+
+    async fn applied(
+        &self,
+        ctx: &RunCtx,
+        found: Vec<(PoNumber, Vec<String>)>,
+    ) -> Result<(), JobError> {
+        let updates: Vec<IntentUpdate> = found
+            .iter()
+            .flat_map(|(_, keys)| keys.iter())
+            .map(|t| IntentUpdate {
+                key: t.clone(),
+                state: IntentState::Confirmed,
+                outcome: "found on the DSCO order".into(),
             })
             .collect();
-        record_intents(ctx, IntentKind::Shipment, &intents, true).await?;
-        let trackings = |ws: &[&(OrderRecord, ShipWrite)]| {
-            ws.iter()
-                .flat_map(|(_, w)| w.shipments.iter().map(|s| s.tracking_number.clone()))
-                .collect::<Vec<_>>()
-        };
-        let body: Vec<ShipmentsForOrder> = writes.iter().map(|(_, w)| to_dsco(w)).collect();
-        let by_po: BTreeMap<String, &(OrderRecord, ShipWrite)> =
-            writes.iter().map(|x| (x.1.po.clone(), x)).collect();
-        let chunks = match self.0.dsco.ship_batch(&body).await {
-            Ok(c) => c,
-            Err(e) => {
-                let (st, r) = failed_write(&e);
-                let all: Vec<&(OrderRecord, ShipWrite)> = writes.iter().collect();
-                let keys = trackings(&all);
-                settle_intents(ctx, IntentKind::Shipment, keys, st, &e.to_string()).await?;
-                let skips: Vec<_> = writes.iter().map(|(o, _)| (o, r.clone())).collect();
-                return skip_many(ctx, &skips).await;
-            }
-        };
-        for chunk in chunks {
-            let (state, outcome, reason) =
-                chunk_outcome(ctx, IntentKind::Shipment, &chunk.result, &chunk.keys).await?;
-            let mine: Vec<&(OrderRecord, ShipWrite)> = chunk
-                .keys
-                .iter()
-                .filter_map(|po| by_po.get(po).copied())
-                .collect();
-            settle_intents(ctx, IntentKind::Shipment, trackings(&mine), state, &outcome).await?;
-            let skips: Vec<_> = mine
-                .iter()
-                .filter(|(o, _)| o.stage == Stage::Acknowledged)
-                .map(|(o, _)| (o, reason.clone()))
-                .collect();
-            skip_many(ctx, &skips).await?;
-        }
-        // No change-log read right after submitting: DSCO applies batches asynchronously, so
-        // the next run settles them (for ACKs and shipments from the pulled order state, at
-        // no call).
+        ctx.store
+            .update_intents(IntentKind::Shipment, &updates, ctx.clock.now(), &ctx.fence)
+            .await?;
+        ctx.store.add_trackings(&found, &ctx.fence).await?;
         Ok(())
+    }
+
+    fn unverified(
+        &self,
+        _ctx: &RunCtx,
+        o: &OrderRecord,
+        e: &DscoError,
+        _out: &mut Outcomes,
+    ) -> Result<(), JobError> {
+        Err(JobError::Failed(format!(
+            "verifying shipments of {}: {e}",
+            o.pulled.po
+        )))
+    }
+
+    async fn decided(&self, ctx: &RunCtx, b: ShipBatch) -> Result<(), JobError> {
+        ctx.store.add_trackings(&b.tracked, &ctx.fence).await?;
+        Ok(())
+    }
+
+    fn intents(&self, o: &OrderRecord, w: &ShipWrite) -> Vec<NewIntent> {
+        w.shipments
+            .iter()
+            .map(|s| NewIntent {
+                key: s.tracking_number.clone(),
+                po: o.pulled.po.clone(),
+                payload: json!({"poNumber": w.po, "trackingNumber": s.tracking_number}),
+            })
+            .collect()
+    }
+
+    fn chunk_key(&self, w: &ShipWrite) -> String {
+        w.po.clone()
+    }
+
+    fn request(&self, w: &ShipWrite) -> ShipmentsForOrder {
+        to_dsco(w)
+    }
+
+    async fn send(&self, items: &[ShipmentsForOrder]) -> Result<Vec<ChunkResult>, DscoError> {
+        self.0.dsco.ship_batch(items).await
     }
 }

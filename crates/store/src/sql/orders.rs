@@ -882,7 +882,7 @@ impl OrderStore for SqlStore {
             po: po.clone(),
             store_id: store_id.map(str::to_owned),
             order_nos: order_nos.to_vec(),
-            snapshot: snapshot.clone(),
+            snapshot: LxView::from_value(snapshot),
         };
         let changed = self
             .set_lingxing_views(std::slice::from_ref(&one), now, fence)
@@ -910,7 +910,7 @@ impl OrderStore for SqlStore {
         fenced!(self, fence, tx => {
             let mut out = Vec::with_capacity(views.len());
             for chunk in views.chunks(CHUNK) {
-                let snaps: Vec<String> = chunk.iter().map(|v| v.snapshot.to_string()).collect();
+                let snaps: Vec<String> = chunk.iter().map(|v| v.snapshot.to_json()).collect();
                 // The stored snapshot is compared with the first view of each PO; a later view of
                 // the same PO compares with the one before it.
                 let mut seen = HashSet::new();
@@ -978,10 +978,14 @@ impl OrderStore for SqlStore {
     async fn lingxing_views(
         &self,
         pos: &[PoNumber],
-    ) -> Result<BTreeMap<PoNumber, (Value, Option<DateTime<Utc>>)>> {
+    ) -> Result<BTreeMap<PoNumber, (LxView, Option<DateTime<Utc>>)>> {
         let mut out = BTreeMap::new();
         read_by_po!(self, self.batch.views_read, pos, |r| {
-            out.insert(po_in(r, "orders")?, view_from(r)?);
+            let view = LxView::from_json(&r.s("lx_snapshot")?);
+            out.insert(
+                po_in(r, "orders")?,
+                (view, oat("orders", r.oi64("lx_checked_at")?)?),
+            );
         });
         Ok(out)
     }
