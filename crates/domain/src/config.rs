@@ -99,44 +99,103 @@ pub const DEFAULT_INVOICE_PRICES: [PriceField; 3] = [
     PriceField::RetailPrice,
 ];
 
-/// Settings beyond `enable`, `cron` and `size`. `None` means "not set": the default applies and
-/// an export leaves the key out, so an import followed by an export loses nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JobSettings {
+/// Declares every job setting once: its field and doc, the jobs it applies to (`every` job or a
+/// list), how it is read (a `want_*` function: value, key path, errors → the value) and how it
+/// is exported. [`JobSettings`], the check that a setting applies to a job, the reading and the
+/// export all come from this one list.
+macro_rules! job_settings {
+    ($(
+        $(#[$doc:meta])*
+        $field:ident: $ty:ty, jobs: $jobs:tt, read: $read:path, write: $write:path;
+    )*) => {
+        /// Settings beyond `enable`, `cron` and `size`. `None` means "not set": the default
+        /// applies and an export leaves the key out, so an import followed by an export loses
+        /// nothing.
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct JobSettings {
+            $($(#[$doc])* pub $field: Option<$ty>,)*
+        }
+
+        /// Which jobs a setting applies to (`None`: every job); `None` outside: no such setting.
+        fn setting_jobs(key: &str) -> Option<Option<&'static [JobName]>> {
+            match key {
+                $(stringify!($field) => Some(job_settings!(@jobs $jobs)),)*
+                _ => None,
+            }
+        }
+
+        /// Reads setting `key` (one [`setting_jobs`] knows) into `s`.
+        fn parse_setting(
+            key: &str,
+            v: &Value,
+            p: &str,
+            s: &mut JobSettings,
+            errs: &mut Vec<ConfigError>,
+        ) {
+            match key {
+                $(stringify!($field) => s.$field = $read(v, p, errs),)*
+                other => unreachable!("setting_jobs lists {other} but parse_setting does not"),
+            }
+        }
+
+        fn settings_to_json(s: &JobSettings, o: &mut Map<String, Value>) {
+            $(if let Some(x) = &s.$field {
+                o.insert(stringify!($field).to_owned(), $write(x));
+            })*
+        }
+    };
+    (@jobs every) => { None };
+    (@jobs [$($job:ident),* $(,)?]) => { Some(&[$(JobName::$job),*]) };
+    (@jobs $list:ident) => { Some($list) };
+}
+
+/// The jobs that move orders.
+const ORDER_JOBS: &[JobName] = &[
+    JobName::PullDscoOrders,
+    JobName::PushToLingxing,
+    JobName::AckToDsco,
+    JobName::ShipToDsco,
+    JobName::InvoiceToDsco,
+];
+
+job_settings! {
     /// ack/ship/invoice: hold orders with several lines or a quantity above 1.
-    pub multi_ban: Option<bool>,
+    multi_ban: bool, jobs: [AckToDsco, ShipToDsco, InvoiceToDsco], read: want_bool, write: plain;
     /// sync_stock: `false` reads and records only.
-    pub sync: Option<bool>,
+    sync: bool, jobs: [SyncStock], read: want_bool, write: plain;
     /// sync_stock (predecessor): read DSCO stock through Stream. Accepted, not used.
-    pub use_stream: Option<bool>,
+    use_stream: bool, jobs: [SyncStock], read: want_bool, write: plain;
     /// pull_dsco_orders: fixed start of the first run.
-    pub start_from: Option<DateTime<Utc>>,
+    start_from: DateTime<Utc>, jobs: [PullDscoOrders], read: want_time, write: time_json;
     /// Any job: decide and record, write nothing.
-    pub dry_run: Option<bool>,
+    dry_run: bool, jobs: every, read: want_bool, write: plain;
     /// Any job: the run is stopped after this long (default 30m).
-    pub timeout: Option<Duration>,
+    timeout: Duration, jobs: every, read: want_duration, write: duration_json;
     /// Order jobs: an order is stuck after this many periods of the job that moves it (default 4).
-    pub stuck_after_periods: Option<u32>,
+    stuck_after_periods: u32, jobs: ORDER_JOBS, read: want_positive, write: plain;
     /// push/invoice: which DSCO price fields to use, first present wins.
-    pub price_source: Option<Vec<PriceField>>,
+    price_source: Vec<PriceField>, jobs: [PushToLingxing, InvoiceToDsco],
+        read: want_price_list, write: price_list_json;
     /// push: an order with no warehouse mapping needs attention instead of going without `wid`.
-    pub require_warehouse: Option<bool>,
+    require_warehouse: bool, jobs: [PushToLingxing], read: want_bool, write: plain;
     /// ship: hold shipments until every SKU is out.
-    pub require_full_shipment: Option<bool>,
+    require_full_shipment: bool, jobs: [ShipToDsco], read: want_bool, write: plain;
     /// Items per external call where the API allows batching.
-    pub batch_size: Option<u32>,
+    batch_size: u32,
+        jobs: [PushToLingxing, AckToDsco, ShipToDsco, InvoiceToDsco, SyncStock, PullSkuPair],
+        read: want_positive, write: plain;
     /// pull: cancel the LingXing order when DSCO cancels after the push.
-    pub auto_cancel_in_lingxing: Option<bool>,
+    auto_cancel_in_lingxing: bool, jobs: [PullDscoOrders], read: want_bool, write: plain;
     /// sync_stock: a full push at least this often (default 24h).
-    pub full_push_every: Option<Duration>,
+    full_push_every: Duration, jobs: [SyncStock], read: want_duration, write: duration_json;
     /// sync_stock: hold the run when more than this share of in-stock SKUs would drop to 0.
-    pub zero_drop_share: Option<Decimal>,
+    zero_drop_share: Decimal, jobs: [SyncStock], read: want_share, write: decimal_json;
     /// sync_stock: per-warehouse safety reserve, keyed by DSCO warehouse code.
-    pub reserve: Option<BTreeMap<String, u64>>,
+    reserve: BTreeMap<String, u64>, jobs: [SyncStock], read: want_reserve, write: reserve_json;
     /// cleanup_exports: keep the export folder under this many bytes (default 100 MB).
-    pub max_bytes: Option<u64>,
+    max_bytes: u64, jobs: [CleanupExports], read: want_u64, write: plain;
     /// cleanup_exports: delete files older than this many days.
-    pub max_age_days: Option<u32>,
+    max_age_days: u32, jobs: [CleanupExports], read: want_positive, write: plain;
 }
 
 /// One job's runtime config.
@@ -402,40 +461,6 @@ fn parse_string_map(
     }
 }
 
-/// Which jobs a setting applies to (`None`: every job).
-fn setting_jobs(key: &str) -> Option<Option<&'static [JobName]>> {
-    use JobName::*;
-    const ORDER_JOBS: &[JobName] = &[
-        PullDscoOrders,
-        PushToLingxing,
-        AckToDsco,
-        ShipToDsco,
-        InvoiceToDsco,
-    ];
-    Some(match key {
-        "dry_run" | "timeout" => None,
-        "multi_ban" => Some(&[AckToDsco, ShipToDsco, InvoiceToDsco]),
-        "sync" | "use_stream" | "full_push_every" | "zero_drop_share" | "reserve" => {
-            Some(&[SyncStock])
-        }
-        "start_from" | "auto_cancel_in_lingxing" => Some(&[PullDscoOrders]),
-        "stuck_after_periods" => Some(ORDER_JOBS),
-        "price_source" => Some(&[PushToLingxing, InvoiceToDsco]),
-        "require_warehouse" => Some(&[PushToLingxing]),
-        "require_full_shipment" => Some(&[ShipToDsco]),
-        "batch_size" => Some(&[
-            PushToLingxing,
-            AckToDsco,
-            ShipToDsco,
-            InvoiceToDsco,
-            SyncStock,
-            PullSkuPair,
-        ]),
-        "max_bytes" | "max_age_days" => Some(&[CleanupExports]),
-        _ => return None,
-    })
-}
-
 fn parse_job(
     job: JobName,
     v: &Value,
@@ -596,97 +621,98 @@ fn want_duration(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<Dura
     }
 }
 
-fn parse_setting(key: &str, v: &Value, p: &str, s: &mut JobSettings, errs: &mut Vec<ConfigError>) {
-    match key {
-        "multi_ban" => s.multi_ban = want_bool(v, p, errs),
-        "sync" => s.sync = want_bool(v, p, errs),
-        "use_stream" => s.use_stream = want_bool(v, p, errs),
-        "dry_run" => s.dry_run = want_bool(v, p, errs),
-        "require_warehouse" => s.require_warehouse = want_bool(v, p, errs),
-        "require_full_shipment" => s.require_full_shipment = want_bool(v, p, errs),
-        "auto_cancel_in_lingxing" => s.auto_cancel_in_lingxing = want_bool(v, p, errs),
-        "timeout" => s.timeout = want_duration(v, p, errs),
-        "full_push_every" => s.full_push_every = want_duration(v, p, errs),
-        "stuck_after_periods" => s.stuck_after_periods = want_positive(v, p, errs),
-        "batch_size" => s.batch_size = want_positive(v, p, errs),
-        "max_age_days" => s.max_age_days = want_positive(v, p, errs),
-        "max_bytes" => s.max_bytes = want_u64(v, p, errs),
-        "start_from" => match v.as_str().map(DateTime::parse_from_rfc3339) {
-            Some(Ok(t)) => s.start_from = Some(t.with_timezone(&Utc)),
-            _ => err(
+fn want_time(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<DateTime<Utc>> {
+    match v.as_str().map(DateTime::parse_from_rfc3339) {
+        Some(Ok(t)) => Some(t.with_timezone(&Utc)),
+        _ => {
+            err(
                 errs,
                 p,
                 format!(
                     "must be an RFC 3339 time such as \"2026-01-01T00:00:00Z\", got {}",
                     show_str(v)
                 ),
-            ),
-        },
-        "zero_drop_share" => {
-            let d = match v {
-                Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
-                Value::String(t) => t.parse::<Decimal>().ok(),
-                _ => None,
-            };
-            match d {
-                Some(d) if d > Decimal::ZERO && d <= Decimal::ONE => {
-                    s.zero_drop_share = Some(d.normalize())
-                }
-                _ => err(
-                    errs,
-                    p,
-                    format!(
-                        "must be a share above 0 and at most 1, such as 0.2, got {}",
-                        show_str(v)
-                    ),
-                ),
-            }
+            );
+            None
         }
-        "price_source" => match v.as_array() {
-            Some(items) if !items.is_empty() => {
-                let mut list = Vec::new();
-                for (i, it) in items.iter().enumerate() {
-                    match it.as_str().and_then(PriceField::parse) {
-                        Some(f) if !list.contains(&f) => list.push(f),
-                        Some(_) => err(errs, &format!("{p}[{i}]"), "listed twice".to_owned()),
-                        None => err(
-                            errs,
-                            &format!("{p}[{i}]"),
-                            format!(
-                                "unknown price field {} (fields are: consumerPriceWithTax, consumerPrice, retailPrice, expectedCost)",
-                                show_str(it)
-                            ),
+    }
+}
+
+fn want_share(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<Decimal> {
+    let d = match v {
+        Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+        Value::String(t) => t.parse::<Decimal>().ok(),
+        _ => None,
+    };
+    match d {
+        Some(d) if d > Decimal::ZERO && d <= Decimal::ONE => Some(d.normalize()),
+        _ => {
+            err(
+                errs,
+                p,
+                format!(
+                    "must be a share above 0 and at most 1, such as 0.2, got {}",
+                    show_str(v)
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn want_price_list(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<Vec<PriceField>> {
+    match v.as_array() {
+        Some(items) if !items.is_empty() => {
+            let mut list = Vec::new();
+            for (i, it) in items.iter().enumerate() {
+                match it.as_str().and_then(PriceField::parse) {
+                    Some(f) if !list.contains(&f) => list.push(f),
+                    Some(_) => err(errs, &format!("{p}[{i}]"), "listed twice".to_owned()),
+                    None => err(
+                        errs,
+                        &format!("{p}[{i}]"),
+                        format!(
+                            "unknown price field {} (fields are: consumerPriceWithTax, consumerPrice, retailPrice, expectedCost)",
+                            show_str(it)
                         ),
-                    }
+                    ),
                 }
-                s.price_source = Some(list);
             }
-            _ => err(
+            Some(list)
+        }
+        _ => {
+            err(
                 errs,
                 p,
                 "must be a non-empty list of DSCO price fields".to_owned(),
-            ),
-        },
-        "reserve" => match v.as_object() {
-            Some(m) => {
-                let mut r = BTreeMap::new();
-                for (code, q) in m {
-                    if let Some(x) = want_u64(q, &format!("{p}.\"{code}\""), errs) {
-                        r.insert(code.clone(), x);
-                    }
+            );
+            None
+        }
+    }
+}
+
+fn want_reserve(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<BTreeMap<String, u64>> {
+    match v.as_object() {
+        Some(m) => {
+            let mut r = BTreeMap::new();
+            for (code, q) in m {
+                if let Some(x) = want_u64(q, &format!("{p}.\"{code}\""), errs) {
+                    r.insert(code.clone(), x);
                 }
-                s.reserve = Some(r);
             }
-            None => err(
+            Some(r)
+        }
+        None => {
+            err(
                 errs,
                 p,
                 format!(
                     "must be a table of DSCO warehouse code → quantity, got {}",
                     kind(v)
                 ),
-            ),
-        },
-        other => unreachable!("setting_jobs lists {other} but parse_setting does not"),
+            );
+            None
+        }
     }
 }
 
@@ -697,53 +723,29 @@ fn show_str(v: &Value) -> String {
     }
 }
 
-fn settings_to_json(s: &JobSettings, o: &mut Map<String, Value>) {
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            o.insert(k.to_owned(), v);
-        }
-    };
-    put("multi_ban", s.multi_ban.map(Value::from));
-    put("sync", s.sync.map(Value::from));
-    put("use_stream", s.use_stream.map(Value::from));
-    put(
-        "start_from",
-        s.start_from
-            .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
-    );
-    put("dry_run", s.dry_run.map(Value::from));
-    put("timeout", s.timeout.map(|d| json!(format_duration(d))));
-    put(
-        "stuck_after_periods",
-        s.stuck_after_periods.map(Value::from),
-    );
-    put(
-        "price_source",
-        s.price_source
-            .as_ref()
-            .map(|l| json!(l.iter().map(|f| f.as_str()).collect::<Vec<_>>())),
-    );
-    put("require_warehouse", s.require_warehouse.map(Value::from));
-    put(
-        "require_full_shipment",
-        s.require_full_shipment.map(Value::from),
-    );
-    put("batch_size", s.batch_size.map(Value::from));
-    put(
-        "auto_cancel_in_lingxing",
-        s.auto_cancel_in_lingxing.map(Value::from),
-    );
-    put(
-        "full_push_every",
-        s.full_push_every.map(|d| json!(format_duration(d))),
-    );
-    put(
-        "zero_drop_share",
-        s.zero_drop_share.map(|d| json!(d.to_string())),
-    );
-    put("reserve", s.reserve.as_ref().map(|r| json!(r)));
-    put("max_bytes", s.max_bytes.map(Value::from));
-    put("max_age_days", s.max_age_days.map(Value::from));
+fn plain<T: Clone + Into<Value>>(x: &T) -> Value {
+    x.clone().into()
+}
+
+fn time_json(t: &DateTime<Utc>) -> Value {
+    json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+fn duration_json(d: &Duration) -> Value {
+    json!(format_duration(*d))
+}
+
+#[allow(clippy::ptr_arg)] // the macro writes every setting as `fn(&T) -> Value`
+fn price_list_json(l: &Vec<PriceField>) -> Value {
+    json!(l.iter().map(|f| f.as_str()).collect::<Vec<_>>())
+}
+
+fn decimal_json(d: &Decimal) -> Value {
+    json!(d.to_string())
+}
+
+fn reserve_json(r: &BTreeMap<String, u64>) -> Value {
+    json!(r)
 }
 
 /// Parses JSON text, refusing duplicate keys (serde_json keeps the last one silently, which would
