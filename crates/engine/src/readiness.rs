@@ -130,10 +130,7 @@ impl Engine {
         let ended: Vec<&RunRecord> = runs
             .iter()
             .filter(|r| {
-                !matches!(
-                    r.outcome,
-                    RunOutcome::Running | RunOutcome::Cancelled | RunOutcome::NotImplemented
-                )
+                !matches!(r.outcome, RunOutcome::Running | RunOutcome::Cancelled)
             })
             .collect();
         let failed = |r: &&RunRecord| r.outcome != RunOutcome::Succeeded;
