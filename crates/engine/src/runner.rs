@@ -138,7 +138,9 @@ impl Engine {
         let handler = self
             .jobs
             .get(&job)
-            .unwrap_or_else(|| panic!("{job} is not registered with the engine (start-up registers every job)"))
+            .unwrap_or_else(|| {
+                panic!("{job} is not registered with the engine (start-up registers every job)")
+            })
             .clone();
 
         let (lost_tx, mut lost_rx) = watch::channel(None);
