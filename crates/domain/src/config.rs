@@ -12,6 +12,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
+use crate::ids::{
+    CarrierName, DscoSku, EmptyId, LingxingSku, LogisticsTypeId, RetailerId, ServiceLevel,
+    ShipmentKey, StoreId, WarehouseCode, Wid,
+};
 use crate::job::{JobName, Schedule, format_duration, parse_duration};
 
 mod edit;
@@ -225,13 +229,13 @@ impl JobConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mappings {
     /// `dscoRetailerId` → LingXing `store_id`.
-    pub shop: BTreeMap<String, String>,
+    pub shop: BTreeMap<RetailerId, StoreId>,
     /// DSCO warehouse code → LingXing `wid`.
-    pub warehouse: BTreeMap<String, String>,
+    pub warehouse: BTreeMap<WarehouseCode, Wid>,
     /// `"<DSCO warehouse code>-<shippingServiceLevelCode>"` → LingXing `logistics_type_id`.
-    pub shipment: BTreeMap<String, String>,
+    pub shipment: BTreeMap<ShipmentKey, LogisticsTypeId>,
     /// DSCO `shippingServiceLevelCode` → carrier name sent on shipments (overrides the order's).
-    pub carrier: BTreeMap<String, String>,
+    pub carrier: BTreeMap<ServiceLevel, CarrierName>,
 }
 
 /// The runtime config kept in the store, versioned.
@@ -262,10 +266,17 @@ pub const DOMAIN: &str = "dsco_lingxing";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportedConfig {
     pub config: RuntimeConfig,
+    /// `mapping.sku`: DSCO SKU → LingXing SKU, validated as [`DscoSku`] → [`LingxingSku`] when
+    /// read and kept as text, the way the store's SKU table holds it.
     pub sku: BTreeMap<String, String>,
 }
 
 impl ImportedConfig {
+    /// The predecessor's JSON shape, `mapping.sku` included.
+    pub fn to_value(&self) -> Value {
+        self.config.to_value(&self.sku)
+    }
+
     /// The source SKU entries take on import: `pair` when the config had `pull_sku_pair`
     /// enabled (the pairs job owned them), else `manual`.
     pub fn sku_from_pairs(&self) -> bool {
@@ -341,18 +352,20 @@ impl RuntimeConfig {
                     Some(m) => {
                         for (name, mv) in m {
                             let mpath = format!("{path}.{name}");
-                            let target = match name.as_str() {
-                                "shop" => &mut out.mapping.shop,
-                                "warehouse" => &mut out.mapping.warehouse,
-                                "shipment" => &mut out.mapping.shipment,
-                                "carrier" => &mut out.mapping.carrier,
-                                "sku" => &mut sku,
-                                _ => {
-                                    err(&mut errs, &mpath, "unknown mapping (mappings are: shop, warehouse, shipment, carrier, sku)".to_owned());
-                                    continue;
+                            let e = &mut errs;
+                            let mp = &mut out.mapping;
+                            match name.as_str() {
+                                "shop" => parse_id_map(mv, &mpath, &mut mp.shop, e),
+                                "warehouse" => parse_id_map(mv, &mpath, &mut mp.warehouse, e),
+                                "shipment" => parse_id_map(mv, &mpath, &mut mp.shipment, e),
+                                "carrier" => parse_id_map(mv, &mpath, &mut mp.carrier, e),
+                                "sku" => {
+                                    let mut typed = BTreeMap::<DscoSku, LingxingSku>::new();
+                                    parse_id_map(mv, &mpath, &mut typed, e);
+                                    sku.extend(typed.into_iter().map(|(d, l)| (d.into(), l.into())));
                                 }
-                            };
-                            parse_string_map(mv, &mpath, target, &mut errs);
+                                _ => err(e, &mpath, "unknown mapping (mappings are: shop, warehouse, shipment, carrier, sku)".to_owned()),
+                            }
                         }
                     }
                     None => err(
@@ -424,12 +437,13 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn parse_string_map(
-    v: &Value,
-    path: &str,
-    out: &mut BTreeMap<String, String>,
-    errs: &mut Vec<ConfigError>,
-) {
+/// Reads one `mapping.*` table: every key and value a non-blank id (trimmed; an id typed as a
+/// whole number in hand-written JSON means the same id).
+fn parse_id_map<K, V>(v: &Value, path: &str, out: &mut BTreeMap<K, V>, errs: &mut Vec<ConfigError>)
+where
+    K: Ord + TryFrom<String, Error = EmptyId>,
+    V: TryFrom<String, Error = EmptyId>,
+{
     let Some(obj) = v.as_object() else {
         err(
             errs,
@@ -457,7 +471,13 @@ fn parse_string_map(
             err(errs, &p, "empty value".to_owned());
             continue;
         }
-        out.insert(k.trim().to_owned(), s);
+        // Both are non-blank here, so neither conversion refuses.
+        match (K::try_from(k.trim().to_owned()), V::try_from(s)) {
+            (Ok(k), Ok(v)) => {
+                out.insert(k, v);
+            }
+            (Err(e), _) | (_, Err(e)) => err(errs, &p, e.to_string()),
+        }
     }
 }
 
@@ -817,5 +837,59 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
             out.insert(k, v);
         }
         Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(v: Value) -> Result<ImportedConfig, ConfigErrors> {
+        RuntimeConfig::from_value(&v, "runtime_config")
+    }
+
+    #[test]
+    fn mappings_read_as_typed_ids_and_export_the_same_text() {
+        let c = read(json!({
+            "domain": "dsco_lingxing",
+            "mapping": {
+                "shop": {" 1000012345 ": " 110283406273996288 "},
+                "warehouse": {"US-CA-01": 1300},
+                "shipment": {"US-CA-01-UPCG": "101"},
+                "carrier": {"UPCG": "UPS"},
+                "sku": {"SKU-1": " LX-1"}
+            }
+        }))
+        .unwrap();
+        let m = &c.config.mapping;
+        assert_eq!(
+            m.shop.get("1000012345").map(StoreId::as_str),
+            Some("110283406273996288")
+        );
+        assert_eq!(m.warehouse["US-CA-01"], "1300");
+        assert_eq!(m.shipment["US-CA-01-UPCG"], "101");
+        assert_eq!(m.carrier["UPCG"], "UPS");
+        assert_eq!(c.sku["SKU-1"], "LX-1");
+        let out = c.to_value();
+        assert_eq!(
+            out["mapping"],
+            json!({
+                "shop": {"1000012345": "110283406273996288"},
+                "warehouse": {"US-CA-01": "1300"},
+                "shipment": {"US-CA-01-UPCG": "101"},
+                "carrier": {"UPCG": "UPS"},
+                "sku": {"SKU-1": "LX-1"}
+            })
+        );
+        // Blank ids are refused with the key path, as before.
+        let e = read(json!({"mapping": {"shop": {" ": "x", "1": " "}, "sku": {"S": 1.5}}}))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "runtime_config.mapping.shop.\" \": empty key\n\
+             runtime_config.mapping.shop.\"1\": empty value\n\
+             runtime_config.mapping.sku.\"S\": must be a string, got a number"
+        );
     }
 }
