@@ -892,4 +892,50 @@ mod tests {
              runtime_config.mapping.sku.\"S\": must be a string, got a number"
         );
     }
+
+    #[test]
+    fn every_job_setting_reads_back_what_it_exports() {
+        let job = |extra: Value| {
+            let mut j = json!({"enable": true, "cron": "0 * * * * *", "size": 5});
+            for (k, v) in extra.as_object().unwrap() {
+                j[k] = v.clone();
+            }
+            j
+        };
+        let v = json!({
+            "domain": "dsco_lingxing",
+            "jobs": {
+                "pull_dsco_orders": job(json!({"start_from": "2026-01-01T00:00:00Z",
+                    "auto_cancel_in_lingxing": true, "stuck_after_periods": 3,
+                    "dry_run": true, "timeout": "5m"})),
+                "push_to_lingxing": job(json!({"price_source": ["expectedCost", "retailPrice"],
+                    "require_warehouse": true, "batch_size": 20})),
+                "ship_to_dsco": job(json!({"multi_ban": true, "require_full_shipment": true})),
+                "sync_stock": job(json!({"sync": false, "use_stream": true,
+                    "full_push_every": "12h", "zero_drop_share": "0.25", "reserve": {"WH-A": 2}})),
+                "cleanup_exports": job(json!({"max_bytes": 1000, "max_age_days": 7}))
+            },
+            "mapping": {}
+        });
+        let c = read(v.clone()).unwrap();
+        let out = c.to_value();
+        let mut names = std::collections::BTreeSet::new();
+        for (name, j) in v["jobs"].as_object().unwrap() {
+            for (k, val) in j.as_object().unwrap() {
+                assert_eq!(&out["jobs"][name][k], val, "{name}.{k}");
+                names.insert(k.as_str());
+            }
+        }
+        assert_eq!(names.len(), 3 + 17, "every setting is covered: {names:?}");
+        assert_eq!(read(out).unwrap(), c);
+        // A setting read on a job it does not apply to names the jobs it does.
+        let e = read(json!({"jobs": {"sync_stock": job(json!({"multi_ban": true}))}}))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "runtime_config.jobs.sync_stock.multi_ban: not a setting of sync_stock (it applies to \
+             ack_to_dsco, ship_to_dsco, invoice_to_dsco)"
+        );
+    }
 }
