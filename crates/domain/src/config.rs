@@ -238,6 +238,13 @@ pub struct Mappings {
     pub carrier: BTreeMap<ServiceLevel, CarrierName>,
 }
 
+impl Mappings {
+    /// The LingXing `store_id`s of `mapping.shop`, as text, in retailer order.
+    pub fn store_ids(&self) -> Vec<String> {
+        self.shop.values().map(ToString::to_string).collect()
+    }
+}
+
 /// The runtime config kept in the store, versioned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeConfig {
