@@ -581,7 +581,7 @@ fn env_overrides_reach_the_runtime_config_and_keep_mapping_key_case() {
     assert!(!ack.enable);
     assert_eq!(ack.schedule.as_str(), "0 */5 * * * *");
     assert_eq!(
-        rc.mapping.warehouse.get("WhEast").map(String::as_str),
+        rc.mapping.warehouse.get("WhEast").map(|w| w.as_str()),
         Some("1400")
     );
     assert_eq!(rc.mapping.warehouse.len(), 1);

@@ -12,6 +12,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
+use crate::ids::{
+    CarrierName, DscoSku, EmptyId, LingxingSku, LogisticsTypeId, RetailerId, ServiceLevel,
+    ShipmentKey, StoreId, WarehouseCode, Wid,
+};
 use crate::job::{JobName, Schedule, format_duration, parse_duration};
 
 mod edit;
@@ -99,44 +103,103 @@ pub const DEFAULT_INVOICE_PRICES: [PriceField; 3] = [
     PriceField::RetailPrice,
 ];
 
-/// Settings beyond `enable`, `cron` and `size`. `None` means "not set": the default applies and
-/// an export leaves the key out, so an import followed by an export loses nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JobSettings {
+/// Declares every job setting once: its field and doc, the jobs it applies to (`every` job or a
+/// list), how it is read (a `want_*` function: value, key path, errors → the value) and how it
+/// is exported. [`JobSettings`], the check that a setting applies to a job, the reading and the
+/// export all come from this one list.
+macro_rules! job_settings {
+    ($(
+        $(#[$doc:meta])*
+        $field:ident: $ty:ty, jobs: $jobs:tt, read: $read:path, write: $write:path;
+    )*) => {
+        /// Settings beyond `enable`, `cron` and `size`. `None` means "not set": the default
+        /// applies and an export leaves the key out, so an import followed by an export loses
+        /// nothing.
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct JobSettings {
+            $($(#[$doc])* pub $field: Option<$ty>,)*
+        }
+
+        /// Which jobs a setting applies to (`None`: every job); `None` outside: no such setting.
+        fn setting_jobs(key: &str) -> Option<Option<&'static [JobName]>> {
+            match key {
+                $(stringify!($field) => Some(job_settings!(@jobs $jobs)),)*
+                _ => None,
+            }
+        }
+
+        /// Reads setting `key` (one [`setting_jobs`] knows) into `s`.
+        fn parse_setting(
+            key: &str,
+            v: &Value,
+            p: &str,
+            s: &mut JobSettings,
+            errs: &mut Vec<ConfigError>,
+        ) {
+            match key {
+                $(stringify!($field) => s.$field = $read(v, p, errs),)*
+                other => unreachable!("setting_jobs lists {other} but parse_setting does not"),
+            }
+        }
+
+        fn settings_to_json(s: &JobSettings, o: &mut Map<String, Value>) {
+            $(if let Some(x) = &s.$field {
+                o.insert(stringify!($field).to_owned(), $write(x));
+            })*
+        }
+    };
+    (@jobs every) => { None };
+    (@jobs [$($job:ident),* $(,)?]) => { Some(&[$(JobName::$job),*]) };
+    (@jobs $list:ident) => { Some($list) };
+}
+
+/// The jobs that move orders.
+const ORDER_JOBS: &[JobName] = &[
+    JobName::PullDscoOrders,
+    JobName::PushToLingxing,
+    JobName::AckToDsco,
+    JobName::ShipToDsco,
+    JobName::InvoiceToDsco,
+];
+
+job_settings! {
     /// ack/ship/invoice: hold orders with several lines or a quantity above 1.
-    pub multi_ban: Option<bool>,
+    multi_ban: bool, jobs: [AckToDsco, ShipToDsco, InvoiceToDsco], read: want_bool, write: plain;
     /// sync_stock: `false` reads and records only.
-    pub sync: Option<bool>,
+    sync: bool, jobs: [SyncStock], read: want_bool, write: plain;
     /// sync_stock (predecessor): read DSCO stock through Stream. Accepted, not used.
-    pub use_stream: Option<bool>,
+    use_stream: bool, jobs: [SyncStock], read: want_bool, write: plain;
     /// pull_dsco_orders: fixed start of the first run.
-    pub start_from: Option<DateTime<Utc>>,
+    start_from: DateTime<Utc>, jobs: [PullDscoOrders], read: want_time, write: time_json;
     /// Any job: decide and record, write nothing.
-    pub dry_run: Option<bool>,
+    dry_run: bool, jobs: every, read: want_bool, write: plain;
     /// Any job: the run is stopped after this long (default 30m).
-    pub timeout: Option<Duration>,
+    timeout: Duration, jobs: every, read: want_duration, write: duration_json;
     /// Order jobs: an order is stuck after this many periods of the job that moves it (default 4).
-    pub stuck_after_periods: Option<u32>,
+    stuck_after_periods: u32, jobs: ORDER_JOBS, read: want_positive, write: plain;
     /// push/invoice: which DSCO price fields to use, first present wins.
-    pub price_source: Option<Vec<PriceField>>,
+    price_source: Vec<PriceField>, jobs: [PushToLingxing, InvoiceToDsco],
+        read: want_price_list, write: price_list_json;
     /// push: an order with no warehouse mapping needs attention instead of going without `wid`.
-    pub require_warehouse: Option<bool>,
+    require_warehouse: bool, jobs: [PushToLingxing], read: want_bool, write: plain;
     /// ship: hold shipments until every SKU is out.
-    pub require_full_shipment: Option<bool>,
+    require_full_shipment: bool, jobs: [ShipToDsco], read: want_bool, write: plain;
     /// Items per external call where the API allows batching.
-    pub batch_size: Option<u32>,
+    batch_size: u32,
+        jobs: [PushToLingxing, AckToDsco, ShipToDsco, InvoiceToDsco, SyncStock, PullSkuPair],
+        read: want_positive, write: plain;
     /// pull: cancel the LingXing order when DSCO cancels after the push.
-    pub auto_cancel_in_lingxing: Option<bool>,
+    auto_cancel_in_lingxing: bool, jobs: [PullDscoOrders], read: want_bool, write: plain;
     /// sync_stock: a full push at least this often (default 24h).
-    pub full_push_every: Option<Duration>,
+    full_push_every: Duration, jobs: [SyncStock], read: want_duration, write: duration_json;
     /// sync_stock: hold the run when more than this share of in-stock SKUs would drop to 0.
-    pub zero_drop_share: Option<Decimal>,
+    zero_drop_share: Decimal, jobs: [SyncStock], read: want_share, write: decimal_json;
     /// sync_stock: per-warehouse safety reserve, keyed by DSCO warehouse code.
-    pub reserve: Option<BTreeMap<String, u64>>,
+    reserve: BTreeMap<String, u64>, jobs: [SyncStock], read: want_reserve, write: reserve_json;
     /// cleanup_exports: keep the export folder under this many bytes (default 100 MB).
-    pub max_bytes: Option<u64>,
+    max_bytes: u64, jobs: [CleanupExports], read: want_u64, write: plain;
     /// cleanup_exports: delete files older than this many days.
-    pub max_age_days: Option<u32>,
+    max_age_days: u32, jobs: [CleanupExports], read: want_positive, write: plain;
 }
 
 /// One job's runtime config.
@@ -166,13 +229,20 @@ impl JobConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mappings {
     /// `dscoRetailerId` → LingXing `store_id`.
-    pub shop: BTreeMap<String, String>,
+    pub shop: BTreeMap<RetailerId, StoreId>,
     /// DSCO warehouse code → LingXing `wid`.
-    pub warehouse: BTreeMap<String, String>,
+    pub warehouse: BTreeMap<WarehouseCode, Wid>,
     /// `"<DSCO warehouse code>-<shippingServiceLevelCode>"` → LingXing `logistics_type_id`.
-    pub shipment: BTreeMap<String, String>,
+    pub shipment: BTreeMap<ShipmentKey, LogisticsTypeId>,
     /// DSCO `shippingServiceLevelCode` → carrier name sent on shipments (overrides the order's).
-    pub carrier: BTreeMap<String, String>,
+    pub carrier: BTreeMap<ServiceLevel, CarrierName>,
+}
+
+impl Mappings {
+    /// The LingXing `store_id`s of `mapping.shop`, as text, in retailer order.
+    pub fn store_ids(&self) -> Vec<String> {
+        self.shop.values().map(ToString::to_string).collect()
+    }
 }
 
 /// The runtime config kept in the store, versioned.
@@ -203,10 +273,17 @@ pub const DOMAIN: &str = "dsco_lingxing";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportedConfig {
     pub config: RuntimeConfig,
+    /// `mapping.sku`: DSCO SKU → LingXing SKU, validated as [`DscoSku`] → [`LingxingSku`] when
+    /// read and kept as text, the way the store's SKU table holds it.
     pub sku: BTreeMap<String, String>,
 }
 
 impl ImportedConfig {
+    /// The predecessor's JSON shape, `mapping.sku` included.
+    pub fn to_value(&self) -> Value {
+        self.config.to_value(&self.sku)
+    }
+
     /// The source SKU entries take on import: `pair` when the config had `pull_sku_pair`
     /// enabled (the pairs job owned them), else `manual`.
     pub fn sku_from_pairs(&self) -> bool {
@@ -282,18 +359,20 @@ impl RuntimeConfig {
                     Some(m) => {
                         for (name, mv) in m {
                             let mpath = format!("{path}.{name}");
-                            let target = match name.as_str() {
-                                "shop" => &mut out.mapping.shop,
-                                "warehouse" => &mut out.mapping.warehouse,
-                                "shipment" => &mut out.mapping.shipment,
-                                "carrier" => &mut out.mapping.carrier,
-                                "sku" => &mut sku,
-                                _ => {
-                                    err(&mut errs, &mpath, "unknown mapping (mappings are: shop, warehouse, shipment, carrier, sku)".to_owned());
-                                    continue;
+                            let e = &mut errs;
+                            let mp = &mut out.mapping;
+                            match name.as_str() {
+                                "shop" => parse_id_map(mv, &mpath, &mut mp.shop, e),
+                                "warehouse" => parse_id_map(mv, &mpath, &mut mp.warehouse, e),
+                                "shipment" => parse_id_map(mv, &mpath, &mut mp.shipment, e),
+                                "carrier" => parse_id_map(mv, &mpath, &mut mp.carrier, e),
+                                "sku" => {
+                                    let mut typed = BTreeMap::<DscoSku, LingxingSku>::new();
+                                    parse_id_map(mv, &mpath, &mut typed, e);
+                                    sku.extend(typed.into_iter().map(|(d, l)| (d.into(), l.into())));
                                 }
-                            };
-                            parse_string_map(mv, &mpath, target, &mut errs);
+                                _ => err(e, &mpath, "unknown mapping (mappings are: shop, warehouse, shipment, carrier, sku)".to_owned()),
+                            }
                         }
                     }
                     None => err(
@@ -365,12 +444,13 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn parse_string_map(
-    v: &Value,
-    path: &str,
-    out: &mut BTreeMap<String, String>,
-    errs: &mut Vec<ConfigError>,
-) {
+/// Reads one `mapping.*` table: every key and value a non-blank id (trimmed; an id typed as a
+/// whole number in hand-written JSON means the same id).
+fn parse_id_map<K, V>(v: &Value, path: &str, out: &mut BTreeMap<K, V>, errs: &mut Vec<ConfigError>)
+where
+    K: Ord + TryFrom<String, Error = EmptyId>,
+    V: TryFrom<String, Error = EmptyId>,
+{
     let Some(obj) = v.as_object() else {
         err(
             errs,
@@ -398,42 +478,14 @@ fn parse_string_map(
             err(errs, &p, "empty value".to_owned());
             continue;
         }
-        out.insert(k.trim().to_owned(), s);
-    }
-}
-
-/// Which jobs a setting applies to (`None`: every job).
-fn setting_jobs(key: &str) -> Option<Option<&'static [JobName]>> {
-    use JobName::*;
-    const ORDER_JOBS: &[JobName] = &[
-        PullDscoOrders,
-        PushToLingxing,
-        AckToDsco,
-        ShipToDsco,
-        InvoiceToDsco,
-    ];
-    Some(match key {
-        "dry_run" | "timeout" => None,
-        "multi_ban" => Some(&[AckToDsco, ShipToDsco, InvoiceToDsco]),
-        "sync" | "use_stream" | "full_push_every" | "zero_drop_share" | "reserve" => {
-            Some(&[SyncStock])
+        // Both are non-blank here, so neither conversion refuses.
+        match (K::try_from(k.trim().to_owned()), V::try_from(s)) {
+            (Ok(k), Ok(v)) => {
+                out.insert(k, v);
+            }
+            (Err(e), _) | (_, Err(e)) => err(errs, &p, e.to_string()),
         }
-        "start_from" | "auto_cancel_in_lingxing" => Some(&[PullDscoOrders]),
-        "stuck_after_periods" => Some(ORDER_JOBS),
-        "price_source" => Some(&[PushToLingxing, InvoiceToDsco]),
-        "require_warehouse" => Some(&[PushToLingxing]),
-        "require_full_shipment" => Some(&[ShipToDsco]),
-        "batch_size" => Some(&[
-            PushToLingxing,
-            AckToDsco,
-            ShipToDsco,
-            InvoiceToDsco,
-            SyncStock,
-            PullSkuPair,
-        ]),
-        "max_bytes" | "max_age_days" => Some(&[CleanupExports]),
-        _ => return None,
-    })
+    }
 }
 
 fn parse_job(
@@ -596,97 +648,98 @@ fn want_duration(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<Dura
     }
 }
 
-fn parse_setting(key: &str, v: &Value, p: &str, s: &mut JobSettings, errs: &mut Vec<ConfigError>) {
-    match key {
-        "multi_ban" => s.multi_ban = want_bool(v, p, errs),
-        "sync" => s.sync = want_bool(v, p, errs),
-        "use_stream" => s.use_stream = want_bool(v, p, errs),
-        "dry_run" => s.dry_run = want_bool(v, p, errs),
-        "require_warehouse" => s.require_warehouse = want_bool(v, p, errs),
-        "require_full_shipment" => s.require_full_shipment = want_bool(v, p, errs),
-        "auto_cancel_in_lingxing" => s.auto_cancel_in_lingxing = want_bool(v, p, errs),
-        "timeout" => s.timeout = want_duration(v, p, errs),
-        "full_push_every" => s.full_push_every = want_duration(v, p, errs),
-        "stuck_after_periods" => s.stuck_after_periods = want_positive(v, p, errs),
-        "batch_size" => s.batch_size = want_positive(v, p, errs),
-        "max_age_days" => s.max_age_days = want_positive(v, p, errs),
-        "max_bytes" => s.max_bytes = want_u64(v, p, errs),
-        "start_from" => match v.as_str().map(DateTime::parse_from_rfc3339) {
-            Some(Ok(t)) => s.start_from = Some(t.with_timezone(&Utc)),
-            _ => err(
+fn want_time(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<DateTime<Utc>> {
+    match v.as_str().map(DateTime::parse_from_rfc3339) {
+        Some(Ok(t)) => Some(t.with_timezone(&Utc)),
+        _ => {
+            err(
                 errs,
                 p,
                 format!(
                     "must be an RFC 3339 time such as \"2026-01-01T00:00:00Z\", got {}",
                     show_str(v)
                 ),
-            ),
-        },
-        "zero_drop_share" => {
-            let d = match v {
-                Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
-                Value::String(t) => t.parse::<Decimal>().ok(),
-                _ => None,
-            };
-            match d {
-                Some(d) if d > Decimal::ZERO && d <= Decimal::ONE => {
-                    s.zero_drop_share = Some(d.normalize())
-                }
-                _ => err(
-                    errs,
-                    p,
-                    format!(
-                        "must be a share above 0 and at most 1, such as 0.2, got {}",
-                        show_str(v)
-                    ),
-                ),
-            }
+            );
+            None
         }
-        "price_source" => match v.as_array() {
-            Some(items) if !items.is_empty() => {
-                let mut list = Vec::new();
-                for (i, it) in items.iter().enumerate() {
-                    match it.as_str().and_then(PriceField::parse) {
-                        Some(f) if !list.contains(&f) => list.push(f),
-                        Some(_) => err(errs, &format!("{p}[{i}]"), "listed twice".to_owned()),
-                        None => err(
-                            errs,
-                            &format!("{p}[{i}]"),
-                            format!(
-                                "unknown price field {} (fields are: consumerPriceWithTax, consumerPrice, retailPrice, expectedCost)",
-                                show_str(it)
-                            ),
+    }
+}
+
+fn want_share(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<Decimal> {
+    let d = match v {
+        Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+        Value::String(t) => t.parse::<Decimal>().ok(),
+        _ => None,
+    };
+    match d {
+        Some(d) if d > Decimal::ZERO && d <= Decimal::ONE => Some(d.normalize()),
+        _ => {
+            err(
+                errs,
+                p,
+                format!(
+                    "must be a share above 0 and at most 1, such as 0.2, got {}",
+                    show_str(v)
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn want_price_list(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<Vec<PriceField>> {
+    match v.as_array() {
+        Some(items) if !items.is_empty() => {
+            let mut list = Vec::new();
+            for (i, it) in items.iter().enumerate() {
+                match it.as_str().and_then(PriceField::parse) {
+                    Some(f) if !list.contains(&f) => list.push(f),
+                    Some(_) => err(errs, &format!("{p}[{i}]"), "listed twice".to_owned()),
+                    None => err(
+                        errs,
+                        &format!("{p}[{i}]"),
+                        format!(
+                            "unknown price field {} (fields are: consumerPriceWithTax, consumerPrice, retailPrice, expectedCost)",
+                            show_str(it)
                         ),
-                    }
+                    ),
                 }
-                s.price_source = Some(list);
             }
-            _ => err(
+            Some(list)
+        }
+        _ => {
+            err(
                 errs,
                 p,
                 "must be a non-empty list of DSCO price fields".to_owned(),
-            ),
-        },
-        "reserve" => match v.as_object() {
-            Some(m) => {
-                let mut r = BTreeMap::new();
-                for (code, q) in m {
-                    if let Some(x) = want_u64(q, &format!("{p}.\"{code}\""), errs) {
-                        r.insert(code.clone(), x);
-                    }
+            );
+            None
+        }
+    }
+}
+
+fn want_reserve(v: &Value, p: &str, errs: &mut Vec<ConfigError>) -> Option<BTreeMap<String, u64>> {
+    match v.as_object() {
+        Some(m) => {
+            let mut r = BTreeMap::new();
+            for (code, q) in m {
+                if let Some(x) = want_u64(q, &format!("{p}.\"{code}\""), errs) {
+                    r.insert(code.clone(), x);
                 }
-                s.reserve = Some(r);
             }
-            None => err(
+            Some(r)
+        }
+        None => {
+            err(
                 errs,
                 p,
                 format!(
                     "must be a table of DSCO warehouse code → quantity, got {}",
                     kind(v)
                 ),
-            ),
-        },
-        other => unreachable!("setting_jobs lists {other} but parse_setting does not"),
+            );
+            None
+        }
     }
 }
 
@@ -697,53 +750,29 @@ fn show_str(v: &Value) -> String {
     }
 }
 
-fn settings_to_json(s: &JobSettings, o: &mut Map<String, Value>) {
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            o.insert(k.to_owned(), v);
-        }
-    };
-    put("multi_ban", s.multi_ban.map(Value::from));
-    put("sync", s.sync.map(Value::from));
-    put("use_stream", s.use_stream.map(Value::from));
-    put(
-        "start_from",
-        s.start_from
-            .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
-    );
-    put("dry_run", s.dry_run.map(Value::from));
-    put("timeout", s.timeout.map(|d| json!(format_duration(d))));
-    put(
-        "stuck_after_periods",
-        s.stuck_after_periods.map(Value::from),
-    );
-    put(
-        "price_source",
-        s.price_source
-            .as_ref()
-            .map(|l| json!(l.iter().map(|f| f.as_str()).collect::<Vec<_>>())),
-    );
-    put("require_warehouse", s.require_warehouse.map(Value::from));
-    put(
-        "require_full_shipment",
-        s.require_full_shipment.map(Value::from),
-    );
-    put("batch_size", s.batch_size.map(Value::from));
-    put(
-        "auto_cancel_in_lingxing",
-        s.auto_cancel_in_lingxing.map(Value::from),
-    );
-    put(
-        "full_push_every",
-        s.full_push_every.map(|d| json!(format_duration(d))),
-    );
-    put(
-        "zero_drop_share",
-        s.zero_drop_share.map(|d| json!(d.to_string())),
-    );
-    put("reserve", s.reserve.as_ref().map(|r| json!(r)));
-    put("max_bytes", s.max_bytes.map(Value::from));
-    put("max_age_days", s.max_age_days.map(Value::from));
+fn plain<T: Clone + Into<Value>>(x: &T) -> Value {
+    x.clone().into()
+}
+
+fn time_json(t: &DateTime<Utc>) -> Value {
+    json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+fn duration_json(d: &Duration) -> Value {
+    json!(format_duration(*d))
+}
+
+#[allow(clippy::ptr_arg)] // the macro writes every setting as `fn(&T) -> Value`
+fn price_list_json(l: &Vec<PriceField>) -> Value {
+    json!(l.iter().map(|f| f.as_str()).collect::<Vec<_>>())
+}
+
+fn decimal_json(d: &Decimal) -> Value {
+    json!(d.to_string())
+}
+
+fn reserve_json(r: &BTreeMap<String, u64>) -> Value {
+    json!(r)
 }
 
 /// Parses JSON text, refusing duplicate keys (serde_json keeps the last one silently, which would
@@ -815,5 +844,105 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
             out.insert(k, v);
         }
         Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(v: Value) -> Result<ImportedConfig, ConfigErrors> {
+        RuntimeConfig::from_value(&v, "runtime_config")
+    }
+
+    #[test]
+    fn mappings_read_as_typed_ids_and_export_the_same_text() {
+        let c = read(json!({
+            "domain": "dsco_lingxing",
+            "mapping": {
+                "shop": {" 1000012345 ": " 110283406273996288 "},
+                "warehouse": {"US-CA-01": 1300},
+                "shipment": {"US-CA-01-UPCG": "101"},
+                "carrier": {"UPCG": "UPS"},
+                "sku": {"SKU-1": " LX-1"}
+            }
+        }))
+        .unwrap();
+        let m = &c.config.mapping;
+        assert_eq!(
+            m.shop.get("1000012345").map(StoreId::as_str),
+            Some("110283406273996288")
+        );
+        assert_eq!(m.warehouse["US-CA-01"], "1300");
+        assert_eq!(m.shipment["US-CA-01-UPCG"], "101");
+        assert_eq!(m.carrier["UPCG"], "UPS");
+        assert_eq!(c.sku["SKU-1"], "LX-1");
+        let out = c.to_value();
+        assert_eq!(
+            out["mapping"],
+            json!({
+                "shop": {"1000012345": "110283406273996288"},
+                "warehouse": {"US-CA-01": "1300"},
+                "shipment": {"US-CA-01-UPCG": "101"},
+                "carrier": {"UPCG": "UPS"},
+                "sku": {"SKU-1": "LX-1"}
+            })
+        );
+        // Blank ids are refused with the key path, as before.
+        let e = read(json!({"mapping": {"shop": {" ": "x", "1": " "}, "sku": {"S": 1.5}}}))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "runtime_config.mapping.shop.\" \": empty key\n\
+             runtime_config.mapping.shop.\"1\": empty value\n\
+             runtime_config.mapping.sku.\"S\": must be a string, got a number"
+        );
+    }
+
+    #[test]
+    fn every_job_setting_reads_back_what_it_exports() {
+        let job = |extra: Value| {
+            let mut j = json!({"enable": true, "cron": "0 * * * * *", "size": 5});
+            for (k, v) in extra.as_object().unwrap() {
+                j[k] = v.clone();
+            }
+            j
+        };
+        let v = json!({
+            "domain": "dsco_lingxing",
+            "jobs": {
+                "pull_dsco_orders": job(json!({"start_from": "2026-01-01T00:00:00Z",
+                    "auto_cancel_in_lingxing": true, "stuck_after_periods": 3,
+                    "dry_run": true, "timeout": "5m"})),
+                "push_to_lingxing": job(json!({"price_source": ["expectedCost", "retailPrice"],
+                    "require_warehouse": true, "batch_size": 20})),
+                "ship_to_dsco": job(json!({"multi_ban": true, "require_full_shipment": true})),
+                "sync_stock": job(json!({"sync": false, "use_stream": true,
+                    "full_push_every": "12h", "zero_drop_share": "0.25", "reserve": {"WH-A": 2}})),
+                "cleanup_exports": job(json!({"max_bytes": 1000, "max_age_days": 7}))
+            },
+            "mapping": {}
+        });
+        let c = read(v.clone()).unwrap();
+        let out = c.to_value();
+        let mut names = std::collections::BTreeSet::new();
+        for (name, j) in v["jobs"].as_object().unwrap() {
+            for (k, val) in j.as_object().unwrap() {
+                assert_eq!(&out["jobs"][name][k], val, "{name}.{k}");
+                names.insert(k.as_str());
+            }
+        }
+        assert_eq!(names.len(), 3 + 17, "every setting is covered: {names:?}");
+        assert_eq!(read(out).unwrap(), c);
+        // A setting read on a job it does not apply to names the jobs it does.
+        let e = read(json!({"jobs": {"sync_stock": job(json!({"multi_ban": true}))}}))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "runtime_config.jobs.sync_stock.multi_ban: not a setting of sync_stock (it applies to \
+             ack_to_dsco, ship_to_dsco, invoice_to_dsco)"
+        );
     }
 }

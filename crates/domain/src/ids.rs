@@ -2,6 +2,7 @@
 //! the store. Most are trimmed; a PO number is kept exactly as DSCO sent it (every DSCO call names
 //! the order by it, so an altered PO would name an order that does not exist).
 
+use std::borrow::Borrow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,22 @@ macro_rules! id_type {
         }
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+        /// Maps keyed by the id are looked up by text (`map.get("1000012345")`).
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
                 &self.0
             }
         }
@@ -98,6 +115,26 @@ id_type!(
     /// A DSCO warehouse code (`shipWarehouseCode` / `requestedWarehouseCode`).
     WarehouseCode,
     "DSCO warehouse code"
+);
+id_type!(
+    /// A DSCO `shippingServiceLevelCode` (the key of `mapping.carrier`).
+    ServiceLevel,
+    "DSCO shippingServiceLevelCode"
+);
+id_type!(
+    /// The key of `mapping.shipment`: `"<DSCO warehouse code>-<shippingServiceLevelCode>"`.
+    ShipmentKey,
+    "mapping.shipment key"
+);
+id_type!(
+    /// A LingXing logistics type id (`logistics_type_id`).
+    LogisticsTypeId,
+    "LingXing logistics_type_id"
+);
+id_type!(
+    /// The carrier name sent on DSCO shipments (a value of `mapping.carrier`).
+    CarrierName,
+    "carrier name"
 );
 
 #[cfg(test)]

@@ -49,15 +49,17 @@ impl SkuMaps {
     }
 }
 
-/// The reverse of a string map (for `mapping.warehouse`: wid → DSCO code), or the ambiguities.
-pub fn reverse_strict(
-    map: &BTreeMap<String, String>,
+/// The reverse of a map of ids (for `mapping.warehouse`: wid → DSCO code), as text, or the
+/// ambiguities.
+pub fn reverse_strict<K: AsRef<str>, V: AsRef<str>>(
+    map: &BTreeMap<K, V>,
     name: &str,
 ) -> Result<BTreeMap<String, String>, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     let mut clashes = Vec::new();
     for (k, v) in map {
-        if let Some(prev) = out.insert(v.clone(), k.clone()) {
+        let (k, v) = (k.as_ref(), v.as_ref());
+        if let Some(prev) = out.insert(v.to_owned(), k.to_owned()) {
             clashes.push(format!("mapping.{name} {prev} and {k} both map to {v}"));
         }
     }

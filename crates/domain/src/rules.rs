@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::config::{DEFAULT_INVOICE_PRICES, DEFAULT_PUSH_PRICES, JobConfig, Mappings, PriceField};
+use crate::ids::{CarrierName, ServiceLevel};
 use crate::job::JobName;
 use crate::mapping::SkuMaps;
 use crate::order::{
@@ -200,7 +201,7 @@ pub fn decide_push(
     let mut notes = Vec::new();
     let wid = match o.warehouse_code.as_deref() {
         Some(code) => match mapping.warehouse.get(code) {
-            Some(w) => Some(w.clone()),
+            Some(w) => Some(w.to_string()),
             None if settings.and_then(|s| s.require_warehouse).unwrap_or(false) => {
                 return skip(ReasonCode::WarehouseUnmapped, code);
             }
@@ -231,8 +232,8 @@ pub fn decide_push(
                     .as_deref()
                     .unwrap_or("(no shippingServiceLevelCode)")
             );
-            match mapping.shipment.get(&key) {
-                Some(t) => Some(t.clone()),
+            match mapping.shipment.get(key.as_str()) {
+                Some(t) => Some(t.to_string()),
                 None => return skip(ReasonCode::ShipmentUnmapped, key),
             }
         }
@@ -281,7 +282,7 @@ pub fn decide_push(
         );
     }
     Decision::Write(PushOrder {
-        store_id: store_id.clone(),
+        store_id: store_id.to_string(),
         platform_order_no: o.po.to_string(),
         wid,
         logistics_type_id,
@@ -565,7 +566,7 @@ pub struct ShipContext<'a> {
     pub require_full_shipment: bool,
     pub multi_ban: bool,
     /// `mapping.carrier`: service level → carrier name.
-    pub carrier_map: Option<&'a BTreeMap<String, String>>,
+    pub carrier_map: Option<&'a BTreeMap<ServiceLevel, CarrierName>>,
     /// The LingXing orders of the PO (splits included), as last read.
     pub lingxing: &'a [LxOrder],
 }
@@ -656,7 +657,7 @@ pub fn decide_ship(
             .service_level
             .as_deref()
             .and_then(|l| cx.carrier_map.and_then(|m| m.get(l)))
-            .cloned()
+            .map(ToString::to_string)
             .or_else(|| o.ship_carrier.clone())
             .or_else(|| p.carrier.clone());
         shipments.push(Shipment {

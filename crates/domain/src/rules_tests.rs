@@ -375,7 +375,10 @@ fn ship_status_gates_and_options() {
         &skus(),
     )
     .unwrap();
-    let carriers = BTreeMap::from([("FECG".to_string(), "FedEx".to_string())]);
+    let carriers = BTreeMap::from([(
+        ServiceLevel::parse("FECG").unwrap(),
+        CarrierName::parse("FedEx").unwrap(),
+    )]);
     let cx2 = ShipContext {
         carrier_map: Some(&carriers),
         ..cx.clone()

@@ -60,20 +60,17 @@ pub enum RunOutcome {
     TimedOut,
     /// Another runner took the lease over; this run's writes were refused from then on.
     LeaseLost,
-    /// The job is registered but not built yet: nothing was done.
-    NotImplemented,
     /// Stopped by shutdown.
     Cancelled,
 }
 
 impl RunOutcome {
-    pub const ALL: [RunOutcome; 7] = [
+    pub const ALL: [RunOutcome; 6] = [
         RunOutcome::Running,
         RunOutcome::Succeeded,
         RunOutcome::Failed,
         RunOutcome::TimedOut,
         RunOutcome::LeaseLost,
-        RunOutcome::NotImplemented,
         RunOutcome::Cancelled,
     ];
     pub fn as_str(self) -> &'static str {
@@ -83,7 +80,6 @@ impl RunOutcome {
             RunOutcome::Failed => "failed",
             RunOutcome::TimedOut => "timed_out",
             RunOutcome::LeaseLost => "lease_lost",
-            RunOutcome::NotImplemented => "not_implemented",
             RunOutcome::Cancelled => "cancelled",
         }
     }
@@ -92,6 +88,11 @@ impl RunOutcome {
 impl FromStr for RunOutcome {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        // Early builds recorded `not_implemented` for jobs registered before they were built:
+        // nothing was done, and (as a cancelled run) it says nothing about the job's health.
+        if s == "not_implemented" {
+            return Ok(RunOutcome::Cancelled);
+        }
         RunOutcome::ALL
             .into_iter()
             .find(|o| o.as_str() == s)
@@ -132,5 +133,22 @@ impl RunCounts {
     }
     pub fn skipped(&self) -> u64 {
         self.skipped_waiting + self.skipped_attention + self.skipped_retrying + self.skipped_held
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_outcomes_read_back_and_a_legacy_placeholder_outcome_reads_as_cancelled() {
+        for o in RunOutcome::ALL {
+            assert_eq!(o.as_str().parse::<RunOutcome>(), Ok(o));
+        }
+        assert_eq!(
+            "not_implemented".parse::<RunOutcome>(),
+            Ok(RunOutcome::Cancelled)
+        );
+        assert!("nonsense".parse::<RunOutcome>().is_err());
     }
 }

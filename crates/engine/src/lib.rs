@@ -40,8 +40,6 @@ pub use scheduler::{Scheduler, upcoming_fires};
 /// Why a job stopped before handling its batch.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    #[error("{0} is not built yet: nothing was done")]
-    NotImplemented(JobName),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -191,23 +189,19 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine with the eight job names registered as not yet built; [`Engine::register`]
-    /// puts real jobs in their place.
+    /// An engine with no job registered yet; [`Engine::register`] adds them (start-up registers
+    /// all eight). The scheduler runs only registered jobs.
     pub fn new(
         store: Arc<dyn Store>,
         clock: Clock,
         holder: impl Into<String>,
         settings: EngineSettings,
     ) -> Engine {
-        let jobs = JobName::ALL
-            .into_iter()
-            .map(|j| (j, Arc::new(NotBuilt(j)) as Arc<dyn Job>))
-            .collect();
         Engine {
             store,
             clock,
             holder: holder.into(),
-            jobs,
+            jobs: BTreeMap::new(),
             settings,
             store_problem: Mutex::new(None),
         }
@@ -215,6 +209,11 @@ impl Engine {
 
     pub fn register(&mut self, job: Arc<dyn Job>) {
         self.jobs.insert(job.name(), job);
+    }
+
+    /// The jobs registered, in name order.
+    pub fn registered(&self) -> Vec<JobName> {
+        self.jobs.keys().copied().collect()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -274,25 +273,11 @@ pub fn default_holder() -> String {
     )
 }
 
-/// A registered job that is not built yet: its run record says so and it does nothing.
-struct NotBuilt(JobName);
-
-#[async_trait]
-impl Job for NotBuilt {
-    fn name(&self) -> JobName {
-        self.0
-    }
-    async fn run(&self, _ctx: &RunCtx) -> Result<(), JobError> {
-        Err(JobError::NotImplemented(self.0))
-    }
-}
-
 /// How a run's error maps to its recorded outcome. Only `Fenced` (the lease's token moved on:
 /// another runner holds the lease) is a lost lease; any other store error, a full disk
 /// included, is a failure of the run.
 fn outcome_of(err: &JobError) -> RunOutcome {
     match err {
-        JobError::NotImplemented(_) => RunOutcome::NotImplemented,
         JobError::Store(StoreError::Fenced { .. }) => RunOutcome::LeaseLost,
         _ => RunOutcome::Failed,
     }

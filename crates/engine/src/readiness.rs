@@ -129,12 +129,7 @@ impl Engine {
         // Runs that ended and say something about the job's health.
         let ended: Vec<&RunRecord> = runs
             .iter()
-            .filter(|r| {
-                !matches!(
-                    r.outcome,
-                    RunOutcome::Running | RunOutcome::Cancelled | RunOutcome::NotImplemented
-                )
-            })
+            .filter(|r| !matches!(r.outcome, RunOutcome::Running | RunOutcome::Cancelled))
             .collect();
         let failed = |r: &&RunRecord| r.outcome != RunOutcome::Succeeded;
         let mut checks = Vec::new();

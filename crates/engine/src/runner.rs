@@ -138,7 +138,9 @@ impl Engine {
         let handler = self
             .jobs
             .get(&job)
-            .expect("every job name is registered")
+            .unwrap_or_else(|| {
+                panic!("{job} is not registered with the engine (start-up registers every job)")
+            })
             .clone();
 
         let (lost_tx, mut lost_rx) = watch::channel(None);
@@ -212,7 +214,6 @@ impl Engine {
         metrics::histogram!("dl_job_run_seconds", "job" => job.as_str()).record(secs);
         match outcome {
             RunOutcome::Succeeded => tracing::info!(%outcome, ?counts, secs, "run ended"),
-            RunOutcome::NotImplemented => tracing::info!(%outcome, "run ended: job not built yet"),
             _ => {
                 tracing::warn!(%outcome, error = error.as_deref().unwrap_or(""), ?counts, "run ended")
             }

@@ -71,7 +71,7 @@ impl Scheduler {
                 }
             });
         }
-        for job in JobName::ALL {
+        for job in engine.registered() {
             tasks.spawn(job_loop(
                 engine.clone(),
                 job,

@@ -105,7 +105,7 @@ both_backends!(
     cron_change_in_the_store_is_picked_up_while_running,
     run_whose_lease_was_taken_over_writes_nothing,
     missed_fires_coalesce_into_one_run_at_start,
-    unbuilt_job_says_so_and_timeout_stops_a_run,
+    timeout_stops_a_run,
     shutdown_stops_the_running_job_and_frees_its_lease,
     a_run_whose_runner_died_is_closed_once_its_lease_expires,
     refused_credentials_are_recorded_with_the_run_and_fail_readiness,

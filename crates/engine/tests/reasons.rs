@@ -1,7 +1,10 @@
 //! Storylines per reason: each order meets one rule or reason end to end (real HTTP to both
 //! simulators, the real store, the simulated clock), and the far sides' ground truth is checked.
 
-use domain::{JobName, PoNumber, ReasonCode, ReasonKind, RuntimeConfig, Stage};
+use domain::{
+    JobName, LogisticsTypeId, PoNumber, ReasonCode, ReasonKind, RetailerId, RuntimeConfig,
+    ShipmentKey, Stage, StoreId,
+};
 use serde_json::json;
 use sim::dsco::{Gap, InitialState, LineSpec, OrderSpec, UNKNOWN_RETAILER_ID};
 
@@ -171,12 +174,14 @@ pub async fn push_reasons_and_a_fixed_mapping_moves_the_order(db: &Db) {
     );
 
     // An operator adds the mappings: the next run pushes both without anyone touching them.
-    cfg.mapping
-        .shop
-        .insert(UNKNOWN_RETAILER_ID.into(), "110283406273996288".into());
-    cfg.mapping
-        .shipment
-        .insert("US-TX-01-USPR".into(), "303".into());
+    cfg.mapping.shop.insert(
+        RetailerId::parse(UNKNOWN_RETAILER_ID).unwrap(),
+        StoreId::parse("110283406273996288").unwrap(),
+    );
+    cfg.mapping.shipment.insert(
+        ShipmentKey::parse("US-TX-01-USPR").unwrap(),
+        LogisticsTypeId::parse("303").unwrap(),
+    );
     save(&w, &cfg).await;
     w.advance(60);
     w.run(JobName::PushToLingxing).await;
@@ -296,9 +301,10 @@ pub async fn a_config_change_rechecks_held_orders_at_once(db: &Db) {
     let sched = tokio::spawn(engine::Scheduler::new(w.engine.clone()).run(stop_rx));
     crate::settle().await;
     let mut cfg = default_runtime_config(json!({"push_to_lingxing": {"cron": "0 0 0 * * *"}}));
-    cfg.mapping
-        .shop
-        .insert(UNKNOWN_RETAILER_ID.into(), "110283406273996288".into());
+    cfg.mapping.shop.insert(
+        RetailerId::parse(UNKNOWN_RETAILER_ID).unwrap(),
+        StoreId::parse("110283406273996288").unwrap(),
+    );
     save(&w, &cfg).await;
     // Within a few (simulated) seconds, well before midnight.
     let until = w.clock.now() + chrono::TimeDelta::seconds(10);

@@ -314,7 +314,10 @@ pub async fn runtime_config_is_versioned_with_compare_and_swap(b: &Backend) {
     assert_eq!(got.actor, "cli");
     // A stale writer is refused and the running config stays.
     let mut cfg2 = cfg.clone();
-    cfg2.mapping.shop.insert("1000023456".into(), "x".into());
+    cfg2.mapping.shop.insert(
+        domain::RetailerId::parse("1000023456").unwrap(),
+        domain::StoreId::parse("x").unwrap(),
+    );
     let err = s
         .save_runtime_config(None, &cfg2, "console", "edit", t(1))
         .await
@@ -344,7 +347,10 @@ pub async fn every_runtime_config_version_stays_readable(b: &Backend) {
     assert_eq!(s.runtime_config_at(1).await.unwrap(), None);
     let mut cfg = RuntimeConfig::default();
     for (i, who) in ["cli:a", "cli:b", "console"].into_iter().enumerate() {
-        cfg.mapping.shop.insert(format!("R{i}"), format!("S{i}"));
+        cfg.mapping.shop.insert(
+            domain::RetailerId::parse(format!("R{i}")).unwrap(),
+            domain::StoreId::parse(format!("S{i}")).unwrap(),
+        );
         let expected = (i > 0).then_some(i as i64);
         s.save_runtime_config(expected, &cfg, who, &format!("step {i}"), t(i as i64))
             .await

@@ -62,6 +62,15 @@ pub(super) struct MappingsQuery {
 
 const SKU_ROWS: usize = 300;
 
+/// A mapping's entries as text, in key order.
+fn text_rows<K: AsRef<str>, V: AsRef<str>>(
+    m: &std::collections::BTreeMap<K, V>,
+) -> Vec<(String, String)> {
+    m.iter()
+        .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+        .collect()
+}
+
 /// The runtime config's maps, `mapping.sku` with its sources, the last pair pull's conflicts and
 /// who changed any of them.
 pub(super) async fn mappings(cx: Cx, Query(q): Query<MappingsQuery>) -> Response {
@@ -88,7 +97,7 @@ pub(super) async fn mappings(cx: Cx, Query(q): Query<MappingsQuery>) -> Response
         .as_ref()
         .map(|c| c.config.mapping.clone())
         .unwrap_or_default();
-    let map = |name: &'static str, rows: &std::collections::BTreeMap<String, String>| MapView {
+    let map = |name: &'static str, rows: &[(String, String)]| MapView {
         name,
         about: tr.t(&format!("mappings.{name}")).to_owned(),
         from: tr.t("mappings.from").to_owned(),
@@ -118,10 +127,10 @@ pub(super) async fn mappings(cx: Cx, Query(q): Query<MappingsQuery>) -> Response
             at: time(c.created_at, tz),
         }),
         maps: vec![
-            map("shop", &m.shop),
-            map("warehouse", &m.warehouse),
-            map("shipment", &m.shipment),
-            map("carrier", &m.carrier),
+            map("shop", &text_rows(&m.shop)),
+            map("warehouse", &text_rows(&m.warehouse)),
+            map("shipment", &text_rows(&m.shipment)),
+            map("carrier", &text_rows(&m.carrier)),
         ],
         sku_version: sku.version,
         sku_total: sku.entries.len(),

@@ -6,7 +6,7 @@
 //! [`RuntimeConfig::from_value`], so an edit is validated exactly as `config check` validates a
 //! file, with the same messages.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -144,7 +144,7 @@ impl fmt::Display for ConfigDiff {
 /// The JSON shape with every mapping present (empty when unset), so a mapping that appears or
 /// disappears compares entry by entry.
 fn normalized(c: &ImportedConfig) -> Value {
-    let mut v = c.config.to_value(&c.sku);
+    let mut v = c.to_value();
     if let Some(m) = v.get_mut("mapping").and_then(Value::as_object_mut) {
         for name in MAPPINGS {
             m.entry(name).or_insert_with(|| Value::Object(Map::new()));
@@ -224,7 +224,7 @@ fn deep_merge(base: &mut Value, overlay: &Value) {
 
 /// The runtime config's JSON without `mapping.sku` (which lives apart).
 fn without_sku(c: &RuntimeConfig) -> Value {
-    let mut v = c.to_value(&Default::default());
+    let mut v = c.to_value(&BTreeMap::new());
     if let Some(m) = v.get_mut("mapping").and_then(Value::as_object_mut) {
         m.remove("sku");
     }
@@ -308,7 +308,7 @@ impl ImportedConfig {
             Some(serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned())))
         };
 
-        let mut root = self.config.to_value(&self.sku);
+        let mut root = self.to_value();
         let mut node = &mut root;
         let mut at = ROOT.to_owned();
         let (last, parents) = segs.split_last().expect("not empty");
@@ -360,7 +360,7 @@ fn unquote(s: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use crate::{CarrierName, ServiceLevel};
 
     use serde_json::json;
 
@@ -440,11 +440,10 @@ mod tests {
         );
         // A mapping that appears compares entry by entry.
         let mut with_carrier = running();
-        with_carrier
-            .config
-            .mapping
-            .carrier
-            .insert("UPCG".into(), "UPS".into());
+        with_carrier.config.mapping.carrier.insert(
+            ServiceLevel::parse("UPCG").unwrap(),
+            CarrierName::parse("UPS").unwrap(),
+        );
         assert_eq!(
             lines(&ConfigDiff::between(&running(), &with_carrier)),
             ["+ runtime_config.mapping.carrier.\"UPCG\": \"UPS\""]

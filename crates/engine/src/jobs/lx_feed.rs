@@ -165,7 +165,7 @@ pub(crate) async fn follow(
         // wait on a stale view until its weekly recheck. This costs only the first read.
         None => end - MAX_WINDOW,
     };
-    let store_ids: Vec<String> = ctx.config.mapping.shop.values().cloned().collect();
+    let store_ids = ctx.config.mapping.store_ids();
     let q = OrderListQuery {
         offset: 0,
         length: lingxing::ORDER_LIST_MAX_LENGTH,

@@ -33,7 +33,7 @@ pub struct Clients {
     pub platform_code: u32,
 }
 
-/// Puts the built order jobs in place of their "not built yet" placeholders.
+/// Registers the five order jobs.
 pub fn register_order_jobs(engine: &mut Engine, clients: Arc<Clients>) {
     engine.register(Arc::new(PullDscoOrders(clients.clone())));
     engine.register(Arc::new(PushToLingxing(clients.clone())));

@@ -31,7 +31,7 @@ pub struct StockClients {
     pub lingxing: lingxing::LingxingClient,
 }
 
-/// Puts the three jobs in place of their "not built yet" placeholders. `exports_dir` is the
+/// Registers the stock, pair and export-cleanup jobs. `exports_dir` is the
 /// deployment's export folder (audit files go under it; cleanup keeps it in bounds).
 pub fn register_stock_jobs(engine: &mut Engine, clients: Arc<StockClients>, exports_dir: PathBuf) {
     engine.register(Arc::new(SyncStock(clients.clone())));

@@ -37,7 +37,7 @@ impl Job for PullSkuPair {
     }
 
     async fn run(&self, ctx: &RunCtx) -> Result<(), JobError> {
-        let stores: BTreeSet<String> = ctx.config.mapping.shop.values().cloned().collect();
+        let stores: BTreeSet<String> = ctx.config.mapping.store_ids().into_iter().collect();
         if stores.is_empty() {
             return Err(JobError::Failed(
                 "mapping.shop is empty: there is no store to read pairs from".into(),
