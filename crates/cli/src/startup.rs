@@ -77,10 +77,9 @@ pub(crate) fn console_app(
     cfg: console::ConsoleConfig,
     metrics: Option<console::MetricsRender>,
 ) -> axum::Router {
-    let store = engine.store().clone();
-    let ops = console::ops_router(engine, metrics);
+    let ops = console::ops_router(engine.clone(), metrics);
     match console::check_listen(listen) {
-        Ok(()) => ops.merge(console::pages_router(store, cfg)),
+        Ok(()) => ops.merge(console::console_router(engine, cfg)),
         Err(e) => {
             tracing::warn!("{e}; serving /healthz, /readyz and /metrics only");
             ops

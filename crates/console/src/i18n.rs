@@ -82,6 +82,20 @@ pub const ZH: Catalogue = &[
     ("common.view", "查看"),
     ("common.not_found", "未找到"),
     ("common.error", "出错了"),
+    ("act.refused", "操作被拒绝"),
+    (
+        "act.csrf",
+        "表单已过期或不是从本控制台提交的（缺少或不匹配的 CSRF 令牌）。请刷新页面后重试；没有执行任何操作。",
+    ),
+    (
+        "act.viewer",
+        "只读用户（viewer）不能执行操作；没有执行任何操作。",
+    ),
+    (
+        "act.too_large",
+        "提交的表单过大（上限 1 MiB）；没有执行任何操作。",
+    ),
+    ("act.bad_form", "表单字段无法读取"),
     ("common.back_overview", "返回概览"),
     ("kind.waiting", "等待中"),
     ("kind.needs_attention", "需处理"),
@@ -315,6 +329,17 @@ pub const EN: Catalogue = &[
     ("common.view", "View"),
     ("common.not_found", "Not found"),
     ("common.error", "Something went wrong"),
+    ("act.refused", "Action refused"),
+    (
+        "act.csrf",
+        "The form has expired or was not sent from this console (missing or wrong CSRF token). Reload the page and try again; nothing was done.",
+    ),
+    ("act.viewer", "Viewers cannot act; nothing was done."),
+    (
+        "act.too_large",
+        "The form is too large (1 MiB at most); nothing was done.",
+    ),
+    ("act.bad_form", "A form field cannot be read"),
     ("common.back_overview", "Back to the overview"),
     ("kind.waiting", "waiting"),
     ("kind.needs_attention", "needs attention"),

@@ -13,7 +13,7 @@ pub mod i18n;
 pub mod model;
 mod web;
 
-pub use web::{ConsoleConfig, check_listen, pages_router};
+pub use web::{ConsoleConfig, Operator, Role, check_listen, console_router, pages_router};
 
 use std::sync::Arc;
 

@@ -15,17 +15,25 @@ use store::Store;
 
 use super::Pages;
 use super::fmt::query_string;
+use super::session::{Operator, Session, cookie};
 use crate::i18n::{Lang, Tr, lang_code, parse_lang};
 
 const LANG_COOKIE: &str = "lang";
 
 /// What every page's frame needs: the labels, the active tab, the language switch.
+#[allow(dead_code)] // csrf, can_act, user: the actions' forms join (issue 16)
 pub(super) struct Layout {
     pub(super) t: Tr,
     pub(super) nav: &'static str,
     pub(super) title: String,
     pub(super) tz: String,
     pub(super) switch_href: String,
+    /// The token every form carries (`<input type="hidden" name="csrf" value="{{ l.csrf }}">`).
+    pub(super) csrf: String,
+    /// Whether the operator may act (admins): viewers see no buttons.
+    pub(super) can_act: bool,
+    /// The logged-in operator's name (none without login).
+    pub(super) user: Option<String>,
 }
 
 /// What every page handler starts from: the store, the display zone, the time of the request,
@@ -36,6 +44,8 @@ pub(super) struct Cx {
     pub(super) tz: Tz,
     pub(super) now: DateTime<Utc>,
     pub(super) t: Tr,
+    /// Who is looking (`local` without login) and the token of their forms.
+    pub(super) session: Session,
     back: String,
 }
 
@@ -43,21 +53,24 @@ impl FromRequestParts<Pages> for Cx {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, p: &Pages) -> Result<Self, Infallible> {
-        let lang = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| *k == LANG_COOKIE)
-            .and_then(|(_, v)| parse_lang(v))
+        let lang = cookie(&parts.headers, LANG_COOKIE)
+            .and_then(parse_lang)
             .unwrap_or(p.cfg.language);
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .unwrap_or_else(|| Session {
+                operator: Operator::local(),
+                csrf: String::new(),
+                logged_in: false,
+            });
         Ok(Cx {
             store: p.store.clone(),
             tz: p.cfg.timezone,
             now: Utc::now(),
             t: Tr::new(lang),
+            session,
             back: parts
                 .uri
                 .path_and_query()
@@ -89,6 +102,12 @@ impl Cx {
                 "/lang?{}",
                 query_string(&[("to", lang_code(other)), ("back", &self.back)])
             ),
+            csrf: self.session.csrf.clone(),
+            can_act: self.session.operator.can_act(),
+            user: self
+                .session
+                .logged_in
+                .then(|| self.session.operator.name.clone()),
         }
     }
 }

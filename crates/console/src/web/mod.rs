@@ -17,7 +17,10 @@ mod order;
 mod orders;
 mod overview;
 mod runs;
+mod session;
 mod stock;
+
+pub use session::{Operator, Role};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono_tz::Tz;
+use engine::Engine;
 use store::Store;
 
 use crate::i18n::Lang;
@@ -58,11 +62,32 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; f
 struct Pages {
     store: Arc<dyn Store>,
     cfg: ConsoleConfig,
+    /// The engine the actions run jobs through; `None` where only the pages are served (the
+    /// actions that need it answer so).
+    #[allow(dead_code)] // the actions join (issue 16)
+    engine: Option<Arc<Engine>>,
 }
 
 /// The pages: `/`, `/orders`, `/orders.csv`, `/orders/{po}`, `/orders/{po}/payload.json`,
 /// `/runs`, `/runs/{id}`, `/stock`, `/stock.csv`, `/mappings`, `/config`, `/audit`, `/lang`, `/assets/console.css`; every answer with the security headers.
 pub fn pages_router(store: Arc<dyn Store>, cfg: ConsoleConfig) -> Router {
+    router(Pages {
+        store,
+        cfg,
+        engine: None,
+    })
+}
+
+/// The pages and the operator actions, which run jobs through `engine`.
+pub fn console_router(engine: Arc<Engine>, cfg: ConsoleConfig) -> Router {
+    router(Pages {
+        store: engine.store().clone(),
+        cfg,
+        engine: Some(engine),
+    })
+}
+
+fn router(pages: Pages) -> Router {
     Router::new()
         .route("/", get(overview::overview))
         .route("/orders", get(orders::orders))
@@ -78,7 +103,8 @@ pub fn pages_router(store: Arc<dyn Store>, cfg: ConsoleConfig) -> Router {
         .route("/stock.csv", get(stock::stock_csv))
         .route("/lang", get(layout::switch_lang))
         .route("/assets/console.css", get(css))
-        .with_state(Pages { store, cfg })
+        .with_state(pages)
+        .layer(axum::middleware::from_fn(session::session_layer))
         .layer(axum::middleware::map_response(security_headers))
 }
 
