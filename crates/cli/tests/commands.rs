@@ -716,7 +716,8 @@ fn order_show_explains_a_stored_order() {
                 skus: "SKU-1(1)".into(),
                 payload: json!({"poNumber": "PO-SHOW-1"}).into(),
             };
-            s.upsert_pulled(
+            store::testing::upsert_pulled(
+                &*s,
                 &pulled,
                 domain::Stage::Pulled,
                 Some("run-1"),

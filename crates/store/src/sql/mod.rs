@@ -268,17 +268,6 @@ fn distinct_runs<'a, T>(items: &'a [T], key: impl Fn(&'a T) -> &'a str) -> Vec<R
 }
 
 /// A JSON array of strings (for the `IN` lists of [`BatchSql`]).
-/// An order's stored LingXing view (`Null` when none) and when it was read.
-fn view_from(r: &impl Cols) -> Result<(Value, Option<DateTime<Utc>>)> {
-    let text = r.s("lx_snapshot")?;
-    let v = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    };
-    Ok((v, oat("orders", r.oi64("lx_checked_at")?)?))
-}
-
 fn json_strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     let list: Vec<&str> = items.into_iter().collect();
     serde_json::to_string(&list).expect("strings serialize")
@@ -811,6 +800,23 @@ impl Store for SqlStore {
 }
 
 // After the macros above, which they use.
+impl SqlStore {
+    /// Clears the dirty marks of `pos`, unfenced (for `testing::clear_dirty` only).
+    pub(crate) async fn clear_dirty(&self, pos: &[PoNumber]) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            for po in pos {
+                sqlx::query("UPDATE orders SET dirty = 0 WHERE po = $1")
+                    .bind(po.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
 mod batch;
 mod config;
 mod intents;
