@@ -39,7 +39,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::lx_view::LxView;
 use domain::order::RawJson;
-use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
+use domain::{
+    JobName, PoNumber, ReasonCode, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger,
+};
 use serde_json::Value;
 
 pub use sql::read::{
@@ -361,7 +363,7 @@ pub struct PulledOrder {
 /// The latest reason an order did not move.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderReason {
-    pub code: String,
+    pub code: ReasonCode,
     pub kind: ReasonKind,
     pub detail: String,
 }
@@ -439,7 +441,7 @@ pub struct NewEvent {
     pub from_stage: Option<Stage>,
     pub to_stage: Option<Stage>,
     pub outcome: EventOutcome,
-    pub reason_code: Option<String>,
+    pub reason_code: Option<ReasonCode>,
     pub reason_kind: Option<ReasonKind>,
     pub detail: String,
 }
@@ -962,8 +964,8 @@ pub trait Store:
 pub struct UnreadableOrder {
     /// DSCO's `dscoOrderId`, or `payload:<hash of the text>` when it has none either.
     pub dsco_order_id: String,
-    /// A code of the reason catalogue (`po_missing`).
-    pub reason_code: String,
+    /// Why (`po_missing`).
+    pub reason_code: ReasonCode,
     pub detail: String,
     /// The order as DSCO sent it.
     pub payload: RawJson,

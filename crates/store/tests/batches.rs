@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::lx_view::LxView;
-use domain::{JobName, PoNumber, ReasonKind, Stage};
+use domain::{JobName, PoNumber, ReasonCode, ReasonKind, Stage};
 use serde_json::json;
 use store::*;
 
@@ -65,7 +65,7 @@ fn event(p: &str, outcome: EventOutcome, code: Option<&str>, detail: &str, at: i
         from_stage: Some(Stage::Pulled),
         to_stage: None,
         outcome,
-        reason_code: code.map(str::to_owned),
+        reason_code: code.map(|c| ReasonCode::parse(c).expect("a catalogue code")),
         reason_kind: code.map(|_| ReasonKind::Waiting),
         detail: detail.into(),
     }
@@ -243,19 +243,29 @@ pub async fn batch_events_match_one_by_one(b: &Backend) {
     // Stored skips a batch skip folds into (and one it must not: different detail).
     for (s, f) in [(sa, &fa), (sb, &fb)] {
         for p in &pos[..3] {
-            s.record_event(&skip(p, "not_audited", "status 4", 5), None, Some(f))
-                .await
-                .unwrap();
+            s.record_event(
+                &skip(p, "lingxing_not_audited", "status 4", 5),
+                None,
+                Some(f),
+            )
+            .await
+            .unwrap();
         }
     }
     let mut items: Vec<(NewEvent, Option<DateTime<Utc>>)> = Vec::new();
     for (i, p) in pos.iter().enumerate() {
         let at = 10 + i as i64;
         let e = match i % 5 {
-            0 | 1 => skip(p, "not_audited", "status 4", at),
+            0 | 1 => skip(p, "lingxing_not_audited", "status 4", at),
             2 => event(p, EventOutcome::Noted, None, "fallback used", at),
-            3 => event(p, EventOutcome::Submitted, Some("sent"), "ack sent", at),
-            _ => skip(p, "not_audited", "status 5", at),
+            3 => event(
+                p,
+                EventOutcome::Submitted,
+                Some("dsco_confirmation_pending"),
+                "ack sent",
+                at,
+            ),
+            _ => skip(p, "lingxing_not_audited", "status 5", at),
         };
         let next = (i % 2 == 0).then(|| t(at + 900));
         items.push((e, next));
@@ -265,13 +275,13 @@ pub async fn batch_events_match_one_by_one(b: &Backend) {
     // The same PO again and again: identical skips fold (also across the chunk boundary at
     // 500), a note in between breaks the run, a different detail or code is a new event.
     for (at, e) in [
-        (2000, skip(p7, "not_audited", "status 4", 0)),
-        (2001, skip(p7, "not_audited", "status 4", 0)),
+        (2000, skip(p7, "lingxing_not_audited", "status 4", 0)),
+        (2001, skip(p7, "lingxing_not_audited", "status 4", 0)),
         (2002, event(p7, EventOutcome::Noted, None, "status 4", 0)),
-        (2003, skip(p7, "not_audited", "status 4", 0)),
-        (2004, skip(p7, "not_audited", "status 6", 0)),
-        (2005, skip(p7, "other_code", "status 6", 0)),
-        (2006, skip(p0, "not_audited", "status 4", 0)),
+        (2003, skip(p7, "lingxing_not_audited", "status 4", 0)),
+        (2004, skip(p7, "lingxing_not_audited", "status 6", 0)),
+        (2005, skip(p7, "no_tracking_yet", "status 6", 0)),
+        (2006, skip(p0, "lingxing_not_audited", "status 4", 0)),
     ] {
         let mut e = e;
         e.at = t(at);
@@ -279,10 +289,16 @@ pub async fn batch_events_match_one_by_one(b: &Backend) {
         items.insert(498 + (at as usize - 2000) % 4, (e, Some(t(at + 60))));
     }
     // An unknown PO: its event is kept, there is no order to give a reason to.
-    items.push((skip("PO-UNKNOWN", "not_audited", "x", 3000), Some(t(3900))));
-    items.push((skip("PO-UNKNOWN", "not_audited", "x", 3001), Some(t(3900))));
+    items.push((
+        skip("PO-UNKNOWN", "lingxing_not_audited", "x", 3000),
+        Some(t(3900)),
+    ));
+    items.push((
+        skip("PO-UNKNOWN", "lingxing_not_audited", "x", 3001),
+        Some(t(3900)),
+    ));
     // A skip with another job does not fold into the same skip of another job.
-    let mut other_job = skip(&pos[1], "not_audited", "status 4", 3002);
+    let mut other_job = skip(&pos[1], "lingxing_not_audited", "status 4", 3002);
     other_job.job = Some(JobName::ShipToDsco);
     items.push((other_job, None));
 

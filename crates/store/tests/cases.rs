@@ -6,7 +6,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use domain::lx_view::LxView;
 use domain::order::RawJson;
-use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
+use domain::{
+    JobName, PoNumber, ReasonCode, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger,
+};
 use serde_json::json;
 use store::*;
 
@@ -72,7 +74,7 @@ fn skip(p: &str, code: &str, detail: &str, at: DateTime<Utc>) -> NewEvent {
         from_stage: Some(Stage::Pushed),
         to_stage: None,
         outcome: EventOutcome::Skipped,
-        reason_code: Some(code.into()),
+        reason_code: Some(ReasonCode::parse(code).expect("a catalogue code")),
         reason_kind: Some(ReasonKind::Waiting),
         detail: detail.into(),
     }
@@ -1550,7 +1552,7 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
     );
     let o = s.get_order(&po("PO-B2")).await.unwrap().unwrap();
     assert_eq!(o.stage, Stage::Pushed);
-    assert_eq!(o.reason.unwrap().code, "lingxing_not_audited");
+    assert_eq!(o.reason.unwrap().code, ReasonCode::LingxingNotAudited);
 
     // A request's submitted intents, found by its id.
     let submitted = vec![

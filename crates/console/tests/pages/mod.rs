@@ -139,7 +139,7 @@ async fn skip(
     subject: &str,
 ) {
     let mut e = event(p, at, EventOutcome::Skipped);
-    e.reason_code = Some(code.as_str().into());
+    e.reason_code = Some(code);
     e.reason_kind = Some(code.kind());
     e.detail = subject.into();
     s.record_event(&e, Some(at + TimeDelta::minutes(10)), Some(f))
@@ -844,7 +844,7 @@ async fn render_time_on_100k_orders() {
             .filter(|(o, s)| *s == Stage::Pulled && o.po.as_str().ends_with('1'))
             .map(|(o, _)| {
                 let mut e = event(o.po.as_str(), base, EventOutcome::Skipped);
-                e.reason_code = Some("sku_unmatched".into());
+                e.reason_code = Some(ReasonCode::SkuUnmatched);
                 e.reason_kind = Some(ReasonKind::NeedsAttention);
                 e.detail = o.skus.trim_end_matches("(1)").to_owned();
                 (e, None)

@@ -284,7 +284,7 @@ fn read_order(raw: Box<RawValue>) -> Result<(DscoOrderView, PulledOrder), Unread
                 })
                 .unwrap_or_else(|| format!("payload:{:016x}", fnv1a(payload.get())));
             return Err(UnreadableOrder {
-                reason_code: ReasonCode::PoMissing.as_str().to_owned(),
+                reason_code: ReasonCode::PoMissing,
                 detail: format!("dscoOrderId {id}: {e}"),
                 dsco_order_id: id,
                 payload,

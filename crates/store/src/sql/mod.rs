@@ -42,7 +42,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::order::RawJson;
-use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
+use domain::{
+    JobName, PoNumber, ReasonCode, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger,
+};
 use serde_json::Value;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -413,6 +415,15 @@ fn stage_of(table: &'static str, n: i64) -> Result<Stage> {
     })
 }
 
+/// A stored reason code: one of the catalogue's (codes are only ever added to it), else
+/// `Corrupt` naming the column and the value.
+fn reason_code_of(table: &'static str, v: &str) -> Result<ReasonCode> {
+    ReasonCode::parse(v).ok_or_else(|| StoreError::Corrupt {
+        table,
+        detail: format!("reason_code `{v}` is not in the reason catalogue"),
+    })
+}
+
 fn split_list(s: &str) -> Vec<String> {
     s.split(',')
         .filter(|x| !x.is_empty())
@@ -488,7 +499,7 @@ fn order_from(r: &impl Cols) -> Result<OrderRecord> {
 fn reason_in(r: &impl Cols) -> Result<Option<OrderReason>> {
     Ok(match (r.os("reason_code")?, r.os("reason_kind")?) {
         (Some(code), Some(kind)) => Some(OrderReason {
-            code,
+            code: reason_code_of("orders", &code)?,
             kind: parse("orders", &kind)?,
             detail: r.os("reason_detail")?.unwrap_or_default(),
         }),
@@ -538,7 +549,10 @@ fn event_from(r: &impl Cols) -> Result<OrderEvent> {
                 table: T,
                 detail: "outcome".into(),
             })?,
-            reason_code: r.os("reason_code")?,
+            reason_code: r
+                .os("reason_code")?
+                .map(|c| reason_code_of(T, &c))
+                .transpose()?,
             reason_kind: kind.map(|k| parse::<ReasonKind>(T, &k)).transpose()?,
             detail: r.s("detail")?,
         },

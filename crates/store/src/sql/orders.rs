@@ -19,7 +19,7 @@ macro_rules! insert_event {
         .bind(e.from_stage.map(|s| s.number()))
         .bind(e.to_stage.map(|s| s.number()))
         .bind(e.outcome.as_str())
-        .bind(e.reason_code.as_deref())
+        .bind(e.reason_code.map(|c| c.as_str()))
         .bind(e.reason_kind.map(|k| k.as_str()))
         .bind(&e.detail)
         .execute(&mut *$tx)
@@ -61,7 +61,7 @@ macro_rules! record_event_in {
                 "UPDATE orders SET reason_code = $1, reason_kind = $2, reason_detail = $3, attempts = attempts + 1, \
                    next_attempt_at = $4, updated_at = $5, dirty = 0 WHERE po = $6",
             )
-            .bind(e.reason_code.as_deref())
+            .bind(e.reason_code.map(|c| c.as_str()))
             .bind(e.reason_kind.map(|k| k.as_str()))
             .bind(&e.detail)
             .bind(next_attempt_at.map(ms).unwrap_or(0))
@@ -115,7 +115,7 @@ fn event_item(idx: usize, e: &NewEvent, count: i64, last_at: i64, run_id: Option
         "from_stage": e.from_stage.map(|s| s.number()),
         "to_stage": e.to_stage.map(|s| s.number()),
         "outcome": e.outcome.as_str(),
-        "reason_code": e.reason_code.as_deref(),
+        "reason_code": e.reason_code.map(|c| c.as_str()),
         "reason_kind": e.reason_kind.map(|k| k.as_str()),
         "detail": e.detail,
     })
@@ -566,7 +566,7 @@ impl OrderStore for SqlStore {
                         .map(|r| {
                             item!({
                                 "po": r.e.po.as_str(),
-                                "reason_code": r.e.reason_code.as_deref(),
+                                "reason_code": r.e.reason_code.map(|c| c.as_str()),
                                 "reason_kind": r.e.reason_kind.map(|k| k.as_str()),
                                 "detail": r.e.detail,
                                 "inc": r.inc,
@@ -924,7 +924,7 @@ impl OrderStore for SqlStore {
                 )
                 .bind(&u.dsco_order_id)
                 .bind(ms(now))
-                .bind(&u.reason_code)
+                .bind(u.reason_code.as_str())
                 .bind(&u.detail)
                 .bind(u.payload.get())
                 .execute(&mut *tx)
@@ -980,7 +980,7 @@ impl OrderStore for SqlStore {
                     Ok(UnreadableOrderRecord {
                         order: UnreadableOrder {
                             dsco_order_id: r.s("dsco_order_id")?,
-                            reason_code: r.s("reason_code")?,
+                            reason_code: reason_code_of(T, &r.s("reason_code")?)?,
                             detail: r.s("detail")?,
                             payload: RawJson::from_store(r.s("payload")?),
                         },
