@@ -186,7 +186,9 @@ pub struct OrderListQuery {
     pub order_status: Option<i64>,
 }
 
-/// System order status (`status`).
+/// System order status (`status`), as LingXing sends it. What a status means for the rules
+/// (audited, cancelled) is `domain::order::LxOrderStatus`'s to say, once; the engine maps the
+/// code across.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
     Syncing,
@@ -233,10 +235,6 @@ impl OrderStatus {
             Self::PlatformShipped => 9,
             Self::Other(o) => o,
         }
-    }
-    /// Audited: 5 or 6.
-    pub fn is_audited(self) -> bool {
-        matches!(self, Self::PendingShipment | Self::Shipped)
     }
 }
 
