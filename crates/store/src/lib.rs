@@ -764,8 +764,9 @@ pub trait OrderStore: Send + Sync {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<(i64, Vec<OrderRecord>)>;
-    /// Orders at `stage` that need a decision: marked dirty (their far-side state changed, or
-    /// the config did) or due by `next_attempt_at`. Oldest in the stage first.
+    /// Orders at `stage` that need a decision: marked dirty (their DSCO payload, LingXing view
+    /// or stage changed) or due by `next_attempt_at`. Oldest in the stage first. (A config
+    /// change marks nothing: needs-attention and held orders are due at once.)
     async fn order_candidates(
         &self,
         stage: Stage,

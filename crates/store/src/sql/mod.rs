@@ -9,15 +9,16 @@
 //! database are errors of their own (`StoreError::DiskFull`, `ReadOnly`) that say what to do; the
 //! runner records them with the run and `/readyz` shows them. The batch forms (`put_intents`,
 //! `update_intents`, `record_events`, `cas_stages`, `set_lingxing_views`, `upsert_pulled_many`)
-//! apply a whole batch in one fenced transaction with the same per-item rules as the single forms,
-//! which delegate to them: a job writes a far-side call's intents, its outcome and its orders'
+//! apply a whole batch in one fenced transaction with the same per-item rules as the items applied
+//! one at a time (there are no single-item forms; `store::testing` has one-item helpers over the
+//! batch forms for tests): a job writes a far-side call's intents, its outcome and its orders'
 //! skips in three transactions, not three per order. Each batch form is set-based: its items travel
 //! as one JSON parameter per chunk of 500 (`jsonb_each` on SQLite, converting the list to JSONB
 //! once; `jsonb_to_recordset` on PostgreSQL), written straight to JSON text by `item!` (pulled
 //! payloads, kilobytes each, are bound as parameters of one multi-row upsert instead), and cost a
 //! handful of statements per chunk, whatever their number; a PO named twice in one batch is
-//! resolved in Rust so that the result equals the one-by-one calls (tests compare the two on twin
-//! stores). In the jobs, a pass over a batch collects its decisions (`Outcomes`: skips and stage
+//! resolved in Rust so that the result equals one-item calls in sequence (tests compare the two on
+//! twin stores). In the jobs, a pass over a batch collects its decisions (`Outcomes`: skips and stage
 //! moves) and writes them when the pass ends, and reads what it needs per batch (`lingxing_views`,
 //! `intents`, `intents_of` for the intent kinds it uses, `orders_by_po`, or only `stages_of` /
 //! `payloads_of` when that is all it needs); decisions lost to a crash are made again next run from
