@@ -27,40 +27,36 @@ macro_rules! bump_sku_version {
     }};
 }
 
+/// The stored config versions, as `stored_config` reads them.
+macro_rules! config_select {
+    () => {
+        "SELECT version, config, actor, reason, created_at FROM runtime_config"
+    };
+}
+
 #[allow(clippy::too_many_arguments)]
 #[async_trait]
 impl ConfigStore for SqlStore {
     async fn runtime_config(&self) -> Result<Option<StoredConfig>> {
-        with_pool!(self, p => {
-            let row = sqlx::query(
-                "SELECT version, config, actor, reason, created_at FROM runtime_config ORDER BY version DESC LIMIT 1",
-            )
-            .fetch_optional(p)
-            .await?;
-            row.as_ref().map(stored_config).transpose()
-        })
+        Ok(self.runtime_config_history(1).await?.pop())
     }
 
     async fn runtime_config_history(&self, limit: u32) -> Result<Vec<StoredConfig>> {
         with_pool!(self, p => {
-            let rows = sqlx::query(
-                "SELECT version, config, actor, reason, created_at FROM runtime_config ORDER BY version DESC LIMIT $1",
-            )
-            .bind(i64::from(limit))
-            .fetch_all(p)
-            .await?;
+            let rows = sqlx::query(concat!(config_select!(), " ORDER BY version DESC LIMIT $1"))
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await?;
             rows.iter().map(stored_config).collect()
         })
     }
 
     async fn runtime_config_at(&self, version: i64) -> Result<Option<StoredConfig>> {
         with_pool!(self, p => {
-            let row = sqlx::query(
-                "SELECT version, config, actor, reason, created_at FROM runtime_config WHERE version = $1",
-            )
-            .bind(version)
-            .fetch_optional(p)
-            .await?;
+            let row = sqlx::query(concat!(config_select!(), " WHERE version = $1"))
+                .bind(version)
+                .fetch_optional(p)
+                .await?;
             row.as_ref().map(stored_config).transpose()
         })
     }
