@@ -161,6 +161,7 @@ async fn order_list_pins_v5_query_and_body() {
     assert_eq!(o.global_order_no, "103351413752115712");
     assert_eq!(o.store_id, "110268822038528000");
     assert_eq!(o.status, OrderStatus::PendingReview);
+    assert!(!o.status.is_audited());
     assert_eq!(o.split_type, SplitType::Original);
     assert_eq!(o.global_review_time, None);
     assert_eq!(

@@ -525,7 +525,7 @@ async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> 
             let cancelled = |n: &String| {
                 found.iter().any(|o| {
                     &o.global_order_no == n
-                        && domain::order::LxOrderStatus::from_code(o.status.code()).is_cancelled()
+                        && o.status.is_cancelled()
                 })
             };
             !nos.is_empty() && nos.iter().all(cancelled)
