@@ -523,10 +523,9 @@ async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> 
         // Verified (for an unclear cancel): LingXing shows every order of it cancelled.
         let verified = found.as_ref().map(|found| {
             let cancelled = |n: &String| {
-                found.iter().any(|o| {
-                    &o.global_order_no == n
-                        && o.status.is_cancelled()
-                })
+                found
+                    .iter()
+                    .any(|o| &o.global_order_no == n && o.status.is_cancelled())
             };
             !nos.is_empty() && nos.iter().all(cancelled)
         });
