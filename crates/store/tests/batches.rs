@@ -387,7 +387,7 @@ pub async fn batch_views_match_one_by_one(b: &Backend) {
     for v in &views {
         single.push(
             store::testing::set_lingxing_view(
-                &*sb,
+                sb,
                 &v.po,
                 v.store_id.as_deref(),
                 &v.order_nos,
@@ -432,7 +432,7 @@ pub async fn batch_intents_match_one_by_one(b: &Backend) {
         .unwrap();
     for i in &items {
         store::testing::put_intent(
-            &*sb,
+            sb,
             IntentKind::Ack,
             &i.key,
             &i.po,
@@ -477,17 +477,9 @@ pub async fn batch_intents_match_one_by_one(b: &Backend) {
         .await
         .unwrap();
     for u in &updates {
-        store::testing::update_intent(
-            &*sb,
-            IntentKind::Ack,
-            &u.key,
-            u.state,
-            &u.outcome,
-            t(11),
-            &fb,
-        )
-        .await
-        .unwrap();
+        store::testing::update_intent(sb, IntentKind::Ack, &u.key, u.state, &u.outcome, t(11), &fb)
+            .await
+            .unwrap();
     }
     // A re-send of known and new keys, the same key twice, sets them back to pending.
     let mut again: Vec<NewIntent> = pos[..MANY - 10].iter().map(|p| new(p, p, 4)).collect();
@@ -518,7 +510,7 @@ pub async fn batch_intents_match_one_by_one(b: &Backend) {
     let read = sa.intents(IntentKind::Ack, &keys).await.unwrap();
     let mut expected = BTreeMap::new();
     for k in &keys {
-        if let Some(i) = store::testing::intent(&*sa, IntentKind::Ack, k)
+        if let Some(i) = store::testing::intent(sa, IntentKind::Ack, k)
             .await
             .unwrap()
         {
@@ -581,7 +573,7 @@ pub async fn batch_upserts_match_one_by_one(b: &Backend) {
     let mut single = Vec::new();
     for (o, stage) in &items {
         single.push(
-            store::testing::upsert_pulled(&*sb, o, *stage, Some("run-u"), t(20), &fb)
+            store::testing::upsert_pulled(sb, o, *stage, Some("run-u"), t(20), &fb)
                 .await
                 .unwrap(),
         );

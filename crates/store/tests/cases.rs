@@ -127,7 +127,7 @@ pub async fn stale_fence_writes_nothing(b: &Backend) {
     let s = &*b.store;
     let old = lease(s, JobName::PullDscoOrders, "old", t(0)).await;
     store::testing::upsert_pulled(
-        &*s,
+        s,
         &pulled("PO-1", "created"),
         Stage::Pulled,
         Some("run-old"),
@@ -142,7 +142,7 @@ pub async fn stale_fence_writes_nothing(b: &Backend) {
 
     let stale = old.fence();
     let err = store::testing::upsert_pulled(
-        &*s,
+        s,
         &pulled("PO-2", "created"),
         Stage::Pulled,
         None,
@@ -501,7 +501,7 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     let f = l.fence();
     assert_eq!(
         store::testing::upsert_pulled(
-            &*s,
+            s,
             &pulled("PO-1", "created"),
             Stage::Pulled,
             Some("run-a"),
@@ -520,7 +520,7 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     again.payload =
         json!({"poNumber": "PO-1", "dscoStatus": "created", "note": "refreshed"}).into();
     assert_eq!(
-        store::testing::upsert_pulled(&*s, &again, Stage::Pulled, Some("run-b"), t(3), &f)
+        store::testing::upsert_pulled(s, &again, Stage::Pulled, Some("run-b"), t(3), &f)
             .await
             .unwrap(),
         Upserted::Refreshed(Stage::Pushed)
@@ -536,7 +536,7 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     assert_eq!(events[1].event.to_stage, Some(Stage::Pushed));
     // First sight of a shipped order goes straight to 5.
     assert_eq!(
-        store::testing::upsert_pulled(&*s, &pulled("PO-2", "shipped"), Stage::Done, None, t(4), &f)
+        store::testing::upsert_pulled(s, &pulled("PO-2", "shipped"), Stage::Done, None, t(4), &f)
             .await
             .unwrap(),
         Upserted::Inserted(Stage::Done)
@@ -550,16 +550,9 @@ pub async fn stage_moves_only_forward_by_compare_and_swap(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::PushToLingxing, "a", t(0)).await;
     let f = l.fence();
-    store::testing::upsert_pulled(
-        &*s,
-        &pulled("PO-1", "created"),
-        Stage::Pulled,
-        None,
-        t(0),
-        &f,
-    )
-    .await
-    .unwrap();
+    store::testing::upsert_pulled(s, &pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f)
+        .await
+        .unwrap();
     assert!(
         s.cas_stage(&advance("PO-1", Stage::Pulled, Stage::Pushed, t(1)), &f)
             .await
@@ -603,16 +596,9 @@ pub async fn identical_skips_fold_into_one_event(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::AckToDsco, "a", t(0)).await;
     let f = l.fence();
-    store::testing::upsert_pulled(
-        &*s,
-        &pulled("PO-1", "created"),
-        Stage::Pulled,
-        None,
-        t(0),
-        &f,
-    )
-    .await
-    .unwrap();
+    store::testing::upsert_pulled(s, &pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f)
+        .await
+        .unwrap();
     for i in 1..=5 {
         s.record_event(
             &skip(
@@ -674,7 +660,7 @@ pub async fn operator_force_is_audited_and_needs_a_reason(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::PullDscoOrders, "a", t(0)).await;
     store::testing::upsert_pulled(
-        &*s,
+        s,
         &pulled("PO-1", "created"),
         Stage::Shipped,
         None,
@@ -775,7 +761,7 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
     let l = lease(s, JobName::AckToDsco, "a", t(0)).await;
     let f = l.fence();
     for p in ["PO-1", "PO-2", "PO-3"] {
-        store::testing::upsert_pulled(&*s, &pulled(p, "created"), Stage::Pushed, None, t(0), &f)
+        store::testing::upsert_pulled(s, &pulled(p, "created"), Stage::Pushed, None, t(0), &f)
             .await
             .unwrap();
     }
@@ -827,16 +813,9 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
     // A DSCO payload change on re-pull marks it dirty; an identical re-pull does not, and
     // leaves the order exactly as it was (its DSCO fields are read from the payload).
     let before = s.get_order(&po("PO-3")).await.unwrap().unwrap();
-    store::testing::upsert_pulled(
-        &*s,
-        &pulled("PO-3", "created"),
-        Stage::Pulled,
-        None,
-        t(6),
-        &f,
-    )
-    .await
-    .unwrap();
+    store::testing::upsert_pulled(s, &pulled("PO-3", "created"), Stage::Pulled, None, t(6), &f)
+        .await
+        .unwrap();
     assert!(
         s.order_candidates(Stage::Pushed, t(6), 10)
             .await
@@ -845,7 +824,7 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
     );
     assert_eq!(s.get_order(&po("PO-3")).await.unwrap().unwrap(), before);
     store::testing::upsert_pulled(
-        &*s,
+        s,
         &pulled("PO-3", "shipment_pending"),
         Stage::Pulled,
         None,
@@ -893,7 +872,7 @@ pub async fn a_decision_on_older_data_never_clears_a_later_mark(b: &Backend) {
     let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
     let f = l.fence();
     for p in ["PO-1", "PO-2"] {
-        store::testing::upsert_pulled(&*s, &pulled(p, "created"), Stage::Pushed, None, t(0), &f)
+        store::testing::upsert_pulled(s, &pulled(p, "created"), Stage::Pushed, None, t(0), &f)
             .await
             .unwrap();
     }
@@ -901,7 +880,7 @@ pub async fn a_decision_on_older_data_never_clears_a_later_mark(b: &Backend) {
     let read = s.order_candidates(Stage::Pushed, t(1), 10).await.unwrap();
     assert_eq!(read.len(), 2);
     store::testing::upsert_pulled(
-        &*s,
+        s,
         &pulled("PO-2", "shipment_pending"),
         Stage::Pulled,
         None,
@@ -946,7 +925,7 @@ pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
     let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
     let f = l.fence();
     store::testing::upsert_pulled(
-        &*s,
+        s,
         &pulled("PO-1", "created"),
         Stage::Acknowledged,
         None,
@@ -969,7 +948,7 @@ pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
     let snap = json!({"orders": [{"no": "LX1", "status": 5}]});
     assert!(
         store::testing::set_lingxing_view(
-            &*s,
+            s,
             &po("PO-1"),
             Some("S-1"),
             &["LX1".into()],
@@ -992,17 +971,9 @@ pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
         .await
         .unwrap();
     assert!(
-        !store::testing::set_lingxing_view(
-            &*s,
-            &po("PO-1"),
-            None,
-            &["LX1".into()],
-            &snap,
-            t(2),
-            &f
-        )
-        .await
-        .unwrap(),
+        !store::testing::set_lingxing_view(s, &po("PO-1"), None, &["LX1".into()], &snap, t(2), &f)
+            .await
+            .unwrap(),
         "same view: unchanged"
     );
     assert!(
@@ -1105,7 +1076,7 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
     let f = l.fence();
     store::testing::upsert_pulled(
-        &*s,
+        s,
         &pulled("PO-1", "created"),
         Stage::Acknowledged,
         None,
@@ -1115,7 +1086,7 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     .await
     .unwrap();
     let i = store::testing::put_intent(
-        &*s,
+        s,
         IntentKind::Shipment,
         "T1",
         &po("PO-1"),
@@ -1128,7 +1099,7 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     .unwrap();
     assert_eq!((i.state, i.attempts), (IntentState::Pending, 0));
     store::testing::update_intent(
-        &*s,
+        s,
         IntentKind::Shipment,
         "T1",
         IntentState::Ambiguous,
@@ -1140,7 +1111,7 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     .unwrap();
     // A second attempt sees the first's state instead of a fresh intent.
     let again = store::testing::put_intent(
-        &*s,
+        s,
         IntentKind::Shipment,
         "T1",
         &po("PO-1"),
@@ -1157,7 +1128,7 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     );
     assert_eq!(again.payload["trackingNumber"], "T1");
     store::testing::update_intent(
-        &*s,
+        s,
         IntentKind::Shipment,
         "T1",
         IntentState::Confirmed,
@@ -1168,7 +1139,7 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     .await
     .unwrap();
     assert_eq!(
-        store::testing::intent(&*s, IntentKind::Shipment, "T1")
+        store::testing::intent(s, IntentKind::Shipment, "T1")
             .await
             .unwrap()
             .unwrap()
@@ -1177,7 +1148,7 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     );
     assert_eq!(s.intents_for(&po("PO-1")).await.unwrap().len(), 1);
     assert!(
-        store::testing::intent(&*s, IntentKind::Invoice, "T1")
+        store::testing::intent(s, IntentKind::Invoice, "T1")
             .await
             .unwrap()
             .is_none()
@@ -1485,7 +1456,7 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
     s.update_intents(IntentKind::Create, &updates, t(4), &f)
         .await
         .unwrap();
-    let b2 = store::testing::intent(&*s, IntentKind::Create, "PO-B2")
+    let b2 = store::testing::intent(s, IntentKind::Create, "PO-B2")
         .await
         .unwrap()
         .unwrap();
@@ -1494,12 +1465,12 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
     s.put_intents(IntentKind::Create, &intents[1..2], "run-b", t(5), &f, true)
         .await
         .unwrap();
-    let b2 = store::testing::intent(&*s, IntentKind::Create, "PO-B2")
+    let b2 = store::testing::intent(s, IntentKind::Create, "PO-B2")
         .await
         .unwrap()
         .unwrap();
     assert_eq!((b2.state, b2.outcome.as_str()), (IntentState::Pending, ""));
-    let b1 = store::testing::intent(&*s, IntentKind::Create, "PO-B1")
+    let b1 = store::testing::intent(s, IntentKind::Create, "PO-B1")
         .await
         .unwrap()
         .unwrap();

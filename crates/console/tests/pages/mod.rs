@@ -263,7 +263,7 @@ async fn seed(s: &dyn Store) -> Fence {
         ("PO-H", "SKU-1001", "Hu", now, Stage::Shipped, ReasonCode::MultiBan, "invoice_to_dsco"),
     ];
     for (p, sku, name, at, stage, code, subject) in parked {
-        store::testing::upsert_pulled(&*s, &pulled(p, sku, name, at), stage, Some(RUN), at, &f)
+        store::testing::upsert_pulled(s, &pulled(p, sku, name, at), stage, Some(RUN), at, &f)
             .await
             .unwrap();
         skip(s, &f, p, at, code, subject).await;
@@ -272,7 +272,7 @@ async fn seed(s: &dyn Store) -> Fence {
     // PO-D: pulled, pushed, acknowledged; its shipment sent and awaiting DSCO's confirmation.
     let t0 = now - TimeDelta::minutes(30);
     store::testing::upsert_pulled(
-        &*s,
+        s,
         &pulled("PO-D", "SKU-1001", "Dee", t0),
         Stage::Pulled,
         Some(RUN),
@@ -291,7 +291,7 @@ async fn seed(s: &dyn Store) -> Fence {
     )
     .await;
     store::testing::set_lingxing_view(
-        &*s,
+        s,
         &po("PO-D"),
         Some("S1"),
         &["LX-D1".to_owned()],
