@@ -103,14 +103,15 @@ impl ConfigStore for SqlStore {
                 .bind(ms(now))
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'config.save', $3, $4, $5)")
-                .bind(ms(now))
-                .bind(actor)
-                .bind(format!("runtime_config v{next}"))
-                .bind(reason)
-                .bind(&text)
-                .execute(&mut *tx)
-                .await?;
+            audit_in!(
+                tx,
+                now,
+                actor,
+                "config.save",
+                format!("runtime_config v{next}"),
+                reason,
+                &text,
+            );
             tx.commit().await?;
             Ok(())
         });
@@ -188,14 +189,15 @@ impl ConfigStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'sku.replace', $3, $4, $5)")
-                .bind(ms(now))
-                .bind(actor)
-                .bind(format!("mapping.sku v{}", expected_version + 1))
-                .bind(reason)
-                .bind(&detail)
-                .execute(&mut *tx)
-                .await?;
+            audit_in!(
+                tx,
+                now,
+                actor,
+                "sku.replace",
+                format!("mapping.sku v{}", expected_version + 1),
+                reason,
+                &detail,
+            );
             tx.commit().await?;
         });
         Ok(expected_version + 1)
@@ -227,14 +229,7 @@ impl ConfigStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'sku.set_manual', $3, $4, $5)")
-                .bind(ms(now))
-                .bind(actor)
-                .bind(dsco_sku)
-                .bind(reason)
-                .bind(&detail)
-                .execute(&mut *tx)
-                .await?;
+            audit_in!(tx, now, actor, "sku.set_manual", dsco_sku, reason, &detail);
             tx.commit().await?;
         });
         Ok(expected_version + 1)

@@ -119,6 +119,23 @@ macro_rules! fenced {
     };
 }
 
+/// Inside a transaction: appends one entry to the audit log (`$detail` as JSON text).
+macro_rules! audit_in {
+    ($tx:expr, $at:expr, $actor:expr, $action:expr, $target:expr, $reason:expr, $detail:expr $(,)?) => {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(ms($at))
+        .bind($actor)
+        .bind($action)
+        .bind($target)
+        .bind($reason)
+        .bind($detail)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
 macro_rules! intent_cols {
     () => {
         "id, kind, key, po, state, payload, outcome, attempts, run_id, created_at, updated_at"

@@ -414,14 +414,15 @@ impl OrderStore for SqlStore {
                 detail: format!("stage forced by {actor}: {reason}"),
             };
             insert_event!(tx, &e);
-            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'order.force_stage', $3, $4, $5)")
-                .bind(ms(now))
-                .bind(actor)
-                .bind(po.as_str())
-                .bind(reason)
-                .bind(serde_json::json!({ "from": from.number(), "to": to.number() }).to_string())
-                .execute(&mut *tx)
-                .await?;
+            audit_in!(
+                tx,
+                now,
+                actor,
+                "order.force_stage",
+                po.as_str(),
+                reason,
+                serde_json::json!({ "from": from.number(), "to": to.number() }).to_string(),
+            );
             tx.commit().await?;
             Ok(from)
         })
