@@ -103,15 +103,7 @@ impl ConfigStore for SqlStore {
                 .bind(ms(now))
                 .execute(&mut *tx)
                 .await?;
-            audit_in!(
-                tx,
-                now,
-                actor,
-                "config.save",
-                format!("runtime_config v{next}"),
-                reason,
-                &text,
-            );
+            audit_in!(tx, now, actor, "config.save", format!("runtime_config v{next}"), reason, &text);
             tx.commit().await?;
             Ok(())
         });
@@ -189,15 +181,8 @@ impl ConfigStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            audit_in!(
-                tx,
-                now,
-                actor,
-                "sku.replace",
-                format!("mapping.sku v{}", expected_version + 1),
-                reason,
-                &detail,
-            );
+            let target = format!("mapping.sku v{}", expected_version + 1);
+            audit_in!(tx, now, actor, "sku.replace", target, reason, &detail);
             tx.commit().await?;
         });
         Ok(expected_version + 1)

@@ -414,15 +414,8 @@ impl OrderStore for SqlStore {
                 detail: format!("stage forced by {actor}: {reason}"),
             };
             insert_event!(tx, &e);
-            audit_in!(
-                tx,
-                now,
-                actor,
-                "order.force_stage",
-                po.as_str(),
-                reason,
-                serde_json::json!({ "from": from.number(), "to": to.number() }).to_string(),
-            );
+            let detail = serde_json::json!({ "from": from.number(), "to": to.number() }).to_string();
+            audit_in!(tx, now, actor, "order.force_stage", po.as_str(), reason, detail);
             tx.commit().await?;
             Ok(from)
         })

@@ -227,15 +227,8 @@ impl StockStore for SqlStore {
                 .bind(reason)
                 .execute(&mut *tx)
                 .await?;
-                audit_in!(
-                    tx,
-                    now,
-                    actor,
-                    "stock.release",
-                    ids.join(","),
-                    reason,
-                    serde_json::json!({ "runs": ids }).to_string(),
-                );
+                let detail = serde_json::json!({ "runs": ids }).to_string();
+                audit_in!(tx, now, actor, "stock.release", ids.join(","), reason, detail);
             }
             tx.commit().await?;
         });
