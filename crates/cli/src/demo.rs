@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use clock::Clock;
-use domain::{PoNumber, ReasonKind, RuntimeConfig, Stage};
+use domain::{PoNumber, ReasonCode, ReasonKind, RuntimeConfig, Stage};
 use engine::EngineSettings;
 use engine::startup::{Application, FarSides, Parts};
 use rust_decimal::Decimal;
@@ -485,7 +485,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut last_line = Instant::now() - Duration::from_secs(10);
-    let mut parked: BTreeMap<String, (Stage, String)> = BTreeMap::new();
+    let mut parked: BTreeMap<String, (Stage, ReasonCode)> = BTreeMap::new();
     let all_settled = loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let orders = store.orders_by_po(&pos).await?;
@@ -508,7 +508,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         for o in &orders {
             if settled(o) {
                 if let Some(r) = &o.reason {
-                    parked.insert(o.pulled.po.to_string(), (o.stage, r.code.clone()));
+                    parked.insert(o.pulled.po.to_string(), (o.stage, r.code));
                 }
             } else if parked
                 .get(o.pulled.po.as_str())
@@ -642,7 +642,7 @@ fn print_summary(orders: &[store::OrderRecord], story_of: &BTreeMap<String, &'st
     for o in orders {
         if let Some(r) = &o.reason {
             *per_reason
-                .entry((r.kind.to_string(), r.code.clone()))
+                .entry((r.kind.to_string(), r.code.to_string()))
                 .or_default() += 1;
         }
     }

@@ -132,7 +132,6 @@ pub(crate) async fn show(view: &ReadView, po: &str) -> Result<ExitCode> {
             .unwrap_or_default();
         let reason = ev
             .reason_code
-            .as_deref()
             .map(|c| format!(" [{c}]"))
             .unwrap_or_default();
         let times = if e.count > 1 {
@@ -212,5 +211,5 @@ fn print_unreadable(view: &ReadView, u: &store::UnreadableOrderRecord) {
             .map(|t| format!("  resolved {}", view.at(t)))
             .unwrap_or_default()
     );
-    view.print_reason(&u.order.reason_code, &u.order.detail);
+    view.print_reason(u.order.reason_code, &u.order.detail);
 }

@@ -59,16 +59,11 @@ impl ReadView {
         in_zone(t, self.timezone)
     }
 
-    /// A stored reason's messages, in the display language first; the bare detail when the
-    /// code is not in the catalogue.
-    pub fn print_reason(&self, code: &str, detail: &str) {
-        if let Some(code) = domain::ReasonCode::parse(code) {
-            let reason = domain::Reason::new(code, detail);
-            for lang in self.languages() {
-                println!("    {}", reason.message(lang));
-            }
-        } else {
-            println!("    {detail}");
+    /// A stored reason's messages, in the display language first.
+    pub fn print_reason(&self, code: domain::ReasonCode, detail: &str) {
+        let reason = domain::Reason::new(code, detail);
+        for lang in self.languages() {
+            println!("    {}", reason.message(lang));
         }
     }
 }

@@ -716,7 +716,8 @@ fn order_show_explains_a_stored_order() {
                 skus: "SKU-1(1)".into(),
                 payload: json!({"poNumber": "PO-SHOW-1"}).into(),
             };
-            s.upsert_pulled(
+            store::testing::upsert_pulled(
+                &*s,
                 &pulled,
                 domain::Stage::Pulled,
                 Some("run-1"),
@@ -734,7 +735,7 @@ fn order_show_explains_a_stored_order() {
                 from_stage: None,
                 to_stage: None,
                 outcome: store::EventOutcome::Skipped,
-                reason_code: Some("shop_unmapped".into()),
+                reason_code: Some(domain::ReasonCode::ShopUnmapped),
                 reason_kind: Some(domain::ReasonKind::NeedsAttention),
                 detail: "1000099999".into(),
             };
@@ -880,7 +881,7 @@ fn an_order_without_a_po_is_listed_and_shown() {
         s.record_unreadable_orders(
             &[store::UnreadableOrder {
                 dsco_order_id: "1025400077".into(),
-                reason_code: "po_missing".into(),
+                reason_code: domain::ReasonCode::PoMissing,
                 detail: "dscoOrderId 1025400077: poNumber must not be empty".into(),
                 payload: domain::order::RawJson::from_value(&payload),
             }],

@@ -172,7 +172,7 @@ impl OrderDetail {
         self.order
             .reason
             .as_ref()
-            .map(|r| reason_sentence(&r.code, &r.detail, lang))
+            .map(|r| domain::Reason::new(r.code, r.detail.as_str()).message(lang))
     }
 }
 

@@ -652,11 +652,12 @@ impl DscoOrderView {
     }
 }
 
-/// A LingXing multi-platform order's status (`status` of the order list), as the rules read it.
-/// Mirrors the client's codes (this crate depends on no client); `Unknown` is an order our view
-/// lists before LingXing reported a status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A LingXing multi-platform order's status (`status` of the order list): the one definition
+/// of its codes, which the LingXing client reads its answers into. `Unknown` (0) is an order
+/// our view lists before LingXing reported a status, or one LingXing sent without any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum LxOrderStatus {
+    #[default]
     Unknown,
     /// 1 同步中, 2 已同步, 3 未付款: not yet reviewable.
     Syncing,

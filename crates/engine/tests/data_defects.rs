@@ -265,7 +265,7 @@ pub async fn unreadable_orders_get_their_own_reason_once(db: &Db) {
     let open = w.store.unreadable_orders(true, 10).await.unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0].order.dsco_order_id, id);
-    assert_eq!(open[0].order.reason_code, ReasonCode::PoMissing.as_str());
+    assert_eq!(open[0].order.reason_code, ReasonCode::PoMissing);
     assert!(open[0].order.detail.contains(&id), "{:?}", open[0].order);
     assert!(
         open[0].order.payload.get().contains("SKU-1001"),

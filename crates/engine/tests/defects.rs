@@ -233,9 +233,7 @@ pub async fn a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent
     w.run(JobName::PullDscoOrders).await;
     assert_eq!(w.stage(&p).await, Stage::Cancelled);
     assert_eq!(w.lx.orders_for(&p)[0].status, 4, "not cancelled yet");
-    let i = w
-        .store
-        .intent(IntentKind::LingxingCancel, &p)
+    let i = store::testing::intent(&*w.store, IntentKind::LingxingCancel, &p)
         .await
         .unwrap()
         .expect("the cancel was recorded before it was sent");
@@ -252,9 +250,7 @@ pub async fn a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent
     w.run(JobName::PullDscoOrders).await;
     assert_eq!(w.lx.orders_for(&p)[0].status, 7, "cancelled in LingXing");
     assert_eq!(w.lx.calls(CANCEL), 2);
-    let i = w
-        .store
-        .intent(IntentKind::LingxingCancel, &p)
+    let i = store::testing::intent(&*w.store, IntentKind::LingxingCancel, &p)
         .await
         .unwrap()
         .unwrap();
@@ -288,7 +284,10 @@ pub async fn no_write_stays_open_on_an_order_that_moved_on(db: &Db) {
     );
     w.run(JobName::AckToDsco).await;
     for p in [&a, &b] {
-        let i = w.store.intent(IntentKind::Ack, p).await.unwrap().unwrap();
+        let i = store::testing::intent(&*w.store, IntentKind::Ack, p)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(i.state, IntentState::Pending, "{p}: {i:?}");
     }
     w.dsco.clear_faults();
@@ -385,7 +384,10 @@ pub async fn a_timeout_leaves_no_credential_in_stored_text(db: &Db) {
         .inject_fault(Endpoint::Acknowledge, DFault::Hang.times(1));
     w.advance(60);
     w.run(JobName::AckToDsco).await;
-    let i = w.store.intent(IntentKind::Ack, &p).await.unwrap().unwrap();
+    let i = store::testing::intent(&*w.store, IntentKind::Ack, &p)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(i.state, IntentState::Ambiguous, "{i:?}");
     let text = stored_text(&w, &p).await;
     for secret in [
@@ -416,9 +418,7 @@ pub async fn an_unclear_automatic_cancel_is_verified_not_sent_again(db: &Db) {
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
     assert_eq!(w.lx.orders_for(&p)[0].status, 7, "LingXing applied it");
-    let i = w
-        .store
-        .intent(IntentKind::LingxingCancel, &p)
+    let i = store::testing::intent(&*w.store, IntentKind::LingxingCancel, &p)
         .await
         .unwrap()
         .unwrap();
@@ -426,9 +426,7 @@ pub async fn an_unclear_automatic_cancel_is_verified_not_sent_again(db: &Db) {
 
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
-    let i = w
-        .store
-        .intent(IntentKind::LingxingCancel, &p)
+    let i = store::testing::intent(&*w.store, IntentKind::LingxingCancel, &p)
         .await
         .unwrap()
         .unwrap();

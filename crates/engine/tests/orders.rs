@@ -242,7 +242,7 @@ impl World {
             .unwrap()
             .unwrap()
             .reason
-            .map(|r| r.code)
+            .map(|r| r.code.to_string())
     }
 }
 
@@ -548,7 +548,7 @@ pub async fn three_packages_over_two_days_then_one_invoice(db: &Db) {
         .unwrap();
     let codes: Vec<&str> = events
         .iter()
-        .filter_map(|e| e.event.reason_code.as_deref())
+        .filter_map(|e| e.event.reason_code.map(|c| c.as_str()))
         .collect();
     assert!(codes.contains(&"not_fully_shipped"), "{codes:?}");
     assert!(

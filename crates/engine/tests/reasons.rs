@@ -11,7 +11,7 @@ use sim::dsco::{Gap, InitialState, LineSpec, OrderSpec, UNKNOWN_RETAILER_ID};
 use crate::Db;
 use crate::orders::{World, default_runtime_config, world};
 
-async fn reason_of(w: &World, po: &str) -> (Stage, Option<(String, ReasonKind)>) {
+async fn reason_of(w: &World, po: &str) -> (Stage, Option<(ReasonCode, ReasonKind)>) {
     let o = w
         .store
         .get_order(&PoNumber::parse(po).unwrap())
@@ -25,7 +25,7 @@ pub(crate) async fn expect(w: &World, po: &str, stage: Stage, code: ReasonCode) 
     let (s, r) = reason_of(w, po).await;
     assert_eq!(s, stage, "{po}: {r:?}");
     let (c, k) = r.unwrap_or_else(|| panic!("{po} has no reason"));
-    assert_eq!(c, code.as_str(), "{po}");
+    assert_eq!(c, code, "{po}");
     assert_eq!(k, code.kind(), "{po}: the code's kind is stored with it");
 }
 
@@ -677,7 +677,7 @@ async fn recorded_by(w: &World, po: &str, job: JobName, code: ReasonCode) -> boo
         .await
         .unwrap()
         .iter()
-        .any(|e| e.event.job == Some(job) && e.event.reason_code.as_deref() == Some(code.as_str()))
+        .any(|e| e.event.job == Some(job) && e.event.reason_code == Some(code))
 }
 
 /// An operator's `mapping.sku` entry (`None` removes it), against the current version.

@@ -186,70 +186,12 @@ pub struct OrderListQuery {
     pub order_status: Option<i64>,
 }
 
-/// System order status (`status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OrderStatus {
-    Syncing,
-    Synced,
-    Unpaid,
-    /// 4 待审核.
-    PendingReview,
-    /// 5 待发货 (audited).
-    PendingShipment,
-    /// 6 已发货.
-    Shipped,
-    /// 7 已取消 / 不发货.
-    Cancelled,
-    Hidden,
-    PlatformShipped,
-    Other(i64),
-}
+/// System order status (`status`): the domain's `LxOrderStatus`, the one place that says what a
+/// code means (audited, cancelled), read from LingXing's number.
+pub use domain::order::LxOrderStatus as OrderStatus;
 
-impl OrderStatus {
-    pub fn from_code(c: i64) -> Self {
-        match c {
-            1 => Self::Syncing,
-            2 => Self::Synced,
-            3 => Self::Unpaid,
-            4 => Self::PendingReview,
-            5 => Self::PendingShipment,
-            6 => Self::Shipped,
-            7 => Self::Cancelled,
-            8 => Self::Hidden,
-            9 => Self::PlatformShipped,
-            o => Self::Other(o),
-        }
-    }
-    pub fn code(self) -> i64 {
-        match self {
-            Self::Syncing => 1,
-            Self::Synced => 2,
-            Self::Unpaid => 3,
-            Self::PendingReview => 4,
-            Self::PendingShipment => 5,
-            Self::Shipped => 6,
-            Self::Cancelled => 7,
-            Self::Hidden => 8,
-            Self::PlatformShipped => 9,
-            Self::Other(o) => o,
-        }
-    }
-    /// Audited: 5 or 6.
-    pub fn is_audited(self) -> bool {
-        matches!(self, Self::PendingShipment | Self::Shipped)
-    }
-}
-
-impl Default for OrderStatus {
-    fn default() -> Self {
-        Self::Other(0)
-    }
-}
-
-impl<'de> Deserialize<'de> for OrderStatus {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Self::from_code(de::int(d)?))
-    }
+fn order_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<OrderStatus, D::Error> {
+    Ok(OrderStatus::from_code(de::int(d)?))
 }
 
 /// `split_type`.
@@ -287,7 +229,7 @@ pub struct Order {
     pub order_from_name: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
     pub amount_currency: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "order_status")]
     pub status: OrderStatus,
     #[serde(default)]
     pub split_type: SplitType,

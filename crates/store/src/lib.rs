@@ -39,7 +39,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::lx_view::LxView;
 use domain::order::RawJson;
-use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
+use domain::{
+    JobName, PoNumber, ReasonCode, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger,
+};
 use serde_json::Value;
 
 pub use sql::read::{
@@ -361,7 +363,7 @@ pub struct PulledOrder {
 /// The latest reason an order did not move.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderReason {
-    pub code: String,
+    pub code: ReasonCode,
     pub kind: ReasonKind,
     pub detail: String,
 }
@@ -439,7 +441,7 @@ pub struct NewEvent {
     pub from_stage: Option<Stage>,
     pub to_stage: Option<Stage>,
     pub outcome: EventOutcome,
-    pub reason_code: Option<String>,
+    pub reason_code: Option<ReasonCode>,
     pub reason_kind: Option<ReasonKind>,
     pub detail: String,
 }
@@ -711,18 +713,9 @@ pub trait ConfigStore: Send + Sync {
 #[allow(clippy::too_many_arguments)]
 #[async_trait]
 pub trait OrderStore: Send + Sync {
-    /// Inserts a new order at `initial_stage`, or refreshes the DSCO fields of a known one. Never
-    /// changes a known order's stage or anything a later stage wrote.
-    async fn upsert_pulled(
-        &self,
-        order: &PulledOrder,
-        initial_stage: Stage,
-        run_id: Option<&str>,
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<Upserted>;
-    /// [`OrderStore::upsert_pulled`] for a page of orders (each with its initial stage), in one
-    /// fenced transaction; the results in the same order.
+    /// Inserts each new order at its initial stage, or refreshes the DSCO fields of a known one
+    /// (never its stage or anything a later stage wrote), for a page of orders in one fenced
+    /// transaction; the results in the same order. A PO named twice is merged in sequence.
     async fn upsert_pulled_many(
         &self,
         orders: &[(PulledOrder, Stage)],
@@ -763,13 +756,6 @@ pub trait OrderStore: Send + Sync {
     ) -> Result<()>;
     /// Oldest first.
     async fn order_events(&self, po: &PoNumber) -> Result<Vec<OrderEvent>>;
-    /// Orders at `stage` due for another look (`next_attempt_at <= now`), oldest first.
-    async fn due_orders(
-        &self,
-        stage: Stage,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<OrderRecord>>;
     async fn count_by_stage(&self) -> Result<BTreeMap<Stage, i64>>;
     /// Orders that entered `stage` before `before` (oldest first): the stuck list of a stage.
     async fn entered_before(
@@ -778,8 +764,9 @@ pub trait OrderStore: Send + Sync {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<(i64, Vec<OrderRecord>)>;
-    /// Orders at `stage` that need a decision: marked dirty (their far-side state changed, or
-    /// the config did) or due by `next_attempt_at`. Oldest in the stage first.
+    /// Orders at `stage` that need a decision: marked dirty (their DSCO payload, LingXing view
+    /// or stage changed) or due by `next_attempt_at`. Oldest in the stage first. (A config
+    /// change marks nothing: needs-attention and held orders are due at once.)
     async fn order_candidates(
         &self,
         stage: Stage,
@@ -804,41 +791,25 @@ pub trait OrderStore: Send + Sync {
         seen: &[(PoNumber, i64)],
         fence: &Fence,
     ) -> Result<Vec<PoNumber>>;
-    /// Clears the dirty mark of an order that was just decided.
-    async fn clear_dirty(&self, po: &PoNumber, fence: &Fence) -> Result<()>;
-    /// Stores what LingXing shows for an order (JSON) and its LingXing order numbers; marks the
-    /// order dirty when the snapshot changed.
-    async fn set_lingxing_view(
-        &self,
-        po: &PoNumber,
-        store_id: Option<&str>,
-        order_nos: &[String],
-        snapshot: &Value,
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<bool>;
-    /// [`OrderStore::set_lingxing_view`] for many orders in one fenced transaction; per order
-    /// whether its view changed.
+    /// Stores what LingXing shows for orders (the view and their LingXing order numbers; a
+    /// missing store id keeps the one stored) in one fenced transaction, and marks an order
+    /// dirty when its view changed; per item whether it changed (an unknown PO stores nothing).
     async fn set_lingxing_views(
         &self,
         views: &[LingxingView],
         now: DateTime<Utc>,
         fence: &Fence,
     ) -> Result<Vec<bool>>;
-    /// The LingXing snapshot last stored for an order (`Null` when none).
-    async fn lingxing_view(&self, po: &PoNumber) -> Result<(Value, Option<DateTime<Utc>>)>;
     /// The LingXing views of many orders and when each was stored, one query per 500; orders
     /// not stored are absent, an order never given a view has the empty one.
     async fn lingxing_views(
         &self,
         pos: &[PoNumber],
     ) -> Result<BTreeMap<PoNumber, (LxView, Option<DateTime<Utc>>)>>;
-    /// Adds tracking numbers to the order (de-duplicated, comma-joined) and/or sets its invoice.
-    async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()>;
-    async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()>;
-    /// [`OrderStore::add_tracking`] for many orders in one transaction (a few statements per 500).
+    /// Adds tracking numbers to orders (de-duplicated, comma-joined) in one transaction (a few
+    /// statements per 500).
     async fn add_trackings(&self, items: &[(PoNumber, Vec<String>)], fence: &Fence) -> Result<()>;
-    /// [`OrderStore::set_invoice_id`] for many orders in one transaction (one statement per 500).
+    /// Sets the invoice id of orders in one transaction (one statement per 500).
     async fn set_invoice_ids(&self, items: &[(PoNumber, String)], fence: &Fence) -> Result<()>;
     /// Adds a flag (e.g. `cancelled_after_push`) to the order.
     async fn add_flag(&self, po: &PoNumber, flag: &str, fence: Option<&Fence>) -> Result<()>;
@@ -872,28 +843,8 @@ pub trait OrderStore: Send + Sync {
 #[allow(clippy::too_many_arguments)]
 #[async_trait]
 pub trait IntentStore: Send + Sync {
-    /// Records an intent if none exists for (kind, key) and returns the stored one (so a second
-    /// attempt sees the first's state).
-    async fn put_intent(
-        &self,
-        kind: IntentKind,
-        key: &str,
-        po: &PoNumber,
-        payload: &Value,
-        run_id: &str,
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<Intent>;
-    async fn update_intent(
-        &self,
-        kind: IntentKind,
-        key: &str,
-        state: IntentState,
-        outcome: &str,
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<()>;
-    /// [`IntentStore::update_intent`] for many keys of one kind, in one transaction.
+    /// Sets the state and outcome of many intents of one kind, in one transaction (a key named
+    /// twice: the updates in sequence; each submission or unclear outcome counts an attempt).
     async fn update_intents(
         &self,
         kind: IntentKind,
@@ -913,9 +864,8 @@ pub trait IntentStore: Send + Sync {
         fence: &Fence,
         restart: bool,
     ) -> Result<()>;
-    async fn intent(&self, kind: IntentKind, key: &str) -> Result<Option<Intent>>;
-    /// [`IntentStore::intent`] for many keys of one kind, one query per 500 keys; keys not recorded
-    /// are absent.
+    /// The intents of many keys of one kind, one query per 500 keys; keys not recorded are
+    /// absent.
     async fn intents(&self, kind: IntentKind, keys: &[String]) -> Result<BTreeMap<String, Intent>>;
     async fn intents_for(&self, po: &PoNumber) -> Result<Vec<Intent>>;
     /// Intents of `kind` whose outcome is still open (`pending` or `ambiguous`), oldest first: the
@@ -1015,8 +965,8 @@ pub trait Store:
 pub struct UnreadableOrder {
     /// DSCO's `dscoOrderId`, or `payload:<hash of the text>` when it has none either.
     pub dsco_order_id: String,
-    /// A code of the reason catalogue (`po_missing`).
-    pub reason_code: String,
+    /// Why (`po_missing`).
+    pub reason_code: ReasonCode,
     pub detail: String,
     /// The order as DSCO sent it.
     pub payload: RawJson,
@@ -1033,9 +983,119 @@ pub struct UnreadableOrderRecord {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-/// Helpers for tests of this and other crates: a fresh, empty database per test.
+/// Helpers for tests of this and other crates: a fresh, empty database per test, and the
+/// one-item forms of the batch writes (nothing in production writes one item at a time).
 pub mod testing {
+    use chrono::{DateTime, Utc};
+    use domain::lx_view::LxView;
+    use domain::{PoNumber, Stage};
+    use serde_json::Value;
     use sqlx::Connection;
+
+    use crate::{
+        Fence, Intent, IntentKind, IntentState, IntentStore, IntentUpdate, LingxingView, NewIntent,
+        OrderStore, PulledOrder, Result, SqlStore, StoreError, Upserted,
+    };
+
+    /// [`OrderStore::upsert_pulled_many`] for one order.
+    pub async fn upsert_pulled<S: OrderStore + ?Sized>(
+        store: &S,
+        order: &PulledOrder,
+        initial_stage: Stage,
+        run_id: Option<&str>,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<Upserted> {
+        let out = store
+            .upsert_pulled_many(&[(order.clone(), initial_stage)], run_id, now, fence)
+            .await?;
+        Ok(out[0])
+    }
+
+    /// [`OrderStore::set_lingxing_views`] for one order (the view given as JSON); whether it
+    /// changed.
+    pub async fn set_lingxing_view<S: OrderStore + ?Sized>(
+        store: &S,
+        po: &PoNumber,
+        store_id: Option<&str>,
+        order_nos: &[String],
+        snapshot: &Value,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<bool> {
+        let one = LingxingView {
+            po: po.clone(),
+            store_id: store_id.map(str::to_owned),
+            order_nos: order_nos.to_vec(),
+            snapshot: LxView::from_value(snapshot),
+        };
+        Ok(store.set_lingxing_views(&[one], now, fence).await?[0])
+    }
+
+    /// [`IntentStore::put_intents`] for one intent (a known key is left as it is); the intent
+    /// as stored.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_intent<S: IntentStore + ?Sized>(
+        store: &S,
+        kind: IntentKind,
+        key: &str,
+        po: &PoNumber,
+        payload: &Value,
+        run_id: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<Intent> {
+        let one = NewIntent {
+            key: key.to_owned(),
+            po: po.clone(),
+            payload: payload.clone(),
+        };
+        store
+            .put_intents(kind, &[one], run_id, now, fence, false)
+            .await?;
+        intent(store, kind, key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                table: "intents",
+                detail: format!(
+                    "{} {key} missing right after it was recorded",
+                    kind.as_str()
+                ),
+            })
+    }
+
+    /// [`IntentStore::update_intents`] for one key.
+    pub async fn update_intent<S: IntentStore + ?Sized>(
+        store: &S,
+        kind: IntentKind,
+        key: &str,
+        state: IntentState,
+        outcome: &str,
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<()> {
+        let one = IntentUpdate {
+            key: key.to_owned(),
+            state,
+            outcome: outcome.to_owned(),
+        };
+        store.update_intents(kind, &[one], now, fence).await
+    }
+
+    /// [`IntentStore::intents`] for one key.
+    pub async fn intent<S: IntentStore + ?Sized>(
+        store: &S,
+        kind: IntentKind,
+        key: &str,
+    ) -> Result<Option<Intent>> {
+        Ok(store.intents(kind, &[key.to_owned()]).await?.remove(key))
+    }
+
+    /// Clears the dirty marks of `pos` in the store at `url`, as if a job had just decided them
+    /// (a test's set-up; in production a recorded decision clears the mark).
+    pub async fn clear_dirty(url: &str, pos: &[PoNumber]) -> Result<()> {
+        SqlStore::connect(url).await?.clear_dirty(pos).await
+    }
 
     /// The PostgreSQL server tests should use, from `TEST_DATABASE_URL`; `None` when unset.
     pub fn postgres_base_url() -> Option<String> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::lx_view::LxView;
-use domain::{JobName, PoNumber, ReasonKind, Stage};
+use domain::{JobName, PoNumber, ReasonCode, ReasonKind, Stage};
 use serde_json::json;
 use store::*;
 
@@ -65,7 +65,7 @@ fn event(p: &str, outcome: EventOutcome, code: Option<&str>, detail: &str, at: i
         from_stage: Some(Stage::Pulled),
         to_stage: None,
         outcome,
-        reason_code: code.map(str::to_owned),
+        reason_code: code.map(|c| ReasonCode::parse(c).expect("a catalogue code")),
         reason_kind: code.map(|_| ReasonKind::Waiting),
         detail: detail.into(),
     }
@@ -161,10 +161,11 @@ async fn seen(s: &dyn Store, pos: &[String]) -> Seen {
 
 /// The same set-up on both stores: `pos` pulled at stage 1, every third one moved to stage 2,
 /// dirty marks cleared.
-async fn orders_on_both(a: &dyn Store, b: &dyn Store, pos: &[String]) -> (Fence, Fence) {
-    let fa = fence(a, JobName::PushToLingxing).await;
-    let fb = fence(b, JobName::PushToLingxing).await;
-    for (s, f) in [(a, &fa), (b, &fb)] {
+async fn orders_on_both(a: &Backend, b: &Backend, pos: &[String]) -> (Fence, Fence) {
+    let fa = fence(&*a.store, JobName::PushToLingxing).await;
+    let fb = fence(&*b.store, JobName::PushToLingxing).await;
+    for (backend, f) in [(a, &fa), (b, &fb)] {
+        let s = &*backend.store;
         let batch: Vec<(PulledOrder, Stage)> = pos
             .iter()
             .map(|p| (pulled(p, "created", 1), Stage::Pulled))
@@ -178,9 +179,10 @@ async fn orders_on_both(a: &dyn Store, b: &dyn Store, pos: &[String]) -> (Fence,
             .map(|p| mv(p, Stage::Pulled, Stage::Pushed, 2))
             .collect();
         s.cas_stages(&moves, f).await.unwrap();
-        for p in pos {
-            s.clear_dirty(&po(p), f).await.unwrap();
-        }
+        let all: Vec<PoNumber> = pos.iter().map(|p| po(p)).collect();
+        store::testing::clear_dirty(&backend.url, &all)
+            .await
+            .unwrap();
     }
     (fa, fb)
 }
@@ -189,7 +191,7 @@ pub async fn batch_moves_match_one_by_one(b: &Backend) {
     let other = twin(b).await;
     let (sa, sb) = (&*b.store, &*other.store);
     let pos = many_pos("PO-M");
-    let (fa, fb) = orders_on_both(sa, sb, &pos).await;
+    let (fa, fb) = orders_on_both(b, &other, &pos).await;
     let mut moves: Vec<NewEvent> = pos
         .iter()
         .map(|p| mv(p, Stage::Pulled, Stage::Pushed, 10))
@@ -237,23 +239,33 @@ pub async fn batch_events_match_one_by_one(b: &Backend) {
     let other = twin(b).await;
     let (sa, sb) = (&*b.store, &*other.store);
     let pos = many_pos("PO-E");
-    let (fa, fb) = orders_on_both(sa, sb, &pos).await;
+    let (fa, fb) = orders_on_both(b, &other, &pos).await;
     // Stored skips a batch skip folds into (and one it must not: different detail).
     for (s, f) in [(sa, &fa), (sb, &fb)] {
         for p in &pos[..3] {
-            s.record_event(&skip(p, "not_audited", "status 4", 5), None, Some(f))
-                .await
-                .unwrap();
+            s.record_event(
+                &skip(p, "lingxing_not_audited", "status 4", 5),
+                None,
+                Some(f),
+            )
+            .await
+            .unwrap();
         }
     }
     let mut items: Vec<(NewEvent, Option<DateTime<Utc>>)> = Vec::new();
     for (i, p) in pos.iter().enumerate() {
         let at = 10 + i as i64;
         let e = match i % 5 {
-            0 | 1 => skip(p, "not_audited", "status 4", at),
+            0 | 1 => skip(p, "lingxing_not_audited", "status 4", at),
             2 => event(p, EventOutcome::Noted, None, "fallback used", at),
-            3 => event(p, EventOutcome::Submitted, Some("sent"), "ack sent", at),
-            _ => skip(p, "not_audited", "status 5", at),
+            3 => event(
+                p,
+                EventOutcome::Submitted,
+                Some("dsco_confirmation_pending"),
+                "ack sent",
+                at,
+            ),
+            _ => skip(p, "lingxing_not_audited", "status 5", at),
         };
         let next = (i % 2 == 0).then(|| t(at + 900));
         items.push((e, next));
@@ -263,13 +275,13 @@ pub async fn batch_events_match_one_by_one(b: &Backend) {
     // The same PO again and again: identical skips fold (also across the chunk boundary at
     // 500), a note in between breaks the run, a different detail or code is a new event.
     for (at, e) in [
-        (2000, skip(p7, "not_audited", "status 4", 0)),
-        (2001, skip(p7, "not_audited", "status 4", 0)),
+        (2000, skip(p7, "lingxing_not_audited", "status 4", 0)),
+        (2001, skip(p7, "lingxing_not_audited", "status 4", 0)),
         (2002, event(p7, EventOutcome::Noted, None, "status 4", 0)),
-        (2003, skip(p7, "not_audited", "status 4", 0)),
-        (2004, skip(p7, "not_audited", "status 6", 0)),
-        (2005, skip(p7, "other_code", "status 6", 0)),
-        (2006, skip(p0, "not_audited", "status 4", 0)),
+        (2003, skip(p7, "lingxing_not_audited", "status 4", 0)),
+        (2004, skip(p7, "lingxing_not_audited", "status 6", 0)),
+        (2005, skip(p7, "no_tracking_yet", "status 6", 0)),
+        (2006, skip(p0, "lingxing_not_audited", "status 4", 0)),
     ] {
         let mut e = e;
         e.at = t(at);
@@ -277,10 +289,16 @@ pub async fn batch_events_match_one_by_one(b: &Backend) {
         items.insert(498 + (at as usize - 2000) % 4, (e, Some(t(at + 60))));
     }
     // An unknown PO: its event is kept, there is no order to give a reason to.
-    items.push((skip("PO-UNKNOWN", "not_audited", "x", 3000), Some(t(3900))));
-    items.push((skip("PO-UNKNOWN", "not_audited", "x", 3001), Some(t(3900))));
+    items.push((
+        skip("PO-UNKNOWN", "lingxing_not_audited", "x", 3000),
+        Some(t(3900)),
+    ));
+    items.push((
+        skip("PO-UNKNOWN", "lingxing_not_audited", "x", 3001),
+        Some(t(3900)),
+    ));
     // A skip with another job does not fold into the same skip of another job.
-    let mut other_job = skip(&pos[1], "not_audited", "status 4", 3002);
+    let mut other_job = skip(&pos[1], "lingxing_not_audited", "status 4", 3002);
     other_job.job = Some(JobName::ShipToDsco);
     items.push((other_job, None));
 
@@ -326,7 +344,7 @@ pub async fn batch_views_match_one_by_one(b: &Backend) {
     let other = twin(b).await;
     let (sa, sb) = (&*b.store, &*other.store);
     let pos = many_pos("PO-V");
-    let (fa, fb) = orders_on_both(sa, sb, &pos).await;
+    let (fa, fb) = orders_on_both(b, &other, &pos).await;
     let view = |p: &str, status: i64, store: Option<&str>| LingxingView {
         po: po(p),
         store_id: store.map(str::to_owned),
@@ -336,16 +354,21 @@ pub async fn batch_views_match_one_by_one(b: &Backend) {
         ),
     };
     // A stored view for the first 100, the same as the batch's for the even ones.
-    for (s, f) in [(sa, &fa), (sb, &fb)] {
+    for (backend, f) in [(b, &fa), (&other, &fb)] {
         let first: Vec<LingxingView> = pos[..100]
             .iter()
             .enumerate()
             .map(|(i, p)| view(p, 4 + (i % 2) as i64, Some("S0")))
             .collect();
-        s.set_lingxing_views(&first, t(3), f).await.unwrap();
-        for p in &pos {
-            s.clear_dirty(&po(p), f).await.unwrap();
-        }
+        backend
+            .store
+            .set_lingxing_views(&first, t(3), f)
+            .await
+            .unwrap();
+        let all: Vec<PoNumber> = pos.iter().map(|p| po(p)).collect();
+        store::testing::clear_dirty(&backend.url, &all)
+            .await
+            .unwrap();
     }
     let mut views: Vec<LingxingView> = pos
         .iter()
@@ -363,7 +386,8 @@ pub async fn batch_views_match_one_by_one(b: &Backend) {
     let mut single = Vec::new();
     for v in &views {
         single.push(
-            sb.set_lingxing_view(
+            store::testing::set_lingxing_view(
+                sb,
                 &v.po,
                 v.store_id.as_deref(),
                 &v.order_nos,
@@ -393,7 +417,7 @@ pub async fn batch_intents_match_one_by_one(b: &Backend) {
     let other = twin(b).await;
     let (sa, sb) = (&*b.store, &*other.store);
     let pos = many_pos("PO-I");
-    let (fa, fb) = orders_on_both(sa, sb, &pos).await;
+    let (fa, fb) = orders_on_both(b, &other, &pos).await;
     let new = |k: &str, p: &str, n: i64| NewIntent {
         key: k.into(),
         po: po(p),
@@ -407,7 +431,8 @@ pub async fn batch_intents_match_one_by_one(b: &Backend) {
         .await
         .unwrap();
     for i in &items {
-        sb.put_intent(
+        store::testing::put_intent(
+            sb,
             IntentKind::Ack,
             &i.key,
             &i.po,
@@ -452,7 +477,7 @@ pub async fn batch_intents_match_one_by_one(b: &Backend) {
         .await
         .unwrap();
     for u in &updates {
-        sb.update_intent(IntentKind::Ack, &u.key, u.state, &u.outcome, t(11), &fb)
+        store::testing::update_intent(sb, IntentKind::Ack, &u.key, u.state, &u.outcome, t(11), &fb)
             .await
             .unwrap();
     }
@@ -485,7 +510,10 @@ pub async fn batch_intents_match_one_by_one(b: &Backend) {
     let read = sa.intents(IntentKind::Ack, &keys).await.unwrap();
     let mut expected = BTreeMap::new();
     for k in &keys {
-        if let Some(i) = sa.intent(IntentKind::Ack, k).await.unwrap() {
+        if let Some(i) = store::testing::intent(sa, IntentKind::Ack, k)
+            .await
+            .unwrap()
+        {
             expected.insert(k.clone(), i);
         }
     }
@@ -515,7 +543,7 @@ pub async fn batch_upserts_match_one_by_one(b: &Backend) {
     let (sa, sb) = (&*b.store, &*other.store);
     let known = many_pos("PO-K");
     let fresh = many_pos("PO-N");
-    let (fa, fb) = orders_on_both(sa, sb, &known[..300]).await;
+    let (fa, fb) = orders_on_both(b, &other, &known[..300]).await;
     let mut items: Vec<(PulledOrder, Stage)> = Vec::new();
     for (i, p) in known.iter().enumerate() {
         // Known ones: the same payload (no dirty mark), a new one, or a sparse pull.
@@ -545,7 +573,7 @@ pub async fn batch_upserts_match_one_by_one(b: &Backend) {
     let mut single = Vec::new();
     for (o, stage) in &items {
         single.push(
-            sb.upsert_pulled(o, *stage, Some("run-u"), t(20), &fb)
+            store::testing::upsert_pulled(sb, o, *stage, Some("run-u"), t(20), &fb)
                 .await
                 .unwrap(),
         );
@@ -571,13 +599,10 @@ pub async fn batch_trackings_invoices_and_intent_reads_match_one_by_one(b: &Back
     let other = twin(b).await;
     let (sa, sb) = (&*b.store, &*other.store);
     let pos = many_pos("PO-T");
-    let (fa, fb) = orders_on_both(sa, sb, &pos).await;
-    sa.add_tracking(&po(&pos[0]), &["A".into()], &fa)
-        .await
-        .unwrap();
-    sb.add_tracking(&po(&pos[0]), &["A".into()], &fb)
-        .await
-        .unwrap();
+    let (fa, fb) = orders_on_both(b, &other, &pos).await;
+    let a = [(po(&pos[0]), vec!["A".to_owned()])];
+    sa.add_trackings(&a, &fa).await.unwrap();
+    sb.add_trackings(&a, &fb).await.unwrap();
     // A PO twice (adds up), an unknown PO (ignored), an empty number (dropped), a number the
     // order already has (kept once).
     let mut tracking: Vec<(PoNumber, Vec<String>)> = pos
@@ -588,7 +613,9 @@ pub async fn batch_trackings_invoices_and_intent_reads_match_one_by_one(b: &Back
     tracking.push((po("PO-NOPE"), vec!["X".into()]));
     sa.add_trackings(&tracking, &fa).await.unwrap();
     for (p, t) in &tracking {
-        sb.add_tracking(p, t, &fb).await.unwrap();
+        sb.add_trackings(&[(p.clone(), t.clone())], &fb)
+            .await
+            .unwrap();
     }
     // A PO twice: the last one wins.
     let ids: Vec<(PoNumber, String)> = pos
@@ -598,7 +625,9 @@ pub async fn batch_trackings_invoices_and_intent_reads_match_one_by_one(b: &Back
         .collect();
     sa.set_invoice_ids(&ids, &fa).await.unwrap();
     for (p, id) in &ids {
-        sb.set_invoice_id(p, id, &fb).await.unwrap();
+        sb.set_invoice_ids(&[(p.clone(), id.clone())], &fb)
+            .await
+            .unwrap();
     }
     assert_eq!(seen(sa, &pos).await, seen(sb, &pos).await);
     let first = sa.get_order(&po(&pos[0])).await.unwrap().unwrap();

@@ -6,7 +6,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use domain::lx_view::LxView;
 use domain::order::RawJson;
-use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
+use domain::{
+    JobName, PoNumber, ReasonCode, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger,
+};
 use serde_json::json;
 use store::*;
 
@@ -72,7 +74,7 @@ fn skip(p: &str, code: &str, detail: &str, at: DateTime<Utc>) -> NewEvent {
         from_stage: Some(Stage::Pushed),
         to_stage: None,
         outcome: EventOutcome::Skipped,
-        reason_code: Some(code.into()),
+        reason_code: Some(ReasonCode::parse(code).expect("a catalogue code")),
         reason_kind: Some(ReasonKind::Waiting),
         detail: detail.into(),
     }
@@ -124,7 +126,8 @@ pub async fn lease_is_exclusive_until_released_or_expired(b: &Backend) {
 pub async fn stale_fence_writes_nothing(b: &Backend) {
     let s = &*b.store;
     let old = lease(s, JobName::PullDscoOrders, "old", t(0)).await;
-    s.upsert_pulled(
+    store::testing::upsert_pulled(
+        s,
         &pulled("PO-1", "created"),
         Stage::Pulled,
         Some("run-old"),
@@ -138,16 +141,16 @@ pub async fn stale_fence_writes_nothing(b: &Backend) {
     assert!(new.token > old.token);
 
     let stale = old.fence();
-    let err = s
-        .upsert_pulled(
-            &pulled("PO-2", "created"),
-            Stage::Pulled,
-            None,
-            t(101),
-            &stale,
-        )
-        .await
-        .unwrap_err();
+    let err = store::testing::upsert_pulled(
+        s,
+        &pulled("PO-2", "created"),
+        Stage::Pulled,
+        None,
+        t(101),
+        &stale,
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, StoreError::Fenced { token, .. } if token == old.token),
         "{err}"
@@ -497,7 +500,8 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     let l = lease(s, JobName::PullDscoOrders, "a", t(0)).await;
     let f = l.fence();
     assert_eq!(
-        s.upsert_pulled(
+        store::testing::upsert_pulled(
+            s,
             &pulled("PO-1", "created"),
             Stage::Pulled,
             Some("run-a"),
@@ -516,7 +520,7 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     again.payload =
         json!({"poNumber": "PO-1", "dscoStatus": "created", "note": "refreshed"}).into();
     assert_eq!(
-        s.upsert_pulled(&again, Stage::Pulled, Some("run-b"), t(3), &f)
+        store::testing::upsert_pulled(s, &again, Stage::Pulled, Some("run-b"), t(3), &f)
             .await
             .unwrap(),
         Upserted::Refreshed(Stage::Pushed)
@@ -532,7 +536,7 @@ pub async fn pull_upsert_merges_and_never_moves_the_stage(b: &Backend) {
     assert_eq!(events[1].event.to_stage, Some(Stage::Pushed));
     // First sight of a shipped order goes straight to 5.
     assert_eq!(
-        s.upsert_pulled(&pulled("PO-2", "shipped"), Stage::Done, None, t(4), &f)
+        store::testing::upsert_pulled(s, &pulled("PO-2", "shipped"), Stage::Done, None, t(4), &f)
             .await
             .unwrap(),
         Upserted::Inserted(Stage::Done)
@@ -546,7 +550,7 @@ pub async fn stage_moves_only_forward_by_compare_and_swap(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::PushToLingxing, "a", t(0)).await;
     let f = l.fence();
-    s.upsert_pulled(&pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f)
+    store::testing::upsert_pulled(s, &pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f)
         .await
         .unwrap();
     assert!(
@@ -579,9 +583,9 @@ pub async fn stage_moves_only_forward_by_compare_and_swap(b: &Backend) {
     let o = s.get_order(&po("PO-1")).await.unwrap().unwrap();
     assert_eq!(o.stage, Stage::Cancelled);
     assert_eq!(o.stage_entered_at, t(4));
-    // Due orders: none at 1 any more.
+    // Candidates: none at 1 any more.
     assert!(
-        s.due_orders(Stage::Pulled, t(5), 10)
+        s.order_candidates(Stage::Pulled, t(5), 10)
             .await
             .unwrap()
             .is_empty()
@@ -592,7 +596,7 @@ pub async fn identical_skips_fold_into_one_event(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::AckToDsco, "a", t(0)).await;
     let f = l.fence();
-    s.upsert_pulled(&pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f)
+    store::testing::upsert_pulled(s, &pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f)
         .await
         .unwrap();
     for i in 1..=5 {
@@ -622,15 +626,15 @@ pub async fn identical_skips_fold_into_one_event(b: &Backend) {
         (r.code.as_str(), r.kind),
         ("lingxing_not_audited", ReasonKind::Waiting)
     );
-    // Not yet due at t(1000); due at t(1200).
+    // The skip cleared the mark: not yet due at t(1000); due at t(1200).
     assert!(
-        s.due_orders(Stage::Pulled, t(1000), 10)
+        s.order_candidates(Stage::Pulled, t(1000), 10)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        s.due_orders(Stage::Pulled, t(1200), 10)
+        s.order_candidates(Stage::Pulled, t(1200), 10)
             .await
             .unwrap()
             .len(),
@@ -655,7 +659,8 @@ pub async fn identical_skips_fold_into_one_event(b: &Backend) {
 pub async fn operator_force_is_audited_and_needs_a_reason(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::PullDscoOrders, "a", t(0)).await;
-    s.upsert_pulled(
+    store::testing::upsert_pulled(
+        s,
         &pulled("PO-1", "created"),
         Stage::Shipped,
         None,
@@ -725,16 +730,16 @@ pub async fn cursors_and_token_cache(b: &Backend) {
 
 pub async fn reopening_keeps_data(b: &Backend) {
     let l = lease(&*b.store, JobName::PullDscoOrders, "a", t(0)).await;
-    b.store
-        .upsert_pulled(
-            &pulled("PO-1", "created"),
-            Stage::Pulled,
-            None,
-            t(0),
-            &l.fence(),
-        )
-        .await
-        .unwrap();
+    store::testing::upsert_pulled(
+        &*b.store,
+        &pulled("PO-1", "created"),
+        Stage::Pulled,
+        None,
+        t(0),
+        &l.fence(),
+    )
+    .await
+    .unwrap();
     // A second handle on the same database (another process, a restart) sees the same state and
     // runs the migrations again harmlessly.
     let again = store::connect(&b.url).await.unwrap();
@@ -756,7 +761,7 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
     let l = lease(s, JobName::AckToDsco, "a", t(0)).await;
     let f = l.fence();
     for p in ["PO-1", "PO-2", "PO-3"] {
-        s.upsert_pulled(&pulled(p, "created"), Stage::Pushed, None, t(0), &f)
+        store::testing::upsert_pulled(s, &pulled(p, "created"), Stage::Pushed, None, t(0), &f)
             .await
             .unwrap();
     }
@@ -796,7 +801,9 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
         c.iter().map(|o| o.pulled.po.as_str()).collect::<Vec<_>>(),
         vec!["PO-2"]
     );
-    s.clear_dirty(&po("PO-2"), &f).await.unwrap();
+    store::testing::clear_dirty(&b.url, &[po("PO-2")])
+        .await
+        .unwrap();
     assert!(
         s.order_candidates(Stage::Pushed, t(5), 10)
             .await
@@ -806,7 +813,7 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
     // A DSCO payload change on re-pull marks it dirty; an identical re-pull does not, and
     // leaves the order exactly as it was (its DSCO fields are read from the payload).
     let before = s.get_order(&po("PO-3")).await.unwrap().unwrap();
-    s.upsert_pulled(&pulled("PO-3", "created"), Stage::Pulled, None, t(6), &f)
+    store::testing::upsert_pulled(s, &pulled("PO-3", "created"), Stage::Pulled, None, t(6), &f)
         .await
         .unwrap();
     assert!(
@@ -816,7 +823,8 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
             .is_empty()
     );
     assert_eq!(s.get_order(&po("PO-3")).await.unwrap().unwrap(), before);
-    s.upsert_pulled(
+    store::testing::upsert_pulled(
+        s,
         &pulled("PO-3", "shipment_pending"),
         Stage::Pulled,
         None,
@@ -864,14 +872,15 @@ pub async fn a_decision_on_older_data_never_clears_a_later_mark(b: &Backend) {
     let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
     let f = l.fence();
     for p in ["PO-1", "PO-2"] {
-        s.upsert_pulled(&pulled(p, "created"), Stage::Pushed, None, t(0), &f)
+        store::testing::upsert_pulled(s, &pulled(p, "created"), Stage::Pushed, None, t(0), &f)
             .await
             .unwrap();
     }
     // A job reads both; while it decides, a pull changes PO-2.
     let read = s.order_candidates(Stage::Pushed, t(1), 10).await.unwrap();
     assert_eq!(read.len(), 2);
-    s.upsert_pulled(
+    store::testing::upsert_pulled(
+        s,
         &pulled("PO-2", "shipment_pending"),
         Stage::Pulled,
         None,
@@ -915,7 +924,8 @@ pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
     let f = l.fence();
-    s.upsert_pulled(
+    store::testing::upsert_pulled(
+        s,
         &pulled("PO-1", "created"),
         Stage::Acknowledged,
         None,
@@ -937,9 +947,17 @@ pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
     );
     let snap = json!({"orders": [{"no": "LX1", "status": 5}]});
     assert!(
-        s.set_lingxing_view(&po("PO-1"), Some("S-1"), &["LX1".into()], &snap, t(1), &f)
-            .await
-            .unwrap()
+        store::testing::set_lingxing_view(
+            s,
+            &po("PO-1"),
+            Some("S-1"),
+            &["LX1".into()],
+            &snap,
+            t(1),
+            &f
+        )
+        .await
+        .unwrap()
     );
     assert_eq!(
         s.order_candidates(Stage::Acknowledged, t(1), 10)
@@ -949,9 +967,11 @@ pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
         1,
         "a changed view marks it"
     );
-    s.clear_dirty(&po("PO-1"), &f).await.unwrap();
+    store::testing::clear_dirty(&b.url, &[po("PO-1")])
+        .await
+        .unwrap();
     assert!(
-        !s.set_lingxing_view(&po("PO-1"), None, &["LX1".into()], &snap, t(2), &f)
+        !store::testing::set_lingxing_view(s, &po("PO-1"), None, &["LX1".into()], &snap, t(2), &f)
             .await
             .unwrap(),
         "same view: unchanged"
@@ -962,16 +982,23 @@ pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
             .unwrap()
             .is_empty()
     );
-    let (v, at) = s.lingxing_view(&po("PO-1")).await.unwrap();
-    assert_eq!(v, snap);
+    let (v, at) = s
+        .lingxing_views(&[po("PO-1")])
+        .await
+        .unwrap()
+        .remove(&po("PO-1"))
+        .unwrap();
+    assert_eq!(v, LxView::from_value(&snap));
     assert_eq!(at, Some(t(2)));
-    s.add_tracking(&po("PO-1"), &["T1".into(), "T2".into()], &f)
+    s.add_trackings(&[(po("PO-1"), vec!["T1".into(), "T2".into()])], &f)
         .await
         .unwrap();
-    s.add_tracking(&po("PO-1"), &["T2".into(), "T3".into()], &f)
+    s.add_trackings(&[(po("PO-1"), vec!["T2".into(), "T3".into()])], &f)
         .await
         .unwrap();
-    s.set_invoice_id(&po("PO-1"), "PO-1", &f).await.unwrap();
+    s.set_invoice_ids(&[(po("PO-1"), "PO-1".into())], &f)
+        .await
+        .unwrap();
     s.add_flag(&po("PO-1"), "cancelled_after_push", Some(&f))
         .await
         .unwrap();
@@ -1048,7 +1075,8 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::ShipToDsco, "a", t(0)).await;
     let f = l.fence();
-    s.upsert_pulled(
+    store::testing::upsert_pulled(
+        s,
         &pulled("PO-1", "created"),
         Stage::Acknowledged,
         None,
@@ -1057,20 +1085,21 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     )
     .await
     .unwrap();
-    let i = s
-        .put_intent(
-            IntentKind::Shipment,
-            "T1",
-            &po("PO-1"),
-            &json!({"trackingNumber": "T1"}),
-            "run-1",
-            t(1),
-            &f,
-        )
-        .await
-        .unwrap();
+    let i = store::testing::put_intent(
+        s,
+        IntentKind::Shipment,
+        "T1",
+        &po("PO-1"),
+        &json!({"trackingNumber": "T1"}),
+        "run-1",
+        t(1),
+        &f,
+    )
+    .await
+    .unwrap();
     assert_eq!((i.state, i.attempts), (IntentState::Pending, 0));
-    s.update_intent(
+    store::testing::update_intent(
+        s,
         IntentKind::Shipment,
         "T1",
         IntentState::Ambiguous,
@@ -1081,24 +1110,25 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     .await
     .unwrap();
     // A second attempt sees the first's state instead of a fresh intent.
-    let again = s
-        .put_intent(
-            IntentKind::Shipment,
-            "T1",
-            &po("PO-1"),
-            &json!({"other": true}),
-            "run-2",
-            t(3),
-            &f,
-        )
-        .await
-        .unwrap();
+    let again = store::testing::put_intent(
+        s,
+        IntentKind::Shipment,
+        "T1",
+        &po("PO-1"),
+        &json!({"other": true}),
+        "run-2",
+        t(3),
+        &f,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (again.state, again.attempts, again.run_id.as_deref()),
         (IntentState::Ambiguous, 1, Some("run-1"))
     );
     assert_eq!(again.payload["trackingNumber"], "T1");
-    s.update_intent(
+    store::testing::update_intent(
+        s,
         IntentKind::Shipment,
         "T1",
         IntentState::Confirmed,
@@ -1109,7 +1139,7 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
     .await
     .unwrap();
     assert_eq!(
-        s.intent(IntentKind::Shipment, "T1")
+        store::testing::intent(s, IntentKind::Shipment, "T1")
             .await
             .unwrap()
             .unwrap()
@@ -1117,7 +1147,12 @@ pub async fn intents_are_recorded_once_and_requests_tracked(b: &Backend) {
         IntentState::Confirmed
     );
     assert_eq!(s.intents_for(&po("PO-1")).await.unwrap().len(), 1);
-    assert!(s.intent(IntentKind::Invoice, "T1").await.unwrap().is_none());
+    assert!(
+        store::testing::intent(s, IntentKind::Invoice, "T1")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let req = DscoRequest {
         request_id: "req-1".into(),
@@ -1421,8 +1456,7 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
     s.update_intents(IntentKind::Create, &updates, t(4), &f)
         .await
         .unwrap();
-    let b2 = s
-        .intent(IntentKind::Create, "PO-B2")
+    let b2 = store::testing::intent(s, IntentKind::Create, "PO-B2")
         .await
         .unwrap()
         .unwrap();
@@ -1431,14 +1465,12 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
     s.put_intents(IntentKind::Create, &intents[1..2], "run-b", t(5), &f, true)
         .await
         .unwrap();
-    let b2 = s
-        .intent(IntentKind::Create, "PO-B2")
+    let b2 = store::testing::intent(s, IntentKind::Create, "PO-B2")
         .await
         .unwrap()
         .unwrap();
     assert_eq!((b2.state, b2.outcome.as_str()), (IntentState::Pending, ""));
-    let b1 = s
-        .intent(IntentKind::Create, "PO-B1")
+    let b1 = store::testing::intent(s, IntentKind::Create, "PO-B1")
         .await
         .unwrap()
         .unwrap();
@@ -1491,7 +1523,7 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
     );
     let o = s.get_order(&po("PO-B2")).await.unwrap().unwrap();
     assert_eq!(o.stage, Stage::Pushed);
-    assert_eq!(o.reason.unwrap().code, "lingxing_not_audited");
+    assert_eq!(o.reason.unwrap().code, ReasonCode::LingxingNotAudited);
 
     // A request's submitted intents, found by its id.
     let submitted = vec![

@@ -8,14 +8,14 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use domain::order::DscoOrderView;
-use domain::{PoNumber, ReasonCode};
+use domain::{PoNumber, Reason};
 use serde_json::Value;
 use store::{EventOutcome, IntentKind};
 
 use super::fmt::{TimeCell, age, dash, kind_label, po_href, stage_label, time};
 use super::layout::{Cx, Layout, error_page, render, store_error};
 use crate::i18n::{Lang, Tr};
-use crate::model::{OrderDetail, reason_sentence};
+use crate::model::OrderDetail;
 
 struct LineView {
     number: String,
@@ -147,8 +147,8 @@ pub(super) fn event_title(tr: &Tr, e: &store::NewEvent, lang: Lang) -> String {
 
 pub(super) fn event_detail(e: &store::NewEvent, lang: Lang) -> String {
     match &e.reason_code {
-        Some(c) if ReasonCode::parse(c).is_some() => reason_sentence(c, &e.detail, lang),
-        _ => e.detail.clone(),
+        Some(c) => Reason::new(*c, e.detail.as_str()).message(lang),
+        None => e.detail.clone(),
     }
 }
 
@@ -368,7 +368,7 @@ pub(super) async fn order(cx: Cx, Path(po): Path<String>) -> Response {
         Some(r) => (
             r.kind.as_str().to_owned(),
             kind_label(&tr, r.kind),
-            r.code.clone(),
+            r.code.as_str().to_owned(),
         ),
         None => Default::default(),
     };

@@ -191,7 +191,7 @@ pub(super) async fn orders(cx: Cx, Query(f): Query<OrdersQuery>) -> Response {
                 Some(x) => (
                     x.kind.as_str().to_owned(),
                     kind_label(&tr, x.kind),
-                    x.code.clone(),
+                    x.code.as_str().to_owned(),
                     x.detail.clone(),
                 ),
                 None => Default::default(),
@@ -294,9 +294,9 @@ pub(super) async fn orders_csv(cx: Cx, Query(f): Query<OrdersQuery>) -> Response
         let (kind, code, subject, msg) = match &r.reason {
             Some(x) => (
                 x.kind.as_str().to_owned(),
-                x.code.clone(),
+                x.code.as_str().to_owned(),
                 x.detail.clone(),
-                reason_sentence(&x.code, &x.detail, lang),
+                reason_sentence(x.code.as_str(), &x.detail, lang),
             ),
             None => Default::default(),
         };

@@ -139,7 +139,7 @@ async fn skip(
     subject: &str,
 ) {
     let mut e = event(p, at, EventOutcome::Skipped);
-    e.reason_code = Some(code.as_str().into());
+    e.reason_code = Some(code);
     e.reason_kind = Some(code.kind());
     e.detail = subject.into();
     s.record_event(&e, Some(at + TimeDelta::minutes(10)), Some(f))
@@ -263,7 +263,7 @@ async fn seed(s: &dyn Store) -> Fence {
         ("PO-H", "SKU-1001", "Hu", now, Stage::Shipped, ReasonCode::MultiBan, "invoice_to_dsco"),
     ];
     for (p, sku, name, at, stage, code, subject) in parked {
-        s.upsert_pulled(&pulled(p, sku, name, at), stage, Some(RUN), at, &f)
+        store::testing::upsert_pulled(s, &pulled(p, sku, name, at), stage, Some(RUN), at, &f)
             .await
             .unwrap();
         skip(s, &f, p, at, code, subject).await;
@@ -271,7 +271,8 @@ async fn seed(s: &dyn Store) -> Fence {
 
     // PO-D: pulled, pushed, acknowledged; its shipment sent and awaiting DSCO's confirmation.
     let t0 = now - TimeDelta::minutes(30);
-    s.upsert_pulled(
+    store::testing::upsert_pulled(
+        s,
         &pulled("PO-D", "SKU-1001", "Dee", t0),
         Stage::Pulled,
         Some(RUN),
@@ -289,7 +290,8 @@ async fn seed(s: &dyn Store) -> Fence {
         Stage::Pushed,
     )
     .await;
-    s.set_lingxing_view(
+    store::testing::set_lingxing_view(
+        s,
         &po("PO-D"),
         Some("S1"),
         &["LX-D1".to_owned()],
@@ -349,7 +351,7 @@ async fn seed(s: &dyn Store) -> Fence {
     )
     .await
     .unwrap();
-    s.add_tracking(&po("PO-D"), &["1ZTRACK1".to_owned()], &f)
+    s.add_trackings(&[(po("PO-D"), vec!["1ZTRACK1".to_owned()])], &f)
         .await
         .unwrap();
     s.finish_run(
@@ -842,7 +844,7 @@ async fn render_time_on_100k_orders() {
             .filter(|(o, s)| *s == Stage::Pulled && o.po.as_str().ends_with('1'))
             .map(|(o, _)| {
                 let mut e = event(o.po.as_str(), base, EventOutcome::Skipped);
-                e.reason_code = Some("sku_unmatched".into());
+                e.reason_code = Some(ReasonCode::SkuUnmatched);
                 e.reason_kind = Some(ReasonKind::NeedsAttention);
                 e.detail = o.skus.trim_end_matches("(1)").to_owned();
                 (e, None)

@@ -184,7 +184,7 @@ fn skip_event(
     let mut e = event(ctx, &o.pulled.po, now);
     e.from_stage = Some(o.stage);
     e.outcome = EventOutcome::Skipped;
-    e.reason_code = Some(reason.code.as_str().to_owned());
+    e.reason_code = Some(reason.code);
     e.reason_kind = Some(kind);
     e.detail = scrub(&reason.subject);
     let next = recheck.unwrap_or_else(|| next_attempt(ctx, kind, o.attempts, now));

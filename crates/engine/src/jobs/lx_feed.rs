@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::lx_view::{LxView, LxViewOrder};
-use domain::order::LxOrderStatus;
 use domain::{PoNumber, Stage};
 use lingxing::{Order, OrderListQuery};
 use store::OrderRecord;
@@ -52,7 +51,7 @@ fn entry(o: &Order) -> LxViewOrder {
     LxViewOrder {
         moved: Some(moved_since_audit(o)),
         no: o.global_order_no.clone(),
-        status: LxOrderStatus::from_code(o.status.code()),
+        status: o.status,
         updated: o.update_time.map(whole_seconds),
     }
 }

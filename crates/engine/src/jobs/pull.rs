@@ -284,7 +284,7 @@ fn read_order(raw: Box<RawValue>) -> Result<(DscoOrderView, PulledOrder), Unread
                 })
                 .unwrap_or_else(|| format!("payload:{:016x}", fnv1a(payload.get())));
             return Err(UnreadableOrder {
-                reason_code: ReasonCode::PoMissing.as_str().to_owned(),
+                reason_code: ReasonCode::PoMissing,
                 detail: format!("dscoOrderId {id}: {e}"),
                 dsco_order_id: id,
                 payload,
@@ -523,10 +523,9 @@ async fn retry_cancels(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> 
         // Verified (for an unclear cancel): LingXing shows every order of it cancelled.
         let verified = found.as_ref().map(|found| {
             let cancelled = |n: &String| {
-                found.iter().any(|o| {
-                    &o.global_order_no == n
-                        && domain::order::LxOrderStatus::from_code(o.status.code()).is_cancelled()
-                })
+                found
+                    .iter()
+                    .any(|o| &o.global_order_no == n && o.status.is_cancelled())
             };
             !nos.is_empty() && nos.iter().all(cancelled)
         });

@@ -210,7 +210,7 @@ impl BatchSql {
                     ("skus", TEXT),
                 ])
             )),
-            // As `upsert_pulled_in!`: DSCO's fields merged, nothing a later stage wrote touched.
+            // A pull's refresh: DSCO's fields merged, nothing a later stage wrote touched.
             orders_refresh: s(format!(
                 "{with}UPDATE orders SET dsco_order_id = COALESCE(j.dsco_order_id, orders.dsco_order_id), \
                    retailer_id = COALESCE(j.retailer_id, orders.retailer_id), \

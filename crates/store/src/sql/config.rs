@@ -27,40 +27,36 @@ macro_rules! bump_sku_version {
     }};
 }
 
+/// The stored config versions, as `stored_config` reads them.
+macro_rules! config_select {
+    () => {
+        "SELECT version, config, actor, reason, created_at FROM runtime_config"
+    };
+}
+
 #[allow(clippy::too_many_arguments)]
 #[async_trait]
 impl ConfigStore for SqlStore {
     async fn runtime_config(&self) -> Result<Option<StoredConfig>> {
-        with_pool!(self, p => {
-            let row = sqlx::query(
-                "SELECT version, config, actor, reason, created_at FROM runtime_config ORDER BY version DESC LIMIT 1",
-            )
-            .fetch_optional(p)
-            .await?;
-            row.as_ref().map(stored_config).transpose()
-        })
+        Ok(self.runtime_config_history(1).await?.pop())
     }
 
     async fn runtime_config_history(&self, limit: u32) -> Result<Vec<StoredConfig>> {
         with_pool!(self, p => {
-            let rows = sqlx::query(
-                "SELECT version, config, actor, reason, created_at FROM runtime_config ORDER BY version DESC LIMIT $1",
-            )
-            .bind(i64::from(limit))
-            .fetch_all(p)
-            .await?;
+            let rows = sqlx::query(concat!(config_select!(), " ORDER BY version DESC LIMIT $1"))
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await?;
             rows.iter().map(stored_config).collect()
         })
     }
 
     async fn runtime_config_at(&self, version: i64) -> Result<Option<StoredConfig>> {
         with_pool!(self, p => {
-            let row = sqlx::query(
-                "SELECT version, config, actor, reason, created_at FROM runtime_config WHERE version = $1",
-            )
-            .bind(version)
-            .fetch_optional(p)
-            .await?;
+            let row = sqlx::query(concat!(config_select!(), " WHERE version = $1"))
+                .bind(version)
+                .fetch_optional(p)
+                .await?;
             row.as_ref().map(stored_config).transpose()
         })
     }
@@ -107,14 +103,7 @@ impl ConfigStore for SqlStore {
                 .bind(ms(now))
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'config.save', $3, $4, $5)")
-                .bind(ms(now))
-                .bind(actor)
-                .bind(format!("runtime_config v{next}"))
-                .bind(reason)
-                .bind(&text)
-                .execute(&mut *tx)
-                .await?;
+            audit_in!(tx, now, actor, "config.save", format!("runtime_config v{next}"), reason, &text);
             tx.commit().await?;
             Ok(())
         });
@@ -192,14 +181,8 @@ impl ConfigStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'sku.replace', $3, $4, $5)")
-                .bind(ms(now))
-                .bind(actor)
-                .bind(format!("mapping.sku v{}", expected_version + 1))
-                .bind(reason)
-                .bind(&detail)
-                .execute(&mut *tx)
-                .await?;
+            let target = format!("mapping.sku v{}", expected_version + 1);
+            audit_in!(tx, now, actor, "sku.replace", target, reason, &detail);
             tx.commit().await?;
         });
         Ok(expected_version + 1)
@@ -231,14 +214,7 @@ impl ConfigStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'sku.set_manual', $3, $4, $5)")
-                .bind(ms(now))
-                .bind(actor)
-                .bind(dsco_sku)
-                .bind(reason)
-                .bind(&detail)
-                .execute(&mut *tx)
-                .await?;
+            audit_in!(tx, now, actor, "sku.set_manual", dsco_sku, reason, &detail);
             tx.commit().await?;
         });
         Ok(expected_version + 1)

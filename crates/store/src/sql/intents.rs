@@ -5,52 +5,6 @@ use super::*;
 #[allow(clippy::too_many_arguments)]
 #[async_trait]
 impl IntentStore for SqlStore {
-    async fn put_intent(
-        &self,
-        kind: IntentKind,
-        key: &str,
-        po: &PoNumber,
-        payload: &Value,
-        run_id: &str,
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<Intent> {
-        let one = NewIntent {
-            key: key.to_owned(),
-            po: po.clone(),
-            payload: payload.clone(),
-        };
-        self.put_intents(kind, std::slice::from_ref(&one), run_id, now, fence, false)
-            .await?;
-        self.intent(kind, key)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt {
-                table: "intents",
-                detail: format!(
-                    "{} {key} missing right after it was recorded",
-                    kind.as_str()
-                ),
-            })
-    }
-
-    async fn update_intent(
-        &self,
-        kind: IntentKind,
-        key: &str,
-        state: IntentState,
-        outcome: &str,
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<()> {
-        let one = IntentUpdate {
-            key: key.to_owned(),
-            state,
-            outcome: outcome.to_owned(),
-        };
-        self.update_intents(kind, std::slice::from_ref(&one), now, fence)
-            .await
-    }
-
     async fn update_intents(
         &self,
         kind: IntentKind,
@@ -136,17 +90,6 @@ impl IntentStore for SqlStore {
             }
         });
         Ok(())
-    }
-
-    async fn intent(&self, kind: IntentKind, key: &str) -> Result<Option<Intent>> {
-        with_pool!(self, p => {
-            let row = sqlx::query(concat!("SELECT ", intent_cols!(), " FROM intents WHERE kind = $1 AND key = $2"))
-                .bind(kind.as_str())
-                .bind(key)
-                .fetch_optional(p)
-                .await?;
-            row.map(|r| intent_from(&r)).transpose()
-        })
     }
 
     async fn intents(&self, kind: IntentKind, keys: &[String]) -> Result<BTreeMap<String, Intent>> {

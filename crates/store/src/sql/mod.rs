@@ -9,15 +9,16 @@
 //! database are errors of their own (`StoreError::DiskFull`, `ReadOnly`) that say what to do; the
 //! runner records them with the run and `/readyz` shows them. The batch forms (`put_intents`,
 //! `update_intents`, `record_events`, `cas_stages`, `set_lingxing_views`, `upsert_pulled_many`)
-//! apply a whole batch in one fenced transaction with the same per-item rules as the single forms,
-//! which delegate to them: a job writes a far-side call's intents, its outcome and its orders'
+//! apply a whole batch in one fenced transaction with the same per-item rules as the items applied
+//! one at a time (there are no single-item forms; `store::testing` has one-item helpers over the
+//! batch forms for tests): a job writes a far-side call's intents, its outcome and its orders'
 //! skips in three transactions, not three per order. Each batch form is set-based: its items travel
 //! as one JSON parameter per chunk of 500 (`jsonb_each` on SQLite, converting the list to JSONB
 //! once; `jsonb_to_recordset` on PostgreSQL), written straight to JSON text by `item!` (pulled
 //! payloads, kilobytes each, are bound as parameters of one multi-row upsert instead), and cost a
 //! handful of statements per chunk, whatever their number; a PO named twice in one batch is
-//! resolved in Rust so that the result equals the one-by-one calls (tests compare the two on twin
-//! stores). In the jobs, a pass over a batch collects its decisions (`Outcomes`: skips and stage
+//! resolved in Rust so that the result equals one-item calls in sequence (tests compare the two on
+//! twin stores). In the jobs, a pass over a batch collects its decisions (`Outcomes`: skips and stage
 //! moves) and writes them when the pass ends, and reads what it needs per batch (`lingxing_views`,
 //! `intents`, `intents_of` for the intent kinds it uses, `orders_by_po`, or only `stages_of` /
 //! `payloads_of` when that is all it needs); decisions lost to a crash are made again next run from
@@ -42,7 +43,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::order::RawJson;
-use domain::{JobName, PoNumber, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger};
+use domain::{
+    JobName, PoNumber, ReasonCode, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger,
+};
 use serde_json::Value;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -113,6 +116,23 @@ macro_rules! fenced {
             $tx.commit().await?;
             out
         })
+    };
+}
+
+/// Inside a transaction: appends one entry to the audit log (`$detail` as JSON text).
+macro_rules! audit_in {
+    ($tx:expr, $at:expr, $actor:expr, $action:expr, $target:expr, $reason:expr, $detail:expr $(,)?) => {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(ms($at))
+        .bind($actor)
+        .bind($action)
+        .bind($target)
+        .bind($reason)
+        .bind($detail)
+        .execute(&mut *$tx)
+        .await?
     };
 }
 
@@ -268,17 +288,6 @@ fn distinct_runs<'a, T>(items: &'a [T], key: impl Fn(&'a T) -> &'a str) -> Vec<R
 }
 
 /// A JSON array of strings (for the `IN` lists of [`BatchSql`]).
-/// An order's stored LingXing view (`Null` when none) and when it was read.
-fn view_from(r: &impl Cols) -> Result<(Value, Option<DateTime<Utc>>)> {
-    let text = r.s("lx_snapshot")?;
-    let v = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    };
-    Ok((v, oat("orders", r.oi64("lx_checked_at")?)?))
-}
-
 fn json_strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     let list: Vec<&str> = items.into_iter().collect();
     serde_json::to_string(&list).expect("strings serialize")
@@ -424,6 +433,15 @@ fn stage_of(table: &'static str, n: i64) -> Result<Stage> {
     })
 }
 
+/// A stored reason code: one of the catalogue's (codes are only ever added to it), else
+/// `Corrupt` naming the column and the value.
+fn reason_code_of(table: &'static str, v: &str) -> Result<ReasonCode> {
+    ReasonCode::parse(v).ok_or_else(|| StoreError::Corrupt {
+        table,
+        detail: format!("reason_code `{v}` is not in the reason catalogue"),
+    })
+}
+
 fn split_list(s: &str) -> Vec<String> {
     s.split(',')
         .filter(|x| !x.is_empty())
@@ -499,7 +517,7 @@ fn order_from(r: &impl Cols) -> Result<OrderRecord> {
 fn reason_in(r: &impl Cols) -> Result<Option<OrderReason>> {
     Ok(match (r.os("reason_code")?, r.os("reason_kind")?) {
         (Some(code), Some(kind)) => Some(OrderReason {
-            code,
+            code: reason_code_of("orders", &code)?,
             kind: parse("orders", &kind)?,
             detail: r.os("reason_detail")?.unwrap_or_default(),
         }),
@@ -549,7 +567,10 @@ fn event_from(r: &impl Cols) -> Result<OrderEvent> {
                 table: T,
                 detail: "outcome".into(),
             })?,
-            reason_code: r.os("reason_code")?,
+            reason_code: r
+                .os("reason_code")?
+                .map(|c| reason_code_of(T, &c))
+                .transpose()?,
             reason_kind: kind.map(|k| parse::<ReasonKind>(T, &k)).transpose()?,
             detail: r.s("detail")?,
         },
@@ -811,6 +832,23 @@ impl Store for SqlStore {
 }
 
 // After the macros above, which they use.
+impl SqlStore {
+    /// Clears the dirty marks of `pos`, unfenced (for `testing::clear_dirty` only).
+    pub(crate) async fn clear_dirty(&self, pos: &[PoNumber]) -> Result<()> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            for po in pos {
+                sqlx::query("UPDATE orders SET dirty = 0 WHERE po = $1")
+                    .bind(po.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
 mod batch;
 mod config;
 mod intents;

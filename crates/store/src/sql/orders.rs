@@ -19,7 +19,7 @@ macro_rules! insert_event {
         .bind(e.from_stage.map(|s| s.number()))
         .bind(e.to_stage.map(|s| s.number()))
         .bind(e.outcome.as_str())
-        .bind(e.reason_code.as_deref())
+        .bind(e.reason_code.map(|c| c.as_str()))
         .bind(e.reason_kind.map(|k| k.as_str()))
         .bind(&e.detail)
         .execute(&mut *$tx)
@@ -61,7 +61,7 @@ macro_rules! record_event_in {
                 "UPDATE orders SET reason_code = $1, reason_kind = $2, reason_detail = $3, attempts = attempts + 1, \
                    next_attempt_at = $4, updated_at = $5, dirty = 0 WHERE po = $6",
             )
-            .bind(e.reason_code.as_deref())
+            .bind(e.reason_code.map(|c| c.as_str()))
             .bind(e.reason_kind.map(|k| k.as_str()))
             .bind(&e.detail)
             .bind(next_attempt_at.map(ms).unwrap_or(0))
@@ -73,114 +73,8 @@ macro_rules! record_event_in {
     }};
 }
 
-/// Inside a write transaction: merges one pulled order (see `OrderStore::upsert_pulled`); evaluates
-/// to its `Upserted`.
-macro_rules! upsert_pulled_in {
-    ($tx:expr, $o:expr, $initial:expr, $run_id:expr, $now:expr, $fence:expr) => {{
-        let o: &PulledOrder = $o;
-        let initial_stage: Stage = $initial;
-        let run_id: Option<&str> = $run_id;
-        let now: DateTime<Utc> = $now;
-        let fence: &Fence = $fence;
-        let payload = o.payload.get().to_owned();
-            let existing = sqlx::query("SELECT stage FROM orders WHERE po = $1")
-                .bind(o.po.as_str())
-                .fetch_optional(&mut *$tx)
-                .await?
-                .map(|r| r.i64("stage"))
-                .transpose()?;
-            let out = match existing {
-                Some(stage) => {
-                    // The payload first, written only when it changed; then, only then, the
-                    // order's DSCO fields (all read from the payload) and its dirty mark. Merge
-                    // only: stage and everything later stages wrote (LingXing numbers, tracking,
-                    // invoice, reason) are left alone.
-                    let wrote = sqlx::query(PAYLOAD_UPSERT)
-                        .bind(o.po.as_str())
-                        .bind(&payload)
-                        .fetch_optional(&mut *$tx)
-                        .await?
-                        .is_some();
-                    if wrote {
-                        sqlx::query(
-                            "UPDATE orders SET dsco_order_id = COALESCE($1, dsco_order_id), retailer_id = COALESCE($2, retailer_id), \
-                               dsco_status = COALESCE($3, dsco_status), dsco_lifecycle = COALESCE($4, dsco_lifecycle), \
-                               dsco_created_at = COALESCE($5, dsco_created_at), dsco_updated_at = COALESCE($6, dsco_updated_at), \
-                               warehouse_code = COALESCE($7, warehouse_code), service_level = COALESCE($8, service_level), \
-                               skus = $9, dirty = 1, marks = marks + 1, updated_at = $10 WHERE po = $11",
-                        )
-                        .bind(o.dsco_order_id.as_deref())
-                        .bind(o.retailer_id.as_deref())
-                        .bind(o.dsco_status.as_deref())
-                        .bind(o.dsco_lifecycle.as_deref())
-                        .bind(o.dsco_created_at.map(ms))
-                        .bind(o.dsco_updated_at.map(ms))
-                        .bind(o.warehouse_code.as_deref())
-                        .bind(o.service_level.as_deref())
-                        .bind(&o.skus)
-                        .bind(ms(now))
-                        .bind(o.po.as_str())
-                        .execute(&mut *$tx)
-                        .await?;
-                    }
-                    Upserted::Refreshed(stage_of("orders", stage)?)
-                }
-                None => {
-                    sqlx::query(
-                        "INSERT INTO orders (po, dsco_order_id, retailer_id, stage, dsco_status, dsco_lifecycle, \
-                           dsco_created_at, dsco_updated_at, warehouse_code, service_level, skus, \
-                           stage_entered_at, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12)",
-                    )
-                    .bind(o.po.as_str())
-                    .bind(o.dsco_order_id.as_deref())
-                    .bind(o.retailer_id.as_deref())
-                    .bind(initial_stage.number())
-                    .bind(o.dsco_status.as_deref())
-                    .bind(o.dsco_lifecycle.as_deref())
-                    .bind(o.dsco_created_at.map(ms))
-                    .bind(o.dsco_updated_at.map(ms))
-                    .bind(o.warehouse_code.as_deref())
-                    .bind(o.service_level.as_deref())
-                    .bind(&o.skus)
-                    .bind(ms(now))
-                    .execute(&mut *$tx)
-                    .await?;
-                    sqlx::query(PAYLOAD_UPSERT)
-                        .bind(o.po.as_str())
-                        .bind(&payload)
-                        .execute(&mut *$tx)
-                        .await?;
-                    sqlx::query(
-                        "INSERT INTO order_events (po, at, last_at, count, job, run_id, from_stage, to_stage, outcome, detail) \
-                         VALUES ($1, $2, $2, 1, $3, $4, NULL, $5, $6, $7)",
-                    )
-                    .bind(o.po.as_str())
-                    .bind(ms(now))
-                    .bind(fence.job.as_str())
-                    .bind(run_id)
-                    .bind(initial_stage.number())
-                    .bind(EventOutcome::Pulled.as_str())
-                    .bind(format!(
-                        "DSCO status {}",
-                        o.dsco_status.as_deref().unwrap_or("unknown")
-                    ))
-                    .execute(&mut *$tx)
-                    .await?;
-                    Upserted::Inserted(initial_stage)
-                }
-            };
-        out
-    }};
-}
-
-/// Stores an order's DSCO payload, writing it only when it changed; answers the PO when it wrote.
-const PAYLOAD_UPSERT: &str = "INSERT INTO order_payloads (po, payload) VALUES ($1, $2) \
-     ON CONFLICT (po) DO UPDATE SET payload = excluded.payload \
-     WHERE order_payloads.payload <> excluded.payload RETURNING po";
-
-/// [`PAYLOAD_UPSERT`] for `n` orders at once (`$1, $2` the first PO and payload, and so on);
-/// answers the POs whose payload it wrote (new or changed).
+/// Stores the DSCO payloads of `n` orders at once (`$1, $2` the first PO and payload, and so
+/// on), writing each only when it changed; answers the POs whose payload it wrote (new or changed).
 fn payloads_upsert(n: usize) -> String {
     let mut sql = String::with_capacity(160 + n * 16);
     sql.push_str("INSERT INTO order_payloads (po, payload) VALUES ");
@@ -221,7 +115,7 @@ fn event_item(idx: usize, e: &NewEvent, count: i64, last_at: i64, run_id: Option
         "from_stage": e.from_stage.map(|s| s.number()),
         "to_stage": e.to_stage.map(|s| s.number()),
         "outcome": e.outcome.as_str(),
-        "reason_code": e.reason_code.as_deref(),
+        "reason_code": e.reason_code.map(|c| c.as_str()),
         "reason_kind": e.reason_kind.map(|k| k.as_str()),
         "detail": e.detail,
     })
@@ -230,20 +124,6 @@ fn event_item(idx: usize, e: &NewEvent, count: i64, last_at: i64, run_id: Option
 #[allow(clippy::too_many_arguments)]
 #[async_trait]
 impl OrderStore for SqlStore {
-    async fn upsert_pulled(
-        &self,
-        o: &PulledOrder,
-        initial_stage: Stage,
-        run_id: Option<&str>,
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<Upserted> {
-        fenced!(self, fence, tx => {
-            let out = upsert_pulled_in!(tx, o, initial_stage, run_id, now, fence);
-            Ok(out)
-        })
-    }
-
     async fn upsert_pulled_many(
         &self,
         orders: &[(PulledOrder, Stage)],
@@ -254,9 +134,9 @@ impl OrderStore for SqlStore {
         if orders.is_empty() {
             return Ok(Vec::new());
         }
-        /// What the items of one PO in a chunk amount to: the merge of `upsert_pulled_in!`
-        /// applied in sequence (a field takes the last value that is not `None`; skus and
-        /// payload the last), and whether a payload changed between two of them.
+        /// What the items of one PO in a chunk amount to: their merges applied in sequence (a
+        /// field takes the last value that is not `None`; skus and payload the last), and
+        /// whether a payload changed between two of them.
         /// Borrowed from the input until a second item of the PO has to be merged in.
         struct Merged<'a> {
             first: usize,
@@ -534,14 +414,8 @@ impl OrderStore for SqlStore {
                 detail: format!("stage forced by {actor}: {reason}"),
             };
             insert_event!(tx, &e);
-            sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'order.force_stage', $3, $4, $5)")
-                .bind(ms(now))
-                .bind(actor)
-                .bind(po.as_str())
-                .bind(reason)
-                .bind(serde_json::json!({ "from": from.number(), "to": to.number() }).to_string())
-                .execute(&mut *tx)
-                .await?;
+            let detail = serde_json::json!({ "from": from.number(), "to": to.number() }).to_string();
+            audit_in!(tx, now, actor, "order.force_stage", po.as_str(), reason, detail);
             tx.commit().await?;
             Ok(from)
         })
@@ -686,7 +560,7 @@ impl OrderStore for SqlStore {
                         .map(|r| {
                             item!({
                                 "po": r.e.po.as_str(),
-                                "reason_code": r.e.reason_code.as_deref(),
+                                "reason_code": r.e.reason_code.map(|c| c.as_str()),
                                 "reason_kind": r.e.reason_kind.map(|k| k.as_str()),
                                 "detail": r.e.detail,
                                 "inc": r.inc,
@@ -709,26 +583,6 @@ impl OrderStore for SqlStore {
                 .fetch_all(p)
                 .await?;
             rows.iter().map(event_from).collect()
-        })
-    }
-
-    async fn due_orders(
-        &self,
-        stage: Stage,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<OrderRecord>> {
-        with_pool!(self, p => {
-            let rows = sqlx::query(concat!(
-                "SELECT ", order_cols!(), " FROM orders WHERE stage = $1 AND next_attempt_at <= $2 \
-                 ORDER BY stage_entered_at, po LIMIT $3"
-            ))
-            .bind(stage.number())
-            .bind(ms(now))
-            .bind(limit as i64)
-            .fetch_all(p)
-            .await?;
-            rows.iter().map(order_from).collect()
         })
     }
 
@@ -862,34 +716,6 @@ impl OrderStore for SqlStore {
         })
     }
 
-    async fn clear_dirty(&self, po: &PoNumber, fence: &Fence) -> Result<()> {
-        fenced!(self, fence, tx => {
-            sqlx::query("UPDATE orders SET dirty = 0 WHERE po = $1").bind(po.as_str()).execute(&mut *tx).await?;
-        });
-        Ok(())
-    }
-
-    async fn set_lingxing_view(
-        &self,
-        po: &PoNumber,
-        store_id: Option<&str>,
-        order_nos: &[String],
-        snapshot: &Value,
-        now: DateTime<Utc>,
-        fence: &Fence,
-    ) -> Result<bool> {
-        let one = LingxingView {
-            po: po.clone(),
-            store_id: store_id.map(str::to_owned),
-            order_nos: order_nos.to_vec(),
-            snapshot: LxView::from_value(snapshot),
-        };
-        let changed = self
-            .set_lingxing_views(std::slice::from_ref(&one), now, fence)
-            .await?;
-        Ok(changed.first().copied().unwrap_or(false))
-    }
-
     async fn set_lingxing_views(
         &self,
         views: &[LingxingView],
@@ -988,29 +814,6 @@ impl OrderStore for SqlStore {
             );
         });
         Ok(out)
-    }
-
-    async fn lingxing_view(&self, po: &PoNumber) -> Result<(Value, Option<DateTime<Utc>>)> {
-        with_pool!(self, p => {
-            let row = sqlx::query("SELECT lx_snapshot, lx_checked_at FROM orders WHERE po = $1")
-                .bind(po.as_str())
-                .fetch_optional(p)
-                .await?;
-            match row {
-                None => Ok((Value::Null, None)),
-                Some(r) => view_from(&r),
-            }
-        })
-    }
-
-    async fn add_tracking(&self, po: &PoNumber, tracking: &[String], fence: &Fence) -> Result<()> {
-        self.add_trackings(&[(po.clone(), tracking.to_vec())], fence)
-            .await
-    }
-
-    async fn set_invoice_id(&self, po: &PoNumber, invoice_id: &str, fence: &Fence) -> Result<()> {
-        self.set_invoice_ids(&[(po.clone(), invoice_id.to_owned())], fence)
-            .await
     }
 
     async fn add_trackings(&self, items: &[(PoNumber, Vec<String>)], fence: &Fence) -> Result<()> {
@@ -1115,7 +918,7 @@ impl OrderStore for SqlStore {
                 )
                 .bind(&u.dsco_order_id)
                 .bind(ms(now))
-                .bind(&u.reason_code)
+                .bind(u.reason_code.as_str())
                 .bind(&u.detail)
                 .bind(u.payload.get())
                 .execute(&mut *tx)
@@ -1171,7 +974,7 @@ impl OrderStore for SqlStore {
                     Ok(UnreadableOrderRecord {
                         order: UnreadableOrder {
                             dsco_order_id: r.s("dsco_order_id")?,
-                            reason_code: r.s("reason_code")?,
+                            reason_code: reason_code_of(T, &r.s("reason_code")?)?,
                             detail: r.s("detail")?,
                             payload: RawJson::from_store(r.s("payload")?),
                         },

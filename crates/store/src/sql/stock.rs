@@ -227,14 +227,8 @@ impl StockStore for SqlStore {
                 .bind(reason)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, 'stock.release', $3, $4, $5)")
-                    .bind(ms(now))
-                    .bind(actor)
-                    .bind(ids.join(","))
-                    .bind(reason)
-                    .bind(serde_json::json!({ "runs": ids }).to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                let detail = serde_json::json!({ "runs": ids }).to_string();
+                audit_in!(tx, now, actor, "stock.release", ids.join(","), reason, detail);
             }
             tx.commit().await?;
         });

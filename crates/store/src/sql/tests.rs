@@ -241,3 +241,41 @@ async fn batch_statements_loop_over_the_items_not_the_tables() {
         }
     }
 }
+
+/// A stored reason code outside the catalogue reads as `Corrupt`, naming the column and the
+/// value (the catalogue only ever grows, so only a damaged row can hold one).
+#[tokio::test]
+async fn an_unknown_stored_reason_code_is_named_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/codes.db", dir.path().display());
+    let store = SqlStore::connect(&url).await.unwrap();
+    let Pool::Sqlite(pool) = &store.pool else {
+        unreachable!()
+    };
+    sqlx::query(
+        "INSERT INTO orders (po, stage, skus, reason_code, reason_kind, stage_entered_at, created_at, updated_at) \
+         VALUES ('PO-X', 2, '', 'no_such_code', 'waiting', 0, 0, 0)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let err = store
+        .get_order(&PoNumber::parse("PO-X").unwrap())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            StoreError::Corrupt {
+                table: "orders",
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("reason_code") && text.contains("no_such_code"),
+        "{text}"
+    );
+}

@@ -168,25 +168,22 @@ impl World {
                 "modify_time": fmt_local(p.modify_time),
             })
         };
+        // A cursor is the position after the last row returned; an offset, the first row's.
+        let start = body
+            .get(if use_cursor { "cursor_id" } else { "offset" })
+            .and_then(num)
+            .unwrap_or(0)
+            .max(0) as usize;
+        let list: Vec<Value> = rows
+            .iter()
+            .skip(start)
+            .take(length)
+            .map(|p| render(p))
+            .collect();
         let data = if use_cursor {
-            // The cursor is the position after the last row returned.
-            let cursor = body.get("cursor_id").and_then(num).unwrap_or(0).max(0) as usize;
-            let list: Vec<Value> = rows
-                .iter()
-                .skip(cursor)
-                .take(length)
-                .map(|p| render(p))
-                .collect();
-            let next = cursor + list.len();
+            let next = start + list.len();
             json!({"has_next": next < rows.len(), "next_cursor_id": next, "list": list})
         } else {
-            let offset = body.get("offset").and_then(num).unwrap_or(0).max(0) as usize;
-            let list: Vec<Value> = rows
-                .iter()
-                .skip(offset)
-                .take(length)
-                .map(|p| render(p))
-                .collect();
             json!({"total": rows.len().to_string(), "list": list})
         };
         self.ok_envelope(now, "操作成功", data)
