@@ -114,7 +114,10 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         Command::Stock { command } => crate::stock_cmd::stock(&settings, command).await,
         Command::Sku { command } => crate::stock_cmd::sku(&settings, command).await,
         Command::Writes { command } => crate::writes_cmd::writes(&settings, command).await,
-        Command::Sim { .. } | Command::Demo(_) | Command::Bench { .. } | Command::Console { .. } => {
+        Command::Sim { .. }
+        | Command::Demo(_)
+        | Command::Bench { .. }
+        | Command::Console { .. } => {
             unreachable!("handled above")
         }
     }

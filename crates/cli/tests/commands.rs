@@ -1060,7 +1060,11 @@ fn writes_off_and_on_save_a_version_and_audit_the_actor() {
     let env = env_with("");
     let out = bin(&env, &["writes", "off", "--reason", "carrier outage"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("writes off: saved runtime config v1"), "{}", text(&out));
+    assert!(
+        text(&out).contains("writes off: saved runtime config v1"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(export_json(&env)["writes_enabled"], json!(false));
     let off = audit(&env);
     let entry = off.iter().find(|r| r.entry.action == "writes.off").unwrap();
@@ -1079,7 +1083,14 @@ fn writes_off_and_on_save_a_version_and_audit_the_actor() {
 
     let out = bin(
         &env,
-        &["writes", "on", "--reason", "carrier back", "--actor", "li.lei"],
+        &[
+            "writes",
+            "on",
+            "--reason",
+            "carrier back",
+            "--actor",
+            "li.lei",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(export_json(&env)["writes_enabled"], json!(true));

@@ -855,7 +855,10 @@ fn console_users_load_and_their_hashes_never_show() {
     assert!(!export.contains(phc_tail), "{export}");
     assert!(!export.contains("$argon2id$"), "{export}");
     assert!(export.contains("name = \"li.lei\""), "{export}");
-    assert!(export.contains(&format!("password_hash = \"{REDACTED}\"")), "{export}");
+    assert!(
+        export.contains(&format!("password_hash = \"{REDACTED}\"")),
+        "{export}"
+    );
     // Loading the export is refused at the placeholder, naming the user's key.
     let err = load(&export, &[]).unwrap_err();
     assert!(err.at("console.users[0].password_hash").is_some(), "{err}");
@@ -878,7 +881,11 @@ fn the_predecessors_password_is_the_user_admin() {
 fn bad_console_users_are_named_by_index_and_key() {
     let hash = console::hash_password("correct horse battery").unwrap();
     let cases = [
-        (users_file("hunter2", ""), "console.users[0].password_hash", "hash-password"),
+        (
+            users_file("hunter2", ""),
+            "console.users[0].password_hash",
+            "hash-password",
+        ),
         (
             users_file(&hash, "").replace("role = \"viewer\"", "role = \"root\""),
             "console.users[1].role",
@@ -905,7 +912,8 @@ fn bad_console_users_are_named_by_index_and_key() {
             "console.login is `always`",
         ),
         (
-            users_file(&hash, "").replace("role = \"admin\"\n", "role = \"admin\"\nemail = \"x\"\n"),
+            users_file(&hash, "")
+                .replace("role = \"admin\"\n", "role = \"admin\"\nemail = \"x\"\n"),
             "console.users[0].email",
             "unknown key",
         ),

@@ -96,7 +96,10 @@ pub const ZH: Catalogue = &[
         "提交的表单过大（上限 1 MiB）；没有执行任何操作。",
     ),
     ("act.bad_form", "表单字段无法读取"),
-    ("act.no_reason", "请填写原因（记入审计日志）；没有执行任何操作。"),
+    (
+        "act.no_reason",
+        "请填写原因（记入审计日志）；没有执行任何操作。",
+    ),
     ("login.title", "登录"),
     ("login.name", "用户名"),
     ("login.password", "密码"),
@@ -112,7 +115,10 @@ pub const ZH: Catalogue = &[
         "login.limited",
         "登录失败次数过多（15 分钟内 10 次）：请 15 分钟后再试。本次尝试未检查密码。",
     ),
-    ("login.ended", "会话已结束（长时间未操作或已退出），请重新登录。"),
+    (
+        "login.ended",
+        "会话已结束（长时间未操作或已退出），请重新登录。",
+    ),
     ("login.required", "请先登录；没有执行任何操作。"),
     (
         "writes.banner",
@@ -365,7 +371,10 @@ pub const EN: Catalogue = &[
         "The form is too large (1 MiB at most); nothing was done.",
     ),
     ("act.bad_form", "A form field cannot be read"),
-    ("act.no_reason", "Say why (it is kept in the audit log); nothing was done."),
+    (
+        "act.no_reason",
+        "Say why (it is kept in the audit log); nothing was done.",
+    ),
     ("login.title", "Log in"),
     ("login.name", "User name"),
     ("login.password", "Password"),
@@ -381,7 +390,10 @@ pub const EN: Catalogue = &[
         "login.limited",
         "Too many failed attempts (10 in 15 minutes): try again in 15 minutes. The password of this attempt was not checked.",
     ),
-    ("login.ended", "Your session ended (idle too long, or logged out): log in again."),
+    (
+        "login.ended",
+        "Your session ended (idle too long, or logged out): log in again.",
+    ),
     ("login.required", "Log in first; nothing was done."),
     (
         "writes.banner",

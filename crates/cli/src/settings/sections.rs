@@ -614,7 +614,10 @@ fn parse_users(v: Option<&Value>, cx: &mut Cx) -> Option<Vec<ConsoleUser>> {
         let Value::Table(t) = item else {
             cx.bad(
                 format!("console.users[{i}]"),
-                format!("must be a table with name, role, password_hash, got {}", kind(item)),
+                format!(
+                    "must be a table with name, role, password_hash, got {}",
+                    kind(item)
+                ),
             );
             continue;
         };

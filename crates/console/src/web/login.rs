@@ -268,7 +268,9 @@ impl Auth {
         } else {
             ""
         };
-        let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+        let age = max_age
+            .map(|a| format!("; Max-Age={a}"))
+            .unwrap_or_default();
         HeaderValue::from_str(&format!(
             "{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict{secure}{age}"
         ))
@@ -442,7 +444,6 @@ pub(super) async fn logout(
     }
     res
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -109,9 +109,7 @@ pub fn console_router_with_login(engine: Arc<Engine>, cfg: ConsoleConfig, login:
 }
 
 fn auth(login: Login) -> Option<Arc<login::Auth>> {
-    login
-        .required()
-        .then(|| Arc::new(login::Auth::new(login)))
+    login.required().then(|| Arc::new(login::Auth::new(login)))
 }
 
 fn router(pages: Pages) -> Router {
@@ -180,7 +178,10 @@ mod tests {
         assert!(check_listen("127.0.0.1:8080".parse().unwrap(), &none).is_ok());
         assert!(check_listen("[::1]:8080".parse().unwrap(), &none).is_ok());
         let e = check_listen("0.0.0.0:8080".parse().unwrap(), &none).unwrap_err();
-        assert!(e.contains("console.listen") && e.contains("console.users"), "{e}");
+        assert!(
+            e.contains("console.listen") && e.contains("console.users"),
+            "{e}"
+        );
         let login = Login::new(vec![User {
             name: "ops".into(),
             role: Role::Admin,
