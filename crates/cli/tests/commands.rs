@@ -1100,3 +1100,70 @@ fn writes_off_and_on_save_a_version_and_audit_the_actor() {
     assert_eq!(entry.entry.detail["from_version"], json!(1));
     assert_eq!(entry.entry.detail["to_version"], json!(2));
 }
+
+/// A raw `POST path` of a form with `cookie`; the raw response.
+fn post_form(addr: &str, path: &str, cookie: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The service's logs name logins (failed and not) but never the password or its hash.
+#[test]
+fn logs_never_show_a_password_or_its_hash() {
+    let password = "correct horse battery";
+    let hash = console::hash_password(password).unwrap();
+    let port = free_port();
+    let env = env_with(&format!(
+        "[console]\nlisten = \"0.0.0.0:{port}\"\n[[console.users]]\nname = \"ops\"\nrole = \"admin\"\npassword_hash = \"{hash}\"\n[logging]\nlevel = \"debug\"\n"
+    ));
+    let child = spawn_run(&env);
+    let addr = format!("127.0.0.1:{port}");
+    let form = get_when_up(&addr, "/login");
+    assert!(form.starts_with("HTTP/1.1 200"), "{form}");
+    let csrf = form
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: dl_csrf="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let cookie = format!("dl_csrf={csrf}");
+    let wrong = post_form(
+        &addr,
+        "/login",
+        &cookie,
+        &format!("csrf={csrf}&name=ops&password=wrong-guess-123"),
+    );
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let right = post_form(
+        &addr,
+        "/login",
+        &cookie,
+        &format!("csrf={csrf}&name=ops&password=correct+horse+battery&next=%2Faudit"),
+    );
+    assert!(right.starts_with("HTTP/1.1 303"), "{right}");
+    assert!(right.contains("location: /audit"), "{right}");
+    assert!(right.contains("set-cookie: dl_session="), "{right}");
+    let out = terminate(child);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("console login failed"), "{err}");
+    assert!(err.contains("console login"), "{err}");
+    let tail = hash.rsplit('$').next().unwrap();
+    for secret in [
+        password,
+        "wrong-guess-123",
+        hash.as_str(),
+        tail,
+        "$argon2id$",
+    ] {
+        assert!(!err.contains(secret), "{secret} in the logs:\n{err}");
+    }
+}

@@ -592,3 +592,21 @@ async fn without_login_the_audit_names_local() {
     // `/login` without users goes to the overview.
     assert_eq!(c.get(&mut jar, "/login").await.status(), 303);
 }
+
+/// `console.secure_cookie`: the session cookie is marked `Secure` (TLS at a proxy).
+#[tokio::test]
+async fn the_session_cookie_is_secure_when_asked() {
+    let c = serve_with(|clock| {
+        let mut l = Login::new(users());
+        l.clock = clock;
+        l.secure_cookie = true;
+        l
+    })
+    .await;
+    let mut jar = Jar::default();
+    let res = c.try_login(&mut jar, "li.lei", ADMIN_PW).await;
+    assert_eq!(res.status(), 303);
+    let cookie = set_cookie(&res, "dl_session").unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+}
