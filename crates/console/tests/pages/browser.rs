@@ -476,8 +476,22 @@ async fn an_operator_walks_the_console_in_a_real_browser() {
     let banner = b.find(".banner.stop strong").await;
     assert!(b.text(&banner).await.contains("全局写入已停止"));
     b.screenshot(&dir, "writes-stopped").await;
+    let audit = w.store.audit_log(10).await.unwrap();
+    assert_eq!(audit[0].entry.action, "writes.off", "{audit:?}");
     b.goto(&format!("{}/audit", w.base)).await;
-    assert!(b.source().await.contains("writes.off"));
+    // (Right after a screenshot's resize the source can read empty for a moment.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let html = b.source().await;
+        if html.contains("writes.off") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no writes.off on /audit:\n{html}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let reason = b.find(".banner.stop input[name='reason']").await;
     b.cmd(
         reqwest::Method::POST,
