@@ -468,6 +468,29 @@ mod tests {
     }
 
     #[test]
+    fn attempts_count_per_address_and_per_name_within_the_window() {
+        let clock = Clock::simulated(Utc::now());
+        let mut login = Login::none();
+        login.clock = clock.clone();
+        let auth = Auth::new(login);
+        let keys = |ip: &str, name: &str| [format!("ip:{ip}"), format!("user:{name}")];
+        for i in 0..MAX_FAILURES {
+            // One name guessed from ten addresses.
+            let k = keys(&format!("10.0.0.{i}"), "li.lei");
+            assert!(!auth.limited(&k));
+            auth.failed(&k);
+        }
+        // An eleventh address is refused for that name, not for another name.
+        assert!(auth.limited(&keys("10.0.1.1", "li.lei")));
+        assert!(!auth.limited(&keys("10.0.1.1", "han.mei")));
+        clock
+            .sim()
+            .unwrap()
+            .advance(FAILURE_WINDOW + Duration::from_secs(1));
+        assert!(!auth.limited(&keys("10.0.1.1", "li.lei")));
+    }
+
+    #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/orders?stage=2")), "/orders?stage=2");
         assert_eq!(safe_next(Some("//evil.example")), "/");
