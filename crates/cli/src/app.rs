@@ -44,6 +44,9 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         let _ = logging::init(logging::LogFormat::Pretty, "info");
         return sim_cmd::sim(command).await;
     }
+    if let Command::Console { command } = args.command {
+        return crate::console_cmd::console(command);
+    }
     if let Command::Demo(a) = args.command {
         let _ = logging::init(logging::LogFormat::Pretty, "warn");
         return crate::demo::run(a).await;
@@ -110,7 +113,11 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         }
         Command::Stock { command } => crate::stock_cmd::stock(&settings, command).await,
         Command::Sku { command } => crate::stock_cmd::sku(&settings, command).await,
-        Command::Sim { .. } | Command::Demo(_) | Command::Bench { .. } => {
+        Command::Writes { command } => crate::writes_cmd::writes(&settings, command).await,
+        Command::Sim { .. }
+        | Command::Demo(_)
+        | Command::Bench { .. }
+        | Command::Console { .. } => {
             unreachable!("handled above")
         }
     }

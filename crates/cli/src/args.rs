@@ -65,6 +65,17 @@ pub enum Command {
     },
     /// Both simulators in-process, a fresh SQLite store, ~200 seeded orders through every rule.
     Demo(crate::demo::DemoArgs),
+    /// The console's operators: `hash-password` for `[[console.users]]`.
+    Console {
+        #[command(subcommand)]
+        command: crate::console_cmd::ConsoleCommand,
+    },
+    /// The global write switch: stop (`off`) or resume (`on`) every write to DSCO and LingXing,
+    /// with a reason (a new runtime-config version, audited).
+    Writes {
+        #[command(subcommand)]
+        command: crate::writes_cmd::WritesCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]

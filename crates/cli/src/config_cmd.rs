@@ -262,21 +262,24 @@ impl Write {
                 "--reason must say why (it is kept in the audit log)".into()
             )));
         }
-        let actor = actor.unwrap_or_else(|| {
-            let user = std::env::var("USER")
-                .or_else(|_| std::env::var("USERNAME"))
-                .unwrap_or_default();
-            if user.is_empty() {
-                "cli".to_owned()
-            } else {
-                format!("cli:{user}")
-            }
-        });
+        let actor = actor.unwrap_or_else(cli_actor);
         Ok(Write {
             actor,
             reason,
             dry_run,
         })
+    }
+}
+
+/// Who the audit log names for a CLI command without `--actor`: `cli:$USER`.
+pub(crate) fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_default();
+    if user.is_empty() {
+        "cli".to_owned()
+    } else {
+        format!("cli:{user}")
     }
 }
 

@@ -476,6 +476,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
             language: domain::Lang::Zh,
             timezone: crate::settings::DEFAULT_DISPLAY_TIMEZONE,
         },
+        console::Login::none(),
         None,
     );
     let mut running = w.app.start(Some(console)).await?;

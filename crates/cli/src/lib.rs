@@ -13,6 +13,9 @@
 //!   the diff (from `domain`), refuses silent removals, and is audited with its reason.
 //! - [`demo`]: `dsco-lingxing demo`, both simulators in-process and a seeded mix of orders;
 //!   its `SimWorld` wiring is shared with [`bench`], the simulated day on the simulated clock.
+//! - [`console_cmd`]: `console hash-password` (argon2id hash for `[[console.users]]`);
+//!   [`writes_cmd`]: `writes off|on`, the global write switch (`engine::ops::set_writes`, as the
+//!   console's form).
 //! - [`logging`]: the tracing subscriber (human-readable or JSON, env-filter level).
 //! - [`stock_cmd`]: `stock release|runs|export` and `sku conflicts` (store reads and one audited
 //!   release).
@@ -27,6 +30,7 @@ pub mod bench;
 pub mod bench_faults;
 pub mod bench_stock;
 pub mod config_cmd;
+pub mod console_cmd;
 pub mod demo;
 pub mod job_cmd;
 pub mod logging;
@@ -37,3 +41,4 @@ pub mod sim_cmd;
 pub mod startup;
 pub mod stock_cmd;
 pub mod view;
+pub mod writes_cmd;

@@ -11,7 +11,9 @@ use engine::startup::{self, Application};
 use store::SkuSource;
 
 use crate::settings::Settings;
-use crate::startup::{console_config, console_server, service_parts, shutdown_signal};
+use crate::startup::{
+    console_config, console_login, console_server, service_parts, shutdown_signal,
+};
 
 pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
     // A store that refuses writes would fail every run: say so now, before serving.
@@ -60,6 +62,7 @@ pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
     let console = console_server(
         settings.console.listen,
         console_config(&settings),
+        console_login(&settings),
         Some(render),
     );
     let running = Application::build(store, parts)?

@@ -68,18 +68,29 @@ pub(crate) fn console_config(settings: &Settings) -> console::ConsoleConfig {
     }
 }
 
-/// `/healthz` and `/metrics`, and the pages when `listen` is loopback (they have no login yet:
-/// on another address only the two ops endpoints are served, with a warning naming
-/// `console.listen`).
+/// Who logs in to the console (`[[console.users]]`, `console.password` as `admin`), with the
+/// cookie and idle settings. No users: nobody logs in (loopback only).
+pub(crate) fn console_login(settings: &Settings) -> console::Login {
+    let c = &settings.console;
+    let mut login = console::Login::new(c.login_users());
+    login.secure_cookie = c.secure_cookie;
+    login.idle = std::time::Duration::from_secs(u64::from(c.session_idle_minutes) * 60);
+    login
+}
+
+/// `/healthz`, `/readyz` and `/metrics`, and the pages when `listen` is loopback or operators
+/// log in (on another address without users only the ops endpoints are served, with a warning
+/// naming `console.listen`; the settings refuse that case, so it is a second guard).
 pub(crate) fn console_app(
     listen: std::net::SocketAddr,
     engine: Arc<Engine>,
     cfg: console::ConsoleConfig,
+    login: console::Login,
     metrics: Option<console::MetricsRender>,
 ) -> axum::Router {
     let ops = console::ops_router(engine.clone(), metrics);
-    match console::check_listen(listen) {
-        Ok(()) => ops.merge(console::console_router(engine, cfg)),
+    match console::check_listen(listen, &login) {
+        Ok(()) => ops.merge(console::console_router_with_login(engine, cfg, login)),
         Err(e) => {
             tracing::warn!("{e}; serving /healthz, /readyz and /metrics only");
             ops
@@ -88,20 +99,25 @@ pub(crate) fn console_app(
 }
 
 /// The console as the start-up's server: `/healthz`, `/readyz`, `/metrics` and the pages (see
-/// [`console_app`]) on `listen` (port 0 picks a free port).
+/// [`console_app`]) on `listen` (port 0 picks a free port). Served with the clients' addresses,
+/// which the login's attempt limit counts by.
 pub(crate) fn console_server(
     listen: std::net::SocketAddr,
     cfg: console::ConsoleConfig,
+    login: console::Login,
     metrics: Option<console::MetricsRender>,
 ) -> Server {
     Server {
         listen,
         serve: Box::new(move |listener, engine, stop| {
-            let app = console_app(listen, engine, cfg, metrics);
+            let app = console_app(listen, engine, cfg, login, metrics);
             Box::pin(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stop)
-                    .await
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(stop)
+                .await
             })
         }),
     }

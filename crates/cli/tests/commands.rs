@@ -657,9 +657,10 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
     assert!(text(&out).contains("succeeded"), "{}", text(&out));
 }
 
-/// Without login the pages are not served on a non-loopback address; health and metrics are.
+/// With login (the predecessor's `console.password`: the user `admin`) the pages are served on
+/// a non-loopback address, behind the login form; health and metrics stay open.
 #[test]
-fn run_serves_no_pages_on_a_non_loopback_address() {
+fn run_serves_pages_behind_login_on_a_non_loopback_address() {
     let port = free_port();
     let env = env_with(&format!(
         "[console]\nlisten = \"0.0.0.0:{port}\"\npassword = \"console-secret\"\n"
@@ -668,15 +669,19 @@ fn run_serves_no_pages_on_a_non_loopback_address() {
     let addr = format!("127.0.0.1:{port}");
     let health = get_when_up(&addr, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    let page = get(&addr, "/").unwrap();
-    assert!(page.starts_with("HTTP/1.1 404"), "{page}");
+    let page = get(&addr, "/orders?stage=2").unwrap();
+    assert!(page.starts_with("HTTP/1.1 303"), "{page}");
+    assert!(
+        page.contains("location: /login?next=%2Forders%3Fstage%3D2"),
+        "{page}"
+    );
+    let login = get(&addr, "/login").unwrap();
+    assert!(login.starts_with("HTTP/1.1 200"), "{login}");
+    assert!(login.contains("name=\"password\""), "{login}");
+    assert!(!login.contains("console-secret"));
     let out = terminate(child);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("console.listen (0.0.0.0:") && err.contains("loopback"),
-        "{err}"
-    );
-    assert!(!err.contains("console-secret"));
+    assert!(!err.contains("console-secret"), "{err}");
 }
 
 /// `order show` reads the same read model as the console's order page.
@@ -1002,4 +1007,164 @@ fn order_show_and_job_list_take_a_store_url_instead_of_a_config_file() {
         "{t}"
     );
     assert!(!t.contains("hunter2-secret"), "{t}");
+}
+
+/// `console hash-password` reads the password from standard input when it is not a terminal
+/// and prints only its argon2id hash; a short password is refused.
+#[test]
+fn console_hash_password_prints_an_argon2id_hash_of_stdin() {
+    let hash = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+            .args(["console", "hash-password"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = hash("correct horse battery\n");
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = String::from_utf8(out.stdout.clone()).unwrap();
+    let phc = printed.trim();
+    assert!(phc.starts_with("$argon2id$v=19$"), "{printed}");
+    assert_eq!(printed.lines().count(), 1);
+    assert!(!text(&out).contains("correct horse"));
+    console::check_hash(phc).unwrap();
+    // A fresh salt every time.
+    let again = hash("correct horse battery\n");
+    assert_ne!(String::from_utf8(again.stdout).unwrap().trim(), phc);
+    // The hash goes into [[console.users]] as it is printed.
+    let env = env_with(&format!(
+        "[console]\n[[console.users]]\nname = \"ops\"\nrole = \"admin\"\npassword_hash = \"{phc}\"\n"
+    ));
+    let out = bin(&env, &["config", "export"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(phc), "{}", text(&out));
+    assert!(text(&out).contains("name = \"ops\""), "{}", text(&out));
+
+    let short = hash("short\n");
+    assert_eq!(short.status.code(), Some(2), "{}", text(&short));
+    assert!(short.stdout.is_empty());
+}
+
+/// `writes off|on --reason`: a new runtime-config version with `writes_enabled` changed and an
+/// audit entry naming the actor; the same switch again writes nothing; no reason, no change.
+#[test]
+fn writes_off_and_on_save_a_version_and_audit_the_actor() {
+    let env = env_with("");
+    let out = bin(&env, &["writes", "off", "--reason", "carrier outage"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("writes off: saved runtime config v1"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(export_json(&env)["writes_enabled"], json!(false));
+    let off = audit(&env);
+    let entry = off.iter().find(|r| r.entry.action == "writes.off").unwrap();
+    assert_eq!(entry.entry.actor, "cli:tester");
+    assert_eq!(entry.entry.reason, "carrier outage");
+    assert_eq!(entry.entry.detail["to_version"], json!(1));
+
+    let out = bin(&env, &["writes", "off", "--reason", "again"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("already off"), "{}", text(&out));
+    let out = bin(&env, &["writes", "on", "--reason", "  "]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--reason"), "{}", text(&out));
+    assert_eq!(export_json(&env)["writes_enabled"], json!(false));
+    assert_eq!(audit(&env).len(), off.len());
+
+    let out = bin(
+        &env,
+        &[
+            "writes",
+            "on",
+            "--reason",
+            "carrier back",
+            "--actor",
+            "li.lei",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(export_json(&env)["writes_enabled"], json!(true));
+    let on = audit(&env);
+    let entry = on.iter().find(|r| r.entry.action == "writes.on").unwrap();
+    assert_eq!(entry.entry.actor, "li.lei");
+    assert_eq!(entry.entry.detail["from_version"], json!(1));
+    assert_eq!(entry.entry.detail["to_version"], json!(2));
+}
+
+/// A raw `POST path` of a form with `cookie`; the raw response.
+fn post_form(addr: &str, path: &str, cookie: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The service's logs name logins (failed and not) but never the password or its hash.
+#[test]
+fn logs_never_show_a_password_or_its_hash() {
+    let password = "correct horse battery";
+    let hash = console::hash_password(password).unwrap();
+    let port = free_port();
+    let env = env_with(&format!(
+        "[console]\nlisten = \"0.0.0.0:{port}\"\n[[console.users]]\nname = \"ops\"\nrole = \"admin\"\npassword_hash = \"{hash}\"\n[logging]\nlevel = \"debug\"\n"
+    ));
+    let child = spawn_run(&env);
+    let addr = format!("127.0.0.1:{port}");
+    let form = get_when_up(&addr, "/login");
+    assert!(form.starts_with("HTTP/1.1 200"), "{form}");
+    let csrf = form
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: dl_csrf="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let cookie = format!("dl_csrf={csrf}");
+    let wrong = post_form(
+        &addr,
+        "/login",
+        &cookie,
+        &format!("csrf={csrf}&name=ops&password=wrong-guess-123"),
+    );
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let right = post_form(
+        &addr,
+        "/login",
+        &cookie,
+        &format!("csrf={csrf}&name=ops&password=correct+horse+battery&next=%2Faudit"),
+    );
+    assert!(right.starts_with("HTTP/1.1 303"), "{right}");
+    assert!(right.contains("location: /audit"), "{right}");
+    assert!(right.contains("set-cookie: dl_session="), "{right}");
+    let out = terminate(child);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("console login failed"), "{err}");
+    assert!(err.contains("console login"), "{err}");
+    let tail = hash.rsplit('$').next().unwrap();
+    for secret in [
+        password,
+        "wrong-guess-123",
+        hash.as_str(),
+        tail,
+        "$argon2id$",
+    ] {
+        assert!(!err.contains(secret), "{secret} in the logs:\n{err}");
+    }
 }

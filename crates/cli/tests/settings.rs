@@ -245,7 +245,7 @@ fn bad_inputs() -> Vec<Case> {
             "unknown key in a section",
             format!("{MINIMAL}\n[console]\nport = 8080\n"),
             "console.port",
-            "unknown key (keys are: listen, password, password_file, language, timezone)",
+            "unknown key (keys are: listen, password, password_file, users, login, secure_cookie, session_idle_minutes, language, timezone)",
         ),
         case(
             "unparsable URL",
@@ -340,8 +340,8 @@ fn bad_inputs() -> Vec<Case> {
         case(
             "public listen without a password",
             format!("{MINIMAL}\n[console]\nlisten = \"0.0.0.0:8080\"\n"),
-            "console.password",
-            "required because console.listen (0.0.0.0:8080) is not a loopback address",
+            "console.users",
+            "at least one user is required because console.listen (0.0.0.0:8080) is not a loopback address",
         ),
         case(
             "unknown language",
@@ -460,7 +460,7 @@ fn every_problem_is_reported_at_once() {
         "extra",
         "lingxing.app_secret",
         "console.language",
-        "console.password",
+        "console.users",
         "logging.format",
     ] {
         assert!(paths.contains(&want), "{want} missing from {paths:?}");
@@ -827,4 +827,103 @@ fn load_reads_the_file_and_names_it_when_missing() {
     let err = Settings::load(missing).unwrap_err();
     assert_eq!(err.problems[0].path, "/nonexistent/dsco-lingxing.toml");
     assert!(err.problems[0].problem.starts_with("cannot read"));
+}
+
+/// A real argon2id hash of `correct horse battery` (made by `console hash-password`).
+fn users_file(hash: &str, extra: &str) -> String {
+    format!(
+        "{MINIMAL}\n[console]\nlisten = \"0.0.0.0:8080\"\nsession_idle_minutes = 5\nsecure_cookie = true\n{extra}\n[[console.users]]\nname = \"li.lei\"\nrole = \"admin\"\npassword_hash = \"{hash}\"\n\n[[console.users]]\nname = \"han.mei\"\nrole = \"viewer\"\npassword_hash = \"{hash}\"\n"
+    )
+}
+
+#[test]
+fn console_users_load_and_their_hashes_never_show() {
+    let hash = console::hash_password("correct horse battery").unwrap();
+    let s = load_ok(&users_file(&hash, ""), &[]);
+    let c = &s.console;
+    assert_eq!(c.users.len(), 2);
+    assert_eq!(c.users[0].name, "li.lei");
+    assert_eq!(c.users[1].role, console::Role::Viewer);
+    assert_eq!(c.session_idle_minutes, 5);
+    assert!(c.secure_cookie);
+    assert_eq!(c.login, cli::settings::LoginMode::Auto);
+    assert_eq!(c.login_users().len(), 2);
+    // The hash is a secret: not in Debug, not in the export (the placeholder instead).
+    let phc_tail = hash.rsplit('$').next().unwrap();
+    assert!(!format!("{s:?}").contains(phc_tail));
+    let export = s.to_redacted_toml();
+    assert!(!export.contains(phc_tail), "{export}");
+    assert!(!export.contains("$argon2id$"), "{export}");
+    assert!(export.contains("name = \"li.lei\""), "{export}");
+    assert!(
+        export.contains(&format!("password_hash = \"{REDACTED}\"")),
+        "{export}"
+    );
+    // Loading the export is refused at the placeholder, naming the user's key.
+    let err = load(&export, &[]).unwrap_err();
+    assert!(err.at("console.users[0].password_hash").is_some(), "{err}");
+}
+
+#[test]
+fn the_predecessors_password_is_the_user_admin() {
+    let s = load_ok(
+        &format!("{MINIMAL}\n[console]\nlisten = \"0.0.0.0:8080\"\npassword = \"pw-S3CRET-9\"\n"),
+        &[],
+    );
+    let users = s.console.login_users();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].name, "admin");
+    assert_eq!(users[0].role, console::Role::Admin);
+    assert!(!format!("{users:?}").contains("S3CRET"));
+}
+
+#[test]
+fn bad_console_users_are_named_by_index_and_key() {
+    let hash = console::hash_password("correct horse battery").unwrap();
+    let cases = [
+        (
+            users_file("hunter2", ""),
+            "console.users[0].password_hash",
+            "hash-password",
+        ),
+        (
+            users_file(&hash, "").replace("role = \"viewer\"", "role = \"root\""),
+            "console.users[1].role",
+            "must be admin or viewer",
+        ),
+        (
+            users_file(&hash, "").replace("han.mei", "li.lei"),
+            "console.users[1].name",
+            "given twice",
+        ),
+        (
+            users_file(&hash, "login = \"sometimes\""),
+            "console.login",
+            "must be auto or always",
+        ),
+        (
+            users_file(&hash, "").replace("session_idle_minutes = 5", "session_idle_minutes = 0"),
+            "console.session_idle_minutes",
+            "from 1 to 10080",
+        ),
+        (
+            format!("{MINIMAL}\n[console]\nlogin = \"always\"\n"),
+            "console.users",
+            "console.login is `always`",
+        ),
+        (
+            users_file(&hash, "")
+                .replace("role = \"admin\"\n", "role = \"admin\"\nemail = \"x\"\n"),
+            "console.users[0].email",
+            "unknown key",
+        ),
+    ];
+    for (text, path, problem) in cases {
+        let err = load(&text, &[]).unwrap_err();
+        let p = err
+            .at(path)
+            .unwrap_or_else(|| panic!("no problem at {path}: {err}"));
+        assert!(p.problem.contains(problem), "{path}: {}", p.problem);
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
 }

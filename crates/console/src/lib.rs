@@ -6,14 +6,21 @@
 //!   `/metrics` (Prometheus text), served by `dsco-lingxing run` on the console's listen address.
 //! - [`pages_router`] (`web`): the operator pages (overview, orders, order, runs, stock,
 //!   mappings, config, audit), read through the read models of `model` and labelled from the
-//!   catalogues of `i18n`; loopback only ([`check_listen`]) until operators log in.
-//! - The actions and login join here.
+//!   catalogues of `i18n`; loopback only ([`check_listen`]) unless operators log in
+//!   ([`Login`]: `[[console.users]]`, server-side sessions, a CSRF token per session, rate-limited
+//!   attempts; [`console_router_with_login`]).
+//! - The operator actions (POST forms through `web::session::Act`), such as the global write
+//!   switch (`/writes`, `engine::ops::set_writes`).
 
 pub mod i18n;
 pub mod model;
 mod web;
 
-pub use web::{ConsoleConfig, Operator, Role, check_listen, console_router, pages_router};
+pub use web::{
+    ConsoleConfig, DEFAULT_IDLE, FAILURE_WINDOW, Login, MAX_FAILURES, Operator, Password, Role,
+    User, check_hash, check_listen, console_router, console_router_with_login, hash_password,
+    pages_router, pages_router_with_login,
+};
 
 use std::sync::Arc;
 

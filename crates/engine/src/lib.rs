@@ -7,6 +7,7 @@
 //!   outcome. Only the runner starts a job; the scheduler, the console and the CLI are triggers.
 //! - `scheduler`: one task per job firing on its cron (UTC), hot-reloading the runtime config,
 //!   coalescing fires missed while the service was down.
+//! - [`ops`]: the operator actions the console and the CLI share (write switch, …).
 //! - [`startup`]: the one start-up path (store, clients, token cache, jobs, scheduler, server)
 //!   that the service, the demo, the benchmarks and the tests share.
 //!
@@ -16,6 +17,7 @@
 //! - Jobs never call each other.
 
 pub mod jobs;
+pub mod ops;
 mod readiness;
 mod runner;
 mod scheduler;

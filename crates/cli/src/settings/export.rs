@@ -53,8 +53,36 @@ impl Settings {
         if let Some(p) = &c.password {
             put_secret(&mut t, "password", p);
         }
+        t.insert("login".into(), c.login.as_str().into());
+        t.insert("secure_cookie".into(), c.secure_cookie.into());
+        t.insert(
+            "session_idle_minutes".into(),
+            i64::from(c.session_idle_minutes).into(),
+        );
         t.insert("language".into(), c.language.as_str().into());
         t.insert("timezone".into(), c.timezone.name().into());
+        if !c.users.is_empty() {
+            // The hash is a secret too: an export shows the placeholder, never the value.
+            let users: Vec<Value> = c
+                .users
+                .iter()
+                .map(|u| {
+                    let mut ut = Table::new();
+                    ut.insert("name".into(), u.name.as_str().into());
+                    ut.insert(
+                        "role".into(),
+                        match u.role {
+                            console::Role::Admin => "admin",
+                            console::Role::Viewer => "viewer",
+                        }
+                        .into(),
+                    );
+                    put_secret(&mut ut, "password_hash", &u.password_hash);
+                    Value::Table(ut)
+                })
+                .collect();
+            t.insert("users".into(), Value::Array(users));
+        }
         root.insert("console".into(), t.into());
 
         let mut t = Table::new();

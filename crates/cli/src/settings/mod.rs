@@ -34,8 +34,9 @@ use domain::ImportedConfig;
 pub use reader::{Problem, SettingsError};
 pub use secrets::SecretSetting;
 pub use sections::{
-    AlertKind, AlertSettings, ConsoleSettings, DscoAuth, DscoSettings, ExportSettings, Language,
-    LingxingSettings, LoggingSettings, StoreKind, StoreSettings, StoreUrl,
+    AlertKind, AlertSettings, ConsoleSettings, ConsoleUser, DscoAuth, DscoSettings, ExportSettings,
+    Language, LingxingSettings, LoggingSettings, LoginMode, PASSWORD_USER, StoreKind,
+    StoreSettings, StoreUrl,
 };
 
 use env::{apply_env, has_env_prefix};
@@ -59,6 +60,8 @@ pub const DEFAULT_STORE_URL: &str = "sqlite://data/dsco-lingxing.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The operators are in China; an English-speaking team sets `console.language = "en"`.
 pub const DEFAULT_LANGUAGE: Language = Language::ZhCn;
+/// `console.session_idle_minutes`: a console session idle this long ends.
+pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 30;
 pub const DEFAULT_DISPLAY_TIMEZONE: Tz = chrono_tz::Asia::Shanghai;
 pub const DEFAULT_EXPORT_DIR: &str = "data/exports";
 pub const DEFAULT_LOG_LEVEL: &str = "info";

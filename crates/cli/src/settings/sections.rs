@@ -130,11 +130,72 @@ impl fmt::Debug for StoreUrl {
 #[derive(Debug, Clone)]
 pub struct ConsoleSettings {
     pub listen: SocketAddr,
-    /// Required when `listen` is not a loopback address.
+    /// The predecessor's single admin password (`console.password`): the user `admin`.
     pub password: Option<SecretSetting>,
+    /// `[[console.users]]`.
+    pub users: Vec<ConsoleUser>,
+    pub login: LoginMode,
+    /// Mark the session cookie `Secure` (the console is reached over TLS, at a proxy).
+    pub secure_cookie: bool,
+    pub session_idle_minutes: u32,
     pub language: Language,
     /// The zone times are displayed in (stored times are UTC).
     pub timezone: Tz,
+}
+
+/// One `[[console.users]]` entry.
+#[derive(Debug, Clone)]
+pub struct ConsoleUser {
+    pub name: String,
+    pub role: console::Role,
+    /// An argon2id PHC string, checked on load; a secret (never exported, logged or shown).
+    pub password_hash: SecretSetting,
+}
+
+/// `console.login`: when operators log in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginMode {
+    /// Whenever users are configured (required off loopback; on loopback too once any user is
+    /// set, since a reverse proxy on the same host makes every client look local).
+    Auto,
+    /// Always: at least one user must be configured, even on loopback.
+    Always,
+}
+
+impl LoginMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginMode::Auto => "auto",
+            LoginMode::Always => "always",
+        }
+    }
+}
+
+/// The user name the predecessor's `console.password` logs in as.
+pub const PASSWORD_USER: &str = "admin";
+
+impl ConsoleSettings {
+    /// Everyone who may log in: `[[console.users]]`, and `admin` for `console.password`.
+    /// Empty: nobody logs in (loopback only, the operator is `local`).
+    pub fn login_users(&self) -> Vec<console::User> {
+        let mut users: Vec<console::User> = self
+            .users
+            .iter()
+            .map(|u| console::User {
+                name: u.name.clone(),
+                role: u.role,
+                password: console::Password::Hash(u.password_hash.secret().clone()),
+            })
+            .collect();
+        if let Some(p) = &self.password {
+            users.push(console::User {
+                name: PASSWORD_USER.to_owned(),
+                role: console::Role::Admin,
+                password: console::Password::Plain(p.secret().clone()),
+            });
+        }
+        users
+    }
 }
 
 /// The console / CLI display language.
@@ -447,6 +508,40 @@ fn parse_console(root: &Table, cx: &mut Cx) -> Option<ConsoleSettings> {
         })
     });
     let password = s.secret("password", "password_file", cx);
+    let users = parse_users(s.get("users"), cx);
+    let login = s.parsed("login", LoginMode::Auto, cx, |t| match t {
+        "auto" => Ok(LoginMode::Auto),
+        "always" => Ok(LoginMode::Always),
+        _ => Err(format!("must be auto or always, got `{t}`")),
+    });
+    let secure_cookie = match s.get("secure_cookie") {
+        None => Some(false),
+        Some(Value::Boolean(b)) => Some(*b),
+        Some(other) => {
+            cx.bad(
+                "console.secure_cookie",
+                format!("must be true or false, got {}", kind(other)),
+            );
+            None
+        }
+    };
+    let idle = match s.get("session_idle_minutes") {
+        None => Some(DEFAULT_SESSION_IDLE_MINUTES),
+        Some(Value::Integer(n)) if (1..=7 * 24 * 60).contains(n) => Some(*n as u32),
+        Some(other) => {
+            cx.bad(
+                "console.session_idle_minutes",
+                format!(
+                    "must be a whole number of minutes from 1 to 10080 (a week), got {}",
+                    match other {
+                        Value::Integer(n) => n.to_string(),
+                        v => kind(v).to_owned(),
+                    }
+                ),
+            );
+            None
+        }
+    };
     let language = s.parsed("language", DEFAULT_LANGUAGE, cx, |t| {
         Language::parse(t)
             .ok_or_else(|| format!("unknown language `{t}` (languages are: zh-CN, en)"))
@@ -454,22 +549,151 @@ fn parse_console(root: &Table, cx: &mut Cx) -> Option<ConsoleSettings> {
     let tz = s.parsed("timezone", DEFAULT_DISPLAY_TIMEZONE, cx, timezone);
     s.finish(cx);
     let password = password.ok()?;
+    let users = users?;
     let listen = listen?;
-    if !listen.ip().is_loopback() && password.is_none() {
+    let login = login?;
+    if password.is_some() && users.iter().any(|u| u.name == PASSWORD_USER) {
         cx.bad(
             "console.password",
             format!(
-                "required because console.listen ({listen}) is not a loopback address: anyone who reaches it could act on orders"
+                "logs in as the user `{PASSWORD_USER}`, and console.users has a user of that name too; keep one"
             ),
+        );
+        return None;
+    }
+    let anyone = password.is_some() || !users.is_empty();
+    if !anyone && !listen.ip().is_loopback() {
+        cx.bad(
+            "console.users",
+            format!(
+                "at least one user is required because console.listen ({listen}) is not a loopback address: anyone who reaches it could act on orders (add [[console.users]] with a hash from `dsco-lingxing console hash-password`, or listen on 127.0.0.1)"
+            ),
+        );
+        return None;
+    }
+    if !anyone && login == LoginMode::Always {
+        cx.bad(
+            "console.users",
+            "at least one user is required because console.login is `always` (add [[console.users]] with a hash from `dsco-lingxing console hash-password`)",
         );
         return None;
     }
     Some(ConsoleSettings {
         listen,
         password,
+        users,
+        login,
+        secure_cookie: secure_cookie?,
+        session_idle_minutes: idle?,
         language: language?,
         timezone: tz?,
     })
+}
+
+/// `[[console.users]]`: every problem at `console.users[N].key`; the hash is checked to be an
+/// argon2id PHC string and never repeated in a message.
+fn parse_users(v: Option<&Value>, cx: &mut Cx) -> Option<Vec<ConsoleUser>> {
+    let items = match v {
+        None => return Some(Vec::new()),
+        Some(Value::Array(a)) => a,
+        Some(other) => {
+            cx.bad(
+                "console.users",
+                format!(
+                    "must be an array of tables ([[console.users]]), got {}",
+                    kind(other)
+                ),
+            );
+            return None;
+        }
+    };
+    let before = cx.problems.len();
+    let mut users: Vec<ConsoleUser> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = |k: &str| format!("console.users[{i}].{k}");
+        let Value::Table(t) = item else {
+            cx.bad(
+                format!("console.users[{i}]"),
+                format!(
+                    "must be a table with name, role, password_hash, got {}",
+                    kind(item)
+                ),
+            );
+            continue;
+        };
+        for k in t.keys() {
+            if !["name", "role", "password_hash"].contains(&k.as_str()) {
+                cx.bad(at(k), "unknown key (keys are: name, role, password_hash)");
+            }
+        }
+        let text = |k: &str, cx: &mut Cx| match t.get(k) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(Value::String(_)) => {
+                cx.bad(at(k), "must not be empty");
+                None
+            }
+            Some(other) => {
+                cx.bad(at(k), format!("must be a string, got {}", kind(other)));
+                None
+            }
+            None => {
+                cx.bad(at(k), "missing");
+                None
+            }
+        };
+        let name = text("name", cx);
+        let role = text("role", cx);
+        let hash = text("password_hash", cx);
+        let name = name.and_then(|n| {
+            if n.chars().any(|c| c.is_control() || c.is_whitespace()) || n.len() > 64 {
+                cx.bad(at("name"), "must be at most 64 characters without spaces");
+                None
+            } else if n == "local" {
+                cx.bad(
+                    at("name"),
+                    "`local` is the audit log's name for the operator without login; choose another",
+                );
+                None
+            } else if users.iter().any(|u| u.name == n) {
+                cx.bad(at("name"), format!("`{n}` is given twice"));
+                None
+            } else {
+                Some(n)
+            }
+        });
+        let role = role.and_then(|r| match r.as_str() {
+            "admin" => Some(console::Role::Admin),
+            "viewer" => Some(console::Role::Viewer),
+            _ => {
+                cx.bad(at("role"), format!("must be admin or viewer, got `{r}`"));
+                None
+            }
+        });
+        let hash = hash.and_then(|h| {
+            if is_placeholder(&h) {
+                cx.bad(
+                    at("password_hash"),
+                    format!("is the {REDACTED} placeholder of an export; put the real hash"),
+                );
+                return None;
+            }
+            match console::check_hash(&h) {
+                Ok(()) => Some(SecretSetting::new(h)),
+                Err(e) => {
+                    cx.bad(at("password_hash"), e);
+                    None
+                }
+            }
+        });
+        if let (Some(name), Some(role), Some(password_hash)) = (name, role, hash) {
+            users.push(ConsoleUser {
+                name,
+                role,
+                password_hash,
+            });
+        }
+    }
+    (cx.problems.len() == before).then_some(users)
 }
 
 fn parse_exports(root: &Table, cx: &mut Cx) -> Option<ExportSettings> {

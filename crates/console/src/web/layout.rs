@@ -21,7 +21,6 @@ use crate::i18n::{Lang, Tr, lang_code, parse_lang};
 const LANG_COOKIE: &str = "lang";
 
 /// What every page's frame needs: the labels, the active tab, the language switch.
-#[allow(dead_code)] // csrf, can_act, user: the actions' forms join (issue 16)
 pub(super) struct Layout {
     pub(super) t: Tr,
     pub(super) nav: &'static str,
@@ -34,6 +33,13 @@ pub(super) struct Layout {
     pub(super) can_act: bool,
     /// The logged-in operator's name (none without login).
     pub(super) user: Option<String>,
+    /// Nobody logged in yet where login is required (the login page): no navigation.
+    pub(super) anonymous: bool,
+    /// The global write switch is off: every page shows the banner (with the resume form for
+    /// admins).
+    pub(super) writes_off: bool,
+    /// The page's own address (where a form in the frame comes back to).
+    pub(super) here: String,
 }
 
 /// What every page handler starts from: the store, the display zone, the time of the request,
@@ -46,6 +52,8 @@ pub(super) struct Cx {
     pub(super) t: Tr,
     /// Who is looking (`local` without login) and the token of their forms.
     pub(super) session: Session,
+    /// `runtime_config.writes_enabled` as the store has it now.
+    pub(super) writes_enabled: bool,
     back: String,
 }
 
@@ -65,7 +73,14 @@ impl FromRequestParts<Pages> for Cx {
                 csrf: String::new(),
                 logged_in: false,
             });
+        // Read for the frame's banner; a store that cannot answer shows no banner (the page
+        // itself reports the store error).
+        let writes_enabled = match p.store.runtime_config().await {
+            Ok(c) => c.is_none_or(|c| c.config.writes_enabled()),
+            Err(_) => true,
+        };
         Ok(Cx {
+            writes_enabled,
             store: p.store.clone(),
             tz: p.cfg.timezone,
             now: Utc::now(),
@@ -108,6 +123,9 @@ impl Cx {
                 .session
                 .logged_in
                 .then(|| self.session.operator.name.clone()),
+            anonymous: self.session.operator.name.is_empty(),
+            writes_off: !self.writes_enabled,
+            here: self.back.clone(),
         }
     }
 }

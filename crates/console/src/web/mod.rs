@@ -12,6 +12,7 @@ mod config;
 mod csv;
 mod fmt;
 mod layout;
+mod login;
 mod mappings;
 mod order;
 mod orders;
@@ -19,7 +20,11 @@ mod overview;
 mod runs;
 mod session;
 mod stock;
+mod writes;
 
+pub use login::{
+    DEFAULT_IDLE, FAILURE_WINDOW, Login, MAX_FAILURES, Password, User, check_hash, hash_password,
+};
 pub use session::{Operator, Role};
 
 use std::net::SocketAddr;
@@ -28,7 +33,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono_tz::Tz;
 use engine::Engine;
 use store::Store;
@@ -43,14 +48,14 @@ pub struct ConsoleConfig {
     pub timezone: Tz,
 }
 
-/// The pages refuse a non-loopback address until operators log in (the next issue): anyone who
-/// reaches the port would read every order.
-pub fn check_listen(listen: SocketAddr) -> Result<(), String> {
-    if listen.ip().is_loopback() {
+/// The pages are served on a non-loopback address only when operators log in: anyone who
+/// reaches the port would otherwise read every order and act on it.
+pub fn check_listen(listen: SocketAddr, login: &Login) -> Result<(), String> {
+    if listen.ip().is_loopback() || login.required() {
         Ok(())
     } else {
         Err(format!(
-            "console.listen ({listen}) is not a loopback address: the console pages have no login yet, so they are served on loopback only (use 127.0.0.1:PORT and a tunnel or reverse proxy)"
+            "console.listen ({listen}) is not a loopback address and no console.users are configured: the console pages are served on loopback only until operators log in (add [[console.users]], or use 127.0.0.1:PORT and a tunnel)"
         ))
     }
 }
@@ -66,25 +71,45 @@ struct Pages {
     /// actions that need it answer so).
     #[allow(dead_code)] // the actions join (issue 16)
     engine: Option<Arc<Engine>>,
+    /// Sessions and users when operators log in; `None`: the `local` operator.
+    auth: Option<Arc<login::Auth>>,
 }
 
 /// The pages: `/`, `/orders`, `/orders.csv`, `/orders/{po}`, `/orders/{po}/payload.json`,
 /// `/runs`, `/runs/{id}`, `/stock`, `/stock.csv`, `/mappings`, `/config`, `/audit`, `/lang`, `/assets/console.css`; every answer with the security headers.
 pub fn pages_router(store: Arc<dyn Store>, cfg: ConsoleConfig) -> Router {
-    router(Pages {
-        store,
-        cfg,
-        engine: None,
-    })
+    pages_router_with_login(store, cfg, Login::none())
 }
 
 /// The pages and the operator actions, which run jobs through `engine`.
 pub fn console_router(engine: Arc<Engine>, cfg: ConsoleConfig) -> Router {
+    console_router_with_login(engine, cfg, Login::none())
+}
+
+/// [`pages_router`] behind `login` (nobody logs in when it has no users).
+pub fn pages_router_with_login(store: Arc<dyn Store>, cfg: ConsoleConfig, login: Login) -> Router {
+    router(Pages {
+        store,
+        cfg,
+        engine: None,
+        auth: auth(login),
+    })
+}
+
+/// [`console_router`] behind `login` (nobody logs in when it has no users). Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so that login attempts are counted
+/// per client address.
+pub fn console_router_with_login(engine: Arc<Engine>, cfg: ConsoleConfig, login: Login) -> Router {
     router(Pages {
         store: engine.store().clone(),
         cfg,
         engine: Some(engine),
+        auth: auth(login),
     })
+}
+
+fn auth(login: Login) -> Option<Arc<login::Auth>> {
+    login.required().then(|| Arc::new(login::Auth::new(login)))
 }
 
 fn router(pages: Pages) -> Router {
@@ -103,8 +128,14 @@ fn router(pages: Pages) -> Router {
         .route("/stock.csv", get(stock::stock_csv))
         .route("/lang", get(layout::switch_lang))
         .route("/assets/console.css", get(css))
+        .route("/login", get(login::login_form).post(login::login_post))
+        .route("/logout", post(login::logout))
+        .route("/writes", post(writes::set_writes))
+        .layer(axum::middleware::from_fn_with_state(
+            pages.clone(),
+            session::session_layer,
+        ))
         .with_state(pages)
-        .layer(axum::middleware::from_fn(session::session_layer))
         .layer(axum::middleware::map_response(security_headers))
 }
 
@@ -142,10 +173,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_loopback_is_served() {
-        assert!(check_listen("127.0.0.1:8080".parse().unwrap()).is_ok());
-        assert!(check_listen("[::1]:8080".parse().unwrap()).is_ok());
-        let e = check_listen("0.0.0.0:8080".parse().unwrap()).unwrap_err();
-        assert!(e.contains("console.listen"), "{e}");
+    fn only_loopback_is_served_without_login() {
+        let none = Login::none();
+        assert!(check_listen("127.0.0.1:8080".parse().unwrap(), &none).is_ok());
+        assert!(check_listen("[::1]:8080".parse().unwrap(), &none).is_ok());
+        let e = check_listen("0.0.0.0:8080".parse().unwrap(), &none).unwrap_err();
+        assert!(
+            e.contains("console.listen") && e.contains("console.users"),
+            "{e}"
+        );
+        let login = Login::new(vec![User {
+            name: "ops".into(),
+            role: Role::Admin,
+            password: Password::Plain(secret::Secret::new("pw")),
+        }]);
+        assert!(check_listen("0.0.0.0:8080".parse().unwrap(), &login).is_ok());
     }
 }

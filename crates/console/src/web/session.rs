@@ -8,18 +8,20 @@
 //!
 //! Without login (loopback, no `[[console.users]]`) the operator is `local`, an admin, and the
 //! token lives in a `SameSite=Strict` cookie (double submit): another site can neither read it
-//! nor make the browser send it.
-#![allow(dead_code)] // the actions join (issue 16)
+//! nor make the browser send it. With login (`super::login`) the operator is the user of the
+//! session cookie's server-side session, and the token is that session's own.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::Pages;
+use super::fmt::query_string;
 use super::layout::{Cx, error_page};
+use super::login::{Found, SESSION_COOKIE};
 
 /// The cookie that holds the CSRF token when nobody logs in.
 pub(super) const CSRF_COOKIE: &str = "dl_csrf";
@@ -91,19 +93,58 @@ pub(super) fn same_token(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// The session of every request: without login, `local` with the token of the `dl_csrf`
-/// cookie (set when missing).
-pub(super) async fn session_layer(mut req: Request, next: Next) -> Response {
+/// The paths served without a session when login is required: the login form, the
+/// stylesheet, the language switch.
+fn public_path(path: &str) -> bool {
+    matches!(path, "/login" | "/assets/console.css" | "/lang")
+}
+
+/// Who looks at a public page before logging in: nobody, acting on nothing.
+fn anonymous(csrf: String) -> Session {
+    Session {
+        operator: Operator {
+            name: String::new(),
+            role: Role::Viewer,
+        },
+        csrf,
+        logged_in: false,
+    }
+}
+
+/// The session of every request. Without login: `local` with the token of the `dl_csrf`
+/// cookie (set when missing). With login: the user of the `dl_session` cookie's live session
+/// and its own token; without one, a page redirects to `/login?next=…` and a POST is refused
+/// (403), except the public paths (the login form, which carries the `dl_csrf` token).
+pub(super) async fn session_layer(
+    State(p): State<Pages>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let existing = cookie(req.headers(), CSRF_COOKIE)
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(str::to_owned);
     let fresh = existing.is_none();
     let csrf = existing.unwrap_or_else(new_token);
-    req.extensions_mut().insert(Session {
-        operator: Operator::local(),
-        csrf: csrf.clone(),
-        logged_in: false,
-    });
+    let session = match &p.auth {
+        None => Session {
+            operator: Operator::local(),
+            csrf: csrf.clone(),
+            logged_in: false,
+        },
+        Some(auth) => match auth.session(cookie(req.headers(), SESSION_COOKIE)) {
+            Found::Live(s) => s,
+            _ if public_path(req.uri().path()) => anonymous(csrf.clone()),
+            found => {
+                let ended = matches!(found, Found::Ended);
+                let mut res = refuse_anonymous(&p, req, ended).await;
+                if ended && let Some(v) = auth.cookie("", Some(0)) {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+                return res;
+            }
+        },
+    };
+    req.extensions_mut().insert(session);
     let mut res = next.run(req).await;
     if fresh
         && let Ok(v) = HeaderValue::from_str(&format!(
@@ -113,6 +154,35 @@ pub(super) async fn session_layer(mut req: Request, next: Next) -> Response {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
+}
+
+/// A request without a live session: a page goes to the login form (and back after it), a
+/// POST is refused and does nothing.
+async fn refuse_anonymous(p: &Pages, req: Request, ended: bool) -> Response {
+    let (mut parts, _) = req.into_parts();
+    if parts.method == Method::GET || parts.method == Method::HEAD {
+        let back = parts
+            .uri
+            .path_and_query()
+            .map(|q| q.as_str())
+            .unwrap_or("/");
+        let mut q = vec![("next", back)];
+        if ended {
+            q.push(("ended", "1"));
+        }
+        return Redirect::to(&format!("/login?{}", query_string(&q))).into_response();
+    }
+    parts.extensions.insert(anonymous(String::new()));
+    let cx = match Cx::from_request_parts(&mut parts, p).await {
+        Ok(cx) => cx,
+        Err(never) => match never {},
+    };
+    error_page(
+        cx.layout("", "common.error"),
+        StatusCode::FORBIDDEN,
+        "act.refused",
+        cx.t.t("login.required").to_owned(),
+    )
 }
 
 #[derive(Deserialize)]

@@ -2,7 +2,8 @@
 //! WebDriver over loopback HTTP; the few commands used are below, so no client crate and its
 //! dependency tree is needed). Walks what an operator does: the overview, a cause row to its
 //! orders, a PO search that opens the order, the language switch (kept by its cookie), the CSV
-//! export of the filter; and saves a screenshot of every page under
+//! export of the filter, the global write switch (the banner on every page, resume); it logs
+//! in first (a user is configured) and out at the end; and saves a screenshot of every page under
 //! `target/console-screenshots/` (`$CARGO_TARGET_DIR/console-screenshots/` when that is set).
 //!
 //! Without chromium or chromedriver the test says so and passes, unless
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{RUN, World, csv_text, seed, seed_stock, serve, sqlite};
+use super::{RUN, World, csv_text, seed, seed_stock, serve_with_login, sqlite};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const WIDTH: u64 = 1360;
@@ -314,14 +315,42 @@ async fn an_operator_walks_the_console_in_a_real_browser() {
         );
         return;
     };
-    let w: World = serve(sqlite().await).await;
+    let password = "correct horse battery";
+    let login = console::Login::new(vec![console::User {
+        name: "li.lei".into(),
+        role: console::Role::Admin,
+        password: console::Password::Hash(secret::Secret::new(
+            console::hash_password(password).unwrap(),
+        )),
+    }]);
+    let w: World = serve_with_login(sqlite().await, login).await;
     let f = seed(&*w.store).await;
     seed_stock(&*w.store, &f).await;
     let dir = screenshot_dir();
     let b = Browser::start(&chromium, &chromedriver).await;
 
-    // The overview, in Chinese (console.language), with the cause rows.
+    // A user is configured: the overview asks to log in first, then comes back.
     b.goto(&format!("{}/", w.base)).await;
+    let url = b.url().await;
+    assert!(
+        url.starts_with(&format!("{}/login?next=%2F", w.base)),
+        "{url}"
+    );
+    b.screenshot(&dir, "login").await;
+    let name = b.find("form.login input[name='name']").await;
+    b.cmd(
+        reqwest::Method::POST,
+        &format!("/element/{name}/value"),
+        Some(json!({"text": "li.lei"})),
+    )
+    .await;
+    let pw = b.find("form.login input[name='password']").await;
+    let url = b.type_and_enter(&pw, password).await;
+    assert_eq!(url, format!("{}/", w.base));
+    let user = b.find("header .user").await;
+    assert_eq!(b.text(&user).await, "li.lei");
+
+    // The overview, in Chinese (console.language), with the cause rows.
     let nav = b.find("header nav a[href='/orders']").await;
     assert_eq!(b.text(&nav).await, "订单");
     b.screenshot(&dir, "overview").await;
@@ -346,14 +375,15 @@ async fn an_operator_walks_the_console_in_a_real_browser() {
     assert!(!html.contains("/orders/PO-B1\""), "only that cause");
     b.screenshot(&dir, "orders-by-cause").await;
 
-    // Its CSV export: the link's address fetched with the browser's language.
+    // Its CSV export: the link's address fetched with the browser's language and session.
     let csv = b.find("a.button[href^='/orders.csv']").await;
     let href = b.attr(&csv, "href").await;
     assert!(href.contains("subject=ABC-1"), "{href}");
+    let session = b.cookie("dl_session").await.expect("the session cookie");
     let text = csv_text(
         w.http
             .get(&href)
-            .header("cookie", "lang=zh")
+            .header("cookie", format!("lang=zh; dl_session={session}"))
             .send()
             .await
             .unwrap(),
@@ -427,6 +457,65 @@ async fn an_operator_walks_the_console_in_a_real_browser() {
             b.screenshot(&dir, &name).await;
         }
     }
+    // The global write switch: stopped from the overview with a reason, the banner on every
+    // page, resumed from the banner.
+    b.goto(&format!("{}/", w.base)).await;
+    let reason = b.find("form.stop-writes input[name='reason']").await;
+    b.cmd(
+        reqwest::Method::POST,
+        &format!("/element/{reason}/value"),
+        Some(json!({"text": "承运商故障\u{E007}"})),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.source().await.contains("banner stop") {
+        assert!(Instant::now() < deadline, "no banner after 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.url().await, format!("{}/", w.base));
+    let banner = b.find(".banner.stop strong").await;
+    assert!(b.text(&banner).await.contains("全局写入已停止"));
+    b.screenshot(&dir, "writes-stopped").await;
+    let audit = w.store.audit_log(10).await.unwrap();
+    assert_eq!(audit[0].entry.action, "writes.off", "{audit:?}");
+    b.goto(&format!("{}/audit", w.base)).await;
+    // (Right after a screenshot's resize the source can read empty for a moment.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let html = b.source().await;
+        if html.contains("writes.off") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no writes.off on /audit:\n{html}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reason = b.find(".banner.stop input[name='reason']").await;
+    b.cmd(
+        reqwest::Method::POST,
+        &format!("/element/{reason}/value"),
+        Some(json!({"text": "承运商恢复\u{E007}"})),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.source().await.contains("banner stop") {
+        assert!(Instant::now() < deadline, "the banner stays after 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.url().await, format!("{}/audit", w.base));
+    let audit = w.store.audit_log(10).await.unwrap();
+    assert_eq!(audit[0].entry.action, "writes.on");
+    assert_eq!(audit[0].entry.actor, "li.lei");
+
+    // Logging out ends the session: the pages ask to log in again.
+    let logout = b.find("header form.logout button").await;
+    let url = b.click_away(&logout).await;
+    assert_eq!(url, format!("{}/login", w.base));
+    b.goto(&format!("{}/orders", w.base)).await;
+    assert!(b.url().await.contains("/login?next=%2Forders"));
+
     println!("screenshots in {}", dir.display());
     let _ = b.cmd(reqwest::Method::DELETE, "", None).await;
 }

@@ -40,17 +40,32 @@ async fn postgres() -> Option<(Arc<dyn Store>, Option<tempfile::TempDir>)> {
 }
 
 /// Serves the pages of `store` on a free loopback port.
-async fn serve((store, dir): (Arc<dyn Store>, Option<tempfile::TempDir>)) -> World {
-    let app = console::pages_router(
+async fn serve(store: (Arc<dyn Store>, Option<tempfile::TempDir>)) -> World {
+    serve_with_login(store, console::Login::none()).await
+}
+
+/// Serves the pages of `store` on a free loopback port behind `login`.
+async fn serve_with_login(
+    (store, dir): (Arc<dyn Store>, Option<tempfile::TempDir>),
+    login: console::Login,
+) -> World {
+    let app = console::pages_router_with_login(
         store.clone(),
         ConsoleConfig {
             language: Lang::Zh,
             timezone: chrono_tz::Asia::Shanghai,
         },
+        login,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
     World {
         base: format!("http://{addr}"),
         http: reqwest::Client::builder()
