@@ -63,7 +63,13 @@ pub fn force_guard(from: Stage, to: Stage, reason_code: Option<&str>) -> Result<
 pub fn force_consequences(from: Stage, to: Stage, lang: Lang) -> Vec<String> {
     let zh = lang == Lang::Zh;
     let mut out = Vec::new();
-    let t = |en: &str, zh_text: &str| if zh { zh_text.to_owned() } else { en.to_owned() };
+    let t = |en: &str, zh_text: &str| {
+        if zh {
+            zh_text.to_owned()
+        } else {
+            en.to_owned()
+        }
+    };
     if to == Stage::Cancelled {
         out.push(t(
             "Nothing more is done for this order: no job pushes, acknowledges, ships or invoices it.",
@@ -184,7 +190,10 @@ mod tests {
         assert!(force_guard(Stage::Pulled, Stage::Acknowledged, None).is_ok());
         assert!(force_guard(Stage::Shipped, Stage::Cancelled, None).is_ok());
         let e = force_guard(Stage::Shipped, Stage::Acknowledged, None).unwrap_err();
-        assert!(e.contains("force.forward_only") && e.contains("backward"), "{e}");
+        assert!(
+            e.contains("force.forward_only") && e.contains("backward"),
+            "{e}"
+        );
         let e = force_guard(Stage::Done, Stage::Cancelled, None).unwrap_err();
         assert!(e.contains("final"), "{e}");
         assert!(force_guard(Stage::Pushed, Stage::Pushed, None).is_err());

@@ -679,13 +679,7 @@ pub async fn operator_force_is_audited_and_needs_a_reason(b: &Backend) {
     }
     assert!(s.audit_log(5).await.unwrap().is_empty());
     let from = s
-        .force_stage(
-            &po("PO-1"),
-            Stage::Done,
-            "ops",
-            "invoiced by hand",
-            t(1),
-        )
+        .force_stage(&po("PO-1"), Stage::Done, "ops", "invoiced by hand", t(1))
         .await
         .unwrap();
     assert_eq!(from, Stage::Shipped);
@@ -715,9 +709,15 @@ pub async fn operator_retry_and_ignore_act_once_with_events_and_audit(b: &Backen
             .await
             .unwrap();
     }
-    s.upsert_pulled(&pulled("PO-9", "created"), Stage::Done, None, t(0), &l.fence())
-        .await
-        .unwrap();
+    s.upsert_pulled(
+        &pulled("PO-9", "created"),
+        Stage::Done,
+        None,
+        t(0),
+        &l.fence(),
+    )
+    .await
+    .unwrap();
     let causes = s.attention_causes(10).await.unwrap();
     assert_eq!(causes[0].count, 3);
     assert_eq!(
@@ -758,11 +758,22 @@ pub async fn operator_retry_and_ignore_act_once_with_events_and_audit(b: &Backen
 
     // Ignore: out of the attention counts and causes, shown by the filter; twice is once.
     for _ in 0..2 {
-        s.act_on_orders(OrderAct::Ignore, &[po("PO-2")], "ops", "ignored", t(30), None)
-            .await
-            .unwrap();
+        s.act_on_orders(
+            OrderAct::Ignore,
+            &[po("PO-2")],
+            "ops",
+            "ignored",
+            t(30),
+            None,
+        )
+        .await
+        .unwrap();
     }
-    assert_eq!(s.order_events(&po("PO-2")).await.unwrap().len(), 3, "pulled, skip, one ignore");
+    assert_eq!(
+        s.order_events(&po("PO-2")).await.unwrap().len(),
+        3,
+        "pulled, skip, one ignore"
+    );
     assert_eq!(s.attention_causes(10).await.unwrap()[0].count, 2);
     assert_eq!(
         s.reason_kind_counts().await.unwrap()[&ReasonKind::NeedsAttention],
@@ -777,7 +788,10 @@ pub async fn operator_retry_and_ignore_act_once_with_events_and_audit(b: &Backen
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].po, po("PO-2"));
     assert!(rows[0].ignored_at.is_some());
-    assert_eq!(s.get_order(&po("PO-2")).await.unwrap().unwrap().stage, Stage::Pushed);
+    assert_eq!(
+        s.get_order(&po("PO-2")).await.unwrap().unwrap().stage,
+        Stage::Pushed
+    );
     let hide = OrderFilter {
         ignored: Some(false),
         ..OrderFilter::default()
@@ -785,7 +799,14 @@ pub async fn operator_retry_and_ignore_act_once_with_events_and_audit(b: &Backen
     assert_eq!(s.order_page(&hide, false, None, 10).await.unwrap().len(), 3);
     // Un-ignore brings it back.
     let back = s
-        .act_on_orders(OrderAct::Unignore, &[po("PO-2")], "ops", "back", t(40), None)
+        .act_on_orders(
+            OrderAct::Unignore,
+            &[po("PO-2")],
+            "ops",
+            "back",
+            t(40),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(back.len(), 1);
