@@ -7,6 +7,7 @@
 //! (the page frame, the language switch, rendering and error pages), `fmt` (times, ages, labels,
 //! links) and `csv`.
 
+mod actions;
 mod audit;
 mod config;
 mod csv;
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono_tz::Tz;
 use engine::Engine;
 use store::Store;
@@ -64,7 +65,6 @@ struct Pages {
     cfg: ConsoleConfig,
     /// The engine the actions run jobs through; `None` where only the pages are served (the
     /// actions that need it answer so).
-    #[allow(dead_code)] // the actions join (issue 16)
     engine: Option<Arc<Engine>>,
 }
 
@@ -102,6 +102,22 @@ fn router(pages: Pages) -> Router {
         .route("/stock", get(stock::stock))
         .route("/stock.csv", get(stock::stock_csv))
         .route("/lang", get(layout::switch_lang))
+        // The operator actions (issue 16): POSTs through `session::Act`, confirmations as GETs.
+        .route(
+            "/orders/retry",
+            get(actions::retry_all_confirm).post(actions::retry_all),
+        )
+        .route("/orders/{po}/retry", post(actions::retry))
+        .route("/orders/{po}/ignore", post(actions::ignore))
+        .route(
+            "/orders/{po}/force",
+            get(actions::force_confirm).post(actions::force),
+        )
+        .route(
+            "/mappings/set",
+            get(actions::mapping_form).post(actions::mapping_set),
+        )
+        .route("/stock/release", post(actions::stock_release))
         .route("/assets/console.css", get(css))
         .with_state(pages)
         .layer(axum::middleware::from_fn(session::session_layer))

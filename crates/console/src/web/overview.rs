@@ -30,6 +30,10 @@ struct CauseView {
     sentence: String,
     count: i64,
     href: String,
+    /// The confirmation page of "retry all" for this cause.
+    retry_href: String,
+    /// The fix-the-cause form, when the cause is a missing mapping entry.
+    fix_href: Option<String>,
     oldest: TimeCell,
     age: String,
 }
@@ -108,6 +112,14 @@ pub(super) async fn overview(cx: Cx) -> Response {
             None => "/orders".into(),
         },
     });
+    if o.ignored > 0 {
+        counters.push(Counter {
+            class: "k-ignored".into(),
+            count: o.ignored,
+            label: tr.t("ops.ignored_badge").to_owned(),
+            href: "/orders?ignored=only".into(),
+        });
+    }
     for c in &mut counters {
         if c.count == 0 {
             c.class.push_str(" zero");
@@ -133,6 +145,20 @@ pub(super) async fn overview(cx: Cx) -> Response {
         .iter()
         .map(|c| CauseView {
             sentence: reason_sentence(&c.code, &c.subject, lang),
+            retry_href: format!(
+                "/orders/retry?{}",
+                query_string(&[
+                    ("kind", ReasonKind::NeedsAttention.as_str()),
+                    ("code", &c.code),
+                    ("subject", &c.subject),
+                ])
+            ),
+            fix_href: domain::ops::mapping_for_cause(&c.code, &c.subject).map(|(m, k)| {
+                format!(
+                    "/mappings/set?{}",
+                    query_string(&[("mapping", m), ("key", &k)])
+                )
+            }),
             href: format!(
                 "/orders?{}",
                 query_string(&[
