@@ -1,4 +1,5 @@
 //! The one integration-test binary of the `console` crate.
 
+mod actions;
 mod ops;
 mod pages;
