@@ -421,6 +421,46 @@ pub fn waiting_on(name: &str, key: &str) -> Option<OrderFilter> {
     })
 }
 
+/// The mapping entry an operator can add to fix the cause `code` / `subject`: (mapping name,
+/// key). A missing shop, warehouse or shipment entry names its key (the domain's
+/// [`domain::ops::mapping_for_cause`]); LingXing refusing an order (`lingxing_rejected`) over
+/// a SKU is fixed by a `mapping.sku` entry when LingXing's message names a DSCO SKU of the
+/// order that `mapping.sku` does not map.
+pub async fn fix_for_cause(
+    store: &dyn Store,
+    code: &str,
+    subject: &str,
+) -> Result<Option<(&'static str, String)>, OpsError> {
+    if let Some(fix) = domain::ops::mapping_for_cause(code, subject) {
+        return Ok(Some(fix));
+    }
+    if code != domain::ReasonCode::LingxingRejected.as_str() {
+        return Ok(None);
+    }
+    let filter = OrderFilter {
+        reason_code: Some(code.to_owned()),
+        subject: Some(subject.to_owned()),
+        ..OrderFilter::default()
+    };
+    let Some(row) = store.order_page(&filter, false, None, 1).await?.pop() else {
+        return Ok(None);
+    };
+    let mapped = store.sku_map().await?.effective();
+    // `skus` is `SKU(qty)` per line, comma-joined.
+    let mut named: Vec<String> = row
+        .skus
+        .split(',')
+        .filter_map(|l| l.rsplit_once('(').map(|(s, _)| s.trim().to_owned()))
+        .filter(|s| !s.is_empty() && !mapped.contains_key(s) && subject.contains(s.as_str()))
+        .collect();
+    named.sort();
+    named.dedup();
+    Ok(match named.as_slice() {
+        [one] => Some(("sku", one.clone())),
+        _ => None,
+    })
+}
+
 /// `mapping set NAME KEY VALUE`, the console's fix-the-cause form: validates the entry as
 /// `config check` does (the same messages, naming the key), saves a new runtime-config
 /// version (for `sku`: a `manual` entry of `mapping.sku`), then retries the orders that waited

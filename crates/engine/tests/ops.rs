@@ -345,3 +345,58 @@ pub async fn ignore_bulk_retry_and_the_force_guard(db: &Db) {
     );
     assert!(w.dsco.acks_for(&pos[1]).is_empty(), "nor to DSCO");
 }
+
+pub async fn an_unmapped_sku_lingxing_refused_is_fixed_by_a_manual_entry(db: &Db) {
+    let w = world(db, json!({})).await;
+    let mut o = crate::reasons::order(
+        "PO-NEWSKU",
+        "1000012345",
+        "US-CA-01",
+        "UPCG",
+        &[("SKU-NOT-IN-LINGXING", 1)],
+    );
+    o.lines[0].expected_cost = Some("4.20".parse().unwrap());
+    w.dsco.add_order(o).unwrap();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    expect(&w, "PO-NEWSKU", Stage::Pulled, ReasonCode::LingxingRejected).await;
+    let cause = w.store.attention_causes(10).await.unwrap().remove(0);
+    // LingXing's refusal names the DSCO SKU mapping.sku lacks: the fix is that entry.
+    let fix = ops::fix_for_cause(&*w.store, &cause.code, &cause.subject)
+        .await
+        .unwrap();
+    assert_eq!(
+        fix,
+        Some(("sku", "SKU-NOT-IN-LINGXING".to_owned())),
+        "{}",
+        cause.subject
+    );
+    let lx_sku = sim::defaults::PRODUCTS[0].lingxing_sku;
+    let set = ops::set_mapping(
+        &*w.store,
+        "sku",
+        "SKU-NOT-IN-LINGXING",
+        lx_sku,
+        &who(&w, "new listing, same product"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(set.retried, 1);
+    let manual = w
+        .store
+        .sku_map()
+        .await
+        .unwrap()
+        .entries_of(store::SkuSource::Manual);
+    assert_eq!(
+        manual.get("SKU-NOT-IN-LINGXING").map(String::as_str),
+        Some(lx_sku)
+    );
+    w.advance(60);
+    w.run(JobName::PushToLingxing).await;
+    at_stage(&w, "PO-NEWSKU", Stage::Pushed).await;
+    assert_eq!(w.lx.orders_for("PO-NEWSKU").len(), 1);
+    // Fixed: the cause row is gone, nothing to fix.
+    assert!(w.store.attention_causes(10).await.unwrap().is_empty());
+}

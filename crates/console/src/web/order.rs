@@ -402,14 +402,19 @@ pub(super) async fn order(cx: Cx, Path(po): Path<String>) -> Response {
                 selected: false,
             })
             .collect(),
-        fix_href: o.reason.as_ref().and_then(|r| {
-            domain::ops::mapping_for_cause(&r.code, &r.detail).map(|(m, k)| {
-                format!(
-                    "/mappings/set?{}",
-                    super::fmt::query_string(&[("mapping", m), ("key", &k)])
-                )
-            })
-        }),
+        fix_href: match &o.reason {
+            Some(r) => engine::ops::fix_for_cause(&*cx.store, &r.code, &r.detail)
+                .await
+                .ok()
+                .flatten()
+                .map(|(m, k)| {
+                    format!(
+                        "/mappings/set?{}",
+                        super::fmt::query_string(&[("mapping", m), ("key", &k)])
+                    )
+                }),
+            None => None,
+        },
         force_href: format!("{}/force", po_href(po.as_str())),
         retry_href: format!("{}/retry", po_href(po.as_str())),
         ignore_href: format!("{}/ignore", po_href(po.as_str())),

@@ -153,12 +153,7 @@ pub(super) async fn overview(cx: Cx) -> Response {
                     ("subject", &c.subject),
                 ])
             ),
-            fix_href: domain::ops::mapping_for_cause(&c.code, &c.subject).map(|(m, k)| {
-                format!(
-                    "/mappings/set?{}",
-                    query_string(&[("mapping", m), ("key", &k)])
-                )
-            }),
+            fix_href: None,
             href: format!(
                 "/orders?{}",
                 query_string(&[
@@ -174,6 +169,17 @@ pub(super) async fn overview(cx: Cx) -> Response {
             age: age(now - c.oldest_entered_at, lang),
         })
         .collect();
+    let mut causes: Vec<CauseView> = causes;
+    for (c, row) in causes.iter_mut().zip(&o.causes) {
+        if let Ok(Some((m, k))) =
+            engine::ops::fix_for_cause(&*cx.store, &row.code, &row.subject).await
+        {
+            c.fix_href = Some(format!(
+                "/mappings/set?{}",
+                query_string(&[("mapping", m), ("key", &k)])
+            ));
+        }
+    }
     let jobs = o
         .jobs
         .iter()
