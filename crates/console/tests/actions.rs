@@ -246,7 +246,7 @@ async fn fix_the_cause_from_its_row_then_run_now(w: World) {
         page.contains(&format!("value=\"{UNKNOWN_RETAILER_ID}\"")),
         "{page}"
     );
-    assert!(page.contains("2 orders wait on this entry"), "{page}");
+    assert!(page.contains("2 order(s) wait on this entry"), "{page}");
     assert!(page.contains(&format!("name=\"csrf\" value=\"{TOKEN}\"")));
 
     let version = w.store.runtime_config_version().await.unwrap();
@@ -288,7 +288,7 @@ async fn fix_the_cause_from_its_row_then_run_now(w: World) {
 
     let (s, body) = w.post("/mappings/set", &with_reason, true).await;
     assert_eq!(s, 200, "{body}");
-    assert!(body.contains("2 orders retried"), "{body}");
+    assert!(body.contains("2 order(s) retried"), "{body}");
     assert_eq!(
         w.store.runtime_config_version().await.unwrap(),
         version.map(|v| v + 1)
@@ -341,7 +341,7 @@ async fn ignore_retry_all_and_force_pages(w: World) {
     let q = format!("kind=needs_attention&code=shop_unmapped&subject={UNKNOWN_RETAILER_ID}");
     let (s, confirm) = w.get(&format!("/orders/retry?{q}")).await;
     assert_eq!(s, 200);
-    assert!(confirm.contains("2 orders will be retried"), "{confirm}");
+    assert!(confirm.contains("2 order(s) will be retried"), "{confirm}");
     assert!(confirm.contains(&pos[1]) && confirm.contains(&pos[2]));
     assert!(
         w.audited("order.retry_all").await.is_empty(),
@@ -360,7 +360,7 @@ async fn ignore_retry_all_and_force_pages(w: World) {
         )
         .await;
     assert_eq!(s, 200, "{body}");
-    assert!(body.contains("2 orders retried"), "{body}");
+    assert!(body.contains("2 order(s) retried"), "{body}");
     assert_eq!(
         w.audited("order.retry_all").await[0].entry.detail["count"],
         2
