@@ -573,22 +573,22 @@ fn config_entry(config: &domain::RuntimeConfig, name: &str, key: &str) -> Option
         "shop" => m
             .shop
             .iter()
-            .find(|(k, _)| k.to_string() == key)
+            .find(|(k, _)| k.as_str() == key)
             .map(|(_, v)| v.to_string()),
         "warehouse" => m
             .warehouse
             .iter()
-            .find(|(k, _)| k.to_string() == key)
+            .find(|(k, _)| k.as_str() == key)
             .map(|(_, v)| v.to_string()),
         "shipment" => m
             .shipment
             .iter()
-            .find(|(k, _)| k.to_string() == key)
+            .find(|(k, _)| k.as_str() == key)
             .map(|(_, v)| v.to_string()),
         "carrier" => m
             .carrier
             .iter()
-            .find(|(k, _)| k.to_string() == key)
+            .find(|(k, _)| k.as_str() == key)
             .map(|(_, v)| v.to_string()),
         _ => None,
     }

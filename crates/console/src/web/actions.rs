@@ -119,15 +119,14 @@ fn result(
     })
 }
 
-fn parse_po(cx: &Cx, po: &str) -> Result<PoNumber, Response> {
-    PoNumber::parse(po).map_err(|e| {
-        error_page(
-            cx.layout("orders", "common.error"),
-            StatusCode::BAD_REQUEST,
-            "common.error",
-            e.to_string(),
-        )
-    })
+/// A 400 page for a PO in the path that is not one.
+fn bad_po(cx: &Cx, e: domain::EmptyId) -> Response {
+    error_page(
+        cx.layout("orders", "common.error"),
+        StatusCode::BAD_REQUEST,
+        "common.error",
+        e.to_string(),
+    )
 }
 
 // --- 1. retry now ------------------------------------------------------------------------
@@ -148,9 +147,9 @@ pub(super) async fn retry(
     act: Act<RetryForm>,
 ) -> Response {
     let Act { cx, op, form } = act;
-    let po = match parse_po(&cx, &po) {
+    let po = match PoNumber::parse(&po) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad_po(&cx, e),
     };
     let who = Who {
         actor: &op.name,
@@ -366,9 +365,9 @@ pub(super) async fn ignore(
     act: Act<IgnoreForm>,
 ) -> Response {
     let Act { cx, op, form } = act;
-    let po = match parse_po(&cx, &po) {
+    let po = match PoNumber::parse(&po) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad_po(&cx, e),
     };
     let who = Who {
         actor: &op.name,
@@ -423,9 +422,9 @@ pub(super) async fn force_confirm(
     Query(q): Query<ForceQuery>,
 ) -> Response {
     let l = cx.layout("orders", "ops.force_title");
-    let po = match parse_po(&cx, &po) {
+    let po = match PoNumber::parse(&po) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad_po(&cx, e),
     };
     let to = match parse_stage(&q.to) {
         Ok(s) => s,
@@ -487,9 +486,9 @@ pub(super) async fn force(
 ) -> Response {
     let Act { cx, op, form } = act;
     let l = cx.layout("orders", "ops.refused");
-    let po = match parse_po(&cx, &po) {
+    let po = match PoNumber::parse(&po) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad_po(&cx, e),
     };
     let to = match parse_stage(&form.to) {
         Ok(s) => s,
@@ -673,7 +672,7 @@ pub(super) async fn mapping_set(State(p): State<Pages>, act: Act<MappingForm>) -
                 href: "/".into(),
                 label: cx.t.t("common.back_overview").to_owned(),
             });
-            let r = render(ActionPage {
+            render(ActionPage {
                 l: cx.layout("mappings", "ops.fix_title"),
                 heading: cx.t.t("ops.fix_title").to_owned(),
                 tone: "ok",
@@ -685,8 +684,7 @@ pub(super) async fn mapping_set(State(p): State<Pages>, act: Act<MappingForm>) -
                 more: 0,
                 form: None,
                 links,
-            });
-            r
+            })
         }
         Err(e) => failed(cx.layout("mappings", "ops.refused"), e),
     }
