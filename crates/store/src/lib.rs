@@ -384,7 +384,8 @@ pub struct OrderRecord {
     /// How many times the order was marked for a decision so far (see
     /// [`OrderStore::remark_changed`]).
     pub marks: i64,
-    /// When an operator took the order out of needs attention (see [`OrderAct::Ignore`]).
+    /// When an operator took the order out of needs attention (see [`OrderAct::Ignore`]); a
+    /// move to another stage ends it (the ignored reason belonged to the stage left).
     pub ignored_at: Option<DateTime<Utc>>,
 }
 

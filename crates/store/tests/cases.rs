@@ -812,6 +812,30 @@ pub async fn operator_retry_and_ignore_act_once_with_events_and_audit(b: &Backen
     assert_eq!(back.len(), 1);
     assert_eq!(s.attention_causes(10).await.unwrap()[0].count, 3);
     assert_eq!(s.ignored_count().await.unwrap(), 0);
+    // A move to another stage ends an ignore.
+    s.act_on_orders(
+        OrderAct::Ignore,
+        &[po("PO-3")],
+        "ops",
+        "ignored",
+        t(50),
+        None,
+    )
+    .await
+    .unwrap();
+    let f = lease(s, JobName::AckToDsco, "b", t(50)).await.fence();
+    assert!(
+        s.cas_stage(
+            &advance("PO-3", Stage::Pushed, Stage::Acknowledged, t(60)),
+            &f
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        s.get_order(&po("PO-3")).await.unwrap().unwrap().ignored_at,
+        None
+    );
 }
 
 pub async fn cursors_and_token_cache(b: &Backend) {

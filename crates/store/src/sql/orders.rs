@@ -589,7 +589,7 @@ impl OrderStore for SqlStore {
             domain::ops::force_guard(from, to, code.as_deref()).map_err(StoreError::NotAllowed)?;
             sqlx::query(
                 "UPDATE orders SET stage = $1, stage_entered_at = $2, updated_at = $2, reason_code = NULL, \
-                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0 WHERE po = $3",
+                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0, ignored_at = NULL WHERE po = $3",
             )
             .bind(to.number())
             .bind(ms(now))
