@@ -12,7 +12,7 @@ use crate::config_cmd::ConfigCommand;
 use crate::logging;
 use crate::settings::Settings;
 use crate::view::ReadView;
-use crate::{config_cmd, job_cmd, order_cmd, run_cmd, sim_cmd, startup};
+use crate::{config_cmd, job_cmd, ops_cmd, order_cmd, run_cmd, sim_cmd, startup};
 
 /// Exit codes: 0 ok, 1 failure, 2 bad input (config, arguments).
 pub async fn main(args: Args) -> ExitCode {
@@ -109,11 +109,29 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
             match command {
                 OrderCommand::Show { po, .. } => order_cmd::show(&view, &po).await,
                 OrderCommand::Stuck { limit } => order_cmd::stuck(&view, limit).await,
+                OrderCommand::Retry {
+                    po,
+                    run_now,
+                    reason_code,
+                    key,
+                    stage,
+                    reason,
+                } => ops_cmd::retry(&settings, po, run_now, reason_code, key, stage, &reason).await,
+                OrderCommand::Ignore { po, reason } => {
+                    ops_cmd::ignore(&settings, &po, true, &reason).await
+                }
+                OrderCommand::Unignore { po, reason } => {
+                    ops_cmd::ignore(&settings, &po, false, &reason).await
+                }
+                OrderCommand::Force { po, to, reason } => {
+                    ops_cmd::force(&settings, &po, to, &reason).await
+                }
             }
         }
         Command::Stock { command } => crate::stock_cmd::stock(&settings, command).await,
         Command::Sku { command } => crate::stock_cmd::sku(&settings, command).await,
         Command::Writes { command } => crate::writes_cmd::writes(&settings, command).await,
+        Command::Mapping { command } => ops_cmd::mapping(&settings, command).await,
         Command::Sim { .. }
         | Command::Demo(_)
         | Command::Bench { .. }

@@ -58,6 +58,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::stock_cmd::SkuCommand,
     },
+    /// Mappings: set one entry and retry the orders that waited on it.
+    Mapping {
+        #[command(subcommand)]
+        command: crate::ops_cmd::MappingCommand,
+    },
     /// Benchmarks against the in-process simulators on the simulated clock.
     Bench {
         #[command(subcommand)]
@@ -151,5 +156,51 @@ pub enum OrderCommand {
         /// How many POs to list per stage.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+    },
+    /// Retry now: clear the back-off of one PO (or of every order of a cause) so that the next
+    /// run of its stage's job decides it; `--run-now` runs that job for the PO at once.
+    Retry {
+        /// One PO (or none, with --reason-code, for a bulk retry).
+        po: Option<String>,
+        /// Run the stage's job for this PO now.
+        #[arg(long)]
+        run_now: bool,
+        /// Bulk: every order whose current reason has this code.
+        #[arg(long, value_name = "CODE")]
+        reason_code: Option<String>,
+        /// Bulk: only the orders whose reason names this key (a cause row's subject).
+        #[arg(long, requires = "reason_code")]
+        key: Option<String>,
+        /// Bulk: only orders at this stage (1–4).
+        #[arg(long, requires = "reason_code")]
+        stage: Option<i64>,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Take an order out of needs attention without moving its stage.
+    Ignore {
+        po: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Bring an ignored order back into needs attention.
+    Unignore {
+        po: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Force an order to a stage: only forward, or to 6 cancelled. Prints what the jobs will
+    /// and will not do afterwards.
+    Force {
+        po: String,
+        /// The stage (1–6).
+        #[arg(long)]
+        to: i64,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
     },
 }

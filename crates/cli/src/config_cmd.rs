@@ -273,14 +273,7 @@ impl Write {
 
 /// Who the audit log names for a CLI command without `--actor`: `cli:$USER`.
 pub(crate) fn cli_actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_default();
-    if user.is_empty() {
-        "cli".to_owned()
-    } else {
-        format!("cli:{user}")
-    }
+    engine::ops::cli_actor()
 }
 
 /// Bad input found after the arguments parsed: exit 2.

@@ -34,6 +34,7 @@ pub mod console_cmd;
 pub mod demo;
 pub mod job_cmd;
 pub mod logging;
+pub mod ops_cmd;
 pub mod order_cmd;
 pub mod run_cmd;
 pub mod settings;

@@ -19,8 +19,9 @@ pub enum StockCommand {
         /// Why the drop is genuine (kept in the audit log).
         #[arg(long)]
         reason: String,
-        #[arg(long, default_value = "cli")]
-        actor: String,
+        /// Who releases (default: the OS user, else `cli`).
+        #[arg(long)]
+        actor: Option<String>,
     },
     /// Recent sync_stock runs: state, counts and why a run was held.
     Runs {
@@ -57,9 +58,20 @@ pub async fn stock(settings: &Settings, command: StockCommand) -> Result<ExitCod
                 eprintln!("--reason must say why the drop to 0 is genuine");
                 return Ok(ExitCode::from(2));
             }
-            let ids = store
-                .release_stock_runs(&actor, &reason, Utc::now())
-                .await?;
+            let actor = actor.unwrap_or_else(engine::ops::cli_actor);
+            let who = engine::ops::Who {
+                actor: &actor,
+                reason: &reason,
+                now: Utc::now(),
+            };
+            let ids = match engine::ops::release_stock(&*store, &who).await {
+                Ok(ids) => ids,
+                Err(e) if e.is_input() => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            };
             if ids.is_empty() {
                 println!("no held sync_stock run: nothing to release");
             } else {

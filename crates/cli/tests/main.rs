@@ -1,5 +1,6 @@
 //! The one integration-test binary of the `cli` crate.
 
+mod actions;
 mod commands;
 mod faults;
 mod settings;

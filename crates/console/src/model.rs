@@ -36,6 +36,8 @@ pub struct Overview {
     pub kinds: BTreeMap<ReasonKind, i64>,
     pub stuck: Vec<StuckStage>,
     pub causes: Vec<CauseRow>,
+    /// Orders an operator ignored (left out of `kinds` and `causes`).
+    pub ignored: i64,
     pub jobs: Vec<JobStatus>,
     pub writes_enabled: bool,
     pub config_version: Option<i64>,
@@ -73,6 +75,7 @@ impl Overview {
             kinds: store.reason_kind_counts().await?,
             stuck,
             causes: store.attention_causes(200).await?,
+            ignored: store.ignored_count().await?,
             jobs,
             writes_enabled: config.writes_enabled(),
             config_version,

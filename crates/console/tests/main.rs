@@ -1,5 +1,6 @@
 //! The one integration-test binary of the `console` crate.
 
+mod actions;
 mod login;
 mod ops;
 mod pages;

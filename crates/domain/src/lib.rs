@@ -17,6 +17,7 @@ pub mod intent;
 pub mod job;
 pub mod lx_view;
 pub mod mapping;
+pub mod ops;
 pub mod order;
 pub mod reason;
 pub mod rules;

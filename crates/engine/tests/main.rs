@@ -3,6 +3,7 @@
 
 mod data_defects;
 mod defects;
+mod ops;
 mod orders;
 mod property;
 mod reasons;
@@ -70,6 +71,7 @@ pub async fn settle() {
 mod cases {
     pub use crate::data_defects::*;
     pub use crate::defects::*;
+    pub use crate::ops::*;
     pub use crate::orders::*;
     pub use crate::reasons::*;
     pub use crate::runner::*;
@@ -101,6 +103,10 @@ macro_rules! both_backends {
 }
 
 both_backends!(
+    fixing_a_mapping_from_its_cause_retries_and_pushes_each_order_once,
+    retry_now_runs_the_stage_job_for_that_order_only,
+    ignore_bulk_retry_and_the_force_guard,
+    an_unmapped_sku_lingxing_refused_is_fixed_by_a_manual_entry,
     two_runners_never_overlap_and_rejected_fires_are_recorded,
     cron_change_in_the_store_is_picked_up_while_running,
     run_whose_lease_was_taken_over_writes_nothing,

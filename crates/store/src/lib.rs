@@ -386,6 +386,30 @@ pub struct OrderRecord {
     /// How many times the order was marked for a decision so far (see
     /// [`OrderStore::remark_changed`]).
     pub marks: i64,
+    /// When an operator took the order out of needs attention (see [`OrderAct::Ignore`]); a
+    /// move to another stage ends it (the ignored reason belonged to the stage left).
+    pub ignored_at: Option<DateTime<Utc>>,
+}
+
+/// An operator's action on orders (issue 16), applied by [`OrderStore::act_on_orders`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderAct {
+    /// Decide again at the next run of the stage's job: marked, due now, back-off reset.
+    Retry,
+    /// Out of needs attention (the overview's counts and causes), stage unchanged.
+    Ignore,
+    /// Back into needs attention.
+    Unignore,
+}
+
+impl OrderAct {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderAct::Retry => "retry",
+            OrderAct::Ignore => "ignore",
+            OrderAct::Unignore => "unignore",
+        }
+    }
 }
 
 /// What happened to an order, as the timeline shows it.
@@ -730,7 +754,21 @@ pub trait OrderStore: Send + Sync {
     /// [`OrderStore::cas_stage`] for many orders in one fenced transaction; per event whether it
     /// moved its order.
     async fn cas_stages(&self, events: &[NewEvent], fence: &Fence) -> Result<Vec<bool>>;
-    /// An operator's move to any stage, with a reason; audited.
+    /// Applies an operator's action to the orders among `pos` it applies to (retry: not final;
+    /// ignore: not ignored yet; un-ignore: ignored), each with an operator event on its timeline
+    /// (`detail`), and `audit` in the same transaction. Returns the POs acted on.
+    async fn act_on_orders(
+        &self,
+        act: OrderAct,
+        pos: &[PoNumber],
+        actor: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<Vec<PoNumber>>;
+    /// An operator's move, with a reason, within the guard of
+    /// [`domain::ops::force_guard`] (checked against the stored stage and reason in the same
+    /// transaction; a refusal is [`StoreError::NotAllowed`] naming the rule); audited.
     async fn force_stage(
         &self,
         po: &PoNumber,

@@ -670,32 +670,185 @@ pub async fn operator_force_is_audited_and_needs_a_reason(b: &Backend) {
     .await
     .unwrap();
     assert!(matches!(
-        s.force_stage(&po("PO-1"), Stage::Acknowledged, "ops", "  ", t(1))
+        s.force_stage(&po("PO-1"), Stage::Done, "ops", "  ", t(1))
             .await,
         Err(StoreError::NotAllowed(_))
     ));
+    // The guard: no way back (the domain names the rule), and nothing is written.
+    match s
+        .force_stage(&po("PO-1"), Stage::Acknowledged, "ops", "resend", t(1))
+        .await
+    {
+        Err(StoreError::NotAllowed(m)) => assert!(m.contains("force.forward_only"), "{m}"),
+        other => panic!("a backward force must be refused: {other:?}"),
+    }
+    assert!(s.audit_log(5).await.unwrap().is_empty());
     let from = s
-        .force_stage(
-            &po("PO-1"),
-            Stage::Acknowledged,
-            "ops",
-            "resend the shipment",
-            t(1),
-        )
+        .force_stage(&po("PO-1"), Stage::Done, "ops", "invoiced by hand", t(1))
         .await
         .unwrap();
     assert_eq!(from, Stage::Shipped);
     assert_eq!(
         s.get_order(&po("PO-1")).await.unwrap().unwrap().stage,
-        Stage::Acknowledged
+        Stage::Done
     );
     let audit = s.audit_log(5).await.unwrap();
     assert_eq!(audit[0].entry.action, "order.force_stage");
-    assert_eq!(audit[0].entry.reason, "resend the shipment");
+    assert_eq!(audit[0].entry.reason, "invoiced by hand");
     assert_eq!(audit[0].entry.detail["from"], 4);
     let last = s.order_events(&po("PO-1")).await.unwrap().pop().unwrap();
     assert_eq!(last.event.outcome, EventOutcome::Operator);
     assert_eq!(last.event.actor.as_deref(), Some("ops"));
+}
+
+pub async fn operator_retry_and_ignore_act_once_with_events_and_audit(b: &Backend) {
+    let s = &*b.store;
+    let l = lease(s, JobName::PullDscoOrders, "a", t(0)).await;
+    for p in ["PO-1", "PO-2", "PO-3"] {
+        store::testing::upsert_pulled(
+            s,
+            &pulled(p, "created"),
+            Stage::Pushed,
+            None,
+            t(0),
+            &l.fence(),
+        )
+        .await
+        .unwrap();
+        let mut e = skip(p, "lingxing_rejected", "bad data", t(10));
+        e.reason_kind = Some(ReasonKind::NeedsAttention);
+        s.record_event(&e, Some(t(5000)), Some(&l.fence()))
+            .await
+            .unwrap();
+    }
+    store::testing::upsert_pulled(
+        s,
+        &pulled("PO-9", "created"),
+        Stage::Done,
+        None,
+        t(0),
+        &l.fence(),
+    )
+    .await
+    .unwrap();
+    let causes = s.attention_causes(10).await.unwrap();
+    assert_eq!(causes[0].count, 3);
+    assert_eq!(
+        s.reason_kind_counts().await.unwrap()[&ReasonKind::NeedsAttention],
+        3
+    );
+
+    // Retry: due now, back-off reset; a final order is left alone.
+    let audit = AuditEntry {
+        at: t(20),
+        actor: "ops".into(),
+        action: "order.retry".into(),
+        target: "2 orders".into(),
+        reason: "mapping fixed".into(),
+        detail: json!({"count": 2}),
+    };
+    let done = s
+        .act_on_orders(
+            OrderAct::Retry,
+            &[po("PO-1"), po("PO-9")],
+            "ops",
+            "retry requested by ops: mapping fixed",
+            t(20),
+            Some(&audit),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, vec![po("PO-1")]);
+    let o = s.get_order(&po("PO-1")).await.unwrap().unwrap();
+    assert_eq!(o.next_attempt_at, Some(t(20)));
+    assert_eq!(o.attempts, 0);
+    let cands = s.order_candidates(Stage::Pushed, t(21), 10).await.unwrap();
+    assert!(cands.iter().any(|c| c.pulled.po == po("PO-1")));
+    let last = s.order_events(&po("PO-1")).await.unwrap().pop().unwrap();
+    assert_eq!(last.event.outcome, EventOutcome::Operator);
+    assert_eq!(last.event.actor.as_deref(), Some("ops"));
+    assert_eq!(s.audit_log(5).await.unwrap()[0].entry, audit);
+
+    // Ignore: out of the attention counts and causes, shown by the filter; twice is once.
+    for _ in 0..2 {
+        s.act_on_orders(
+            OrderAct::Ignore,
+            &[po("PO-2")],
+            "ops",
+            "ignored",
+            t(30),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        s.order_events(&po("PO-2")).await.unwrap().len(),
+        3,
+        "pulled, skip, one ignore"
+    );
+    assert_eq!(s.attention_causes(10).await.unwrap()[0].count, 2);
+    assert_eq!(
+        s.reason_kind_counts().await.unwrap()[&ReasonKind::NeedsAttention],
+        2
+    );
+    assert_eq!(s.ignored_count().await.unwrap(), 1);
+    let only = OrderFilter {
+        ignored: Some(true),
+        ..OrderFilter::default()
+    };
+    let rows = s.order_page(&only, false, None, 10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].po, po("PO-2"));
+    assert!(rows[0].ignored_at.is_some());
+    assert_eq!(
+        s.get_order(&po("PO-2")).await.unwrap().unwrap().stage,
+        Stage::Pushed
+    );
+    let hide = OrderFilter {
+        ignored: Some(false),
+        ..OrderFilter::default()
+    };
+    assert_eq!(s.order_page(&hide, false, None, 10).await.unwrap().len(), 3);
+    // Un-ignore brings it back.
+    let back = s
+        .act_on_orders(
+            OrderAct::Unignore,
+            &[po("PO-2")],
+            "ops",
+            "back",
+            t(40),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(s.attention_causes(10).await.unwrap()[0].count, 3);
+    assert_eq!(s.ignored_count().await.unwrap(), 0);
+    // A move to another stage ends an ignore.
+    s.act_on_orders(
+        OrderAct::Ignore,
+        &[po("PO-3")],
+        "ops",
+        "ignored",
+        t(50),
+        None,
+    )
+    .await
+    .unwrap();
+    let f = lease(s, JobName::AckToDsco, "b", t(50)).await.fence();
+    assert!(
+        s.cas_stage(
+            &advance("PO-3", Stage::Pushed, Stage::Acknowledged, t(60)),
+            &f
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        s.get_order(&po("PO-3")).await.unwrap().unwrap().ignored_at,
+        None
+    );
 }
 
 pub async fn cursors_and_token_cache(b: &Backend) {

@@ -70,6 +70,7 @@ suite!(
     cases::stage_moves_only_forward_by_compare_and_swap,
     cases::identical_skips_fold_into_one_event,
     cases::operator_force_is_audited_and_needs_a_reason,
+    cases::operator_retry_and_ignore_act_once_with_events_and_audit,
     cases::cursors_and_token_cache,
     cases::reopening_keeps_data,
     cases::candidates_follow_dirty_marks_and_back_off,

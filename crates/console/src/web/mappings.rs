@@ -37,6 +37,8 @@ struct ConflictView {
     msku: String,
     sku: String,
     detail: String,
+    /// The form of a `manual` mapping.sku entry for this MSKU.
+    set_href: String,
 }
 
 #[derive(Template)]
@@ -52,6 +54,7 @@ struct MappingsPage {
     sku_more: usize,
     conflicts: Vec<ConflictView>,
     audit: Vec<AuditView>,
+    mapping_names: &'static [&'static str],
 }
 
 #[derive(Deserialize, Default)]
@@ -153,14 +156,23 @@ pub(super) async fn mappings(cx: Cx, Query(q): Query<MappingsQuery>) -> Response
                 msku: c.msku.clone(),
                 sku: c.sku.clone(),
                 detail: c.detail.clone(),
+                set_href: format!(
+                    "/mappings/set?{}",
+                    super::fmt::query_string(&[("mapping", "sku"), ("key", &c.msku)])
+                ),
             })
             .collect(),
         audit: audit
             .iter()
-            .filter(|a| a.entry.action.starts_with("config.") || a.entry.action.starts_with("sku."))
+            .filter(|a| {
+                a.entry.action.starts_with("config.")
+                    || a.entry.action.starts_with("sku.")
+                    || a.entry.action.starts_with("mapping.")
+            })
             .take(30)
             .map(|a| audit_view(a, tz))
             .collect(),
+        mapping_names: &domain::ops::MAPPINGS,
         l,
     })
 }

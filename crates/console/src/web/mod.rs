@@ -7,6 +7,7 @@
 //! (the page frame, the language switch, rendering and error pages), `fmt` (times, ages, labels,
 //! links) and `csv`.
 
+mod actions;
 mod audit;
 mod config;
 mod csv;
@@ -69,7 +70,6 @@ struct Pages {
     cfg: ConsoleConfig,
     /// The engine the actions run jobs through; `None` where only the pages are served (the
     /// actions that need it answer so).
-    #[allow(dead_code)] // the actions join (issue 16)
     engine: Option<Arc<Engine>>,
     /// Sessions and users when operators log in; `None`: the `local` operator.
     auth: Option<Arc<login::Auth>>,
@@ -127,6 +127,22 @@ fn router(pages: Pages) -> Router {
         .route("/stock", get(stock::stock))
         .route("/stock.csv", get(stock::stock_csv))
         .route("/lang", get(layout::switch_lang))
+        // The operator actions (issue 16): POSTs through `session::Act`, confirmations as GETs.
+        .route(
+            "/orders/retry",
+            get(actions::retry_all_confirm).post(actions::retry_all),
+        )
+        .route("/orders/{po}/retry", post(actions::retry))
+        .route("/orders/{po}/ignore", post(actions::ignore))
+        .route(
+            "/orders/{po}/force",
+            get(actions::force_confirm).post(actions::force),
+        )
+        .route(
+            "/mappings/set",
+            get(actions::mapping_form).post(actions::mapping_set),
+        )
+        .route("/stock/release", post(actions::stock_release))
         .route("/assets/console.css", get(css))
         .route("/login", get(login::login_form).post(login::login_post))
         .route("/logout", post(login::logout))

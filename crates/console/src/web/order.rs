@@ -96,6 +96,22 @@ struct OrderPage {
     writes: Vec<WriteView>,
     requests: Vec<RequestView>,
     timeline: Vec<TimelineEntry>,
+    /// The operator actions (issue 16).
+    actions: OrderActions,
+}
+
+/// What an operator may do on this order's page.
+struct OrderActions {
+    /// A job decides it again (not final): retry is offered.
+    retryable: bool,
+    ignored: bool,
+    /// The stages the force guard allows from here.
+    force_to: Vec<super::fmt::SelectOption>,
+    /// The fix-the-cause form, when its reason is a missing mapping entry.
+    fix_href: Option<String>,
+    force_href: String,
+    retry_href: String,
+    ignore_href: String,
 }
 /// A LingXing status code with its name (`6 已发货` / `6 shipped`); the bare code when unknown.
 fn coded(code: i64, names: &[(i64, &str, &str)], lang: Lang) -> String {
@@ -373,7 +389,38 @@ pub(super) async fn order(cx: Cx, Path(po): Path<String>) -> Response {
         None => Default::default(),
     };
     let p_ = &o.pulled;
+    let reason_code = o.reason.as_ref().map(|r| r.code.as_str());
+    let actions = OrderActions {
+        retryable: engine::jobs::mover_of(o.stage).is_some(),
+        ignored: o.ignored_at.is_some(),
+        force_to: domain::Stage::ALL
+            .into_iter()
+            .filter(|to| domain::ops::force_guard(o.stage, *to, reason_code).is_ok())
+            .map(|to| super::fmt::SelectOption {
+                value: to.number().to_string(),
+                label: format!("{} {}", to.number(), stage_label(to, lang)),
+                selected: false,
+            })
+            .collect(),
+        fix_href: match &o.reason {
+            Some(r) => engine::ops::fix_for_cause(&*cx.store, r.code.as_str(), &r.detail)
+                .await
+                .ok()
+                .flatten()
+                .map(|(m, k)| {
+                    format!(
+                        "/mappings/set?{}",
+                        super::fmt::query_string(&[("mapping", m), ("key", &k)])
+                    )
+                }),
+            None => None,
+        },
+        force_href: format!("{}/force", po_href(po.as_str())),
+        retry_href: format!("{}/retry", po_href(po.as_str())),
+        ignore_href: format!("{}/ignore", po_href(po.as_str())),
+    };
     render(OrderPage {
+        actions,
         po: po.as_str().to_owned(),
         stage_n: o.stage.number(),
         stage_label: stage_label(o.stage, lang),

@@ -39,13 +39,15 @@ pub(super) struct OrdersQuery {
     updated_from: String,
     updated_to: String,
     sort: String,
+    /// `only`: the orders an operator ignored; `hide`: none of them.
+    ignored: String,
     after_t: String,
     after_po: String,
 }
 
 impl OrdersQuery {
     /// The filter; a bad value names its field.
-    fn filter(&self, tz: Tz) -> Result<OrderFilter, String> {
+    pub(super) fn filter(&self, tz: Tz) -> Result<OrderFilter, String> {
         let day = |field: &str, v: &str, next: bool| day_start(field, v, tz, next);
         Ok(OrderFilter {
             stage: match some(&self.stage) {
@@ -73,6 +75,14 @@ impl OrdersQuery {
             created_to: day("created_to", &self.created_to, true)?,
             updated_from: day("updated_from", &self.updated_from, false)?,
             updated_to: day("updated_to", &self.updated_to, true)?,
+            // Needs attention leaves out what an operator ignored, as the overview counts it.
+            ignored: match self.ignored.as_str() {
+                "only" => Some(true),
+                "hide" => Some(false),
+                "" if self.kind == ReasonKind::NeedsAttention.as_str() => Some(false),
+                "" | "any" => None,
+                x => return Err(format!("ignored: `{x}` is not only, hide or any")),
+            },
         })
     }
 
@@ -89,7 +99,7 @@ impl OrdersQuery {
     }
 
     /// The filter's query string (no paging), plus `extra`.
-    fn href(&self, path: &str, extra: &[(&str, &str)]) -> String {
+    pub(super) fn href(&self, path: &str, extra: &[(&str, &str)]) -> String {
         let mut pairs: Vec<(&str, &str)> = vec![
             ("q", &self.q),
             ("stage", &self.stage),
@@ -106,6 +116,7 @@ impl OrdersQuery {
             ("updated_from", &self.updated_from),
             ("updated_to", &self.updated_to),
             ("sort", &self.sort),
+            ("ignored", &self.ignored),
         ];
         pairs.extend_from_slice(extra);
         let q = query_string(&pairs);
@@ -131,6 +142,7 @@ struct OrderRowView {
     entered: TimeCell,
     age: String,
     created: Option<TimeCell>,
+    ignored: bool,
 }
 
 #[derive(Template)]
@@ -141,6 +153,9 @@ struct OrdersPage {
     stage_options: Vec<SelectOption>,
     kind_options: Vec<SelectOption>,
     code_options: Vec<SelectOption>,
+    ignored_options: Vec<SelectOption>,
+    /// The confirmation page of "retry all matching" for this filter.
+    retry_href: String,
     newest_first: bool,
     error: String,
     rows: Vec<OrderRowView>,
@@ -211,6 +226,7 @@ pub(super) async fn orders(cx: Cx, Query(f): Query<OrdersQuery>) -> Response {
                 entered: time(r.stage_entered_at, tz),
                 age: age(now - r.stage_entered_at, lang),
                 created: r.dsco_created_at.map(|t| time(t, tz)),
+                ignored: r.ignored_at.is_some(),
             }
         })
         .collect();
@@ -238,7 +254,21 @@ pub(super) async fn orders(cx: Cx, Query(f): Query<OrdersQuery>) -> Response {
             selected: f.code == c.as_str(),
         })
         .collect();
+    let ignored_options = [
+        ("only", "ops.ignored_only"),
+        ("hide", "ops.ignored_hide"),
+        ("any", "ops.ignored_any"),
+    ]
+    .into_iter()
+    .map(|(v, k)| SelectOption {
+        value: v.to_owned(),
+        label: tr.t(k).to_owned(),
+        selected: f.ignored == v,
+    })
+    .collect();
     render(OrdersPage {
+        retry_href: f.href("/orders/retry", &[]),
+        ignored_options,
         stage_options,
         kind_options,
         code_options,

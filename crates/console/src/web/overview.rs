@@ -30,6 +30,10 @@ struct CauseView {
     sentence: String,
     count: i64,
     href: String,
+    /// The confirmation page of "retry all" for this cause.
+    retry_href: String,
+    /// The fix-the-cause form, when the cause is a missing mapping entry.
+    fix_href: Option<String>,
     oldest: TimeCell,
     age: String,
 }
@@ -108,6 +112,14 @@ pub(super) async fn overview(cx: Cx) -> Response {
             None => "/orders".into(),
         },
     });
+    if o.ignored > 0 {
+        counters.push(Counter {
+            class: "k-ignored".into(),
+            count: o.ignored,
+            label: tr.t("ops.ignored_badge").to_owned(),
+            href: "/orders?ignored=only".into(),
+        });
+    }
     for c in &mut counters {
         if c.count == 0 {
             c.class.push_str(" zero");
@@ -133,6 +145,15 @@ pub(super) async fn overview(cx: Cx) -> Response {
         .iter()
         .map(|c| CauseView {
             sentence: reason_sentence(&c.code, &c.subject, lang),
+            retry_href: format!(
+                "/orders/retry?{}",
+                query_string(&[
+                    ("kind", ReasonKind::NeedsAttention.as_str()),
+                    ("code", &c.code),
+                    ("subject", &c.subject),
+                ])
+            ),
+            fix_href: None,
             href: format!(
                 "/orders?{}",
                 query_string(&[
@@ -148,6 +169,17 @@ pub(super) async fn overview(cx: Cx) -> Response {
             age: age(now - c.oldest_entered_at, lang),
         })
         .collect();
+    let mut causes: Vec<CauseView> = causes;
+    for (c, row) in causes.iter_mut().zip(&o.causes) {
+        if let Ok(Some((m, k))) =
+            engine::ops::fix_for_cause(&*cx.store, &row.code, &row.subject).await
+        {
+            c.fix_href = Some(format!(
+                "/mappings/set?{}",
+                query_string(&[("mapping", m), ("key", &k)])
+            ));
+        }
+    }
     let jobs = o
         .jobs
         .iter()

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{RUN, World, csv_text, seed, seed_stock, serve_with_login, sqlite};
+use super::{RUN, World, csv_text, seed, seed_stock, serve, serve_with_login, sqlite};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const WIDTH: u64 = 1360;
@@ -517,5 +517,107 @@ async fn an_operator_walks_the_console_in_a_real_browser() {
     assert!(b.url().await.contains("/login?next=%2Forders"));
 
     println!("screenshots in {}", dir.display());
+    let _ = b.cmd(reqwest::Method::DELETE, "", None).await;
+}
+
+impl Browser {
+    /// Types `text` into the element (no Enter).
+    async fn type_text(&self, el: &str, text: &str) {
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+}
+
+/// The actions of issue 16 in a real browser: from the overview's cause row to its
+/// fix-the-cause form, the mapping saved and the waiting order retried (the result page says
+/// how many), then the audit page and the order's timeline show it; the order page's ignore
+/// form takes another order out of needs attention. Screenshots of each page.
+#[tokio::test]
+async fn an_operator_fixes_a_cause_from_its_row_in_a_real_browser() {
+    let required = std::env::var("CONSOLE_BROWSER_TEST").as_deref() == Ok("require");
+    let (Some(chromium), Some(chromedriver)) = (
+        which("chromium").or_else(|| which("chromium-browser")),
+        which("chromedriver"),
+    ) else {
+        assert!(
+            !required,
+            "CONSOLE_BROWSER_TEST=require but chromium or chromedriver is not on PATH"
+        );
+        println!("SKIPPED: chromium or chromedriver not installed");
+        return;
+    };
+    let w: World = serve(sqlite().await).await;
+    seed(&*w.store).await;
+    let dir = screenshot_dir();
+    let b = Browser::start(&chromium, &chromedriver).await;
+
+    b.goto(&format!("{}/", w.base)).await;
+    let fix = b
+        .find(".cause-actions a[href*='/mappings/set?mapping=shop'][href*='key=1000099999']")
+        .await;
+    let url = b.click_away(&fix).await;
+    assert!(url.contains("/mappings/set?"), "{url}");
+    let key = b.find("form.action input[name='key']").await;
+    assert_eq!(
+        b.attr(&key, "value").await,
+        "1000099999",
+        "the key is prefilled"
+    );
+    assert!(
+        b.source().await.contains("PO-B1"),
+        "the waiting order is named"
+    );
+    b.screenshot(&dir, "action-fix-form").await;
+    let value = b.find("form.action input[name='value']").await;
+    b.type_text(&value, "110283406273996288").await;
+    let reason = b.find("form.action textarea[name='reason']").await;
+    b.type_text(&reason, "new retailer signed").await;
+    let submit = b.find("form.action button[type='submit']").await;
+    b.click_away(&submit).await;
+    let result = b.source().await;
+    assert!(result.contains("1 个订单已重试"), "{result}");
+    b.screenshot(&dir, "action-fix-result").await;
+
+    // The audit page lists the action (read again until it shows: a navigation just ended).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        b.goto(&format!("{}/audit", w.base)).await;
+        let audit = b.source().await;
+        if audit.contains("mapping.set") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mapping.set in the audit log:\n{audit}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.screenshot(&dir, "action-audit").await;
+    b.goto(&format!("{}/orders/PO-B1", w.base)).await;
+    assert!(
+        b.source().await.contains("new retailer signed"),
+        "the timeline shows it"
+    );
+
+    // Ignore from the order page.
+    b.goto(&format!("{}/orders/PO-A1", w.base)).await;
+    b.screenshot(&dir, "action-order").await;
+    let reason = b
+        .find("form.action[action$='/ignore'] textarea[name='reason']")
+        .await;
+    b.type_text(&reason, "known issue, handled by the retailer")
+        .await;
+    let submit = b
+        .find("form.action[action$='/ignore'] button[type='submit']")
+        .await;
+    b.click_away(&submit).await;
+    assert!(b.source().await.contains("已忽略"));
+    b.goto(&format!("{}/orders?ignored=only", w.base)).await;
+    assert!(b.source().await.contains("/orders/PO-A1\""));
+    b.screenshot(&dir, "action-ignored-list").await;
     let _ = b.cmd(reqwest::Method::DELETE, "", None).await;
 }

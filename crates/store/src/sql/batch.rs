@@ -71,7 +71,7 @@ impl BatchSql {
             cas_update: s(format!(
                 "{with}UPDATE orders SET stage = j.to_stage, stage_entered_at = j.at, updated_at = j.at, reason_code = NULL, \
                    reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0, dirty = 1, \
-                   marks = orders.marks + 1 \
+                   marks = orders.marks + 1, ignored_at = NULL \
                  FROM {} WHERE orders.po = j.po AND orders.stage = j.from_stage RETURNING orders.po",
                 rows(&[
                     ("po", TEXT),

@@ -150,7 +150,7 @@ macro_rules! order_cols {
          dsco_updated_at, warehouse_code, service_level, skus, \
          COALESCE((SELECT p.payload FROM order_payloads p WHERE p.po = orders.po), '') AS payload, store_id, \
          lingxing_order_nos, tracking, invoice_id, flags, reason_code, reason_kind, reason_detail, \
-         attempts, next_attempt_at, stage_entered_at, created_at, updated_at, marks"
+         attempts, next_attempt_at, stage_entered_at, created_at, updated_at, marks, ignored_at"
     };
 }
 
@@ -510,6 +510,7 @@ fn order_from(r: &impl Cols) -> Result<OrderRecord> {
         created_at: at(T, r.i64("created_at")?)?,
         updated_at: at(T, r.i64("updated_at")?)?,
         marks: r.i64("marks")?,
+        ignored_at: oat(T, r.oi64("ignored_at")?)?,
     })
 }
 

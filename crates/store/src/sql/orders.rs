@@ -368,6 +368,80 @@ impl OrderStore for SqlStore {
         })
     }
 
+    async fn act_on_orders(
+        &self,
+        act: OrderAct,
+        pos: &[PoNumber],
+        actor: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<Vec<PoNumber>> {
+        let list = match self.backend() {
+            BackendKind::Sqlite => "SELECT value FROM json_each($2)",
+            BackendKind::Postgres => "SELECT jsonb_array_elements_text($2::jsonb)",
+        };
+        let sql = match act {
+            // Not final: decided again at the next run of its stage's job, back-off reset.
+            OrderAct::Retry => format!(
+                "UPDATE orders SET dirty = 1, marks = marks + 1, next_attempt_at = $1, attempts = 0, updated_at = $1 \
+                 WHERE po IN ({list}) AND stage < 5 RETURNING po"
+            ),
+            OrderAct::Ignore => format!(
+                "UPDATE orders SET ignored_at = $1, updated_at = $1 WHERE po IN ({list}) AND ignored_at IS NULL RETURNING po"
+            ),
+            OrderAct::Unignore => format!(
+                "UPDATE orders SET ignored_at = NULL, updated_at = $1 WHERE po IN ({list}) AND ignored_at IS NOT NULL RETURNING po"
+            ),
+        };
+        with_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let mut done = Vec::new();
+            for chunk in pos.chunks(CHUNK) {
+                let rows = sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(ms(now))
+                    .bind(json_strings(chunk.iter().map(PoNumber::as_str)))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut acted = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    acted.push(po_in(r, "orders")?);
+                }
+                acted.sort();
+                for po in acted {
+                    let e = NewEvent {
+                        po: po.clone(),
+                        at: now,
+                        job: None,
+                        run_id: None,
+                        actor: Some(actor.to_owned()),
+                        from_stage: None,
+                        to_stage: None,
+                        outcome: EventOutcome::Operator,
+                        reason_code: None,
+                        reason_kind: None,
+                        detail: detail.to_owned(),
+                    };
+                    insert_event!(tx, &e);
+                    done.push(po);
+                }
+            }
+            if let Some(a) = audit {
+                sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(ms(a.at))
+                    .bind(&a.actor)
+                    .bind(&a.action)
+                    .bind(&a.target)
+                    .bind(&a.reason)
+                    .bind(a.detail.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(done)
+        })
+    }
+
     async fn force_stage(
         &self,
         po: &PoNumber,
@@ -383,17 +457,19 @@ impl OrderStore for SqlStore {
         }
         with_pool!(self, p => {
             let mut tx = p.begin_write().await?;
-            let from = sqlx::query("SELECT stage FROM orders WHERE po = $1")
+            let (from, code) = match sqlx::query("SELECT stage, reason_code FROM orders WHERE po = $1")
                 .bind(po.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
-                .map(|r| r.i64("stage"))
-                .transpose()?
-                .ok_or_else(|| StoreError::NotAllowed(format!("no order {po}")))?;
+            {
+                Some(r) => (r.i64("stage")?, r.os("reason_code")?),
+                None => return Err(StoreError::NotAllowed(format!("no order {po}"))),
+            };
             let from = stage_of("orders", from)?;
+            domain::ops::force_guard(from, to, code.as_deref()).map_err(StoreError::NotAllowed)?;
             sqlx::query(
                 "UPDATE orders SET stage = $1, stage_entered_at = $2, updated_at = $2, reason_code = NULL, \
-                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0 WHERE po = $3",
+                   reason_kind = NULL, reason_detail = NULL, attempts = 0, next_attempt_at = 0, ignored_at = NULL WHERE po = $3",
             )
             .bind(to.number())
             .bind(ms(now))

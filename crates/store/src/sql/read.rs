@@ -44,6 +44,8 @@ pub struct OrderFilter {
     pub created_to: Option<DateTime<Utc>>,
     pub updated_from: Option<DateTime<Utc>>,
     pub updated_to: Option<DateTime<Utc>>,
+    /// `Some(true)`: only the orders an operator ignored; `Some(false)`: none of them.
+    pub ignored: Option<bool>,
 }
 
 /// Where a page of the order list ends: the next page starts after it.
@@ -70,6 +72,8 @@ pub struct OrderRow {
     pub stage_entered_at: DateTime<Utc>,
     pub dsco_created_at: Option<DateTime<Utc>>,
     pub dsco_updated_at: Option<DateTime<Utc>>,
+    /// When an operator ignored it (out of needs attention).
+    pub ignored_at: Option<DateTime<Utc>>,
 }
 
 impl OrderRow {
@@ -108,6 +112,8 @@ pub trait ConsoleRead: Send + Sync {
     async fn reason_kind_counts(&self) -> Result<BTreeMap<ReasonKind, i64>>;
     /// Needs-attention orders grouped by (reason code, subject), most orders first.
     async fn attention_causes(&self, limit: u32) -> Result<Vec<CauseRow>>;
+    /// Orders an operator ignored (out of the two reads above), at stages 1–4.
+    async fn ignored_count(&self) -> Result<i64>;
     /// One page of the filtered order list, by age (oldest first, or newest with `newest_first`),
     /// starting after `after`.
     async fn order_page(
@@ -146,13 +152,14 @@ fn like_escape(text: &str) -> String {
     out
 }
 
-/// The filter's conditions, `$1` … `$14`, then the keyset bounds `$15`, `$16` and the limit `$17`.
+/// The filter's conditions, `$1` … `$14` and `$18`, then the keyset bounds `$15`, `$16` and the
+/// limit `$17`.
 macro_rules! order_filter_sql {
     ($cmp:literal, $dir:literal) => {
         concat!(
             "SELECT po, stage, retailer_id, warehouse_code, service_level, dsco_status, skus, tracking, \
                lingxing_order_nos, invoice_id, reason_code, reason_kind, reason_detail, stage_entered_at, \
-               dsco_created_at, dsco_updated_at FROM orders WHERE \
+               dsco_created_at, dsco_updated_at, ignored_at FROM orders WHERE \
                ($1 IS NULL OR stage = $1) \
                AND ($2 IS NULL OR reason_kind = $2) \
                AND ($3 IS NULL OR reason_code = $3) \
@@ -167,6 +174,7 @@ macro_rules! order_filter_sql {
                AND ($12 IS NULL OR dsco_created_at < $12) \
                AND ($13 IS NULL OR dsco_updated_at >= $13) \
                AND ($14 IS NULL OR dsco_updated_at < $14) \
+               AND ($18 IS NULL OR ($18 = 1 AND ignored_at IS NOT NULL) OR ($18 = 0 AND ignored_at IS NULL)) \
                AND ($15 IS NULL OR stage_entered_at ", $cmp, " $15 OR (stage_entered_at = $15 AND po ", $cmp, " $16)) \
              ORDER BY stage_entered_at ", $dir, ", po ", $dir, " LIMIT $17"
         )
@@ -193,6 +201,7 @@ fn order_row_from(r: &impl Cols) -> Result<OrderRow> {
         stage_entered_at: at(T, r.i64("stage_entered_at")?)?,
         dsco_created_at: oat(T, r.oi64("dsco_created_at")?)?,
         dsco_updated_at: oat(T, r.oi64("dsco_updated_at")?)?,
+        ignored_at: oat(T, r.oi64("ignored_at")?)?,
     })
 }
 
@@ -250,7 +259,7 @@ impl ConsoleRead for SqlStore {
     async fn reason_kind_counts(&self) -> Result<BTreeMap<ReasonKind, i64>> {
         with_pool!(self, p => {
             let rows = sqlx::query(
-                "SELECT reason_kind, COUNT(*) AS n FROM orders WHERE stage <= 4 AND reason_kind IS NOT NULL GROUP BY reason_kind",
+                "SELECT reason_kind, COUNT(*) AS n FROM orders WHERE stage <= 4 AND reason_kind IS NOT NULL AND ignored_at IS NULL GROUP BY reason_kind",
             )
             .fetch_all(p)
             .await?;
@@ -266,7 +275,7 @@ impl ConsoleRead for SqlStore {
         with_pool!(self, p => {
             let rows = sqlx::query(
                 "SELECT reason_code, COALESCE(reason_detail, '') AS subject, COUNT(*) AS n, MIN(stage_entered_at) AS oldest \
-                 FROM orders WHERE reason_kind = 'needs_attention' AND reason_code IS NOT NULL \
+                 FROM orders WHERE reason_kind = 'needs_attention' AND reason_code IS NOT NULL AND ignored_at IS NULL \
                  GROUP BY reason_code, COALESCE(reason_detail, '') ORDER BY n DESC, reason_code, subject LIMIT $1",
             )
             .bind(limit as i64)
@@ -282,6 +291,15 @@ impl ConsoleRead for SqlStore {
                     })
                 })
                 .collect()
+        })
+    }
+
+    async fn ignored_count(&self) -> Result<i64> {
+        with_pool!(self, p => {
+            let r = sqlx::query("SELECT COUNT(*) AS n FROM orders WHERE stage <= 4 AND ignored_at IS NOT NULL")
+                .fetch_one(p)
+                .await?;
+            r.i64("n")
         })
     }
 
@@ -329,6 +347,7 @@ impl ConsoleRead for SqlStore {
                 .bind(after.map(|c| ms(c.stage_entered_at)))
                 .bind(after.map(|c| c.po.as_str()))
                 .bind(limit as i64)
+                .bind(f.ignored.map(i64::from))
                 .fetch_all(p)
                 .await?;
             rows.iter().map(order_row_from).collect()
