@@ -67,6 +67,13 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
 }
 
+impl Command {
+    /// Whether the command serves (HTTP) until stopped, rather than printing and exiting.
+    pub fn is_server(&self) -> bool {
+        matches!(self, Command::Run | Command::Sim { .. } | Command::Demo(_))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// The LingXing OpenAPI simulator. Default credentials: appId `ak_SimulatorApp1`,

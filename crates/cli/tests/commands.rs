@@ -1002,3 +1002,41 @@ fn order_show_and_job_list_take_a_store_url_instead_of_a_config_file() {
     );
     assert!(!t.contains("hunter2-secret"), "{t}");
 }
+
+/// Issue 17 item 5: a printing command whose reader went away (`order show PO | head -1`) ends
+/// quietly, without a panic about "failed printing to stdout".
+#[test]
+fn a_closed_pipe_ends_a_printing_command_without_a_panic() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first import", &[]).status.success());
+    for args in [&["job", "list"][..], &["config", "export"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+            .arg("--config")
+            .arg(&env.config)
+            .args(args)
+            .env_remove("DSCO_LINGXING_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command prints its first line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("failed printing"),
+            "{args:?}: {err}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            // Killed by SIGPIPE (13), as `ls | head` is; or done before the pipe closed.
+            assert!(
+                out.status.signal() == Some(13) || out.status.success(),
+                "{args:?}: {:?} {err}",
+                out.status
+            );
+        }
+    }
+}
