@@ -72,6 +72,25 @@ impl Command {
     pub fn is_server(&self) -> bool {
         matches!(self, Command::Run | Command::Sim { .. } | Command::Demo(_))
     }
+
+    /// For a read-only command, its `--store` URL if given: these need only the store (the
+    /// URL, or the config file's `[store]`), no DSCO or LingXing credentials. `None` for every
+    /// other command.
+    pub fn read_store(&self) -> Option<Option<&str>> {
+        use crate::stock_cmd::StockCommand;
+        match self {
+            Command::Job {
+                command: JobCommand::List { store },
+            }
+            | Command::Order {
+                command: OrderCommand::Show { store, .. } | OrderCommand::Stuck { store, .. },
+            }
+            | Command::Stock {
+                command: StockCommand::Runs { store, .. },
+            } => Some(store.as_deref()),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,5 +166,8 @@ pub enum OrderCommand {
         /// How many POs to list per stage.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Read this store (`sqlite://…`, `postgres://…`) instead of the config file's.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
 }

@@ -10,7 +10,8 @@ use chrono_tz::Tz;
 use domain::Lang;
 use store::Store;
 
-use crate::settings::{self, Settings, StoreUrl};
+use crate::app::BadInput;
+use crate::settings::{self, ReadSettings, StoreUrl};
 
 /// A store to read, and how to show what it holds.
 pub(crate) struct ReadView {
@@ -21,29 +22,24 @@ pub(crate) struct ReadView {
 }
 
 impl ReadView {
-    /// The deployment file's store, language and zone.
-    pub async fn from_settings(settings: &Settings) -> Result<ReadView> {
+    /// The deployment file's store (it must exist), language and zone.
+    pub async fn from_settings(settings: &ReadSettings) -> Result<ReadView> {
         Ok(ReadView {
-            store: crate::startup::open_store(settings).await?,
-            language: crate::startup::console_config(settings).language,
+            store: crate::startup::open_existing(&settings.store.url).await?,
+            language: settings.console.language.lang(),
             timezone: settings.console.timezone,
         })
     }
 
-    /// The store at `url` (`--store`), shown in the default language and zone. The inner error
-    /// is a bad URL (bad input); the outer one a store that does not open. Both show the URL
-    /// with its password redacted.
-    pub async fn from_url(url: &str) -> Result<Result<ReadView, String>> {
-        let url = match StoreUrl::parse(url) {
-            Ok(u) => u,
-            Err(e) => return Ok(Err(e)),
-        };
-        let store = engine::startup::connect(url.expose()).await?;
-        Ok(Ok(ReadView {
-            store,
+    /// The store at `url` (`--store`; it must exist), shown in the default language and zone. A
+    /// bad URL is [`BadInput`]; messages show the URL with its password redacted.
+    pub async fn from_url(url: &str) -> Result<ReadView> {
+        let url = StoreUrl::parse(url).map_err(|e| BadInput(format!("--store: {e}")))?;
+        Ok(ReadView {
+            store: crate::startup::open_existing(&url).await?,
             language: settings::DEFAULT_LANGUAGE.lang(),
             timezone: settings::DEFAULT_DISPLAY_TIMEZONE,
-        }))
+        })
     }
 
     /// The display language first, then the other.

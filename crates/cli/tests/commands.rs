@@ -37,7 +37,19 @@ dir = "{}/exports"
         dir.path().display()
     );
     std::fs::write(&config, text).unwrap();
+    create_store(dir.path());
     Env { dir, config }
+}
+
+/// Only `migrate`, `run` and `demo` create a store; the other commands need it to exist. The
+/// tests' stores are `store.db` in their folder.
+fn create_store(dir: &Path) {
+    let url = format!("sqlite://{}/store.db", dir.display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { store::connect(&url).await.unwrap() });
 }
 
 fn bin(env: &Env, args: &[&str]) -> Output {
@@ -438,6 +450,7 @@ dir = "{}/exports"
         body(&format!("sqlite://{}/store.db", root.display())),
     )
     .unwrap();
+    create_store(dir.path());
     let env = Env { dir, config };
     let out = bin(&env, &["config", "export"]);
     let t = text(&out);
@@ -1039,4 +1052,91 @@ fn a_closed_pipe_ends_a_printing_command_without_a_panic() {
             );
         }
     }
+}
+
+/// Issue 17 item 1: the read-only commands need only the store (a config with only `[store]`,
+/// or `--store`), and a store file that does not exist is bad input for every command but
+/// `migrate`/`run`/`demo`: a typo never creates an empty database that reports "no stuck
+/// orders".
+#[test]
+fn read_commands_need_only_the_store_and_a_missing_store_is_an_error() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first import", &[]).status.success());
+    let store_url = format!("sqlite://{}/store.db", env.dir.path().display());
+    let only_store = Env {
+        config: env.dir.path().join("read.toml"),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::write(
+        &only_store.config,
+        format!("[store]\nurl = \"{store_url}\"\n\n[console]\nlanguage = \"en\"\n"),
+    )
+    .unwrap();
+    let reads: [&[&str]; 4] = [
+        &["order", "stuck"],
+        &["job", "list"],
+        &["stock", "runs"],
+        &["order", "show", "PO-404"],
+    ];
+    for args in reads {
+        let out = bin(&only_store, args);
+        let t = text(&out);
+        assert!(!t.contains("invalid settings"), "{args:?}: {t}");
+        let want = if args[1] == "show" { 1 } else { 0 };
+        assert_eq!(out.status.code(), Some(want), "{args:?}: {t}");
+    }
+    assert!(
+        text(&bin(&only_store, &["job", "list"])).contains("push_to_lingxing  enabled"),
+        "the store's runtime config is read"
+    );
+    // A command that talks to DSCO or LingXing still needs their settings.
+    let out = bin(&only_store, &["job", "run", "pull_dsco_orders"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("dsco: no DSCO credentials"), "{}", text(&out));
+
+    // A typo in the store path: an error naming it, for every command but migrate; no file made.
+    let typo = env.dir.path().join("stroe.db");
+    std::fs::write(
+        &only_store.config,
+        format!("[store]\nurl = \"sqlite://{}\"\n", typo.display()),
+    )
+    .unwrap();
+    let typo_url = format!("sqlite://{}", typo.display());
+    let full = env.dir.path().join("typo.toml");
+    std::fs::write(
+        &full,
+        std::fs::read_to_string(&env.config)
+            .unwrap()
+            .replace(&store_url, &typo_url),
+    )
+    .unwrap();
+    let full = Env {
+        config: full,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let cases: [(&Env, &[&str]); 7] = [
+        (&only_store, &["order", "stuck"]),
+        (&only_store, &["stock", "runs"]),
+        (&env, &["job", "list", "--store", &typo_url]),
+        (&full, &["config", "export"]),
+        (&full, &["config", "history"]),
+        (&full, &["job", "run", "pull_dsco_orders"]),
+        (&full, &["sku", "conflicts"]),
+    ];
+    for (e, args) in cases {
+        let out = bin(e, args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(
+            t.contains("stroe.db") && t.contains("does not exist") && t.contains("migrate"),
+            "{args:?}: {t}"
+        );
+        assert!(!typo.exists(), "{args:?} created the store");
+    }
+    let out = bin(&full, &["migrate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(typo.exists(), "migrate creates the store");
+    let out = bin(&only_store, &["order", "stuck"]);
+    assert!(out.status.success(), "{}", text(&out));
 }

@@ -113,6 +113,21 @@ impl StoreUrl {
     pub fn file(&self) -> Option<&Path> {
         self.url.file()
     }
+    /// The database file of a SQLite URL (`sqlite://data/x.db?mode=rwc` → `data/x.db`); `None`
+    /// for PostgreSQL and in-memory SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        if self.kind != StoreKind::Sqlite {
+            return None;
+        }
+        let url = self.expose().trim();
+        let rest = &url[url.find(':')? + 1..];
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
+            return None;
+        }
+        Some(PathBuf::from(path))
+    }
 }
 
 impl fmt::Display for StoreUrl {
@@ -255,6 +270,18 @@ pub(super) fn parse_root(root: &Table, cx: &mut Cx) -> Option<Settings> {
         logging: logging?,
         alerts: alerts?,
         runtime_config: runtime_config?,
+    })
+}
+
+/// The sections a read-only command needs (see [`ReadSettings`]); the others are not looked at.
+pub(super) fn parse_read(root: &Table, cx: &mut Cx) -> Option<ReadSettings> {
+    let store = parse_store(root, cx);
+    let console = parse_console(root, cx);
+    let logging = parse_logging(root, cx);
+    Some(ReadSettings {
+        store: store?,
+        console: console?,
+        logging: logging?,
     })
 }
 
