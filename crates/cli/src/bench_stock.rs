@@ -81,7 +81,7 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
         unreachable!("Day and Faults handled above")
     };
     if warehouses == 0 || warehouses > 100 {
-        return Err(anyhow!("--warehouses must be 1..=100"));
+        return Err(crate::app::BadInput("--warehouses must be 1..=100".into()).into());
     }
     let tmp = std::env::temp_dir().join(format!("dl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;

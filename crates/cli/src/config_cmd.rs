@@ -280,10 +280,8 @@ impl Write {
     }
 }
 
-/// Bad input found after the arguments parsed: exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
+/// Bad input found after the arguments parsed: exit 2 (the one type of the binary).
+pub use crate::app::BadInput;
 
 /// The runtime config and `mapping.sku` as the store has them now.
 struct Running {

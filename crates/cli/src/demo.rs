@@ -391,10 +391,11 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let db = dir.join("demo.db");
     if db.exists() {
-        return Err(anyhow!(
+        return Err(crate::app::BadInput(format!(
             "{} exists: the demo needs a fresh store",
             db.display()
-        ));
+        ))
+        .into());
     }
     let store = engine::startup::connect(&format!("sqlite://{}", db.display())).await?;
     let clock = Clock::real();

@@ -10,10 +10,19 @@ use chrono::Utc;
 use engine::startup::{self, Application};
 use store::SkuSource;
 
+use crate::app::BadInput;
 use crate::settings::Settings;
 use crate::startup::{console_config, console_server, service_parts, shutdown_signal};
 
 pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
+    // Nothing is written before the whole configuration is known good: the settings are
+    // validated already, and the far sides' clients are built once here, so a setting they
+    // refuse stops the start (exit 2) before the store is created or the runtime config saved.
+    let far = crate::startup::far_sides(&settings);
+    dsco::DscoClient::new(far.dsco, clock::Clock::real())
+        .map_err(|e| BadInput(format!("dsco: {e}")))?;
+    lingxing::LingxingClient::new(far.lingxing, clock::Clock::real(), None)
+        .map_err(|e| BadInput(format!("lingxing: {e}")))?;
     // A store that refuses writes would fail every run: say so now, before serving.
     let store = startup::connect_writable(settings.store.url.expose()).await?;
     if store.runtime_config().await?.is_none() {

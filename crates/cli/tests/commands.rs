@@ -1140,3 +1140,51 @@ fn read_commands_need_only_the_store_and_a_missing_store_is_an_error() {
     let out = bin(&only_store, &["order", "stuck"]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// Issue 17 item 4: `config check` refuses what `run` would (an appId of the wrong length, a log
+/// level that is no level), and `run` exits 2 on them without creating or writing the store.
+#[test]
+fn config_check_catches_what_run_refuses_and_run_writes_nothing_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(env_with("").config).unwrap();
+    let store = dir.path().join("fresh.db");
+    let base = good
+        .lines()
+        .map(|l| {
+            if l.starts_with("url = \"sqlite://") {
+                format!("url = \"sqlite://{}\"", store.display())
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cases = [
+        (
+            base.replace("ak_SimulatorApp1", "ak_Short"),
+            "lingxing.app_id: must be 16 characters",
+        ),
+        (
+            format!("{base}\n[logging]\nlevel = \"verbose\"\n"),
+            "logging.level: unknown log level `verbose`",
+        ),
+        (
+            format!("{base}\n[logging]\nlevel = \"warn,engine=loud\"\n"),
+            "logging.level: unknown log level `loud`",
+        ),
+    ];
+    for (file_text, want) in cases {
+        let env = Env {
+            config: dir.path().join("bad.toml"),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::write(&env.config, &file_text).unwrap();
+        for args in [&["config", "check"][..], &["run"][..], &["migrate"][..]] {
+            let out = bin(&env, args);
+            let t = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+            assert!(t.contains(want), "{args:?}: {t}");
+            assert!(!store.exists(), "{args:?} created the store before refusing");
+        }
+    }
+}

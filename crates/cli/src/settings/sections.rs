@@ -373,7 +373,22 @@ fn parse_lingxing(root: &Table, cx: &mut Cx) -> Option<LingxingSettings> {
         cx,
         http_url,
     );
-    let app_id = s.string("app_id", cx);
+    let app_id = s.string("app_id", cx).and_then(|id| {
+        // The appId is the AES-128 key of every signature: the client refuses any other length,
+        // so `config check` and start-up do too, before anything is written.
+        if id.len() == lingxing::APP_ID_LEN {
+            return Some(id);
+        }
+        cx.bad(
+            "lingxing.app_id",
+            format!(
+                "must be {} characters (it is the AES-128 key of the signature), got {}",
+                lingxing::APP_ID_LEN,
+                id.len()
+            ),
+        );
+        None
+    });
     if !s.has("app_id") {
         cx.bad("lingxing.app_id", "missing (the LingXing OpenAPI appId)");
     }
