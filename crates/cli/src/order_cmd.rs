@@ -52,12 +52,41 @@ pub(crate) async fn show(view: &ReadView, po: &str) -> Result<ExitCode> {
     }
     if let Some(t) = d.stuck_after.filter(|_| d.is_stuck()) {
         println!(
-            "  STUCK: longer than {} min at this stage (卡单)",
-            t.num_minutes()
+            "  STUCK: longer than {} at this stage (卡单)",
+            span(t)
         );
     }
-    if let Some(n) = o.next_attempt_at {
-        println!("  next attempt: {} (attempts {})", view.at(n), o.attempts);
+    let config = store
+        .runtime_config()
+        .await?
+        .map(|c| c.config)
+        .unwrap_or_default();
+    let attempts = if o.attempts > 0 {
+        format!(" (attempts {})", o.attempts)
+    } else {
+        String::new()
+    };
+    match engine::jobs::next_check(&config, o, Utc::now()) {
+        engine::jobs::NextCheck::At { job, at } => {
+            println!("  next check: {} ({job} run){attempts}", view.at(at));
+        }
+        engine::jobs::NextCheck::OnChange {
+            job,
+            next_run,
+            safety,
+        } => {
+            println!(
+                "  next check: when DSCO or LingXing reports a change, seen by a {job} run (next {}){attempts}",
+                view.at(next_run)
+            );
+            if let Some(t) = safety {
+                println!("    without a change: re-checked {}", view.at(t));
+            }
+        }
+        engine::jobs::NextCheck::JobOff(job) => {
+            println!("  next check: none while {job} is disabled{attempts}");
+        }
+        engine::jobs::NextCheck::Never => {}
     }
     let p = &o.pulled;
     println!(
@@ -163,12 +192,13 @@ pub(crate) async fn stuck(view: &ReadView, limit: u32) -> Result<ExitCode> {
         engine::jobs::stuck(&**store, &config, Utc::now(), limit).await?
     {
         println!(
-            "stage {} {} / {}: {n} stuck (threshold {} min)",
+            "stage {} {} / {}: {n} stuck (threshold {})",
             stage.number(),
             stage.label_zh(),
             stage.label_en(),
-            threshold.num_minutes()
+            span(threshold)
         );
+        let more = n - oldest.len() as i64;
         for o in oldest {
             any = true;
             let why = o
@@ -180,6 +210,10 @@ pub(crate) async fn stuck(view: &ReadView, limit: u32) -> Result<ExitCode> {
                 o.pulled.po,
                 view.at(o.stage_entered_at)
             );
+        }
+        if more > 0 {
+            any = true;
+            println!("  … and {more} more (--limit N lists more)");
         }
     }
     // data defects (issue 13): orders DSCO sent without a PO never become orders; listed here.
@@ -213,4 +247,16 @@ fn print_unreadable(view: &ReadView, u: &store::UnreadableOrderRecord) {
             .unwrap_or_default()
     );
     view.print_reason(&u.order.reason_code, &u.order.detail);
+}
+
+/// A threshold in whole hours when it is one (`4 h`), else in minutes (`90 min`).
+pub(crate) fn span(t: chrono::TimeDelta) -> String {
+    let m = t.num_minutes();
+    if m >= 60 && m % 60 == 0 {
+        format!("{} h", m / 60)
+    } else if m > 0 {
+        format!("{m} min")
+    } else {
+        format!("{} s", t.num_seconds())
+    }
 }

@@ -1188,3 +1188,146 @@ fn config_check_catches_what_run_refuses_and_run_writes_nothing_first() {
         }
     }
 }
+
+/// An order to seed: PO, how long ago it entered stage 1, and the reason push_to_lingxing
+/// skipped it for (code, kind, detail), if any.
+type Seed<'a> = (
+    &'a str,
+    chrono::TimeDelta,
+    Option<(&'a str, domain::ReasonKind, &'a str)>,
+);
+
+/// Orders at stage 1 written to the env's store directly (as a pull and a push would).
+fn seed(env: &Env, orders: &[Seed<'_>]) {
+    let url = format!("sqlite://{}/store.db", env.dir.path().display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let s = store::connect(&url).await.unwrap();
+        let now = chrono::Utc::now();
+        let lease = s
+            .try_acquire_lease(
+                domain::JobName::PushToLingxing,
+                "test",
+                "run-seed",
+                now,
+                Duration::from_secs(600),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        for (po, ago, reason) in orders {
+            let at = now - *ago;
+            let po = domain::PoNumber::parse(po).unwrap();
+            let pulled = store::PulledOrder {
+                po: po.clone(),
+                dsco_order_id: None,
+                retailer_id: Some("1000012345".into()),
+                dsco_status: Some("created".into()),
+                dsco_lifecycle: None,
+                dsco_created_at: Some(at),
+                dsco_updated_at: Some(at),
+                warehouse_code: Some("US-CA-01".into()),
+                service_level: None,
+                skus: "SKU-1(1)".into(),
+                payload: json!({"poNumber": po.as_str()}).into(),
+            };
+            s.upsert_pulled(
+                &pulled,
+                domain::Stage::Pulled,
+                Some("run-seed"),
+                at,
+                &lease.fence(),
+            )
+            .await
+            .unwrap();
+            if let Some((code, kind, detail)) = reason {
+                let e = store::NewEvent {
+                    po,
+                    at,
+                    job: Some(domain::JobName::PushToLingxing),
+                    run_id: Some("run-seed".into()),
+                    actor: None,
+                    from_stage: None,
+                    to_stage: None,
+                    outcome: store::EventOutcome::Skipped,
+                    reason_code: Some((*code).into()),
+                    reason_kind: Some(*kind),
+                    detail: (*detail).into(),
+                };
+                let next = match kind {
+                    domain::ReasonKind::Waiting => at + chrono::TimeDelta::days(7),
+                    domain::ReasonKind::Retrying => at + chrono::TimeDelta::seconds(30),
+                    _ => at,
+                };
+                s.record_event(&e, Some(next), Some(&lease.fence()))
+                    .await
+                    .unwrap();
+            }
+        }
+        s.release_lease(&lease).await.ok();
+    });
+}
+
+/// Issue 17 item 6: `order stuck` says how many more it did not list, and a fast cron does not
+/// make a threshold of seconds; `order show` gives the true next check, not the safety value.
+#[test]
+fn order_stuck_says_how_many_more_and_order_show_the_true_next_check() {
+    use domain::ReasonKind::*;
+    let env = env_with("");
+    let mut rc = legacy(false);
+    // push_to_lingxing every 5 seconds: four periods are 20 s; the threshold stays an hour.
+    rc["jobs"]["push_to_lingxing"]["cron"] = json!("*/5 * * * * *");
+    let file = write(env.dir.path(), "rc.json", &rc);
+    assert!(import(&env, &file, "fast", &[]).status.success());
+    let h = chrono::TimeDelta::hours;
+    let m = chrono::TimeDelta::minutes;
+    seed(
+        &env,
+        &[
+            ("PO-OLD-1", h(5), None),
+            ("PO-OLD-2", h(4), None),
+            ("PO-OLD-3", h(3), Some(("shop_unmapped", NeedsAttention, "1000099999"))),
+            ("PO-OLD-4", h(2), None),
+            ("PO-NEW-1", m(10), Some(("lingxing_not_audited", Waiting, ""))),
+        ],
+    );
+    let out = bin(&env, &["order", "stuck", "--limit", "2"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("stage 1 待推单 / pulled: 4 stuck (threshold 1 h)"), "{t}");
+    assert!(t.contains("PO-OLD-1") && t.contains("PO-OLD-2"), "oldest first: {t}");
+    assert!(!t.contains("PO-OLD-3") && !t.contains("PO-NEW-1"), "{t}");
+    assert!(t.contains("… and 2 more (--limit N lists more)"), "{t}");
+
+    // A waiting order's next_attempt_at is a week away (a safety net); it is looked at when
+    // its far side changes.
+    let out = bin(&env, &["order", "show", "PO-NEW-1"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("next check: when DSCO or LingXing reports a change, seen by a push_to_lingxing run"),
+        "{t}"
+    );
+    assert!(!t.contains("STUCK"), "ten minutes is no stuck order: {t}");
+    // Needs attention: re-checked at the job's next fire, within its 5 s period.
+    let out = bin(&env, &["order", "show", "PO-OLD-3"]);
+    let t = text(&out);
+    assert!(t.contains("STUCK: longer than 1 h"), "{t}");
+    let line = t
+        .lines()
+        .find(|l| l.contains("next check: "))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(line.ends_with("(push_to_lingxing run) (attempts 1)"), "{line}");
+    let when = line
+        .trim()
+        .trim_start_matches("next check: ")
+        .get(..19)
+        .unwrap();
+    let when = chrono::NaiveDateTime::parse_from_str(when, "%Y-%m-%d %H:%M:%S").unwrap();
+    let now = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .naive_local();
+    assert!(
+        when > now - m(1) && when <= now + chrono::TimeDelta::seconds(10),
+        "{when} vs {now}"
+    );
+}
