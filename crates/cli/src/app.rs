@@ -105,6 +105,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         Command::Sku { command } => crate::stock_cmd::sku(&settings, command).await,
         Command::Job { .. }
         | Command::Order { .. }
+        | Command::Status { .. }
         | Command::Sim { .. }
         | Command::Demo(_)
         | Command::Bench { .. } => {
@@ -120,10 +121,15 @@ async fn read(view: &ReadView, command: Command) -> Result<ExitCode> {
         Command::Job {
             command: JobCommand::List { .. },
         } => job_cmd::list(view).await,
+        Command::Job {
+            command: JobCommand::Runs { job, limit, .. },
+        } => job_cmd::runs(view, job, limit).await,
         Command::Order { command } => match command {
             OrderCommand::Show { po, .. } => order_cmd::show(view, &po).await,
             OrderCommand::Stuck { limit, .. } => order_cmd::stuck(view, limit).await,
+            OrderCommand::List(args) => order_cmd::list(view, &args).await,
         },
+        Command::Status { .. } => order_cmd::status(view).await,
         Command::Stock {
             command: StockCommand::Runs { limit, .. },
         } => crate::stock_cmd::runs(view, limit).await,

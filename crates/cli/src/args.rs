@@ -65,6 +65,13 @@ pub enum Command {
     },
     /// Both simulators in-process, a fresh SQLite store, ~200 seeded orders through every rule.
     Demo(crate::demo::DemoArgs),
+    /// Orders per stage, what needs attention by cause, each job's last run, whether writes are
+    /// on (the console's overview).
+    Status {
+        /// Read this store (`sqlite://…`, `postgres://…`) instead of the config file's.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+    },
 }
 
 impl Command {
@@ -80,14 +87,18 @@ impl Command {
         use crate::stock_cmd::StockCommand;
         match self {
             Command::Job {
-                command: JobCommand::List { store },
+                command: JobCommand::List { store } | JobCommand::Runs { store, .. },
             }
             | Command::Order {
-                command: OrderCommand::Show { store, .. } | OrderCommand::Stuck { store, .. },
+                command:
+                    OrderCommand::Show { store, .. }
+                    | OrderCommand::Stuck { store, .. }
+                    | OrderCommand::List(crate::order_cmd::ListArgs { store, .. }),
             }
             | Command::Stock {
                 command: StockCommand::Runs { store, .. },
-            } => Some(store.as_deref()),
+            }
+            | Command::Status { store } => Some(store.as_deref()),
             _ => None,
         }
     }
@@ -138,6 +149,18 @@ pub enum JobCommand {
         #[arg(long, value_name = "URL")]
         store: Option<String>,
     },
+    /// Recent runs, newest first: trigger, outcome, duration, counts, skips by reason code.
+    Runs {
+        /// Only this job's runs.
+        #[arg(value_parser = parse_job)]
+        job: Option<domain::JobName>,
+        /// How many runs to list.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Read this store (`sqlite://…`, `postgres://…`) instead of the config file's.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+    },
     /// Run one job now (refused if it is already running, here or in another replica).
     Run {
         job: String,
@@ -170,4 +193,11 @@ pub enum OrderCommand {
         #[arg(long, value_name = "URL")]
         store: Option<String>,
     },
+    /// Orders matching filters (those of the console's order list), oldest first.
+    List(crate::order_cmd::ListArgs),
+}
+
+/// A job name, with the list of names when it is none.
+fn parse_job(s: &str) -> Result<domain::JobName, String> {
+    s.parse::<domain::JobName>().map_err(|e| e.to_string())
 }

@@ -1,10 +1,11 @@
-//! `order show|stuck`.
+//! `order show|stuck|list` and `status`.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use chrono::Utc;
-use domain::PoNumber;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use domain::{PoNumber, ReasonKind, Stage};
+use store::{OrderCursor, OrderFilter};
 
 use crate::view::ReadView;
 
@@ -258,5 +259,275 @@ pub(crate) fn span(t: chrono::TimeDelta) -> String {
         format!("{m} min")
     } else {
         format!("{} s", t.num_seconds())
+    }
+}
+
+/// `order list`: the filters of the console's order list.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only orders at this stage (1 pulled … 4 shipped, 5 done, 6 cancelled).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=6))]
+    pub stage: Option<i64>,
+    /// Only orders whose current reason is of this kind.
+    #[arg(long, value_name = "waiting|needs_attention|retrying|held", value_parser = parse_kind)]
+    pub kind: Option<ReasonKind>,
+    /// Only orders with this reason code (`shop_unmapped`, `lingxing_not_audited`, …).
+    #[arg(long)]
+    pub code: Option<String>,
+    /// Only orders whose reason is about this key, exactly (a cause of `status`).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Only orders of this DSCO retailer id.
+    #[arg(long)]
+    pub retailer: Option<String>,
+    /// Only orders of this DSCO warehouse code.
+    #[arg(long)]
+    pub warehouse: Option<String>,
+    /// Only orders with this DSCO SKU on a line.
+    #[arg(long)]
+    pub sku: Option<String>,
+    /// Only the order with this tracking number.
+    #[arg(long)]
+    pub tracking: Option<String>,
+    /// Only the order with this LingXing order number.
+    #[arg(long, value_name = "LINGXING_ORDER_NO")]
+    pub lx: Option<String>,
+    /// Only POs containing this text.
+    #[arg(long, value_name = "TEXT")]
+    pub po: Option<String>,
+    /// Created at DSCO on or after this day (YYYY-MM-DD, display time zone).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub created_from: Option<NaiveDate>,
+    /// Created at DSCO on or before this day.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub created_to: Option<NaiveDate>,
+    /// Updated at DSCO on or after this day.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub updated_from: Option<NaiveDate>,
+    /// Updated at DSCO on or before this day.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub updated_to: Option<NaiveDate>,
+    /// Newest first (by the time they entered their stage); default oldest first.
+    #[arg(long)]
+    pub newest: bool,
+    /// How many orders to list.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Read this store (`sqlite://…`, `postgres://…`) instead of the config file's.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
+fn parse_kind(s: &str) -> Result<ReasonKind, String> {
+    s.parse::<ReasonKind>()
+        .map_err(|e| format!("{e} (kinds are: waiting, needs_attention, retrying, held)"))
+}
+
+impl ListArgs {
+    /// The store's filter (the console's); days are read in the display zone `tz`.
+    fn filter(&self, tz: chrono_tz::Tz) -> OrderFilter {
+        let day = |d: Option<NaiveDate>, next: bool| -> Option<DateTime<Utc>> {
+            let d = d?;
+            let d = if next { d.succ_opt().unwrap_or(d) } else { d };
+            tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        OrderFilter {
+            stage: self.stage.and_then(Stage::from_number),
+            reason_kind: self.kind,
+            reason_code: self.code.clone(),
+            subject: self.subject.clone(),
+            retailer: self.retailer.clone(),
+            warehouse: self.warehouse.clone(),
+            sku: self.sku.clone(),
+            tracking: self.tracking.clone(),
+            lingxing_order_no: self.lx.clone(),
+            po_contains: self.po.clone(),
+            created_from: day(self.created_from, false),
+            created_to: day(self.created_to, true),
+            updated_from: day(self.updated_from, false),
+            updated_to: day(self.updated_to, true),
+        }
+    }
+}
+
+/// `order list`: one line per order matching the filter, and whether more match.
+pub(crate) async fn list(view: &ReadView, args: &ListArgs) -> Result<ExitCode> {
+    let filter = args.filter(view.timezone);
+    let limit = args.limit.max(1);
+    let mut rows = view
+        .store
+        .order_page(&filter, args.newest, None::<&OrderCursor>, limit + 1)
+        .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    if rows.is_empty() {
+        println!("{}", view.t("no orders match", "没有符合条件的订单"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = Utc::now();
+    for r in &rows {
+        let reason = r
+            .reason
+            .as_ref()
+            .map(|r| {
+                let subject = if r.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", r.detail)
+                };
+                format!("{} {}{subject}", view.kind_label(r.kind), r.code)
+            })
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<20} {} {:<12} {:>6}  {:<12} {:<10} {}  {reason}",
+            r.po,
+            r.stage.number(),
+            view.stage_label(r.stage),
+            span(now - r.stage_entered_at),
+            r.retailer_id.as_deref().unwrap_or("-"),
+            r.warehouse_code.as_deref().unwrap_or("-"),
+            r.skus,
+        );
+    }
+    if more {
+        println!(
+            "{}",
+            view.t(
+                &format!("… more orders match (--limit {} shows more)", limit * 2),
+                &format!("……还有更多订单（--limit {} 显示更多）", limit * 2)
+            )
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `status`: orders per stage, what needs attention by cause, each job's last run, whether
+/// writes are on (the console's overview).
+pub(crate) async fn status(view: &ReadView) -> Result<ExitCode> {
+    let now = Utc::now();
+    let o = console::model::Overview::load(&*view.store, now).await?;
+    println!(
+        "{}: {}",
+        view.t("writes to DSCO and LingXing", "写入 DSCO 和领星"),
+        if o.writes_enabled {
+            view.t("on", "开启")
+        } else {
+            view.t("OFF (writes_enabled = false)", "已关闭（writes_enabled = false）")
+        }
+    );
+    match o.config_version {
+        Some(v) => println!("{}: v{v}", view.t("runtime config", "运行配置")),
+        None => println!(
+            "{}",
+            view.t(
+                "runtime config: none (import one with `config import`)",
+                "运行配置：无（用 `config import` 导入）"
+            )
+        ),
+    }
+    println!("{}", view.t("orders per stage:", "各阶段订单："));
+    for st in &o.stages {
+        let stuck = o
+            .stuck
+            .iter()
+            .find(|s| s.stage == st.stage && s.count > 0)
+            .map(|s| format!(", {} {}", s.count, view.t("stuck", "卡单")))
+            .unwrap_or_default();
+        let oldest = st
+            .oldest_entered_at
+            .filter(|_| !matches!(st.stage, Stage::Done | Stage::Cancelled))
+            .map(|t| format!(" ({} {})", view.t("oldest", "最久"), span(now - t)))
+            .unwrap_or_default();
+        println!(
+            "  {} {:<12} {:>7}{oldest}{stuck}",
+            st.stage.number(),
+            view.stage_label(st.stage),
+            st.count
+        );
+    }
+    println!(
+        "{}: {} {}, {} {}, {} {}, {} {}",
+        view.t("reasons", "原因"),
+        view.kind_label(ReasonKind::NeedsAttention),
+        o.kind_count(ReasonKind::NeedsAttention),
+        view.kind_label(ReasonKind::Held),
+        o.kind_count(ReasonKind::Held),
+        view.kind_label(ReasonKind::Retrying),
+        o.kind_count(ReasonKind::Retrying),
+        view.kind_label(ReasonKind::Waiting),
+        o.kind_count(ReasonKind::Waiting),
+    );
+    if !o.causes.is_empty() {
+        println!("{}", view.t("needs attention by cause:", "需处理（按原因）："));
+        for c in &o.causes {
+            println!(
+                "  {:>6}  {} {}  ({}: order list --code {} --subject {})",
+                c.count,
+                c.code,
+                c.subject,
+                view.t("list", "列出"),
+                c.code,
+                shell_word(&c.subject)
+            );
+            if let Some(code) = domain::ReasonCode::parse(&c.code) {
+                println!(
+                    "          {}",
+                    domain::Reason::new(code, c.subject.clone()).message(view.language)
+                );
+            }
+        }
+    }
+    println!("{}", view.t("jobs (last run):", "任务（最近一次运行）："));
+    for j in &o.jobs {
+        let last = match &j.last {
+            Some(r) => format!(
+                "{} {} ({} {}, {} {}, {} {})",
+                view.at(r.started_at),
+                r.outcome,
+                view.t("processed", "处理"),
+                r.counts.processed,
+                view.t("advanced", "推进"),
+                r.counts.advanced,
+                view.t("skipped", "跳过"),
+                r.counts.skipped()
+            ),
+            None => view.t("never ran", "从未运行").to_owned(),
+        };
+        let state = if j.cron.is_none() {
+            view.t("not configured", "未配置")
+        } else if j.enabled {
+            ""
+        } else {
+            view.t("disabled", "已停用")
+        };
+        println!(
+            "  {:<17} {state}{}{last}",
+            j.job.as_str(),
+            if state.is_empty() { "" } else { ", " }
+        );
+    }
+    if o.in_sync() {
+        println!(
+            "{}",
+            view.t(
+                "everything is in sync: nothing needs anyone",
+                "一切同步正常：无需处理"
+            )
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `s` quoted for a POSIX shell when it has anything but safe characters.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/@".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }

@@ -50,6 +50,24 @@ impl ReadView {
         }
     }
 
+    /// The text in the display language: `en` or `zh`.
+    pub fn t<'a>(&self, en: &'a str, zh: &'a str) -> &'a str {
+        match self.language {
+            Lang::En => en,
+            Lang::Zh => zh,
+        }
+    }
+
+    /// A stage's label in the display language.
+    pub fn stage_label(&self, stage: domain::Stage) -> &'static str {
+        self.t(stage.label_en(), stage.label_zh())
+    }
+
+    /// A reason kind's label in the display language.
+    pub fn kind_label(&self, kind: domain::ReasonKind) -> &'static str {
+        self.t(kind.as_str(), kind.label_zh())
+    }
+
     /// `t` in the display zone.
     pub fn at(&self, t: DateTime<Utc>) -> String {
         in_zone(t, self.timezone)

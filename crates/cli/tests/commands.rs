@@ -1214,7 +1214,25 @@ fn seed(env: &Env, orders: &[Seed<'_>]) {
             .await
             .unwrap()
             .unwrap();
+        s.insert_run(
+            &store::NewRun {
+                id: "run-seed".into(),
+                job: domain::JobName::PushToLingxing,
+                trigger: domain::Trigger::Cli,
+                scheduled_for: None,
+                started_at: now - chrono::TimeDelta::seconds(3),
+                holder: "test".into(),
+                dry_run: false,
+                only_po: None,
+                config_version: None,
+            },
+            &lease.fence(),
+        )
+        .await
+        .unwrap();
+        let mut counts = domain::RunCounts::default();
         for (po, ago, reason) in orders {
+            counts.processed += 1;
             let at = now - *ago;
             let po = domain::PoNumber::parse(po).unwrap();
             let pulled = store::PulledOrder {
@@ -1261,8 +1279,18 @@ fn seed(env: &Env, orders: &[Seed<'_>]) {
                 s.record_event(&e, Some(next), Some(&lease.fence()))
                     .await
                     .unwrap();
+                counts.skip(*kind);
             }
         }
+        s.finish_run(
+            "run-seed",
+            domain::RunOutcome::Succeeded,
+            &counts,
+            None,
+            now,
+        )
+        .await
+        .unwrap();
         s.release_lease(&lease).await.ok();
     });
 }
@@ -1330,4 +1358,98 @@ fn order_stuck_says_how_many_more_and_order_show_the_true_next_check() {
         when > now - m(1) && when <= now + chrono::TimeDelta::seconds(10),
         "{when} vs {now}"
     );
+}
+
+/// Issue 17 item 2: `order list` with the console's filters, `status` (the overview), `job runs`
+/// with counts by reason code; all read the store only, in the display language.
+#[test]
+fn order_list_status_and_job_runs() {
+    use domain::ReasonKind::*;
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first", &[]).status.success());
+    let h = chrono::TimeDelta::hours;
+    seed(
+        &env,
+        &[
+            ("PO-L-1", h(5), Some(("shop_unmapped", NeedsAttention, "1000099999"))),
+            ("PO-L-2", h(4), Some(("shop_unmapped", NeedsAttention, "1000099999"))),
+            ("PO-L-3", h(3), Some(("sku_missing", NeedsAttention, "SKU-9"))),
+            ("PO-L-4", h(2), Some(("lingxing_not_audited", Waiting, ""))),
+            ("PO-L-5", h(1), None),
+        ],
+    );
+    let out = bin(&env, &["order", "list", "--kind", "needs_attention"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert_eq!(t.lines().count(), 3, "{t}");
+    assert!(t.lines().next().unwrap().starts_with("PO-L-1 "), "oldest first: {t}");
+    assert!(t.contains("需处理 shop_unmapped 1000099999"), "zh-CN by default: {t}");
+    let out = bin(
+        &env,
+        &["order", "list", "--code", "shop_unmapped", "--newest", "--limit", "1"],
+    );
+    let t = text(&out);
+    assert!(t.lines().next().unwrap().starts_with("PO-L-2 "), "{t}");
+    assert!(t.contains("--limit 2"), "says more match: {t}");
+    let out = bin(&env, &["order", "list", "--po", "L-5", "--stage", "1"]);
+    assert_eq!(text(&out).lines().count(), 1, "{}", text(&out));
+    let out = bin(&env, &["order", "list", "--stage", "2"]);
+    assert!(text(&out).contains("没有符合条件的订单"), "{}", text(&out));
+    // Bad filters are bad input.
+    for bad in [&["--stage", "9"][..], &["--kind", "stuck"][..], &["--created-from", "May 1"][..]] {
+        let mut args = vec!["order", "list"];
+        args.extend_from_slice(bad);
+        let out = bin(&env, &args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+    }
+
+    // status, in English by --store (the default language is zh-CN; a config says en).
+    let en = Env {
+        config: env.dir.path().join("en.toml"),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::write(
+        &en.config,
+        format!(
+            "[store]\nurl = \"sqlite://{}/store.db\"\n[console]\nlanguage = \"en\"\n",
+            env.dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = bin(&en, &["status"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("writes to DSCO and LingXing: on"), "{t}");
+    assert!(t.contains("1 pulled"), "{t}");
+    assert!(t.contains("needs_attention 3, held 0, retrying 0, waiting 1"), "{t}");
+    let causes = t.find("needs attention by cause:").expect("causes");
+    let shop = t.find("2  shop_unmapped 1000099999").expect("shop cause");
+    let sku = t.find("1  sku_missing SKU-9").expect("sku cause");
+    assert!(causes < shop && shop < sku, "most orders first: {t}");
+    assert!(
+        t.contains("order list --code shop_unmapped --subject 1000099999"),
+        "{t}"
+    );
+    assert!(t.contains("push_to_lingxing") && t.contains("succeeded (processed 5"), "{t}");
+    assert!(t.contains("ack_to_dsco       never ran"), "{t}");
+    assert!(!t.contains("需处理"), "one language: {t}");
+    let out = bin(&env, &["status"]);
+    assert!(text(&out).contains("写入 DSCO 和领星：开启") || text(&out).contains("写入 DSCO 和领星: 开启"), "{}", text(&out));
+
+    // job runs: counts and skips by reason code.
+    let out = bin(&en, &["job", "runs", "push_to_lingxing"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("push_to_lingxing  cli        succeeded"), "{t}");
+    assert!(t.contains("processed 5, advanced 0, skipped 4"), "{t}");
+    assert!(
+        t.contains("by reason: shop_unmapped 2, lingxing_not_audited 1, sku_missing 1"),
+        "{t}"
+    );
+    let out = bin(&en, &["job", "runs", "ack_to_dsco"]);
+    assert!(text(&out).contains("no runs yet"), "{}", text(&out));
+    let out = bin(&en, &["job", "runs", "ack_to_dsc"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("jobs are: pull_dsco_orders"), "{}", text(&out));
 }
