@@ -1453,3 +1453,37 @@ fn order_list_status_and_job_runs() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("jobs are: pull_dsco_orders"), "{}", text(&out));
 }
+
+/// Issue 17 item 8: a far side nobody listens on fails the run at once, and the error names its
+/// host, port and the cause.
+#[test]
+fn connection_errors_name_host_port_and_cause() {
+    let (dp, lp) = (free_port(), free_port());
+    let env = env_with(&format!(
+        "[runtime_config]\ndomain = \"dsco_lingxing\"\n[runtime_config.jobs.pull_dsco_orders]\nenable = true\ncron = \"0 */5 * * * *\"\nsize = 10\n[runtime_config.jobs.pull_sku_pair]\nenable = true\ncron = \"0 30 3 * * *\"\nsize = 10\n"
+    ));
+    let text_cfg = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .replace(
+            "[dsco]\n",
+            &format!("[dsco]\nbase_url = \"http://127.0.0.1:{dp}/api/v3\"\n"),
+        )
+        .replace(
+            "[lingxing]\n",
+            &format!("[lingxing]\nbase_url = \"http://127.0.0.1:{lp}\"\n"),
+        );
+    std::fs::write(&env.config, text_cfg).unwrap();
+    let file = write(env.dir.path(), "rc.json", &legacy(true));
+    assert!(import(&env, &file, "first", &[]).status.success());
+    for (job, port) in [("pull_dsco_orders", dp), ("pull_sku_pair", lp)] {
+        let started = Instant::now();
+        let out = bin(&env, &["job", "run", job]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{t}");
+        assert!(
+            t.contains(&format!("cannot connect to 127.0.0.1:{port}: connection refused")),
+            "{job}: {t}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "{job}: {t}");
+    }
+}

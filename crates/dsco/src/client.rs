@@ -8,7 +8,7 @@ use clock::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::auth::{Authenticator, without_url};
+use crate::auth::{Authenticator, transport_text};
 use crate::config::DscoConfig;
 use crate::error::{DscoError, FORBIDDEN_HINT};
 use crate::limit::{Family, Limiter};
@@ -267,11 +267,11 @@ fn transport_error(e: &reqwest::Error, mode: Mode) -> DscoError {
     if e.is_connect() || mode == Mode::Read {
         DscoError::Transient {
             status: None,
-            detail: without_url(e),
+            detail: transport_text(e),
         }
     } else {
         DscoError::Ambiguous {
-            detail: without_url(e),
+            detail: transport_text(e),
         }
     }
 }
