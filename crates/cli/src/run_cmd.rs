@@ -56,8 +56,14 @@ pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
             ),
         }
     } else if settings.runtime_config.is_some() {
-        tracing::info!(
+        tracing::warn!(
             "the store already has a runtime config; the file's [runtime_config] is ignored (change it with `config import`, `config set` or `config rollback`)"
+        );
+    }
+
+    if settings.alerts.is_some() {
+        tracing::warn!(
+            "[alerts] has no effect yet: alerts are logged at warn with alert=true, not posted to the webhook"
         );
     }
 

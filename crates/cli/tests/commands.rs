@@ -1487,3 +1487,74 @@ fn connection_errors_name_host_port_and_cause() {
         assert!(started.elapsed() < Duration::from_secs(60), "{job}: {t}");
     }
 }
+
+/// Issue 17 item 9: JSON logs carry numbers as numbers and times in RFC 3339, never Debug text;
+/// an idle run logs nothing at info; `run` warns when writes are disabled, when the file's
+/// runtime config is ignored, and about settings that have no effect.
+#[test]
+fn json_logs_are_typed_and_run_warns_about_what_it_ignores() {
+    let port = free_port();
+    let env = env_with(&format!(
+        "[console]\nlisten = \"127.0.0.1:{port}\"\n\n[logging]\nformat = \"json\"\nlevel = \"debug,sqlx=warn,hyper=info,reqwest=info\"\n\n[runtime_config.jobs.cleanup_exports]\nenable = true\ncron = \"* * * * * *\"\nsize = 1\n"
+    ));
+    let mut rc = legacy(false);
+    rc["writes_enabled"] = json!(false);
+    rc["jobs"]["cleanup_exports"]["cron"] = json!("* * * * * *");
+    for job in ["pull_dsco_orders", "push_to_lingxing", "ack_to_dsco", "ship_to_dsco", "sync_stock"] {
+        rc["jobs"][job]["enable"] = json!(false);
+    }
+    rc["jobs"]["ack_to_dsco"]["batch_size"] = json!(10);
+    let file = write(env.dir.path(), "rc.json", &rc);
+    let out = import(&env, &file, "first", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let child = spawn_run(&env);
+    let addr = format!("127.0.0.1:{port}");
+    let _ = get_when_up(&addr, "/healthz");
+    std::thread::sleep(Duration::from_millis(2500));
+    let out = terminate(child);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(!err.contains("RunCounts") && !err.contains("Some("), "{err}");
+    for l in &lines {
+        let ts = l["timestamp"].as_str().unwrap_or_else(|| panic!("{l}"));
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+    }
+    let warn = |needle: &str| {
+        lines.iter().any(|l| {
+            l["level"] == "WARN"
+                && l["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(needle))
+        })
+    };
+    assert!(warn("writes_enabled = false"), "{err}");
+    assert!(warn("the file's [runtime_config] is ignored"), "{err}");
+    assert!(warn("runtime_config.jobs.sync_stock.use_stream has no effect"), "{err}");
+    assert!(warn("runtime_config.jobs.ack_to_dsco.batch_size has no effect"), "{err}");
+    let ended: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("run ended"))
+        })
+        .collect();
+    assert!(!ended.is_empty(), "cleanup_exports ran: {err}");
+    for l in ended {
+        let f = &l["fields"];
+        assert!(f["processed"].is_u64() && f["secs"].is_f64(), "{l}");
+        assert_eq!(f["outcome"], "succeeded", "{l}");
+        if f["processed"] == 0 && f["advanced"] == 0 {
+            assert_eq!(l["level"], "DEBUG", "an idle run is quiet at info: {l}");
+        }
+    }
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l["level"] == "INFO" && l["fields"]["message"] == "run started"),
+        "{err}"
+    );
+}

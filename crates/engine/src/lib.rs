@@ -258,7 +258,11 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .take()
         {
-            tracing::info!(problem = ?p, %since, "the store takes writes again");
+            tracing::info!(
+                problem = %StoreError::from(p),
+                since = %since.to_rfc3339(),
+                "the store takes writes again"
+            );
         }
     }
 }

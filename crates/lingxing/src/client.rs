@@ -314,7 +314,7 @@ impl LingxingClient {
                                 if throttles > backoff.throttle_attempts || !fits(wait) {
                                     return Err(LingxingError::Throttled { code: env.code });
                                 }
-                                tracing::debug!(code = %env.code, endpoint = ep.path(), ?wait, "LingXing throttled; backing off");
+                                tracing::debug!(code = %env.code, endpoint = ep.path(), wait_ms = wait.as_millis() as u64, "LingXing throttled; backing off");
                                 inner.clock.sleep(wait).await;
                                 continue;
                             }
