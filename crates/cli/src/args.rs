@@ -6,9 +6,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-/// Keeps DSCO and LingXing ERP (领星) in sync by scheduled batch jobs.
+/// Keeps DSCO (Rithum dropship) purchase orders and LingXing ERP (领星) in sync by scheduled
+/// batch jobs: pulls orders from DSCO, creates them in LingXing, and sends acknowledgements,
+/// shipments, invoices and stock back to DSCO.
+///
+/// Start with `config check`, `migrate` and `config import`, then `run`; `status`, `order …`
+/// and `job runs` answer what happened. `demo` tries everything against built-in simulators.
 #[derive(Debug, Parser)]
-#[command(name = "dsco-lingxing", version, about)]
+#[command(name = "dsco-lingxing", version, about, long_about)]
 pub struct Args {
     /// The deployment config file.
     #[arg(
@@ -26,7 +31,9 @@ pub struct Args {
 pub enum Command {
     /// Run the scheduler, with /healthz and /metrics on the console address.
     Run,
-    /// Jobs: list their schedules, or run one now.
+    /// Jobs: list their schedules and runs, or run one now. The jobs: pull_dsco_orders,
+    /// push_to_lingxing, ack_to_dsco, ship_to_dsco, invoice_to_dsco, sync_stock, pull_sku_pair,
+    /// cleanup_exports.
     Job {
         #[command(subcommand)]
         command: JobCommand,
@@ -109,10 +116,13 @@ pub enum SimCommand {
     /// The LingXing OpenAPI simulator. Default credentials: appId `ak_SimulatorApp1`,
     /// appSecret `U2ltdWxhdG9yU2VjcmV0MQ==`.
     Lingxing {
+        /// The address to serve on.
         #[arg(long, default_value = "127.0.0.1:18081")]
         listen: std::net::SocketAddr,
+        /// The appId clients must use (16 characters).
         #[arg(long)]
         app_id: Option<String>,
+        /// The appSecret clients must use.
         #[arg(long)]
         app_secret: Option<String>,
         /// A JSON seed file (world, delays, rates); see the simulator's documentation.
@@ -122,10 +132,13 @@ pub enum SimCommand {
     /// The DSCO v3 simulator. Default OAuth2 credentials: client id `dsco-sim-client`, secret
     /// `dsco-sim-secret`.
     Dsco {
+        /// The address to serve on.
         #[arg(long, default_value = "127.0.0.1:18080")]
         listen: std::net::SocketAddr,
+        /// The OAuth2 client id clients must use.
         #[arg(long)]
         client_id: Option<String>,
+        /// The OAuth2 client secret clients must use.
         #[arg(long)]
         client_secret: Option<String>,
         /// Also accept this static bearer token.
@@ -163,6 +176,8 @@ pub enum JobCommand {
     },
     /// Run one job now (refused if it is already running, here or in another replica).
     Run {
+        /// The job: pull_dsco_orders, push_to_lingxing, ack_to_dsco, ship_to_dsco,
+        /// invoice_to_dsco, sync_stock, pull_sku_pair or cleanup_exports.
         job: String,
         /// Only this PO.
         #[arg(long)]
@@ -177,6 +192,7 @@ pub enum JobCommand {
 pub enum OrderCommand {
     /// What the store holds for one PO: stage, reason, LingXing orders, tracking, timeline.
     Show {
+        /// The PO number (or the dscoOrderId of a DSCO order without one).
         po: String,
         /// Read this store (`sqlite://…`, `postgres://…`) instead of the config file's; no
         /// config file is needed, reasons and times are shown in the default language and zone.
@@ -200,4 +216,46 @@ pub enum OrderCommand {
 /// A job name, with the list of names when it is none.
 fn parse_job(s: &str) -> Result<domain::JobName, String> {
     s.parse::<domain::JobName>().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand has a description and every argument and option a help text (issue 17
+    /// item 10).
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if cmd.get_about().is_none() && path.contains(' ') {
+                missing.push(format!("{path}: no description"));
+            }
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Args::command(), "dsco-lingxing", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:#?}");
+    }
+
+    #[test]
+    fn job_help_lists_the_job_names() {
+        let mut cmd = super::Args::command();
+        let job = cmd.find_subcommand_mut("job").unwrap();
+        let run = job.find_subcommand_mut("run").unwrap();
+        let help = run.render_help().to_string();
+        for name in domain::JobName::ALL {
+            assert!(help.contains(name.as_str()), "{name} missing from:\n{help}");
+        }
+    }
 }

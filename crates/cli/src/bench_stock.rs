@@ -35,8 +35,10 @@ pub enum BenchCommand {
     /// sync_stock: a full push, a settling run with no change, then a run with `--changed`
     /// SKUs changed.
     Stock {
+        /// SKUs in the catalogue.
         #[arg(long, default_value_t = 50_000)]
         skus: usize,
+        /// DSCO warehouses per SKU (1–100).
         #[arg(long, default_value_t = 3)]
         warehouses: usize,
         /// SKUs whose quantity changes before the third run.

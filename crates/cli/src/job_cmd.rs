@@ -26,14 +26,15 @@ pub(crate) async fn list(view: &ReadView) -> Result<ExitCode> {
             .get(&job)
             .map(|j| j.schedule.as_str().to_owned());
         let state = match (&cron, enabled) {
-            (None, _) => "not configured".to_owned(),
-            (Some(c), true) => format!("enabled, cron `{c}` (UTC)"),
-            (Some(c), false) => format!("disabled, cron `{c}` (UTC)"),
+            (None, _) => view.t("not configured", "未配置").to_owned(),
+            (Some(c), true) => format!("{}, cron `{c}` (UTC)", view.t("enabled", "已启用")),
+            (Some(c), false) => format!("{}, cron `{c}` (UTC)", view.t("disabled", "已停用")),
         };
-        println!("{job}  {state}\n  {en} / {zh}");
+        println!("{job}  {state}\n  {}", view.t(en, zh));
         for f in fires {
             println!(
-                "  next: {}  |  {}",
+                "  {}: {}  |  {}",
+                view.t("next", "下次"),
                 f.format("%Y-%m-%d %H:%M:%S UTC"),
                 view.at(f)
             );

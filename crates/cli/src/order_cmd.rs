@@ -26,35 +26,52 @@ pub(crate) async fn show(view: &ReadView, po: &str) -> Result<ExitCode> {
             .iter()
             .find(|u| u.order.dsco_order_id == po.as_str())
         {
-            println!("dscoOrderId {po}: not stored as an order");
+            println!(
+                "dscoOrderId {po}: {}",
+                view.t("not stored as an order", "未作为订单保存")
+            );
             print_unreadable(view, u);
             return Ok(ExitCode::SUCCESS);
         }
-        eprintln!("no order {po} in the store (not pulled yet, or pulled into another store)");
+        eprintln!(
+            "{}",
+            view.t(
+                &format!(
+                    "no order {po} in the store (not pulled yet, or pulled into another store)"
+                ),
+                &format!("存储中没有订单 {po}（尚未拉取，或拉取到了另一个存储）")
+            )
+        );
         return Ok(ExitCode::from(1));
     };
     let o = &d.order;
     println!("PO {po}");
     println!(
-        "  stage: {} {} / {}",
+        "  {}: {} {}",
+        view.t("stage", "阶段"),
         o.stage.number(),
-        o.stage.label_zh(),
-        o.stage.label_en()
+        view.stage_label(o.stage)
     );
-    println!("  since: {}", view.at(o.stage_entered_at));
+    println!("  {}: {}", view.t("since", "进入时间"), view.at(o.stage_entered_at));
     match &o.reason {
         Some(r) => {
-            println!("  reason: {} ({} / {})", r.code, r.kind, r.kind.label_zh());
-            for lang in view.languages() {
-                println!("    {}", d.reason_sentence(lang).unwrap_or_default());
-            }
+            println!(
+                "  {}: {} ({})",
+                view.t("reason", "原因"),
+                r.code,
+                view.kind_label(r.kind)
+            );
+            println!("    {}", d.reason_sentence(view.language).unwrap_or_default());
         }
-        None => println!("  reason: none"),
+        None => println!("  {}", view.t("reason: none", "原因：无")),
     }
     if let Some(t) = d.stuck_after.filter(|_| d.is_stuck()) {
         println!(
-            "  STUCK: longer than {} at this stage (卡单)",
-            span(t)
+            "  {}",
+            view.t(
+                &format!("STUCK: longer than {} at this stage", span(t)),
+                &format!("卡单：在此阶段已超过 {}", span(t))
+            )
         );
     }
     let config = store
@@ -69,59 +86,94 @@ pub(crate) async fn show(view: &ReadView, po: &str) -> Result<ExitCode> {
     };
     match engine::jobs::next_check(&config, o, Utc::now()) {
         engine::jobs::NextCheck::At { job, at } => {
-            println!("  next check: {} ({job} run){attempts}", view.at(at));
+            println!(
+                "  {}: {} ({job}){attempts}",
+                view.t("next check", "下次检查"),
+                view.at(at)
+            );
         }
         engine::jobs::NextCheck::OnChange {
             job,
             next_run,
             safety,
         } => {
+            let next = view.at(next_run);
             println!(
-                "  next check: when DSCO or LingXing reports a change, seen by a {job} run (next {}){attempts}",
-                view.at(next_run)
+                "  {}{attempts}",
+                view.t(
+                    &format!(
+                        "next check: when DSCO or LingXing reports a change, seen by a {job} run (next {next})"
+                    ),
+                    &format!("下次检查：DSCO 或领星有变化时，由 {job} 的运行处理（下次 {next}）")
+                )
             );
             if let Some(t) = safety {
-                println!("    without a change: re-checked {}", view.at(t));
+                let t = view.at(t);
+                println!(
+                    "    {}",
+                    view.t(
+                        &format!("without a change: re-checked {t}"),
+                        &format!("若无变化：{t} 再检查")
+                    )
+                );
             }
         }
         engine::jobs::NextCheck::JobOff(job) => {
-            println!("  next check: none while {job} is disabled{attempts}");
+            println!(
+                "  {}{attempts}",
+                view.t(
+                    &format!("next check: none while {job} is disabled"),
+                    &format!("下次检查：无（{job} 已停用）")
+                )
+            );
         }
         engine::jobs::NextCheck::Never => {}
     }
     let p = &o.pulled;
-    println!(
-        "  DSCO: status {}, lifecycle {}, retailer {}, warehouse {}, service level {}",
-        p.dsco_status.as_deref().unwrap_or("-"),
-        p.dsco_lifecycle.as_deref().unwrap_or("-"),
-        p.retailer_id.as_deref().unwrap_or("-"),
-        p.warehouse_code.as_deref().unwrap_or("-"),
-        p.service_level.as_deref().unwrap_or("-")
+    let dash = |v: &Option<String>| v.as_deref().unwrap_or("-").to_owned();
+    let (status, lifecycle, retailer, warehouse, level) = (
+        dash(&p.dsco_status),
+        dash(&p.dsco_lifecycle),
+        dash(&p.retailer_id),
+        dash(&p.warehouse_code),
+        dash(&p.service_level),
     );
-    println!("  lines: {}", p.skus);
     println!(
-        "  LingXing orders: {}",
-        if o.lingxing_order_nos.is_empty() {
+        "  {}",
+        view.t(
+            &format!(
+                "DSCO: status {status}, lifecycle {lifecycle}, retailer {retailer}, warehouse {warehouse}, service level {level}"
+            ),
+            &format!(
+                "DSCO：状态 {status}，生命周期 {lifecycle}，零售商 {retailer}，仓库 {warehouse}，服务等级 {level}"
+            )
+        )
+    );
+    let list = |v: &[String], sep: &str| {
+        if v.is_empty() {
             "-".to_owned()
         } else {
-            o.lingxing_order_nos.join(", ")
+            v.join(sep)
         }
-    );
+    };
+    println!("  {}: {}", view.t("lines", "订单行"), p.skus);
     println!(
-        "  tracking: {}",
-        if o.tracking.is_empty() {
-            "-".to_owned()
-        } else {
-            o.tracking.join(",")
-        }
+        "  {}: {}",
+        view.t("LingXing orders", "领星订单"),
+        list(&o.lingxing_order_nos, ", ")
     );
-    println!("  invoice: {}", o.invoice_id.as_deref().unwrap_or("-"));
+    println!("  {}: {}", view.t("tracking", "运单号"), list(&o.tracking, ","));
+    println!(
+        "  {}: {}",
+        view.t("invoice", "发票"),
+        o.invoice_id.as_deref().unwrap_or("-")
+    );
     if !o.flags.is_empty() {
-        println!("  flags: {}", o.flags.join(", "));
+        println!("  {}: {}", view.t("flags", "标记"), o.flags.join(", "));
     }
     let intents = &d.intents;
     if !intents.is_empty() {
-        println!("  writes:");
+        println!("  {}:", view.t("writes", "写入"));
         for i in intents {
             println!(
                 "    {} {}: {}{}",
@@ -138,7 +190,8 @@ pub(crate) async fn show(view: &ReadView, po: &str) -> Result<ExitCode> {
         let pending = d.pending_requests();
         if !pending.is_empty() {
             println!(
-                "  pending DSCO requests: {}",
+                "  {}: {}",
+                view.t("pending DSCO requests", "待 DSCO 确认的请求"),
                 pending
                     .iter()
                     .map(|i| i.outcome.as_str())
@@ -147,7 +200,7 @@ pub(crate) async fn show(view: &ReadView, po: &str) -> Result<ExitCode> {
             );
         }
     }
-    println!("  timeline:");
+    println!("  {}:", view.t("timeline", "时间线"));
     for e in &d.events {
         let ev = &e.event;
         let moved = match (ev.from_stage, ev.to_stage) {
@@ -193,28 +246,45 @@ pub(crate) async fn stuck(view: &ReadView, limit: u32) -> Result<ExitCode> {
         engine::jobs::stuck(&**store, &config, Utc::now(), limit).await?
     {
         println!(
-            "stage {} {} / {}: {n} stuck (threshold {})",
-            stage.number(),
-            stage.label_zh(),
-            stage.label_en(),
-            span(threshold)
+            "{}",
+            view.t(
+                &format!(
+                    "stage {} {}: {n} stuck (threshold {})",
+                    stage.number(),
+                    stage.label_en(),
+                    span(threshold)
+                ),
+                &format!(
+                    "阶段 {} {}：卡单 {n} 个（阈值 {}）",
+                    stage.number(),
+                    stage.label_zh(),
+                    span(threshold)
+                )
+            )
         );
         let more = n - oldest.len() as i64;
         for o in oldest {
             any = true;
             let why = o
                 .reason
-                .map(|r| format!("{} ({})", r.code, r.kind))
-                .unwrap_or_else(|| "no reason recorded".into());
+                .map(|r| format!("{} ({})", r.code, view.kind_label(r.kind)))
+                .unwrap_or_else(|| view.t("no reason recorded", "无原因记录").into());
             println!(
-                "  {}  since {}  {why}",
+                "  {}  {} {}  {why}",
                 o.pulled.po,
+                view.t("since", "自"),
                 view.at(o.stage_entered_at)
             );
         }
         if more > 0 {
             any = true;
-            println!("  … and {more} more (--limit N lists more)");
+            println!(
+                "  {}",
+                view.t(
+                    &format!("… and {more} more (--limit N lists more)"),
+                    &format!("……还有 {more} 个（用 --limit N 列出更多）")
+                )
+            );
         }
     }
     // data defects (issue 13): orders DSCO sent without a PO never become orders; listed here.
@@ -222,7 +292,11 @@ pub(crate) async fn stuck(view: &ReadView, limit: u32) -> Result<ExitCode> {
     if !unreadable.is_empty() {
         any = true;
         println!(
-            "DSCO orders that cannot be stored (no poNumber) / 无法保存的 DSCO 订单: {}",
+            "{}: {}",
+            view.t(
+                "DSCO orders that cannot be stored (no poNumber)",
+                "无法保存的 DSCO 订单（没有 poNumber）"
+            ),
             unreadable.len()
         );
         for u in &unreadable {
@@ -230,7 +304,7 @@ pub(crate) async fn stuck(view: &ReadView, limit: u32) -> Result<ExitCode> {
         }
     }
     if !any {
-        println!("no stuck orders");
+        println!("{}", view.t("no stuck orders", "没有卡单"));
     }
     Ok(ExitCode::SUCCESS)
 }

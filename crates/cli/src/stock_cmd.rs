@@ -20,6 +20,7 @@ pub enum StockCommand {
         /// Why the drop is genuine (kept in the audit log).
         #[arg(long)]
         reason: String,
+        /// Who releases (kept in the audit log).
         #[arg(long, default_value = "cli")]
         actor: String,
     },
@@ -40,6 +41,7 @@ pub enum StockCommand {
         /// Output file; `-` or absent: stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// At most this many items.
         #[arg(long, default_value_t = 1_000_000)]
         limit: u32,
     },
@@ -49,6 +51,7 @@ pub enum StockCommand {
 pub enum SkuCommand {
     /// The conflicts found by the latest pull_sku_pair run (or by `--run`).
     Conflicts {
+        /// The pull_sku_pair run (default: the latest).
         #[arg(long)]
         run: Option<String>,
     },

@@ -42,14 +42,6 @@ impl ReadView {
         })
     }
 
-    /// The display language first, then the other.
-    pub fn languages(&self) -> [Lang; 2] {
-        match self.language {
-            Lang::En => [Lang::En, Lang::Zh],
-            Lang::Zh => [Lang::Zh, Lang::En],
-        }
-    }
-
     /// The text in the display language: `en` or `zh`.
     pub fn t<'a>(&self, en: &'a str, zh: &'a str) -> &'a str {
         match self.language {
@@ -73,14 +65,11 @@ impl ReadView {
         in_zone(t, self.timezone)
     }
 
-    /// A stored reason's messages, in the display language first; the bare detail when the
-    /// code is not in the catalogue.
+    /// A stored reason's message in the display language; the bare detail when the code is not
+    /// in the catalogue.
     pub fn print_reason(&self, code: &str, detail: &str) {
         if let Some(code) = domain::ReasonCode::parse(code) {
-            let reason = domain::Reason::new(code, detail);
-            for lang in self.languages() {
-                println!("    {}", reason.message(lang));
-            }
+            println!("    {}", domain::Reason::new(code, detail).message(self.language));
         } else {
             println!("    {detail}");
         }

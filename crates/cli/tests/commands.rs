@@ -533,7 +533,7 @@ fn bad_config_names_the_key_and_exits_2() {
 
 #[test]
 fn job_list_run_and_order_show() {
-    let env = env_with("");
+    let env = env_with("[console]\nlanguage = \"en\"\n");
     let file = write(env.dir.path(), "rc.json", &legacy(false));
     assert!(import(&env, &file, "first import", &[]).status.success());
     let out = bin(&env, &["job", "list"]);
@@ -543,6 +543,7 @@ fn job_list_run_and_order_show() {
         t.contains("push_to_lingxing  enabled, cron `0 */15 * * * *` (UTC)"),
         "{t}"
     );
+    assert!(t.contains("create orders in LingXing") && !t.contains("推单到领星"), "{t}");
     assert!(t.contains("invoice_to_dsco  disabled"), "{t}");
     assert_eq!(
         t.matches("next: ").count(),
@@ -758,15 +759,12 @@ fn order_show_explains_a_stored_order() {
     let out = bin(&env, &["order", "show", "PO-SHOW-1"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("stage: 1 待推单 / pulled"), "{t}");
-    assert!(
-        t.contains("reason: shop_unmapped (needs_attention / 需处理)"),
-        "{t}"
-    );
+    assert!(t.contains("阶段: 1 待推单"), "{t}");
+    assert!(t.contains("原因: shop_unmapped (需处理)"), "{t}");
+    // The display language (zh-CN) only: no English sentence beside the Chinese one.
     let zh = domain::ReasonCode::ShopUnmapped.message_zh("1000099999");
     let en = domain::ReasonCode::ShopUnmapped.message_en("1000099999");
-    let (zi, ei) = (t.find(&zh).expect("zh"), t.find(&en).expect("en"));
-    assert!(zi < ei, "the display language (zh-CN) first: {t}");
+    assert!(t.contains(&zh) && !t.contains(&en), "{t}");
     assert!(
         t.contains("push_to_lingxing skipped [shop_unmapped] 1000099999"),
         "{t}"
@@ -907,20 +905,21 @@ fn an_order_without_a_po_is_listed_and_shown() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("(no poNumber)") && t.contains("dscoOrderId 1025400077  first seen"),
+        t.contains("（没有 poNumber）") && t.contains("dscoOrderId 1025400077  first seen"),
         "{t}"
     );
+    // One language (zh-CN by default): no English sentence beside the Chinese one.
     assert!(
-        t.contains("A DSCO order has no poNumber (dscoOrderId 1025400077"),
+        !t.contains("A DSCO order has no poNumber (dscoOrderId 1025400077"),
         "{t}"
     );
     assert!(t.contains("DSCO 订单没有 poNumber"), "{t}");
-    assert!(!t.contains("no stuck orders"), "{t}");
+    assert!(!t.contains("没有卡单"), "{t}");
     let out = bin(&env, &["order", "show", "1025400077"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("dscoOrderId 1025400077: not stored as an order") && t.contains("read 1 times"),
+        t.contains("dscoOrderId 1025400077: 未作为订单保存") && t.contains("read 1 times"),
         "{t}"
     );
 }
@@ -970,16 +969,16 @@ fn order_show_and_job_list_take_a_store_url_instead_of_a_config_file() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("PO PO-URL-1") && t.contains("stage: 1 待推单 / pulled"),
+        t.contains("PO PO-URL-1") && t.contains("阶段: 1 待推单"),
         "{t}"
     );
-    assert!(t.contains("retailer 1000012345"), "{t}");
+    assert!(t.contains("零售商 1000012345"), "{t}");
 
     let out = bin(&none, &["job", "list", "--store", &url]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("push_to_lingxing  enabled, cron `0 */15 * * * *` (UTC)"),
+        t.contains("push_to_lingxing  已启用, cron `0 */15 * * * *` (UTC)"),
         "{t}"
     );
     assert!(t.contains("CST"), "the default display zone: {t}");
@@ -1300,7 +1299,7 @@ fn seed(env: &Env, orders: &[Seed<'_>]) {
 #[test]
 fn order_stuck_says_how_many_more_and_order_show_the_true_next_check() {
     use domain::ReasonKind::*;
-    let env = env_with("");
+    let env = env_with("[console]\nlanguage = \"en\"\n");
     let mut rc = legacy(false);
     // push_to_lingxing every 5 seconds: four periods are 20 s; the threshold stays an hour.
     rc["jobs"]["push_to_lingxing"]["cron"] = json!("*/5 * * * * *");
@@ -1321,7 +1320,7 @@ fn order_stuck_says_how_many_more_and_order_show_the_true_next_check() {
     let out = bin(&env, &["order", "stuck", "--limit", "2"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("stage 1 待推单 / pulled: 4 stuck (threshold 1 h)"), "{t}");
+    assert!(t.contains("stage 1 pulled: 4 stuck (threshold 1 h)"), "{t}");
     assert!(t.contains("PO-OLD-1") && t.contains("PO-OLD-2"), "oldest first: {t}");
     assert!(!t.contains("PO-OLD-3") && !t.contains("PO-NEW-1"), "{t}");
     assert!(t.contains("… and 2 more (--limit N lists more)"), "{t}");
@@ -1344,7 +1343,7 @@ fn order_stuck_says_how_many_more_and_order_show_the_true_next_check() {
         .lines()
         .find(|l| l.contains("next check: "))
         .unwrap_or_else(|| panic!("{t}"));
-    assert!(line.ends_with("(push_to_lingxing run) (attempts 1)"), "{line}");
+    assert!(line.ends_with("(push_to_lingxing) (attempts 1)"), "{line}");
     let when = line
         .trim()
         .trim_start_matches("next check: ")
