@@ -68,8 +68,24 @@ pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
     }
 
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(engine::metrics::SECONDS_BUCKETS)
+        .map_err(|e| anyhow!("metrics buckets: {e}"))?
         .install_recorder()
         .map_err(|e| anyhow!("cannot install the metrics recorder: {e}"))?;
+    engine::metrics::describe();
+    // The store's gauges (orders per stage, needs attention, held, stuck, last successes),
+    // refreshed every 30 s; a failed refresh keeps the last values and says why.
+    let gauges = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = engine::metrics::refresh_gauges(&*store, Utc::now()).await {
+                    tracing::warn!(error = %e, "could not refresh the order gauges of /metrics");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            }
+        })
+    };
     let render: console::MetricsRender = Arc::new(move || prometheus.render());
     let parts = service_parts(&settings);
     let console = console_server(
@@ -88,7 +104,9 @@ pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
         );
         stopper.stop();
     });
-    running.join().await?;
+    let joined = running.join().await;
+    gauges.abort();
+    joined?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -599,7 +599,7 @@ fn terminate(child: std::process::Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn get(addr: &str, path: &str) -> Option<String> {
+pub fn get(addr: &str, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -660,6 +660,26 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
         metrics.contains("job=\"cleanup_exports\"") && metrics.contains("outcome=\"succeeded\""),
         "{metrics}"
     );
+    // Issue 17 item 11: described metrics, the store's gauges, histograms with buckets (stuck
+    // counts need the jobs that move orders, which this config does not have).
+    for help in [
+        "# HELP dl_job_runs_total ",
+        "# HELP dl_orders ",
+        "# HELP dl_orders_needs_attention ",
+        "# HELP dl_job_last_success_timestamp_seconds ",
+        "# HELP dl_job_run_seconds ",
+    ] {
+        assert!(metrics.contains(help), "{help} missing: {metrics}");
+    }
+    for line in [
+        "dl_orders{stage=\"1\",label=\"pulled\"} 0",
+        "dl_orders_needs_attention 0",
+        "dl_orders_held 0",
+        "dl_job_last_success_timestamp_seconds{job=\"cleanup_exports\"} ",
+        "dl_job_run_seconds_bucket{job=\"cleanup_exports\",le=\"0.5\"} ",
+    ] {
+        assert!(metrics.contains(line), "{line} missing: {metrics}");
+    }
     let out = terminate(child);
     assert!(
         out.status.success(),

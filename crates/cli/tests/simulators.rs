@@ -158,6 +158,9 @@ fn example_config_drives_orders_to_stage_5_over_http() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
+    // Issue 17 item 11: the calls to both far sides, per endpoint, with latency histograms.
+    let metrics = crate::commands::get(&format!("127.0.0.1:{console_port}"), "/metrics")
+        .unwrap_or_default();
     let run_log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default()
         + &std::fs::read_to_string(dir.path().join("run.err")).unwrap_or_default();
     assert!(
@@ -170,6 +173,15 @@ fn example_config_drives_orders_to_stage_5_over_http() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    for want in [
+        "# HELP dl_api_calls_total ",
+        "# HELP dl_api_request_seconds ",
+        "dl_api_calls_total{api=\"dsco\",endpoint=\"/order/page\"}",
+        "dl_api_calls_total{api=\"lingxing\",endpoint=\"/pb/mp/order/v2/create\"}",
+        "dl_api_request_seconds_bucket{api=\"lingxing\",endpoint=\"/pb/mp/order/v2/create\",le=\"1\"}",
+    ] {
+        assert!(metrics.contains(want), "{want} missing: {metrics}");
+    }
 }
 
 /// The README's first command: both simulators in-process, every storyline, a closing summary

@@ -16,6 +16,7 @@
 //! - Jobs never call each other.
 
 pub mod jobs;
+pub mod metrics;
 mod readiness;
 mod runner;
 mod scheduler;

@@ -210,6 +210,7 @@ impl Engine {
         // A run whose writes all went through ends a full-disk or read-only condition.
         if outcome == RunOutcome::Succeeded {
             self.store_recovered();
+            crate::metrics::last_success(job, ended);
         }
         let secs = (ended - started).num_milliseconds() as f64 / 1000.0;
         metrics::counter!("dl_job_runs_total", "job" => job.as_str(), "outcome" => outcome.as_str()).increment(1);

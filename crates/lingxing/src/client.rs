@@ -235,6 +235,7 @@ impl LingxingClient {
                 Some(&body_map),
             )
             .map_err(|e| LingxingError::rejected("sign", e.to_string()))?;
+            let started = std::time::Instant::now();
             let sent = inner
                 .http
                 .post(&url)
@@ -256,6 +257,19 @@ impl LingxingClient {
                 }
                 Err(e) => Err(e),
             };
+            metrics::counter!("dl_api_calls_total", "api" => "lingxing", "endpoint" => ep.path())
+                .increment(1);
+            metrics::histogram!("dl_api_request_seconds", "api" => "lingxing", "endpoint" => ep.path())
+                .record(started.elapsed().as_secs_f64());
+            let failed = |kind: &'static str| {
+                metrics::counter!(
+                    "dl_api_errors_total",
+                    "api" => "lingxing",
+                    "endpoint" => ep.path(),
+                    "kind" => kind
+                )
+                .increment(1);
+            };
             if let Err(e) = &outcome
                 && e.is_timeout()
             {
@@ -267,6 +281,7 @@ impl LingxingClient {
 
             let failure = match outcome {
                 Err(e) => {
+                    failed("transport");
                     // A connection that never opened cannot have delivered the write.
                     let write = ep.is_write() && !e.is_connect();
                     let text = format!("{} {}", ep.path(), transport_text(&e));
@@ -284,6 +299,7 @@ impl LingxingClient {
                         }
                         Ok(env) => match classify(env.code.as_str()) {
                             CodeClass::Token if !token_retried => {
+                                failed("auth");
                                 token_retried = true;
                                 tracing::info!(code = %env.code, endpoint = ep.path(), "LingXing refused the token; renewing");
                                 inner
@@ -293,6 +309,7 @@ impl LingxingClient {
                                 continue;
                             }
                             CodeClass::Token => {
+                                failed("auth");
                                 return Err(LingxingError::AuthExpired {
                                     code: env.code,
                                     message: env.message,
@@ -309,6 +326,12 @@ impl LingxingClient {
                                 )));
                             }
                             CodeClass::Throttle => {
+                                metrics::counter!(
+                                    "dl_api_throttled_total",
+                                    "api" => "lingxing",
+                                    "endpoint" => ep.path()
+                                )
+                                .increment(1);
                                 throttles += 1;
                                 let wait = backoff.throttle_wait(throttles);
                                 if throttles > backoff.throttle_attempts || !fits(wait) {
@@ -319,6 +342,7 @@ impl LingxingClient {
                                 continue;
                             }
                             CodeClass::Server => {
+                                failed("server");
                                 if ep.is_write() {
                                     return Err(LingxingError::Ambiguous {
                                         message: format!(
@@ -332,6 +356,7 @@ impl LingxingClient {
                                 format!("server error {}: {}", env.code, env.message)
                             }
                             CodeClass::Reject => {
+                                failed("rejected");
                                 return Err(LingxingError::Rejected {
                                     code: env.code,
                                     message: env.message,
@@ -339,6 +364,11 @@ impl LingxingClient {
                             }
                         },
                         Err(_) if status.is_server_error() || status.as_u16() == 429 => {
+                            failed(if status.as_u16() == 429 {
+                                "throttled_http"
+                            } else {
+                                "server"
+                            });
                             if ep.is_write() && status.as_u16() != 429 {
                                 return Err(LingxingError::Ambiguous {
                                     message: format!("{} answered HTTP {status}", ep.path()),
@@ -347,6 +377,7 @@ impl LingxingClient {
                             format!("HTTP {status}")
                         }
                         Err(why) => {
+                            failed("malformed");
                             if ep.is_write() {
                                 return Err(LingxingError::Ambiguous {
                                     message: format!("{}: HTTP {status}, {why}", ep.path()),
