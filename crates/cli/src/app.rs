@@ -106,6 +106,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         Command::Job { .. }
         | Command::Order { .. }
         | Command::Status { .. }
+        | Command::Backup { .. }
         | Command::Sim { .. }
         | Command::Demo(_)
         | Command::Bench { .. } => {
@@ -130,9 +131,44 @@ async fn read(view: &ReadView, command: Command) -> Result<ExitCode> {
             OrderCommand::List(args) => order_cmd::list(view, &args).await,
         },
         Command::Status { .. } => order_cmd::status(view).await,
+        Command::Backup { file, .. } => backup(view, &file).await,
         Command::Stock {
             command: StockCommand::Runs { limit, .. },
         } => crate::stock_cmd::runs(view, limit).await,
         _ => unreachable!("not a read command: {command:?}"),
     }
+}
+
+/// `backup FILE`: a consistent copy of a SQLite store, taken while the service runs. Written
+/// beside FILE under a temporary name and renamed, so FILE is whole or absent.
+async fn backup(view: &ReadView, file: &std::path::Path) -> Result<ExitCode> {
+    if file.exists() {
+        return Err(BadInput(format!("{} exists: back up to a new file", file.display())).into());
+    }
+    if view.store.backend() == store::BackendKind::Postgres {
+        return Err(BadInput(
+            "a PostgreSQL store is backed up with pg_dump: pg_dump -Fc -f FILE 'postgres://…' (restore with pg_restore)".into(),
+        )
+        .into());
+    }
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let _ = std::fs::remove_file(&partial);
+    view.store
+        .backup_to(&partial)
+        .await
+        .map_err(|e| anyhow::anyhow!("backup to {}: {e}", partial.display()))?;
+    std::fs::rename(&partial, file)
+        .map_err(|e| anyhow::anyhow!("renaming {} to {}: {e}", partial.display(), file.display()))?;
+    let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "{} ({bytes} bytes); {}",
+        file.display(),
+        view.t(
+            "restore by stopping the service and putting this file in place of the store",
+            "恢复：停止服务，用此文件替换存储文件"
+        )
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -79,6 +79,15 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         store: Option<String>,
     },
+    /// Copy a SQLite store to FILE: consistent and online (the service may keep running). A
+    /// PostgreSQL store is backed up with `pg_dump`.
+    Backup {
+        /// The new file (must not exist).
+        file: PathBuf,
+        /// Back up this store (`sqlite://…`) instead of the config file's.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+    },
 }
 
 impl Command {
@@ -105,7 +114,8 @@ impl Command {
             | Command::Stock {
                 command: StockCommand::Runs { store, .. },
             }
-            | Command::Status { store } => Some(store.as_deref()),
+            | Command::Status { store }
+            | Command::Backup { store, .. } => Some(store.as_deref()),
             _ => None,
         }
     }
