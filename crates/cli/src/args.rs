@@ -6,6 +6,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// `--version`: the package version and the git commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("DL_GIT_COMMIT"),
+    ")"
+);
+
 /// Keeps DSCO (Rithum dropship) purchase orders and LingXing ERP (领星) in sync by scheduled
 /// batch jobs: pulls orders from DSCO, creates them in LingXing, and sends acknowledgements,
 /// shipments, invoices and stock back to DSCO.
@@ -13,7 +21,7 @@ use clap::{Parser, Subcommand};
 /// Start with `config check`, `migrate` and `config import`, then `run`; `status`, `order …`
 /// and `job runs` answer what happened. `demo` tries everything against built-in simulators.
 #[derive(Debug, Parser)]
-#[command(name = "dsco-lingxing", version, about, long_about)]
+#[command(name = "dsco-lingxing", version = VERSION, about, long_about)]
 pub struct Args {
     /// The deployment config file.
     #[arg(

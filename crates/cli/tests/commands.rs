@@ -1617,3 +1617,29 @@ fn backup_copies_a_running_sqlite_store() {
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
     }
 }
+
+/// Issue 17 item 13: `--version` names the git commit the binary was built from.
+#[test]
+fn version_names_the_commit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(out.status.success(), "{t}");
+    let commit = t
+        .strip_prefix(concat!("dsco-lingxing ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{t}"));
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match head {
+        Some(h) => assert!(commit.starts_with(&h), "{commit} vs HEAD {h}"),
+        None => assert_eq!(commit, "unknown"),
+    }
+}
