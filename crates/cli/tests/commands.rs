@@ -1643,3 +1643,17 @@ fn version_names_the_commit() {
         None => assert_eq!(commit, "unknown"),
     }
 }
+
+/// Issue 17 item 13: the sample predecessor row in examples/ checks, imports as it is, and
+/// exports back to the same runtime config.
+#[test]
+fn the_example_predecessor_row_imports() {
+    let env = env_with("");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runtime_config.json");
+    let out = bin(&env, &["config", "check", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = import(&env, &file, "from the predecessor", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let row: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(export_json(&env), row["config"]);
+}
