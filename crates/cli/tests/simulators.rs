@@ -245,4 +245,7 @@ fn bench_zero_latency_takes_every_order_to_stage_5() {
     ] {
         assert!(stdout.contains(job), "no time for {job}:\n{stdout}");
     }
+    // Issue 17 item 13: progress goes to a terminal with `\r`, to a pipe as whole lines.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains('\r'), "carriage returns in piped output:\n{stderr}");
 }
