@@ -22,7 +22,10 @@ fn main() {
         println!("cargo:rerun-if-changed={}", dir.join("HEAD").display());
         if let Some(common) = git(&["rev-parse", "--git-common-dir"]) {
             let common = Path::new(&common);
-            println!("cargo:rerun-if-changed={}", common.join("packed-refs").display());
+            println!(
+                "cargo:rerun-if-changed={}",
+                common.join("packed-refs").display()
+            );
             if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
                 println!("cargo:rerun-if-changed={}", common.join(r).display());
             }

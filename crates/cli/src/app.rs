@@ -159,8 +159,9 @@ async fn backup(view: &ReadView, file: &std::path::Path) -> Result<ExitCode> {
         .backup_to(&partial)
         .await
         .map_err(|e| anyhow::anyhow!("backup to {}: {e}", partial.display()))?;
-    std::fs::rename(&partial, file)
-        .map_err(|e| anyhow::anyhow!("renaming {} to {}: {e}", partial.display(), file.display()))?;
+    std::fs::rename(&partial, file).map_err(|e| {
+        anyhow::anyhow!("renaming {} to {}: {e}", partial.display(), file.display())
+    })?;
     let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     println!(
         "{} ({bytes} bytes); {}",

@@ -114,16 +114,16 @@ impl Command {
                 command: JobCommand::List { store } | JobCommand::Runs { store, .. },
             }
             | Command::Order {
-                command:
-                    OrderCommand::Show { store, .. }
-                    | OrderCommand::Stuck { store, .. }
-                    | OrderCommand::List(crate::order_cmd::ListArgs { store, .. }),
+                command: OrderCommand::Show { store, .. } | OrderCommand::Stuck { store, .. },
             }
             | Command::Stock {
                 command: StockCommand::Runs { store, .. },
             }
             | Command::Status { store }
             | Command::Backup { store, .. } => Some(store.as_deref()),
+            Command::Order {
+                command: OrderCommand::List(args),
+            } => Some(args.store.as_deref()),
             _ => None,
         }
     }
@@ -228,7 +228,7 @@ pub enum OrderCommand {
         store: Option<String>,
     },
     /// Orders matching filters (those of the console's order list), oldest first.
-    List(crate::order_cmd::ListArgs),
+    List(Box<crate::order_cmd::ListArgs>),
 }
 
 /// A job name, with the list of names when it is none.

@@ -55,7 +55,12 @@ pub(crate) async fn runs(view: &ReadView, job: Option<JobName>, limit: u32) -> R
     for r in &runs {
         let took = r
             .ended_at
-            .map(|e| format!(" {:.1} s", (e - r.started_at).num_milliseconds() as f64 / 1000.0))
+            .map(|e| {
+                format!(
+                    " {:.1} s",
+                    (e - r.started_at).num_milliseconds() as f64 / 1000.0
+                )
+            })
             .unwrap_or_default();
         let mut flags = Vec::new();
         if r.dry_run {

@@ -130,9 +130,17 @@ mod tests {
         assert!(init(LogFormat::Json, "lvl=nonsense=x").is_err());
         for bad in ["verbose", "info,engine=loud", "warn,engine"] {
             let e = filter(bad).unwrap_err().to_string();
-            assert!(e.contains("unknown log level") && e.contains("trace, debug"), "{e}");
+            assert!(
+                e.contains("unknown log level") && e.contains("trace, debug"),
+                "{e}"
+            );
         }
-        for good in ["info", "WARN", "warn,engine=debug", " error , sqlx::query=off "] {
+        for good in [
+            "info",
+            "WARN",
+            "warn,engine=debug",
+            " error , sqlx::query=off ",
+        ] {
             assert!(filter(good).is_ok(), "{good}");
         }
         let first = init(LogFormat::Pretty, "warn,engine=debug").unwrap();

@@ -52,7 +52,11 @@ pub(crate) async fn show(view: &ReadView, po: &str) -> Result<ExitCode> {
         o.stage.number(),
         view.stage_label(o.stage)
     );
-    println!("  {}: {}", view.t("since", "进入时间"), view.at(o.stage_entered_at));
+    println!(
+        "  {}: {}",
+        view.t("since", "进入时间"),
+        view.at(o.stage_entered_at)
+    );
     match &o.reason {
         Some(r) => {
             println!(
@@ -61,7 +65,10 @@ pub(crate) async fn show(view: &ReadView, po: &str) -> Result<ExitCode> {
                 r.code,
                 view.kind_label(r.kind)
             );
-            println!("    {}", d.reason_sentence(view.language).unwrap_or_default());
+            println!(
+                "    {}",
+                d.reason_sentence(view.language).unwrap_or_default()
+            );
         }
         None => println!("  {}", view.t("reason: none", "原因：无")),
     }
@@ -162,7 +169,11 @@ pub(crate) async fn show(view: &ReadView, po: &str) -> Result<ExitCode> {
         view.t("LingXing orders", "领星订单"),
         list(&o.lingxing_order_nos, ", ")
     );
-    println!("  {}: {}", view.t("tracking", "运单号"), list(&o.tracking, ","));
+    println!(
+        "  {}: {}",
+        view.t("tracking", "运单号"),
+        list(&o.tracking, ",")
+    );
     println!(
         "  {}: {}",
         view.t("invoice", "发票"),
@@ -488,7 +499,10 @@ pub(crate) async fn status(view: &ReadView) -> Result<ExitCode> {
         if o.writes_enabled {
             view.t("on", "开启")
         } else {
-            view.t("OFF (writes_enabled = false)", "已关闭（writes_enabled = false）")
+            view.t(
+                "OFF (writes_enabled = false)",
+                "已关闭（writes_enabled = false）",
+            )
         }
     );
     match o.config_version {
@@ -534,7 +548,10 @@ pub(crate) async fn status(view: &ReadView) -> Result<ExitCode> {
         o.kind_count(ReasonKind::Waiting),
     );
     if !o.causes.is_empty() {
-        println!("{}", view.t("needs attention by cause:", "需处理（按原因）："));
+        println!(
+            "{}",
+            view.t("needs attention by cause:", "需处理（按原因）：")
+        );
         for c in &o.causes {
             println!(
                 "  {:>6}  {} {}  ({}: order list --code {} --subject {})",

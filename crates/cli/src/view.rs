@@ -69,7 +69,10 @@ impl ReadView {
     /// in the catalogue.
     pub fn print_reason(&self, code: &str, detail: &str) {
         if let Some(code) = domain::ReasonCode::parse(code) {
-            println!("    {}", domain::Reason::new(code, detail).message(self.language));
+            println!(
+                "    {}",
+                domain::Reason::new(code, detail).message(self.language)
+            );
         } else {
             println!("    {detail}");
         }

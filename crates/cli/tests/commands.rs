@@ -543,7 +543,10 @@ fn job_list_run_and_order_show() {
         t.contains("push_to_lingxing  enabled, cron `0 */15 * * * *` (UTC)"),
         "{t}"
     );
-    assert!(t.contains("create orders in LingXing") && !t.contains("推单到领星"), "{t}");
+    assert!(
+        t.contains("create orders in LingXing") && !t.contains("推单到领星"),
+        "{t}"
+    );
     assert!(t.contains("invoice_to_dsco  disabled"), "{t}");
     assert_eq!(
         t.matches("next: ").count(),
@@ -1112,7 +1115,11 @@ fn read_commands_need_only_the_store_and_a_missing_store_is_an_error() {
     // A command that talks to DSCO or LingXing still needs their settings.
     let out = bin(&only_store, &["job", "run", "pull_dsco_orders"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("dsco: no DSCO credentials"), "{}", text(&out));
+    assert!(
+        text(&out).contains("dsco: no DSCO credentials"),
+        "{}",
+        text(&out)
+    );
 
     // A typo in the store path: an error naming it, for every command but migrate; no file made.
     let typo = env.dir.path().join("stroe.db");
@@ -1203,7 +1210,10 @@ fn config_check_catches_what_run_refuses_and_run_writes_nothing_first() {
             let t = text(&out);
             assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
             assert!(t.contains(want), "{args:?}: {t}");
-            assert!(!store.exists(), "{args:?} created the store before refusing");
+            assert!(
+                !store.exists(),
+                "{args:?} created the store before refusing"
+            );
         }
     }
 }
@@ -1332,16 +1342,27 @@ fn order_stuck_says_how_many_more_and_order_show_the_true_next_check() {
         &[
             ("PO-OLD-1", h(5), None),
             ("PO-OLD-2", h(4), None),
-            ("PO-OLD-3", h(3), Some(("shop_unmapped", NeedsAttention, "1000099999"))),
+            (
+                "PO-OLD-3",
+                h(3),
+                Some(("shop_unmapped", NeedsAttention, "1000099999")),
+            ),
             ("PO-OLD-4", h(2), None),
-            ("PO-NEW-1", m(10), Some(("lingxing_not_audited", Waiting, ""))),
+            (
+                "PO-NEW-1",
+                m(10),
+                Some(("lingxing_not_audited", Waiting, "")),
+            ),
         ],
     );
     let out = bin(&env, &["order", "stuck", "--limit", "2"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("stage 1 pulled: 4 stuck (threshold 1 h)"), "{t}");
-    assert!(t.contains("PO-OLD-1") && t.contains("PO-OLD-2"), "oldest first: {t}");
+    assert!(
+        t.contains("PO-OLD-1") && t.contains("PO-OLD-2"),
+        "oldest first: {t}"
+    );
     assert!(!t.contains("PO-OLD-3") && !t.contains("PO-NEW-1"), "{t}");
     assert!(t.contains("… and 2 more (--limit N lists more)"), "{t}");
 
@@ -1351,7 +1372,9 @@ fn order_stuck_says_how_many_more_and_order_show_the_true_next_check() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("next check: when DSCO or LingXing reports a change, seen by a push_to_lingxing run"),
+        t.contains(
+            "next check: when DSCO or LingXing reports a change, seen by a push_to_lingxing run"
+        ),
         "{t}"
     );
     assert!(!t.contains("STUCK"), "ten minutes is no stuck order: {t}");
@@ -1391,9 +1414,21 @@ fn order_list_status_and_job_runs() {
     seed(
         &env,
         &[
-            ("PO-L-1", h(5), Some(("shop_unmapped", NeedsAttention, "1000099999"))),
-            ("PO-L-2", h(4), Some(("shop_unmapped", NeedsAttention, "1000099999"))),
-            ("PO-L-3", h(3), Some(("sku_missing", NeedsAttention, "SKU-9"))),
+            (
+                "PO-L-1",
+                h(5),
+                Some(("shop_unmapped", NeedsAttention, "1000099999")),
+            ),
+            (
+                "PO-L-2",
+                h(4),
+                Some(("shop_unmapped", NeedsAttention, "1000099999")),
+            ),
+            (
+                "PO-L-3",
+                h(3),
+                Some(("sku_missing", NeedsAttention, "SKU-9")),
+            ),
             ("PO-L-4", h(2), Some(("lingxing_not_audited", Waiting, ""))),
             ("PO-L-5", h(1), None),
         ],
@@ -1402,11 +1437,25 @@ fn order_list_status_and_job_runs() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert_eq!(t.lines().count(), 3, "{t}");
-    assert!(t.lines().next().unwrap().starts_with("PO-L-1 "), "oldest first: {t}");
-    assert!(t.contains("需处理 shop_unmapped 1000099999"), "zh-CN by default: {t}");
+    assert!(
+        t.lines().next().unwrap().starts_with("PO-L-1 "),
+        "oldest first: {t}"
+    );
+    assert!(
+        t.contains("需处理 shop_unmapped 1000099999"),
+        "zh-CN by default: {t}"
+    );
     let out = bin(
         &env,
-        &["order", "list", "--code", "shop_unmapped", "--newest", "--limit", "1"],
+        &[
+            "order",
+            "list",
+            "--code",
+            "shop_unmapped",
+            "--newest",
+            "--limit",
+            "1",
+        ],
     );
     let t = text(&out);
     assert!(t.lines().next().unwrap().starts_with("PO-L-2 "), "{t}");
@@ -1416,7 +1465,11 @@ fn order_list_status_and_job_runs() {
     let out = bin(&env, &["order", "list", "--stage", "2"]);
     assert!(text(&out).contains("没有符合条件的订单"), "{}", text(&out));
     // Bad filters are bad input.
-    for bad in [&["--stage", "9"][..], &["--kind", "stuck"][..], &["--created-from", "May 1"][..]] {
+    for bad in [
+        &["--stage", "9"][..],
+        &["--kind", "stuck"][..],
+        &["--created-from", "May 1"][..],
+    ] {
         let mut args = vec!["order", "list"];
         args.extend_from_slice(bad);
         let out = bin(&env, &args);
@@ -1441,7 +1494,10 @@ fn order_list_status_and_job_runs() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("writes to DSCO and LingXing: on"), "{t}");
     assert!(t.contains("1 pulled"), "{t}");
-    assert!(t.contains("needs_attention 3, held 0, retrying 0, waiting 1"), "{t}");
+    assert!(
+        t.contains("needs_attention 3, held 0, retrying 0, waiting 1"),
+        "{t}"
+    );
     let causes = t.find("needs attention by cause:").expect("causes");
     let shop = t.find("2  shop_unmapped 1000099999").expect("shop cause");
     let sku = t.find("1  sku_missing SKU-9").expect("sku cause");
@@ -1450,11 +1506,19 @@ fn order_list_status_and_job_runs() {
         t.contains("order list --code shop_unmapped --subject 1000099999"),
         "{t}"
     );
-    assert!(t.contains("push_to_lingxing") && t.contains("succeeded (processed 5"), "{t}");
+    assert!(
+        t.contains("push_to_lingxing") && t.contains("succeeded (processed 5"),
+        "{t}"
+    );
     assert!(t.contains("ack_to_dsco       never ran"), "{t}");
     assert!(!t.contains("需处理"), "one language: {t}");
     let out = bin(&env, &["status"]);
-    assert!(text(&out).contains("写入 DSCO 和领星：开启") || text(&out).contains("写入 DSCO 和领星: 开启"), "{}", text(&out));
+    assert!(
+        text(&out).contains("写入 DSCO 和领星：开启")
+            || text(&out).contains("写入 DSCO 和领星: 开启"),
+        "{}",
+        text(&out)
+    );
 
     // job runs: counts and skips by reason code.
     let out = bin(&en, &["job", "runs", "push_to_lingxing"]);
@@ -1470,7 +1534,11 @@ fn order_list_status_and_job_runs() {
     assert!(text(&out).contains("no runs yet"), "{}", text(&out));
     let out = bin(&en, &["job", "runs", "ack_to_dsc"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("jobs are: pull_dsco_orders"), "{}", text(&out));
+    assert!(
+        text(&out).contains("jobs are: pull_dsco_orders"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// Issue 17 item 8: a far side nobody listens on fails the run at once, and the error names its
@@ -1478,9 +1546,7 @@ fn order_list_status_and_job_runs() {
 #[test]
 fn connection_errors_name_host_port_and_cause() {
     let (dp, lp) = (free_port(), free_port());
-    let env = env_with(&format!(
-        "[runtime_config]\ndomain = \"dsco_lingxing\"\n[runtime_config.jobs.pull_dsco_orders]\nenable = true\ncron = \"0 */5 * * * *\"\nsize = 10\n[runtime_config.jobs.pull_sku_pair]\nenable = true\ncron = \"0 30 3 * * *\"\nsize = 10\n"
-    ));
+    let env = env_with("");
     let text_cfg = std::fs::read_to_string(&env.config)
         .unwrap()
         .replace(
@@ -1500,7 +1566,9 @@ fn connection_errors_name_host_port_and_cause() {
         let t = text(&out);
         assert_eq!(out.status.code(), Some(1), "{t}");
         assert!(
-            t.contains(&format!("cannot connect to 127.0.0.1:{port}: connection refused")),
+            t.contains(&format!(
+                "cannot connect to 127.0.0.1:{port}: connection refused"
+            )),
             "{job}: {t}"
         );
         assert!(started.elapsed() < Duration::from_secs(60), "{job}: {t}");
@@ -1519,7 +1587,13 @@ fn json_logs_are_typed_and_run_warns_about_what_it_ignores() {
     let mut rc = legacy(false);
     rc["writes_enabled"] = json!(false);
     rc["jobs"]["cleanup_exports"]["cron"] = json!("* * * * * *");
-    for job in ["pull_dsco_orders", "push_to_lingxing", "ack_to_dsco", "ship_to_dsco", "sync_stock"] {
+    for job in [
+        "pull_dsco_orders",
+        "push_to_lingxing",
+        "ack_to_dsco",
+        "ship_to_dsco",
+        "sync_stock",
+    ] {
         rc["jobs"][job]["enable"] = json!(false);
     }
     rc["jobs"]["ack_to_dsco"]["batch_size"] = json!(10);
@@ -1536,7 +1610,10 @@ fn json_logs_are_typed_and_run_warns_about_what_it_ignores() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
-    assert!(!err.contains("RunCounts") && !err.contains("Some("), "{err}");
+    assert!(
+        !err.contains("RunCounts") && !err.contains("Some("),
+        "{err}"
+    );
     for l in &lines {
         let ts = l["timestamp"].as_str().unwrap_or_else(|| panic!("{l}"));
         assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
@@ -1551,8 +1628,14 @@ fn json_logs_are_typed_and_run_warns_about_what_it_ignores() {
     };
     assert!(warn("writes_enabled = false"), "{err}");
     assert!(warn("the file's [runtime_config] is ignored"), "{err}");
-    assert!(warn("runtime_config.jobs.sync_stock.use_stream has no effect"), "{err}");
-    assert!(warn("runtime_config.jobs.ack_to_dsco.batch_size has no effect"), "{err}");
+    assert!(
+        warn("runtime_config.jobs.sync_stock.use_stream has no effect"),
+        "{err}"
+    );
+    assert!(
+        warn("runtime_config.jobs.ack_to_dsco.batch_size has no effect"),
+        "{err}"
+    );
     let ended: Vec<&Value> = lines
         .iter()
         .filter(|l| {
@@ -1594,7 +1677,10 @@ fn backup_copies_a_running_sqlite_store() {
     let out = bin(&env, &["backup", copy.to_str().unwrap()]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(copy.exists() && !env.dir.path().join("backup.db.partial").exists(), "{t}");
+    assert!(
+        copy.exists() && !env.dir.path().join("backup.db.partial").exists(),
+        "{t}"
+    );
     let out = bin(&env, &["backup", copy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("exists"), "{}", text(&out));
@@ -1606,7 +1692,11 @@ fn backup_copies_a_running_sqlite_store() {
     assert!(t.contains("PO-B-1") && t.contains("PO-B-2"), "{t}");
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let s = store::connect(&url).await.unwrap();
-        let v = s.runtime_config().await.unwrap().expect("the runtime config is in the copy");
+        let v = s
+            .runtime_config()
+            .await
+            .unwrap()
+            .expect("the runtime config is in the copy");
         assert_eq!(v.version, 1);
     });
     let check = Command::new("sqlite3")
@@ -1628,7 +1718,11 @@ fn version_names_the_commit() {
     let t = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert!(out.status.success(), "{t}");
     let commit = t
-        .strip_prefix(concat!("dsco-lingxing ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .strip_prefix(concat!(
+            "dsco-lingxing ",
+            env!("CARGO_PKG_VERSION"),
+            " (commit "
+        ))
         .and_then(|r| r.strip_suffix(')'))
         .unwrap_or_else(|| panic!("{t}"));
     let head = Command::new("git")

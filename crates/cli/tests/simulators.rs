@@ -159,8 +159,8 @@ fn example_config_drives_orders_to_stage_5_over_http() {
         }
     });
     // Issue 17 item 11: the calls to both far sides, per endpoint, with latency histograms.
-    let metrics = crate::commands::get(&format!("127.0.0.1:{console_port}"), "/metrics")
-        .unwrap_or_default();
+    let metrics =
+        crate::commands::get(&format!("127.0.0.1:{console_port}"), "/metrics").unwrap_or_default();
     let run_log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default()
         + &std::fs::read_to_string(dir.path().join("run.err")).unwrap_or_default();
     assert!(
@@ -247,5 +247,8 @@ fn bench_zero_latency_takes_every_order_to_stage_5() {
     }
     // Issue 17 item 13: progress goes to a terminal with `\r`, to a pipe as whole lines.
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!text.contains('\r'), "carriage returns in piped output:\n{stderr}");
+    assert!(
+        !text.contains('\r'),
+        "carriage returns in piped output:\n{stderr}"
+    );
 }

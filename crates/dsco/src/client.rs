@@ -146,7 +146,12 @@ impl DscoClient {
             if self.inner.clock.now() + clock::to_delta(wait) > give_up_at {
                 return outcome;
             }
-            tracing::debug!(path = call.path, attempt, wait_ms = wait.as_millis() as u64, "retrying DSCO call");
+            tracing::debug!(
+                path = call.path,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying DSCO call"
+            );
             self.inner.clock.sleep(wait).await;
             backoff = (backoff * 2).min(policy.max_backoff);
         }

@@ -188,7 +188,11 @@ mod tests {
             }
         }
         assert!(seen > 10, "the examples name the metrics");
-        for needed in ["dl_orders_needs_attention", "dl_orders_stuck", "dl_job_last_success"] {
+        for needed in [
+            "dl_orders_needs_attention",
+            "dl_orders_stuck",
+            "dl_job_last_success",
+        ] {
             assert!(alerts.contains(needed), "no alert on {needed}");
         }
     }

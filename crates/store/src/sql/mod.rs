@@ -821,10 +821,7 @@ impl Store for SqlStore {
                 path.display()
             )));
         };
-        sqlx::query("VACUUM INTO ?")
-            .bind(target)
-            .execute(p)
-            .await?;
+        sqlx::query("VACUUM INTO ?").bind(target).execute(p).await?;
         Ok(())
     }
 }
