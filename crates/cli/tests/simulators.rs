@@ -221,6 +221,37 @@ fn demo_settles_every_order_and_exits_zero() {
         dir.path().join("demo").join("demo.db").exists(),
         "the store stays for `order show`"
     );
+    // Issue 17 item 3: labelled stages in the progress, POs worth a look with the command that
+    // shows each (and it works), what the multi_ban holds are and how to lift them.
+    assert!(
+        text.contains(" 1 pulled ") && text.contains(" 5 done "),
+        "{text}"
+    );
+    assert!(text.contains("worth a look"), "{text}");
+    assert!(
+        text.contains("  shop_unmapped: 5 orders, e.g. 1000099999"),
+        "{text}"
+    );
+    assert!(
+        text.contains("held by multi_ban on purpose")
+            && text.contains("config set jobs.invoice_to_dsco.multi_ban false"),
+        "{text}"
+    );
+    let show = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("dsco-lingxing order show "))
+        .unwrap_or_else(|| panic!("no order show command:\n{text}"));
+    let out = bin()
+        .arg("order")
+        .arg("show")
+        .args(show.split(' '))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("阶段"),
+        "{show}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
