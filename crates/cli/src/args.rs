@@ -140,9 +140,17 @@ pub enum SimCommand {
         /// The appId clients must use (16 characters).
         #[arg(long)]
         app_id: Option<String>,
-        /// The appSecret clients must use.
-        #[arg(long)]
+        /// The appSecret clients must use (better from the env var or --app-secret-file: a
+        /// command line is visible to every user of the machine).
+        #[arg(long, env = "DSCO_LINGXING_SIM_APP_SECRET", hide_env_values = true)]
         app_secret: Option<String>,
+        /// Read the appSecret from this file (trailing newline dropped).
+        #[arg(long, value_name = "FILE", conflicts_with = "app_secret")]
+        app_secret_file: Option<PathBuf>,
+        /// LingXing's real pace (audits after 10 min–4 h, shipments 2–36 h later) instead of
+        /// the default quick one (audits after 5–30 s, shipments 10–60 s later).
+        #[arg(long)]
+        realistic: bool,
         /// A JSON seed file (world, delays, rates); see the simulator's documentation.
         #[arg(long)]
         seed: Option<PathBuf>,
@@ -156,12 +164,19 @@ pub enum SimCommand {
         /// The OAuth2 client id clients must use.
         #[arg(long)]
         client_id: Option<String>,
-        /// The OAuth2 client secret clients must use.
-        #[arg(long)]
+        /// The OAuth2 client secret clients must use (better from the env var or
+        /// --client-secret-file).
+        #[arg(long, env = "DSCO_LINGXING_SIM_CLIENT_SECRET", hide_env_values = true)]
         client_secret: Option<String>,
+        /// Read the OAuth2 client secret from this file (trailing newline dropped).
+        #[arg(long, value_name = "FILE", conflicts_with = "client_secret")]
+        client_secret_file: Option<PathBuf>,
         /// Also accept this static bearer token.
-        #[arg(long)]
+        #[arg(long, env = "DSCO_LINGXING_SIM_STATIC_TOKEN", hide_env_values = true)]
         static_token: Option<String>,
+        /// Read the static bearer token from this file (trailing newline dropped).
+        #[arg(long, value_name = "FILE", conflicts_with = "static_token")]
+        static_token_file: Option<PathBuf>,
         /// Generate this many realistic orders at start.
         #[arg(long)]
         orders: Option<usize>,

@@ -1751,3 +1751,55 @@ fn the_example_predecessor_row_imports() {
     let row: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(export_json(&env), row["config"]);
 }
+
+/// Issue 17 item 12: the LingXing simulator refuses unknown seed keys (exit 2, the key named)
+/// and takes its secret from a file; a client with that secret is served, another refused.
+#[test]
+fn sim_lingxing_refuses_unknown_seed_keys_and_reads_its_secret_from_a_file() {
+    let env = env_with("");
+    let seed = env.dir.path().join("seed.json");
+    std::fs::write(&seed, r#"{"audit_delay": {"min_secs": 1, "max_secs": 2}, "audit_delya": 1}"#)
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .args(["sim", "lingxing", "--listen", "127.0.0.1:0", "--seed"])
+        .arg(&seed)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("unknown field `audit_delya`"), "{}", text(&out));
+
+    let port = free_port();
+    let secret = env.dir.path().join("app_secret");
+    std::fs::write(&secret, "file-secret-1\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .args(["sim", "lingxing", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--app-secret-file")
+        .arg(&secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the simulator did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let file = write(env.dir.path(), "rc.json", &legacy(true));
+    assert!(import(&env, &file, "first", &[]).status.success());
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    for (app_secret, ok) in [("file-secret-1", true), ("lingxing-secret-value", false)] {
+        std::fs::write(
+            &env.config,
+            config
+                .replace(
+                    "[lingxing]\n",
+                    &format!("[lingxing]\nbase_url = \"http://127.0.0.1:{port}\"\n"),
+                )
+                .replace("lingxing-secret-value", app_secret),
+        )
+        .unwrap();
+        let out = bin(&env, &["job", "run", "pull_sku_pair"]);
+        assert_eq!(out.status.success(), ok, "{app_secret}: {}", text(&out));
+    }
+    let _ = terminate(child);
+}
