@@ -466,10 +466,10 @@ pub(crate) async fn list(view: &ReadView, args: &ListArgs) -> Result<ExitCode> {
             })
             .unwrap_or_else(|| "-".into());
         println!(
-            "{:<20} {} {:<12} {:>6}  {:<12} {:<10} {}  {reason}",
+            "{:<20} {} {} {:>6}  {:<12} {:<10} {}  {reason}",
             r.po,
             r.stage.number(),
-            view.stage_label(r.stage),
+            crate::view::pad(view.stage_label(r.stage), 12),
             span(now - r.stage_entered_at),
             r.retailer_id.as_deref().unwrap_or("-"),
             r.warehouse_code.as_deref().unwrap_or("-"),
@@ -529,9 +529,9 @@ pub(crate) async fn status(view: &ReadView) -> Result<ExitCode> {
             .map(|t| format!(" ({} {})", view.t("oldest", "最久"), span(now - t)))
             .unwrap_or_default();
         println!(
-            "  {} {:<12} {:>7}{oldest}{stuck}",
+            "  {} {} {:>7}{oldest}{stuck}",
             st.stage.number(),
-            view.stage_label(st.stage),
+            crate::view::pad(view.stage_label(st.stage), 12),
             st.count
         );
     }

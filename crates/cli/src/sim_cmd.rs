@@ -76,7 +76,12 @@ pub(crate) async fn sim(command: SimCommand) -> Result<ExitCode> {
             let mut cfg = match seed {
                 Some(p) => sim::dsco::DscoSimConfig::from_seed_file(&p)
                     .map_err(|e| BadInput(format!("{}: {e}", p.display())))?,
-                None => sim::dsco::DscoSimConfig::default(),
+                // DSCO confirms async writes in seconds here (30 s in the simulator's own
+                // default), so the README's example finishes within a couple of minutes.
+                None => sim::dsco::DscoSimConfig {
+                    async_delay: std::time::Duration::from_secs(5),
+                    ..Default::default()
+                },
             };
             if let Some(v) = client_id {
                 cfg.client_id = v;

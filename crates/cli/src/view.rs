@@ -79,6 +79,15 @@ impl ReadView {
     }
 }
 
+/// `s` padded with spaces to `width` terminal columns (CJK characters take two).
+pub(crate) fn pad(s: &str, width: usize) -> String {
+    let cols: usize = s
+        .chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(cols)))
+}
+
 pub(crate) fn in_zone(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz)
         .format("%Y-%m-%d %H:%M:%S %Z")

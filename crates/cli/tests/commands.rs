@@ -1758,15 +1758,22 @@ fn the_example_predecessor_row_imports() {
 fn sim_lingxing_refuses_unknown_seed_keys_and_reads_its_secret_from_a_file() {
     let env = env_with("");
     let seed = env.dir.path().join("seed.json");
-    std::fs::write(&seed, r#"{"audit_delay": {"min_secs": 1, "max_secs": 2}, "audit_delya": 1}"#)
-        .unwrap();
+    std::fs::write(
+        &seed,
+        r#"{"audit_delay": {"min_secs": 1, "max_secs": 2}, "audit_delya": 1}"#,
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
         .args(["sim", "lingxing", "--listen", "127.0.0.1:0", "--seed"])
         .arg(&seed)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("unknown field `audit_delya`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown field `audit_delya`"),
+        "{}",
+        text(&out)
+    );
 
     let port = free_port();
     let secret = env.dir.path().join("app_secret");
