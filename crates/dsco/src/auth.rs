@@ -165,7 +165,7 @@ pub(crate) fn transport_text(e: &reqwest::Error) -> String {
     let cause = root_cause(e);
     if e.is_connect() {
         if e.is_timeout() || cause.as_deref() == Some("timed out") {
-            format!("cannot connect to {at}: no answer within the connect timeout")
+            format!("cannot connect to {at}: timed out (no answer within the connect timeout)")
         } else {
             format!(
                 "cannot connect to {at}: {}",
@@ -173,7 +173,7 @@ pub(crate) fn transport_text(e: &reqwest::Error) -> String {
             )
         }
     } else if e.is_timeout() {
-        format!("no answer from {at} within the request timeout")
+        format!("timed out: no answer from {at} within the request timeout")
     } else {
         let mut s = e.to_string();
         if let Some(u) = e.url() {
