@@ -251,9 +251,68 @@ fn parse_job(s: &str) -> Result<domain::JobName, String> {
     s.parse::<domain::JobName>().map_err(|e| e.to_string())
 }
 
+/// The command line with `--config` hidden from the help of the commands that do not read the
+/// deployment file (`sim`, `demo`, `bench`; it is global, so clap would list it on all).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Args::command();
+    for name in ["sim", "demo", "bench"] {
+        cmd = cmd.mut_subcommand(name, hide_config);
+    }
+    cmd
+}
+
+fn hide_config(c: clap::Command) -> clap::Command {
+    let names: Vec<String> = c
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    // Defined here (hidden), the global `--config` is not propagated into this command.
+    let mut c = c.arg(
+        clap::Arg::new("config")
+            .long("config")
+            .value_parser(clap::value_parser!(PathBuf))
+            .hide(true),
+    );
+    for n in names {
+        c = c.mut_subcommand(n, hide_config);
+    }
+    c
+}
+
+/// Parses the process's arguments with [`command`].
+pub fn parse() -> Args {
+    use clap::FromArgMatches;
+    Args::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    /// `--config` is offered where it is read, not on `sim`, `demo`, `bench`.
+    #[test]
+    fn config_is_hidden_where_it_is_ignored() {
+        let help = |path: &[&str]| {
+            let mut cmd = super::command();
+            cmd.build();
+            let mut c = &mut cmd;
+            for p in path {
+                c = c.find_subcommand_mut(p).unwrap();
+            }
+            c.render_help().to_string()
+        };
+        for path in [&["sim", "dsco"][..], &["demo"][..], &["bench", "day"][..]] {
+            assert!(!help(path).contains("--config"), "{path:?}: {}", help(path));
+        }
+        for path in [
+            &["run"][..],
+            &["order", "show"][..],
+            &["config", "import"][..],
+        ] {
+            assert!(help(path).contains("--config"), "{path:?}");
+        }
+    }
 
     /// Every subcommand has a description and every argument and option a help text (issue 17
     /// item 10).

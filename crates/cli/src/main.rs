@@ -2,15 +2,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 // The jobs allocate many short-lived JSON values and strings; glibc's allocator spent about a
 // fifth of the benchmark's CPU time on them (perf), mimalloc much less.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let args = cli::args::Args::parse();
+    let args = cli::args::parse();
     if !args.command.is_server() {
         restore_sigpipe();
     }
