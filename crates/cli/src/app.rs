@@ -10,9 +10,9 @@ use anyhow::Result;
 pub use crate::args::{Args, Command, JobCommand, OrderCommand, SimCommand};
 use crate::config_cmd::ConfigCommand;
 use crate::logging;
-use crate::settings::Settings;
+use crate::settings::{ReadSettings, Settings};
 use crate::view::ReadView;
-use crate::{config_cmd, job_cmd, ops_cmd, order_cmd, run_cmd, sim_cmd, startup};
+use crate::{config_cmd, job_cmd, ops_cmd, order_cmd, run_cmd, sim_cmd};
 
 /// Exit codes: 0 ok, 1 failure, 2 bad input (config, arguments).
 pub async fn main(args: Args) -> ExitCode {
@@ -20,10 +20,20 @@ pub async fn main(args: Args) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            if e.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }
+
+/// An error that is the user's input (a config value, an argument, a store path that does not
+/// exist): the command exits with 2, not 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
 
 async fn dispatch(args: Args) -> Result<ExitCode> {
     if let Command::Config {
@@ -51,30 +61,24 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         let _ = logging::init(logging::LogFormat::Pretty, "warn");
         return crate::demo::run(a).await;
     }
-    // `--store URL`: a store instead of the config file, for the read commands that take it.
-    let url = match &args.command {
-        Command::Job {
-            command: JobCommand::List { store },
-        }
-        | Command::Order {
-            command: OrderCommand::Show { store, .. },
-        } => store.as_deref(),
-        _ => None,
-    };
-    if let Some(url) = url {
-        let view = match ReadView::from_url(url).await? {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("--store: {e}");
-                return Ok(ExitCode::from(2));
+    // The read-only commands need only the store: `--store URL`, or the config file's `[store]`
+    // (and its display language and zone); no DSCO or LingXing credentials.
+    if let Some(url) = args.command.read_store() {
+        let view = match url {
+            Some(url) => ReadView::from_url(url).await?,
+            None => {
+                let settings = match ReadSettings::load(&args.config) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                };
+                let _ = logging::init(settings.logging.format, &settings.logging.level);
+                ReadView::from_settings(&settings).await?
             }
         };
-        return match args.command {
-            Command::Order {
-                command: OrderCommand::Show { po, .. },
-            } => order_cmd::show(&view, &po).await,
-            _ => job_cmd::list(&view).await,
-        };
+        return read(&view, args.command).await;
     }
     let settings = match Settings::load(&args.config) {
         Ok(s) => s,
@@ -87,7 +91,8 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
     match args.command {
         Command::Run => run_cmd::run(settings).await,
         Command::Migrate => {
-            let store = startup::open_store(&settings).await?;
+            // The one command besides `run` and `demo` that creates a store.
+            let store = engine::startup::connect(settings.store.url.expose()).await?;
             println!(
                 "store ready ({:?}, {})",
                 store.backend(),
@@ -95,48 +100,107 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Job { command } => match command {
-            JobCommand::List { .. } => {
-                job_cmd::list(&ReadView::from_settings(&settings).await?).await
+        Command::Job {
+            command: JobCommand::Run { job, po, dry_run },
+        } => job_cmd::run(&settings, &job, po, dry_run).await,
+        Command::Config { command } => config_cmd::config(settings, command).await,
+        Command::Order { command } => match command {
+            OrderCommand::Retry {
+                po,
+                run_now,
+                reason_code,
+                key,
+                stage,
+                reason,
+            } => ops_cmd::retry(&settings, po, run_now, reason_code, key, stage, &reason).await,
+            OrderCommand::Ignore { po, reason } => {
+                ops_cmd::ignore(&settings, &po, true, &reason).await
             }
-            JobCommand::Run { job, po, dry_run } => {
-                job_cmd::run(&settings, &job, po, dry_run).await
+            OrderCommand::Unignore { po, reason } => {
+                ops_cmd::ignore(&settings, &po, false, &reason).await
+            }
+            OrderCommand::Force { po, to, reason } => {
+                ops_cmd::force(&settings, &po, to, &reason).await
+            }
+            OrderCommand::Show { .. } | OrderCommand::Stuck { .. } | OrderCommand::List(_) => {
+                unreachable!("read commands are handled above")
             }
         },
-        Command::Config { command } => config_cmd::config(settings, command).await,
-        Command::Order { command } => {
-            let view = ReadView::from_settings(&settings).await?;
-            match command {
-                OrderCommand::Show { po, .. } => order_cmd::show(&view, &po).await,
-                OrderCommand::Stuck { limit } => order_cmd::stuck(&view, limit).await,
-                OrderCommand::Retry {
-                    po,
-                    run_now,
-                    reason_code,
-                    key,
-                    stage,
-                    reason,
-                } => ops_cmd::retry(&settings, po, run_now, reason_code, key, stage, &reason).await,
-                OrderCommand::Ignore { po, reason } => {
-                    ops_cmd::ignore(&settings, &po, true, &reason).await
-                }
-                OrderCommand::Unignore { po, reason } => {
-                    ops_cmd::ignore(&settings, &po, false, &reason).await
-                }
-                OrderCommand::Force { po, to, reason } => {
-                    ops_cmd::force(&settings, &po, to, &reason).await
-                }
-            }
-        }
         Command::Stock { command } => crate::stock_cmd::stock(&settings, command).await,
         Command::Sku { command } => crate::stock_cmd::sku(&settings, command).await,
         Command::Writes { command } => crate::writes_cmd::writes(&settings, command).await,
         Command::Mapping { command } => ops_cmd::mapping(&settings, command).await,
-        Command::Sim { .. }
+        Command::Job { .. }
+        | Command::Status { .. }
+        | Command::Backup { .. }
+        | Command::Sim { .. }
         | Command::Demo(_)
         | Command::Bench { .. }
         | Command::Console { .. } => {
             unreachable!("handled above")
         }
     }
+}
+
+/// The read-only commands (see [`Command::read_store`]) on `view`.
+async fn read(view: &ReadView, command: Command) -> Result<ExitCode> {
+    use crate::stock_cmd::StockCommand;
+    match command {
+        Command::Job {
+            command: JobCommand::List { .. },
+        } => job_cmd::list(view).await,
+        Command::Job {
+            command: JobCommand::Runs { job, limit, .. },
+        } => job_cmd::runs(view, job, limit).await,
+        Command::Order { command } => match command {
+            OrderCommand::Show { po, .. } => order_cmd::show(view, &po).await,
+            OrderCommand::Stuck { limit, .. } => order_cmd::stuck(view, limit).await,
+            OrderCommand::List(args) => order_cmd::list(view, &args).await,
+            OrderCommand::Retry { .. }
+            | OrderCommand::Ignore { .. }
+            | OrderCommand::Unignore { .. }
+            | OrderCommand::Force { .. } => unreachable!("not a read command"),
+        },
+        Command::Status { .. } => order_cmd::status(view).await,
+        Command::Backup { file, .. } => backup(view, &file).await,
+        Command::Stock {
+            command: StockCommand::Runs { limit, .. },
+        } => crate::stock_cmd::runs(view, limit).await,
+        _ => unreachable!("not a read command: {command:?}"),
+    }
+}
+
+/// `backup FILE`: a consistent copy of a SQLite store, taken while the service runs. Written
+/// beside FILE under a temporary name and renamed, so FILE is whole or absent.
+async fn backup(view: &ReadView, file: &std::path::Path) -> Result<ExitCode> {
+    if file.exists() {
+        return Err(BadInput(format!("{} exists: back up to a new file", file.display())).into());
+    }
+    if view.store.backend() == store::BackendKind::Postgres {
+        return Err(BadInput(
+            "a PostgreSQL store is backed up with pg_dump: pg_dump -Fc -f FILE 'postgres://…' (restore with pg_restore)".into(),
+        )
+        .into());
+    }
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let _ = std::fs::remove_file(&partial);
+    view.store
+        .backup_to(&partial)
+        .await
+        .map_err(|e| anyhow::anyhow!("backup to {}: {e}", partial.display()))?;
+    std::fs::rename(&partial, file).map_err(|e| {
+        anyhow::anyhow!("renaming {} to {}: {e}", partial.display(), file.display())
+    })?;
+    let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "{} ({bytes} bytes); {}",
+        file.display(),
+        view.t(
+            "restore by stopping the service and putting this file in place of the store",
+            "恢复：停止服务，用此文件替换存储文件"
+        )
+    );
+    Ok(ExitCode::SUCCESS)
 }

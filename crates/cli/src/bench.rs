@@ -263,6 +263,7 @@ async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
     let mut pos = Vec::with_capacity(n);
     let mut runs = 0;
     let started = Instant::now();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let ticks = args.hours * 4;
     for tick in 1..=ticks {
         let now = t0() + TICK * tick as i32;
@@ -282,8 +283,8 @@ async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
         }
         if tick % 16 == 0 {
             let counts = w.store.count_by_stage().await?;
-            eprint!(
-                "\r  simulated {:>2} h, wall {:>5.1} s: {}   ",
+            let line = format!(
+                "  simulated {:>2} h, wall {:>5.1} s: {}",
                 tick / 4,
                 started.elapsed().as_secs_f64(),
                 Stage::ALL
@@ -292,9 +293,12 @@ async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
                     .collect::<Vec<_>>()
                     .join(" ")
             );
+            progress(&line, tty);
         }
     }
-    eprintln!();
+    if tty {
+        eprintln!();
+    }
     let wall = started.elapsed();
     Ok(Day {
         calls: calls(&w),
@@ -716,4 +720,14 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         println!("peak memory (VmHWM): {m:.0} MiB");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One progress line on stderr: rewritten in place (`\r`) on a terminal, one line each
+/// otherwise (a log file or a CI job gets no carriage returns).
+pub(crate) fn progress(line: &str, tty: bool) {
+    if tty {
+        eprint!("\r{line}   ");
+    } else {
+        eprintln!("{line}");
+    }
 }

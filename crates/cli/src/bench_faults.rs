@@ -63,6 +63,7 @@ pub struct FaultArgs {
     /// Only the scenarios whose name contains this text.
     #[arg(long)]
     pub only: Option<String>,
+    /// Seed of the generated orders and of the faults' timing.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
 }

@@ -35,8 +35,10 @@ pub enum BenchCommand {
     /// sync_stock: a full push, a settling run with no change, then a run with `--changed`
     /// SKUs changed.
     Stock {
+        /// SKUs in the catalogue.
         #[arg(long, default_value_t = 50_000)]
         skus: usize,
+        /// DSCO warehouses per SKU (1–100).
         #[arg(long, default_value_t = 3)]
         warehouses: usize,
         /// SKUs whose quantity changes before the third run.
@@ -81,7 +83,7 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
         unreachable!("Day and Faults handled above")
     };
     if warehouses == 0 || warehouses > 100 {
-        return Err(anyhow!("--warehouses must be 1..=100"));
+        return Err(crate::app::BadInput("--warehouses must be 1..=100".into()).into());
     }
     let tmp = std::env::temp_dir().join(format!("dl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;

@@ -24,11 +24,15 @@ use crate::view::in_zone;
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate a deployment TOML file (default: --config) or a runtime-config JSON file.
-    Check { file: Option<PathBuf> },
+    Check {
+        /// The file to check (`.json`: a runtime config only).
+        file: Option<PathBuf>,
+    },
     /// Load a runtime config into the store: a TOML file (a `[runtime_config]` section, or
     /// top-level `jobs`/`mapping`) or the predecessor's JSON row, unchanged. Shows the diff
     /// against the running version and refuses to remove anything unless --replace is given.
     Import {
+        /// A TOML file or the predecessor's runtime_config JSON.
         file: PathBuf,
         /// Keep every job, setting and mapping entry the file does not name (for a partial file).
         #[arg(long, conflicts_with = "replace")]
@@ -41,14 +45,18 @@ pub enum ConfigCommand {
     },
     /// Print the effective configuration, secrets redacted, runtime config from the store.
     Export {
+        /// What to print.
         #[arg(long, value_enum, default_value_t = ExportFormat::Toml)]
         format: ExportFormat,
     },
     /// Compare two stored versions (default: the previous and the running one; one version:
     /// that one and the running one), or with --file what importing a file would change.
     Diff {
+        /// The older version (default: the one before the running one).
         from: Option<i64>,
+        /// The newer version (default: the running one).
         to: Option<i64>,
+        /// Compare the running version with what importing this file would make.
         #[arg(long, conflicts_with_all = ["from", "to"])]
         file: Option<PathBuf>,
         /// With --file: as `config import --merge` would.
@@ -57,12 +65,14 @@ pub enum ConfigCommand {
     },
     /// The stored versions, newest first: when, who, why, and what changed.
     History {
+        /// How many versions to list.
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
     /// Save a new version equal to an older one (history is never rewritten). `mapping.sku` is
     /// versioned apart and stays as it is.
     Rollback {
+        /// The version to restore (see `config history`).
         version: i64,
         #[command(flatten)]
         write: WriteArgs,
@@ -72,7 +82,9 @@ pub enum ConfigCommand {
     /// <store_id>`, `mapping.sku.<DSCO SKU> <LingXing SKU>` (a manual entry). `null` removes the
     /// key. Validated as `config check` validates a file.
     Set {
+        /// The key path, such as `jobs.push_to_lingxing.size` or `mapping.shop.1000012345`.
         key: String,
+        /// The new value (TOML syntax: `100`, `false`, `"0 */5 * * * *"`), or `null` to remove.
         #[arg(allow_hyphen_values = true)]
         value: String,
         #[command(flatten)]
@@ -276,10 +288,8 @@ pub(crate) fn cli_actor() -> String {
     engine::ops::cli_actor()
 }
 
-/// Bad input found after the arguments parsed: exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
+/// Bad input found after the arguments parsed: exit 2 (the one type of the binary).
+pub use crate::app::BadInput;
 
 /// The runtime config and `mapping.sku` as the store has them now.
 struct Running {

@@ -352,7 +352,8 @@ const STORYLINES: &[Storyline] = &[
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Folder for the SQLite store (default: a fresh folder under the system temp dir).
+    /// Folder for the SQLite store (default: `dsco-lingxing-demo` under the system temp dir,
+    /// emptied at start, so the last demo's store is always in the same place).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Seed of the generated orders and of LingXing's choices.
@@ -382,19 +383,16 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let dir = match args.dir {
         Some(d) => d,
-        None => std::env::temp_dir().join(format!(
-            "dsco-lingxing-demo-{}-{}",
-            std::process::id(),
-            chrono::Utc::now().format("%Y%m%d%H%M%S")
-        )),
+        None => default_dir()?,
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let db = dir.join("demo.db");
     if db.exists() {
-        return Err(anyhow!(
+        return Err(crate::app::BadInput(format!(
             "{} exists: the demo needs a fresh store",
             db.display()
-        ));
+        ))
+        .into());
     }
     let store = engine::startup::connect(&format!("sqlite://{}", db.display())).await?;
     let clock = Clock::real();
@@ -528,12 +526,13 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
             Stage::ALL
                 .iter()
                 .map(|s| format!(
-                    "{}:{}",
+                    "{} {} {}",
                     s.number(),
+                    s.label_en(),
                     counts.get(s).copied().unwrap_or_default()
                 ))
                 .collect::<Vec<_>>()
-                .join(" "),
+                .join(", "),
             pos.len()
         );
         if tty {
@@ -555,6 +554,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
 
     let orders = store.orders_by_po(&pos).await?;
     print_summary(&orders, &story_of);
+    let store_url = format!("sqlite://{}", db.display());
+    print_worth_a_look(&orders, &store_url);
     let flipping: Vec<String> = orders
         .iter()
         .filter(|o| !settled(o))
@@ -586,10 +587,9 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
             .join(", ")
     );
     println!(
-        "took {:.1} s; the store stays in {} (try `order show PO` with store.url = \"sqlite://{}\")",
+        "took {:.1} s; the store stays in {} until the next demo: `dsco-lingxing status --store {store_url}`",
         started.elapsed().as_secs_f64(),
         dir.display(),
-        db.display()
     );
     if !args.exit_when_done {
         println!("console: {console_url} (serving until Ctrl-C; --exit-when-done exits here)");
@@ -702,4 +702,80 @@ fn print_summary(orders: &[store::OrderRecord], story_of: &BTreeMap<String, &'st
                 .join(", ")
         }
     );
+}
+
+/// The demo's store folder when `--dir` is not given: `dsco-lingxing-demo` under the temp dir,
+/// emptied of the last demo's store, so there is one demo store in a place that does not move.
+/// Folders of the older per-run naming (`dsco-lingxing-demo-<pid>-<time>`) are removed.
+fn default_dir() -> Result<PathBuf> {
+    let tmp = std::env::temp_dir();
+    if let Ok(entries) = std::fs::read_dir(&tmp) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            if name
+                .to_str()
+                .is_some_and(|n| n.starts_with("dsco-lingxing-demo-"))
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let dir = tmp.join("dsco-lingxing-demo");
+    for f in ["demo.db", "demo.db-wal", "demo.db-shm"] {
+        match std::fs::remove_file(dir.join(f)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(anyhow!("cannot remove the last demo's {f}: {e}")),
+        }
+    }
+    Ok(dir)
+}
+
+/// After the summary: one PO per needs-attention reason code and one held PO, each with the
+/// command that explains it; and what the `multi_ban` holds are.
+fn print_worth_a_look(orders: &[store::OrderRecord], store_url: &str) {
+    // code → (first PO, its subject, how many orders)
+    let mut causes: BTreeMap<&str, (&str, &str, usize)> = BTreeMap::new();
+    let mut held: BTreeMap<&str, (&str, &str, usize)> = BTreeMap::new();
+    let mut multi_ban_keys = BTreeSet::new();
+    for o in orders {
+        let Some(r) = &o.reason else { continue };
+        let into = match r.kind {
+            ReasonKind::NeedsAttention => &mut causes,
+            ReasonKind::Held => &mut held,
+            _ => continue,
+        };
+        if r.code == domain::ReasonCode::MultiBan {
+            multi_ban_keys.insert(r.detail.trim_start_matches("runtime_config."));
+        }
+        into.entry(r.code.as_str())
+            .or_insert((o.pulled.po.as_str(), r.detail.as_str(), 0))
+            .2 += 1;
+    }
+    if causes.is_empty() && held.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "worth a look (one order per cause; `order list --code CODE --store …` lists the rest)"
+    );
+    for (code, (po, subject, n)) in causes.iter().chain(held.iter().take(1)) {
+        let subject: String = subject.chars().take(60).collect();
+        println!("  {code}: {n} orders, e.g. {subject}");
+        println!("    dsco-lingxing order show {po} --store {store_url}");
+    }
+    if let Some((_, _, n)) = held.get("multi_ban") {
+        let keys: Vec<&str> = multi_ban_keys.into_iter().collect();
+        println!();
+        println!(
+            "{n} orders are held by multi_ban on purpose: the demo sets {} = true to show a hold \
+             (orders with several lines or a quantity above 1 wait for a person). To lift it: \
+             `dsco-lingxing config set {} false --reason \"…\"` against this store (or the \
+             console's config page); the held orders go on at the next run.",
+            keys.join(", "),
+            keys.first()
+                .copied()
+                .unwrap_or("jobs.invoice_to_dsco.multi_ban")
+        );
+    }
 }

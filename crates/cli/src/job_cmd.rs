@@ -1,4 +1,4 @@
-//! `job list|run`.
+//! `job list|runs|run`.
 
 use std::process::ExitCode;
 
@@ -26,17 +26,105 @@ pub(crate) async fn list(view: &ReadView) -> Result<ExitCode> {
             .get(&job)
             .map(|j| j.schedule.as_str().to_owned());
         let state = match (&cron, enabled) {
-            (None, _) => "not configured".to_owned(),
-            (Some(c), true) => format!("enabled, cron `{c}` (UTC)"),
-            (Some(c), false) => format!("disabled, cron `{c}` (UTC)"),
+            (None, _) => view.t("not configured", "未配置").to_owned(),
+            (Some(c), true) => format!("{}, cron `{c}` (UTC)", view.t("enabled", "已启用")),
+            (Some(c), false) => format!("{}, cron `{c}` (UTC)", view.t("disabled", "已停用")),
         };
-        println!("{job}  {state}\n  {en} / {zh}");
+        println!("{job}  {state}\n  {}", view.t(en, zh));
         for f in fires {
             println!(
-                "  next: {}  |  {}",
+                "  {}: {}  |  {}",
+                view.t("next", "下次"),
                 f.format("%Y-%m-%d %H:%M:%S UTC"),
                 view.at(f)
             );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `job runs [JOB]`: recent runs, newest first: trigger, outcome, duration, counts, and the
+/// orders skipped per reason code.
+pub(crate) async fn runs(view: &ReadView, job: Option<JobName>, limit: u32) -> Result<ExitCode> {
+    let store = &view.store;
+    let runs = store.list_runs(job, limit).await?;
+    if runs.is_empty() {
+        println!("{}", view.t("no runs yet", "还没有运行记录"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &runs {
+        let took = r
+            .ended_at
+            .map(|e| {
+                format!(
+                    " {:.1} s",
+                    (e - r.started_at).num_milliseconds() as f64 / 1000.0
+                )
+            })
+            .unwrap_or_default();
+        let mut flags = Vec::new();
+        if r.dry_run {
+            flags.push("dry-run".to_owned());
+        }
+        if let Some(po) = &r.only_po {
+            flags.push(format!("--po {po}"));
+        }
+        println!(
+            "{}  {:<17} {:<10} {:<9}{took}  {}{}",
+            view.at(r.started_at),
+            r.job.as_str(),
+            r.trigger.as_str(),
+            r.outcome.as_str(),
+            r.id,
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", flags.join(", "))
+            }
+        );
+        let c = &r.counts;
+        println!(
+            "    {} {}, {} {}, {} {} ({} {}, {} {}, {} {}, {} {}), {} {}",
+            view.t("processed", "处理"),
+            c.processed,
+            view.t("advanced", "推进"),
+            c.advanced,
+            view.t("skipped", "跳过"),
+            c.skipped(),
+            view.kind_label(domain::ReasonKind::Waiting),
+            c.skipped_waiting,
+            view.kind_label(domain::ReasonKind::NeedsAttention),
+            c.skipped_attention,
+            view.kind_label(domain::ReasonKind::Retrying),
+            c.skipped_retrying,
+            view.kind_label(domain::ReasonKind::Held),
+            c.skipped_held,
+            view.t("failed", "失败"),
+            c.failed
+        );
+        if c.skipped() > 0 {
+            let mut by_code = std::collections::BTreeMap::<&'static str, u64>::new();
+            for e in store.run_events(&r.id, 100_000).await? {
+                if let Some(code) = e.event.reason_code {
+                    *by_code.entry(code.as_str()).or_default() += 1;
+                }
+            }
+            if !by_code.is_empty() {
+                let mut by_code: Vec<_> = by_code.into_iter().collect();
+                by_code.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                println!(
+                    "    {}: {}",
+                    view.t("by reason", "按原因"),
+                    by_code
+                        .iter()
+                        .map(|(c, n)| format!("{c} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        if let Some(e) = &r.error {
+            println!("    {}: {e}", view.t("error", "错误"));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -52,16 +52,41 @@ impl FromStr for LogFormat {
 
 /// The error of an invalid level / filter directive.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid log level or filter `{directive}`: {source}")]
-pub struct LoggingError {
-    directive: String,
-    #[source]
-    source: tracing_subscriber::filter::ParseError,
+pub enum LoggingError {
+    #[error("invalid log level or filter `{directive}`: {source}")]
+    Parse {
+        directive: String,
+        #[source]
+        source: tracing_subscriber::filter::ParseError,
+    },
+    /// A word that is no level: the filter would take it as a target's name and log nothing
+    /// else (`verbose`).
+    #[error(
+        "unknown log level `{0}` (levels are: {levels}; or TARGET=LEVEL, such as `warn,engine=debug`)",
+        levels = LEVELS.join(", ")
+    )]
+    UnknownLevel(String),
 }
 
-/// Parses a level or an env-filter directive list (`info`, `warn,engine=debug`).
+/// The levels a filter directive may name.
+pub const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Parses a level or an env-filter directive list (`info`, `warn,engine=debug`). Each directive
+/// must end in a level: a bare word such as `verbose` would parse as a target and silence
+/// everything else.
 pub fn filter(level: &str) -> Result<EnvFilter, LoggingError> {
-    EnvFilter::try_new(level).map_err(|source| LoggingError {
+    let directives: Vec<&str> = level
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    for directive in &directives {
+        let lvl = directive.rsplit('=').next().unwrap_or(directive).trim();
+        if !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(lvl)) {
+            return Err(LoggingError::UnknownLevel(lvl.to_owned()));
+        }
+    }
+    EnvFilter::try_new(directives.join(",")).map_err(|source| LoggingError::Parse {
         directive: level.to_owned(),
         source,
     })
@@ -103,6 +128,21 @@ mod tests {
     #[test]
     fn init_twice_is_harmless_and_bad_levels_fail() {
         assert!(init(LogFormat::Json, "lvl=nonsense=x").is_err());
+        for bad in ["verbose", "info,engine=loud", "warn,engine"] {
+            let e = filter(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("unknown log level") && e.contains("trace, debug"),
+                "{e}"
+            );
+        }
+        for good in [
+            "info",
+            "WARN",
+            "warn,engine=debug",
+            " error , sqlx::query=off ",
+        ] {
+            assert!(filter(good).is_ok(), "{good}");
+        }
         let first = init(LogFormat::Pretty, "warn,engine=debug").unwrap();
         let second = init(LogFormat::Json, "info").unwrap();
         // Whatever installed first (this call or another test), a second call never installs.

@@ -10,12 +10,21 @@ use chrono::Utc;
 use engine::startup::{self, Application};
 use store::SkuSource;
 
+use crate::app::BadInput;
 use crate::settings::Settings;
 use crate::startup::{
     console_config, console_login, console_server, service_parts, shutdown_signal,
 };
 
 pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
+    // Nothing is written before the whole configuration is known good: the settings are
+    // validated already, and the far sides' clients are built once here, so a setting they
+    // refuse stops the start (exit 2) before the store is created or the runtime config saved.
+    let far = crate::startup::far_sides(&settings);
+    dsco::DscoClient::new(far.dsco, clock::Clock::real())
+        .map_err(|e| BadInput(format!("dsco: {e}")))?;
+    lingxing::LingxingClient::new(far.lingxing, clock::Clock::real(), None)
+        .map_err(|e| BadInput(format!("lingxing: {e}")))?;
     // A store that refuses writes would fail every run: say so now, before serving.
     let store = startup::connect_writable(settings.store.url.expose()).await?;
     if store.runtime_config().await?.is_none() {
@@ -49,14 +58,36 @@ pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
             ),
         }
     } else if settings.runtime_config.is_some() {
-        tracing::info!(
+        tracing::warn!(
             "the store already has a runtime config; the file's [runtime_config] is ignored (change it with `config import`, `config set` or `config rollback`)"
         );
     }
 
+    if settings.alerts.is_some() {
+        tracing::warn!(
+            "[alerts] has no effect yet: alerts are logged at warn with alert=true, not posted to the webhook"
+        );
+    }
+
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(engine::metrics::SECONDS_BUCKETS)
+        .map_err(|e| anyhow!("metrics buckets: {e}"))?
         .install_recorder()
         .map_err(|e| anyhow!("cannot install the metrics recorder: {e}"))?;
+    engine::metrics::describe();
+    // The store's gauges (orders per stage, needs attention, held, stuck, last successes),
+    // refreshed every 30 s; a failed refresh keeps the last values and says why.
+    let gauges = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = engine::metrics::refresh_gauges(&*store, Utc::now()).await {
+                    tracing::warn!(error = %e, "could not refresh the order gauges of /metrics");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            }
+        })
+    };
     let render: console::MetricsRender = Arc::new(move || prometheus.render());
     let parts = service_parts(&settings);
     let console = console_server(
@@ -76,7 +107,9 @@ pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
         );
         stopper.stop();
     });
-    running.join().await?;
+    let joined = running.join().await;
+    gauges.abort();
+    joined?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

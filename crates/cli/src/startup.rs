@@ -9,11 +9,29 @@ use engine::Engine;
 use engine::startup::{self, Application, FarSides, Parts, Server};
 use store::Store;
 
-use crate::settings::Settings;
+use crate::app::BadInput;
+use crate::settings::{Settings, StoreUrl};
 
-/// The store of the deployment file, migrated.
+/// The store of the deployment file, migrated; it must exist (see [`open_existing`]).
 pub(crate) async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
-    Ok(startup::connect(settings.store.url.expose()).await?)
+    open_existing(&settings.store.url).await
+}
+
+/// The store at `url`, migrated. A SQLite file that does not exist is bad input: opening it
+/// would create an empty database, and a typo in `store.url` would then read as "no stuck
+/// orders". Only `migrate`, `run` and `demo` create a store.
+pub(crate) async fn open_existing(url: &StoreUrl) -> Result<Arc<dyn Store>> {
+    if let Some(path) = url.sqlite_path()
+        && !path.exists()
+    {
+        return Err(BadInput(format!(
+            "store {}: the file {} does not exist (check store.url or --store; `dsco-lingxing migrate` creates a new store)",
+            url.redacted(),
+            path.display()
+        ))
+        .into());
+    }
+    Ok(startup::connect(url.expose()).await?)
 }
 
 /// A service process of the deployment file: every job, the token shared through the store.

@@ -11,6 +11,7 @@ use clap::Subcommand;
 use domain::JobName;
 
 use crate::settings::Settings;
+use crate::view::ReadView;
 
 #[derive(Debug, Subcommand)]
 pub enum StockCommand {
@@ -25,8 +26,12 @@ pub enum StockCommand {
     },
     /// Recent sync_stock runs: state, counts and why a run was held.
     Runs {
+        /// How many runs to list, newest first.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Read this store (`sqlite://…`, `postgres://…`) instead of the config file's.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// Write the stock items recorded since a time as CSV (stdout, or a file).
     Export {
@@ -36,6 +41,7 @@ pub enum StockCommand {
         /// Output file; `-` or absent: stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// At most this many items.
         #[arg(long, default_value_t = 1_000_000)]
         limit: u32,
     },
@@ -45,6 +51,7 @@ pub enum StockCommand {
 pub enum SkuCommand {
     /// The conflicts found by the latest pull_sku_pair run (or by `--run`).
     Conflicts {
+        /// The pull_sku_pair run (default: the latest).
         #[arg(long)]
         run: Option<String>,
     },
@@ -83,32 +90,7 @@ pub async fn stock(settings: &Settings, command: StockCommand) -> Result<ExitCod
             }
             Ok(ExitCode::SUCCESS)
         }
-        StockCommand::Runs { limit } => {
-            let tz = settings.console.timezone;
-            for r in store.stock_runs(false, limit).await? {
-                println!(
-                    "{}  {}  {:<9} {}read {} changed {} sent {} drops {}/{}{}",
-                    r.at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z"),
-                    r.run_id,
-                    r.state.as_str(),
-                    if r.full_push { "full " } else { "" },
-                    r.skus_read,
-                    r.skus_changed,
-                    r.skus_sent,
-                    r.drops_to_zero,
-                    r.above_zero,
-                    if r.note.is_empty() {
-                        String::new()
-                    } else {
-                        format!("\n    {}", r.note)
-                    }
-                );
-                if let (Some(by), Some(why)) = (&r.released_by, &r.release_reason) {
-                    println!("    released by {by}: {why}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        StockCommand::Runs { .. } => unreachable!("a read command: `runs`"),
         StockCommand::Export { since, out, limit } => {
             let Some(since) = parse_since(&since) else {
                 eprintln!("--since must be YYYY-MM-DD or an RFC 3339 time, got `{since}`");
@@ -179,6 +161,33 @@ pub async fn sku(settings: &Settings, command: SkuCommand) -> Result<ExitCode> {
             })
         }
     }
+}
+
+/// `stock runs`: recent sync_stock runs, newest first.
+pub(crate) async fn runs(view: &ReadView, limit: u32) -> Result<ExitCode> {
+    for r in view.store.stock_runs(false, limit).await? {
+        println!(
+            "{}  {}  {:<9} {}read {} changed {} sent {} drops {}/{}{}",
+            view.at(r.at),
+            r.run_id,
+            r.state.as_str(),
+            if r.full_push { "full " } else { "" },
+            r.skus_read,
+            r.skus_changed,
+            r.skus_sent,
+            r.drops_to_zero,
+            r.above_zero,
+            if r.note.is_empty() {
+                String::new()
+            } else {
+                format!("\n    {}", r.note)
+            }
+        );
+        if let (Some(by), Some(why)) = (&r.released_by, &r.release_reason) {
+            println!("    released by {by}: {why}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_since(s: &str) -> Option<DateTime<Utc>> {

@@ -37,7 +37,19 @@ dir = "{}/exports"
         dir.path().display()
     );
     std::fs::write(&config, text).unwrap();
+    create_store(dir.path());
     Env { dir, config }
+}
+
+/// Only `migrate`, `run` and `demo` create a store; the other commands need it to exist. The
+/// tests' stores are `store.db` in their folder.
+fn create_store(dir: &Path) {
+    let url = format!("sqlite://{}/store.db", dir.display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { store::connect(&url).await.unwrap() });
 }
 
 fn bin(env: &Env, args: &[&str]) -> Output {
@@ -438,6 +450,7 @@ dir = "{}/exports"
         body(&format!("sqlite://{}/store.db", root.display())),
     )
     .unwrap();
+    create_store(dir.path());
     let env = Env { dir, config };
     let out = bin(&env, &["config", "export"]);
     let t = text(&out);
@@ -520,7 +533,7 @@ fn bad_config_names_the_key_and_exits_2() {
 
 #[test]
 fn job_list_run_and_order_show() {
-    let env = env_with("");
+    let env = env_with("[console]\nlanguage = \"en\"\n");
     let file = write(env.dir.path(), "rc.json", &legacy(false));
     assert!(import(&env, &file, "first import", &[]).status.success());
     let out = bin(&env, &["job", "list"]);
@@ -528,6 +541,10 @@ fn job_list_run_and_order_show() {
     assert!(out.status.success(), "{t}");
     assert!(
         t.contains("push_to_lingxing  enabled, cron `0 */15 * * * *` (UTC)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("create orders in LingXing") && !t.contains("推单到领星"),
         "{t}"
     );
     assert!(t.contains("invoice_to_dsco  disabled"), "{t}");
@@ -585,7 +602,7 @@ fn terminate(child: std::process::Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn get(addr: &str, path: &str) -> Option<String> {
+pub fn get(addr: &str, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -646,6 +663,26 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
         metrics.contains("job=\"cleanup_exports\"") && metrics.contains("outcome=\"succeeded\""),
         "{metrics}"
     );
+    // Issue 17 item 11: described metrics, the store's gauges, histograms with buckets (stuck
+    // counts need the jobs that move orders, which this config does not have).
+    for help in [
+        "# HELP dl_job_runs_total ",
+        "# HELP dl_orders ",
+        "# HELP dl_orders_needs_attention ",
+        "# HELP dl_job_last_success_timestamp_seconds ",
+        "# HELP dl_job_run_seconds ",
+    ] {
+        assert!(metrics.contains(help), "{help} missing: {metrics}");
+    }
+    for line in [
+        "dl_orders{stage=\"1\",label=\"pulled\"} 0",
+        "dl_orders_needs_attention 0",
+        "dl_orders_held 0",
+        "dl_job_last_success_timestamp_seconds{job=\"cleanup_exports\"} ",
+        "dl_job_run_seconds_bucket{job=\"cleanup_exports\",le=\"0.5\"} ",
+    ] {
+        assert!(metrics.contains(line), "{line} missing: {metrics}");
+    }
     let out = terminate(child);
     assert!(
         out.status.success(),
@@ -751,15 +788,12 @@ fn order_show_explains_a_stored_order() {
     let out = bin(&env, &["order", "show", "PO-SHOW-1"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("stage: 1 待推单 / pulled"), "{t}");
-    assert!(
-        t.contains("reason: shop_unmapped (needs_attention / 需处理)"),
-        "{t}"
-    );
+    assert!(t.contains("阶段: 1 待推单"), "{t}");
+    assert!(t.contains("原因: shop_unmapped (需处理)"), "{t}");
+    // The display language (zh-CN) only: no English sentence beside the Chinese one.
     let zh = domain::ReasonCode::ShopUnmapped.message_zh("1000099999");
     let en = domain::ReasonCode::ShopUnmapped.message_en("1000099999");
-    let (zi, ei) = (t.find(&zh).expect("zh"), t.find(&en).expect("en"));
-    assert!(zi < ei, "the display language (zh-CN) first: {t}");
+    assert!(t.contains(&zh) && !t.contains(&en), "{t}");
     assert!(
         t.contains("push_to_lingxing skipped [shop_unmapped] 1000099999"),
         "{t}"
@@ -900,20 +934,21 @@ fn an_order_without_a_po_is_listed_and_shown() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("(no poNumber)") && t.contains("dscoOrderId 1025400077  first seen"),
+        t.contains("（没有 poNumber）") && t.contains("dscoOrderId 1025400077  first seen"),
         "{t}"
     );
+    // One language (zh-CN by default): no English sentence beside the Chinese one.
     assert!(
-        t.contains("A DSCO order has no poNumber (dscoOrderId 1025400077"),
+        !t.contains("A DSCO order has no poNumber (dscoOrderId 1025400077"),
         "{t}"
     );
     assert!(t.contains("DSCO 订单没有 poNumber"), "{t}");
-    assert!(!t.contains("no stuck orders"), "{t}");
+    assert!(!t.contains("没有卡单"), "{t}");
     let out = bin(&env, &["order", "show", "1025400077"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("dscoOrderId 1025400077: not stored as an order") && t.contains("read 1 times"),
+        t.contains("dscoOrderId 1025400077: 未作为订单保存") && t.contains("read 1 times"),
         "{t}"
     );
 }
@@ -963,16 +998,16 @@ fn order_show_and_job_list_take_a_store_url_instead_of_a_config_file() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("PO PO-URL-1") && t.contains("stage: 1 待推单 / pulled"),
+        t.contains("PO PO-URL-1") && t.contains("阶段: 1 待推单"),
         "{t}"
     );
-    assert!(t.contains("retailer 1000012345"), "{t}");
+    assert!(t.contains("零售商 1000012345"), "{t}");
 
     let out = bin(&none, &["job", "list", "--store", &url]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("push_to_lingxing  enabled, cron `0 */15 * * * *` (UTC)"),
+        t.contains("push_to_lingxing  已启用, cron `0 */15 * * * *` (UTC)"),
         "{t}"
     );
     assert!(t.contains("CST"), "the default display zone: {t}");
@@ -1007,6 +1042,780 @@ fn order_show_and_job_list_take_a_store_url_instead_of_a_config_file() {
         "{t}"
     );
     assert!(!t.contains("hunter2-secret"), "{t}");
+}
+
+/// Issue 17 item 5: a printing command whose reader went away (`order show PO | head -1`) ends
+/// quietly, without a panic about "failed printing to stdout".
+#[test]
+fn a_closed_pipe_ends_a_printing_command_without_a_panic() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first import", &[]).status.success());
+    for args in [&["job", "list"][..], &["config", "export"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+            .arg("--config")
+            .arg(&env.config)
+            .args(args)
+            .env_remove("DSCO_LINGXING_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command prints its first line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("failed printing"),
+            "{args:?}: {err}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            // Killed by SIGPIPE (13), as `ls | head` is; or done before the pipe closed.
+            assert!(
+                out.status.signal() == Some(13) || out.status.success(),
+                "{args:?}: {:?} {err}",
+                out.status
+            );
+        }
+    }
+}
+
+/// Issue 17 item 1: the read-only commands need only the store (a config with only `[store]`,
+/// or `--store`), and a store file that does not exist is bad input for every command but
+/// `migrate`/`run`/`demo`: a typo never creates an empty database that reports "no stuck
+/// orders".
+#[test]
+fn read_commands_need_only_the_store_and_a_missing_store_is_an_error() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first import", &[]).status.success());
+    let store_url = format!("sqlite://{}/store.db", env.dir.path().display());
+    let only_store = Env {
+        config: env.dir.path().join("read.toml"),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::write(
+        &only_store.config,
+        format!("[store]\nurl = \"{store_url}\"\n\n[console]\nlanguage = \"en\"\n"),
+    )
+    .unwrap();
+    let reads: [&[&str]; 4] = [
+        &["order", "stuck"],
+        &["job", "list"],
+        &["stock", "runs"],
+        &["order", "show", "PO-404"],
+    ];
+    for args in reads {
+        let out = bin(&only_store, args);
+        let t = text(&out);
+        assert!(!t.contains("invalid settings"), "{args:?}: {t}");
+        let want = if args[1] == "show" { 1 } else { 0 };
+        assert_eq!(out.status.code(), Some(want), "{args:?}: {t}");
+    }
+    assert!(
+        text(&bin(&only_store, &["job", "list"])).contains("push_to_lingxing  enabled"),
+        "the store's runtime config is read"
+    );
+    // A command that talks to DSCO or LingXing still needs their settings.
+    let out = bin(&only_store, &["job", "run", "pull_dsco_orders"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("dsco: no DSCO credentials"),
+        "{}",
+        text(&out)
+    );
+
+    // A typo in the store path: an error naming it, for every command but migrate; no file made.
+    let typo = env.dir.path().join("stroe.db");
+    std::fs::write(
+        &only_store.config,
+        format!("[store]\nurl = \"sqlite://{}\"\n", typo.display()),
+    )
+    .unwrap();
+    let typo_url = format!("sqlite://{}", typo.display());
+    let full = env.dir.path().join("typo.toml");
+    std::fs::write(
+        &full,
+        std::fs::read_to_string(&env.config)
+            .unwrap()
+            .replace(&store_url, &typo_url),
+    )
+    .unwrap();
+    let full = Env {
+        config: full,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let cases: [(&Env, &[&str]); 7] = [
+        (&only_store, &["order", "stuck"]),
+        (&only_store, &["stock", "runs"]),
+        (&env, &["job", "list", "--store", &typo_url]),
+        (&full, &["config", "export"]),
+        (&full, &["config", "history"]),
+        (&full, &["job", "run", "pull_dsco_orders"]),
+        (&full, &["sku", "conflicts"]),
+    ];
+    for (e, args) in cases {
+        let out = bin(e, args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(
+            t.contains("stroe.db") && t.contains("does not exist") && t.contains("migrate"),
+            "{args:?}: {t}"
+        );
+        assert!(!typo.exists(), "{args:?} created the store");
+    }
+    let out = bin(&full, &["migrate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(typo.exists(), "migrate creates the store");
+    let out = bin(&only_store, &["order", "stuck"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// Issue 17 item 4: `config check` refuses what `run` would (an appId of the wrong length, a log
+/// level that is no level), and `run` exits 2 on them without creating or writing the store.
+#[test]
+fn config_check_catches_what_run_refuses_and_run_writes_nothing_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(env_with("").config).unwrap();
+    let store = dir.path().join("fresh.db");
+    let base = good
+        .lines()
+        .map(|l| {
+            if l.starts_with("url = \"sqlite://") {
+                format!("url = \"sqlite://{}\"", store.display())
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cases = [
+        (
+            base.replace("ak_SimulatorApp1", "ak_Short"),
+            "lingxing.app_id: must be 16 characters",
+        ),
+        (
+            format!("{base}\n[logging]\nlevel = \"verbose\"\n"),
+            "logging.level: unknown log level `verbose`",
+        ),
+        (
+            format!("{base}\n[logging]\nlevel = \"warn,engine=loud\"\n"),
+            "logging.level: unknown log level `loud`",
+        ),
+    ];
+    for (file_text, want) in cases {
+        let env = Env {
+            config: dir.path().join("bad.toml"),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::write(&env.config, &file_text).unwrap();
+        for args in [&["config", "check"][..], &["run"][..], &["migrate"][..]] {
+            let out = bin(&env, args);
+            let t = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+            assert!(t.contains(want), "{args:?}: {t}");
+            assert!(
+                !store.exists(),
+                "{args:?} created the store before refusing"
+            );
+        }
+    }
+}
+
+/// An order to seed: PO, how long ago it entered stage 1, and the reason push_to_lingxing
+/// skipped it for (code, kind, detail), if any.
+type Seed<'a> = (
+    &'a str,
+    chrono::TimeDelta,
+    Option<(&'a str, domain::ReasonKind, &'a str)>,
+);
+
+/// Orders at stage 1 written to the env's store directly (as a pull and a push would).
+fn seed(env: &Env, orders: &[Seed<'_>]) {
+    let url = format!("sqlite://{}/store.db", env.dir.path().display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let s = store::connect(&url).await.unwrap();
+        let now = chrono::Utc::now();
+        let lease = s
+            .try_acquire_lease(
+                domain::JobName::PushToLingxing,
+                "test",
+                "run-seed",
+                now,
+                Duration::from_secs(600),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        s.insert_run(
+            &store::NewRun {
+                id: "run-seed".into(),
+                job: domain::JobName::PushToLingxing,
+                trigger: domain::Trigger::Cli,
+                scheduled_for: None,
+                started_at: now - chrono::TimeDelta::seconds(3),
+                holder: "test".into(),
+                dry_run: false,
+                only_po: None,
+                config_version: None,
+            },
+            &lease.fence(),
+        )
+        .await
+        .unwrap();
+        let mut counts = domain::RunCounts::default();
+        for (po, ago, reason) in orders {
+            counts.processed += 1;
+            let at = now - *ago;
+            let po = domain::PoNumber::parse(po).unwrap();
+            let pulled = store::PulledOrder {
+                po: po.clone(),
+                dsco_order_id: None,
+                retailer_id: Some("1000012345".into()),
+                dsco_status: Some("created".into()),
+                dsco_lifecycle: None,
+                dsco_created_at: Some(at),
+                dsco_updated_at: Some(at),
+                warehouse_code: Some("US-CA-01".into()),
+                service_level: None,
+                skus: "SKU-1(1)".into(),
+                payload: json!({"poNumber": po.as_str()}).into(),
+            };
+            store::testing::upsert_pulled(
+                &*s,
+                &pulled,
+                domain::Stage::Pulled,
+                Some("run-seed"),
+                at,
+                &lease.fence(),
+            )
+            .await
+            .unwrap();
+            if let Some((code, kind, detail)) = reason {
+                let e = store::NewEvent {
+                    po,
+                    at,
+                    job: Some(domain::JobName::PushToLingxing),
+                    run_id: Some("run-seed".into()),
+                    actor: None,
+                    from_stage: None,
+                    to_stage: None,
+                    outcome: store::EventOutcome::Skipped,
+                    reason_code: Some(domain::ReasonCode::parse(code).unwrap()),
+                    reason_kind: Some(*kind),
+                    detail: (*detail).into(),
+                };
+                let next = match kind {
+                    domain::ReasonKind::Waiting => at + chrono::TimeDelta::days(7),
+                    domain::ReasonKind::Retrying => at + chrono::TimeDelta::seconds(30),
+                    _ => at,
+                };
+                s.record_event(&e, Some(next), Some(&lease.fence()))
+                    .await
+                    .unwrap();
+                counts.skip(*kind);
+            }
+        }
+        s.finish_run(
+            "run-seed",
+            domain::RunOutcome::Succeeded,
+            &counts,
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+        s.release_lease(&lease).await.ok();
+    });
+}
+
+/// Issue 17 item 6: `order stuck` says how many more it did not list, and a fast cron does not
+/// make a threshold of seconds; `order show` gives the true next check, not the safety value.
+#[test]
+fn order_stuck_says_how_many_more_and_order_show_the_true_next_check() {
+    use domain::ReasonKind::*;
+    let env = env_with("[console]\nlanguage = \"en\"\n");
+    let mut rc = legacy(false);
+    // push_to_lingxing every 5 seconds: four periods are 20 s; the threshold stays an hour.
+    rc["jobs"]["push_to_lingxing"]["cron"] = json!("*/5 * * * * *");
+    let file = write(env.dir.path(), "rc.json", &rc);
+    assert!(import(&env, &file, "fast", &[]).status.success());
+    let h = chrono::TimeDelta::hours;
+    let m = chrono::TimeDelta::minutes;
+    seed(
+        &env,
+        &[
+            ("PO-OLD-1", h(5), None),
+            ("PO-OLD-2", h(4), None),
+            (
+                "PO-OLD-3",
+                h(3),
+                Some(("shop_unmapped", NeedsAttention, "1000099999")),
+            ),
+            ("PO-OLD-4", h(2), None),
+            (
+                "PO-NEW-1",
+                m(10),
+                Some(("lingxing_not_audited", Waiting, "")),
+            ),
+        ],
+    );
+    let out = bin(&env, &["order", "stuck", "--limit", "2"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("stage 1 pulled: 4 stuck (threshold 1 h)"), "{t}");
+    assert!(
+        t.contains("PO-OLD-1") && t.contains("PO-OLD-2"),
+        "oldest first: {t}"
+    );
+    assert!(!t.contains("PO-OLD-3") && !t.contains("PO-NEW-1"), "{t}");
+    assert!(t.contains("… and 2 more (--limit N lists more)"), "{t}");
+
+    // A waiting order's next_attempt_at is a week away (a safety net); it is looked at when
+    // its far side changes.
+    let out = bin(&env, &["order", "show", "PO-NEW-1"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains(
+            "next check: when DSCO or LingXing reports a change, seen by a push_to_lingxing run"
+        ),
+        "{t}"
+    );
+    assert!(!t.contains("STUCK"), "ten minutes is no stuck order: {t}");
+    // Needs attention: re-checked at the job's next fire, within its 5 s period.
+    let out = bin(&env, &["order", "show", "PO-OLD-3"]);
+    let t = text(&out);
+    assert!(t.contains("STUCK: longer than 1 h"), "{t}");
+    let line = t
+        .lines()
+        .find(|l| l.contains("next check: "))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(line.ends_with("(push_to_lingxing) (attempts 1)"), "{line}");
+    let when = line
+        .trim()
+        .trim_start_matches("next check: ")
+        .get(..19)
+        .unwrap();
+    let when = chrono::NaiveDateTime::parse_from_str(when, "%Y-%m-%d %H:%M:%S").unwrap();
+    let now = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .naive_local();
+    assert!(
+        when > now - m(1) && when <= now + chrono::TimeDelta::seconds(10),
+        "{when} vs {now}"
+    );
+}
+
+/// Issue 17 item 2: `order list` with the console's filters, `status` (the overview), `job runs`
+/// with counts by reason code; all read the store only, in the display language.
+#[test]
+fn order_list_status_and_job_runs() {
+    use domain::ReasonKind::*;
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first", &[]).status.success());
+    let h = chrono::TimeDelta::hours;
+    seed(
+        &env,
+        &[
+            (
+                "PO-L-1",
+                h(5),
+                Some(("shop_unmapped", NeedsAttention, "1000099999")),
+            ),
+            (
+                "PO-L-2",
+                h(4),
+                Some(("shop_unmapped", NeedsAttention, "1000099999")),
+            ),
+            (
+                "PO-L-3",
+                h(3),
+                Some(("sku_missing", NeedsAttention, "SKU-9")),
+            ),
+            ("PO-L-4", h(2), Some(("lingxing_not_audited", Waiting, ""))),
+            ("PO-L-5", h(1), None),
+        ],
+    );
+    let out = bin(&env, &["order", "list", "--kind", "needs_attention"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert_eq!(t.lines().count(), 3, "{t}");
+    assert!(
+        t.lines().next().unwrap().starts_with("PO-L-1 "),
+        "oldest first: {t}"
+    );
+    assert!(
+        t.contains("需处理 shop_unmapped 1000099999"),
+        "zh-CN by default: {t}"
+    );
+    let out = bin(
+        &env,
+        &[
+            "order",
+            "list",
+            "--code",
+            "shop_unmapped",
+            "--newest",
+            "--limit",
+            "1",
+        ],
+    );
+    let t = text(&out);
+    assert!(t.lines().next().unwrap().starts_with("PO-L-2 "), "{t}");
+    assert!(t.contains("--limit 2"), "says more match: {t}");
+    let out = bin(&env, &["order", "list", "--po", "L-5", "--stage", "1"]);
+    assert_eq!(text(&out).lines().count(), 1, "{}", text(&out));
+    let out = bin(&env, &["order", "list", "--stage", "2"]);
+    assert!(text(&out).contains("没有符合条件的订单"), "{}", text(&out));
+    // Bad filters are bad input.
+    for bad in [
+        &["--stage", "9"][..],
+        &["--kind", "stuck"][..],
+        &["--created-from", "May 1"][..],
+    ] {
+        let mut args = vec!["order", "list"];
+        args.extend_from_slice(bad);
+        let out = bin(&env, &args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+    }
+
+    // status, in English by --store (the default language is zh-CN; a config says en).
+    let en = Env {
+        config: env.dir.path().join("en.toml"),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::write(
+        &en.config,
+        format!(
+            "[store]\nurl = \"sqlite://{}/store.db\"\n[console]\nlanguage = \"en\"\n",
+            env.dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = bin(&en, &["status"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("writes to DSCO and LingXing: on"), "{t}");
+    assert!(t.contains("1 pulled"), "{t}");
+    assert!(
+        t.contains("needs_attention 3, held 0, retrying 0, waiting 1"),
+        "{t}"
+    );
+    let causes = t.find("needs attention by cause:").expect("causes");
+    let shop = t.find("2  shop_unmapped 1000099999").expect("shop cause");
+    let sku = t.find("1  sku_missing SKU-9").expect("sku cause");
+    assert!(causes < shop && shop < sku, "most orders first: {t}");
+    assert!(
+        t.contains("order list --code shop_unmapped --subject 1000099999"),
+        "{t}"
+    );
+    assert!(
+        t.contains("push_to_lingxing") && t.contains("succeeded (processed 5"),
+        "{t}"
+    );
+    assert!(t.contains("ack_to_dsco       never ran"), "{t}");
+    assert!(!t.contains("需处理"), "one language: {t}");
+    let out = bin(&env, &["status"]);
+    assert!(
+        text(&out).contains("写入 DSCO 和领星：开启")
+            || text(&out).contains("写入 DSCO 和领星: 开启"),
+        "{}",
+        text(&out)
+    );
+
+    // job runs: counts and skips by reason code.
+    let out = bin(&en, &["job", "runs", "push_to_lingxing"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("push_to_lingxing  cli        succeeded"), "{t}");
+    assert!(t.contains("processed 5, advanced 0, skipped 4"), "{t}");
+    assert!(
+        t.contains("by reason: shop_unmapped 2, lingxing_not_audited 1, sku_missing 1"),
+        "{t}"
+    );
+    let out = bin(&en, &["job", "runs", "ack_to_dsco"]);
+    assert!(text(&out).contains("no runs yet"), "{}", text(&out));
+    let out = bin(&en, &["job", "runs", "ack_to_dsc"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("jobs are: pull_dsco_orders"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Issue 17 item 8: a far side nobody listens on fails the run at once, and the error names its
+/// host, port and the cause.
+#[test]
+fn connection_errors_name_host_port_and_cause() {
+    let (dp, lp) = (free_port(), free_port());
+    let env = env_with("");
+    let text_cfg = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .replace(
+            "[dsco]\n",
+            &format!("[dsco]\nbase_url = \"http://127.0.0.1:{dp}/api/v3\"\n"),
+        )
+        .replace(
+            "[lingxing]\n",
+            &format!("[lingxing]\nbase_url = \"http://127.0.0.1:{lp}\"\n"),
+        );
+    std::fs::write(&env.config, text_cfg).unwrap();
+    let file = write(env.dir.path(), "rc.json", &legacy(true));
+    assert!(import(&env, &file, "first", &[]).status.success());
+    for (job, port) in [("pull_dsco_orders", dp), ("pull_sku_pair", lp)] {
+        let started = Instant::now();
+        let out = bin(&env, &["job", "run", job]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{t}");
+        assert!(
+            t.contains(&format!(
+                "cannot connect to 127.0.0.1:{port}: connection refused"
+            )),
+            "{job}: {t}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "{job}: {t}");
+    }
+}
+
+/// Issue 17 item 9: JSON logs carry numbers as numbers and times in RFC 3339, never Debug text;
+/// an idle run logs nothing at info; `run` warns when writes are disabled, when the file's
+/// runtime config is ignored, and about settings that have no effect.
+#[test]
+fn json_logs_are_typed_and_run_warns_about_what_it_ignores() {
+    let port = free_port();
+    let env = env_with(&format!(
+        "[console]\nlisten = \"127.0.0.1:{port}\"\n\n[logging]\nformat = \"json\"\nlevel = \"debug,sqlx=warn,hyper=info,reqwest=info\"\n\n[runtime_config.jobs.cleanup_exports]\nenable = true\ncron = \"* * * * * *\"\nsize = 1\n"
+    ));
+    let mut rc = legacy(false);
+    rc["writes_enabled"] = json!(false);
+    rc["jobs"]["cleanup_exports"]["cron"] = json!("* * * * * *");
+    for job in [
+        "pull_dsco_orders",
+        "push_to_lingxing",
+        "ack_to_dsco",
+        "ship_to_dsco",
+        "sync_stock",
+    ] {
+        rc["jobs"][job]["enable"] = json!(false);
+    }
+    rc["jobs"]["ack_to_dsco"]["batch_size"] = json!(10);
+    let file = write(env.dir.path(), "rc.json", &rc);
+    let out = import(&env, &file, "first", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let child = spawn_run(&env);
+    let addr = format!("127.0.0.1:{port}");
+    let _ = get_when_up(&addr, "/healthz");
+    std::thread::sleep(Duration::from_millis(2500));
+    let out = terminate(child);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        !err.contains("RunCounts") && !err.contains("Some("),
+        "{err}"
+    );
+    for l in &lines {
+        let ts = l["timestamp"].as_str().unwrap_or_else(|| panic!("{l}"));
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+    }
+    let warn = |needle: &str| {
+        lines.iter().any(|l| {
+            l["level"] == "WARN"
+                && l["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(needle))
+        })
+    };
+    assert!(warn("writes_enabled = false"), "{err}");
+    assert!(warn("the file's [runtime_config] is ignored"), "{err}");
+    assert!(
+        warn("runtime_config.jobs.sync_stock.use_stream has no effect"),
+        "{err}"
+    );
+    assert!(
+        warn("runtime_config.jobs.ack_to_dsco.batch_size has no effect"),
+        "{err}"
+    );
+    let ended: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("run ended"))
+        })
+        .collect();
+    assert!(!ended.is_empty(), "cleanup_exports ran: {err}");
+    for l in ended {
+        let f = &l["fields"];
+        assert!(f["processed"].is_u64() && f["secs"].is_f64(), "{l}");
+        assert_eq!(f["outcome"], "succeeded", "{l}");
+        if f["processed"] == 0 && f["advanced"] == 0 {
+            assert_eq!(l["level"], "DEBUG", "an idle run is quiet at info: {l}");
+        }
+    }
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l["level"] == "INFO" && l["fields"]["message"] == "run started"),
+        "{err}"
+    );
+}
+
+/// Issue 17 item 13: `backup FILE` copies a SQLite store while `run` serves on it; the copy
+/// holds every order and passes SQLite's integrity check; an existing FILE is refused.
+#[test]
+fn backup_copies_a_running_sqlite_store() {
+    let port = free_port();
+    let env = env_with(&format!("[console]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first", &[]).status.success());
+    let h = chrono::TimeDelta::hours;
+    seed(&env, &[("PO-B-1", h(2), None), ("PO-B-2", h(1), None)]);
+    let child = spawn_run(&env);
+    let _ = get_when_up(&format!("127.0.0.1:{port}"), "/healthz");
+    let copy = env.dir.path().join("backup.db");
+    let out = bin(&env, &["backup", copy.to_str().unwrap()]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        copy.exists() && !env.dir.path().join("backup.db.partial").exists(),
+        "{t}"
+    );
+    let out = bin(&env, &["backup", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("exists"), "{}", text(&out));
+    let _ = terminate(child);
+
+    let url = format!("sqlite://{}", copy.display());
+    let out = bin(&env, &["order", "list", "--store", &url]);
+    let t = text(&out);
+    assert!(t.contains("PO-B-1") && t.contains("PO-B-2"), "{t}");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let s = store::connect(&url).await.unwrap();
+        let v = s
+            .runtime_config()
+            .await
+            .unwrap()
+            .expect("the runtime config is in the copy");
+        assert_eq!(v.version, 1);
+    });
+    let check = Command::new("sqlite3")
+        .arg(&copy)
+        .arg("PRAGMA integrity_check;")
+        .output();
+    if let Ok(o) = check {
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
+    }
+}
+
+/// Issue 17 item 13: `--version` names the git commit the binary was built from.
+#[test]
+fn version_names_the_commit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(out.status.success(), "{t}");
+    let commit = t
+        .strip_prefix(concat!(
+            "dsco-lingxing ",
+            env!("CARGO_PKG_VERSION"),
+            " (commit "
+        ))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{t}"));
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match head {
+        Some(h) => assert!(commit.starts_with(&h), "{commit} vs HEAD {h}"),
+        None => assert_eq!(commit, "unknown"),
+    }
+}
+
+/// Issue 17 item 13: the sample predecessor row in examples/ checks, imports as it is, and
+/// exports back to the same runtime config.
+#[test]
+fn the_example_predecessor_row_imports() {
+    let env = env_with("");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runtime_config.json");
+    let out = bin(&env, &["config", "check", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = import(&env, &file, "from the predecessor", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let row: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(export_json(&env), row["config"]);
+}
+
+/// Issue 17 item 12: the LingXing simulator refuses unknown seed keys (exit 2, the key named)
+/// and takes its secret from a file; a client with that secret is served, another refused.
+#[test]
+fn sim_lingxing_refuses_unknown_seed_keys_and_reads_its_secret_from_a_file() {
+    let env = env_with("");
+    let seed = env.dir.path().join("seed.json");
+    std::fs::write(
+        &seed,
+        r#"{"audit_delay": {"min_secs": 1, "max_secs": 2}, "audit_delya": 1}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .args(["sim", "lingxing", "--listen", "127.0.0.1:0", "--seed"])
+        .arg(&seed)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown field `audit_delya`"),
+        "{}",
+        text(&out)
+    );
+
+    let port = free_port();
+    let secret = env.dir.path().join("app_secret");
+    std::fs::write(&secret, "file-secret-1\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .args(["sim", "lingxing", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--app-secret-file")
+        .arg(&secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the simulator did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let file = write(env.dir.path(), "rc.json", &legacy(true));
+    assert!(import(&env, &file, "first", &[]).status.success());
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    for (app_secret, ok) in [("file-secret-1", true), ("lingxing-secret-value", false)] {
+        std::fs::write(
+            &env.config,
+            config
+                .replace(
+                    "[lingxing]\n",
+                    &format!("[lingxing]\nbase_url = \"http://127.0.0.1:{port}\"\n"),
+                )
+                .replace("lingxing-secret-value", app_secret),
+        )
+        .unwrap();
+        let out = bin(&env, &["job", "run", "pull_sku_pair"]);
+        assert_eq!(out.status.success(), ok, "{app_secret}: {}", text(&out));
+    }
+    let _ = terminate(child);
 }
 
 /// `console hash-password` reads the password from standard input when it is not a terminal

@@ -281,6 +281,12 @@ fn bad_inputs() -> Vec<Case> {
             "must be a whole number above 0, got 0",
         ),
         case(
+            "app_id of the wrong length",
+            MINIMAL.replace("ak_TestAppId0001", "ak_Short"),
+            "lingxing.app_id",
+            "must be 16 characters (it is the AES-128 key of the signature), got 8",
+        ),
+        case(
             "app_id as a number",
             MINIMAL.replace("app_id = \"ak_TestAppId0001\"", "app_id = 12345"),
             "lingxing.app_id",
@@ -364,6 +370,18 @@ fn bad_inputs() -> Vec<Case> {
         case(
             "bad log level",
             format!("{MINIMAL}\n[logging]\nlevel = \"engine=loud\"\n"),
+            "logging.level",
+            "unknown log level `loud`",
+        ),
+        case(
+            "a word that is no level (would log nothing)",
+            format!("{MINIMAL}\n[logging]\nlevel = \"verbose\"\n"),
+            "logging.level",
+            "unknown log level `verbose`",
+        ),
+        case(
+            "bad filter syntax",
+            format!("{MINIMAL}\n[logging]\nlevel = \"engine[=info\"\n"),
             "logging.level",
             "invalid log level or filter",
         ),
@@ -510,7 +528,7 @@ fn env_overrides_win_over_the_file_and_keep_string_keys_raw() {
             ("dsco_lingxing__logging__format", "json"),
             ("Dsco_Lingxing__Logging__Level", "warn,engine=debug"),
             ("DSCO_LINGXING__LINGXING__PLATFORM_CODE", "10010"),
-            ("DSCO_LINGXING__LINGXING__APP_ID", "98765"),
+            ("DSCO_LINGXING__LINGXING__APP_ID", "9876543210123456"),
             // Not ours: ignored.
             ("DSCO_LINGXING_UNRELATED", "x"),
             ("HOME", "/root"),
@@ -525,7 +543,7 @@ fn env_overrides_win_over_the_file_and_keep_string_keys_raw() {
     assert_eq!(s.logging.format, LogFormat::Json);
     assert_eq!(s.logging.level, "warn,engine=debug");
     assert_eq!(s.lingxing.platform_code, 10010);
-    assert_eq!(s.lingxing.app_id, "98765");
+    assert_eq!(s.lingxing.app_id, "9876543210123456");
 }
 
 #[test]
@@ -613,7 +631,7 @@ fn secrets_come_from_files_without_their_trailing_newline() {
     let app = secret_file("lx-file-secret-S3CRET\r\n");
     let pg = secret_file("postgres://app:pg-pass-S3CRET@db.internal:5432/dl\n");
     let text = format!(
-        "[dsco]\ntoken_file = \"{}\"\n[lingxing]\napp_id = \"ak_x\"\n[store]\nurl_file = \"{}\"\n",
+        "[dsco]\ntoken_file = \"{}\"\n[lingxing]\napp_id = \"ak_TestAppId0001\"\n[store]\nurl_file = \"{}\"\n",
         token.path().display(),
         pg.path().display()
     );

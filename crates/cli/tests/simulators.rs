@@ -158,6 +158,9 @@ fn example_config_drives_orders_to_stage_5_over_http() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
+    // Issue 17 item 11: the calls to both far sides, per endpoint, with latency histograms.
+    let metrics =
+        crate::commands::get(&format!("127.0.0.1:{console_port}"), "/metrics").unwrap_or_default();
     let run_log = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default()
         + &std::fs::read_to_string(dir.path().join("run.err")).unwrap_or_default();
     assert!(
@@ -170,6 +173,15 @@ fn example_config_drives_orders_to_stage_5_over_http() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    for want in [
+        "# HELP dl_api_calls_total ",
+        "# HELP dl_api_request_seconds ",
+        "dl_api_calls_total{api=\"dsco\",endpoint=\"/order/page\"}",
+        "dl_api_calls_total{api=\"lingxing\",endpoint=\"/pb/mp/order/v2/create\"}",
+        "dl_api_request_seconds_bucket{api=\"lingxing\",endpoint=\"/pb/mp/order/v2/create\",le=\"1\"}",
+    ] {
+        assert!(metrics.contains(want), "{want} missing: {metrics}");
+    }
 }
 
 /// The README's first command: both simulators in-process, every storyline, a closing summary
@@ -209,6 +221,37 @@ fn demo_settles_every_order_and_exits_zero() {
         dir.path().join("demo").join("demo.db").exists(),
         "the store stays for `order show`"
     );
+    // Issue 17 item 3: labelled stages in the progress, POs worth a look with the command that
+    // shows each (and it works), what the multi_ban holds are and how to lift them.
+    assert!(
+        text.contains(" 1 pulled ") && text.contains(" 5 done "),
+        "{text}"
+    );
+    assert!(text.contains("worth a look"), "{text}");
+    assert!(
+        text.contains("  shop_unmapped: 5 orders, e.g. 1000099999"),
+        "{text}"
+    );
+    assert!(
+        text.contains("held by multi_ban on purpose")
+            && text.contains("config set jobs.invoice_to_dsco.multi_ban false"),
+        "{text}"
+    );
+    let show = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("dsco-lingxing order show "))
+        .unwrap_or_else(|| panic!("no order show command:\n{text}"));
+    let out = bin()
+        .arg("order")
+        .arg("show")
+        .args(show.split(' '))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("阶段"),
+        "{show}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -233,4 +276,10 @@ fn bench_zero_latency_takes_every_order_to_stage_5() {
     ] {
         assert!(stdout.contains(job), "no time for {job}:\n{stdout}");
     }
+    // Issue 17 item 13: progress goes to a terminal with `\r`, to a pipe as whole lines.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !text.contains('\r'),
+        "carriage returns in piped output:\n{stderr}"
+    );
 }

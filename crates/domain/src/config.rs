@@ -299,6 +299,30 @@ impl RuntimeConfig {
         self.writes_enabled.unwrap_or(true)
     }
 
+    /// The settings this config sets that are accepted (the predecessor's config has them) but
+    /// change nothing, by key path, with why: the service warns about them at start and on
+    /// every change, so nobody believes they work.
+    pub fn inert_settings(&self) -> Vec<(String, &'static str)> {
+        let mut out = Vec::new();
+        for (job, j) in &self.jobs {
+            if j.settings.use_stream.is_some() {
+                out.push((
+                    format!("jobs.{job}.use_stream"),
+                    "accepted for the predecessor's config; stock is always read the same way",
+                ));
+            }
+            if j.settings.batch_size.is_some()
+                && !matches!(job, JobName::PushToLingxing | JobName::SyncStock)
+            {
+                out.push((
+                    format!("jobs.{job}.batch_size"),
+                    "only push_to_lingxing and sync_stock batch their calls by it",
+                ));
+            }
+        }
+        out
+    }
+
     /// Parses and validates a runtime config from JSON (the predecessor's shape). `root` is the
     /// path prefix used in error messages, e.g. `runtime_config`.
     pub fn from_value(v: &Value, root: &str) -> Result<ImportedConfig, ConfigErrors> {

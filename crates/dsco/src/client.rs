@@ -8,7 +8,7 @@ use clock::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::auth::{Authenticator, without_url};
+use crate::auth::{Authenticator, transport_text};
 use crate::config::DscoConfig;
 use crate::error::{DscoError, FORBIDDEN_HINT};
 use crate::limit::{Family, Limiter};
@@ -146,7 +146,12 @@ impl DscoClient {
             if self.inner.clock.now() + clock::to_delta(wait) > give_up_at {
                 return outcome;
             }
-            tracing::debug!(path = call.path, attempt, ?wait, "retrying DSCO call");
+            tracing::debug!(
+                path = call.path,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying DSCO call"
+            );
             self.inner.clock.sleep(wait).await;
             backoff = (backoff * 2).min(policy.max_backoff);
         }
@@ -195,9 +200,13 @@ impl DscoClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
+        let started = std::time::Instant::now();
         let resp = match req.send().await {
             Ok(r) => r,
-            Err(e) => return Ok(Err(transport_error(&e, call.mode))),
+            Err(e) => {
+                observe(call.path, started, Some("transport"));
+                return Ok(Err(transport_error(&e, call.mode)));
+            }
         };
         let status = resp.status();
         let retry_after = resp
@@ -208,12 +217,52 @@ impl DscoClient {
             .map(Duration::from_secs);
         let body = match resp.bytes().await {
             Ok(b) => b.to_vec(),
-            Err(e) => return Ok(Err(transport_error(&e, call.mode))),
+            Err(e) => {
+                observe(call.path, started, Some("transport"));
+                return Ok(Err(transport_error(&e, call.mode)));
+            }
         };
         if status == StatusCode::UNAUTHORIZED {
+            observe(call.path, started, Some("auth"));
             return Err(Unauthorized);
         }
-        Ok(classify(status, body, retry_after, call.mode))
+        let answer = classify(status, body, retry_after, call.mode);
+        observe(
+            call.path,
+            started,
+            match &answer {
+                Ok(_) => None,
+                Err(DscoError::Throttled { .. }) => Some("throttled"),
+                Err(DscoError::Transient { .. } | DscoError::Ambiguous { .. }) => Some("server"),
+                Err(_) => Some("rejected"),
+            },
+        );
+        Ok(answer)
+    }
+}
+
+/// The metrics of one HTTP exchange with DSCO (`endpoint` is the path, without ids):
+/// `dl_api_calls_total`, `dl_api_request_seconds`, and by what went wrong
+/// `dl_api_throttled_total` or `dl_api_errors_total{kind}` (described by the engine).
+fn observe(endpoint: &str, started: std::time::Instant, failure: Option<&'static str>) {
+    let endpoint = endpoint.to_owned();
+    metrics::counter!("dl_api_calls_total", "api" => "dsco", "endpoint" => endpoint.clone())
+        .increment(1);
+    metrics::histogram!("dl_api_request_seconds", "api" => "dsco", "endpoint" => endpoint.clone())
+        .record(started.elapsed().as_secs_f64());
+    match failure {
+        None => {}
+        Some("throttled") => {
+            metrics::counter!("dl_api_throttled_total", "api" => "dsco", "endpoint" => endpoint)
+                .increment(1)
+        }
+        Some(kind) => metrics::counter!(
+            "dl_api_errors_total",
+            "api" => "dsco",
+            "endpoint" => endpoint,
+            "kind" => kind
+        )
+        .increment(1),
     }
 }
 
@@ -267,11 +316,11 @@ fn transport_error(e: &reqwest::Error, mode: Mode) -> DscoError {
     if e.is_connect() || mode == Mode::Read {
         DscoError::Transient {
             status: None,
-            detail: without_url(e),
+            detail: transport_text(e),
         }
     } else {
         DscoError::Ambiguous {
-            detail: without_url(e),
+            detail: transport_text(e),
         }
     }
 }

@@ -75,7 +75,9 @@ impl DscoConfig {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             auth,
             request_timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
+            // A far side that does not answer a connect fails fast, apart from the request's
+            // own (longer) timeout.
+            connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             rate_limits: true,
             max_batch_body_bytes: MAX_BATCH_BODY_BYTES,

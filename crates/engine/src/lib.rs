@@ -18,6 +18,7 @@
 //! - Jobs never call each other.
 
 pub mod jobs;
+pub mod metrics;
 pub mod ops;
 mod readiness;
 mod runner;
@@ -261,7 +262,11 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .take()
         {
-            tracing::info!(problem = ?p, %since, "the store takes writes again");
+            tracing::info!(
+                problem = %StoreError::from(p),
+                since = %since.to_rfc3339(),
+                "the store takes writes again"
+            );
         }
     }
 }

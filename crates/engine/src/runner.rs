@@ -118,7 +118,9 @@ impl Engine {
                 &lease.fence(),
             )
             .await?;
-        tracing::info!(dry_run, config_version = ?version, "run started");
+        // At debug: an idle run (most runs of a fast cron) logs nothing at info; "run ended"
+        // says what a run did.
+        tracing::debug!(dry_run, config_version = version, "run started");
 
         let ctx = RunCtx {
             run_id: lease.run_id.clone(),
@@ -208,15 +210,40 @@ impl Engine {
         // A run whose writes all went through ends a full-disk or read-only condition.
         if outcome == RunOutcome::Succeeded {
             self.store_recovered();
+            crate::metrics::last_success(job, ended);
         }
         let secs = (ended - started).num_milliseconds() as f64 / 1000.0;
         metrics::counter!("dl_job_runs_total", "job" => job.as_str(), "outcome" => outcome.as_str()).increment(1);
         metrics::histogram!("dl_job_run_seconds", "job" => job.as_str()).record(secs);
+        // Numbers as numbers (JSON logs), not the counts' Debug text.
+        macro_rules! ended {
+            ($level:expr, $($extra:tt)*) => {
+                tracing::event!(
+                    $level,
+                    outcome = outcome.as_str(),
+                    processed = counts.processed,
+                    advanced = counts.advanced,
+                    skipped_waiting = counts.skipped_waiting,
+                    skipped_attention = counts.skipped_attention,
+                    skipped_retrying = counts.skipped_retrying,
+                    skipped_held = counts.skipped_held,
+                    failed = counts.failed,
+                    secs,
+                    dry_run,
+                    $($extra)*
+                )
+            };
+        }
         match outcome {
-            RunOutcome::Succeeded => tracing::info!(%outcome, ?counts, secs, "run ended"),
-            _ => {
-                tracing::warn!(%outcome, error = error.as_deref().unwrap_or(""), ?counts, "run ended")
+            RunOutcome::Succeeded if counts == domain::RunCounts::default() => {
+                ended!(tracing::Level::DEBUG, "run ended: nothing to do")
             }
+            RunOutcome::Succeeded => ended!(tracing::Level::INFO, "run ended"),
+            _ => ended!(
+                tracing::Level::WARN,
+                error = error.as_deref().unwrap_or(""),
+                "run ended"
+            ),
         }
         Ok(RunResult::Ran {
             run_id: lease.run_id.clone(),

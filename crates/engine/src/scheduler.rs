@@ -39,6 +39,8 @@ impl Scheduler {
             tracing::warn!(
                 "no runtime config in the store yet: no job is scheduled until one is imported (`dsco-lingxing config import FILE`)"
             );
+        } else {
+            warn_about(&first);
         }
         let (cfg_tx, cfg_rx) = watch::channel(first);
 
@@ -60,7 +62,8 @@ impl Scheduler {
                     match engine.store.runtime_config_version().await {
                         Ok(v) if v != current => match load(&engine).await {
                             Ok(snap) => {
-                                tracing::info!(version = ?snap.version, "runtime config changed; schedules reloaded");
+                                tracing::info!(version = snap.version, "runtime config changed; schedules reloaded");
+                                warn_about(&snap);
                                 cfg_tx.send_replace(snap);
                             }
                             Err(e) => tracing::error!(error = %e, "could not load the new runtime config; keeping the running one"),
@@ -100,6 +103,24 @@ async fn close_orphans(engine: &Engine) {
             engine.note_store_error(&e);
             tracing::warn!(error = %e, "could not close the runs of dead runners; trying again");
         }
+    }
+}
+
+/// What an operator must know about the config the scheduler fires by: writes switched off,
+/// settings that are accepted but do nothing.
+fn warn_about(snap: &Snapshot) {
+    if !snap.config.writes_enabled() {
+        tracing::warn!(
+            version = snap.version,
+            "writes to DSCO and LingXing are disabled (writes_enabled = false): orders are decided and held, nothing is sent"
+        );
+    }
+    for (key, why) in snap.config.inert_settings() {
+        tracing::warn!(
+            version = snap.version,
+            setting = %key,
+            "runtime_config.{key} has no effect: {why}"
+        );
     }
 }
 
@@ -144,7 +165,7 @@ async fn job_loop(
             engine.store.last_scheduled_fire(job).await,
         ) && last < due
         {
-            tracing::info!(%job, missed_since = %last, "fires were missed while the service was down: running once now");
+            tracing::info!(%job, missed_since = %last.to_rfc3339(), "fires were missed while the service was down: running once now");
             fire(&mut runs, Some(due));
         }
     }

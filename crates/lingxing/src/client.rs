@@ -109,7 +109,9 @@ impl LingxingConfig {
             app_secret: Secret::new(app_secret.into()),
             timezone: chrono_tz::Asia::Shanghai,
             timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
+            // A far side that does not answer a connect fails fast, apart from the request's
+            // own (longer) timeout.
+            connect_timeout: Duration::from_secs(5),
             token_refresh_ahead: Duration::from_secs(120),
             server_hold_after_timeout: crate::limits::SERVER_HOLD,
             backoff: Backoff::default(),
@@ -233,6 +235,7 @@ impl LingxingClient {
                 Some(&body_map),
             )
             .map_err(|e| LingxingError::rejected("sign", e.to_string()))?;
+            let started = std::time::Instant::now();
             let sent = inner
                 .http
                 .post(&url)
@@ -254,6 +257,19 @@ impl LingxingClient {
                 }
                 Err(e) => Err(e),
             };
+            metrics::counter!("dl_api_calls_total", "api" => "lingxing", "endpoint" => ep.path())
+                .increment(1);
+            metrics::histogram!("dl_api_request_seconds", "api" => "lingxing", "endpoint" => ep.path())
+                .record(started.elapsed().as_secs_f64());
+            let failed = |kind: &'static str| {
+                metrics::counter!(
+                    "dl_api_errors_total",
+                    "api" => "lingxing",
+                    "endpoint" => ep.path(),
+                    "kind" => kind
+                )
+                .increment(1);
+            };
             if let Err(e) = &outcome
                 && e.is_timeout()
             {
@@ -265,9 +281,10 @@ impl LingxingClient {
 
             let failure = match outcome {
                 Err(e) => {
+                    failed("transport");
                     // A connection that never opened cannot have delivered the write.
                     let write = ep.is_write() && !e.is_connect();
-                    let text = format!("{} {}", ep.path(), transport_text(e));
+                    let text = format!("{} {}", ep.path(), transport_text(&e));
                     if write {
                         return Err(LingxingError::Ambiguous { message: text });
                     }
@@ -282,6 +299,7 @@ impl LingxingClient {
                         }
                         Ok(env) => match classify(env.code.as_str()) {
                             CodeClass::Token if !token_retried => {
+                                failed("auth");
                                 token_retried = true;
                                 tracing::info!(code = %env.code, endpoint = ep.path(), "LingXing refused the token; renewing");
                                 inner
@@ -291,6 +309,7 @@ impl LingxingClient {
                                 continue;
                             }
                             CodeClass::Token => {
+                                failed("auth");
                                 return Err(LingxingError::AuthExpired {
                                     code: env.code,
                                     message: env.message,
@@ -307,16 +326,23 @@ impl LingxingClient {
                                 )));
                             }
                             CodeClass::Throttle => {
+                                metrics::counter!(
+                                    "dl_api_throttled_total",
+                                    "api" => "lingxing",
+                                    "endpoint" => ep.path()
+                                )
+                                .increment(1);
                                 throttles += 1;
                                 let wait = backoff.throttle_wait(throttles);
                                 if throttles > backoff.throttle_attempts || !fits(wait) {
                                     return Err(LingxingError::Throttled { code: env.code });
                                 }
-                                tracing::debug!(code = %env.code, endpoint = ep.path(), ?wait, "LingXing throttled; backing off");
+                                tracing::debug!(code = %env.code, endpoint = ep.path(), wait_ms = wait.as_millis() as u64, "LingXing throttled; backing off");
                                 inner.clock.sleep(wait).await;
                                 continue;
                             }
                             CodeClass::Server => {
+                                failed("server");
                                 if ep.is_write() {
                                     return Err(LingxingError::Ambiguous {
                                         message: format!(
@@ -330,6 +356,7 @@ impl LingxingClient {
                                 format!("server error {}: {}", env.code, env.message)
                             }
                             CodeClass::Reject => {
+                                failed("rejected");
                                 return Err(LingxingError::Rejected {
                                     code: env.code,
                                     message: env.message,
@@ -337,6 +364,11 @@ impl LingxingClient {
                             }
                         },
                         Err(_) if status.is_server_error() || status.as_u16() == 429 => {
+                            failed(if status.as_u16() == 429 {
+                                "throttled_http"
+                            } else {
+                                "server"
+                            });
                             if ep.is_write() && status.as_u16() != 429 {
                                 return Err(LingxingError::Ambiguous {
                                     message: format!("{} answered HTTP {status}", ep.path()),
@@ -345,6 +377,7 @@ impl LingxingClient {
                             format!("HTTP {status}")
                         }
                         Err(why) => {
+                            failed("malformed");
                             if ep.is_write() {
                                 return Err(LingxingError::Ambiguous {
                                     message: format!("{}: HTTP {status}, {why}", ep.path()),
@@ -373,22 +406,61 @@ impl LingxingClient {
     }
 }
 
-/// A transport failure as text, without the request URL: its query carries the access token
-/// and the signature (and the token endpoint's the app secret), which must never reach a stored
-/// reason, a log line or a printed error.
-pub(crate) fn transport_text(e: reqwest::Error) -> String {
-    let kind = kind_of(&e);
-    format!("{kind}: {}", e.without_url())
+/// What a transport failure was, in words an operator can act on: the far side's host and port
+/// and the cause ("cannot connect to 127.0.0.1:18080: connection refused"), never the URL (a
+/// query may carry a token or a signature).
+pub(crate) fn transport_text(e: &reqwest::Error) -> String {
+    let at = e
+        .url()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| "the server".to_owned());
+    let cause = root_cause(e);
+    if e.is_connect() {
+        if e.is_timeout() || cause.as_deref() == Some("timed out") {
+            format!("cannot connect to {at}: timed out (no answer within the connect timeout)")
+        } else {
+            format!(
+                "cannot connect to {at}: {}",
+                cause.unwrap_or_else(|| "connection failed".into())
+            )
+        }
+    } else if e.is_timeout() {
+        format!("timed out: no answer from {at} within the request timeout")
+    } else {
+        let mut s = e.to_string();
+        if let Some(u) = e.url() {
+            s = s.replace(u.as_str(), u.path());
+        }
+        if let Some(c) = cause {
+            s = format!("{s}: {c}");
+        }
+        format!("{at}: {s}")
+    }
 }
 
-fn kind_of(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "transport error"
+/// The innermost cause of a transport error: an I/O error's kind in words ("connection
+/// refused"), else the deepest source's text (a DNS failure).
+fn root_cause(e: &reqwest::Error) -> Option<String> {
+    use std::error::Error;
+    let mut source = e.source();
+    let mut last = None;
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            return Some(match io.kind() {
+                ConnectionRefused => "connection refused".to_owned(),
+                ConnectionReset => "connection reset".to_owned(),
+                ConnectionAborted => "connection aborted".to_owned(),
+                TimedOut => "timed out".to_owned(),
+                HostUnreachable => "host unreachable".to_owned(),
+                NetworkUnreachable => "network unreachable".to_owned(),
+                _ => io.to_string(),
+            });
+        }
+        last = Some(s.to_string());
+        source = s.source();
     }
+    last
 }
 
 /// 10000/10001/10002 are the batch process codes of the order edit endpoints.

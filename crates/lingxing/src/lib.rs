@@ -40,7 +40,7 @@ pub use client::{Backoff, ConfigError, LingxingClient, LingxingConfig};
 pub use error::{Code, LingxingError, codes};
 pub use limits::Endpoint;
 pub use model::*;
-pub use sign::{normalize_body, sign_request};
+pub use sign::{APP_ID_LEN, normalize_body, sign_request};
 pub use token::{InMemoryTokenCache, TokenCache, TokenRecord};
 
 /// The workspace's one secret type (app secret, tokens): `Debug` and `Display` never show it.

@@ -996,6 +996,10 @@ pub trait Store:
     fn backend(&self) -> BackendKind;
     /// Fails with [`StoreError::ReadOnly`] when the database refuses writes (it writes nothing).
     async fn check_writable(&self) -> Result<()>;
+    /// SQLite: writes a consistent copy of the whole database to `path` (a new file), online
+    /// (`VACUUM INTO`: one read transaction, the service keeps running and writing). PostgreSQL:
+    /// [`StoreError::NotAllowed`] (use `pg_dump`).
+    async fn backup_to(&self, path: &std::path::Path) -> Result<()>;
 }
 
 /// A DSCO order the pull could not store as an order (no usable `poNumber`).

@@ -92,38 +92,94 @@ pub struct Settings {
     pub runtime_config: Option<ImportedConfig>,
 }
 
+/// What the read-only commands (`order show|stuck|list`, `job list|runs`, `stock runs`,
+/// `status`) need of the deployment file: the store, the display language and zone, logging.
+/// The other sections are not read, so a file with only `[store]` serves, and no DSCO or
+/// LingXing credential is needed.
+#[derive(Debug, Clone)]
+pub struct ReadSettings {
+    pub store: StoreSettings,
+    pub console: ConsoleSettings,
+    pub logging: LoggingSettings,
+}
+
+impl ReadSettings {
+    /// Reads the file at `path` with overrides from the process environment.
+    pub fn load(path: &Path) -> Result<ReadSettings, SettingsError> {
+        load_file(path, ReadSettings::load_from)
+    }
+
+    /// [`Settings::load_from`] for the sections a read needs.
+    pub fn load_from(
+        text: &str,
+        origin: &str,
+        env: &[(String, String)],
+    ) -> Result<ReadSettings, SettingsError> {
+        let mut root = parse_table(text, origin)?;
+        let mut cx = Cx::default();
+        apply_env(&mut root, env, &mut cx);
+        let settings = sections::parse_read(&root, &mut cx);
+        cx.annotate_env();
+        match settings {
+            Some(s) if cx.problems.is_empty() => Ok(s),
+            _ => Err(SettingsError {
+                origin: origin.to_owned(),
+                problems: cx.problems,
+            }),
+        }
+    }
+}
+
+impl From<&Settings> for ReadSettings {
+    fn from(s: &Settings) -> ReadSettings {
+        ReadSettings {
+            store: s.store.clone(),
+            console: s.console.clone(),
+            logging: s.logging.clone(),
+        }
+    }
+}
+
+/// Reads `path` and the `DSCO_LINGXING__…` variables of the process, then `parse`s them.
+fn load_file<T>(
+    path: &Path,
+    parse: impl FnOnce(&str, &str, &[(String, String)]) -> Result<T, SettingsError>,
+) -> Result<T, SettingsError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SettingsError::one(&origin, &origin, format!("cannot read: {e}")))?;
+    let mut env = Vec::new();
+    let mut bad_vars = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if !has_env_prefix(k) {
+            continue;
+        }
+        match v.into_string() {
+            Ok(v) => env.push((k.to_owned(), v)),
+            Err(_) => bad_vars.push(Problem {
+                path: k.to_owned(),
+                problem: "value is not valid UTF-8".to_owned(),
+            }),
+        }
+    }
+    match parse(&text, &origin, &env) {
+        Ok(s) if bad_vars.is_empty() => Ok(s),
+        Ok(_) => Err(SettingsError {
+            origin,
+            problems: bad_vars,
+        }),
+        Err(mut e) => {
+            e.problems.extend(bad_vars);
+            Err(e)
+        }
+    }
+}
+
 impl Settings {
     /// Reads the file at `path` with overrides from the process environment.
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SettingsError::one(&origin, &origin, format!("cannot read: {e}")))?;
-        let mut env = Vec::new();
-        let mut bad_vars = Vec::new();
-        for (k, v) in std::env::vars_os() {
-            let Some(k) = k.to_str() else { continue };
-            if !has_env_prefix(k) {
-                continue;
-            }
-            match v.into_string() {
-                Ok(v) => env.push((k.to_owned(), v)),
-                Err(_) => bad_vars.push(Problem {
-                    path: k.to_owned(),
-                    problem: "value is not valid UTF-8".to_owned(),
-                }),
-            }
-        }
-        match Settings::load_from(&text, &origin, &env) {
-            Ok(s) if bad_vars.is_empty() => Ok(s),
-            Ok(_) => Err(SettingsError {
-                origin,
-                problems: bad_vars,
-            }),
-            Err(mut e) => {
-                e.problems.extend(bad_vars);
-                Err(e)
-            }
-        }
+        load_file(path, Settings::load_from)
     }
 
     /// Parses `text` (labelled `origin` in messages) with the env overrides in `env` (name,

@@ -113,6 +113,21 @@ impl StoreUrl {
     pub fn file(&self) -> Option<&Path> {
         self.url.file()
     }
+    /// The database file of a SQLite URL (`sqlite://data/x.db?mode=rwc` → `data/x.db`); `None`
+    /// for PostgreSQL and in-memory SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        if self.kind != StoreKind::Sqlite {
+            return None;
+        }
+        let url = self.expose().trim();
+        let rest = &url[url.find(':')? + 1..];
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
+            return None;
+        }
+        Some(PathBuf::from(path))
+    }
 }
 
 impl fmt::Display for StoreUrl {
@@ -319,6 +334,18 @@ pub(super) fn parse_root(root: &Table, cx: &mut Cx) -> Option<Settings> {
     })
 }
 
+/// The sections a read-only command needs (see [`ReadSettings`]); the others are not looked at.
+pub(super) fn parse_read(root: &Table, cx: &mut Cx) -> Option<ReadSettings> {
+    let store = parse_store(root, cx);
+    let console = parse_console(root, cx);
+    let logging = parse_logging(root, cx);
+    Some(ReadSettings {
+        store: store?,
+        console: console?,
+        logging: logging?,
+    })
+}
+
 /// An http(s) base URL. It may carry a password (`https://user:pw@host`): messages show it
 /// redacted, and the `<redacted>` placeholder of an export is refused like a secret's.
 pub(super) fn http_url(s: &str) -> Result<Url, String> {
@@ -407,7 +434,22 @@ fn parse_lingxing(root: &Table, cx: &mut Cx) -> Option<LingxingSettings> {
         cx,
         http_url,
     );
-    let app_id = s.string("app_id", cx);
+    let app_id = s.string("app_id", cx).and_then(|id| {
+        // The appId is the AES-128 key of every signature: the client refuses any other length,
+        // so `config check` and start-up do too, before anything is written.
+        if id.len() == lingxing::APP_ID_LEN {
+            return Some(id);
+        }
+        cx.bad(
+            "lingxing.app_id",
+            format!(
+                "must be {} characters (it is the AES-128 key of the signature), got {}",
+                lingxing::APP_ID_LEN,
+                id.len()
+            ),
+        );
+        None
+    });
     if !s.has("app_id") {
         cx.bad("lingxing.app_id", "missing (the LingXing OpenAPI appId)");
     }

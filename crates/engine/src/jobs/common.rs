@@ -787,7 +787,7 @@ pub(crate) async fn read_settled(
             request = %req.request_id,
             keys = req.keys.len(),
             confirmed_by_state = by_state.len(),
-            now = %ctx.clock.now(),
+            now = %ctx.clock.now().to_rfc3339(),
             "settling a DSCO request"
         );
         if by_state.len() == req.keys.len() {

@@ -54,8 +54,13 @@ pub fn mover_of(stage: domain::Stage) -> Option<domain::JobName> {
     }
 }
 
+/// The shortest stuck threshold: with a job firing every few seconds, four periods would call
+/// an order waiting a minute for its warehouse stuck.
+pub const MIN_STUCK_THRESHOLD: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 /// How long an order may stay in `stage` before it is stuck: `stuck_after_periods` (default 4)
-/// periods of the job that moves it (the business document's "several job periods").
+/// periods of the job that moves it (the business document's "several job periods"), at least
+/// [`MIN_STUCK_THRESHOLD`].
 pub fn stuck_threshold(
     config: &domain::RuntimeConfig,
     stage: domain::Stage,
@@ -63,7 +68,66 @@ pub fn stuck_threshold(
 ) -> Option<chrono::TimeDelta> {
     let job = config.jobs.get(&mover_of(stage)?)?;
     let periods = job.settings.stuck_after_periods.unwrap_or(4);
-    Some(job.schedule.period(now) * periods as i32)
+    Some((job.schedule.period(now) * periods as i32).max(MIN_STUCK_THRESHOLD))
+}
+
+/// When the jobs will next look at an order (see [`next_check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextCheck {
+    /// At this run of `job`: the next fire for an order re-checked every run (needs attention,
+    /// held, new), the first fire after its back-off for a retrying one.
+    At {
+        job: domain::JobName,
+        at: chrono::DateTime<chrono::Utc>,
+    },
+    /// A waiting order: looked at again when its far side reports a change, which the run of
+    /// `job` at `next_run` would see; without a change, re-checked at `safety`.
+    OnChange {
+        job: domain::JobName,
+        next_run: chrono::DateTime<chrono::Utc>,
+        safety: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The job that moves it is disabled or not configured.
+    JobOff(domain::JobName),
+    /// Done or cancelled: no job looks at it again.
+    Never,
+}
+
+/// The true next check of `order`: the stored `next_attempt_at` is a back-off floor (a week
+/// for a waiting order, as a safety net), the job's schedule decides when it is acted on.
+pub fn next_check(
+    config: &domain::RuntimeConfig,
+    order: &store::OrderRecord,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NextCheck {
+    use domain::ReasonKind;
+    let Some(job) = mover_of(order.stage) else {
+        return NextCheck::Never;
+    };
+    let Some(j) = config.jobs.get(&job).filter(|j| j.enable) else {
+        return NextCheck::JobOff(job);
+    };
+    let Some(next_run) = j.schedule.next_after(now) else {
+        return NextCheck::JobOff(job);
+    };
+    match order.reason.as_ref().map(|r| r.kind) {
+        Some(ReasonKind::Waiting) => NextCheck::OnChange {
+            job,
+            next_run,
+            safety: order
+                .next_attempt_at
+                .and_then(|t| j.schedule.next_after(t - chrono::TimeDelta::seconds(1))),
+        },
+        Some(ReasonKind::Retrying) => {
+            let at = order
+                .next_attempt_at
+                .filter(|t| *t > now)
+                .and_then(|t| j.schedule.next_after(t - chrono::TimeDelta::seconds(1)))
+                .unwrap_or(next_run);
+            NextCheck::At { job, at }
+        }
+        _ => NextCheck::At { job, at: next_run },
+    }
 }
 
 /// Orders stuck per stage: (stage, threshold, how many, the oldest few).

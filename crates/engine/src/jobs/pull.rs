@@ -215,7 +215,11 @@ impl Job for PullDscoOrders {
         ctx.store
             .set_cursor(CURSOR, &until.to_rfc3339(), ctx.clock.now(), &ctx.fence)
             .await?;
-        tracing::info!(orders = read, since = %since, until = %until, "DSCO window stored");
+        if read > 0 {
+            tracing::info!(orders = read, since = %since.to_rfc3339(), until = %until.to_rfc3339(), "DSCO window stored");
+        } else {
+            tracing::debug!(orders = read, since = %since.to_rfc3339(), until = %until.to_rfc3339(), "DSCO window stored");
+        }
         Ok(())
     }
 }

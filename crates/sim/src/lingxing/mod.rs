@@ -95,6 +95,7 @@ pub const DEFAULT_APP_SECRET: &str = "U2ltdWxhdG9yU2VjcmV0MQ==";
 
 /// A uniform delay range in seconds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct DelayRange {
     pub min_secs: u64,
     pub max_secs: u64,
@@ -103,7 +104,7 @@ pub struct DelayRange {
 /// Simulator settings. `Default` is the documented default credentials and a realistic pace.
 /// `Debug` leaves the secret out.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LingxingSimConfig {
     pub app_id: String,
     pub app_secret: String,

@@ -830,6 +830,22 @@ impl Store for SqlStore {
         });
         Ok(())
     }
+
+    async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
+        let Pool::Sqlite(p) = &self.pool else {
+            return Err(StoreError::NotAllowed(
+                "a PostgreSQL store is backed up with pg_dump (pg_dump -Fc -f FILE URL), not by this command".into(),
+            ));
+        };
+        let Some(target) = path.to_str() else {
+            return Err(StoreError::NotAllowed(format!(
+                "the backup path {} is not valid UTF-8",
+                path.display()
+            )));
+        };
+        sqlx::query("VACUUM INTO ?").bind(target).execute(p).await?;
+        Ok(())
+    }
 }
 
 // After the macros above, which they use.

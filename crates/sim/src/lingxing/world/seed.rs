@@ -6,7 +6,7 @@ use crate::defaults;
 
 /// Seed data: what the world starts with. Every list defaults to the shared default world.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SeedWorld {
     pub stores: Vec<SeedStore>,
     pub warehouses: Vec<SeedWarehouse>,
@@ -17,6 +17,7 @@ pub struct SeedWorld {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedStore {
     pub store_id: String,
     pub sid: u64,
@@ -35,12 +36,14 @@ fn default_currency() -> String {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedWarehouse {
     pub wid: u64,
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedLogisticsType {
     pub type_id: u64,
     pub name: String,
@@ -52,6 +55,7 @@ pub struct SeedLogisticsType {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedProduct {
     pub sku: String,
     pub name: String,
@@ -61,6 +65,7 @@ pub struct SeedProduct {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedPair {
     pub store_id: String,
     pub msku: String,
@@ -68,6 +73,7 @@ pub struct SeedPair {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedInventory {
     pub wid: u64,
     pub sku: String,
