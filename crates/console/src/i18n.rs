@@ -239,6 +239,38 @@ pub const ZH: Catalogue = &[
     ("run.holder", "执行者"),
     ("run.config_version", "配置版本"),
     ("run.no_events", "这次运行没有记录订单事件。"),
+    // Run a job (issue 16 action 5)
+    ("runjob.title", "运行任务"),
+    (
+        "runjob.intro",
+        "立即运行一个任务，可只针对一个 PO。演练会构建将要发送的请求并显示出来，但不写入 DSCO 或领星，也不推进订单。",
+    ),
+    ("runjob.po", "仅限 PO（可选）"),
+    ("runjob.po_hint", "订单必须处于该任务处理的阶段。"),
+    ("runjob.dry_run", "演练：显示将发送的请求，不写入"),
+    ("runjob.reason_hint", "为什么手动运行？（写入审计日志）"),
+    ("runjob.submit", "运行"),
+    ("runjob.cancel", "取消"),
+    (
+        "runjob.running",
+        "该任务正在运行，本次请求被拒绝（已记录为被拒绝的触发）；请在它结束后再试。阻塞的运行",
+    ),
+    ("runjob.unavailable", "此控制台进程不运行任务，无法执行操作。"),
+    ("runjob.link", "运行任务"),
+    ("runjob.for_po", "为此 PO 运行任务"),
+    (
+        "run.dry_callout",
+        "演练：没有向 DSCO 或领星写入任何内容，也没有推进任何订单。下面是将要发送的请求。",
+    ),
+    ("run.decisions", "每个订单的决定"),
+    ("run.requests", "请求"),
+    ("run.req_sent", "已发送"),
+    ("run.req_not_sent", "未发送"),
+    ("run.req_orders", "个订单"),
+    ("run.decision", "决定"),
+    ("run.left_out", "条未保留"),
+    ("run.again_real", "正式运行"),
+    ("outcome.dry_run", "演练"),
 ];
 
 pub const EN: Catalogue = &[
@@ -489,6 +521,38 @@ pub const EN: Catalogue = &[
     ("run.holder", "Holder"),
     ("run.config_version", "Config version"),
     ("run.no_events", "This run recorded no order events."),
+    // Run a job (issue 16 action 5)
+    ("runjob.title", "Run a job"),
+    (
+        "runjob.intro",
+        "Run a job now, for everything or for one PO. A dry run builds the requests it would send and shows them; it writes nothing to DSCO or LingXing and moves no order.",
+    ),
+    ("runjob.po", "Only this PO (optional)"),
+    ("runjob.po_hint", "The order must be at the stage the job handles."),
+    ("runjob.dry_run", "Dry run: show the requests, write nothing"),
+    ("runjob.reason_hint", "Why run it by hand? (kept in the audit log)"),
+    ("runjob.submit", "Run"),
+    ("runjob.cancel", "Cancel"),
+    (
+        "runjob.running",
+        "The job is running, so this run was refused (recorded as a rejected fire); try again when it ends. Blocking run",
+    ),
+    ("runjob.unavailable", "This console process runs no jobs: actions are unavailable."),
+    ("runjob.link", "Run a job"),
+    ("runjob.for_po", "Run a job for this PO"),
+    (
+        "run.dry_callout",
+        "Dry run: nothing was written to DSCO or LingXing and no order moved. Below are the requests it would send.",
+    ),
+    ("run.decisions", "Decisions per order"),
+    ("run.requests", "Requests"),
+    ("run.req_sent", "sent"),
+    ("run.req_not_sent", "not sent"),
+    ("run.req_orders", "order(s)"),
+    ("run.decision", "Decision"),
+    ("run.left_out", "more not kept"),
+    ("run.again_real", "Run it for real"),
+    ("outcome.dry_run", "dry run"),
 ];
 
 /// The labels of one language.

@@ -117,3 +117,94 @@ impl OrderDecision {
         }
     }
 }
+
+/// Why an operator's run did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ManualRunError {
+    #[error("the reason is required: say why the job is run by hand / 必须填写原因")]
+    NoReason,
+    #[error("{job} is not registered in this process / 本进程未注册任务 {job}")]
+    NotRegistered { job: JobName },
+    #[error(transparent)]
+    Po(#[from] PoRefusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An operator's request to run a job now.
+#[derive(Debug, Clone)]
+pub struct ManualRun {
+    pub job: JobName,
+    pub po: Option<PoNumber>,
+    pub dry_run: bool,
+    pub actor: String,
+    pub reason: String,
+}
+
+/// Runs `req.job` now for an operator (the console's "Run a job"): the reason is required, a
+/// PO must be at the job's stage ([`check_run_po`]); the run goes through the runner like any
+/// other (refused while the job runs), and the request and its outcome go to the audit log
+/// (`job.run`, target the job or `job PO`).
+pub async fn run_for_operator(
+    engine: &crate::Engine,
+    req: &ManualRun,
+    trigger: domain::Trigger,
+) -> Result<crate::RunResult, ManualRunError> {
+    let reason = req.reason.trim();
+    if reason.is_empty() {
+        return Err(ManualRunError::NoReason);
+    }
+    if !engine.registered().contains(&req.job) {
+        return Err(ManualRunError::NotRegistered { job: req.job });
+    }
+    if let Some(po) = &req.po {
+        check_run_po(engine.store().as_ref(), req.job, po).await?;
+    }
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    let opts = crate::RunOptions {
+        scheduled_for: None,
+        only_po: req.po.clone(),
+        dry_run: req.dry_run,
+    };
+    let result = engine.run_job(req.job, trigger, opts, rx).await?;
+    let detail = match &result {
+        crate::RunResult::Ran {
+            run_id,
+            outcome,
+            counts,
+            error,
+            report,
+        } => serde_json::json!({
+            "po": req.po.as_ref().map(|p| p.as_str()),
+            "dry_run": report.dry_run,
+            "run_id": run_id,
+            "outcome": outcome.as_str(),
+            "processed": counts.processed,
+            "advanced": counts.advanced,
+            "skipped": counts.skipped(),
+            "error": error,
+        }),
+        crate::RunResult::Rejected { blocking_run_id } => serde_json::json!({
+            "po": req.po.as_ref().map(|p| p.as_str()),
+            "dry_run": req.dry_run,
+            "outcome": "rejected: the job is running",
+            "blocking_run_id": blocking_run_id,
+        }),
+    };
+    let target = match &req.po {
+        Some(po) => format!("{} {po}", req.job),
+        None => req.job.to_string(),
+    };
+    engine
+        .store()
+        .append_audit(&store::AuditEntry {
+            at: engine.clock().now(),
+            actor: req.actor.clone(),
+            action: "job.run".into(),
+            target,
+            reason: reason.to_owned(),
+            detail,
+        })
+        .await?;
+    Ok(result)
+}

@@ -16,6 +16,7 @@ mod mappings;
 mod order;
 mod orders;
 mod overview;
+mod run_job;
 mod runs;
 mod session;
 mod stock;
@@ -96,6 +97,7 @@ fn router(pages: Pages) -> Router {
         .route("/orders/{po}/payload.json", get(order::payload))
         .route("/runs", get(runs::runs))
         .route("/runs/{id}", get(runs::run))
+        .route("/run", get(run_job::form).post(run_job::submit))
         .route("/mappings", get(mappings::mappings))
         .route("/audit", get(audit::audit))
         .route("/config", get(config::config_page))
