@@ -16,6 +16,7 @@
 //! - Jobs never call each other.
 
 pub mod jobs;
+pub mod ops_config;
 pub mod ops_run;
 mod readiness;
 pub mod report;
