@@ -9,6 +9,7 @@
 
 mod audit;
 mod config;
+mod config_edit;
 mod csv;
 mod fmt;
 mod layout;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono_tz::Tz;
 use engine::Engine;
 use store::Store;
@@ -101,6 +102,12 @@ fn router(pages: Pages) -> Router {
         .route("/mappings", get(mappings::mappings))
         .route("/audit", get(audit::audit))
         .route("/config", get(config::config_page))
+        .route("/config/edit", get(config_edit::form).post(config_edit::preview))
+        .route("/config/save", post(config_edit::save_edit))
+        .route(
+            "/config/rollback",
+            get(config_edit::rollback_preview).post(config_edit::rollback_save),
+        )
         .route("/stock", get(stock::stock))
         .route("/stock.csv", get(stock::stock_csv))
         .route("/lang", get(layout::switch_lang))
