@@ -269,3 +269,123 @@ async fn run_a_job_dry_then_for_real() {
     assert_eq!(real.entry.detail["dry_run"], json!(false));
     assert_eq!(real.entry.detail["advanced"], json!(1));
 }
+
+/// The value of the hidden field `name` in a page, unescaped.
+fn hidden(page: &str, name: &str) -> String {
+    let at = page
+        .find(&format!(r#"name="{name}" value=""#))
+        .unwrap_or_else(|| panic!("no field {name}: {page}"));
+    let rest = &page[at + name.len() + 15..];
+    let v = &rest[..rest.find('"').unwrap()];
+    v.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+async fn version(w: &World) -> Option<i64> {
+    w.store.runtime_config_version().await.unwrap()
+}
+
+/// Action 7: a bad cron is refused naming the key and the config stays; a good edit shows its
+/// diff (and the cron's next fires) first, then is saved as a new version with an audit entry;
+/// a mapping entry is added; rollback to an earlier version, diff first; a save planned on a
+/// version that moved on is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_edit_refuses_bad_input_shows_the_diff_saves_and_rolls_back() {
+    let w = world().await;
+    let (token, form) = csrf(&w, "/config/edit").await;
+    assert!(form.contains(r#"name="job" value="push_to_lingxing""#), "{form}");
+    assert_eq!(version(&w).await, Some(1));
+
+    // A bad cron: refused, naming the key; nothing written.
+    let job = |cron: &'static str, size: &'static str| {
+        vec![
+            ("kind", "job"),
+            ("job", "push_to_lingxing"),
+            ("enable", "true"),
+            ("cron", cron),
+            ("size", size),
+        ]
+    };
+    let res = post(&w, "/config/edit", &token, &job("every now and then", "50")).await;
+    assert_eq!(res.status(), 422);
+    let t = res.text().await.unwrap();
+    assert!(t.contains("runtime_config.jobs.push_to_lingxing.cron"), "{t}");
+    assert!(t.contains("nothing was written"), "{t}");
+    let res = post(&w, "/config/edit", &token, &job("0 */5 * * * *", "many")).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("runtime_config.jobs.push_to_lingxing.size"));
+    assert_eq!(version(&w).await, Some(1), "the running config stays");
+
+    // A good edit: the diff first, nothing saved yet.
+    let res = post(&w, "/config/edit", &token, &job("0 */5 * * * *", "20")).await;
+    assert_eq!(res.status(), 200);
+    let confirm = res.text().await.unwrap();
+    assert!(confirm.contains("runtime_config.jobs.push_to_lingxing.cron"), "{confirm}");
+    assert!(confirm.contains("runtime_config.jobs.push_to_lingxing.size"), "{confirm}");
+    assert_eq!(
+        confirm.matches("<li><time").count(),
+        3,
+        "the next three fires of the new cron: {confirm}"
+    );
+    assert!(confirm.contains("0 */5 * * * *"), "{confirm}");
+    assert_eq!(version(&w).await, Some(1));
+    let edits = hidden(&confirm, "edits");
+    assert_eq!(hidden(&confirm, "from_version"), "1");
+    // Saving wants a reason.
+    let res = post(&w, "/config/save", &token, &[("edits", &edits), ("from_version", "1"), ("reason", "")]).await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(version(&w).await, Some(1));
+    let res = post(&w, "/config/save", &token, &[("edits", &edits), ("from_version", "1"), ("reason", "faster pushes")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/config?saved=2");
+    assert_eq!(version(&w).await, Some(2));
+    let saved = w.store.runtime_config().await.unwrap().unwrap();
+    assert_eq!(saved.config.jobs[&JobName::PushToLingxing].size, 20);
+    assert_eq!(saved.reason, "faster pushes");
+    let page_after = page(&w, "/config?saved=2").await;
+    assert!(page_after.contains("Saved as version v2"), "{page_after}");
+
+    // A mapping entry added.
+    let res = post(&w, "/config/edit", &token, &[("kind", "mapping"), ("mapping", "shop"), ("key", "1000099999"), ("value", "110283406273996299")]).await;
+    assert_eq!(res.status(), 200);
+    let confirm = res.text().await.unwrap();
+    assert!(confirm.contains("runtime_config.mapping.shop.&#34;1000099999&#34;"), "{confirm}");
+    let edits = hidden(&confirm, "edits");
+    let res = post(&w, "/config/save", &token, &[("edits", &edits), ("from_version", "2"), ("reason", "new retailer")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(version(&w).await, Some(3));
+
+    // A save planned on v2 while v3 runs: refused.
+    let res = post(&w, "/config/save", &token, &[("edits", r#"[["jobs.push_to_lingxing.size","30"]]"#), ("from_version", "2"), ("reason", "late")]).await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(version(&w).await, Some(3));
+
+    // Rollback to v1: the diff first, then a new version equal to v1.
+    let rb = page(&w, "/config/rollback?version=1").await;
+    assert!(rb.contains("runtime_config.mapping.shop.&#34;1000099999&#34;"), "{rb}");
+    assert!(rb.contains("rollback to v1"), "{rb}");
+    assert_eq!(version(&w).await, Some(3));
+    let res = post(&w, "/config/rollback", &token, &[("version", "1"), ("from_version", "3"), ("reason", "undo")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(version(&w).await, Some(4));
+    let v1 = w.store.runtime_config_at(1).await.unwrap().unwrap();
+    let v4 = w.store.runtime_config().await.unwrap().unwrap();
+    assert_eq!(v4.config, v1.config);
+
+    // Audited: who, why, the versions and the changes.
+    let audit = w.store.audit_log(20).await.unwrap();
+    let set: Vec<_> = audit.iter().filter(|a| a.entry.action == "config.set").collect();
+    assert_eq!(set.len(), 2, "{audit:?}");
+    let first = set.iter().find(|a| a.entry.reason == "faster pushes").unwrap();
+    assert_eq!(first.entry.actor, "local");
+    assert_eq!(first.entry.target, "runtime_config v1 → v2");
+    assert!(first.entry.detail["changes"].to_string().contains("push_to_lingxing.size"));
+    let rb: Vec<_> = audit.iter().filter(|a| a.entry.action == "config.rollback").collect();
+    assert_eq!(rb.len(), 1);
+    assert_eq!(rb[0].entry.detail["to_version"], json!(4));
+}
