@@ -99,7 +99,11 @@ pub(crate) async fn run(
             error,
             report,
         } => {
-            let dry = if report.dry_run { " (dry run: nothing written)" } else { "" };
+            let dry = if report.dry_run {
+                " (dry run: nothing written)"
+            } else {
+                ""
+            };
             println!("run {run_id}: {outcome}{dry}");
             println!(
                 "  processed {}, advanced {}, skipped {} (waiting {}, needs attention {}, retrying {}, held {}), failed {}",

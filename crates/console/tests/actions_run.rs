@@ -76,7 +76,15 @@ pub async fn world() -> World {
         .map(|p| (p.dsco_sku.to_string(), p.lingxing_sku.to_string()))
         .collect();
     store
-        .replace_sku_entries(0, SkuSource::Pair, &pairs, "test", "test", clock.now(), None)
+        .replace_sku_entries(
+            0,
+            SkuSource::Pair,
+            &pairs,
+            "test",
+            "test",
+            clock.now(),
+            None,
+        )
         .await
         .unwrap();
     let mut far = FarSides::oauth(
@@ -130,7 +138,12 @@ pub async fn world() -> World {
 
 /// A session's CSRF token: the cookie set on the first page, which the forms carry.
 pub async fn csrf(w: &World, path: &str) -> (String, String) {
-    let res = w.http.get(format!("{}{path}", w.base)).send().await.unwrap();
+    let res = w
+        .http
+        .get(format!("{}{path}", w.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200, "{path}");
     let cookie = res
         .headers()
@@ -189,7 +202,12 @@ async fn run_a_job_dry_then_for_real() {
     w.clock.sim().unwrap().advance(Duration::from_secs(60));
     let (_tx, rx) = tokio::sync::watch::channel(false);
     w.engine
-        .run_job(JobName::PullDscoOrders, Trigger::Cli, RunOptions::default(), rx)
+        .run_job(
+            JobName::PullDscoOrders,
+            Trigger::Cli,
+            RunOptions::default(),
+            rx,
+        )
         .await
         .unwrap();
     assert_eq!(stage(&w, &po).await, Stage::Pulled);
@@ -201,10 +219,24 @@ async fn run_a_job_dry_then_for_real() {
         "{order}"
     );
     let (token, form) = csrf(&w, &format!("/run?job=push_to_lingxing&po={po}")).await;
-    assert!(form.contains(r#"<option value="push_to_lingxing" selected>"#), "{form}");
+    assert!(
+        form.contains(r#"<option value="push_to_lingxing" selected>"#),
+        "{form}"
+    );
 
     // Refused: no reason; a form without the session's token.
-    let res = post(&w, "/run", &token, &[("job", "push_to_lingxing"), ("po", &po), ("dry_run", "1"), ("reason", " ")]).await;
+    let res = post(
+        &w,
+        "/run",
+        &token,
+        &[
+            ("job", "push_to_lingxing"),
+            ("po", &po),
+            ("dry_run", "1"),
+            ("reason", " "),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("the reason is required"));
     let res = w
@@ -216,10 +248,27 @@ async fn run_a_job_dry_then_for_real() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    assert!(w.store.list_runs(Some(JobName::PushToLingxing), 10).await.unwrap().is_empty());
+    assert!(
+        w.store
+            .list_runs(Some(JobName::PushToLingxing), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Dry run.
-    let res = post(&w, "/run", &token, &[("job", "push_to_lingxing"), ("po", &po), ("dry_run", "1"), ("reason", "look first")]).await;
+    let res = post(
+        &w,
+        "/run",
+        &token,
+        &[
+            ("job", "push_to_lingxing"),
+            ("po", &po),
+            ("dry_run", "1"),
+            ("reason", "look first"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     let at = res.headers()["location"].to_str().unwrap().to_owned();
     assert!(at.starts_with("/runs/"), "{at}");
@@ -230,7 +279,10 @@ async fn run_a_job_dry_then_for_real() {
         result.contains(&format!("&#34;platform_order_no&#34;: &#34;{po}&#34;")),
         "the body, pretty-printed: {result}"
     );
-    assert!(result.contains("would write: request #1 (not sent)"), "{result}");
+    assert!(
+        result.contains("would write: request #1 (not sent)"),
+        "{result}"
+    );
     assert!(!result.contains("access_token") && !result.contains("app_secret"));
     assert_eq!(w.lx.calls("/pb/mp/order/v2/create"), 0, "nothing sent");
     assert!(w.lx.orders_for(&po).is_empty());
@@ -240,7 +292,17 @@ async fn run_a_job_dry_then_for_real() {
     assert!(order.contains("tl-dry_run"), "{order}");
 
     // For real.
-    let res = post(&w, "/run", &token, &[("job", "push_to_lingxing"), ("po", &po), ("reason", "customer waiting")]).await;
+    let res = post(
+        &w,
+        "/run",
+        &token,
+        &[
+            ("job", "push_to_lingxing"),
+            ("po", &po),
+            ("reason", "customer waiting"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     let result = page(&w, res.headers()["location"].to_str().unwrap()).await;
     assert!(result.contains("succeeded"), "{result}");
@@ -250,22 +312,44 @@ async fn run_a_job_dry_then_for_real() {
     assert_eq!(w.lx.orders_for(&po).len(), 1);
 
     // The same job for a PO now at stage 2: refused, naming its stage and the job that handles it.
-    let res = post(&w, "/run", &token, &[("job", "push_to_lingxing"), ("po", &po), ("reason", "again")]).await;
+    let res = post(
+        &w,
+        "/run",
+        &token,
+        &[
+            ("job", "push_to_lingxing"),
+            ("po", &po),
+            ("reason", "again"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 422);
     let t = res.text().await.unwrap();
-    assert!(t.contains(&format!("PO {po} is at stage 2")) && t.contains("ack_to_dsco handles it"), "{t}");
+    assert!(
+        t.contains(&format!("PO {po} is at stage 2")) && t.contains("ack_to_dsco handles it"),
+        "{t}"
+    );
     assert_eq!(w.lx.calls("/pb/mp/order/v2/create"), 1);
 
     // Audited: who, which job and PO, dry or not, why, and the outcome.
     let audit = w.store.audit_log(20).await.unwrap();
-    let runs: Vec<_> = audit.iter().filter(|a| a.entry.action == "job.run").collect();
+    let runs: Vec<_> = audit
+        .iter()
+        .filter(|a| a.entry.action == "job.run")
+        .collect();
     assert_eq!(runs.len(), 2, "{audit:?}");
-    let dry = runs.iter().find(|a| a.entry.reason == "look first").unwrap();
+    let dry = runs
+        .iter()
+        .find(|a| a.entry.reason == "look first")
+        .unwrap();
     assert_eq!(dry.entry.actor, "local");
     assert_eq!(dry.entry.target, format!("push_to_lingxing {po}"));
     assert_eq!(dry.entry.detail["dry_run"], json!(true));
     assert_eq!(dry.entry.detail["outcome"], json!("succeeded"));
-    let real = runs.iter().find(|a| a.entry.reason == "customer waiting").unwrap();
+    let real = runs
+        .iter()
+        .find(|a| a.entry.reason == "customer waiting")
+        .unwrap();
     assert_eq!(real.entry.detail["dry_run"], json!(false));
     assert_eq!(real.entry.detail["advanced"], json!(1));
 }
@@ -298,7 +382,10 @@ async fn version(w: &World) -> Option<i64> {
 async fn config_edit_refuses_bad_input_shows_the_diff_saves_and_rolls_back() {
     let w = world().await;
     let (token, form) = csrf(&w, "/config/edit").await;
-    assert!(form.contains(r#"name="job" value="push_to_lingxing""#), "{form}");
+    assert!(
+        form.contains(r#"name="job" value="push_to_lingxing""#),
+        "{form}"
+    );
     assert_eq!(version(&w).await, Some(1));
 
     // A bad cron: refused, naming the key; nothing written.
@@ -314,19 +401,33 @@ async fn config_edit_refuses_bad_input_shows_the_diff_saves_and_rolls_back() {
     let res = post(&w, "/config/edit", &token, &job("every now and then", "50")).await;
     assert_eq!(res.status(), 422);
     let t = res.text().await.unwrap();
-    assert!(t.contains("runtime_config.jobs.push_to_lingxing.cron"), "{t}");
+    assert!(
+        t.contains("runtime_config.jobs.push_to_lingxing.cron"),
+        "{t}"
+    );
     assert!(t.contains("nothing was written"), "{t}");
     let res = post(&w, "/config/edit", &token, &job("0 */5 * * * *", "many")).await;
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("runtime_config.jobs.push_to_lingxing.size"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("runtime_config.jobs.push_to_lingxing.size")
+    );
     assert_eq!(version(&w).await, Some(1), "the running config stays");
 
     // A good edit: the diff first, nothing saved yet.
     let res = post(&w, "/config/edit", &token, &job("0 */5 * * * *", "20")).await;
     assert_eq!(res.status(), 200);
     let confirm = res.text().await.unwrap();
-    assert!(confirm.contains("runtime_config.jobs.push_to_lingxing.cron"), "{confirm}");
-    assert!(confirm.contains("runtime_config.jobs.push_to_lingxing.size"), "{confirm}");
+    assert!(
+        confirm.contains("runtime_config.jobs.push_to_lingxing.cron"),
+        "{confirm}"
+    );
+    assert!(
+        confirm.contains("runtime_config.jobs.push_to_lingxing.size"),
+        "{confirm}"
+    );
     assert_eq!(
         confirm.matches("<li><time").count(),
         3,
@@ -337,10 +438,26 @@ async fn config_edit_refuses_bad_input_shows_the_diff_saves_and_rolls_back() {
     let edits = hidden(&confirm, "edits");
     assert_eq!(hidden(&confirm, "from_version"), "1");
     // Saving wants a reason.
-    let res = post(&w, "/config/save", &token, &[("edits", &edits), ("from_version", "1"), ("reason", "")]).await;
+    let res = post(
+        &w,
+        "/config/save",
+        &token,
+        &[("edits", &edits), ("from_version", "1"), ("reason", "")],
+    )
+    .await;
     assert_eq!(res.status(), 422);
     assert_eq!(version(&w).await, Some(1));
-    let res = post(&w, "/config/save", &token, &[("edits", &edits), ("from_version", "1"), ("reason", "faster pushes")]).await;
+    let res = post(
+        &w,
+        "/config/save",
+        &token,
+        &[
+            ("edits", &edits),
+            ("from_version", "1"),
+            ("reason", "faster pushes"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/config?saved=2");
     assert_eq!(version(&w).await, Some(2));
@@ -351,26 +468,69 @@ async fn config_edit_refuses_bad_input_shows_the_diff_saves_and_rolls_back() {
     assert!(page_after.contains("Saved as version v2"), "{page_after}");
 
     // A mapping entry added.
-    let res = post(&w, "/config/edit", &token, &[("kind", "mapping"), ("mapping", "shop"), ("key", "1000099999"), ("value", "110283406273996299")]).await;
+    let res = post(
+        &w,
+        "/config/edit",
+        &token,
+        &[
+            ("kind", "mapping"),
+            ("mapping", "shop"),
+            ("key", "1000099999"),
+            ("value", "110283406273996299"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let confirm = res.text().await.unwrap();
-    assert!(confirm.contains("runtime_config.mapping.shop.&#34;1000099999&#34;"), "{confirm}");
+    assert!(
+        confirm.contains("runtime_config.mapping.shop.&#34;1000099999&#34;"),
+        "{confirm}"
+    );
     let edits = hidden(&confirm, "edits");
-    let res = post(&w, "/config/save", &token, &[("edits", &edits), ("from_version", "2"), ("reason", "new retailer")]).await;
+    let res = post(
+        &w,
+        "/config/save",
+        &token,
+        &[
+            ("edits", &edits),
+            ("from_version", "2"),
+            ("reason", "new retailer"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     assert_eq!(version(&w).await, Some(3));
 
     // A save planned on v2 while v3 runs: refused.
-    let res = post(&w, "/config/save", &token, &[("edits", r#"[["jobs.push_to_lingxing.size","30"]]"#), ("from_version", "2"), ("reason", "late")]).await;
+    let res = post(
+        &w,
+        "/config/save",
+        &token,
+        &[
+            ("edits", r#"[["jobs.push_to_lingxing.size","30"]]"#),
+            ("from_version", "2"),
+            ("reason", "late"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 409);
     assert_eq!(version(&w).await, Some(3));
 
     // Rollback to v1: the diff first, then a new version equal to v1.
     let rb = page(&w, "/config/rollback?version=1").await;
-    assert!(rb.contains("runtime_config.mapping.shop.&#34;1000099999&#34;"), "{rb}");
+    assert!(
+        rb.contains("runtime_config.mapping.shop.&#34;1000099999&#34;"),
+        "{rb}"
+    );
     assert!(rb.contains("rollback to v1"), "{rb}");
     assert_eq!(version(&w).await, Some(3));
-    let res = post(&w, "/config/rollback", &token, &[("version", "1"), ("from_version", "3"), ("reason", "undo")]).await;
+    let res = post(
+        &w,
+        "/config/rollback",
+        &token,
+        &[("version", "1"), ("from_version", "3"), ("reason", "undo")],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     assert_eq!(version(&w).await, Some(4));
     let v1 = w.store.runtime_config_at(1).await.unwrap().unwrap();
@@ -379,13 +539,26 @@ async fn config_edit_refuses_bad_input_shows_the_diff_saves_and_rolls_back() {
 
     // Audited: who, why, the versions and the changes.
     let audit = w.store.audit_log(20).await.unwrap();
-    let set: Vec<_> = audit.iter().filter(|a| a.entry.action == "config.set").collect();
+    let set: Vec<_> = audit
+        .iter()
+        .filter(|a| a.entry.action == "config.set")
+        .collect();
     assert_eq!(set.len(), 2, "{audit:?}");
-    let first = set.iter().find(|a| a.entry.reason == "faster pushes").unwrap();
+    let first = set
+        .iter()
+        .find(|a| a.entry.reason == "faster pushes")
+        .unwrap();
     assert_eq!(first.entry.actor, "local");
     assert_eq!(first.entry.target, "runtime_config v1 → v2");
-    assert!(first.entry.detail["changes"].to_string().contains("push_to_lingxing.size"));
-    let rb: Vec<_> = audit.iter().filter(|a| a.entry.action == "config.rollback").collect();
+    assert!(
+        first.entry.detail["changes"]
+            .to_string()
+            .contains("push_to_lingxing.size")
+    );
+    let rb: Vec<_> = audit
+        .iter()
+        .filter(|a| a.entry.action == "config.rollback")
+        .collect();
     assert_eq!(rb.len(), 1);
     assert_eq!(rb[0].entry.detail["to_version"], json!(4));
 }

@@ -192,12 +192,9 @@ impl DscoClient {
         items: &[InventoryItem],
         skip_unknown: bool,
     ) -> Result<Vec<PlannedRequest>, DscoError> {
-        self.plan_batch(
-            INVENTORY_PATH,
-            &inventory_query(skip_unknown),
-            items,
-            |i| i.sku.clone(),
-        )
+        self.plan_batch(INVENTORY_PATH, &inventory_query(skip_unknown), items, |i| {
+            i.sku.clone()
+        })
     }
 
     async fn batch<T: Serialize>(
@@ -245,13 +242,9 @@ impl DscoClient {
 
     /// `POST /order/acknowledge` (async; outcome in the order log, keyed by `id`).
     pub async fn acknowledge(&self, acks: &[OrderAck]) -> Result<Vec<ChunkResult>, DscoError> {
-        self.batch(
-            ACK_PATH,
-            vec![],
-            Family::Acknowledge,
-            acks,
-            |a| a.id.clone(),
-        )
+        self.batch(ACK_PATH, vec![], Family::Acknowledge, acks, |a| {
+            a.id.clone()
+        })
         .await
     }
 
@@ -260,14 +253,8 @@ impl DscoClient {
         &self,
         orders: &[ShipmentsForOrder],
     ) -> Result<Vec<ChunkResult>, DscoError> {
-        self.batch(
-            SHIP_PATH,
-            vec![],
-            Family::Unpublished,
-            orders,
-            shipment_key,
-        )
-        .await
+        self.batch(SHIP_PATH, vec![], Family::Unpublished, orders, shipment_key)
+            .await
     }
 
     /// `POST /order/singleShipment` (sync: `Ok` means DSCO recorded it).
@@ -278,13 +265,9 @@ impl DscoClient {
 
     /// `POST /invoice/batch/small` (async; invoice log, keyed by `invoiceId`).
     pub async fn invoice_batch(&self, invoices: &[Invoice]) -> Result<Vec<ChunkResult>, DscoError> {
-        self.batch(
-            INVOICE_PATH,
-            vec![],
-            Family::Unpublished,
-            invoices,
-            |i| i.invoice_id.clone(),
-        )
+        self.batch(INVOICE_PATH, vec![], Family::Unpublished, invoices, |i| {
+            i.invoice_id.clone()
+        })
         .await
     }
 

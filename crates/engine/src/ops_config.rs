@@ -24,7 +24,9 @@ pub enum ConfigOpError {
     #[error("nothing to change: the edit leaves the running config as it is / 没有变化")]
     Unchanged,
     /// The running version moved since the plan was made (someone else saved one).
-    #[error("the running config changed (now {running}, the edit was planned on {planned}): review the edit again / 配置已被他人修改，请重新核对")]
+    #[error(
+        "the running config changed (now {running}, the edit was planned on {planned}): review the edit again / 配置已被他人修改，请重新核对"
+    )]
     Stale { planned: String, running: String },
     #[error("no runtime config version {0} / 没有该配置版本")]
     NoVersion(i64),

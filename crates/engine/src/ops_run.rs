@@ -10,10 +10,14 @@ use crate::{OrderDecision, Verdict};
 #[derive(Debug, thiserror::Error)]
 pub enum PoRefusal {
     /// The job handles no orders one by one (stock, pairs, exports).
-    #[error("{job} does not take a PO (only the order jobs do) / {job} 不能指定 PO（只有订单任务可以）")]
+    #[error(
+        "{job} does not take a PO (only the order jobs do) / {job} 不能指定 PO（只有订单任务可以）"
+    )]
     NotAnOrderJob { job: JobName },
     /// The store holds no such order.
-    #[error("PO {po} is not in the store (pull_dsco_orders --po {po} reads it from DSCO) / 库中没有订单 {po}（可用 pull_dsco_orders --po {po} 从 DSCO 拉取）")]
+    #[error(
+        "PO {po} is not in the store (pull_dsco_orders --po {po} reads it from DSCO) / 库中没有订单 {po}（可用 pull_dsco_orders --po {po} 从 DSCO 拉取）"
+    )]
     UnknownPo { po: PoNumber },
     /// The order is at a stage this job does not decide.
     #[error("PO {po} is at stage {} ({}), which {job} does not handle; {} / 订单 {po} 处于阶段 {} （{}），{job} 不处理该阶段；{}", stage.number(), stage.label_en(), handled_by_en(*stage), stage.number(), stage.label_zh(), handled_by_zh(*stage))]
@@ -42,11 +46,7 @@ fn handled_by_zh(stage: Stage) -> String {
 
 /// Checks that `job` may run for `po`: the job takes a PO, and (but for the pull, which reads
 /// the PO from DSCO) the order is in the store at the stage the job decides.
-pub async fn check_run_po(
-    store: &dyn Store,
-    job: JobName,
-    po: &PoNumber,
-) -> Result<(), PoRefusal> {
+pub async fn check_run_po(store: &dyn Store, job: JobName, po: &PoNumber) -> Result<(), PoRefusal> {
     if !job.takes_po() {
         return Err(PoRefusal::NotAnOrderJob { job });
     }

@@ -240,7 +240,13 @@ impl Engine {
 
     /// Keeps the report as the run's detail (next to a detail the job stored itself). A failure
     /// only costs the run page its report: it is logged, not fatal.
-    async fn store_report(&self, run_id: &str, job: JobName, report: &RunReport, fence: &store::Fence) {
+    async fn store_report(
+        &self,
+        run_id: &str,
+        job: JobName,
+        report: &RunReport,
+        fence: &store::Fence,
+    ) {
         let mut detail = match self.store.run_detail(run_id).await {
             Ok(Some(serde_json::Value::Object(m))) => m,
             _ => serde_json::Map::new(),

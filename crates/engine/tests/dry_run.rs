@@ -32,9 +32,7 @@ async fn run_po(w: &World, job: JobName, po: &str, dry_run: bool) -> RunReport {
         }
     }
     match run.await.unwrap().unwrap() {
-        RunResult::Ran {
-            report, run_id, ..
-        } => {
+        RunResult::Ran { report, run_id, .. } => {
             // Kept as the run's detail too, for the run page.
             let detail = w.store.run_detail(&run_id).await.unwrap().unwrap();
             assert_eq!(RunReport::from_detail(&detail).as_ref(), Some(&report));
@@ -61,7 +59,10 @@ fn the_request(r: &RunReport, po: &str, far: FarSide, path: &str) -> serde_json:
     assert!(req.body.to_string().contains(po), "{}", req.body);
     // No credential in what is shown.
     let text = req.body.to_string();
-    assert!(!text.contains("access_token") && !text.contains("sign"), "{text}");
+    assert!(
+        !text.contains("access_token") && !text.contains("sign"),
+        "{text}"
+    );
     req.body.clone()
 }
 

@@ -82,7 +82,9 @@ async fn edit_page(cx: &Cx, error: String, status: StatusCode) -> Response {
         .into_iter()
         .map(|job| {
             let j = config.jobs.get(&job);
-            let cron = j.map(|j| j.schedule.as_str().to_owned()).unwrap_or_default();
+            let cron = j
+                .map(|j| j.schedule.as_str().to_owned())
+                .unwrap_or_default();
             let fires = ops_config::next_fires(&cron, cx.now, 3)
                 .unwrap_or_default()
                 .into_iter()
@@ -176,7 +178,14 @@ fn edits_of(f: &EditForm) -> Vec<(String, String)> {
     out
 }
 
-fn confirm_page(cx: &Cx, plan: &ConfigPlan, action: &'static str, edits: String, version: String, reason_error: String) -> Response {
+fn confirm_page(
+    cx: &Cx,
+    plan: &ConfigPlan,
+    action: &'static str,
+    edits: String,
+    version: String,
+    reason_error: String,
+) -> Response {
     // The next fires of every cron the edit sets, so the operator sees when the job will run.
     let fires = plan
         .diff
@@ -191,7 +200,10 @@ fn confirm_page(cx: &Cx, plan: &ConfigPlan, action: &'static str, edits: String,
                 _ => return None,
             };
             let (fires, error) = match ops_config::next_fires(&cron, cx.now, 3) {
-                Ok(f) => (f.into_iter().map(|t| time(t, cx.tz)).collect(), String::new()),
+                Ok(f) => (
+                    f.into_iter().map(|t| time(t, cx.tz)).collect(),
+                    String::new(),
+                ),
                 Err(e) => (Vec::new(), e),
             };
             Some(FirePreview {
@@ -242,7 +254,14 @@ pub(super) async fn preview(act: Act<EditForm>) -> Response {
     match ops_config::plan_edits(cx.store.as_ref(), &edits).await {
         Ok(plan) => {
             let json = serde_json::to_string(&edits).unwrap_or_default();
-            confirm_page(&cx, &plan, "/config/save", json, String::new(), String::new())
+            confirm_page(
+                &cx,
+                &plan,
+                "/config/save",
+                json,
+                String::new(),
+                String::new(),
+            )
         }
         Err(e) => refused(&cx, e).await,
     }
@@ -303,14 +322,27 @@ pub(super) async fn save_edit(State(p): State<Pages>, act: Act<SaveForm>) -> Res
     let Act { cx, op, form } = act;
     let edits: Vec<(String, String)> = match serde_json::from_str(&form.edits) {
         Ok(e) => e,
-        Err(e) => return refused(&cx, ConfigOpError::Invalid(domain::config::ConfigErrors::one("edits", e.to_string()))).await,
+        Err(e) => {
+            return refused(
+                &cx,
+                ConfigOpError::Invalid(domain::config::ConfigErrors::one("edits", e.to_string())),
+            )
+            .await;
+        }
     };
     let plan = match ops_config::plan_edits(cx.store.as_ref(), &edits).await {
         Ok(p) => p,
         Err(e) => return refused(&cx, e).await,
     };
     let reshow = |plan: &ConfigPlan, err: String| {
-        confirm_page(&cx, plan, "/config/save", form.edits.clone(), String::new(), err)
+        confirm_page(
+            &cx,
+            plan,
+            "/config/save",
+            form.edits.clone(),
+            String::new(),
+            err,
+        )
     };
     save(&p, &cx, &op, plan, &form, "/config/save", reshow).await
 }
@@ -324,7 +356,14 @@ pub(super) struct RollbackQuery {
 /// `GET /config/rollback?version=N`: what going back to vN changes, to confirm.
 pub(super) async fn rollback_preview(cx: Cx, Query(q): Query<RollbackQuery>) -> Response {
     match ops_config::plan_rollback(cx.store.as_ref(), q.version).await {
-        Ok(plan) => confirm_page(&cx, &plan, "/config/rollback", String::new(), q.version.to_string(), String::new()),
+        Ok(plan) => confirm_page(
+            &cx,
+            &plan,
+            "/config/rollback",
+            String::new(),
+            q.version.to_string(),
+            String::new(),
+        ),
         Err(e) => refused(&cx, e).await,
     }
 }
@@ -333,14 +372,28 @@ pub(super) async fn rollback_preview(cx: Cx, Query(q): Query<RollbackQuery>) -> 
 pub(super) async fn rollback_save(State(p): State<Pages>, act: Act<SaveForm>) -> Response {
     let Act { cx, op, form } = act;
     let Ok(version) = form.version.trim().parse::<i64>() else {
-        return refused(&cx, ConfigOpError::Invalid(domain::config::ConfigErrors::one("version", "not a version number"))).await;
+        return refused(
+            &cx,
+            ConfigOpError::Invalid(domain::config::ConfigErrors::one(
+                "version",
+                "not a version number",
+            )),
+        )
+        .await;
     };
     let plan = match ops_config::plan_rollback(cx.store.as_ref(), version).await {
         Ok(p) => p,
         Err(e) => return refused(&cx, e).await,
     };
     let reshow = |plan: &ConfigPlan, err: String| {
-        confirm_page(&cx, plan, "/config/rollback", String::new(), version.to_string(), err)
+        confirm_page(
+            &cx,
+            plan,
+            "/config/rollback",
+            String::new(),
+            version.to_string(),
+            err,
+        )
     };
     save(&p, &cx, &op, plan, &form, "/config/rollback", reshow).await
 }

@@ -102,7 +102,10 @@ fn router(pages: Pages) -> Router {
         .route("/mappings", get(mappings::mappings))
         .route("/audit", get(audit::audit))
         .route("/config", get(config::config_page))
-        .route("/config/edit", get(config_edit::form).post(config_edit::preview))
+        .route(
+            "/config/edit",
+            get(config_edit::form).post(config_edit::preview),
+        )
         .route("/config/save", post(config_edit::save_edit))
         .route(
             "/config/rollback",

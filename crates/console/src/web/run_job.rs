@@ -76,11 +76,7 @@ fn page(
 }
 
 /// `GET /run[?job=…&po=…]`: the form, the dry run ticked (look first, then run for real).
-pub(super) async fn form(
-    cx: Cx,
-    State(p): State<Pages>,
-    Query(q): Query<RunJobQuery>,
-) -> Response {
+pub(super) async fn form(cx: Cx, State(p): State<Pages>, Query(q): Query<RunJobQuery>) -> Response {
     let job = q.job.parse::<JobName>().ok();
     render(page(&cx, &p, job, q.po, true, String::new(), String::new()))
 }
@@ -150,11 +146,9 @@ pub(super) async fn submit(State(p): State<Pages>, act: Act<RunJobForm>) -> Resp
                 blocking_run_id.as_deref().unwrap_or("?")
             ),
         ),
-        Err(ManualRunError::Store(e)) => again(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(job),
-            e.to_string(),
-        ),
+        Err(ManualRunError::Store(e)) => {
+            again(StatusCode::SERVICE_UNAVAILABLE, Some(job), e.to_string())
+        }
         Err(e) => again(StatusCode::UNPROCESSABLE_ENTITY, Some(job), e.to_string()),
     }
 }

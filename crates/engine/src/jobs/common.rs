@@ -682,7 +682,11 @@ pub(crate) async fn note(
     detail: impl Into<String>,
 ) -> Result<(), JobError> {
     let mut e = event(ctx, po, ctx.clock.now());
-    e.outcome = if dry(ctx) { EventOutcome::DryRun } else { outcome };
+    e.outcome = if dry(ctx) {
+        EventOutcome::DryRun
+    } else {
+        outcome
+    };
     e.detail = scrub(&detail.into());
     ctx.store.record_event(&e, None, Some(&ctx.fence)).await?;
     Ok(())

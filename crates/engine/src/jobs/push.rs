@@ -21,8 +21,8 @@ use store::{
 
 use super::Clients;
 use super::common::{
-    Outcomes, advance_many, candidates, dry, dsco_view, keeps_requests, lingxing_reason,
-    note_many, record_intents, report_request, settle_intents, skip_many, write_hold,
+    Outcomes, advance_many, candidates, dry, dsco_view, keeps_requests, lingxing_reason, note_many,
+    record_intents, report_request, settle_intents, skip_many, write_hold,
 };
 use super::lx_feed::merge_orders;
 use crate::{Job, JobError, RunCtx};

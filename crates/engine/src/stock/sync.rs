@@ -143,8 +143,7 @@ impl Job for SyncStock {
         // Send.
         let mut outcome: BTreeMap<String, (Option<String>, StockOutcome, String)> = BTreeMap::new();
         let inventory_items = || -> Vec<InventoryItem> {
-            plan
-                .send
+            plan.send
                 .iter()
                 .map(|s| {
                     InventoryItem::new(
@@ -174,7 +173,9 @@ impl Job for SyncStock {
                             );
                         }
                     }),
-                    Err(e) => tracing::warn!(error = %e, "the inventory requests could not be built"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the inventory requests could not be built")
+                    }
                 }
             }
         }
