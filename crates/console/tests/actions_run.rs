@@ -562,3 +562,42 @@ async fn config_edit_refuses_bad_input_shows_the_diff_saves_and_rolls_back() {
     assert_eq!(rb.len(), 1);
     assert_eq!(rb[0].entry.detail["to_version"], json!(4));
 }
+
+/// A run asked for while the job runs elsewhere is refused, and the page says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_a_job_while_it_runs_is_refused_and_said_so() {
+    let w = world().await;
+    let lease = w
+        .store
+        .try_acquire_lease(
+            JobName::PushToLingxing,
+            "another-replica",
+            "run-elsewhere",
+            w.clock.now(),
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap()
+        .expect("the lease is free");
+    let (token, _) = csrf(&w, "/run").await;
+    let res = post(
+        &w,
+        "/run",
+        &token,
+        &[("job", "push_to_lingxing"), ("reason", "now please")],
+    )
+    .await;
+    assert_eq!(res.status(), 409);
+    let t = res.text().await.unwrap();
+    assert!(
+        t.contains("The job is running") && t.contains("run-elsewhere"),
+        "{t}"
+    );
+    let audit = w.store.audit_log(5).await.unwrap();
+    assert!(
+        audit.iter().any(|a| a.entry.action == "job.run"
+            && a.entry.detail["blocking_run_id"] == json!("run-elsewhere")),
+        "{audit:?}"
+    );
+    w.store.release_lease(&lease).await.unwrap();
+}
