@@ -1,6 +1,6 @@
 //! What one run decided, per order, and the far-side writes it sent or, in a dry run, would
-//! have sent: returned with [`crate::RunResult`] and stored as the run's detail, for
-//! `job run --po` and the console's run pages.
+//! have sent: returned with [`crate::RunResult`] and, for a run an operator asked for or a dry
+//! run, stored as the run's detail, for `job run --po` and the console's run pages.
 //!
 //! The requests are built by the clients' own builders (`dsco::DscoClient::plan_*`,
 //! `lingxing::LingxingClient::plan_*`), so the body shown is the body sent. They never carry a

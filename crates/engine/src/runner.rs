@@ -203,7 +203,11 @@ impl Engine {
 
         let counts = ctx.counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let report = std::mem::take(&mut *ctx.report.lock().unwrap_or_else(|p| p.into_inner()));
-        if !report.decisions.is_empty() || !report.requests.is_empty() {
+        // Kept for the runs an operator asked for (and dry runs): a scheduled run's decisions
+        // are on the orders' timelines already, and keeping them per run would grow the store
+        // with every fire.
+        let asked = trigger != Trigger::Cron || report.dry_run;
+        if asked && (!report.decisions.is_empty() || !report.requests.is_empty()) {
             self.store_report(&lease.run_id, job, &report, &lease.fence())
                 .await;
         }
