@@ -406,6 +406,10 @@ async fn config_edit_refuses_bad_input_shows_the_diff_saves_and_rolls_back() {
         "{t}"
     );
     assert!(t.contains("nothing was written"), "{t}");
+    assert!(
+        t.contains(r#"value="every now and then""#),
+        "the entry is kept: {t}"
+    );
     let res = post(&w, "/config/edit", &token, &job("0 */5 * * * *", "many")).await;
     assert_eq!(res.status(), 422);
     assert!(

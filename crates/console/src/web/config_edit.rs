@@ -29,6 +29,9 @@ struct JobEdit {
     size: String,
     settings: String,
     fires: Vec<TimeCell>,
+    /// The other setting's key and value, as a refused form sent them.
+    key: String,
+    value: String,
 }
 
 #[derive(Template)]
@@ -38,6 +41,12 @@ struct EditPage {
     version: String,
     jobs: Vec<JobEdit>,
     error: String,
+    /// The mapping and key-path forms, as a refused form sent them.
+    m_kind: String,
+    m_key: String,
+    m_value: String,
+    s_key: String,
+    s_value: String,
 }
 
 struct FirePreview {
@@ -67,8 +76,14 @@ fn with_status(mut res: Response, status: StatusCode) -> Response {
     res
 }
 
-/// The edit page, with `error` (a refused edit) above the forms.
-async fn edit_page(cx: &Cx, error: String, status: StatusCode) -> Response {
+/// The edit page, with `error` (a refused edit) above the forms, and the refused form's entries
+/// kept in its fields.
+async fn edit_page(
+    cx: &Cx,
+    error: String,
+    status: StatusCode,
+    sent: Option<&EditForm>,
+) -> Response {
     let l = cx.layout("config", "cfgedit.title");
     let stored = match cx.store.runtime_config().await {
         Ok(s) => s,
@@ -101,7 +116,7 @@ async fn edit_page(cx: &Cx, error: String, status: StatusCode) -> Response {
                 })
                 .unwrap_or_default();
             let (en, zh_text) = job.describe();
-            JobEdit {
+            let mut e = JobEdit {
                 name: job.as_str(),
                 describe: if zh { zh_text } else { en },
                 configured: j.is_some(),
@@ -110,15 +125,35 @@ async fn edit_page(cx: &Cx, error: String, status: StatusCode) -> Response {
                 size: j.map(|j| j.size.to_string()).unwrap_or_default(),
                 settings,
                 fires,
+                key: String::new(),
+                value: String::new(),
+            };
+            if let Some(f) = sent.filter(|f| f.kind == "job" && f.job == job.as_str()) {
+                e.enabled = f.enable.is_some();
+                e.cron = f.cron.clone();
+                e.size = f.size.clone();
+                e.key = f.key.clone();
+                e.value = f.value.clone();
             }
+            e
         })
         .collect();
+    let of = |kind: &str, pick: fn(&EditForm) -> &String| {
+        sent.filter(|f| f.kind == kind)
+            .map(|f| pick(f).clone())
+            .unwrap_or_default()
+    };
     with_status(
         render(EditPage {
             l,
             version,
             jobs,
             error,
+            m_kind: of("mapping", |f| &f.mapping),
+            m_key: of("mapping", |f| &f.key),
+            m_value: of("mapping", |f| &f.value),
+            s_key: of("setting", |f| &f.key),
+            s_value: of("setting", |f| &f.value),
         }),
         status,
     )
@@ -126,7 +161,7 @@ async fn edit_page(cx: &Cx, error: String, status: StatusCode) -> Response {
 
 /// `GET /config/edit`.
 pub(super) async fn form(cx: Cx) -> Response {
-    edit_page(&cx, String::new(), StatusCode::OK).await
+    edit_page(&cx, String::new(), StatusCode::OK, None).await
 }
 
 /// One of the edit page's forms: `kind` says which (`job`, `mapping`, `setting`).
@@ -237,13 +272,17 @@ fn confirm_page(
 
 /// A refused plan or save: the edit page with the message (nothing was written).
 async fn refused(cx: &Cx, e: ConfigOpError) -> Response {
+    refused_form(cx, e, None).await
+}
+
+async fn refused_form(cx: &Cx, e: ConfigOpError, sent: Option<&EditForm>) -> Response {
     let status = match e {
         ConfigOpError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         ConfigOpError::Stale { .. } => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let text = format!("{} {e}", cx.t.t("cfgedit.refused"));
-    edit_page(cx, text, status).await
+    edit_page(cx, text, status, sent).await
 }
 
 /// `POST /config/edit`: plans the edit; a bad one is refused with the key named, a good one is
@@ -263,7 +302,7 @@ pub(super) async fn preview(act: Act<EditForm>) -> Response {
                 String::new(),
             )
         }
-        Err(e) => refused(&cx, e).await,
+        Err(e) => refused_form(&cx, e, Some(&form)).await,
     }
 }
 
