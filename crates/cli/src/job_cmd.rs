@@ -119,7 +119,7 @@ pub(crate) async fn run(
             if let Some(e) = error {
                 println!("  {e}");
             }
-            print_report(&report, only_po.as_ref(), lang);
+            print_report(&report, job, only_po.as_ref(), lang);
             Ok(if outcome == RunOutcome::Succeeded {
                 ExitCode::SUCCESS
             } else {
@@ -130,7 +130,7 @@ pub(crate) async fn run(
 }
 
 /// The decisions (for one PO, or all) and the requests they carry, bodies pretty-printed.
-fn print_report(report: &RunReport, po: Option<&PoNumber>, lang: domain::Lang) {
+fn print_report(report: &RunReport, job: JobName, po: Option<&PoNumber>, lang: domain::Lang) {
     let decisions: Vec<_> = report
         .decisions
         .iter()
@@ -139,7 +139,11 @@ fn print_report(report: &RunReport, po: Option<&PoNumber>, lang: domain::Lang) {
     if let Some(p) = po
         && decisions.is_empty()
     {
-        println!("{p}: no decision (nothing to do for it in this run)");
+        if job == JobName::PullDscoOrders {
+            println!("{p}: read from DSCO (stored when new or changed)");
+        } else {
+            println!("{p}: no decision (nothing to do for it in this run)");
+        }
     }
     let mut shown = std::collections::BTreeSet::new();
     for d in decisions {
