@@ -236,6 +236,7 @@ async fn run_once(
         clock: clock.clone(),
         counts: Mutex::new(RunCounts::default()),
         refused: Mutex::new(None),
+        report: Default::default(),
     };
     let sim = clock.sim().expect("simulated");
     let out = {

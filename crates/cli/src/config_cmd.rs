@@ -610,32 +610,29 @@ async fn set(settings: &Settings, key: &str, value: &str, w: Write) -> Result<Ex
 async fn rollback(settings: &Settings, version: i64, w: Write) -> Result<ExitCode> {
     let store = open_store(settings).await?;
     let running = Running::read(&*store).await?;
-    let Some(target) = store.runtime_config_at(version).await? else {
-        eprintln!(
-            "no runtime config version {version} (the latest is {}); see `config history`",
-            version_name(running.version)
-        );
-        return Ok(ExitCode::from(2));
+    // The plan (the target version, the diff) is the console's too.
+    let planned = match engine::ops_config::plan_rollback(&*store, version).await {
+        Ok(p) => p,
+        Err(engine::ops_config::ConfigOpError::NoVersion(_)) => {
+            eprintln!(
+                "no runtime config version {version} (the latest is {}); see `config history`",
+                version_name(running.version)
+            );
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
     };
-    let before = running.imported();
-    let diff = ConfigDiff::between(
-        &before,
-        &ImportedConfig {
-            config: target.config.clone(),
-            sku: before.sku.clone(),
-        },
-    );
     print_diff(
         &format!(
             "rollback to v{version} (running: {}):",
             version_name(running.version)
         ),
-        &diff,
+        &planned.diff,
     );
     let plan = Plan {
-        config: (target.config != running.config).then_some(target.config),
+        config: (planned.config != running.config).then_some(planned.config),
         sku: None,
-        diff,
+        diff: planned.diff,
     };
     let w = Write {
         reason: format!("rollback to v{version}: {}", w.reason),

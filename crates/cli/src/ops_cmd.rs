@@ -98,6 +98,7 @@ pub(crate) async fn retry(
                             outcome,
                             counts,
                             error,
+                            ..
                         }) => {
                             println!(
                                 "{po}: retried; {job} run {run_id}: {outcome} (advanced {}, skipped {}, failed {})",

@@ -1977,3 +1977,68 @@ fn logs_never_show_a_password_or_its_hash() {
         assert!(!err.contains(secret), "{secret} in the logs:\n{err}");
     }
 }
+
+/// Issue 17 item 7: `job run JOB --po PO` refuses (exit 2) a PO the store does not hold, or one
+/// at a stage the job does not decide (naming its stage and the job that does), instead of
+/// running and reporting "processed 0".
+#[test]
+fn job_run_for_a_po_refuses_an_unknown_po_or_the_wrong_stage() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first import", &[]).status.success());
+    let url = format!("sqlite://{}/store.db", env.dir.path().display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let (s, lease) = pull_lease(&url).await;
+        let now = chrono::Utc::now();
+        let pulled = store::PulledOrder {
+            po: domain::PoNumber::parse("PO-RUN-1").unwrap(),
+            dsco_order_id: None,
+            retailer_id: Some("1000012345".into()),
+            dsco_status: Some("created".into()),
+            dsco_lifecycle: None,
+            dsco_created_at: Some(now),
+            dsco_updated_at: Some(now),
+            warehouse_code: Some("US-CA-01".into()),
+            service_level: None,
+            skus: "SKU-1(1)".into(),
+            payload: json!({"poNumber": "PO-RUN-1"}).into(),
+        };
+        s.upsert_pulled_many(
+            &[(pulled, domain::Stage::Pulled)],
+            Some("run-1"),
+            now,
+            &lease.fence(),
+        )
+        .await
+        .unwrap();
+        s.release_lease(&lease).await.unwrap();
+    });
+    let out = bin(&env, &["job", "run", "push_to_lingxing", "--po", "PO-404"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("PO PO-404 is not in the store"), "{t}");
+    assert!(!t.contains("processed"), "no run: {t}");
+
+    let out = bin(
+        &env,
+        &["job", "run", "ack_to_dsco", "--po", "PO-RUN-1", "--dry-run"],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("PO PO-RUN-1 is at stage 1 (pulled), which ack_to_dsco does not handle; push_to_lingxing handles it"),
+        "{t}"
+    );
+    assert!(t.contains("订单 PO-RUN-1 处于阶段 1"), "{t}");
+
+    let out = bin(&env, &["job", "run", "sync_stock", "--po", "PO-RUN-1"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("sync_stock does not take a PO"), "{t}");
+    // Nothing ran.
+    let runs = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let s = store::connect(&url).await.unwrap();
+        s.list_runs(None, 10).await.unwrap()
+    });
+    assert!(runs.is_empty(), "{runs:?}");
+}

@@ -283,3 +283,123 @@ fn bench_zero_latency_takes_every_order_to_stage_5() {
         "carriage returns in piped output:\n{stderr}"
     );
 }
+
+/// A raw HTTP POST of JSON on loopback; the answer's body.
+fn post_json(port: u16, path: &str, body: &str) -> String {
+    http(port, "POST", path, body)
+}
+
+fn http(port: u16, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or(out)
+}
+
+/// Issue 17 item 7: `job run JOB --po PO --dry-run` against the simulators prints the order's
+/// decision and the exact request body; nothing reaches LingXing.
+#[test]
+fn job_run_for_a_po_dry_run_prints_the_request_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dsco_port, lx_port) = (free_port(), free_port());
+    let mut procs = Procs(Vec::new());
+    procs.0.push(
+        bin()
+            .args(["sim", "dsco", "--orders", "0", "--listen"])
+            .arg(format!("127.0.0.1:{dsco_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    procs.0.push(
+        bin()
+            .args(["sim", "lingxing", "--listen"])
+            .arg(format!("127.0.0.1:{lx_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    wait_listening(dsco_port, start + Duration::from_secs(30));
+    wait_listening(lx_port, start + Duration::from_secs(30));
+    let store_url = format!("sqlite://{}/store.db", dir.path().display());
+    let cli = |args: &[&str]| {
+        let out = bin()
+            .arg("--config")
+            .arg(example())
+            .args(args)
+            .env(
+                "DSCO_LINGXING__DSCO__BASE_URL",
+                format!("http://127.0.0.1:{dsco_port}/api/v3"),
+            )
+            .env(
+                "DSCO_LINGXING__LINGXING__BASE_URL",
+                format!("http://127.0.0.1:{lx_port}"),
+            )
+            .env("DSCO_LINGXING__STORE__URL", &store_url)
+            .env(
+                "DSCO_LINGXING__EXPORTS__DIR",
+                dir.path().join("exports").display().to_string(),
+            )
+            .env("DSCO_LINGXING__LOGGING__LEVEL", "warn")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let (code, t) = cli(&[
+        "config",
+        "import",
+        example().to_str().unwrap(),
+        "--reason",
+        "test",
+    ]);
+    assert_eq!(code, Some(0), "{t}");
+    let answer = post_json(
+        dsco_port,
+        "/__admin/orders/generate",
+        r#"{"count": 1, "seed": 9}"#,
+    );
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let po = v["poNumbers"][0].as_str().unwrap().to_owned();
+
+    let (code, t) = cli(&["job", "run", "pull_dsco_orders", "--po", &po]);
+    assert_eq!(code, Some(0), "{t}");
+    let (code, t) = cli(&["job", "run", "push_to_lingxing", "--po", &po, "--dry-run"]);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("(dry run: nothing written)"), "{t}");
+    assert!(
+        t.contains(&format!("{po}: would write: request #1 (not sent)")),
+        "{t}"
+    );
+    assert!(
+        t.contains("request #1: LingXing POST /pb/mp/order/v2/create (not sent; 1 order(s))"),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("\"platform_order_no\": \"{po}\"")),
+        "the body, pretty-printed: {t}"
+    );
+    assert!(!t.contains("access_token") && !t.contains("sign="), "{t}");
+    // Nothing was created in LingXing, and the order did not move.
+    let created = http(lx_port, "GET", &format!("/__admin/orders?po={po}"), "");
+    assert_eq!(created.trim(), "[]", "{created}");
+    let (code, t) = cli(&["job", "run", "ack_to_dsco", "--po", &po]);
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("is at stage 1 (pulled)"), "{t}");
+}

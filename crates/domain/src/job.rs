@@ -48,6 +48,31 @@ impl JobName {
         }
     }
 
+    /// The stage whose orders this job decides (`None`: the pull, which takes any PO, and the
+    /// jobs that handle no order).
+    pub fn order_stage(self) -> Option<crate::Stage> {
+        use crate::Stage;
+        match self {
+            JobName::PushToLingxing => Some(Stage::Pulled),
+            JobName::AckToDsco => Some(Stage::Pushed),
+            JobName::ShipToDsco => Some(Stage::Acknowledged),
+            JobName::InvoiceToDsco => Some(Stage::Shipped),
+            _ => None,
+        }
+    }
+
+    /// Whether a run of this job can be limited to one PO.
+    pub fn takes_po(self) -> bool {
+        self == JobName::PullDscoOrders || self.order_stage().is_some()
+    }
+
+    /// The job that decides orders at `stage`, if any (done and cancelled are final).
+    pub fn for_stage(stage: crate::Stage) -> Option<JobName> {
+        JobName::ALL
+            .into_iter()
+            .find(|j| j.order_stage() == Some(stage))
+    }
+
     /// A one-line description for `job list` and the console.
     pub fn describe(self) -> (&'static str, &'static str) {
         match self {

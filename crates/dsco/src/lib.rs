@@ -36,4 +36,4 @@ pub use model::{
     ShipmentLine, ShipmentsForOrder, Shipping, WarehouseQuantity,
 };
 pub use orders::{MIN_UNTIL_LAG, OrderKey, OrderQuery, OrderScroll, StatusFilter, WindowKind};
-pub use writes::{Accepted, ChunkResult};
+pub use writes::{Accepted, ChunkResult, PlannedRequest};

@@ -94,7 +94,109 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, DscoError> {
     serde_json::to_vec(v).map_err(|e| DscoError::InvalidRequest(e.to_string()))
 }
 
+/// One request as a batch write would send it, built by the same code that sends it (a dry run
+/// shows these). The bearer token travels in a header and is never part of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRequest {
+    pub method: &'static str,
+    /// The path under the base URL, with its query string.
+    pub path: String,
+    /// The JSON body exactly as it would be sent.
+    pub body: Value,
+    /// Correlation keys of the items it carries (`id`, `poNumber`, `invoiceId` or `sku`).
+    pub keys: Vec<String>,
+    /// Why it would not be sent at all (an item over the body limit), if so.
+    pub refused: Option<String>,
+}
+
+const ACK_PATH: &str = "/order/acknowledge";
+const SHIP_PATH: &str = "/order/shipment/batch/small";
+const INVOICE_PATH: &str = "/invoice/batch/small";
+const INVENTORY_PATH: &str = "/inventory/batch/small";
+
+fn inventory_query(skip_unknown: bool) -> Vec<(&'static str, String)> {
+    if skip_unknown {
+        vec![("skipItemsThatDontExist", "true".to_string())]
+    } else {
+        vec![]
+    }
+}
+
 impl DscoClient {
+    /// The requests [`Self::batch`] would send for `items`, split the same way.
+    fn plan_batch<T: Serialize>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        items: &[T],
+        key: impl Fn(&T) -> String,
+    ) -> Result<Vec<PlannedRequest>, DscoError> {
+        let bodies = items.iter().map(to_json).collect::<Result<Vec<_>, _>>()?;
+        let limit = self.inner.config.max_batch_body_bytes;
+        let full_path = if query.is_empty() {
+            path.to_owned()
+        } else {
+            let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{path}?{}", q.join("&"))
+        };
+        let mut out = Vec::new();
+        for chunk in split_batches(bodies.clone(), limit) {
+            out.push(match chunk {
+                Err(i) => PlannedRequest {
+                    method: "POST",
+                    path: full_path.clone(),
+                    body: serde_json::from_slice(&bodies[i]).unwrap_or(Value::Null),
+                    keys: vec![key(&items[i])],
+                    refused: Some(format!(
+                        "one item is {} bytes, over the {limit}-byte body limit",
+                        bodies[i].len()
+                    )),
+                },
+                Ok(idx) => PlannedRequest {
+                    method: "POST",
+                    path: full_path.clone(),
+                    body: serde_json::from_slice(&join_array(&bodies, &idx))
+                        .map_err(|e| DscoError::InvalidRequest(e.to_string()))?,
+                    keys: idx.iter().map(|i| key(&items[*i])).collect(),
+                    refused: None,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// What [`Self::acknowledge`] would send, without sending it.
+    pub fn plan_acknowledge(&self, acks: &[OrderAck]) -> Result<Vec<PlannedRequest>, DscoError> {
+        self.plan_batch(ACK_PATH, &[], acks, |a| a.id.clone())
+    }
+
+    /// What [`Self::ship_batch`] would send, without sending it.
+    pub fn plan_ship_batch(
+        &self,
+        orders: &[ShipmentsForOrder],
+    ) -> Result<Vec<PlannedRequest>, DscoError> {
+        self.plan_batch(SHIP_PATH, &[], orders, shipment_key)
+    }
+
+    /// What [`Self::invoice_batch`] would send, without sending it.
+    pub fn plan_invoice_batch(
+        &self,
+        invoices: &[Invoice],
+    ) -> Result<Vec<PlannedRequest>, DscoError> {
+        self.plan_batch(INVOICE_PATH, &[], invoices, |i| i.invoice_id.clone())
+    }
+
+    /// What [`Self::inventory_batch`] would send, without sending it.
+    pub fn plan_inventory_batch(
+        &self,
+        items: &[InventoryItem],
+        skip_unknown: bool,
+    ) -> Result<Vec<PlannedRequest>, DscoError> {
+        self.plan_batch(INVENTORY_PATH, &inventory_query(skip_unknown), items, |i| {
+            i.sku.clone()
+        })
+    }
+
     async fn batch<T: Serialize>(
         &self,
         path: &str,
@@ -140,13 +242,9 @@ impl DscoClient {
 
     /// `POST /order/acknowledge` (async; outcome in the order log, keyed by `id`).
     pub async fn acknowledge(&self, acks: &[OrderAck]) -> Result<Vec<ChunkResult>, DscoError> {
-        self.batch(
-            "/order/acknowledge",
-            vec![],
-            Family::Acknowledge,
-            acks,
-            |a| a.id.clone(),
-        )
+        self.batch(ACK_PATH, vec![], Family::Acknowledge, acks, |a| {
+            a.id.clone()
+        })
         .await
     }
 
@@ -155,14 +253,8 @@ impl DscoClient {
         &self,
         orders: &[ShipmentsForOrder],
     ) -> Result<Vec<ChunkResult>, DscoError> {
-        self.batch(
-            "/order/shipment/batch/small",
-            vec![],
-            Family::Unpublished,
-            orders,
-            shipment_key,
-        )
-        .await
+        self.batch(SHIP_PATH, vec![], Family::Unpublished, orders, shipment_key)
+            .await
     }
 
     /// `POST /order/singleShipment` (sync: `Ok` means DSCO recorded it).
@@ -173,13 +265,9 @@ impl DscoClient {
 
     /// `POST /invoice/batch/small` (async; invoice log, keyed by `invoiceId`).
     pub async fn invoice_batch(&self, invoices: &[Invoice]) -> Result<Vec<ChunkResult>, DscoError> {
-        self.batch(
-            "/invoice/batch/small",
-            vec![],
-            Family::Unpublished,
-            invoices,
-            |i| i.invoice_id.clone(),
-        )
+        self.batch(INVOICE_PATH, vec![], Family::Unpublished, invoices, |i| {
+            i.invoice_id.clone()
+        })
         .await
     }
 
@@ -219,14 +307,9 @@ impl DscoClient {
         items: &[InventoryItem],
         skip_unknown: bool,
     ) -> Result<Vec<ChunkResult>, DscoError> {
-        let query = if skip_unknown {
-            vec![("skipItemsThatDontExist", "true".to_string())]
-        } else {
-            vec![]
-        };
         self.batch(
-            "/inventory/batch/small",
-            query,
+            INVENTORY_PATH,
+            inventory_query(skip_unknown),
             Family::Unpublished,
             items,
             |i| i.sku.clone(),

@@ -20,7 +20,10 @@
 pub mod jobs;
 pub mod metrics;
 pub mod ops;
+pub mod ops_config;
+pub mod ops_run;
 mod readiness;
+pub mod report;
 mod runner;
 mod scheduler;
 pub mod startup;
@@ -38,6 +41,7 @@ use domain::{JobConfig, JobName, PoNumber, RunCounts, RunOutcome, RuntimeConfig,
 use store::{Fence, Store, StoreError, StoreProblem};
 
 pub use readiness::{Check, Readiness};
+pub use report::{FarSide, OrderDecision, PlannedRequest, RunReport, Verdict};
 pub use runner::{RunOptions, RunResult};
 pub use scheduler::{Scheduler, upcoming_fires};
 
@@ -130,6 +134,8 @@ pub struct RunCtx {
     pub counts: Mutex<RunCounts>,
     /// Refused credentials met on the way (an order skipped for it), recorded with the run.
     pub refused: Mutex<Option<String>>,
+    /// What the run decided per order and the requests it sent (or, dry, would send).
+    pub report: Mutex<RunReport>,
 }
 
 impl RunCtx {
@@ -149,6 +155,11 @@ impl RunCtx {
     /// Items per run (`size`), with a default for a job run by hand without config.
     pub fn size(&self) -> u32 {
         self.job_config.as_ref().map_or(50, |j| j.size)
+    }
+    /// Adds to the run's report.
+    pub fn report(&self, f: impl FnOnce(&mut RunReport)) {
+        let mut r = self.report.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut r);
     }
     /// Whether writes to the far sides are allowed (global switch and dry run).
     pub fn writes_allowed(&self) -> bool {

@@ -9,7 +9,7 @@ use store::{Lease, NewRun, Store, StoreError};
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::{AUTH_REFUSED, Engine, JobError, RunCtx, failure_of, outcome_of};
+use crate::{AUTH_REFUSED, Engine, JobError, RunCtx, RunReport, failure_of, outcome_of};
 
 /// How a run was asked for.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +30,8 @@ pub enum RunResult {
         outcome: RunOutcome,
         counts: RunCounts,
         error: Option<String>,
+        /// The decisions per order and the requests sent (or, in a dry run, built).
+        report: RunReport,
     },
     /// The job was already running (here or in another replica); the refusal was recorded
     /// against the blocking run.
@@ -136,6 +138,10 @@ impl Engine {
             clock: self.clock.clone(),
             counts: Mutex::new(RunCounts::default()),
             refused: Mutex::new(None),
+            report: Mutex::new(crate::RunReport {
+                dry_run,
+                ..Default::default()
+            }),
         };
         let handler = self
             .jobs
@@ -198,6 +204,15 @@ impl Engine {
         }
 
         let counts = ctx.counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let report = std::mem::take(&mut *ctx.report.lock().unwrap_or_else(|p| p.into_inner()));
+        // Kept for the runs an operator asked for (and dry runs): a scheduled run's decisions
+        // are on the orders' timelines already, and keeping them per run would grow the store
+        // with every fire.
+        let asked = trigger != Trigger::Cron || report.dry_run;
+        if asked && (!report.decisions.is_empty() || !report.requests.is_empty()) {
+            self.store_report(&lease.run_id, job, &report, &lease.fence())
+                .await;
+        }
         // The run's error is stored and shown like a reason: the same safety net applies.
         let error = error.map(|e| crate::jobs::scrub(&e));
         let ended = self.clock.now();
@@ -250,7 +265,40 @@ impl Engine {
             outcome,
             counts,
             error,
+            report,
         })
+    }
+
+    /// Keeps the report as the run's detail (next to a detail the job stored itself). A failure
+    /// only costs the run page its report: it is logged, not fatal.
+    async fn store_report(
+        &self,
+        run_id: &str,
+        job: JobName,
+        report: &RunReport,
+        fence: &store::Fence,
+    ) {
+        let mut detail = match self.store.run_detail(run_id).await {
+            Ok(Some(serde_json::Value::Object(m))) => m,
+            _ => serde_json::Map::new(),
+        };
+        match serde_json::to_value(report) {
+            Ok(v) => {
+                detail.insert("report".into(), v);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the run's report could not be encoded");
+                return;
+            }
+        }
+        let now = self.clock.now();
+        if let Err(e) = self
+            .store
+            .set_run_detail(run_id, job, &serde_json::Value::Object(detail), now, fence)
+            .await
+        {
+            tracing::warn!(error = %e, "the run's report could not be stored");
+        }
     }
 
     /// Passes `r` on, remembering the store condition (full disk, read-only) behind its error.

@@ -3,6 +3,7 @@
 
 mod data_defects;
 mod defects;
+mod dry_run;
 mod ops;
 mod orders;
 mod property;
@@ -71,6 +72,7 @@ pub async fn settle() {
 mod cases {
     pub use crate::data_defects::*;
     pub use crate::defects::*;
+    pub use crate::dry_run::*;
     pub use crate::ops::*;
     pub use crate::orders::*;
     pub use crate::reasons::*;
@@ -119,6 +121,7 @@ both_backends!(
     a_run_dropped_mid_way_lets_its_lease_expire,
     replicas_share_one_lingxing_token,
     orders_go_from_dsco_through_lingxing_and_back,
+    a_dry_run_shows_each_request_and_writes_nothing,
     apply_then_timeout_still_writes_exactly_once,
     three_packages_over_two_days_then_one_invoice,
     waiting_a_day_costs_at_most_one_call_per_run,

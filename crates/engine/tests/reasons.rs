@@ -245,13 +245,13 @@ pub async fn holds_multi_ban_and_cancellation_after_push(db: &Db) {
     w.run(JobName::AckToDsco).await;
     expect(&w, &multi, Stage::Pushed, ReasonCode::WritesDisabled).await;
     assert!(w.dsco.acks_for(&multi).is_empty());
-    // Dry run of the job: decided, held, nothing sent.
+    // Dry run of the job: decided, nothing sent, the order left as it was (its reason too).
     let cfg = default_runtime_config(json!({"ack_to_dsco": {"dry_run": true}}));
     save(&w, &cfg).await;
     let acks_before = w.dsco.calls(sim::dsco::Endpoint::Acknowledge);
     w.advance(60);
     w.run(JobName::AckToDsco).await;
-    expect(&w, &multi, Stage::Pushed, ReasonCode::DryRun).await;
+    expect(&w, &multi, Stage::Pushed, ReasonCode::WritesDisabled).await;
     assert_eq!(
         w.dsco.calls(sim::dsco::Endpoint::Acknowledge),
         acks_before,

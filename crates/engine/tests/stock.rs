@@ -132,6 +132,7 @@ impl World {
                 outcome,
                 counts,
                 error,
+                ..
             } => Ran {
                 run_id,
                 outcome,

@@ -27,6 +27,31 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).expect("request types serialize")
 }
 
+/// One request as a write would send it, built by the same code that sends it (a dry run shows
+/// these): always a POST; the body is the normalised JSON the client signs and sends. The
+/// signature, the access token and the app key travel in the query string and are never part
+/// of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedCall {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub body: Value,
+}
+
+impl PlannedCall {
+    fn new(ep: Endpoint, body: Value) -> PlannedCall {
+        PlannedCall {
+            method: "POST",
+            path: ep.path(),
+            body: crate::sign::normalize_body(body),
+        }
+    }
+}
+
+fn cancel_body(global_order_nos: &[String]) -> Value {
+    json!({"order_list": global_order_nos})
+}
+
 /// `data` of a `/pb/mp/*` list: `{total, list}`.
 fn mp_page<T: serde::de::DeserializeOwned>(
     client: &LingxingClient,
@@ -76,6 +101,16 @@ fn short_page(what: &str, got: usize, total: u64) -> LingxingError {
 }
 
 impl LingxingClient {
+    /// What [`Self::create_orders`] would send, without sending it.
+    pub fn plan_create_orders(&self, req: &CreateOrdersRequest) -> PlannedCall {
+        PlannedCall::new(Endpoint::OrderCreate, to_value(req))
+    }
+
+    /// What [`Self::cancel_orders`] would send, without sending it.
+    pub fn plan_cancel_orders(&self, global_order_nos: &[String]) -> PlannedCall {
+        PlannedCall::new(Endpoint::OrderCancel, cancel_body(global_order_nos))
+    }
+
     /// Creates a batch of orders in one store. Per-order outcomes come back in the result; a
     /// transport failure after sending is `Ambiguous` (check existence with the order list).
     pub async fn create_orders(
@@ -476,10 +511,7 @@ impl LingxingClient {
         global_order_nos: &[String],
     ) -> Result<CancelResult, LingxingError> {
         let env = self
-            .call(
-                Endpoint::OrderCancel,
-                json!({"order_list": global_order_nos}),
-            )
+            .call(Endpoint::OrderCancel, cancel_body(global_order_nos))
             .await?;
         let data = env.data.as_deref().unwrap_or(RawValue::NULL);
         decode(data, self.config().timezone, "cancelOrder").map_err(|e| LingxingError::Ambiguous {

@@ -34,7 +34,7 @@ mod token;
 
 pub use api::{
     INVENTORY_MAX_LENGTH, ORDER_LIST_MAX_LENGTH, ORDER_LIST_MAX_NOS, ORDER_LIST_MIN_LENGTH,
-    WMS_MAX_PAGE_SIZE,
+    PlannedCall, WMS_MAX_PAGE_SIZE,
 };
 pub use client::{Backoff, ConfigError, LingxingClient, LingxingConfig};
 pub use error::{Code, LingxingError, codes};

@@ -122,6 +122,26 @@ pub fn logistics_type_id(dsco_warehouse: &str, service_level: &str) -> Option<u6
     Some(((w + 1) * 100 + s + 1) as u64)
 }
 
+/// The runtime config's `mapping` (shop, warehouse, shipment) that matches this world, in the
+/// predecessor's JSON shape.
+pub fn mapping_json() -> serde_json::Value {
+    let mut shop = serde_json::Map::new();
+    for r in RETAILERS {
+        shop.insert(r.dsco_retailer_id.into(), r.lingxing_store_id.into());
+    }
+    let mut warehouse = serde_json::Map::new();
+    let mut shipment = serde_json::Map::new();
+    for w in WAREHOUSES {
+        warehouse.insert(w.dsco_code.into(), w.wid.to_string().into());
+        for l in SERVICE_LEVELS {
+            if let Some(id) = logistics_type_id(w.dsco_code, l.code) {
+                shipment.insert(format!("{}-{}", w.dsco_code, l.code), id.to_string().into());
+            }
+        }
+    }
+    serde_json::json!({"shop": shop, "warehouse": warehouse, "shipment": shipment})
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Product {
     /// DSCO `sku` (= LingXing MSKU on the pair).

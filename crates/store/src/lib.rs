@@ -427,16 +427,19 @@ pub enum EventOutcome {
     Noted,
     /// An operator acted on it.
     Operator,
+    /// What a dry run decided (advance, write, skip), recorded without changing the order.
+    DryRun,
 }
 
 impl EventOutcome {
-    pub const ALL: [EventOutcome; 6] = [
+    pub const ALL: [EventOutcome; 7] = [
         EventOutcome::Pulled,
         EventOutcome::Advanced,
         EventOutcome::Skipped,
         EventOutcome::Submitted,
         EventOutcome::Noted,
         EventOutcome::Operator,
+        EventOutcome::DryRun,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -446,6 +449,7 @@ impl EventOutcome {
             EventOutcome::Submitted => "submitted",
             EventOutcome::Noted => "noted",
             EventOutcome::Operator => "operator",
+            EventOutcome::DryRun => "dry_run",
         }
     }
     pub fn parse(s: &str) -> Option<EventOutcome> {

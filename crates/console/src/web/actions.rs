@@ -189,6 +189,7 @@ pub(super) async fn retry(
             outcome,
             counts,
             error,
+            ..
         }) => {
             lines.push(format!(
                 "{job} {} {run_id}: {outcome} · {} {} · {} {} · {} {}",

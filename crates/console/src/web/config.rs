@@ -31,12 +31,35 @@ struct VersionView {
     reason: String,
 }
 
-struct DiffRow {
-    kind: &'static str,
-    sign: &'static str,
-    path: String,
-    old: String,
-    new: String,
+pub(super) struct DiffRow {
+    pub(super) kind: &'static str,
+    pub(super) sign: &'static str,
+    pub(super) path: String,
+    pub(super) old: String,
+    pub(super) new: String,
+}
+
+/// The rows of a diff, as the config pages show it.
+pub(super) fn diff_rows(d: &domain::config::ConfigDiff) -> Vec<DiffRow> {
+    use domain::config::ChangeKind;
+    d.changes
+        .iter()
+        .map(|c| {
+            let show = |v: &Option<Value>| v.as_ref().map(Value::to_string).unwrap_or_default();
+            let (kind, sign) = match c.kind {
+                ChangeKind::Added => ("added", "+"),
+                ChangeKind::Removed => ("removed", "−"),
+                ChangeKind::Changed => ("changed", "~"),
+            };
+            DiffRow {
+                kind,
+                sign,
+                old: show(&c.old),
+                new: show(&c.new),
+                path: c.path.clone(),
+            }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -51,6 +74,8 @@ struct ConfigPage {
     to: i64,
     diff: Vec<DiffRow>,
     json: String,
+    saved: Option<i64>,
+    latest: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -58,6 +83,8 @@ struct ConfigPage {
 pub(super) struct ConfigQuery {
     from: Option<i64>,
     to: Option<i64>,
+    /// The version an edit or rollback just saved (a notice is shown).
+    saved: Option<i64>,
 }
 
 /// The runtime config in effect (jobs, crons, next fires, settings), its versions and the diff
@@ -65,7 +92,7 @@ pub(super) struct ConfigQuery {
 /// the console never shows).
 pub(super) async fn config_page(cx: Cx, Query(q): Query<ConfigQuery>) -> Response {
     use domain::ImportedConfig;
-    use domain::config::{ChangeKind, ConfigDiff};
+    use domain::config::ConfigDiff;
     let l = cx.layout("config", "config.title");
     let tz = cx.tz;
     let history = match cx.store.runtime_config_history(100).await {
@@ -94,26 +121,7 @@ pub(super) async fn config_page(cx: Cx, Query(q): Query<ConfigQuery>) -> Respons
                 config,
                 sku: Default::default(),
             };
-            ConfigDiff::between(&side(a), &side(b))
-                .changes
-                .into_iter()
-                .map(|c| {
-                    let show =
-                        |v: &Option<Value>| v.as_ref().map(Value::to_string).unwrap_or_default();
-                    let (kind, sign) = match c.kind {
-                        ChangeKind::Added => ("added", "+"),
-                        ChangeKind::Removed => ("removed", "−"),
-                        ChangeKind::Changed => ("changed", "~"),
-                    };
-                    DiffRow {
-                        kind,
-                        sign,
-                        old: show(&c.old),
-                        new: show(&c.new),
-                        path: c.path,
-                    }
-                })
-                .collect()
+            diff_rows(&ConfigDiff::between(&side(a), &side(b)))
         }
         (Err(e), _) | (_, Err(e)) => return store_error(l, e),
         _ => Vec::new(),
@@ -176,6 +184,8 @@ pub(super) async fn config_page(cx: Cx, Query(q): Query<ConfigQuery>) -> Respons
         to,
         diff,
         json,
+        saved: q.saved,
+        latest: latest.map_or(0, |c| c.version),
         l,
     })
 }

@@ -10,6 +10,7 @@
 mod actions;
 mod audit;
 mod config;
+mod config_edit;
 mod csv;
 mod fmt;
 mod layout;
@@ -18,6 +19,7 @@ mod mappings;
 mod order;
 mod orders;
 mod overview;
+mod run_job;
 mod runs;
 mod session;
 mod stock;
@@ -121,9 +123,19 @@ fn router(pages: Pages) -> Router {
         .route("/orders/{po}/payload.json", get(order::payload))
         .route("/runs", get(runs::runs))
         .route("/runs/{id}", get(runs::run))
+        .route("/run", get(run_job::form).post(run_job::submit))
         .route("/mappings", get(mappings::mappings))
         .route("/audit", get(audit::audit))
         .route("/config", get(config::config_page))
+        .route(
+            "/config/edit",
+            get(config_edit::form).post(config_edit::preview),
+        )
+        .route("/config/save", post(config_edit::save_edit))
+        .route(
+            "/config/rollback",
+            get(config_edit::rollback_preview).post(config_edit::rollback_save),
+        )
         .route("/stock", get(stock::stock))
         .route("/stock.csv", get(stock::stock_csv))
         .route("/lang", get(layout::switch_lang))

@@ -66,6 +66,9 @@ struct TimelineEntry {
 struct OrderPage {
     l: Layout,
     po: String,
+    /// "Run JOB for this PO" (the job of its stage; empty at a final stage).
+    run_job: String,
+    run_href: String,
     stage_n: i64,
     stage_label: &'static str,
     stuck: bool,
@@ -177,6 +180,7 @@ fn timeline(d: &OrderDetail, tr: &Tr, tz: Tz) -> Vec<TimelineEntry> {
             EventOutcome::Operator => ("operator", tr.t("tl.operator")),
             EventOutcome::Advanced => ("advanced", tr.t("tl.event")),
             EventOutcome::Skipped => ("skipped", tr.t("tl.event")),
+            EventOutcome::DryRun => ("dry_run", tr.t("outcome.dry_run")),
             _ => ("event", tr.t("tl.event")),
         };
         let mut who = ev
@@ -422,6 +426,17 @@ pub(super) async fn order(cx: Cx, Path(po): Path<String>) -> Response {
     render(OrderPage {
         actions,
         po: po.as_str().to_owned(),
+        run_job: domain::JobName::for_stage(o.stage)
+            .map(|j| j.as_str().to_owned())
+            .unwrap_or_default(),
+        run_href: domain::JobName::for_stage(o.stage)
+            .map(|j| {
+                format!(
+                    "/run?{}",
+                    super::fmt::query_string(&[("job", j.as_str()), ("po", o.pulled.po.as_str())])
+                )
+            })
+            .unwrap_or_default(),
         stage_n: o.stage.number(),
         stage_label: stage_label(o.stage, lang),
         stuck: d.is_stuck(),

@@ -106,6 +106,88 @@ pub(super) async fn runs(cx: Cx, Query(q): Query<RunsQuery>) -> Response {
     })
 }
 
+/// One decision of the run's report.
+struct DecisionView {
+    po: String,
+    href: String,
+    stage: i64,
+    /// `advance`, `write` or `skip` (the badge's class).
+    kind: &'static str,
+    text: String,
+    /// `#req-N` for a write.
+    request: String,
+}
+
+/// One request of the run's report.
+struct RequestView {
+    n: usize,
+    far_side: &'static str,
+    method: String,
+    path: String,
+    body: String,
+    sent: bool,
+    orders: usize,
+    refused: String,
+}
+
+struct ReportView {
+    dry_run: bool,
+    decisions: Vec<DecisionView>,
+    requests: Vec<RequestView>,
+    left_out: u64,
+    /// Run it again for real (same job and PO), from a dry run.
+    again_href: String,
+}
+
+fn report_view(r: &engine::RunReport, run: &RunRecord, lang: Lang) -> ReportView {
+    use engine::Verdict;
+    ReportView {
+        dry_run: r.dry_run,
+        decisions: r
+            .decisions
+            .iter()
+            .map(|d| DecisionView {
+                po: d.po.clone(),
+                href: po_href(&d.po),
+                stage: d.stage,
+                kind: match d.verdict {
+                    Verdict::Advance { .. } => "advance",
+                    Verdict::Write { .. } => "write",
+                    Verdict::Skip { .. } => "skip",
+                },
+                text: d.describe(r.dry_run, lang),
+                request: match d.verdict {
+                    Verdict::Write { request } => format!("#req-{}", request + 1),
+                    _ => String::new(),
+                },
+            })
+            .collect(),
+        requests: r
+            .requests
+            .iter()
+            .enumerate()
+            .map(|(n, q)| RequestView {
+                n: n + 1,
+                far_side: q.far_side.as_str(),
+                method: q.method.clone(),
+                path: q.path.clone(),
+                body: q.pretty_body(),
+                sent: q.sent,
+                orders: q.pos.len(),
+                refused: q.refused.clone().unwrap_or_default(),
+            })
+            .collect(),
+        left_out: r.left_out,
+        again_href: format!(
+            "/run?{}",
+            super::fmt::query_string(&[
+                ("job", run.job.as_str()),
+                ("po", run.only_po.as_deref().unwrap_or(""))
+            ])
+        ),
+    }
+}
+
 struct RunEventView {
     at: TimeCell,
     po: String,
@@ -127,6 +209,7 @@ struct RunPage {
     config_version: String,
     error: String,
     detail: String,
+    report: Option<ReportView>,
     events: Vec<RunEventView>,
 }
 
@@ -161,7 +244,19 @@ pub(super) async fn run(cx: Cx, Path(id): Path<String>) -> Response {
             .map(|v| v.to_string())
             .unwrap_or_else(|| "–".into()),
         error: r.error.clone().unwrap_or_default(),
+        report: detail
+            .as_ref()
+            .and_then(engine::RunReport::from_detail)
+            .map(|rep| report_view(&rep, &r, lang)),
+        // The report has its own section; the rest of the detail stays raw.
         detail: detail
+            .map(|mut d| {
+                if let Some(m) = d.as_object_mut() {
+                    m.remove("report");
+                }
+                d
+            })
+            .filter(|d| d.as_object().is_none_or(|m| !m.is_empty()))
             .and_then(|d| serde_json::to_string_pretty(&d).ok())
             .unwrap_or_default(),
         events: events

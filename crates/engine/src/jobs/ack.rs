@@ -272,6 +272,10 @@ impl DscoWrite for AckToDsco {
         }
     }
 
+    fn plan(&self, items: &[OrderAck]) -> Result<Vec<dsco::PlannedRequest>, DscoError> {
+        self.0.dsco.plan_acknowledge(items)
+    }
+
     async fn send(&self, items: &[OrderAck]) -> Result<Vec<ChunkResult>, DscoError> {
         self.0.dsco.acknowledge(items).await
     }

@@ -5,10 +5,88 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::lx_view::LxView;
-use domain::{PoNumber, Reason, ReasonCode, ReasonKind, Stage};
+use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use store::{EventOutcome, NewEvent, OrderRecord};
 
-use crate::{JobError, RunCtx};
+use crate::{JobError, PlannedRequest, RunCtx, Verdict};
+
+/// Whether this run's decisions are only recorded, as dry-run events that change no order. The
+/// pull is the exception: it mirrors DSCO into the store (no far-side write), with the moves
+/// DSCO's own state makes (cancelled, shipped before the push), which a refreshed copy would
+/// otherwise hide from the next real run; only its LingXing cancel is built instead of sent.
+pub(crate) fn dry(ctx: &RunCtx) -> bool {
+    ctx.dry_run && ctx.job != JobName::PullDscoOrders
+}
+
+/// Whether the run keeps the requests it sends in its report: always in a dry run, and for a
+/// run of one PO (a batch's bodies are too large to keep with every run).
+pub(crate) fn keeps_requests(ctx: &RunCtx) -> bool {
+    ctx.dry_run || ctx.only_po.is_some()
+}
+
+/// `e` as a dry-run event: on the timeline, but the order is left as it was.
+fn as_dry(mut e: NewEvent) -> NewEvent {
+    e.outcome = EventOutcome::DryRun;
+    e
+}
+
+fn report_skip(ctx: &RunCtx, o: &OrderRecord, reason: &Reason) {
+    ctx.report(|r| {
+        r.decide(
+            o.pulled.po.as_str(),
+            o.stage,
+            Verdict::Skip {
+                code: reason.code.as_str().to_owned(),
+                kind: reason.kind(),
+                detail: scrub(&reason.subject),
+            },
+        )
+    });
+}
+
+/// Records `req` in the run's report (when it keeps requests), with a write decision for each
+/// of `orders` (at stage `at`). In a dry run, also puts "would send" on their timelines and
+/// counts them processed: nothing is sent.
+pub(crate) async fn report_request(
+    ctx: &RunCtx,
+    req: PlannedRequest,
+    at: Stage,
+) -> Result<(), JobError> {
+    let pos: Vec<String> = req.pos.clone();
+    let line = format!(
+        "dry run: would send {} {} {}{}",
+        req.far_side.as_str(),
+        req.method,
+        req.path,
+        req.refused
+            .as_deref()
+            .map(|r| format!(" (the client would refuse it: {r})"))
+            .unwrap_or_default()
+    );
+    if keeps_requests(ctx) {
+        ctx.report(|r| {
+            r.request(req, at);
+        });
+    }
+    if !ctx.dry_run {
+        return Ok(());
+    }
+    let now = ctx.clock.now();
+    let events: Vec<_> = pos
+        .iter()
+        .filter_map(|p| PoNumber::parse(p).ok())
+        .map(|po| {
+            let mut e = event(ctx, &po, now);
+            e.outcome = EventOutcome::DryRun;
+            e.from_stage = Some(at);
+            e.detail = line.clone();
+            (e, None)
+        })
+        .collect();
+    ctx.count(|c| c.processed += events.len() as u64);
+    ctx.store.record_events(&events, &ctx.fence).await?;
+    Ok(())
+}
 
 /// How long a waiting order sleeps when nothing marks it: its far side's changes wake it (dirty
 /// marks), so this is only a safety net.
@@ -115,6 +193,14 @@ fn event(ctx: &RunCtx, po: &PoNumber, now: DateTime<Utc>) -> NewEvent {
 /// Leaves the order where it is, for `reason`.
 pub(crate) async fn skip(ctx: &RunCtx, o: &OrderRecord, reason: &Reason) -> Result<(), JobError> {
     let (e, next) = skip_event(ctx, o, reason, None);
+    report_skip(ctx, o, reason);
+    if dry(ctx) {
+        ctx.store
+            .record_event(&as_dry(e), None, Some(&ctx.fence))
+            .await?;
+        count_skip(ctx, reason.kind());
+        return Ok(());
+    }
     ctx.store
         .record_event(&e, Some(next), Some(&ctx.fence))
         .await?;
@@ -212,6 +298,26 @@ pub(crate) async fn advance(
     e.to_stage = Some(to);
     e.outcome = EventOutcome::Advanced;
     e.detail = scrub(&detail.into());
+    ctx.report(|r| {
+        r.decide(
+            po.as_str(),
+            from,
+            Verdict::Advance {
+                to: to.number(),
+                note: e.detail.clone(),
+            },
+        )
+    });
+    if dry(ctx) {
+        ctx.store
+            .record_event(&as_dry(e), None, Some(&ctx.fence))
+            .await?;
+        ctx.count(|c| {
+            c.processed += 1;
+            c.advanced += 1;
+        });
+        return Ok(true);
+    }
     let moved = ctx.store.cas_stage(&e, &ctx.fence).await?;
     ctx.count(|c| {
         c.processed += 1;
@@ -324,6 +430,30 @@ pub(crate) async fn advance_many(
     if events.is_empty() {
         return Ok(());
     }
+    ctx.report(|r| {
+        for e in &events {
+            if let (Some(from), Some(to)) = (e.from_stage, e.to_stage) {
+                r.decide(
+                    e.po.as_str(),
+                    from,
+                    Verdict::Advance {
+                        to: to.number(),
+                        note: e.detail.clone(),
+                    },
+                );
+            }
+        }
+    });
+    if dry(ctx) {
+        let n = events.len() as u64;
+        let events: Vec<_> = events.into_iter().map(|e| (as_dry(e), None)).collect();
+        ctx.store.record_events(&events, &ctx.fence).await?;
+        ctx.count(|c| {
+            c.processed += n;
+            c.advanced += n;
+        });
+        return Ok(());
+    }
     let moved = ctx.store.cas_stages(&events, &ctx.fence).await?;
     ctx.count(|c| {
         c.processed += moved.len() as u64;
@@ -367,6 +497,7 @@ impl Outcomes {
         recheck: Option<DateTime<Utc>>,
     ) {
         let (e, next) = skip_event(ctx, o, reason, recheck);
+        report_skip(ctx, o, reason);
         if reason.kind() == ReasonKind::Waiting {
             self.seen.push((o.pulled.po.clone(), o.marks));
         }
@@ -390,13 +521,22 @@ impl Outcomes {
         if self.skips.is_empty() {
             return Ok(());
         }
+        let dry = dry(ctx);
         let (events, kinds): (Vec<_>, Vec<_>) = self
             .skips
             .into_iter()
-            .map(|(e, next, kind)| ((e, Some(next)), kind))
+            .map(|(e, next, kind)| {
+                if dry {
+                    ((as_dry(e), None), kind)
+                } else {
+                    ((e, Some(next)), kind)
+                }
+            })
             .unzip();
         ctx.store.record_events(&events, &ctx.fence).await?;
-        remark(ctx, &self.seen).await?;
+        if !dry {
+            remark(ctx, &self.seen).await?;
+        }
         for kind in kinds {
             count_skip(ctx, kind);
         }
@@ -542,7 +682,11 @@ pub(crate) async fn note(
     detail: impl Into<String>,
 ) -> Result<(), JobError> {
     let mut e = event(ctx, po, ctx.clock.now());
-    e.outcome = outcome;
+    e.outcome = if dry(ctx) {
+        EventOutcome::DryRun
+    } else {
+        outcome
+    };
     e.detail = scrub(&detail.into());
     ctx.store.record_event(&e, None, Some(&ctx.fence)).await?;
     Ok(())
@@ -561,7 +705,11 @@ pub(crate) async fn note_many(
         .into_iter()
         .map(|(po, outcome, detail)| {
             let mut e = event(ctx, &po, now);
-            e.outcome = outcome;
+            e.outcome = if dry(ctx) {
+                EventOutcome::DryRun
+            } else {
+                outcome
+            };
             e.detail = scrub(&detail);
             (e, None)
         })

@@ -288,6 +288,10 @@ impl DscoWrite for InvoiceToDsco {
         to_dsco(&s.w, s.dsco_order_id.clone())
     }
 
+    fn plan(&self, items: &[dsco::Invoice]) -> Result<Vec<dsco::PlannedRequest>, DscoError> {
+        self.0.dsco.plan_invoice_batch(items)
+    }
+
     async fn send(&self, items: &[dsco::Invoice]) -> Result<Vec<ChunkResult>, DscoError> {
         self.0.dsco.invoice_batch(items).await
     }

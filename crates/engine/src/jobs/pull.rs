@@ -25,7 +25,7 @@ use store::{
 };
 
 use super::Clients;
-use super::common::{advance, note, record_intents, settle_intents, skip};
+use super::common::{advance, note, record_intents, report_request, settle_intents, skip};
 use crate::{Job, JobError, RunCtx};
 
 pub const CURSOR: &str = "pull_dsco_orders.until";
@@ -345,6 +345,15 @@ async fn after_upsert(
                         {
                             Some(cancel_in_lingxing(ctx, clients, &view.po, &nos).await?)
                         } else {
+                            if auto_cancel(ctx) && !nos.is_empty() && ctx.dry_run {
+                                // Built, not sent: the dry run shows the cancel it would make.
+                                let plan = crate::PlannedRequest::from_lingxing(
+                                    clients.lingxing.plan_cancel_orders(&nos),
+                                    vec![view.po.to_string()],
+                                    false,
+                                );
+                                report_request(ctx, plan, stage).await?;
+                            }
                             None
                         };
                         let r = Reason::new(
@@ -637,6 +646,7 @@ mod tests {
             clock: Clock::simulated(now),
             counts: Mutex::new(RunCounts::default()),
             refused: Mutex::new(None),
+            report: Default::default(),
         };
         // The pull read it at stage 2, before the ACK moved it.
         assert_eq!(

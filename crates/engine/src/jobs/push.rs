@@ -21,8 +21,8 @@ use store::{
 
 use super::Clients;
 use super::common::{
-    Outcomes, advance_many, candidates, dsco_view, lingxing_reason, note_many, record_intents,
-    settle_intents, skip_many, write_hold,
+    Outcomes, advance_many, candidates, dry, dsco_view, keeps_requests, lingxing_reason, note_many,
+    record_intents, report_request, settle_intents, skip_many, write_hold,
 };
 use super::lx_feed::merge_orders;
 use crate::{Job, JobError, RunCtx};
@@ -153,7 +153,9 @@ impl Job for PushToLingxing {
                 None => to_create.push((o, p)),
             }
         }
-        if !views.is_empty() {
+        if !views.is_empty() && dry(ctx) {
+            advance_many(ctx, moves).await?;
+        } else if !views.is_empty() {
             // Found: their views stored, their create intents (if any) confirmed, moved on.
             let pos: Vec<PoNumber> = views.iter().map(|v| v.po.clone()).collect();
             let open: Vec<IntentUpdate> = ctx
@@ -181,7 +183,9 @@ impl Job for PushToLingxing {
         if to_create.is_empty() {
             return Ok(());
         }
-        if let Some(hold) = write_hold(ctx) {
+        if !ctx.dry_run
+            && let Some(hold) = write_hold(ctx)
+        {
             let skips: Vec<_> = to_create.iter().map(|(o, _)| (o, hold.clone())).collect();
             return skip_many(ctx, &skips).await;
         }
@@ -198,6 +202,23 @@ impl Job for PushToLingxing {
         }
         for (store_id, orders) in by_store {
             for part in orders.chunks(chunk) {
+                let req = CreateOrdersRequest {
+                    platform_code: self.0.platform_code,
+                    store_id: store_id.clone(),
+                    orders: part.iter().map(|(_, p)| new_order(p)).collect(),
+                };
+                if keeps_requests(ctx) {
+                    let pos = part.iter().map(|(o, _)| o.pulled.po.to_string()).collect();
+                    let plan = crate::PlannedRequest::from_lingxing(
+                        self.0.lingxing.plan_create_orders(&req),
+                        pos,
+                        !ctx.dry_run,
+                    );
+                    report_request(ctx, plan, Stage::Pulled).await?;
+                }
+                if ctx.dry_run {
+                    continue;
+                }
                 let intents: Vec<NewIntent> = part
                     .iter()
                     .map(|(o, p)| NewIntent {
@@ -216,11 +237,6 @@ impl Job for PushToLingxing {
                     })
                     .collect();
                 note_many(ctx, notes).await?;
-                let req = CreateOrdersRequest {
-                    platform_code: self.0.platform_code,
-                    store_id: store_id.clone(),
-                    orders: part.iter().map(|(_, p)| new_order(p)).collect(),
-                };
                 match self.0.lingxing.create_orders(&req).await {
                     Ok(result) => {
                         let mut answered = BTreeSet::new();

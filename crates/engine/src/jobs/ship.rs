@@ -397,6 +397,10 @@ impl DscoWrite for ShipToDsco {
         to_dsco(w)
     }
 
+    fn plan(&self, items: &[ShipmentsForOrder]) -> Result<Vec<dsco::PlannedRequest>, DscoError> {
+        self.0.dsco.plan_ship_batch(items)
+    }
+
     async fn send(&self, items: &[ShipmentsForOrder]) -> Result<Vec<ChunkResult>, DscoError> {
         self.0.dsco.ship_batch(items).await
     }

@@ -17,8 +17,9 @@ use dsco::{ChunkResult, DscoError, RequestKind};
 use store::{Intent, IntentKind, NewIntent, OrderRecord};
 
 use super::common::{
-    Outcomes, Settled, StateCheck, chunk_outcome, close_settled, dsco_view, failed_write,
-    read_settled, record_intents, settle_intents, skip_many, write_hold,
+    Outcomes, Settled, StateCheck, chunk_outcome, close_settled, dry, dsco_view, failed_write,
+    keeps_requests, read_settled, record_intents, report_request, settle_intents, skip_many,
+    write_hold,
 };
 use crate::{Job, JobError, RunCtx};
 
@@ -131,6 +132,8 @@ pub(crate) trait DscoWrite: Send + Sync {
     fn chunk_key(&self, w: &Self::Write) -> String;
     /// The write as an item of the batch request.
     fn request(&self, w: &Self::Write) -> Self::Item;
+    /// The requests the batch call would send, built by the client that sends them.
+    fn plan(&self, items: &[Self::Item]) -> Result<Vec<dsco::PlannedRequest>, DscoError>;
     /// The batch call.
     async fn send(&self, items: &[Self::Item]) -> Result<Vec<ChunkResult>, DscoError>;
 }
@@ -149,9 +152,12 @@ impl<K: DscoWrite + 'static> Job for K {
 
 /// One run of a DSCO write job.
 async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
-    for settled in read_settled(ctx, k.dsco(), K::KIND, K::LOG, K::CHECK).await? {
-        k.confirm(ctx, &settled).await?;
-        close_settled(ctx, &settled).await?;
+    // A dry run settles nothing: settling confirms intents and moves orders.
+    if !dry(ctx) {
+        for settled in read_settled(ctx, k.dsco(), K::KIND, K::LOG, K::CHECK).await? {
+            k.confirm(ctx, &settled).await?;
+            close_settled(ctx, &settled).await?;
+        }
     }
     let Some((batch, mut b)) = k.gather(ctx).await? else {
         return Ok(());
@@ -188,13 +194,17 @@ async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
             Err(e) => k.unverified(ctx, &o, &e, &mut out)?,
         }
     }
-    k.applied(ctx, found).await?;
+    if !dry(ctx) {
+        k.applied(ctx, found).await?;
+    }
     for (n, o, view, mine, applied) in verified {
         if let Step::Write(w) = k.decide(ctx, &mut b, &o, &view, &mine, Some(&applied), &mut out) {
             writes.push((n, o, w));
         }
     }
-    k.decided(ctx, b).await?;
+    if !dry(ctx) {
+        k.decided(ctx, b).await?;
+    }
     out.flush(ctx).await?;
     writes.sort_by_key(|(n, _, _)| *n);
     let writes: Vec<(OrderRecord, K::Write)> = writes.into_iter().map(|(_, o, w)| (o, w)).collect();
@@ -210,6 +220,30 @@ async fn send<K: DscoWrite>(
     writes: &[(OrderRecord, K::Write)],
 ) -> Result<(), JobError> {
     if writes.is_empty() {
+        return Ok(());
+    }
+    if keeps_requests(ctx) && (ctx.dry_run || write_hold(ctx).is_none()) {
+        let body: Vec<K::Item> = writes.iter().map(|(_, w)| k.request(w)).collect();
+        let po_of: BTreeMap<String, String> = writes
+            .iter()
+            .map(|(o, w)| (k.chunk_key(w), o.pulled.po.to_string()))
+            .collect();
+        match k.plan(&body) {
+            Ok(plans) => {
+                for p in plans {
+                    let pos = p
+                        .keys
+                        .iter()
+                        .filter_map(|key| po_of.get(key).cloned())
+                        .collect();
+                    let req = crate::PlannedRequest::from_dsco(p, pos, !ctx.dry_run);
+                    report_request(ctx, req, K::FROM).await?;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the requests could not be built for the report"),
+        }
+    }
+    if ctx.dry_run {
         return Ok(());
     }
     if let Some(hold) = write_hold(ctx) {

@@ -142,9 +142,8 @@ impl Job for SyncStock {
 
         // Send.
         let mut outcome: BTreeMap<String, (Option<String>, StockOutcome, String)> = BTreeMap::new();
-        if run_state == StockRunState::Sent {
-            let items: Vec<InventoryItem> = plan
-                .send
+        let inventory_items = || -> Vec<InventoryItem> {
+            plan.send
                 .iter()
                 .map(|s| {
                     InventoryItem::new(
@@ -158,11 +157,31 @@ impl Job for SyncStock {
                             .collect(),
                     )
                 })
-                .collect();
-            let chunk = settings
-                .batch_size
-                .map_or(items.len().max(1), |n| n as usize);
-            for part in items.chunks(chunk.max(1)) {
+                .collect()
+        };
+        let chunk_of = |n: usize| settings.batch_size.map_or(n.max(1), |b| b as usize).max(1);
+        if run_state == StockRunState::DryRun && ctx.dry_run {
+            // Built, not sent: the dry run shows the inventory updates it would send.
+            let items = inventory_items();
+            for part in items.chunks(chunk_of(items.len())) {
+                match self.0.dsco.plan_inventory_batch(part, true) {
+                    Ok(plans) => ctx.report(|r| {
+                        for p in plans {
+                            r.request(
+                                crate::PlannedRequest::from_dsco(p, Vec::new(), false),
+                                domain::Stage::Pulled,
+                            );
+                        }
+                    }),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the inventory requests could not be built")
+                    }
+                }
+            }
+        }
+        if run_state == StockRunState::Sent {
+            let items = inventory_items();
+            for part in items.chunks(chunk_of(items.len())) {
                 let results = match self.0.dsco.inventory_batch(part, true).await {
                     Ok(r) => r,
                     Err(e) => {
