@@ -281,6 +281,7 @@ pub enum OrderCommand {
     },
     /// Take an order out of needs attention without moving its stage.
     Ignore {
+        /// The PO to take out of needs attention.
         po: String,
         /// Why (kept in the audit log).
         #[arg(long)]
@@ -288,6 +289,7 @@ pub enum OrderCommand {
     },
     /// Bring an ignored order back into needs attention.
     Unignore {
+        /// The PO to bring back.
         po: String,
         /// Why (kept in the audit log).
         #[arg(long)]
@@ -296,6 +298,7 @@ pub enum OrderCommand {
     /// Force an order to a stage: only forward, or to 6 cancelled. Prints what the jobs will
     /// and will not do afterwards.
     Force {
+        /// The PO to move.
         po: String,
         /// The stage (1–6).
         #[arg(long)]

@@ -403,7 +403,7 @@ pub async fn set_ignored(
     let audit = who.audit(
         action,
         po.as_str(),
-        json!({"stage": o.stage.number(), "reason_code": o.reason.as_ref().map(|r| r.code.clone())}),
+        json!({"stage": o.stage.number(), "reason_code": o.reason.as_ref().map(|r| r.code)}),
     );
     let done = store
         .act_on_orders(
