@@ -111,7 +111,7 @@ pub(crate) async fn runs(view: &ReadView, job: Option<JobName>, limit: u32) -> R
             }
             if !by_code.is_empty() {
                 let mut by_code: Vec<_> = by_code.into_iter().collect();
-                by_code.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                by_code.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
                 println!(
                     "    {}: {}",
                     view.t("by reason", "按原因"),
