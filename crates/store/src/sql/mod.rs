@@ -811,6 +811,7 @@ impl Store for SqlStore {
 }
 
 // After the macros above, which they use.
+mod alerts;
 mod batch;
 mod config;
 mod intents;
