@@ -83,8 +83,8 @@ pub struct Settings {
     pub console: ConsoleSettings,
     pub exports: ExportSettings,
     pub logging: LoggingSettings,
-    /// `None` when the file has no `[alerts]` section: alerts are only logged.
-    pub alerts: Option<AlertSettings>,
+    /// The `[[alerts]]` channels; empty when there is none (alerts are then only logged).
+    pub alerts: Vec<AlertSettings>,
     /// The `[runtime_config]` section, validated; `None` when absent (the store's copy rules).
     pub runtime_config: Option<ImportedConfig>,
 }
