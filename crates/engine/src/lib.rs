@@ -15,6 +15,7 @@
 //!   lease in the store, and every store write of the run carries the lease's fencing token.
 //! - Jobs never call each other.
 
+pub mod alerts;
 pub mod jobs;
 mod readiness;
 mod runner;
@@ -186,6 +187,8 @@ pub struct Engine {
     /// The last store condition that stopped writes (full disk, read-only) and when it was met;
     /// cleared by the next run whose writes all went through.
     store_problem: Mutex<Option<(StoreProblem, DateTime<Utc>)>>,
+    /// A job alerts after this many failed runs in a row.
+    alert_failing_runs: std::sync::atomic::AtomicUsize,
 }
 
 impl Engine {
@@ -204,6 +207,28 @@ impl Engine {
             jobs: BTreeMap::new(),
             settings,
             store_problem: Mutex::new(None),
+            alert_failing_runs: std::sync::atomic::AtomicUsize::new(alerts::DEFAULT_FAILING_RUNS),
+        }
+    }
+
+    /// A job alerts after `n` failed runs in a row (default 3).
+    pub fn set_alert_failing_runs(&self, n: usize) {
+        self.alert_failing_runs
+            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Evaluates the alert conditions and writes their transitions (after every run; the
+    /// console and the CLI may call it too). A failure is logged: alerts never fail a run.
+    pub async fn evaluate_alerts(&self) -> Vec<domain::alert::Alert> {
+        let n = self
+            .alert_failing_runs
+            .load(std::sync::atomic::Ordering::Relaxed);
+        match alerts::evaluate(&*self.store, self.clock.now(), n).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "alerts could not be evaluated");
+                Vec::new()
+            }
         }
     }
 

@@ -1005,6 +1005,8 @@ pub enum DeliveryState {
     Delivered,
     /// Given up: the bot refused it, or the retries ran out (the answer says which).
     Failed,
+    /// Not for this channel (its minimum severity or kinds); nothing was posted.
+    Skipped,
 }
 
 impl DeliveryState {
@@ -1013,6 +1015,7 @@ impl DeliveryState {
             DeliveryState::Pending => "pending",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Failed => "failed",
+            DeliveryState::Skipped => "skipped",
         }
     }
     pub fn parse(s: &str) -> Option<DeliveryState> {
@@ -1020,6 +1023,7 @@ impl DeliveryState {
             DeliveryState::Pending,
             DeliveryState::Delivered,
             DeliveryState::Failed,
+            DeliveryState::Skipped,
         ]
         .into_iter()
         .find(|d| d.as_str() == s)
