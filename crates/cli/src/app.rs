@@ -110,6 +110,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         }
         Command::Stock { command } => crate::stock_cmd::stock(&settings, command).await,
         Command::Sku { command } => crate::stock_cmd::sku(&settings, command).await,
+        Command::Alert { command } => crate::alert_cmd::alert(&settings, command).await,
         Command::Sim { .. } | Command::Demo(_) | Command::Bench { .. } => {
             unreachable!("handled above")
         }

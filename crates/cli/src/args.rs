@@ -65,6 +65,11 @@ pub enum Command {
     },
     /// Both simulators in-process, a fresh SQLite store, ~200 seeded orders through every rule.
     Demo(crate::demo::DemoArgs),
+    /// Alerts: send a test message to the channels, list alerts and deliveries.
+    Alert {
+        #[command(subcommand)]
+        command: crate::alert_cmd::AlertCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]

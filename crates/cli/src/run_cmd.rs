@@ -63,6 +63,7 @@ pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
         Some(render),
     );
     let running = Application::build(store, parts)?
+        .with_alerts(crate::alert_cmd::alert_config(&settings))
         .start(Some(console))
         .await?;
     let stopper = running.stopper();
