@@ -738,3 +738,101 @@ pub async fn a_failing_job_and_refused_credentials_alert_once_and_resolve(db: &D
         "{texts:?}"
     );
 }
+
+/// A writer into a shared buffer, for the captured log.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Deliveries, refusals, transport failures and the test message log what happened, never a
+/// webhook key or a signing secret.
+#[tokio::test]
+async fn no_secret_reaches_a_log_line() {
+    let captured = Captured::default();
+    let w = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || w.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (store, _db) = sqlite_store().await;
+    let clock = Clock::simulated(t0());
+    let ok = Receiver::start(json!({"errcode": 0, "errmsg": "ok"})).await;
+    let refusing = Receiver::start(json!({"code": 19021, "msg": "sign match fail"})).await;
+    // A closed port: the transport error must not carry the URL.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let cfg = config(
+        vec![
+            channel(
+                "ok",
+                Format::DingTalk,
+                &format!("{}/robot/send?access_token=tok-SECRET-1", ok.url),
+                Some("SECsign-SECRET-2"),
+            ),
+            channel(
+                "refusing",
+                Format::Feishu,
+                &format!("{}/hook/hook-SECRET-3", refusing.url),
+                Some("sign-SECRET-4"),
+            ),
+            channel(
+                "down",
+                Format::WeCom,
+                &format!("http://{closed}/send?key=key-SECRET-5"),
+                None,
+            ),
+            channel(
+                "hook",
+                Format::Generic,
+                &format!("{}/hook?token=tok-SECRET-6", ok.url),
+                Some("hmac-SECRET-7"),
+            ),
+        ],
+        Lang::En,
+    );
+    store
+        .apply_alerts(
+            &[alert(
+                "job_failing:ack_to_dsco",
+                AlertKind::JobFailing,
+                Severity::Critical,
+            )],
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    let sender = Sender::new(store.clone(), clock.clone(), cfg.clone());
+    sender.tick().await.unwrap();
+    for ch in &cfg.channels {
+        let _ = send_test(&cfg, ch, clock.now()).await;
+    }
+    tracing::info!(channel = ?cfg.channels[0], "a channel logged whole");
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("alert delivered"), "{log}");
+    assert!(log.contains("the bot refused the alert"), "{log}");
+    assert!(
+        log.contains("alert delivery failed; it will be retried"),
+        "{log}"
+    );
+    assert!(!log.contains("SECRET"), "a secret in the log:\n{log}");
+    let d = store.recent_deliveries(20).await.unwrap();
+    let answers: String = d.iter().map(|d| d.answer.clone()).collect();
+    assert!(
+        !answers.contains("SECRET"),
+        "a secret in a stored answer: {answers}"
+    );
+}
