@@ -7,6 +7,7 @@
 //! (the page frame, the language switch, rendering and error pages), `fmt` (times, ages, labels,
 //! links) and `csv`.
 
+mod alerts;
 mod audit;
 mod config;
 mod csv;
@@ -98,6 +99,7 @@ fn router(pages: Pages) -> Router {
         .route("/runs/{id}", get(runs::run))
         .route("/mappings", get(mappings::mappings))
         .route("/audit", get(audit::audit))
+        .route("/alerts", get(alerts::alerts))
         .route("/config", get(config::config_page))
         .route("/stock", get(stock::stock))
         .route("/stock.csv", get(stock::stock_csv))
