@@ -69,6 +69,10 @@ pub enum AlertKind {
     StockGuardHeld,
     /// `pull_sku_pair` stopped on conflicts.
     SkuPairConflicts,
+    /// Orders stay at a stage past `stuck_after_periods` of the job that moves them.
+    Stuck,
+    /// The global write switch has been off longer than the threshold.
+    WritesOff,
     /// A channel keeps failing to deliver (raised on the other channels).
     ChannelFailing,
     /// `alert test`.
@@ -76,12 +80,14 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 7] = [
+    pub const ALL: [AlertKind; 9] = [
         AlertKind::NeedsAttention,
         AlertKind::JobFailing,
         AlertKind::CredentialsRefused,
         AlertKind::StockGuardHeld,
         AlertKind::SkuPairConflicts,
+        AlertKind::Stuck,
+        AlertKind::WritesOff,
         AlertKind::ChannelFailing,
         AlertKind::Test,
     ];
@@ -92,6 +98,8 @@ impl AlertKind {
             AlertKind::CredentialsRefused => "credentials_refused",
             AlertKind::StockGuardHeld => "stock_guard_held",
             AlertKind::SkuPairConflicts => "sku_pair_conflicts",
+            AlertKind::Stuck => "stuck",
+            AlertKind::WritesOff => "writes_off",
             AlertKind::ChannelFailing => "channel_failing",
             AlertKind::Test => "test",
         }
@@ -224,6 +232,30 @@ impl Alert {
             (AlertKind::SkuPairConflicts, Lang::En) => {
                 format!("pull_sku_pair stopped on {} conflicts", f("conflicts"))
             }
+            (AlertKind::Stuck, Lang::Zh) => format!(
+                "{} 个订单停留在“{}”超过 {}",
+                f("count"),
+                f("stage_zh"),
+                f("threshold")
+            ),
+            (AlertKind::Stuck, Lang::En) => format!(
+                "{} orders stuck at {} for more than {}",
+                f("count"),
+                f("stage_en"),
+                f("threshold")
+            ),
+            (AlertKind::WritesOff, Lang::Zh) => {
+                format!(
+                    "全局写入开关已关闭 {}（自 {} 起）",
+                    f("off_for"),
+                    f("since")
+                )
+            }
+            (AlertKind::WritesOff, Lang::En) => format!(
+                "writes to DSCO and LingXing have been off for {} (since {})",
+                f("off_for"),
+                f("since")
+            ),
             (AlertKind::ChannelFailing, Lang::Zh) => format!("告警通道 {s} 投递持续失败"),
             (AlertKind::ChannelFailing, Lang::En) => {
                 format!("alert channel {s} keeps failing to deliver")
@@ -258,6 +290,18 @@ fn fact_label(k: &str, lang: Lang) -> &str {
         ("run_id", Lang::En) => "run",
         ("conflicts", Lang::Zh) => "冲突数",
         ("conflicts", Lang::En) => "conflicts",
+        ("threshold", Lang::Zh) => "阈值",
+        ("threshold", Lang::En) => "threshold",
+        ("oldest", Lang::Zh) => "最久的订单",
+        ("oldest", Lang::En) => "oldest order",
+        ("stage_zh", Lang::Zh) => "阶段",
+        ("stage_en", Lang::En) => "stage",
+        ("stage_zh", Lang::En) => "stage (zh)",
+        ("stage_en", Lang::Zh) => "阶段（英文）",
+        ("since", Lang::Zh) => "关闭时间",
+        ("since", Lang::En) => "off since",
+        ("off_for", Lang::Zh) => "已关闭",
+        ("off_for", Lang::En) => "off for",
         ("answer", Lang::Zh) => "回复",
         ("answer", Lang::En) => "answer",
         (k, _) => k,

@@ -187,8 +187,8 @@ pub struct Engine {
     /// The last store condition that stopped writes (full disk, read-only) and when it was met;
     /// cleared by the next run whose writes all went through.
     store_problem: Mutex<Option<(StoreProblem, DateTime<Utc>)>>,
-    /// A job alerts after this many failed runs in a row.
-    alert_failing_runs: std::sync::atomic::AtomicUsize,
+    /// When the alert conditions hold (failed runs in a row, the write switch off for long).
+    alert_thresholds: Mutex<alerts::Thresholds>,
 }
 
 impl Engine {
@@ -207,23 +207,26 @@ impl Engine {
             jobs: BTreeMap::new(),
             settings,
             store_problem: Mutex::new(None),
-            alert_failing_runs: std::sync::atomic::AtomicUsize::new(alerts::DEFAULT_FAILING_RUNS),
+            alert_thresholds: Mutex::new(alerts::Thresholds::default()),
         }
     }
 
-    /// A job alerts after `n` failed runs in a row (default 3).
-    pub fn set_alert_failing_runs(&self, n: usize) {
-        self.alert_failing_runs
-            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    /// When the alert conditions hold (default: 3 failed runs in a row, writes off for 1 hour).
+    pub fn set_alert_thresholds(&self, th: alerts::Thresholds) {
+        *self
+            .alert_thresholds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = th;
     }
 
     /// Evaluates the alert conditions and writes their transitions (after every run; the
     /// console and the CLI may call it too). A failure is logged: alerts never fail a run.
     pub async fn evaluate_alerts(&self) -> Vec<domain::alert::Alert> {
-        let n = self
-            .alert_failing_runs
-            .load(std::sync::atomic::Ordering::Relaxed);
-        match alerts::evaluate(&*self.store, self.clock.now(), n).await {
+        let th = *self
+            .alert_thresholds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match alerts::evaluate(&*self.store, self.clock.now(), th).await {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %e, "alerts could not be evaluated");

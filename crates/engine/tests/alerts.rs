@@ -757,14 +757,22 @@ impl std::io::Write for Captured {
 /// webhook key or a signing secret.
 #[tokio::test]
 async fn no_secret_reaches_a_log_line() {
-    let captured = Captured::default();
-    let w = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || w.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // The global subscriber (a per-thread default misses lines when other tests run at once);
+    // it also takes the other tests' lines, which must not hold these secrets either.
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    let captured = CAPTURED
+        .get_or_init(|| {
+            let c = Captured::default();
+            let w = c.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || w.clone())
+                .with_ansi(false)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+            c
+        })
+        .clone();
 
     let (store, _db) = sqlite_store().await;
     let clock = Clock::simulated(t0());
@@ -835,4 +843,54 @@ async fn no_secret_reaches_a_log_line() {
         !answers.contains("SECRET"),
         "a secret in a stored answer: {answers}"
     );
+}
+
+/// Orders left at a stage past `stuck_after_periods`, and the write switch off for over an hour,
+/// are alerts; they resolve when the orders move and the switch is back on.
+pub async fn stuck_orders_and_writes_off_for_long_alert_and_resolve(db: &Db) {
+    let w = world(db, json!({})).await;
+    w.dsco.generate_orders_with(2, 71, &[]);
+    let mut cfg = default_runtime_config(json!({}));
+    cfg.writes_enabled = Some(false);
+    let v = w.store.runtime_config_version().await.unwrap();
+    w.store
+        .save_runtime_config(v, &cfg, "test", "test", w.clock.now())
+        .await
+        .unwrap();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    let open = w.store.open_alerts().await.unwrap();
+    assert!(open.is_empty(), "nothing yet: {open:?}");
+    // Push runs every minute: four periods pass, and the switch has been off for over an hour.
+    w.advance(3700);
+    w.engine.evaluate_alerts().await;
+    let open = w.store.open_alerts().await.unwrap();
+    assert_eq!(
+        open.keys().collect::<Vec<_>>(),
+        ["stuck:1", "writes_off"],
+        "{open:?}"
+    );
+    assert_eq!(open["stuck:1"].facts["count"], "2");
+    assert!(
+        open["stuck:1"]
+            .title(Lang::En)
+            .contains("2 orders stuck at pulled"),
+        "{}",
+        open["stuck:1"].title(Lang::En)
+    );
+    assert!(
+        open["writes_off"]
+            .title(Lang::Zh)
+            .contains("全局写入开关已关闭 1h 2m"),
+        "{}",
+        open["writes_off"].title(Lang::Zh)
+    );
+    cfg.writes_enabled = Some(true);
+    let v = w.store.runtime_config_version().await.unwrap();
+    w.store
+        .save_runtime_config(v, &cfg, "test", "test", w.clock.now())
+        .await
+        .unwrap();
+    w.run(JobName::PushToLingxing).await;
+    assert!(w.store.open_alerts().await.unwrap().is_empty());
 }

@@ -103,6 +103,7 @@ macro_rules! both_backends {
 }
 
 both_backends!(
+    stuck_orders_and_writes_off_for_long_alert_and_resolve,
     an_unmapped_shop_raises_one_alert_and_resolves_after_the_fix,
     a_failing_job_and_refused_credentials_alert_once_and_resolve,
     two_runners_never_overlap_and_rejected_fires_are_recorded,

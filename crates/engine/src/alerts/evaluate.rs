@@ -21,7 +21,35 @@ fn scope() -> BTreeSet<AlertKind> {
         AlertKind::CredentialsRefused,
         AlertKind::StockGuardHeld,
         AlertKind::SkuPairConflicts,
+        AlertKind::Stuck,
+        AlertKind::WritesOff,
     ])
+}
+
+/// When the conditions hold: a job alerts after `failing_runs` failed runs in a row; the write
+/// switch alerts after it has been off for `writes_off_after`.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    pub failing_runs: usize,
+    pub writes_off_after: chrono::TimeDelta,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            failing_runs: DEFAULT_FAILING_RUNS,
+            writes_off_after: chrono::TimeDelta::hours(1),
+        }
+    }
+}
+
+fn human(d: chrono::TimeDelta) -> String {
+    let m = d.num_minutes().max(0);
+    match (m / 1440, m / 60 % 24, m % 60) {
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
 }
 
 fn url_part(s: &str) -> String {
@@ -39,8 +67,10 @@ fn url_part(s: &str) -> String {
 /// Every condition that holds now.
 pub async fn conditions(
     store: &dyn Store,
-    failing_runs: usize,
+    now: DateTime<Utc>,
+    th: Thresholds,
 ) -> Result<Vec<Condition>, StoreError> {
+    let failing_runs = th.failing_runs;
     let mut out = Vec::new();
     // Needs attention: one alert per cause (reason code + subject), counting its orders.
     for c in store.attention_causes(500).await? {
@@ -122,6 +152,65 @@ pub async fn conditions(
             }
         }
     }
+    // Stuck orders, per stage, and the write switch left off.
+    if let Some(stored) = store.runtime_config().await? {
+        for (stage, threshold, n, oldest) in
+            crate::jobs::stuck(store, &stored.config, now, 1).await?
+        {
+            if n == 0 {
+                continue;
+            }
+            out.push(Condition {
+                key: format!("stuck:{}", stage.number()),
+                kind: AlertKind::Stuck,
+                severity: Severity::Warning,
+                subject: stage.label_en().to_owned(),
+                facts: BTreeMap::from([
+                    ("count".into(), n.to_string()),
+                    ("stage_zh".into(), stage.label_zh().to_owned()),
+                    ("stage_en".into(), stage.label_en().to_owned()),
+                    ("threshold".into(), human(threshold)),
+                    (
+                        "oldest".into(),
+                        oldest
+                            .first()
+                            .map(|o| o.pulled.po.to_string())
+                            .unwrap_or_default(),
+                    ),
+                ]),
+                path: format!("/orders?stage={}", stage.number()),
+            });
+        }
+        if !stored.config.writes_enabled() {
+            // Since the first version of the run of versions with writes off.
+            let mut since = stored.created_at;
+            for c in store.runtime_config_history(200).await? {
+                if c.version > stored.version {
+                    continue;
+                }
+                if c.config.writes_enabled() {
+                    break;
+                }
+                since = since.min(c.created_at);
+            }
+            if now - since >= th.writes_off_after {
+                out.push(Condition {
+                    key: "writes_off".into(),
+                    kind: AlertKind::WritesOff,
+                    severity: Severity::Warning,
+                    subject: "writes_enabled".into(),
+                    facts: BTreeMap::from([
+                        (
+                            "since".into(),
+                            since.format("%Y-%m-%d %H:%M UTC").to_string(),
+                        ),
+                        ("off_for".into(), human(now - since)),
+                    ]),
+                    path: "/config".into(),
+                });
+            }
+        }
+    }
     // The stock zero-drop guard holds runs until an operator releases them.
     let held = store.stock_runs(true, 50).await?;
     if let Some(latest) = held.first() {
@@ -145,9 +234,9 @@ pub async fn conditions(
 pub async fn evaluate(
     store: &dyn Store,
     now: DateTime<Utc>,
-    failing_runs: usize,
+    th: Thresholds,
 ) -> Result<Vec<Alert>, StoreError> {
-    let now_conditions = conditions(store, failing_runs).await?;
+    let now_conditions = conditions(store, now, th).await?;
     let open = store.open_alerts().await?;
     let t = transitions(&open, &now_conditions, &scope());
     let applied = store.apply_alerts(&t, now).await?;

@@ -23,7 +23,7 @@ use domain::Lang;
 use domain::alert::{AlertKind, Severity};
 use secret::Secret;
 
-pub use evaluate::{DEFAULT_FAILING_RUNS, conditions, evaluate};
+pub use evaluate::{DEFAULT_FAILING_RUNS, Thresholds, conditions, evaluate};
 pub use format::{Answer, Post, render};
 pub use sender::{Sender, send_test};
 
