@@ -56,6 +56,16 @@ pub fn alert_config(settings: &Settings) -> AlertConfig {
     )
 }
 
+/// When alerts are raised, from `[alerting]`.
+pub fn thresholds(settings: &Settings) -> engine::alerts::Thresholds {
+    engine::alerts::Thresholds {
+        failing_runs: settings.alerting.failing_runs as usize,
+        writes_off_after: chrono::TimeDelta::minutes(i64::from(
+            settings.alerting.writes_off_minutes,
+        )),
+    }
+}
+
 pub async fn alert(settings: &Settings, command: AlertCommand) -> Result<ExitCode> {
     match command {
         AlertCommand::Test { to } => {

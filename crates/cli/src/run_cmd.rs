@@ -62,10 +62,16 @@ pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
         console_config(&settings),
         Some(render),
     );
-    let running = Application::build(store, parts)?
-        .with_alerts(crate::alert_cmd::alert_config(&settings))
-        .start(Some(console))
-        .await?;
+    let app =
+        Application::build(store, parts)?.with_alerts(crate::alert_cmd::alert_config(&settings));
+    app.engine()
+        .set_alert_thresholds(crate::alert_cmd::thresholds(&settings));
+    if settings.alerts.is_empty() {
+        tracing::info!(
+            "no [[alerts]] channel: alerts are kept in the store (console: Alerts) and logged"
+        );
+    }
+    let running = app.start(Some(console)).await?;
     let stopper = running.stopper();
     tokio::spawn(async move {
         shutdown_signal().await;

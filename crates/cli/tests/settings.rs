@@ -107,6 +107,7 @@ fn the_example_alerts_block_loads_when_uncommented() {
     }
     let s = load_ok(&out.join("\n"), &[]);
     assert_eq!(s.alerts.len(), 2);
+    assert_eq!(s.alerting.failing_runs, 3);
     assert_eq!(s.alerts[1].name, "oncall");
     assert_eq!(s.alerts[1].kind, AlertKind::WeCom);
     assert_eq!(s.alerts[1].min_severity, domain::alert::Severity::Critical);
@@ -421,6 +422,12 @@ fn bad_inputs() -> Vec<Case> {
             ),
             "alerts[0].quiet_hours",
             "must be `HH:MM-HH:MM`",
+        ),
+        case(
+            "zero failing runs",
+            format!("{MINIMAL}\n[alerting]\nfailing_runs = 0\n"),
+            "alerting.failing_runs",
+            "must be a whole number of at least 1, got 0",
         ),
         case(
             "bad public url",

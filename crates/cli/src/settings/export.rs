@@ -98,6 +98,17 @@ impl Settings {
             root.insert("alerts".into(), Value::Array(channels));
         }
 
+        let mut t = Table::new();
+        t.insert(
+            "failing_runs".into(),
+            i64::from(self.alerting.failing_runs).into(),
+        );
+        t.insert(
+            "writes_off_minutes".into(),
+            i64::from(self.alerting.writes_off_minutes).into(),
+        );
+        root.insert("alerting".into(), t.into());
+
         if let Some(rc) = &self.runtime_config
             && let Some(v) = json_to_toml(&rc.config.to_value(&rc.sku))
         {

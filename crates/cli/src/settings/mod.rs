@@ -34,8 +34,9 @@ use domain::ImportedConfig;
 pub use reader::{Problem, SettingsError};
 pub use secrets::SecretSetting;
 pub use sections::{
-    AlertKind, AlertSettings, ConsoleSettings, DscoAuth, DscoSettings, ExportSettings, Language,
-    LingxingSettings, LoggingSettings, StoreKind, StoreSettings, StoreUrl,
+    AlertKind, AlertSettings, AlertingSettings, ConsoleSettings, DscoAuth, DscoSettings,
+    ExportSettings, Language, LingxingSettings, LoggingSettings, StoreKind, StoreSettings,
+    StoreUrl,
 };
 
 use env::{apply_env, has_env_prefix};
@@ -71,6 +72,7 @@ const SECTIONS: &[&str] = &[
     "exports",
     "logging",
     "alerts",
+    "alerting",
     "runtime_config",
 ];
 
@@ -85,6 +87,8 @@ pub struct Settings {
     pub logging: LoggingSettings,
     /// The `[[alerts]]` channels; empty when there is none (alerts are then only logged).
     pub alerts: Vec<AlertSettings>,
+    /// When alerts are raised (`[alerting]`).
+    pub alerting: AlertingSettings,
     /// The `[runtime_config]` section, validated; `None` when absent (the store's copy rules).
     pub runtime_config: Option<ImportedConfig>,
 }

@@ -223,6 +223,24 @@ impl fmt::Display for AlertKind {
     }
 }
 
+/// When alerts are raised: `[alerting]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertingSettings {
+    /// A job alerts after this many failed runs in a row (default 3).
+    pub failing_runs: u32,
+    /// The write switch alerts after it has been off this many minutes (default 60).
+    pub writes_off_minutes: u32,
+}
+
+impl Default for AlertingSettings {
+    fn default() -> Self {
+        AlertingSettings {
+            failing_runs: 3,
+            writes_off_minutes: 60,
+        }
+    }
+}
+
 /// One alert channel: an `[[alerts]]` entry.
 #[derive(Debug, Clone)]
 pub struct AlertSettings {
@@ -261,6 +279,7 @@ pub(super) fn parse_root(root: &Table, cx: &mut Cx) -> Option<Settings> {
     let exports = parse_exports(root, cx);
     let logging = parse_logging(root, cx);
     let alerts = parse_alerts(root, cx);
+    let alerting = parse_alerting(root, cx);
     let runtime_config = parse_runtime_config(root, cx);
     Some(Settings {
         dsco: dsco?,
@@ -270,6 +289,7 @@ pub(super) fn parse_root(root: &Table, cx: &mut Cx) -> Option<Settings> {
         exports: exports?,
         logging: logging?,
         alerts: alerts?,
+        alerting: alerting?,
         runtime_config: runtime_config?,
     })
 }
@@ -673,6 +693,29 @@ fn parse_alert(mut s: Sec<'_>, single: bool, cx: &mut Cx) -> Option<AlertSetting
         kinds: alert_kinds?,
         keyword,
         quiet_hours: quiet?,
+    })
+}
+
+fn parse_alerting(root: &Table, cx: &mut Cx) -> Option<AlertingSettings> {
+    let mut s = Sec::open(root, "alerting", cx)?;
+    let d = AlertingSettings::default();
+    let whole = |s: &mut Sec<'_>, key: &'static str, default: u32, cx: &mut Cx| match s.get(key) {
+        None => Some(default),
+        Some(Value::Integer(n)) if *n >= 1 && *n <= 100_000 => Some(*n as u32),
+        Some(other) => {
+            cx.bad(
+                s.path(key),
+                format!("must be a whole number of at least 1, got {other}"),
+            );
+            None
+        }
+    };
+    let failing_runs = whole(&mut s, "failing_runs", d.failing_runs, cx);
+    let writes_off_minutes = whole(&mut s, "writes_off_minutes", d.writes_off_minutes, cx);
+    s.finish(cx);
+    Some(AlertingSettings {
+        failing_runs: failing_runs?,
+        writes_off_minutes: writes_off_minutes?,
     })
 }
 
