@@ -112,6 +112,11 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         store: Option<String>,
     },
+    /// Alerts: send a test message to the channels, list alerts and deliveries.
+    Alert {
+        #[command(subcommand)]
+        command: crate::alert_cmd::AlertCommand,
+    },
 }
 
 impl Command {

@@ -24,6 +24,7 @@
 //! - [`bench_faults`]: `bench faults`, the fault matrix (far-side faults per endpoint, a mixed
 //!   burst, kills, two processes) with duplicates, lost orders and time to converge.
 
+pub mod alert_cmd;
 pub mod app;
 pub mod args;
 pub mod bench;

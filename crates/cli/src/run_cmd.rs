@@ -63,12 +63,6 @@ pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
         );
     }
 
-    if settings.alerts.is_some() {
-        tracing::warn!(
-            "[alerts] has no effect yet: alerts are logged at warn with alert=true, not posted to the webhook"
-        );
-    }
-
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(engine::metrics::SECONDS_BUCKETS)
         .map_err(|e| anyhow!("metrics buckets: {e}"))?
@@ -96,9 +90,16 @@ pub(crate) async fn run(settings: Settings) -> Result<ExitCode> {
         console_login(&settings),
         Some(render),
     );
-    let running = Application::build(store, parts)?
-        .start(Some(console))
-        .await?;
+    let app =
+        Application::build(store, parts)?.with_alerts(crate::alert_cmd::alert_config(&settings));
+    app.engine()
+        .set_alert_thresholds(crate::alert_cmd::thresholds(&settings));
+    if settings.alerts.is_empty() {
+        tracing::info!(
+            "no [[alerts]] channel: alerts are kept in the store (console: Alerts) and logged"
+        );
+    }
+    let running = app.start(Some(console)).await?;
     let stopper = running.stopper();
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -46,9 +46,11 @@ pub(crate) fn service_parts(settings: &Settings) -> Parts {
 
 /// The engine of a service process on `store` (for `job run`: nothing started).
 pub(crate) fn build_engine(store: Arc<dyn Store>, settings: &Settings) -> Result<Arc<Engine>> {
-    Ok(Application::build(store, service_parts(settings))?
+    let engine = Application::build(store, service_parts(settings))?
         .engine()
-        .clone())
+        .clone();
+    engine.set_alert_thresholds(crate::alert_cmd::thresholds(settings));
+    Ok(engine)
 }
 
 /// The DSCO and LingXing client settings of the deployment file.

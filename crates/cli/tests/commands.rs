@@ -2042,3 +2042,83 @@ fn job_run_for_a_po_refuses_an_unknown_po_or_the_wrong_stage() {
     });
     assert!(runs.is_empty(), "{runs:?}");
 }
+
+/// A local bot answering every POST with `answer`; returns its base URL and what it got.
+fn bot(
+    rt: &tokio::runtime::Runtime,
+    answer: Value,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::Uri;
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let g = got.clone();
+    let app = axum::Router::new().fallback(move |uri: Uri, body: String| {
+        let g = g.clone();
+        let answer = answer.to_string();
+        async move {
+            g.lock().unwrap().push(format!("{uri} {body}"));
+            ([("content-type", "application/json")], answer)
+        }
+    });
+    rt.spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+#[test]
+fn alert_test_sends_to_each_channel_and_reports_the_answer() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (wecom, wecom_got) = bot(&rt, json!({"errcode": 0, "errmsg": "ok"}));
+    let (ding, _) = bot(&rt, json!({"errcode": 310000, "errmsg": "sign not match"}));
+    let env = env_with(&format!(
+        r#"
+[[alerts]]
+name = "ops"
+kind = "wecom"
+webhook_url = "{wecom}/cgi-bin/webhook/send?key=hook-S3CRET-1"
+keyword = "DL"
+
+[[alerts]]
+name = "ding"
+kind = "dingtalk"
+webhook_url = "{ding}/robot/send?access_token=hook-S3CRET-2"
+sign_secret = "SECsign-S3CRET-3"
+"#
+    ));
+    let out = bin(&env, &["alert", "test"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("ops (wecom): delivered"), "{t}");
+    assert!(
+        t.contains("ding (dingtalk): REFUSED: 310000 sign not match"),
+        "{t}"
+    );
+    assert!(!t.contains("S3CRET"), "a secret in the output:\n{t}");
+    let got = wecom_got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains("key=hook-S3CRET-1"), "{got:?}");
+    assert!(
+        got[0].contains("DL [提示] dsco-lingxing 告警测试消息"),
+        "{got:?}"
+    );
+
+    let out = bin(&env, &["alert", "test", "--to", "ops"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("ding"), "{}", text(&out));
+    assert_eq!(wecom_got.lock().unwrap().len(), 2);
+
+    let out = bin(&env, &["alert", "test", "--to", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("channels: ops, ding"), "{}", text(&out));
+
+    // The export names the channels with their secrets redacted.
+    let out = bin(&env, &["config", "export"]);
+    let t = text(&out);
+    assert!(
+        t.contains("[[alerts]]") && t.contains("name = \"ding\""),
+        "{t}"
+    );
+    assert!(!t.contains("S3CRET"), "{t}");
+}

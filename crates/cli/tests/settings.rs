@@ -74,7 +74,7 @@ fn minimal_file_takes_every_default() {
     assert_eq!(s.exports.dir, std::path::PathBuf::from("data/exports"));
     assert_eq!(s.logging.format, LogFormat::Pretty);
     assert_eq!(s.logging.level, "info");
-    assert!(s.alerts.is_none());
+    assert!(s.alerts.is_empty());
     assert!(s.runtime_config.is_none());
 }
 
@@ -98,7 +98,7 @@ fn the_example_alerts_block_loads_when_uncommented() {
     let mut out = Vec::new();
     let mut in_alerts = false;
     for line in Settings::example_toml().lines() {
-        if line == "# [alerts]" {
+        if line == "# [[alerts]]" {
             in_alerts = true;
         } else if in_alerts && !line.starts_with("# ") {
             in_alerts = false;
@@ -106,7 +106,15 @@ fn the_example_alerts_block_loads_when_uncommented() {
         out.push(if in_alerts { &line[2..] } else { line });
     }
     let s = load_ok(&out.join("\n"), &[]);
-    let a = s.alerts.expect("alerts section");
+    assert_eq!(s.alerts.len(), 2);
+    assert_eq!(s.alerting.failing_runs, 3);
+    assert_eq!(s.alerts[1].name, "oncall");
+    assert_eq!(s.alerts[1].kind, AlertKind::WeCom);
+    assert_eq!(s.alerts[1].min_severity, domain::alert::Severity::Critical);
+    let a = s.alerts.into_iter().next().expect("alerts section");
+    assert_eq!(a.name, "ops");
+    assert_eq!(a.keyword.as_deref(), Some("dsco-lingxing"));
+    assert!(a.quiet_hours.is_some());
     assert_eq!(a.kind, AlertKind::DingTalk);
     assert!(
         a.webhook_url
@@ -399,7 +407,51 @@ fn bad_inputs() -> Vec<Case> {
                 "{MINIMAL}\n[alerts]\nkind = \"wecom\"\nwebhook_url = \"https://h.example/x\"\nsign_secret = \"s\"\n"
             ),
             "alerts.sign_secret",
-            "only DingTalk and Feishu bots sign requests, not wecom",
+            "only DingTalk, Feishu and generic webhooks sign requests, not wecom",
+        ),
+        case(
+            "two channels with one name",
+            format!(
+                "{MINIMAL}\n[[alerts]]\nname = \"ops\"\nwebhook_url = \"https://h.example/x\"\n[[alerts]]\nname = \"ops\"\nkind = \"wecom\"\nwebhook_url = \"https://h.example/y\"\n"
+            ),
+            "alerts[1].name",
+            "`ops` names two channels",
+        ),
+        case(
+            "unknown severity in an array entry",
+            format!(
+                "{MINIMAL}\n[[alerts]]\nwebhook_url = \"https://h.example/x\"\nmin_severity = \"loud\"\n"
+            ),
+            "alerts[0].min_severity",
+            "unknown severity `loud` (severities are: info, warning, critical)",
+        ),
+        case(
+            "unknown alert kind in kinds",
+            format!(
+                "{MINIMAL}\n[[alerts]]\nwebhook_url = \"https://h.example/x\"\nkinds = [\"job_failing\", \"weather\"]\n"
+            ),
+            "alerts[0].kinds",
+            "unknown alert kind \"weather\"",
+        ),
+        case(
+            "bad quiet hours",
+            format!(
+                "{MINIMAL}\n[[alerts]]\nwebhook_url = \"https://h.example/x\"\nquiet_hours = \"22-8\"\n"
+            ),
+            "alerts[0].quiet_hours",
+            "must be `HH:MM-HH:MM`",
+        ),
+        case(
+            "zero failing runs",
+            format!("{MINIMAL}\n[alerting]\nfailing_runs = 0\n"),
+            "alerting.failing_runs",
+            "must be a whole number of at least 1, got 0",
+        ),
+        case(
+            "bad public url",
+            format!("{MINIMAL}\n[console]\npublic_url = \"ftp://x\"\n"),
+            "console.public_url",
+            "must be an http(s) URL",
         ),
         Case {
             name: "env var naming an unknown key",
@@ -559,7 +611,7 @@ fn env_can_create_sections_the_file_lacks() {
             ("DSCO_LINGXING__STORE__URL", "postgres://app:pw@db:5432/dl"),
         ],
     );
-    let a = s.alerts.expect("alerts from env");
+    let a = s.alerts.into_iter().next().expect("alerts from env");
     assert_eq!(a.kind, AlertKind::Feishu);
     assert!(a.sign_secret.is_none());
     assert_eq!(s.store.url.kind(), StoreKind::Postgres);
@@ -726,8 +778,8 @@ fn debug_display_and_export_never_show_secrets() {
         s.lingxing.app_secret,
         s.store.url,
         s.console.password.as_ref().unwrap(),
-        s.alerts.as_ref().unwrap().webhook_url,
-        s.alerts.as_ref().unwrap().sign_secret.as_ref().unwrap(),
+        s.alerts[0].webhook_url,
+        s.alerts[0].sign_secret.as_ref().unwrap(),
     );
     let export = s.to_redacted_toml();
     for (what, text) in [

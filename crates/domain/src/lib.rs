@@ -11,6 +11,7 @@
 //! - `reason`, `mapping`, `rules` (with the order jobs): the reason catalogue, reverse maps,
 //!   and R1–R6 as pure decision functions.
 
+pub mod alert;
 pub mod config;
 pub mod ids;
 pub mod intent;

@@ -17,6 +17,7 @@
 //!   lease in the store, and every store write of the run carries the lease's fencing token.
 //! - Jobs never call each other.
 
+pub mod alerts;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;
@@ -201,6 +202,8 @@ pub struct Engine {
     /// The last store condition that stopped writes (full disk, read-only) and when it was met;
     /// cleared by the next run whose writes all went through.
     store_problem: Mutex<Option<(StoreProblem, DateTime<Utc>)>>,
+    /// When the alert conditions hold (failed runs in a row, the write switch off for long).
+    alert_thresholds: Mutex<alerts::Thresholds>,
 }
 
 impl Engine {
@@ -219,6 +222,31 @@ impl Engine {
             jobs: BTreeMap::new(),
             settings,
             store_problem: Mutex::new(None),
+            alert_thresholds: Mutex::new(alerts::Thresholds::default()),
+        }
+    }
+
+    /// When the alert conditions hold (default: 3 failed runs in a row, writes off for 1 hour).
+    pub fn set_alert_thresholds(&self, th: alerts::Thresholds) {
+        *self
+            .alert_thresholds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = th;
+    }
+
+    /// Evaluates the alert conditions and writes their transitions (after every run; the
+    /// console and the CLI may call it too). A failure is logged: alerts never fail a run.
+    pub async fn evaluate_alerts(&self) -> Vec<domain::alert::Alert> {
+        let th = *self
+            .alert_thresholds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match alerts::evaluate(&*self.store, self.clock.now(), th).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "alerts could not be evaluated");
+                Vec::new()
+            }
         }
     }
 

@@ -222,6 +222,9 @@ impl Engine {
         if let Some(f) = failure {
             self.store.set_run_failure(&lease.run_id, f).await?;
         }
+        // Alerts from the state the run left (its record closed): one transaction with the
+        // alert state and the outbox.
+        self.evaluate_alerts().await;
         // A run whose writes all went through ends a full-disk or read-only condition.
         if outcome == RunOutcome::Succeeded {
             self.store_recovered();

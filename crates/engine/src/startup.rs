@@ -166,6 +166,7 @@ pub struct Application {
     engine: Arc<Engine>,
     clients: Arc<Clients>,
     stock_clients: Arc<StockClients>,
+    alerts: Option<Arc<crate::alerts::AlertConfig>>,
 }
 
 impl Application {
@@ -215,7 +216,15 @@ impl Application {
             engine: Arc::new(engine),
             clients,
             stock_clients,
+            alerts: None,
         })
+    }
+
+    /// Delivers alerts to these channels: [`Application::start`] starts the sender beside the
+    /// scheduler (without channels, alerts are kept in the store and logged only).
+    pub fn with_alerts(mut self, cfg: crate::alerts::AlertConfig) -> Application {
+        self.alerts = (!cfg.channels.is_empty()).then(|| Arc::new(cfg));
+        self
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -255,8 +264,17 @@ impl Application {
             }
         };
         let (jobs_stop, jobs_rx) = watch::channel(false);
+        let alerts = self.alerts.clone().map(|cfg| {
+            let sender = crate::alerts::Sender::new(
+                self.engine.store().clone(),
+                self.engine.clock().clone(),
+                cfg,
+            );
+            tokio::spawn(sender.run(jobs_rx.clone()))
+        });
         let scheduler = tokio::spawn(Scheduler::new(self.engine.clone()).run(jobs_rx));
         Ok(Running {
+            alerts,
             engine: self.engine.clone(),
             address,
             stopper: Stopper(Arc::new((jobs_stop, server_stop))),
@@ -303,6 +321,8 @@ pub struct Running {
     stopper: Stopper,
     scheduler: Option<JoinHandle<Result<(), StoreError>>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// The alert sender, stopped with the jobs.
+    alerts: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -332,6 +352,9 @@ impl Running {
     }
 
     async fn join_scheduler(&mut self) -> Result<(), StartupError> {
+        if let Some(a) = self.alerts.take() {
+            let _ = a.await;
+        }
         let Some(s) = self.scheduler.take() else {
             return Ok(());
         };

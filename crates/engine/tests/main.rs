@@ -1,6 +1,7 @@
 //! Engine tests on the simulated clock, against SQLite always and PostgreSQL when
 //! `TEST_DATABASE_URL` is set (two runners share one database, as two replicas would).
 
+mod alerts;
 mod data_defects;
 mod defects;
 mod dry_run;
@@ -70,6 +71,7 @@ pub async fn settle() {
 }
 
 mod cases {
+    pub use crate::alerts::*;
     pub use crate::data_defects::*;
     pub use crate::defects::*;
     pub use crate::dry_run::*;
@@ -109,6 +111,9 @@ both_backends!(
     retry_now_runs_the_stage_job_for_that_order_only,
     ignore_bulk_retry_and_the_force_guard,
     an_unmapped_sku_lingxing_refused_is_fixed_by_a_manual_entry,
+    stuck_orders_and_writes_off_for_long_alert_and_resolve,
+    an_unmapped_shop_raises_one_alert_and_resolves_after_the_fix,
+    a_failing_job_and_refused_credentials_alert_once_and_resolve,
     two_runners_never_overlap_and_rejected_fires_are_recorded,
     cron_change_in_the_store_is_picked_up_while_running,
     run_whose_lease_was_taken_over_writes_nothing,

@@ -54,7 +54,8 @@ pub use stock::*;
 /// it only on a concrete type such as [`SqlStore`]; on `dyn Store` they are in scope already).
 pub mod prelude {
     pub use crate::{
-        ConfigStore, ConsoleRead, IntentStore, LeaseStore, OrderStore, RunStore, StockStore, Store,
+        AlertStore, ConfigStore, ConsoleRead, IntentStore, LeaseStore, OrderStore, RunStore,
+        StockStore, Store,
     };
 }
 
@@ -978,6 +979,112 @@ pub trait StockStore: Send + Sync {
     async fn sku_conflicts(&self, run_id: &str) -> Result<Vec<SkuConflict>>;
 }
 
+/// One alert transition waiting in the outbox for a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub alert: domain::alert::Alert,
+    pub created_at: DateTime<Utc>,
+    /// Attempts made on this channel before this one.
+    pub attempts: i64,
+}
+
+/// Where a delivery of an outbox row to a channel stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not yet delivered; retried at `next_attempt_at`.
+    Pending,
+    Delivered,
+    /// Given up: the bot refused it, or the retries ran out (the answer says which).
+    Failed,
+    /// Not for this channel (its minimum severity or kinds); nothing was posted.
+    Skipped,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Skipped => "skipped",
+        }
+    }
+    pub fn parse(s: &str) -> Option<DeliveryState> {
+        [
+            DeliveryState::Pending,
+            DeliveryState::Delivered,
+            DeliveryState::Failed,
+            DeliveryState::Skipped,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+/// An alert as stored: its last transition and when it opened / resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRecord {
+    pub alert: domain::alert::Alert,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// One delivery of an outbox row to a channel, for the console and `alert` commands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRecord {
+    pub outbox_id: i64,
+    pub alert_key: String,
+    pub transition: domain::alert::Transition,
+    pub channel: String,
+    pub state: DeliveryState,
+    pub attempts: i64,
+    /// The bot's answer (or the transport error) of the last attempt.
+    pub answer: String,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// Alerts: their state per key, the outbox of transitions and the deliveries per channel.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// The alerts open now, by key (the alert as last raised).
+    async fn open_alerts(&self) -> Result<BTreeMap<String, domain::alert::Alert>>;
+    /// Applies `transitions` in one transaction: an open only when the key is not open, a
+    /// resolve only when it is; each one applied is written to the outbox. Returns those applied
+    /// (another replica may have applied the rest already).
+    async fn apply_alerts(
+        &self,
+        transitions: &[domain::alert::Alert],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<domain::alert::Alert>>;
+    /// Claims up to `limit` outbox rows written at or after `since` that `channel` has not
+    /// delivered or given up on and whose retry is due, for `claim` (another replica skips them
+    /// meanwhile), oldest first.
+    async fn claim_outbox(
+        &self,
+        channel: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        claim: Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>>;
+    /// Records one attempt of `channel` on `outbox_id` and releases the claim.
+    async fn record_delivery(
+        &self,
+        outbox_id: i64,
+        channel: &str,
+        state: DeliveryState,
+        answer: &str,
+        next_attempt_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The alerts, open first, then the most recently changed.
+    async fn alert_list(&self, limit: u32) -> Result<Vec<AlertRecord>>;
+    /// The most recent deliveries (of any channel), newest first.
+    async fn recent_deliveries(&self, limit: u32) -> Result<Vec<DeliveryRecord>>;
+}
+
 /// The persistence the engine, the console and the CLI need: the sum of the role traits
 /// ([`LeaseStore`], [`RunStore`], [`ConfigStore`], [`OrderStore`], [`IntentStore`], [`StockStore`],
 /// [`ConsoleRead`]), implemented once by [`SqlStore`]. A component that needs one role takes that
@@ -993,6 +1100,7 @@ pub trait Store:
     + IntentStore
     + StockStore
     + ConsoleRead
+    + AlertStore
     + Send
     + Sync
     + 'static

@@ -1,6 +1,7 @@
 //! The store suite: every case runs against SQLite, and against PostgreSQL when
 //! `TEST_DATABASE_URL` is set (an unreachable server fails the test instead of skipping it).
 
+mod alerts;
 mod batches;
 mod cases;
 
@@ -58,6 +59,7 @@ macro_rules! suite {
 }
 
 suite!(
+    alerts::alerts_transition_once_per_key_and_deliver_once_per_channel,
     cases::lease_is_exclusive_until_released_or_expired,
     cases::stale_fence_writes_nothing,
     cases::runs_are_recorded_and_rejected_fires_once_per_blocking_run,

@@ -83,6 +83,9 @@ impl Settings {
                 .collect();
             t.insert("users".into(), Value::Array(users));
         }
+        if let Some(u) = &c.public_url {
+            t.insert("public_url".into(), redact_url(u.as_str()).into());
+        }
         root.insert("console".into(), t.into());
 
         let mut t = Table::new();
@@ -94,15 +97,45 @@ impl Settings {
         t.insert("level".into(), self.logging.level.as_str().into());
         root.insert("logging".into(), t.into());
 
-        if let Some(a) = &self.alerts {
-            let mut t = Table::new();
-            t.insert("kind".into(), a.kind.as_str().into());
-            put_secret(&mut t, "webhook_url", &a.webhook_url);
-            if let Some(s) = &a.sign_secret {
-                put_secret(&mut t, "sign_secret", s);
+        if !self.alerts.is_empty() {
+            let mut channels = Vec::new();
+            for a in &self.alerts {
+                let mut t = Table::new();
+                t.insert("name".into(), a.name.as_str().into());
+                t.insert("kind".into(), a.kind.as_str().into());
+                put_secret(&mut t, "webhook_url", &a.webhook_url);
+                if let Some(s) = &a.sign_secret {
+                    put_secret(&mut t, "sign_secret", s);
+                }
+                t.insert("min_severity".into(), a.min_severity.as_str().into());
+                if !a.kinds.is_empty() {
+                    let ks: Vec<Value> = a.kinds.iter().map(|k| k.as_str().into()).collect();
+                    t.insert("kinds".into(), Value::Array(ks));
+                }
+                if let Some(k) = &a.keyword {
+                    t.insert("keyword".into(), k.as_str().into());
+                }
+                if let Some((from, to)) = a.quiet_hours {
+                    t.insert(
+                        "quiet_hours".into(),
+                        format!("{}-{}", from.format("%H:%M"), to.format("%H:%M")).into(),
+                    );
+                }
+                channels.push(Value::Table(t));
             }
-            root.insert("alerts".into(), t.into());
+            root.insert("alerts".into(), Value::Array(channels));
         }
+
+        let mut t = Table::new();
+        t.insert(
+            "failing_runs".into(),
+            i64::from(self.alerting.failing_runs).into(),
+        );
+        t.insert(
+            "writes_off_minutes".into(),
+            i64::from(self.alerting.writes_off_minutes).into(),
+        );
+        root.insert("alerting".into(), t.into());
 
         if let Some(rc) = &self.runtime_config
             && let Some(v) = json_to_toml(&rc.config.to_value(&rc.sku))

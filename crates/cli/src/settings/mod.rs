@@ -34,9 +34,9 @@ use domain::ImportedConfig;
 pub use reader::{Problem, SettingsError};
 pub use secrets::SecretSetting;
 pub use sections::{
-    AlertKind, AlertSettings, ConsoleSettings, ConsoleUser, DscoAuth, DscoSettings, ExportSettings,
-    Language, LingxingSettings, LoggingSettings, LoginMode, PASSWORD_USER, StoreKind,
-    StoreSettings, StoreUrl,
+    AlertKind, AlertSettings, AlertingSettings, ConsoleSettings, ConsoleUser, DscoAuth,
+    DscoSettings, ExportSettings, Language, LingxingSettings, LoggingSettings, LoginMode,
+    PASSWORD_USER, StoreKind, StoreSettings, StoreUrl,
 };
 
 use env::{apply_env, has_env_prefix};
@@ -74,6 +74,7 @@ const SECTIONS: &[&str] = &[
     "exports",
     "logging",
     "alerts",
+    "alerting",
     "runtime_config",
 ];
 
@@ -86,8 +87,10 @@ pub struct Settings {
     pub console: ConsoleSettings,
     pub exports: ExportSettings,
     pub logging: LoggingSettings,
-    /// `None` when the file has no `[alerts]` section: alerts are only logged.
-    pub alerts: Option<AlertSettings>,
+    /// The `[[alerts]]` channels; empty when there is none (alerts are then only logged).
+    pub alerts: Vec<AlertSettings>,
+    /// When alerts are raised (`[alerting]`).
+    pub alerting: AlertingSettings,
     /// The `[runtime_config]` section, validated; `None` when absent (the store's copy rules).
     pub runtime_config: Option<ImportedConfig>,
 }

@@ -110,7 +110,7 @@ pub(super) fn kind(v: &Value) -> &'static str {
 /// One section being read. Every key a reader asks for is a known key; whatever else the
 /// table holds is reported as unknown when the reader finishes.
 pub(super) struct Sec<'t> {
-    pub name: &'static str,
+    pub name: String,
     table: Option<&'t Table>,
     known: Vec<&'static str>,
 }
@@ -131,14 +131,19 @@ impl<'t> Sec<'t> {
             }
         };
         Some(Sec {
-            name,
+            name: name.to_owned(),
             table,
             known: Vec::new(),
         })
     }
 
-    pub(super) fn present(&self) -> bool {
-        self.table.is_some()
+    /// A table found elsewhere (an element of an array of tables), named `name` in messages.
+    pub(super) fn of(table: &'t Table, name: String) -> Sec<'t> {
+        Sec {
+            name,
+            table: Some(table),
+            known: Vec::new(),
+        }
     }
 
     /// Whether `key` is given, without marking it known.

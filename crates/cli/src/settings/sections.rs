@@ -6,7 +6,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveTime;
 use chrono_tz::Tz;
+use domain::alert::{AlertKind as DomainAlertKind, Severity};
 use domain::{ImportedConfig, RuntimeConfig};
 use secret::REDACTED;
 use store::redact_url;
@@ -156,6 +158,8 @@ pub struct ConsoleSettings {
     pub language: Language,
     /// The zone times are displayed in (stored times are UTC).
     pub timezone: Tz,
+    /// The console's address as the team reaches it (alert links); `None`: links are paths.
+    pub public_url: Option<Url>,
 }
 
 /// One `[[console.users]]` entry.
@@ -295,14 +299,44 @@ impl fmt::Display for AlertKind {
     }
 }
 
+/// When alerts are raised: `[alerting]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertingSettings {
+    /// A job alerts after this many failed runs in a row (default 3).
+    pub failing_runs: u32,
+    /// The write switch alerts after it has been off this many minutes (default 60).
+    pub writes_off_minutes: u32,
+}
+
+impl Default for AlertingSettings {
+    fn default() -> Self {
+        AlertingSettings {
+            failing_runs: 3,
+            writes_off_minutes: 60,
+        }
+    }
+}
+
+/// One alert channel: an `[[alerts]]` entry.
 #[derive(Debug, Clone)]
 pub struct AlertSettings {
+    /// Unique among the channels (`alert test --to NAME`); the kind's name by default.
+    pub name: String,
     pub kind: AlertKind,
     /// A secret: bot webhook URLs carry their access key in the query. Checked to parse as an
     /// http(s) URL.
     pub webhook_url: SecretSetting,
-    /// The signing secret ("加签") of a DingTalk or Feishu bot, when the bot has one.
+    /// The signing secret ("加签") of a DingTalk or Feishu bot, when the bot has one; for a
+    /// generic webhook the HMAC-SHA256 key of the `X-Signature` header.
     pub sign_secret: Option<SecretSetting>,
+    /// Alerts below it are not sent here (default warning).
+    pub min_severity: Severity,
+    /// Only these kinds of alert (empty: every kind).
+    pub kinds: Vec<DomainAlertKind>,
+    /// Starts every message (a DingTalk or Feishu robot with the keyword setting drops others).
+    pub keyword: Option<String>,
+    /// Non-critical alerts wait until this window (display time zone) ends.
+    pub quiet_hours: Option<(NaiveTime, NaiveTime)>,
 }
 
 pub(super) fn parse_root(root: &Table, cx: &mut Cx) -> Option<Settings> {
@@ -321,6 +355,7 @@ pub(super) fn parse_root(root: &Table, cx: &mut Cx) -> Option<Settings> {
     let exports = parse_exports(root, cx);
     let logging = parse_logging(root, cx);
     let alerts = parse_alerts(root, cx);
+    let alerting = parse_alerting(root, cx);
     let runtime_config = parse_runtime_config(root, cx);
     Some(Settings {
         dsco: dsco?,
@@ -330,6 +365,7 @@ pub(super) fn parse_root(root: &Table, cx: &mut Cx) -> Option<Settings> {
         exports: exports?,
         logging: logging?,
         alerts: alerts?,
+        alerting: alerting?,
         runtime_config: runtime_config?,
     })
 }
@@ -589,6 +625,10 @@ fn parse_console(root: &Table, cx: &mut Cx) -> Option<ConsoleSettings> {
             .ok_or_else(|| format!("unknown language `{t}` (languages are: zh-CN, en)"))
     });
     let tz = s.parsed("timezone", DEFAULT_DISPLAY_TIMEZONE, cx, timezone);
+    let public_url = match s.has("public_url") {
+        false => Some(None),
+        true => s.parsed("public_url", None, cx, |t| http_url(t).map(Some)),
+    };
     s.finish(cx);
     let password = password.ok()?;
     let users = users?;
@@ -629,6 +669,7 @@ fn parse_console(root: &Table, cx: &mut Cx) -> Option<ConsoleSettings> {
         session_idle_minutes: idle?,
         language: language?,
         timezone: tz?,
+        public_url: public_url?,
     })
 }
 
@@ -764,12 +805,55 @@ fn parse_logging(root: &Table, cx: &mut Cx) -> Option<LoggingSettings> {
     })
 }
 
-/// `Some(None)`: no section; `None`: a problem was recorded.
-fn parse_alerts(root: &Table, cx: &mut Cx) -> Option<Option<AlertSettings>> {
-    let mut s = Sec::open(root, "alerts", cx)?;
-    if !s.present() {
-        return Some(None);
+/// The `[[alerts]]` channels (an array of tables), or the older single `[alerts]` table read as
+/// one channel named after its kind. Empty when there is none. `None`: a problem was recorded.
+fn parse_alerts(root: &Table, cx: &mut Cx) -> Option<Vec<AlertSettings>> {
+    let tables: Vec<(&Table, String)> = match root.get("alerts") {
+        None => return Some(Vec::new()),
+        Some(Value::Table(t)) => vec![(t, "alerts".to_owned())],
+        Some(Value::Array(a)) => {
+            let mut out = Vec::new();
+            for (i, v) in a.iter().enumerate() {
+                match v {
+                    Value::Table(t) => out.push((t, format!("alerts[{i}]"))),
+                    other => cx.bad(
+                        format!("alerts[{i}]"),
+                        format!("must be a table ([[alerts]]), got {}", kind(other)),
+                    ),
+                }
+            }
+            out
+        }
+        Some(other) => {
+            cx.bad(
+                "alerts",
+                format!(
+                    "must be [[alerts]] tables (one per channel), got {}",
+                    kind(other)
+                ),
+            );
+            return None;
+        }
+    };
+    let single = matches!(root.get("alerts"), Some(Value::Table(_)));
+    let before = cx.problems.len();
+    let mut out: Vec<AlertSettings> = Vec::new();
+    for (t, path) in tables {
+        if let Some(a) = parse_alert(Sec::of(t, path.clone()), single, cx) {
+            if out.iter().any(|o| o.name == a.name) {
+                cx.bad(
+                    format!("{path}.name"),
+                    format!("`{}` names two channels; names must differ", a.name),
+                );
+            }
+            out.push(a);
+        }
     }
+    (cx.problems.len() == before).then_some(out)
+}
+
+fn parse_alert(mut s: Sec<'_>, single: bool, cx: &mut Cx) -> Option<AlertSettings> {
+    let at = s.name.clone();
     let kinds: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
     let kind = s.parsed("kind", AlertKind::Generic, cx, |t| {
         AlertKind::ALL
@@ -777,6 +861,13 @@ fn parse_alerts(root: &Table, cx: &mut Cx) -> Option<Option<AlertSettings>> {
             .find(|k| k.as_str().eq_ignore_ascii_case(t))
             .ok_or_else(|| format!("unknown alert kind `{t}` (kinds are: {})", kinds.join(", ")))
     });
+    let name = if single || !s.has("name") {
+        // The single table is named after its kind; so is an array entry without a name.
+        let n = s.string("name", cx);
+        n.or_else(|| kind.map(|k| k.as_str().to_owned()))
+    } else {
+        s.string("name", cx)
+    };
     let url = s.required_secret(
         "webhook_url",
         "webhook_url_file",
@@ -787,31 +878,123 @@ fn parse_alerts(root: &Table, cx: &mut Cx) -> Option<Option<AlertSettings>> {
         Ok(_) => Some(u),
         Err(_) => {
             // The URL holds the bot's key: say what is wrong without echoing it.
-            let at = if u.file().is_some() {
-                "alerts.webhook_url_file"
+            let key = if u.file().is_some() {
+                "webhook_url_file"
             } else {
-                "alerts.webhook_url"
+                "webhook_url"
             };
-            cx.bad(at, "must be an http(s) URL with a host");
+            cx.bad(format!("{at}.{key}"), "must be an http(s) URL with a host");
             None
         }
     });
     let sign = s.secret("sign_secret", "sign_secret_file", cx);
+    let severities: Vec<&str> = Severity::ALL.iter().map(|k| k.as_str()).collect();
+    let min_severity = s.parsed("min_severity", Severity::Warning, cx, |t| {
+        Severity::parse(t).ok_or_else(|| {
+            format!(
+                "unknown severity `{t}` (severities are: {})",
+                severities.join(", ")
+            )
+        })
+    });
+    let alert_kinds = match s.get("kinds") {
+        None => Some(Vec::new()),
+        Some(Value::Array(a)) => {
+            let names: Vec<&str> = DomainAlertKind::ALL.iter().map(|k| k.as_str()).collect();
+            let mut ks = Vec::new();
+            let mut ok = true;
+            for v in a {
+                match v.as_str().and_then(DomainAlertKind::parse) {
+                    Some(k) => ks.push(k),
+                    None => {
+                        ok = false;
+                        cx.bad(
+                            format!("{at}.kinds"),
+                            format!("unknown alert kind {v} (kinds are: {})", names.join(", ")),
+                        );
+                    }
+                }
+            }
+            ok.then_some(ks)
+        }
+        Some(other) => {
+            cx.bad(
+                format!("{at}.kinds"),
+                format!(
+                    "must be a list of alert kinds, got {}",
+                    super::reader::kind(other)
+                ),
+            );
+            None
+        }
+    };
+    let keyword = s.string("keyword", cx);
+    let quiet = match s.has("quiet_hours") {
+        false => Some(None),
+        true => s
+            .parsed("quiet_hours", None, cx, |t| quiet_hours(t).map(Some))
+            .or(None),
+    };
     s.finish(cx);
     let kind = kind?;
     let sign = sign.ok()?;
-    if sign.is_some() && !matches!(kind, AlertKind::DingTalk | AlertKind::Feishu) {
+    if sign.is_some()
+        && !matches!(
+            kind,
+            AlertKind::DingTalk | AlertKind::Feishu | AlertKind::Generic
+        )
+    {
         cx.bad(
-            "alerts.sign_secret",
-            format!("only DingTalk and Feishu bots sign requests, not {kind}"),
+            format!("{at}.sign_secret"),
+            format!("only DingTalk, Feishu and generic webhooks sign requests, not {kind}"),
         );
         return None;
     }
-    Some(Some(AlertSettings {
+    Some(AlertSettings {
+        name: name?,
         kind,
         webhook_url: url?,
         sign_secret: sign,
-    }))
+        min_severity: min_severity?,
+        kinds: alert_kinds?,
+        keyword,
+        quiet_hours: quiet?,
+    })
+}
+
+fn parse_alerting(root: &Table, cx: &mut Cx) -> Option<AlertingSettings> {
+    let mut s = Sec::open(root, "alerting", cx)?;
+    let d = AlertingSettings::default();
+    let whole = |s: &mut Sec<'_>, key: &'static str, default: u32, cx: &mut Cx| match s.get(key) {
+        None => Some(default),
+        Some(Value::Integer(n)) if *n >= 1 && *n <= 100_000 => Some(*n as u32),
+        Some(other) => {
+            cx.bad(
+                s.path(key),
+                format!("must be a whole number of at least 1, got {other}"),
+            );
+            None
+        }
+    };
+    let failing_runs = whole(&mut s, "failing_runs", d.failing_runs, cx);
+    let writes_off_minutes = whole(&mut s, "writes_off_minutes", d.writes_off_minutes, cx);
+    s.finish(cx);
+    Some(AlertingSettings {
+        failing_runs: failing_runs?,
+        writes_off_minutes: writes_off_minutes?,
+    })
+}
+
+/// `HH:MM-HH:MM` in the display time zone (may wrap past midnight).
+fn quiet_hours(t: &str) -> Result<(NaiveTime, NaiveTime), String> {
+    let bad = || format!("must be `HH:MM-HH:MM` such as 22:00-08:00, got `{t}`");
+    let (a, b) = t.split_once('-').ok_or_else(bad)?;
+    let p = |x: &str| NaiveTime::parse_from_str(x.trim(), "%H:%M").map_err(|_| bad());
+    let (a, b) = (p(a)?, p(b)?);
+    if a == b {
+        return Err(format!("`{t}` starts and ends at the same time"));
+    }
+    Ok((a, b))
 }
 
 /// `Some(None)`: no section; `None`: a problem was recorded.

@@ -8,6 +8,7 @@
 //! links) and `csv`.
 
 mod actions;
+mod alerts;
 mod audit;
 mod config;
 mod config_edit;
@@ -126,6 +127,7 @@ fn router(pages: Pages) -> Router {
         .route("/run", get(run_job::form).post(run_job::submit))
         .route("/mappings", get(mappings::mappings))
         .route("/audit", get(audit::audit))
+        .route("/alerts", get(alerts::alerts))
         .route("/config", get(config::config_page))
         .route(
             "/config/edit",

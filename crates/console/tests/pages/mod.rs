@@ -14,6 +14,7 @@ use store::{
     NewEvent, NewIntent, NewRun, PulledOrder, Store,
 };
 
+mod alerts;
 mod browser;
 
 const EVIL_NAME: &str = "<script>alert(1)</script>";
@@ -976,7 +977,10 @@ macro_rules! suite {
     };
 }
 
+use alerts::alerts_page_shows_open_resolved_and_answers;
+
 suite!(
+    alerts_page_shows_open_resolved_and_answers,
     overview_groups_causes_and_shows_jobs,
     overview_says_everything_is_in_sync,
     order_list_filters,

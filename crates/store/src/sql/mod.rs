@@ -866,6 +866,7 @@ impl SqlStore {
     }
 }
 
+mod alerts;
 mod batch;
 mod config;
 mod intents;
