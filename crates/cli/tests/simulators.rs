@@ -362,6 +362,9 @@ fn job_run_for_a_po_dry_run_prints_the_request_body() {
         );
         (out.status.code(), text)
     };
+    // A new deployment: `migrate` creates the store, then the runtime config goes in.
+    let (code, t) = cli(&["migrate"]);
+    assert_eq!(code, Some(0), "{t}");
     let (code, t) = cli(&[
         "config",
         "import",

@@ -597,11 +597,20 @@ async fn an_operator_fixes_a_cause_from_its_row_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     b.screenshot(&dir, "action-audit").await;
-    b.goto(&format!("{}/orders/PO-B1", w.base)).await;
-    assert!(
-        b.source().await.contains("new retailer signed"),
-        "the timeline shows it"
-    );
+    // Likewise the order's timeline (under load a page can be read before it has loaded).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        b.goto(&format!("{}/orders/PO-B1", w.base)).await;
+        let page = b.source().await;
+        if page.contains("new retailer signed") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the timeline does not show the action:\n{page}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Ignore from the order page.
     b.goto(&format!("{}/orders/PO-A1", w.base)).await;
