@@ -63,6 +63,10 @@ pub enum AlertKind {
     NeedsAttention,
     /// A job failed N runs in a row.
     JobFailing,
+    /// An enabled job has not succeeded for longer than four of its periods (at least an hour).
+    NoSuccess,
+    /// A run lost its job's lease (another runner took it over; its writes were refused).
+    LeaseLost,
     /// DSCO or LingXing refused our credentials.
     CredentialsRefused,
     /// The stock zero-drop guard held a run.
@@ -80,9 +84,11 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 9] = [
+    pub const ALL: [AlertKind; 11] = [
         AlertKind::NeedsAttention,
         AlertKind::JobFailing,
+        AlertKind::NoSuccess,
+        AlertKind::LeaseLost,
         AlertKind::CredentialsRefused,
         AlertKind::StockGuardHeld,
         AlertKind::SkuPairConflicts,
@@ -95,6 +101,8 @@ impl AlertKind {
         match self {
             AlertKind::NeedsAttention => "needs_attention",
             AlertKind::JobFailing => "job_failing",
+            AlertKind::NoSuccess => "no_success",
+            AlertKind::LeaseLost => "lease_lost",
             AlertKind::CredentialsRefused => "credentials_refused",
             AlertKind::StockGuardHeld => "stock_guard_held",
             AlertKind::SkuPairConflicts => "sku_pair_conflicts",
@@ -216,6 +224,24 @@ impl Alert {
             (AlertKind::JobFailing, Lang::En) => {
                 format!("job {s} failed {} runs in a row", f("failures"))
             }
+            (AlertKind::NoSuccess, Lang::Zh) => {
+                format!(
+                    "任务 {s} 自 {} 起没有成功运行（超过 {}）",
+                    f("since"),
+                    f("threshold")
+                )
+            }
+            (AlertKind::NoSuccess, Lang::En) => format!(
+                "job {s} has not succeeded since {} (more than {})",
+                f("since"),
+                f("threshold")
+            ),
+            (AlertKind::LeaseLost, Lang::Zh) => {
+                format!("任务 {s} 的运行失去了租约（另一个实例接管），其写入被拒绝")
+            }
+            (AlertKind::LeaseLost, Lang::En) => format!(
+                "a run of job {s} lost its lease (another runner took over); its writes were refused"
+            ),
             (AlertKind::CredentialsRefused, Lang::Zh) => format!("凭据被拒绝（任务 {s}）"),
             (AlertKind::CredentialsRefused, Lang::En) => {
                 format!("credentials refused (job {s})")

@@ -135,7 +135,6 @@ impl Engine {
         let mut checks = Vec::new();
         let name = format!("job:{job}");
         let quiet = quiet_limit(jc, now);
-        let last_success = ended.iter().find(|r| r.outcome == RunOutcome::Succeeded);
         let last_error = ended
             .first()
             .and_then(|r| r.error.clone())
@@ -150,15 +149,7 @@ impl Engine {
                 ),
                 format!("{job} 最近 {FAILED_RUNS_IN_A_ROW} 次运行均失败；最近一次：{last_error}"),
             ));
-        } else if let Some(since) = match last_success {
-            Some(s) => s
-                .ended_at
-                .filter(|e| now - *e > quiet && ended.first().is_some_and(failed)),
-            None => ended
-                .last()
-                .map(|r| r.started_at)
-                .filter(|s| now - *s > quiet),
-        } {
+        } else if let Some(since) = no_success_since(&ended, quiet, now) {
             checks.push(Check::failing(
                 &name,
                 format!(
@@ -210,7 +201,31 @@ impl Readiness {
 }
 
 /// How long a job may go without a success: four of its periods, at least an hour.
-fn quiet_limit(jc: &JobConfig, now: DateTime<Utc>) -> TimeDelta {
+/// Since when a job has not succeeded, if that is longer than `quiet` and its latest run failed:
+/// the end of its last success, or (none among `ended`, newest first) the start of its oldest
+/// run read.
+pub(crate) fn no_success_since(
+    ended: &[&RunRecord],
+    quiet: TimeDelta,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    match ended.iter().find(|r| r.outcome == RunOutcome::Succeeded) {
+        Some(s) => s.ended_at.filter(|e| {
+            now - *e > quiet
+                && ended
+                    .first()
+                    .is_some_and(|r| r.outcome != RunOutcome::Succeeded)
+        }),
+        None => ended
+            .last()
+            .map(|r| r.started_at)
+            .filter(|s| now - *s > quiet),
+    }
+}
+
+/// How long a job may go without a success: [`PERIODS_WITHOUT_SUCCESS`] of its periods, at
+/// least [`MIN_QUIET`].
+pub(crate) fn quiet_limit(jc: &JobConfig, now: DateTime<Utc>) -> TimeDelta {
     let period = jc
         .schedule
         .next_after(now)

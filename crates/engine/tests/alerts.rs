@@ -611,6 +611,7 @@ enum Next {
     Succeed,
     Fail,
     Refuse,
+    LoseLease,
 }
 
 struct Flaky(Arc<Mutex<Next>>);
@@ -629,6 +630,10 @@ impl engine::Job for Flaky {
             Next::Refuse => Err(engine::JobError::CredentialsRefused(
                 "LingXing refused the appId/appSecret (2001005)".into(),
             )),
+            Next::LoseLease => Err(engine::JobError::Store(store::StoreError::Fenced {
+                job: JobName::SyncStock,
+                token: 1,
+            })),
         }
     }
 }
@@ -893,4 +898,76 @@ pub async fn stuck_orders_and_writes_off_for_long_alert_and_resolve(db: &Db) {
         .unwrap();
     w.run(JobName::PushToLingxing).await;
     assert!(w.store.open_alerts().await.unwrap().is_empty());
+}
+
+/// An enabled job whose last success is older than four of its periods (at least an hour) alerts
+/// once, though it has not failed three runs in a row; a run that lost its lease alerts; the next
+/// success resolves both.
+pub async fn a_job_without_success_for_long_and_a_lost_lease_alert_and_resolve(db: &Db) {
+    let clock = Clock::simulated(t0());
+    let store = db.open().await;
+    let v = json!({"domain": "dsco_lingxing", "jobs": {"sync_stock": {"enable": true, "cron": "0 */5 * * * *", "size": 10}}, "mapping": {}});
+    let cfg = domain::RuntimeConfig::from_value(&v, "runtime_config")
+        .unwrap()
+        .config;
+    store
+        .save_runtime_config(None, &cfg, "test", "test", clock.now())
+        .await
+        .unwrap();
+    let next = Arc::new(Mutex::new(Next::Succeed));
+    let mut e = engine::Engine::new(
+        store.clone(),
+        clock.clone(),
+        "runner",
+        engine::EngineSettings::default(),
+    );
+    e.register(Arc::new(Flaky(next.clone())));
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let run = |n: Next, after: u64| {
+        *next.lock().unwrap() = n;
+        clock.sim().unwrap().advance(Duration::from_secs(after));
+        e.run_job(
+            JobName::SyncStock,
+            domain::Trigger::Cron,
+            engine::RunOptions::default(),
+            rx.clone(),
+        )
+    };
+    run(Next::Succeed, 300).await.unwrap();
+    // One failure 50 minutes later: under the hour, no alert.
+    run(Next::Fail, 3000).await.unwrap();
+    assert!(store.open_alerts().await.unwrap().is_empty());
+    // Another 20 minutes: 70 minutes without a success, two failures in a row.
+    run(Next::Fail, 1200).await.unwrap();
+    let open = store.open_alerts().await.unwrap();
+    assert_eq!(
+        open.keys().collect::<Vec<_>>(),
+        ["no_success:sync_stock"],
+        "{open:?}"
+    );
+    let a = &open["no_success:sync_stock"];
+    assert_eq!(a.facts["threshold"], "1h 0m");
+    assert!(
+        a.title(Lang::En)
+            .contains("job sync_stock has not succeeded since"),
+        "{}",
+        a.title(Lang::En)
+    );
+    run(Next::Succeed, 300).await.unwrap();
+    assert!(store.open_alerts().await.unwrap().is_empty());
+
+    run(Next::LoseLease, 300).await.unwrap();
+    let open = store.open_alerts().await.unwrap();
+    assert_eq!(
+        open.keys().collect::<Vec<_>>(),
+        ["lease_lost:sync_stock"],
+        "{open:?}"
+    );
+    assert!(
+        open["lease_lost:sync_stock"]
+            .title(Lang::Zh)
+            .contains("失去了租约"),
+    );
+    run(Next::Succeed, 300).await.unwrap();
+    assert!(store.open_alerts().await.unwrap().is_empty());
 }

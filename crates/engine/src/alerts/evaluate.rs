@@ -18,6 +18,8 @@ fn scope() -> BTreeSet<AlertKind> {
     BTreeSet::from([
         AlertKind::NeedsAttention,
         AlertKind::JobFailing,
+        AlertKind::NoSuccess,
+        AlertKind::LeaseLost,
         AlertKind::CredentialsRefused,
         AlertKind::StockGuardHeld,
         AlertKind::SkuPairConflicts,
@@ -94,9 +96,10 @@ pub async fn conditions(
     }
     // Jobs: N failed runs in a row; refused credentials on the latest run.
     let n = failing_runs.max(1);
+    let config = store.runtime_config().await?.map(|c| c.config);
     for job in JobName::ALL {
         let runs: Vec<_> = store
-            .list_runs(Some(job), (n + 5) as u32)
+            .list_runs(Some(job), (n + 5).max(20) as u32)
             .await?
             .into_iter()
             .filter(|r| !matches!(r.outcome, RunOutcome::Running | RunOutcome::Cancelled))
@@ -112,6 +115,48 @@ pub async fn conditions(
                 subject: job.to_string(),
                 facts: BTreeMap::from([
                     ("failures".into(), streak.to_string()),
+                    ("run_id".into(), last.id.clone()),
+                    ("error".into(), last.error.clone().unwrap_or_default()),
+                ]),
+                path: format!("/runs/{}", last.id),
+            });
+        }
+        // An enabled job without a success for longer than four of its periods (unless it is
+        // already alerting as failing N runs in a row).
+        if let Some(jc) = config
+            .as_ref()
+            .and_then(|c| c.jobs.get(&job))
+            .filter(|jc| jc.enable && streak < n)
+        {
+            let quiet = crate::readiness::quiet_limit(jc, now);
+            let ended: Vec<&store::RunRecord> = runs.iter().collect();
+            if let Some(since) = crate::readiness::no_success_since(&ended, quiet, now) {
+                out.push(Condition {
+                    key: format!("no_success:{job}"),
+                    kind: AlertKind::NoSuccess,
+                    severity: Severity::Critical,
+                    subject: job.to_string(),
+                    facts: BTreeMap::from([
+                        (
+                            "since".into(),
+                            since.format("%Y-%m-%d %H:%M UTC").to_string(),
+                        ),
+                        ("threshold".into(), human(quiet)),
+                        ("run_id".into(), last.id.clone()),
+                        ("error".into(), last.error.clone().unwrap_or_default()),
+                    ]),
+                    path: format!("/runs/{}", last.id),
+                });
+            }
+        }
+        // The latest run lost its lease: resolved when a later run ends otherwise.
+        if last.outcome == RunOutcome::LeaseLost {
+            out.push(Condition {
+                key: format!("lease_lost:{job}"),
+                kind: AlertKind::LeaseLost,
+                severity: Severity::Warning,
+                subject: job.to_string(),
+                facts: BTreeMap::from([
                     ("run_id".into(), last.id.clone()),
                     ("error".into(), last.error.clone().unwrap_or_default()),
                 ]),
