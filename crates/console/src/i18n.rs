@@ -71,6 +71,7 @@ pub const ZH: Catalogue = &[
     ("audit.reason", "原因"),
     ("nav.alerts", "告警"),
     ("alerts.title", "告警"),
+    ("overview.open_alerts", "未恢复的告警"),
     (
         "alerts.intro",
         "同一问题只告警一次；问题消除后发送“已恢复”。每个通道的投递、重试次数和机器人的回复见下表。",
@@ -539,6 +540,7 @@ pub const EN: Catalogue = &[
     ("audit.reason", "Reason"),
     ("nav.alerts", "Alerts"),
     ("alerts.title", "Alerts"),
+    ("overview.open_alerts", "Open alerts"),
     (
         "alerts.intro",
         "One alert per problem; a resolved message when it clears. Each channel's deliveries, attempts and the bot's answer are below.",

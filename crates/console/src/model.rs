@@ -38,6 +38,8 @@ pub struct Overview {
     pub causes: Vec<CauseRow>,
     /// Orders an operator ignored (left out of `kinds` and `causes`).
     pub ignored: i64,
+    /// Alerts open now (raised and not yet resolved), any kind.
+    pub open_alerts: i64,
     pub jobs: Vec<JobStatus>,
     pub writes_enabled: bool,
     pub config_version: Option<i64>,
@@ -76,6 +78,7 @@ impl Overview {
             stuck,
             causes: store.attention_causes(200).await?,
             ignored: store.ignored_count().await?,
+            open_alerts: store.open_alerts().await?.len() as i64,
             jobs,
             writes_enabled: config.writes_enabled(),
             config_version,

@@ -112,6 +112,12 @@ pub(super) async fn overview(cx: Cx) -> Response {
             None => "/orders".into(),
         },
     });
+    counters.push(Counter {
+        class: "k-alerts".into(),
+        count: o.open_alerts,
+        label: tr.t("overview.open_alerts").to_owned(),
+        href: "/alerts".into(),
+    });
     if o.ignored > 0 {
         counters.push(Counter {
             class: "k-ignored".into(),

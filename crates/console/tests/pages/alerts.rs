@@ -77,4 +77,13 @@ pub(super) async fn alerts_page_shows_open_resolved_and_answers(w: &World) {
         "{zh}"
     );
     assert!(zh.contains("未恢复的告警 (1)"), "{zh}");
+
+    // The overview counts the open alerts, linking to this page.
+    let overview = w.page("/", "en").await;
+    assert!(
+        overview.contains(
+            "<a class=\"card k-alerts\" href=\"/alerts\"><span class=\"num\">1</span><span class=\"lbl\">Open alerts</span></a>"
+        ),
+        "{overview}"
+    );
 }
