@@ -2122,3 +2122,20 @@ sign_secret = "SECsign-S3CRET-3"
     );
     assert!(!t.contains("S3CRET"), "{t}");
 }
+
+/// `job run` prints its summary in the display language (zh-CN by default).
+#[test]
+fn job_run_summary_is_in_the_display_language() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first import", &[]).status.success());
+    let out = bin(&env, &["job", "run", "push_to_lingxing", "--dry-run"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("（试运行：未写入任何数据）"), "{t}");
+    assert!(
+        t.contains("处理 0，推进 0，跳过 0（等待 0，需处理 0，重试中 0，暂停 0），失败 0"),
+        "{t}"
+    );
+    assert!(!t.contains("processed"), "{t}");
+}
