@@ -934,7 +934,7 @@ fn an_order_without_a_po_is_listed_and_shown() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("（没有 poNumber）") && t.contains("dscoOrderId 1025400077  first seen"),
+        t.contains("（没有 poNumber）") && t.contains("dscoOrderId 1025400077  首次读到"),
         "{t}"
     );
     // One language (zh-CN by default): no English sentence beside the Chinese one.
@@ -944,11 +944,12 @@ fn an_order_without_a_po_is_listed_and_shown() {
     );
     assert!(t.contains("DSCO 订单没有 poNumber"), "{t}");
     assert!(!t.contains("没有卡单"), "{t}");
+    assert!(!t.contains("first seen") && !t.contains("last seen"), "{t}");
     let out = bin(&env, &["order", "show", "1025400077"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("dscoOrderId 1025400077: 未作为订单保存") && t.contains("read 1 times"),
+        t.contains("dscoOrderId 1025400077: 未作为订单保存") && t.contains("读到 1 次"),
         "{t}"
     );
 }
