@@ -30,6 +30,11 @@ pub struct World {
 }
 
 pub async fn world() -> World {
+    world_with_login(console::Login::none()).await
+}
+
+/// [`world`] behind `login` (the console asks to log in when it has users).
+pub async fn world_with_login(login: console::Login) -> World {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/store.db", dir.path().display());
     let store = store::connect(&url).await.unwrap();
@@ -111,16 +116,23 @@ pub async fn world() -> World {
         .unwrap()
         .engine()
         .clone();
-    let app = console::console_router(
+    let app = console::console_router_with_login(
         engine.clone(),
         ConsoleConfig {
             language: Lang::En,
             timezone: chrono_tz::UTC,
         },
+        login,
     );
     let listener = bind().await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
     World {
         base: format!("http://{addr}"),
         http: reqwest::Client::builder()
