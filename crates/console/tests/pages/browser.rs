@@ -674,6 +674,84 @@ impl Browser {
     }
 }
 
+const USER: &str = "wang.fang";
+const VIEWER: &str = "zhao.min";
+const PASSWORD: &str = "tea and biscuits 42";
+const PO: &str = "PO-WALK-1";
+const SKU: &str = "SKU-NEW-WALK";
+
+/// The console behind `login` with the engine and both simulators (real HTTP, a SQLite file):
+/// DSCO holds [`PO`], whose SKU LingXing does not know and `mapping.sku` lacks, pulled and
+/// refused by LingXing (it needs attention), and `more` ordinary orders, pulled and pushed.
+async fn unmapped_sku_world(login: console::Login, more: usize) -> crate::actions_run::World {
+    let w = crate::actions_run::world_with_login(login).await;
+    w.dsco
+        .add_order(sim::dsco::OrderSpec {
+            po_number: Some(PO.into()),
+            lines: vec![sim::dsco::LineSpec {
+                sku: SKU.into(),
+                quantity: 1,
+                expected_cost: Some("4.20".parse().unwrap()),
+                price_missing: false,
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    if more > 0 {
+        w.dsco.generate_orders(more, 11);
+    }
+    w.clock.sim().unwrap().advance(Duration::from_secs(60));
+    for job in [
+        domain::JobName::PullDscoOrders,
+        domain::JobName::PushToLingxing,
+    ] {
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        w.engine
+            .run_job(job, domain::Trigger::Cli, engine::RunOptions::default(), rx)
+            .await
+            .unwrap();
+    }
+    let po = domain::PoNumber::parse(PO).unwrap();
+    let before = w.store.get_order(&po).await.unwrap().unwrap();
+    assert_eq!(before.stage, domain::Stage::Pulled);
+    assert!(w.lx.orders_for(PO).is_empty(), "LingXing refused it");
+    let causes = w.store.attention_causes(10).await.unwrap();
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert_eq!(causes[0].code, "lingxing_rejected");
+    assert!(causes[0].subject.contains(SKU), "{causes:?}");
+    w
+}
+
+fn user(name: &str, role: console::Role) -> console::User {
+    console::User {
+        name: name.into(),
+        role,
+        password: console::Password::Hash(secret::Secret::new(
+            console::hash_password(PASSWORD).unwrap(),
+        )),
+    }
+}
+
+impl Browser {
+    /// Logs `name` in through the login form (from any page that asks for it).
+    async fn log_in(&self, base: &str, name: &str) {
+        self.goto(&format!("{base}/")).await;
+        let url = self.url().await;
+        assert!(url.starts_with(&format!("{base}/login")), "{url}");
+        let field = self.find("form.login input[name='name']").await;
+        self.type_text(&field, name).await;
+        let pw = self.find("form.login input[name='password']").await;
+        let url = self.type_and_enter(&pw, PASSWORD).await;
+        assert_eq!(url, format!("{base}/"));
+        let user = self.find("header .user").await;
+        let shown = self.text(&user).await;
+        assert!(
+            shown == name || shown.starts_with(&format!("{name} · ")),
+            "{shown}"
+        );
+    }
+}
+
 /// Issue 16's walk, all of it real: the console behind a login (one admin, an argon2id hash
 /// made here), the engine over real HTTP to both simulators, a SQLite file. DSCO holds an
 /// order whose SKU LingXing does not know and `mapping.sku` lacks: the push is refused and the
@@ -695,67 +773,16 @@ async fn an_admin_logs_in_fixes_an_unmapped_sku_and_pushes_the_order_in_a_real_b
         println!("SKIPPED: chromium or chromedriver not installed");
         return;
     };
-    const USER: &str = "wang.fang";
-    const PASSWORD: &str = "tea and biscuits 42";
-    const PO: &str = "PO-WALK-1";
-    const SKU: &str = "SKU-NEW-WALK";
     let lx_sku = sim::defaults::PRODUCTS[0].lingxing_sku;
-    let login = console::Login::new(vec![console::User {
-        name: USER.into(),
-        role: console::Role::Admin,
-        password: console::Password::Hash(secret::Secret::new(
-            console::hash_password(PASSWORD).unwrap(),
-        )),
-    }]);
-    let w = crate::actions_run::world_with_login(login).await;
-
-    // DSCO has the order; pulled, then refused by LingXing: it needs attention.
-    w.dsco
-        .add_order(sim::dsco::OrderSpec {
-            po_number: Some(PO.into()),
-            lines: vec![sim::dsco::LineSpec {
-                sku: SKU.into(),
-                quantity: 1,
-                expected_cost: Some("4.20".parse().unwrap()),
-                price_missing: false,
-            }],
-            ..Default::default()
-        })
-        .unwrap();
-    w.clock.sim().unwrap().advance(Duration::from_secs(60));
-    for job in [
-        domain::JobName::PullDscoOrders,
-        domain::JobName::PushToLingxing,
-    ] {
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        w.engine
-            .run_job(job, domain::Trigger::Cli, engine::RunOptions::default(), rx)
-            .await
-            .unwrap();
-    }
+    let login = console::Login::new(vec![user(USER, console::Role::Admin)]);
+    let w = unmapped_sku_world(login, 0).await;
     let po = domain::PoNumber::parse(PO).unwrap();
-    let before = w.store.get_order(&po).await.unwrap().unwrap();
-    assert_eq!(before.stage, domain::Stage::Pulled);
-    assert!(w.lx.orders_for(PO).is_empty(), "LingXing refused it");
-    let causes = w.store.attention_causes(10).await.unwrap();
-    assert_eq!(causes.len(), 1, "{causes:?}");
-    assert_eq!(causes[0].code, "lingxing_rejected");
-    assert!(causes[0].subject.contains(SKU), "{causes:?}");
 
     let dir = screenshot_dir();
     let b = Browser::start(&chromium, &chromedriver).await;
 
     // Log in through the form.
-    b.goto(&format!("{}/", w.base)).await;
-    let url = b.url().await;
-    assert!(url.starts_with(&format!("{}/login", w.base)), "{url}");
-    let name = b.find("form.login input[name='name']").await;
-    b.type_text(&name, USER).await;
-    let pw = b.find("form.login input[name='password']").await;
-    let url = b.type_and_enter(&pw, PASSWORD).await;
-    assert_eq!(url, format!("{}/", w.base));
-    let user = b.find("header .user").await;
-    assert_eq!(b.text(&user).await, USER);
+    b.log_in(&w.base, USER).await;
 
     // The overview names the cause; its fix link opens the mapping form for the SKU.
     let html = b.wait_source("lingxing_rejected").await;
@@ -870,4 +897,120 @@ async fn an_admin_logs_in_fixes_an_unmapped_sku_and_pushes_the_order_in_a_real_b
 
     println!("screenshots in {}", dir.display());
     let _ = b.cmd(reqwest::Method::DELETE, "", None).await;
+}
+
+/// The visual tour: every page of a console with the engine (so `/run` and the config editor
+/// are live), in English and Chinese, as an admin and as a viewer, screenshotted as
+/// `tour-{admin|viewer}-{en|zh}-{page}.png`. Each page has a title and labels in its language
+/// only (no key of the catalogue shows through); the viewer's pages carry no action form, no
+/// fix/retry links, no write switch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_in_both_languages_as_admin_and_viewer_in_a_real_browser() {
+    let required = std::env::var("CONSOLE_BROWSER_TEST").as_deref() == Ok("require");
+    let (Some(chromium), Some(chromedriver)) = (
+        which("chromium").or_else(|| which("chromium-browser")),
+        which("chromedriver"),
+    ) else {
+        assert!(
+            !required,
+            "CONSOLE_BROWSER_TEST=require but chromium or chromedriver is not on PATH"
+        );
+        println!("SKIPPED: chromium or chromedriver not installed");
+        return;
+    };
+    let login = console::Login::new(vec![
+        user(USER, console::Role::Admin),
+        user(VIEWER, console::Role::Viewer),
+    ]);
+    let w = unmapped_sku_world(login, 4).await;
+    let run = w
+        .store
+        .list_runs(Some(domain::JobName::PushToLingxing), 1)
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    let pushed = w.dsco.order_count();
+    assert!(pushed >= 5, "{pushed}");
+    let dir = screenshot_dir();
+    let pages = [
+        ("/".to_owned(), "overview"),
+        ("/orders".to_owned(), "orders"),
+        (format!("/orders/{PO}"), "order"),
+        ("/runs".to_owned(), "runs"),
+        (format!("/runs/{run}"), "run"),
+        (format!("/run?job=push_to_lingxing&po={PO}"), "run-form"),
+        ("/stock".to_owned(), "stock"),
+        ("/mappings".to_owned(), "mappings"),
+        (
+            format!("/mappings/set?mapping=sku&key={SKU}"),
+            "mapping-form",
+        ),
+        ("/config".to_owned(), "config"),
+        ("/config/edit".to_owned(), "config-edit"),
+        ("/audit".to_owned(), "audit"),
+    ];
+    // What only an admin sees.
+    let acting = [
+        "form.action",
+        "form.gridform",
+        "form.jobedit",
+        "form.stop-writes",
+        ".cause-actions",
+        ".actions-panel",
+    ];
+    for (who, admin) in [(USER, true), (VIEWER, false)] {
+        let b = Browser::start(&chromium, &chromedriver).await;
+        b.log_in(&w.base, who).await;
+        for lang in ["en", "zh"] {
+            let (to, nav) = if lang == "en" {
+                ("en", "Orders")
+            } else {
+                ("zh-CN", "订单")
+            };
+            b.goto(&format!("{}/lang?to={to}&back=%2F", w.base)).await;
+            b.wait_text("header nav a[href='/orders']", nav).await;
+            for (path, name) in &pages {
+                b.goto(&format!("{}{path}", w.base)).await;
+                let h1 = b.find("main h1").await;
+                let title = b.text(&h1).await;
+                assert!(!title.is_empty(), "{path} has a title");
+                // A catalogue key showing through reads like `section.key`.
+                let main = b.find("main").await;
+                let text = b.text(&main).await;
+                let leaked = b
+                    .script(
+                        "return [...document.querySelectorAll('main label, main th, main h1, main h2, main h3, main button, main .button')] \
+                         .map(e => e.textContent.trim()).filter(t => /^[a-z_]+\\.[a-z_.]+$/.test(t))",
+                    )
+                    .await;
+                assert_eq!(leaked, json!([]), "{path} ({lang}) shows catalogue keys");
+                if lang == "zh" {
+                    assert!(
+                        text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                        "{path} in Chinese:\n{text}"
+                    );
+                }
+                let mut found = vec![];
+                for css in acting {
+                    let n = b
+                        .script(&format!(
+                            "return document.querySelectorAll('main {css}').length"
+                        ))
+                        .await;
+                    if n.as_u64().unwrap_or(0) > 0 {
+                        found.push(css);
+                    }
+                }
+                if !admin {
+                    assert!(found.is_empty(), "the viewer sees {found:?} on {path}");
+                }
+                let role = if admin { "admin" } else { "viewer" };
+                b.screenshot(&dir, &format!("tour-{role}-{lang}-{name}"))
+                    .await;
+            }
+        }
+        let _ = b.cmd(reqwest::Method::DELETE, "", None).await;
+    }
+    println!("screenshots in {}", dir.display());
 }
