@@ -396,6 +396,12 @@ pub const ZH: Catalogue = &[
     ("run.left_out", "条未保留"),
     ("run.again_real", "正式运行"),
     ("outcome.dry_run", "演练"),
+    ("run_outcome.running", "运行中"),
+    ("run_outcome.succeeded", "成功"),
+    ("run_outcome.failed", "失败"),
+    ("run_outcome.timed_out", "超时"),
+    ("run_outcome.lease_lost", "租约丢失"),
+    ("run_outcome.cancelled", "已中止"),
     // Edit the runtime config (issue 16 action 7)
     ("cfgedit.link", "编辑"),
     ("cfgedit.title", "编辑运行配置"),
@@ -862,6 +868,12 @@ pub const EN: Catalogue = &[
     ("run.left_out", "more not kept"),
     ("run.again_real", "Run it for real"),
     ("outcome.dry_run", "dry run"),
+    ("run_outcome.running", "running"),
+    ("run_outcome.succeeded", "succeeded"),
+    ("run_outcome.failed", "failed"),
+    ("run_outcome.timed_out", "timed out"),
+    ("run_outcome.lease_lost", "lease lost"),
+    ("run_outcome.cancelled", "cancelled"),
     // Edit the runtime config (issue 16 action 7)
     ("cfgedit.link", "Edit"),
     ("cfgedit.title", "Edit the runtime config"),
@@ -911,6 +923,20 @@ pub struct Tr {
 impl Tr {
     pub fn new(lang: Lang) -> Tr {
         Tr { lang }
+    }
+
+    /// The label of a job run's outcome (`succeeded`, `timed_out`, …); the outcome itself when
+    /// the catalogue lacks it.
+    pub fn run_outcome<'a>(&self, outcome: &'a str) -> &'a str {
+        let key = format!("run_outcome.{outcome}");
+        let cat = match self.lang {
+            Lang::Zh => ZH,
+            Lang::En => EN,
+        };
+        cat.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .unwrap_or(outcome)
     }
 
     /// The label for `key`; the key itself when missing (the catalogue test keeps that from
@@ -969,6 +995,17 @@ mod tests {
         let only_en: Vec<_> = en.difference(&zh).collect();
         assert!(only_zh.is_empty(), "missing in English: {only_zh:?}");
         assert!(only_en.is_empty(), "missing in Chinese: {only_en:?}");
+    }
+
+    /// A run's outcome badge reads in the page's language (not the stored word).
+    #[test]
+    fn every_run_outcome_has_a_label_in_both_languages() {
+        for o in domain::RunOutcome::ALL {
+            let zh = Tr::new(Lang::Zh).run_outcome(o.as_str());
+            let en = Tr::new(Lang::En).run_outcome(o.as_str());
+            assert!(!zh.is_ascii(), "{o}: {zh}");
+            assert!(en.is_ascii() && !en.contains('_'), "{o}: {en}");
+        }
     }
 
     /// Every `t("key")` the templates and the Rust code use is in the catalogue.
