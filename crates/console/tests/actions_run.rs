@@ -30,15 +30,20 @@ pub struct World {
 }
 
 pub async fn world() -> World {
-    world_with_login(console::Login::none()).await
+    world_with_login(
+        console::Login::none(),
+        Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap(),
+    )
+    .await
 }
 
-/// [`world`] behind `login` (the console asks to log in when it has users).
-pub async fn world_with_login(login: console::Login) -> World {
+/// [`world`] behind `login` (the console asks to log in when it has users), its simulated clock
+/// starting at `start` (the pages measure ages against the wall clock: screenshots start now).
+pub async fn world_with_login(login: console::Login, start: chrono::DateTime<Utc>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/store.db", dir.path().display());
     let store = store::connect(&url).await.unwrap();
-    let clock = Clock::simulated(Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap());
+    let clock = Clock::simulated(start);
     let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
     let dsco = DscoSim::start(
         DscoSimConfig {

@@ -684,7 +684,10 @@ const SKU: &str = "SKU-NEW-WALK";
 /// DSCO holds [`PO`], whose SKU LingXing does not know and `mapping.sku` lacks, pulled and
 /// refused by LingXing (it needs attention), and `more` ordinary orders, pulled and pushed.
 async fn unmapped_sku_world(login: console::Login, more: usize) -> crate::actions_run::World {
-    let w = crate::actions_run::world_with_login(login).await;
+    // Started an hour ago: the console's ages (wall clock) read like a real morning's.
+    let start = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    let start = chrono::DateTime::from_timestamp(start.timestamp(), 0).unwrap();
+    let w = crate::actions_run::world_with_login(login, start).await;
     w.dsco
         .add_order(sim::dsco::OrderSpec {
             po_number: Some(PO.into()),
