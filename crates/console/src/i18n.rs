@@ -603,7 +603,7 @@ pub const EN: Catalogue = &[
     ("job.schedule", "Schedule"),
     ("job.last_run", "Last run"),
     ("job.outcome", "Outcome"),
-    ("job.counts", "processed / advanced / skipped / failed"),
+    ("job.counts", "Processed / advanced / skipped / failed"),
     ("job.next_fire", "Next fire"),
     ("job.disabled", "disabled"),
     ("job.not_configured", "not configured"),
