@@ -402,6 +402,9 @@ pub const ZH: Catalogue = &[
     ("run_outcome.timed_out", "超时"),
     ("run_outcome.lease_lost", "租约丢失"),
     ("run_outcome.cancelled", "已中止"),
+    ("trigger.cron", "定时"),
+    ("trigger.manual", "控制台手动"),
+    ("trigger.cli", "命令行"),
     // Edit the runtime config (issue 16 action 7)
     ("cfgedit.link", "编辑"),
     ("cfgedit.title", "编辑运行配置"),
@@ -874,6 +877,9 @@ pub const EN: Catalogue = &[
     ("run_outcome.timed_out", "timed out"),
     ("run_outcome.lease_lost", "lease lost"),
     ("run_outcome.cancelled", "cancelled"),
+    ("trigger.cron", "cron"),
+    ("trigger.manual", "manual (console)"),
+    ("trigger.cli", "CLI"),
     // Edit the runtime config (issue 16 action 7)
     ("cfgedit.link", "Edit"),
     ("cfgedit.title", "Edit the runtime config"),
@@ -928,7 +934,17 @@ impl Tr {
     /// The label of a job run's outcome (`succeeded`, `timed_out`, …); the outcome itself when
     /// the catalogue lacks it.
     pub fn run_outcome<'a>(&self, outcome: &'a str) -> &'a str {
-        let key = format!("run_outcome.{outcome}");
+        self.value("run_outcome", outcome)
+    }
+
+    /// The label of what started a run (`cron`, `manual`, `cli`).
+    pub fn trigger<'a>(&self, trigger: &'a str) -> &'a str {
+        self.value("trigger", trigger)
+    }
+
+    /// The label of the stored word `value` under `prefix.`; the word itself when missing.
+    fn value<'a>(&self, prefix: &str, value: &'a str) -> &'a str {
+        let key = format!("{prefix}.{value}");
         let cat = match self.lang {
             Lang::Zh => ZH,
             Lang::En => EN,
@@ -936,7 +952,7 @@ impl Tr {
         cat.iter()
             .find(|(k, _)| *k == key)
             .map(|(_, v)| *v)
-            .unwrap_or(outcome)
+            .unwrap_or(value)
     }
 
     /// The label for `key`; the key itself when missing (the catalogue test keeps that from
@@ -999,12 +1015,18 @@ mod tests {
 
     /// A run's outcome badge reads in the page's language (not the stored word).
     #[test]
-    fn every_run_outcome_has_a_label_in_both_languages() {
+    fn every_run_outcome_and_trigger_has_a_label_in_both_languages() {
+        use domain::Trigger;
         for o in domain::RunOutcome::ALL {
             let zh = Tr::new(Lang::Zh).run_outcome(o.as_str());
             let en = Tr::new(Lang::En).run_outcome(o.as_str());
             assert!(!zh.is_ascii(), "{o}: {zh}");
             assert!(en.is_ascii() && !en.contains('_'), "{o}: {en}");
+        }
+        for t in [Trigger::Cron, Trigger::Manual, Trigger::Cli] {
+            let zh = Tr::new(Lang::Zh).trigger(t.as_str());
+            assert!(!zh.is_ascii(), "{t:?}: {zh}");
+            assert!(Tr::new(Lang::En).trigger(t.as_str()).is_ascii());
         }
     }
 
