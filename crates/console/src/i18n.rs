@@ -92,6 +92,10 @@ pub const ZH: Catalogue = &[
         "只读用户（viewer）不能执行操作；没有执行任何操作。",
     ),
     (
+        "act.viewer_page",
+        "只读用户（viewer）可以查看，但不能在这里执行操作；请让管理员（admin）处理。",
+    ),
+    (
         "act.too_large",
         "提交的表单过大（上限 1 MiB）；没有执行任何操作。",
     ),
@@ -536,6 +540,10 @@ pub const EN: Catalogue = &[
         "The form has expired or was not sent from this console (missing or wrong CSRF token). Reload the page and try again; nothing was done.",
     ),
     ("act.viewer", "Viewers cannot act; nothing was done."),
+    (
+        "act.viewer_page",
+        "Viewers can look but not act here; ask an admin to do it.",
+    ),
     (
         "act.too_large",
         "The form is too large (1 MiB at most); nothing was done.",
