@@ -952,6 +952,12 @@ async fn every_page_in_both_languages_as_admin_and_viewer_in_a_real_browser() {
         ),
         ("/config".to_owned(), "config"),
         ("/config/edit".to_owned(), "config-edit"),
+        ("/config/rollback?version=1".to_owned(), "config-rollback"),
+        (
+            "/orders/retry?kind=needs_attention&code=lingxing_rejected".to_owned(),
+            "retry-all-confirm",
+        ),
+        (format!("/orders/{PO}/force?to=6"), "force-confirm"),
         ("/audit".to_owned(), "audit"),
     ];
     // What only an admin sees.
@@ -1009,7 +1015,15 @@ async fn every_page_in_both_languages_as_admin_and_viewer_in_a_real_browser() {
                 if !admin {
                     assert!(found.is_empty(), "the viewer sees {found:?} on {path}");
                     // An action's page says why there is no form.
-                    if ["run-form", "mapping-form", "config-edit"].contains(name) {
+                    if [
+                        "run-form",
+                        "mapping-form",
+                        "config-edit",
+                        "retry-all-confirm",
+                        "force-confirm",
+                    ]
+                    .contains(name)
+                    {
                         let why = b.find("main .callout.viewer").await;
                         let why = b.text(&why).await;
                         assert!(
