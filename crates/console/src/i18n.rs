@@ -204,7 +204,7 @@ pub const ZH: Catalogue = &[
     ("order.no_reason", "没有待处理的原因。"),
     ("order.stuck", "卡单：在本阶段停留超过阈值"),
     ("order.next_attempt", "下次尝试"),
-    ("order.attempts", "尝试次数"),
+    ("order.attempts", "次尝试"),
     ("order.flags", "标记"),
     ("order.timeline", "时间线（最新在前）"),
     ("order.dsco", "DSCO"),
@@ -409,6 +409,11 @@ pub const ZH: Catalogue = &[
     ("trigger.cron", "定时"),
     ("trigger.manual", "控制台手动"),
     ("trigger.cli", "命令行"),
+    ("intent_state.pending", "待发送"),
+    ("intent_state.submitted", "已提交"),
+    ("intent_state.ambiguous", "结果未知"),
+    ("intent_state.confirmed", "已确认"),
+    ("intent_state.failed", "失败"),
     // Edit the runtime config (issue 16 action 7)
     ("cfgedit.link", "编辑"),
     ("cfgedit.title", "编辑运行配置"),
@@ -888,6 +893,11 @@ pub const EN: Catalogue = &[
     ("trigger.cron", "cron"),
     ("trigger.manual", "manual (console)"),
     ("trigger.cli", "CLI"),
+    ("intent_state.pending", "pending"),
+    ("intent_state.submitted", "submitted"),
+    ("intent_state.ambiguous", "ambiguous"),
+    ("intent_state.confirmed", "confirmed"),
+    ("intent_state.failed", "failed"),
     // Edit the runtime config (issue 16 action 7)
     ("cfgedit.link", "Edit"),
     ("cfgedit.title", "Edit the runtime config"),
@@ -948,6 +958,11 @@ impl Tr {
     /// The label of what started a run (`cron`, `manual`, `cli`).
     pub fn trigger<'a>(&self, trigger: &'a str) -> &'a str {
         self.value("trigger", trigger)
+    }
+
+    /// The label of a write's state (`pending`, `confirmed`, …).
+    pub fn intent_state<'a>(&self, state: &'a str) -> &'a str {
+        self.value("intent_state", state)
     }
 
     /// The label of the stored word `value` under `prefix.`; the word itself when missing.
@@ -1023,13 +1038,17 @@ mod tests {
 
     /// A run's outcome badge reads in the page's language (not the stored word).
     #[test]
-    fn every_run_outcome_and_trigger_has_a_label_in_both_languages() {
+    fn every_run_outcome_trigger_and_write_state_has_a_label_in_both_languages() {
         use domain::Trigger;
         for o in domain::RunOutcome::ALL {
             let zh = Tr::new(Lang::Zh).run_outcome(o.as_str());
             let en = Tr::new(Lang::En).run_outcome(o.as_str());
             assert!(!zh.is_ascii(), "{o}: {zh}");
             assert!(en.is_ascii() && !en.contains('_'), "{o}: {en}");
+        }
+        for i in domain::intent::IntentState::ALL {
+            let zh = Tr::new(Lang::Zh).intent_state(i.as_str());
+            assert!(!zh.is_ascii(), "{i:?}: {zh}");
         }
         for t in [Trigger::Cron, Trigger::Manual, Trigger::Cli] {
             let zh = Tr::new(Lang::Zh).trigger(t.as_str());
