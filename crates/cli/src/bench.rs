@@ -28,6 +28,7 @@ use sim::lingxing::{DelayRange, LingxingSimConfig};
 use store::{IntentKind, Store};
 use tokio::sync::watch;
 
+use crate::bench_report::{ClientCounts, Report, Tally, Target};
 use crate::demo::{SimWorld, runtime_config};
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +51,9 @@ pub struct BenchArgs {
     /// Run only the zero-latency part (engine speed, per job).
     #[arg(long, conflicts_with = "no_zero_latency")]
     pub zero_latency_only: bool,
+    /// Also write the table of figures as JSON to this file (for `bench compare`).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
 }
 
 /// The five order jobs, in pipeline order.
@@ -235,12 +239,16 @@ struct Day {
     world: SimWorld,
     pos: Vec<String>,
     calls: Calls,
+    /// What the clients counted over the day (requests sent, limit waits).
+    client: ClientCounts,
     runs: u64,
     wall: Duration,
 }
 
 /// One simulated day: `n` orders over `arrival_hours`, jobs every 15 minutes for `hours`.
 async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
+    let tally = Tally::global()?;
+    let client_before = tally.read();
     let clock = Clock::simulated(t0());
     let (store, _dir) = fresh_store(&format!("day{n}")).await?;
     let (dsco_cfg, lx_cfg) = Pace {
@@ -301,6 +309,7 @@ async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
     }
     let wall = started.elapsed();
     Ok(Day {
+        client: tally.read().since(&client_before),
         calls: calls(&w),
         world: w,
         pos,
@@ -313,6 +322,12 @@ async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
 struct Stats(Vec<f64>);
 
 impl Stats {
+    /// Percentage of samples at most `lim`; `None` without samples.
+    fn within(&self, lim: f64) -> Option<f64> {
+        (!self.0.is_empty()).then(|| {
+            100.0 * self.0.iter().filter(|x| **x <= lim).count() as f64 / self.0.len() as f64
+        })
+    }
     fn push(&mut self, d: TimeDelta) {
         self.0.push(d.num_milliseconds() as f64 / 60_000.0);
     }
@@ -344,7 +359,7 @@ impl Stats {
 }
 
 /// Delays and time-in-stage from the simulators' ground truth and the orders' timelines.
-async fn delays(day: &Day) -> Result<()> {
+async fn delays(day: &Day, report: &mut Report) -> Result<()> {
     let w = &day.world;
     let first_run = TICK.num_minutes() as f64 + 0.01;
     let (mut ack_sub, mut ack_adv) = (Stats::default(), Stats::default());
@@ -427,6 +442,20 @@ async fn delays(day: &Day) -> Result<()> {
             if let Some(t) = entered(Stage::Done) {
                 inv_adv.push(t - (sub + DSCO_ASYNC));
             }
+        }
+    }
+    for (name, st) in [
+        ("ACK", &ack_sub),
+        ("shipment", &ship_sub),
+        ("invoice", &inv_sub),
+    ] {
+        if let Some(p) = st.within(first_run) {
+            report.push(
+                format!("{name}s submitted in the first run after their precondition"),
+                p,
+                "%",
+                Some(Target::AtLeast(100.0)),
+            );
         }
     }
     println!("delays (simulated minutes; jobs run every 15 min)");
@@ -606,7 +635,7 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
     })
 }
 
-fn print_calls(with: &Day, idle: &Day, n: usize) {
+fn print_calls(with: &Day, idle: &Day, n: usize, report: &mut Report) {
     println!(
         "calls per endpoint over the day ({} runs each day)",
         with.runs
@@ -630,6 +659,16 @@ fn print_calls(with: &Day, idle: &Day, n: usize) {
             b as f64 / idle.runs.max(1) as f64
         );
     }
+    for (k, v) in &with.calls {
+        report.add(format!("calls: {k}"), *v as f64, "calls");
+    }
+    report.push(
+        "marginal calls per order",
+        (tw as f64 - ti as f64) / n.max(1) as f64,
+        "calls",
+        // Issue 20's targets are for 10,000 orders (fixed costs dominate a small day).
+        (n == 10_000).then_some(Target::AtMost(0.1)),
+    );
     println!(
         "  {:<64} {tw:>9} {ti:>9} {:>10.4} {:>10.3}",
         "total",
@@ -638,7 +677,7 @@ fn print_calls(with: &Day, idle: &Day, n: usize) {
     );
 }
 
-async fn print_zero_latency(args: &BenchArgs) -> Result<()> {
+async fn print_zero_latency(args: &BenchArgs, report: &mut Report) -> Result<()> {
     eprintln!("zero latency:");
     let ZeroLatency {
         wall,
@@ -668,7 +707,12 @@ async fn print_zero_latency(args: &BenchArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    report.add("zero latency: wall time", wall.as_secs_f64(), "s");
     if let Some((engine, sims)) = cpu {
+        // Issue 20's target is for 10,000 orders.
+        let target = (args.orders == 10_000).then_some(Target::Below(6.0));
+        report.push("zero latency: engine CPU", engine, "s", target);
+        report.add("zero latency: simulators' CPU", sims, "s");
         println!(
             "  CPU time: engine {engine:.2} s (jobs, store, HTTP client), simulators {sims:.2} s (their own threads)"
         );
@@ -684,19 +728,31 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
          jobs every 15 min, {} simulated hours, SQLite",
         args.arrival_hours, args.hours
     );
+    let mut report = Report::new(format!(
+        "bench day: {n} orders over {} h, {} simulated hours, SQLite{}",
+        args.arrival_hours,
+        args.hours,
+        if args.zero_latency_only {
+            ", zero-latency part only"
+        } else {
+            ""
+        }
+    ));
     if args.zero_latency_only {
-        print_zero_latency(&args).await?;
+        print_zero_latency(&args, &mut report).await?;
         if let Some(m) = peak_rss_mib() {
             println!("peak memory (VmHWM): {m:.0} MiB");
+            report.add("peak memory of the process (VmHWM)", m, "MiB");
         }
-        return Ok(ExitCode::SUCCESS);
+        return finish(&report, args.json.as_deref());
     }
     eprintln!("day with {n} orders:");
     let with = simulated_day(&args, n).await?;
     eprintln!("day with no orders:");
     let idle = simulated_day(&args, 0).await?;
     println!();
-    print_calls(&with, &idle, n);
+    print_calls(&with, &idle, n, &mut report);
+    counts_agree(&with, &mut report);
     println!();
     let counts = with.world.store.count_by_stage().await?;
     println!(
@@ -707,19 +763,68 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    delays(&with).await?;
+    delays(&with, &mut report).await?;
+    report.add(
+        "wall time of the simulated day",
+        with.wall.as_secs_f64(),
+        "s",
+    );
     println!(
         "wall time of the simulated day: {:.1} s with {n} orders, {:.1} s with none",
         with.wall.as_secs_f64(),
         idle.wall.as_secs_f64()
     );
     if !args.no_zero_latency {
-        print_zero_latency(&args).await?;
+        print_zero_latency(&args, &mut report).await?;
     }
     if let Some(m) = peak_rss_mib() {
         println!("peak memory (VmHWM): {m:.0} MiB");
+        report.add("peak memory of the process (VmHWM)", m, "MiB");
+    }
+    finish(&report, args.json.as_deref())
+}
+
+/// Prints the table and writes it as JSON when asked.
+pub(crate) fn finish(report: &Report, json: Option<&std::path::Path>) -> Result<ExitCode> {
+    println!();
+    print!("{}", report.table());
+    if let Some(path) = json {
+        report.write_json(path)?;
+        println!("written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a token endpoint (neither client counts its token requests as API calls).
+pub(crate) fn is_token_endpoint(name: &str) -> bool {
+    name == "DSCO token" || name.starts_with("LingXing /api/auth-server/")
+}
+
+/// The calls the simulators counted against the clients' own count, per far side (token
+/// requests left out): the two must agree.
+fn counts_agree(day: &Day, report: &mut Report) {
+    for (api, prefix, label) in [
+        ("dsco", "DSCO ", "DSCO"),
+        ("lingxing", "LingXing ", "LingXing"),
+    ] {
+        let sim: u64 = day
+            .calls
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix) && !is_token_endpoint(k))
+            .map(|(_, v)| v)
+            .sum();
+        report.add(
+            format!("{label} calls counted by the simulator"),
+            sim as f64,
+            "calls",
+        );
+        report.push(
+            format!("{label} calls counted by the client"),
+            day.client.total(api) as f64,
+            "calls",
+            Some(Target::Equals(sim as f64)),
+        );
+    }
 }
 
 /// One progress line on stderr: rewritten in place (`\r`) on a terminal, one line each

@@ -48,6 +48,13 @@ pub enum BenchCommand {
         #[arg(long)]
         store: Option<String>,
     },
+    /// Two tables written by `--json`, side by side with the change of every figure.
+    Compare {
+        /// The earlier run's JSON.
+        a: std::path::PathBuf,
+        /// The later run's JSON.
+        b: std::path::PathBuf,
+    },
 }
 
 const LX_PATHS: [&str; 2] = [
@@ -70,6 +77,10 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Faults(a) => {
             let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "error");
             return crate::bench_faults::run(a).await;
+        }
+        BenchCommand::Compare { a, b } => {
+            crate::bench_report::run_compare(&a, &b)?;
+            return Ok(ExitCode::SUCCESS);
         }
         other => other,
     };

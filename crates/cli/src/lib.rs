@@ -29,6 +29,7 @@ pub mod app;
 pub mod args;
 pub mod bench;
 pub mod bench_faults;
+pub mod bench_report;
 pub mod bench_stock;
 pub mod config_cmd;
 pub mod console_cmd;

@@ -1,6 +1,7 @@
 //! The one integration-test binary of the `cli` crate.
 
 mod actions;
+mod bench;
 mod commands;
 mod faults;
 mod settings;

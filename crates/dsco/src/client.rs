@@ -153,6 +153,9 @@ impl DscoClient {
                 "retrying DSCO call"
             );
             self.inner.clock.sleep(wait).await;
+            if matches!(outcome, Err(DscoError::Throttled { .. })) {
+                limit_wait(call.path, wait);
+            }
             backoff = (backoff * 2).min(policy.max_backoff);
         }
     }
@@ -185,7 +188,12 @@ impl DscoClient {
         token: &str,
     ) -> Result<Result<Answer, DscoError>, Unauthorized> {
         let inner = &self.inner;
+        let asked = inner.clock.now();
         inner.limiter.acquire(call.family).await;
+        let waited = inner.clock.now() - asked;
+        if waited > chrono::TimeDelta::zero() {
+            limit_wait(call.path, waited.to_std().unwrap_or_default());
+        }
         let url = format!("{}{}", inner.config.base_url, call.path);
         let mut req = inner
             .http
@@ -239,6 +247,13 @@ impl DscoClient {
         );
         Ok(answer)
     }
+}
+
+/// `dl_api_limit_wait_seconds`: time a request of `endpoint` waited on the rate limiter or
+/// backed off after a 429 (described by the engine).
+fn limit_wait(endpoint: &str, waited: Duration) {
+    metrics::histogram!("dl_api_limit_wait_seconds", "api" => "dsco", "endpoint" => endpoint.to_owned())
+        .record(waited.as_secs_f64());
 }
 
 /// The metrics of one HTTP exchange with DSCO (`endpoint` is the path, without ids):

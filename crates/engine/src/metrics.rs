@@ -92,6 +92,11 @@ pub const METRICS: &[(&str, MetricKind, &str)] = &[
         MetricKind::Histogram,
         "Request latency to DSCO and LingXing, in seconds, by api and endpoint.",
     ),
+    (
+        "dl_api_limit_wait_seconds",
+        MetricKind::Histogram,
+        "Time requests waited on the endpoint's limit (rate limiter, capacity slot, back-off after throttling), in seconds, by api and endpoint.",
+    ),
 ];
 
 /// Describes every metric of [`METRICS`] (call once the recorder is installed).

@@ -219,7 +219,13 @@ impl LingxingClient {
         let give_up_at = inner.clock.now() + clock::to_delta(backoff.max_wait);
         let fits = |wait: Duration| inner.clock.now() + clock::to_delta(wait) <= give_up_at;
         loop {
-            let Some(permit) = inner.limits.acquire(ep, &inner.clock, give_up_at).await else {
+            let asked = inner.clock.now();
+            let permit = inner.limits.acquire(ep, &inner.clock, give_up_at).await;
+            let waited = inner.clock.now() - asked;
+            if waited > chrono::TimeDelta::zero() {
+                limit_wait(ep, waited.to_std().unwrap_or_default());
+            }
+            let Some(permit) = permit else {
                 return Err(LingxingError::transient(format!(
                     "{}: the endpoint's only slot is still held by a request that timed out; try again later",
                     ep.path()
@@ -339,6 +345,7 @@ impl LingxingClient {
                                 }
                                 tracing::debug!(code = %env.code, endpoint = ep.path(), wait_ms = wait.as_millis() as u64, "LingXing throttled; backing off");
                                 inner.clock.sleep(wait).await;
+                                limit_wait(ep, wait);
                                 continue;
                             }
                             CodeClass::Server => {
@@ -484,4 +491,11 @@ fn soft_error_check(env: Envelope) -> Result<Envelope, LingxingError> {
         }
     }
     Ok(env)
+}
+
+/// `dl_api_limit_wait_seconds`: time a request waited for a capacity slot or backed off after
+/// a throttling answer (described by the engine).
+fn limit_wait(ep: Endpoint, waited: Duration) {
+    metrics::histogram!("dl_api_limit_wait_seconds", "api" => "lingxing", "endpoint" => ep.path())
+        .record(waited.as_secs_f64());
 }

@@ -186,6 +186,22 @@ async fn dispatch(
         }
         fault
     };
+    if fault.is_none() && endpoint != Endpoint::Token {
+        let weather = *s.weather.lock().unwrap_or_else(|p| p.into_inner());
+        if weather != crate::Weather::default() {
+            match weather.draw() {
+                None => {
+                    return messages(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "TOO_MANY_REQUESTS",
+                        "Rate limit exceeded",
+                    );
+                }
+                Some(d) if !d.is_zero() => tokio::time::sleep(d).await,
+                Some(_) => {}
+            }
+        }
+    }
     let mut hang_after = false;
     match fault {
         None | Some(Fault::ExpireTokens) => {}

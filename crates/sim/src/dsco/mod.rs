@@ -254,6 +254,7 @@ pub struct FaultSpec {
 pub(crate) struct Shared {
     pub clock: Clock,
     pub world: Mutex<World>,
+    pub weather: Mutex<crate::Weather>,
 }
 
 impl Shared {
@@ -302,6 +303,7 @@ impl DscoSim {
         let shared = Arc::new(Shared {
             clock: clock.clone(),
             world: Mutex::new(World::new(config)),
+            weather: Mutex::new(crate::Weather::default()),
         });
         let (tx, rx) = tokio::sync::oneshot::channel();
         let sim = DscoSim {
@@ -515,6 +517,15 @@ impl SimHandle {
 
     pub fn clear_faults(&self) {
         self.shared.world().faults.clear();
+    }
+
+    /// Latency and random throttling on every call but the token's from now on.
+    pub fn set_weather(&self, weather: crate::Weather) {
+        *self
+            .shared
+            .weather
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = weather;
     }
 
     /// Every OAuth token issued so far stops working.

@@ -274,6 +274,7 @@ pub(crate) struct Shared {
     pub cfg: LingxingSimConfig,
     pub clock: Clock,
     pub state: Mutex<State>,
+    pub weather: Mutex<crate::Weather>,
 }
 
 impl Shared {
@@ -311,6 +312,7 @@ impl LingxingSim {
             }),
             cfg: config,
             clock,
+            weather: Mutex::new(crate::Weather::default()),
         });
         let app = server::router(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -464,6 +466,16 @@ impl LingxingSim {
 
     pub fn clear_faults(&self) {
         self.shared.lock().faults.clear();
+    }
+
+    /// Latency (holding the endpoint's capacity slot) and random throttling (3001008) on every
+    /// business call from now on.
+    pub fn set_weather(&self, weather: crate::Weather) {
+        *self
+            .shared
+            .weather
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = weather;
     }
 
     /// Requests received on `endpoint` (every request, refused ones included).

@@ -360,6 +360,19 @@ async fn business(
     if matches!(fault, Some(Fault::ThrottleStorm)) {
         return gateway_error(now, "3001008", gateway_message("3001008"));
     }
+    let weather_latency = if fault.is_none() {
+        let weather = *shared.weather.lock().unwrap_or_else(|p| p.into_inner());
+        if weather == crate::Weather::default() {
+            None
+        } else {
+            match weather.draw() {
+                None => return gateway_error(now, "3001008", gateway_message("3001008")),
+                d => d,
+            }
+        }
+    } else {
+        None
+    };
 
     // Capacity: requests in flight plus slots held by requests that never completed.
     let guard = {
@@ -379,6 +392,9 @@ async fn business(
         }
     };
 
+    if let Some(d) = weather_latency.filter(|d| !d.is_zero()) {
+        tokio::time::sleep(d).await;
+    }
     match fault {
         Some(Fault::Latency { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(Fault::ErrorCode { code, message }) => {

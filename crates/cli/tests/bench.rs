@@ -1,0 +1,98 @@
+//! `bench`: the smallest configurations run, their tables are written as JSON, the counts agree
+//! (calls counted by the simulators equal the clients' own count) and two tables compare.
+//! Nothing here asserts on time.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bench(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "bench {args:?}: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn figure(report: &Value, name: &str) -> f64 {
+    report["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("no figure {name:?} in {report:#}"))["value"]
+        .as_f64()
+        .unwrap()
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn bench_day_smallest_counts_agree_and_compare_shows_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.json");
+    let out = bench(&[
+        "day",
+        "--orders",
+        "10",
+        "--arrival-hours",
+        "1",
+        "--hours",
+        "40",
+        "--json",
+        a.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("| figure | value | unit | target | met |"),
+        "{out}"
+    );
+    let r = read(&a);
+    assert!(r["machine"]["cores"].as_u64().unwrap() >= 1, "{r:#}");
+    assert!(!r["machine"]["cpu_model"].as_str().unwrap().is_empty());
+    for api in ["DSCO", "LingXing"] {
+        let sim = figure(&r, &format!("{api} calls counted by the simulator"));
+        let client = figure(&r, &format!("{api} calls counted by the client"));
+        assert!(sim > 0.0, "{api}: no calls");
+        assert_eq!(sim, client, "{api}: simulator and client disagree");
+    }
+    for w in ["ACKs", "shipments", "invoices"] {
+        let name = format!("{w} submitted in the first run after their precondition");
+        assert_eq!(figure(&r, &name), 100.0, "{name}");
+    }
+    // Every order went through at zero latency, and the engine's CPU was measured.
+    assert!(figure(&r, "zero latency: engine CPU") > 0.0);
+
+    let table = bench(&["compare", a.to_str().unwrap(), a.to_str().unwrap()]);
+    assert!(
+        table.contains("| DSCO calls counted by the client | calls |"),
+        "{table}"
+    );
+    assert!(table.contains("+0 (+0.0 %)"), "{table}");
+}
+
+#[test]
+fn bench_compare_names_a_file_that_is_not_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "[1, 2]").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .args(["bench", "compare"])
+        .arg(&bad)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.json"), "{err}");
+}
