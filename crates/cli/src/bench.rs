@@ -207,9 +207,10 @@ async fn run_job(w: &SimWorld, job: JobName) -> Result<()> {
     }
 }
 
-type Calls = BTreeMap<String, u64>;
+pub(crate) type Calls = BTreeMap<String, u64>;
 
-fn calls(w: &SimWorld) -> Calls {
+/// Calls per endpoint as the simulators counted them.
+pub(crate) fn sim_calls(w: &SimWorld) -> Calls {
     let mut c = Calls::new();
     for e in DSCO_ENDPOINTS {
         let n = w.dsco.calls(e);
@@ -310,7 +311,7 @@ async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
     let wall = started.elapsed();
     Ok(Day {
         client: tally.read().since(&client_before),
-        calls: calls(&w),
+        calls: sim_calls(&w),
         world: w,
         pos,
         runs,

@@ -499,6 +499,7 @@ pub async fn run_scenario(sc: &Scenario, backend: &Backend, opts: &Options) -> R
     let tuning = Tuning {
         request_timeout: Some(opts.request_timeout),
         engine: EngineSettings::default(),
+        ..Tuning::default()
     };
     let w = SimWorld::start_on(
         None,

@@ -48,6 +48,9 @@ pub enum BenchCommand {
         #[arg(long)]
         store: Option<String>,
     },
+    /// A backlog at every stage drained against realistic latency, capacities, rates and
+    /// throttling; wall time against the limit the far sides allow, and the Go service's model.
+    Backlog(crate::bench_backlog::BacklogArgs),
     /// Two tables written by `--json`, side by side with the change of every figure.
     Compare {
         /// The earlier run's JSON.
@@ -77,6 +80,10 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Faults(a) => {
             let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "error");
             return crate::bench_faults::run(a).await;
+        }
+        BenchCommand::Backlog(a) => {
+            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "error");
+            return crate::bench_backlog::run(a).await;
         }
         BenchCommand::Compare { a, b } => {
             crate::bench_report::run_compare(&a, &b)?;

@@ -160,6 +160,9 @@ pub(crate) struct Tuning {
     /// Per-request timeout of both clients (real time); `None`: the clients' defaults.
     pub request_timeout: Option<Duration>,
     pub engine: EngineSettings,
+    /// The DSCO client paces itself to DSCO's published rates (the backlog bench, where the
+    /// simulator enforces them); off elsewhere.
+    pub dsco_rate_limits: bool,
 }
 
 /// A process with the order jobs and its own clients of the two simulators, on `store`: what
@@ -175,7 +178,7 @@ pub(crate) fn app_on(
 ) -> Result<Application> {
     let mut far = sim_far_sides(dsco, lx);
     // The simulator's limits are off (see the DSCO config of the callers): no need to pace.
-    far.dsco.rate_limits = false;
+    far.dsco.rate_limits = tuning.dsco_rate_limits;
     if let Some(t) = tuning.request_timeout {
         far = far.request_timeout(t);
     }

@@ -28,6 +28,7 @@ pub mod alert_cmd;
 pub mod app;
 pub mod args;
 pub mod bench;
+pub mod bench_backlog;
 pub mod bench_faults;
 pub mod bench_report;
 pub mod bench_stock;
