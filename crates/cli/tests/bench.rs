@@ -96,3 +96,32 @@ fn bench_compare_names_a_file_that_is_not_a_table() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.json"), "{err}");
 }
+
+#[test]
+fn bench_backlog_smallest_drains_and_counts_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.json");
+    let out = bench(&[
+        "backlog",
+        "--orders",
+        "5",
+        "--dsco-latency-ms",
+        "1-5",
+        "--lingxing-latency-ms",
+        "1-5",
+        "--max-minutes",
+        "5",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.contains("Go service, as a model"), "{out}");
+    let r = read(&path);
+    for api in ["DSCO", "LingXing"] {
+        let sim = figure(&r, &format!("{api} calls counted by the simulator"));
+        let client = figure(&r, &format!("{api} calls counted by the client"));
+        assert!(sim > 0.0, "{api}: no calls");
+        assert_eq!(sim, client, "{api}: simulator and client disagree");
+    }
+    assert!(figure(&r, "wall time ÷ the limit") > 0.0);
+    assert_eq!(figure(&r, "Go service (model): LingXing calls"), 30.0);
+}
