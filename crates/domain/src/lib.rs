@@ -21,6 +21,7 @@ pub mod mapping;
 pub mod ops;
 pub mod order;
 pub mod reason;
+pub mod reconcile;
 pub mod rules;
 pub mod run;
 pub mod stage;
