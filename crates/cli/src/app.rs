@@ -129,6 +129,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         Command::Stock { command } => crate::stock_cmd::stock(&settings, command).await,
         Command::Sku { command } => crate::stock_cmd::sku(&settings, command).await,
         Command::Alert { command } => crate::alert_cmd::alert(&settings, command).await,
+        Command::Reconcile(a) => crate::reconcile_cmd::reconcile(&settings, a).await,
         Command::Writes { command } => crate::writes_cmd::writes(&settings, command).await,
         Command::Mapping { command } => ops_cmd::mapping(&settings, command).await,
         Command::Job { .. }

@@ -117,6 +117,9 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::alert_cmd::AlertCommand,
     },
+    /// Compare orders with DSCO and LingXing (reads only) and record the findings: behind,
+    /// ahead, diverged. One PO, or the orders DSCO created in a window.
+    Reconcile(crate::reconcile_cmd::ReconcileArgs),
 }
 
 impl Command {

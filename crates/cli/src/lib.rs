@@ -37,6 +37,7 @@ pub mod job_cmd;
 pub mod logging;
 pub mod ops_cmd;
 pub mod order_cmd;
+pub mod reconcile_cmd;
 pub mod run_cmd;
 pub mod settings;
 pub mod sim_cmd;

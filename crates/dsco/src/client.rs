@@ -104,6 +104,11 @@ impl DscoClient {
         &self.inner.clock
     }
 
+    /// Orders per `GET /order/page` page, as configured (DSCO allows 10 to 1000).
+    pub fn orders_per_page(&self) -> u32 {
+        self.inner.config.orders_per_page.clamp(10, 1000)
+    }
+
     /// `GET /hello`: checks reachability and credentials.
     pub async fn hello(&self) -> Result<(), DscoError> {
         self.execute(Call {

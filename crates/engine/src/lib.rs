@@ -24,6 +24,7 @@ pub mod ops;
 pub mod ops_config;
 pub mod ops_run;
 mod readiness;
+pub mod reconcile;
 pub mod report;
 mod runner;
 mod scheduler;
