@@ -9,6 +9,7 @@ mod ops;
 mod orders;
 mod property;
 mod reasons;
+mod reconcile;
 mod runner;
 mod startup;
 mod stock;
@@ -78,6 +79,7 @@ mod cases {
     pub use crate::ops::*;
     pub use crate::orders::*;
     pub use crate::reasons::*;
+    pub use crate::reconcile::*;
     pub use crate::runner::*;
     pub use crate::stock::*;
     pub use crate::token::*;
@@ -107,6 +109,9 @@ macro_rules! both_backends {
 }
 
 both_backends!(
+    reconcile_finds_orders_behind_and_marks_them_for_their_job,
+    reconcile_finds_writes_the_far_side_does_not_show,
+    reconcile_finds_sides_that_diverged,
     fixing_a_mapping_from_its_cause_retries_and_pushes_each_order_once,
     retry_now_runs_the_stage_job_for_that_order_only,
     ignore_bulk_retry_and_the_force_guard,
