@@ -222,6 +222,19 @@ pub async fn reconcile_finds_sides_that_diverged(db: &Db) {
             .len()
             >= 3
     );
+    // Diverged findings raise one alert per code (evaluated after the run).
+    let alerts = w.store.open_alerts().await.unwrap();
+    for key in [
+        "reconcile_diverged:cancelled_dsco_only",
+        "reconcile_diverged:lx_order_missing",
+        "reconcile_diverged:tracking_differs",
+    ] {
+        assert!(alerts.contains_key(key), "{key}: {:?}", alerts.keys());
+    }
+    assert_eq!(
+        alerts["reconcile_diverged:lx_order_missing"].headline(domain::Lang::En),
+        "reconciliation: 1 orders: the service pushed the order but LingXing lists no order for the PO"
+    );
     // Nothing was written to either side by reconciliation.
     assert_eq!(w.lx.orders_for(&pos[0]).len(), 1);
 }

@@ -25,6 +25,7 @@ fn scope() -> BTreeSet<AlertKind> {
         AlertKind::SkuPairConflicts,
         AlertKind::Stuck,
         AlertKind::WritesOff,
+        AlertKind::ReconcileDiverged,
     ])
 }
 
@@ -92,6 +93,26 @@ pub async fn conditions(
                 url_part(&c.code),
                 url_part(&c.subject)
             ),
+        });
+    }
+    // Reconciliation: orders diverged from or ahead of a far side, one alert per finding code
+    // (orders found behind move by themselves).
+    for (code, count) in store.open_finding_counts().await? {
+        let kind = code.kind();
+        if kind == domain::reconcile::FindingKind::Behind || count == 0 {
+            continue;
+        }
+        out.push(Condition {
+            key: format!("reconcile_diverged:{code}"),
+            kind: AlertKind::ReconcileDiverged,
+            severity: Severity::Warning,
+            subject: code.to_string(),
+            facts: BTreeMap::from([
+                ("count".into(), count.to_string()),
+                ("code".into(), code.to_string()),
+                ("kind".into(), kind.to_string()),
+            ]),
+            path: format!("/reconcile?kind={kind}"),
         });
     }
     // Jobs: N failed runs in a row; refused credentials on the latest run.
