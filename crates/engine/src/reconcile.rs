@@ -53,7 +53,7 @@ pub enum Scope {
 pub struct Estimate {
     /// Our orders in the scope.
     pub orders: u64,
-    /// `GET /order/page` (scroll pages) or `GET /order/` (one PO).
+    /// DSCO order reads: `GET /order/page` (scroll pages) or `GET /order/` (one PO).
     pub dsco_orders: u64,
     /// `GET /invoice` (one per order with an invoice recorded).
     pub dsco_invoices: u64,
@@ -74,7 +74,7 @@ impl Estimate {
     /// (endpoint, calls), for printing.
     pub fn lines(&self) -> [(&'static str, u64); 4] {
         [
-            ("DSCO GET /order/page", self.dsco_orders),
+            ("DSCO order reads", self.dsco_orders),
             ("DSCO GET /invoice", self.dsco_invoices),
             ("LingXing order list", self.lx_order_list),
             ("LingXing wmsOrderList", self.lx_wms),
@@ -173,7 +173,7 @@ pub async fn estimate(
             Scope::Window { .. } => ceil_div(n, per_page) + 1,
         },
         dsco_invoices: invoiced,
-        lx_order_list: ceil_div(n, POS_PER_CALL as u64).max(1),
+        lx_order_list: ceil_div(n, POS_PER_CALL as u64),
         lx_wms: ceil_div(pushed, POS_PER_CALL as u64),
     })
 }
