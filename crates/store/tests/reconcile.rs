@@ -3,7 +3,6 @@
 
 use domain::PoNumber;
 use domain::reconcile::{Finding, FindingCode, FindingKind};
-use store::*;
 
 use crate::Backend;
 use crate::cases::t;
