@@ -41,7 +41,7 @@ pub enum Command {
     Run,
     /// Jobs: list their schedules and runs, or run one now. The jobs: pull_dsco_orders,
     /// push_to_lingxing, ack_to_dsco, ship_to_dsco, invoice_to_dsco, sync_stock, pull_sku_pair,
-    /// cleanup_exports.
+    /// cleanup_exports, reconcile.
     Job {
         #[command(subcommand)]
         command: JobCommand,
@@ -234,7 +234,7 @@ pub enum JobCommand {
     /// Run one job now (refused if it is already running, here or in another replica).
     Run {
         /// The job: pull_dsco_orders, push_to_lingxing, ack_to_dsco, ship_to_dsco,
-        /// invoice_to_dsco, sync_stock, pull_sku_pair or cleanup_exports.
+        /// invoice_to_dsco, sync_stock, pull_sku_pair, cleanup_exports or reconcile.
         job: String,
         /// Only this PO.
         #[arg(long)]
