@@ -392,3 +392,28 @@ impl Job for Reconcile {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_estimate_needs_confirmation() {
+        let small = Estimate {
+            orders: 1000,
+            dsco_orders: 2,
+            dsco_invoices: 300,
+            lx_order_list: 5,
+            lx_wms: 5,
+        };
+        assert_eq!(small.total(), 312);
+        assert!(!small.needs_confirmation());
+        let big = Estimate {
+            dsco_invoices: 490,
+            ..small
+        };
+        assert_eq!(big.total(), 502);
+        assert!(big.needs_confirmation());
+        assert_eq!(big.lines().iter().map(|(_, n)| n).sum::<u64>(), big.total());
+    }
+}
