@@ -19,6 +19,7 @@
 
 pub mod jobs;
 pub mod metrics;
+pub mod online_check;
 pub mod ops;
 pub mod ops_config;
 pub mod ops_run;
