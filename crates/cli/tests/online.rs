@@ -175,7 +175,7 @@ fn config_check_online_against_the_simulators() {
         &[],
     );
     assert_eq!(code, Some(0), "{t}");
-    let (code, t) = cli(&["--config", bare, "config", "check", "--online"], &[]);
+    let (code, t) = cli(&["config", "check", bare, "--online"], &[]);
     assert_eq!(code, Some(0), "{t}");
     assert!(
         t.contains("online check of the mappings of the store's running config (v1)"),
@@ -185,7 +185,7 @@ fn config_check_online_against_the_simulators() {
 
     let (dsco_secret, lx_secret) = ("dsco-Wrong-Secret-7731", "bHhXcm9uZ1NlY3JldDk5MQ==");
     let (code, t) = cli(
-        &["--config", bare, "config", "check", "--online"],
+        &["config", "check", bare, "--online"],
         &[
             ("DSCO_LINGXING__DSCO__CLIENT_SECRET", dsco_secret),
             ("DSCO_LINGXING__LINGXING__APP_SECRET", lx_secret),

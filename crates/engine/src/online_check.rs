@@ -181,8 +181,8 @@ pub async fn check(
         }
         Err(e) => r.problems.push(Finding::new(
             "dsco",
-            format!("DSCO could not be reached: {e}"),
-            format!("无法访问 DSCO：{e}"),
+            format!("the check against DSCO failed: {e}"),
+            format!("对 DSCO 的检查失败：{e}"),
         )),
     }
 
@@ -202,8 +202,8 @@ pub async fn check(
         Err(e) => {
             r.problems.push(Finding::new(
                 "lingxing",
-                format!("LingXing could not be reached: {e}; the mapping checks against LingXing were skipped"),
-                format!("无法访问领星：{e}；已跳过对领星的映射检查"),
+                format!("the check against LingXing failed: {e}; the mapping checks against LingXing were skipped"),
+                format!("对领星的检查失败：{e}；已跳过对领星的映射检查"),
             ));
             return r;
         }

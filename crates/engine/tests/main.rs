@@ -5,6 +5,7 @@ mod data_defects;
 mod defects;
 mod dry_run;
 mod ops;
+mod online_check;
 mod orders;
 mod property;
 mod reasons;
