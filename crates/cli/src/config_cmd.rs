@@ -220,7 +220,9 @@ pub async fn check_online(file: &Path, config: &Path) -> Result<ExitCode> {
         if zh {
             format!("在线检查 {origin} 的映射（DSCO {dsco_url}，领星 {lx_url}）：")
         } else {
-            format!("online check of the mappings of {origin} (DSCO {dsco_url}, LingXing {lx_url}):")
+            format!(
+                "online check of the mappings of {origin} (DSCO {dsco_url}, LingXing {lx_url}):"
+            )
         }
     );
     let far = crate::startup::far_sides(&settings);

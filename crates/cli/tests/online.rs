@@ -120,7 +120,9 @@ fn config_check_online_against_the_simulators() {
         "{t}"
     );
     assert!(
-        t.contains("clock.dsco: DSCO accepted the credentials; this machine's clock is in step with DSCO's"),
+        t.contains(
+            "clock.dsco: DSCO accepted the credentials; this machine's clock is in step with DSCO's"
+        ),
         "{t}"
     );
     assert!(
@@ -142,7 +144,10 @@ fn config_check_online_against_the_simulators() {
     });
     let file = dir.path().join("bad.json");
     std::fs::write(&file, serde_json::to_string_pretty(&bad).unwrap()).unwrap();
-    let (code, t) = cli(&["config", "check", file.to_str().unwrap(), "--online"], &[]);
+    let (code, t) = cli(
+        &["config", "check", file.to_str().unwrap(), "--online"],
+        &[],
+    );
     assert_eq!(code, Some(1), "{t}");
     assert_eq!(
         problems(&t),

@@ -145,10 +145,11 @@ pub fn clients(
             far.lingxing.app_secret.expose(),
         )) as Arc<dyn lingxing::TokenCache>
     });
-    let lingxing = lingxing::LingxingClient::new(far.lingxing, clock, cache).map_err(|e| match e {
-        lingxing::ConfigError::AppIdLength(_) => StartupError::LingxingAppId(e),
-        _ => StartupError::Lingxing(e),
-    })?;
+    let lingxing =
+        lingxing::LingxingClient::new(far.lingxing, clock, cache).map_err(|e| match e {
+            lingxing::ConfigError::AppIdLength(_) => StartupError::LingxingAppId(e),
+            _ => StartupError::Lingxing(e),
+        })?;
     Ok((dsco, lingxing))
 }
 
@@ -209,13 +210,14 @@ pub async fn check(
         }
     }
 
-    let unreadable = |r: &mut OnlineReport, map: &str, what: &str, zh: &str, e: &dyn std::fmt::Display| {
-        r.problems.push(Finding::new(
-            format!("mapping.{map}"),
-            format!("LingXing's {what} could not be read, nothing checked: {e}"),
-            format!("无法读取领星的{zh}，未检查：{e}"),
-        ))
-    };
+    let unreadable =
+        |r: &mut OnlineReport, map: &str, what: &str, zh: &str, e: &dyn std::fmt::Display| {
+            r.problems.push(Finding::new(
+                format!("mapping.{map}"),
+                format!("LingXing's {what} could not be read, nothing checked: {e}"),
+                format!("无法读取领星的{zh}，未检查：{e}"),
+            ))
+        };
 
     // mapping.shop: store ids of the platform code.
     if !m.shop.is_empty() {
@@ -325,7 +327,9 @@ pub async fn check(
                     match ids.get(id.as_str()) {
                         None => r.problems.push(Finding::new(
                             key("shipment", k.as_str()),
-                            format!("logistics type {id} not among LingXing's enabled logistics types"),
+                            format!(
+                                "logistics type {id} not among LingXing's enabled logistics types"
+                            ),
                             format!("物流方式 {id} 不在领星已启用的物流方式中"),
                         )),
                         Some(t) if !t.is_used => r.problems.push(Finding::new(
@@ -508,14 +512,49 @@ mod tests {
             .with_timezone(&Utc);
         let opts = OnlineOptions::default();
         let mut r = OnlineReport::default();
-        skew(&mut r, "dsco", "DSCO", t0, Some(t0 + TimeDelta::seconds(2)), t0 + TimeDelta::seconds(5), opts);
+        skew(
+            &mut r,
+            "dsco",
+            "DSCO",
+            t0,
+            Some(t0 + TimeDelta::seconds(2)),
+            t0 + TimeDelta::seconds(5),
+            opts,
+        );
         assert!(r.ok());
-        assert!(r.notes[0].en.contains("in step with DSCO's"), "{:?}", r.notes);
-        skew(&mut r, "lingxing", "LingXing", t0, Some(t0 + TimeDelta::seconds(75)), t0 + TimeDelta::seconds(5), opts);
+        assert!(
+            r.notes[0].en.contains("in step with DSCO's"),
+            "{:?}",
+            r.notes
+        );
+        skew(
+            &mut r,
+            "lingxing",
+            "LingXing",
+            t0,
+            Some(t0 + TimeDelta::seconds(75)),
+            t0 + TimeDelta::seconds(5),
+            opts,
+        );
         assert_eq!(r.problems.len(), 1);
         let line = r.problems[0].line(false);
-        assert!(line.starts_with("clock.lingxing: this machine's clock is 70 s behind LingXing's"), "{line}");
-        skew(&mut r, "dsco", "DSCO", t0, Some(t0 - TimeDelta::seconds(90)), t0, opts);
-        assert!(r.problems[1].en.contains("90 s ahead of DSCO's"), "{:?}", r.problems[1]);
+        assert!(
+            line.starts_with("clock.lingxing: this machine's clock is 70 s behind LingXing's"),
+            "{line}"
+        );
+        skew(
+            &mut r,
+            "dsco",
+            "DSCO",
+            t0,
+            Some(t0 - TimeDelta::seconds(90)),
+            t0,
+            opts,
+        );
+        assert!(
+            r.problems[1].en.contains("90 s ahead of DSCO's"),
+            "{:?}",
+            r.problems[1]
+        );
     }
 }

@@ -4,8 +4,8 @@
 mod data_defects;
 mod defects;
 mod dry_run;
-mod ops;
 mod online_check;
+mod ops;
 mod orders;
 mod property;
 mod reasons;

@@ -53,15 +53,26 @@ async fn a_lingxing_clock_90_s_ahead_is_a_clock_problem() {
     // DSCO's clock (the real one) is in step; the SKU map was sampled and says so.
     let notes: Vec<String> = r.notes.iter().map(|f| f.line(false)).collect();
     assert!(
-        notes.iter().any(|n| n.starts_with("clock.dsco: DSCO accepted the credentials")),
+        notes
+            .iter()
+            .any(|n| n.starts_with("clock.dsco: DSCO accepted the credentials")),
         "{notes:?}"
     );
     assert!(
         notes
             .iter()
-            .any(|n| n == "mapping.sku: 4 of 10 entries checked (sampled, evenly spread over the map)"),
+            .any(|n| n
+                == "mapping.sku: 4 of 10 entries checked (sampled, evenly spread over the map)"),
         "{notes:?}"
     );
-    assert_eq!((r.warehouses_checked, r.skus_checked, r.skus_total), (1, 4, 10));
-    assert!(r.summary(false).contains("4 of 10 SKU(s) (sampled) checked; 1 problem(s)"), "{}", r.summary(false));
+    assert_eq!(
+        (r.warehouses_checked, r.skus_checked, r.skus_total),
+        (1, 4, 10)
+    );
+    assert!(
+        r.summary(false)
+            .contains("4 of 10 SKU(s) (sampled) checked; 1 problem(s)"),
+        "{}",
+        r.summary(false)
+    );
 }
