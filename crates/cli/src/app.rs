@@ -37,10 +37,14 @@ pub struct BadInput(pub String);
 
 async fn dispatch(args: Args) -> Result<ExitCode> {
     if let Command::Config {
-        command: ConfigCommand::Check { file },
+        command: ConfigCommand::Check { file, online },
     } = &args.command
     {
-        return Ok(config_cmd::check(file.as_deref().unwrap_or(&args.config)));
+        let file = file.as_deref().unwrap_or(&args.config);
+        if *online {
+            return config_cmd::check_online(file, &args.config).await;
+        }
+        return Ok(config_cmd::check(file));
     }
     if let Command::Bench { command } = args.command {
         // Benchmarks print figures, not logs; `DSCO_LINGXING_BENCH_LOG=<filter>` opts in (for

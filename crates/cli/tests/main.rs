@@ -3,5 +3,6 @@
 mod actions;
 mod commands;
 mod faults;
+mod online;
 mod settings;
 mod simulators;

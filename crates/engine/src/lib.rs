@@ -20,6 +20,7 @@
 pub mod alerts;
 pub mod jobs;
 pub mod metrics;
+pub mod online_check;
 pub mod ops;
 pub mod ops_config;
 pub mod ops_run;

@@ -5,6 +5,7 @@ mod alerts;
 mod data_defects;
 mod defects;
 mod dry_run;
+mod online_check;
 mod ops;
 mod orders;
 mod property;
