@@ -15,6 +15,7 @@ pub mod config;
 pub mod ids;
 pub mod intent;
 pub mod job;
+pub mod legacy;
 pub mod lx_view;
 pub mod mapping;
 pub mod ops;
