@@ -28,6 +28,7 @@
 //!   transaction never has to upgrade from read to write.
 //! - Times are UTC, stored as Unix milliseconds.
 
+mod legacy;
 mod sql;
 mod stock;
 
@@ -47,6 +48,7 @@ use serde_json::Value;
 pub use sql::read::{
     CauseRow, ConsoleRead, OrderCursor, OrderFilter, OrderRow, StageSummary, StockItemCursor,
 };
+pub use legacy::{LegacyOrderRow, LegacySource, LegacyStockRow, StockLogCursor};
 pub use sql::{SqlStore, redact_url};
 pub use stock::*;
 
@@ -976,6 +978,18 @@ pub trait StockStore: Send + Sync {
     // --- pull_sku_pair -----------------------------------------------------------------------
     async fn record_sku_conflicts(&self, conflicts: &[SkuConflict], fence: &Fence) -> Result<()>;
     async fn sku_conflicts(&self, run_id: &str) -> Result<Vec<SkuConflict>>;
+
+    // --- the predecessor's stock-sync log (`import legacy`) -----------------------------------
+    /// Adds rows of the predecessor's stock-sync log in one fenced transaction; a row imported
+    /// before (same [`LegacyStockRow::key`]) is left as it is. Returns how many were added.
+    async fn import_legacy_stock(
+        &self,
+        rows: &[LegacyStockRow],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<u64>;
+    /// How many of these rows were imported already.
+    async fn legacy_stock_known(&self, rows: &[LegacyStockRow]) -> Result<u64>;
 }
 
 /// The persistence the engine, the console and the CLI need: the sum of the role traits
