@@ -32,6 +32,7 @@ pub mod bench_stock;
 pub mod config_cmd;
 pub mod console_cmd;
 pub mod demo;
+pub mod import_cmd;
 pub mod job_cmd;
 pub mod logging;
 pub mod ops_cmd;

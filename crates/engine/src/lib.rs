@@ -18,6 +18,7 @@
 //! - Jobs never call each other.
 
 pub mod jobs;
+pub mod legacy;
 pub mod metrics;
 pub mod ops;
 pub mod ops_config;
