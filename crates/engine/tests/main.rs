@@ -4,6 +4,7 @@
 mod data_defects;
 mod defects;
 mod dry_run;
+mod legacy;
 mod ops;
 mod orders;
 mod property;
