@@ -84,7 +84,10 @@ pub async fn import(settings: &Settings, command: ImportCommand) -> Result<ExitC
             .parse::<i64>()
             .ok()
             .and_then(domain::Stage::from_number)
-            .map_or_else(|| format!("{s} (unknown)"), |st| format!("{st} {}", st.label_zh()));
+            .map_or_else(
+                || format!("{s} (unknown)"),
+                |st| format!("{st} {}", st.label_zh()),
+            );
         println!("    {label}: {n}");
     }
     println!("  after (this service):");
@@ -95,7 +98,10 @@ pub async fn import(settings: &Settings, command: ImportCommand) -> Result<ExitC
         "orders: {} rows, {} new, {} updated, {} unchanged, {} corrected, {} bad (kept as unreadable orders)",
         r.rows, r.inserted, r.updated, r.unchanged, r.corrected, r.bad
     );
-    println!("writes the Go service made, recorded as confirmed: {}", r.intents);
+    println!(
+        "writes the Go service made, recorded as confirmed: {}",
+        r.intents
+    );
     println!(
         "stock-sync log: {} rows read, {} added (table legacy_stock_log)",
         r.stock_rows, r.stock_added

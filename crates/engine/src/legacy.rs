@@ -31,8 +31,8 @@ use domain::{JobName, PoNumber, ReasonCode, Stage};
 use serde_json::json;
 use store::{
     EventOutcome, Fence, Intent, IntentKind, IntentState, IntentUpdate, Lease, LegacyOrderRow,
-    LegacySource, NewEvent, NewIntent, OrderRecord, PulledOrder, StockLogCursor, Store,
-    StoreError, UnreadableOrder,
+    LegacySource, NewEvent, NewIntent, OrderRecord, PulledOrder, StockLogCursor, Store, StoreError,
+    UnreadableOrder,
 };
 
 /// What the import writes as, in events and intents.
@@ -251,7 +251,10 @@ struct Row {
 
 /// Reads a row as an order, or says why it cannot be one (as the unreadable order to keep).
 fn read_row(r: LegacyOrderRow) -> Result<Row, UnreadableOrder> {
-    let label = r.po_number.clone().unwrap_or_else(|| "(no po_number)".into());
+    let label = r
+        .po_number
+        .clone()
+        .unwrap_or_else(|| "(no po_number)".into());
     let unreadable = |payload: RawJson, why: String| {
         let id = serde_json::from_str::<serde_json::Value>(payload.get())
             .ok()
@@ -301,7 +304,10 @@ fn read_row(r: LegacyOrderRow) -> Result<Row, UnreadableOrder> {
             ),
         ));
     }
-    let stored = r.status.as_deref().and_then(|s| s.trim().parse::<i64>().ok());
+    let stored = r
+        .status
+        .as_deref()
+        .and_then(|s| s.trim().parse::<i64>().ok());
     let invoice_id = r
         .dsco_invoice_id
         .as_deref()
@@ -531,9 +537,7 @@ async fn import_page(
     }
     store.record_unreadable_orders(&bad, now, fence).await?;
     if !inserts.is_empty() {
-        store
-            .upsert_pulled_many(&inserts, None, now, fence)
-            .await?;
+        store.upsert_pulled_many(&inserts, None, now, fence).await?;
     }
     if !moves.is_empty() {
         store.cas_stages(&moves, fence).await?;

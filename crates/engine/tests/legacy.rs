@@ -159,7 +159,15 @@ async fn our_engine(w: &World, store: Arc<dyn Store>) -> Arc<Engine> {
         .map(|p| (p.dsco_sku.to_string(), p.lingxing_sku.to_string()))
         .collect();
     store
-        .replace_sku_entries(0, SkuSource::Pair, &pairs, "test", "test", w.clock.now(), None)
+        .replace_sku_entries(
+            0,
+            SkuSource::Pair,
+            &pairs,
+            "test",
+            "test",
+            w.clock.now(),
+            None,
+        )
         .await
         .unwrap();
     let mut far = sim_far_sides(&w.dsco, &w.lx).request_timeout(Duration::from_secs(2));
@@ -179,8 +187,10 @@ async fn our_engine(w: &World, store: Arc<dyn Store>) -> Arc<Engine> {
 async fn run(w: &World, engine: &Arc<Engine>, job: JobName) {
     let (_tx, rx) = watch::channel(false);
     let e = engine.clone();
-    let task =
-        tokio::spawn(async move { e.run_job(job, Trigger::Cli, RunOptions::default(), rx).await });
+    let task = tokio::spawn(async move {
+        e.run_job(job, Trigger::Cli, RunOptions::default(), rx)
+            .await
+    });
     let sim = w.clock.sim().unwrap();
     while !task.is_finished() {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -415,8 +425,15 @@ pub async fn a_legacy_import_never_writes_twice(target: &Db, base: &str) {
     // Dry run: the report, and nothing written.
     let empty = snapshot(&store, &ALL).await;
     let (dry, dry_lines) = import(&store, &url, &w, true).await;
-    assert_eq!(snapshot(&store, &ALL).await, empty, "a dry run writes nothing");
-    assert_eq!(store.count_by_stage().await.unwrap().values().sum::<i64>(), 0);
+    assert_eq!(
+        snapshot(&store, &ALL).await,
+        empty,
+        "a dry run writes nothing"
+    );
+    assert_eq!(
+        store.count_by_stage().await.unwrap().values().sum::<i64>(),
+        0
+    );
     assert!(dry.dry_run);
 
     // The import.
@@ -475,7 +492,12 @@ pub async fn a_legacy_import_never_writes_twice(target: &Db, base: &str) {
         .collect();
     assert_eq!(
         bad,
-        vec!["legacy:PO-L-BAD-TEXT", "7777", "legacy:PO-L-NULLS", "legacy:(no po_number)"]
+        vec![
+            "7777",
+            "legacy:PO-L-BAD-TEXT",
+            "legacy:PO-L-NULLS",
+            "legacy:(no po_number)"
+        ]
     );
     assert_eq!(store.unreadable_orders(true, 100).await.unwrap().len(), 4);
     // What the predecessor sent, recorded as our jobs record their own writes.
@@ -496,7 +518,12 @@ pub async fn a_legacy_import_never_writes_twice(target: &Db, base: &str) {
         );
     }
     assert_eq!(
-        store.get_order(&po(SHIPPED)).await.unwrap().unwrap().tracking,
+        store
+            .get_order(&po(SHIPPED))
+            .await
+            .unwrap()
+            .unwrap()
+            .tracking,
         before.per_po[SHIPPED].2
     );
     for p in [DONE, SHIPPED, ACKED] {
@@ -520,7 +547,11 @@ pub async fn a_legacy_import_never_writes_twice(target: &Db, base: &str) {
     assert!(!again.changed(), "{again:?}");
     assert_eq!(again.unchanged, 6);
     assert_eq!(again.stock_added, 0);
-    assert_eq!(snapshot(&store, &ALL).await, once, "a second import writes nothing");
+    assert_eq!(
+        snapshot(&store, &ALL).await,
+        once,
+        "a second import writes nothing"
+    );
 
     // Our jobs on the far sides the predecessor left: nothing made a second time.
     for _ in 0..2 {

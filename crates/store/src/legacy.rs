@@ -81,10 +81,7 @@ impl LegacySource {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(StoreError::BadUrl(crate::redact_url(url)));
         }
-        let pool = PgPoolOptions::new()
-            .max_connections(2)
-            .connect(url)
-            .await?;
+        let pool = PgPoolOptions::new().max_connections(2).connect(url).await?;
         for t in TABLES {
             let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
                 .bind(t)
@@ -123,11 +120,7 @@ impl LegacySource {
     }
 
     /// Up to `limit` orders with a PO number after `after`, by PO number.
-    pub async fn order_page(
-        &self,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<LegacyOrderRow>> {
+    pub async fn order_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<LegacyOrderRow>> {
         let rows = sqlx::query(
             "SELECT po_number, dsco_status, status::text AS status, payload::text AS payload, \
              shipped_tracking_no, dsco_invoice_id FROM dsco_order_sync \

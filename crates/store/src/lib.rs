@@ -45,10 +45,10 @@ use domain::{
 };
 use serde_json::Value;
 
+pub use legacy::{LegacyOrderRow, LegacySource, LegacyStockRow, StockLogCursor};
 pub use sql::read::{
     CauseRow, ConsoleRead, OrderCursor, OrderFilter, OrderRow, StageSummary, StockItemCursor,
 };
-pub use legacy::{LegacyOrderRow, LegacySource, LegacyStockRow, StockLogCursor};
 pub use sql::{SqlStore, redact_url};
 pub use stock::*;
 
