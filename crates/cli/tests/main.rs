@@ -3,5 +3,6 @@
 mod actions;
 mod commands;
 mod faults;
+mod legacy;
 mod settings;
 mod simulators;
