@@ -110,20 +110,27 @@ impl Derived {
     }
 
     /// Whether the order is (or was, before a cancel) in LingXing: created there by the
-    /// predecessor, so never created again.
+    /// predecessor, so never created again. An order done only because DSCO shows it shipped
+    /// (nothing says the predecessor handled it) is not known to be there.
     pub fn pushed(&self, facts: &LegacyFacts) -> bool {
-        let progressed = |s: Stage| s >= Stage::Pushed && s != Stage::Cancelled;
-        progressed(self.stage)
-            || self.stored.is_some_and(progressed)
-            || !facts.trackings_sent.is_empty()
-            || facts.invoice_id.is_some()
+        self.handled(facts, Stage::Pushed)
+            || matches!(
+                self.stage,
+                Stage::Pushed | Stage::Acknowledged | Stage::Shipped
+            )
     }
 
-    /// Whether DSCO has (or had, before a cancel) its acknowledgement.
+    /// Whether DSCO has (or had, before a cancel) its acknowledgement from the predecessor.
     pub fn acknowledged(&self, facts: &LegacyFacts) -> bool {
-        let progressed = |s: Stage| s >= Stage::Acknowledged && s != Stage::Cancelled;
-        progressed(self.stage)
-            || self.stored.is_some_and(progressed)
+        self.handled(facts, Stage::Acknowledged)
+            || matches!(self.stage, Stage::Acknowledged | Stage::Shipped)
+    }
+
+    /// Whether the predecessor's own data shows the order reached `at`: its stored stage, or
+    /// what it sent.
+    fn handled(&self, facts: &LegacyFacts, at: Stage) -> bool {
+        self.stored
+            .is_some_and(|s| s >= at && s != Stage::Cancelled)
             || !facts.trackings_sent.is_empty()
             || facts.invoice_id.is_some()
     }
@@ -271,6 +278,17 @@ mod tests {
         assert!(
             matches!(&d.why[..], [Correction::DscoState { stage: Stage::Done, state }] if state == "shipped")
         );
+    }
+
+    #[test]
+    fn an_order_dsco_shipped_itself_records_no_write() {
+        let f = facts(Some(1), Some("shipped"));
+        let d = derive_stage(&f);
+        assert_eq!(d.stage, Stage::Done);
+        assert!(!d.pushed(&f) && !d.acknowledged(&f));
+        let f = facts(Some(2), Some("created"));
+        let d = derive_stage(&f);
+        assert!(d.pushed(&f) && !d.acknowledged(&f));
     }
 
     #[test]
