@@ -39,7 +39,8 @@ use store::{
 pub const ACTOR: &str = "import legacy";
 /// Orders read per page (one set of store transactions each).
 pub const PAGE: u32 = 500;
-const LEASE_TTL: Duration = Duration::from_secs(600);
+/// Renewed every page: a crashed import frees the jobs (and a rerun may start) after this.
+const LEASE_TTL: Duration = Duration::from_secs(120);
 /// The jobs whose leases the import holds.
 const HELD: [JobName; 6] = [
     JobName::PullDscoOrders,

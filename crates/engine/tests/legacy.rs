@@ -590,6 +590,16 @@ pub async fn a_legacy_import_never_writes_twice(target: &Db, base: &str) {
 }
 
 pub mod postgres {
+    /// A crash in the middle, into a SQLite store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crashed_import_continues_where_it_stopped() {
+        let Some(base) = store::testing::postgres_base_url() else {
+            return;
+        };
+        let db = crate::Db::sqlite().await;
+        super::a_crashed_import_continues_where_it_stopped(&db, &base).await;
+    }
+
     /// Into a SQLite store (the default deployment).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_legacy_import_into_sqlite_never_writes_twice() {
@@ -609,4 +619,78 @@ pub mod postgres {
         let db = crate::Db::postgres().await.unwrap();
         super::a_legacy_import_never_writes_twice(&db, &base).await;
     }
+}
+
+/// 1,200 orders (three pages): an import that dies in the second page (the report's sink
+/// panics before that page is written) leaves the first page stored; once the dead import's
+/// leases expire, a rerun stores the rest, and a third run changes nothing.
+pub async fn a_crashed_import_continues_where_it_stopped(target: &Db, base: &str) {
+    let url = store::testing::fresh_postgres_database(base).await;
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(SCHEMA).execute(&mut c).await.unwrap();
+    for n in 0..1200 {
+        let p = format!("PO-G-{n:04}");
+        let (status, dsco, tracking) = match n % 3 {
+            0 => (1i16, "shipped", None),
+            1 => (2, "created", None),
+            _ => (4, "shipment_pending", Some(format!("TRK-{n:04}"))),
+        };
+        let payload = json!({"poNumber": p, "dscoOrderId": n.to_string(), "dscoStatus": dsco,
+                             "lineItems": [{"sku": "SKU-1001", "quantity": 1}]});
+        sqlx::query("INSERT INTO dsco_order_sync (po_number, status, payload, shipped_tracking_no) VALUES ($1, $2, $3::jsonb, $4)")
+            .bind(&p)
+            .bind(status)
+            .bind(payload.to_string())
+            .bind(tracking)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let _ = c.close().await;
+    let clock = clock::Clock::simulated(crate::t0());
+    let store = target.open().await;
+    let source = LegacySource::connect(&url).await.unwrap();
+    let crashed = {
+        let store = store.clone();
+        let clock = clock.clone();
+        tokio::spawn(async move {
+            let mut sink = |l: ImportLine| {
+                if let ImportLine::Corrected { po, .. } = &l
+                    && po.as_str() >= "PO-G-0500"
+                {
+                    panic!("the process dies in the second page");
+                }
+            };
+            let _ = import_legacy(&store, &source, &clock, false, &mut sink).await;
+        })
+        .await
+    };
+    assert!(crashed.is_err(), "the import died");
+    let stored = |store: Arc<dyn Store>| async move {
+        store.count_by_stage().await.unwrap().values().sum::<i64>()
+    };
+    assert_eq!(stored(store.clone()).await, 500, "the first page was kept");
+    // A rerun while the dead import's leases are live is refused, naming the job.
+    let source = LegacySource::connect(&url).await.unwrap();
+    let busy = import_legacy(&store, &source, &clock, false, &mut |_| {}).await;
+    assert!(
+        matches!(busy, Err(engine::legacy::ImportError::Busy { .. })),
+        "{busy:?}"
+    );
+    clock.sim().unwrap().advance(Duration::from_secs(121));
+    let r = import_legacy(&store, &source, &clock, false, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!((r.inserted, r.unchanged, r.rows), (700, 500, 1200));
+    let by_stage = store.count_by_stage().await.unwrap();
+    assert_eq!(by_stage.get(&Stage::Done), Some(&400), "{by_stage:?}");
+    assert_eq!(by_stage.get(&Stage::Pushed), Some(&400), "{by_stage:?}");
+    assert_eq!(by_stage.get(&Stage::Shipped), Some(&400), "{by_stage:?}");
+    assert_eq!(r.after, by_stage, "the report's after is the store's");
+    let again = import_legacy(&store, &source, &clock, false, &mut |_| {})
+        .await
+        .unwrap();
+    assert!(!again.changed(), "{again:?}");
+    assert_eq!(again.unchanged, 1200);
+    source.close().await;
 }
