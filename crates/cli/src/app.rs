@@ -108,6 +108,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
             command: JobCommand::Run { job, po, dry_run },
         } => job_cmd::run(&settings, &job, po, dry_run).await,
         Command::Config { command } => config_cmd::config(settings, command).await,
+        Command::Import { command } => crate::import_cmd::import(&settings, command).await,
         Command::Order { command } => match command {
             OrderCommand::Retry {
                 po,

@@ -538,6 +538,47 @@ async fn import(settings: &Settings, file: &Path, mode: Mode, w: Write) -> Resul
     apply(&*store, &running, plan, "config.import", &what, &w).await
 }
 
+/// `import legacy`'s runtime config: the predecessor's `runtime_config.config` JSON (`origin`
+/// names where it came from), imported as `config import --merge` would (nothing the store has
+/// is removed), with the diff printed; `dry_run` writes nothing.
+pub(crate) async fn import_legacy_config(
+    store: &dyn Store,
+    json_text: &str,
+    origin: &str,
+    actor: &str,
+    dry_run: bool,
+) -> Result<ExitCode> {
+    let imported = parse_json_strict(json_text)
+        .map_err(|e| anyhow!("{origin}: invalid JSON: {e}"))
+        .and_then(|v| {
+            RuntimeConfig::from_value(&v, "runtime_config.config")
+                .map_err(|e| anyhow!("{origin}: invalid runtime config:\n{e}"))
+        });
+    let imported = match imported {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let running = Running::read(store).await?;
+    let plan = plan_import(&running, &imported, Mode::Merge)?;
+    print_diff(
+        &format!(
+            "runtime config from {origin} (as import --merge; running: {}):",
+            version_name(running.version)
+        ),
+        &plan.diff,
+    );
+    let w = Write {
+        actor: actor.to_owned(),
+        reason: "import legacy: the Go service's runtime_config".to_owned(),
+        dry_run,
+    };
+    let what = format!("import legacy {origin}");
+    apply(store, &running, plan, "config.import", &what, &w).await
+}
+
 /// At most this many changes are copied into one audit entry (its summary counts them all).
 const AUDITED_CHANGES: usize = 500;
 

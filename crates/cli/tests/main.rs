@@ -4,5 +4,6 @@ mod actions;
 mod commands;
 mod faults;
 mod online;
+mod legacy;
 mod settings;
 mod simulators;

@@ -6,6 +6,7 @@ mod data_defects;
 mod defects;
 mod dry_run;
 mod online_check;
+mod legacy;
 mod ops;
 mod orders;
 mod property;
