@@ -3,7 +3,7 @@
 mod actions;
 mod commands;
 mod faults;
-mod online;
 mod legacy;
+mod online;
 mod settings;
 mod simulators;
