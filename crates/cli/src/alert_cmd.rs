@@ -13,11 +13,13 @@ use crate::settings::{AlertKind, Settings};
 pub enum AlertCommand {
     /// Send a test message to each configured channel (or only `--to NAME`) and show the answer.
     Test {
-        #[arg(long)]
+        /// Only the channel with this `name` (default: every channel).
+        #[arg(long, value_name = "NAME")]
         to: Option<String>,
     },
     /// The alerts in the store, open first, and the latest deliveries per channel.
     List {
+        /// How many alerts and deliveries to list.
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },

@@ -53,6 +53,11 @@ pub enum Command {
     },
     /// Create or upgrade the store's tables (also done by every other command).
     Migrate,
+    /// Switch over from the Go service: `import legacy --pg URL [--dry-run]`.
+    Import {
+        #[command(subcommand)]
+        command: crate::import_cmd::ImportCommand,
+    },
     /// Orders in the store.
     Order {
         #[command(subcommand)]

@@ -187,23 +187,39 @@ pub(crate) async fn run(
             error,
             report,
         } => {
-            let dry = if report.dry_run {
-                " (dry run: nothing written)"
-            } else {
-                ""
+            let zh = lang == domain::Lang::Zh;
+            let dry = match (report.dry_run, zh) {
+                (false, _) => "",
+                (true, true) => "（试运行：未写入任何数据）",
+                (true, false) => " (dry run: nothing written)",
             };
             println!("run {run_id}: {outcome}{dry}");
-            println!(
-                "  processed {}, advanced {}, skipped {} (waiting {}, needs attention {}, retrying {}, held {}), failed {}",
-                counts.processed,
-                counts.advanced,
-                counts.skipped(),
-                counts.skipped_waiting,
-                counts.skipped_attention,
-                counts.skipped_retrying,
-                counts.skipped_held,
-                counts.failed
-            );
+            let c = &counts;
+            if zh {
+                println!(
+                    "  处理 {}，推进 {}，跳过 {}（等待 {}，需处理 {}，重试中 {}，暂停 {}），失败 {}",
+                    c.processed,
+                    c.advanced,
+                    c.skipped(),
+                    c.skipped_waiting,
+                    c.skipped_attention,
+                    c.skipped_retrying,
+                    c.skipped_held,
+                    c.failed
+                );
+            } else {
+                println!(
+                    "  processed {}, advanced {}, skipped {} (waiting {}, needs attention {}, retrying {}, held {}), failed {}",
+                    c.processed,
+                    c.advanced,
+                    c.skipped(),
+                    c.skipped_waiting,
+                    c.skipped_attention,
+                    c.skipped_retrying,
+                    c.skipped_held,
+                    c.failed
+                );
+            }
             if let Some(e) = error {
                 println!("  {e}");
             }

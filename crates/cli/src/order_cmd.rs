@@ -321,15 +321,21 @@ pub(crate) async fn stuck(view: &ReadView, limit: u32) -> Result<ExitCode> {
 
 /// One DSCO order the pull could not store as an order (data defects, issue 13).
 fn print_unreadable(view: &ReadView, u: &store::UnreadableOrderRecord) {
+    let resolved = u
+        .resolved_at
+        .map(|t| format!("  {} {}", view.t("resolved", "已解决"), view.at(t)))
+        .unwrap_or_default();
     println!(
-        "  dscoOrderId {}  first seen {}  last seen {} (read {} times){}",
+        "  dscoOrderId {}  {} {}  {} {} ({}){resolved}",
         u.order.dsco_order_id,
+        view.t("first seen", "首次读到"),
         view.at(u.first_seen),
+        view.t("last seen", "最近读到"),
         view.at(u.last_seen),
-        u.seen,
-        u.resolved_at
-            .map(|t| format!("  resolved {}", view.at(t)))
-            .unwrap_or_default()
+        match view.language {
+            domain::Lang::Zh => format!("读到 {} 次", u.seen),
+            domain::Lang::En => format!("read {} times", u.seen),
+        },
     );
     view.print_reason(u.order.reason_code, &u.order.detail);
 }

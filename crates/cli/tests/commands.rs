@@ -934,7 +934,7 @@ fn an_order_without_a_po_is_listed_and_shown() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("（没有 poNumber）") && t.contains("dscoOrderId 1025400077  first seen"),
+        t.contains("（没有 poNumber）") && t.contains("dscoOrderId 1025400077  首次读到"),
         "{t}"
     );
     // One language (zh-CN by default): no English sentence beside the Chinese one.
@@ -944,11 +944,12 @@ fn an_order_without_a_po_is_listed_and_shown() {
     );
     assert!(t.contains("DSCO 订单没有 poNumber"), "{t}");
     assert!(!t.contains("没有卡单"), "{t}");
+    assert!(!t.contains("first seen") && !t.contains("last seen"), "{t}");
     let out = bin(&env, &["order", "show", "1025400077"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("dscoOrderId 1025400077: 未作为订单保存") && t.contains("read 1 times"),
+        t.contains("dscoOrderId 1025400077: 未作为订单保存") && t.contains("读到 1 次"),
         "{t}"
     );
 }
@@ -2121,4 +2122,21 @@ sign_secret = "SECsign-S3CRET-3"
         "{t}"
     );
     assert!(!t.contains("S3CRET"), "{t}");
+}
+
+/// `job run` prints its summary in the display language (zh-CN by default).
+#[test]
+fn job_run_summary_is_in_the_display_language() {
+    let env = env_with("");
+    let file = write(env.dir.path(), "rc.json", &legacy(false));
+    assert!(import(&env, &file, "first import", &[]).status.success());
+    let out = bin(&env, &["job", "run", "push_to_lingxing", "--dry-run"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("（试运行：未写入任何数据）"), "{t}");
+    assert!(
+        t.contains("处理 0，推进 0，跳过 0（等待 0，需处理 0，重试中 0，暂停 0），失败 0"),
+        "{t}"
+    );
+    assert!(!t.contains("processed"), "{t}");
 }

@@ -3,5 +3,7 @@
 mod actions;
 mod commands;
 mod faults;
+mod legacy;
+mod online;
 mod settings;
 mod simulators;

@@ -141,6 +141,10 @@ pub const ZH: Catalogue = &[
         "只读用户（viewer）不能执行操作；没有执行任何操作。",
     ),
     (
+        "act.viewer_page",
+        "只读用户（viewer）可以查看，但不能在这里执行操作；请让管理员（admin）处理。",
+    ),
+    (
         "act.too_large",
         "提交的表单过大（上限 1 MiB）；没有执行任何操作。",
     ),
@@ -249,7 +253,7 @@ pub const ZH: Catalogue = &[
     ("order.no_reason", "没有待处理的原因。"),
     ("order.stuck", "卡单：在本阶段停留超过阈值"),
     ("order.next_attempt", "下次尝试"),
-    ("order.attempts", "尝试次数"),
+    ("order.attempts", "次尝试"),
     ("order.flags", "标记"),
     ("order.timeline", "时间线（最新在前）"),
     ("order.dsco", "DSCO"),
@@ -445,6 +449,20 @@ pub const ZH: Catalogue = &[
     ("run.left_out", "条未保留"),
     ("run.again_real", "正式运行"),
     ("outcome.dry_run", "演练"),
+    ("run_outcome.running", "运行中"),
+    ("run_outcome.succeeded", "成功"),
+    ("run_outcome.failed", "失败"),
+    ("run_outcome.timed_out", "超时"),
+    ("run_outcome.lease_lost", "租约丢失"),
+    ("run_outcome.cancelled", "已中止"),
+    ("trigger.cron", "定时"),
+    ("trigger.manual", "控制台手动"),
+    ("trigger.cli", "命令行"),
+    ("intent_state.pending", "待发送"),
+    ("intent_state.submitted", "已提交"),
+    ("intent_state.ambiguous", "结果未知"),
+    ("intent_state.confirmed", "已确认"),
+    ("intent_state.failed", "失败"),
     // Edit the runtime config (issue 16 action 7)
     ("cfgedit.link", "编辑"),
     ("cfgedit.title", "编辑运行配置"),
@@ -626,6 +644,10 @@ pub const EN: Catalogue = &[
     ),
     ("act.viewer", "Viewers cannot act; nothing was done."),
     (
+        "act.viewer_page",
+        "Viewers can look but not act here; ask an admin to do it.",
+    ),
+    (
         "act.too_large",
         "The form is too large (1 MiB at most); nothing was done.",
     ),
@@ -695,7 +717,7 @@ pub const EN: Catalogue = &[
     ("job.schedule", "Schedule"),
     ("job.last_run", "Last run"),
     ("job.outcome", "Outcome"),
-    ("job.counts", "processed / advanced / skipped / failed"),
+    ("job.counts", "Processed / advanced / skipped / failed"),
     ("job.next_fire", "Next fire"),
     ("job.disabled", "disabled"),
     ("job.not_configured", "not configured"),
@@ -960,6 +982,20 @@ pub const EN: Catalogue = &[
     ("run.left_out", "more not kept"),
     ("run.again_real", "Run it for real"),
     ("outcome.dry_run", "dry run"),
+    ("run_outcome.running", "running"),
+    ("run_outcome.succeeded", "succeeded"),
+    ("run_outcome.failed", "failed"),
+    ("run_outcome.timed_out", "timed out"),
+    ("run_outcome.lease_lost", "lease lost"),
+    ("run_outcome.cancelled", "cancelled"),
+    ("trigger.cron", "cron"),
+    ("trigger.manual", "manual (console)"),
+    ("trigger.cli", "CLI"),
+    ("intent_state.pending", "pending"),
+    ("intent_state.submitted", "submitted"),
+    ("intent_state.ambiguous", "ambiguous"),
+    ("intent_state.confirmed", "confirmed"),
+    ("intent_state.failed", "failed"),
     // Edit the runtime config (issue 16 action 7)
     ("cfgedit.link", "Edit"),
     ("cfgedit.title", "Edit the runtime config"),
@@ -1009,6 +1045,35 @@ pub struct Tr {
 impl Tr {
     pub fn new(lang: Lang) -> Tr {
         Tr { lang }
+    }
+
+    /// The label of a job run's outcome (`succeeded`, `timed_out`, …); the outcome itself when
+    /// the catalogue lacks it.
+    pub fn run_outcome<'a>(&self, outcome: &'a str) -> &'a str {
+        self.value("run_outcome", outcome)
+    }
+
+    /// The label of what started a run (`cron`, `manual`, `cli`).
+    pub fn trigger<'a>(&self, trigger: &'a str) -> &'a str {
+        self.value("trigger", trigger)
+    }
+
+    /// The label of a write's state (`pending`, `confirmed`, …).
+    pub fn intent_state<'a>(&self, state: &'a str) -> &'a str {
+        self.value("intent_state", state)
+    }
+
+    /// The label of the stored word `value` under `prefix.`; the word itself when missing.
+    fn value<'a>(&self, prefix: &str, value: &'a str) -> &'a str {
+        let key = format!("{prefix}.{value}");
+        let cat = match self.lang {
+            Lang::Zh => ZH,
+            Lang::En => EN,
+        };
+        cat.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .unwrap_or(value)
     }
 
     /// The label for `key`; the key itself when missing (the catalogue test keeps that from
@@ -1067,6 +1132,27 @@ mod tests {
         let only_en: Vec<_> = en.difference(&zh).collect();
         assert!(only_zh.is_empty(), "missing in English: {only_zh:?}");
         assert!(only_en.is_empty(), "missing in Chinese: {only_en:?}");
+    }
+
+    /// A run's outcome badge reads in the page's language (not the stored word).
+    #[test]
+    fn every_run_outcome_trigger_and_write_state_has_a_label_in_both_languages() {
+        use domain::Trigger;
+        for o in domain::RunOutcome::ALL {
+            let zh = Tr::new(Lang::Zh).run_outcome(o.as_str());
+            let en = Tr::new(Lang::En).run_outcome(o.as_str());
+            assert!(!zh.is_ascii(), "{o}: {zh}");
+            assert!(en.is_ascii() && !en.contains('_'), "{o}: {en}");
+        }
+        for i in domain::intent::IntentState::ALL {
+            let zh = Tr::new(Lang::Zh).intent_state(i.as_str());
+            assert!(!zh.is_ascii(), "{i:?}: {zh}");
+        }
+        for t in [Trigger::Cron, Trigger::Manual, Trigger::Cli] {
+            let zh = Tr::new(Lang::Zh).trigger(t.as_str());
+            assert!(!zh.is_ascii(), "{t:?}: {zh}");
+            assert!(Tr::new(Lang::En).trigger(t.as_str()).is_ascii());
+        }
     }
 
     /// Every `t("key")` the templates and the Rust code use is in the catalogue.

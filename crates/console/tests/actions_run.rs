@@ -30,10 +30,20 @@ pub struct World {
 }
 
 pub async fn world() -> World {
+    world_with_login(
+        console::Login::none(),
+        Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap(),
+    )
+    .await
+}
+
+/// [`world`] behind `login` (the console asks to log in when it has users), its simulated clock
+/// starting at `start` (the pages measure ages against the wall clock: screenshots start now).
+pub async fn world_with_login(login: console::Login, start: chrono::DateTime<Utc>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/store.db", dir.path().display());
     let store = store::connect(&url).await.unwrap();
-    let clock = Clock::simulated(Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap());
+    let clock = Clock::simulated(start);
     let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
     let dsco = DscoSim::start(
         DscoSimConfig {
@@ -111,16 +121,23 @@ pub async fn world() -> World {
         .unwrap()
         .engine()
         .clone();
-    let app = console::console_router(
+    let app = console::console_router_with_login(
         engine.clone(),
         ConsoleConfig {
             language: Lang::En,
             timezone: chrono_tz::UTC,
         },
+        login,
     );
     let listener = bind().await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
     World {
         base: format!("http://{addr}"),
         http: reqwest::Client::builder()

@@ -219,6 +219,7 @@ impl Alert {
                 };
                 match l {
                     Lang::Zh => format!("{count} 个订单需要处理：{cause}"),
+                    Lang::En if count == "1" => format!("1 order needs attention: {cause}"),
                     Lang::En => format!("{count} orders need attention: {cause}"),
                 }
             }

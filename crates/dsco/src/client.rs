@@ -36,6 +36,8 @@ pub(crate) struct Call<'a> {
 pub(crate) struct Answer {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The HTTP `Date` header: the server's clock.
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Answer {
@@ -121,6 +123,33 @@ impl DscoClient {
         })
         .await
         .map(|_| ())
+    }
+
+    /// DSCO's clock: `GET /hello` with the credentials (so it also proves them), read from the
+    /// answer's HTTP `Date` header, with this side's clock before and after the call:
+    /// `(before, server, after)`. `server` is `None` when the answer has no readable `Date`.
+    pub async fn server_time(
+        &self,
+    ) -> Result<
+        (
+            chrono::DateTime<chrono::Utc>,
+            Option<chrono::DateTime<chrono::Utc>>,
+            chrono::DateTime<chrono::Utc>,
+        ),
+        DscoError,
+    > {
+        let before = self.inner.clock.now();
+        let answer = self
+            .execute(Call {
+                method: Method::GET,
+                path: "/hello",
+                query: vec![],
+                body: None,
+                family: Family::Unpublished,
+                mode: Mode::Read,
+            })
+            .await?;
+        Ok((before, answer.date, self.inner.clock.now()))
     }
 
     /// Sends `call`, retrying what is safe to retry, and classifies the outcome.
@@ -214,6 +243,12 @@ impl DscoClient {
             }
         };
         let status = resp.status();
+        let date = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|t| t.with_timezone(&chrono::Utc));
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -231,7 +266,7 @@ impl DscoClient {
             observe(call.path, started, Some("auth"));
             return Err(Unauthorized);
         }
-        let answer = classify(status, body, retry_after, call.mode);
+        let answer = classify(status, body, retry_after, call.mode).map(|a| Answer { date, ..a });
         observe(
             call.path,
             started,
@@ -281,7 +316,11 @@ fn classify(
 ) -> Result<Answer, DscoError> {
     let code = status.as_u16();
     if status.is_success() {
-        return Ok(Answer { status: code, body });
+        return Ok(Answer {
+            status: code,
+            body,
+            date: None,
+        });
     }
     let messages = || ApiMessage::parse_body(&body);
     Err(match code {

@@ -5,6 +5,8 @@ mod alerts;
 mod data_defects;
 mod defects;
 mod dry_run;
+mod legacy;
+mod online_check;
 mod ops;
 mod orders;
 mod property;
@@ -120,6 +122,7 @@ both_backends!(
     an_unmapped_shop_raises_one_alert_and_resolves_after_the_fix,
     a_failing_job_and_refused_credentials_alert_once_and_resolve,
     a_job_without_success_for_long_and_a_lost_lease_alert_and_resolve,
+    a_lingxing_outage_and_a_refused_app_secret_alert_and_resolve,
     two_runners_never_overlap_and_rejected_fires_are_recorded,
     cron_change_in_the_store_is_picked_up_while_running,
     run_whose_lease_was_taken_over_writes_nothing,

@@ -190,6 +190,11 @@ impl LingxingClient {
         })
     }
 
+    /// The clock the client signs with.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
     pub fn config(&self) -> &LingxingConfig {
         &self.inner.cfg
     }

@@ -28,6 +28,7 @@
 //!   transaction never has to upgrade from read to write.
 //! - Times are UTC, stored as Unix milliseconds.
 
+mod legacy;
 mod sql;
 mod stock;
 
@@ -44,6 +45,7 @@ use domain::{
 };
 use serde_json::Value;
 
+pub use legacy::{LegacyOrderRow, LegacySource, LegacyStockRow, StockLogCursor};
 pub use sql::read::{
     CauseRow, ConsoleRead, OrderCursor, OrderFilter, OrderRow, StageSummary, StockItemCursor,
 };
@@ -977,6 +979,18 @@ pub trait StockStore: Send + Sync {
     // --- pull_sku_pair -----------------------------------------------------------------------
     async fn record_sku_conflicts(&self, conflicts: &[SkuConflict], fence: &Fence) -> Result<()>;
     async fn sku_conflicts(&self, run_id: &str) -> Result<Vec<SkuConflict>>;
+
+    // --- the predecessor's stock-sync log (`import legacy`) -----------------------------------
+    /// Adds rows of the predecessor's stock-sync log in one fenced transaction; a row imported
+    /// before (same [`LegacyStockRow::key`]) is left as it is. Returns how many were added.
+    async fn import_legacy_stock(
+        &self,
+        rows: &[LegacyStockRow],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<u64>;
+    /// How many of these rows were imported already.
+    async fn legacy_stock_known(&self, rows: &[LegacyStockRow]) -> Result<u64>;
 }
 
 /// One alert transition waiting in the outbox for a channel.

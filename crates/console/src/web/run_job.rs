@@ -36,6 +36,8 @@ struct RunJobPage {
 pub(super) struct RunJobQuery {
     job: String,
     po: String,
+    /// `0`: the dry run unticked (the "run it for real" link of a dry run's page).
+    dry_run: String,
 }
 
 fn job_options(selected: Option<JobName>) -> Vec<SelectOption> {
@@ -75,10 +77,20 @@ fn page(
     }
 }
 
-/// `GET /run[?job=…&po=…]`: the form, the dry run ticked (look first, then run for real).
+/// `GET /run[?job=…&po=…]`: the form, the dry run ticked (look first, then run for real)
+/// unless `dry_run=0`.
 pub(super) async fn form(cx: Cx, State(p): State<Pages>, Query(q): Query<RunJobQuery>) -> Response {
     let job = q.job.parse::<JobName>().ok();
-    render(page(&cx, &p, job, q.po, true, String::new(), String::new()))
+    let dry_run = q.dry_run != "0";
+    render(page(
+        &cx,
+        &p,
+        job,
+        q.po,
+        dry_run,
+        String::new(),
+        String::new(),
+    ))
 }
 
 #[derive(Deserialize, Default)]

@@ -182,7 +182,8 @@ fn report_view(r: &engine::RunReport, run: &RunRecord, lang: Lang) -> ReportView
             "/run?{}",
             super::fmt::query_string(&[
                 ("job", run.job.as_str()),
-                ("po", run.only_po.as_deref().unwrap_or(""))
+                ("po", run.only_po.as_deref().unwrap_or("")),
+                ("dry_run", "0"),
             ])
         ),
     }

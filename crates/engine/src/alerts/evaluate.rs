@@ -184,7 +184,9 @@ pub async fn conditions(
                 path: format!("/runs/{}", last.id),
             });
         }
-        if failed(last) {
+        // Refused credentials on the latest run, failed or not: an order job that meets them
+        // keeps its orders retrying and ends "succeeded", but nothing gets through.
+        {
             let failures = store.run_failures(job, 1).await?;
             if failures.get(&last.id).map(String::as_str) == Some(AUTH_REFUSED) {
                 out.push(Condition {

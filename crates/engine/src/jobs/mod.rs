@@ -9,7 +9,7 @@ mod common;
 mod invoice;
 mod lx_feed;
 mod outbound;
-mod pull;
+pub(crate) mod pull;
 mod push;
 mod ship;
 mod write;
