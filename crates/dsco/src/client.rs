@@ -8,11 +8,12 @@ use clock::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::auth::{Authenticator, transport_text};
+use crate::auth::Authenticator;
 use crate::config::DscoConfig;
 use crate::error::{DscoError, FORBIDDEN_HINT};
 use crate::limit::{Family, Limiter};
 use crate::model::ApiMessage;
+use secret::transport_text;
 
 /// Whether repeating the request could apply it twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
