@@ -114,6 +114,7 @@ both_backends!(
     reconcile_finds_orders_behind_and_marks_them_for_their_job,
     reconcile_finds_writes_the_far_side_does_not_show,
     reconcile_finds_sides_that_diverged,
+    reconcile_finds_duplicates_deletions_quantities_and_lost_invoices,
     fixing_a_mapping_from_its_cause_retries_and_pushes_each_order_once,
     retry_now_runs_the_stage_job_for_that_order_only,
     ignore_bulk_retry_and_the_force_guard,

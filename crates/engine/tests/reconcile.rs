@@ -238,3 +238,40 @@ pub async fn reconcile_finds_sides_that_diverged(db: &Db) {
     // Nothing was written to either side by reconciliation.
     assert_eq!(w.lx.orders_for(&pos[0]).len(), 1);
 }
+
+/// The diverged and ahead findings the other tests do not reach, each made through the
+/// simulators' admin calls: a second LingXing order created by hand for one PO, a LingXing
+/// order deleted while DSCO still wants it, DSCO's quantity changed after LingXing shipped, and
+/// DSCO's invoice gone.
+pub async fn reconcile_finds_duplicates_deletions_quantities_and_lost_invoices(db: &Db) {
+    let w = world(db, json!({})).await;
+    let pos = w.dsco.generate_orders(4, 51);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    // Done end to end first for the quantity and invoice cases.
+    drive_to_done(&w, &pos[2..]).await;
+    assert!(w.lx.duplicate_order(&pos[0]).is_some());
+    assert_eq!(w.lx.delete_order(&pos[1]), 1);
+    let line = w.dsco.order(&pos[2]).unwrap()["lineItems"][0].clone();
+    let qty = line["quantity"].as_u64().unwrap();
+    let number = line["lineNumber"].as_u64().unwrap() as u32;
+    assert!(
+        w.dsco
+            .patch_line(&pos[2], number, json!({"quantity": qty + 2}))
+    );
+    assert_eq!(w.dsco.remove_invoices(&pos[3]), 1);
+    w.advance(60);
+    w.run(JobName::Reconcile).await;
+    let first = open_codes(&w, &pos[0]).await;
+    assert!(first.contains(&FindingCode::LxOrderDuplicated), "{first:?}");
+    let second = open_codes(&w, &pos[1]).await;
+    assert!(second.contains(&FindingCode::CancelledLxOnly), "{second:?}");
+    let third = open_codes(&w, &pos[2]).await;
+    assert!(third.contains(&FindingCode::QuantityDiffers), "{third:?}");
+    let fourth = open_codes(&w, &pos[3]).await;
+    assert_eq!(fourth, [FindingCode::InvoiceNotShown]);
+    // Reads only: the duplicate is still there, nothing was invoiced again.
+    assert_eq!(w.lx.orders_for(&pos[0]).len(), 2);
+    assert!(w.dsco.invoices_for(&pos[3]).is_empty());
+}

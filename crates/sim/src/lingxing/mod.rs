@@ -405,6 +405,12 @@ impl LingxingSim {
         })
     }
 
+    /// Someone created `po` again by hand in LingXing: a second whole order pending audit.
+    /// Returns its number (`None`: `po` has no order).
+    pub fn duplicate_order(&self, po: &str) -> Option<String> {
+        self.with_world(|w, now| w.admin_duplicate_order(po, now))
+    }
+
     /// Intercepts every unshipped outbound order of `po` (outbound status 4).
     pub fn intercept(&self, po: &str) -> usize {
         self.with_world(|w, now| w.admin_intercept(po, now))
