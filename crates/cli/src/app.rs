@@ -37,10 +37,14 @@ pub struct BadInput(pub String);
 
 async fn dispatch(args: Args) -> Result<ExitCode> {
     if let Command::Config {
-        command: ConfigCommand::Check { file },
+        command: ConfigCommand::Check { file, online },
     } = &args.command
     {
-        return Ok(config_cmd::check(file.as_deref().unwrap_or(&args.config)));
+        let file = file.as_deref().unwrap_or(&args.config);
+        if *online {
+            return config_cmd::check_online(file, &args.config).await;
+        }
+        return Ok(config_cmd::check(file));
     }
     if let Command::Bench { command } = args.command {
         // Benchmarks print figures, not logs; `DSCO_LINGXING_BENCH_LOG=<filter>` opts in (for
@@ -104,6 +108,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
             command: JobCommand::Run { job, po, dry_run },
         } => job_cmd::run(&settings, &job, po, dry_run).await,
         Command::Config { command } => config_cmd::config(settings, command).await,
+        Command::Import { command } => crate::import_cmd::import(&settings, command).await,
         Command::Order { command } => match command {
             OrderCommand::Retry {
                 po,
@@ -129,6 +134,7 @@ async fn dispatch(args: Args) -> Result<ExitCode> {
         Command::Stock { command } => crate::stock_cmd::stock(&settings, command).await,
         Command::Sku { command } => crate::stock_cmd::sku(&settings, command).await,
         Command::Alert { command } => crate::alert_cmd::alert(&settings, command).await,
+        Command::Reconcile(a) => crate::reconcile_cmd::reconcile(&settings, a).await,
         Command::Writes { command } => crate::writes_cmd::writes(&settings, command).await,
         Command::Mapping { command } => ops_cmd::mapping(&settings, command).await,
         Command::Job { .. }

@@ -41,7 +41,7 @@ pub enum Command {
     Run,
     /// Jobs: list their schedules and runs, or run one now. The jobs: pull_dsco_orders,
     /// push_to_lingxing, ack_to_dsco, ship_to_dsco, invoice_to_dsco, sync_stock, pull_sku_pair,
-    /// cleanup_exports.
+    /// cleanup_exports, reconcile.
     Job {
         #[command(subcommand)]
         command: JobCommand,
@@ -53,6 +53,11 @@ pub enum Command {
     },
     /// Create or upgrade the store's tables (also done by every other command).
     Migrate,
+    /// Switch over from the Go service: `import legacy --pg URL [--dry-run]`.
+    Import {
+        #[command(subcommand)]
+        command: crate::import_cmd::ImportCommand,
+    },
     /// Orders in the store.
     Order {
         #[command(subcommand)]
@@ -117,6 +122,9 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::alert_cmd::AlertCommand,
     },
+    /// Compare orders with DSCO and LingXing (reads only) and record the findings: behind,
+    /// ahead, diverged. One PO, or the orders DSCO created in a window.
+    Reconcile(crate::reconcile_cmd::ReconcileArgs),
 }
 
 impl Command {
@@ -231,7 +239,7 @@ pub enum JobCommand {
     /// Run one job now (refused if it is already running, here or in another replica).
     Run {
         /// The job: pull_dsco_orders, push_to_lingxing, ack_to_dsco, ship_to_dsco,
-        /// invoice_to_dsco, sync_stock, pull_sku_pair or cleanup_exports.
+        /// invoice_to_dsco, sync_stock, pull_sku_pair, cleanup_exports or reconcile.
         job: String,
         /// Only this PO.
         #[arg(long)]

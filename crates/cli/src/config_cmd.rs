@@ -24,9 +24,16 @@ use crate::view::in_zone;
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate a deployment TOML file (default: --config) or a runtime-config JSON file.
+    /// With --online, also sign in to DSCO and LingXing and check every mapping value against
+    /// what LingXing lists, and both clocks (reads only; exit 1 on any problem).
     Check {
         /// The file to check (`.json`: a runtime config only).
         file: Option<PathBuf>,
+        /// Also sign in to DSCO and LingXing with the configured credentials (of the file, or of
+        /// --config for a JSON file) and check the mappings (the file's runtime config, else the
+        /// store's running one) against the far sides.
+        #[arg(long)]
+        online: bool,
     },
     /// Load a runtime config into the store: a TOML file (a `[runtime_config]` section, or
     /// top-level `jobs`/`mapping`) or the predecessor's JSON row, unchanged. Shows the diff
@@ -155,6 +162,93 @@ async fn run(settings: Settings, command: ConfigCommand) -> Result<ExitCode> {
             set(&settings, &key, &value, Write::new(write)?).await
         }
     }
+}
+
+/// `config check --online`: the offline check of `file`, then (when it passes) the online check
+/// of `engine::online_check` with the credentials of the deployment file (`file`, or `config`
+/// when `file` is a runtime-config JSON). Exit 0 when nothing is wrong, 1 on any problem.
+pub async fn check_online(file: &Path, config: &Path) -> Result<ExitCode> {
+    let offline = check(file);
+    if offline != ExitCode::SUCCESS {
+        return Ok(offline);
+    }
+    let is_json = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let deployment = if is_json { config } else { file };
+    let settings = match Settings::load(deployment) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let _ = crate::logging::init(settings.logging.format, &settings.logging.level);
+    let from_file = if is_json {
+        Some(read_runtime_config(file)?)
+    } else {
+        settings.runtime_config.clone()
+    };
+    // The store keeps the shared LingXing token (and the running config when the file has
+    // none); a file's config is checked without one (the token then lives in memory).
+    let store = match (&from_file, open_store(&settings).await) {
+        (_, Ok(s)) => Some(s),
+        (Some(_), Err(_)) => None,
+        (None, Err(e)) => return Err(e),
+    };
+    let (imported, origin) = match (from_file, &store) {
+        (Some(i), _) => (i, file.display().to_string()),
+        (None, Some(store)) => {
+            let running = Running::read(&**store).await?;
+            (
+                running.imported(),
+                format!(
+                    "the store's running config ({})",
+                    version_name(running.version)
+                ),
+            )
+        }
+        (None, None) => unreachable!("a missing store returned above"),
+    };
+    let zh = settings.console.language.lang() == domain::Lang::Zh;
+    let (dsco_url, lx_url) = (
+        store::redact_url(settings.dsco.base_url.as_str()),
+        store::redact_url(settings.lingxing.base_url.as_str()),
+    );
+    println!(
+        "{}",
+        if zh {
+            format!("在线检查 {origin} 的映射（DSCO {dsco_url}，领星 {lx_url}）：")
+        } else {
+            format!(
+                "online check of the mappings of {origin} (DSCO {dsco_url}, LingXing {lx_url}):"
+            )
+        }
+    );
+    let far = crate::startup::far_sides(&settings);
+    let platform_code = far.platform_code;
+    let (dsco, lingxing) = engine::online_check::clients(far, store, clock::Clock::real())?;
+    let report = engine::online_check::check(
+        &dsco,
+        &lingxing,
+        platform_code,
+        &imported.config,
+        &imported.sku,
+        engine::online_check::OnlineOptions::default(),
+    )
+    .await;
+    for n in &report.notes {
+        println!("  {}", n.line(zh));
+    }
+    for p in &report.problems {
+        println!("{}", p.line(zh));
+    }
+    println!("{}", report.summary(zh));
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `config check` (before the settings are loaded: the file checked may be the broken one).
@@ -442,6 +536,47 @@ async fn import(settings: &Settings, file: &Path, mode: Mode, w: Write) -> Resul
     }
     let what = format!("{} {}", mode.as_str(), file.display());
     apply(&*store, &running, plan, "config.import", &what, &w).await
+}
+
+/// `import legacy`'s runtime config: the predecessor's `runtime_config.config` JSON (`origin`
+/// names where it came from), imported as `config import --merge` would (nothing the store has
+/// is removed), with the diff printed; `dry_run` writes nothing.
+pub(crate) async fn import_legacy_config(
+    store: &dyn Store,
+    json_text: &str,
+    origin: &str,
+    actor: &str,
+    dry_run: bool,
+) -> Result<ExitCode> {
+    let imported = parse_json_strict(json_text)
+        .map_err(|e| anyhow!("{origin}: invalid JSON: {e}"))
+        .and_then(|v| {
+            RuntimeConfig::from_value(&v, "runtime_config.config")
+                .map_err(|e| anyhow!("{origin}: invalid runtime config:\n{e}"))
+        });
+    let imported = match imported {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let running = Running::read(store).await?;
+    let plan = plan_import(&running, &imported, Mode::Merge)?;
+    print_diff(
+        &format!(
+            "runtime config from {origin} (as import --merge; running: {}):",
+            version_name(running.version)
+        ),
+        &plan.diff,
+    );
+    let w = Write {
+        actor: actor.to_owned(),
+        reason: "import legacy: the Go service's runtime_config".to_owned(),
+        dry_run,
+    };
+    let what = format!("import legacy {origin}");
+    apply(store, &running, plan, "config.import", &what, &w).await
 }
 
 /// At most this many changes are copied into one audit entry (its summary counts them all).

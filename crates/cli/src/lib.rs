@@ -11,6 +11,8 @@
 //!   the ones below.
 //! - [`config_cmd`]: `config check|import|export|diff|history|rollback|set`: every write shows
 //!   the diff (from `domain`), refuses silent removals, and is audited with its reason.
+//! - [`import_cmd`]: `import legacy --pg URL [--dry-run]`, the switch from the Go service (its
+//!   config through `config_cmd`, its orders and stock log through `engine::legacy`); prints.
 //! - [`demo`]: `dsco-lingxing demo`, both simulators in-process and a seeded mix of orders;
 //!   its `SimWorld` wiring is shared with [`bench`], the simulated day on the simulated clock.
 //! - [`console_cmd`]: `console hash-password` (argon2id hash for `[[console.users]]`);
@@ -35,10 +37,12 @@ pub mod bench_stock;
 pub mod config_cmd;
 pub mod console_cmd;
 pub mod demo;
+pub mod import_cmd;
 pub mod job_cmd;
 pub mod logging;
 pub mod ops_cmd;
 pub mod order_cmd;
+pub mod reconcile_cmd;
 pub mod run_cmd;
 pub mod settings;
 pub mod sim_cmd;

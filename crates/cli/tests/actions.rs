@@ -289,3 +289,90 @@ async fn order_and_mapping_actions_go_through_the_same_code_and_audit() {
         );
     }
 }
+
+/// `reconcile`: the estimate first, then the findings (zh and en texts come from the domain),
+/// stored; a bad window exits 2 naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_prints_the_estimate_then_the_findings_and_stores_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::real();
+    let dsco = DscoSim::start(
+        DscoSimConfig {
+            rate_limits: false,
+            ..DscoSimConfig::default()
+        },
+        clock.clone(),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let lx = LingxingSim::start(
+        LingxingSimConfig::manual(),
+        clock.clone(),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let cfg = config(dir.path(), &dsco.base_url(), &lx.base_url());
+    let url = format!("sqlite://{}/store.db", dir.path().display());
+    let store = store::connect(&url).await.unwrap();
+    let v = json!({"domain": "dsco_lingxing", "jobs": {
+        "pull_dsco_orders": {"enable": true, "cron": "0 * * * * *", "size": 100},
+    }, "mapping": {}});
+    let rc = domain::RuntimeConfig::from_value(&v, "runtime_config")
+        .unwrap()
+        .config;
+    store
+        .save_runtime_config(None, &rc, "test", "test", chrono::Utc::now())
+        .await
+        .unwrap();
+    let pos = dsco.generate_orders(2, 71);
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let cli = |args: Vec<String>| {
+        let cfg = cfg.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                run(&cfg, &a)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let out = cli(args(&["job", "run", "pull_dsco_orders"])).await;
+    assert!(out.status.success(), "{}", text(&out));
+    // DSCO cancels one; a new order arrives the pull has not seen.
+    assert!(dsco.cancel_order(&pos[0]));
+    let late = dsco.generate_orders(1, 72);
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+
+    let out = cli(args(&["reconcile", "--since", "2026-13-01"])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--since:"), "{}", text(&out));
+
+    let since = (chrono::Utc::now() - chrono::TimeDelta::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let out = cli(args(&["reconcile", "--since", &since])).await;
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("订单 2 个；预计调用"), "{t}");
+    assert!(t.contains("合计"), "{t}");
+    assert!(
+        t.contains(&format!("{}  落后  dsco_cancelled", pos[0])),
+        "{t}"
+    );
+    assert!(t.contains(&format!("{}  落后  not_pulled", late[0])), "{t}");
+    let open = store
+        .open_findings_of(&domain::PoNumber::parse(&pos[0]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].code.as_str(), "dsco_cancelled");
+
+    let out = cli(args(&["reconcile", "--po", &pos[1]])).await;
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("核对 1 个订单：落后 0，超前 0，不一致 0"), "{t}");
+}

@@ -4,5 +4,7 @@ mod actions;
 mod bench;
 mod commands;
 mod faults;
+mod legacy;
+mod online;
 mod settings;
 mod simulators;

@@ -79,12 +79,14 @@ pub enum AlertKind {
     WritesOff,
     /// A channel keeps failing to deliver (raised on the other channels).
     ChannelFailing,
+    /// Reconciliation found orders diverged from (or ahead of) a far side, per finding code.
+    ReconcileDiverged,
     /// `alert test`.
     Test,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 11] = [
+    pub const ALL: [AlertKind; 12] = [
         AlertKind::NeedsAttention,
         AlertKind::JobFailing,
         AlertKind::NoSuccess,
@@ -95,6 +97,7 @@ impl AlertKind {
         AlertKind::Stuck,
         AlertKind::WritesOff,
         AlertKind::ChannelFailing,
+        AlertKind::ReconcileDiverged,
         AlertKind::Test,
     ];
     pub fn as_str(self) -> &'static str {
@@ -109,6 +112,7 @@ impl AlertKind {
             AlertKind::Stuck => "stuck",
             AlertKind::WritesOff => "writes_off",
             AlertKind::ChannelFailing => "channel_failing",
+            AlertKind::ReconcileDiverged => "reconcile_diverged",
             AlertKind::Test => "test",
         }
     }
@@ -289,6 +293,14 @@ impl Alert {
             }
             (AlertKind::Test, Lang::Zh) => "dsco-lingxing 告警测试消息".to_owned(),
             (AlertKind::Test, Lang::En) => "dsco-lingxing alert test message".to_owned(),
+            (AlertKind::ReconcileDiverged, l) => {
+                let what = crate::reconcile::FindingCode::parse(&f("code"))
+                    .map_or_else(|| f("code"), |c| c.message(l).to_owned());
+                match l {
+                    Lang::Zh => format!("对账：{} 个订单 {what}", f("count")),
+                    Lang::En => format!("reconciliation: {} orders: {what}", f("count")),
+                }
+            }
         }
     }
 

@@ -21,10 +21,12 @@ pub enum JobName {
     SyncStock,
     PullSkuPair,
     CleanupExports,
+    /// Compares orders with DSCO and LingXing and records findings (off by default).
+    Reconcile,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 8] = [
+    pub const ALL: [JobName; 9] = [
         JobName::PullDscoOrders,
         JobName::PushToLingxing,
         JobName::AckToDsco,
@@ -33,6 +35,7 @@ impl JobName {
         JobName::SyncStock,
         JobName::PullSkuPair,
         JobName::CleanupExports,
+        JobName::Reconcile,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +48,7 @@ impl JobName {
             JobName::SyncStock => "sync_stock",
             JobName::PullSkuPair => "pull_sku_pair",
             JobName::CleanupExports => "cleanup_exports",
+            JobName::Reconcile => "reconcile",
         }
     }
 
@@ -63,7 +67,7 @@ impl JobName {
 
     /// Whether a run of this job can be limited to one PO.
     pub fn takes_po(self) -> bool {
-        self == JobName::PullDscoOrders || self.order_stage().is_some()
+        matches!(self, JobName::PullDscoOrders | JobName::Reconcile) || self.order_stage().is_some()
     }
 
     /// The job that decides orders at `stage`, if any (done and cancelled are final).
@@ -101,6 +105,10 @@ impl JobName {
                 "从领星配对更新 mapping.sku",
             ),
             JobName::CleanupExports => ("delete old export files", "清理导出文件"),
+            JobName::Reconcile => (
+                "compare orders with DSCO and LingXing, record findings",
+                "核对订单与 DSCO、领星，记录差异",
+            ),
         }
     }
 }
@@ -114,7 +122,7 @@ impl fmt::Display for JobName {
 /// The error of parsing an unknown job name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown job `{0}` (jobs are: pull_dsco_orders, push_to_lingxing, ack_to_dsco, ship_to_dsco, invoice_to_dsco, sync_stock, pull_sku_pair, cleanup_exports)"
+    "unknown job `{0}` (jobs are: pull_dsco_orders, push_to_lingxing, ack_to_dsco, ship_to_dsco, invoice_to_dsco, sync_stock, pull_sku_pair, cleanup_exports, reconcile)"
 )]
 pub struct UnknownJob(pub String);
 

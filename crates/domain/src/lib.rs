@@ -7,6 +7,7 @@
 //! - [`job`]: the eight job names and their schedules (6-field UTC cron, nicknames, `@every`).
 //! - [`config`]: runtime config (`jobs.<job>.*`, `mapping.*`) with validation naming key paths.
 //! - [`intent`]: where a far-side write stands, and the gate every write passes.
+//! - [`legacy`]: the stage of an order imported from the Go service (`import legacy`).
 //! - [`lx_view`]: what LingXing showed for an order, as the store keeps it (serde).
 //! - `reason`, `mapping`, `rules` (with the order jobs): the reason catalogue, reverse maps,
 //!   and R1–R6 as pure decision functions.
@@ -16,11 +17,13 @@ pub mod config;
 pub mod ids;
 pub mod intent;
 pub mod job;
+pub mod legacy;
 pub mod lx_view;
 pub mod mapping;
 pub mod ops;
 pub mod order;
 pub mod reason;
+pub mod reconcile;
 pub mod rules;
 pub mod run;
 pub mod stage;

@@ -8,11 +8,12 @@ use clock::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::auth::{Authenticator, transport_text};
+use crate::auth::Authenticator;
 use crate::config::DscoConfig;
 use crate::error::{DscoError, FORBIDDEN_HINT};
 use crate::limit::{Family, Limiter};
 use crate::model::ApiMessage;
+use secret::transport_text;
 
 /// Whether repeating the request could apply it twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub(crate) struct Call<'a> {
 pub(crate) struct Answer {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The HTTP `Date` header: the server's clock.
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Answer {
@@ -104,6 +107,11 @@ impl DscoClient {
         &self.inner.clock
     }
 
+    /// Orders per `GET /order/page` page, as configured (DSCO allows 10 to 1000).
+    pub fn orders_per_page(&self) -> u32 {
+        self.inner.config.orders_per_page.clamp(10, 1000)
+    }
+
     /// `GET /hello`: checks reachability and credentials.
     pub async fn hello(&self) -> Result<(), DscoError> {
         self.execute(Call {
@@ -116,6 +124,33 @@ impl DscoClient {
         })
         .await
         .map(|_| ())
+    }
+
+    /// DSCO's clock: `GET /hello` with the credentials (so it also proves them), read from the
+    /// answer's HTTP `Date` header, with this side's clock before and after the call:
+    /// `(before, server, after)`. `server` is `None` when the answer has no readable `Date`.
+    pub async fn server_time(
+        &self,
+    ) -> Result<
+        (
+            chrono::DateTime<chrono::Utc>,
+            Option<chrono::DateTime<chrono::Utc>>,
+            chrono::DateTime<chrono::Utc>,
+        ),
+        DscoError,
+    > {
+        let before = self.inner.clock.now();
+        let answer = self
+            .execute(Call {
+                method: Method::GET,
+                path: "/hello",
+                query: vec![],
+                body: None,
+                family: Family::Unpublished,
+                mode: Mode::Read,
+            })
+            .await?;
+        Ok((before, answer.date, self.inner.clock.now()))
     }
 
     /// Sends `call`, retrying what is safe to retry, and classifies the outcome.
@@ -217,6 +252,12 @@ impl DscoClient {
             }
         };
         let status = resp.status();
+        let date = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|t| t.with_timezone(&chrono::Utc));
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -234,7 +275,7 @@ impl DscoClient {
             observe(call.path, started, Some("auth"));
             return Err(Unauthorized);
         }
-        let answer = classify(status, body, retry_after, call.mode);
+        let answer = classify(status, body, retry_after, call.mode).map(|a| Answer { date, ..a });
         observe(
             call.path,
             started,
@@ -291,7 +332,11 @@ fn classify(
 ) -> Result<Answer, DscoError> {
     let code = status.as_u16();
     if status.is_success() {
-        return Ok(Answer { status: code, body });
+        return Ok(Answer {
+            status: code,
+            body,
+            date: None,
+        });
     }
     let messages = || ApiMessage::parse_body(&body);
     Err(match code {

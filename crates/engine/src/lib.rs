@@ -7,6 +7,8 @@
 //!   outcome. Only the runner starts a job; the scheduler, the console and the CLI are triggers.
 //! - `scheduler`: one task per job firing on its cron (UTC), hot-reloading the runtime config,
 //!   coalescing fires missed while the service was down.
+//! - [`legacy`]: `import legacy`, the Go service's orders (stage derived by `domain::legacy`, its
+//!   sent writes recorded as confirmed intents) and stock-sync log into the store.
 //! - [`ops`]: the operator actions (write switch, retry, ignore, force, fix a mapping, release
 //!   the stock guard), one code path for the console and the CLI, each audited.
 //! - [`startup`]: the one start-up path (store, clients, token cache, jobs, scheduler, server)
@@ -19,11 +21,14 @@
 
 pub mod alerts;
 pub mod jobs;
+pub mod legacy;
 pub mod metrics;
+pub mod online_check;
 pub mod ops;
 pub mod ops_config;
 pub mod ops_run;
 mod readiness;
+pub mod reconcile;
 pub mod report;
 mod runner;
 mod scheduler;

@@ -971,3 +971,141 @@ pub async fn a_job_without_success_for_long_and_a_lost_lease_alert_and_resolve(d
     run(Next::Succeed, 300).await.unwrap();
     assert!(store.open_alerts().await.unwrap().is_empty());
 }
+
+/// Runs `job` once whatever its outcome (moving the simulated clock past the client's back-offs,
+/// as `World::run` does); returns the outcome.
+async fn run_any(w: &crate::orders::World, job: JobName) -> domain::RunOutcome {
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let engine = w.engine.clone();
+    let run = tokio::spawn(async move {
+        engine
+            .run_job(job, domain::Trigger::Cli, engine::RunOptions::default(), rx)
+            .await
+    });
+    let sim = w.clock.sim().unwrap();
+    while !run.is_finished() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if sim.sleepers() >= 3
+            && let Some(d) = sim.next_deadline()
+        {
+            sim.advance_to(d);
+        }
+    }
+    match run.await.unwrap().unwrap() {
+        engine::RunResult::Ran { outcome, .. } => outcome,
+        other => panic!("{job}: {other:?}"),
+    }
+}
+
+/// Real conditions through the LingXing simulator: an outage of its inventory endpoint fails
+/// sync_stock three runs in a row (one `job_failing` alert, not one per run); the simulator
+/// refusing the app secret (2001002) to push_to_lingxing raises `credentials_refused`; LingXing
+/// answering again resolves both, and the orders go on.
+pub async fn a_lingxing_outage_and_a_refused_app_secret_alert_and_resolve(db: &Db) {
+    use sim::lingxing::Fault as LFault;
+    let inventory = lingxing::Endpoint::InventoryDetails.path();
+    let exports = tempfile::tempdir().unwrap();
+    let w = crate::orders::world_stock(
+        db,
+        json!({}),
+        sim::lingxing::LingxingSimConfig::manual(),
+        Some(exports.path().to_owned()),
+    )
+    .await;
+    let pos = w.dsco.generate_orders(2, 77);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+
+    w.lx.inject_fault(inventory, LFault::HttpStatus { status: 503 }, None);
+    let job_key = "job_failing:sync_stock";
+    for n in 1..=4 {
+        w.advance(60);
+        let outcome = run_any(&w, JobName::SyncStock).await;
+        assert_eq!(outcome, domain::RunOutcome::Failed, "run {n}");
+        let open = w.store.open_alerts().await.unwrap();
+        assert_eq!(
+            open.contains_key(job_key),
+            n >= 3,
+            "after run {n}: {open:?}"
+        );
+    }
+    let open = w.store.open_alerts().await.unwrap();
+    assert_eq!(
+        open[job_key].facts["failures"], "3",
+        "raised once, at the third"
+    );
+    assert!(
+        open[job_key].facts["error"].contains("503"),
+        "{:?}",
+        open[job_key]
+    );
+    w.lx.clear_faults();
+    w.advance(60);
+    w.run(JobName::SyncStock).await;
+    assert!(!w.store.open_alerts().await.unwrap().contains_key(job_key));
+
+    w.lx.inject_fault(
+        lingxing::Endpoint::OrderList.path(),
+        LFault::ErrorCode {
+            code: "2001002".into(),
+            message: "app secret not correct".into(),
+        },
+        None,
+    );
+    w.advance(60);
+    // The orders wait as retrying; the run ends, recorded as refused.
+    assert_eq!(
+        run_any(&w, JobName::PushToLingxing).await,
+        domain::RunOutcome::Succeeded
+    );
+    let open = w.store.open_alerts().await.unwrap();
+    assert!(
+        open.contains_key("credentials_refused:push_to_lingxing"),
+        "{open:?}"
+    );
+    assert!(
+        open["credentials_refused:push_to_lingxing"]
+            .title(Lang::En)
+            .contains("credentials refused (job push_to_lingxing)")
+    );
+
+    w.lx.clear_faults();
+    w.advance(60);
+    w.run(JobName::PushToLingxing).await;
+    let open = w.store.open_alerts().await.unwrap();
+    assert!(
+        !open.contains_key(job_key) && !open.contains_key("credentials_refused:push_to_lingxing"),
+        "{open:?}"
+    );
+    for po in &pos {
+        assert_eq!(w.stage(po).await, domain::Stage::Pushed, "{po}");
+    }
+    let all = w.store.alert_list(100).await.unwrap();
+    for key in [job_key, "credentials_refused:push_to_lingxing"] {
+        let a = all.iter().find(|a| a.alert.key == key).unwrap();
+        assert!(a.resolved_at.is_some(), "{a:?}");
+    }
+    // In the outbox: each key once open and once resolved, nothing else.
+    let wecom = Receiver::start(json!({"errcode": 0, "errmsg": "ok"})).await;
+    let cfg = config(
+        vec![channel(
+            "wecom",
+            Format::WeCom,
+            &format!("{}/send?key=K", wecom.url),
+            None,
+        )],
+        Lang::En,
+    );
+    let sender = Sender::new(w.store.clone(), w.clock.clone(), cfg);
+    assert_eq!(sender.tick().await.unwrap(), 4);
+    assert_eq!(sender.tick().await.unwrap(), 0);
+    let texts: Vec<String> = wecom.got().iter().map(Got::text).collect();
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("failed 3 runs in a row"))
+            .count(),
+        2,
+        "{texts:?}"
+    );
+}

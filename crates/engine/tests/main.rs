@@ -5,10 +5,13 @@ mod alerts;
 mod data_defects;
 mod defects;
 mod dry_run;
+mod legacy;
+mod online_check;
 mod ops;
 mod orders;
 mod property;
 mod reasons;
+mod reconcile;
 mod runner;
 mod startup;
 mod stock;
@@ -78,6 +81,7 @@ mod cases {
     pub use crate::ops::*;
     pub use crate::orders::*;
     pub use crate::reasons::*;
+    pub use crate::reconcile::*;
     pub use crate::runner::*;
     pub use crate::stock::*;
     pub use crate::token::*;
@@ -107,6 +111,10 @@ macro_rules! both_backends {
 }
 
 both_backends!(
+    reconcile_finds_orders_behind_and_marks_them_for_their_job,
+    reconcile_finds_writes_the_far_side_does_not_show,
+    reconcile_finds_sides_that_diverged,
+    reconcile_finds_duplicates_deletions_quantities_and_lost_invoices,
     fixing_a_mapping_from_its_cause_retries_and_pushes_each_order_once,
     retry_now_runs_the_stage_job_for_that_order_only,
     ignore_bulk_retry_and_the_force_guard,
@@ -115,6 +123,7 @@ both_backends!(
     an_unmapped_shop_raises_one_alert_and_resolves_after_the_fix,
     a_failing_job_and_refused_credentials_alert_once_and_resolve,
     a_job_without_success_for_long_and_a_lost_lease_alert_and_resolve,
+    a_lingxing_outage_and_a_refused_app_secret_alert_and_resolve,
     two_runners_never_overlap_and_rejected_fires_are_recorded,
     cron_change_in_the_store_is_picked_up_while_running,
     run_whose_lease_was_taken_over_writes_nothing,

@@ -88,6 +88,16 @@ pub async fn world(db: &Db, extra_jobs: Value) -> World {
 }
 
 pub async fn world_with(db: &Db, extra_jobs: Value, lx_cfg: LingxingSimConfig) -> World {
+    world_stock(db, extra_jobs, lx_cfg, None).await
+}
+
+/// [`world_with`], with the stock jobs registered (exports to `stock_exports`) when given.
+pub async fn world_stock(
+    db: &Db,
+    extra_jobs: Value,
+    lx_cfg: LingxingSimConfig,
+    stock_exports: Option<std::path::PathBuf>,
+) -> World {
     let clock = Clock::simulated(t0());
     let store = db.open().await;
     let dsco_cfg = DscoSimConfig {
@@ -147,7 +157,7 @@ pub async fn world_with(db: &Db, extra_jobs: Value, lx_cfg: LingxingSimConfig) -
         far,
         shared_token: true,
         order_jobs: true,
-        stock_jobs: None,
+        stock_jobs: stock_exports,
     };
     let engine = Application::build(store.clone(), parts)
         .unwrap()

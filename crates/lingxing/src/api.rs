@@ -22,6 +22,10 @@ pub const ORDER_LIST_MIN_LENGTH: u32 = 20;
 pub const WMS_MAX_PAGE_SIZE: u32 = 200;
 pub const INVENTORY_MAX_LENGTH: u32 = 800;
 pub const SELLER_LIST_MAX_LENGTH: u32 = 200;
+/// Largest productList page (its documented upper bound).
+pub const PRODUCT_LIST_MAX_LENGTH: u32 = 1000;
+/// SKUs per productList `sku_list` (no documented bound; kept well under a page).
+pub const PRODUCT_LIST_MAX_SKUS: usize = 200;
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).expect("request types serialize")
@@ -503,6 +507,68 @@ impl LingxingClient {
             }
             page_no += 1;
         }
+    }
+
+    /// The local products (`POST /erp/sc/routing/data/local_inventory/productList`) whose SKU is
+    /// one of `skus`, asked for by `sku_list` in chunks of [`PRODUCT_LIST_MAX_SKUS`], all pages.
+    /// Only exact SKU matches are kept.
+    pub async fn products_by_skus(&self, skus: &[String]) -> Result<Vec<Product>, LingxingError> {
+        let wanted: std::collections::HashSet<&str> = skus.iter().map(String::as_str).collect();
+        let mut out: Vec<Product> = Vec::new();
+        for chunk in skus.chunks(PRODUCT_LIST_MAX_SKUS) {
+            let mut offset = 0u32;
+            let mut got = 0usize;
+            loop {
+                let body = json!({
+                    "offset": offset,
+                    "length": PRODUCT_LIST_MAX_LENGTH,
+                    "sku_list": chunk,
+                });
+                let env = self.call(Endpoint::ProductList, body).await?;
+                let page: Page<Product> = sc_page(self, env, "productList")?;
+                let n = page.items.len();
+                got += n;
+                out.extend(
+                    page.items
+                        .into_iter()
+                        .filter(|p| wanted.contains(p.sku.as_str())),
+                );
+                if got as u64 >= page.total {
+                    break;
+                }
+                if n == 0 {
+                    return Err(short_page("productList", got, page.total));
+                }
+                offset += n as u32;
+            }
+        }
+        Ok(out)
+    }
+
+    /// LingXing's clock, read from the `response_time` of a cheap read (a store-list page),
+    /// with this side's clock before and after the call (a token issued on the way widens the
+    /// interval, never narrows it): `(before, server, after)`. `server` is
+    /// `None` when the answer did not say its time.
+    pub async fn server_time(
+        &self,
+    ) -> Result<
+        (
+            chrono::DateTime<chrono::Utc>,
+            Option<chrono::DateTime<chrono::Utc>>,
+            chrono::DateTime<chrono::Utc>,
+        ),
+        LingxingError,
+    > {
+        let before = self.clock().now();
+        let env = self
+            .call(Endpoint::SellerList, json!({"offset": 0, "length": 20}))
+            .await?;
+        let after = self.clock().now();
+        let server = env
+            .response_time
+            .as_deref()
+            .and_then(|t| crate::envelope::parse_local_time(t, self.config().timezone));
+        Ok((before, server, after))
     }
 
     /// Marks orders "not shipped" (标记不发货) by system order number.

@@ -30,6 +30,8 @@ pub(crate) struct Envelope {
     /// `data`; `None` when absent or null.
     pub data: Option<Box<RawValue>>,
     pub total: Option<u64>,
+    /// `response_time`: the server's clock, LingXing local time (`Y-m-d H:i:s`).
+    pub response_time: Option<String>,
 }
 
 /// The envelope's fields as they arrive; `data` is kept as text.
@@ -44,6 +46,8 @@ struct Wire {
     msg: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     total: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    response_time: Option<Value>,
     data: Option<Box<RawValue>>,
 }
 
@@ -76,6 +80,7 @@ impl Envelope {
             message,
             data: w.data,
             total: w.total.as_ref().and_then(value_u64),
+            response_time: w.response_time.as_ref().and_then(value_text),
         })
     }
 
@@ -96,6 +101,7 @@ impl Envelope {
             .and_then(value_text)
             .unwrap_or_default();
         let total = m.get("total").and_then(value_u64);
+        let response_time = m.get("response_time").and_then(value_text);
         let data = match m.remove("data") {
             None | Some(Value::Null) => None,
             Some(d) => Some(
@@ -108,6 +114,7 @@ impl Envelope {
             message,
             data,
             total,
+            response_time,
         })
     }
 

@@ -8,7 +8,8 @@
 //! - `limits`: per-endpoint in-flight capacity and throttling back-off.
 //! - `client`: configuration and the signed call with its retry policy.
 //! - `model`: typed requests and answers.
-//! - `api`: typed calls (order create/list, wmsOrderList, inventoryDetails, getPairList, …) and
+//! - `api`: typed calls (order create/list, wmsOrderList, inventoryDetails, getPairList,
+//!   productList, …) and
 //!   fail-closed paging helpers.
 //!
 //! # Retry policy (in `client`)
@@ -34,7 +35,7 @@ mod token;
 
 pub use api::{
     INVENTORY_MAX_LENGTH, ORDER_LIST_MAX_LENGTH, ORDER_LIST_MAX_NOS, ORDER_LIST_MIN_LENGTH,
-    PlannedCall, WMS_MAX_PAGE_SIZE,
+    PRODUCT_LIST_MAX_LENGTH, PRODUCT_LIST_MAX_SKUS, PlannedCall, WMS_MAX_PAGE_SIZE,
 };
 pub use client::{Backoff, ConfigError, LingxingClient, LingxingConfig};
 pub use error::{Code, LingxingError, codes};

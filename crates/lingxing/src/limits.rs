@@ -24,10 +24,11 @@ pub enum Endpoint {
     InventoryDetails,
     WarehouseList,
     UsedLogisticsTypes,
+    ProductList,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 9] = [
+    pub const ALL: [Endpoint; 10] = [
         Endpoint::OrderCreate,
         Endpoint::OrderList,
         Endpoint::OrderCancel,
@@ -37,6 +38,7 @@ impl Endpoint {
         Endpoint::InventoryDetails,
         Endpoint::WarehouseList,
         Endpoint::UsedLogisticsTypes,
+        Endpoint::ProductList,
     ];
 
     pub fn path(self) -> &'static str {
@@ -52,6 +54,7 @@ impl Endpoint {
             Endpoint::UsedLogisticsTypes => {
                 "/erp/sc/routing/wms/WmsLogistics/listUsedLogisticsType"
             }
+            Endpoint::ProductList => "/erp/sc/routing/data/local_inventory/productList",
         }
     }
 
@@ -66,7 +69,10 @@ impl Endpoint {
             Endpoint::WmsOrderList
             | Endpoint::InventoryDetails
             | Endpoint::WarehouseList
-            | Endpoint::UsedLogisticsTypes => 1,
+            | Endpoint::UsedLogisticsTypes
+            // productList's page is not among ../shared/api/lingxing-docs; its capacity is
+            // assumed to be the smallest documented one (1), which is safe if it is larger.
+            | Endpoint::ProductList => 1,
         }
     }
 

@@ -539,6 +539,23 @@ pub struct PairPage {
 // ---------------------------------------------------------------------------------------------
 // Reference data
 
+/// A local product (`productList`): what `sku` names in LingXing.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct Product {
+    #[serde(default, deserialize_with = "de::string")]
+    pub id: String,
+    #[serde(default, deserialize_with = "de::string")]
+    pub sku: String,
+    #[serde(default, deserialize_with = "de::string")]
+    pub product_name: String,
+    /// 0 停售 (stopped), 1 在售 (on sale), 2 开发中, 3 清仓.
+    #[serde(default, deserialize_with = "de::int")]
+    pub status: i64,
+    /// 1: a bundle (组合产品).
+    #[serde(default, deserialize_with = "de::int")]
+    pub is_combo: i64,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct Store {
     #[serde(default, deserialize_with = "de::string")]

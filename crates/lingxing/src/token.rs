@@ -195,14 +195,14 @@ impl TokenOwner {
             .map_err(|e| {
                 LingxingError::transient(format!(
                     "token request failed: {}",
-                    crate::client::transport_text(&e)
+                    secret::transport_text(&e)
                 ))
             })?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| {
             LingxingError::transient(format!(
                 "token response failed: {}",
-                crate::client::transport_text(&e)
+                secret::transport_text(&e)
             ))
         })?;
         if status.is_server_error() {

@@ -604,3 +604,32 @@ async fn orders_updated_between_covers_long_closed_windows() {
         .unwrap();
     assert!(rows.is_empty());
 }
+
+/// `productList` by `sku_list`: exact matches only, in chunks of 200 SKUs (one call each), and
+/// the server's clock from `response_time`.
+#[tokio::test]
+async fn product_list_by_skus_and_server_time() {
+    let clock = sim_clock();
+    let sim = start(LingxingSimConfig::manual(), clock.clone()).await;
+    let c = client(&sim, clock.clone());
+    let found = c
+        .products_by_skus(&["LX-1001".into(), "LX-404".into(), "LX-BUNDLE-01".into()])
+        .await
+        .unwrap();
+    let mut skus: Vec<&str> = found.iter().map(|p| p.sku.as_str()).collect();
+    skus.sort();
+    assert_eq!(skus, ["LX-1001", "LX-BUNDLE-01"]);
+    let bundle = found.iter().find(|p| p.sku == "LX-BUNDLE-01").unwrap();
+    assert_eq!(bundle.is_combo, 1);
+    assert!(!bundle.product_name.is_empty() && !bundle.id.is_empty());
+    let path = Endpoint::ProductList.path();
+    assert_eq!(sim.calls(path), 1);
+    // 450 SKUs: three calls of at most 200.
+    let many: Vec<String> = (0..450).map(|i| format!("LX-NONE-{i}")).collect();
+    assert!(c.products_by_skus(&many).await.unwrap().is_empty());
+    assert_eq!(sim.calls(path), 4);
+    // The simulator's clock is the server's: response_time (whole seconds, Shanghai time).
+    let (before, server, after) = c.server_time().await.unwrap();
+    assert_eq!(server, Some(clock.now()));
+    assert!(before <= after);
+}

@@ -7,6 +7,11 @@
 
 use std::fmt;
 
+#[cfg(feature = "http")]
+mod transport;
+#[cfg(feature = "http")]
+pub use transport::transport_text;
+
 use secrecy::{ExposeSecret, SecretString};
 
 /// What a secret is shown as.

@@ -1030,3 +1030,37 @@ async fn a_deleted_order_is_listed_only_with_include_delete() {
     let v = admin_post(&sim, "delete", json!({"po": "PO-DEL-HTTP"})).await;
     assert_eq!(v["deleted"], 1);
 }
+
+/// `productList`: `sku_list` as an array or a comma-separated string (both accepted: the stored
+/// docs lack the page), exact matches, the `/erp/sc` envelope (`data` array, top-level `total`),
+/// paging, and `length` above 1000 refused.
+#[tokio::test]
+async fn product_list_filters_pages_and_limits() {
+    let clock = sim_clock();
+    let sim = start(LingxingSimConfig::manual(), clock.clone()).await;
+    let r = Raw::new(&sim, clock.clone()).await;
+    let path = "/erp/sc/routing/data/local_inventory/productList";
+    let v = r
+        .post(
+            path,
+            &json!({"offset": 0, "length": 1000, "sku_list": ["LX-1001", "LX-10", "LX-404"]}),
+        )
+        .await;
+    assert_eq!(v["code"], 0, "{v}");
+    assert_eq!(v["total"], 1, "{v}");
+    assert_eq!(v["data"][0]["sku"], "LX-1001");
+    assert_eq!(v["data"][0]["is_combo"], 0);
+    let v = r
+        .post(path, &json!({"sku_list": "LX-1001, LX-BUNDLE-01"}))
+        .await;
+    assert_eq!(v["total"], 2, "{v}");
+    // Unfiltered, paged: every product of the world, two per page.
+    let all = r.post(path, &json!({"offset": 0, "length": 1000})).await;
+    let total = all["total"].as_u64().unwrap();
+    assert!(total > 10, "{all}");
+    let v = r.post(path, &json!({"offset": 2, "length": 2})).await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    assert_eq!(v["data"][0]["sku"], all["data"][2]["sku"]);
+    let v = r.post(path, &json!({"offset": 0, "length": 1001})).await;
+    assert_eq!(v["code"], 102, "{v}");
+}

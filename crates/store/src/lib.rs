@@ -28,6 +28,7 @@
 //!   transaction never has to upgrade from read to write.
 //! - Times are UTC, stored as Unix milliseconds.
 
+mod legacy;
 mod sql;
 mod stock;
 
@@ -44,6 +45,7 @@ use domain::{
 };
 use serde_json::Value;
 
+pub use legacy::{LegacyOrderRow, LegacySource, LegacyStockRow, StockLogCursor};
 pub use sql::read::{
     CauseRow, ConsoleRead, OrderCursor, OrderFilter, OrderRow, StageSummary, StockItemCursor,
 };
@@ -54,8 +56,8 @@ pub use stock::*;
 /// it only on a concrete type such as [`SqlStore`]; on `dyn Store` they are in scope already).
 pub mod prelude {
     pub use crate::{
-        AlertStore, ConfigStore, ConsoleRead, IntentStore, LeaseStore, OrderStore, RunStore,
-        StockStore, Store,
+        AlertStore, ConfigStore, ConsoleRead, IntentStore, LeaseStore, OrderStore, ReconcileStore,
+        RunStore, StockStore, Store,
     };
 }
 
@@ -977,6 +979,18 @@ pub trait StockStore: Send + Sync {
     // --- pull_sku_pair -----------------------------------------------------------------------
     async fn record_sku_conflicts(&self, conflicts: &[SkuConflict], fence: &Fence) -> Result<()>;
     async fn sku_conflicts(&self, run_id: &str) -> Result<Vec<SkuConflict>>;
+
+    // --- the predecessor's stock-sync log (`import legacy`) -----------------------------------
+    /// Adds rows of the predecessor's stock-sync log in one fenced transaction; a row imported
+    /// before (same [`LegacyStockRow::key`]) is left as it is. Returns how many were added.
+    async fn import_legacy_stock(
+        &self,
+        rows: &[LegacyStockRow],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<u64>;
+    /// How many of these rows were imported already.
+    async fn legacy_stock_known(&self, rows: &[LegacyStockRow]) -> Result<u64>;
 }
 
 /// One alert transition waiting in the outbox for a channel.
@@ -1085,6 +1099,58 @@ pub trait AlertStore: Send + Sync {
     async fn recent_deliveries(&self, limit: u32) -> Result<Vec<DeliveryRecord>>;
 }
 
+/// A reconciliation finding as stored (see [`ReconcileStore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingRecord {
+    pub id: i64,
+    /// The run (or `reconcile` command) that last found it.
+    pub run_id: String,
+    pub po: PoNumber,
+    pub code: domain::reconcile::FindingCode,
+    pub detail: String,
+    /// When it was first found (while open).
+    pub found_at: DateTime<Utc>,
+    /// When a run last found it.
+    pub seen_at: DateTime<Utc>,
+    /// When a run that checked the PO no longer found it.
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl FindingRecord {
+    pub fn kind(&self) -> domain::reconcile::FindingKind {
+        self.code.kind()
+    }
+}
+
+/// Reconciliation findings: one open row per (PO, code), resolved when a later check of the PO
+/// no longer finds it. Not fenced: findings are observations, written by the `reconcile` job and
+/// by the `reconcile` command alike, and a repeat of the same observation changes nothing.
+#[async_trait]
+pub trait ReconcileStore: Send + Sync {
+    /// Records what `run_id` found for the POs it `checked`, in one transaction: a (PO, code)
+    /// not open is opened; one still open gets the run, the detail and `seen_at`; an open
+    /// finding of a checked PO that was not found again is resolved. Returns (opened, resolved).
+    async fn record_findings(
+        &self,
+        run_id: &str,
+        checked: &[PoNumber],
+        found: &[(PoNumber, domain::reconcile::Finding)],
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64)>;
+    /// The open findings of one order, oldest first.
+    async fn open_findings_of(&self, po: &PoNumber) -> Result<Vec<FindingRecord>>;
+    /// Findings of `kind` (all kinds when `None`): open ones first (newest first), then, unless
+    /// `open_only`, the most recently resolved.
+    async fn findings(
+        &self,
+        kind: Option<domain::reconcile::FindingKind>,
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<FindingRecord>>;
+    /// Open findings counted per code.
+    async fn open_finding_counts(&self) -> Result<BTreeMap<domain::reconcile::FindingCode, i64>>;
+}
+
 /// The persistence the engine, the console and the CLI need: the sum of the role traits
 /// ([`LeaseStore`], [`RunStore`], [`ConfigStore`], [`OrderStore`], [`IntentStore`], [`StockStore`],
 /// [`ConsoleRead`]), implemented once by [`SqlStore`]. A component that needs one role takes that
@@ -1101,6 +1167,7 @@ pub trait Store:
     + StockStore
     + ConsoleRead
     + AlertStore
+    + ReconcileStore
     + Send
     + Sync
     + 'static

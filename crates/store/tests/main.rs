@@ -4,6 +4,7 @@
 mod alerts;
 mod batches;
 mod cases;
+mod reconcile;
 
 use std::sync::Arc;
 
@@ -60,6 +61,7 @@ macro_rules! suite {
 
 suite!(
     alerts::alerts_transition_once_per_key_and_deliver_once_per_channel,
+    reconcile::findings_open_once_refresh_and_resolve,
     cases::lease_is_exclusive_until_released_or_expired,
     cases::stale_fence_writes_nothing,
     cases::runs_are_recorded_and_rejected_fires_once_per_blocking_run,

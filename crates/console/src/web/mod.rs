@@ -20,6 +20,7 @@ mod mappings;
 mod order;
 mod orders;
 mod overview;
+mod reconcile;
 mod run_job;
 mod runs;
 mod session;
@@ -128,6 +129,7 @@ fn router(pages: Pages) -> Router {
         .route("/mappings", get(mappings::mappings))
         .route("/audit", get(audit::audit))
         .route("/alerts", get(alerts::alerts))
+        .route("/reconcile", get(reconcile::reconcile))
         .route("/config", get(config::config_page))
         .route(
             "/config/edit",

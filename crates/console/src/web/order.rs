@@ -101,6 +101,8 @@ struct OrderPage {
     timeline: Vec<TimelineEntry>,
     /// The operator actions (issue 16).
     actions: OrderActions,
+    /// The open reconciliation findings of the order.
+    findings: Vec<super::reconcile::FindingView>,
 }
 
 /// What an operator may do on this order's page.
@@ -423,8 +425,10 @@ pub(super) async fn order(cx: Cx, Path(po): Path<String>) -> Response {
         retry_href: format!("{}/retry", po_href(po.as_str())),
         ignore_href: format!("{}/ignore", po_href(po.as_str())),
     };
+    let findings = super::reconcile::order_findings(&cx, &o.pulled.po).await;
     render(OrderPage {
         actions,
+        findings,
         po: po.as_str().to_owned(),
         run_job: domain::JobName::for_stage(o.stage)
             .map(|j| j.as_str().to_owned())

@@ -969,6 +969,7 @@ async fn every_page_in_both_languages_as_admin_and_viewer_in_a_real_browser() {
         (format!("/orders/{PO}/force?to=6"), "force-confirm"),
         ("/audit".to_owned(), "audit"),
         ("/alerts".to_owned(), "alerts"),
+        ("/reconcile".to_owned(), "reconcile"),
     ];
     // What only an admin sees.
     let acting = [

@@ -16,6 +16,7 @@ use store::{
 
 mod alerts;
 mod browser;
+mod reconcile;
 
 const EVIL_NAME: &str = "<script>alert(1)</script>";
 const EVIL_SKU: &str = "\"><img src=x onerror=alert(1)>";
@@ -978,9 +979,11 @@ macro_rules! suite {
 }
 
 use alerts::alerts_page_shows_open_resolved_and_answers;
+use reconcile::reconcile_page_lists_findings_by_kind_and_the_order_shows_its_own;
 
 suite!(
     alerts_page_shows_open_resolved_and_answers,
+    reconcile_page_lists_findings_by_kind_and_the_order_shows_its_own,
     overview_groups_causes_and_shows_jobs,
     overview_says_everything_is_in_sync,
     order_list_filters,

@@ -25,6 +25,7 @@ fn scope() -> BTreeSet<AlertKind> {
         AlertKind::SkuPairConflicts,
         AlertKind::Stuck,
         AlertKind::WritesOff,
+        AlertKind::ReconcileDiverged,
     ])
 }
 
@@ -92,6 +93,26 @@ pub async fn conditions(
                 url_part(&c.code),
                 url_part(&c.subject)
             ),
+        });
+    }
+    // Reconciliation: orders diverged from or ahead of a far side, one alert per finding code
+    // (orders found behind move by themselves).
+    for (code, count) in store.open_finding_counts().await? {
+        let kind = code.kind();
+        if kind == domain::reconcile::FindingKind::Behind || count == 0 {
+            continue;
+        }
+        out.push(Condition {
+            key: format!("reconcile_diverged:{code}"),
+            kind: AlertKind::ReconcileDiverged,
+            severity: Severity::Warning,
+            subject: code.to_string(),
+            facts: BTreeMap::from([
+                ("count".into(), count.to_string()),
+                ("code".into(), code.to_string()),
+                ("kind".into(), kind.to_string()),
+            ]),
+            path: format!("/reconcile?kind={kind}"),
         });
     }
     // Jobs: N failed runs in a row; refused credentials on the latest run.
@@ -163,7 +184,9 @@ pub async fn conditions(
                 path: format!("/runs/{}", last.id),
             });
         }
-        if failed(last) {
+        // Refused credentials on the latest run, failed or not: an order job that meets them
+        // keeps its orders retrying and ends "succeeded", but nothing gets through.
+        {
             let failures = store.run_failures(job, 1).await?;
             if failures.get(&last.id).map(String::as_str) == Some(AUTH_REFUSED) {
                 out.push(Condition {

@@ -9,7 +9,7 @@ mod common;
 mod invoice;
 mod lx_feed;
 mod outbound;
-mod pull;
+pub(crate) mod pull;
 mod push;
 mod ship;
 mod write;
@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub use ack::AckToDsco;
 pub(crate) use common::scrub;
 pub use invoice::InvoiceToDsco;
+pub(crate) use outbound::read_chunk as read_outbounds;
 pub use pull::PullDscoOrders;
 pub use push::PushToLingxing;
 pub use ship::ShipToDsco;
@@ -33,13 +34,21 @@ pub struct Clients {
     pub platform_code: u32,
 }
 
-/// Registers the five order jobs.
+impl Clients {
+    /// DSCO orders per scroll page (what a reconciliation estimate counts in).
+    pub fn dsco_orders_per_page(&self) -> u32 {
+        self.dsco.orders_per_page()
+    }
+}
+
+/// Registers the five order jobs and the reconciliation (it reads the same far sides).
 pub fn register_order_jobs(engine: &mut Engine, clients: Arc<Clients>) {
     engine.register(Arc::new(PullDscoOrders(clients.clone())));
     engine.register(Arc::new(PushToLingxing(clients.clone())));
     engine.register(Arc::new(AckToDsco(clients.clone())));
     engine.register(Arc::new(ShipToDsco(clients.clone())));
-    engine.register(Arc::new(InvoiceToDsco(clients)));
+    engine.register(Arc::new(InvoiceToDsco(clients.clone())));
+    engine.register(Arc::new(crate::reconcile::Reconcile(clients)));
 }
 
 /// The job that moves orders out of `stage`.

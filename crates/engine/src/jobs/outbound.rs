@@ -13,7 +13,7 @@ use crate::RunCtx;
 
 /// POs per `wmsOrderList` query. The page size (200) counts outbound orders, not POs; most
 /// queried POs have zero or one outbound order, and a query with more than 200 simply pages.
-const POS_PER_CALL: usize = 200;
+pub(crate) const POS_PER_CALL: usize = 200;
 
 fn status(s: WmsStatus) -> LxOutboundStatus {
     LxOutboundStatus::from_code(match s {
@@ -65,44 +65,8 @@ pub(crate) async fn refresh(
     orders: &[OrderRecord],
     stored: &mut super::common::LxViews,
 ) -> Result<(), lingxing::LingxingError> {
-    let tz = clients.lingxing.config().timezone;
     for chunk in orders.chunks(POS_PER_CALL) {
-        let pos: Vec<String> = chunk.iter().map(|o| o.pulled.po.to_string()).collect();
-        let mut sids: Vec<u64> = chunk
-            .iter()
-            .filter_map(|o| o.store_id.as_deref()?.parse().ok())
-            .collect();
-        sids.sort();
-        sids.dedup();
-        let oldest = chunk
-            .iter()
-            .map(|o| o.created_at)
-            .min()
-            .unwrap_or_else(|| ctx.clock.now());
-        let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
-        let start = day(oldest)
-            .checked_sub_days(Days::new(1))
-            .unwrap_or(day(oldest));
-        let end = day(ctx.clock.now())
-            .checked_add_days(Days::new(1))
-            .unwrap_or(day(ctx.clock.now()));
-        let q = WmsOrderQuery {
-            page: 1,
-            page_size: lingxing::WMS_MAX_PAGE_SIZE,
-            sid_arr: sids,
-            platform_order_no_arr: pos.clone(),
-            time_type: Some("create_at".into()),
-            start_date: Some(start.format("%Y-%m-%d").to_string()),
-            end_date: Some(end.format("%Y-%m-%d").to_string()),
-            ..WmsOrderQuery::default()
-        };
-        let rows = clients.lingxing.wms_orders_all(q).await?;
-        let mut by_po: BTreeMap<&str, Vec<LxOutbound>> = BTreeMap::new();
-        for w in &rows {
-            for po in &w.platform_order_no {
-                by_po.entry(po.as_str()).or_default().push(outbound(w));
-            }
-        }
+        let mut by_po = read_chunk(clients, chunk, ctx.clock.now()).await?;
         let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
         let mut views = Vec::with_capacity(chunk.len());
         for o in chunk {
@@ -119,4 +83,46 @@ pub(crate) async fn refresh(
         stored.store(ctx, views).await.map_err(store_err)?;
     }
     Ok(())
+}
+
+/// The outbound orders of at most [`POS_PER_CALL`] orders, by PO: one `wmsOrderList` query (all
+/// its pages; `sid_arr` = their stores, a create-date window from a day before the oldest order's
+/// push to tomorrow). The read the ship job and reconciliation share.
+pub(crate) async fn read_chunk(
+    clients: &Clients,
+    chunk: &[OrderRecord],
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, Vec<LxOutbound>>, lingxing::LingxingError> {
+    let tz = clients.lingxing.config().timezone;
+    let pos: Vec<String> = chunk.iter().map(|o| o.pulled.po.to_string()).collect();
+    let mut sids: Vec<u64> = chunk
+        .iter()
+        .filter_map(|o| o.store_id.as_deref()?.parse().ok())
+        .collect();
+    sids.sort();
+    sids.dedup();
+    let oldest = chunk.iter().map(|o| o.created_at).min().unwrap_or(now);
+    let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+    let start = day(oldest)
+        .checked_sub_days(Days::new(1))
+        .unwrap_or(day(oldest));
+    let end = day(now).checked_add_days(Days::new(1)).unwrap_or(day(now));
+    let q = WmsOrderQuery {
+        page: 1,
+        page_size: lingxing::WMS_MAX_PAGE_SIZE,
+        sid_arr: sids,
+        platform_order_no_arr: pos,
+        time_type: Some("create_at".into()),
+        start_date: Some(start.format("%Y-%m-%d").to_string()),
+        end_date: Some(end.format("%Y-%m-%d").to_string()),
+        ..WmsOrderQuery::default()
+    };
+    let rows = clients.lingxing.wms_orders_all(q).await?;
+    let mut by_po: BTreeMap<String, Vec<LxOutbound>> = BTreeMap::new();
+    for w in &rows {
+        for po in &w.platform_order_no {
+            by_po.entry(po.clone()).or_default().push(outbound(w));
+        }
+    }
+    Ok(by_po)
 }

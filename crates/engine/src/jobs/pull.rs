@@ -274,7 +274,9 @@ async fn store_page(
 
 /// The DSCO order as stored, or (without a usable PO number) what to keep of it by its
 /// `dscoOrderId`: a bad order never stops the batch, and is never lost.
-fn read_order(raw: Box<RawValue>) -> Result<(DscoOrderView, PulledOrder), UnreadableOrder> {
+pub(crate) fn read_order(
+    raw: Box<RawValue>,
+) -> Result<(DscoOrderView, PulledOrder), UnreadableOrder> {
     let view = match DscoOrderView::from_json(raw.get()) {
         Ok(v) => v,
         Err(e) => {

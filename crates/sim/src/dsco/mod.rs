@@ -473,6 +473,22 @@ impl SimHandle {
             .collect()
     }
 
+    /// DSCO support deletes the invoices of `po` (they no longer read back by id). Returns how
+    /// many were removed.
+    pub fn remove_invoices(&self, po: &str) -> usize {
+        let mut w = self.shared.world();
+        let (gone, kept): (Vec<Value>, Vec<Value>) = std::mem::take(&mut w.invoices)
+            .into_iter()
+            .partition(|i| i["poNumber"] == po);
+        w.invoices = kept;
+        for i in &gone {
+            if let Some(id) = i["invoiceId"].as_str() {
+                w.invoice_ids.remove(id);
+            }
+        }
+        gone.len()
+    }
+
     pub fn acks_for(&self, po: &str) -> Vec<AckRecord> {
         let w = self.shared.world();
         w.acks

@@ -17,7 +17,7 @@
 //! - `world`: the simulated ERP state: `seed` (what it starts with), `model` (ground truth),
 //!   `orders` (audit, split, create/list/cancel), `outbound` (outbound orders, shipping,
 //!   interception, `wmsOrderList`), `stock` (inventory and pairs), `reference` (sellers,
-//!   warehouses, logistics types), `wire` (request values and local times).
+//!   warehouses, logistics types, local products), `wire` (request values and local times).
 //!
 //! # Behaviour
 //! - Token: `POST /api/auth-server/oauth/access-token` (`appId`, `appSecret`) and
@@ -42,6 +42,8 @@
 //!   refused per order (the real ERP may instead keep it with a "商品未配对" tag: an assumption).
 //! - `wmsOrderList` `sid_arr` matches a store's `sid` or its `store_id` (the docs say sid; the
 //!   production sync this project follows passes the store_id): both find the same orders.
+//! - `productList` lists the world's products (`sku_list` filters exactly; array or
+//!   comma-separated string: an assumption, its page is not among the stored docs).
 //! - Network latency injected as a fault is wall-clock time; everything else uses the clock.
 //!
 //! # Admin API (JSON)
@@ -403,6 +405,12 @@ impl LingxingSim {
         self.with_world(|w, now| {
             w.admin_ship_with_sku(po, now, sku, tracking_no.map(str::to_owned))
         })
+    }
+
+    /// Someone created `po` again by hand in LingXing: a second whole order pending audit.
+    /// Returns its number (`None`: `po` has no order).
+    pub fn duplicate_order(&self, po: &str) -> Option<String> {
+        self.with_world(|w, now| w.admin_duplicate_order(po, now))
     }
 
     /// Intercepts every unshipped outbound order of `po` (outbound status 4).

@@ -80,7 +80,8 @@ fn capacity(path: &str) -> Option<usize> {
         "/erp/sc/routing/wms/order/wmsOrderList"
         | "/erp/sc/routing/data/local_inventory/inventoryDetails"
         | "/erp/sc/data/local_inventory/warehouse"
-        | "/erp/sc/routing/wms/WmsLogistics/listUsedLogisticsType" => 1,
+        | "/erp/sc/routing/wms/WmsLogistics/listUsedLogisticsType"
+        | "/erp/sc/routing/data/local_inventory/productList" => 1,
         _ => return None,
     })
 }
@@ -455,6 +456,7 @@ async fn business(
             "/erp/sc/routing/wms/order/wmsOrderList" => w.wms_orders(&parsed, now),
             "/erp/sc/routing/data/local_inventory/inventoryDetails" => w.inventory(&parsed, now),
             "/erp/sc/data/local_inventory/warehouse" => w.warehouses(&parsed, now),
+            "/erp/sc/routing/data/local_inventory/productList" => w.product_list(&parsed, now),
             _ => w.logistics_types(&parsed, now),
         }
     };

@@ -873,6 +873,7 @@ mod intents;
 mod leases;
 mod orders;
 pub mod read;
+mod reconcile;
 mod runs;
 mod stock;
 #[cfg(test)]

@@ -304,4 +304,62 @@ impl StockStore for SqlStore {
                 .collect()
         })
     }
+
+    // --- the predecessor's stock-sync log --------------------------------------------------------
+    async fn import_legacy_stock(
+        &self,
+        rows: &[LegacyStockRow],
+        now: DateTime<Utc>,
+        fence: &Fence,
+    ) -> Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        Ok(fenced!(self, fence, tx => {
+            let mut added = 0;
+            for r in rows {
+                added += sqlx::query(
+                    "INSERT INTO legacy_stock_log (row_key, sync_time, dsco_warehouse_id, dsco_warehouse_sku, \
+                     dsco_warehouse_num, lingxing_warehouse_id, lingxing_warehouse_sku, lingxing_warehouse_num, \
+                     diff, status, reason, imported_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT (row_key) DO NOTHING",
+                )
+                .bind(r.key())
+                .bind(r.sync_time.map(|s| s.saturating_mul(1000)))
+                .bind(&r.dsco_warehouse_id)
+                .bind(&r.dsco_warehouse_sku)
+                .bind(r.dsco_warehouse_num)
+                .bind(&r.lingxing_warehouse_id)
+                .bind(&r.lingxing_warehouse_sku)
+                .bind(r.lingxing_warehouse_num)
+                .bind(r.diff)
+                .bind(r.status)
+                .bind(&r.reason)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            added
+        }))
+    }
+
+    async fn legacy_stock_known(&self, rows: &[LegacyStockRow]) -> Result<u64> {
+        let mut known = 0u64;
+        for chunk in rows.chunks(CHUNK) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT COUNT(*) FROM legacy_stock_log WHERE row_key IN ({})",
+                marks.join(", ")
+            );
+            with_pool!(self, p => {
+                let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone()));
+                for r in chunk {
+                    q = q.bind(r.key());
+                }
+                known += u64::try_from(q.fetch_one(p).await?).unwrap_or(0);
+            });
+        }
+        Ok(known)
+    }
 }

@@ -71,6 +71,30 @@ impl World {
             .collect()
     }
 
+    /// Someone created `po` again by hand in LingXing: a second whole order (pending audit) with
+    /// the first one's lines and a number of its own. Returns its number, `None` if `po` has no
+    /// order.
+    pub fn admin_duplicate_order(&mut self, po: &str, now: DateTime<Utc>) -> Option<String> {
+        let i = *self.order_idx_of_po(po).first()?;
+        let mut new = self.orders[i].clone();
+        new.global_order_no = self.global_no();
+        for it in &mut new.items {
+            it.id = self.id().to_string();
+        }
+        new.status = 4;
+        new.split_type = 1;
+        new.deleted = false;
+        new.created_at = now;
+        new.update_time = now;
+        new.review_time = None;
+        new.delivery_time = None;
+        new.cancel_time = None;
+        new.plan = Default::default();
+        let no = new.global_order_no.clone();
+        self.push_order(new);
+        Some(no)
+    }
+
     /// Audits every pending order of `po` now (with a split when `split`). Returns how many.
     pub fn admin_audit(&mut self, po: &str, now: DateTime<Utc>, split: bool) -> usize {
         let idx: Vec<usize> = self

@@ -1,4 +1,4 @@
-//! Reference lists: sellers (stores), warehouses and logistics types.
+//! Reference lists: sellers (stores), warehouses, logistics types and local products.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -133,5 +133,59 @@ impl World {
             .take(length)
             .collect();
         self.sc_list(now, list, total)
+    }
+
+    /// `POST /erp/sc/routing/data/local_inventory/productList` (查询本地产品列表): `offset`
+    /// (default 0), `length` (default 1000, at most 1000), `sku_list` (local SKUs). The page is
+    /// not among ../shared/api/lingxing-docs; the fields follow LingXing's public page as other
+    /// clients use it. Assumption: `sku_list` is taken as an array or as a comma-separated
+    /// string, and matches SKUs exactly; the time filters are accepted and ignored (every
+    /// product of the world is equally old).
+    pub fn product_list(&mut self, body: &Value, now: DateTime<Utc>) -> Answer {
+        let offset = body.get("offset").and_then(num).unwrap_or(0).max(0) as usize;
+        let length = body.get("length").and_then(num).unwrap_or(1000);
+        if !(1..=1000).contains(&length) {
+            return self.biz_error(now, 102, "参数不合法: length 上限1000");
+        }
+        let wanted: Vec<String> = match body.get("sku_list") {
+            Some(Value::String(s)) => s
+                .split(',')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect(),
+            other => strings(other),
+        };
+        let rows: Vec<Value> = self
+            .seed
+            .products
+            .iter()
+            .filter(|p| wanted.is_empty() || wanted.contains(&p.sku))
+            .map(|p| {
+                let id = self.product_ids.get(&p.sku).copied().unwrap_or_default();
+                json!({
+                    "id": id,
+                    "cid": 0,
+                    "bid": 0,
+                    "sku": p.sku,
+                    "sku_identifier": "",
+                    "product_name": p.name,
+                    "pic_url": "",
+                    "cg_price": "0.00",
+                    "status": 1,
+                    "open_status": 1,
+                    "is_combo": if p.bundle.is_empty() { 0 } else { 1 },
+                    "create_time": 1_700_000_000,
+                    "update_time": 1_700_000_000,
+                    "status_text": "在售",
+                })
+            })
+            .collect();
+        let total = rows.len();
+        let page = rows
+            .into_iter()
+            .skip(offset)
+            .take(length as usize)
+            .collect();
+        self.sc_list(now, page, total)
     }
 }
