@@ -1109,3 +1109,50 @@ pub async fn a_lingxing_outage_and_a_refused_app_secret_alert_and_resolve(db: &D
         "{texts:?}"
     );
 }
+
+/// Quiet hours (in the console's time zone): a warning waits for the end of the window, a
+/// critical alert goes at once; the warning is delivered once the window has passed.
+#[tokio::test]
+async fn quiet_hours_hold_warnings_but_not_critical_alerts() {
+    let (store, _db) = sqlite_store().await;
+    // t0 is 16:00 in Asia/Shanghai: inside 15:00–17:00.
+    let clock = Clock::simulated(t0());
+    let wecom = Receiver::start(json!({"errcode": 0, "errmsg": "ok"})).await;
+    let mut ch = channel(
+        "wecom",
+        Format::WeCom,
+        &format!("{}/send?key=K", wecom.url),
+        None,
+    );
+    let h = |n| chrono::NaiveTime::from_hms_opt(n, 0, 0).unwrap();
+    ch.quiet_hours = Some((h(15), h(17)));
+    let cfg = config(vec![ch], Lang::En);
+    let warning = alert("stuck:2", AlertKind::Stuck, Severity::Warning);
+    let critical = alert(
+        "job_failing:ack_to_dsco",
+        AlertKind::JobFailing,
+        Severity::Critical,
+    );
+    store
+        .apply_alerts(&[warning, critical], clock.now())
+        .await
+        .unwrap();
+    let sender = Sender::new(store.clone(), clock.clone(), cfg);
+    assert_eq!(sender.tick().await.unwrap(), 1);
+    assert_eq!(wecom.got().len(), 1);
+    let first = wecom.got()[0].text();
+    assert!(first.contains("failed 3 runs in a row"), "{first}");
+    // Still quiet half an hour later.
+    clock.sim().unwrap().advance(Duration::from_secs(1800));
+    assert_eq!(sender.tick().await.unwrap(), 0);
+    // After 17:00 the warning goes.
+    clock.sim().unwrap().advance(Duration::from_secs(1860));
+    assert_eq!(sender.tick().await.unwrap(), 1);
+    let got = wecom.got();
+    assert_eq!(got.len(), 2);
+    assert!(
+        !got[1].text().contains("failed 3 runs"),
+        "{}",
+        got[1].text()
+    );
+}
