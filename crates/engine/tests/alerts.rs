@@ -571,7 +571,7 @@ pub async fn an_unmapped_shop_raises_one_alert_and_resolves_after_the_fix(db: &D
     assert!(content.contains(UNKNOWN_RETAILER_ID), "{content}");
     assert!(
         content
-            .contains("https://console.example.com/orders?kind=needs_attention&code=shop_unmapped"),
+            .contains("https://console.example.com/orders?kind=needs_attention&code=shop_unmapped&subject=1000099999"),
         "{content}"
     );
 

@@ -55,18 +55,6 @@ fn human(d: chrono::TimeDelta) -> String {
     }
 }
 
-fn url_part(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Every condition that holds now.
 pub async fn conditions(
     store: &dyn Store,
@@ -88,10 +76,12 @@ pub async fn conditions(
                 ("subject".into(), c.subject.clone()),
             ]),
             path: format!(
-                "/orders?kind={}&code={}&subject={}",
-                domain::ReasonKind::NeedsAttention.as_str(),
-                url_part(&c.code),
-                url_part(&c.subject)
+                "/orders?{}",
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("kind", domain::ReasonKind::NeedsAttention.as_str())
+                    .append_pair("code", &c.code)
+                    .append_pair("subject", &c.subject)
+                    .finish()
             ),
         });
     }
