@@ -345,6 +345,25 @@ pub fn describe_filter(f: &OrderFilter) -> String {
     }
 }
 
+/// Clears the back-off of `pos`, [`BULK_BATCH`] orders per store call, with `detail` on each
+/// order's timeline; the POs it acted on.
+async fn retry_each(
+    store: &dyn Store,
+    pos: &[PoNumber],
+    who: &Who<'_>,
+    detail: &str,
+) -> Result<Vec<PoNumber>, OpsError> {
+    let mut done = Vec::with_capacity(pos.len());
+    for chunk in pos.chunks(BULK_BATCH as usize) {
+        done.extend(
+            store
+                .act_on_orders(OrderAct::Retry, chunk, who.actor, detail, who.now, None)
+                .await?,
+        );
+    }
+    Ok(done)
+}
+
 /// Retry all matching: every order of `filter` that is not final is retried (as
 /// [`retry_order`]), a batch per transaction; one audit entry names the filter, the count and
 /// the first POs. Refused beyond [`BULK_MAX`] orders. Returns how many were retried.
@@ -366,13 +385,7 @@ pub async fn retry_matching(
         "retry requested by {} (bulk: {target}): {reason}",
         who.actor
     );
-    let mut done = Vec::with_capacity(m.pos.len());
-    for chunk in m.pos.chunks(BULK_BATCH as usize) {
-        let acted = store
-            .act_on_orders(OrderAct::Retry, chunk, who.actor, &detail, who.now, None)
-            .await?;
-        done.extend(acted);
-    }
+    let done = retry_each(store, &m.pos, who, &detail).await?;
     let first: Vec<&str> = done.iter().take(SHOWN_POS).map(PoNumber::as_str).collect();
     store
         .append_audit(&who.audit(
@@ -625,20 +638,17 @@ pub async fn set_mapping(
             }
         }
     };
-    let mut retried = 0;
-    if let Some(filter) = waiting_on(name, key) {
-        let m = matching(store, &filter).await?;
-        let detail = format!(
-            "retry after {} set {} = {value}: {reason}",
-            who.actor, edit.path
-        );
-        for chunk in m.pos.chunks(BULK_BATCH as usize) {
-            retried += store
-                .act_on_orders(OrderAct::Retry, chunk, who.actor, &detail, who.now, None)
-                .await?
-                .len();
+    let retried = match waiting_on(name, key) {
+        Some(filter) => {
+            let m = matching(store, &filter).await?;
+            let detail = format!(
+                "retry after {} set {} = {value}: {reason}",
+                who.actor, edit.path
+            );
+            retry_each(store, &m.pos, who, &detail).await?.len()
         }
-    }
+        None => 0,
+    };
     store
         .append_audit(&who.audit(
             "mapping.set",
