@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::{JobConfig, JobName, RunOutcome};
 use serde::Serialize;
-use store::{RunRecord, StoreError, StoreProblem};
+use store::{RunRecord, Store, StoreError, StoreProblem};
 
 use crate::{AUTH_REFUSED, Engine};
 
@@ -125,13 +125,7 @@ impl Engine {
         jc: &JobConfig,
         now: DateTime<Utc>,
     ) -> Result<Vec<Check>, StoreError> {
-        let runs = self.store.list_runs(Some(job), RUNS_READ).await?;
-        // Runs that ended and say something about the job's health.
-        let ended: Vec<&RunRecord> = runs
-            .iter()
-            .filter(|r| !matches!(r.outcome, RunOutcome::Running | RunOutcome::Cancelled))
-            .collect();
-        let failed = |r: &&RunRecord| r.outcome != RunOutcome::Succeeded;
+        let ended = ended_runs(&*self.store, job, RUNS_READ).await?;
         let mut checks = Vec::new();
         let name = format!("job:{job}");
         let quiet = quiet_limit(jc, now);
@@ -139,9 +133,7 @@ impl Engine {
             .first()
             .and_then(|r| r.error.clone())
             .unwrap_or_default();
-        if ended.len() >= FAILED_RUNS_IN_A_ROW
-            && ended.iter().take(FAILED_RUNS_IN_A_ROW).all(failed)
-        {
+        if failed_in_a_row(&ended) >= FAILED_RUNS_IN_A_ROW {
             checks.push(Check::failing(
                 &name,
                 format!(
@@ -201,11 +193,31 @@ impl Readiness {
 }
 
 /// How long a job may go without a success: four of its periods, at least an hour.
+/// The latest `limit` runs of `job` that ended and say something about its health (neither
+/// running nor stopped by shutdown), newest first. Readiness and alerts judge a job by them.
+pub(crate) async fn ended_runs(
+    store: &dyn Store,
+    job: JobName,
+    limit: u32,
+) -> Result<Vec<RunRecord>, StoreError> {
+    let mut runs = store.list_runs(Some(job), limit).await?;
+    runs.retain(|r| !matches!(r.outcome, RunOutcome::Running | RunOutcome::Cancelled));
+    Ok(runs)
+}
+
+/// How many of `ended` (newest first) did not succeed, in a row from the newest.
+pub(crate) fn failed_in_a_row(ended: &[RunRecord]) -> usize {
+    ended
+        .iter()
+        .take_while(|r| r.outcome != RunOutcome::Succeeded)
+        .count()
+}
+
 /// Since when a job has not succeeded, if that is longer than `quiet` and its latest run failed:
 /// the end of its last success, or (none among `ended`, newest first) the start of its oldest
 /// run read.
 pub(crate) fn no_success_since(
-    ended: &[&RunRecord],
+    ended: &[RunRecord],
     quiet: TimeDelta,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {

@@ -7,7 +7,7 @@ use domain::alert::{Alert, AlertKind, Condition, Severity, transitions};
 use domain::{JobName, RunOutcome};
 use store::{Store, StoreError};
 
-use crate::AUTH_REFUSED;
+use crate::{AUTH_REFUSED, readiness};
 
 /// A job alerts after this many failed runs in a row.
 pub const DEFAULT_FAILING_RUNS: usize = 3;
@@ -109,15 +109,9 @@ pub async fn conditions(
     let n = failing_runs.max(1);
     let config = store.runtime_config().await?.map(|c| c.config);
     for job in JobName::ALL {
-        let runs: Vec<_> = store
-            .list_runs(Some(job), (n + 5).max(20) as u32)
-            .await?
-            .into_iter()
-            .filter(|r| !matches!(r.outcome, RunOutcome::Running | RunOutcome::Cancelled))
-            .collect();
+        let runs = readiness::ended_runs(store, job, (n + 5).max(20) as u32).await?;
         let Some(last) = runs.first() else { continue };
-        let failed = |r: &store::RunRecord| r.outcome != RunOutcome::Succeeded;
-        let streak = runs.iter().take_while(|r| failed(r)).count();
+        let streak = readiness::failed_in_a_row(&runs);
         if streak >= n {
             out.push(Condition {
                 key: format!("job_failing:{job}"),
@@ -139,9 +133,8 @@ pub async fn conditions(
             .and_then(|c| c.jobs.get(&job))
             .filter(|jc| jc.enable && streak < n)
         {
-            let quiet = crate::readiness::quiet_limit(jc, now);
-            let ended: Vec<&store::RunRecord> = runs.iter().collect();
-            if let Some(since) = crate::readiness::no_success_since(&ended, quiet, now) {
+            let quiet = readiness::quiet_limit(jc, now);
+            if let Some(since) = readiness::no_success_since(&runs, quiet, now) {
                 out.push(Condition {
                     key: format!("no_success:{job}"),
                     kind: AlertKind::NoSuccess,
