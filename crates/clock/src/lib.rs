@@ -40,6 +40,30 @@ impl fmt::Debug for Clock {
     }
 }
 
+/// A far side's clock read during one call: this side's clock just before and just after it,
+/// and the time the server said (`None` when its answer did not say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerTime {
+    pub before: DateTime<Utc>,
+    pub server: Option<DateTime<Utc>>,
+    pub after: DateTime<Utc>,
+}
+
+impl ServerTime {
+    /// How far the server's time lies outside the call's interval (positive: this machine is
+    /// behind the server; zero inside the interval); `None` without a server time.
+    pub fn offset(&self) -> Option<TimeDelta> {
+        let server = self.server?;
+        Some(if server > self.after {
+            server - self.after
+        } else if server < self.before {
+            server - self.before
+        } else {
+            TimeDelta::zero()
+        })
+    }
+}
+
 /// The error of [`Clock::timeout`]: the deadline passed before the future finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed;

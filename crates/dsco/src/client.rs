@@ -127,18 +127,9 @@ impl DscoClient {
     }
 
     /// DSCO's clock: `GET /hello` with the credentials (so it also proves them), read from the
-    /// answer's HTTP `Date` header, with this side's clock before and after the call:
-    /// `(before, server, after)`. `server` is `None` when the answer has no readable `Date`.
-    pub async fn server_time(
-        &self,
-    ) -> Result<
-        (
-            chrono::DateTime<chrono::Utc>,
-            Option<chrono::DateTime<chrono::Utc>>,
-            chrono::DateTime<chrono::Utc>,
-        ),
-        DscoError,
-    > {
+    /// answer's HTTP `Date` header, with this side's clock before and after the call;
+    /// `server` is `None` when the answer has no readable `Date`.
+    pub async fn server_time(&self) -> Result<clock::ServerTime, DscoError> {
         let before = self.inner.clock.now();
         let answer = self
             .execute(Call {
@@ -150,7 +141,11 @@ impl DscoClient {
                 mode: Mode::Read,
             })
             .await?;
-        Ok((before, answer.date, self.inner.clock.now()))
+        Ok(clock::ServerTime {
+            before,
+            server: answer.date,
+            after: self.inner.clock.now(),
+        })
     }
 
     /// Sends `call`, retrying what is safe to retry, and classifies the outcome.

@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use clock::Clock;
 use domain::RuntimeConfig;
 use store::Store;
@@ -172,7 +172,7 @@ pub async fn check(
 
     // DSCO: the credentials and the clock.
     match dsco.server_time().await {
-        Ok((before, server, after)) => skew(&mut r, "dsco", "DSCO", before, server, after, opts),
+        Ok(t) => skew(&mut r, "dsco", "DSCO", t, opts),
         Err(e) if e.credentials_refused() || matches!(e, dsco::DscoError::Forbidden { .. }) => {
             r.problems.push(Finding::new(
                 "credentials.dsco",
@@ -189,9 +189,7 @@ pub async fn check(
 
     // LingXing: the credentials and the clock first; refused credentials end its checks.
     match lx.server_time().await {
-        Ok((before, server, after)) => {
-            skew(&mut r, "lingxing", "LingXing", before, server, after, opts)
-        }
+        Ok(t) => skew(&mut r, "lingxing", "LingXing", t, opts),
         Err(e) if e.credentials_refused() => {
             r.problems.push(Finding::new(
                 "credentials.lingxing",
@@ -417,31 +415,16 @@ fn sample<T: Copy>(items: &[T], n: usize) -> Vec<T> {
 
 /// Records the clock measurement of one side: the server's time against the interval of this
 /// side's clock around the call; only the distance outside that interval counts.
-fn skew(
-    r: &mut OnlineReport,
-    side: &str,
-    name: &str,
-    before: DateTime<Utc>,
-    server: Option<DateTime<Utc>>,
-    after: DateTime<Utc>,
-    opts: OnlineOptions,
-) {
+fn skew(r: &mut OnlineReport, side: &str, name: &str, t: clock::ServerTime, opts: OnlineOptions) {
     let k = format!("clock.{side}");
-    let Some(server) = server else {
+    // Positive: this machine is behind the server.
+    let Some(off) = t.offset() else {
         r.notes.push(Finding::new(
             k,
             format!("{name} accepted the credentials; its answer did not say its time (clock not checked)"),
             format!("{name} 接受了凭据；其应答未给出时间（未检查时钟）"),
         ));
         return;
-    };
-    // Positive: this machine is behind the server.
-    let off = if server > after {
-        server - after
-    } else if server < before {
-        server - before
-    } else {
-        TimeDelta::zero()
     };
     // The server's clock has whole seconds: a second of that is not skew.
     let secs = off.num_seconds();
@@ -507,18 +490,20 @@ mod tests {
 
     #[test]
     fn skew_counts_only_outside_the_call() {
-        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
             .unwrap()
-            .with_timezone(&Utc);
+            .with_timezone(&chrono::Utc);
         let opts = OnlineOptions::default();
         let mut r = OnlineReport::default();
         skew(
             &mut r,
             "dsco",
             "DSCO",
-            t0,
-            Some(t0 + TimeDelta::seconds(2)),
-            t0 + TimeDelta::seconds(5),
+            clock::ServerTime {
+                before: t0,
+                server: Some(t0 + TimeDelta::seconds(2)),
+                after: t0 + TimeDelta::seconds(5),
+            },
             opts,
         );
         assert!(r.ok());
@@ -531,9 +516,11 @@ mod tests {
             &mut r,
             "lingxing",
             "LingXing",
-            t0,
-            Some(t0 + TimeDelta::seconds(75)),
-            t0 + TimeDelta::seconds(5),
+            clock::ServerTime {
+                before: t0,
+                server: Some(t0 + TimeDelta::seconds(75)),
+                after: t0 + TimeDelta::seconds(5),
+            },
             opts,
         );
         assert_eq!(r.problems.len(), 1);
@@ -546,9 +533,11 @@ mod tests {
             &mut r,
             "dsco",
             "DSCO",
-            t0,
-            Some(t0 - TimeDelta::seconds(90)),
-            t0,
+            clock::ServerTime {
+                before: t0,
+                server: Some(t0 - TimeDelta::seconds(90)),
+                after: t0,
+            },
             opts,
         );
         assert!(

@@ -547,18 +547,8 @@ impl LingxingClient {
 
     /// LingXing's clock, read from the `response_time` of a cheap read (a store-list page),
     /// with this side's clock before and after the call (a token issued on the way widens the
-    /// interval, never narrows it): `(before, server, after)`. `server` is
-    /// `None` when the answer did not say its time.
-    pub async fn server_time(
-        &self,
-    ) -> Result<
-        (
-            chrono::DateTime<chrono::Utc>,
-            Option<chrono::DateTime<chrono::Utc>>,
-            chrono::DateTime<chrono::Utc>,
-        ),
-        LingxingError,
-    > {
+    /// interval, never narrows it). `server` is `None` when the answer did not say its time.
+    pub async fn server_time(&self) -> Result<clock::ServerTime, LingxingError> {
         let before = self.clock().now();
         let env = self
             .call(Endpoint::SellerList, json!({"offset": 0, "length": 20}))
@@ -568,7 +558,11 @@ impl LingxingClient {
             .response_time
             .as_deref()
             .and_then(|t| crate::envelope::parse_local_time(t, self.config().timezone));
-        Ok((before, server, after))
+        Ok(clock::ServerTime {
+            before,
+            server,
+            after,
+        })
     }
 
     /// Marks orders "not shipped" (标记不发货) by system order number.

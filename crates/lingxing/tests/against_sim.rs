@@ -629,7 +629,8 @@ async fn product_list_by_skus_and_server_time() {
     assert!(c.products_by_skus(&many).await.unwrap().is_empty());
     assert_eq!(sim.calls(path), 4);
     // The simulator's clock is the server's: response_time (whole seconds, Shanghai time).
-    let (before, server, after) = c.server_time().await.unwrap();
-    assert_eq!(server, Some(clock.now()));
-    assert!(before <= after);
+    let t = c.server_time().await.unwrap();
+    assert_eq!(t.server, Some(clock.now()));
+    assert!(t.before <= t.after);
+    assert_eq!(t.offset(), Some(chrono::TimeDelta::zero()));
 }
