@@ -28,7 +28,8 @@ use sim::lingxing::{DelayRange, LingxingSimConfig};
 use store::{IntentKind, Store};
 use tokio::sync::watch;
 
-use crate::bench_report::{ClientCounts, Report, Tally, Target};
+use crate::bench_faults::Backend;
+use crate::bench_report::{ClientCounts, Report, Statements, Tally, Target};
 use crate::demo::{SimWorld, runtime_config};
 
 #[derive(Debug, clap::Args)]
@@ -54,6 +55,11 @@ pub struct BenchArgs {
     /// Also write the table of figures as JSON to this file (for `bench compare`).
     #[arg(long, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,
+    /// Also run the day and the zero-latency part on this PostgreSQL server (a fresh database
+    /// for each run; e.g. `postgres://postgres@127.0.0.1:5432/postgres`), and compare the
+    /// engine CPU and the statements per order with SQLite's.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 /// The five order jobs, in pipeline order.
@@ -180,9 +186,17 @@ fn uuid_like() -> String {
     )
 }
 
-async fn fresh_store(tag: &str) -> Result<(Arc<dyn Store>, BenchDir)> {
-    let (url, dir) = fresh_sqlite(tag)?;
+async fn fresh_store(backend: &Backend, tag: &str) -> Result<(Arc<dyn Store>, Option<BenchDir>)> {
+    let (url, dir) = backend.fresh(tag).await?;
     Ok((engine::startup::connect(&url).await?, dir))
+}
+
+/// The store's name as the tables print it.
+fn backend_label(backend: &Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres(_) => "PostgreSQL",
+    }
 }
 
 async fn run_job(w: &SimWorld, job: JobName) -> Result<()> {
@@ -238,20 +252,26 @@ pub(crate) fn sim_calls(w: &SimWorld) -> Calls {
 
 struct Day {
     world: SimWorld,
+    /// Dropped after `world`.
+    _sims: SimRuntime,
     pos: Vec<String>,
     calls: Calls,
     /// What the clients counted over the day (requests sent, limit waits).
     client: ClientCounts,
     runs: u64,
     wall: Duration,
+    /// SQL statements the store ran over the day (`None` when they could not be counted).
+    statements: Option<u64>,
+    /// Engine CPU seconds over the day (the simulators' threads left out), where reported.
+    cpu: Option<f64>,
 }
 
 /// One simulated day: `n` orders over `arrival_hours`, jobs every 15 minutes for `hours`.
-async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
+async fn simulated_day(args: &BenchArgs, n: usize, backend: &Backend) -> Result<Day> {
     let tally = Tally::global()?;
     let client_before = tally.read();
     let clock = Clock::simulated(t0());
-    let (store, _dir) = fresh_store(&format!("day{n}")).await?;
+    let (store, _dir) = fresh_store(backend, &format!("day{n}")).await?;
     let (dsco_cfg, lx_cfg) = Pace {
         async_delay: DSCO_ASYNC.to_std()?,
         audit: (3600, 6 * 3600),
@@ -263,9 +283,22 @@ async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
     }
     .configs();
     let config = runtime_config("0 */15 * * * *", 1000, &json!({}))?;
-    let w = SimWorld::start(clock.clone(), store, dsco_cfg, lx_cfg, &config).await?;
+    // The simulators on threads of their own, so that their CPU time can be told apart.
+    let sims = sim_runtime()?;
+    let w = SimWorld::start_on(
+        Some(sims.handle()),
+        clock.clone(),
+        store,
+        dsco_cfg,
+        lx_cfg,
+        &config,
+        &crate::demo::Tuning::default(),
+    )
+    .await?;
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
     let mut generator = Generator::new(args.seed);
+    let statements_before = Statements::counting(true);
+    let cpu_before = cpu_seconds();
     let window = TimeDelta::hours(args.arrival_hours);
     let arrival = |i: usize| t0() + window * (i as i32) / (n.max(1) as i32);
     let mut next = 0;
@@ -309,14 +342,49 @@ async fn simulated_day(args: &BenchArgs, n: usize) -> Result<Day> {
         eprintln!();
     }
     let wall = started.elapsed();
+    let cpu = engine_cpu(cpu_before, cpu_seconds());
+    let statements = Statements::read().map(|n| n - statements_before);
+    Statements::counting(false);
     Ok(Day {
         client: tally.read().since(&client_before),
         calls: sim_calls(&w),
         world: w,
+        _sims: sims,
         pos,
         runs,
         wall,
+        statements,
+        cpu,
     })
+}
+
+/// A runtime of one thread named `SIM_THREADS…` for the simulators.
+fn sim_runtime() -> Result<SimRuntime> {
+    Ok(SimRuntime(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(format!("{SIM_THREADS}rt"))
+            .enable_all()
+            .build()?,
+    )))
+}
+
+/// The simulators' runtime, shut down in the background when dropped (dropping a runtime
+/// inside another one's task would panic).
+struct SimRuntime(Option<tokio::runtime::Runtime>);
+
+impl SimRuntime {
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().expect("present until dropped").handle()
+    }
+}
+
+impl Drop for SimRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -550,9 +618,9 @@ fn engine_cpu(before: Option<(f64, f64)>, after: Option<(f64, f64)>) -> Option<f
 
 /// Every order through every stage with no waiting on the far sides; an error when some order
 /// is not done after 20 rounds (then the figures would not be those of the whole pipeline).
-async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
+async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency> {
     let clock = Clock::simulated(t0());
-    let (store, _dir) = fresh_store("zero").await?;
+    let (store, _dir) = fresh_store(backend, "zero").await?;
     let (dsco_cfg, lx_cfg) = Pace {
         async_delay: Duration::ZERO,
         audit: (0, 0),
@@ -565,11 +633,7 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
     .configs();
     let config = runtime_config("0 * * * * *", args.orders.max(1) as u32, &json!({}))?;
     // The simulators on threads of their own, so that their CPU time can be told apart.
-    let sims = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name(format!("{SIM_THREADS}rt"))
-        .enable_all()
-        .build()?;
+    let sims = sim_runtime()?;
     let w = SimWorld::start_on(
         Some(sims.handle()),
         clock.clone(),
@@ -597,14 +661,16 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
         for job in JOBS {
             let t = Instant::now();
             let c = cpu_seconds();
+            // Statements are counted only when each run is printed (counting costs CPU).
+            let runs_printed = std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some();
+            let st = Statements::counting(runs_printed);
             run_job(&w, job).await?;
+            let st = Statements::counting(false) - st;
             let e = per_job.entry(job).or_insert((Duration::ZERO, Some(0.0)));
             e.0 += t.elapsed();
             let run = engine_cpu(c, cpu_seconds());
-            if std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some()
-                && let Some(run) = run
-            {
-                eprintln!("  round {rounds} {job}: {run:.2} s engine CPU");
+            if runs_printed && let Some(run) = run {
+                eprintln!("  round {rounds} {job}: {run:.2} s engine CPU, {st} SQL statements");
             }
             e.1 = e.1.zip(run).map(|(sum, run)| sum + run);
         }
@@ -619,7 +685,7 @@ async fn zero_latency(args: &BenchArgs) -> Result<ZeroLatency> {
     let cpu = engine_cpu(cpu_before, cpu_after)
         .zip(cpu_before.zip(cpu_after).map(|((_, s0), (_, s1))| s1 - s0));
     drop(w);
-    sims.shutdown_background();
+    drop(sims);
     let done = counts.get(&Stage::Done).copied().unwrap_or(0) as usize;
     if done < args.orders {
         bail!(
@@ -678,17 +744,24 @@ fn print_calls(with: &Day, idle: &Day, n: usize, report: &mut Report) {
     );
 }
 
-async fn print_zero_latency(args: &BenchArgs, report: &mut Report) -> Result<()> {
-    eprintln!("zero latency:");
+/// The zero-latency part on `backend`; its figures are named with `prefix` (empty for SQLite).
+/// The engine CPU seconds, where reported.
+async fn print_zero_latency(
+    args: &BenchArgs,
+    backend: &Backend,
+    prefix: &str,
+    report: &mut Report,
+) -> Result<Option<f64>> {
+    eprintln!("zero latency ({}):", backend_label(backend));
     let ZeroLatency {
         wall,
         counts,
         rounds,
         per_job,
         cpu,
-    } = zero_latency(args).await?;
+    } = zero_latency(args, backend).await?;
     println!(
-        "zero latency: {} orders through all stages in {:.2} s of wall time ({rounds} rounds of the five jobs); at the end {}",
+        "{prefix}zero latency: {} orders through all stages in {:.2} s of wall time ({rounds} rounds of the five jobs); at the end {}",
         args.orders,
         wall.as_secs_f64(),
         Stage::ALL
@@ -708,29 +781,62 @@ async fn print_zero_latency(args: &BenchArgs, report: &mut Report) -> Result<()>
             .collect::<Vec<_>>()
             .join(", ")
     );
-    report.add("zero latency: wall time", wall.as_secs_f64(), "s");
-    if let Some((engine, sims)) = cpu {
-        // Issue 20's target is for 10,000 orders.
-        let target = (args.orders == 10_000).then_some(Target::Below(6.0));
-        report.push("zero latency: engine CPU", engine, "s", target);
-        report.add("zero latency: simulators' CPU", sims, "s");
+    report.add(
+        format!("{prefix}zero latency: wall time"),
+        wall.as_secs_f64(),
+        "s",
+    );
+    let Some((engine, sims)) = cpu else {
+        return Ok(None);
+    };
+    // Issue 20's target is for 10,000 orders on SQLite.
+    let target =
+        (args.orders == 10_000 && matches!(backend, Backend::Sqlite)).then_some(Target::Below(6.0));
+    report.push(
+        format!("{prefix}zero latency: engine CPU"),
+        engine,
+        "s",
+        target,
+    );
+    report.add(format!("{prefix}zero latency: simulators' CPU"), sims, "s");
+    println!(
+        "  CPU time: engine {engine:.2} s (jobs, store, HTTP client), simulators {sims:.2} s (their own threads)"
+    );
+    Ok(Some(engine))
+}
+
+/// Statements per order over the day (marginal, as the calls) and the engine CPU of the day.
+fn print_statements(with: &Day, idle: &Day, n: usize, prefix: &str, report: &mut Report) {
+    if let (Some(a), Some(b)) = (with.statements, idle.statements) {
+        let per = (a as f64 - b as f64) / n.max(1) as f64;
         println!(
-            "  CPU time: engine {engine:.2} s (jobs, store, HTTP client), simulators {sims:.2} s (their own threads)"
+            "{prefix}SQL statements over the day: {a} with {n} orders, {b} with none: {per:.1} per order"
+        );
+        report.add(
+            format!("{prefix}SQL statements per order (marginal)"),
+            per,
+            "statements",
         );
     }
-    Ok(())
+    if let Some(c) = with.cpu {
+        report.add(format!("{prefix}engine CPU over the simulated day"), c, "s");
+    }
 }
 
 pub async fn run(args: BenchArgs) -> Result<ExitCode> {
     let n = args.orders;
+    let stores = match &args.postgres {
+        Some(_) => "SQLite, then PostgreSQL",
+        None => "SQLite",
+    };
     println!(
         "bench: {n} orders over {} h, LingXing audits 1–6 h after creation and ships 4–30 h later \
          (5 % split, 5 % in two packages, 1 % intercepted), DSCO confirms 30 s after a write, \
-         jobs every 15 min, {} simulated hours, SQLite",
+         jobs every 15 min, {} simulated hours, {stores}",
         args.arrival_hours, args.hours
     );
     let mut report = Report::new(format!(
-        "bench day: {n} orders over {} h, {} simulated hours, SQLite{}",
+        "bench day: {n} orders over {} h, {} simulated hours, {stores}{}",
         args.arrival_hours,
         args.hours,
         if args.zero_latency_only {
@@ -739,8 +845,14 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
             ""
         }
     ));
+    let postgres = args.postgres.clone().map(Backend::Postgres);
+    let sqlite = Backend::Sqlite;
     if args.zero_latency_only {
-        print_zero_latency(&args, &mut report).await?;
+        let lite = print_zero_latency(&args, &sqlite, "", &mut report).await?;
+        if let Some(pg) = &postgres {
+            let cpu = print_zero_latency(&args, pg, "PostgreSQL: ", &mut report).await?;
+            cpu_ratio(lite, cpu, &mut report);
+        }
         if let Some(m) = peak_rss_mib() {
             println!("peak memory (VmHWM): {m:.0} MiB");
             report.add("peak memory of the process (VmHWM)", m, "MiB");
@@ -748,12 +860,13 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         return finish(&report, args.json.as_deref());
     }
     eprintln!("day with {n} orders:");
-    let with = simulated_day(&args, n).await?;
+    let with = simulated_day(&args, n, &sqlite).await?;
     eprintln!("day with no orders:");
-    let idle = simulated_day(&args, 0).await?;
+    let idle = simulated_day(&args, 0, &sqlite).await?;
     println!();
     print_calls(&with, &idle, n, &mut report);
     counts_agree(&with, &mut report);
+    print_statements(&with, &idle, n, "", &mut report);
     println!();
     let counts = with.world.store.count_by_stage().await?;
     println!(
@@ -775,14 +888,61 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         with.wall.as_secs_f64(),
         idle.wall.as_secs_f64()
     );
+    drop(idle);
+    let mut lite_cpu = None;
     if !args.no_zero_latency {
-        print_zero_latency(&args, &mut report).await?;
+        lite_cpu = print_zero_latency(&args, &sqlite, "", &mut report).await?;
+    }
+    if let Some(pg) = &postgres {
+        println!();
+        eprintln!("PostgreSQL: day with {n} orders:");
+        let pg_with = simulated_day(&args, n, pg).await?;
+        eprintln!("PostgreSQL: day with no orders:");
+        let pg_idle = simulated_day(&args, 0, pg).await?;
+        let total = |d: &Day| d.calls.values().sum::<u64>() as f64;
+        report.push(
+            "PostgreSQL: far-side calls over the day",
+            total(&pg_with),
+            "calls",
+            Some(Target::Equals(total(&with))),
+        );
+        print_statements(&pg_with, &pg_idle, n, "PostgreSQL: ", &mut report);
+        report.add(
+            "PostgreSQL: wall time of the simulated day",
+            pg_with.wall.as_secs_f64(),
+            "s",
+        );
+        if let (Some(a), Some(b)) = (with.cpu, pg_with.cpu) {
+            report.push(
+                "PostgreSQL ÷ SQLite: engine CPU over the simulated day",
+                b / a.max(f64::EPSILON),
+                "×",
+                Some(Target::AtMost(1.5)),
+            );
+        }
+        drop((pg_with, pg_idle));
+        if !args.no_zero_latency {
+            let cpu = print_zero_latency(&args, pg, "PostgreSQL: ", &mut report).await?;
+            cpu_ratio(lite_cpu, cpu, &mut report);
+        }
     }
     if let Some(m) = peak_rss_mib() {
         println!("peak memory (VmHWM): {m:.0} MiB");
         report.add("peak memory of the process (VmHWM)", m, "MiB");
     }
     finish(&report, args.json.as_deref())
+}
+
+/// PostgreSQL's zero-latency engine CPU against SQLite's (issue 20: within 1.5×).
+fn cpu_ratio(sqlite: Option<f64>, postgres: Option<f64>, report: &mut Report) {
+    if let (Some(a), Some(b)) = (sqlite, postgres) {
+        report.push(
+            "PostgreSQL ÷ SQLite: zero-latency engine CPU",
+            b / a.max(f64::EPSILON),
+            "×",
+            Some(Target::AtMost(1.5)),
+        );
+    }
 }
 
 /// Prints the table and writes it as JSON when asked.

@@ -197,8 +197,11 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
     for g in 0..groups {
         let size = n / groups + usize::from(g < n % groups);
         for _ in 0..size {
-            // Created now: the pull's window has moved past anything older.
-            let spec = generator.order(&[]);
+            // Created a minute ago: the pull reads up to 10 s before now (so an order created
+            // this instant would wait for the next round) and, after its first run, from its
+            // cursor less five minutes, so a minute back is inside every window.
+            let mut spec = generator.order(&[]);
+            spec.created_at = Some(clock.now() - chrono::TimeDelta::minutes(1));
             w.dsco.add_order(spec).map_err(|e| anyhow!("{e}"))?;
         }
         if g + 1 < groups {

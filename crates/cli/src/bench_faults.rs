@@ -94,7 +94,7 @@ impl Backend {
     }
 
     /// A store URL for one scenario, and the folder to remove afterwards (SQLite).
-    async fn fresh(&self, tag: &str) -> Result<(String, Option<BenchDir>)> {
+    pub(crate) async fn fresh(&self, tag: &str) -> Result<(String, Option<BenchDir>)> {
         Ok(match self {
             Backend::Sqlite => {
                 let (url, dir) = fresh_sqlite(tag)?;

@@ -441,6 +441,68 @@ impl Tally {
     }
 }
 
+/// Counts the SQL statements the store runs, from sqlx's `sqlx::query` events (one per statement
+/// executed), while switched on with [`Statements::counting`]. Installed by the bench's logging
+/// set-up as a layer with its own filter, so it neither prints nor slows the runs it does not count
+/// (off, the callsites cost one atomic load).
+#[derive(Debug, Clone, Copy)]
+pub struct Statements;
+
+static STATEMENTS_ON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+static STATEMENTS_INSTALLED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+const SQLX_TARGET: &str = "sqlx::query";
+
+impl Statements {
+    /// Switches counting on or off; the count so far.
+    pub fn counting(on: bool) -> u64 {
+        STATEMENTS_ON.store(on, Ordering::Relaxed);
+        STATEMENTS.load(Ordering::Relaxed)
+    }
+
+    /// The statements counted so far; `None` when the counter is not installed (another
+    /// subscriber was first).
+    pub fn read() -> Option<u64> {
+        STATEMENTS_INSTALLED
+            .load(Ordering::Relaxed)
+            .then(|| STATEMENTS.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn installed() {
+        STATEMENTS_INSTALLED.store(true, Ordering::Relaxed);
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::layer::Filter<S> for Statements {
+    fn enabled(
+        &self,
+        meta: &tracing::Metadata<'_>,
+        _: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        meta.target() == SQLX_TARGET && STATEMENTS_ON.load(Ordering::Relaxed)
+    }
+
+    fn callsite_enabled(
+        &self,
+        meta: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if meta.target() == SQLX_TARGET {
+            tracing::subscriber::Interest::sometimes()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == SQLX_TARGET {
+            STATEMENTS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

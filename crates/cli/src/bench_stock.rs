@@ -74,7 +74,7 @@ const DSCO_ENDPOINTS: [(Endpoint, &str); 4] = [
 pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
     let command = match command {
         BenchCommand::Day(a) => {
-            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "warn");
+            let _ = crate::logging::init_bench("warn");
             return crate::bench::run(a).await;
         }
         BenchCommand::Faults(a) => {

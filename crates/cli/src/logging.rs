@@ -112,6 +112,29 @@ pub fn init(format: LogFormat, level: &str) -> Result<bool, LoggingError> {
     Ok(installed)
 }
 
+/// The benchmarks' subscriber: plain logs at `level` on standard error, and the SQL statement
+/// counter ([`crate::bench_report::Statements`]), each layer with its own filter.
+pub fn init_bench(level: &str) -> Result<bool, LoggingError> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = filter(level)?;
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(filter);
+    let counter = crate::bench_report::Statements;
+    let installed = tracing_subscriber::registry()
+        .with(fmt)
+        .with(counter.with_filter(counter))
+        .try_init()
+        .is_ok();
+    if installed {
+        crate::bench_report::Statements::installed();
+    }
+    Ok(installed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

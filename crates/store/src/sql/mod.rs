@@ -668,6 +668,8 @@ impl SqlStore {
                 // or reads them back from the OS.
                 .pragma("cache_size", "-65536")
                 .pragma("temp_store", "memory")
+                // Pages read through a memory map instead of a copy per read (pread).
+                .pragma("mmap_size", "268435456")
                 .pragma("wal_autocheckpoint", "10000");
             if let Some(dir) = opts.get_filename().parent()
                 && !dir.as_os_str().is_empty()

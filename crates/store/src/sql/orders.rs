@@ -73,16 +73,21 @@ macro_rules! record_event_in {
     }};
 }
 
-/// Stores the DSCO payloads of `n` orders at once (`$1, $2` the first PO and payload, and so
-/// on), writing each only when it changed; answers the POs whose payload it wrote (new or changed).
-fn payloads_upsert(n: usize) -> String {
+/// Stores the DSCO payloads of `n` orders at once (the first PO and payload, and so on),
+/// writing each only when it changed; answers the POs whose payload it wrote (new or changed).
+/// SQLite gets anonymous parameters (`?`): sqlx looks up the name of every numbered one, a linear
+/// scan each, which made a statement of 1,000 parameters cost a quadratic number of steps.
+fn payloads_upsert(n: usize, backend: BackendKind) -> String {
     let mut sql = String::with_capacity(160 + n * 16);
     sql.push_str("INSERT INTO order_payloads (po, payload) VALUES ");
     for i in 0..n {
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
+        match backend {
+            BackendKind::Sqlite => sql.push_str("(?, ?)"),
+            BackendKind::Postgres => sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2)),
+        }
     }
     sql.push_str(
         " ON CONFLICT (po) DO UPDATE SET payload = excluded.payload \
@@ -251,7 +256,7 @@ impl OrderStore for SqlStore {
                 rows.sort_by_key(|m| m.first);
                 let mut written: HashSet<String> = HashSet::new();
                 if !rows.is_empty() {
-                    let mut q = sqlx::query(AssertSqlSafe(payloads_upsert(rows.len())));
+                    let mut q = sqlx::query(AssertSqlSafe(payloads_upsert(rows.len(), self.backend())));
                     for m in &rows {
                         q = q.bind(m.o.po.as_str()).bind(m.payload);
                     }
