@@ -42,17 +42,24 @@ fn read(path: &Path) -> Value {
 fn bench_day_smallest_counts_agree_and_compare_shows_both() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.json");
-    let out = bench(&[
-        "day",
-        "--orders",
-        "10",
-        "--arrival-hours",
-        "1",
-        "--hours",
-        "40",
-        "--json",
-        a.to_str().unwrap(),
-    ]);
+    let mut args = vec![
+        "day".to_string(),
+        "--orders".into(),
+        "10".into(),
+        "--arrival-hours".into(),
+        "1".into(),
+        "--hours".into(),
+        "40".into(),
+        "--json".into(),
+        a.to_str().unwrap().into(),
+    ];
+    // With a PostgreSQL server (as in CI) the same day runs on it too.
+    let pg = store::testing::postgres_base_url();
+    if let Some(url) = &pg {
+        args.extend(["--postgres".to_string(), url.clone()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = bench(&args);
     assert!(
         out.contains("| figure | value | unit | target | met |"),
         "{out}"
@@ -72,6 +79,25 @@ fn bench_day_smallest_counts_agree_and_compare_shows_both() {
     }
     // Every order went through at zero latency, and the engine's CPU was measured.
     assert!(figure(&r, "zero latency: engine CPU") > 0.0);
+    // The store's statements were counted: ten orders cost more than none.
+    assert!(
+        figure(&r, "SQL statements per order (marginal)") > 0.0,
+        "{out}"
+    );
+    if pg.is_some() {
+        let calls = r["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "PostgreSQL: far-side calls over the day")
+            .unwrap_or_else(|| panic!("no PostgreSQL calls figure: {out}"));
+        assert_eq!(
+            calls["met"], true,
+            "PostgreSQL's day made other calls: {out}"
+        );
+        assert!(figure(&r, "PostgreSQL: SQL statements per order (marginal)") > 0.0);
+        assert!(figure(&r, "PostgreSQL: zero latency: engine CPU") > 0.0);
+    }
 
     let table = bench(&["compare", a.to_str().unwrap(), a.to_str().unwrap()]);
     assert!(
