@@ -283,18 +283,7 @@ async fn simulated_day(args: &BenchArgs, n: usize, backend: &Backend) -> Result<
     }
     .configs();
     let config = runtime_config("0 */15 * * * *", 1000, &json!({}))?;
-    // The simulators on threads of their own, so that their CPU time can be told apart.
-    let sims = sim_runtime()?;
-    let w = SimWorld::start_on(
-        Some(sims.handle()),
-        clock.clone(),
-        store,
-        dsco_cfg,
-        lx_cfg,
-        &config,
-        &crate::demo::Tuning::default(),
-    )
-    .await?;
+    let (sims, w) = world_on_own_threads(&clock, store, dsco_cfg, lx_cfg, &config).await?;
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
     let mut generator = Generator::new(args.seed);
     let statements_before = Statements::counting(true);
@@ -356,6 +345,29 @@ async fn simulated_day(args: &BenchArgs, n: usize, backend: &Backend) -> Result<
         statements,
         cpu,
     })
+}
+
+/// The simulators on a runtime of their own (so that their CPU time can be told apart) and the
+/// engine on `store`.
+async fn world_on_own_threads(
+    clock: &Clock,
+    store: Arc<dyn Store>,
+    dsco_cfg: DscoSimConfig,
+    lx_cfg: LingxingSimConfig,
+    config: &domain::RuntimeConfig,
+) -> Result<(SimRuntime, SimWorld)> {
+    let sims = sim_runtime()?;
+    let w = SimWorld::start_on(
+        Some(sims.handle()),
+        clock.clone(),
+        store,
+        dsco_cfg,
+        lx_cfg,
+        config,
+        &crate::demo::Tuning::default(),
+    )
+    .await?;
+    Ok((sims, w))
 }
 
 /// A runtime of one thread named `SIM_THREADS…` for the simulators.
@@ -632,18 +644,7 @@ async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency
     }
     .configs();
     let config = runtime_config("0 * * * * *", args.orders.max(1) as u32, &json!({}))?;
-    // The simulators on threads of their own, so that their CPU time can be told apart.
-    let sims = sim_runtime()?;
-    let w = SimWorld::start_on(
-        Some(sims.handle()),
-        clock.clone(),
-        store,
-        dsco_cfg,
-        lx_cfg,
-        &config,
-        &crate::demo::Tuning::default(),
-    )
-    .await?;
+    let (sims, w) = world_on_own_threads(&clock, store, dsco_cfg, lx_cfg, &config).await?;
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
     let mut generator = Generator::new(args.seed);
     for _ in 0..args.orders {
