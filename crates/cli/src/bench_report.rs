@@ -496,10 +496,9 @@ impl<S: tracing::Subscriber> tracing_subscriber::layer::Filter<S> for Statements
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() == SQLX_TARGET {
-            STATEMENTS.fetch_add(1, Ordering::Relaxed);
-        }
+    /// Only sqlx's statement events get here: the layer carries itself as its filter.
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        STATEMENTS.fetch_add(1, Ordering::Relaxed);
     }
 }
 
