@@ -292,6 +292,17 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
         args.lingxing_latency_ms.1,
         args.throttle_percent
     ));
+    // Where the backlog stood when draining began: the issue asks for every stage at once.
+    report.add(
+        "backlog at the start: not pulled yet",
+        not_pulled as f64,
+        "orders",
+    );
+    report.add(
+        "backlog at the start: pulled or further",
+        (n as i64 - not_pulled) as f64,
+        "orders",
+    );
     report.add(
         "wall time until every order is done",
         end.as_secs_f64(),

@@ -150,4 +150,13 @@ fn bench_backlog_smallest_drains_and_counts_agree() {
     }
     assert!(figure(&r, "wall time ÷ the limit") > 0.0);
     assert_eq!(figure(&r, "Go service (model): LingXing calls"), 30.0);
+    // The backlog is spread: some orders were pulled before draining began, one group was not.
+    assert!(
+        figure(&r, "backlog at the start: pulled or further") > 0.0,
+        "{out}"
+    );
+    assert!(
+        figure(&r, "backlog at the start: not pulled yet") > 0.0,
+        "{out}"
+    );
 }
