@@ -102,15 +102,15 @@ const LX_PATHS: [&str; 11] = [
     "/erp/sc/routing/wms/WmsLogistics/listUsedLogisticsType",
 ];
 
-const TICK: TimeDelta = TimeDelta::minutes(15);
+pub(crate) const TICK: TimeDelta = TimeDelta::minutes(15);
 const DSCO_ASYNC: TimeDelta = TimeDelta::seconds(30);
 
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap()
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), in MiB.
-fn peak_rss_mib() -> Option<f64> {
+pub(crate) fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -192,17 +192,16 @@ async fn fresh_store(backend: &Backend, tag: &str) -> Result<(Arc<dyn Store>, Op
 }
 
 /// The store's name as the tables print it.
-fn backend_label(backend: &Backend) -> &'static str {
+pub(crate) fn backend_label(backend: &Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "SQLite",
         Backend::Postgres(_) => "PostgreSQL",
     }
 }
 
-async fn run_job(w: &SimWorld, job: JobName) -> Result<()> {
+pub(crate) async fn run_job(app: &engine::startup::Application, job: JobName) -> Result<()> {
     let (_tx, rx) = watch::channel(false);
-    match w
-        .app
+    match app
         .engine()
         .run_job(job, Trigger::Cli, RunOptions::default(), rx)
         .await?
@@ -225,9 +224,14 @@ pub(crate) type Calls = BTreeMap<String, u64>;
 
 /// Calls per endpoint as the simulators counted them.
 pub(crate) fn sim_calls(w: &SimWorld) -> Calls {
+    sim_calls_of(&w.dsco, &w.lx)
+}
+
+/// Calls per endpoint as these simulators counted them.
+pub(crate) fn sim_calls_of(dsco: &sim::dsco::DscoSim, lx: &sim::lingxing::LingxingSim) -> Calls {
     let mut c = Calls::new();
     for e in DSCO_ENDPOINTS {
-        let n = w.dsco.calls(e);
+        let n = dsco.calls(e);
         if n > 0 {
             c.insert(
                 format!(
@@ -242,7 +246,7 @@ pub(crate) fn sim_calls(w: &SimWorld) -> Calls {
         }
     }
     for p in LX_PATHS {
-        let n = w.lx.calls(p);
+        let n = lx.calls(p);
         if n > 0 {
             c.insert(format!("LingXing {p}"), n);
         }
@@ -272,17 +276,8 @@ async fn simulated_day(args: &BenchArgs, n: usize, backend: &Backend) -> Result<
     let client_before = tally.read();
     let clock = Clock::simulated(t0());
     let (store, _dir) = fresh_store(backend, &format!("day{n}")).await?;
-    let (dsco_cfg, lx_cfg) = Pace {
-        async_delay: DSCO_ASYNC.to_std()?,
-        audit: (3600, 6 * 3600),
-        ship: (4 * 3600, 30 * 3600),
-        split: 0.05,
-        partial: 0.05,
-        intercept: 0.01,
-        seed: args.seed,
-    }
-    .configs();
-    let config = runtime_config("0 */15 * * * *", 1000, &json!({}))?;
+    let (dsco_cfg, lx_cfg) = day_pace(args.seed).configs();
+    let config = day_config(1000)?;
     let (sims, w) = world_on_own_threads(&clock, store, dsco_cfg, lx_cfg, &config).await?;
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
     let mut generator = Generator::new(args.seed);
@@ -309,7 +304,7 @@ async fn simulated_day(args: &BenchArgs, n: usize, backend: &Backend) -> Result<
         }
         sim.advance_to(now);
         for job in JOBS {
-            run_job(&w, job).await?;
+            run_job(&w.app, job).await?;
             runs += 1;
         }
         if tick % 16 == 0 {
@@ -345,6 +340,24 @@ async fn simulated_day(args: &BenchArgs, n: usize, backend: &Backend) -> Result<
         statements,
         cpu,
     })
+}
+
+/// The far sides' pace over the simulated day.
+pub(crate) fn day_pace(seed: u64) -> Pace {
+    Pace {
+        async_delay: DSCO_ASYNC.to_std().unwrap_or_default(),
+        audit: (3600, 6 * 3600),
+        ship: (4 * 3600, 30 * 3600),
+        split: 0.05,
+        partial: 0.05,
+        intercept: 0.01,
+        seed,
+    }
+}
+
+/// The runtime config of the simulated day: the five jobs every 15 minutes, `size` orders a run.
+pub(crate) fn day_config(size: u32) -> Result<domain::RuntimeConfig> {
+    runtime_config("0 */15 * * * *", size, &json!({}))
 }
 
 /// The simulators on a runtime of their own (so that their CPU time can be told apart) and the
@@ -597,7 +610,7 @@ const SIM_THREADS: &str = "sim-";
 /// CPU seconds used so far by the whole process (exited threads included) and by its live
 /// threads named `SIM_THREADS…`, from /proc (Linux); `None` elsewhere. /proc counts in USER_HZ
 /// ticks, fixed at 100 per second by the Linux ABI.
-fn cpu_seconds() -> Option<(f64, f64)> {
+pub(crate) fn cpu_seconds() -> Option<(f64, f64)> {
     fn ticks(stat: &str) -> Option<(String, f64)> {
         let open = stat.find('(')?;
         let close = stat.rfind(')')?;
@@ -665,7 +678,7 @@ async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency
             // Statements are counted only when each run is printed (counting costs CPU).
             let runs_printed = std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some();
             let st = Statements::counting(runs_printed);
-            run_job(&w, job).await?;
+            run_job(&w.app, job).await?;
             let st = Statements::counting(false) - st;
             let e = per_job.entry(job).or_insert((Duration::ZERO, Some(0.0)));
             e.0 += t.elapsed();
@@ -866,7 +879,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
     let idle = simulated_day(&args, 0, &sqlite).await?;
     println!();
     print_calls(&with, &idle, n, &mut report);
-    counts_agree(&with, &mut report);
+    counts_agree(&with.calls, &with.client, "", &mut report);
     print_statements(&with, &idle, n, "", &mut report);
     println!();
     let counts = with.world.store.count_by_stage().await?;
@@ -961,26 +974,30 @@ pub(crate) fn is_token_endpoint(name: &str) -> bool {
 }
 
 /// The calls the simulators counted against the clients' own count, per far side (token
-/// requests left out): the two must agree.
-fn counts_agree(day: &Day, report: &mut Report) {
-    for (api, prefix, label) in [
+/// requests left out): the two must agree. Rows are named after `prefix`.
+pub(crate) fn counts_agree(
+    calls: &Calls,
+    client: &ClientCounts,
+    prefix: &str,
+    report: &mut Report,
+) {
+    for (api, side, label) in [
         ("dsco", "DSCO ", "DSCO"),
         ("lingxing", "LingXing ", "LingXing"),
     ] {
-        let sim: u64 = day
-            .calls
+        let sim: u64 = calls
             .iter()
-            .filter(|(k, _)| k.starts_with(prefix) && !is_token_endpoint(k))
+            .filter(|(k, _)| k.starts_with(side) && !is_token_endpoint(k))
             .map(|(_, v)| v)
             .sum();
         report.add(
-            format!("{label} calls counted by the simulator"),
+            format!("{prefix}{label} calls counted by the simulator"),
             sim as f64,
             "calls",
         );
         report.push(
-            format!("{label} calls counted by the client"),
-            day.client.total(api) as f64,
+            format!("{prefix}{label} calls counted by the client"),
+            client.total(api) as f64,
             "calls",
             Some(Target::Equals(sim as f64)),
         );

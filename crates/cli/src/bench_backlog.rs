@@ -121,7 +121,7 @@ fn mean_ms((a, b): (u64, u64)) -> f64 {
 }
 
 /// Stage counts in one line.
-fn stages(counts: &BTreeMap<Stage, i64>) -> String {
+pub(crate) fn stages(counts: &BTreeMap<Stage, i64>) -> String {
     Stage::ALL
         .iter()
         .map(|s| format!("{}:{}", s.number(), counts.get(s).copied().unwrap_or(0)))

@@ -51,6 +51,12 @@ pub enum BenchCommand {
     /// A backlog at every stage drained against realistic latency, capacities, rates and
     /// throttling; wall time against the limit the far sides allow, and the Go service's model.
     Backlog(crate::bench_backlog::BacklogArgs),
+    /// The simulated day at 10,000 and 100,000 orders with the simulators in a process of their
+    /// own: the engine's own CPU time and peak memory, and the console's pages on the large store.
+    Scale(crate::bench_scale::ScaleArgs),
+    /// The simulators' side of `bench scale` (started by it, driven over standard input).
+    #[command(hide = true)]
+    Sims(crate::bench_scale::SimsArgs),
     /// Two tables written by `--json`, side by side with the change of every figure.
     Compare {
         /// The earlier run's JSON.
@@ -84,6 +90,14 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Backlog(a) => {
             let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "error");
             return crate::bench_backlog::run(a).await;
+        }
+        BenchCommand::Scale(a) => {
+            let _ = crate::logging::init_bench("warn");
+            return crate::bench_scale::run(a).await;
+        }
+        BenchCommand::Sims(a) => {
+            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "error");
+            return crate::bench_scale::sims(a).await;
         }
         BenchCommand::Compare { a, b } => {
             crate::bench_report::run_compare(&a, &b)?;

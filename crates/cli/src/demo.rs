@@ -124,25 +124,7 @@ impl SimWorld {
             Some(rt) => (rt.spawn(dsco).await??, rt.spawn(lx).await??),
             None => (dsco.await?, lx.await?),
         };
-        store
-            .save_runtime_config(None, config, "demo", "demo world", clock.now())
-            .await?;
-        let pairs: BTreeMap<String, String> = defaults::PRODUCTS
-            .iter()
-            .filter(|p| p.paired)
-            .map(|p| (p.dsco_sku.to_string(), p.lingxing_sku.to_string()))
-            .collect();
-        store
-            .replace_sku_entries(
-                0,
-                SkuSource::Pair,
-                &pairs,
-                "demo",
-                "demo world",
-                clock.now(),
-                None,
-            )
-            .await?;
+        seed_store(store.as_ref(), config, &clock).await?;
         let app = app_on(&dsco, &lx, clock, store.clone(), "demo", tuning)?;
         Ok(SimWorld {
             store,
@@ -151,6 +133,35 @@ impl SimWorld {
             app,
         })
     }
+}
+
+/// What a demo or bench store holds before the first run: `config` as the runtime config and
+/// the simulators' paired SKUs as the mapping.
+pub(crate) async fn seed_store(
+    store: &dyn Store,
+    config: &RuntimeConfig,
+    clock: &Clock,
+) -> Result<()> {
+    store
+        .save_runtime_config(None, config, "demo", "demo world", clock.now())
+        .await?;
+    let pairs: BTreeMap<String, String> = defaults::PRODUCTS
+        .iter()
+        .filter(|p| p.paired)
+        .map(|p| (p.dsco_sku.to_string(), p.lingxing_sku.to_string()))
+        .collect();
+    store
+        .replace_sku_entries(
+            0,
+            SkuSource::Pair,
+            &pairs,
+            "demo",
+            "demo world",
+            clock.now(),
+            None,
+        )
+        .await?;
+    Ok(())
 }
 
 /// Client settings the harnesses change: the fault matrix cuts hung requests after a second or
@@ -176,7 +187,17 @@ pub(crate) fn app_on(
     holder: &str,
     tuning: &Tuning,
 ) -> Result<Application> {
-    let mut far = sim_far_sides(dsco, lx);
+    app_at(sim_far_sides(dsco, lx), clock, store, holder, tuning)
+}
+
+/// [`app_on`] with the far sides given by address (the simulators of another process).
+pub(crate) fn app_at(
+    mut far: FarSides,
+    clock: Clock,
+    store: Arc<dyn Store>,
+    holder: &str,
+    tuning: &Tuning,
+) -> Result<Application> {
     // The simulator's limits are off (see the DSCO config of the callers): no need to pace.
     far.dsco.rate_limits = tuning.dsco_rate_limits;
     if let Some(t) = tuning.request_timeout {
@@ -196,11 +217,16 @@ pub(crate) fn app_on(
 
 /// The two simulators with their default credentials, every client setting at its default.
 pub(crate) fn sim_far_sides(dsco: &DscoSim, lx: &LingxingSim) -> FarSides {
+    far_sides_at(&dsco.base_url(), &lx.base_url())
+}
+
+/// The simulators at these base addresses, with their default credentials.
+pub(crate) fn far_sides_at(dsco: &str, lx: &str) -> FarSides {
     FarSides::oauth(
-        dsco.base_url(),
+        dsco,
         sim::dsco::DEFAULT_CLIENT_ID,
         sim::dsco::DEFAULT_CLIENT_SECRET,
-        lx.base_url(),
+        lx,
         sim::lingxing::DEFAULT_APP_ID,
         sim::lingxing::DEFAULT_APP_SECRET,
         defaults::PLATFORM_CODE,

@@ -25,6 +25,8 @@
 //!   simulators on the simulated clock.
 //! - [`bench_faults`]: `bench faults`, the fault matrix (far-side faults per endpoint, a mixed
 //!   burst, kills, two processes) with duplicates, lost orders and time to converge.
+//! - [`bench_scale`]: `bench scale`, the simulated day at 10,000 and 100,000 orders with the
+//!   simulators in a process of their own (`bench sims`), and the console timed on that store.
 
 pub mod alert_cmd;
 pub mod app;
@@ -33,6 +35,7 @@ pub mod bench;
 pub mod bench_backlog;
 pub mod bench_faults;
 pub mod bench_report;
+pub mod bench_scale;
 pub mod bench_stock;
 pub mod config_cmd;
 pub mod console_cmd;

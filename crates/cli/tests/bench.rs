@@ -160,3 +160,65 @@ fn bench_backlog_smallest_drains_and_counts_agree() {
         "{out}"
     );
 }
+
+#[test]
+fn bench_scale_smallest_runs_with_simulators_in_their_own_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let out = bench(&[
+        "scale",
+        "--orders",
+        "30",
+        "--base",
+        "10",
+        "--arrival-hours",
+        "1",
+        "--hours",
+        "40",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.contains("console on the 30-order store"), "{out}");
+    let r = read(&path);
+    for n in [10, 30] {
+        for api in ["DSCO", "LingXing"] {
+            let sim = figure(
+                &r,
+                &format!("{n} orders: {api} calls counted by the simulator"),
+            );
+            let client = figure(
+                &r,
+                &format!("{n} orders: {api} calls counted by the client"),
+            );
+            assert!(sim > 0.0, "{n} orders, {api}: no calls");
+            assert_eq!(
+                sim, client,
+                "{n} orders, {api}: simulator and client disagree"
+            );
+        }
+        // The simulators answered from another process: LingXing audited and shipped there.
+        assert!(
+            figure(&r, &format!("{n} orders: orders done at the end")) > 0.0,
+            "{out}"
+        );
+        assert!(
+            figure(
+                &r,
+                &format!("{n} orders: engine peak RSS (its own process)")
+            ) > 0.0
+        );
+        assert!(
+            figure(
+                &r,
+                &format!("{n} orders: simulators' peak RSS (their process)")
+            ) > 0.0
+        );
+    }
+    assert!(figure(&r, "engine CPU growth, 10 → 30 orders") > 0.0);
+    for page in ["overview", "order list filtered by SKU", "order page"] {
+        assert!(
+            figure(&r, &format!("30 orders: console {page}")) > 0.0,
+            "{page}"
+        );
+    }
+}
