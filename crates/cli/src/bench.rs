@@ -37,15 +37,8 @@ pub struct BenchArgs {
     /// Orders arriving over the arrival window.
     #[arg(long, default_value_t = 10_000)]
     pub orders: usize,
-    /// Hours over which the orders arrive.
-    #[arg(long, default_value_t = 8)]
-    pub arrival_hours: i64,
-    /// Simulated hours to run (long enough for the slowest order to finish).
-    #[arg(long, default_value_t = 48)]
-    pub hours: i64,
-    /// Seed of the orders and of LingXing's choices.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub day: DayShape,
     /// Skip the zero-latency run.
     #[arg(long)]
     pub no_zero_latency: bool,
@@ -60,6 +53,20 @@ pub struct BenchArgs {
     /// engine CPU and the statements per order with SQLite's.
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
+}
+
+/// The simulated day's shape, shared by `bench day` and `bench scale`.
+#[derive(Debug, clap::Args)]
+pub struct DayShape {
+    /// Hours over which the orders arrive.
+    #[arg(long, default_value_t = 8)]
+    pub arrival_hours: i64,
+    /// Simulated hours to run (long enough for the slowest order to finish).
+    #[arg(long, default_value_t = 48)]
+    pub hours: i64,
+    /// Seed of the orders and of LingXing's choices.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
 }
 
 /// The five order jobs, in pipeline order.
@@ -192,7 +199,7 @@ async fn fresh_store(backend: &Backend, tag: &str) -> Result<(Arc<dyn Store>, Op
 }
 
 /// The store's name as the tables print it.
-pub(crate) fn backend_label(backend: &Backend) -> &'static str {
+fn backend_label(backend: &Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "SQLite",
         Backend::Postgres(_) => "PostgreSQL",
@@ -276,33 +283,20 @@ async fn simulated_day(args: &BenchArgs, n: usize, backend: &Backend) -> Result<
     let client_before = tally.read();
     let clock = Clock::simulated(t0());
     let (store, _dir) = fresh_store(backend, &format!("day{n}")).await?;
-    let (dsco_cfg, lx_cfg) = day_pace(args.seed).configs();
+    let (dsco_cfg, lx_cfg) = day_pace(args.day.seed).configs();
     let config = day_config(1000)?;
     let (sims, w) = world_on_own_threads(&clock, store, dsco_cfg, lx_cfg, &config).await?;
-    let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
-    let mut generator = Generator::new(args.seed);
+    let mut arrivals = Arrivals::new(n, args.day.arrival_hours, args.day.seed);
     let statements_before = Statements::counting(true);
     let cpu_before = cpu_seconds();
-    let window = TimeDelta::hours(args.arrival_hours);
-    let arrival = |i: usize| t0() + window * (i as i32) / (n.max(1) as i32);
-    let mut next = 0;
     let mut pos = Vec::with_capacity(n);
     let mut runs = 0;
     let started = Instant::now();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let ticks = args.hours * 4;
+    let ticks = args.day.hours * 4;
     for tick in 1..=ticks {
         let now = t0() + TICK * tick as i32;
-        // Orders arrive at their own minute: add each when the clock passes it.
-        while next < n && arrival(next) <= now {
-            sim.advance_to(arrival(next).max(clock.now()));
-            let mut spec = generator.order(&[]);
-            spec.created_at = Some(arrival(next));
-            let v = w.dsco.add_order(spec).map_err(|e| anyhow!("{e}"))?;
-            pos.push(v["poNumber"].as_str().unwrap_or_default().to_string());
-            next += 1;
-        }
-        sim.advance_to(now);
+        pos.extend(arrivals.until(now, &clock, &w.dsco)?);
         for job in JOBS {
             run_job(&w.app, job).await?;
             runs += 1;
@@ -340,6 +334,52 @@ async fn simulated_day(args: &BenchArgs, n: usize, backend: &Backend) -> Result<
         statements,
         cpu,
     })
+}
+
+/// The day's orders arriving at DSCO evenly over the arrival window, each at its own minute.
+pub(crate) struct Arrivals {
+    n: usize,
+    window: TimeDelta,
+    generator: Generator,
+    next: usize,
+}
+
+impl Arrivals {
+    pub(crate) fn new(n: usize, arrival_hours: i64, seed: u64) -> Arrivals {
+        Arrivals {
+            n,
+            window: TimeDelta::hours(arrival_hours),
+            generator: Generator::new(seed),
+            next: 0,
+        }
+    }
+
+    fn at(&self, i: usize) -> DateTime<Utc> {
+        t0() + self.window * (i as i32) / (self.n.max(1) as i32)
+    }
+
+    /// Adds to `dsco` every order arriving up to `now`, moving `clock` to each one's arrival,
+    /// then to `now`; the POs added, in order.
+    pub(crate) fn until(
+        &mut self,
+        now: DateTime<Utc>,
+        clock: &Clock,
+        dsco: &sim::dsco::DscoSim,
+    ) -> Result<Vec<String>> {
+        let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
+        let mut pos = Vec::new();
+        while self.next < self.n && self.at(self.next) <= now {
+            let at = self.at(self.next);
+            sim.advance_to(at.max(clock.now()));
+            let mut spec = self.generator.order(&[]);
+            spec.created_at = Some(at);
+            let v = dsco.add_order(spec).map_err(|e| anyhow!("{e}"))?;
+            pos.push(v["poNumber"].as_str().unwrap_or_default().to_string());
+            self.next += 1;
+        }
+        sim.advance_to(now);
+        Ok(pos)
+    }
 }
 
 /// The far sides' pace over the simulated day.
@@ -653,13 +693,13 @@ async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency
         split: 0.0,
         partial: 0.0,
         intercept: 0.0,
-        seed: args.seed,
+        seed: args.day.seed,
     }
     .configs();
     let config = runtime_config("0 * * * * *", args.orders.max(1) as u32, &json!({}))?;
     let (sims, w) = world_on_own_threads(&clock, store, dsco_cfg, lx_cfg, &config).await?;
     let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
-    let mut generator = Generator::new(args.seed);
+    let mut generator = Generator::new(args.day.seed);
     for _ in 0..args.orders {
         let mut spec = generator.order(&[]);
         spec.created_at = Some(t0() - TimeDelta::minutes(1));
@@ -847,12 +887,12 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         "bench: {n} orders over {} h, LingXing audits 1–6 h after creation and ships 4–30 h later \
          (5 % split, 5 % in two packages, 1 % intercepted), DSCO confirms 30 s after a write, \
          jobs every 15 min, {} simulated hours, {stores}",
-        args.arrival_hours, args.hours
+        args.day.arrival_hours, args.day.hours
     );
     let mut report = Report::new(format!(
         "bench day: {n} orders over {} h, {} simulated hours, {stores}{}",
-        args.arrival_hours,
-        args.hours,
+        args.day.arrival_hours,
+        args.day.hours,
         if args.zero_latency_only {
             ", zero-latency part only"
         } else {

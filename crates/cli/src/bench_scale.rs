@@ -16,17 +16,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use clock::Clock;
 use domain::{Lang, Stage};
 use serde_json::{Value, json};
-use sim::dsco::{DscoSim, Generator};
+use sim::dsco::DscoSim;
 use sim::lingxing::LingxingSim;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::bench::{
-    Calls, JOBS, TICK, cpu_seconds, day_config, day_pace, fresh_sqlite, is_token_endpoint,
-    peak_rss_mib, progress, run_job, sim_calls_of, t0,
+    Arrivals, Calls, JOBS, TICK, cpu_seconds, day_config, day_pace, fresh_sqlite,
+    is_token_endpoint, peak_rss_mib, progress, run_job, sim_calls_of, t0,
 };
 use crate::bench_backlog::stages;
 use crate::bench_report::{ClientCounts, Report, Tally, Target};
@@ -40,15 +40,8 @@ pub struct ScaleArgs {
     /// Orders of the small day the growth is measured from (0: no small day).
     #[arg(long, default_value_t = 10_000)]
     pub base: usize,
-    /// Hours over which the orders arrive.
-    #[arg(long, default_value_t = 8)]
-    pub arrival_hours: i64,
-    /// Simulated hours to run.
-    #[arg(long, default_value_t = 48)]
-    pub hours: i64,
-    /// Seed of the orders and of LingXing's choices.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub day: crate::bench::DayShape,
     /// Orders per job run (`size` of each job): 100,000 orders over 8 h are 3,125 a round, so
     /// the 1,000 of `bench day` would leave the pull behind.
     #[arg(long, default_value_t = 5000)]
@@ -78,7 +71,6 @@ pub struct SimsArgs {
 /// (this process's peak RSS in MiB and CPU seconds). Ends at the end of its input.
 pub async fn sims(args: SimsArgs) -> Result<ExitCode> {
     let clock = Clock::simulated(t0());
-    let sim = clock.sim().ok_or_else(|| anyhow!("simulated clock"))?;
     let (dsco_cfg, lx_cfg) = day_pace(args.seed).configs();
     let dsco = DscoSim::start(
         dsco_cfg,
@@ -99,11 +91,7 @@ pub async fn sims(args: SimsArgs) -> Result<ExitCode> {
     out.write_all(say(json!({"dsco": dsco.base_url(), "lingxing": lx.base_url()})).as_bytes())
         .await?;
     out.flush().await?;
-    let n = args.orders;
-    let window = TimeDelta::hours(args.arrival_hours);
-    let arrival = |i: usize| t0() + window * (i as i32) / (n.max(1) as i32);
-    let mut generator = Generator::new(args.seed);
-    let mut next = 0;
+    let mut arrivals = Arrivals::new(args.orders, args.arrival_hours, args.seed);
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
         let mut words = line.split_whitespace();
@@ -114,20 +102,8 @@ pub async fn sims(args: SimsArgs) -> Result<ExitCode> {
                     .ok()
                     .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
                     .ok_or_else(|| anyhow!("tick: `{t}` is not a time in unix seconds"))?;
-                let (mut added, mut first) = (0, None::<String>);
-                while next < n && arrival(next) <= now {
-                    sim.advance_to(arrival(next).max(clock.now()));
-                    let mut spec = generator.order(&[]);
-                    spec.created_at = Some(arrival(next));
-                    let v = dsco.add_order(spec).map_err(|e| anyhow!("{e}"))?;
-                    if first.is_none() {
-                        first = v["poNumber"].as_str().map(str::to_owned);
-                    }
-                    next += 1;
-                    added += 1;
-                }
-                sim.advance_to(now);
-                json!({"added": added, "po": first})
+                let pos = arrivals.until(now, &clock, &dsco)?;
+                json!({"added": pos.len(), "po": pos.first()})
             }
             (Some("calls"), None) => json!(sim_calls_of(&dsco, &lx)),
             (Some("usage"), None) => json!({
@@ -158,8 +134,8 @@ impl Sims {
         let exe = std::env::current_exe().context("the path of this program")?;
         let mut child = tokio::process::Command::new(exe)
             .args(["bench", "sims", "--orders", &n.to_string()])
-            .args(["--arrival-hours", &args.arrival_hours.to_string()])
-            .args(["--seed", &args.seed.to_string()])
+            .args(["--arrival-hours", &args.day.arrival_hours.to_string()])
+            .args(["--seed", &args.day.seed.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -262,7 +238,7 @@ async fn day(n: usize, args: &ScaleArgs) -> Result<ScaleDay> {
     let started = Instant::now();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut po = None;
-    for tick in 1..=args.hours * 4 {
+    for tick in 1..=args.day.hours * 4 {
         let now = t0() + TICK * tick as i32;
         let answer = sims.ask(&format!("tick {}", now.timestamp())).await?;
         if po.is_none() {
@@ -352,25 +328,16 @@ fn print_day(d: &ScaleDay, report: &mut Report) {
     crate::bench::counts_agree(&d.calls, &d.client, &format!("{n} orders: "), report);
 }
 
-/// One GET on the console, timed; its status must be 200.
-async fn get(addr: std::net::SocketAddr, path: &str) -> Result<Duration> {
+/// One GET on the console, timed until the whole page is read; its status must be 200.
+async fn get(client: &reqwest::Client, url: &str) -> Result<Duration> {
     let started = Instant::now();
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
-    let mut body = Vec::new();
-    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut body).await?;
-    let took = started.elapsed();
-    let head = String::from_utf8_lossy(&body[..body.len().min(64)]).into_owned();
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!(
-            "console GET {path}: {}",
-            head.lines().next().unwrap_or_default()
-        );
+    let response = client.get(url).send().await?;
+    let status = response.status();
+    response.bytes().await?;
+    if status != reqwest::StatusCode::OK {
+        bail!("console GET {url}: {status}");
     }
-    Ok(took)
+    Ok(started.elapsed())
 }
 
 /// The console's pages served on the day's store, each asked five times; the slowest counts.
@@ -385,6 +352,7 @@ async fn console_timings(d: &ScaleDay, report: &mut Report) -> Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = reqwest::Client::new();
     let sku = sim::defaults::PRODUCTS
         .first()
         .map(|p| p.dsco_sku)
@@ -404,7 +372,7 @@ async fn console_timings(d: &ScaleDay, report: &mut Report) -> Result<()> {
     for (name, path) in pages {
         let mut slowest = Duration::ZERO;
         for _ in 0..5 {
-            slowest = slowest.max(get(addr, &path).await?);
+            slowest = slowest.max(get(&client, &format!("http://{addr}{path}")).await?);
         }
         let ms = slowest.as_secs_f64() * 1000.0;
         println!("  {name} (GET {path}): {ms:.1} ms");
@@ -425,8 +393,8 @@ pub async fn run(args: ScaleArgs) -> Result<ExitCode> {
     }
     println!(
         "bench scale: the simulated day ({} h of arrivals, {} simulated hours, jobs every 15 min, SQLite) with the simulators in a process of their own, at {}{} orders",
-        args.arrival_hours,
-        args.hours,
+        args.day.arrival_hours,
+        args.day.hours,
         if args.base > 0 {
             format!("{} and ", args.base)
         } else {
