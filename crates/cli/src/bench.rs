@@ -705,6 +705,7 @@ async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency
         spec.created_at = Some(t0() - TimeDelta::minutes(1));
         w.dsco.add_order(spec).map_err(|e| anyhow!("{e}"))?;
     }
+    let profiling = Statements::profile_if_asked();
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     let mut rounds = 0;
@@ -717,7 +718,7 @@ async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency
             let c = cpu_seconds();
             // Statements are counted only when each run is printed (counting costs CPU).
             let runs_printed = std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some();
-            let st = Statements::counting(runs_printed);
+            let st = Statements::counting(runs_printed || profiling);
             run_job(&w.app, job).await?;
             let st = Statements::counting(false) - st;
             let e = per_job.entry(job).or_insert((Duration::ZERO, Some(0.0)));
@@ -736,6 +737,7 @@ async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency
     };
     let wall = started.elapsed();
     let cpu_after = cpu_seconds();
+    Statements::print_profile();
     let cpu = engine_cpu(cpu_before, cpu_after)
         .zip(cpu_before.zip(cpu_after).map(|((_, s0), (_, s1))| s1 - s0));
     drop(w);

@@ -497,8 +497,72 @@ impl<S: tracing::Subscriber> tracing_subscriber::layer::Filter<S> for Statements
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
     /// Only sqlx's statement events get here: the layer carries itself as its filter.
-    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+    fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         STATEMENTS.fetch_add(1, Ordering::Relaxed);
+        if let Some(by) = SQL_PROFILE.get() {
+            let mut v = StatementTime::default();
+            e.record(&mut v);
+            let mut by = by.lock().unwrap_or_else(|p| p.into_inner());
+            let t = by.entry(v.sql).or_default();
+            t.0 += 1;
+            t.1 += v.secs;
+        }
+    }
+}
+
+/// Statements and their seconds by SQL text, kept while `DSCO_LINGXING_BENCH_SQL` is set.
+static SQL_PROFILE: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, (u64, f64)>>> =
+    std::sync::OnceLock::new();
+
+/// One statement event's SQL text (its first 100 characters) and elapsed seconds.
+#[derive(Default)]
+struct StatementTime {
+    sql: String,
+    secs: f64,
+}
+
+impl tracing::field::Visit for StatementTime {
+    fn record_f64(&mut self, f: &tracing::field::Field, v: f64) {
+        if f.name() == "elapsed_secs" {
+            self.secs = v;
+        }
+    }
+    fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
+        // The whole statement when sqlx shortened it into the summary, else the summary.
+        if (f.name() == "db.statement" && !v.trim().is_empty()) || self.sql.is_empty() {
+            self.sql = v.split_whitespace().collect::<Vec<_>>().join(" ");
+            self.sql.truncate(self.sql.floor_char_boundary(110));
+        }
+    }
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+}
+
+impl Statements {
+    /// Starts keeping each statement's time when `DSCO_LINGXING_BENCH_SQL` is set (a profile
+    /// of the store's work: which statements take the time).
+    /// Whether it is kept.
+    pub fn profile_if_asked() -> bool {
+        if std::env::var_os("DSCO_LINGXING_BENCH_SQL").is_some() {
+            let _ = SQL_PROFILE.set(Default::default());
+            return true;
+        }
+        false
+    }
+
+    /// The kept statements, slowest in total first, printed to stderr (then forgotten).
+    pub fn print_profile() {
+        let Some(by) = SQL_PROFILE.get() else {
+            return;
+        };
+        let mut rows: Vec<(String, (u64, f64))> =
+            std::mem::take(&mut *by.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
+        rows.sort_by(|a, b| b.1.1.total_cmp(&a.1.1));
+        eprintln!("  statements by total time (count, seconds, SQL):");
+        for (sql, (n, secs)) in rows.iter().take(25) {
+            eprintln!("  {n:>7} {secs:>8.3} s  {sql}");
+        }
     }
 }
 

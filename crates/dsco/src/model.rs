@@ -270,6 +270,38 @@ impl Order {
         serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
     }
 
+    /// Its PO number and DSCO times, read without the rest (lines, addresses) unless the typed
+    /// fields are read already; read the same way as those.
+    pub fn brief(&self) -> Brief {
+        #[derive(Default, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Read {
+            #[serde(default, deserialize_with = "lenient_string")]
+            po_number: Option<String>,
+            #[serde(default, deserialize_with = "lenient_time")]
+            dsco_create_date: Option<DateTime<Utc>>,
+            #[serde(default, deserialize_with = "lenient_time")]
+            dsco_last_update: Option<DateTime<Utc>>,
+        }
+        let read = match self.fields.get() {
+            Some(_) => None,
+            None => serde_json::from_str::<Read>(self.raw.get()).ok(),
+        };
+        match read {
+            Some(r) => Brief {
+                po_number: r.po_number,
+                dsco_create_date: r.dsco_create_date,
+                dsco_last_update: r.dsco_last_update,
+            },
+            // Read already, or a key twice: the full reading settles it.
+            None => Brief {
+                po_number: self.po_number.clone(),
+                dsco_create_date: self.dsco_create_date,
+                dsco_last_update: self.dsco_last_update,
+            },
+        }
+    }
+
     /// The key an order is unique by: `dscoOrderId`, else retailer + PO number. Reads those
     /// three fields only, unless the typed fields are read already.
     pub fn identity(&self) -> String {
@@ -309,6 +341,14 @@ impl Order {
             (None, None) => format!("raw:{}", self.raw.get()),
         }
     }
+}
+
+/// What [`Order::brief`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brief {
+    pub po_number: Option<String>,
+    pub dsco_create_date: Option<DateTime<Utc>>,
+    pub dsco_last_update: Option<DateTime<Utc>>,
 }
 
 impl<'de> Deserialize<'de> for Order {
@@ -704,6 +744,31 @@ pub struct WarehouseQuantity {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The brief reading agrees with the full one: on a plain order, on odd field types, on a
+    /// key twice (the last wins, as in the full reading), and once the full reading is done.
+    #[test]
+    fn brief_reads_what_the_full_reading_reads() {
+        let texts = [
+            r#"{"poNumber":"PO-1","dscoCreateDate":"2025-11-11T23:01:54+00:00","dscoLastUpdate":"2025-11-12T02:10:00Z","lineItems":[{"sku":"A"}]}"#,
+            r#"{"poNumber":7,"dscoCreateDate":5,"dscoLastUpdate":"not a time"}"#,
+            r#"{"poNumber":"PO-1","poNumber":"PO-2","dscoLastUpdate":"2025-11-12T02:10:00Z"}"#,
+            r#"{}"#,
+        ];
+        for t in texts {
+            let o = Order::from_raw(RawValue::from_string(t.to_owned()).unwrap()).unwrap();
+            let brief = o.brief();
+            let full = Brief {
+                po_number: o.po_number.clone(),
+                dsco_create_date: o.dsco_create_date,
+                dsco_last_update: o.dsco_last_update,
+            };
+            assert_eq!(brief, full, "{t}");
+            assert_eq!(o.brief(), full, "{t} after the full reading");
+        }
+        let dup = Order::from_raw(RawValue::from_string(texts[2].to_owned()).unwrap()).unwrap();
+        assert_eq!(dup.brief().po_number.as_deref(), Some("PO-2"));
+    }
 
     #[test]
     fn order_is_lenient_and_keeps_raw() {

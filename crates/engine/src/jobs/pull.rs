@@ -71,20 +71,22 @@ impl PullDscoOrders {
         let mut scroll = self.0.dsco.scroll_orders(query).map_err(dsco_failed)?;
         let mut out = Vec::new();
         while let Some(page) = scroll.next_page().await.map_err(dsco_failed)? {
-            let po_of = |o: &dsco::model::Order| PoNumber::parse(o.po_number.as_deref()?).ok();
-            let pos: Vec<PoNumber> = page.iter().filter_map(po_of).collect();
+            // The PO and times only: the whole order is read once, when it is stored.
+            let briefs: Vec<dsco::model::Brief> = page.iter().map(|o| o.brief()).collect();
+            let po_of = |b: &dsco::model::Brief| PoNumber::parse(b.po_number.as_deref()?).ok();
+            let pos: Vec<PoNumber> = briefs.iter().filter_map(po_of).collect();
             let stored = ctx.store.payloads_of(&pos).await?;
-            for o in page {
-                let same = po_of(&o)
+            for (o, b) in page.into_iter().zip(briefs) {
+                let same = po_of(&b)
                     .and_then(|p| stored.get(&p))
                     .is_some_and(|s| s.get() == o.raw().get());
                 if same {
                     continue;
                 }
                 let at = if by_created {
-                    o.dsco_create_date
+                    b.dsco_create_date
                 } else {
-                    o.dsco_last_update
+                    b.dsco_last_update
                 };
                 out.push((at, o));
             }
