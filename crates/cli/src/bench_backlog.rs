@@ -350,28 +350,12 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
         "×",
         Some(Target::AtMost(1.5)),
     );
-    // The simulators' count against the clients' (token requests left out).
-    for (api, prefix, label) in [
-        ("dsco", "DSCO ", "DSCO"),
-        ("lingxing", "LingXing ", "LingXing"),
-    ] {
-        let sim: u64 = sim_after
-            .iter()
-            .filter(|(k, _)| k.starts_with(prefix) && !crate::bench::is_token_endpoint(k))
-            .map(|(k, v)| v - sim_before.get(k).copied().unwrap_or(0))
-            .sum();
-        report.add(
-            format!("{label} calls counted by the simulator"),
-            sim as f64,
-            "calls",
-        );
-        report.push(
-            format!("{label} calls counted by the client"),
-            client.total(api) as f64,
-            "calls",
-            Some(Target::Equals(sim as f64)),
-        );
-    }
+    // The simulators' count over the drain against the clients' (token requests left out).
+    let drained: crate::bench::Calls = sim_after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - sim_before.get(k).copied().unwrap_or(0)))
+        .collect();
+    crate::bench::counts_agree(&drained, &client, "", &mut report);
     let go = go_model(
         n as f64,
         mean_ms(args.dsco_latency_ms),

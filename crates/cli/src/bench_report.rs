@@ -503,7 +503,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
             let mut v = StatementTime::default();
             e.record(&mut v);
             let mut by = by.lock().unwrap_or_else(|p| p.into_inner());
-            let t = by.entry(v.sql).or_default();
+            let t = by.entry(v.sql()).or_default();
             t.0 += 1;
             t.1 += v.secs;
         }
@@ -514,11 +514,27 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
 static SQL_PROFILE: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, (u64, f64)>>> =
     std::sync::OnceLock::new();
 
-/// One statement event's SQL text (its first 100 characters) and elapsed seconds.
+/// One statement event's SQL and elapsed seconds.
 #[derive(Default)]
 struct StatementTime {
-    sql: String,
+    summary: String,
+    statement: String,
     secs: f64,
+}
+
+impl StatementTime {
+    /// The whole statement when sqlx shortened it into the summary, else the summary; on one
+    /// line, its first 110 bytes.
+    fn sql(&self) -> String {
+        let text = if self.statement.trim().is_empty() {
+            &self.summary
+        } else {
+            &self.statement
+        };
+        let mut sql = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        sql.truncate(sql.floor_char_boundary(110));
+        sql
+    }
 }
 
 impl tracing::field::Visit for StatementTime {
@@ -528,10 +544,10 @@ impl tracing::field::Visit for StatementTime {
         }
     }
     fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
-        // The whole statement when sqlx shortened it into the summary, else the summary.
-        if (f.name() == "db.statement" && !v.trim().is_empty()) || self.sql.is_empty() {
-            self.sql = v.split_whitespace().collect::<Vec<_>>().join(" ");
-            self.sql.truncate(self.sql.floor_char_boundary(110));
+        match f.name() {
+            "summary" => self.summary = v.to_owned(),
+            "db.statement" => self.statement = v.to_owned(),
+            _ => {}
         }
     }
     fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
@@ -539,8 +555,7 @@ impl tracing::field::Visit for StatementTime {
 
 impl Statements {
     /// Starts keeping each statement's time when `DSCO_LINGXING_BENCH_SQL` is set (a profile
-    /// of the store's work: which statements take the time).
-    /// Whether it is kept.
+    /// of the store's work: which statements take the time); whether it does.
     pub fn profile_if_asked() -> bool {
         if std::env::var_os("DSCO_LINGXING_BENCH_SQL").is_some() {
             let _ = SQL_PROFILE.set(Default::default());
@@ -569,6 +584,29 @@ impl Statements {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The profile is keyed by the whole statement when sqlx shortened it, else by the summary,
+    /// on one line and cut at a character boundary.
+    #[test]
+    fn a_statement_is_profiled_by_its_whole_text() {
+        let short = StatementTime {
+            summary: "SELECT id FROM t".into(),
+            statement: String::new(),
+            secs: 0.0,
+        };
+        assert_eq!(short.sql(), "SELECT id FROM t");
+        let long = StatementTime {
+            summary: "SELECT po, stage …".into(),
+            statement: "\n\nSELECT po,\n  stage\nFROM orders\n".into(),
+            secs: 0.0,
+        };
+        assert_eq!(long.sql(), "SELECT po, stage FROM orders");
+        let wide = StatementTime {
+            summary: "é".repeat(100),
+            ..StatementTime::default()
+        };
+        assert_eq!(wide.sql(), "é".repeat(55));
+    }
 
     #[test]
     fn a_report_round_trips_through_json_and_compares() {

@@ -20,8 +20,6 @@ use chrono::{DateTime, Utc};
 use clock::Clock;
 use domain::{Lang, Stage};
 use serde_json::{Value, json};
-use sim::dsco::DscoSim;
-use sim::lingxing::LingxingSim;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::bench::{
@@ -30,7 +28,7 @@ use crate::bench::{
 };
 use crate::bench_backlog::stages;
 use crate::bench_report::{ClientCounts, Report, Tally, Target};
-use crate::demo::{Tuning, app_at, far_sides_at, seed_store};
+use crate::demo::{Tuning, app_at, far_sides_at, seed_store, start_sims};
 
 #[derive(Debug, clap::Args)]
 pub struct ScaleArgs {
@@ -72,20 +70,7 @@ pub struct SimsArgs {
 pub async fn sims(args: SimsArgs) -> Result<ExitCode> {
     let clock = Clock::simulated(t0());
     let (dsco_cfg, lx_cfg) = day_pace(args.seed).configs();
-    let dsco = DscoSim::start(
-        dsco_cfg,
-        clock.clone(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-    )
-    .await
-    .map_err(|e| anyhow!("DSCO simulator: {e}"))?;
-    let lx = LingxingSim::start(
-        lx_cfg,
-        clock.clone(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-    )
-    .await
-    .map_err(|e| anyhow!("LingXing simulator: {e}"))?;
+    let (dsco, lx) = start_sims(dsco_cfg, lx_cfg, clock.clone()).await?;
     let mut out = tokio::io::stdout();
     let say = |v: Value| format!("{v}\n");
     out.write_all(say(json!({"dsco": dsco.base_url(), "lingxing": lx.base_url()})).as_bytes())

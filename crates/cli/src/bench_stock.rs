@@ -20,8 +20,8 @@ use engine::startup::{Application, Parts};
 use engine::stock::SyncStock;
 use engine::{EngineSettings, Job, RunCtx};
 use serde_json::json;
-use sim::dsco::{DscoSim, DscoSimConfig, Endpoint};
-use sim::lingxing::{LingxingSim, LingxingSimConfig};
+use sim::dsco::{DscoSimConfig, Endpoint};
+use sim::lingxing::LingxingSimConfig;
 use store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -127,19 +127,12 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
 
 async fn run(skus: usize, warehouses: usize, changed: usize, url: &str) -> Result<ExitCode> {
     let clock = Clock::simulated(Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap());
-    let lx = LingxingSim::start(
+    let (dsco, lx) = crate::demo::start_sims(
+        DscoSimConfig::default(),
         LingxingSimConfig::manual(),
         clock.clone(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
     )
     .await?;
-    let dsco = DscoSim::start(
-        DscoSimConfig::default(),
-        clock.clone(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-    )
-    .await?;
-
     // The catalogue: every SKU in every warehouse, known to DSCO.
     let setup = Instant::now();
     let wids: Vec<u64> = (0..warehouses).map(|i| 5000 + i as u64).collect();

@@ -106,23 +106,10 @@ impl SimWorld {
         config: &RuntimeConfig,
         tuning: &Tuning,
     ) -> Result<SimWorld> {
-        let c = clock.clone();
-        let dsco = async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            DscoSim::start(dsco_cfg, c, l)
-                .await
-                .map_err(|e| anyhow!("DSCO simulator: {e}"))
-        };
-        let c = clock.clone();
-        let lx = async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            LingxingSim::start(lx_cfg, c, l)
-                .await
-                .map_err(|e| anyhow!("LingXing simulator: {e}"))
-        };
+        let started = start_sims(dsco_cfg, lx_cfg, clock.clone());
         let (dsco, lx) = match sims {
-            Some(rt) => (rt.spawn(dsco).await??, rt.spawn(lx).await??),
-            None => (dsco.await?, lx.await?),
+            Some(rt) => rt.spawn(started).await??,
+            None => started.await?,
         };
         seed_store(store.as_ref(), config, &clock).await?;
         let app = app_on(&dsco, &lx, clock, store.clone(), "demo", tuning)?;
@@ -133,6 +120,23 @@ impl SimWorld {
             app,
         })
     }
+}
+
+/// Both simulators on `clock`, each on a loopback port of its own, served by the runtime this
+/// runs on.
+pub(crate) async fn start_sims(
+    dsco_cfg: DscoSimConfig,
+    lx_cfg: LingxingSimConfig,
+    clock: Clock,
+) -> Result<(DscoSim, LingxingSim)> {
+    let listener = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let dsco = DscoSim::start(dsco_cfg, clock.clone(), listener().await?)
+        .await
+        .map_err(|e| anyhow!("DSCO simulator: {e}"))?;
+    let lx = LingxingSim::start(lx_cfg, clock, listener().await?)
+        .await
+        .map_err(|e| anyhow!("LingXing simulator: {e}"))?;
+    Ok((dsco, lx))
 }
 
 /// What a demo or bench store holds before the first run: `config` as the runtime config and

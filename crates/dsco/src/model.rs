@@ -273,32 +273,16 @@ impl Order {
     /// Its PO number and DSCO times, read without the rest (lines, addresses) unless the typed
     /// fields are read already; read the same way as those.
     pub fn brief(&self) -> Brief {
-        #[derive(Default, Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Read {
-            #[serde(default, deserialize_with = "lenient_string")]
-            po_number: Option<String>,
-            #[serde(default, deserialize_with = "lenient_time")]
-            dsco_create_date: Option<DateTime<Utc>>,
-            #[serde(default, deserialize_with = "lenient_time")]
-            dsco_last_update: Option<DateTime<Utc>>,
+        if self.fields.get().is_none()
+            && let Ok(b) = serde_json::from_str::<Brief>(self.raw.get())
+        {
+            return b;
         }
-        let read = match self.fields.get() {
-            Some(_) => None,
-            None => serde_json::from_str::<Read>(self.raw.get()).ok(),
-        };
-        match read {
-            Some(r) => Brief {
-                po_number: r.po_number,
-                dsco_create_date: r.dsco_create_date,
-                dsco_last_update: r.dsco_last_update,
-            },
-            // Read already, or a key twice: the full reading settles it.
-            None => Brief {
-                po_number: self.po_number.clone(),
-                dsco_create_date: self.dsco_create_date,
-                dsco_last_update: self.dsco_last_update,
-            },
+        // Read already, or a key twice: the full reading settles it.
+        Brief {
+            po_number: self.po_number.clone(),
+            dsco_create_date: self.dsco_create_date,
+            dsco_last_update: self.dsco_last_update,
         }
     }
 
@@ -343,11 +327,15 @@ impl Order {
     }
 }
 
-/// What [`Order::brief`] reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`Order::brief`] reads, each field as [`OrderFields`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Brief {
+    #[serde(default, deserialize_with = "lenient_string")]
     pub po_number: Option<String>,
+    #[serde(default, deserialize_with = "lenient_time")]
     pub dsco_create_date: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "lenient_time")]
     pub dsco_last_update: Option<DateTime<Utc>>,
 }
 
