@@ -77,26 +77,32 @@ const DSCO_ENDPOINTS: [(Endpoint, &str); 4] = [
     (Endpoint::Any, "DSCO total"),
 ];
 
+/// The benches' log level: `default`, or `DSCO_LINGXING_BENCH_LOG` (a level or directives such
+/// as `engine=info`) to watch the job runs of a bench.
+fn bench_log(default: &str) -> String {
+    std::env::var("DSCO_LINGXING_BENCH_LOG").unwrap_or_else(|_| default.to_owned())
+}
+
 pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
     let command = match command {
         BenchCommand::Day(a) => {
-            let _ = crate::logging::init_bench("warn");
+            let _ = crate::logging::init_bench(&bench_log("warn"));
             return crate::bench::run(a).await;
         }
         BenchCommand::Faults(a) => {
-            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "error");
+            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, &bench_log("error"));
             return crate::bench_faults::run(a).await;
         }
         BenchCommand::Backlog(a) => {
-            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "error");
+            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, &bench_log("error"));
             return crate::bench_backlog::run(a).await;
         }
         BenchCommand::Scale(a) => {
-            let _ = crate::logging::init_bench("warn");
+            let _ = crate::logging::init_bench(&bench_log("warn"));
             return crate::bench_scale::run(a).await;
         }
         BenchCommand::Sims(a) => {
-            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, "error");
+            let _ = crate::logging::init(crate::logging::LogFormat::Pretty, &bench_log("error"));
             return crate::bench_scale::sims(a).await;
         }
         BenchCommand::Compare { a, b } => {

@@ -15,6 +15,55 @@ use serde_json::Value;
 
 use crate::order::{LxOrder, LxOrderStatus, LxOutbound, LxOutboundItem, LxOutboundStatus};
 
+/// Which part of an order's view a write brings; the rest stays as stored when the write lands.
+///
+/// Jobs write the views of the same orders at the same time: the ACK and ship jobs both apply
+/// the change feed (the LingXing orders), the ship job stores the outbound orders it read. A
+/// write of a whole view read earlier would undo what another job stored in between (outbound
+/// orders dropped by a feed write left orders waiting a week as "not fully shipped"), so each
+/// write names its part and the store applies it to the view as stored ([`LxViewPart::onto`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LxViewPart {
+    /// The whole view, as written.
+    #[default]
+    Whole,
+    /// The LingXing orders listed, merged by order number into those stored
+    /// ([`LxView::merge_orders`]); the outbound orders stay.
+    MergeOrders,
+    /// The LingXing orders, in place of those stored; the outbound orders stay.
+    ReplaceOrders,
+    /// The outbound orders and when they were read; the LingXing orders stay.
+    Outbounds,
+}
+
+impl LxViewPart {
+    /// The view after `written` (a view holding this part) lands on `stored`.
+    pub fn onto(self, written: &LxView, stored: &LxView) -> LxView {
+        match self {
+            LxViewPart::Whole => written.clone(),
+            LxViewPart::MergeOrders => {
+                let mut v = stored.clone();
+                v.merge_orders(written.entries().iter().cloned());
+                v
+            }
+            LxViewPart::ReplaceOrders => LxView {
+                orders: written.orders.clone(),
+                ..stored.clone()
+            },
+            LxViewPart::Outbounds => LxView {
+                outbounds: written.outbounds.clone(),
+                outbounds_at: written.outbounds_at,
+                ..stored.clone()
+            },
+        }
+    }
+
+    /// Whether the write brings the LingXing orders (and so the order numbers).
+    pub fn has_orders(self) -> bool {
+        !matches!(self, LxViewPart::Outbounds)
+    }
+}
+
 /// The stored LingXing view of one order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LxView {
@@ -347,6 +396,35 @@ pub(crate) fn lenient_items<'de, D: Deserializer<'de>>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Each part lands on the view as stored: a feed write keeps the outbound orders another
+    /// job stored after the feed's own read, an outbound write keeps the orders.
+    #[test]
+    fn a_part_keeps_what_it_does_not_bring() {
+        let stored = LxView::from_json(
+            r#"{"orders":[{"no":"LX1","status":5},{"no":"LX2","status":5}],"outbounds":[{"carrier":"UPS","delivered_at":null,"items":[],"order_number":"LX1","status":3,"stock_delivered_at":null,"tracking":"1Z1","wo":"WO1"}],"outbounds_at":1700000200}"#,
+        );
+        let listed = LxView::from_json(r#"{"orders":[{"no":"LX2","status":6}]}"#);
+        let merged = LxViewPart::MergeOrders.onto(&listed, &stored);
+        assert_eq!(merged.order_nos(), vec!["LX1", "LX2"]);
+        assert_eq!(merged.entries()[1].status, LxOrderStatus::Shipped);
+        assert_eq!(merged.outbounds, stored.outbounds, "outbound orders kept");
+        assert_eq!(merged.outbounds_at, stored.outbounds_at);
+        let replaced = LxViewPart::ReplaceOrders.onto(&listed, &stored);
+        assert_eq!(replaced.order_nos(), vec!["LX2"]);
+        assert_eq!(replaced.outbounds, stored.outbounds, "outbound orders kept");
+        let read = LxView {
+            outbounds: Some(Vec::new()),
+            outbounds_at: DateTime::from_timestamp(1700000300, 0),
+            ..LxView::default()
+        };
+        let out = LxViewPart::Outbounds.onto(&read, &stored);
+        assert_eq!(out.orders, stored.orders, "orders kept");
+        assert_eq!(out.outbounds, Some(Vec::new()));
+        assert_eq!(out.outbounds_at, read.outbounds_at);
+        assert_eq!(LxViewPart::Whole.onto(&listed, &stored), listed);
+        assert!(LxViewPart::MergeOrders.has_orders() && !LxViewPart::Outbounds.has_orders());
+    }
 
     /// Rows written before the view was typed (by `json!` in the feed, the push, the lookup
     /// and the outbound refresh) read back as what they said, and the ones in the shapes the

@@ -4,6 +4,7 @@
 //! that comes back short before `total` is reached is a `Transient` failure, never a short
 //! complete answer.
 
+use futures::{StreamExt, TryStreamExt};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -193,17 +194,24 @@ impl LingxingClient {
         nos: &[String],
         include_delete: bool,
     ) -> Result<Vec<Order>, LingxingError> {
-        let mut out = Vec::new();
-        for chunk in nos.chunks(ORDER_LIST_MAX_NOS) {
-            let q = OrderListQuery {
+        // The chunks overlap up to the endpoint's capacity (the client's slots pace them).
+        // (Collected first: a stream holding a closure over borrowed chunks makes the future
+        // unsendable to tokio::spawn, a known limit of the compiler's lifetime inference.)
+        let calls: Vec<_> = nos
+            .chunks(ORDER_LIST_MAX_NOS)
+            .map(|chunk| OrderListQuery {
                 platform_order_nos: chunk.to_vec(),
                 include_delete: Some(include_delete),
                 length: ORDER_LIST_MAX_NOS as u32,
                 ..Default::default()
-            };
-            out.extend(self.list_orders_all(q).await?);
-        }
-        Ok(out)
+            })
+            .map(|q| self.list_orders_all(q))
+            .collect();
+        let chunks = futures::stream::iter(calls)
+            .buffered(Endpoint::OrderList.capacity())
+            .try_collect::<Vec<_>>()
+            .await?;
+        Ok(chunks.into_iter().flatten().collect())
     }
 
     /// Every page of an order-list query (the query's `offset` is the start).
@@ -212,16 +220,55 @@ impl LingxingClient {
         mut q: OrderListQuery,
     ) -> Result<Vec<Order>, LingxingError> {
         q.length = q.length.clamp(ORDER_LIST_MIN_LENGTH, ORDER_LIST_MAX_LENGTH);
-        let mut out: Vec<Order> = Vec::new();
+        let first = self.list_orders(&q).await?;
+        let step = first.items.len() as u64;
+        let mut total = first.total;
+        let mut out: Vec<Order> = first.items;
+        if out.len() as u64 >= total {
+            return Ok(out);
+        }
+        if step == 0 {
+            return Err(short_page("order list", 0, total));
+        }
+        q.offset += step as u32;
+        // The first page told how many there are: the other pages are read together, up to the
+        // endpoint's capacity (a backlog's feed of 10,000 orders is 20 pages: 8 s one after
+        // another at 0.4 s a call, 1 s this way). Each page is checked to start where the one
+        // before it ended and to be full; where one is not (the list changed under the read),
+        // the rest is read one page after another from there, as before.
+        let calls: Vec<_> = (0..total.saturating_sub(step).div_ceil(step))
+            .map(|k| OrderListQuery {
+                offset: q.offset + (k * step) as u32,
+                ..q.clone()
+            })
+            .map(|q| async move { self.list_orders(&q).await.map(|p| (q.offset, p)) })
+            .collect();
+        let pages = futures::stream::iter(calls)
+            .buffered(Endpoint::OrderList.capacity())
+            .try_collect::<Vec<_>>()
+            .await?;
+        for (offset, page) in pages {
+            if offset != q.offset {
+                break;
+            }
+            let n = page.items.len() as u64;
+            total = page.total;
+            out.extend(page.items);
+            q.offset += n as u32;
+            if n < step {
+                break;
+            }
+        }
         loop {
+            if out.len() as u64 >= total {
+                return Ok(out);
+            }
             let page = self.list_orders(&q).await?;
             let n = page.items.len();
             out.extend(page.items);
-            if out.len() as u64 >= page.total {
-                return Ok(out);
-            }
-            if n == 0 {
-                return Err(short_page("order list", out.len(), page.total));
+            total = page.total;
+            if n == 0 && (out.len() as u64) < total {
+                return Err(short_page("order list", out.len(), total));
             }
             q.offset += n as u32;
         }

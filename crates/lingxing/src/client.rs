@@ -40,9 +40,13 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        // 5 s → 120 s, as the production clients in the reference do.
+        // 1 s, doubling to 120 s. A throttle answer means the endpoint's bucket had no token at
+        // that instant, and a token comes back as soon as a request in flight completes
+        // (lingxing.md §5, from LingXing's own page): usually within a second, so the first
+        // retry comes after 1 s (as the lingxingapi SDK does), and a storm still climbs to
+        // 2 min. A 5 s first wait held a whole job run for 5 s on one throttle answer in 30.
         Backoff {
-            throttle_initial: Duration::from_secs(5),
+            throttle_initial: Duration::from_secs(1),
             throttle_max: Duration::from_secs(120),
             throttle_attempts: 8,
             transient_initial: Duration::from_millis(500),

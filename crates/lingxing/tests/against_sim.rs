@@ -370,6 +370,51 @@ async fn never_two_in_flight_on_a_capacity_one_endpoint() {
     assert!(m > 1 && m <= 10, "max concurrency {m}");
 }
 
+/// A long listing and a long list of PO numbers are read several calls at a time (up to the
+/// endpoint's capacity of 10), and every order comes back exactly once.
+#[tokio::test]
+async fn long_listings_are_read_several_pages_at_a_time() {
+    let clock = Clock::real();
+    let sim = start(LingxingSimConfig::manual(), clock.clone()).await;
+    let c = client(&sim, clock.clone());
+    let from = clock.now().timestamp() - 1;
+    let pos: Vec<String> = (0..650).map(|i| format!("PO-P{i:04}")).collect();
+    for chunk in pos.chunks(200) {
+        let orders = chunk.iter().map(|po| order(po, "SKU-1001", 1)).collect();
+        let res = c.create_orders(&create_req(orders)).await.unwrap();
+        assert_eq!(res.created.len(), chunk.len());
+    }
+    let list = "/pb/mp/order/v2/list";
+    sim.inject_fault(list, Fault::Latency { ms: 30 }, None);
+    let listed = c
+        .list_orders_all(OrderListQuery {
+            length: 100,
+            date_type: Some("update_time".into()),
+            start_time: Some(from),
+            end_time: Some(clock.now().timestamp() + 2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut got: Vec<String> = listed
+        .iter()
+        .map(|o| o.platform_order_nos()[0].clone())
+        .collect();
+    got.sort();
+    assert_eq!(got, pos, "each order once");
+    assert_eq!(sim.calls(list), 7, "650 orders, 100 a page");
+    let paged = sim.max_concurrency(list);
+    assert!(paged > 1 && paged <= 10, "pages in flight at once: {paged}");
+    let by_po = c.orders_by_platform_order_nos(&pos, true).await.unwrap();
+    let mut got: Vec<String> = by_po
+        .iter()
+        .map(|o| o.platform_order_nos()[0].clone())
+        .collect();
+    got.sort();
+    assert_eq!(got, pos, "each order once");
+    assert_eq!(sim.calls(list), 7 + 4, "650 numbers, 200 a call");
+}
+
 #[tokio::test]
 async fn apply_then_timeout_on_create_is_ambiguous() {
     let clock = Clock::real();

@@ -591,3 +591,62 @@ async fn token_refused_twice_is_auth_expired() {
         2
     );
 }
+
+/// A listing read with its pages together (after the first one gave `total`): a page that
+/// comes back short (the list changed under the read, or the server capped the page) ends the
+/// pages read together; the rest is read one page after another from where that page ended,
+/// so nothing is skipped and nothing is read twice.
+#[tokio::test]
+async fn pages_read_together_fall_back_to_one_by_one_after_a_short_page() {
+    let (server, client) = setup().await;
+    let template = fixture("order_list.json")["data"]["list"][0].clone();
+    let order = move |i: u64| {
+        let mut o = template.clone();
+        o["global_order_no"] = json!(format!("9000{i:04}"));
+        o
+    };
+    Mock::given(method("POST"))
+        .and(path("/pb/mp/order/v2/list"))
+        .respond_with(move |r: &Request| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            let offset = body["offset"].as_u64().unwrap();
+            let length = body["length"].as_u64().unwrap();
+            // The page at 20 is cut short at 15 orders.
+            let end = if offset == 20 {
+                35
+            } else {
+                (offset + length).min(50)
+            };
+            let list: Vec<Value> = (offset..end).map(&order).collect();
+            ResponseTemplate::new(200).set_body_json(json!({
+                "code": 0, "message": "success", "data": {"total": 50, "list": list}
+            }))
+        })
+        .mount(&server)
+        .await;
+    let all = client
+        .list_orders_all(OrderListQuery {
+            length: 20,
+            date_type: Some("update_time".into()),
+            start_time: Some(TS - 3600),
+            end_time: Some(TS),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let nos: Vec<String> = all.iter().map(|o| o.global_order_no.clone()).collect();
+    let want: Vec<String> = (0..50).map(|i| format!("9000{i:04}")).collect();
+    assert_eq!(nos, want, "every order once, in order");
+    let mut offsets: Vec<u64> = requests_to(&server, "/pb/mp/order/v2/list")
+        .await
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).unwrap()["offset"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    offsets.sort();
+    // 0 first; 20 and 40 together; 35 after the short page (40's answer is not used).
+    assert_eq!(offsets, vec![0, 20, 35, 40]);
+}

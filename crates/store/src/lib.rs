@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::lx_view::LxView;
+use domain::lx_view::{LxView, LxViewPart};
 use domain::order::RawJson;
 use domain::{
     JobName, PoNumber, ReasonCode, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger,
@@ -522,6 +522,11 @@ pub struct LingxingView {
     pub order_nos: Vec<String>,
     /// Kept as its JSON text (`LxView::to_json`), read back with `LxView::from_json`.
     pub snapshot: LxView,
+    /// The part of the view `snapshot` brings: applied to the view as stored when the write
+    /// lands ([`LxViewPart::onto`]), so jobs writing the same orders' views do not undo each
+    /// other. With a part other than [`LxViewPart::Whole`], `order_nos` is not read: the order
+    /// numbers follow the stored view's orders.
+    pub part: LxViewPart,
 }
 
 /// A change of one intent's state (see [`IntentStore::update_intents`]).
@@ -1249,6 +1254,7 @@ pub mod testing {
             store_id: store_id.map(str::to_owned),
             order_nos: order_nos.to_vec(),
             snapshot: LxView::from_value(snapshot),
+            part: domain::lx_view::LxViewPart::Whole,
         };
         Ok(store.set_lingxing_views(&[one], now, fence).await?[0])
     }

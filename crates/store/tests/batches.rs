@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use domain::lx_view::LxView;
+use domain::lx_view::{LxView, LxViewPart};
 use domain::{JobName, PoNumber, ReasonCode, ReasonKind, Stage};
 use serde_json::json;
 use store::*;
@@ -352,6 +352,7 @@ pub async fn batch_views_match_one_by_one(b: &Backend) {
         snapshot: LxView::from_value(
             &json!({"orders": [{"no": format!("LX-{p}é\"\\\n"), "status": status}]}),
         ),
+        part: LxViewPart::Whole,
     };
     // A stored view for the first 100, the same as the batch's for the even ones.
     for (backend, f) in [(b, &fa), (&other, &fb)] {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use domain::lx_view::LxView;
+use domain::lx_view::{LxView, LxViewPart};
 use domain::order::RawJson;
 use domain::{
     JobName, PoNumber, ReasonCode, ReasonKind, RunCounts, RunOutcome, RuntimeConfig, Stage, Trigger,
@@ -1166,6 +1166,98 @@ pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
     assert_eq!(o.flags, vec!["cancelled_after_push"]);
 }
 
+/// Two jobs write the views of the same orders: a write of one part lands on the view as it is
+/// stored at that moment, so the feed's orders do not drop the outbound orders the ship job
+/// stored after the feed read its views, and the outbound orders do not undo the feed.
+pub async fn lingxing_view_parts_land_on_what_is_stored(b: &Backend) {
+    let s = &*b.store;
+    let f = lease(s, JobName::ShipToDsco, "a", t(0)).await.fence();
+    s.upsert_pulled_many(
+        &[(pulled("PO-P", "created"), Stage::Acknowledged)],
+        None,
+        t(0),
+        &f,
+    )
+    .await
+    .unwrap();
+    let write = |snap: serde_json::Value, part: LxViewPart, nos: &[&str]| LingxingView {
+        po: po("PO-P"),
+        store_id: None,
+        order_nos: nos.iter().map(|n| n.to_string()).collect(),
+        snapshot: LxView::from_value(&snap),
+        part,
+    };
+    macro_rules! stored {
+        ($s:expr) => {{
+            let v = $s.lingxing_views(&[po("PO-P")]).await.unwrap();
+            let o = $s.orders_by_po(&[po("PO-P")]).await.unwrap();
+            (v[&po("PO-P")].0.clone(), o[0].lingxing_order_nos.clone())
+        }};
+    }
+    let placed = write(
+        json!({"orders": [{"no": "LX1", "status": 0}]}),
+        LxViewPart::Whole,
+        &["LX1"],
+    );
+    assert_eq!(
+        s.set_lingxing_views(&[placed], t(1), &f).await.unwrap(),
+        vec![true]
+    );
+    // The ship job stores the outbound orders ...
+    let outbound = json!({"outbounds": [{"carrier": "UPS", "delivered_at": null, "items": [],
+        "order_number": "LX1", "status": 3, "stock_delivered_at": null, "tracking": "1Z1", "wo": "WO1"}],
+        "outbounds_at": 1700000200});
+    let out = write(outbound.clone(), LxViewPart::Outbounds, &[]);
+    assert_eq!(
+        s.set_lingxing_views(std::slice::from_ref(&out), t(2), &f)
+            .await
+            .unwrap(),
+        vec![true]
+    );
+    let (v, nos) = stored!(s);
+    assert_eq!(v.order_nos(), vec!["LX1"], "the orders stay");
+    assert_eq!(nos, vec!["LX1"], "the order numbers stay");
+    assert_eq!(
+        v.outbounds_of("PO-P")[0].tracking_no.as_deref(),
+        Some("1Z1")
+    );
+    // ... then a feed read from before lands: its orders merge in, the outbound orders stay.
+    let listed = json!({"orders": [{"no": "LX1", "status": 6}, {"no": "LX2", "status": 5}]});
+    let feed = write(listed, LxViewPart::MergeOrders, &["ignored"]);
+    assert_eq!(
+        s.set_lingxing_views(std::slice::from_ref(&feed), t(3), &f)
+            .await
+            .unwrap(),
+        vec![true]
+    );
+    let (v, nos) = stored!(s);
+    assert_eq!(
+        nos,
+        vec!["LX1", "LX2"],
+        "the order numbers follow the merged orders"
+    );
+    assert_eq!(v.entries()[0].status, domain::order::LxOrderStatus::Shipped);
+    assert_eq!(v.outbounds_of("PO-P").len(), 1, "the outbound orders stay");
+    assert_eq!(
+        s.set_lingxing_views(&[feed, out], t(4), &f).await.unwrap(),
+        vec![false, false],
+        "the same parts again are no change"
+    );
+    // A lookup replaces the orders (a placeholder must not survive), the outbound orders stay.
+    let lookup = write(
+        json!({"orders": [{"no": "LX2", "status": 5}]}),
+        LxViewPart::ReplaceOrders,
+        &[],
+    );
+    assert_eq!(
+        s.set_lingxing_views(&[lookup], t(5), &f).await.unwrap(),
+        vec![true]
+    );
+    let (v, nos) = stored!(s);
+    assert_eq!(nos, vec!["LX2"]);
+    assert_eq!(v.outbounds_of("PO-P").len(), 1);
+}
+
 /// A LingXing view row as the service stored it before the view was typed (`json!` text)
 /// reads back as what it said, and storing that view again is no change (the same text).
 pub async fn lingxing_views_stored_before_typing_decode(b: &Backend) {
@@ -1216,6 +1308,7 @@ pub async fn lingxing_views_stored_before_typing_decode(b: &Backend) {
         store_id: None,
         order_nos: view.order_nos(),
         snapshot: view,
+        part: LxViewPart::Whole,
     };
     assert_eq!(
         s.set_lingxing_views(&[again], t(61), &f).await.unwrap(),
@@ -1638,6 +1731,7 @@ pub async fn batched_writes_apply_every_item_or_none(b: &Backend) {
             snapshot: LxView::from_value(
                 &json!({"orders": [{"no": format!("LX-{p}"), "status": 4}]}),
             ),
+            part: LxViewPart::Whole,
         })
         .collect();
     let changed = s.set_lingxing_views(&views, t(6), &f).await.unwrap();

@@ -81,6 +81,7 @@ suite!(
     cases::a_decision_on_older_data_never_clears_a_later_mark,
     cases::lingxing_view_marks_changes_and_tracking_dedupes,
     cases::lingxing_views_stored_before_typing_decode,
+    cases::lingxing_view_parts_land_on_what_is_stored,
     cases::intents_are_recorded_once_and_requests_tracked,
     cases::stock_runs_settle_into_confirmed_state_and_release_once,
     cases::stock_items_page_by_keyset,

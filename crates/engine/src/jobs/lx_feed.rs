@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use domain::lx_view::{LxView, LxViewOrder};
+use domain::lx_view::{LxView, LxViewOrder, LxViewPart};
 use domain::{PoNumber, Stage};
 use lingxing::{Order, OrderListQuery};
 use store::OrderRecord;
@@ -68,10 +68,10 @@ pub(crate) fn merge_orders(base: &LxView, lx: &[&Order]) -> LxView {
     view
 }
 
-/// The view to store for `po`: what LingXing listed for it merged into `base`, with its order
-/// numbers and store.
-fn listed_view(po: &PoNumber, base: &LxView, lx: &[&Order]) -> store::LingxingView {
-    let snapshot = merge_orders(base, lx);
+/// The write of what LingXing listed for `po`, with its store: `part` says whether it merges
+/// into the orders stored when it lands (a feed read) or replaces them (a lookup by PO).
+fn listed_view(po: &PoNumber, lx: &[&Order], part: LxViewPart) -> store::LingxingView {
+    let snapshot = merge_orders(&LxView::default(), lx);
     store::LingxingView {
         po: po.clone(),
         store_id: lx
@@ -80,6 +80,7 @@ fn listed_view(po: &PoNumber, base: &LxView, lx: &[&Order]) -> store::LingxingVi
             .filter(|s| !s.is_empty()),
         order_nos: snapshot.order_nos(),
         snapshot,
+        part,
     }
 }
 
@@ -107,14 +108,14 @@ pub(crate) async fn apply(
         .filter_map(|p| PoNumber::parse(p).ok())
         .collect();
     let local = ctx.store.stages_of(&pos).await?;
-    let stored = ctx.store.lingxing_views(&pos).await?;
     let mut views = Vec::new();
     for (po, _) in local.iter().filter(|(_, s)| stages.contains(s)) {
         let Some(lx) = by_po.get(po.as_str()) else {
             continue;
         };
-        let view = stored.get(po).map(|v| v.0.clone()).unwrap_or_default();
-        views.push(listed_view(po, &view, lx));
+        // Merged into the view as stored when the write lands: the outbound orders the ship
+        // job stores meanwhile stay.
+        views.push(listed_view(po, lx, LxViewPart::MergeOrders));
     }
     ctx.store
         .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
@@ -235,7 +236,8 @@ pub(crate) async fn lookup_unknown(
         .orders_by_platform_order_nos(&unknown, true)
         .await?;
     let by_po = by_platform_po(&fresh);
-    // Replace, not merge: a status-0 placeholder must not survive the real answer.
+    // Replace, not merge: a status-0 placeholder must not survive the real answer. The outbound
+    // orders stay.
     let views: Vec<store::LingxingView> = unknown
         .iter()
         .filter_map(|po| {
@@ -244,7 +246,7 @@ pub(crate) async fn lookup_unknown(
                 .get(po.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            Some(listed_view(&p, &LxView::default(), mine))
+            Some(listed_view(&p, mine, LxViewPart::ReplaceOrders))
         })
         .collect();
     stored.store(ctx, views).await.map_err(store_err)?;

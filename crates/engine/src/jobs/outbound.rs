@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, Utc};
+use domain::lx_view::LxViewPart;
 use domain::order::{LxOutbound, LxOutboundItem, LxOutboundStatus};
 use lingxing::{WmsOrder, WmsOrderQuery, WmsStatus};
 use store::OrderRecord;
@@ -78,6 +79,8 @@ pub(crate) async fn refresh(
                 store_id: None,
                 order_nos: o.lingxing_order_nos.clone(),
                 snapshot: view,
+                // Only the outbound orders: a feed write landing meanwhile keeps its orders.
+                part: LxViewPart::Outbounds,
             });
         }
         stored.store(ctx, views).await.map_err(store_err)?;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::lx_view::{LxView, LxViewOrder};
+use domain::lx_view::{LxView, LxViewOrder, LxViewPart};
 use domain::mapping::SkuMaps;
 use domain::rules::{Decision, PushOrder, decide_push};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
@@ -148,6 +148,7 @@ impl Job for PushToLingxing {
                         store_id: Some(p.store_id.clone()),
                         order_nos: nos,
                         snapshot: merge_orders(&LxView::default(), lx),
+                        part: LxViewPart::Whole,
                     });
                 }
                 None => to_create.push((o, p)),
@@ -280,6 +281,7 @@ impl Job for PushToLingxing {
                                 snapshot: LxView::listed(vec![LxViewOrder::placeholder(
                                     c.global_order_no.clone(),
                                 )]),
+                                part: LxViewPart::Whole,
                             });
                             moves.push((
                                 o.pulled.po.clone(),

@@ -208,6 +208,11 @@ impl DscoWrite for ShipToDsco {
                 need.push(o.clone());
             }
         }
+        tracing::debug!(
+            candidates = batch.len(),
+            outbounds_read = need.len(),
+            "ship: reading outbound orders"
+        );
         if let Err(e) = refresh(ctx, &self.0, &need, &mut views).await {
             let r = Reason::new(
                 ReasonCode::LingxingUnavailable,

@@ -153,8 +153,15 @@ impl<K: DscoWrite + 'static> Job for K {
 /// One run of a DSCO write job.
 async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
     // A dry run settles nothing: settling confirms intents and moves orders.
+    let started = std::time::Instant::now();
     if !dry(ctx) {
-        for settled in read_settled(ctx, k.dsco(), K::KIND, K::LOG, K::CHECK).await? {
+        let settled = read_settled(ctx, k.dsco(), K::KIND, K::LOG, K::CHECK).await?;
+        tracing::debug!(
+            requests = settled.len(),
+            secs = started.elapsed().as_secs_f64(),
+            "settled"
+        );
+        for settled in settled {
             k.confirm(ctx, &settled).await?;
             close_settled(ctx, &settled).await?;
         }
@@ -162,6 +169,11 @@ async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
     let Some((batch, mut b)) = k.gather(ctx).await? else {
         return Ok(());
     };
+    tracing::debug!(
+        orders = batch.len(),
+        secs = started.elapsed().as_secs_f64(),
+        "gathered"
+    );
     let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
     let mut intents = ctx.store.intents_of(&pos, K::READS).await?;
     let mut out = Outcomes::default();
@@ -208,6 +220,11 @@ async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
     out.flush(ctx).await?;
     writes.sort_by_key(|(n, _, _)| *n);
     let writes: Vec<(OrderRecord, K::Write)> = writes.into_iter().map(|(_, o, w)| (o, w)).collect();
+    tracing::debug!(
+        writes = writes.len(),
+        secs = started.elapsed().as_secs_f64(),
+        "decided"
+    );
     send(k, ctx, &writes).await
 }
 

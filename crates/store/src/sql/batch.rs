@@ -13,7 +13,7 @@ pub(super) struct BatchSql {
     pub(super) last_events: Arc<str>,
     pub(super) events_bump: Arc<str>,
     pub(super) reasons_update: Arc<str>,
-    pub(super) views_compare: Arc<str>,
+    pub(super) views_lock: Arc<str>,
     pub(super) views_update: Arc<str>,
     pub(super) intents_update: Arc<str>,
     pub(super) intents_insert: Arc<str>,
@@ -134,13 +134,20 @@ impl BatchSql {
                     ("at", INT),
                 ])
             )),
-            views_compare: s(format!(
-                "{with}SELECT j.po, CAST(CASE WHEN orders.lx_snapshot = j.snap THEN 1 ELSE 0 END AS BIGINT) AS same \
-                 FROM {} JOIN orders ON orders.po = j.po",
-                rows(&[("po", TEXT), ("snap", TEXT)])
-            )),
+            // The stored views a write lands on, read inside the write's transaction. SQLite's
+            // write transactions exclude each other already (BEGIN IMMEDIATE); on PostgreSQL the
+            // rows are locked, in one order so that two writers cannot deadlock on them.
+            views_lock: s(match backend {
+                BackendKind::Sqlite => {
+                    format!("SELECT po, lx_snapshot FROM orders WHERE po IN ({list})")
+                }
+                BackendKind::Postgres => format!(
+                    "SELECT po, lx_snapshot FROM orders WHERE po IN ({list}) ORDER BY po FOR UPDATE"
+                ),
+            }),
             views_update: s(format!(
-                "{with}UPDATE orders SET lx_snapshot = j.snap, lx_checked_at = $2, lingxing_order_nos = j.order_nos, \
+                "{with}UPDATE orders SET lx_snapshot = j.snap, lx_checked_at = $2, \
+                   lingxing_order_nos = COALESCE(j.order_nos, orders.lingxing_order_nos), \
                    store_id = COALESCE(j.store_id, orders.store_id), \
                    dirty = CASE WHEN j.changed = 1 THEN 1 ELSE orders.dirty END, marks = orders.marks + j.changed \
                  FROM {} WHERE orders.po = j.po",

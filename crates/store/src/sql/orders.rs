@@ -809,7 +809,8 @@ impl OrderStore for SqlStore {
         /// What the views of one PO in a chunk amount to, applied in sequence.
         struct Final<'a> {
             snap: String,
-            order_nos: String,
+            /// `None`: the order numbers stay as stored (a write of the outbound orders only).
+            order_nos: Option<String>,
             store_id: Option<&'a str>,
             changed: bool,
         }
@@ -817,50 +818,53 @@ impl OrderStore for SqlStore {
         fenced!(self, fence, tx => {
             let mut out = Vec::with_capacity(views.len());
             for chunk in views.chunks(CHUNK) {
-                let snaps: Vec<String> = chunk.iter().map(|v| v.snapshot.to_json()).collect();
-                // The stored snapshot is compared with the first view of each PO; a later view of
-                // the same PO compares with the one before it.
-                let mut seen = HashSet::new();
-                let firsts: Vec<Item> = chunk
-                    .iter()
-                    .zip(&snaps)
-                    .filter(|(v, _)| seen.insert(v.po.as_str()))
-                    .map(|(v, snap)| item!({ "po": v.po.as_str(), "snap": snap }))
-                    .collect();
-                let rows = sqlx::query(AssertSqlSafe(sql.views_compare.clone()))
-                    .bind(items_json(firsts))
+                // Each write lands on the view as stored now, inside this transaction: what
+                // another job stored since the writer read its views stays (see `LxViewPart`).
+                let list = json_strings(chunk.iter().map(|v| v.po.as_str()));
+                let rows = sqlx::query(AssertSqlSafe(sql.views_lock.clone()))
+                    .bind(list)
                     .fetch_all(&mut *tx)
                     .await?;
-                let mut same_as_stored: HashMap<String, bool> = HashMap::with_capacity(rows.len());
+                let mut current: HashMap<String, (String, LxView)> = HashMap::with_capacity(rows.len());
                 for r in &rows {
-                    same_as_stored.insert(r.s("po")?, r.i64("same")? == 1);
+                    let text = r.s("lx_snapshot")?;
+                    let view = LxView::from_json(&text);
+                    current.insert(r.s("po")?, (text, view));
                 }
                 let mut finals: Vec<(&str, Final)> = Vec::new();
                 let mut final_of: HashMap<&str, usize> = HashMap::new();
-                for (v, snap) in chunk.iter().zip(snaps) {
+                for v in chunk {
                     let po = v.po.as_str();
-                    let Some(&same) = same_as_stored.get(po) else {
+                    let Some((text, view)) = current.get_mut(po) else {
                         // Not a known order: nothing to store.
                         out.push(false);
                         continue;
                     };
-                    let order_nos = v.order_nos.join(",");
+                    let next = v.part.onto(&v.snapshot, view);
+                    let snap = next.to_json();
+                    // A later view of the same PO compares with the one before it.
+                    let changed = snap != *text;
+                    out.push(changed);
+                    let order_nos = match v.part {
+                        LxViewPart::Whole => Some(v.order_nos.join(",")),
+                        p if p.has_orders() => Some(next.order_nos().join(",")),
+                        _ => None,
+                    };
                     match final_of.get(po) {
                         Some(&k) => {
                             let f = &mut finals[k].1;
-                            let changed = f.snap != snap;
                             f.changed |= changed;
-                            f.snap = snap;
-                            f.order_nos = order_nos;
+                            f.snap = snap.clone();
+                            f.order_nos = order_nos.or(f.order_nos.take());
                             f.store_id = v.store_id.as_deref().or(f.store_id);
-                            out.push(changed);
                         }
                         None => {
                             final_of.insert(po, finals.len());
-                            finals.push((po, Final { snap, order_nos, store_id: v.store_id.as_deref(), changed: !same }));
-                            out.push(!same);
+                            finals.push((po, Final { snap: snap.clone(), order_nos, store_id: v.store_id.as_deref(), changed }));
                         }
                     }
+                    *text = snap;
+                    *view = next;
                 }
                 if !finals.is_empty() {
                     let items = finals

@@ -181,7 +181,7 @@ async fn batch_statements_loop_over_the_items_not_the_tables() {
         &b.last_events,
         &b.events_bump,
         &b.reasons_update,
-        &b.views_compare,
+        &b.views_lock,
         &b.views_update,
         &b.intents_update,
         &b.intents_insert,
