@@ -50,6 +50,10 @@ pub struct BacklogArgs {
     /// Give up after this many minutes of draining.
     #[arg(long, default_value_t = 60)]
     pub max_minutes: u64,
+    /// Give up when no order moved for this many seconds (the orders left are named with their
+    /// reasons): a drain that stops short is a defect to look at, not a wait.
+    #[arg(long, default_value_t = 120)]
+    pub stall_seconds: u64,
     /// Seed of the orders.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -251,9 +255,21 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
     }
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let deadline = Duration::from_secs(args.max_minutes * 60);
+    let mut last = (BTreeMap::new(), Instant::now());
     let end = loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let counts = w.store.count_by_stage().await?;
+        if counts != last.0 {
+            last = (counts.clone(), Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(args.stall_seconds) {
+            stop.store(true, Ordering::Relaxed);
+            bail!(
+                "backlog: no order moved for {} s; stages {}; orders left:\n{}",
+                args.stall_seconds,
+                stages(&counts),
+                left_behind(&w.store, 10).await?
+            );
+        }
         let done = counts.get(&Stage::Done).copied().unwrap_or(0) as usize;
         let elapsed = started.elapsed();
         if tty || elapsed.as_millis() % 10_000 < 250 {
@@ -387,6 +403,31 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
         go.slowest_job / 3600.0
     );
     crate::bench::finish(&report, args.json.as_deref())
+}
+
+/// Up to `n` orders not done yet, each with its stage and reason (what a stalled drain left).
+async fn left_behind(store: &Arc<dyn store::Store>, n: u32) -> Result<String> {
+    let mut out = Vec::new();
+    for stage in [
+        Stage::Pulled,
+        Stage::Pushed,
+        Stage::Acknowledged,
+        Stage::Shipped,
+    ] {
+        let filter = store::OrderFilter {
+            stage: Some(stage),
+            ..Default::default()
+        };
+        for o in store.order_page(&filter, false, None, n).await? {
+            let reason = o
+                .reason
+                .map(|r| format!("{} ({}): {}", r.code, r.kind, r.detail))
+                .unwrap_or_else(|| "no reason".into());
+            out.push(format!("  {} stage {}: {reason}", o.po, stage.number()));
+        }
+    }
+    out.truncate(n as usize);
+    Ok(out.join("\n"))
 }
 
 /// The Go service's calls for `n` orders (see the printout), and the time they take.
