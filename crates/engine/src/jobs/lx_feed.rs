@@ -2,8 +2,10 @@
 //!
 //! Waiting for LingXing (audit, shipping) must not cost a call per waiting order per run. The
 //! jobs that wait on LingXing (ACK, ship) share one cursor and ask the order list for the orders
-//! whose `update_time` falls in `[cursor − overlap, now)`, in the mapped stores, deleted orders
-//! included, 500 a page. Every local order among them gets its LingXing view refreshed, which
+//! whose `update_time` falls in `[cursor − a few seconds, now)`, in the mapped stores, deleted
+//! orders included, 500 a page. What LingXing makes visible late is caught by a sweep: at most
+//! once a minute a read starts instead at the sweep mark, so that every instant is read again at
+//! least [`OVERLAP`] after it (see [`window`]). Every local order among them gets its LingXing view refreshed, which
 //! marks it dirty when the view changed; only dirty (or due) orders are decided. The cursor moves
 //! only after a complete read. Orders whose view was never read (just pushed, or pushed before
 //! the cursor existed) or not refreshed for a day are looked up by PO number, 200 a call.
@@ -19,11 +21,51 @@ use store::OrderRecord;
 use super::Clients;
 use crate::{JobError, RunCtx};
 
+/// How late LingXing may make an update visible in its order list and still be read: every
+/// instant is in a read made at least this long after it (the sweep).
 const OVERLAP: TimeDelta = TimeDelta::minutes(2);
+/// What a read between sweeps takes again before the cursor (whole seconds, clocks apart).
+const FRESH_OVERLAP: TimeDelta = TimeDelta::seconds(10);
+/// A sweep is due once the sweep mark lags `now − OVERLAP` by this much: with jobs firing every
+/// few seconds (a backlog) the overlap is read once a minute, not on every run; with jobs a
+/// minute or more apart every read is a sweep, one listing as before.
+const SWEEP_EVERY: TimeDelta = TimeDelta::minutes(1);
 /// One cursor for the ACK and ship jobs: the feed is the same list, so whichever job reads it
 /// first applies it to the orders of both (see [`FEED_STAGES`]) and the other reads only what
 /// changed since, plus the overlap.
 const FEED_CURSOR: &str = "lingxing_changes";
+/// The sweep mark: every update before it has been in a read made at least [`OVERLAP`] after it.
+const SWEPT_CURSOR: &str = "lingxing_changes.swept";
+
+/// Where a feed read starts, given the cursor (`None` before the first read) and the sweep mark
+/// (`None` before the first sweep; the cursor less [`OVERLAP`] then), and the sweep mark to store
+/// after the read, if it moves: `(start, swept)`.
+///
+/// Without a sweep due the read starts [`FRESH_OVERLAP`] before the cursor. A sweep starts at
+/// the mark and moves it to `end − OVERLAP`: the read made now covers every instant from the
+/// mark on, and for the instants before `end − OVERLAP` it is made at least [`OVERLAP`] after
+/// them. So every instant is swept once, and never earlier than [`OVERLAP`] after it.
+fn window(
+    cursor: Option<DateTime<Utc>>,
+    swept: Option<DateTime<Utc>>,
+    end: DateTime<Utc>,
+) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+    let oldest = end - MAX_WINDOW;
+    let Some(c) = cursor else {
+        // No cursor yet (first start, or the jobs never ran): read as far back as the list
+        // allows. A view stored before the feed existed (by the push's existence check, say)
+        // may have changed since, and nothing else would tell: such an order would otherwise
+        // wait on a stale view until its weekly recheck. This costs only the first read.
+        return (oldest, Some(end - OVERLAP));
+    };
+    let fresh = c - FRESH_OVERLAP;
+    let mark = swept.unwrap_or(c - OVERLAP).min(fresh);
+    if mark < end - OVERLAP - SWEEP_EVERY || fresh <= end - OVERLAP {
+        (mark.max(oldest), Some(end - OVERLAP))
+    } else {
+        (fresh.max(oldest), None)
+    }
+}
 /// The stages whose orders a feed read updates: waiting for the audit (ACK) or for packages (ship).
 pub(crate) const FEED_STAGES: [Stage; 3] = [Stage::Pushed, Stage::Acknowledged, Stage::Shipped];
 /// A view not refreshed for this long is read again by PO when its order is decided. The feed
@@ -152,19 +194,11 @@ pub(crate) async fn follow(
         Some(c) => Some(c),
         None => read(format!("{}.lingxing_changes", ctx.job)).await,
     };
-    let name = FEED_CURSOR;
     // The list's window is open at both ends (whole seconds): ending at `now` takes in
     // everything updated before this second; what LingXing makes visible late is caught by the
-    // next read's overlap.
+    // next sweep.
     let end = now;
-    let start = match cursor {
-        Some(c) => (c - OVERLAP).max(end - MAX_WINDOW),
-        // No cursor yet (first start, or the jobs never ran): read as far back as the list
-        // allows. A view stored before the feed existed (by the push's existence check, say)
-        // may have changed since, and nothing else would tell: such an order would otherwise
-        // wait on a stale view until its weekly recheck. This costs only the first read.
-        None => end - MAX_WINDOW,
-    };
+    let (start, swept) = window(cursor, read(SWEPT_CURSOR.to_owned()).await, end);
     let store_ids = ctx.config.mapping.store_ids();
     let q = OrderListQuery {
         offset: 0,
@@ -183,15 +217,19 @@ pub(crate) async fn follow(
     apply(ctx, &orders, &FEED_STAGES)
         .await
         .map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
-    let _ = ctx
-        .store
-        .set_cursor(
-            name,
-            &end.timestamp().to_string(),
-            ctx.clock.now(),
-            &ctx.fence,
-        )
-        .await;
+    let marks = [(FEED_CURSOR, Some(end)), (SWEPT_CURSOR, swept)];
+    for (name, at) in marks {
+        let Some(at) = at else { continue };
+        let _ = ctx
+            .store
+            .set_cursor(
+                name,
+                &at.timestamp().to_string(),
+                ctx.clock.now(),
+                &ctx.fence,
+            )
+            .await;
+    }
     Ok(end)
 }
 
@@ -251,4 +289,76 @@ pub(crate) async fn lookup_unknown(
         .collect();
     stored.store(ctx, views).await.map_err(store_err)?;
     Ok(deferred)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn reads_between_sweeps_start_just_before_the_cursor() {
+        // Jobs firing every few seconds: the mark is recent, no sweep is due.
+        let (start, swept) = window(Some(at(100)), Some(at(-10)), at(105));
+        assert_eq!(start, at(90));
+        assert_eq!(swept, None);
+    }
+
+    #[test]
+    fn a_sweep_reads_from_the_mark_and_moves_it_to_end_less_the_overlap() {
+        // The mark lags `end − OVERLAP` by more than a minute: the read starts at the mark.
+        let (start, swept) = window(Some(at(300)), Some(at(100)), at(305));
+        assert_eq!(start, at(100));
+        assert_eq!(swept, Some(at(305 - 120)));
+        // Jobs a few minutes apart: every read is a sweep, as wide as the old overlap.
+        let (start, swept) = window(Some(at(0)), Some(at(-120)), at(600));
+        assert_eq!(start, at(-120));
+        assert_eq!(swept, Some(at(480)));
+    }
+
+    #[test]
+    fn every_instant_is_read_again_at_least_the_overlap_after_it() {
+        // A run every 3 s for ten minutes, cursor and mark carried as `follow` stores them:
+        // for each second `t`, some read made at `end ≥ t + OVERLAP` covered it.
+        let (mut cursor, mut swept) = (None, None);
+        let mut late_read = std::collections::BTreeSet::new();
+        let mut sweeps = 0;
+        for run in 0..200 {
+            let end = at(run * 3);
+            let (start, moved) = window(cursor, swept, end);
+            assert!(
+                start <= cursor.unwrap_or(end),
+                "a read leaves no gap after the cursor"
+            );
+            for t in start.timestamp()..end.timestamp() {
+                if end.timestamp() - t >= OVERLAP.num_seconds() {
+                    late_read.insert(t);
+                }
+            }
+            if let Some(m) = moved {
+                sweeps += 1;
+                swept = Some(m);
+            }
+            cursor = Some(end);
+        }
+        // Up to the last sweep's mark, no second was missed.
+        let mark = swept.unwrap().timestamp();
+        let from = at(0).timestamp() - OVERLAP.num_seconds();
+        assert!((from..mark).all(|t| late_read.contains(&t)));
+        // And the overlap was read about once a minute, not on every run.
+        assert!((9..=12).contains(&sweeps), "{sweeps} sweeps in ten minutes");
+    }
+
+    #[test]
+    fn the_first_read_reaches_as_far_back_as_the_list_allows() {
+        let (start, swept) = window(None, None, at(0));
+        assert_eq!(start, at(0) - MAX_WINDOW);
+        assert_eq!(swept, Some(at(-120)));
+        // A cursor without a mark (stored before sweeps existed) sweeps from cursor − OVERLAP.
+        let (start, _) = window(Some(at(0)), None, at(200));
+        assert_eq!(start, at(-120));
+    }
 }
