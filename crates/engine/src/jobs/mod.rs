@@ -21,6 +21,7 @@ pub(crate) use common::scrub;
 pub use invoice::InvoiceToDsco;
 pub(crate) use outbound::read_chunk as read_outbounds;
 pub use pull::PullDscoOrders;
+pub use pull::UNTIL_LAG as PULL_UNTIL_LAG;
 pub use push::PushToLingxing;
 pub use ship::ShipToDsco;
 

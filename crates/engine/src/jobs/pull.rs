@@ -30,7 +30,9 @@ use crate::{Job, JobError, RunCtx};
 
 pub const CURSOR: &str = "pull_dsco_orders.until";
 const OVERLAP: TimeDelta = TimeDelta::minutes(5);
-const UNTIL_LAG: TimeDelta = TimeDelta::seconds(10);
+/// How far behind `now` a pull window ends: DSCO refuses an `until` less than 5 s in the past
+/// (`../shared/api/dsco.md`), and recommends 10 s.
+pub const UNTIL_LAG: TimeDelta = TimeDelta::seconds(10);
 const DEFAULT_LOOKBACK: TimeDelta = TimeDelta::days(1);
 /// A window with more than this many times `size` changed orders is halved before it is read
 /// whole.
