@@ -2,13 +2,14 @@
 //!
 //! Waiting for LingXing (audit, shipping) must not cost a call per waiting order per run. The
 //! jobs that wait on LingXing (ACK, ship) share one cursor and ask the order list for the orders
-//! whose `update_time` falls in `[cursor − a few seconds, now)`, in the mapped stores, deleted
-//! orders included, 500 a page. What LingXing makes visible late is caught by a sweep: at most
-//! once a minute a read starts instead at the sweep mark, so that every instant is read again at
-//! least [`OVERLAP`] after it (see [`window`]). Every local order among them gets its LingXing view refreshed, which
-//! marks it dirty when the view changed; only dirty (or due) orders are decided. The cursor moves
-//! only after a complete read. Orders whose view was never read (just pushed, or pushed before
-//! the cursor existed) or not refreshed for a day are looked up by PO number, 200 a call.
+//! whose `update_time` falls in `[cursor − 10 s, now)`, in the mapped stores, deleted orders
+//! included, 500 a page. What LingXing makes visible late is caught by a sweep: at most once a
+//! minute a read starts at the sweep mark instead, so that every instant is read again at least
+//! two minutes after it (see [`Sweep`]). Every local order among them gets its LingXing view
+//! refreshed, which marks it dirty when the view changed; only dirty (or due) orders are
+//! decided. The cursor moves only after a complete read. Orders whose view was never read (just
+//! pushed, or pushed before the cursor existed) or not refreshed for a day are looked up by PO
+//! number, 200 a call.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,32 +20,38 @@ use lingxing::{Order, OrderListQuery};
 use store::OrderRecord;
 
 use super::Clients;
+use super::common::Sweep;
 use crate::{JobError, RunCtx};
 
-/// How late LingXing may make an update visible in its order list and still be read: every
-/// instant is in a read made at least this long after it (the sweep).
-const OVERLAP: TimeDelta = TimeDelta::minutes(2);
-/// What a read between sweeps takes again before the cursor (whole seconds, clocks apart).
-const FRESH_OVERLAP: TimeDelta = TimeDelta::seconds(10);
-/// A sweep is due once the sweep mark lags `now − OVERLAP` by this much: with jobs firing every
-/// few seconds (a backlog) the overlap is read once a minute, not on every run; with jobs a
-/// minute or more apart every read is a sweep, one listing as before.
-const SWEEP_EVERY: TimeDelta = TimeDelta::minutes(1);
+/// The feed's sweep: every instant is in a read made at least two minutes after it (what
+/// LingXing makes visible late), reads between sweeps start 10 s before the cursor, and a sweep
+/// is due once a minute.
+const SWEEP: Sweep = Sweep {
+    overlap: TimeDelta::minutes(2),
+    fresh: TimeDelta::seconds(10),
+    every: TimeDelta::minutes(1),
+};
 /// One cursor for the ACK and ship jobs: the feed is the same list, so whichever job reads it
 /// first applies it to the orders of both (see [`FEED_STAGES`]) and the other reads only what
 /// changed since, plus the overlap.
 const FEED_CURSOR: &str = "lingxing_changes";
-/// The sweep mark: every update before it has been in a read made at least [`OVERLAP`] after it.
+/// The sweep mark: every update before it has been in a read made at least the overlap after it ([`SWEEP`]).
 const SWEPT_CURSOR: &str = "lingxing_changes.swept";
 
-/// Where a feed read starts, given the cursor (`None` before the first read) and the sweep mark
-/// (`None` before the first sweep; the cursor less [`OVERLAP`] then), and the sweep mark to store
-/// after the read, if it moves: `(start, swept)`.
-///
-/// Without a sweep due the read starts [`FRESH_OVERLAP`] before the cursor. A sweep starts at
-/// the mark and moves it to `end − OVERLAP`: the read made now covers every instant from the
-/// mark on, and for the instants before `end − OVERLAP` it is made at least [`OVERLAP`] after
-/// them. So every instant is swept once, and never earlier than [`OVERLAP`] after it.
+/// The stages whose orders a feed read updates: waiting for the audit (ACK) or for packages (ship).
+pub(crate) const FEED_STAGES: [Stage; 3] = [Stage::Pushed, Stage::Acknowledged, Stage::Shipped];
+/// A view not refreshed for this long is read again by PO when its order is decided. The feed
+/// shows what changed, not an order that left every listing (removed for good): without this
+/// such an order would wait on its last view for ever. Waiting orders are decided weekly, so
+/// this costs one call per 200 of them a week, and at most one a day for orders decided every
+/// run (needs attention, held).
+const STALE_VIEW: TimeDelta = TimeDelta::days(1);
+/// The order list accepts windows of at most 31 days.
+const MAX_WINDOW: TimeDelta = TimeDelta::days(30);
+
+/// Where a feed read ending at `end` starts, given the cursor (`None` before the first read)
+/// and the sweep mark, and the sweep mark to store after the read if it moves:
+/// `(start, swept)`. See [`Sweep`].
 fn window(
     cursor: Option<DateTime<Utc>>,
     swept: Option<DateTime<Utc>>,
@@ -56,26 +63,15 @@ fn window(
         // allows. A view stored before the feed existed (by the push's existence check, say)
         // may have changed since, and nothing else would tell: such an order would otherwise
         // wait on a stale view until its weekly recheck. This costs only the first read.
-        return (oldest, Some(end - OVERLAP));
+        return (oldest, Some(SWEEP.mark_after(end, end)));
     };
-    let fresh = c - FRESH_OVERLAP;
-    let mark = swept.unwrap_or(c - OVERLAP).min(fresh);
-    if mark < end - OVERLAP - SWEEP_EVERY || fresh <= end - OVERLAP {
-        (mark.max(oldest), Some(end - OVERLAP))
-    } else {
-        (fresh.max(oldest), None)
-    }
+    let (start, sweeping) = SWEEP.start(c, swept, end);
+    // The read reaches `end` whole (every page).
+    (
+        start.max(oldest),
+        sweeping.then(|| SWEEP.mark_after(end, end)),
+    )
 }
-/// The stages whose orders a feed read updates: waiting for the audit (ACK) or for packages (ship).
-pub(crate) const FEED_STAGES: [Stage; 3] = [Stage::Pushed, Stage::Acknowledged, Stage::Shipped];
-/// A view not refreshed for this long is read again by PO when its order is decided. The feed
-/// shows what changed, not an order that left every listing (removed for good): without this
-/// such an order would wait on its last view for ever. Waiting orders are decided weekly, so
-/// this costs one call per 200 of them a week, and at most one a day for orders decided every
-/// run (needs attention, held).
-const STALE_VIEW: TimeDelta = TimeDelta::days(1);
-/// The order list accepts windows of at most 31 days.
-const MAX_WINDOW: TimeDelta = TimeDelta::days(30);
 
 /// Whether anything may have happened to a LingXing order since its audit: shipped, or updated
 /// after the audit (a package leaving moves `update_time`, see the simulator's named
@@ -334,7 +330,7 @@ mod tests {
                 "a read leaves no gap after the cursor"
             );
             for t in start.timestamp()..end.timestamp() {
-                if end.timestamp() - t >= OVERLAP.num_seconds() {
+                if end.timestamp() - t >= SWEEP.overlap.num_seconds() {
                     late_read.insert(t);
                 }
             }
@@ -346,7 +342,7 @@ mod tests {
         }
         // Up to the last sweep's mark, no second was missed.
         let mark = swept.unwrap().timestamp();
-        let from = at(0).timestamp() - OVERLAP.num_seconds();
+        let from = at(0).timestamp() - SWEEP.overlap.num_seconds();
         assert!((from..mark).all(|t| late_read.contains(&t)));
         // And the overlap was read about once a minute, not on every run.
         assert!((9..=12).contains(&sweeps), "{sweeps} sweeps in ten minutes");
