@@ -33,9 +33,11 @@ const SWEEP: Sweep = Sweep {
 };
 /// One cursor for the ACK and ship jobs: the feed is the same list, so whichever job reads it
 /// first applies it to the orders of both (see [`FEED_STAGES`]) and the other reads only what
-/// changed since, plus the overlap.
+/// changed since, from 10 s before the cursor.
 const FEED_CURSOR: &str = "lingxing_changes";
-/// The sweep mark: every update before it has been in a read made at least the overlap after it ([`SWEEP`]).
+/// The sweep mark: every update before it has been in a read made at least [`SWEEP`]'s overlap
+/// after it. Shared by both jobs like the cursor; two sweeps at once at worst store the older
+/// mark, and the next sweep comes sooner.
 const SWEPT_CURSOR: &str = "lingxing_changes.swept";
 
 /// The stages whose orders a feed read updates: waiting for the audit (ACK) or for packages (ship).
