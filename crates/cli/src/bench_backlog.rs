@@ -367,7 +367,7 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
         Some(Target::AtMost(1.5)),
     );
     // What the throughput bound leaves out: one order's chain of calls that cannot overlap.
-    let (path, path_dsco, path_lx) = critical_path(
+    let path = critical_path(
         mean_ms(args.dsco_latency_ms),
         mean_ms(args.lingxing_latency_ms),
     );
@@ -378,7 +378,7 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
         "×",
     );
     println!(
-        "\ncritical path of one order, as a model: {path_dsco} DSCO and {path_lx} LingXing calls one \
+        "\ncritical path of one order, as a model: {PATH_DSCO_CALLS} DSCO and {PATH_LX_CALLS} LingXing calls one \
          after another at the mean latencies, plus DSCO's {:.0} s `until` lag before the pull can \
          read an acknowledged order as shipment_pending: {path:.1} s",
         engine::jobs::PULL_UNTIL_LAG.as_seconds_f64()
@@ -455,21 +455,22 @@ struct GoModel {
     slowest_job: f64,
 }
 
+/// DSCO calls on one order's critical path (see [`critical_path`]).
+const PATH_DSCO_CALLS: u32 = 8;
+/// LingXing calls on one order's critical path.
+const PATH_LX_CALLS: u32 = 4;
+
 /// The critical path of one order, as a model: the calls that must follow one another, each
 /// at its side's mean latency, and the wait no call can shorten. An order not pulled yet needs:
 /// a DSCO page read (pull), a LingXing create (push), a LingXing list (the audit seen), the DSCO
 /// ACK, DSCO's order log (the ACK settled), then DSCO's `until` lag before a pull can read the
 /// order as `shipment_pending` (rule R4 ships only then) and the page read, a LingXing list (the
 /// package seen), a `wmsOrderList` (its tracking), the DSCO shipment, its log, the invoice, its
-/// log. Returns (seconds, DSCO calls, LingXing calls).
-fn critical_path(dsco: f64, lx: f64) -> (f64, u32, u32) {
-    let (dsco_calls, lx_calls) = (8, 4);
-    let lag = engine::jobs::PULL_UNTIL_LAG.as_seconds_f64();
-    (
-        dsco_calls as f64 * dsco + lx_calls as f64 * lx + lag,
-        dsco_calls,
-        lx_calls,
-    )
+/// log: [`PATH_DSCO_CALLS`] and [`PATH_LX_CALLS`]. Seconds.
+fn critical_path(dsco: f64, lx: f64) -> f64 {
+    PATH_DSCO_CALLS as f64 * dsco
+        + PATH_LX_CALLS as f64 * lx
+        + engine::jobs::PULL_UNTIL_LAG.as_seconds_f64()
 }
 
 fn go_model(n: f64, dsco: f64, lx: f64) -> GoModel {
@@ -513,7 +514,7 @@ mod tests {
         let page = limit_of("dsco", "/order/page");
         assert!((bound(1000.0, 0.3, page) - 120.0).abs() < 1e-9);
         // 8 DSCO calls, 4 LingXing calls and DSCO's 10-s lag.
-        let (path, ..) = critical_path(0.25, 0.5);
+        let path = critical_path(0.25, 0.5);
         assert!((path - 14.0).abs() < 1e-9);
         let go = go_model(10_000.0, 0.275, 0.4);
         assert!((go.wms_bound - 8000.0).abs() < 1e-6);

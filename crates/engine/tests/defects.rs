@@ -434,3 +434,34 @@ pub async fn an_unclear_automatic_cancel_is_verified_not_sent_again(db: &Db) {
     assert_eq!(i.outcome, "found cancelled in LingXing");
     assert_eq!(w.lx.calls(CANCEL), 1, "verified, not sent again");
 }
+
+/// The LingXing feed's cursor and sweep mark as stored: jobs a few seconds apart read from just
+/// before the cursor and leave the mark; once it lags a minute more than the two-minute overlap,
+/// the next read sweeps and moves it to two minutes before that read.
+pub async fn the_lingxing_feed_sweeps_its_overlap_once_a_minute(db: &Db) {
+    let w = world(db, json!({})).await;
+    let stored = |name: &'static str| {
+        let store = w.store.clone();
+        async move {
+            let text = store.cursor(name).await.unwrap().expect(name);
+            text.parse::<i64>().unwrap()
+        }
+    };
+    let overlap = 120;
+    let t0 = w.clock.now().timestamp();
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(stored("lingxing_changes").await, t0);
+    assert_eq!(stored("lingxing_changes.swept").await, t0 - overlap);
+
+    // Five seconds on, from the ship job (the cursor is shared): no sweep, the mark stays.
+    w.advance(5);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(stored("lingxing_changes").await, t0 + 5);
+    assert_eq!(stored("lingxing_changes.swept").await, t0 - overlap);
+
+    // Sixty-five seconds after the first read the mark lags more than a minute: a sweep.
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(stored("lingxing_changes").await, t0 + 65);
+    assert_eq!(stored("lingxing_changes.swept").await, t0 + 65 - overlap);
+}

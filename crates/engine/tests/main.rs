@@ -177,6 +177,7 @@ both_backends!(
     an_intercepted_outbound_needs_attention,
     a_shipment_request_dsco_partly_refuses,
     a_pull_burst_larger_than_size_drains_and_the_cursor_never_moves_back,
+    the_lingxing_feed_sweeps_its_overlap_once_a_minute,
     an_order_changed_while_it_was_decided_is_decided_again,
     a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent,
     an_unclear_automatic_cancel_is_verified_not_sent_again,

@@ -1026,53 +1026,9 @@ pub(crate) fn messages_text(m: &[dsco::ApiMessage]) -> String {
         .join("; ")
 }
 
-/// Reading a far side's changes by update time when an update may become visible late: reads
-/// between sweeps start [`Sweep::fresh`] before the cursor; a sweep starts at the sweep mark and
-/// moves it, so that every instant is in a read made at least [`Sweep::overlap`] after it. The
-/// overlap is then read about once every [`Sweep::every`], not on every run: a backlog with
-/// jobs firing every few seconds re-reads it once a minute; with jobs a minute or more apart
-/// every read is a sweep, one window as wide as a plain overlap.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Sweep {
-    /// How late an update may become visible and still be read.
-    pub overlap: TimeDelta,
-    /// What a read between sweeps takes again before the cursor (whole seconds, clocks apart).
-    pub fresh: TimeDelta,
-    /// A sweep is due once the mark lags `now − overlap` by this much.
-    pub every: TimeDelta,
-}
-
-impl Sweep {
-    /// Where a read made at `now` starts after one that reached `cursor`, given the sweep mark
-    /// (`None` before the first sweep: the cursor less the overlap, as a plain overlap would
-    /// have read), and whether it is a sweep (then store [`Sweep::mark_after`] once it is read).
-    pub(crate) fn start(
-        &self,
-        cursor: DateTime<Utc>,
-        swept: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> (DateTime<Utc>, bool) {
-        let fresh = cursor - self.fresh;
-        let mark = swept.unwrap_or(cursor - self.overlap).min(fresh);
-        let late = now - self.overlap;
-        if mark < late - self.every || fresh <= late {
-            (mark, true)
-        } else {
-            (fresh, false)
-        }
-    }
-
-    /// The sweep mark after a sweep made at `now` read everything from its start to `reached`:
-    /// the instants before `now − overlap` among them were read at least the overlap after.
-    pub(crate) fn mark_after(&self, reached: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
-        reached.min(now - self.overlap)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Sweep, scrub};
-    use chrono::{DateTime, TimeDelta};
+    use super::scrub;
 
     #[test]
     fn scrub_masks_credentials_and_keeps_the_rest() {
@@ -1098,28 +1054,5 @@ mod tests {
         // Words that merely end in a key, and text without any, are left alone.
         assert_eq!(scrub("design=ok 签名 sign"), "design=ok 签名 sign");
         assert_eq!(scrub("无 tracking yet"), "无 tracking yet");
-    }
-
-    #[test]
-    fn a_sweep_cut_short_moves_the_mark_only_as_far_as_it_read() {
-        let at = |s: i64| DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
-        let sweep = Sweep {
-            overlap: TimeDelta::minutes(5),
-            fresh: TimeDelta::seconds(10),
-            every: TimeDelta::minutes(1),
-        };
-        // Cursor a second ago, mark seven minutes back: due.
-        let (start, sweeping) = sweep.start(at(599), Some(at(180)), at(600));
-        assert_eq!((start, sweeping), (at(180), true));
-        // The sweep read only up to 240 (a window halved to fit `size`): the mark stops there.
-        assert_eq!(sweep.mark_after(at(240), at(600)), at(240));
-        // Read whole: up to five minutes before the read.
-        assert_eq!(sweep.mark_after(at(590), at(600)), at(300));
-        // No mark yet: the cursor less the overlap, as a plain overlap read.
-        let (start, sweeping) = sweep.start(at(0), None, at(600));
-        assert_eq!((start, sweeping), (at(-300), true));
-        // Not due: ten seconds before the cursor.
-        let (start, sweeping) = sweep.start(at(599), Some(at(290)), at(600));
-        assert_eq!((start, sweeping), (at(589), false));
     }
 }

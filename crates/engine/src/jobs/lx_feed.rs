@@ -5,7 +5,7 @@
 //! whose `update_time` falls in `[cursor − 10 s, now)`, in the mapped stores, deleted orders
 //! included, 500 a page. What LingXing makes visible late is caught by a sweep: at most once a
 //! minute a read starts at the sweep mark instead, so that every instant is read again at least
-//! two minutes after it (see [`Sweep`]). Every local order among them gets its LingXing view
+//! two minutes after it (see [`window`]). Every local order among them gets its LingXing view
 //! refreshed, which marks it dirty when the view changed; only dirty (or due) orders are
 //! decided. The cursor moves only after a complete read. Orders whose view was never read (just
 //! pushed, or pushed before the cursor existed) or not refreshed for a day are looked up by PO
@@ -20,23 +20,21 @@ use lingxing::{Order, OrderListQuery};
 use store::OrderRecord;
 
 use super::Clients;
-use super::common::Sweep;
 use crate::{JobError, RunCtx};
 
-/// The feed's sweep: every instant is in a read made at least two minutes after it (what
-/// LingXing makes visible late), reads between sweeps start 10 s before the cursor, and a sweep
-/// is due once a minute.
-const SWEEP: Sweep = Sweep {
-    overlap: TimeDelta::minutes(2),
-    fresh: TimeDelta::seconds(10),
-    every: TimeDelta::minutes(1),
-};
+/// How late LingXing may make an update visible and still be read: every instant is in a read
+/// made at least this long after it (a sweep, see [`window`]).
+const OVERLAP: TimeDelta = TimeDelta::minutes(2);
+/// What a read between sweeps takes again before the cursor (whole seconds, clocks apart).
+const FRESH_OVERLAP: TimeDelta = TimeDelta::seconds(10);
+/// A sweep is due once the sweep mark lags `now − OVERLAP` by this much.
+const SWEEP_EVERY: TimeDelta = TimeDelta::minutes(1);
 /// One cursor for the ACK and ship jobs: the feed is the same list, so whichever job reads it
 /// first applies it to the orders of both (see [`FEED_STAGES`]) and the other reads only what
 /// changed since, from 10 s before the cursor.
 const FEED_CURSOR: &str = "lingxing_changes";
-/// The sweep mark: every update before it has been in a read made at least [`SWEEP`]'s overlap
-/// after it. Shared by both jobs like the cursor; two sweeps at once at worst store the older
+/// The sweep mark: every update before it has been in a read made at least [`OVERLAP`] after
+/// it. Shared by both jobs like the cursor; two sweeps at once at worst store the older
 /// mark, and the next sweep comes sooner.
 const SWEPT_CURSOR: &str = "lingxing_changes.swept";
 
@@ -52,27 +50,37 @@ const STALE_VIEW: TimeDelta = TimeDelta::days(1);
 const MAX_WINDOW: TimeDelta = TimeDelta::days(30);
 
 /// Where a feed read ending at `end` starts, given the cursor (`None` before the first read)
-/// and the sweep mark, and the sweep mark to store after the read if it moves:
-/// `(start, swept)`. See [`Sweep`].
+/// and the sweep mark (`None` before the first sweep), and the sweep mark to store after the
+/// read if it moves: `(start, swept)`.
+///
+/// Between sweeps a read starts [`FRESH_OVERLAP`] before the cursor. A sweep starts at the mark
+/// and moves it to `end − OVERLAP`: the read reaches `end`, and the instants before
+/// `end − OVERLAP` are read at least [`OVERLAP`] after them, so every instant is swept once, at
+/// least that late. A sweep is due once the mark lags by [`SWEEP_EVERY`] more: with jobs firing
+/// every few seconds (a backlog) the overlap is read once a minute, not on every run; with jobs
+/// a minute or more apart every read is a sweep, one listing as wide as a plain overlap.
 fn window(
     cursor: Option<DateTime<Utc>>,
     swept: Option<DateTime<Utc>>,
     end: DateTime<Utc>,
 ) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
     let oldest = end - MAX_WINDOW;
+    let late = end - OVERLAP;
     let Some(c) = cursor else {
         // No cursor yet (first start, or the jobs never ran): read as far back as the list
         // allows. A view stored before the feed existed (by the push's existence check, say)
         // may have changed since, and nothing else would tell: such an order would otherwise
         // wait on a stale view until its weekly recheck. This costs only the first read.
-        return (oldest, Some(SWEEP.mark_after(end, end)));
+        return (oldest, Some(late));
     };
-    let (start, sweeping) = SWEEP.start(c, swept, end);
-    // The read reaches `end` whole (every page).
-    (
-        start.max(oldest),
-        sweeping.then(|| SWEEP.mark_after(end, end)),
-    )
+    let fresh = c - FRESH_OVERLAP;
+    // Without a mark (stored before sweeps existed): what a plain overlap would have read.
+    let mark = swept.unwrap_or(c - OVERLAP).min(fresh);
+    if mark < late - SWEEP_EVERY || fresh <= late {
+        (mark.max(oldest), Some(late))
+    } else {
+        (fresh.max(oldest), None)
+    }
 }
 
 /// Whether anything may have happened to a LingXing order since its audit: shipped, or updated
@@ -215,9 +223,7 @@ pub(crate) async fn follow(
     apply(ctx, &orders, &FEED_STAGES)
         .await
         .map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
-    let marks = [(FEED_CURSOR, Some(end)), (SWEPT_CURSOR, swept)];
-    for (name, at) in marks {
-        let Some(at) = at else { continue };
+    let write = |name: &'static str, at: DateTime<Utc>| async move {
         let _ = ctx
             .store
             .set_cursor(
@@ -227,6 +233,10 @@ pub(crate) async fn follow(
                 &ctx.fence,
             )
             .await;
+    };
+    write(FEED_CURSOR, end).await;
+    if let Some(mark) = swept {
+        write(SWEPT_CURSOR, mark).await;
     }
     Ok(end)
 }
@@ -332,7 +342,7 @@ mod tests {
                 "a read leaves no gap after the cursor"
             );
             for t in start.timestamp()..end.timestamp() {
-                if end.timestamp() - t >= SWEEP.overlap.num_seconds() {
+                if end.timestamp() - t >= OVERLAP.num_seconds() {
                     late_read.insert(t);
                 }
             }
@@ -344,7 +354,7 @@ mod tests {
         }
         // Up to the last sweep's mark, no second was missed.
         let mark = swept.unwrap().timestamp();
-        let from = at(0).timestamp() - SWEEP.overlap.num_seconds();
+        let from = at(0).timestamp() - OVERLAP.num_seconds();
         assert!((from..mark).all(|t| late_read.contains(&t)));
         // And the overlap was read about once a minute, not on every run.
         assert!((9..=12).contains(&sweeps), "{sweeps} sweeps in ten minutes");

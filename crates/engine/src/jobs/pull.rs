@@ -31,7 +31,7 @@ use crate::{Job, JobError, RunCtx};
 pub const CURSOR: &str = "pull_dsco_orders.until";
 /// Every pull reads again the last five minutes before its cursor: an order DSCO shows late
 /// (its time already behind the cursor when it appears) is read on the next run. Unlike the
-/// LingXing feed this is not swept once a minute (`common::Sweep`): measured on `bench backlog`,
+/// LingXing feed this is not swept once a minute (`lx_feed::window`): measured on `bench backlog`,
 /// orders that appear with a time a minute back then waited for the sweep (117–139 s to drain
 /// 10,000 orders instead of 34 s), and re-read orders cost calls only, no store writes.
 const OVERLAP: TimeDelta = TimeDelta::minutes(5);
