@@ -596,6 +596,13 @@ async fn set_page_limit(conn: &mut sqlx::SqliteConnection, pages: u64) -> Result
 /// No store method holds one connection while asking for another, so two cannot deadlock.
 const SQLITE_CONNECTIONS: u32 = 2;
 
+/// Rows a SQLite connection's thread may hand to the runtime before it waits for them to be
+/// taken (sqlx's default is 50). Each row crosses from that thread to the runtime's; with a
+/// short channel the two threads woke each other for nearly every row of a large read (a full
+/// channel stops the connection, a taken row wakes it again). The jobs collect every row of a
+/// read anyway, so a longer channel holds no more memory than the result.
+const ROW_BUFFER: usize = 10_000;
+
 /// Opens a SQLite file and runs its migrations, tolerating another process doing the same at once.
 ///
 /// sqlx takes an advisory lock for PostgreSQL migrations but none for SQLite: two processes
@@ -682,7 +689,8 @@ impl SqlStore {
                 .pragma("cache_size", "-4096")
                 .pragma("temp_store", "memory")
                 .pragma("mmap_size", "0")
-                .pragma("wal_autocheckpoint", "10000");
+                .pragma("wal_autocheckpoint", "10000")
+                .row_buffer_size(ROW_BUFFER);
             if let Some(dir) = opts.get_filename().parent()
                 && !dir.as_os_str().is_empty()
             {
