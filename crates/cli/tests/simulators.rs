@@ -267,6 +267,18 @@ fn bench_zero_latency_takes_every_order_to_stage_5() {
         stdout.contains("40 orders through all stages") && stdout.contains("5: 40, 6: 0"),
         "{stdout}"
     );
+    // Three runs by default, the figures of the one with least CPU; the engine threads' counts
+    // where /proc has them.
+    assert!(
+        stdout.contains("zero latency, run 3 of 3") && !stdout.contains("run 4 of"),
+        "{stdout}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(
+            stdout.contains("engine threads: ") && stdout.contains("minor page faults"),
+            "{stdout}"
+        );
+    }
     for job in [
         "pull_dsco_orders",
         "push_to_lingxing",
