@@ -123,9 +123,30 @@ pub(crate) fn t0() -> DateTime<Utc> {
 /// Peak resident memory of this process (Linux `VmHWM`), in MiB.
 pub(crate) fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status_value(&s, "VmHWM")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
+}
+
+/// The value of `key` in a /proc `status` text (`key:\tvalue`), trimmed.
+pub(crate) fn status_value<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status.lines().find_map(|l| {
+        l.strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .map(str::trim)
+    })
+}
+
+/// A /proc `stat` line split into the thread's name (`comm`, which may hold spaces and
+/// parentheses) and the fields after it: field N of proc(5) is at index N − 3.
+fn stat_fields(stat: &str) -> Option<(&str, Vec<&str>)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let rest = stat.get(close + 2..)?;
+    Some((&stat[open + 1..close], rest.split_whitespace().collect()))
 }
 
 /// The pace of the simulated far sides: DSCO's async delay and LingXing's audit and ship
@@ -691,23 +712,17 @@ pub(crate) fn engine_thread_counts() -> Option<ThreadCounts> {
 /// One thread's counts from its `stat` and `status`; `None` for a simulator thread or text
 /// that does not read as expected.
 fn thread_counts(stat: &str, status: &str) -> Option<ThreadCounts> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    if stat[open + 1..close].starts_with(SIM_THREADS) {
+    let (comm, f) = stat_fields(stat)?;
+    if comm.starts_with(SIM_THREADS) {
         return None;
     }
-    // Field 10 of stat (minflt) is the 8th after the comm.
-    let faults = stat[close + 2..].split_whitespace().nth(7)?.parse().ok()?;
-    let mut switches = 0;
-    for line in status.lines() {
-        if let Some(v) = line
-            .strip_prefix("voluntary_ctxt_switches:")
-            .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
-        {
-            switches += v.trim().parse::<u64>().ok()?;
-        }
-    }
-    Some(ThreadCounts { switches, faults })
+    // Field 10 of stat: minflt.
+    let faults = f.get(7)?.parse().ok()?;
+    let switches = |key| status_value(status, key)?.parse::<u64>().ok();
+    Some(ThreadCounts {
+        switches: switches("voluntary_ctxt_switches")? + switches("nonvoluntary_ctxt_switches")?,
+        faults,
+    })
 }
 
 /// Thread-name prefix of the simulators' runtime in the zero-latency run.
@@ -717,12 +732,9 @@ const SIM_THREADS: &str = "sim-";
 /// threads named `SIM_THREADS…`, from /proc (Linux); `None` elsewhere. /proc counts in USER_HZ
 /// ticks, fixed at 100 per second by the Linux ABI.
 pub(crate) fn cpu_seconds() -> Option<(f64, f64)> {
-    fn ticks(stat: &str) -> Option<(String, f64)> {
-        let open = stat.find('(')?;
-        let close = stat.rfind(')')?;
-        let comm = stat[open + 1..close].to_owned();
-        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the comm.
+    fn ticks(stat: &str) -> Option<(&str, f64)> {
+        let (comm, f) = stat_fields(stat)?;
+        // Fields 14 and 15 of stat: utime, stime.
         let t = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
         Some((comm, t / 100.0))
     }
@@ -871,6 +883,17 @@ fn print_calls(with: &Day, idle: &Day, n: usize, report: &mut Report) {
     );
 }
 
+/// Of the runs' engine CPU seconds (`None` where the platform reports none): the index of the
+/// least (the first run when none reports CPU) and the most.
+fn least_and_most(cpu: &[Option<f64>]) -> (usize, Option<f64>) {
+    let reported = || cpu.iter().enumerate().filter_map(|(i, c)| Some((i, (*c)?)));
+    let least = reported()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0, |(i, _)| i);
+    let most = reported().map(|(_, c)| c).max_by(f64::total_cmp);
+    (least, most)
+}
+
 /// The zero-latency part on `backend`, `--repeat` times; its figures are named with `prefix`
 /// (empty for SQLite). The engine CPU seconds of the run that took least, where reported.
 async fn print_zero_latency(
@@ -896,12 +919,11 @@ async fn print_zero_latency(
         }
         runs.push(z);
     }
-    // The run with the least engine CPU (the first where CPU is not reported).
-    let engine_of = |z: &ZeroLatency| z.cpu.map_or(f64::INFINITY, |c| c.0);
-    let slowest = runs.iter().map(engine_of).fold(0.0, f64::max);
+    let cpus: Vec<Option<f64>> = runs.iter().map(|z| z.cpu.map(|c| c.0)).collect();
+    let (least, slowest) = least_and_most(&cpus);
     let best = runs
         .into_iter()
-        .min_by(|a, b| engine_of(a).total_cmp(&engine_of(b)))
+        .nth(least)
         .ok_or_else(|| anyhow!("no zero-latency run"))?;
     let ZeroLatency {
         wall,
@@ -973,7 +995,7 @@ async fn print_zero_latency(
     // Named the same whatever `--repeat` is, so that `bench compare` lines the runs up.
     report.add(
         format!("{prefix}zero latency: engine CPU, the most of its runs"),
-        slowest,
+        slowest.unwrap_or(engine),
         "s",
     );
     report.add(
@@ -1203,6 +1225,34 @@ mod tests {
         let sim = "4243 (sim-rt) S 1 4242 4242 0 -1 4194368 99 0 0 0 1 1 0 0 20 0 1 0";
         assert_eq!(thread_counts(sim, status), None);
         assert_eq!(thread_counts("garbage", status), None);
+    }
+
+    /// `--repeat` keeps the run with the least engine CPU and reports the most beside it.
+    #[test]
+    fn the_least_run_is_kept_and_the_most_reported() {
+        assert_eq!(
+            least_and_most(&[Some(3.0), Some(1.5), Some(2.0)]),
+            (1, Some(3.0))
+        );
+        assert_eq!(least_and_most(&[Some(2.0)]), (0, Some(2.0)));
+        assert_eq!(least_and_most(&[None, Some(4.0), None]), (1, Some(4.0)));
+        assert_eq!(least_and_most(&[None, None]), (0, None));
+    }
+
+    /// Fields of `stat` are found after a name with spaces and parentheses; `status` values by
+    /// their whole key (a key that another ends with does not match).
+    #[test]
+    fn proc_text_reads_by_field_and_by_key() {
+        let (comm, f) = stat_fields("7 (a (b) c) S 1 2 3").unwrap();
+        assert_eq!((comm, f), ("a (b) c", vec!["S", "1", "2", "3"]));
+        assert_eq!(stat_fields("7 (cut"), None);
+        let status = "VmHWM:\t  2048 kB\nnonvoluntary_ctxt_switches:\t7\n";
+        assert_eq!(status_value(status, "VmHWM"), Some("2048 kB"));
+        assert_eq!(status_value(status, "voluntary_ctxt_switches"), None);
+        assert_eq!(
+            status_value(status, "nonvoluntary_ctxt_switches"),
+            Some("7")
+        );
     }
 
     /// On Linux: this test's own thread, read as the bench reads each thread, has faulted in

@@ -299,10 +299,6 @@ fn uuid_like(clock: &Clock) -> String {
 fn vm_hwm() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
-        })
+        .and_then(|s| crate::bench::status_value(&s, "VmHWM").map(str::to_owned))
         .unwrap_or_else(|| "unknown (no /proc/self/status)".into())
 }
