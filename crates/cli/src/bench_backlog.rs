@@ -133,7 +133,7 @@ pub(crate) fn stages(counts: &BTreeMap<Stage, i64>) -> String {
         .join(" ")
 }
 
-async fn run_once(w: &SimWorld, job: JobName) -> Result<RunOutcome> {
+async fn run_once(w: &SimWorld, job: JobName) -> Result<(RunOutcome, domain::RunCounts)> {
     let (_tx, rx) = watch::channel(false);
     match w
         .app
@@ -141,8 +141,10 @@ async fn run_once(w: &SimWorld, job: JobName) -> Result<RunOutcome> {
         .run_job(job, Trigger::Cli, RunOptions::default(), rx)
         .await?
     {
-        RunResult::Ran { outcome, .. } => Ok(outcome),
-        RunResult::Rejected { .. } => Ok(RunOutcome::Cancelled),
+        RunResult::Ran {
+            outcome, counts, ..
+        } => Ok((outcome, counts)),
+        RunResult::Rejected { .. } => Ok((RunOutcome::Cancelled, domain::RunCounts::default())),
     }
 }
 
@@ -240,12 +242,29 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
     for job in JOBS {
         let (w, stop, runs, failed) = (w.clone(), stop.clone(), runs.clone(), failed.clone());
         loops.push(tokio::spawn(async move {
+            // DSCO_LINGXING_BENCH_RUNS=1: every run on stderr, with its start, end and counts
+            // (seconds since draining began), to see where the drain's time goes.
+            let trace = std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some();
             while !stop.load(Ordering::Relaxed) {
+                let begun = started.elapsed().as_secs_f64();
                 let outcome = run_once(&w, job).await;
                 runs.fetch_add(1, Ordering::Relaxed);
-                if !matches!(outcome, Ok(RunOutcome::Succeeded)) {
+                if trace {
+                    let c = outcome.as_ref().map(|(_, c)| c.clone()).unwrap_or_default();
+                    eprintln!(
+                        "  run {job:<17} {begun:>6.1}–{:>6.1} s: processed {}, advanced {}, waiting {}, \
+                         attention {}, retrying {}",
+                        started.elapsed().as_secs_f64(),
+                        c.processed,
+                        c.advanced,
+                        c.skipped_waiting,
+                        c.skipped_attention,
+                        c.skipped_retrying
+                    );
+                }
+                if !matches!(outcome, Ok((RunOutcome::Succeeded, _))) {
                     failed.fetch_add(1, Ordering::Relaxed);
-                    if std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some() {
+                    if trace {
                         eprintln!("{job}: {outcome:?}");
                     }
                 }

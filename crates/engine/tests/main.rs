@@ -138,6 +138,7 @@ both_backends!(
     orders_go_from_dsco_through_lingxing_and_back,
     a_dry_run_shows_each_request_and_writes_nothing,
     apply_then_timeout_still_writes_exactly_once,
+    new_orders_are_created_in_overlapping_chunks_each_once,
     three_packages_over_two_days_then_one_invoice,
     waiting_a_day_costs_at_most_one_call_per_run,
     confirmations_seen_in_pulled_orders_read_no_change_log,

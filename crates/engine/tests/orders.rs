@@ -459,6 +459,67 @@ pub async fn apply_then_timeout_still_writes_exactly_once(db: &Db) {
     }
 }
 
+/// A backlog of new orders is created in chunks that overlap (up to the create endpoint's
+/// capacity), and a chunk whose create times out while the others go through is resolved by the
+/// next run's existence check, never created twice.
+pub async fn new_orders_are_created_in_overlapping_chunks_each_once(db: &Db) {
+    use sim::lingxing::Fault as LFault;
+    const CREATE: &str = "/pb/mp/order/v2/create";
+    let w = world(db, json!({"push_to_lingxing": {"batch_size": 2}})).await;
+    w.lx.set_weather(sim::Weather {
+        latency_ms: (150, 250),
+        throttle_rate: 0.0,
+    });
+    // Eight orders, four chunks of two: their creates overlap.
+    let first = w.dsco.generate_orders(8, 23);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    let c = w.run(JobName::PushToLingxing).await;
+    assert_eq!(c.advanced, 8);
+    assert!(w.lx.calls(CREATE) >= 4, "chunks of two");
+    assert!(
+        w.lx.max_concurrency(CREATE) >= 2,
+        "the chunks' creates overlapped (at most {} at once)",
+        w.lx.max_concurrency(CREATE)
+    );
+    // Eight more; one create is applied and never answered while the others go through.
+    let pos = w.dsco.generate_orders(8, 29);
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.lx.inject_fault(CREATE, LFault::ApplyThenTimeout, Some(1));
+    let c = w.run(JobName::PushToLingxing).await;
+    let calls = w.lx.calls(CREATE);
+    assert_eq!(
+        c.advanced, 6,
+        "every chunk but the one that timed out moved on"
+    );
+    let mut unclear = Vec::new();
+    for po in &pos {
+        assert_eq!(
+            w.lx.orders_for(po).len(),
+            1,
+            "{po}: every create was applied"
+        );
+        if w.stage(po).await == Stage::Pulled {
+            assert_eq!(w.reason(po).await.as_deref(), Some("write_unconfirmed"));
+            unclear.push(po.clone());
+        }
+    }
+    assert_eq!(unclear.len(), 2, "one chunk of two timed out");
+    w.lx.set_weather(sim::Weather::default());
+    w.advance(60);
+    w.run(JobName::PushToLingxing).await;
+    assert_eq!(
+        w.lx.calls(CREATE),
+        calls,
+        "the unclear chunk is not created again"
+    );
+    for po in first.iter().chain(&pos) {
+        assert_eq!(w.stage(po).await, Stage::Pushed, "{po}");
+        assert_eq!(w.lx.orders_for(po).len(), 1, "{po}: one LingXing order");
+    }
+}
+
 pub async fn three_packages_over_two_days_then_one_invoice(db: &Db) {
     use sim::dsco::{LineSpec, OrderSpec};
     let lx_cfg = LingxingSimConfig {

@@ -14,6 +14,7 @@ use domain::lx_view::{LxView, LxViewOrder, LxViewPart};
 use domain::mapping::SkuMaps;
 use domain::rules::{Decision, PushOrder, decide_push};
 use domain::{JobName, PoNumber, Reason, ReasonCode, Stage};
+use futures::{StreamExt, TryStreamExt};
 use lingxing::{CreateOrdersRequest, NewOrder, NewOrderItem};
 use store::{
     EventOutcome, IntentKind, IntentState, IntentUpdate, LingxingView, NewIntent, OrderRecord,
@@ -64,6 +65,159 @@ fn new_order(p: &PushOrder) -> NewOrder {
             })
             .collect(),
         ..NewOrder::default()
+    }
+}
+
+impl PushToLingxing {
+    fn create_request(
+        &self,
+        store_id: &str,
+        part: &[(OrderRecord, PushOrder)],
+    ) -> CreateOrdersRequest {
+        CreateOrdersRequest {
+            platform_code: self.0.platform_code,
+            store_id: store_id.to_owned(),
+            orders: part.iter().map(|(_, p)| new_order(p)).collect(),
+        }
+    }
+
+    /// One create call for one store's chunk: its intents stored first, then the call, then
+    /// each order's result on its intent and the order.
+    async fn create_chunk(
+        &self,
+        ctx: &RunCtx,
+        store_id: &str,
+        part: &[(OrderRecord, PushOrder)],
+    ) -> Result<(), JobError> {
+        let req = self.create_request(store_id, part);
+        let intents: Vec<NewIntent> = part
+            .iter()
+            .map(|(o, p)| NewIntent {
+                key: o.pulled.po.to_string(),
+                po: o.pulled.po.clone(),
+                payload: serde_json::to_value(new_order(p)).unwrap_or_default(),
+            })
+            .collect();
+        record_intents(ctx, IntentKind::Create, &intents, false).await?;
+        let notes = part
+            .iter()
+            .flat_map(|(o, p)| {
+                p.notes
+                    .iter()
+                    .map(|n| (o.pulled.po.clone(), EventOutcome::Noted, n.clone()))
+            })
+            .collect();
+        note_many(ctx, notes).await?;
+        match self.0.lingxing.create_orders(&req).await {
+            Ok(result) => {
+                let mut answered = BTreeSet::new();
+                let confirmed: Vec<IntentUpdate> = result
+                    .created
+                    .iter()
+                    .filter(|c| {
+                        part.iter()
+                            .any(|(o, _)| o.pulled.po.as_str() == c.platform_order_no)
+                    })
+                    .map(|c| IntentUpdate {
+                        key: c.platform_order_no.clone(),
+                        state: IntentState::Confirmed,
+                        outcome: c.global_order_no.clone(),
+                    })
+                    .collect();
+                ctx.store
+                    .update_intents(IntentKind::Create, &confirmed, ctx.clock.now(), &ctx.fence)
+                    .await?;
+                let mut views = Vec::new();
+                let mut moves = Vec::new();
+                for c in &result.created {
+                    answered.insert(c.platform_order_no.clone());
+                    let Some((o, _)) = part
+                        .iter()
+                        .find(|(o, _)| o.pulled.po.as_str() == c.platform_order_no)
+                    else {
+                        continue;
+                    };
+                    // Status 0: not read back yet; the change feed replaces it (or a
+                    // lookup by PO when the feed misses it).
+                    views.push(LingxingView {
+                        po: o.pulled.po.clone(),
+                        store_id: Some(store_id.to_owned()),
+                        order_nos: vec![c.global_order_no.clone()],
+                        snapshot: LxView::listed(vec![LxViewOrder::placeholder(
+                            c.global_order_no.clone(),
+                        )]),
+                        part: LxViewPart::Whole,
+                    });
+                    moves.push((
+                        o.pulled.po.clone(),
+                        Stage::Pulled,
+                        Stage::Pushed,
+                        format!("created in LingXing as {}", c.global_order_no),
+                    ));
+                }
+                ctx.store
+                    .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
+                    .await?;
+                advance_many(ctx, moves).await?;
+                let mut failed = Vec::new();
+                let mut skips = Vec::new();
+                for r in &result.refused {
+                    answered.insert(r.platform_order_no.clone());
+                    let Some((o, _)) = part
+                        .iter()
+                        .find(|(o, _)| o.pulled.po.as_str() == r.platform_order_no)
+                    else {
+                        continue;
+                    };
+                    failed.push(IntentUpdate {
+                        key: r.platform_order_no.clone(),
+                        state: IntentState::Failed,
+                        outcome: r.error_message.clone(),
+                    });
+                    // A refusal may be "duplicate number": the next run's existence check
+                    // then finds the order and advances it, whatever the wording was.
+                    skips.push((
+                        o,
+                        Reason::new(ReasonCode::LingxingRejected, r.error_message.clone()),
+                    ));
+                }
+                for (o, _) in part
+                    .iter()
+                    .filter(|(o, _)| !answered.contains(o.pulled.po.as_str()))
+                {
+                    failed.push(IntentUpdate {
+                        key: o.pulled.po.to_string(),
+                        state: IntentState::Ambiguous,
+                        outcome: "no per-order result".into(),
+                    });
+                    skips.push((
+                        o,
+                        Reason::new(
+                            ReasonCode::WriteUnconfirmed,
+                            "LingXing returned no result for this order",
+                        ),
+                    ));
+                }
+                ctx.store
+                    .update_intents(IntentKind::Create, &failed, ctx.clock.now(), &ctx.fence)
+                    .await?;
+                skip_many(ctx, &skips).await?;
+            }
+            Err(e) => {
+                ctx.note_far(&e);
+                let reason = lingxing_reason(&e);
+                let state = match e {
+                    lingxing::LingxingError::Ambiguous { .. } => IntentState::Ambiguous,
+                    lingxing::LingxingError::Rejected { .. } => IntentState::Failed,
+                    _ => IntentState::Pending,
+                };
+                let keys = part.iter().map(|(o, _)| o.pulled.po.to_string());
+                settle_intents(ctx, IntentKind::Create, keys, state, &e.to_string()).await?;
+                let skips: Vec<_> = part.iter().map(|(o, _)| (o, reason.clone())).collect();
+                skip_many(ctx, &skips).await?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -201,165 +355,41 @@ impl Job for PushToLingxing {
         for (o, p) in to_create {
             by_store.entry(p.store_id.clone()).or_default().push((o, p));
         }
-        for (store_id, orders) in by_store {
-            for part in orders.chunks(chunk) {
-                let req = CreateOrdersRequest {
-                    platform_code: self.0.platform_code,
-                    store_id: store_id.clone(),
-                    orders: part.iter().map(|(_, p)| new_order(p)).collect(),
-                };
-                if keeps_requests(ctx) {
-                    let pos = part.iter().map(|(o, _)| o.pulled.po.to_string()).collect();
-                    let plan = crate::PlannedRequest::from_lingxing(
-                        self.0.lingxing.plan_create_orders(&req),
-                        pos,
-                        !ctx.dry_run,
-                    );
-                    report_request(ctx, plan, Stage::Pulled).await?;
-                }
-                if ctx.dry_run {
-                    continue;
-                }
-                let intents: Vec<NewIntent> = part
-                    .iter()
-                    .map(|(o, p)| NewIntent {
-                        key: o.pulled.po.to_string(),
-                        po: o.pulled.po.clone(),
-                        payload: serde_json::to_value(new_order(p)).unwrap_or_default(),
-                    })
-                    .collect();
-                record_intents(ctx, IntentKind::Create, &intents, false).await?;
-                let notes = part
-                    .iter()
-                    .flat_map(|(o, p)| {
-                        p.notes
-                            .iter()
-                            .map(|n| (o.pulled.po.clone(), EventOutcome::Noted, n.clone()))
-                    })
-                    .collect();
-                note_many(ctx, notes).await?;
-                match self.0.lingxing.create_orders(&req).await {
-                    Ok(result) => {
-                        let mut answered = BTreeSet::new();
-                        let confirmed: Vec<IntentUpdate> = result
-                            .created
-                            .iter()
-                            .filter(|c| {
-                                part.iter()
-                                    .any(|(o, _)| o.pulled.po.as_str() == c.platform_order_no)
-                            })
-                            .map(|c| IntentUpdate {
-                                key: c.platform_order_no.clone(),
-                                state: IntentState::Confirmed,
-                                outcome: c.global_order_no.clone(),
-                            })
-                            .collect();
-                        ctx.store
-                            .update_intents(
-                                IntentKind::Create,
-                                &confirmed,
-                                ctx.clock.now(),
-                                &ctx.fence,
-                            )
-                            .await?;
-                        let mut views = Vec::new();
-                        let mut moves = Vec::new();
-                        for c in &result.created {
-                            answered.insert(c.platform_order_no.clone());
-                            let Some((o, _)) = part
-                                .iter()
-                                .find(|(o, _)| o.pulled.po.as_str() == c.platform_order_no)
-                            else {
-                                continue;
-                            };
-                            // Status 0: not read back yet; the change feed replaces it (or a
-                            // lookup by PO when the feed misses it).
-                            views.push(LingxingView {
-                                po: o.pulled.po.clone(),
-                                store_id: Some(store_id.clone()),
-                                order_nos: vec![c.global_order_no.clone()],
-                                snapshot: LxView::listed(vec![LxViewOrder::placeholder(
-                                    c.global_order_no.clone(),
-                                )]),
-                                part: LxViewPart::Whole,
-                            });
-                            moves.push((
-                                o.pulled.po.clone(),
-                                Stage::Pulled,
-                                Stage::Pushed,
-                                format!("created in LingXing as {}", c.global_order_no),
-                            ));
-                        }
-                        ctx.store
-                            .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
-                            .await?;
-                        advance_many(ctx, moves).await?;
-                        let mut failed = Vec::new();
-                        let mut skips = Vec::new();
-                        for r in &result.refused {
-                            answered.insert(r.platform_order_no.clone());
-                            let Some((o, _)) = part
-                                .iter()
-                                .find(|(o, _)| o.pulled.po.as_str() == r.platform_order_no)
-                            else {
-                                continue;
-                            };
-                            failed.push(IntentUpdate {
-                                key: r.platform_order_no.clone(),
-                                state: IntentState::Failed,
-                                outcome: r.error_message.clone(),
-                            });
-                            // A refusal may be "duplicate number": the next run's existence check
-                            // then finds the order and advances it, whatever the wording was.
-                            skips.push((
-                                o,
-                                Reason::new(ReasonCode::LingxingRejected, r.error_message.clone()),
-                            ));
-                        }
-                        for (o, _) in part
-                            .iter()
-                            .filter(|(o, _)| !answered.contains(o.pulled.po.as_str()))
-                        {
-                            failed.push(IntentUpdate {
-                                key: o.pulled.po.to_string(),
-                                state: IntentState::Ambiguous,
-                                outcome: "no per-order result".into(),
-                            });
-                            skips.push((
-                                o,
-                                Reason::new(
-                                    ReasonCode::WriteUnconfirmed,
-                                    "LingXing returned no result for this order",
-                                ),
-                            ));
-                        }
-                        ctx.store
-                            .update_intents(
-                                IntentKind::Create,
-                                &failed,
-                                ctx.clock.now(),
-                                &ctx.fence,
-                            )
-                            .await?;
-                        skip_many(ctx, &skips).await?;
-                    }
-                    Err(e) => {
-                        ctx.note_far(&e);
-                        let reason = lingxing_reason(&e);
-                        let state = match e {
-                            lingxing::LingxingError::Ambiguous { .. } => IntentState::Ambiguous,
-                            lingxing::LingxingError::Rejected { .. } => IntentState::Failed,
-                            _ => IntentState::Pending,
-                        };
-                        let keys = part.iter().map(|(o, _)| o.pulled.po.to_string());
-                        settle_intents(ctx, IntentKind::Create, keys, state, &e.to_string())
-                            .await?;
-                        let skips: Vec<_> = part.iter().map(|(o, _)| (o, reason.clone())).collect();
-                        skip_many(ctx, &skips).await?;
-                    }
-                }
+        let parts: Vec<(&str, &[(OrderRecord, PushOrder)])> = by_store
+            .iter()
+            .flat_map(|(store_id, orders)| {
+                orders.chunks(chunk).map(move |p| (store_id.as_str(), p))
+            })
+            .collect();
+        if keeps_requests(ctx) {
+            for (store_id, part) in &parts {
+                let req = self.create_request(store_id, part);
+                let pos = part.iter().map(|(o, _)| o.pulled.po.to_string()).collect();
+                let plan = crate::PlannedRequest::from_lingxing(
+                    self.0.lingxing.plan_create_orders(&req),
+                    pos,
+                    !ctx.dry_run,
+                );
+                report_request(ctx, plan, Stage::Pulled).await?;
             }
         }
+        if ctx.dry_run {
+            return Ok(());
+        }
+        // The chunks' creates overlap up to the endpoint's capacity (the client's slots pace
+        // them): a backlog of 2,000 new orders is 10 creates, 4 s one after another at 0.4 s a
+        // call. Each chunk keeps its own order of steps (intents stored, the call, its outcome
+        // on intents and orders), so a run stopped anywhere leaves each chunk as a run stopped
+        // in that chunk did before. (Collected first, as in the client's list reads: a stream
+        // holding a closure over borrowed chunks makes the run's future unsendable.)
+        let creates: Vec<_> = parts
+            .iter()
+            .map(|(store_id, part)| self.create_chunk(ctx, store_id, part))
+            .collect();
+        futures::stream::iter(creates)
+            .buffer_unordered(lingxing::Endpoint::OrderCreate.capacity())
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(())
     }
 }

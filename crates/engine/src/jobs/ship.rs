@@ -73,6 +73,60 @@ fn to_dsco(w: &ShipWrite) -> ShipmentsForOrder {
     }
 }
 
+/// Whether the pulled DSCO state lets a shipment go (R4, as [`decide_ship`] reads it: the
+/// deprecated `dscoStatus` when present, else an acknowledged lifecycle).
+fn dsco_sendable(o: &OrderRecord) -> bool {
+    match o.pulled.dsco_status.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => matches!(
+            domain::order::DscoStatus::parse(s),
+            domain::order::DscoStatus::ShipmentPending | domain::order::DscoStatus::Shipped
+        ),
+        None => {
+            o.pulled.dsco_lifecycle.as_deref().map(DscoLifecycle::parse)
+                == Some(DscoLifecycle::Acknowledged)
+        }
+    }
+}
+
+/// The orders of `batch` DSCO did not let ship when the run read them, read again after the
+/// outbound reads. Those take a while on a backlog (`wmsOrderList`: one call in flight, 200 POs
+/// a call, 10,000 orders 20 s at 0.4 s a call), during which a pull may have seen DSCO move them
+/// to `shipment_pending`: read again, they ship in this run instead of waiting a whole run more.
+/// The same orders only (one that became a candidate meanwhile has had no outbound read and
+/// waits for the next run), each kept as first read if it moved to another stage meanwhile.
+async fn fresher_dsco_state(ctx: &RunCtx, batch: &mut [OrderRecord]) -> Result<(), JobError> {
+    let waiting: Vec<PoNumber> = batch
+        .iter()
+        .filter(|o| !dsco_sendable(o))
+        .map(|o| o.pulled.po.clone())
+        .collect();
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let mut fresh: BTreeMap<PoNumber, OrderRecord> = ctx
+        .store
+        .orders_by_po(&waiting)
+        .await?
+        .into_iter()
+        .map(|o| (o.pulled.po.clone(), o))
+        .collect();
+    let mut ready = 0;
+    for o in batch.iter_mut() {
+        if let Some(f) = fresh.remove(&o.pulled.po)
+            && f.stage == o.stage
+        {
+            ready += usize::from(dsco_sendable(&f));
+            *o = f;
+        }
+    }
+    tracing::debug!(
+        read_again = waiting.len(),
+        ready_now = ready,
+        "ship: DSCO state read again after the outbound reads"
+    );
+    Ok(())
+}
+
 #[async_trait]
 impl DscoWrite for ShipToDsco {
     const JOB: JobName = JobName::ShipToDsco;
@@ -221,6 +275,9 @@ impl DscoWrite for ShipToDsco {
             let skips: Vec<_> = batch[..stage3].iter().map(|o| (o, r.clone())).collect();
             skip_many(ctx, &skips).await?;
             return Ok(None);
+        }
+        if !need.is_empty() {
+            fresher_dsco_state(ctx, &mut batch).await?;
         }
         views.own_marks(&mut batch);
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
