@@ -133,6 +133,25 @@ impl Command {
         matches!(self, Command::Run | Command::Sim { .. } | Command::Demo(_))
     }
 
+    /// Whether the command keeps Rust's SIGPIPE disposition (ignored) instead of the default
+    /// the printing commands get: the servers, and the commands that talk HTTP while they work.
+    /// With the default, writing to a connection the other side had closed kills the process:
+    /// `bench faults --orders 600` died that way (rc 141) when a simulator in it wrote a page
+    /// to a client the kill scenario had dropped, and a job run from the CLI would die the same
+    /// way when a far side hangs up while a request is being written.
+    pub fn ignores_sigpipe(&self) -> bool {
+        self.is_server()
+            || matches!(
+                self,
+                Command::Bench { .. }
+                    | Command::Reconcile(_)
+                    | Command::Alert { .. }
+                    | Command::Job {
+                        command: JobCommand::Run { .. }
+                    }
+            )
+    }
+
     /// For a read-only command, its `--store` URL if given: these need only the store (the
     /// URL, or the config file's `[store]`), no DSCO or LingXing credentials. `None` for every
     /// other command.
@@ -389,6 +408,34 @@ mod tests {
             &["config", "import"][..],
         ] {
             assert!(help(path).contains("--config"), "{path:?}");
+        }
+    }
+
+    /// The commands that talk HTTP keep SIGPIPE ignored (a far side or a simulator's client
+    /// hanging up must not kill them); the printing ones get the default back.
+    #[test]
+    fn the_http_commands_keep_sigpipe_ignored() {
+        use clap::FromArgMatches;
+        let parse = |a: &[&str]| {
+            let m = super::command()
+                .try_get_matches_from(std::iter::once("dsco-lingxing").chain(a.iter().copied()))
+                .unwrap();
+            super::Args::from_arg_matches(&m).unwrap().command
+        };
+        for a in [
+            &["run"][..],
+            &["demo"][..],
+            &["bench", "faults"][..],
+            &["job", "run", "pull_dsco_orders"][..],
+        ] {
+            assert!(parse(a).ignores_sigpipe(), "{a:?}");
+        }
+        for a in [
+            &["job", "list"][..],
+            &["config", "export"][..],
+            &["status"][..],
+        ] {
+            assert!(!parse(a).ignores_sigpipe(), "{a:?}");
         }
     }
 

@@ -59,7 +59,7 @@ fn tune_allocator() {
 fn main() -> ExitCode {
     tune_allocator();
     let args = cli::args::parse();
-    if !args.command.is_server() {
+    if !args.command.ignores_sigpipe() {
         restore_sigpipe();
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -78,7 +78,9 @@ fn main() -> ExitCode {
 /// Rust ignores SIGPIPE, so a `println!` into a closed pipe (`order show PO | head -1`) panics
 /// with "failed printing to stdout". The printing commands get the default back: the process
 /// ends quietly when its reader goes away, as `ls | head` does. The servers (`run`, `sim`,
-/// `demo`) keep ignoring it: a client hanging up must not kill them.
+/// `demo`) and the commands that talk HTTP while they work (`bench`, `job run`, `reconcile`,
+/// `alert`; `Command::ignores_sigpipe`) keep ignoring it: the other side hanging up must not kill
+/// them.
 fn restore_sigpipe() {
     #[cfg(unix)]
     // SAFETY: called at the start of main, before any thread is spawned; SIG_DFL is a valid
