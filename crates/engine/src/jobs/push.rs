@@ -108,16 +108,15 @@ impl PushToLingxing {
             })
             .collect();
         note_many(ctx, notes).await?;
+        // The chunk's order LingXing answered for (an answer for another PO is ignored).
+        let of_chunk = |no: &str| part.iter().find(|(o, _)| o.pulled.po.as_str() == no);
         match self.0.lingxing.create_orders(&req).await {
             Ok(result) => {
                 let mut answered = BTreeSet::new();
                 let confirmed: Vec<IntentUpdate> = result
                     .created
                     .iter()
-                    .filter(|c| {
-                        part.iter()
-                            .any(|(o, _)| o.pulled.po.as_str() == c.platform_order_no)
-                    })
+                    .filter(|c| of_chunk(&c.platform_order_no).is_some())
                     .map(|c| IntentUpdate {
                         key: c.platform_order_no.clone(),
                         state: IntentState::Confirmed,
@@ -131,10 +130,7 @@ impl PushToLingxing {
                 let mut moves = Vec::new();
                 for c in &result.created {
                     answered.insert(c.platform_order_no.clone());
-                    let Some((o, _)) = part
-                        .iter()
-                        .find(|(o, _)| o.pulled.po.as_str() == c.platform_order_no)
-                    else {
+                    let Some((o, _)) = of_chunk(&c.platform_order_no) else {
                         continue;
                     };
                     // Status 0: not read back yet; the change feed replaces it (or a
@@ -163,10 +159,7 @@ impl PushToLingxing {
                 let mut skips = Vec::new();
                 for r in &result.refused {
                     answered.insert(r.platform_order_no.clone());
-                    let Some((o, _)) = part
-                        .iter()
-                        .find(|(o, _)| o.pulled.po.as_str() == r.platform_order_no)
-                    else {
+                    let Some((o, _)) = of_chunk(&r.platform_order_no) else {
                         continue;
                     };
                     failed.push(IntentUpdate {
