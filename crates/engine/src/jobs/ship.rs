@@ -467,3 +467,67 @@ impl DscoWrite for ShipToDsco {
         self.0.dsco.ship_batch(items).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+    use store::PulledOrder;
+
+    fn order(status: Option<&str>, lifecycle: Option<&str>) -> OrderRecord {
+        let t = DateTime::<Utc>::UNIX_EPOCH;
+        OrderRecord {
+            pulled: PulledOrder {
+                po: PoNumber::parse("PO-1").unwrap(),
+                dsco_order_id: None,
+                retailer_id: None,
+                dsco_status: status.map(str::to_owned),
+                dsco_lifecycle: lifecycle.map(str::to_owned),
+                dsco_created_at: None,
+                dsco_updated_at: None,
+                warehouse_code: None,
+                service_level: None,
+                skus: String::new(),
+                payload: domain::order::RawJson::from_store("{}".into()),
+            },
+            stage: Stage::Acknowledged,
+            store_id: None,
+            lingxing_order_nos: Vec::new(),
+            tracking: Vec::new(),
+            invoice_id: None,
+            flags: Vec::new(),
+            reason: None,
+            attempts: 0,
+            next_attempt_at: None,
+            stage_entered_at: t,
+            created_at: t,
+            updated_at: t,
+            marks: 0,
+            ignored_at: None,
+        }
+    }
+
+    /// The ship job reads again exactly the orders R4 does not let ship yet: `dscoStatus`
+    /// `shipment_pending` or `shipped`, or, without a status, an acknowledged lifecycle.
+    #[test]
+    fn sendable_is_rule_r4_on_the_pulled_columns() {
+        for (status, lifecycle, sendable) in [
+            (Some("shipment_pending"), Some("acknowledged"), true),
+            (Some("shipped"), Some("acknowledged"), true),
+            (Some("created"), Some("acknowledged"), false),
+            (Some("cancelled"), Some("acknowledged"), false),
+            (Some("created"), Some("created"), false),
+            (None, Some("acknowledged"), true),
+            (Some(""), Some("acknowledged"), true),
+            (None, Some("created"), false),
+            (None, Some("completed"), false),
+            (None, None, false),
+        ] {
+            assert_eq!(
+                dsco_sendable(&order(status, lifecycle)),
+                sendable,
+                "{status:?} / {lifecycle:?}"
+            );
+        }
+    }
+}
