@@ -139,7 +139,9 @@ pub async fn a_pull_burst_larger_than_size_drains_and_the_cursor_never_moves_bac
     none_parked_for_a_week(&w, &pos).await;
 }
 
-pub async fn an_order_changed_while_it_was_decided_is_decided_again(db: &Db) {
+/// A pull that brings DSCO's `shipment_pending` while the ship job waits on a slow outbound
+/// listing: the ship job reads the order again after the listing and ships it in that run.
+pub async fn an_order_a_pull_made_ready_during_a_slow_ship_run_ships_in_that_run(db: &Db) {
     let w = world(db, json!({})).await;
     let p = w.dsco.generate_orders(1, 1401)[0].clone();
     w.advance(60);

@@ -113,26 +113,17 @@ impl PushToLingxing {
         match self.0.lingxing.create_orders(&req).await {
             Ok(result) => {
                 let mut answered = BTreeSet::new();
-                let confirmed: Vec<IntentUpdate> = result
-                    .created
-                    .iter()
-                    .filter(|c| of_chunk(&c.platform_order_no).is_some())
-                    .map(|c| IntentUpdate {
-                        key: c.platform_order_no.clone(),
-                        state: IntentState::Confirmed,
-                        outcome: c.global_order_no.clone(),
-                    })
-                    .collect();
-                ctx.store
-                    .update_intents(IntentKind::Create, &confirmed, ctx.clock.now(), &ctx.fence)
-                    .await?;
-                let mut views = Vec::new();
-                let mut moves = Vec::new();
+                let (mut confirmed, mut views, mut moves) = (Vec::new(), Vec::new(), Vec::new());
                 for c in &result.created {
                     answered.insert(c.platform_order_no.clone());
                     let Some((o, _)) = of_chunk(&c.platform_order_no) else {
                         continue;
                     };
+                    confirmed.push(IntentUpdate {
+                        key: c.platform_order_no.clone(),
+                        state: IntentState::Confirmed,
+                        outcome: c.global_order_no.clone(),
+                    });
                     // Status 0: not read back yet; the change feed replaces it (or a
                     // lookup by PO when the feed misses it).
                     views.push(LingxingView {
@@ -151,6 +142,10 @@ impl PushToLingxing {
                         format!("created in LingXing as {}", c.global_order_no),
                     ));
                 }
+                // The intents confirmed first, then the views, then the moves.
+                ctx.store
+                    .update_intents(IntentKind::Create, &confirmed, ctx.clock.now(), &ctx.fence)
+                    .await?;
                 ctx.store
                     .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
                     .await?;
