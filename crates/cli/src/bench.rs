@@ -694,11 +694,8 @@ impl std::ops::Sub for ThreadCounts {
 /// Threads that ended are not counted, so a reading spans threads that live across it.
 pub(crate) fn engine_thread_counts() -> Option<ThreadCounts> {
     let mut out = ThreadCounts::default();
-    for e in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        let (Ok(stat), Ok(status)) = (
-            std::fs::read_to_string(e.path().join("stat")),
-            std::fs::read_to_string(e.path().join("status")),
-        ) else {
+    for (stat, dir) in live_threads()? {
+        let Ok(status) = std::fs::read_to_string(dir.join("status")) else {
             continue;
         };
         if let Some(c) = thread_counts(&stat, &status) {
@@ -707,6 +704,23 @@ pub(crate) fn engine_thread_counts() -> Option<ThreadCounts> {
         }
     }
     Some(out)
+}
+
+/// This process's live threads (Linux): each one's /proc `stat` text and its /proc folder. A
+/// thread that ends while they are read is left out.
+fn live_threads() -> Option<Vec<(String, std::path::PathBuf)>> {
+    Some(
+        std::fs::read_dir("/proc/self/task")
+            .ok()?
+            .flatten()
+            .filter_map(|e| {
+                Some((
+                    std::fs::read_to_string(e.path().join("stat")).ok()?,
+                    e.path(),
+                ))
+            })
+            .collect(),
+    )
 }
 
 /// One thread's counts from its `stat` and `status`; `None` for a simulator thread or text
@@ -739,17 +753,12 @@ pub(crate) fn cpu_seconds() -> Option<(f64, f64)> {
         Some((comm, t / 100.0))
     }
     let (_, total) = ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
-    let mut sims = 0.0;
-    for e in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        if let Some((comm, t)) = ticks(&stat)
-            && comm.starts_with(SIM_THREADS)
-        {
-            sims += t;
-        }
-    }
+    let sims = live_threads()?
+        .iter()
+        .filter_map(|(stat, _)| ticks(stat))
+        .filter(|(comm, _)| comm.starts_with(SIM_THREADS))
+        .map(|(_, t)| t)
+        .sum();
     Some((total, sims))
 }
 
