@@ -1083,6 +1083,41 @@ fn a_closed_pipe_ends_a_printing_command_without_a_panic() {
     }
 }
 
+/// A command that talks HTTP while it works keeps SIGPIPE ignored: a peer closing a connection
+/// that is being written to must fail that call, not kill the process (`bench faults --orders
+/// 600` died with rc 141 when a simulator in it wrote a page to a client already gone). Read
+/// from the running process once it printed its first line, after `main` set its signals up.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_command_that_talks_http_keeps_sigpipe_ignored() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
+        .args(["bench", "backlog", "--orders", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.starts_with("bench backlog"), "{first}");
+    let ignored = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .expect("SigIgn in /proc status");
+    // Signal n is bit n − 1; SIGPIPE is 13.
+    assert_ne!(
+        ignored & (1 << 12),
+        0,
+        "SIGPIPE not ignored: SigIgn {ignored:x}"
+    );
+}
+
 /// Issue 17 item 1: the read-only commands need only the store (a config with only `[store]`,
 /// or `--store`), and a store file that does not exist is bad input for every command but
 /// `migrate`/`run`/`demo`: a typo never creates an empty database that reports "no stuck
