@@ -814,6 +814,10 @@ async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency
             let run = engine_cpu(c, cpu_seconds());
             if runs_printed && let Some(run) = run {
                 eprintln!("  round {rounds} {job}: {run:.2} s engine CPU, {st} SQL statements");
+                // With DSCO_LINGXING_BENCH_SQL too: this run's statements, slowest first.
+                if profiling {
+                    Statements::print_profile();
+                }
             }
             e.1 = e.1.zip(run).map(|(sum, run)| sum + run);
         }
@@ -828,7 +832,10 @@ async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency
     let threads = engine_thread_counts()
         .zip(threads_before)
         .map(|(a, b)| a - b);
-    Statements::print_profile();
+    // Printed run by run when the runs are.
+    if std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_none() {
+        Statements::print_profile();
+    }
     let cpu = engine_cpu(cpu_before, cpu_after)
         .zip(cpu_before.zip(cpu_after).map(|((_, s0), (_, s1))| s1 - s0));
     drop(w);
