@@ -827,6 +827,9 @@ pub trait OrderStore: Send + Sync {
     async fn orders_by_po(&self, pos: &[PoNumber]) -> Result<Vec<OrderRecord>>;
     /// The stage of each known order among `pos` (the order rows themselves are not read).
     async fn stages_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Stage>>;
+    /// DSCO's `dscoLastUpdate` as stored for each known order among `pos` (`None` when its
+    /// payloads never carried one), in milliseconds since the epoch, as the store keeps it.
+    async fn dsco_updated_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Option<i64>>>;
     /// The stored DSCO payload of each known order among `pos` (nothing else of the orders).
     async fn payloads_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, RawJson>>;
     /// Marks orders for a decision on the next run of the jobs that move them.
@@ -922,13 +925,15 @@ pub trait IntentStore: Send + Sync {
     /// writes a job has to try again or verify without an order to wake it.
     async fn open_intents(&self, kind: IntentKind, limit: u32) -> Result<Vec<Intent>>;
     /// [`IntentStore::intents_for`] for many orders, only the intents of `kinds`, one query per 500;
-    /// orders without any are absent.
+    /// orders without any are absent. Without their payloads (`Null`): the jobs decide on an
+    /// intent's key, state and times, and the payload is read with the order's own intents.
     async fn intents_of(
         &self,
         pos: &[PoNumber],
         kinds: &[IntentKind],
     ) -> Result<BTreeMap<PoNumber, Vec<Intent>>>;
-    /// The intents of `kind` still `submitted` in DSCO request `request_id` (their outcome).
+    /// The intents of `kind` still `submitted` in DSCO request `request_id` (their outcome),
+    /// without their payloads (`Null`), as [`IntentStore::intents_of`].
     async fn request_intents(&self, kind: IntentKind, request_id: &str) -> Result<Vec<Intent>>;
     async fn insert_dsco_request(&self, req: &DscoRequest, fence: &Fence) -> Result<()>;
     async fn pending_dsco_requests(&self, kind: IntentKind) -> Result<Vec<DscoRequest>>;

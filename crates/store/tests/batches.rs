@@ -680,10 +680,15 @@ pub async fn batch_trackings_invoices_and_intent_reads_match_one_by_one(b: &Back
             .all(|i| i.kind == IntentKind::Shipment)
     );
     let read = sa.intents_of(&asked, &IntentKind::ALL).await.unwrap();
+    // The same intents as each order's own read, less their payloads (left out of this read).
     let mut expected = BTreeMap::new();
     for p in &asked {
-        let single = sa.intents_for(p).await.unwrap();
+        let mut single = sa.intents_for(p).await.unwrap();
         if !single.is_empty() {
+            assert!(single.iter().all(|i| !i.payload.is_null()));
+            for i in &mut single {
+                i.payload = serde_json::Value::Null;
+            }
             expected.insert(p.clone(), single);
         }
     }

@@ -1011,6 +1011,17 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
         .map(|o| (o.pulled.po.clone(), o.stage))
         .collect();
     assert_eq!(stages, expected);
+    // Their DSCO update times alone, in milliseconds.
+    let updated = s.dsco_updated_of(&asked).await.unwrap();
+    let expected: BTreeMap<PoNumber, Option<i64>> = found
+        .iter()
+        .map(|o| {
+            let at = o.pulled.dsco_updated_at.map(|t| t.timestamp_millis());
+            (o.pulled.po.clone(), at)
+        })
+        .collect();
+    assert_eq!(updated, expected);
+    assert_eq!(updated[&po("PO-1")], Some(t(1).timestamp_millis()));
     // And their payloads alone.
     let payloads = s.payloads_of(&asked).await.unwrap();
     let expected: BTreeMap<PoNumber, RawJson> = found

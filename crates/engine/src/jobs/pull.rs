@@ -66,8 +66,9 @@ fn dsco_failed(e: dsco::DscoError) -> JobError {
 }
 
 impl PullDscoOrders {
-    /// Reads a window, keeping only the orders that are new or differ from the stored copy (one
-    /// store read per page); `TooMany` as soon as more than `limit` are kept.
+    /// Reads a window, keeping only the orders that are new or differ from the stored copy (two
+    /// store reads per page: the stored update times, then the payloads of the orders whose time
+    /// did not move); `TooMany` as soon as more than `limit` are kept.
     async fn read(
         &self,
         ctx: &RunCtx,
@@ -81,8 +82,19 @@ impl PullDscoOrders {
             // The PO and times only: the whole order is read once, when it is stored.
             let briefs: Vec<dsco::model::Brief> = page.iter().map(|o| o.brief()).collect();
             let po_of = |b: &dsco::model::Brief| PoNumber::parse(b.po_number.as_deref()?).ok();
+            // An order DSCO shows updated at another time than the stored copy's has changed;
+            // only the others' stored payloads are read and compared byte for byte.
             let pos: Vec<PoNumber> = briefs.iter().filter_map(po_of).collect();
-            let stored = ctx.store.payloads_of(&pos).await?;
+            let updated = ctx.store.dsco_updated_of(&pos).await?;
+            let same_time: Vec<PoNumber> = briefs
+                .iter()
+                .filter_map(|b| {
+                    let po = po_of(b)?;
+                    let at = b.dsco_last_update.map(|t| t.timestamp_millis());
+                    (*updated.get(&po)? == at).then_some(po)
+                })
+                .collect();
+            let stored = ctx.store.payloads_of(&same_time).await?;
             for (o, b) in page.into_iter().zip(briefs) {
                 let same = po_of(&b)
                     .and_then(|p| stored.get(&p))

@@ -21,7 +21,8 @@ use store::{Intent, IntentKind, IntentState, IntentUpdate, NewIntent, OrderRecor
 
 use super::Clients;
 use super::common::{
-    LxViews, Outcomes, Settled, StateCheck, advance_many, candidates, skip_many, views_of,
+    LxViews, Outcomes, Settled, StateCheck, advance_many, candidates, skip_many, skip_refused,
+    views_of,
 };
 use super::lx_feed::follow;
 use super::outbound::refresh;
@@ -184,34 +185,30 @@ impl DscoWrite for ShipToDsco {
             .update_intents(IntentKind::Shipment, &updates, ctx.clock.now(), &ctx.fence)
             .await?;
         ctx.store.add_trackings(&tracked, &ctx.fence).await?;
-        let named: Vec<PoNumber> = confirmed.keys().chain(refused.keys()).cloned().collect();
-        let orders = ctx.store.orders_by_po(&named).await?;
+        // The stages only: a confirmed order moves from 3 or stays watched at 4; only the refused
+        // ones are read whole, for their reasons.
+        let pos: Vec<PoNumber> = confirmed.keys().cloned().collect();
+        let stages = ctx.store.stages_of(&pos).await?;
         let mut moves = Vec::new();
         let mut later = Vec::new();
-        let mut skips = Vec::new();
-        for o in &orders {
-            let po = &o.pulled.po;
-            if let Some((mine, how)) = confirmed.get(po) {
-                if o.stage == Stage::Acknowledged {
-                    moves.push((
-                        po.clone(),
-                        Stage::Acknowledged,
-                        Stage::Shipped,
-                        format!("DSCO confirmed shipment {} ({how})", mine.join(",")),
-                    ));
-                } else {
-                    // The invoice job waits for every tracking number's confirmation.
-                    later.push(po.clone());
-                }
-            } else if let Some(text) = refused.get(po) {
-                skips.push((o, Reason::new(ReasonCode::DscoRejected, text.clone())));
+        for (po, (mine, how)) in confirmed {
+            match stages.get(&po) {
+                Some(Stage::Acknowledged) => moves.push((
+                    po,
+                    Stage::Acknowledged,
+                    Stage::Shipped,
+                    format!("DSCO confirmed shipment {} ({how})", mine.join(",")),
+                )),
+                // The invoice job waits for every tracking number's confirmation.
+                Some(_) => later.push(po),
+                None => {}
             }
         }
         advance_many(ctx, moves).await?;
         if !later.is_empty() {
             ctx.store.mark_dirty(&later, Some(&ctx.fence)).await?;
         }
-        skip_many(ctx, &skips).await
+        skip_refused(ctx, &refused, None).await
     }
 
     async fn gather(

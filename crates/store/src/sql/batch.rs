@@ -20,6 +20,7 @@ pub(super) struct BatchSql {
     pub(super) intents_restart: Arc<str>,
     pub(super) intents_read: Arc<str>,
     pub(super) order_stages: Arc<str>,
+    pub(super) dsco_updated_read: Arc<str>,
     pub(super) orders_insert: Arc<str>,
     pub(super) payloads_read: Arc<str>,
     pub(super) orders_refresh: Arc<str>,
@@ -192,6 +193,9 @@ impl BatchSql {
                 list
             )),
             order_stages: s(format!("SELECT po, stage FROM orders WHERE po IN ({list})")),
+            dsco_updated_read: s(format!(
+                "SELECT po, dsco_updated_at FROM orders WHERE po IN ({list})"
+            )),
             payloads_read: s(format!(
                 "SELECT po, payload FROM order_payloads WHERE po IN ({list})"
             )),
@@ -261,7 +265,7 @@ impl BatchSql {
             intents_of_read: s(format!(
                 concat!(
                     "SELECT ",
-                    intent_cols!(),
+                    intent_cols_bare!(),
                     " FROM intents WHERE po IN ({}) AND kind IN ({}) ORDER BY id"
                 ),
                 list,

@@ -97,11 +97,13 @@ impl IntentStore for SqlStore {
         for chunk in keys.chunks(CHUNK) {
             let list = json_strings(chunk.iter().map(String::as_str));
             with_pool!(self, p => {
-                let rows = sqlx::query(AssertSqlSafe(self.batch.intents_read.clone()))
-                    .bind(list)
-                    .bind(kind.as_str())
-                    .fetch_all(p)
-                    .await?;
+                let rows = collect_rows(
+                    sqlx::query(AssertSqlSafe(self.batch.intents_read.clone()))
+                        .bind(list)
+                        .bind(kind.as_str())
+                        .fetch(p),
+                )
+                .await?;
                 for r in &rows {
                     let i = intent_from(r)?;
                     out.insert(i.key.clone(), i);
@@ -114,7 +116,7 @@ impl IntentStore for SqlStore {
     async fn request_intents(&self, kind: IntentKind, request_id: &str) -> Result<Vec<Intent>> {
         with_pool!(self, p => {
             let rows = sqlx::query(concat!(
-                "SELECT ", intent_cols!(),
+                "SELECT ", intent_cols_bare!(),
                 " FROM intents WHERE kind = $1 AND state = 'submitted' AND outcome = $2 ORDER BY id"
             ))
             .bind(kind.as_str())

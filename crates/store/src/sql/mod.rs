@@ -142,6 +142,15 @@ macro_rules! intent_cols {
     };
 }
 
+/// An intent's columns without its payload (read as `Null`): what the jobs' gates and settling
+/// read, for thousands of intents a run (the payload, parsed into JSON, was a tenth of the
+/// engine's own work in reading them).
+macro_rules! intent_cols_bare {
+    () => {
+        "id, kind, key, po, state, '' AS payload, outcome, attempts, run_id, created_at, updated_at"
+    };
+}
+
 /// An order's columns; its payload from `order_payloads` (empty if missing, which then reads as an
 /// unreadable payload on that order alone instead of failing the whole read).
 macro_rules! order_cols {
@@ -244,11 +253,13 @@ macro_rules! read_by_po {
         for chunk in $pos.chunks(CHUNK) {
             let list = json_strings(chunk.iter().map(PoNumber::as_str));
             with_pool!($self, p => {
-                let rows = sqlx::query(AssertSqlSafe($sql.clone()))
-                    .bind(list)
-                    $(.bind(&$arg))*
-                    .fetch_all(p)
-                    .await?;
+                let rows = collect_rows(
+                    sqlx::query(AssertSqlSafe($sql.clone()))
+                        .bind(list)
+                        $(.bind(&$arg))*
+                        .fetch(p),
+                )
+                .await?;
                 for $r in &rows {
                     $each;
                 }
@@ -596,12 +607,59 @@ async fn set_page_limit(conn: &mut sqlx::SqliteConnection, pages: u64) -> Result
 /// No store method holds one connection while asking for another, so two cannot deadlock.
 const SQLITE_CONNECTIONS: u32 = 2;
 
+/// Page size of a new SQLite file (SQLite's default is 4 KiB). A DSCO payload of a few
+/// kilobytes spilled from its row onto overflow pages, each read apart; with 8 KiB most fit on
+/// their row's page. Engine CPU of the zero-latency bench, engine ÷ simulators' CPU over six runs
+/// each, interleaved: median 1.86 with 4 KiB, 1.77 with 8 KiB, 1.78 with 16 KiB. The page cache
+/// is set in KiB, so its memory is the same. A file keeps the page size it was created with.
+const PAGE_SIZE: u32 = 8192;
+
 /// Rows a SQLite connection's thread may hand to the runtime before it waits for them to be
 /// taken (sqlx's default is 50). Each row crosses from that thread to the runtime's; with a
 /// short channel the two threads woke each other for nearly every row of a large read (a full
 /// channel stops the connection, a taken row wakes it again). The jobs collect every row of a
 /// read anyway, so a longer channel holds no more memory than the result.
 const ROW_BUFFER: usize = 10_000;
+
+/// Rows of a read taken one at a time before the rest is taken in bursts (see [`collect_rows`]).
+const BURST_AFTER: usize = 32;
+
+/// How long a long read's collector waits between bursts. Tokio's timer counts milliseconds.
+const BURST_PAUSE: Duration = Duration::from_millis(1);
+
+/// Collects a read's rows, as `fetch_all` does, without being woken for each row of a long read.
+///
+/// A SQLite connection's thread hands its rows over one at a time. A collector that waits for
+/// the next row as soon as it has taken one is faster than the connection, so nearly every row
+/// woke it (a futex wake on the connection's thread, a context switch on the runtime's): the
+/// main cause of the engine's 120,000 context switches in the zero-latency bench. The first
+/// [`BURST_AFTER`] rows are taken as they come, so a short read returns at once; after them the
+/// collector takes whatever is ready, then pauses for [`BURST_PAUSE`] while the connection queues
+/// rows (up to `ROW_BUFFER`) without waking anyone. On PostgreSQL the rows are parsed from the
+/// socket on the collector's own task, so they are mostly ready and the pauses rare.
+pub(crate) async fn collect_rows<T, E>(
+    mut rows: impl futures::Stream<Item = std::result::Result<T, E>> + Unpin,
+) -> std::result::Result<Vec<T>, E> {
+    use futures::{FutureExt, StreamExt};
+    let mut out = Vec::new();
+    loop {
+        // Whatever is ready, without waiting (a no-op waker: the connection wakes nobody).
+        while let Some(next) = rows.next().now_or_never() {
+            match next {
+                Some(row) => out.push(row?),
+                None => return Ok(out),
+            }
+        }
+        if out.len() < BURST_AFTER {
+            match rows.next().await {
+                Some(row) => out.push(row?),
+                None => return Ok(out),
+            }
+        } else {
+            tokio::time::sleep(BURST_PAUSE).await;
+        }
+    }
+}
 
 /// Opens a SQLite file and runs its migrations, tolerating another process doing the same at once.
 ///
@@ -686,6 +744,7 @@ impl SqlStore {
                 // counts in the process's RSS once per connection (`bench scale`: 134 MiB of
                 // file pages at 10,000 orders with 64 MiB maps); the map saved a few tenths of
                 // a second of CPU in the zero-latency bench, the memory comes first.
+                .page_size(PAGE_SIZE)
                 .pragma("cache_size", "-4096")
                 .pragma("temp_store", "memory")
                 .pragma("mmap_size", "0")

@@ -712,11 +712,13 @@ impl OrderStore for SqlStore {
         limit: u32,
     ) -> Result<Vec<OrderRecord>> {
         with_pool!(self, p => {
-            let rows = sqlx::query(CANDIDATES)
-            .bind(stage.number())
-            .bind(ms(now))
-            .bind(limit as i64)
-            .fetch_all(p)
+            let rows = collect_rows(
+                sqlx::query(CANDIDATES)
+                    .bind(stage.number())
+                    .bind(ms(now))
+                    .bind(limit as i64)
+                    .fetch(p),
+            )
             .await?;
             rows.iter().map(order_from).collect()
         })
@@ -733,6 +735,14 @@ impl OrderStore for SqlStore {
         let mut out = BTreeMap::new();
         read_by_po!(self, self.batch.order_stages, pos, |r| {
             out.insert(po_in(r, "orders")?, stage_of("orders", r.i64("stage")?)?);
+        });
+        Ok(out)
+    }
+
+    async fn dsco_updated_of(&self, pos: &[PoNumber]) -> Result<BTreeMap<PoNumber, Option<i64>>> {
+        let mut out = BTreeMap::new();
+        read_by_po!(self, self.batch.dsco_updated_read, pos, |r| {
+            out.insert(po_in(r, "orders")?, r.oi64("dsco_updated_at")?);
         });
         Ok(out)
     }

@@ -279,3 +279,81 @@ async fn an_unknown_stored_reason_code_is_named_as_corrupt() {
         "{text}"
     );
 }
+
+/// A read's rows come out whole and in order, whether they arrive at once or trickle in (the
+/// collector switches to bursts after the first rows); an error among them ends the read.
+#[tokio::test]
+async fn rows_are_collected_whole_in_order_and_an_error_ends_the_read() {
+    fn trickle(
+        n: usize,
+        fail_at: Option<usize>,
+    ) -> futures::channel::mpsc::UnboundedReceiver<std::result::Result<usize, String>> {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        std::thread::spawn(move || {
+            for i in 0..n {
+                let item = if Some(i) == fail_at {
+                    Err(format!("row {i}"))
+                } else {
+                    Ok(i)
+                };
+                if tx.unbounded_send(item).is_err() {
+                    return;
+                }
+                if i % 25 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        });
+        rx
+    }
+    let all = collect_rows(trickle(500, None)).await.unwrap();
+    assert_eq!(all, (0..500).collect::<Vec<_>>());
+    let short = collect_rows(trickle(3, None)).await.unwrap();
+    assert_eq!(short, vec![0, 1, 2]);
+    let failed = collect_rows(trickle(500, Some(300))).await.unwrap_err();
+    assert_eq!(failed, "row 300");
+    let none = collect_rows(futures::stream::iter(
+        Vec::<std::result::Result<u8, String>>::new(),
+    ))
+    .await
+    .unwrap();
+    assert!(none.is_empty());
+}
+
+/// A new SQLite file gets pages of `PAGE_SIZE`; an existing file keeps the size it was made with.
+#[tokio::test]
+async fn a_new_file_gets_larger_pages_and_an_old_one_keeps_its_own() {
+    async fn page_size(store: &SqlStore) -> i64 {
+        let Pool::Sqlite(pool) = &store.pool else {
+            unreachable!()
+        };
+        sqlx::query("PRAGMA page_size")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .i64("page_size")
+            .unwrap()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let new = SqlStore::connect(&format!("sqlite://{}/new.db", dir.path().display()))
+        .await
+        .unwrap();
+    assert_eq!(page_size(&new).await, i64::from(PAGE_SIZE));
+    // A file made by an earlier version, with SQLite's default pages.
+    let old = dir.path().join("old.db");
+    let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", old.display()))
+        .unwrap()
+        .create_if_missing(true)
+        .page_size(4096)
+        .journal_mode(SqliteJournalMode::Wal);
+    let pool = SqlitePoolOptions::new().connect_with(opts).await.unwrap();
+    sqlx::query("CREATE TABLE t (x)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let reopened = SqlStore::connect(&format!("sqlite://{}", old.display()))
+        .await
+        .unwrap();
+    assert_eq!(page_size(&reopened).await, 4096);
+}
