@@ -636,7 +636,9 @@ const BURST_PAUSE: Duration = Duration::from_millis(1);
 /// [`BURST_AFTER`] rows are taken as they come, so a short read returns at once; after them the
 /// collector takes whatever is ready, then pauses for [`BURST_PAUSE`] while the connection queues
 /// rows (up to `ROW_BUFFER`) without waking anyone. On PostgreSQL the rows are parsed from the
-/// socket on the collector's own task, so they are mostly ready and the pauses rare.
+/// socket on the collector's own task; the same bursts there measured no worse (zero-latency
+/// bench on PostgreSQL: wall time 23.8–26.6 s against 24.4–27.3 s, engine CPU 5.5–6.1 s against
+/// 6.2–6.9 s before).
 pub(crate) async fn collect_rows<T, E>(
     mut rows: impl futures::Stream<Item = std::result::Result<T, E>> + Unpin,
 ) -> std::result::Result<Vec<T>, E> {
