@@ -150,6 +150,7 @@ both_backends!(
     an_order_past_four_periods_is_stuck,
     unavailable_far_sides_and_waiting_for_packages,
     pull_takes_at_most_size_orders_and_misses_none,
+    an_order_changed_without_a_new_update_time_is_stored_again,
     cancelled_after_push_can_cancel_in_lingxing,
     an_order_cancelled_in_lingxing_needs_attention,
     a_shipment_dsco_did_not_take_is_sent_again,

@@ -1255,3 +1255,28 @@ pub async fn a_damaged_stored_payload_stops_its_order_not_the_batch(db: &Db) {
         assert!(w.lx.orders_for(po).is_empty());
     }
 }
+
+/// The pull reads the stored payload only of orders whose `dscoLastUpdate` did not move, and
+/// compares those byte for byte: an order DSCO changed without moving its time is stored again.
+pub async fn an_order_changed_without_a_new_update_time_is_stored_again(db: &Db) {
+    let w = world(db, json!({})).await;
+    let po = w.dsco.generate_orders(1, 17)[0].clone();
+    let p = PoNumber::parse(&po).unwrap();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    let first = w.store.get_order(&p).await.unwrap().expect("pulled");
+    let time = w.dsco.order(&po).unwrap()["dscoLastUpdate"].clone();
+    assert!(time.is_string(), "{time}");
+    // DSCO shows the order in the next window, its time as before, one more key in it.
+    assert!(w.dsco.patch_order(
+        &po,
+        json!({"dscoLastUpdate": time, "supplierNote": "changed"})
+    ));
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    let again = w.store.get_order(&p).await.unwrap().unwrap();
+    assert_eq!(again.pulled.dsco_updated_at, first.pulled.dsco_updated_at);
+    let stored: serde_json::Value = serde_json::from_str(again.pulled.payload.get()).unwrap();
+    assert_eq!(stored["supplierNote"], "changed");
+    assert_eq!(stored, w.dsco.order(&po).unwrap());
+}
