@@ -35,7 +35,14 @@ pub(crate) use wire::response_time;
 
 pub(crate) struct World {
     pub cfg: LingxingSimConfig,
+    /// What the world decides by chance: audit and ship delays, splits, interceptions, outbound
+    /// numbers. Drawn only when orders are created or move, so a run of the same orders gives
+    /// the same world whatever reads came in between.
     rng: StdRng,
+    /// The `request_id` of every answer, apart from `rng`: otherwise the number and interleaving
+    /// of reads (pages listed concurrently, a token fetched) shifted every later draw, and two
+    /// runs of the same day disagreed on when orders were audited.
+    ids: StdRng,
     seed: SeedWorld,
     pairs: Vec<PairRec>,
     product_ids: HashMap<String, u64>,
@@ -120,6 +127,7 @@ impl World {
             .collect();
         World {
             rng: StdRng::seed_from_u64(cfg.rng_seed),
+            ids: StdRng::seed_from_u64(cfg.rng_seed ^ 0x1d5_1d5),
             cfg,
             seed,
             pairs,
@@ -203,7 +211,7 @@ impl World {
             "code": 0,
             "message": message,
             "error_details": [],
-            "request_id": request_id(&mut self.rng),
+            "request_id": request_id(&mut self.ids),
             "response_time": response_time(now),
             "data": data,
         })
@@ -220,7 +228,7 @@ impl World {
             "code": code,
             "message": message,
             "error_details": [],
-            "request_id": request_id(&mut self.rng),
+            "request_id": request_id(&mut self.ids),
             "response_time": response_time(now),
             "data": null,
         })
