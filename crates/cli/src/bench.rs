@@ -798,14 +798,14 @@ async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency
     let started = Instant::now();
     let mut rounds = 0;
     let mut per_job: BTreeMap<JobName, (Duration, Option<f64>)> = BTreeMap::new();
+    // Statements are counted only when each run is printed (counting costs CPU).
+    let runs_printed = std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some();
     let counts = loop {
         rounds += 1;
         sim.advance(Duration::from_secs(60));
         for job in JOBS {
             let t = Instant::now();
             let c = cpu_seconds();
-            // Statements are counted only when each run is printed (counting costs CPU).
-            let runs_printed = std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_some();
             let st = Statements::counting(runs_printed || profiling);
             run_job(&w.app, job).await?;
             let st = Statements::counting(false) - st;
@@ -833,7 +833,7 @@ async fn zero_latency(args: &BenchArgs, backend: &Backend) -> Result<ZeroLatency
         .zip(threads_before)
         .map(|(a, b)| a - b);
     // Printed run by run when the runs are.
-    if std::env::var_os("DSCO_LINGXING_BENCH_RUNS").is_none() {
+    if !runs_printed {
         Statements::print_profile();
     }
     let cpu = engine_cpu(cpu_before, cpu_after)
