@@ -1064,3 +1064,48 @@ async fn product_list_filters_pages_and_limits() {
     let v = r.post(path, &json!({"offset": 0, "length": 1001})).await;
     assert_eq!(v["code"], 102, "{v}");
 }
+
+/// The world's chance draws (audit and ship delays, splits) do not depend on the reads that came
+/// in between: two simulators of the same seed, one also answering order lists before each
+/// create, audit and ship the same orders at the same instants.
+#[tokio::test]
+async fn reads_in_between_do_not_change_the_worlds_draws() {
+    let (quiet_clock, busy_clock) = (sim_clock(), sim_clock());
+    let quiet = start(LingxingSimConfig::default(), quiet_clock.clone()).await;
+    let busy = start(LingxingSimConfig::default(), busy_clock.clone()).await;
+    let (rq, rb) = (
+        Raw::new(&quiet, quiet_clock.clone()).await,
+        Raw::new(&busy, busy_clock.clone()).await,
+    );
+    let t0 = busy_clock.now().timestamp();
+    let pos: Vec<String> = (0..6).map(|i| format!("PO-RNG-{i}")).collect();
+    for (n, po) in pos.iter().enumerate() {
+        let items = json!([{"sku": "LX-1005", "quantity": 1, "unit_price": "9.99"}]);
+        for _ in 0..n {
+            let list = json!({"offset": 0, "length": 20, "date_type": "update_time",
+                              "start_time": t0, "end_time": t0 + 60});
+            assert_eq!(rb.post("/pb/mp/order/v2/list", &list).await["code"], 0);
+        }
+        create_one(&rq, po, items.clone()).await;
+        create_one(&rb, po, items).await;
+    }
+    // Every ten minutes over two days, each order's status and outbound orders agree.
+    let state = |sim: &LingxingSim| -> Vec<(i64, usize)> {
+        pos.iter()
+            .map(|po| {
+                let status = sim.orders_for(po).iter().map(|o| o.status).sum();
+                (status, sim.outbounds_for(po).len())
+            })
+            .collect()
+    };
+    let mut moved = false;
+    for _ in 0..(2 * 24 * 6) {
+        for c in [&quiet_clock, &busy_clock] {
+            c.sim().unwrap().advance(Duration::from_secs(600));
+        }
+        let (a, b) = (state(&quiet), state(&busy));
+        assert_eq!(a, b, "at {}", quiet_clock.now());
+        moved |= a.iter().any(|(_, outs)| *outs > 0);
+    }
+    assert!(moved, "the orders shipped within two days");
+}
