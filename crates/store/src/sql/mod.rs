@@ -598,14 +598,19 @@ async fn set_page_limit(conn: &mut sqlx::SqliteConnection, pages: u64) -> Result
     Ok(())
 }
 
-/// The SQLite pool's size: one connection writing while another reads (SQLite takes one writer
-/// at a time; WAL lets a reader run beside it). Each connection is a thread of its own with its
-/// own page cache, and the rows it reads are allocated on that thread and freed on the runtime's:
-/// the allocator keeps memory per thread, so every connection more holds more memory. `bench
-/// scale` at 100,000 orders: 8 connections 214 MiB peak RSS and 238 s of engine CPU, 3
-/// connections 197 MiB, 2 connections 176 MiB and 206 s (fewer hand-offs between threads too).
-/// No store method holds one connection while asking for another, so two cannot deadlock.
-const SQLITE_CONNECTIONS: u32 = 2;
+/// The SQLite pool's size: one connection. SQLite takes one writer at a time, and in WAL mode a
+/// connection drops its whole page cache whenever another connection has committed since its
+/// last read: with two connections taking turns (the pool hands them out in rotation), nearly
+/// every read found a cold cache and fetched its pages from the OS again (`pread` was an eighth
+/// of the SQLite thread's time in `perf`). With one, the cache stays warm across the jobs'
+/// statements. Measured on the zero-latency 10,000-order run, three interleaved pairs: engine
+/// CPU ÷ the simulators' CPU 1.79–1.93 with two connections, 1.59–1.71 with one (context
+/// switches 66,000–69,000 → 54,000–60,000). Before that, `bench scale` at 100,000 orders: 8
+/// connections 214 MiB peak RSS, 3 197 MiB, 2 176 MiB (each connection is a thread with its own
+/// cache, and the allocator keeps memory per thread). Console reads wait for a job's statement
+/// in progress (milliseconds: every read is paged). No store method holds a connection while
+/// asking for another (the whole test suite runs on this one connection), so it cannot deadlock.
+const SQLITE_CONNECTIONS: u32 = 1;
 
 /// Page size of a new SQLite file (SQLite's default is 4 KiB). A DSCO payload of a few
 /// kilobytes spilled from its row onto overflow pages, each read apart; with 8 KiB most fit on
