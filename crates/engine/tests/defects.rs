@@ -217,6 +217,76 @@ pub async fn an_order_a_pull_made_ready_during_a_slow_ship_run_ships_in_that_run
     none_parked_for_a_week(&w, std::slice::from_ref(&p)).await;
 }
 
+/// The same slow ship run, but the pull that runs meanwhile brings DSCO's cancellation: the order
+/// leaves stage 3 for 6 while the ship job waits on its outbound listing. The re-read after the
+/// listing keeps the copy the run started with for an order that changed stage (its decision
+/// then cannot land: every write of a decision is conditional on the stage it was made at), so
+/// nothing is shipped and the cancellation's stage and reason stand.
+pub async fn an_order_cancelled_during_a_slow_ship_run_is_left_to_its_cancellation(db: &Db) {
+    let w = world(db, json!({})).await;
+    let p = w.dsco.generate_orders(1, 1451)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.lx.audit(&p);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(&p).await, Stage::Acknowledged);
+    w.lx.ship(&p, None);
+    w.advance(180);
+
+    w.lx.inject_fault(WMS, LFault::Latency { ms: 1500 }, Some(1));
+    let before = w.lx.calls(WMS);
+    let engine = w.engine.clone();
+    let ship = tokio::spawn(async move {
+        let (_tx, rx) = watch::channel(false);
+        engine
+            .run_job(JobName::ShipToDsco, Trigger::Cli, RunOptions::default(), rx)
+            .await
+    });
+    for _ in 0..400 {
+        if w.lx.calls(WMS) > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        w.lx.calls(WMS) > before,
+        "the ship job asks for outbound orders"
+    );
+    assert!(w.dsco.cancel_order(&p), "{p} is in DSCO");
+    // Past DSCO's `until` lag, so the pull reads the cancellation.
+    w.advance(30);
+    run_in_place(&w, JobName::PullDscoOrders).await;
+    assert_eq!(w.stage(&p).await, Stage::Cancelled, "the pull cancelled it");
+    let cancelled = w.store.get_order(&po(&p)).await.unwrap().unwrap();
+    match ship.await.unwrap().unwrap() {
+        RunResult::Ran { outcome, error, .. } => {
+            assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let after = w.store.get_order(&po(&p)).await.unwrap().unwrap();
+    assert_eq!(after.stage, Stage::Cancelled);
+    assert_eq!(
+        after.reason, cancelled.reason,
+        "the slow ship run left the cancelled order's reason alone"
+    );
+    assert!(
+        w.dsco.shipments_for(&p).is_empty(),
+        "nothing shipped for a cancelled order: {:?}",
+        w.dsco.shipments_for(&p)
+    );
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.stage(&p).await, Stage::Cancelled);
+    assert!(w.dsco.shipments_for(&p).is_empty());
+}
+
 pub async fn a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent(db: &Db) {
     const CANCEL: &str = "/pb/mp/order/v2/cancelOrder";
     let w = world(

@@ -181,6 +181,7 @@ both_backends!(
     a_pull_burst_larger_than_size_drains_and_the_cursor_never_moves_back,
     the_lingxing_feed_sweeps_its_overlap_once_a_minute,
     an_order_a_pull_made_ready_during_a_slow_ship_run_ships_in_that_run,
+    an_order_cancelled_during_a_slow_ship_run_is_left_to_its_cancellation,
     a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent,
     an_unclear_automatic_cancel_is_verified_not_sent_again,
     no_write_stays_open_on_an_order_that_moved_on,

@@ -790,7 +790,10 @@ pub trait OrderStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Stage>;
     /// Records a decision that did not move the order (skip, note, submission) and sets its
-    /// latest reason and back-off. Identical repeated skips are folded into one event.
+    /// latest reason and back-off. Identical repeated skips are folded into one event. A skip
+    /// decided at a stage (`from_stage`) the order has left since lands nowhere: no event, and
+    /// the reason of the order's new stage stays (a job that read the order before a concurrent
+    /// pull cancelled it would otherwise explain a cancelled order with its own wait).
     async fn record_event(
         &self,
         event: &NewEvent,

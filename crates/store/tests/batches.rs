@@ -240,11 +240,19 @@ pub async fn batch_events_match_one_by_one(b: &Backend) {
     let (sa, sb) = (&*b.store, &*other.store);
     let pos = many_pos("PO-E");
     let (fa, fb) = orders_on_both(b, &other, &pos).await;
+    // Each skip decided at its order's stage (every third order was moved on to Pushed).
+    let decided_at = |mut e: NewEvent| {
+        let k = pos.iter().position(|p| p.as_str() == e.po.as_str());
+        if e.outcome == EventOutcome::Skipped && k.is_some_and(|k| k % 3 == 0) {
+            e.from_stage = Some(Stage::Pushed);
+        }
+        e
+    };
     // Stored skips a batch skip folds into (and one it must not: different detail).
     for (s, f) in [(sa, &fa), (sb, &fb)] {
         for p in &pos[..3] {
             s.record_event(
-                &skip(p, "lingxing_not_audited", "status 4", 5),
+                &decided_at(skip(p, "lingxing_not_audited", "status 4", 5)),
                 None,
                 Some(f),
             )
@@ -302,6 +310,17 @@ pub async fn batch_events_match_one_by_one(b: &Backend) {
     other_job.job = Some(JobName::ShipToDsco);
     items.push((other_job, None));
 
+    // Skips decided at a stage their order has left since (read before a move, say): they land
+    // nowhere, in the batch as one by one, and the stored reason stays.
+    // (pos[3] is at Pushed, pos[4] at Pulled.)
+    let mut items: Vec<(NewEvent, Option<DateTime<Utc>>)> =
+        items.into_iter().map(|(e, n)| (decided_at(e), n)).collect();
+    let mut stale = skip(&pos[3], "no_tracking_yet", "stale", 3003);
+    stale.from_stage = Some(Stage::Pulled);
+    items.push((stale, Some(t(9999))));
+    let mut stale = skip(&pos[4], "no_tracking_yet", "stale", 3004);
+    stale.from_stage = Some(Stage::Pushed);
+    items.push((stale, Some(t(9999))));
     sa.record_events(&items, &fa).await.unwrap();
     for (e, next) in &items {
         sb.record_event(e, *next, Some(&fb)).await.unwrap();
@@ -310,6 +329,22 @@ pub async fn batch_events_match_one_by_one(b: &Backend) {
     all.push("PO-UNKNOWN".into());
     let seen_a = seen(sa, &all).await;
     assert_eq!(seen_a, seen(sb, &all).await);
+    for k in [3, 4] {
+        assert!(
+            seen_a.events[k].iter().all(|e| e.event.detail != "stale"),
+            "a skip decided at a stage {} had left landed: {:?}",
+            pos[k],
+            seen_a.events[k]
+        );
+        let reason = seen_a.orders[k].reason.as_ref().map(|r| r.detail.as_str());
+        assert_ne!(reason, Some("stale"), "{}", pos[k]);
+        assert_ne!(
+            seen_a.orders[k].next_attempt_at,
+            Some(t(9999)),
+            "{}",
+            pos[k]
+        );
+    }
     // Spot checks: PO-E-0000 folded its batch skips into the stored one.
     let e0 = &seen_a.events[0];
     let last = e0.last().unwrap();

@@ -596,7 +596,8 @@ pub async fn identical_skips_fold_into_one_event(b: &Backend) {
     let s = &*b.store;
     let l = lease(s, JobName::AckToDsco, "a", t(0)).await;
     let f = l.fence();
-    store::testing::upsert_pulled(s, &pulled("PO-1", "created"), Stage::Pulled, None, t(0), &f)
+    // At the ACK job's stage, where its skips are decided.
+    store::testing::upsert_pulled(s, &pulled("PO-1", "created"), Stage::Pushed, None, t(0), &f)
         .await
         .unwrap();
     for i in 1..=5 {
@@ -628,13 +629,13 @@ pub async fn identical_skips_fold_into_one_event(b: &Backend) {
     );
     // The skip cleared the mark: not yet due at t(1000); due at t(1200).
     assert!(
-        s.order_candidates(Stage::Pulled, t(1000), 10)
+        s.order_candidates(Stage::Pushed, t(1000), 10)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        s.order_candidates(Stage::Pulled, t(1200), 10)
+        s.order_candidates(Stage::Pushed, t(1200), 10)
             .await
             .unwrap()
             .len(),
@@ -1100,6 +1101,7 @@ pub async fn lingxing_view_marks_changes_and_tracking_dedupes(b: &Backend) {
     .unwrap();
     let mut wait = skip("PO-1", "no_tracking_yet", "none", t(0));
     wait.job = Some(JobName::ShipToDsco);
+    wait.from_stage = Some(Stage::Acknowledged);
     s.record_event(&wait, Some(t(86_400)), Some(&f))
         .await
         .unwrap();

@@ -14,6 +14,7 @@ pub(super) struct BatchSql {
     pub(super) events_bump: Arc<str>,
     pub(super) reasons_update: Arc<str>,
     pub(super) views_lock: Arc<str>,
+    pub(super) stages_lock: Arc<str>,
     pub(super) views_update: Arc<str>,
     pub(super) intents_update: Arc<str>,
     pub(super) intents_insert: Arc<str>,
@@ -144,6 +145,15 @@ impl BatchSql {
                 }
                 BackendKind::Postgres => format!(
                     "SELECT po, lx_snapshot FROM orders WHERE po IN ({list}) ORDER BY po FOR UPDATE"
+                ),
+            }),
+            // The stages a batch of skips lands on, read inside the skips' transaction (locked
+            // on PostgreSQL, as `views_lock`): a skip decided at a stage the order has left since
+            // is dropped (`OrderStore::record_events`).
+            stages_lock: s(match backend {
+                BackendKind::Sqlite => format!("SELECT po, stage FROM orders WHERE po IN ({list})"),
+                BackendKind::Postgres => format!(
+                    "SELECT po, stage FROM orders WHERE po IN ({list}) ORDER BY po FOR UPDATE"
                 ),
             }),
             views_update: s(format!(

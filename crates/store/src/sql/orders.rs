@@ -29,9 +29,21 @@ macro_rules! insert_event {
 
 /// Inside a write transaction: records one event (see `OrderStore::record_event`).
 macro_rules! record_event_in {
-    ($tx:expr, $e:expr, $next:expr) => {{
+    ($tx:expr, $stages_lock:expr, $e:expr, $next:expr) => {{
         let e: &NewEvent = $e;
         let next_attempt_at: Option<DateTime<Utc>> = $next;
+        // A skip decided at a stage the order has left since lands nowhere (see `lands`).
+        if let Some(from) = skip_stage(e) {
+            let now = sqlx::query(AssertSqlSafe($stages_lock.clone()))
+                .bind(json_strings([e.po.as_str()]))
+                .fetch_optional(&mut *$tx)
+                .await?
+                .map(|r| r.i64("stage"))
+                .transpose()?;
+            if now.is_some_and(|n| n != from.number()) {
+                return Ok(());
+            }
+        }
         // Only a skip can fold into the previous event, so only a skip needs to read it.
         let last = if e.outcome == EventOutcome::Skipped {
             sqlx::query(concat!(
@@ -104,6 +116,18 @@ fn folds_into(prev: &NewEvent, e: &NewEvent) -> bool {
         && prev.job == e.job
         && prev.reason_code == e.reason_code
         && prev.detail == e.detail
+}
+
+/// The stage a skip was decided at: a skip records the order's reason for staying where the job
+/// read it, so it lands only while the order is still there. A job that read the order before a
+/// concurrent pull moved it (DSCO cancelled it, say) would otherwise put its own reason over the
+/// one of the order's new stage. Other events (moves, notes) are not held to a stage here: a move
+/// is its own compare-and-set on the stage.
+/// (An order the store does not have keeps its skip events: there is no stage to compare.)
+fn skip_stage(e: &NewEvent) -> Option<Stage> {
+    (e.outcome == EventOutcome::Skipped)
+        .then_some(e.from_stage)
+        .flatten()
 }
 
 /// One row for `BatchSql::events_insert`.
@@ -513,7 +537,7 @@ impl OrderStore for SqlStore {
             if let Some(f) = fence {
                 check_fence!(tx, f);
             }
-            record_event_in!(tx, e, next_attempt_at);
+            record_event_in!(tx, self.batch.stages_lock, e, next_attempt_at);
             tx.commit().await?;
         });
         Ok(())
@@ -557,6 +581,30 @@ impl OrderStore for SqlStore {
         fenced!(self, fence, tx => {
             // Chunks in sequence: each reads what the previous one wrote.
             for chunk in events.chunks(CHUNK) {
+                // The skips of this chunk land only on orders still at the stage each was
+                // decided at (see `skip_stage`); the rest of the chunk is recorded as it is.
+                let held: HashSet<&str> =
+                    chunk.iter().filter(|(e, _)| skip_stage(e).is_some()).map(|(e, _)| e.po.as_str()).collect();
+                let mut stage_now: HashMap<String, i64> = HashMap::with_capacity(held.len());
+                if !held.is_empty() {
+                    let rows = sqlx::query(AssertSqlSafe(sql.stages_lock.clone()))
+                        .bind(json_strings(held.iter().copied()))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    for r in &rows {
+                        stage_now.insert(r.s("po")?, r.i64("stage")?);
+                    }
+                }
+                let chunk: Vec<&(NewEvent, Option<DateTime<Utc>>)> = chunk
+                    .iter()
+                    .filter(|(e, _)| {
+                        // An order the store does not have keeps its event, as before: there
+                        // is no stage to have left, and no reason to set.
+                        skip_stage(e).is_none_or(|s| {
+                            stage_now.get(e.po.as_str()).is_none_or(|now| *now == s.number())
+                        })
+                    })
+                    .collect();
                 let mut latest: HashMap<&str, Latest> = HashMap::new();
                 // Only a skip can fold into the previous event, so only skipped POs are read.
                 let skipped: HashSet<&str> = chunk

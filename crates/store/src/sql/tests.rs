@@ -182,6 +182,7 @@ async fn batch_statements_loop_over_the_items_not_the_tables() {
         &b.events_bump,
         &b.reasons_update,
         &b.views_lock,
+        &b.stages_lock,
         &b.views_update,
         &b.intents_update,
         &b.intents_insert,
