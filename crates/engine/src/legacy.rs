@@ -511,7 +511,11 @@ async fn import_page(
         }
         let was_in_lingxing = d.stage == Stage::Cancelled && d.pushed(&row.facts);
         if was_in_lingxing
-            && !mine.is_some_and(|o| o.flags.iter().any(|f| f == "cancelled_after_push"))
+            && !mine.is_some_and(|o| {
+                o.flags
+                    .iter()
+                    .any(|f| f == crate::jobs::CANCELLED_AFTER_PUSH)
+            })
         {
             flags.push(po.clone());
             changed = true;
@@ -551,7 +555,7 @@ async fn import_page(
     }
     for po in &flags {
         store
-            .add_flag(po, "cancelled_after_push", Some(fence))
+            .add_flag(po, crate::jobs::CANCELLED_AFTER_PUSH, Some(fence))
             .await?;
     }
     if !notes.is_empty() {

@@ -3,7 +3,7 @@
 //! replaced, the automatic LingXing cancel's intent, intents left open by orders that moved on,
 //! and credentials in stored text.
 
-use domain::{JobName, PoNumber, ReasonKind, RunOutcome, Stage, Trigger};
+use domain::{JobName, PoNumber, ReasonCode, ReasonKind, RunOutcome, Stage, Trigger};
 use engine::{RunOptions, RunResult};
 use serde_json::json;
 use sim::dsco::{Endpoint, Fault as DFault, LineAmend};
@@ -285,6 +285,191 @@ pub async fn an_order_cancelled_during_a_slow_ship_run_is_left_to_its_cancellati
     w.run(JobName::ShipToDsco).await;
     assert_eq!(w.stage(&p).await, Stage::Cancelled);
     assert!(w.dsco.shipments_for(&p).is_empty());
+}
+
+/// DSCO cancels an order while the push job's create for it is in flight: the pull finds it at
+/// stage 1 (nothing pushed yet, so nothing to cancel in LingXing) and cancels it; then the create
+/// lands in LingXing. The push job, finding the order cancelled when it would move it on, flags it
+/// `cancelled_after_push` and explains it (needs attention, naming the LingXing order); with
+/// `auto_cancel_in_lingxing` it leaves a cancel for the next pull, which sends it.
+pub async fn an_order_cancelled_while_its_create_is_in_flight_is_cancelled_in_lingxing(db: &Db) {
+    const CREATE: &str = "/pb/mp/order/v2/create";
+    let w = world(
+        db,
+        json!({"pull_dsco_orders": {"auto_cancel_in_lingxing": true}}),
+    )
+    .await;
+    let p = w.dsco.generate_orders(1, 1471)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    assert_eq!(w.stage(&p).await, Stage::Pulled);
+
+    w.lx.inject_fault(CREATE, LFault::Latency { ms: 1500 }, Some(1));
+    let before = w.lx.calls(CREATE);
+    let engine = w.engine.clone();
+    let push = tokio::spawn(async move {
+        let (_tx, rx) = watch::channel(false);
+        engine
+            .run_job(
+                JobName::PushToLingxing,
+                Trigger::Cli,
+                RunOptions::default(),
+                rx,
+            )
+            .await
+    });
+    for _ in 0..400 {
+        if w.lx.calls(CREATE) > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        w.lx.calls(CREATE) > before,
+        "the push job creates the order"
+    );
+    assert!(w.dsco.cancel_order(&p), "{p} is in DSCO");
+    w.advance(30);
+    run_in_place(&w, JobName::PullDscoOrders).await;
+    assert_eq!(w.stage(&p).await, Stage::Cancelled, "the pull cancelled it");
+    match push.await.unwrap().unwrap() {
+        RunResult::Ran { outcome, error, .. } => {
+            assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let lx = w.lx.orders_for(&p);
+    assert_eq!(lx.len(), 1, "the create landed in LingXing");
+    let o = w.store.get_order(&po(&p)).await.unwrap().unwrap();
+    assert_eq!(o.stage, Stage::Cancelled);
+    assert!(
+        o.flags.iter().any(|f| f == "cancelled_after_push"),
+        "flagged: {:?}",
+        o.flags
+    );
+    let r = o.reason.expect("a reason");
+    assert_eq!(
+        (r.code, r.kind),
+        (ReasonCode::CancelledAfterPush, ReasonKind::NeedsAttention),
+        "{r:?}"
+    );
+    assert!(r.detail.contains(&lx[0].global_order_no), "{}", r.detail);
+    assert_ne!(lx[0].status, 7, "not cancelled in LingXing yet");
+
+    // The next pull sends the automatic cancel.
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    assert_eq!(w.lx.orders_for(&p)[0].status, 7, "cancelled in LingXing");
+    let i = store::testing::intent(&*w.store, IntentKind::LingxingCancel, &p)
+        .await
+        .unwrap()
+        .expect("a cancel intent");
+    assert_eq!(i.state, IntentState::Confirmed, "{i:?}");
+    assert_eq!(w.stage(&p).await, Stage::Cancelled);
+}
+
+/// DSCO cancels an order while the push job checks whether LingXing already has it: the pull
+/// cancels it at stage 1, before the push stores its create intent. The push reads the stages
+/// after storing its intents and does not send the create: LingXing never gets the order, and
+/// the order is not flagged (nothing was created).
+pub async fn an_order_cancelled_before_its_create_is_not_created(db: &Db) {
+    const LIST: &str = "/pb/mp/order/v2/list";
+    const CREATE: &str = "/pb/mp/order/v2/create";
+    let w = world(db, json!({})).await;
+    let p = w.dsco.generate_orders(1, 1491)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.lx.inject_fault(LIST, LFault::Latency { ms: 1500 }, Some(1));
+    let (lists, creates) = (w.lx.calls(LIST), w.lx.calls(CREATE));
+    let engine = w.engine.clone();
+    let push = tokio::spawn(async move {
+        let (_tx, rx) = watch::channel(false);
+        engine
+            .run_job(
+                JobName::PushToLingxing,
+                Trigger::Cli,
+                RunOptions::default(),
+                rx,
+            )
+            .await
+    });
+    for _ in 0..400 {
+        if w.lx.calls(LIST) > lists {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        w.lx.calls(LIST) > lists,
+        "the push job checks LingXing first"
+    );
+    assert!(w.dsco.cancel_order(&p), "{p} is in DSCO");
+    w.advance(30);
+    run_in_place(&w, JobName::PullDscoOrders).await;
+    assert_eq!(w.stage(&p).await, Stage::Cancelled, "the pull cancelled it");
+    match push.await.unwrap().unwrap() {
+        RunResult::Ran { outcome, error, .. } => {
+            assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.lx.calls(CREATE), creates, "no create was sent");
+    assert!(w.lx.orders_for(&p).is_empty());
+    let o = w.store.get_order(&po(&p)).await.unwrap().unwrap();
+    assert_eq!(o.stage, Stage::Cancelled);
+    assert!(o.flags.is_empty(), "{:?}", o.flags);
+    let i = store::testing::intent(&*w.store, IntentKind::Create, &p)
+        .await
+        .unwrap()
+        .expect("the create's intent");
+    assert_eq!(i.state, IntentState::Failed, "{i:?}");
+}
+
+/// A create LingXing applied but never answered (as when the process dies between the call and
+/// its outcome), then DSCO cancels the order before a push run sorts the create out: the pull,
+/// cancelling it from stage 1, finds the create's intent open and flags the order for a look in
+/// LingXing instead of cancelling it quietly while LingXing fulfils it.
+pub async fn an_order_cancelled_after_an_unanswered_create_is_flagged(db: &Db) {
+    const CREATE: &str = "/pb/mp/order/v2/create";
+    let w = world(db, json!({})).await;
+    let p = w.dsco.generate_orders(1, 1481)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.lx.inject_fault(CREATE, LFault::ApplyThenTimeout, Some(1));
+    w.run(JobName::PushToLingxing).await;
+    assert_eq!(
+        w.stage(&p).await,
+        Stage::Pulled,
+        "the create's outcome is unknown"
+    );
+    assert_eq!(w.lx.orders_for(&p).len(), 1, "LingXing has the order");
+    let i = store::testing::intent(&*w.store, IntentKind::Create, &p)
+        .await
+        .unwrap()
+        .expect("the create's intent");
+    assert_eq!(i.state, IntentState::Ambiguous, "{i:?}");
+
+    assert!(w.dsco.cancel_order(&p), "{p} is in DSCO");
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    let o = w.store.get_order(&po(&p)).await.unwrap().unwrap();
+    assert_eq!(o.stage, Stage::Cancelled);
+    assert!(
+        o.flags.iter().any(|f| f == "cancelled_after_push"),
+        "flagged: {:?}",
+        o.flags
+    );
+    let r = o.reason.expect("a reason");
+    assert_eq!(
+        (r.code, r.kind),
+        (ReasonCode::CancelledAfterPush, ReasonKind::NeedsAttention),
+        "{r:?}"
+    );
+    assert!(
+        r.detail.contains("look the PO up in LingXing"),
+        "{}",
+        r.detail
+    );
 }
 
 pub async fn a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent(db: &Db) {

@@ -369,6 +369,10 @@ pub(crate) async fn close_superseded(
         store::IntentKind::Invoice,
     ];
     let mut updates: BTreeMap<store::IntentKind, Vec<store::IntentUpdate>> = BTreeMap::new();
+    // Cancelled with a LingXing create that may have been applied (sent, about to be, or
+    // unanswered): LingXing may fulfil an order DSCO cancelled, so the order is flagged as one
+    // cancelled after its push (its reason is the canceller's to give).
+    let mut maybe_created: Vec<PoNumber> = Vec::new();
     for (po, intents) in ctx.store.intents_of(&pos, &all).await? {
         let Some((to, kinds)) = to_of.get(&po) else {
             continue;
@@ -381,6 +385,12 @@ pub(crate) async fn close_superseded(
                 )
             {
                 continue;
+            }
+            if *to == Stage::Cancelled
+                && i.kind == store::IntentKind::Create
+                && !maybe_created.contains(&po)
+            {
+                maybe_created.push(po.clone());
             }
             let state = if *to == Stage::Cancelled {
                 store::IntentState::Failed
@@ -407,8 +417,16 @@ pub(crate) async fn close_superseded(
             .update_intents(kind, &u, ctx.clock.now(), &ctx.fence)
             .await?;
     }
+    for po in &maybe_created {
+        ctx.store
+            .add_flag(po, CANCELLED_AFTER_PUSH, Some(&ctx.fence))
+            .await?;
+    }
     Ok(())
 }
+
+/// The flag of an order DSCO cancelled after it was (or may have been) created in LingXing.
+pub(crate) const CANCELLED_AFTER_PUSH: &str = "cancelled_after_push";
 
 /// [`advance`] for many orders in one store transaction: `(po, from, to, detail)` each.
 pub(crate) async fn advance_many(

@@ -6,6 +6,7 @@
 
 mod ack;
 mod common;
+pub(crate) use common::CANCELLED_AFTER_PUSH;
 mod invoice;
 mod lx_feed;
 mod outbound;

@@ -25,7 +25,9 @@ use store::{
 };
 
 use super::Clients;
-use super::common::{advance, note, record_intents, report_request, settle_intents, skip};
+use super::common::{
+    CANCELLED_AFTER_PUSH, advance, note, record_intents, report_request, settle_intents, skip,
+};
 use crate::{Job, JobError, RunCtx};
 
 pub const CURSOR: &str = "pull_dsco_orders.until";
@@ -357,10 +359,19 @@ async fn after_upsert(
         Upserted::Refreshed(stage) => {
             if view.is_cancelled() && stage < Stage::Done {
                 let pushed = stage >= Stage::Pushed;
-                cancel_from(ctx, &view.po, stage).await?;
-                if pushed {
+                let ended = cancel_from(ctx, &view.po, stage).await?;
+                // Not pushed yet, but a create may have been sent: the move closed its open
+                // intent and flagged the order (`close_superseded`, after the move: an intent the
+                // push stored before it is seen there, and one stored after it finds the order
+                // cancelled and is not sent, `push::create_chunk`).
+                let o = ctx.store.get_order(&view.po).await?;
+                let sent = !pushed
+                    && ended == Stage::Cancelled
+                    && o.as_ref()
+                        .is_some_and(|o| o.flags.iter().any(|f| f == CANCELLED_AFTER_PUSH));
+                if pushed || sent {
                     ctx.store
-                        .add_flag(&view.po, "cancelled_after_push", Some(&ctx.fence))
+                        .add_flag(&view.po, CANCELLED_AFTER_PUSH, Some(&ctx.fence))
                         .await?;
                     if let Some(o) = ctx.store.get_order(&view.po).await? {
                         let nos = o.lingxing_order_nos.clone();
@@ -379,10 +390,14 @@ async fn after_upsert(
                             }
                             None
                         };
-                        let r = Reason::new(
-                            ReasonCode::CancelledAfterPush,
-                            cancel_subject(&nos, cancel.as_ref()),
-                        );
+                        let subject = if nos.is_empty() && sent {
+                            "a create in LingXing was sent for this order and no LingXing order \
+                             is recorded yet: look the PO up in LingXing"
+                                .to_owned()
+                        } else {
+                            cancel_subject(&nos, cancel.as_ref())
+                        };
+                        let r = Reason::new(ReasonCode::CancelledAfterPush, subject);
                         skip(ctx, &o, &r).await?;
                     }
                 }

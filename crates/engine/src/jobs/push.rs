@@ -22,8 +22,9 @@ use store::{
 
 use super::Clients;
 use super::common::{
-    Outcomes, advance_many, candidates, dry, dsco_view, keeps_requests, lingxing_reason, note_many,
-    record_intents, report_request, settle_intents, skip_many, write_hold,
+    CANCELLED_AFTER_PUSH, Outcomes, advance_many, candidates, dry, dsco_view, keeps_requests,
+    lingxing_reason, note_many, record_intents, report_request, settle_intents, skip_many,
+    write_hold,
 };
 use super::lx_feed::merge_orders;
 use crate::{Job, JobError, RunCtx};
@@ -82,14 +83,17 @@ impl PushToLingxing {
     }
 
     /// One create call for one store's chunk: its intents stored first, then the call, then
-    /// each order's result on its intent and the order.
+    /// each order's result on its intent and the order. An order that left stage 1 since the run
+    /// read it (DSCO cancelled it, and a pull moved it) is not sent: its intent fails. The stages
+    /// are read after the intents are stored, so a pull that cancels an order after that read
+    /// finds the intent open and flags the order (`pull::create_sent`), and one that cancels it
+    /// before is seen here.
     async fn create_chunk(
         &self,
         ctx: &RunCtx,
         store_id: &str,
         part: &[(OrderRecord, PushOrder)],
     ) -> Result<(), JobError> {
-        let req = self.create_request(store_id, part);
         let intents: Vec<NewIntent> = part
             .iter()
             .map(|(o, p)| NewIntent {
@@ -99,6 +103,45 @@ impl PushToLingxing {
             })
             .collect();
         record_intents(ctx, IntentKind::Create, &intents, false).await?;
+        let pos: Vec<PoNumber> = part.iter().map(|(o, _)| o.pulled.po.clone()).collect();
+        let stages = ctx.store.stages_of(&pos).await?;
+        let here = |o: &OrderRecord| stages.get(&o.pulled.po) == Some(&Stage::Pulled);
+        if part.iter().all(|(o, _)| here(o)) {
+            return self.send_chunk(ctx, store_id, part).await;
+        }
+        let gone: Vec<String> = part
+            .iter()
+            .filter(|(o, _)| !here(o))
+            .map(|(o, _)| o.pulled.po.to_string())
+            .collect();
+        tracing::info!(
+            orders = gone.len(),
+            "orders left stage 1 before their create: not sent"
+        );
+        settle_intents(
+            ctx,
+            IntentKind::Create,
+            gone,
+            IntentState::Failed,
+            "not sent: the order left stage 1 before its create",
+        )
+        .await?;
+        let kept: Vec<(OrderRecord, PushOrder)> =
+            part.iter().filter(|(o, _)| here(o)).cloned().collect();
+        if kept.is_empty() {
+            return Ok(());
+        }
+        self.send_chunk(ctx, store_id, &kept).await
+    }
+
+    /// The create call of a chunk whose intents are stored, and its outcome.
+    async fn send_chunk(
+        &self,
+        ctx: &RunCtx,
+        store_id: &str,
+        part: &[(OrderRecord, PushOrder)],
+    ) -> Result<(), JobError> {
+        let req = self.create_request(store_id, part);
         let notes = part
             .iter()
             .flat_map(|(o, p)| {
@@ -149,7 +192,12 @@ impl PushToLingxing {
                 ctx.store
                     .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
                     .await?;
+                let in_lingxing: Vec<(PoNumber, Vec<String>)> = views
+                    .iter()
+                    .map(|v| (v.po.clone(), v.order_nos.clone()))
+                    .collect();
                 advance_many(ctx, moves).await?;
+                cancelled_meanwhile(ctx, &in_lingxing).await?;
                 let mut failed = Vec::new();
                 let mut skips = Vec::new();
                 for r in &result.refused {
@@ -207,6 +255,63 @@ impl PushToLingxing {
         }
         Ok(())
     }
+}
+
+/// Orders LingXing has (created by this run, or found by its existence check) with their
+/// LingXing order numbers, after their move to stage 2: those DSCO cancelled meanwhile did not
+/// move. A pull that found such an order at stage 1 had nothing in LingXing to cancel, so here
+/// they are flagged `cancelled_after_push` and explained (needs attention, naming the LingXing
+/// orders); with the pull's `auto_cancel_in_lingxing` a cancel is left pending for the next pull
+/// to send (`retry_cancels`), through the same intent as its own cancels.
+async fn cancelled_meanwhile(
+    ctx: &RunCtx,
+    in_lingxing: &[(PoNumber, Vec<String>)],
+) -> Result<(), JobError> {
+    if in_lingxing.is_empty() {
+        return Ok(());
+    }
+    let pos: Vec<PoNumber> = in_lingxing.iter().map(|(po, _)| po.clone()).collect();
+    let stages = ctx.store.stages_of(&pos).await?;
+    let cancelled: Vec<&(PoNumber, Vec<String>)> = in_lingxing
+        .iter()
+        .filter(|(po, _)| stages.get(po) == Some(&Stage::Cancelled))
+        .collect();
+    if cancelled.is_empty() {
+        return Ok(());
+    }
+    let auto = ctx
+        .config
+        .jobs
+        .get(&JobName::PullDscoOrders)
+        .and_then(|j| j.settings.auto_cancel_in_lingxing)
+        .unwrap_or(false);
+    let mut skips = Vec::new();
+    for (po, nos) in cancelled {
+        tracing::warn!(po = %po, lingxing = %nos.join(","), "DSCO cancelled the order while it was created in LingXing");
+        ctx.store
+            .add_flag(po, CANCELLED_AFTER_PUSH, Some(&ctx.fence))
+            .await?;
+        let then = if auto && !nos.is_empty() {
+            let intent = NewIntent {
+                key: po.to_string(),
+                po: po.clone(),
+                payload: serde_json::json!({ "order_list": nos }),
+            };
+            record_intents(ctx, IntentKind::LingxingCancel, &[intent], true).await?;
+            "; the next pull cancels them in LingXing (auto_cancel_in_lingxing): check nothing shipped"
+        } else {
+            ": cancel them in LingXing"
+        };
+        let subject = format!(
+            "LingXing orders {} created while DSCO cancelled the order{then}",
+            nos.join(", ")
+        );
+        if let Some(o) = ctx.store.get_order(po).await? {
+            skips.push((o, Reason::new(ReasonCode::CancelledAfterPush, subject)));
+        }
+    }
+    let skips: Vec<(&OrderRecord, Reason)> = skips.iter().map(|(o, r)| (o, r.clone())).collect();
+    skip_many(ctx, &skips).await
 }
 
 #[async_trait]
@@ -321,7 +426,12 @@ impl Job for PushToLingxing {
             ctx.store
                 .update_intents(IntentKind::Create, &open, ctx.clock.now(), &ctx.fence)
                 .await?;
+            let in_lingxing: Vec<(PoNumber, Vec<String>)> = views
+                .iter()
+                .map(|v| (v.po.clone(), v.order_nos.clone()))
+                .collect();
             advance_many(ctx, moves).await?;
+            cancelled_meanwhile(ctx, &in_lingxing).await?;
         }
         if to_create.is_empty() {
             return Ok(());
