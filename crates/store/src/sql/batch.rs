@@ -104,13 +104,21 @@ impl BatchSql {
                     ("detail", TEXT),
                 ])
             )),
+            // The skipped orders' stages with their latest events (none for an order without
+            // any): a skip lands only at its stage, and an identical skip folds into the latest
+            // event. Locked on PostgreSQL, as `views_lock`. (A PO the store has no order for
+            // reads nothing: its skip is recorded as a new event.)
             last_events: s(format!(
-                concat!(
-                    "SELECT ",
-                    event_cols!(),
-                    " FROM order_events WHERE id IN (SELECT MAX(id) FROM order_events WHERE po IN ({}) GROUP BY po)"
-                ),
-                list
+                "SELECT o.po AS order_po, o.stage AS order_stage, e.id, e.po, e.at, e.last_at, e.count, \
+                   e.job, e.run_id, e.actor, e.from_stage, e.to_stage, e.outcome, e.reason_code, \
+                   e.reason_kind, e.detail \
+                 FROM orders o LEFT JOIN order_events e \
+                   ON e.id = (SELECT MAX(m.id) FROM order_events m WHERE m.po = o.po) \
+                 WHERE o.po IN ({list}){}",
+                match backend {
+                    BackendKind::Sqlite => "",
+                    BackendKind::Postgres => " ORDER BY o.po FOR UPDATE OF o",
+                }
             )),
             events_bump: s(format!(
                 "{with}UPDATE order_events SET count = order_events.count + j.inc, last_at = j.last_at, run_id = j.run_id \

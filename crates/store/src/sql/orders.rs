@@ -581,18 +581,26 @@ impl OrderStore for SqlStore {
         fenced!(self, fence, tx => {
             // Chunks in sequence: each reads what the previous one wrote.
             for chunk in events.chunks(CHUNK) {
-                // The skips of this chunk land only on orders still at the stage each was
-                // decided at (see `skip_stage`); the rest of the chunk is recorded as it is.
-                let held: HashSet<&str> =
-                    chunk.iter().filter(|(e, _)| skip_stage(e).is_some()).map(|(e, _)| e.po.as_str()).collect();
-                let mut stage_now: HashMap<String, i64> = HashMap::with_capacity(held.len());
-                if !held.is_empty() {
-                    let rows = sqlx::query(AssertSqlSafe(sql.stages_lock.clone()))
-                        .bind(json_strings(held.iter().copied()))
+                // One read for the chunk's skipped orders: their stages (a skip lands only on
+                // an order still at the stage it was decided at, see `skip_stage`) and their
+                // latest events (only a skip can fold into the previous event).
+                let skipped: HashSet<&str> = chunk
+                    .iter()
+                    .filter(|(e, _)| e.outcome == EventOutcome::Skipped)
+                    .map(|(e, _)| e.po.as_str())
+                    .collect();
+                let mut stage_now: HashMap<String, i64> = HashMap::with_capacity(skipped.len());
+                let mut stored: Vec<OrderEvent> = Vec::new();
+                if !skipped.is_empty() {
+                    let rows = sqlx::query(AssertSqlSafe(sql.last_events.clone()))
+                        .bind(json_strings(skipped.iter().copied()))
                         .fetch_all(&mut *tx)
                         .await?;
                     for r in &rows {
-                        stage_now.insert(r.s("po")?, r.i64("stage")?);
+                        stage_now.insert(r.s("order_po")?, r.i64("order_stage")?);
+                        if r.oi64("id")?.is_some() {
+                            stored.push(event_from(r)?);
+                        }
                     }
                 }
                 let chunk: Vec<&(NewEvent, Option<DateTime<Utc>>)> = chunk
@@ -606,22 +614,9 @@ impl OrderStore for SqlStore {
                     })
                     .collect();
                 let mut latest: HashMap<&str, Latest> = HashMap::new();
-                // Only a skip can fold into the previous event, so only skipped POs are read.
-                let skipped: HashSet<&str> = chunk
-                    .iter()
-                    .filter(|(e, _)| e.outcome == EventOutcome::Skipped)
-                    .map(|(e, _)| e.po.as_str())
-                    .collect();
-                if !skipped.is_empty() {
-                    let rows = sqlx::query(AssertSqlSafe(sql.last_events.clone()))
-                        .bind(json_strings(skipped.iter().copied()))
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    for r in &rows {
-                        let l = event_from(r)?;
-                        if let Some(&p) = skipped.get(l.event.po.as_str()) {
-                            latest.insert(p, Latest::Stored(l.id, l.event));
-                        }
+                for l in stored {
+                    if let Some(&p) = skipped.get(l.event.po.as_str()) {
+                        latest.insert(p, Latest::Stored(l.id, l.event));
                     }
                 }
                 let mut inserts: Vec<Insert> = Vec::new();
