@@ -58,6 +58,78 @@ async fn run_in_place(w: &World, job: JobName) {
     }
 }
 
+/// One order (of `seed`) pulled, pushed, audited and acknowledged (stage 3); its stored DSCO
+/// copy still reads before the ACK (confirmed by DSCO's change log).
+async fn acknowledged(w: &World, seed: u64) -> String {
+    let p = w.dsco.generate_orders(1, seed)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.lx.audit(&p);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(&p).await, Stage::Acknowledged);
+    p
+}
+
+/// The order is cancelled, flagged `cancelled_after_push` and needs attention for it; its reason.
+async fn flagged_cancelled(w: &World, p: &str) -> store::OrderReason {
+    let o = w.store.get_order(&po(p)).await.unwrap().unwrap();
+    assert_eq!(o.stage, Stage::Cancelled);
+    assert!(
+        o.flags.iter().any(|f| f == "cancelled_after_push"),
+        "flagged: {:?}",
+        o.flags
+    );
+    let r = o.reason.expect("a reason");
+    assert_eq!(
+        (r.code, r.kind),
+        (ReasonCode::CancelledAfterPush, ReasonKind::NeedsAttention),
+        "{r:?}"
+    );
+    r
+}
+
+/// Starts `job` in the background with a one-call latency fault on LingXing's `endpoint`, and
+/// returns once that call is in flight, so the test can act while the run waits on it.
+async fn slowed_on(
+    w: &World,
+    job: JobName,
+    endpoint: &'static str,
+) -> tokio::task::JoinHandle<Result<RunResult, store::StoreError>> {
+    w.lx.inject_fault(endpoint, LFault::Latency { ms: 1500 }, Some(1));
+    let before = w.lx.calls(endpoint);
+    let engine = w.engine.clone();
+    let run = tokio::spawn(async move {
+        let (_tx, rx) = watch::channel(false);
+        engine
+            .run_job(job, Trigger::Cli, RunOptions::default(), rx)
+            .await
+    });
+    for _ in 0..400 {
+        if w.lx.calls(endpoint) > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(w.lx.calls(endpoint) > before, "{job} calls {endpoint}");
+    run
+}
+
+/// Waits for a run [`slowed_on`] started; it must have succeeded.
+async fn succeeded(run: tokio::task::JoinHandle<Result<RunResult, store::StoreError>>) {
+    match run.await.unwrap().unwrap() {
+        RunResult::Ran { outcome, error, .. } => {
+            assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// No order waits a week: every waiting order is due within a day.
 async fn none_parked_for_a_week(w: &World, pos: &[String]) {
     let horizon = w.clock.now() + chrono::TimeDelta::days(1);
@@ -143,18 +215,7 @@ pub async fn a_pull_burst_larger_than_size_drains_and_the_cursor_never_moves_bac
 /// listing: the ship job reads the order again after the listing and ships it in that run.
 pub async fn an_order_a_pull_made_ready_during_a_slow_ship_run_ships_in_that_run(db: &Db) {
     let w = world(db, json!({})).await;
-    let p = w.dsco.generate_orders(1, 1401)[0].clone();
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
-    w.lx.audit(&p);
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
-    w.advance(120);
-    w.run(JobName::AckToDsco).await;
-    assert_eq!(w.stage(&p).await, Stage::Acknowledged);
+    let p = acknowledged(&w, 1401).await;
     // Confirmed by DSCO's change log: the stored copy still reads before the ACK.
     let stored = w.store.get_order(&po(&p)).await.unwrap().unwrap();
     assert_eq!(stored.pulled.dsco_status.as_deref(), Some("created"));
@@ -164,37 +225,14 @@ pub async fn an_order_a_pull_made_ready_during_a_slow_ship_run_ships_in_that_run
     w.advance(180);
 
     // The outbound listing answers slowly; meanwhile the pull brings DSCO's acknowledged order.
-    w.lx.inject_fault(WMS, LFault::Latency { ms: 1500 }, Some(1));
-    let before = w.lx.calls(WMS);
-    let engine = w.engine.clone();
-    let ship = tokio::spawn(async move {
-        let (_tx, rx) = watch::channel(false);
-        engine
-            .run_job(JobName::ShipToDsco, Trigger::Cli, RunOptions::default(), rx)
-            .await
-    });
-    for _ in 0..400 {
-        if w.lx.calls(WMS) > before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    assert!(
-        w.lx.calls(WMS) > before,
-        "the ship job asks for outbound orders"
-    );
+    let ship = slowed_on(&w, JobName::ShipToDsco, WMS).await;
     run_in_place(&w, JobName::PullDscoOrders).await;
     let fresh = w.store.get_order(&po(&p)).await.unwrap().unwrap();
     assert_eq!(
         fresh.pulled.dsco_status.as_deref(),
         Some("shipment_pending")
     );
-    match ship.await.unwrap().unwrap() {
-        RunResult::Ran { outcome, error, .. } => {
-            assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}")
-        }
-        other => panic!("{other:?}"),
-    }
+    succeeded(ship).await;
     // The run read the orders DSCO did not let ship again after its slow outbound read: it
     // decided on the pulled copy and sent the shipment in this run, not a whole run later. (A
     // decision on older data never clearing a later mark is the store's own case,
@@ -224,52 +262,18 @@ pub async fn an_order_a_pull_made_ready_during_a_slow_ship_run_ships_in_that_run
 /// nothing is shipped and the cancellation's stage and reason stand.
 pub async fn an_order_cancelled_during_a_slow_ship_run_is_left_to_its_cancellation(db: &Db) {
     let w = world(db, json!({})).await;
-    let p = w.dsco.generate_orders(1, 1451)[0].clone();
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
-    w.lx.audit(&p);
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
-    w.advance(120);
-    w.run(JobName::AckToDsco).await;
-    assert_eq!(w.stage(&p).await, Stage::Acknowledged);
+    let p = acknowledged(&w, 1451).await;
     w.lx.ship(&p, None);
     w.advance(180);
 
-    w.lx.inject_fault(WMS, LFault::Latency { ms: 1500 }, Some(1));
-    let before = w.lx.calls(WMS);
-    let engine = w.engine.clone();
-    let ship = tokio::spawn(async move {
-        let (_tx, rx) = watch::channel(false);
-        engine
-            .run_job(JobName::ShipToDsco, Trigger::Cli, RunOptions::default(), rx)
-            .await
-    });
-    for _ in 0..400 {
-        if w.lx.calls(WMS) > before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    assert!(
-        w.lx.calls(WMS) > before,
-        "the ship job asks for outbound orders"
-    );
+    let ship = slowed_on(&w, JobName::ShipToDsco, WMS).await;
     assert!(w.dsco.cancel_order(&p), "{p} is in DSCO");
     // Past DSCO's `until` lag, so the pull reads the cancellation.
     w.advance(30);
     run_in_place(&w, JobName::PullDscoOrders).await;
     assert_eq!(w.stage(&p).await, Stage::Cancelled, "the pull cancelled it");
     let cancelled = w.store.get_order(&po(&p)).await.unwrap().unwrap();
-    match ship.await.unwrap().unwrap() {
-        RunResult::Ran { outcome, error, .. } => {
-            assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}")
-        }
-        other => panic!("{other:?}"),
-    }
+    succeeded(ship).await;
     let after = w.store.get_order(&po(&p)).await.unwrap().unwrap();
     assert_eq!(after.stage, Stage::Cancelled);
     assert_eq!(
@@ -304,55 +308,15 @@ pub async fn an_order_cancelled_while_its_create_is_in_flight_is_cancelled_in_li
     w.run(JobName::PullDscoOrders).await;
     assert_eq!(w.stage(&p).await, Stage::Pulled);
 
-    w.lx.inject_fault(CREATE, LFault::Latency { ms: 1500 }, Some(1));
-    let before = w.lx.calls(CREATE);
-    let engine = w.engine.clone();
-    let push = tokio::spawn(async move {
-        let (_tx, rx) = watch::channel(false);
-        engine
-            .run_job(
-                JobName::PushToLingxing,
-                Trigger::Cli,
-                RunOptions::default(),
-                rx,
-            )
-            .await
-    });
-    for _ in 0..400 {
-        if w.lx.calls(CREATE) > before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    assert!(
-        w.lx.calls(CREATE) > before,
-        "the push job creates the order"
-    );
+    let push = slowed_on(&w, JobName::PushToLingxing, CREATE).await;
     assert!(w.dsco.cancel_order(&p), "{p} is in DSCO");
     w.advance(30);
     run_in_place(&w, JobName::PullDscoOrders).await;
     assert_eq!(w.stage(&p).await, Stage::Cancelled, "the pull cancelled it");
-    match push.await.unwrap().unwrap() {
-        RunResult::Ran { outcome, error, .. } => {
-            assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}")
-        }
-        other => panic!("{other:?}"),
-    }
+    succeeded(push).await;
     let lx = w.lx.orders_for(&p);
     assert_eq!(lx.len(), 1, "the create landed in LingXing");
-    let o = w.store.get_order(&po(&p)).await.unwrap().unwrap();
-    assert_eq!(o.stage, Stage::Cancelled);
-    assert!(
-        o.flags.iter().any(|f| f == "cancelled_after_push"),
-        "flagged: {:?}",
-        o.flags
-    );
-    let r = o.reason.expect("a reason");
-    assert_eq!(
-        (r.code, r.kind),
-        (ReasonCode::CancelledAfterPush, ReasonKind::NeedsAttention),
-        "{r:?}"
-    );
+    let r = flagged_cancelled(&w, &p).await;
     assert!(r.detail.contains(&lx[0].global_order_no), "{}", r.detail);
     assert_ne!(lx[0].status, 7, "not cancelled in LingXing yet");
 
@@ -379,40 +343,13 @@ pub async fn an_order_cancelled_before_its_create_is_not_created(db: &Db) {
     let p = w.dsco.generate_orders(1, 1491)[0].clone();
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
-    w.lx.inject_fault(LIST, LFault::Latency { ms: 1500 }, Some(1));
-    let (lists, creates) = (w.lx.calls(LIST), w.lx.calls(CREATE));
-    let engine = w.engine.clone();
-    let push = tokio::spawn(async move {
-        let (_tx, rx) = watch::channel(false);
-        engine
-            .run_job(
-                JobName::PushToLingxing,
-                Trigger::Cli,
-                RunOptions::default(),
-                rx,
-            )
-            .await
-    });
-    for _ in 0..400 {
-        if w.lx.calls(LIST) > lists {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    assert!(
-        w.lx.calls(LIST) > lists,
-        "the push job checks LingXing first"
-    );
+    let creates = w.lx.calls(CREATE);
+    let push = slowed_on(&w, JobName::PushToLingxing, LIST).await;
     assert!(w.dsco.cancel_order(&p), "{p} is in DSCO");
     w.advance(30);
     run_in_place(&w, JobName::PullDscoOrders).await;
     assert_eq!(w.stage(&p).await, Stage::Cancelled, "the pull cancelled it");
-    match push.await.unwrap().unwrap() {
-        RunResult::Ran { outcome, error, .. } => {
-            assert_eq!(outcome, RunOutcome::Succeeded, "{error:?}")
-        }
-        other => panic!("{other:?}"),
-    }
+    succeeded(push).await;
     assert_eq!(w.lx.calls(CREATE), creates, "no create was sent");
     assert!(w.lx.orders_for(&p).is_empty());
     let o = w.store.get_order(&po(&p)).await.unwrap().unwrap();
@@ -452,19 +389,7 @@ pub async fn an_order_cancelled_after_an_unanswered_create_is_flagged(db: &Db) {
     assert!(w.dsco.cancel_order(&p), "{p} is in DSCO");
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
-    let o = w.store.get_order(&po(&p)).await.unwrap().unwrap();
-    assert_eq!(o.stage, Stage::Cancelled);
-    assert!(
-        o.flags.iter().any(|f| f == "cancelled_after_push"),
-        "flagged: {:?}",
-        o.flags
-    );
-    let r = o.reason.expect("a reason");
-    assert_eq!(
-        (r.code, r.kind),
-        (ReasonCode::CancelledAfterPush, ReasonKind::NeedsAttention),
-        "{r:?}"
-    );
+    let r = flagged_cancelled(&w, &p).await;
     assert!(
         r.detail.contains("look the PO up in LingXing"),
         "{}",
