@@ -480,13 +480,30 @@ pub async fn force(
 ) -> Result<Stage, OpsError> {
     let reason = who.reason()?;
     force_plan(store, po, to).await?;
-    store
+    let from = store
         .force_stage(po, to, who.actor, reason, who.now)
         .await
         .map_err(|e| match e {
             StoreError::NotAllowed(m) => OpsError::Refused(m),
             e => e.into(),
+        })?;
+    // Cancelled by hand with a LingXing create that may have been applied (sent, about to be,
+    // or unanswered): flagged like a cancellation the pull makes (`close_superseded`), so that
+    // an order LingXing may fulfil does not read as cancelled and finished.
+    if to == Stage::Cancelled
+        && store.intents_for(po).await?.iter().any(|i| {
+            i.kind == store::IntentKind::Create
+                && matches!(
+                    i.state,
+                    store::IntentState::Pending | store::IntentState::Ambiguous
+                )
         })
+    {
+        store
+            .add_flag(po, crate::jobs::CANCELLED_AFTER_PUSH, None)
+            .await?;
+    }
+    Ok(from)
 }
 
 // --- 6. fix the cause: one mapping entry -----------------------------------------------

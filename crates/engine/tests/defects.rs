@@ -397,6 +397,48 @@ pub async fn an_order_cancelled_after_an_unanswered_create_is_flagged(db: &Db) {
     );
 }
 
+/// The same unanswered create, but an operator forces the order to cancelled (console or CLI)
+/// before any run sorts it out: the order is flagged as one cancelled after its push too.
+pub async fn an_order_forced_to_cancelled_after_an_unanswered_create_is_flagged(db: &Db) {
+    const CREATE: &str = "/pb/mp/order/v2/create";
+    let w = world(db, json!({})).await;
+    let p = w.dsco.generate_orders(1, 1483)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.lx.inject_fault(CREATE, LFault::ApplyThenTimeout, Some(1));
+    w.run(JobName::PushToLingxing).await;
+    assert_eq!(
+        w.stage(&p).await,
+        Stage::Pulled,
+        "the create's outcome is unknown"
+    );
+    let who = engine::ops::Who {
+        actor: "ops",
+        reason: "customer called to cancel",
+        now: w.clock.now(),
+    };
+    let from = engine::ops::force(&*w.store, &po(&p), Stage::Cancelled, &who)
+        .await
+        .unwrap();
+    assert_eq!(from, Stage::Pulled);
+    let o = w.store.get_order(&po(&p)).await.unwrap().unwrap();
+    assert_eq!(o.stage, Stage::Cancelled);
+    assert!(
+        o.flags.iter().any(|f| f == "cancelled_after_push"),
+        "flagged: {:?}",
+        o.flags
+    );
+    // Without a create on its way, a forced cancellation flags nothing.
+    let q = w.dsco.generate_orders(1, 1485)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    engine::ops::force(&*w.store, &po(&q), Stage::Cancelled, &who)
+        .await
+        .unwrap();
+    let o = w.store.get_order(&po(&q)).await.unwrap().unwrap();
+    assert!(o.flags.is_empty(), "{:?}", o.flags);
+}
+
 pub async fn a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent(db: &Db) {
     const CANCEL: &str = "/pb/mp/order/v2/cancelOrder";
     let w = world(

@@ -184,6 +184,7 @@ both_backends!(
     an_order_cancelled_during_a_slow_ship_run_is_left_to_its_cancellation,
     an_order_cancelled_while_its_create_is_in_flight_is_cancelled_in_lingxing,
     an_order_cancelled_after_an_unanswered_create_is_flagged,
+    an_order_forced_to_cancelled_after_an_unanswered_create_is_flagged,
     an_order_cancelled_before_its_create_is_not_created,
     a_failed_automatic_cancel_in_lingxing_is_retried_through_its_intent,
     an_unclear_automatic_cancel_is_verified_not_sent_again,
