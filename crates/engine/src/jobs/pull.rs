@@ -364,10 +364,12 @@ async fn after_upsert(
                 // intent and flagged the order (`close_superseded`, after the move: an intent the
                 // push stored before it is seen there, and one stored after it finds the order
                 // cancelled and is not sent, `push::create_chunk`).
-                let o = ctx.store.get_order(&view.po).await?;
                 let sent = !pushed
                     && ended == Stage::Cancelled
-                    && o.as_ref()
+                    && ctx
+                        .store
+                        .get_order(&view.po)
+                        .await?
                         .is_some_and(|o| o.flags.iter().any(|f| f == CANCELLED_AFTER_PUSH));
                 if pushed || sent {
                     ctx.store

@@ -86,7 +86,7 @@ impl PushToLingxing {
     /// each order's result on its intent and the order. An order that left stage 1 since the run
     /// read it (DSCO cancelled it, and a pull moved it) is not sent: its intent fails. The stages
     /// are read after the intents are stored, so a pull that cancels an order after that read
-    /// finds the intent open and flags the order (`pull::create_sent`), and one that cancels it
+    /// finds the intent open and flags the order (`close_superseded`), and one that cancels it
     /// before is seen here.
     async fn create_chunk(
         &self,
