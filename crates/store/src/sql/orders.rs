@@ -32,7 +32,7 @@ macro_rules! record_event_in {
     ($tx:expr, $stages_lock:expr, $e:expr, $next:expr) => {{
         let e: &NewEvent = $e;
         let next_attempt_at: Option<DateTime<Utc>> = $next;
-        // A skip decided at a stage the order has left since lands nowhere (see `lands`).
+        // A skip decided at a stage the order has left since lands nowhere (see `skip_stage`).
         if let Some(from) = skip_stage(e) {
             let now = sqlx::query(AssertSqlSafe($stages_lock.clone()))
                 .bind(json_strings([e.po.as_str()]))
