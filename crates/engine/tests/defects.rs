@@ -94,6 +94,23 @@ async fn flagged_cancelled(w: &World, p: &str) -> store::OrderReason {
     r
 }
 
+/// One order (of `seed`) pulled, whose create LingXing applied and never answered: it stays at
+/// stage 1 with its create's outcome unknown, and LingXing has it.
+async fn unanswered_create(w: &World, seed: u64) -> String {
+    const CREATE: &str = "/pb/mp/order/v2/create";
+    let p = w.dsco.generate_orders(1, seed)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.lx.inject_fault(CREATE, LFault::ApplyThenTimeout, Some(1));
+    w.run(JobName::PushToLingxing).await;
+    assert_eq!(
+        w.stage(&p).await,
+        Stage::Pulled,
+        "the create's outcome is unknown"
+    );
+    p
+}
+
 /// Starts `job` in the background with a one-call latency fault on LingXing's `endpoint`, and
 /// returns once that call is in flight, so the test can act while the run waits on it.
 async fn slowed_on(
@@ -367,18 +384,8 @@ pub async fn an_order_cancelled_before_its_create_is_not_created(db: &Db) {
 /// cancelling it from stage 1, finds the create's intent open and flags the order for a look in
 /// LingXing instead of cancelling it quietly while LingXing fulfils it.
 pub async fn an_order_cancelled_after_an_unanswered_create_is_flagged(db: &Db) {
-    const CREATE: &str = "/pb/mp/order/v2/create";
     let w = world(db, json!({})).await;
-    let p = w.dsco.generate_orders(1, 1481)[0].clone();
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.lx.inject_fault(CREATE, LFault::ApplyThenTimeout, Some(1));
-    w.run(JobName::PushToLingxing).await;
-    assert_eq!(
-        w.stage(&p).await,
-        Stage::Pulled,
-        "the create's outcome is unknown"
-    );
+    let p = unanswered_create(&w, 1481).await;
     assert_eq!(w.lx.orders_for(&p).len(), 1, "LingXing has the order");
     let i = store::testing::intent(&*w.store, IntentKind::Create, &p)
         .await
@@ -400,18 +407,8 @@ pub async fn an_order_cancelled_after_an_unanswered_create_is_flagged(db: &Db) {
 /// The same unanswered create, but an operator forces the order to cancelled (console or CLI)
 /// before any run sorts it out: the order is flagged as one cancelled after its push too.
 pub async fn an_order_forced_to_cancelled_after_an_unanswered_create_is_flagged(db: &Db) {
-    const CREATE: &str = "/pb/mp/order/v2/create";
     let w = world(db, json!({})).await;
-    let p = w.dsco.generate_orders(1, 1483)[0].clone();
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.lx.inject_fault(CREATE, LFault::ApplyThenTimeout, Some(1));
-    w.run(JobName::PushToLingxing).await;
-    assert_eq!(
-        w.stage(&p).await,
-        Stage::Pulled,
-        "the create's outcome is unknown"
-    );
+    let p = unanswered_create(&w, 1483).await;
     let who = engine::ops::Who {
         actor: "ops",
         reason: "customer called to cancel",
