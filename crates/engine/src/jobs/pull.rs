@@ -360,48 +360,48 @@ async fn after_upsert(
             if view.is_cancelled() && stage < Stage::Done {
                 let pushed = stage >= Stage::Pushed;
                 let ended = cancel_from(ctx, &view.po, stage).await?;
-                // Not pushed yet, but a create may have been sent: the move closed its open
-                // intent and flagged the order (`close_superseded`, after the move: an intent the
-                // push stored before it is seen there, and one stored after it finds the order
-                // cancelled and is not sent, `push::create_chunk`).
-                let sent = !pushed
-                    && ended == Stage::Cancelled
-                    && ctx
-                        .store
-                        .get_order(&view.po)
-                        .await?
-                        .is_some_and(|o| o.flags.iter().any(|f| f == CANCELLED_AFTER_PUSH));
-                if pushed || sent {
-                    ctx.store
-                        .add_flag(&view.po, CANCELLED_AFTER_PUSH, Some(&ctx.fence))
-                        .await?;
-                    if let Some(o) = ctx.store.get_order(&view.po).await? {
-                        let nos = o.lingxing_order_nos.clone();
-                        let cancel = if auto_cancel(ctx) && !nos.is_empty() && ctx.writes_allowed()
-                        {
-                            Some(cancel_in_lingxing(ctx, clients, &view.po, &nos).await?)
-                        } else {
-                            if auto_cancel(ctx) && !nos.is_empty() && ctx.dry_run {
-                                // Built, not sent: the dry run shows the cancel it would make.
-                                let plan = crate::PlannedRequest::from_lingxing(
-                                    clients.lingxing.plan_cancel_orders(&nos),
-                                    vec![view.po.to_string()],
-                                    false,
-                                );
-                                report_request(ctx, plan, stage).await?;
-                            }
-                            None
-                        };
-                        let subject = if nos.is_empty() && sent {
-                            "a create in LingXing was sent for this order and no LingXing order \
-                             is recorded yet: look the PO up in LingXing"
-                                .to_owned()
-                        } else {
-                            cancel_subject(&nos, cancel.as_ref())
-                        };
-                        let r = Reason::new(ReasonCode::CancelledAfterPush, subject);
-                        skip(ctx, &o, &r).await?;
+                // Read once, as the move left it. Not pushed yet, but a create may have been
+                // sent: the move closed its open intent and flagged the order
+                // (`close_superseded`, after the move: an intent the push stored before it is seen
+                // there, and one stored after it finds the order cancelled and is not sent,
+                // `push::create_chunk`).
+                let o = ctx.store.get_order(&view.po).await?;
+                let flagged = o
+                    .as_ref()
+                    .is_some_and(|o| o.flags.iter().any(|f| f == CANCELLED_AFTER_PUSH));
+                let sent = !pushed && ended == Stage::Cancelled && flagged;
+                if (pushed || sent)
+                    && let Some(o) = o
+                {
+                    if !flagged {
+                        ctx.store
+                            .add_flag(&view.po, CANCELLED_AFTER_PUSH, Some(&ctx.fence))
+                            .await?;
                     }
+                    let nos = o.lingxing_order_nos.clone();
+                    let cancel = if auto_cancel(ctx) && !nos.is_empty() && ctx.writes_allowed() {
+                        Some(cancel_in_lingxing(ctx, clients, &view.po, &nos).await?)
+                    } else {
+                        if auto_cancel(ctx) && !nos.is_empty() && ctx.dry_run {
+                            // Built, not sent: the dry run shows the cancel it would make.
+                            let plan = crate::PlannedRequest::from_lingxing(
+                                clients.lingxing.plan_cancel_orders(&nos),
+                                vec![view.po.to_string()],
+                                false,
+                            );
+                            report_request(ctx, plan, stage).await?;
+                        }
+                        None
+                    };
+                    let subject = if nos.is_empty() && sent {
+                        "a create in LingXing was sent for this order and no LingXing order \
+                             is recorded yet: look the PO up in LingXing"
+                            .to_owned()
+                    } else {
+                        cancel_subject(&nos, cancel.as_ref())
+                    };
+                    let r = Reason::new(ReasonCode::CancelledAfterPush, subject);
+                    skip(ctx, &o, &r).await?;
                 }
             } else if stage == Stage::Pulled && view.is_shipped() {
                 advance(
