@@ -491,13 +491,11 @@ pub async fn force(
     // or unanswered): flagged like a cancellation the pull makes (`close_superseded`), so that
     // an order LingXing may fulfil does not read as cancelled and finished.
     if to == Stage::Cancelled
-        && store.intents_for(po).await?.iter().any(|i| {
-            i.kind == store::IntentKind::Create
-                && matches!(
-                    i.state,
-                    store::IntentState::Pending | store::IntentState::Ambiguous
-                )
-        })
+        && store
+            .intents_for(po)
+            .await?
+            .iter()
+            .any(crate::jobs::create_may_have_landed)
     {
         store
             .add_flag(po, crate::jobs::CANCELLED_AFTER_PUSH, None)

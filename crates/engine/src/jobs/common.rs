@@ -386,9 +386,7 @@ pub(crate) async fn close_superseded(
             {
                 continue;
             }
-            if *to == Stage::Cancelled
-                && i.kind == store::IntentKind::Create
-                && !maybe_created.contains(&po)
+            if *to == Stage::Cancelled && create_may_have_landed(&i) && !maybe_created.contains(&po)
             {
                 maybe_created.push(po.clone());
             }
@@ -427,6 +425,17 @@ pub(crate) async fn close_superseded(
 
 /// The flag of an order DSCO cancelled after it was (or may have been) created in LingXing.
 pub(crate) const CANCELLED_AFTER_PUSH: &str = "cancelled_after_push";
+
+/// Whether `i` is a LingXing create that may have been applied: sent or about to be (`pending`),
+/// or unanswered (`ambiguous`). An order cancelled with one open is flagged
+/// [`CANCELLED_AFTER_PUSH`], by a job's move (`close_superseded`) or an operator's (`ops::force`).
+pub(crate) fn create_may_have_landed(i: &store::Intent) -> bool {
+    i.kind == store::IntentKind::Create
+        && matches!(
+            i.state,
+            store::IntentState::Pending | store::IntentState::Ambiguous
+        )
+}
 
 /// [`advance`] for many orders in one store transaction: `(po, from, to, detail)` each.
 pub(crate) async fn advance_many(

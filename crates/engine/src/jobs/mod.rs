@@ -6,7 +6,7 @@
 
 mod ack;
 mod common;
-pub(crate) use common::CANCELLED_AFTER_PUSH;
+pub(crate) use common::{CANCELLED_AFTER_PUSH, create_may_have_landed};
 mod invoice;
 mod lx_feed;
 mod outbound;

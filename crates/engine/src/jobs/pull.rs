@@ -445,9 +445,12 @@ enum Cancel {
     Open(String),
 }
 
-fn auto_cancel(ctx: &RunCtx) -> bool {
-    ctx.job_config
-        .as_ref()
+/// The pull's `auto_cancel_in_lingxing` (read by the push too, for orders it created while the
+/// pull cancelled them).
+pub(super) fn auto_cancel(ctx: &RunCtx) -> bool {
+    ctx.config
+        .jobs
+        .get(&JobName::PullDscoOrders)
         .and_then(|j| j.settings.auto_cancel_in_lingxing)
         .unwrap_or(false)
 }

@@ -192,12 +192,8 @@ impl PushToLingxing {
                 ctx.store
                     .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
                     .await?;
-                let in_lingxing: Vec<(PoNumber, Vec<String>)> = views
-                    .iter()
-                    .map(|v| (v.po.clone(), v.order_nos.clone()))
-                    .collect();
                 advance_many(ctx, moves).await?;
-                cancelled_meanwhile(ctx, &in_lingxing).await?;
+                cancelled_meanwhile(ctx, &views).await?;
                 let mut failed = Vec::new();
                 let mut skips = Vec::new();
                 for r in &result.refused {
@@ -257,36 +253,35 @@ impl PushToLingxing {
     }
 }
 
-/// Orders LingXing has (created by this run, or found by its existence check) with their
-/// LingXing order numbers, after their move to stage 2: those DSCO cancelled meanwhile did not
-/// move. A pull that found such an order at stage 1 had nothing in LingXing to cancel, so here
-/// they are flagged `cancelled_after_push` and explained (needs attention, naming the LingXing
-/// orders); with the pull's `auto_cancel_in_lingxing` a cancel is left pending for the next pull
-/// to send (`retry_cancels`), through the same intent as its own cancels.
-async fn cancelled_meanwhile(
-    ctx: &RunCtx,
-    in_lingxing: &[(PoNumber, Vec<String>)],
-) -> Result<(), JobError> {
+/// Orders LingXing has (the views this run stored for what it created or found), after their
+/// move to stage 2: those DSCO cancelled meanwhile did not move. A pull that found such an order
+/// at stage 1 had nothing in LingXing to cancel, so here they are flagged `cancelled_after_push`
+/// and explained (needs attention, naming the LingXing orders); with the pull's
+/// `auto_cancel_in_lingxing` a cancel is left pending for the next pull to send
+/// (`retry_cancels`), through the same intent as its own cancels.
+async fn cancelled_meanwhile(ctx: &RunCtx, in_lingxing: &[LingxingView]) -> Result<(), JobError> {
     if in_lingxing.is_empty() {
         return Ok(());
     }
-    let pos: Vec<PoNumber> = in_lingxing.iter().map(|(po, _)| po.clone()).collect();
+    let pos: Vec<PoNumber> = in_lingxing.iter().map(|v| v.po.clone()).collect();
     let stages = ctx.store.stages_of(&pos).await?;
-    let cancelled: Vec<&(PoNumber, Vec<String>)> = in_lingxing
-        .iter()
-        .filter(|(po, _)| stages.get(po) == Some(&Stage::Cancelled))
+    let cancelled: Vec<PoNumber> = pos
+        .into_iter()
+        .filter(|po| stages.get(po) == Some(&Stage::Cancelled))
         .collect();
     if cancelled.is_empty() {
         return Ok(());
     }
-    let auto = ctx
-        .config
-        .jobs
-        .get(&JobName::PullDscoOrders)
-        .and_then(|j| j.settings.auto_cancel_in_lingxing)
-        .unwrap_or(false);
+    let auto = super::pull::auto_cancel(ctx);
+    let orders = ctx.store.orders_by_po(&cancelled).await?;
     let mut skips = Vec::new();
-    for (po, nos) in cancelled {
+    for o in &orders {
+        let po = &o.pulled.po;
+        let nos = in_lingxing
+            .iter()
+            .find(|v| &v.po == po)
+            .map(|v| v.order_nos.as_slice())
+            .unwrap_or_default();
         tracing::warn!(po = %po, lingxing = %nos.join(","), "DSCO cancelled the order while it was created in LingXing");
         ctx.store
             .add_flag(po, CANCELLED_AFTER_PUSH, Some(&ctx.fence))
@@ -306,11 +301,8 @@ async fn cancelled_meanwhile(
             "LingXing orders {} created while DSCO cancelled the order{then}",
             nos.join(", ")
         );
-        if let Some(o) = ctx.store.get_order(po).await? {
-            skips.push((o, Reason::new(ReasonCode::CancelledAfterPush, subject)));
-        }
+        skips.push((o, Reason::new(ReasonCode::CancelledAfterPush, subject)));
     }
-    let skips: Vec<(&OrderRecord, Reason)> = skips.iter().map(|(o, r)| (o, r.clone())).collect();
     skip_many(ctx, &skips).await
 }
 
@@ -426,12 +418,8 @@ impl Job for PushToLingxing {
             ctx.store
                 .update_intents(IntentKind::Create, &open, ctx.clock.now(), &ctx.fence)
                 .await?;
-            let in_lingxing: Vec<(PoNumber, Vec<String>)> = views
-                .iter()
-                .map(|v| (v.po.clone(), v.order_nos.clone()))
-                .collect();
             advance_many(ctx, moves).await?;
-            cancelled_meanwhile(ctx, &in_lingxing).await?;
+            cancelled_meanwhile(ctx, &views).await?;
         }
         if to_create.is_empty() {
             return Ok(());
