@@ -273,10 +273,9 @@ pub async fn an_order_a_pull_made_ready_during_a_slow_ship_run_ships_in_that_run
 }
 
 /// The same slow ship run, but the pull that runs meanwhile brings DSCO's cancellation: the order
-/// leaves stage 3 for 6 while the ship job waits on its outbound listing. The re-read after the
-/// listing keeps the copy the run started with for an order that changed stage (its decision
-/// then cannot land: every write of a decision is conditional on the stage it was made at), so
-/// nothing is shipped and the cancellation's stage and reason stand.
+/// leaves stage 3 for 6 while the ship job waits on its outbound listing. The run's skip for it,
+/// decided at stage 3, lands nowhere (the store holds a skip to its stage), so nothing is shipped
+/// and the cancellation's stage and reason stand.
 pub async fn an_order_cancelled_during_a_slow_ship_run_is_left_to_its_cancellation(db: &Db) {
     let w = world(db, json!({})).await;
     let p = acknowledged(&w, 1451).await;
@@ -305,6 +304,43 @@ pub async fn an_order_cancelled_during_a_slow_ship_run_is_left_to_its_cancellati
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
     assert_eq!(w.stage(&p).await, Stage::Cancelled);
+    assert!(w.dsco.shipments_for(&p).is_empty());
+}
+
+/// The same slow ship run; meanwhile the pull brings DSCO's `shipment_pending` and an operator
+/// forces the order to done (shipped and invoiced by hand). The re-read after the listing keeps
+/// the copy the run started with for an order that changed stage: a decision on the fresh copy,
+/// now ready in DSCO, would send a shipment for an order the operator closed.
+pub async fn an_order_forced_on_during_a_slow_ship_run_gets_no_shipment(db: &Db) {
+    let w = world(db, json!({})).await;
+    let p = acknowledged(&w, 1461).await;
+    w.lx.ship(&p, None);
+    w.advance(180);
+
+    let ship = slowed_on(&w, JobName::ShipToDsco, WMS).await;
+    run_in_place(&w, JobName::PullDscoOrders).await;
+    let fresh = w.store.get_order(&po(&p)).await.unwrap().unwrap();
+    assert_eq!(
+        fresh.pulled.dsco_status.as_deref(),
+        Some("shipment_pending")
+    );
+    let who = engine::ops::Who {
+        actor: "ops",
+        reason: "shipped and invoiced by hand",
+        now: w.clock.now(),
+    };
+    engine::ops::force(&*w.store, &po(&p), Stage::Done, &who)
+        .await
+        .unwrap();
+    succeeded(ship).await;
+    assert_eq!(w.stage(&p).await, Stage::Done);
+    let sent = w.store.intents_for(&po(&p)).await.unwrap();
+    assert!(
+        sent.iter().all(|i| i.kind != IntentKind::Shipment),
+        "no shipment for an order forced to done: {sent:?}"
+    );
+    // DSCO applies a batch later: nothing arrives there either.
+    w.advance(120);
     assert!(w.dsco.shipments_for(&p).is_empty());
 }
 

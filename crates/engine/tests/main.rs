@@ -182,6 +182,7 @@ both_backends!(
     the_lingxing_feed_sweeps_its_overlap_once_a_minute,
     an_order_a_pull_made_ready_during_a_slow_ship_run_ships_in_that_run,
     an_order_cancelled_during_a_slow_ship_run_is_left_to_its_cancellation,
+    an_order_forced_on_during_a_slow_ship_run_gets_no_shipment,
     an_order_cancelled_while_its_create_is_in_flight_is_cancelled_in_lingxing,
     an_order_cancelled_after_an_unanswered_create_is_flagged,
     an_order_forced_to_cancelled_after_an_unanswered_create_is_flagged,
