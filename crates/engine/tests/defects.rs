@@ -94,13 +94,20 @@ async fn flagged_cancelled(w: &World, p: &str) -> store::OrderReason {
     r
 }
 
+/// One order (of `seed`) added to DSCO and pulled: at stage 1.
+async fn pulled(w: &World, seed: u64) -> String {
+    let p = w.dsco.generate_orders(1, seed)[0].clone();
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    assert_eq!(w.stage(&p).await, Stage::Pulled);
+    p
+}
+
 /// One order (of `seed`) pulled, whose create LingXing applied and never answered: it stays at
 /// stage 1 with its create's outcome unknown, and LingXing has it.
 async fn unanswered_create(w: &World, seed: u64) -> String {
     const CREATE: &str = "/pb/mp/order/v2/create";
-    let p = w.dsco.generate_orders(1, seed)[0].clone();
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
+    let p = pulled(w, seed).await;
     w.lx.inject_fault(CREATE, LFault::ApplyThenTimeout, Some(1));
     w.run(JobName::PushToLingxing).await;
     assert_eq!(
@@ -135,6 +142,26 @@ async fn slowed_on(
     }
     assert!(w.lx.calls(endpoint) > before, "{job} calls {endpoint}");
     run
+}
+
+/// `p` (acknowledged) shipped in LingXing three minutes before the ship job looks: the change
+/// feed's overlap (two minutes) will not bring it up again after this run, only a mark would. The
+/// ship run's outbound listing answers slowly; meanwhile a pull brings DSCO's `shipment_pending`.
+/// Returns the run, still waiting.
+async fn ready_during_a_slow_ship_run(
+    w: &World,
+    p: &str,
+) -> tokio::task::JoinHandle<Result<RunResult, store::StoreError>> {
+    w.lx.ship(p, None);
+    w.advance(180);
+    let ship = slowed_on(w, JobName::ShipToDsco, WMS).await;
+    run_in_place(w, JobName::PullDscoOrders).await;
+    let fresh = w.store.get_order(&po(p)).await.unwrap().unwrap();
+    assert_eq!(
+        fresh.pulled.dsco_status.as_deref(),
+        Some("shipment_pending")
+    );
+    ship
 }
 
 /// Waits for a run [`slowed_on`] started; it must have succeeded.
@@ -236,19 +263,7 @@ pub async fn an_order_a_pull_made_ready_during_a_slow_ship_run_ships_in_that_run
     // Confirmed by DSCO's change log: the stored copy still reads before the ACK.
     let stored = w.store.get_order(&po(&p)).await.unwrap().unwrap();
     assert_eq!(stored.pulled.dsco_status.as_deref(), Some("created"));
-    // Shipped in LingXing three minutes before the ship job looks: the change feed's overlap
-    // (two minutes) will not bring it up again after this run, only a mark would.
-    w.lx.ship(&p, None);
-    w.advance(180);
-
-    // The outbound listing answers slowly; meanwhile the pull brings DSCO's acknowledged order.
-    let ship = slowed_on(&w, JobName::ShipToDsco, WMS).await;
-    run_in_place(&w, JobName::PullDscoOrders).await;
-    let fresh = w.store.get_order(&po(&p)).await.unwrap().unwrap();
-    assert_eq!(
-        fresh.pulled.dsco_status.as_deref(),
-        Some("shipment_pending")
-    );
+    let ship = ready_during_a_slow_ship_run(&w, &p).await;
     succeeded(ship).await;
     // The run read the orders DSCO did not let ship again after its slow outbound read: it
     // decided on the pulled copy and sent the shipment in this run, not a whole run later. (A
@@ -314,21 +329,8 @@ pub async fn an_order_cancelled_during_a_slow_ship_run_is_left_to_its_cancellati
 pub async fn an_order_forced_on_during_a_slow_ship_run_gets_no_shipment(db: &Db) {
     let w = world(db, json!({})).await;
     let p = acknowledged(&w, 1461).await;
-    w.lx.ship(&p, None);
-    w.advance(180);
-
-    let ship = slowed_on(&w, JobName::ShipToDsco, WMS).await;
-    run_in_place(&w, JobName::PullDscoOrders).await;
-    let fresh = w.store.get_order(&po(&p)).await.unwrap().unwrap();
-    assert_eq!(
-        fresh.pulled.dsco_status.as_deref(),
-        Some("shipment_pending")
-    );
-    let who = engine::ops::Who {
-        actor: "ops",
-        reason: "shipped and invoiced by hand",
-        now: w.clock.now(),
-    };
+    let ship = ready_during_a_slow_ship_run(&w, &p).await;
+    let who = crate::ops::who(&w, "shipped and invoiced by hand");
     engine::ops::force(&*w.store, &po(&p), Stage::Done, &who)
         .await
         .unwrap();
@@ -356,10 +358,7 @@ pub async fn an_order_cancelled_while_its_create_is_in_flight_is_cancelled_in_li
         json!({"pull_dsco_orders": {"auto_cancel_in_lingxing": true}}),
     )
     .await;
-    let p = w.dsco.generate_orders(1, 1471)[0].clone();
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    assert_eq!(w.stage(&p).await, Stage::Pulled);
+    let p = pulled(&w, 1471).await;
 
     let push = slowed_on(&w, JobName::PushToLingxing, CREATE).await;
     assert!(w.dsco.cancel_order(&p), "{p} is in DSCO");
@@ -393,9 +392,7 @@ pub async fn an_order_cancelled_before_its_create_is_not_created(db: &Db) {
     const LIST: &str = "/pb/mp/order/v2/list";
     const CREATE: &str = "/pb/mp/order/v2/create";
     let w = world(db, json!({})).await;
-    let p = w.dsco.generate_orders(1, 1491)[0].clone();
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
+    let p = pulled(&w, 1491).await;
     let creates = w.lx.calls(CREATE);
     let push = slowed_on(&w, JobName::PushToLingxing, LIST).await;
     assert!(w.dsco.cancel_order(&p), "{p} is in DSCO");
@@ -445,11 +442,7 @@ pub async fn an_order_cancelled_after_an_unanswered_create_is_flagged(db: &Db) {
 pub async fn an_order_forced_to_cancelled_after_an_unanswered_create_is_flagged(db: &Db) {
     let w = world(db, json!({})).await;
     let p = unanswered_create(&w, 1483).await;
-    let who = engine::ops::Who {
-        actor: "ops",
-        reason: "customer called to cancel",
-        now: w.clock.now(),
-    };
+    let who = crate::ops::who(&w, "customer called to cancel");
     let from = engine::ops::force(&*w.store, &po(&p), Stage::Cancelled, &who)
         .await
         .unwrap();
@@ -462,9 +455,7 @@ pub async fn an_order_forced_to_cancelled_after_an_unanswered_create_is_flagged(
         o.flags
     );
     // Without a create on its way, a forced cancellation flags nothing.
-    let q = w.dsco.generate_orders(1, 1485)[0].clone();
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
+    let q = pulled(&w, 1485).await;
     engine::ops::force(&*w.store, &po(&q), Stage::Cancelled, &who)
         .await
         .unwrap();

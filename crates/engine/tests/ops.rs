@@ -15,7 +15,8 @@ use crate::Db;
 use crate::orders::{World, world};
 use crate::reasons::{at_stage, expect};
 
-fn who<'a>(w: &World, reason: &'a str) -> Who<'a> {
+/// An operator (`ops`) acting now, with `reason`.
+pub fn who<'a>(w: &World, reason: &'a str) -> Who<'a> {
     Who {
         actor: "ops",
         reason,
