@@ -854,3 +854,166 @@ pub async fn outbound_orders_are_read_only_after_lingxing_moved(db: &Db) {
     );
     assert!(!w.dsco.shipments_for(quiet).is_empty());
 }
+
+/// `pos`, pulled, pushed, audited and acknowledged (stage 3), shipped in LingXing, DSCO's
+/// `shipment_pending` pulled: every one waits only for the ship job.
+async fn ready_to_ship(w: &World, pos: &[String]) {
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    for po in pos {
+        w.lx.audit(po);
+    }
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::AckToDsco).await;
+    for po in pos {
+        assert_eq!(w.stage(po).await, Stage::Acknowledged, "{po}");
+        w.lx.ship(po, None);
+    }
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+}
+
+/// A ship run with more orders to read outbound orders for than one part
+/// (`engine::jobs::SHIP_PART`) decides and sends each part once it is read: when LingXing fails
+/// after the first part, that part's shipments have gone out and only the rest waits, with the
+/// reason; the next run sends the rest, each package once.
+pub async fn a_ship_backlog_is_sent_part_by_part(db: &Db) {
+    use sim::dsco::Endpoint;
+    const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
+    let sized = json!({"size": 2000});
+    let w = world(
+        db,
+        json!({"pull_dsco_orders": sized, "push_to_lingxing": sized, "ack_to_dsco": sized, "ship_to_dsco": sized}),
+    )
+    .await;
+    let part = engine::jobs::SHIP_PART;
+    let n = part + 150;
+    let pos = w.dsco.generate_orders(n, 41);
+    ready_to_ship(&w, &pos).await;
+    let batches0 = w.dsco.calls(Endpoint::ShipmentBatch);
+    // The first part's reads (200 POs a call) answer; every later one fails.
+    let first_part_calls = part.div_ceil(200) as u32;
+    w.lx.inject_fault(
+        WMS,
+        sim::lingxing::Fault::Latency { ms: 0 },
+        Some(first_part_calls),
+    );
+    w.lx.inject_fault(WMS, sim::lingxing::Fault::HttpStatus { status: 500 }, None);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(
+        w.dsco.calls(Endpoint::ShipmentBatch) - batches0,
+        1,
+        "the first part was sent"
+    );
+    let mut reasons: BTreeMap<Option<String>, usize> = BTreeMap::new();
+    for po in &pos {
+        *reasons.entry(w.reason(po).await).or_default() += 1;
+    }
+    assert_eq!(
+        reasons,
+        BTreeMap::from([
+            (Some("dsco_confirmation_pending".to_owned()), part),
+            (Some("lingxing_unavailable".to_owned()), n - part),
+        ]),
+        "the first part sent, the rest waiting on LingXing"
+    );
+    w.lx.clear_faults();
+    // DSCO applies the first request; the next run settles it and sends the rest.
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.dsco.calls(Endpoint::ShipmentBatch) - batches0, 2);
+    for po in &pos {
+        assert_eq!(w.stage(po).await, Stage::Shipped, "{po}");
+        assert_eq!(
+            w.dsco.shipments_for(po).len(),
+            w.lx.outbounds_for(po).len(),
+            "{po}: each package sent once"
+        );
+    }
+}
+
+/// An order the ship job read again after its outbound orders (DSCO not ready yet) and that
+/// nobody changed meanwhile is not marked again by the run's own view write: it waits for news
+/// instead of being decided again on the next run.
+pub async fn an_order_read_again_by_the_ship_job_is_not_marked_by_its_own_write(db: &Db) {
+    let w = world(db, json!({})).await;
+    let pos = w.dsco.generate_orders(1, 43);
+    let p = &pos[0];
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.lx.audit(p);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    // Settled from the change log; the pulled DSCO state still says `created`.
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(p).await, Stage::Acknowledged);
+    w.lx.ship(p, None);
+    w.advance(60);
+    let wms = w.lx.calls("/erp/sc/routing/wms/order/wmsOrderList");
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(
+        w.lx.calls("/erp/sc/routing/wms/order/wmsOrderList"),
+        wms + 1,
+        "its outbound orders were read"
+    );
+    assert_eq!(w.reason(p).await.as_deref(), Some("dsco_not_ready"));
+    let due = w
+        .store
+        .order_candidates(Stage::Acknowledged, w.clock.now(), 10)
+        .await
+        .unwrap();
+    assert!(
+        due.iter().all(|o| o.pulled.po.as_str() != p),
+        "not marked again: {:?}",
+        due.iter()
+            .map(|o| o.pulled.po.to_string())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// The ACK and ship jobs share LingXing's change feed: a read that ended less than two seconds
+/// ago by one stands for the other's (no second call for the same second), and what it brought
+/// is decided by both. Later, each reads again.
+pub async fn a_feed_read_a_moment_ago_serves_both_jobs(db: &Db) {
+    const LIST: &str = "/pb/mp/order/v2/list";
+    let w = world(db, json!({})).await;
+    let pos = w.dsco.generate_orders(1, 47);
+    let p = &pos[0];
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    w.lx.audit(p);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(p).await, Stage::Acknowledged);
+    w.lx.ship(p, None);
+    w.advance(60);
+    let list = w.lx.calls(LIST);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.lx.calls(LIST), list + 1, "the ACK job read the feed");
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.lx.calls(LIST), list + 1, "the ship job used that read");
+    assert_eq!(
+        w.reason(p).await.as_deref(),
+        Some("dsco_confirmation_pending"),
+        "the package the ACK job's read brought was sent"
+    );
+    w.advance(2);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(
+        w.lx.calls(LIST),
+        list + 2,
+        "two seconds on, a read of its own"
+    );
+}

@@ -939,10 +939,15 @@ async fn confirmed_by_state(
     Ok(out)
 }
 
+/// Requests whose change logs a run reads at once: each log is pages read one after another
+/// (a scroll), so a backlog's requests are read side by side.
+const LOGS_AT_ONCE: usize = 4;
+
 /// Settles every outstanding DSCO request of `kind`: keys the pulled order state confirms (see
 /// [`StateCheck`]) without a call; the rest from the request's change log (one read per request,
-/// indexed once: a batch can carry thousands of items). Per key in the log the worst state
-/// counts: a failure anywhere beats pending beats success. An unreadable log is retried next run.
+/// indexed once: a batch can carry thousands of items; [`LOGS_AT_ONCE`] requests' logs read
+/// together, the results in the requests' order). Per key in the log the worst state counts: a
+/// failure anywhere beats pending beats success. An unreadable log is retried next run.
 pub(crate) async fn read_settled(
     ctx: &RunCtx,
     dsco: &dsco::DscoClient,
@@ -951,7 +956,10 @@ pub(crate) async fn read_settled(
     check: StateCheck,
 ) -> Result<Vec<Settled>, JobError> {
     use dsco::ItemState;
-    let mut out = Vec::new();
+    use futures::StreamExt;
+    // What the store knows of each request, read first (one connection, in turn); then the logs
+    // of those the pulled state does not settle, read together.
+    let mut known = Vec::new();
     for req in ctx.store.pending_dsco_requests(kind).await? {
         let mut sent: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for i in ctx.store.request_intents(kind, &req.request_id).await? {
@@ -965,22 +973,39 @@ pub(crate) async fn read_settled(
             now = %ctx.clock.now().to_rfc3339(),
             "settling a DSCO request"
         );
-        if by_state.len() == req.keys.len() {
-            out.push(Settled {
-                request_id: req.request_id.clone(),
-                items: req.keys.iter().map(|k| (k.clone(), Ok(BY_STATE))).collect(),
-                sent,
-                done: true,
-                total: req.keys.len(),
-            });
-            continue;
-        }
-        let outcome = match dsco
-            .request_outcome(log, &dsco::RequestId(req.request_id.clone()))
-            .await
-        {
-            Ok(o) => o,
-            Err(e) => {
+        known.push((req, sent, by_state));
+    }
+    let reads: Vec<Option<dsco::RequestId>> = known
+        .iter()
+        .map(|(req, _, by_state)| {
+            (by_state.len() != req.keys.len()).then(|| dsco::RequestId(req.request_id.clone()))
+        })
+        .collect();
+    let logs: Vec<_> = futures::stream::iter(reads)
+        .map(|id| async move {
+            match id {
+                Some(id) => Some(dsco.request_outcome(log, &id).await),
+                None => None,
+            }
+        })
+        .buffered(LOGS_AT_ONCE)
+        .collect()
+        .await;
+    let mut out = Vec::new();
+    for ((req, sent, by_state), outcome) in known.into_iter().zip(logs) {
+        let outcome = match outcome {
+            None => {
+                out.push(Settled {
+                    request_id: req.request_id.clone(),
+                    items: req.keys.iter().map(|k| (k.clone(), Ok(BY_STATE))).collect(),
+                    sent,
+                    done: true,
+                    total: req.keys.len(),
+                });
+                continue;
+            }
+            Some(Ok(o)) => o,
+            Some(Err(e)) => {
                 tracing::warn!(request = %req.request_id, error = %e, "change log unreadable; retried next run");
                 continue;
             }

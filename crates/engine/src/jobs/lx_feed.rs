@@ -33,6 +33,11 @@ const SWEEP_EVERY: TimeDelta = TimeDelta::minutes(1);
 /// first applies it to the orders of both (see [`FEED_STAGES`]) and the other reads only what
 /// changed since, from 10 s before the cursor.
 const FEED_CURSOR: &str = "lingxing_changes";
+/// A read that ended this recently (by either job) stands for this job's read too: the ACK
+/// and ship jobs run side by side, and on a backlog each read takes in the last
+/// [`FRESH_OVERLAP`] again (thousands of orders after a burst), so reading it twice a second
+/// would double the list's calls for nothing newer than a second.
+const SHARED_READ: TimeDelta = TimeDelta::seconds(2);
 /// The sweep mark: every update before it has been in a read made at least [`OVERLAP`] after
 /// it. Shared by both jobs like the cursor; two sweeps at once at worst store the older
 /// mark, and the next sweep comes sooner.
@@ -178,9 +183,9 @@ pub(crate) async fn apply(
     Ok(changed)
 }
 
-/// Reads LingXing's changes since this job's cursor and applies them. One call when idle.
-/// Returns where this read's window ended: every LingXing order updated before then has been in
-/// a feed read of this job.
+/// Reads LingXing's changes since the shared cursor and applies them: one call when idle, none
+/// when a read ended less than [`SHARED_READ`] ago. Returns where the last read's window ended:
+/// every LingXing order updated before then has been in a feed read of the ACK or ship job.
 pub(crate) async fn follow(
     ctx: &RunCtx,
     clients: &Clients,
@@ -203,6 +208,10 @@ pub(crate) async fn follow(
     // The list's window is open at both ends (whole seconds): ending at `now` takes in
     // everything updated before this second; what LingXing makes visible late is caught by the
     // next sweep.
+    // (A cursor ahead of the clock, stored by a process whose clock ran ahead, is read from.)
+    if let Some(c) = cursor.filter(|c| (TimeDelta::zero()..SHARED_READ).contains(&(now - *c))) {
+        return Ok(c);
+    }
     let end = now;
     let (start, swept) = window(cursor, read(SWEPT_CURSOR.to_owned()).await, end);
     let store_ids = ctx.config.mapping.store_ids();
@@ -219,7 +228,15 @@ pub(crate) async fn follow(
         include_delete: Some(true),
         ..OrderListQuery::default()
     };
+    let started = std::time::Instant::now();
     let orders = clients.lingxing.list_orders_all(q).await?;
+    tracing::debug!(
+        job = %ctx.job,
+        orders = orders.len(),
+        window_secs = (end - start).num_seconds(),
+        secs = started.elapsed().as_secs_f64(),
+        "LingXing change feed read"
+    );
     apply(ctx, &orders, &FEED_STAGES)
         .await
         .map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
@@ -277,10 +294,17 @@ pub(crate) async fn lookup_unknown(
     if unknown.is_empty() {
         return Ok(deferred);
     }
+    let started = std::time::Instant::now();
     let fresh = clients
         .lingxing
         .orders_by_platform_order_nos(&unknown, true)
         .await?;
+    tracing::debug!(
+        job = %ctx.job,
+        pos = unknown.len(),
+        secs = started.elapsed().as_secs_f64(),
+        "LingXing orders looked up by PO"
+    );
     let by_po = by_platform_po(&fresh);
     // Replace, not merge: a status-0 placeholder must not survive the real answer. The outbound
     // orders stay.

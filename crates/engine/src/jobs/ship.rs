@@ -39,7 +39,20 @@ pub(crate) struct ShipBatch {
     feed_read: bool,
     /// Tracking numbers DSCO shows on orders that advance (or stay watched), stored together.
     tracked: Vec<(PoNumber, Vec<String>)>,
+    /// Gathered orders whose outbound orders are still to be read, in the order they are read
+    /// ([`PART`] at a time): each part is decided and sent while the next is read.
+    deferred: std::collections::VecDeque<OrderRecord>,
+    /// With parts to read: the stage-3 orders DSCO did not let ship yet that needed no read,
+    /// decided last, on their DSCO state read again then (a pull may have brought
+    /// `shipment_pending` while the parts were read).
+    last: Vec<OrderRecord>,
 }
+
+/// Orders whose outbound orders a part of a ship run reads (five `wmsOrderList` calls, a few
+/// seconds on a backlog at LingXing's one call in flight): a backlog's first shipments go out
+/// after its first part is read, not after all of them, and `wmsOrderList` stays busy while
+/// they are sent.
+pub const PART: usize = 5 * super::outbound::POS_PER_CALL;
 
 fn to_dsco(w: &ShipWrite) -> ShipmentsForOrder {
     ShipmentsForOrder {
@@ -126,6 +139,19 @@ async fn fresher_dsco_state(ctx: &RunCtx, batch: &mut [OrderRecord]) -> Result<(
         "ship: DSCO state read again after the outbound reads"
     );
     Ok(())
+}
+
+/// The stage-3 orders among `orders` wait with `r`: their outbound orders could not be read.
+async fn outbounds_unread<'a>(
+    ctx: &RunCtx,
+    orders: impl Iterator<Item = &'a OrderRecord>,
+    r: &Reason,
+) -> Result<(), JobError> {
+    let skips: Vec<_> = orders
+        .filter(|o| o.stage == Stage::Acknowledged)
+        .map(|o| (o, r.clone()))
+        .collect();
+    skip_many(ctx, &skips).await
 }
 
 #[async_trait]
@@ -233,7 +259,6 @@ impl DscoWrite for ShipToDsco {
                     != Some(DscoLifecycle::Completed)
             })
             .collect();
-        let stage3 = batch.len();
         batch.extend(watched);
         if batch.is_empty() {
             return Ok(None);
@@ -264,19 +289,40 @@ impl DscoWrite for ShipToDsco {
             outbounds_read = need.len(),
             "ship: reading outbound orders"
         );
+        // Read first what can ship at once: stage 3 before the watched stage 4, and among them
+        // the orders DSCO already lets ship (the others may become ready while the rest is read).
+        need.sort_by_key(|o| (o.stage != Stage::Acknowledged, !dsco_sendable(o)));
+        let deferred: std::collections::VecDeque<OrderRecord> =
+            need.split_off(need.len().min(PART)).into();
+        let mut last = Vec::new();
+        if !deferred.is_empty() {
+            let later: BTreeSet<&PoNumber> = deferred.iter().map(|o| &o.pulled.po).collect();
+            let reads: BTreeSet<&PoNumber> = need.iter().map(|o| &o.pulled.po).collect();
+            let (now, not_ready): (Vec<_>, Vec<_>) = std::mem::take(&mut batch)
+                .into_iter()
+                .filter(|o| !later.contains(&o.pulled.po))
+                .partition(|o| {
+                    o.stage != Stage::Acknowledged
+                        || dsco_sendable(o)
+                        || reads.contains(&o.pulled.po)
+                });
+            batch = now;
+            last = not_ready;
+        }
         if let Err(e) = refresh(ctx, &self.0, &need, &mut views).await {
             let r = Reason::new(
                 ReasonCode::LingxingUnavailable,
                 format!("wmsOrderList: {e}"),
             );
-            let skips: Vec<_> = batch[..stage3].iter().map(|o| (o, r.clone())).collect();
-            skip_many(ctx, &skips).await?;
+            outbounds_unread(ctx, batch.iter().chain(&deferred).chain(&last), &r).await?;
             return Ok(None);
         }
+        // The run's own view writes counted before the re-read: a re-read order's marks
+        // already hold them.
+        views.own_marks(&mut batch);
         if !need.is_empty() {
             fresher_dsco_state(ctx, &mut batch).await?;
         }
-        views.own_marks(&mut batch);
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
         Ok(Some((
             batch,
@@ -285,8 +331,45 @@ impl DscoWrite for ShipToDsco {
                 sku,
                 feed_read,
                 tracked: Vec::new(),
+                deferred,
+                last,
             },
         )))
+    }
+
+    /// The next [`PART`] of the orders whose outbound orders were still to be read; after them,
+    /// the orders left for last.
+    async fn next_part(
+        &self,
+        ctx: &RunCtx,
+        b: &mut ShipBatch,
+    ) -> Result<Option<Vec<OrderRecord>>, JobError> {
+        let mut part: Vec<OrderRecord> = b.deferred.drain(..b.deferred.len().min(PART)).collect();
+        if part.is_empty() {
+            part = std::mem::take(&mut b.last);
+        } else {
+            tracing::debug!(
+                orders = part.len(),
+                left = b.deferred.len(),
+                "ship: reading the next part's outbound orders"
+            );
+            if let Err(e) = refresh(ctx, &self.0, &part, &mut b.views).await {
+                let r = Reason::new(
+                    ReasonCode::LingxingUnavailable,
+                    format!("wmsOrderList: {e}"),
+                );
+                let left = std::mem::take(&mut b.deferred);
+                outbounds_unread(ctx, part.iter().chain(&left), &r).await?;
+                // The orders left for last need no read: still decided.
+                part = std::mem::take(&mut b.last);
+            }
+        }
+        if part.is_empty() {
+            return Ok(None);
+        }
+        b.views.own_marks(&mut part);
+        fresher_dsco_state(ctx, &mut part).await?;
+        Ok(Some(part))
     }
 
     fn decide(
@@ -432,8 +515,9 @@ impl DscoWrite for ShipToDsco {
         )))
     }
 
-    async fn decided(&self, ctx: &RunCtx, b: ShipBatch) -> Result<(), JobError> {
-        ctx.store.add_trackings(&b.tracked, &ctx.fence).await?;
+    async fn decided(&self, ctx: &RunCtx, b: &mut ShipBatch) -> Result<(), JobError> {
+        let tracked = std::mem::take(&mut b.tracked);
+        ctx.store.add_trackings(&tracked, &ctx.fence).await?;
         Ok(())
     }
 

@@ -4,8 +4,10 @@
 //! log), gather the candidates, decide each order, verify the writes whose outcome is unknown
 //! (after the decisions, not inside them), record the decisions, and send what is left: hold
 //! (writes disabled, dry run) → intents → one batch call → each chunk's outcome on its intents
-//! and orders. What differs per write kind is in the hooks of [`DscoWrite`]; whether a write
-//! may go is [`domain::intent::gate`] for all of them.
+//! and orders. A kind whose decisions wait on slow far-side reads (the ship job's outbound
+//! orders) gathers them in parts: each part is decided and sent while the next is read. What
+//! differs per write kind is in the hooks of [`DscoWrite`]; whether a write may go is
+//! [`domain::intent::gate`] for all of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -121,9 +123,20 @@ pub(crate) trait DscoWrite: Send + Sync {
         out: &mut Outcomes,
     ) -> Result<(), JobError>;
 
-    /// After every order is decided, before the decisions are written.
-    async fn decided(&self, _ctx: &RunCtx, _b: Self::Batch) -> Result<(), JobError> {
+    /// After the orders of a part are decided, before their decisions are written.
+    async fn decided(&self, _ctx: &RunCtx, _b: &mut Self::Batch) -> Result<(), JobError> {
         Ok(())
+    }
+
+    /// The next part of the run's orders, when [`Self::gather`] left some undecided because
+    /// what deciding them needs is still being read (read here, while the previous part's
+    /// writes are sent); `None` when every gathered order has been decided.
+    async fn next_part(
+        &self,
+        _ctx: &RunCtx,
+        _b: &mut Self::Batch,
+    ) -> Result<Option<Vec<OrderRecord>>, JobError> {
+        Ok(None)
     }
 
     /// The intents of one write, recorded before the call.
@@ -157,6 +170,7 @@ async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
     if !dry(ctx) {
         let settled = read_settled(ctx, k.dsco(), K::KIND, K::LOG, K::CHECK).await?;
         tracing::debug!(
+            job = %K::JOB,
             requests = settled.len(),
             secs = started.elapsed().as_secs_f64(),
             "settled"
@@ -166,14 +180,42 @@ async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
             close_settled(ctx, &settled).await?;
         }
     }
-    let Some((batch, mut b)) = k.gather(ctx).await? else {
+    let Some((mut batch, mut b)) = k.gather(ctx).await? else {
         return Ok(());
     };
-    tracing::debug!(
-        orders = batch.len(),
-        secs = started.elapsed().as_secs_f64(),
-        "gathered"
-    );
+    loop {
+        tracing::debug!(
+            job = %K::JOB,
+            orders = batch.len(),
+            secs = started.elapsed().as_secs_f64(),
+            "gathered"
+        );
+        let writes = decide_part(k, ctx, &mut b, batch).await?;
+        tracing::debug!(
+            job = %K::JOB,
+            writes = writes.len(),
+            secs = started.elapsed().as_secs_f64(),
+            "decided"
+        );
+        // This part's writes go out while the next part is read: two far sides, or two
+        // endpoints of one, busy at once.
+        let (sent, next) = tokio::join!(send(k, ctx, &writes), k.next_part(ctx, &mut b));
+        sent?;
+        match next? {
+            Some(part) => batch = part,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Decides one part of the run's orders and records the decisions; the writes left to send,
+/// in the part's order.
+async fn decide_part<K: DscoWrite>(
+    k: &K,
+    ctx: &RunCtx,
+    b: &mut K::Batch,
+    batch: Vec<OrderRecord>,
+) -> Result<Vec<(OrderRecord, K::Write)>, JobError> {
     let pos: Vec<PoNumber> = batch.iter().map(|o| o.pulled.po.clone()).collect();
     let mut intents = ctx.store.intents_of(&pos, K::READS).await?;
     let mut out = Outcomes::default();
@@ -186,7 +228,7 @@ async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
             continue;
         };
         let mine = intents.remove(&o.pulled.po).unwrap_or_default();
-        match k.decide(ctx, &mut b, &o, &view, &mine, None, &mut out) {
+        match k.decide(ctx, b, &o, &view, &mine, None, &mut out) {
             Step::Done => {}
             Step::Write(w) => writes.push((n, o, w)),
             Step::Verify(keys) => unclear.push((n, o, view, mine, keys)),
@@ -210,7 +252,7 @@ async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
         k.applied(ctx, found).await?;
     }
     for (n, o, view, mine, applied) in verified {
-        if let Step::Write(w) = k.decide(ctx, &mut b, &o, &view, &mine, Some(&applied), &mut out) {
+        if let Step::Write(w) = k.decide(ctx, b, &o, &view, &mine, Some(&applied), &mut out) {
             writes.push((n, o, w));
         }
     }
@@ -219,13 +261,7 @@ async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
     }
     out.flush(ctx).await?;
     writes.sort_by_key(|(n, _, _)| *n);
-    let writes: Vec<(OrderRecord, K::Write)> = writes.into_iter().map(|(_, o, w)| (o, w)).collect();
-    tracing::debug!(
-        writes = writes.len(),
-        secs = started.elapsed().as_secs_f64(),
-        "decided"
-    );
-    send(k, ctx, &writes).await
+    Ok(writes.into_iter().map(|(_, o, w)| (o, w)).collect())
 }
 
 /// Sends the writes: held when this run may not write; else their intents first, then one batch
