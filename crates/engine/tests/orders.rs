@@ -858,19 +858,9 @@ pub async fn outbound_orders_are_read_only_after_lingxing_moved(db: &Db) {
 /// `pos`, pulled, pushed, audited and acknowledged (stage 3), shipped in LingXing, DSCO's
 /// `shipment_pending` pulled: every one waits only for the ship job.
 async fn ready_to_ship(w: &World, pos: &[String]) {
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
+    let refs: Vec<&str> = pos.iter().map(String::as_str).collect();
+    crate::reasons::to_acknowledged(w, &refs).await;
     for po in pos {
-        w.lx.audit(po);
-    }
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
-    w.advance(120);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::AckToDsco).await;
-    for po in pos {
-        assert_eq!(w.stage(po).await, Stage::Acknowledged, "{po}");
         w.lx.ship(po, None);
     }
     w.advance(60);
@@ -945,16 +935,8 @@ pub async fn an_order_read_again_by_the_ship_job_is_not_marked_by_its_own_write(
     let w = world(db, json!({})).await;
     let pos = w.dsco.generate_orders(1, 43);
     let p = &pos[0];
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
-    w.lx.audit(p);
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
-    w.advance(120);
     // Settled from the change log; the pulled DSCO state still says `created`.
-    w.run(JobName::AckToDsco).await;
-    assert_eq!(w.stage(p).await, Stage::Acknowledged);
+    crate::reasons::to_acknowledged(&w, &[p.as_str()]).await;
     w.lx.ship(p, None);
     w.advance(60);
     let wms = w.lx.calls("/erp/sc/routing/wms/order/wmsOrderList");
@@ -970,13 +952,7 @@ pub async fn an_order_read_again_by_the_ship_job_is_not_marked_by_its_own_write(
         .order_candidates(Stage::Acknowledged, w.clock.now(), 10)
         .await
         .unwrap();
-    assert!(
-        due.iter().all(|o| o.pulled.po.as_str() != p),
-        "not marked again: {:?}",
-        due.iter()
-            .map(|o| o.pulled.po.to_string())
-            .collect::<Vec<_>>()
-    );
+    assert!(due.is_empty(), "not marked again: {} due", due.len());
 }
 
 /// The ACK and ship jobs share LingXing's change feed: a read that ended less than two seconds
@@ -987,18 +963,8 @@ pub async fn a_feed_read_a_moment_ago_serves_both_jobs(db: &Db) {
     let w = world(db, json!({})).await;
     let pos = w.dsco.generate_orders(1, 47);
     let p = &pos[0];
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
-    w.lx.audit(p);
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
-    w.advance(120);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::AckToDsco).await;
-    assert_eq!(w.stage(p).await, Stage::Acknowledged);
-    w.lx.ship(p, None);
-    w.advance(60);
+    // Shipped in LingXing since the last feed read.
+    ready_to_ship(&w, &pos).await;
     let list = w.lx.calls(LIST);
     w.run(JobName::AckToDsco).await;
     assert_eq!(w.lx.calls(LIST), list + 1, "the ACK job read the feed");
