@@ -975,6 +975,7 @@ pub(crate) async fn read_settled(
         );
         known.push((req, sent, by_state));
     }
+    // Per request, its log, or `None` where the pulled state settles every key (no read).
     let reads: Vec<Option<dsco::RequestId>> = known
         .iter()
         .map(|(req, _, by_state)| {

@@ -205,13 +205,14 @@ pub(crate) async fn follow(
         Some(c) => Some(c),
         None => read(format!("{}.lingxing_changes", ctx.job)).await,
     };
-    // The list's window is open at both ends (whole seconds): ending at `now` takes in
-    // everything updated before this second; what LingXing makes visible late is caught by the
-    // next sweep.
-    // (A cursor ahead of the clock, stored by a process whose clock ran ahead, is read from.)
+    // A read that ended a moment ago serves this run (a cursor ahead of the clock, stored by a
+    // process whose clock ran ahead, is read from).
     if let Some(c) = cursor.filter(|c| (TimeDelta::zero()..SHARED_READ).contains(&(now - *c))) {
         return Ok(c);
     }
+    // The list's window is open at both ends (whole seconds): ending at `now` takes in
+    // everything updated before this second; what LingXing makes visible late is caught by the
+    // next sweep.
     let end = now;
     let (start, swept) = window(cursor, read(SWEPT_CURSOR.to_owned()).await, end);
     let store_ids = ctx.config.mapping.store_ids();

@@ -141,17 +141,40 @@ async fn fresher_dsco_state(ctx: &RunCtx, batch: &mut [OrderRecord]) -> Result<(
     Ok(())
 }
 
-/// The stage-3 orders among `orders` wait with `r`: their outbound orders could not be read.
+/// The stage-3 orders among `orders` wait (`lingxing_unavailable`): their outbound orders could
+/// not be read (`e`).
 async fn outbounds_unread<'a>(
     ctx: &RunCtx,
     orders: impl Iterator<Item = &'a OrderRecord>,
-    r: &Reason,
+    e: &lingxing::LingxingError,
 ) -> Result<(), JobError> {
+    let r = Reason::new(
+        ReasonCode::LingxingUnavailable,
+        format!("wmsOrderList: {e}"),
+    );
     let skips: Vec<_> = orders
         .filter(|o| o.stage == Stage::Acknowledged)
         .map(|o| (o, r.clone()))
         .collect();
     skip_many(ctx, &skips).await
+}
+
+/// Readies `orders` for their decision once their outbound orders are stored: the run's own view
+/// writes counted into their marks, then, when outbound orders were read (`reread`), the ones
+/// DSCO did not let ship read again ([`fresher_dsco_state`]). In this order: a re-read order's
+/// marks already hold the run's writes, and counted again they would mark it for a decision
+/// next run for nothing.
+async fn ready_to_decide(
+    ctx: &RunCtx,
+    views: &LxViews,
+    orders: &mut [OrderRecord],
+    reread: bool,
+) -> Result<(), JobError> {
+    views.own_marks(orders);
+    if reread {
+        fresher_dsco_state(ctx, orders).await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -310,19 +333,10 @@ impl DscoWrite for ShipToDsco {
             last = not_ready;
         }
         if let Err(e) = refresh(ctx, &self.0, &need, &mut views).await {
-            let r = Reason::new(
-                ReasonCode::LingxingUnavailable,
-                format!("wmsOrderList: {e}"),
-            );
-            outbounds_unread(ctx, batch.iter().chain(&deferred).chain(&last), &r).await?;
+            outbounds_unread(ctx, batch.iter().chain(&deferred).chain(&last), &e).await?;
             return Ok(None);
         }
-        // The run's own view writes counted before the re-read: a re-read order's marks
-        // already hold them.
-        views.own_marks(&mut batch);
-        if !need.is_empty() {
-            fresher_dsco_state(ctx, &mut batch).await?;
-        }
+        ready_to_decide(ctx, &views, &mut batch, !need.is_empty()).await?;
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
         Ok(Some((
             batch,
@@ -354,12 +368,8 @@ impl DscoWrite for ShipToDsco {
                 "ship: reading the next part's outbound orders"
             );
             if let Err(e) = refresh(ctx, &self.0, &part, &mut b.views).await {
-                let r = Reason::new(
-                    ReasonCode::LingxingUnavailable,
-                    format!("wmsOrderList: {e}"),
-                );
                 let left = std::mem::take(&mut b.deferred);
-                outbounds_unread(ctx, part.iter().chain(&left), &r).await?;
+                outbounds_unread(ctx, part.iter().chain(&left), &e).await?;
                 // The orders left for last need no read: still decided.
                 part = std::mem::take(&mut b.last);
             }
@@ -367,8 +377,7 @@ impl DscoWrite for ShipToDsco {
         if part.is_empty() {
             return Ok(None);
         }
-        b.views.own_marks(&mut part);
-        fresher_dsco_state(ctx, &mut part).await?;
+        ready_to_decide(ctx, &b.views, &mut part, true).await?;
         Ok(Some(part))
     }
 
