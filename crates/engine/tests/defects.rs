@@ -125,8 +125,21 @@ async fn slowed_on(
     job: JobName,
     endpoint: &'static str,
 ) -> tokio::task::JoinHandle<Result<RunResult, store::StoreError>> {
+    slowed_on_call(w, job, endpoint, 1).await
+}
+
+/// [`slowed_on`] the run's `nth` call to `endpoint` (the ones before it answer at once).
+async fn slowed_on_call(
+    w: &World,
+    job: JobName,
+    endpoint: &'static str,
+    nth: u32,
+) -> tokio::task::JoinHandle<Result<RunResult, store::StoreError>> {
+    if nth > 1 {
+        w.lx.inject_fault(endpoint, LFault::Latency { ms: 0 }, Some(nth - 1));
+    }
     w.lx.inject_fault(endpoint, LFault::Latency { ms: 1500 }, Some(1));
-    let before = w.lx.calls(endpoint);
+    let before = w.lx.calls(endpoint) + u64::from(nth - 1);
     let engine = w.engine.clone();
     let run = tokio::spawn(async move {
         let (_tx, rx) = watch::channel(false);
@@ -713,4 +726,66 @@ pub async fn the_lingxing_feed_sweeps_its_overlap_once_a_minute(db: &Db) {
     w.run(JobName::AckToDsco).await;
     assert_eq!(stored("lingxing_changes").await, t0 + 65);
     assert_eq!(stored("lingxing_changes.swept").await, t0 + 65 - overlap);
+}
+
+/// A ship run with more outbound reads than one part decides the stage-3 orders DSCO did not let
+/// ship and that needed no read last, on their DSCO state read again then: a pull that makes such
+/// an order ready while the second part is read ships it in that run (decided with the first
+/// part, it would wait for the next run).
+pub async fn an_order_made_ready_while_the_parts_are_read_ships_in_that_run(db: &Db) {
+    let sized = json!({"size": 2000});
+    let w = world(
+        db,
+        json!({"pull_dsco_orders": sized, "push_to_lingxing": sized, "ack_to_dsco": sized, "ship_to_dsco": sized}),
+    )
+    .await;
+    let part = engine::jobs::SHIP_PART;
+    let mut pos = w.dsco.generate_orders(part + 150, 53);
+    let x = pos.pop().expect("orders");
+    // The backlog waits for the ship job; `x` is pushed, not audited yet.
+    crate::orders::ready_to_ship(&w, &pos).await;
+    assert_eq!(w.stage(&x).await, Stage::Pushed);
+    // `x`: acknowledged, its stored DSCO copy from before the ACK, shipped in LingXing, its
+    // outbound orders read by a run of its own (DSCO not ready).
+    w.lx.audit(&x);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(&x).await, Stage::Acknowledged);
+    w.lx.ship(&x, None);
+    w.advance(60);
+    let (_tx, rx) = watch::channel(false);
+    let only_x = RunOptions {
+        only_po: Some(po(&x)),
+        ..RunOptions::default()
+    };
+    w.engine
+        .run_job(JobName::ShipToDsco, Trigger::Cli, only_x, rx)
+        .await
+        .unwrap();
+    assert_eq!(w.reason(&x).await.as_deref(), Some("dsco_not_ready"));
+    // Something marks it (no read needed: LingXing did not move since).
+    w.store.mark_dirty(&[po(&x)], None).await.unwrap();
+
+    // The backlog's run: the first part's five reads answer, the sixth (the second part) is
+    // slow; meanwhile a pull reads DSCO's `shipment_pending` for `x`.
+    let calls_per_part = part.div_ceil(200) as u32;
+    let ship = slowed_on_call(&w, JobName::ShipToDsco, WMS, calls_per_part + 1).await;
+    run_in_place(&w, JobName::PullDscoOrders).await;
+    let fresh = w.store.get_order(&po(&x)).await.unwrap().unwrap();
+    assert_eq!(
+        fresh.pulled.dsco_status.as_deref(),
+        Some("shipment_pending")
+    );
+    succeeded(ship).await;
+    assert_eq!(
+        w.reason(&x).await.as_deref(),
+        Some("dsco_confirmation_pending"),
+        "sent in the run the pull made it ready in"
+    );
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.stage(&x).await, Stage::Shipped);
+    assert_eq!(w.dsco.shipments_for(&x).len(), w.lx.outbounds_for(&x).len());
 }

@@ -141,6 +141,7 @@ both_backends!(
     a_ship_backlog_is_sent_part_by_part,
     an_order_read_again_by_the_ship_job_is_not_marked_by_its_own_write,
     a_feed_read_a_moment_ago_serves_both_jobs,
+    an_order_made_ready_while_the_parts_are_read_ships_in_that_run,
     new_orders_are_created_in_overlapping_chunks_each_once,
     three_packages_over_two_days_then_one_invoice,
     waiting_a_day_costs_at_most_one_call_per_run,

@@ -857,7 +857,7 @@ pub async fn outbound_orders_are_read_only_after_lingxing_moved(db: &Db) {
 
 /// `pos`, pulled, pushed, audited and acknowledged (stage 3), shipped in LingXing, DSCO's
 /// `shipment_pending` pulled: every one waits only for the ship job.
-async fn ready_to_ship(w: &World, pos: &[String]) {
+pub(crate) async fn ready_to_ship(w: &World, pos: &[String]) {
     let refs: Vec<&str> = pos.iter().map(String::as_str).collect();
     crate::reasons::to_acknowledged(w, &refs).await;
     for po in pos {
