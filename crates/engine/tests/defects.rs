@@ -733,12 +733,7 @@ pub async fn the_lingxing_feed_sweeps_its_overlap_once_a_minute(db: &Db) {
 /// an order ready while the second part is read ships it in that run (decided with the first
 /// part, it would wait for the next run).
 pub async fn an_order_made_ready_while_the_parts_are_read_ships_in_that_run(db: &Db) {
-    let sized = json!({"size": 2000});
-    let w = world(
-        db,
-        json!({"pull_dsco_orders": sized, "push_to_lingxing": sized, "ack_to_dsco": sized, "ship_to_dsco": sized}),
-    )
-    .await;
+    let w = crate::orders::backlog_world(db).await;
     let part = engine::jobs::SHIP_PART;
     let mut pos = w.dsco.generate_orders(part + 150, 53);
     let x = pos.pop().expect("orders");

@@ -855,6 +855,16 @@ pub async fn outbound_orders_are_read_only_after_lingxing_moved(db: &Db) {
     assert!(!w.dsco.shipments_for(quiet).is_empty());
 }
 
+/// [`world`] with runs large enough (`size` 2,000) for a ship run of more than one part.
+pub(crate) async fn backlog_world(db: &Db) -> World {
+    let sized = json!({"size": 2000});
+    world(
+        db,
+        json!({"pull_dsco_orders": sized, "push_to_lingxing": sized, "ack_to_dsco": sized, "ship_to_dsco": sized}),
+    )
+    .await
+}
+
 /// `pos`, pulled, pushed, audited and acknowledged (stage 3), shipped in LingXing, DSCO's
 /// `shipment_pending` pulled: every one waits only for the ship job.
 pub(crate) async fn ready_to_ship(w: &World, pos: &[String]) {
@@ -874,12 +884,7 @@ pub(crate) async fn ready_to_ship(w: &World, pos: &[String]) {
 pub async fn a_ship_backlog_is_sent_part_by_part(db: &Db) {
     use sim::dsco::Endpoint;
     const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
-    let sized = json!({"size": 2000});
-    let w = world(
-        db,
-        json!({"pull_dsco_orders": sized, "push_to_lingxing": sized, "ack_to_dsco": sized, "ship_to_dsco": sized}),
-    )
-    .await;
+    let w = backlog_world(db).await;
     let part = engine::jobs::SHIP_PART;
     let n = part + 150;
     let pos = w.dsco.generate_orders(n, 41);
