@@ -398,9 +398,7 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
     );
     println!(
         "\ncritical path of one order, as a model: {PATH_DSCO_CALLS} DSCO and {PATH_LX_CALLS} LingXing calls one \
-         after another at the mean latencies, plus DSCO's {:.0} s `until` lag before the pull can \
-         read an acknowledged order as shipment_pending: {path:.1} s",
-        engine::jobs::PULL_UNTIL_LAG.as_seconds_f64()
+         after another at the mean latencies: {path:.1} s"
     );
     // The simulators' count over the drain against the clients' (token requests left out).
     let drained: crate::bench::Calls = sim_after
@@ -475,21 +473,18 @@ struct GoModel {
 }
 
 /// DSCO calls on one order's critical path (see [`critical_path`]).
-const PATH_DSCO_CALLS: u32 = 8;
+const PATH_DSCO_CALLS: u32 = 7;
 /// LingXing calls on one order's critical path.
 const PATH_LX_CALLS: u32 = 4;
 
 /// The critical path of one order, as a model: the calls that must follow one another, each
-/// at its side's mean latency, and the wait no call can shorten. An order not pulled yet needs:
-/// a DSCO page read (pull), a LingXing create (push), a LingXing list (the audit seen), the DSCO
-/// ACK, DSCO's order log (the ACK settled), then DSCO's `until` lag before a pull can read the
-/// order as `shipment_pending` (rule R4 ships only then) and the page read, a LingXing list (the
-/// package seen), a `wmsOrderList` (its tracking), the DSCO shipment, its log, the invoice, its
-/// log: [`PATH_DSCO_CALLS`] and [`PATH_LX_CALLS`]. Seconds.
+/// at its side's mean latency. An order not pulled yet needs: a DSCO page read (pull), a
+/// LingXing create (push), a LingXing list (the audit seen), the DSCO ACK, DSCO's order log (the
+/// ACK confirmed, which lets it ship: no pull of `shipment_pending` is waited for), a LingXing
+/// list (the package seen), a `wmsOrderList` (its tracking), the DSCO shipment, its log, the
+/// invoice, its log: [`PATH_DSCO_CALLS`] and [`PATH_LX_CALLS`]. Seconds.
 fn critical_path(dsco: f64, lx: f64) -> f64 {
-    PATH_DSCO_CALLS as f64 * dsco
-        + PATH_LX_CALLS as f64 * lx
-        + engine::jobs::PULL_UNTIL_LAG.as_seconds_f64()
+    PATH_DSCO_CALLS as f64 * dsco + PATH_LX_CALLS as f64 * lx
 }
 
 fn go_model(n: f64, dsco: f64, lx: f64) -> GoModel {
@@ -532,9 +527,9 @@ mod tests {
         // DSCO order reads: 500 a minute binds before 10 a second.
         let page = limit_of("dsco", "/order/page");
         assert!((bound(1000.0, 0.3, page) - 120.0).abs() < 1e-9);
-        // 8 DSCO calls, 4 LingXing calls and DSCO's 10-s lag.
+        // 7 DSCO calls and 4 LingXing calls.
         let path = critical_path(0.25, 0.5);
-        assert!((path - 14.0).abs() < 1e-9);
+        assert!((path - 3.75).abs() < 1e-9);
         let go = go_model(10_000.0, 0.275, 0.4);
         assert!((go.wms_bound - 8000.0).abs() < 1e-6);
     }

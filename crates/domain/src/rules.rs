@@ -569,6 +569,38 @@ pub struct ShipContext<'a> {
     pub carrier_map: Option<&'a BTreeMap<ServiceLevel, CarrierName>>,
     /// The LingXing orders of the PO (splits included), as last read.
     pub lingxing: &'a [LxOrder],
+    /// DSCO confirmed this service's ACK of the order (its change log said so): see
+    /// [`dsco_lets_ship`].
+    pub ack_confirmed: bool,
+}
+
+/// R4's DSCO side: whether DSCO's state lets a shipment go. `dscoStatus` `shipment_pending` or
+/// `shipped`; without the deprecated status, an acknowledged lifecycle. Or the state last pulled
+/// is still the one before the ACK (`dscoStatus` `created`; without it, lifecycle `received` or
+/// `created`) and DSCO confirmed this service's ACK after that state was last updated
+/// (`ack_confirmed`, the caller compares the times): the ACK moved the order to acknowledged /
+/// `shipment_pending`, which the pull would read only after its `until` lag. A cancellation
+/// pulled since is not a state before the ACK, so it still stops the shipment; a `created` DSCO
+/// wrote after the confirmation (support taking the acknowledgement back) is not confirmed over.
+pub fn dsco_lets_ship(
+    status: Option<&DscoStatus>,
+    lifecycle: Option<&DscoLifecycle>,
+    ack_confirmed: bool,
+) -> bool {
+    let before_ack = match status {
+        Some(s) => {
+            if matches!(s, DscoStatus::ShipmentPending | DscoStatus::Shipped) {
+                return true;
+            }
+            *s == DscoStatus::Created
+        }
+        None => match lifecycle {
+            Some(DscoLifecycle::Acknowledged) => return true,
+            Some(DscoLifecycle::Received | DscoLifecycle::Created) => true,
+            _ => false,
+        },
+    };
+    before_ack && ack_confirmed
 }
 
 /// R4 (+ R6): the shipments to send. `Advance` means DSCO's lifecycle is `completed` (copy its
@@ -603,12 +635,7 @@ pub fn decide_ship(
     if let Some(r) = state_defect(o) {
         return Decision::Skip(r);
     }
-    // `dscoStatus` is deprecated: without it, an acknowledged lifecycle says the same.
-    let sendable = match &o.status {
-        Some(s) => matches!(s, DscoStatus::ShipmentPending | DscoStatus::Shipped),
-        None => o.lifecycle == Some(DscoLifecycle::Acknowledged),
-    };
-    if !sendable {
+    if !dsco_lets_ship(o.status.as_ref(), o.lifecycle.as_ref(), cx.ack_confirmed) {
         return skip(
             ReasonCode::DscoNotReady,
             format!("{} / {}", o.status_text(), o.lifecycle_text()),

@@ -289,6 +289,7 @@ fn ship_sends_new_packages_once_with_span_flags() {
         multi_ban: false,
         carrier_map: None,
         lingxing: &[],
+        ack_confirmed: false,
     };
     let Decision::Write(w) = decide_ship(&o, &shipped, &cx) else {
         panic!()
@@ -351,6 +352,7 @@ fn ship_status_gates_and_options() {
         multi_ban: false,
         carrier_map: None,
         lingxing: &[],
+        ack_confirmed: false,
     };
     let shipped = Shipped::default();
     assert!(matches!(
@@ -410,6 +412,73 @@ fn ship_status_gates_and_options() {
     );
 }
 
+/// R4 on an order pulled before its ACK: DSCO's confirmation of this service's ACK lets the
+/// shipment go (the pull would read `shipment_pending` only after its lag); a cancellation or a
+/// state DSCO does not name does not become sendable through it.
+#[test]
+fn a_confirmed_ack_lets_an_order_pulled_before_it_ship() {
+    use crate::order::{DscoLifecycle as L, DscoStatus as S};
+    for (status, lifecycle, without, with) in [
+        (Some(S::Created), Some(L::Created), false, true),
+        (Some(S::Created), None, false, true),
+        (None, Some(L::Received), false, true),
+        (None, Some(L::Created), false, true),
+        (Some(S::ShipmentPending), Some(L::Acknowledged), true, true),
+        (Some(S::Shipped), Some(L::Acknowledged), true, true),
+        (None, Some(L::Acknowledged), true, true),
+        (Some(S::Cancelled), Some(L::Created), false, false),
+        (Some(S::Cancelled), Some(L::Completed), false, false),
+        (None, Some(L::Completed), false, false),
+        (Some(S::Unknown("held".into())), None, false, false),
+        (None, Some(L::Unknown("odd".into())), false, false),
+        (None, None, false, false),
+    ] {
+        assert_eq!(
+            dsco_lets_ship(status.as_ref(), lifecycle.as_ref(), false),
+            without,
+            "{status:?} / {lifecycle:?} without a confirmed ACK"
+        );
+        assert_eq!(
+            dsco_lets_ship(status.as_ref(), lifecycle.as_ref(), true),
+            with,
+            "{status:?} / {lifecycle:?} with a confirmed ACK"
+        );
+    }
+    // Through decide_ship: the same order waits without the confirmation and ships with it.
+    let o = order(json!({}));
+    let shipped = map_outbounds(
+        &o,
+        &[ob(
+            "W1",
+            3,
+            Some("T1"),
+            &[("LX-1", 2, 0), ("SKU-2", 1, 0)],
+            2,
+        )],
+        &skus(),
+    )
+    .unwrap();
+    let none = no_trackings();
+    let cx = ship_cx(&none);
+    assert_eq!(
+        reason_of(decide_ship(&o, &shipped, &cx)).0,
+        ReasonCode::DscoNotReady
+    );
+    let acked = ShipContext {
+        ack_confirmed: true,
+        ..cx
+    };
+    assert!(matches!(
+        decide_ship(&o, &shipped, &acked),
+        Decision::Write(_)
+    ));
+    let cancelled = order(json!({"dscoStatus": "cancelled"}));
+    assert_eq!(
+        reason_of(decide_ship(&cancelled, &shipped, &acked)).0,
+        ReasonCode::DscoNotReady
+    );
+}
+
 #[test]
 fn ship_names_a_lingxing_cancellation_instead_of_waiting() {
     let none = BTreeSet::new();
@@ -421,6 +490,7 @@ fn ship_names_a_lingxing_cancellation_instead_of_waiting() {
         multi_ban: false,
         carrier_map: None,
         lingxing: &gone,
+        ack_confirmed: false,
     };
     let (code, subject) = reason_of(decide_ship(&o, &Shipped::default(), &cx));
     assert_eq!(code, ReasonCode::LingxingCancelled);
@@ -429,6 +499,7 @@ fn ship_names_a_lingxing_cancellation_instead_of_waiting() {
     let split = [lx("103-1", 7), lx("103-2", 5)];
     let cx = ShipContext {
         lingxing: &split,
+        ack_confirmed: false,
         ..cx
     };
     assert_eq!(
@@ -581,7 +652,7 @@ proptest! {
         }).collect();
         let shipped = map_outbounds(&o, &obs, &skus()).unwrap();
         let sent: BTreeSet<String> = (0..6).filter(|i| sent_mask & (1 << i) != 0).map(|i| format!("T{i}")).collect();
-        let cx = ShipContext { already_sent: &sent, require_full_shipment: false, multi_ban: false, carrier_map: None, lingxing: &[] };
+        let cx = ShipContext { already_sent: &sent, require_full_shipment: false, multi_ban: false, carrier_map: None, lingxing: &[], ack_confirmed: false };
         match decide_ship(&o, &shipped, &cx) {
             Decision::Write(w) => {
                 let mut seen = BTreeSet::new();
@@ -611,6 +682,7 @@ fn ship_names_an_interception_when_nothing_else_can_leave() {
         multi_ban: false,
         carrier_map: None,
         lingxing: &[],
+        ack_confirmed: false,
     };
     let all = vec![ob("W7", 4, None, &[("LX-1", 1, 0)], 2)];
     let shipped = map_outbounds(&o, &all, &skus()).unwrap();
@@ -658,6 +730,7 @@ fn ship_cx<'a>(none: &'a BTreeSet<String>) -> ShipContext<'a> {
         multi_ban: false,
         carrier_map: None,
         lingxing: &[],
+        ack_confirmed: false,
     }
 }
 

@@ -140,6 +140,7 @@ both_backends!(
     apply_then_timeout_still_writes_exactly_once,
     a_ship_backlog_is_sent_part_by_part,
     an_order_read_again_by_the_ship_job_is_not_marked_by_its_own_write,
+    an_order_whose_ack_dsco_confirmed_ships_before_a_pull_reads_it,
     a_feed_read_a_moment_ago_serves_both_jobs,
     an_order_made_ready_while_the_parts_are_read_ships_in_that_run,
     new_orders_are_created_in_overlapping_chunks_each_once,

@@ -232,6 +232,24 @@ impl World {
             .unwrap();
     }
 
+    /// An acknowledged `po` the ship job finds not ready until a pull: DSCO support takes the
+    /// acknowledgement back and a pull stores `created` again, newer than the confirmation of
+    /// this service's ACK (which then no longer lets it ship); the supplier acknowledges it again
+    /// elsewhere, which only the next pull past DSCO's `until` lag reads.
+    pub async fn acknowledged_again_unpulled(&self, po: &str) {
+        assert!(self.dsco.remove_status(po), "{po} was acknowledged");
+        self.advance(60);
+        self.run(JobName::PullDscoOrders).await;
+        let o = self
+            .store
+            .get_order(&domain::PoNumber::parse(po).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.pulled.dsco_status.as_deref(), Some("created"));
+        self.acknowledge_elsewhere(po).await;
+    }
+
     pub fn advance(&self, secs: u64) {
         self.clock.sim().unwrap().advance(Duration::from_secs(secs));
     }
@@ -940,8 +958,8 @@ pub async fn an_order_read_again_by_the_ship_job_is_not_marked_by_its_own_write(
     let w = world(db, json!({})).await;
     let pos = w.dsco.generate_orders(1, 43);
     let p = &pos[0];
-    // Settled from the change log; the pulled DSCO state still says `created`.
     crate::reasons::to_acknowledged(&w, &[p.as_str()]).await;
+    w.acknowledged_again_unpulled(p).await;
     w.lx.ship(p, None);
     w.advance(60);
     let wms = w.lx.calls("/erp/sc/routing/wms/order/wmsOrderList");
@@ -958,6 +976,47 @@ pub async fn an_order_read_again_by_the_ship_job_is_not_marked_by_its_own_write(
         .await
         .unwrap();
     assert!(due.is_empty(), "not marked again: {} due", due.len());
+}
+
+/// An order whose ACK DSCO confirmed (its change log said so) ships in the next ship run, before
+/// any pull reads DSCO's `shipment_pending`: the stored DSCO copy still says `created` (the pull
+/// reads an order only after DSCO's `until` lag), and the confirmation is newer than it.
+pub async fn an_order_whose_ack_dsco_confirmed_ships_before_a_pull_reads_it(db: &Db) {
+    use sim::dsco::Endpoint;
+    let w = world(db, json!({})).await;
+    let pos = w.dsco.generate_orders(1, 59);
+    let p = &pos[0];
+    crate::reasons::to_acknowledged(&w, &[p.as_str()]).await;
+    assert_eq!(w.dsco.order(p).unwrap()["dscoStatus"], "shipment_pending");
+    w.lx.ship(p, None);
+    w.advance(5);
+    let pages = w.dsco.calls(Endpoint::OrderPage);
+    w.run(JobName::ShipToDsco).await;
+    let o = w
+        .store
+        .get_order(&domain::PoNumber::parse(p).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        o.pulled.dsco_status.as_deref(),
+        Some("created"),
+        "not pulled since"
+    );
+    assert_eq!(
+        w.reason(p).await.as_deref(),
+        Some("dsco_confirmation_pending"),
+        "sent on the confirmed ACK"
+    );
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.stage(p).await, Stage::Shipped);
+    assert_eq!(w.dsco.shipments_for(p).len(), w.lx.outbounds_for(p).len());
+    assert_eq!(
+        w.dsco.calls(Endpoint::OrderPage),
+        pages,
+        "no DSCO order read"
+    );
 }
 
 /// The ACK and ship jobs share LingXing's change feed: a read that ended less than two seconds

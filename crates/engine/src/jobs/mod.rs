@@ -22,7 +22,6 @@ pub(crate) use common::scrub;
 pub use invoice::InvoiceToDsco;
 pub(crate) use outbound::read_chunk as read_outbounds;
 pub use pull::PullDscoOrders;
-pub use pull::UNTIL_LAG as PULL_UNTIL_LAG;
 pub use push::PushToLingxing;
 pub use ship::PART as SHIP_PART;
 pub use ship::ShipToDsco;

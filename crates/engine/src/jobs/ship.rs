@@ -12,8 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::intent::Gate;
 use domain::mapping::SkuMaps;
-use domain::order::{DscoLifecycle, DscoOrderView};
-use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, map_outbounds};
+use domain::order::{DscoLifecycle, DscoOrderView, DscoStatus};
+use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, dsco_lets_ship, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use dsco::{ChunkResult, DscoError, OrderKey, RequestKind, ShipmentsForOrder};
 use serde_json::json;
@@ -46,6 +46,8 @@ pub(crate) struct ShipBatch {
     /// decided last, on their DSCO state read again then (a pull may have brought
     /// `shipment_pending` while the parts were read).
     last: Vec<OrderRecord>,
+    /// Stage-3 orders pulled before their ACK whose ACK DSCO confirmed ([`acknowledged`]).
+    acked: BTreeSet<PoNumber>,
 }
 
 /// Orders whose outbound orders a part of a ship run reads (five `wmsOrderList` calls, a few
@@ -87,19 +89,63 @@ fn to_dsco(w: &ShipWrite) -> ShipmentsForOrder {
     }
 }
 
-/// Whether the pulled DSCO state lets a shipment go (R4, as [`decide_ship`] reads it: the
-/// deprecated `dscoStatus` when present, else an acknowledged lifecycle).
-fn dsco_sendable(o: &OrderRecord) -> bool {
-    match o.pulled.dsco_status.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => matches!(
-            domain::order::DscoStatus::parse(s),
-            domain::order::DscoStatus::ShipmentPending | domain::order::DscoStatus::Shipped
-        ),
-        None => {
-            o.pulled.dsco_lifecycle.as_deref().map(DscoLifecycle::parse)
-                == Some(DscoLifecycle::Acknowledged)
-        }
+/// The pulled `dscoStatus` and `dscoLifecycle` columns, as [`decide_ship`] reads them (an empty
+/// status is none).
+fn pulled_state(o: &OrderRecord) -> (Option<DscoStatus>, Option<DscoLifecycle>) {
+    (
+        o.pulled
+            .dsco_status
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(DscoStatus::parse),
+        o.pulled.dsco_lifecycle.as_deref().map(DscoLifecycle::parse),
+    )
+}
+
+/// Whether DSCO lets a shipment go (R4, [`dsco_lets_ship`]) on the pulled columns; `acked`: the
+/// orders whose ACK DSCO confirmed.
+fn dsco_sendable(o: &OrderRecord, acked: &BTreeSet<PoNumber>) -> bool {
+    let (status, lifecycle) = pulled_state(o);
+    dsco_lets_ship(
+        status.as_ref(),
+        lifecycle.as_ref(),
+        acked.contains(&o.pulled.po),
+    )
+}
+
+/// The stage-3 orders of `batch` pulled before their ACK (the pull reads DSCO's
+/// `shipment_pending` only after its `until` lag) whose ACK DSCO confirmed after the pulled
+/// state's last update: they ship now ([`dsco_lets_ship`]). A state DSCO changed after the
+/// confirmation (support taking the acknowledgement back: `created` again) is newer and stands.
+/// One intent read, for those orders only.
+async fn acknowledged(ctx: &RunCtx, batch: &[OrderRecord]) -> Result<BTreeSet<PoNumber>, JobError> {
+    let pulled: BTreeMap<PoNumber, Option<chrono::DateTime<chrono::Utc>>> = batch
+        .iter()
+        .filter(|o| {
+            let (status, lifecycle) = pulled_state(o);
+            o.stage == Stage::Acknowledged
+                && dsco_lets_ship(status.as_ref(), lifecycle.as_ref(), true)
+                && !dsco_lets_ship(status.as_ref(), lifecycle.as_ref(), false)
+        })
+        .map(|o| (o.pulled.po.clone(), o.pulled.dsco_updated_at))
+        .collect();
+    if pulled.is_empty() {
+        return Ok(BTreeSet::new());
     }
+    let pos: Vec<PoNumber> = pulled.keys().cloned().collect();
+    Ok(ctx
+        .store
+        .intents_of(&pos, &[IntentKind::Ack])
+        .await?
+        .into_iter()
+        .filter(|(po, intents)| {
+            let since = pulled.get(po).copied().flatten();
+            intents.iter().any(|i| {
+                i.state == IntentState::Confirmed && since.is_none_or(|t| i.updated_at > t)
+            })
+        })
+        .map(|(po, _)| po)
+        .collect())
 }
 
 /// The orders of `batch` DSCO did not let ship when the run read them, read again after the
@@ -108,10 +154,14 @@ fn dsco_sendable(o: &OrderRecord) -> bool {
 /// to `shipment_pending`: read again, they ship in this run instead of waiting a whole run more.
 /// The same orders only (one that became a candidate meanwhile has had no outbound read and
 /// waits for the next run), each kept as first read if it moved to another stage meanwhile.
-async fn fresher_dsco_state(ctx: &RunCtx, batch: &mut [OrderRecord]) -> Result<(), JobError> {
+async fn fresher_dsco_state(
+    ctx: &RunCtx,
+    batch: &mut [OrderRecord],
+    acked: &BTreeSet<PoNumber>,
+) -> Result<(), JobError> {
     let waiting: Vec<PoNumber> = batch
         .iter()
-        .filter(|o| !dsco_sendable(o))
+        .filter(|o| !dsco_sendable(o, acked))
         .map(|o| o.pulled.po.clone())
         .collect();
     if waiting.is_empty() {
@@ -129,7 +179,7 @@ async fn fresher_dsco_state(ctx: &RunCtx, batch: &mut [OrderRecord]) -> Result<(
         if let Some(f) = fresh.remove(&o.pulled.po)
             && f.stage == o.stage
         {
-            ready += usize::from(dsco_sendable(&f));
+            ready += usize::from(dsco_sendable(&f, acked));
             *o = f;
         }
     }
@@ -167,12 +217,13 @@ async fn outbounds_unread<'a>(
 async fn ready_to_decide(
     ctx: &RunCtx,
     views: &LxViews,
+    acked: &BTreeSet<PoNumber>,
     orders: &mut [OrderRecord],
     reread: bool,
 ) -> Result<(), JobError> {
     views.own_marks(orders);
     if reread {
-        fresher_dsco_state(ctx, orders).await?;
+        fresher_dsco_state(ctx, orders, acked).await?;
     }
     Ok(())
 }
@@ -286,6 +337,7 @@ impl DscoWrite for ShipToDsco {
         if batch.is_empty() {
             return Ok(None);
         }
+        let acked = acknowledged(ctx, &batch).await?;
         // Outbound orders only for the candidates LingXing has audited and where something may
         // have changed since they were last read: an order just acknowledged whose LingXing
         // orders did not move since their audit has none out yet, and the feed wakes it when one
@@ -314,7 +366,7 @@ impl DscoWrite for ShipToDsco {
         );
         // Read first what can ship at once: stage 3 before the watched stage 4, and among them
         // the orders DSCO already lets ship (the others may become ready while the rest is read).
-        need.sort_by_key(|o| (o.stage != Stage::Acknowledged, !dsco_sendable(o)));
+        need.sort_by_key(|o| (o.stage != Stage::Acknowledged, !dsco_sendable(o, &acked)));
         let deferred: std::collections::VecDeque<OrderRecord> =
             need.split_off(need.len().min(PART)).into();
         let mut last = Vec::new();
@@ -326,7 +378,7 @@ impl DscoWrite for ShipToDsco {
                 .filter(|o| !later.contains(&o.pulled.po))
                 .partition(|o| {
                     o.stage != Stage::Acknowledged
-                        || dsco_sendable(o)
+                        || dsco_sendable(o, &acked)
                         || reads.contains(&o.pulled.po)
                 });
             batch = now;
@@ -336,7 +388,7 @@ impl DscoWrite for ShipToDsco {
             outbounds_unread(ctx, batch.iter().chain(&deferred).chain(&last), &e).await?;
             return Ok(None);
         }
-        ready_to_decide(ctx, &views, &mut batch, !need.is_empty()).await?;
+        ready_to_decide(ctx, &views, &acked, &mut batch, !need.is_empty()).await?;
         let sku = SkuMaps::new(ctx.store.sku_map().await?.effective());
         Ok(Some((
             batch,
@@ -347,6 +399,7 @@ impl DscoWrite for ShipToDsco {
                 tracked: Vec::new(),
                 deferred,
                 last,
+                acked,
             },
         )))
     }
@@ -377,7 +430,7 @@ impl DscoWrite for ShipToDsco {
         if part.is_empty() {
             return Ok(None);
         }
-        ready_to_decide(ctx, &b.views, &mut part, true).await?;
+        ready_to_decide(ctx, &b.views, &b.acked, &mut part, true).await?;
         Ok(Some(part))
     }
 
@@ -433,6 +486,7 @@ impl DscoWrite for ShipToDsco {
             multi_ban: settings.and_then(|s| s.multi_ban).unwrap_or(false),
             carrier_map: Some(&ctx.config.mapping.carrier),
             lingxing: &lx.lx_orders(),
+            ack_confirmed: b.acked.contains(&o.pulled.po),
         };
         match decide_ship(view, &shipped, &cx) {
             Decision::Advance { note } => {
@@ -614,7 +668,7 @@ mod tests {
             (None, None, false),
         ] {
             assert_eq!(
-                dsco_sendable(&order(status, lifecycle)),
+                dsco_sendable(&order(status, lifecycle), &BTreeSet::new()),
                 sendable,
                 "{status:?} / {lifecycle:?}"
             );
