@@ -695,6 +695,37 @@ pub async fn an_unclear_automatic_cancel_is_verified_not_sent_again(db: &Db) {
     assert_eq!(w.lx.calls(CANCEL), 1, "verified, not sent again");
 }
 
+/// A ship run reading a backlog takes in the orders that reach stage 3 while it reads: an order
+/// whose ACK DSCO confirms while the run's second part is read is read with the next part and
+/// ships in that run, not a whole run later.
+pub async fn an_order_acknowledged_while_a_ship_backlog_is_read_ships_in_that_run(db: &Db) {
+    let w = crate::orders::backlog_world(db).await;
+    let part = engine::jobs::SHIP_PART;
+    let mut pos = w.dsco.generate_orders(part + 150, 67);
+    let y = pos.pop().expect("orders");
+    crate::orders::ready_to_ship(&w, &pos).await;
+    crate::orders::ack_sent(&w, &y).await;
+    w.advance(120);
+    // The second part's read is slow; meanwhile the ACK job settles `y`'s ACK.
+    let calls_per_part = part.div_ceil(200) as u32;
+    let ship = slowed_on_call(&w, JobName::ShipToDsco, WMS, calls_per_part + 1).await;
+    run_in_place(&w, JobName::AckToDsco).await;
+    assert_eq!(w.stage(&y).await, Stage::Acknowledged);
+    succeeded(ship).await;
+    assert_eq!(
+        w.reason(&y).await.as_deref(),
+        Some("dsco_confirmation_pending"),
+        "taken in and sent by the run it reached stage 3 in"
+    );
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.stage(&y).await, Stage::Shipped);
+    assert_eq!(w.dsco.shipments_for(&y).len(), w.lx.outbounds_for(&y).len());
+    for p in &pos {
+        assert_eq!(w.dsco.shipments_for(p).len(), w.lx.outbounds_for(p).len(), "{p}");
+    }
+}
+
 /// The LingXing feed's cursor and sweep mark as stored: jobs a few seconds apart read from just
 /// before the cursor and leave the mark; once it lags a minute more than the two-minute overlap,
 /// the next read sweeps and moves it to two minutes before that read.

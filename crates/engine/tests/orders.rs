@@ -895,6 +895,55 @@ pub(crate) async fn ready_to_ship(w: &World, pos: &[String]) {
     w.run(JobName::PullDscoOrders).await;
 }
 
+/// `p` (pulled and pushed) audited and shipped in LingXing, its ACK sent and not confirmed yet:
+/// stage 2, waiting for DSCO's confirmation.
+pub(crate) async fn ack_sent(w: &World, p: &str) {
+    w.lx.audit(p);
+    w.lx.ship(p, None);
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(p).await, Stage::Pushed);
+    assert_eq!(
+        w.reason(p).await.as_deref(),
+        Some("dsco_confirmation_pending")
+    );
+}
+
+/// A ship run reading a backlog reads ahead, after its own orders, the outbound orders of the
+/// stage-2 orders LingXing already shipped (read only: the ACK job has them); once DSCO confirms
+/// such an order's ACK, the next ship run sends its shipment without reading them again.
+pub async fn a_ship_backlog_run_reads_ahead_the_orders_awaiting_their_ack(db: &Db) {
+    const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
+    let w = backlog_world(db).await;
+    let part = engine::jobs::SHIP_PART;
+    let mut pos = w.dsco.generate_orders(part + 150, 61);
+    let z = pos.pop().expect("orders");
+    ready_to_ship(&w, &pos).await;
+    ack_sent(&w, &z).await;
+    let wms = w.lx.calls(WMS);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(
+        w.lx.calls(WMS),
+        wms + (part + 149).div_ceil(200) as u64 + 1,
+        "the backlog's reads, then one read ahead"
+    );
+    assert_eq!(w.stage(&z).await, Stage::Pushed, "read, not decided");
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(&z).await, Stage::Acknowledged);
+    let wms = w.lx.calls(WMS);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.lx.calls(WMS), wms, "read ahead: not read again");
+    assert_eq!(
+        w.reason(&z).await.as_deref(),
+        Some("dsco_confirmation_pending")
+    );
+    w.advance(120);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.stage(&z).await, Stage::Shipped);
+    assert_eq!(w.dsco.shipments_for(&z).len(), w.lx.outbounds_for(&z).len());
+}
+
 /// A ship run with more orders to read outbound orders for than one part
 /// (`engine::jobs::SHIP_PART`) decides and sends each part once it is read: when LingXing fails
 /// after the first part, that part's shipments have gone out and only the rest waits, with the

@@ -695,6 +695,15 @@ impl LxViews {
         }
     }
 
+    /// For orders read from the store after this run's own view writes to them (their marks
+    /// hold those already): takes those writes out of their read counts, which [`Self::own_marks`]
+    /// adds back, so that only writes after the read count on top.
+    pub(crate) fn read_after_own_writes(&self, orders: &mut [OrderRecord]) {
+        for o in orders {
+            o.marks -= self.own.get(&o.pulled.po).copied().unwrap_or(0);
+        }
+    }
+
     /// The view of `po` (empty when none is stored) and when it was read.
     pub(crate) fn get(&self, po: &PoNumber) -> (LxView, Option<DateTime<Utc>>) {
         self.views.get(po).cloned().unwrap_or_default()

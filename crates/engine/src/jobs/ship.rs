@@ -48,7 +48,21 @@ pub(crate) struct ShipBatch {
     last: Vec<OrderRecord>,
     /// Stage-3 orders pulled before their ACK whose ACK DSCO confirmed ([`acknowledged`]).
     acked: BTreeSet<PoNumber>,
+    /// Whether the run reads a backlog (more outbound reads than one part): it then reads
+    /// ahead ([`ShipBatch::ahead`]) and takes in orders that reach stage 3 while it reads.
+    backlog: bool,
+    /// Every order the run took in to decide, so that none is taken in twice.
+    seen: BTreeSet<PoNumber>,
+    /// How many more times the run may take in orders that reached stage 3 ([`TAKE_INS`]).
+    take_ins: usize,
+    /// Stage-2 orders whose outbound orders are read after every stage-3 and stage-4 one, not
+    /// decided ([`shipped_ahead`]).
+    ahead: std::collections::VecDeque<OrderRecord>,
 }
+
+/// How many times a backlog run takes in the orders that reached stage 3 since it began (once
+/// before each part, a part a few seconds of reads): what bounds the run's length.
+const TAKE_INS: usize = 20;
 
 /// Orders whose outbound orders a part of a ship run reads (five `wmsOrderList` calls, a few
 /// seconds on a backlog at LingXing's one call in flight): a backlog's first shipments go out
@@ -148,6 +162,30 @@ async fn acknowledged(ctx: &RunCtx, batch: &[OrderRecord]) -> Result<BTreeSet<Po
         .collect())
 }
 
+/// On a backlog, the stage-2 orders LingXing audited and moved since (shipped, as a backlog's
+/// far side mostly is) whose outbound orders were never read or are stale: read after every
+/// stage-3 and stage-4 order of the run (`wmsOrderList` would idle otherwise), so that they ship
+/// as soon as DSCO confirms their ACK instead of waiting for a read then. Read only: the ACK job
+/// decides them, and each is read once (a later run reads it again only if LingXing moved it).
+async fn shipped_ahead(
+    ctx: &RunCtx,
+    views: &mut LxViews,
+) -> Result<std::collections::VecDeque<OrderRecord>, JobError> {
+    let (_, orders) = ctx
+        .store
+        .entered_before(Stage::Pushed, ctx.clock.now(), ctx.size())
+        .await?;
+    let pos: Vec<PoNumber> = orders.iter().map(|o| o.pulled.po.clone()).collect();
+    views.reread(ctx, &pos).await?;
+    Ok(orders
+        .into_iter()
+        .filter(|o| {
+            let (view, _) = views.get(&o.pulled.po);
+            view.audited() && view.outbounds_stale()
+        })
+        .collect())
+}
+
 /// The orders of `batch` DSCO did not let ship when the run read them, read again after the
 /// outbound reads. Those take a while on a backlog (`wmsOrderList`: one call in flight, 200 POs
 /// a call, 10,000 orders 20 s at 0.4 s a call), during which a pull may have seen DSCO move them
@@ -189,6 +227,53 @@ async fn fresher_dsco_state(
         "ship: DSCO state read again after the outbound reads"
     );
     Ok(())
+}
+
+/// Whether a candidate's outbound orders are read: LingXing audited it and something may have
+/// changed since they were last read (an order just acknowledged whose LingXing orders did not
+/// move since their audit has none out yet, and the feed wakes it when one leaves), or a due
+/// recheck of a waiting or retrying order (the weekly one, a retry) whatever the feed said. An
+/// order re-decided for a config change (needs attention, held) decides on what was read.
+fn needs_read(ctx: &RunCtx, views: &LxViews, o: &OrderRecord) -> bool {
+    let (view, _) = views.get(&o.pulled.po);
+    let recheck = o
+        .reason
+        .as_ref()
+        .is_some_and(|r| matches!(r.kind, ReasonKind::Waiting | ReasonKind::Retrying))
+        && o.next_attempt_at.is_none_or(|t| t <= ctx.clock.now());
+    view.audited() && (recheck || view.outbounds_stale())
+}
+
+/// The orders that reached stage 3 since a backlog run began and that it has not taken in (an
+/// ACK confirmed meanwhile, mostly): those whose outbound orders need a read go to the front of
+/// the run's reads, the others are returned to be decided with the next part.
+async fn take_in(ctx: &RunCtx, b: &mut ShipBatch) -> Result<Vec<OrderRecord>, JobError> {
+    let mut new: Vec<OrderRecord> = candidates(ctx, Stage::Acknowledged)
+        .await?
+        .into_iter()
+        .filter(|o| !b.seen.contains(&o.pulled.po))
+        .collect();
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Some were read ahead by this run: their marks hold its view writes already.
+    b.views.read_after_own_writes(&mut new);
+    let pos: Vec<PoNumber> = new.iter().map(|o| o.pulled.po.clone()).collect();
+    b.seen.extend(pos.iter().cloned());
+    b.views.reread(ctx, &pos).await?;
+    b.acked.extend(acknowledged(ctx, &new).await?);
+    let (read, now): (Vec<_>, Vec<_>) = new
+        .into_iter()
+        .partition(|o| needs_read(ctx, &b.views, o));
+    tracing::debug!(
+        read = read.len(),
+        decided = now.len(),
+        "ship: orders that reached stage 3 during the run taken in"
+    );
+    for o in read.into_iter().rev() {
+        b.deferred.push_front(o);
+    }
+    Ok(now)
 }
 
 /// The stage-3 orders among `orders` wait (`lingxing_unavailable`): their outbound orders could
@@ -338,27 +423,12 @@ impl DscoWrite for ShipToDsco {
             return Ok(None);
         }
         let acked = acknowledged(ctx, &batch).await?;
-        // Outbound orders only for the candidates LingXing has audited and where something may
-        // have changed since they were last read: an order just acknowledged whose LingXing
-        // orders did not move since their audit has none out yet, and the feed wakes it when one
-        // leaves; an order re-decided for a config change (needs attention, held) decides on
-        // what was read.
-        let mut need = Vec::new();
         let mut views = views_of(ctx, &batch).await?;
-        let now = ctx.clock.now();
-        for o in &batch {
-            let (view, _) = views.get(&o.pulled.po);
-            // A due recheck of a waiting or retrying order (the weekly one, a retry) reads them
-            // whatever the feed said.
-            let recheck = o
-                .reason
-                .as_ref()
-                .is_some_and(|r| matches!(r.kind, ReasonKind::Waiting | ReasonKind::Retrying))
-                && o.next_attempt_at.is_none_or(|t| t <= now);
-            if view.audited() && (recheck || view.outbounds_stale()) {
-                need.push(o.clone());
-            }
-        }
+        let mut need: Vec<OrderRecord> = batch
+            .iter()
+            .filter(|o| needs_read(ctx, &views, o))
+            .cloned()
+            .collect();
         tracing::debug!(
             candidates = batch.len(),
             outbounds_read = need.len(),
@@ -370,7 +440,14 @@ impl DscoWrite for ShipToDsco {
         let deferred: std::collections::VecDeque<OrderRecord> =
             need.split_off(need.len().min(PART)).into();
         let mut last = Vec::new();
-        if !deferred.is_empty() {
+        let backlog = !deferred.is_empty();
+        let mut seen = BTreeSet::new();
+        let mut ahead = std::collections::VecDeque::new();
+        if backlog {
+            seen = batch.iter().map(|o| o.pulled.po.clone()).collect();
+            if ctx.only_po.is_none() {
+                ahead = shipped_ahead(ctx, &mut views).await?;
+            }
             let later: BTreeSet<&PoNumber> = deferred.iter().map(|o| &o.pulled.po).collect();
             let reads: BTreeSet<&PoNumber> = need.iter().map(|o| &o.pulled.po).collect();
             let (now, not_ready): (Vec<_>, Vec<_>) = std::mem::take(&mut batch)
@@ -400,34 +477,57 @@ impl DscoWrite for ShipToDsco {
                 deferred,
                 last,
                 acked,
+                backlog,
+                seen,
+                take_ins: TAKE_INS,
+                ahead,
             },
         )))
     }
 
-    /// The next [`PART`] of the orders whose outbound orders were still to be read; after them,
-    /// the orders left for last.
+    /// The next part of a backlog run: first the orders that reached stage 3 since it began
+    /// (taken in, read with this part when they need it); then the next [`PART`] of the orders
+    /// whose outbound orders were still to be read, decided once read; once those are read, the
+    /// orders left for last, and the stage-2 orders read ahead ([`shipped_ahead`]), a part at a
+    /// time, not decided. `None` when nothing is left.
     async fn next_part(
         &self,
         ctx: &RunCtx,
         b: &mut ShipBatch,
     ) -> Result<Option<Vec<OrderRecord>>, JobError> {
-        let mut part: Vec<OrderRecord> = b.deferred.drain(..b.deferred.len().min(PART)).collect();
-        if part.is_empty() {
-            part = std::mem::take(&mut b.last);
+        let mut part = if b.backlog && b.take_ins > 0 {
+            b.take_ins -= 1;
+            take_in(ctx, b).await?
         } else {
+            Vec::new()
+        };
+        let (read, ahead) = if b.deferred.is_empty() {
+            part.append(&mut b.last);
+            let n = b.ahead.len().min(PART);
+            (b.ahead.drain(..n).collect::<Vec<_>>(), true)
+        } else {
+            let n = b.deferred.len().min(PART);
+            (b.deferred.drain(..n).collect(), false)
+        };
+        if !read.is_empty() {
             tracing::debug!(
-                orders = part.len(),
-                left = b.deferred.len(),
+                orders = read.len(),
+                ahead,
+                left = b.deferred.len() + b.ahead.len(),
                 "ship: reading the next part's outbound orders"
             );
-            if let Err(e) = refresh(ctx, &self.0, &part, &mut b.views).await {
-                let left = std::mem::take(&mut b.deferred);
-                outbounds_unread(ctx, part.iter().chain(&left), &e).await?;
-                // The orders left for last need no read: still decided.
-                part = std::mem::take(&mut b.last);
+            match refresh(ctx, &self.0, &read, &mut b.views).await {
+                Ok(()) if !ahead => part.extend(read),
+                Ok(()) => {}
+                Err(e) => {
+                    let left = std::mem::take(&mut b.deferred);
+                    b.ahead.clear();
+                    outbounds_unread(ctx, read.iter().chain(&left), &e).await?;
+                    // The orders left for last need no read: still decided.
+                    part.append(&mut b.last);
+                }
             }
-        }
-        if part.is_empty() {
+        } else if part.is_empty() {
             return Ok(None);
         }
         ready_to_decide(ctx, &b.views, &b.acked, &mut part, true).await?;
