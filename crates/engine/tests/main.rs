@@ -145,6 +145,7 @@ both_backends!(
     an_order_made_ready_while_the_parts_are_read_ships_in_that_run,
     a_ship_backlog_run_reads_ahead_the_orders_awaiting_their_ack,
     an_order_acknowledged_while_a_ship_backlog_is_read_ships_in_that_run,
+    a_ship_backlog_run_settles_its_earlier_parts,
     new_orders_are_created_in_overlapping_chunks_each_once,
     three_packages_over_two_days_then_one_invoice,
     waiting_a_day_costs_at_most_one_call_per_run,

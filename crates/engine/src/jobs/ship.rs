@@ -262,9 +262,7 @@ async fn take_in(ctx: &RunCtx, b: &mut ShipBatch) -> Result<Vec<OrderRecord>, Jo
     b.seen.extend(pos.iter().cloned());
     b.views.reread(ctx, &pos).await?;
     b.acked.extend(acknowledged(ctx, &new).await?);
-    let (read, now): (Vec<_>, Vec<_>) = new
-        .into_iter()
-        .partition(|o| needs_read(ctx, &b.views, o));
+    let (read, now): (Vec<_>, Vec<_>) = new.into_iter().partition(|o| needs_read(ctx, &b.views, o));
     tracing::debug!(
         read = read.len(),
         decided = now.len(),

@@ -163,26 +163,39 @@ impl<K: DscoWrite + 'static> Job for K {
     }
 }
 
+/// Settles the requests earlier runs (or earlier parts of this one) submitted: the pulled order
+/// state, else the change log. A dry run settles nothing: settling confirms intents and moves
+/// orders.
+async fn settle<K: DscoWrite>(
+    k: &K,
+    ctx: &RunCtx,
+    started: std::time::Instant,
+) -> Result<(), JobError> {
+    if dry(ctx) {
+        return Ok(());
+    }
+    let settled = read_settled(ctx, k.dsco(), K::KIND, K::LOG, K::CHECK).await?;
+    tracing::debug!(
+        job = %K::JOB,
+        requests = settled.len(),
+        secs = started.elapsed().as_secs_f64(),
+        "settled"
+    );
+    for settled in settled {
+        k.confirm(ctx, &settled).await?;
+        close_settled(ctx, &settled).await?;
+    }
+    Ok(())
+}
+
 /// One run of a DSCO write job.
 async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
-    // A dry run settles nothing: settling confirms intents and moves orders.
     let started = std::time::Instant::now();
-    if !dry(ctx) {
-        let settled = read_settled(ctx, k.dsco(), K::KIND, K::LOG, K::CHECK).await?;
-        tracing::debug!(
-            job = %K::JOB,
-            requests = settled.len(),
-            secs = started.elapsed().as_secs_f64(),
-            "settled"
-        );
-        for settled in settled {
-            k.confirm(ctx, &settled).await?;
-            close_settled(ctx, &settled).await?;
-        }
-    }
+    settle(k, ctx, started).await?;
     let Some((mut batch, mut b)) = k.gather(ctx).await? else {
         return Ok(());
     };
+    let mut first = true;
     loop {
         tracing::debug!(
             job = %K::JOB,
@@ -198,9 +211,24 @@ async fn run<K: DscoWrite>(k: &K, ctx: &RunCtx) -> Result<(), JobError> {
             "decided"
         );
         // This part's writes go out while the next part is read: two far sides, or two
-        // endpoints of one, busy at once.
-        let (sent, next) = tokio::join!(send(k, ctx, &writes), k.next_part(ctx, &mut b));
+        // endpoints of one, busy at once. From the second part on (a run reading a backlog),
+        // what the earlier parts sent is settled too once this part's writes are out (a change
+        // log read per pending request; not while they go out: a request settled while its
+        // chunk outcomes are still being recorded would have them overwritten), so the orders
+        // DSCO confirmed move on (the next job takes them) while the run still reads.
+        let settling = !first;
+        let (sent, next) = tokio::join!(
+            async {
+                send(k, ctx, &writes).await?;
+                if settling {
+                    settle(k, ctx, started).await?;
+                }
+                Ok::<(), JobError>(())
+            },
+            k.next_part(ctx, &mut b)
+        );
         sent?;
+        first = false;
         match next? {
             Some(part) => batch = part,
             None => return Ok(()),
