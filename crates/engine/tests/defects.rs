@@ -706,6 +706,7 @@ pub async fn an_order_acknowledged_while_a_ship_backlog_is_read_ships_in_that_ru
     crate::orders::ready_to_ship(&w, &pos).await;
     crate::orders::ack_sent(&w, &y).await;
     w.advance(120);
+    let wms = w.lx.calls(WMS);
     // The second part's read is slow; meanwhile the ACK job settles `y`'s ACK.
     let calls_per_part = part.div_ceil(200) as u32;
     let ship = slowed_on_call(&w, JobName::ShipToDsco, WMS, calls_per_part + 1).await;
@@ -716,6 +717,13 @@ pub async fn an_order_acknowledged_while_a_ship_backlog_is_read_ships_in_that_ru
         w.reason(&y).await.as_deref(),
         Some("dsco_confirmation_pending"),
         "taken in and sent by the run it reached stage 3 in"
+    );
+    // `y` was also to be read ahead (stage 2, shipped in LingXing, when the run began): taken in
+    // and read at stage 3, it is not read again.
+    assert_eq!(
+        w.lx.calls(WMS),
+        wms + (part + 149).div_ceil(200) as u64 + 1,
+        "the backlog's reads and one for `y`"
     );
     w.advance(120);
     w.run(JobName::ShipToDsco).await;

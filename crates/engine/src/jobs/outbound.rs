@@ -59,33 +59,55 @@ fn outbound(w: &WmsOrder) -> LxOutbound {
 
 /// Reads the outbound orders of `orders` (all pages; `sid_arr` = their stores, a create-date
 /// window from a day before the oldest order's push to tomorrow) and stores them in each order's
-/// LingXing view. Fails closed: an interrupted listing changes nothing.
+/// LingXing view, [`POS_PER_CALL`] orders a query; each query's views are stored while the next
+/// query is read (`wmsOrderList` takes one call at a time: it does not wait for the store). A
+/// failed read leaves the queries before it stored and changes nothing else.
 pub(crate) async fn refresh(
     ctx: &RunCtx,
     clients: &Clients,
     orders: &[OrderRecord],
     stored: &mut super::common::LxViews,
 ) -> Result<(), lingxing::LingxingError> {
-    for chunk in orders.chunks(POS_PER_CALL) {
-        let mut by_po = read_chunk(clients, chunk, ctx.clock.now()).await?;
-        let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
-        let mut views = Vec::with_capacity(chunk.len());
-        for o in chunk {
-            let (mut view, _) = stored.get(&o.pulled.po);
-            view.outbounds = Some(by_po.remove(o.pulled.po.as_str()).unwrap_or_default());
-            view.outbounds_at = DateTime::from_timestamp(ctx.clock.now().timestamp(), 0);
-            views.push(store::LingxingView {
-                po: o.pulled.po.clone(),
-                store_id: None,
-                order_nos: o.lingxing_order_nos.clone(),
-                snapshot: view,
-                // Only the outbound orders: a feed write landing meanwhile keeps its orders.
-                part: LxViewPart::Outbounds,
-            });
+    let store_err = |e: store::StoreError| lingxing::LingxingError::transient(e.to_string());
+    let mut chunks = orders.chunks(POS_PER_CALL);
+    let Some(mut chunk) = chunks.next() else {
+        return Ok(());
+    };
+    let mut by_po = read_chunk(clients, chunk, ctx.clock.now()).await?;
+    loop {
+        let at = DateTime::from_timestamp(ctx.clock.now().timestamp(), 0);
+        let views: Vec<store::LingxingView> = chunk
+            .iter()
+            .map(|o| {
+                let (mut view, _) = stored.get(&o.pulled.po);
+                view.outbounds = Some(by_po.remove(o.pulled.po.as_str()).unwrap_or_default());
+                view.outbounds_at = at;
+                store::LingxingView {
+                    po: o.pulled.po.clone(),
+                    store_id: None,
+                    order_nos: o.lingxing_order_nos.clone(),
+                    snapshot: view,
+                    // Only the outbound orders: a feed write landing meanwhile keeps its orders.
+                    part: LxViewPart::Outbounds,
+                }
+            })
+            .collect();
+        let next = chunks.next();
+        let (written, read) = tokio::join!(stored.store(ctx, views), async {
+            match next {
+                Some(c) => Some(read_chunk(clients, c, ctx.clock.now()).await),
+                None => None,
+            }
+        });
+        written.map_err(store_err)?;
+        match (next, read) {
+            (Some(c), Some(r)) => {
+                by_po = r?;
+                chunk = c;
+            }
+            _ => return Ok(()),
         }
-        stored.store(ctx, views).await.map_err(store_err)?;
     }
-    Ok(())
 }
 
 /// The outbound orders of at most [`POS_PER_CALL`] orders, by PO: one `wmsOrderList` query (all

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::intent::Gate;
 use domain::mapping::SkuMaps;
-use domain::order::{DscoLifecycle, DscoOrderView, DscoStatus};
+use domain::order::{DscoLifecycle, DscoOrderView, DscoStatus, LxOrderStatus};
 use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, dsco_lets_ship, map_outbounds};
 use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use dsco::{ChunkResult, DscoError, OrderKey, RequestKind, ShipmentsForOrder};
@@ -162,8 +162,8 @@ async fn acknowledged(ctx: &RunCtx, batch: &[OrderRecord]) -> Result<BTreeSet<Po
         .collect())
 }
 
-/// On a backlog, the stage-2 orders LingXing audited and moved since (shipped, as a backlog's
-/// far side mostly is) whose outbound orders were never read or are stale: read after every
+/// On a backlog, the stage-2 orders LingXing shows shipped (as a backlog's far side mostly is)
+/// whose outbound orders were never read or are stale: read after every
 /// stage-3 and stage-4 order of the run (`wmsOrderList` would idle otherwise), so that they ship
 /// as soon as DSCO confirms their ACK instead of waiting for a read then. Read only: the ACK job
 /// decides them, and each is read once (a later run reads it again only if LingXing moved it).
@@ -181,7 +181,15 @@ async fn shipped_ahead(
         .into_iter()
         .filter(|o| {
             let (view, _) = views.get(&o.pulled.po);
-            view.audited() && view.outbounds_stale()
+            // Shipped in LingXing: read earlier, the read finds nothing yet and the package's
+            // departure makes it stale again (read twice).
+            let shipped = view.entries().iter().any(|e| {
+                matches!(
+                    e.status,
+                    LxOrderStatus::Shipped | LxOrderStatus::PlatformShipped
+                )
+            });
+            shipped && view.outbounds_stale()
         })
         .collect())
 }
@@ -501,6 +509,8 @@ impl DscoWrite for ShipToDsco {
         };
         let (read, ahead) = if b.deferred.is_empty() {
             part.append(&mut b.last);
+            // The run took some in since (at stage 3): read then, not again.
+            b.ahead.retain(|o| !b.seen.contains(&o.pulled.po));
             let n = b.ahead.len().min(PART);
             (b.ahead.drain(..n).collect::<Vec<_>>(), true)
         } else {
