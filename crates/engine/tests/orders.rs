@@ -240,12 +240,7 @@ impl World {
         assert!(self.dsco.remove_status(po), "{po} was acknowledged");
         self.advance(60);
         self.run(JobName::PullDscoOrders).await;
-        let o = self
-            .store
-            .get_order(&domain::PoNumber::parse(po).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let o = self.order(po).await;
         assert_eq!(o.pulled.dsco_status.as_deref(), Some("created"));
         self.acknowledge_elsewhere(po).await;
     }
@@ -254,23 +249,33 @@ impl World {
         self.clock.sim().unwrap().advance(Duration::from_secs(secs));
     }
 
-    pub async fn stage(&self, po: &str) -> Stage {
+    /// The stored order (it must exist).
+    pub async fn order(&self, po: &str) -> store::OrderRecord {
         self.store
             .get_order(&domain::PoNumber::parse(po).unwrap())
             .await
             .unwrap()
-            .unwrap()
-            .stage
+            .unwrap_or_else(|| panic!("{po} is stored"))
+    }
+
+    pub async fn stage(&self, po: &str) -> Stage {
+        self.order(po).await.stage
     }
 
     pub async fn reason(&self, po: &str) -> Option<String> {
-        self.store
-            .get_order(&domain::PoNumber::parse(po).unwrap())
-            .await
-            .unwrap()
-            .unwrap()
-            .reason
-            .map(|r| r.code.to_string())
+        self.order(po).await.reason.map(|r| r.code.to_string())
+    }
+
+    /// Every order of `pos` shipped (stage 4 or on), each LingXing package sent to DSCO once.
+    pub async fn every_package_sent_once(&self, pos: &[String]) {
+        for po in pos {
+            assert_eq!(self.stage(po).await, Stage::Shipped, "{po}");
+            assert_eq!(
+                self.dsco.shipments_for(po).len(),
+                self.lx.outbounds_for(po).len(),
+                "{po}: each package sent once"
+            );
+        }
     }
 }
 
@@ -644,12 +649,7 @@ pub async fn three_packages_over_two_days_then_one_invoice(db: &Db) {
         codes.contains(&"shipments_unconfirmed"),
         "the invoice waited for the last confirmation: {codes:?}"
     );
-    let o = w
-        .store
-        .get_order(&domain::PoNumber::parse(po).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let o = w.order(po).await;
     assert_eq!(o.tracking, vec![t1, t2, t3]);
     assert_eq!(o.invoice_id.as_deref(), Some(po));
     assert_eq!(o.lingxing_order_nos.len(), 2, "both halves of the split");
@@ -990,14 +990,7 @@ pub async fn a_ship_backlog_is_sent_part_by_part(db: &Db) {
     w.advance(120);
     w.run(JobName::ShipToDsco).await;
     assert_eq!(w.dsco.calls(Endpoint::ShipmentBatch) - batches0, 2);
-    for po in &pos {
-        assert_eq!(w.stage(po).await, Stage::Shipped, "{po}");
-        assert_eq!(
-            w.dsco.shipments_for(po).len(),
-            w.lx.outbounds_for(po).len(),
-            "{po}: each package sent once"
-        );
-    }
+    w.every_package_sent_once(&pos).await;
 }
 
 /// An order the ship job read again after its outbound orders (DSCO not ready yet) and that
@@ -1041,12 +1034,7 @@ pub async fn an_order_whose_ack_dsco_confirmed_ships_before_a_pull_reads_it(db: 
     w.advance(5);
     let pages = w.dsco.calls(Endpoint::OrderPage);
     w.run(JobName::ShipToDsco).await;
-    let o = w
-        .store
-        .get_order(&domain::PoNumber::parse(p).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let o = w.order(p).await;
     assert_eq!(
         o.pulled.dsco_status.as_deref(),
         Some("created"),
