@@ -204,6 +204,11 @@ impl LxView {
         self.entries().iter().any(|e| e.status.is_audited())
     }
 
+    /// Whether some order of the PO has shipped, so outbound orders exist.
+    pub fn shipped(&self) -> bool {
+        self.entries().iter().any(|e| e.status.is_shipped())
+    }
+
     /// Whether some order is a placeholder of an order this service created (status 0).
     pub fn has_placeholder(&self) -> bool {
         self.entries()

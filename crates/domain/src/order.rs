@@ -723,6 +723,11 @@ impl LxOrderStatus {
     pub fn is_cancelled(self) -> bool {
         matches!(self, Self::Cancelled | Self::Hidden)
     }
+
+    /// Shipped (by the warehouse or the platform): a package has left.
+    pub fn is_shipped(self) -> bool {
+        matches!(self, Self::Shipped | Self::PlatformShipped)
+    }
 }
 
 /// LingXing's number, as reasons quote it.

@@ -587,20 +587,24 @@ pub fn dsco_lets_ship(
     lifecycle: Option<&DscoLifecycle>,
     ack_confirmed: bool,
 ) -> bool {
-    let before_ack = match status {
-        Some(s) => {
-            if matches!(s, DscoStatus::ShipmentPending | DscoStatus::Shipped) {
-                return true;
-            }
-            *s == DscoStatus::Created
-        }
-        None => match lifecycle {
-            Some(DscoLifecycle::Acknowledged) => return true,
-            Some(DscoLifecycle::Received | DscoLifecycle::Created) => true,
-            _ => false,
-        },
+    let acknowledged = match status {
+        Some(s) => matches!(s, DscoStatus::ShipmentPending | DscoStatus::Shipped),
+        None => lifecycle == Some(&DscoLifecycle::Acknowledged),
     };
-    before_ack && ack_confirmed
+    acknowledged || (ack_confirmed && dsco_before_ack(status, lifecycle))
+}
+
+/// Whether DSCO's state is the one before an ACK: `dscoStatus` `created`; without the deprecated
+/// status, lifecycle `received` or `created` (the state a confirmed ACK moves on, see
+/// [`dsco_lets_ship`]).
+pub fn dsco_before_ack(status: Option<&DscoStatus>, lifecycle: Option<&DscoLifecycle>) -> bool {
+    match status {
+        Some(s) => *s == DscoStatus::Created,
+        None => matches!(
+            lifecycle,
+            Some(DscoLifecycle::Received | DscoLifecycle::Created)
+        ),
+    }
 }
 
 /// R4 (+ R6): the shipments to send. `Advance` means DSCO's lifecycle is `completed` (copy its

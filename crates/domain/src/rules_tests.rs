@@ -443,6 +443,12 @@ fn a_confirmed_ack_lets_an_order_pulled_before_it_ship() {
             with,
             "{status:?} / {lifecycle:?} with a confirmed ACK"
         );
+        // The ACK makes the difference exactly for the states before it.
+        assert_eq!(
+            dsco_before_ack(status.as_ref(), lifecycle.as_ref()),
+            with && !without,
+            "{status:?} / {lifecycle:?}: before the ACK"
+        );
     }
     // Through decide_ship: the same order waits without the confirmation and ships with it.
     let o = order(json!({}));

@@ -280,21 +280,11 @@ pub async fn an_order_a_pull_made_ready_during_a_slow_ship_run_ships_in_that_run
     // decided on the pulled copy and sent the shipment in this run, not a whole run later. (A
     // decision on older data never clearing a later mark is the store's own case,
     // `a_decision_on_older_data_never_clears_a_later_mark`, on both backends.)
-    assert_eq!(
-        w.reason(&p).await.as_deref(),
-        Some("dsco_confirmation_pending"),
-        "the slow run decided on the copy the pull brought meanwhile"
-    );
-    w.advance(120);
-    w.run(JobName::ShipToDsco).await;
-    assert_eq!(
-        w.stage(&p).await,
-        Stage::Shipped,
-        "the next run confirms: {:?}",
-        w.reason(&p).await
-    );
-    assert_eq!(w.dsco.shipments_for(&p).len(), w.lx.outbounds_for(&p).len());
-    assert_eq!(w.dsco.shipments_for(&p).len(), w.lx.outbounds_for(&p).len());
+    w.shipments_sent_then_confirmed(
+        std::slice::from_ref(&p),
+        "the slow run decided on the copy the pull brought meanwhile",
+    )
+    .await;
     none_parked_for_a_week(&w, std::slice::from_ref(&p)).await;
 }
 
@@ -713,11 +703,6 @@ pub async fn an_order_acknowledged_while_a_ship_backlog_is_read_ships_in_that_ru
     run_in_place(&w, JobName::AckToDsco).await;
     assert_eq!(w.stage(&y).await, Stage::Acknowledged);
     succeeded(ship).await;
-    assert_eq!(
-        w.reason(&y).await.as_deref(),
-        Some("dsco_confirmation_pending"),
-        "taken in and sent by the run it reached stage 3 in"
-    );
     // `y` was also to be read ahead (stage 2, shipped in LingXing, when the run began): taken in
     // and read at stage 3, it is not read again.
     assert_eq!(
@@ -725,9 +710,8 @@ pub async fn an_order_acknowledged_while_a_ship_backlog_is_read_ships_in_that_ru
         wms + (part + 149).div_ceil(200) as u64 + 1,
         "the backlog's reads and one for `y`"
     );
-    w.advance(120);
-    w.run(JobName::ShipToDsco).await;
-    pos.push(y);
+    w.shipments_sent_then_confirmed(&[y], "taken in and sent by the run it reached stage 3 in")
+        .await;
     w.every_package_sent_once(&pos).await;
 }
 
@@ -847,13 +831,6 @@ pub async fn an_order_made_ready_while_the_parts_are_read_ships_in_that_run(db: 
         Some("shipment_pending")
     );
     succeeded(ship).await;
-    assert_eq!(
-        w.reason(&x).await.as_deref(),
-        Some("dsco_confirmation_pending"),
-        "sent in the run the pull made it ready in"
-    );
-    w.advance(120);
-    w.run(JobName::ShipToDsco).await;
-    assert_eq!(w.stage(&x).await, Stage::Shipped);
-    assert_eq!(w.dsco.shipments_for(&x).len(), w.lx.outbounds_for(&x).len());
+    w.shipments_sent_then_confirmed(&[x], "sent in the run the pull made it ready in")
+        .await;
 }

@@ -266,6 +266,21 @@ impl World {
         self.order(po).await.reason.map(|r| r.code.to_string())
     }
 
+    /// `pos` had their shipments sent by the ship run just made (`why`), not confirmed yet; the
+    /// next ship run, DSCO having applied them, confirms them: each package sent once.
+    pub async fn shipments_sent_then_confirmed(&self, pos: &[String], why: &str) {
+        for po in pos {
+            assert_eq!(
+                self.reason(po).await.as_deref(),
+                Some("dsco_confirmation_pending"),
+                "{po}: {why}"
+            );
+        }
+        self.advance(120);
+        self.run(JobName::ShipToDsco).await;
+        self.every_package_sent_once(pos).await;
+    }
+
     /// Every order of `pos` shipped (stage 4 or on), each LingXing package sent to DSCO once.
     pub async fn every_package_sent_once(&self, pos: &[String]) {
         for po in pos {
@@ -934,14 +949,8 @@ pub async fn a_ship_backlog_run_reads_ahead_the_orders_awaiting_their_ack(db: &D
     let wms = w.lx.calls(WMS);
     w.run(JobName::ShipToDsco).await;
     assert_eq!(w.lx.calls(WMS), wms, "read ahead: not read again");
-    assert_eq!(
-        w.reason(&z).await.as_deref(),
-        Some("dsco_confirmation_pending")
-    );
-    w.advance(120);
-    w.run(JobName::ShipToDsco).await;
-    assert_eq!(w.stage(&z).await, Stage::Shipped);
-    assert_eq!(w.dsco.shipments_for(&z).len(), w.lx.outbounds_for(&z).len());
+    w.shipments_sent_then_confirmed(&[z], "sent on its ACK's confirmation")
+        .await;
 }
 
 /// A ship run with more orders to read outbound orders for than one part
@@ -1040,15 +1049,8 @@ pub async fn an_order_whose_ack_dsco_confirmed_ships_before_a_pull_reads_it(db: 
         Some("created"),
         "not pulled since"
     );
-    assert_eq!(
-        w.reason(p).await.as_deref(),
-        Some("dsco_confirmation_pending"),
-        "sent on the confirmed ACK"
-    );
-    w.advance(120);
-    w.run(JobName::ShipToDsco).await;
-    assert_eq!(w.stage(p).await, Stage::Shipped);
-    assert_eq!(w.dsco.shipments_for(p).len(), w.lx.outbounds_for(p).len());
+    w.shipments_sent_then_confirmed(&pos, "sent on the confirmed ACK")
+        .await;
     assert_eq!(
         w.dsco.calls(Endpoint::OrderPage),
         pages,

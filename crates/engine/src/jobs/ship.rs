@@ -12,8 +12,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::intent::Gate;
 use domain::mapping::SkuMaps;
-use domain::order::{DscoLifecycle, DscoOrderView, DscoStatus, LxOrderStatus};
-use domain::rules::{Decision, ShipContext, ShipWrite, decide_ship, dsco_lets_ship, map_outbounds};
+use domain::order::{DscoLifecycle, DscoOrderView, DscoStatus};
+use domain::rules::{
+    Decision, ShipContext, ShipWrite, decide_ship, dsco_before_ack, dsco_lets_ship, map_outbounds,
+};
 use domain::{JobName, PoNumber, Reason, ReasonCode, ReasonKind, Stage};
 use dsco::{ChunkResult, DscoError, OrderKey, RequestKind, ShipmentsForOrder};
 use serde_json::json;
@@ -48,12 +50,11 @@ pub(crate) struct ShipBatch {
     last: Vec<OrderRecord>,
     /// Stage-3 orders pulled before their ACK whose ACK DSCO confirmed ([`acknowledged`]).
     acked: BTreeSet<PoNumber>,
-    /// Whether the run reads a backlog (more outbound reads than one part): it then reads
-    /// ahead ([`ShipBatch::ahead`]) and takes in orders that reach stage 3 while it reads.
-    backlog: bool,
-    /// Every order the run took in to decide, so that none is taken in twice.
+    /// Every order a run reading a backlog (more outbound reads than one part) took in to
+    /// decide, so that none is taken in twice.
     seen: BTreeSet<PoNumber>,
-    /// How many more times the run may take in orders that reached stage 3 ([`TAKE_INS`]).
+    /// How many more times the run may take in orders that reached stage 3 ([`TAKE_INS`] when
+    /// it reads a backlog, else none).
     take_ins: usize,
     /// Stage-2 orders whose outbound orders are read after every stage-3 and stage-4 one, not
     /// decided ([`shipped_ahead`]).
@@ -137,9 +138,7 @@ async fn acknowledged(ctx: &RunCtx, batch: &[OrderRecord]) -> Result<BTreeSet<Po
         .iter()
         .filter(|o| {
             let (status, lifecycle) = pulled_state(o);
-            o.stage == Stage::Acknowledged
-                && dsco_lets_ship(status.as_ref(), lifecycle.as_ref(), true)
-                && !dsco_lets_ship(status.as_ref(), lifecycle.as_ref(), false)
+            o.stage == Stage::Acknowledged && dsco_before_ack(status.as_ref(), lifecycle.as_ref())
         })
         .map(|o| (o.pulled.po.clone(), o.pulled.dsco_updated_at))
         .collect();
@@ -180,16 +179,10 @@ async fn shipped_ahead(
     Ok(orders
         .into_iter()
         .filter(|o| {
+            // Shipped, not just audited: read earlier, the read finds nothing yet and the
+            // package's departure makes it stale again (read twice).
             let (view, _) = views.get(&o.pulled.po);
-            // Shipped in LingXing: read earlier, the read finds nothing yet and the package's
-            // departure makes it stale again (read twice).
-            let shipped = view.entries().iter().any(|e| {
-                matches!(
-                    e.status,
-                    LxOrderStatus::Shipped | LxOrderStatus::PlatformShipped
-                )
-            });
-            shipped && view.outbounds_stale()
+            view.shipped() && view.outbounds_stale()
         })
         .collect())
 }
@@ -483,9 +476,8 @@ impl DscoWrite for ShipToDsco {
                 deferred,
                 last,
                 acked,
-                backlog,
                 seen,
-                take_ins: TAKE_INS,
+                take_ins: if backlog { TAKE_INS } else { 0 },
                 ahead,
             },
         )))
@@ -501,7 +493,7 @@ impl DscoWrite for ShipToDsco {
         ctx: &RunCtx,
         b: &mut ShipBatch,
     ) -> Result<Option<Vec<OrderRecord>>, JobError> {
-        let mut part = if b.backlog && b.take_ins > 0 {
+        let mut part = if b.take_ins > 0 {
             b.take_ins -= 1;
             take_in(ctx, b).await?
         } else {
