@@ -826,6 +826,15 @@ pub trait OrderStore: Send + Sync {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<OrderRecord>>;
+    /// The PO numbers of [`order_candidates`](Self::order_candidates), in its order, without
+    /// reading the orders: for a run that has most of them in hand already and looks for the
+    /// ones it has not.
+    async fn candidate_pos(
+        &self,
+        stage: Stage,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PoNumber>>;
     /// The known orders among `pos`.
     async fn orders_by_po(&self, pos: &[PoNumber]) -> Result<Vec<OrderRecord>>;
     /// The stage of each known order among `pos` (the order rows themselves are not read).

@@ -912,6 +912,16 @@ pub async fn reopening_keeps_data(b: &Backend) {
 
 pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
     let s = &*b.store;
+    // The candidates, checked against their PO numbers read alone (`candidate_pos`).
+    let cands = |stage: Stage, at: DateTime<Utc>, limit: u32| async move {
+        let all = s.order_candidates(stage, at, limit).await?;
+        let pos = s.candidate_pos(stage, at, limit).await?;
+        assert_eq!(
+            pos,
+            all.iter().map(|o| o.pulled.po.clone()).collect::<Vec<_>>()
+        );
+        Ok::<_, store::StoreError>(all)
+    };
     let l = lease(s, JobName::AckToDsco, "a", t(0)).await;
     let f = l.fence();
     for p in ["PO-1", "PO-2", "PO-3"] {
@@ -920,13 +930,7 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
             .unwrap();
     }
     // New orders are dirty: all three are candidates.
-    assert_eq!(
-        s.order_candidates(Stage::Pushed, t(1), 10)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(cands(Stage::Pushed, t(1), 10).await.unwrap().len(), 3);
     // Waiting skips push next_attempt_at far out and clear the mark: no longer candidates.
     for p in ["PO-1", "PO-2", "PO-3"] {
         s.record_event(
@@ -937,12 +941,7 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
         .await
         .unwrap();
     }
-    assert!(
-        s.order_candidates(Stage::Pushed, t(3), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(cands(Stage::Pushed, t(3), 10).await.unwrap().is_empty());
     // A change on the far side marks one dirty.
     assert_eq!(
         s.mark_dirty(&[po("PO-2"), po("PO-404")], Some(&f))
@@ -950,7 +949,7 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
             .unwrap(),
         1
     );
-    let c = s.order_candidates(Stage::Pushed, t(4), 10).await.unwrap();
+    let c = cands(Stage::Pushed, t(4), 10).await.unwrap();
     assert_eq!(
         c.iter().map(|o| o.pulled.po.as_str()).collect::<Vec<_>>(),
         vec!["PO-2"]
@@ -958,24 +957,14 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
     store::testing::clear_dirty(&b.url, &[po("PO-2")])
         .await
         .unwrap();
-    assert!(
-        s.order_candidates(Stage::Pushed, t(5), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(cands(Stage::Pushed, t(5), 10).await.unwrap().is_empty());
     // A DSCO payload change on re-pull marks it dirty; an identical re-pull does not, and
     // leaves the order exactly as it was (its DSCO fields are read from the payload).
     let before = s.get_order(&po("PO-3")).await.unwrap().unwrap();
     store::testing::upsert_pulled(s, &pulled("PO-3", "created"), Stage::Pulled, None, t(6), &f)
         .await
         .unwrap();
-    assert!(
-        s.order_candidates(Stage::Pushed, t(6), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(cands(Stage::Pushed, t(6), 10).await.unwrap().is_empty());
     assert_eq!(s.get_order(&po("PO-3")).await.unwrap().unwrap(), before);
     store::testing::upsert_pulled(
         s,
@@ -987,21 +976,9 @@ pub async fn candidates_follow_dirty_marks_and_back_off(b: &Backend) {
     )
     .await
     .unwrap();
-    assert_eq!(
-        s.order_candidates(Stage::Pushed, t(7), 10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(cands(Stage::Pushed, t(7), 10).await.unwrap().len(), 1);
     // Time brings the rest back.
-    assert_eq!(
-        s.order_candidates(Stage::Pushed, t(86_400), 10)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(cands(Stage::Pushed, t(86_400), 10).await.unwrap().len(), 3);
     let asked = [po("PO-1"), po("PO-3"), po("PO-9")];
     let found = s.orders_by_po(&asked).await.unwrap();
     assert_eq!(found.len(), 2);

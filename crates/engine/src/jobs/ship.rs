@@ -248,15 +248,30 @@ fn needs_read(ctx: &RunCtx, views: &LxViews, o: &OrderRecord) -> bool {
 /// The orders that reached stage 3 since a backlog run began and that it has not taken in (an
 /// ACK confirmed meanwhile, mostly): those whose outbound orders need a read go to the front of
 /// the run's reads, the others are returned to be decided with the next part.
+///
+/// The candidates' PO numbers are read first and only the new orders in full: most candidates
+/// are the run's own orders still to be decided (all of them before its second part), read
+/// whole at every take-in they were 45,000 order rows read and dropped in a run of 10,000.
 async fn take_in(ctx: &RunCtx, b: &mut ShipBatch) -> Result<Vec<OrderRecord>, JobError> {
-    let mut new: Vec<OrderRecord> = candidates(ctx, Stage::Acknowledged)
+    let new: Vec<PoNumber> = ctx
+        .store
+        .candidate_pos(Stage::Acknowledged, ctx.clock.now(), ctx.size())
         .await?
         .into_iter()
-        .filter(|o| !b.seen.contains(&o.pulled.po))
+        .filter(|po| !b.seen.contains(po))
         .collect();
     if new.is_empty() {
         return Ok(Vec::new());
     }
+    // Still at stage 3 (a concurrent run may have moved one since): as a candidate would be.
+    let mut new: Vec<OrderRecord> = ctx
+        .store
+        .orders_by_po(&new)
+        .await?
+        .into_iter()
+        .filter(|o| o.stage == Stage::Acknowledged)
+        .collect();
+    new.sort_by(|a, b| (a.stage_entered_at, &a.pulled.po).cmp(&(b.stage_entered_at, &b.pulled.po)));
     // Some were read ahead by this run: their marks hold its view writes already.
     b.views.read_after_own_writes(&mut new);
     let pos: Vec<PoNumber> = new.iter().map(|o| o.pulled.po.clone()).collect();

@@ -163,15 +163,21 @@ macro_rules! order_cols {
     };
 }
 
+/// Which orders [`CANDIDATES`] reads, and in which order.
+macro_rules! candidates_where {
+    () => {
+        " FROM orders WHERE stage = $1 AND (dirty = 1 OR next_attempt_at <= $2) \
+         ORDER BY stage_entered_at, po LIMIT $3"
+    };
+}
+
 /// The orders a job decides on: at its stage, marked for a decision or due, oldest first. The
 /// index `orders_stage_order` yields them in that order, so no sort runs: sorting would copy
 /// every matching order with its payload.
-const CANDIDATES: &str = concat!(
-    "SELECT ",
-    order_cols!(),
-    " FROM orders WHERE stage = $1 AND (dirty = 1 OR next_attempt_at <= $2) \
-     ORDER BY stage_entered_at, po LIMIT $3"
-);
+const CANDIDATES: &str = concat!("SELECT ", order_cols!(), candidates_where!());
+
+/// The PO numbers of [`CANDIDATES`] alone.
+const CANDIDATE_POS: &str = concat!("SELECT po", candidates_where!());
 
 macro_rules! run_cols {
     () => {

@@ -767,6 +767,25 @@ impl OrderStore for SqlStore {
         })
     }
 
+    async fn candidate_pos(
+        &self,
+        stage: Stage,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PoNumber>> {
+        with_pool!(self, p => {
+            let rows = collect_rows(
+                sqlx::query(CANDIDATE_POS)
+                    .bind(stage.number())
+                    .bind(ms(now))
+                    .bind(limit as i64)
+                    .fetch(p),
+            )
+            .await?;
+            rows.iter().map(|r| po_in(r, "orders")).collect()
+        })
+    }
+
     async fn orders_by_po(&self, pos: &[PoNumber]) -> Result<Vec<OrderRecord>> {
         let mut out = Vec::with_capacity(pos.len());
         read_by_po!(self, self.batch.orders_read, pos, |r| out
