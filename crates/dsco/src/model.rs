@@ -213,6 +213,24 @@ pub struct OrderFields {
 pub struct Order {
     raw: Box<RawValue>,
     fields: OnceLock<OrderFields>,
+    head: OnceLock<Head>,
+}
+
+/// What [`Order::brief`] and [`Order::identity`] read, in one pass over the text (a pull reads
+/// both of every order of a page), each field as [`OrderFields`] reads it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Head {
+    #[serde(default, deserialize_with = "lenient_string")]
+    po_number: Option<String>,
+    #[serde(default, deserialize_with = "lenient_id")]
+    dsco_order_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_id")]
+    dsco_retailer_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    dsco_create_date: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    dsco_last_update: Option<DateTime<Utc>>,
 }
 
 impl std::ops::Deref for Order {
@@ -242,6 +260,7 @@ impl Order {
         Ok(Order {
             raw,
             fields: OnceLock::from(fields),
+            head: OnceLock::new(),
         })
     }
 
@@ -253,6 +272,7 @@ impl Order {
         Ok(Order {
             raw,
             fields: OnceLock::new(),
+            head: OnceLock::new(),
         })
     }
 
@@ -270,53 +290,42 @@ impl Order {
         serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
     }
 
+    /// Its PO number, ids and DSCO times ([`Head`]), read without the rest (lines, addresses)
+    /// unless the typed fields are read already; read the same way as those.
+    fn head(&self) -> &Head {
+        self.head.get_or_init(|| {
+            if self.fields.get().is_none()
+                && let Ok(h) = serde_json::from_str::<Head>(self.raw.get())
+            {
+                return h;
+            }
+            // Read already, or a key twice: the full reading settles it.
+            Head {
+                po_number: self.po_number.clone(),
+                dsco_order_id: self.dsco_order_id.clone(),
+                dsco_retailer_id: self.dsco_retailer_id.clone(),
+                dsco_create_date: self.dsco_create_date,
+                dsco_last_update: self.dsco_last_update,
+            }
+        })
+    }
+
     /// Its PO number and DSCO times, read without the rest (lines, addresses) unless the typed
     /// fields are read already; read the same way as those.
     pub fn brief(&self) -> Brief {
-        if self.fields.get().is_none()
-            && let Ok(b) = serde_json::from_str::<Brief>(self.raw.get())
-        {
-            return b;
-        }
-        // Read already, or a key twice: the full reading settles it.
+        let h = self.head();
         Brief {
-            po_number: self.po_number.clone(),
-            dsco_create_date: self.dsco_create_date,
-            dsco_last_update: self.dsco_last_update,
+            po_number: h.po_number.clone(),
+            dsco_create_date: h.dsco_create_date,
+            dsco_last_update: h.dsco_last_update,
         }
     }
 
     /// The key an order is unique by: `dscoOrderId`, else retailer + PO number. Reads those
     /// three fields only, unless the typed fields are read already.
     pub fn identity(&self) -> String {
-        /// The fields of [`OrderFields`] an identity needs, read the same way.
-        #[derive(Default, Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Ids {
-            #[serde(default, deserialize_with = "lenient_string")]
-            po_number: Option<String>,
-            #[serde(default, deserialize_with = "lenient_id")]
-            dsco_order_id: Option<String>,
-            #[serde(default, deserialize_with = "lenient_id")]
-            dsco_retailer_id: Option<String>,
-        }
-        let ids = match self.fields.get() {
-            Some(f) => Ids {
-                po_number: f.po_number.clone(),
-                dsco_order_id: f.dsco_order_id.clone(),
-                dsco_retailer_id: f.dsco_retailer_id.clone(),
-            },
-            None => match serde_json::from_str::<Ids>(self.raw.get()) {
-                Ok(ids) => ids,
-                // A key twice: the full reading settles it.
-                Err(_) => Ids {
-                    po_number: self.po_number.clone(),
-                    dsco_order_id: self.dsco_order_id.clone(),
-                    dsco_retailer_id: self.dsco_retailer_id.clone(),
-                },
-            },
-        };
-        match (ids.dsco_order_id, ids.po_number) {
+        let ids = self.head();
+        match (&ids.dsco_order_id, &ids.po_number) {
             (Some(id), _) => format!("id:{id}"),
             (None, Some(po)) => format!(
                 "po:{}:{po}",
@@ -733,8 +742,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// The brief reading agrees with the full one: on a plain order, on odd field types, on a
-    /// key twice (the last wins, as in the full reading), and once the full reading is done.
+    /// The brief reading and the identity agree with the full reading: on a plain order, on odd
+    /// field types, on a key twice (the last wins, as in the full reading), and once the full
+    /// reading is done.
     #[test]
     fn brief_reads_what_the_full_reading_reads() {
         let texts = [
@@ -742,7 +752,18 @@ mod tests {
             r#"{"poNumber":7,"dscoCreateDate":5,"dscoLastUpdate":"not a time"}"#,
             r#"{"poNumber":"PO-1","poNumber":"PO-2","dscoLastUpdate":"2025-11-12T02:10:00Z"}"#,
             r#"{}"#,
+            r#"{"poNumber":"PO-3","dscoOrderId":1025400001,"dscoRetailerId":"R1"}"#,
+            r#"{"poNumber":"PO-3","dscoRetailerId":" R1 ","dscoOrderId":""}"#,
+            r#"{"poNumber":"PO-3","dscoOrderId":"A","dscoOrderId":"B"}"#,
         ];
+        for t in texts {
+            let o = Order::from_raw(RawValue::from_string(t.to_owned()).unwrap()).unwrap();
+            let full = Order::from_raw(RawValue::from_string(t.to_owned()).unwrap()).unwrap();
+            let _ = &full.po_number;
+            assert_eq!(o.identity(), full.identity(), "{t}");
+        }
+        let dup = Order::from_raw(RawValue::from_string(texts[6].to_owned()).unwrap()).unwrap();
+        assert_eq!(dup.identity(), "id:B");
         for t in texts {
             let o = Order::from_raw(RawValue::from_string(t.to_owned()).unwrap()).unwrap();
             let brief = o.brief();
