@@ -128,7 +128,7 @@ impl DscoClient {
                         mode: Mode::Read,
                     })
                     .await;
-                let v = match res {
+                let mut v = match res {
                     Ok(a) => a.json()?,
                     Err(DscoError::NotFound { .. }) if scroll.is_some() && restarts < 3 => {
                         restarts += 1;
@@ -147,16 +147,17 @@ impl DscoClient {
                 if scroll.is_none() {
                     completed = v.get("status").and_then(Value::as_str) == Some("COMPLETED");
                 }
-                let logs = v
-                    .get("logs")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
+                // Taken out of the page, not copied: a page carries thousands of entries, each
+                // with the item as sent.
+                let logs = match v.get_mut("logs").map(Value::take) {
+                    Some(Value::Array(logs)) => logs,
+                    _ => Vec::new(),
+                };
                 if logs.is_empty() {
                     break;
                 }
                 for entry in logs {
-                    items.push(parse_entry(kind, &entry));
+                    items.push(parse_entry(kind, entry));
                 }
                 match v.get("scrollId").and_then(Value::as_str) {
                     Some(s) if !s.is_empty() => {
@@ -179,8 +180,11 @@ impl DscoClient {
     }
 }
 
-fn parse_entry(kind: RequestKind, entry: &Value) -> ItemOutcome {
-    let payload = entry.get("payload").cloned().unwrap_or(Value::Null);
+fn parse_entry(kind: RequestKind, mut entry: Value) -> ItemOutcome {
+    let payload = entry
+        .get_mut("payload")
+        .map(Value::take)
+        .unwrap_or(Value::Null);
     let messages: Vec<ApiMessage> = entry
         .get("results")
         .and_then(Value::as_array)
