@@ -579,6 +579,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A loopback TCP socket bound to a free port and never listening: while it lives no one else
+/// can take the port, and a connection to it is refused.
+fn closed_port() -> socket2::Socket {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    s.bind(&any.into()).unwrap();
+    s
+}
+
+fn port_of(s: &socket2::Socket) -> u16 {
+    s.local_addr().unwrap().as_socket().unwrap().port()
+}
+
 /// `GET path` until something answers (30 s at most); the raw response.
 fn get_when_up(addr: &str, path: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -1588,7 +1601,11 @@ fn order_list_status_and_job_runs() {
 /// host, port and the cause.
 #[test]
 fn connection_errors_name_host_port_and_cause() {
-    let (dp, lp) = (free_port(), free_port());
+    // Ports bound for the whole test and never listening: a free port picked and let go could be
+    // taken by another test's simulator meanwhile (it was once: the run met a DSCO that refused
+    // its credentials instead of no DSCO at all).
+    let (dsco_port, lx_port) = (closed_port(), closed_port());
+    let (dp, lp) = (port_of(&dsco_port), port_of(&lx_port));
     let env = env_with("");
     let text_cfg = std::fs::read_to_string(&env.config)
         .unwrap()
