@@ -12,7 +12,7 @@ use store::{IntentKind, IntentState};
 use tokio::sync::watch;
 
 use crate::Db;
-use crate::orders::{World, default_runtime_config, world};
+use crate::orders::{BACKLOG, PART_CALLS, World, default_runtime_config, world};
 
 const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
 
@@ -689,17 +689,14 @@ pub async fn an_unclear_automatic_cancel_is_verified_not_sent_again(db: &Db) {
 /// whose ACK DSCO confirms while the run's second part is read is read with the next part and
 /// ships in that run, not a whole run later.
 pub async fn an_order_acknowledged_while_a_ship_backlog_is_read_ships_in_that_run(db: &Db) {
-    let w = crate::orders::backlog_world(db).await;
-    let part = engine::jobs::SHIP_PART;
-    let mut pos = w.dsco.generate_orders(part + 150, 67);
+    let (w, mut pos) = crate::orders::backlog(db, 67).await;
     let y = pos.pop().expect("orders");
     crate::orders::ready_to_ship(&w, &pos).await;
     crate::orders::ack_sent(&w, &y).await;
     w.advance(120);
     let wms = w.lx.calls(WMS);
     // The second part's read is slow; meanwhile the ACK job settles `y`'s ACK.
-    let calls_per_part = part.div_ceil(200) as u32;
-    let ship = slowed_on_call(&w, JobName::ShipToDsco, WMS, calls_per_part + 1).await;
+    let ship = slowed_on_call(&w, JobName::ShipToDsco, WMS, PART_CALLS + 1).await;
     run_in_place(&w, JobName::AckToDsco).await;
     assert_eq!(w.stage(&y).await, Stage::Acknowledged);
     succeeded(ship).await;
@@ -707,7 +704,7 @@ pub async fn an_order_acknowledged_while_a_ship_backlog_is_read_ships_in_that_ru
     // and read at stage 3, it is not read again.
     assert_eq!(
         w.lx.calls(WMS),
-        wms + (part + 149).div_ceil(200) as u64 + 1,
+        wms + (BACKLOG - 1).div_ceil(200) as u64 + 1,
         "the backlog's reads and one for `y`"
     );
     w.shipments_sent_then_confirmed(&[y], "taken in and sent by the run it reached stage 3 in")
@@ -720,13 +717,11 @@ pub async fn an_order_acknowledged_while_a_ship_backlog_is_read_ships_in_that_ru
 /// can take them), not a run later. The next run settles the rest; every package once.
 pub async fn a_ship_backlog_run_settles_its_earlier_parts(db: &Db) {
     use sim::dsco::Endpoint;
-    let w = crate::orders::backlog_world(db).await;
+    let (w, pos) = crate::orders::backlog(db, 71).await;
     let part = engine::jobs::SHIP_PART;
-    let pos = w.dsco.generate_orders(part + 150, 71);
     crate::orders::ready_to_ship(&w, &pos).await;
     let batches = w.dsco.calls(Endpoint::ShipmentBatch);
-    let calls_per_part = part.div_ceil(200) as u32;
-    let ship = slowed_on_call(&w, JobName::ShipToDsco, WMS, calls_per_part + 1).await;
+    let ship = slowed_on_call(&w, JobName::ShipToDsco, WMS, PART_CALLS + 1).await;
     // While the second part is read, the first part's shipments go out and DSCO applies them.
     for _ in 0..400 {
         if w.dsco.calls(Endpoint::ShipmentBatch) > batches {
@@ -789,9 +784,7 @@ pub async fn the_lingxing_feed_sweeps_its_overlap_once_a_minute(db: &Db) {
 /// an order ready while the second part is read ships it in that run (decided with the first
 /// part, it would wait for the next run).
 pub async fn an_order_made_ready_while_the_parts_are_read_ships_in_that_run(db: &Db) {
-    let w = crate::orders::backlog_world(db).await;
-    let part = engine::jobs::SHIP_PART;
-    let mut pos = w.dsco.generate_orders(part + 150, 53);
+    let (w, mut pos) = crate::orders::backlog(db, 53).await;
     let x = pos.pop().expect("orders");
     // The backlog waits for the ship job; `x` is pushed, not audited yet.
     crate::orders::ready_to_ship(&w, &pos).await;
@@ -822,8 +815,7 @@ pub async fn an_order_made_ready_while_the_parts_are_read_ships_in_that_run(db: 
 
     // The backlog's run: the first part's five reads answer, the sixth (the second part) is
     // slow; meanwhile a pull reads DSCO's `shipment_pending` for `x`.
-    let calls_per_part = part.div_ceil(200) as u32;
-    let ship = slowed_on_call(&w, JobName::ShipToDsco, WMS, calls_per_part + 1).await;
+    let ship = slowed_on_call(&w, JobName::ShipToDsco, WMS, PART_CALLS + 1).await;
     run_in_place(&w, JobName::PullDscoOrders).await;
     let fresh = w.store.get_order(&po(&x)).await.unwrap().unwrap();
     assert_eq!(

@@ -269,6 +269,14 @@ impl World {
     /// `pos` had their shipments sent by the ship run just made (`why`), not confirmed yet; the
     /// next ship run, DSCO having applied them, confirms them: each package sent once.
     pub async fn shipments_sent_then_confirmed(&self, pos: &[String], why: &str) {
+        self.confirmation_pending(pos, why).await;
+        self.advance(120);
+        self.run(JobName::ShipToDsco).await;
+        self.every_package_sent_once(pos).await;
+    }
+
+    /// Every order of `pos` waits for DSCO to confirm the write a run just sent (`why`).
+    pub async fn confirmation_pending(&self, pos: &[String], why: &str) {
         for po in pos {
             assert_eq!(
                 self.reason(po).await.as_deref(),
@@ -276,9 +284,6 @@ impl World {
                 "{po}: {why}"
             );
         }
-        self.advance(120);
-        self.run(JobName::ShipToDsco).await;
-        self.every_package_sent_once(pos).await;
     }
 
     /// Every order of `pos` shipped (stage 4 or on), each LingXing package sent to DSCO once.
@@ -324,13 +329,8 @@ pub async fn orders_go_from_dsco_through_lingxing_and_back(db: &Db) {
     }
     w.advance(60);
     w.run(JobName::AckToDsco).await;
-    for po in &pos {
-        assert_eq!(
-            w.reason(po).await.as_deref(),
-            Some("dsco_confirmation_pending"),
-            "ACK submitted, not yet confirmed"
-        );
-    }
+    w.confirmation_pending(&pos, "ACK submitted, not yet confirmed")
+        .await;
     w.advance(120);
     w.run(JobName::AckToDsco).await;
     for po in &pos {
@@ -735,12 +735,8 @@ pub async fn waiting_a_day_costs_at_most_one_call_per_run(db: &Db) {
         1,
         "one ACK batch for 100 orders"
     );
-    for po in &pos {
-        assert_eq!(
-            w.reason(po).await.as_deref(),
-            Some("dsco_confirmation_pending")
-        );
-    }
+    w.confirmation_pending(&pos, "ACK submitted in one batch")
+        .await;
 }
 
 /// An ACK or a shipment DSCO applied shows in the order the next pull re-reads; the job then
@@ -888,14 +884,23 @@ pub async fn outbound_orders_are_read_only_after_lingxing_moved(db: &Db) {
     assert!(!w.dsco.shipments_for(quiet).is_empty());
 }
 
-/// [`world`] with runs large enough (`size` 2,000) for a ship run of more than one part.
-pub(crate) async fn backlog_world(db: &Db) -> World {
+/// Orders of a ship backlog: one part (`engine::jobs::SHIP_PART`) and 150 more.
+pub(crate) const BACKLOG: usize = engine::jobs::SHIP_PART + 150;
+
+/// `wmsOrderList` queries of one part of a ship run (200 POs a query).
+pub(crate) const PART_CALLS: u32 = engine::jobs::SHIP_PART.div_ceil(200) as u32;
+
+/// [`world`] with runs large enough (`size` 2,000) for a ship run of more than one part, and
+/// [`BACKLOG`] orders in DSCO (generated from `seed`), not pulled yet.
+pub(crate) async fn backlog(db: &Db, seed: u64) -> (World, Vec<String>) {
     let sized = json!({"size": 2000});
-    world(
+    let w = world(
         db,
         json!({"pull_dsco_orders": sized, "push_to_lingxing": sized, "ack_to_dsco": sized, "ship_to_dsco": sized}),
     )
-    .await
+    .await;
+    let pos = w.dsco.generate_orders(BACKLOG, seed);
+    (w, pos)
 }
 
 /// `pos`, pulled, pushed, audited and acknowledged (stage 3), shipped in LingXing, DSCO's
@@ -929,9 +934,7 @@ pub(crate) async fn ack_sent(w: &World, p: &str) {
 /// such an order's ACK, the next ship run sends its shipment without reading them again.
 pub async fn a_ship_backlog_run_reads_ahead_the_orders_awaiting_their_ack(db: &Db) {
     const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
-    let w = backlog_world(db).await;
-    let part = engine::jobs::SHIP_PART;
-    let mut pos = w.dsco.generate_orders(part + 150, 61);
+    let (w, mut pos) = backlog(db, 61).await;
     let z = pos.pop().expect("orders");
     ready_to_ship(&w, &pos).await;
     ack_sent(&w, &z).await;
@@ -939,7 +942,7 @@ pub async fn a_ship_backlog_run_reads_ahead_the_orders_awaiting_their_ack(db: &D
     w.run(JobName::ShipToDsco).await;
     assert_eq!(
         w.lx.calls(WMS),
-        wms + (part + 149).div_ceil(200) as u64 + 1,
+        wms + (BACKLOG - 1).div_ceil(200) as u64 + 1,
         "the backlog's reads, then one read ahead"
     );
     assert_eq!(w.stage(&z).await, Stage::Pushed, "read, not decided");
@@ -960,18 +963,15 @@ pub async fn a_ship_backlog_run_reads_ahead_the_orders_awaiting_their_ack(db: &D
 pub async fn a_ship_backlog_is_sent_part_by_part(db: &Db) {
     use sim::dsco::Endpoint;
     const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
-    let w = backlog_world(db).await;
-    let part = engine::jobs::SHIP_PART;
-    let n = part + 150;
-    let pos = w.dsco.generate_orders(n, 41);
+    let (w, pos) = backlog(db, 41).await;
+    let (part, n) = (engine::jobs::SHIP_PART, BACKLOG);
     ready_to_ship(&w, &pos).await;
     let batches0 = w.dsco.calls(Endpoint::ShipmentBatch);
     // The first part's reads (200 POs a call) answer; every later one fails.
-    let first_part_calls = part.div_ceil(200) as u32;
     w.lx.inject_fault(
         WMS,
         sim::lingxing::Fault::Latency { ms: 0 },
-        Some(first_part_calls),
+        Some(PART_CALLS),
     );
     w.lx.inject_fault(WMS, sim::lingxing::Fault::HttpStatus { status: 500 }, None);
     w.run(JobName::ShipToDsco).await;

@@ -92,21 +92,20 @@ pub(crate) async fn refresh(
                 }
             })
             .collect();
-        let next = chunks.next();
-        let (written, read) = tokio::join!(stored.store(ctx, views), async {
-            match next {
-                Some(c) => Some(read_chunk(clients, c, ctx.clock.now()).await),
+        // The next query, with the chunk it read.
+        let next = async {
+            match chunks.next() {
+                Some(c) => Some((c, read_chunk(clients, c, ctx.clock.now()).await)),
                 None => None,
             }
-        });
+        };
+        let (written, next) = tokio::join!(stored.store(ctx, views), next);
         written.map_err(store_err)?;
-        match (next, read) {
-            (Some(c), Some(r)) => {
-                by_po = r?;
-                chunk = c;
-            }
-            _ => return Ok(()),
-        }
+        let Some((c, read)) = next else {
+            return Ok(());
+        };
+        by_po = read?;
+        chunk = c;
     }
 }
 
