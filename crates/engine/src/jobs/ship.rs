@@ -276,6 +276,8 @@ async fn take_in(ctx: &RunCtx, b: &mut ShipBatch) -> Result<Vec<OrderRecord>, Jo
     b.views.read_after_own_writes(&mut new);
     let pos: Vec<PoNumber> = new.iter().map(|o| o.pulled.po.clone()).collect();
     b.seen.extend(pos.iter().cloned());
+    // Read with the run's parts from now on (at stage 3), not again among the reads ahead.
+    b.ahead.retain(|o| !b.seen.contains(&o.pulled.po));
     b.views.reread(ctx, &pos).await?;
     b.acked.extend(acknowledged(ctx, &new).await?);
     let (read, now): (Vec<_>, Vec<_>) = new.into_iter().partition(|o| needs_read(ctx, &b.views, o));
@@ -516,8 +518,6 @@ impl DscoWrite for ShipToDsco {
         };
         let (read, ahead) = if b.deferred.is_empty() {
             part.append(&mut b.last);
-            // The run took some in since (at stage 3): read then, not again.
-            b.ahead.retain(|o| !b.seen.contains(&o.pulled.po));
             let n = b.ahead.len().min(PART);
             (b.ahead.drain(..n).collect::<Vec<_>>(), true)
         } else {
