@@ -13,8 +13,9 @@
 //!   set-based batch statements. The SQL is written once and compiled for both backends (the
 //!   `with_pool!` macro), so the two cannot drift; the few differences (SQLite's `BEGIN
 //!   IMMEDIATE`, its pragmas) live in `WritePool` and `SqlStore::connect`. The batch writes
-//!   are set-based: their items go as one JSON parameter, unpacked per backend (`json_each` /
-//!   `jsonb_to_recordset`), so a batch of up to 500 items costs a few statements (`BatchSql`).
+//!   are set-based: their items go as the rows of a `VALUES`, one parameter per value, on
+//!   SQLite, and as one JSON parameter unpacked by `jsonb_to_recordset` on PostgreSQL, so a
+//!   batch of up to 500 items costs a few statements (`BatchSql`, `ItemSql`).
 //! - `stock`: the records of the non-order jobs (sync_stock runs, items and per-SKU state;
 //!   pull_sku_pair conflicts).
 //!

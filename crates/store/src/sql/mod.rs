@@ -55,7 +55,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Row, Type};
 
 use crate::*;
-use batch::BatchSql;
+use batch::{BatchSql, Item, ItemSql, ToVal, Val, items_json};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static PG_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -202,54 +202,48 @@ type JsonCol = (&'static str, &'static str);
 const TEXT: &str = "text";
 const INT: &str = "bigint";
 
-/// Runs `$sql` (a [`BatchSql`] statement) with the JSON items `$items` as `$1` and then each of
-/// the further arguments, and executes it.
+/// The query of the batch write `$sql` (an [`ItemSql`]) over the items `$items` (a
+/// `Vec<Item>`), with the further arguments `$arg` (its `$2`, `$3`…) bound after them.
+macro_rules! batch_query {
+    ($sql:expr, $items:expr $(, $arg:expr)*) => {{
+        let stmt: &ItemSql = &$sql;
+        let items: Vec<Item> = $items;
+        let mut q = sqlx::query(AssertSqlSafe(stmt.text(items.len())));
+        match stmt.backend() {
+            BackendKind::Sqlite => {
+                for item in items {
+                    for v in stmt.values(item) {
+                        q = match v {
+                            Val::Null => q.bind(None::<String>),
+                            Val::Int(i) => q.bind(i),
+                            Val::Text(t) => q.bind(t),
+                        };
+                    }
+                }
+            }
+            BackendKind::Postgres => q = q.bind(items_json(items)),
+        }
+        $(q = q.bind($arg);)*
+        q
+    }};
+}
+
+/// Runs the batch write `$sql` over `$items` (see [`batch_query`]) and answers the rows it
+/// touched.
 macro_rules! batch_exec {
     ($tx:expr, $sql:expr, $items:expr $(, $arg:expr)*) => {{
-        let items: Vec<Item> = $items;
-        sqlx::query(AssertSqlSafe($sql.clone()))
-            .bind(items_json(items))
-            $(.bind($arg))*
+        batch_query!($sql, $items $(, $arg)*)
             .execute(&mut *$tx)
             .await?
             .rows_affected()
     }};
 }
 
-/// One item of a batch statement's JSON list (an object), written straight to JSON text: no
-/// `Value` tree is built for it.
-struct Item(Vec<u8>);
-
-/// `item!({"key": value, …})`: an [`Item`] with those fields, in that order.
+/// `item!({"key": value, …})`: an [`Item`] with those fields (each value a [`ToVal`]).
 macro_rules! item {
     ({ $($k:literal : $v:expr),* $(,)? }) => {{
-        let mut b: Vec<u8> = Vec::with_capacity(192);
-        b.push(b'{');
-        $(
-            if b.len() > 1 {
-                b.push(b',');
-            }
-            b.extend_from_slice(concat!("\"", $k, "\":").as_bytes());
-            // Strings, numbers, options of them: their serialization cannot fail.
-            serde_json::to_writer(&mut b, &$v).expect("plain values serialize");
-        )*
-        b.push(b'}');
-        Item(b)
+        Item(vec![$(($k, ($v).to_val())),*])
     }};
-}
-
-/// The items as one JSON array (the `$1` of a batch statement).
-fn items_json(items: Vec<Item>) -> String {
-    let mut b = Vec::with_capacity(items.iter().map(|i| i.0.len() + 1).sum::<usize>() + 2);
-    b.push(b'[');
-    for (n, i) in items.into_iter().enumerate() {
-        if n > 0 {
-            b.push(b',');
-        }
-        b.extend_from_slice(&i.0);
-    }
-    b.push(b']');
-    String::from_utf8(b).expect("JSON written from Rust strings is UTF-8")
 }
 
 /// Runs the batch read `$sql` (its `$1` a JSON list of POs, then the `$arg`s) over `$pos` a chunk

@@ -374,8 +374,7 @@ impl OrderStore for SqlStore {
                         })
                     })
                     .collect();
-                let rows = sqlx::query(AssertSqlSafe(sql.cas_update.clone()))
-                    .bind(items_json(moves))
+                let rows = batch_query!(sql.cas_update, moves)
                     .fetch_all(&mut *tx)
                     .await?;
                 let mut moved = HashSet::with_capacity(rows.len());
@@ -857,8 +856,7 @@ impl OrderStore for SqlStore {
                     .iter()
                     .map(|(po, n)| item!({"po": po.as_str(), "seen": n}))
                     .collect();
-                let rows = sqlx::query(AssertSqlSafe(sql.remark.clone()))
-                    .bind(items_json(items))
+                let rows = batch_query!(sql.remark, items)
                     .fetch_all(&mut *tx)
                     .await?;
                 for r in &rows {

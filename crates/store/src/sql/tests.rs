@@ -177,38 +177,54 @@ async fn batch_statements_loop_over_the_items_not_the_tables() {
         unreachable!()
     };
     let b = &store.batch;
+    // The writes over items with two items (their rows `j`).
     let statements = [
-        &b.cas_update,
-        &b.events_insert,
-        &b.last_events,
-        &b.events_bump,
-        &b.reasons_update,
-        &b.views_lock,
-        &b.stages_lock,
-        &b.views_update,
-        &b.intents_update,
-        &b.intents_insert,
-        &b.intents_restart,
-        &b.intents_read,
-        &b.order_stages,
-        &b.orders_insert,
-        &b.payloads_read,
-        &b.orders_refresh,
-        &b.orders_read,
-        &b.views_read,
-        &b.dirty_mark,
-        &b.remark,
-        &b.intents_of_read,
-        &b.tracking_read,
-        &b.tracking_update,
-        &b.invoice_update,
+        b.cas_update.text(2),
+        b.events_insert.text(2),
+        b.last_events.to_string(),
+        b.events_bump.text(2),
+        b.reasons_update.text(2),
+        b.views_lock.to_string(),
+        b.stages_lock.to_string(),
+        b.views_update.text(2),
+        b.intents_update.text(2),
+        b.intents_insert.text(2),
+        b.intents_restart.to_string(),
+        b.intents_read.to_string(),
+        b.order_stages.to_string(),
+        b.orders_insert.text(2),
+        b.payloads_read.to_string(),
+        b.orders_refresh.text(2),
+        b.orders_read.to_string(),
+        b.views_read.to_string(),
+        b.dirty_mark.to_string(),
+        b.remark.text(2),
+        b.intents_of_read.to_string(),
+        b.tracking_read.to_string(),
+        b.tracking_update.text(2),
+        b.invoice_update.text(2),
     ];
     let tables = ["orders", "order_payloads", "order_events", "intents"];
     for sql in statements {
-        let params = (1..=9).filter(|n| sql.contains(&format!("${n}"))).count();
-        let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"))).bind("[]");
-        for _ in 1..params {
-            q = q.bind("x");
+        // A read's `$1` is a JSON list; a write's items and further parameters are `?`, `?n`.
+        let params = if sql.contains('$') {
+            (1..=9).filter(|n| sql.contains(&format!("${n}"))).count()
+        } else {
+            let after: Vec<&str> = sql
+                .split('?')
+                .skip(1)
+                .map(|r| &r[..r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len())])
+                .collect();
+            let numbered: HashSet<&str> = after.iter().copied().filter(|n| !n.is_empty()).collect();
+            after.iter().filter(|n| n.is_empty()).count() + numbered.len()
+        };
+        let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+        for n in 0..params {
+            q = if n == 0 && sql.contains('$') {
+                q.bind("[]")
+            } else {
+                q.bind("x")
+            };
         }
         let rows = q.fetch_all(pool).await.unwrap();
         let plan: Vec<(i64, String)> = rows
@@ -234,7 +250,7 @@ async fn batch_statements_loop_over_the_items_not_the_tables() {
             .collect();
         if let (Some(items), Some(table)) = (
             top.iter()
-                .position(|d| d.contains("json_each") || d.starts_with("SCAN r")),
+                .position(|d| d.contains("json_each") || d.starts_with("SCAN j")),
             top.iter().position(|d| on_table(d)),
         ) {
             assert!(
@@ -359,4 +375,52 @@ async fn a_new_file_gets_larger_pages_and_an_old_one_keeps_its_own() {
         .await
         .unwrap();
     assert_eq!(page_size(&reopened).await, 4096);
+}
+
+/// A write over items on SQLite: the items take the first parameters (anonymous, a row of
+/// `VALUES` each), the statement's own `$2`, `$3`… come after them (a repeated one stays one
+/// parameter), and no items still make a statement. An item's values follow the columns: a
+/// field it leaves out is NULL, a field no column names is not bound.
+#[test]
+fn a_write_over_items_binds_the_items_first_and_its_parameters_after() {
+    let lite = BatchSql::new(BackendKind::Sqlite).intents_insert;
+    let two = lite.text(2);
+    assert!(
+        two.starts_with("WITH j(idx, k, po, payload) AS (VALUES (?,?,?,?), (?,?,?,?)) INSERT"),
+        "{two}"
+    );
+    assert!(
+        two.contains("SELECT ?9, j.k, j.po, 'pending', j.payload, '', 0, ?10, ?11, ?11 FROM j"),
+        "{two}"
+    );
+    let none = lite.text(0);
+    assert!(
+        none.starts_with(
+            "WITH j(idx, k, po, payload) AS (SELECT NULL, NULL, NULL, NULL WHERE false) "
+        ),
+        "{none}"
+    );
+    assert!(none.contains("SELECT ?1, j.k"), "{none}");
+    let pg = BatchSql::new(BackendKind::Postgres).intents_insert;
+    assert_eq!(pg.text(2), pg.text(7));
+    assert!(
+        pg.text(2).contains("SELECT $2, j.k")
+            && pg.text(2).contains("jsonb_to_recordset($1::jsonb)")
+    );
+
+    let values: Vec<String> = lite
+        .values(item!({"po": "PO-1", "extra": 5_i64, "idx": 3_usize}))
+        .map(|v| match v {
+            Val::Null => "NULL".to_owned(),
+            Val::Int(i) => i.to_string(),
+            Val::Text(t) => format!("'{t}'"),
+        })
+        .collect();
+    assert_eq!(values, ["3", "NULL", "'PO-1'", "NULL"]);
+    assert_eq!(
+        items_json(vec![
+            item!({"po": "P\"1", "n": Some(2_i64), "d": None::<String>})
+        ]),
+        r#"[{"po":"P\"1","n":2,"d":null}]"#
+    );
 }
