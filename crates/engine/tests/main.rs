@@ -144,6 +144,7 @@ both_backends!(
     a_feed_read_a_moment_ago_serves_both_jobs,
     an_order_made_ready_while_the_parts_are_read_ships_in_that_run,
     a_ship_backlog_run_reads_ahead_the_orders_awaiting_their_ack,
+    a_ship_run_reads_ahead_when_lingxing_shipped_a_backlog_awaiting_acks,
     an_order_acknowledged_while_a_ship_backlog_is_read_ships_in_that_run,
     a_ship_backlog_run_settles_its_earlier_parts,
     new_orders_are_created_in_overlapping_chunks_each_once,

@@ -956,6 +956,46 @@ pub async fn a_ship_backlog_run_reads_ahead_the_orders_awaiting_their_ack(db: &D
         .await;
 }
 
+/// When LingXing changed a backlog's worth of orders (a part, `engine::jobs::SHIP_PART`, or
+/// more: after downtime, a far side that went on working), a ship run reads ahead the stage-2
+/// orders it shows shipped even with no order of its own to ship, instead of leaving
+/// `wmsOrderList` idle until their ACKs are confirmed; then they ship with no read. (Below a
+/// part, `outbound_orders_are_read_only_after_lingxing_moved`: no read ahead.)
+pub async fn a_ship_run_reads_ahead_when_lingxing_shipped_a_backlog_awaiting_acks(db: &Db) {
+    const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
+    let (w, pos) = backlog(db, 67).await;
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    for po in &pos {
+        w.lx.audit(po);
+    }
+    w.advance(60);
+    w.run(JobName::AckToDsco).await;
+    w.confirmation_pending(&pos, "ACK sent").await;
+    for po in &pos {
+        w.lx.ship(po, None);
+    }
+    w.advance(60);
+    let wms = w.lx.calls(WMS);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(
+        w.lx.calls(WMS),
+        wms + BACKLOG.div_ceil(200) as u64,
+        "every order read ahead"
+    );
+    for po in &pos {
+        assert_eq!(w.stage(po).await, Stage::Pushed, "{po}: read, not decided");
+    }
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    let wms = w.lx.calls(WMS);
+    w.run(JobName::ShipToDsco).await;
+    assert_eq!(w.lx.calls(WMS), wms, "read ahead: not read again");
+    w.shipments_sent_then_confirmed(&pos, "sent on their ACKs' confirmation")
+        .await;
+}
+
 /// A ship run with more orders to read outbound orders for than one part
 /// (`engine::jobs::SHIP_PART`) decides and sends each part once it is read: when LingXing fails
 /// after the first part, that part's shipments have gone out and only the rest waits, with the

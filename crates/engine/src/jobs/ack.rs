@@ -111,7 +111,7 @@ impl DscoWrite for AckToDsco {
 
     async fn gather(&self, ctx: &RunCtx) -> Result<Option<(Vec<OrderRecord>, AckBatch)>, JobError> {
         let feed_end = match follow(ctx, &self.0).await {
-            Ok(end) => Some(end),
+            Ok(feed) => Some(feed.end),
             Err(e) => {
                 tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");
                 None

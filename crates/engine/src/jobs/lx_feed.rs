@@ -183,13 +183,22 @@ pub(crate) async fn apply(
     Ok(changed)
 }
 
+/// What a run's [`follow`] found.
+pub(crate) struct Feed {
+    /// Where the last read's window ended: every LingXing order updated before then has been in
+    /// a feed read of the ACK or ship job.
+    pub(crate) end: DateTime<Utc>,
+    /// How many of our orders this run's read found changed (none when an earlier read served
+    /// it).
+    pub(crate) changed: usize,
+}
+
 /// Reads LingXing's changes since the shared cursor and applies them: one call when idle, none
-/// when a read ended less than [`SHARED_READ`] ago. Returns where the last read's window ended:
-/// every LingXing order updated before then has been in a feed read of the ACK or ship job.
+/// when a read ended less than [`SHARED_READ`] ago.
 pub(crate) async fn follow(
     ctx: &RunCtx,
     clients: &Clients,
-) -> Result<DateTime<Utc>, lingxing::LingxingError> {
+) -> Result<Feed, lingxing::LingxingError> {
     let now = ctx.clock.now();
     let read = |name: String| async move {
         ctx.store
@@ -208,7 +217,7 @@ pub(crate) async fn follow(
     // A read that ended a moment ago serves this run (a cursor ahead of the clock, stored by a
     // process whose clock ran ahead, is read from).
     if let Some(c) = cursor.filter(|c| (TimeDelta::zero()..SHARED_READ).contains(&(now - *c))) {
-        return Ok(c);
+        return Ok(Feed { end: c, changed: 0 });
     }
     // The list's window is open at both ends (whole seconds): ending at `now` takes in
     // everything updated before this second; what LingXing makes visible late is caught by the
@@ -238,7 +247,7 @@ pub(crate) async fn follow(
         secs = started.elapsed().as_secs_f64(),
         "LingXing change feed read"
     );
-    apply(ctx, &orders, &FEED_STAGES)
+    let changed = apply(ctx, &orders, &FEED_STAGES)
         .await
         .map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
     let write = |name: &'static str, at: DateTime<Utc>| async move {
@@ -256,7 +265,7 @@ pub(crate) async fn follow(
     if let Some(mark) = swept {
         write(SWEPT_CURSOR, mark).await;
     }
-    Ok(end)
+    Ok(Feed { end, changed })
 }
 
 /// Looks up by PO number the candidates whose LingXing view was never read, or not refreshed

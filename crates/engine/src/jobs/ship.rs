@@ -161,7 +161,8 @@ async fn acknowledged(ctx: &RunCtx, batch: &[OrderRecord]) -> Result<BTreeSet<Po
         .collect())
 }
 
-/// On a backlog, the stage-2 orders LingXing shows shipped (as a backlog's far side mostly is)
+/// On a backlog (of this run's reads, or of LingXing's changes: see `read_ahead` in `gather`),
+/// the stage-2 orders LingXing shows shipped (as a backlog's far side mostly is)
 /// whose outbound orders were never read or are stale: read after every
 /// stage-3 and stage-4 order of the run (`wmsOrderList` would idle otherwise), so that they ship
 /// as soon as DSCO confirms their ACK instead of waiting for a read then. Read only: the ACK job
@@ -418,13 +419,18 @@ impl DscoWrite for ShipToDsco {
     ) -> Result<Option<(Vec<OrderRecord>, ShipBatch)>, JobError> {
         // Decided on stored views when the feed is unreadable: a waiting order is then looked
         // at again next run, not left to sleep on views the feed could not bring up to date.
-        let feed_read = match follow(ctx, &self.0).await {
-            Ok(_) => true,
+        let changed = match follow(ctx, &self.0).await {
+            Ok(feed) => Some(feed.changed),
             Err(e) => {
                 tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");
-                false
+                None
             }
         };
+        let feed_read = changed.is_some();
+        // LingXing changed a backlog's worth of our orders (after downtime, a far side that
+        // went on working): the stage-2 ones it shows shipped are read ahead even when this run
+        // has no backlog of its own, instead of `wmsOrderList` idling until their ACKs land.
+        let read_ahead = ctx.only_po.is_none() && changed.is_some_and(|n| n >= PART);
         let mut batch = candidates(ctx, Stage::Acknowledged).await?;
         let watched: Vec<OrderRecord> = candidates(ctx, Stage::Shipped)
             .await?
@@ -435,7 +441,7 @@ impl DscoWrite for ShipToDsco {
             })
             .collect();
         batch.extend(watched);
-        if batch.is_empty() {
+        if batch.is_empty() && !read_ahead {
             return Ok(None);
         }
         let acked = acknowledged(ctx, &batch).await?;
@@ -456,14 +462,18 @@ impl DscoWrite for ShipToDsco {
         let deferred: std::collections::VecDeque<OrderRecord> =
             need.split_off(need.len().min(PART)).into();
         let mut last = Vec::new();
-        let backlog = !deferred.is_empty();
-        let mut seen = BTreeSet::new();
         let mut ahead = std::collections::VecDeque::new();
+        if ctx.only_po.is_none() && (!deferred.is_empty() || read_ahead) {
+            ahead = shipped_ahead(ctx, &mut views).await?;
+        }
+        if batch.is_empty() && ahead.is_empty() {
+            return Ok(None);
+        }
+        // More than one part: the reads still to do, or the reads ahead.
+        let backlog = !deferred.is_empty() || !ahead.is_empty();
+        let mut seen = BTreeSet::new();
         if backlog {
             seen = batch.iter().map(|o| o.pulled.po.clone()).collect();
-            if ctx.only_po.is_none() {
-                ahead = shipped_ahead(ctx, &mut views).await?;
-            }
             let later: BTreeSet<&PoNumber> = deferred.iter().map(|o| &o.pulled.po).collect();
             let reads: BTreeSet<&PoNumber> = need.iter().map(|o| &o.pulled.po).collect();
             let (now, not_ready): (Vec<_>, Vec<_>) = std::mem::take(&mut batch)
