@@ -204,6 +204,7 @@ impl Application {
             dsco,
             lingxing,
             platform_code: far.platform_code,
+            feed: Default::default(),
         });
         let mut engine = Engine::new(store, clock, holder, settings);
         if order_jobs {

@@ -174,36 +174,50 @@ pub async fn world_stock(
 
 impl World {
     pub async fn run(&self, job: JobName) -> domain::RunCounts {
+        self.run_together(&[job]).await.remove(0)
+    }
+
+    /// Runs `jobs` at once (each succeeds), answering their counts in that order.
+    pub async fn run_together(&self, jobs: &[JobName]) -> Vec<domain::RunCounts> {
         let (_tx, rx) = watch::channel(false);
-        let engine = self.engine.clone();
-        let run = tokio::spawn(async move {
-            engine
-                .run_job(job, Trigger::Cli, RunOptions::default(), rx)
-                .await
-        });
-        // A run parks two sleepers on the clock (its timeout and its lease heartbeat); a third is
-        // a client backing off: move time to the earliest deadline so the back-off ends.
+        let runs: Vec<_> = jobs
+            .iter()
+            .map(|&job| {
+                let (engine, rx) = (self.engine.clone(), rx.clone());
+                tokio::spawn(async move {
+                    engine
+                        .run_job(job, Trigger::Cli, RunOptions::default(), rx)
+                        .await
+                })
+            })
+            .collect();
+        // A run parks two sleepers on the clock (its timeout and its lease heartbeat); one more
+        // is a client backing off: move time to the earliest deadline so the back-off ends.
         let sim = self.clock.sim().unwrap();
-        while !run.is_finished() {
+        while !runs.iter().all(|r| r.is_finished()) {
             tokio::time::sleep(Duration::from_millis(5)).await;
-            if sim.sleepers() >= 3
+            if sim.sleepers() > 2 * runs.len()
                 && let Some(d) = sim.next_deadline()
             {
                 sim.advance_to(d);
             }
         }
-        match run.await.unwrap().unwrap() {
-            RunResult::Ran {
-                outcome,
-                counts,
-                error,
-                ..
-            } => {
-                assert_eq!(outcome, RunOutcome::Succeeded, "{job}: {error:?}");
-                counts
+        let mut out = Vec::new();
+        for (job, run) in jobs.iter().zip(runs) {
+            match run.await.unwrap().unwrap() {
+                RunResult::Ran {
+                    outcome,
+                    counts,
+                    error,
+                    ..
+                } => {
+                    assert_eq!(outcome, RunOutcome::Succeeded, "{job}: {error:?}");
+                    out.push(counts);
+                }
+                other => panic!("{job}: {other:?}"),
             }
-            other => panic!("{job}: {other:?}"),
         }
+        out
     }
 
     /// The supplier acknowledges `po` in DSCO by other means (its portal, another tool): through
@@ -1124,5 +1138,27 @@ pub async fn a_feed_read_a_moment_ago_serves_both_jobs(db: &Db) {
         w.lx.calls(LIST),
         list + 2,
         "two seconds on, a read of its own"
+    );
+}
+
+/// The ACK and ship jobs start side by side: while one reads the change feed, the other waits
+/// for that read and decides on it instead of reading the same changes at once.
+pub async fn a_feed_read_in_flight_serves_the_job_waiting_for_it(db: &Db) {
+    const LIST: &str = "/pb/mp/order/v2/list";
+    let w = world(db, json!({})).await;
+    let pos = w.dsco.generate_orders(1, 53);
+    let p = &pos[0];
+    // Shipped in LingXing since the last feed read.
+    ready_to_ship(&w, &pos).await;
+    let list = w.lx.calls(LIST);
+    // The feed's read answers slowly: both runs reach it while it is in flight.
+    w.lx.inject_fault(LIST, sim::lingxing::Fault::Latency { ms: 500 }, Some(1));
+    w.run_together(&[JobName::AckToDsco, JobName::ShipToDsco])
+        .await;
+    assert_eq!(w.lx.calls(LIST), list + 1, "one read for both jobs");
+    assert_eq!(
+        w.reason(p).await.as_deref(),
+        Some("dsco_confirmation_pending"),
+        "the package that read brought was sent"
     );
 }

@@ -193,13 +193,30 @@ pub(crate) struct Feed {
     pub(crate) changed: usize,
 }
 
+/// The last feed read of this process, behind a lock held for the length of a read: the ACK
+/// and ship jobs start side by side, and two reads at once would split LingXing's list capacity
+/// between the same orders; the job that waited takes the read that ended meanwhile.
+#[derive(Default)]
+pub(crate) struct FeedLock(tokio::sync::Mutex<Option<LastRead>>);
+
+/// A read of this process: where its window ended, how many orders it changed, when it ended.
+#[derive(Clone, Copy)]
+struct LastRead {
+    end: DateTime<Utc>,
+    changed: usize,
+    finished: DateTime<Utc>,
+}
+
 /// Reads LingXing's changes since the shared cursor and applies them: one call when idle, none
-/// when a read ended less than [`SHARED_READ`] ago.
+/// when a read ended less than [`SHARED_READ`] ago (by this process, or its window ended that
+/// recently, by any).
 pub(crate) async fn follow(
     ctx: &RunCtx,
     clients: &Clients,
 ) -> Result<Feed, lingxing::LingxingError> {
+    let mut last = clients.feed.0.lock().await;
     let now = ctx.clock.now();
+    let recent = |t: DateTime<Utc>| (TimeDelta::zero()..SHARED_READ).contains(&(now - t));
     let read = |name: String| async move {
         ctx.store
             .cursor(&name)
@@ -216,8 +233,20 @@ pub(crate) async fn follow(
     };
     // A read that ended a moment ago serves this run (a cursor ahead of the clock, stored by a
     // process whose clock ran ahead, is read from).
-    if let Some(c) = cursor.filter(|c| (TimeDelta::zero()..SHARED_READ).contains(&(now - *c))) {
-        return Ok(Feed { end: c, changed: 0 });
+    // This process's read, if the cursor is still where it left it (whole seconds; else another
+    // process read since), counts what it changed.
+    let mine = last.filter(|l| cursor.map(|c| c.timestamp()) == Some(l.end.timestamp()));
+    if let Some(l) = mine.filter(|l| recent(l.finished)) {
+        return Ok(Feed {
+            end: l.end,
+            changed: l.changed,
+        });
+    }
+    if let Some(c) = cursor.filter(|c| recent(*c)) {
+        return Ok(Feed {
+            end: c,
+            changed: mine.map_or(0, |l| l.changed),
+        });
     }
     // The list's window is open at both ends (whole seconds): ending at `now` takes in
     // everything updated before this second; what LingXing makes visible late is caught by the
@@ -265,6 +294,11 @@ pub(crate) async fn follow(
     if let Some(mark) = swept {
         write(SWEPT_CURSOR, mark).await;
     }
+    *last = Some(LastRead {
+        end,
+        changed,
+        finished: ctx.clock.now(),
+    });
     Ok(Feed { end, changed })
 }
 

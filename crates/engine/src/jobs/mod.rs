@@ -34,6 +34,8 @@ pub struct Clients {
     pub lingxing: lingxing::LingxingClient,
     /// LingXing `platform_code` orders are created under (自定义平台 10009 by default).
     pub platform_code: u32,
+    /// The change feed's reads in this process, one at a time ([`lx_feed::follow`]).
+    pub(crate) feed: lx_feed::FeedLock,
 }
 
 impl Clients {
