@@ -1104,8 +1104,11 @@ fn a_closed_pipe_ends_a_printing_command_without_a_panic() {
 #[test]
 fn a_command_that_talks_http_keeps_sigpipe_ignored() {
     use std::io::BufRead;
+    // Killed mid-run: its database folder goes with this one.
+    let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_dsco-lingxing"))
         .args(["bench", "backlog", "--orders", "20"])
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
