@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::order::{LxOrder, LxOrderStatus, LxOutbound, LxOutboundItem, LxOutboundStatus};
 
@@ -349,58 +350,76 @@ fn lenient_unix_seconds<'de, D: Deserializer<'de>>(
 
 /// A list of which only the entries with a LingXing order number are kept; not a list: `None`.
 fn lenient_entries<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<LxViewOrder>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(a) => Some(
-            a.into_iter()
-                .filter_map(|v| serde_json::from_value(v).ok())
-                .collect(),
-        ),
-        _ => None,
-    })
+    Ok(lenient_list(d)?.map(|a| a.into_iter().flatten().collect()))
 }
 
 /// Every entry of a list read (an entry that is not an object reads as an empty outbound order).
 fn lenient_outbounds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<LxOutbound>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(a) => Some(
-            a.into_iter()
-                .map(|v| {
-                    serde_json::from_value(v).unwrap_or_else(|_| LxOutbound {
-                        carrier: None,
-                        delivered_at: None,
-                        items: Vec::new(),
-                        order_number: None,
-                        platform_order_nos: Vec::new(),
-                        status: outbound_unknown(),
-                        stock_delivered_at: None,
-                        tracking_no: None,
-                        wo_number: String::new(),
-                    })
+    Ok(lenient_list(d)?.map(|a| {
+        a.into_iter()
+            .map(|e| {
+                e.unwrap_or_else(|| LxOutbound {
+                    carrier: None,
+                    delivered_at: None,
+                    items: Vec::new(),
+                    order_number: None,
+                    platform_order_nos: Vec::new(),
+                    status: outbound_unknown(),
+                    stock_delivered_at: None,
+                    tracking_no: None,
+                    wo_number: String::new(),
                 })
-                .collect(),
-        ),
-        _ => None,
-    })
+            })
+            .collect()
+    }))
 }
 
 /// Every entry of a list read (one that is not an object reads as an empty item).
 pub(crate) fn lenient_items<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<LxOutboundItem>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(a) => a
+    Ok(lenient_list(d)?
+        .map(|a| {
+            a.into_iter()
+                .map(|e| {
+                    e.unwrap_or(LxOutboundItem {
+                        bundle_type: 0,
+                        count: 0,
+                        msku: None,
+                        sku: String::new(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// A list read entry by entry, so that one entry it cannot read does not spoil the others
+/// (`None` in its place); anything but an array reads as no list. Each entry is read straight
+/// from its text, and through a `Value` when that refuses it (a key twice, say), which is how
+/// the whole list was read before (a `Value` tree for every view the jobs read cost more than
+/// the reading itself).
+fn lenient_list<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> Result<Option<Vec<Option<T>>>, D::Error> {
+    let raw = Box::<RawValue>::deserialize(d)?;
+    if !raw.get().trim_start().starts_with('[') {
+        return Ok(None);
+    }
+    let entries: Vec<&RawValue> =
+        serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+    Ok(Some(
+        entries
             .into_iter()
-            .map(|v| {
-                serde_json::from_value(v).unwrap_or(LxOutboundItem {
-                    bundle_type: 0,
-                    count: 0,
-                    msku: None,
-                    sku: String::new(),
+            .map(|e| {
+                serde_json::from_str::<T>(e.get()).ok().or_else(|| {
+                    serde_json::from_str::<Value>(e.get())
+                        .ok()
+                        .and_then(|v| serde_json::from_value(v).ok())
                 })
             })
             .collect(),
-        _ => Vec::new(),
-    })
+    ))
 }
 
 #[cfg(test)]
@@ -502,6 +521,9 @@ mod tests {
         // A key twice: the last, as the value reading has it.
         let twice = r#"{"orders":[{"no":"A","status":5}],"orders":[{"no":"B","status":6}]}"#;
         assert_eq!(LxView::from_json(twice).order_nos(), vec!["B"]);
+        // In an entry too, beside an entry read as it is.
+        let twice = r#"{"orders":[{"no":"A","no":"C","status":5},{"no":"D","status":5}]}"#;
+        assert_eq!(LxView::from_json(twice).order_nos(), vec!["C", "D"]);
         // Entries without a number are dropped; odd fields read as absent.
         assert_eq!(
             v.orders,
