@@ -234,6 +234,7 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
     let tally = Tally::global()?;
     let before = tally.read();
     let sim_before = crate::bench::sim_calls(&w);
+    let cpu_before = crate::bench::cpu_seconds();
     let stop = Arc::new(AtomicBool::new(false));
     let runs = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -316,6 +317,7 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
     if tty {
         eprintln!();
     }
+    let cpu_after = crate::bench::cpu_seconds();
     let client = tally.read().since(&before);
     let sim_after = crate::bench::sim_calls(&w);
 
@@ -400,6 +402,19 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
         "\ncritical path of one order, as a model: {PATH_DSCO_CALLS} DSCO and {PATH_LX_CALLS} LingXing calls one \
          after another at the mean latencies: {path:.1} s"
     );
+    // The CPU the drain took, engine and simulators together (they share the process and its
+    // runtime here): on a machine with few cores its share of each core is a floor of its own,
+    // which no endpoint's limit shows.
+    if let Some(((t0, _), (t1, _))) = cpu_before.zip(cpu_after) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let floor = (t1 - t0) / cores;
+        report.add("CPU during the drain (engine and simulators)", t1 - t0, "s");
+        report.add("the CPU floor: that CPU ÷ the cores", floor, "s");
+        println!(
+            "CPU during the drain, engine and simulators: {:.1} s; on {cores} cores at least {floor:.1} s",
+            t1 - t0
+        );
+    }
     // The simulators' count over the drain against the clients' (token requests left out).
     let drained: crate::bench::Calls = sim_after
         .iter()

@@ -149,6 +149,11 @@ fn bench_backlog_smallest_drains_and_counts_agree() {
         assert_eq!(sim, client, "{api}: simulator and client disagree");
     }
     assert!(figure(&r, "wall time ÷ the limit") > 0.0);
+    // The drain took CPU, and its floor is that CPU shared over the cores.
+    let cpu = figure(&r, "CPU during the drain (engine and simulators)");
+    let cores = std::thread::available_parallelism().unwrap().get() as f64;
+    assert!(cpu > 0.0, "{out}");
+    assert!((figure(&r, "the CPU floor: that CPU ÷ the cores") - cpu / cores).abs() < 0.01);
     assert_eq!(figure(&r, "Go service (model): LingXing calls"), 30.0);
     // The backlog is spread: some orders were pulled before draining began, one group was not.
     assert!(
