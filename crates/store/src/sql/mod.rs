@@ -12,10 +12,9 @@
 //! apply a whole batch in one fenced transaction with the same per-item rules as the items applied
 //! one at a time (there are no single-item forms; `store::testing` has one-item helpers over the
 //! batch forms for tests): a job writes a far-side call's intents, its outcome and its orders'
-//! skips in three transactions, not three per order. Each batch form is set-based: its items travel
-//! as one JSON parameter per chunk of 500 (`jsonb_each` on SQLite, converting the list to JSONB
-//! once; `jsonb_to_recordset` on PostgreSQL), written straight to JSON text by `item!` (pulled
-//! payloads, kilobytes each, are bound as parameters of one multi-row upsert instead), and cost a
+//! skips in three transactions, not three per order. Each batch form is set-based: its items, made by `item!`,
+//! travel per chunk of 500 as the rows of a `VALUES` on SQLite (one parameter per value) and as
+//! one JSON parameter on PostgreSQL (`jsonb_to_recordset`; see `batch::ItemSql`), and cost a
 //! handful of statements per chunk, whatever their number; a PO named twice in one batch is
 //! resolved in Rust so that the result equals one-item calls in sequence (tests compare the two on
 //! twin stores). In the jobs, a pass over a batch collects its decisions (`Outcomes`: skips and stage
