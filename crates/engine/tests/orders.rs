@@ -289,6 +289,19 @@ impl World {
         self.every_package_sent_once(pos).await;
     }
 
+    /// `pos` (in DSCO, not pulled yet) pulled, pushed and audited in LingXing, and their ACKs
+    /// sent by one run: stage 2 until DSCO confirms them.
+    pub async fn acks_sent(&self, pos: &[String]) {
+        self.advance(60);
+        self.run(JobName::PullDscoOrders).await;
+        self.run(JobName::PushToLingxing).await;
+        for po in pos {
+            self.lx.audit(po);
+        }
+        self.advance(60);
+        self.run(JobName::AckToDsco).await;
+    }
+
     /// Every order of `pos` waits for DSCO to confirm the write a run just sent (`why`).
     pub async fn confirmation_pending(&self, pos: &[String], why: &str) {
         for po in pos {
@@ -760,14 +773,7 @@ pub async fn confirmations_seen_in_pulled_orders_read_no_change_log(db: &Db) {
     use sim::dsco::Endpoint;
     let w = world(db, json!({})).await;
     let pos = w.dsco.generate_orders(4, 17);
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
-    for po in &pos {
-        w.lx.audit(po);
-    }
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
+    w.acks_sent(&pos).await;
     assert_eq!(w.dsco.calls(Endpoint::Acknowledge), 1);
     // DSCO applies the batch; the pull sees the orders changed.
     w.advance(120);
@@ -978,14 +984,7 @@ pub async fn a_ship_backlog_run_reads_ahead_the_orders_awaiting_their_ack(db: &D
 pub async fn a_ship_run_reads_ahead_when_lingxing_shipped_a_backlog_awaiting_acks(db: &Db) {
     const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
     let (w, pos) = backlog(db, 67).await;
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
-    for po in &pos {
-        w.lx.audit(po);
-    }
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
+    w.acks_sent(&pos).await;
     w.confirmation_pending(&pos, "ACK sent").await;
     for po in &pos {
         w.lx.ship(po, None);
