@@ -149,7 +149,7 @@ fn by_platform_po(orders: &[Order]) -> BTreeMap<String, Vec<&Order>> {
 }
 
 /// Stores what LingXing shows for each local order among `orders`, for orders at `stages`.
-/// Returns how many local orders changed.
+/// Returns how many of them wait for their ACK (stage 2) while LingXing shows them shipped.
 pub(crate) async fn apply(
     ctx: &RunCtx,
     orders: &[Order],
@@ -162,13 +162,16 @@ pub(crate) async fn apply(
         .collect();
     let local = ctx.store.stages_of(&pos).await?;
     let mut views = Vec::new();
-    for (po, _) in local.iter().filter(|(_, s)| stages.contains(s)) {
+    let mut shipped_before_ack = 0;
+    for (po, stage) in local.iter().filter(|(_, s)| stages.contains(s)) {
         let Some(lx) = by_po.get(po.as_str()) else {
             continue;
         };
         // Merged into the view as stored when the write lands: the outbound orders the ship
         // job stores meanwhile stay.
-        views.push(listed_view(po, lx, LxViewPart::MergeOrders));
+        let view = listed_view(po, lx, LxViewPart::MergeOrders);
+        shipped_before_ack += usize::from(*stage == Stage::Pushed && view.snapshot.shipped());
+        views.push(view);
     }
     ctx.store
         .set_lingxing_views(&views, ctx.clock.now(), &ctx.fence)
@@ -179,8 +182,7 @@ pub(crate) async fn apply(
     if !moved.is_empty() {
         ctx.store.mark_dirty(&moved, Some(&ctx.fence)).await?;
     }
-    let changed = moved.len();
-    Ok(changed)
+    Ok(shipped_before_ack)
 }
 
 /// What a run's [`follow`] found.
@@ -188,9 +190,9 @@ pub(crate) struct Feed {
     /// Where the last read's window ended: every LingXing order updated before then has been in
     /// a feed read of the ACK or ship job.
     pub(crate) end: DateTime<Utc>,
-    /// How many of our orders this run's read found changed (none when an earlier read served
-    /// it).
-    pub(crate) changed: usize,
+    /// How many of our orders waiting for their ACK (stage 2) the read found shipped in
+    /// LingXing (none when an earlier read of another process served it).
+    pub(crate) shipped_before_ack: usize,
 }
 
 /// The last feed read of this process, behind a lock held for the length of a read: the ACK
@@ -199,11 +201,11 @@ pub(crate) struct Feed {
 #[derive(Default)]
 pub(crate) struct FeedLock(tokio::sync::Mutex<Option<LastRead>>);
 
-/// A read of this process: where its window ended, how many orders it changed, when it ended.
+/// A read of this process: where its window ended, what it found, when it ended.
 #[derive(Clone, Copy)]
 struct LastRead {
     end: DateTime<Utc>,
-    changed: usize,
+    shipped_before_ack: usize,
     finished: DateTime<Utc>,
 }
 
@@ -234,18 +236,18 @@ pub(crate) async fn follow(
     // A read that ended a moment ago serves this run (a cursor ahead of the clock, stored by a
     // process whose clock ran ahead, is read from).
     // This process's read, if the cursor is still where it left it (whole seconds; else another
-    // process read since), counts what it changed.
+    // process read since), counts what it found.
     let mine = last.filter(|l| cursor.map(|c| c.timestamp()) == Some(l.end.timestamp()));
     if let Some(l) = mine.filter(|l| recent(l.finished)) {
         return Ok(Feed {
             end: l.end,
-            changed: l.changed,
+            shipped_before_ack: l.shipped_before_ack,
         });
     }
     if let Some(c) = cursor.filter(|c| recent(*c)) {
         return Ok(Feed {
             end: c,
-            changed: mine.map_or(0, |l| l.changed),
+            shipped_before_ack: mine.map_or(0, |l| l.shipped_before_ack),
         });
     }
     // The list's window is open at both ends (whole seconds): ending at `now` takes in
@@ -276,7 +278,7 @@ pub(crate) async fn follow(
         secs = started.elapsed().as_secs_f64(),
         "LingXing change feed read"
     );
-    let changed = apply(ctx, &orders, &FEED_STAGES)
+    let shipped_before_ack = apply(ctx, &orders, &FEED_STAGES)
         .await
         .map_err(|e| lingxing::LingxingError::transient(e.to_string()))?;
     let write = |name: &'static str, at: DateTime<Utc>| async move {
@@ -296,10 +298,13 @@ pub(crate) async fn follow(
     }
     *last = Some(LastRead {
         end,
-        changed,
+        shipped_before_ack,
         finished: ctx.clock.now(),
     });
-    Ok(Feed { end, changed })
+    Ok(Feed {
+        end,
+        shipped_before_ack,
+    })
 }
 
 /// Looks up by PO number the candidates whose LingXing view was never read, or not refreshed

@@ -161,7 +161,8 @@ async fn acknowledged(ctx: &RunCtx, batch: &[OrderRecord]) -> Result<BTreeSet<Po
         .collect())
 }
 
-/// On a backlog (of this run's reads, or of LingXing's changes: see `read_ahead` in `gather`),
+/// On a backlog (of this run's reads, or of orders LingXing shipped before their ACK: see
+/// `read_ahead` in `gather`),
 /// the stage-2 orders LingXing shows shipped (as a backlog's far side mostly is)
 /// whose outbound orders were never read or are stale: read after every
 /// stage-3 and stage-4 order of the run (`wmsOrderList` would idle otherwise), so that they ship
@@ -419,18 +420,19 @@ impl DscoWrite for ShipToDsco {
     ) -> Result<Option<(Vec<OrderRecord>, ShipBatch)>, JobError> {
         // Decided on stored views when the feed is unreadable: a waiting order is then looked
         // at again next run, not left to sleep on views the feed could not bring up to date.
-        let changed = match follow(ctx, &self.0).await {
-            Ok(feed) => Some(feed.changed),
+        let shipped_before_ack = match follow(ctx, &self.0).await {
+            Ok(feed) => Some(feed.shipped_before_ack),
             Err(e) => {
                 tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");
                 None
             }
         };
-        let feed_read = changed.is_some();
-        // LingXing changed a backlog's worth of our orders (after downtime, a far side that
-        // went on working): the stage-2 ones it shows shipped are read ahead even when this run
+        let feed_read = shipped_before_ack.is_some();
+        // LingXing shipped a part's worth of orders still waiting for their ACK (after
+        // downtime, a far side that went on working): they are read ahead even when this run
         // has no backlog of its own, instead of `wmsOrderList` idling until their ACKs land.
-        let read_ahead = ctx.only_po.is_none() && changed.is_some_and(|n| n >= PART);
+        // (In a normal day LingXing ships hours after the ACK: no read ahead, no scan.)
+        let read_ahead = ctx.only_po.is_none() && shipped_before_ack.is_some_and(|n| n >= PART);
         let mut batch = candidates(ctx, Stage::Acknowledged).await?;
         let watched: Vec<OrderRecord> = candidates(ctx, Stage::Shipped)
             .await?

@@ -207,7 +207,8 @@ macro_rules! batch_query {
     ($sql:expr, $items:expr $(, $arg:expr)*) => {{
         let stmt: &ItemSql = &$sql;
         let items: Vec<Item> = $items;
-        let mut q = sqlx::query(AssertSqlSafe(stmt.text(items.len())));
+        let mut q = sqlx::query(AssertSqlSafe(stmt.text(items.len())))
+            .persistent(stmt.keep(items.len()));
         match stmt.backend() {
             BackendKind::Sqlite => {
                 for item in items {

@@ -403,6 +403,9 @@ fn a_write_over_items_binds_the_items_first_and_its_parameters_after() {
     assert!(none.contains("SELECT ?1, j.k"), "{none}");
     let pg = BatchSql::new(BackendKind::Postgres).intents_insert;
     assert_eq!(pg.text(2), pg.text(7));
+    // Kept prepared: a full chunk's statement on SQLite (the other sizes are one-offs), every
+    // statement on PostgreSQL (one text for all sizes).
+    assert!(lite.keep(CHUNK) && !lite.keep(2) && pg.keep(2) && pg.keep(CHUNK));
     assert!(
         pg.text(2).contains("SELECT $2, j.k")
             && pg.text(2).contains("jsonb_to_recordset($1::jsonb)")
