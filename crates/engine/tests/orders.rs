@@ -291,12 +291,12 @@ impl World {
 
     /// `pos` (in DSCO, not pulled yet) pulled, pushed and audited in LingXing, and their ACKs
     /// sent by one run: stage 2 until DSCO confirms them.
-    pub async fn acks_sent(&self, pos: &[String]) {
+    pub async fn acks_sent(&self, pos: &[impl AsRef<str>]) {
         self.advance(60);
         self.run(JobName::PullDscoOrders).await;
         self.run(JobName::PushToLingxing).await;
         for po in pos {
-            self.lx.audit(po);
+            self.lx.audit(po.as_ref());
         }
         self.advance(60);
         self.run(JobName::AckToDsco).await;

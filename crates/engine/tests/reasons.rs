@@ -612,14 +612,7 @@ pub(crate) async fn detail(w: &World, po: &str) -> String {
 
 /// Pull, push, audit in LingXing, ACK and its confirmation: the order is at stage 3.
 pub(crate) async fn to_acknowledged(w: &World, pos: &[&str]) {
-    w.advance(60);
-    w.run(JobName::PullDscoOrders).await;
-    w.run(JobName::PushToLingxing).await;
-    for po in pos {
-        w.lx.audit(po);
-    }
-    w.advance(60);
-    w.run(JobName::AckToDsco).await;
+    w.acks_sent(pos).await;
     w.advance(120);
     w.run(JobName::AckToDsco).await;
     for po in pos {
