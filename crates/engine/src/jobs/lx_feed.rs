@@ -233,12 +233,13 @@ pub(crate) async fn follow(
         Some(c) => Some(c),
         None => read(format!("{}.lingxing_changes", ctx.job)).await,
     };
-    // A read that ended a moment ago serves this run (a cursor ahead of the clock, stored by a
-    // process whose clock ran ahead, is read from).
-    // This process's read, if the cursor is still where it left it (whole seconds; else another
-    // process read since), counts what it found.
-    let mine = last.filter(|l| cursor.map(|c| c.timestamp()) == Some(l.end.timestamp()));
-    if let Some(l) = mine.filter(|l| recent(l.finished)) {
+    // A read that ended a moment ago serves this run: this process's, with what it found, if
+    // the cursor is still where it left it (whole seconds; else another process read since);
+    // else any process's whose window ended that recently (a cursor ahead of the clock, stored
+    // by a process whose clock ran ahead, is read from).
+    if let Some(l) = last
+        .filter(|l| recent(l.finished) && cursor.map(|c| c.timestamp()) == Some(l.end.timestamp()))
+    {
         return Ok(Feed {
             end: l.end,
             shipped_before_ack: l.shipped_before_ack,
@@ -247,7 +248,7 @@ pub(crate) async fn follow(
     if let Some(c) = cursor.filter(|c| recent(*c)) {
         return Ok(Feed {
             end: c,
-            shipped_before_ack: mine.map_or(0, |l| l.shipped_before_ack),
+            shipped_before_ack: 0,
         });
     }
     // The list's window is open at both ends (whole seconds): ending at `now` takes in

@@ -162,9 +162,8 @@ async fn acknowledged(ctx: &RunCtx, batch: &[OrderRecord]) -> Result<BTreeSet<Po
 }
 
 /// On a backlog (of this run's reads, or of orders LingXing shipped before their ACK: see
-/// `read_ahead` in `gather`),
-/// the stage-2 orders LingXing shows shipped (as a backlog's far side mostly is)
-/// whose outbound orders were never read or are stale: read after every
+/// `read_ahead` in `gather`), the stage-2 orders LingXing shows shipped (as a backlog's far
+/// side mostly is) whose outbound orders were never read or are stale: read after every
 /// stage-3 and stage-4 order of the run (`wmsOrderList` would idle otherwise), so that they ship
 /// as soon as DSCO confirms their ACK instead of waiting for a read then. Read only: the ACK job
 /// decides them, and each is read once (a later run reads it again only if LingXing moved it).
