@@ -5,10 +5,11 @@
 //! rates (the simulator refuses, the client paces) and a few percent of throttling answers.
 //!
 //! Latency is real (the simulators sleep), so this bench runs on the real clock: its wall time
-//! is real time. The backlog is built first at zero latency (groups of orders added one round of
-//! the five jobs apart, the last group never pulled); then the weather is switched on and the
-//! five jobs run concurrently, each re-run one second after its last run ended (what the
-//! scheduler does with a short cron), until every order is done.
+//! is real time. The backlog is built first at zero latency: a fifth of the orders waiting at
+//! each of stages 4, 3, 2 and 1 and a fifth never pulled, the far sides ahead (LingXing has
+//! audited and shipped every order it has); then, after a pause standing for the downtime
+//! (`--downtime-seconds`), the weather is switched on and the five jobs run concurrently, each re-run at the first whole second after its last run ended
+//! (what the scheduler does with a cron of every second), until every order is done.
 //!
 //! Beside the measured time it prints the limit the far sides allow: per endpoint, the calls it
 //! needed × the mean latency ÷ its capacity (LingXing), or the calls ÷ the request rate (DSCO),
@@ -54,6 +55,11 @@ pub struct BacklogArgs {
     /// reasons): a drain that stops short is a defect to look at, not a wait.
     #[arg(long, default_value_t = 120)]
     pub stall_seconds: u64,
+    /// Seconds between building the backlog and draining it: the service's downtime, after
+    /// which the far sides' changes made while building are older than the LingXing feed's
+    /// 10-s overlap (as after real downtime).
+    #[arg(long, default_value_t = 15)]
+    pub downtime_seconds: u64,
     /// Seed of the orders.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -133,6 +139,77 @@ pub(crate) fn stages(counts: &BTreeMap<Stage, i64>) -> String {
         .join(" ")
 }
 
+/// The time to the next whole second of the clock: when a job on a cron of every second
+/// (`* * * * * *`) next fires after its run ended (a fire while it runs finds its lease taken).
+fn to_next_second() -> Duration {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_nanos(1_000_000_000 - u64::from(since.subsec_nanos()))
+}
+
+/// The backlog's groups, furthest first: the stage each waits at (`None`: never pulled) and the
+/// jobs that bring an order there. The far sides are ahead: LingXing audits and ships at once,
+/// so the orders at stages 2 and 3 are already shipped in LingXing, and those at stage 4 had
+/// their shipments confirmed by DSCO. A later group's jobs leave the earlier groups where they
+/// are (no job that moves them runs again before draining).
+const SHAPE: [(Option<Stage>, &[JobName]); 5] = [
+    (
+        Some(Stage::Shipped),
+        &[
+            JobName::PullDscoOrders,
+            JobName::PushToLingxing,
+            JobName::AckToDsco,
+            JobName::ShipToDsco,
+        ],
+    ),
+    (
+        Some(Stage::Acknowledged),
+        &[
+            JobName::PullDscoOrders,
+            JobName::PushToLingxing,
+            JobName::AckToDsco,
+        ],
+    ),
+    (
+        Some(Stage::Pushed),
+        &[JobName::PullDscoOrders, JobName::PushToLingxing],
+    ),
+    (Some(Stage::Pulled), &[JobName::PullDscoOrders]),
+    (None, &[]),
+];
+
+/// Runs `jobs` in turn until every order of `pos` is at `target` (a write waits for its
+/// confirmation on the job's next run, a LingXing change for the feed's next read).
+async fn build_group(
+    w: &SimWorld,
+    pos: &[domain::PoNumber],
+    target: Stage,
+    jobs: &[JobName],
+) -> Result<()> {
+    for _ in 0..60 {
+        for &job in jobs {
+            run_once(w, job).await?;
+        }
+        let stages = w.store.stages_of(pos).await?;
+        if stages.len() == pos.len() && stages.values().all(|s| *s == target) {
+            return Ok(());
+        }
+        if let Some((po, s)) = stages.iter().find(|(_, s)| **s > target) {
+            bail!(
+                "backlog: building stage {}, order {po} went on to stage {}",
+                target.number(),
+                s.number()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!(
+        "backlog: the orders of stage {} did not all reach it while building",
+        target.number()
+    )
+}
+
 async fn run_once(w: &SimWorld, job: JobName) -> Result<(RunOutcome, domain::RunCounts)> {
     let (_tx, rx) = watch::channel(false);
     match w
@@ -195,34 +272,41 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
         args.throttle_percent
     );
 
-    // The backlog: five groups, each added one round of the five jobs after the previous one,
-    // the last never pulled; at zero latency.
+    // The backlog: five groups, one waiting at each stage (4, 3, 2, 1) and one never pulled,
+    // built at zero latency furthest first, each moved by the jobs that bring an order to its
+    // stage and no further (see `SHAPE`).
     let mut generator = Generator::new(args.seed);
-    let groups = 5;
     let built = Instant::now();
-    for g in 0..groups {
-        let size = n / groups + usize::from(g < n % groups);
+    for (g, (target, jobs)) in SHAPE.iter().enumerate() {
+        let size = n / SHAPE.len() + usize::from(g < n % SHAPE.len());
+        let mut pos = Vec::with_capacity(size);
         for _ in 0..size {
             // Created a minute ago: the pull reads up to 10 s before now (so an order created
             // this instant would wait for the next round) and, after its first run, from its
             // cursor less five minutes, so a minute back is inside every window.
             let mut spec = generator.order(&[]);
             spec.created_at = Some(clock.now() - chrono::TimeDelta::minutes(1));
-            w.dsco.add_order(spec).map_err(|e| anyhow!("{e}"))?;
+            let v = w.dsco.add_order(spec).map_err(|e| anyhow!("{e}"))?;
+            let po = v["poNumber"].as_str().unwrap_or_default();
+            pos.push(domain::PoNumber::parse(po).map_err(|e| anyhow!("{e}"))?);
         }
-        if g + 1 < groups {
-            for job in JOBS {
-                run_once(&w, job).await?;
-            }
+        if let Some(target) = target {
+            build_group(&w, &pos, *target, jobs).await?;
         }
     }
     let at_start = w.store.count_by_stage().await?;
     let not_pulled = n as i64 - at_start.values().sum::<i64>();
     println!(
-        "backlog built in {:.1} s: not pulled yet {not_pulled}, stages {}",
+        "backlog built in {:.1} s: not pulled yet {not_pulled}, stages {}; then {} s of downtime",
         built.elapsed().as_secs_f64(),
-        stages(&at_start)
+        stages(&at_start),
+        args.downtime_seconds
     );
+    // The service down for a while, as before a real backlog: the far sides' changes made while
+    // building lie that far before the drain. Without it every LingXing feed read of the drain's
+    // first seconds would read the whole build again (the feed takes in the last 10 s before its
+    // cursor again, for the two clocks' difference), which no backlog after downtime has.
+    tokio::time::sleep(Duration::from_secs(args.downtime_seconds)).await;
 
     // The weather, and the five jobs draining it concurrently.
     let weather = |latency_ms| Weather {
@@ -269,7 +353,7 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
                         eprintln!("{job}: {outcome:?}");
                     }
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(to_next_second()).await;
             }
         }));
     }
@@ -340,6 +424,18 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
         (n as i64 - not_pulled) as f64,
         "orders",
     );
+    for stage in [
+        Stage::Pulled,
+        Stage::Pushed,
+        Stage::Acknowledged,
+        Stage::Shipped,
+    ] {
+        report.add(
+            format!("backlog at the start: stage {}", stage.number()),
+            at_start.get(&stage).copied().unwrap_or(0) as f64,
+            "orders",
+        );
+    }
     report.add(
         "wall time until every order is done",
         end.as_secs_f64(),

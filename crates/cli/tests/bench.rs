@@ -137,6 +137,8 @@ fn bench_backlog_smallest_drains_and_counts_agree() {
         "1-5",
         "--max-minutes",
         "5",
+        "--downtime-seconds",
+        "1",
         "--json",
         path.to_str().unwrap(),
     ]);
@@ -155,13 +157,23 @@ fn bench_backlog_smallest_drains_and_counts_agree() {
     assert!(cpu > 0.0, "{out}");
     assert!((figure(&r, "the CPU floor: that CPU ÷ the cores") - cpu / cores).abs() < 0.01);
     assert_eq!(figure(&r, "Go service (model): LingXing calls"), 30.0);
-    // The backlog is spread: some orders were pulled before draining began, one group was not.
-    assert!(
-        figure(&r, "backlog at the start: pulled or further") > 0.0,
+    // The backlog waits at every stage at once: one of the five orders at each of stages 1–4,
+    // one never pulled.
+    for stage in 1..=4 {
+        assert_eq!(
+            figure(&r, &format!("backlog at the start: stage {stage}")),
+            1.0,
+            "{out}"
+        );
+    }
+    assert_eq!(
+        figure(&r, "backlog at the start: not pulled yet"),
+        1.0,
         "{out}"
     );
-    assert!(
-        figure(&r, "backlog at the start: not pulled yet") > 0.0,
+    assert_eq!(
+        figure(&r, "backlog at the start: pulled or further"),
+        4.0,
         "{out}"
     );
 }

@@ -180,21 +180,61 @@ impl World {
     /// Runs `jobs` at once (each succeeds), answering their counts in that order.
     pub async fn run_together(&self, jobs: &[JobName]) -> Vec<domain::RunCounts> {
         let (_tx, rx) = watch::channel(false);
-        let runs: Vec<_> = jobs
+        let runs = jobs
             .iter()
-            .map(|&job| {
-                let (engine, rx) = (self.engine.clone(), rx.clone());
-                tokio::spawn(async move {
-                    engine
-                        .run_job(job, Trigger::Cli, RunOptions::default(), rx)
-                        .await
-                })
-            })
+            .map(|&job| (job, self.spawn(job, &rx)))
             .collect();
+        self.finish(runs).await
+    }
+
+    /// Runs `first`, and `then` once a request of `first` to LingXing's `endpoint` is in flight
+    /// (each succeeds), answering their counts in that order.
+    pub async fn run_while(
+        &self,
+        first: JobName,
+        endpoint: &str,
+        then: JobName,
+    ) -> Vec<domain::RunCounts> {
+        let (_tx, rx) = watch::channel(false);
+        let a = self.spawn(first, &rx);
+        // A bound for a run that never calls it, not a measure of time.
+        let give_up = std::time::Instant::now() + Duration::from_secs(30);
+        while self.lx.in_flight(endpoint) == 0 {
+            assert!(
+                !a.is_finished() && std::time::Instant::now() < give_up,
+                "{first} never called {endpoint}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let b = self.spawn(then, &rx);
+        self.finish(vec![(first, a), (then, b)]).await
+    }
+
+    fn spawn(
+        &self,
+        job: JobName,
+        stop: &watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<Result<RunResult, store::StoreError>> {
+        let (engine, rx) = (self.engine.clone(), stop.clone());
+        tokio::spawn(async move {
+            engine
+                .run_job(job, Trigger::Cli, RunOptions::default(), rx)
+                .await
+        })
+    }
+
+    /// Waits for `runs` (each succeeds), answering their counts in that order.
+    async fn finish(
+        &self,
+        runs: Vec<(
+            JobName,
+            tokio::task::JoinHandle<Result<RunResult, store::StoreError>>,
+        )>,
+    ) -> Vec<domain::RunCounts> {
         // A run parks two sleepers on the clock (its timeout and its lease heartbeat); one more
         // is a client backing off: move time to the earliest deadline so the back-off ends.
         let sim = self.clock.sim().unwrap();
-        while !runs.iter().all(|r| r.is_finished()) {
+        while !runs.iter().all(|(_, r)| r.is_finished()) {
             tokio::time::sleep(Duration::from_millis(5)).await;
             if sim.sleepers() > 2 * runs.len()
                 && let Some(d) = sim.next_deadline()
@@ -203,7 +243,7 @@ impl World {
             }
         }
         let mut out = Vec::new();
-        for (job, run) in jobs.iter().zip(runs) {
+        for (job, run) in runs {
             match run.await.unwrap().unwrap() {
                 RunResult::Ran {
                     outcome,
@@ -933,6 +973,40 @@ pub(crate) async fn ready_to_ship(w: &World, pos: &[String]) {
     }
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
+}
+
+/// A ship run that would wait for another job's feed read (a long one after downtime) reads
+/// meanwhile the outbound orders its stored views already call for: an order whose ACK DSCO
+/// confirmed after the feed showed LingXing shipped it. It ships in that run, read once.
+pub async fn a_ship_run_reads_outbound_orders_while_another_job_reads_the_feed(db: &Db) {
+    const LIST: &str = "/pb/mp/order/v2/list";
+    const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
+    let w = world(db, json!({})).await;
+    let pos = w.dsco.generate_orders(1, 67);
+    let p = &pos[0];
+    w.advance(60);
+    w.run(JobName::PullDscoOrders).await;
+    w.run(JobName::PushToLingxing).await;
+    ack_sent(&w, p).await;
+    w.advance(120);
+    w.run(JobName::AckToDsco).await;
+    assert_eq!(w.stage(p).await, Stage::Acknowledged);
+    // The next feed read is one of its own (not served by the last), and slow.
+    w.advance(60);
+    let wms = w.lx.calls(WMS);
+    w.lx.inject_fault(LIST, sim::lingxing::Fault::Latency { ms: 500 }, Some(1));
+    w.run_while(JobName::AckToDsco, LIST, JobName::ShipToDsco)
+        .await;
+    assert!(
+        w.lx.started_during(WMS, LIST),
+        "the outbound orders were read while the feed was"
+    );
+    assert_eq!(w.lx.calls(WMS), wms + 1, "read once");
+    assert_eq!(
+        w.reason(p).await.as_deref(),
+        Some("dsco_confirmation_pending"),
+        "its package was sent in that run"
+    );
 }
 
 /// `p` (pulled and pushed) audited and shipped in LingXing, its ACK sent and not confirmed yet:

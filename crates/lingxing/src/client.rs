@@ -276,6 +276,11 @@ impl LingxingClient {
                 .increment(1);
             metrics::histogram!("dl_api_request_seconds", "api" => "lingxing", "endpoint" => ep.path())
                 .record(started.elapsed().as_secs_f64());
+            tracing::trace!(
+                endpoint = ep.path(),
+                secs = started.elapsed().as_secs_f64(),
+                "LingXing call answered"
+            );
             let failed = |kind: &'static str| {
                 metrics::counter!(
                     "dl_api_errors_total",

@@ -201,6 +201,13 @@ pub(crate) struct Feed {
 #[derive(Default)]
 pub(crate) struct FeedLock(tokio::sync::Mutex<Option<LastRead>>);
 
+impl FeedLock {
+    /// Whether a job of this process is reading the feed now (a `follow` would wait for it).
+    pub(crate) fn in_flight(&self) -> bool {
+        self.0.try_lock().is_err()
+    }
+}
+
 /// A read of this process: where its window ended, what it found, when it ended.
 #[derive(Clone, Copy)]
 struct LastRead {

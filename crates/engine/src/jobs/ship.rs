@@ -293,6 +293,38 @@ async fn take_in(ctx: &RunCtx, b: &mut ShipBatch) -> Result<Vec<OrderRecord>, Jo
     Ok(now)
 }
 
+/// Reads the outbound orders of the first [`PART`] of the stage-3 candidates whose stored views
+/// need them (readiest first, as `gather` orders them), while another job's feed read is in
+/// flight. Stored like any read: the run then reads its candidates, and their views, after both,
+/// and an order read here needs no read again unless the feed showed it changed since (its
+/// outbound orders are then older than its last update, see `LxView::outbounds_stale`). A
+/// LingXing error leaves the reads to the run, as they would have been.
+async fn read_early(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> {
+    let batch = candidates(ctx, Stage::Acknowledged).await?;
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut views = views_of(ctx, &batch).await?;
+    let mut need: Vec<OrderRecord> = batch
+        .into_iter()
+        .filter(|o| needs_read(ctx, &views, o))
+        .collect();
+    if need.is_empty() {
+        return Ok(());
+    }
+    let acked = acknowledged(ctx, &need).await?;
+    need.sort_by_key(|o| !dsco_sendable(o, &acked));
+    need.truncate(PART);
+    tracing::debug!(
+        orders = need.len(),
+        "ship: reading outbound orders while the feed is read"
+    );
+    if let Err(e) = refresh(ctx, clients, &need, &mut views).await {
+        tracing::debug!(error = %e, "ship: the early outbound reads failed; the run reads them");
+    }
+    Ok(())
+}
+
 /// The stage-3 orders among `orders` wait (`lingxing_unavailable`): their outbound orders could
 /// not be read (`e`).
 async fn outbounds_unread<'a>(
@@ -417,9 +449,21 @@ impl DscoWrite for ShipToDsco {
         &self,
         ctx: &RunCtx,
     ) -> Result<Option<(Vec<OrderRecord>, ShipBatch)>, JobError> {
+        // Another job is reading the feed, and this run would wait for its read: the first
+        // part's outbound orders that the stored views already call for are read meanwhile
+        // (`wmsOrderList` would idle otherwise; after downtime the first read is long).
+        let early = ctx.only_po.is_none() && self.0.feed.in_flight();
+        let (followed, early) = tokio::join!(follow(ctx, &self.0), async {
+            if early {
+                read_early(ctx, &self.0).await
+            } else {
+                Ok(())
+            }
+        });
+        early?;
         // Decided on stored views when the feed is unreadable: a waiting order is then looked
         // at again next run, not left to sleep on views the feed could not bring up to date.
-        let shipped_before_ack = match follow(ctx, &self.0).await {
+        let shipped_before_ack = match followed {
             Ok(feed) => Some(feed.shipped_before_ack),
             Err(e) => {
                 tracing::warn!(error = %e, "LingXing change feed unreadable; deciding on stored views");

@@ -251,6 +251,8 @@ pub(crate) struct EndpointStats {
     pub in_flight: usize,
     pub held_until: Vec<DateTime<Utc>>,
     pub max_concurrency: usize,
+    /// The other endpoints that had a request in flight when one of this endpoint's started.
+    pub started_during: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -504,6 +506,25 @@ impl LingxingSim {
             .get(endpoint)
             .map(|s| s.max_concurrency)
             .unwrap_or(0)
+    }
+
+    /// Requests in flight on `endpoint` now.
+    pub fn in_flight(&self, endpoint: &str) -> usize {
+        self.shared
+            .lock()
+            .stats
+            .get(endpoint)
+            .map(|s| s.in_flight)
+            .unwrap_or(0)
+    }
+
+    /// Whether a request to `endpoint` started while one to `other` was in flight.
+    pub fn started_during(&self, endpoint: &str, other: &str) -> bool {
+        self.shared
+            .lock()
+            .stats
+            .get(endpoint)
+            .is_some_and(|s| s.started_during.contains(other))
     }
 
     /// Expires the current access token now (the next call gets 2001003).

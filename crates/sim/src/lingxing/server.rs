@@ -378,6 +378,12 @@ async fn business(
     // Capacity: requests in flight plus slots held by requests that never completed.
     let guard = {
         let mut st = shared.lock();
+        let busy: Vec<String> = st
+            .stats
+            .iter()
+            .filter(|(p, s)| **p != path && s.in_flight > 0)
+            .map(|(p, _)| p.clone())
+            .collect();
         let s = st.stats.entry(path.clone()).or_default();
         s.held_until.retain(|t| *t > now);
         let occupied = s.in_flight + s.held_until.len();
@@ -386,6 +392,7 @@ async fn business(
         }
         s.in_flight += 1;
         s.max_concurrency = s.max_concurrency.max(occupied + 1);
+        s.started_during.extend(busy);
         SlotGuard {
             shared: shared.clone(),
             path: path.clone(),
