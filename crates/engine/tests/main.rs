@@ -144,6 +144,7 @@ both_backends!(
     a_feed_read_a_moment_ago_serves_both_jobs,
     a_feed_read_in_flight_serves_the_job_waiting_for_it,
     a_ship_run_reads_outbound_orders_while_another_job_reads_the_feed,
+    a_ship_run_reads_outbound_orders_while_it_reads_the_feed,
     an_order_made_ready_while_the_parts_are_read_ships_in_that_run,
     a_ship_backlog_run_reads_ahead_the_orders_awaiting_their_ack,
     a_ship_run_reads_ahead_when_lingxing_shipped_a_backlog_awaiting_acks,

@@ -975,30 +975,31 @@ pub(crate) async fn ready_to_ship(w: &World, pos: &[String]) {
     w.run(JobName::PullDscoOrders).await;
 }
 
-/// A ship run that would wait for another job's feed read (a long one after downtime) reads
-/// meanwhile the outbound orders its stored views already call for: an order whose ACK DSCO
-/// confirmed after the feed showed LingXing shipped it. It ships in that run, read once.
-pub async fn a_ship_run_reads_outbound_orders_while_another_job_reads_the_feed(db: &Db) {
-    const LIST: &str = "/pb/mp/order/v2/list";
-    const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
-    let w = world(db, json!({})).await;
-    let pos = w.dsco.generate_orders(1, 67);
-    let p = &pos[0];
+/// One order at stage 3 whose ACK DSCO confirmed after the feed showed LingXing shipped it: its
+/// stored view calls for its outbound orders, never read. The next feed read is one of its own
+/// (not served by the last), and slow.
+async fn shipped_awaiting_its_outbound_read(w: &World, seed: u64) -> String {
+    let pos = w.dsco.generate_orders(1, seed);
+    let p = pos[0].clone();
     w.advance(60);
     w.run(JobName::PullDscoOrders).await;
     w.run(JobName::PushToLingxing).await;
-    ack_sent(&w, p).await;
+    ack_sent(w, &p).await;
     w.advance(120);
     w.run(JobName::AckToDsco).await;
-    assert_eq!(w.stage(p).await, Stage::Acknowledged);
-    // The next feed read is one of its own (not served by the last), and slow.
+    assert_eq!(w.stage(&p).await, Stage::Acknowledged);
     w.advance(60);
-    let wms = w.lx.calls(WMS);
-    w.lx.inject_fault(LIST, sim::lingxing::Fault::Latency { ms: 500 }, Some(1));
-    w.run_while(JobName::AckToDsco, LIST, JobName::ShipToDsco)
-        .await;
+    w.lx.inject_fault(FEED, sim::lingxing::Fault::Latency { ms: 500 }, Some(1));
+    p
+}
+
+const FEED: &str = "/pb/mp/order/v2/list";
+const WMS: &str = "/erp/sc/routing/wms/order/wmsOrderList";
+
+/// The order's outbound orders were read once, while the feed was, and its package sent.
+async fn read_during_the_feed_and_sent(w: &World, p: &str, wms: u64) {
     assert!(
-        w.lx.started_during(WMS, LIST),
+        w.lx.started_during(WMS, FEED),
         "the outbound orders were read while the feed was"
     );
     assert_eq!(w.lx.calls(WMS), wms + 1, "read once");
@@ -1007,6 +1008,27 @@ pub async fn a_ship_run_reads_outbound_orders_while_another_job_reads_the_feed(d
         Some("dsco_confirmation_pending"),
         "its package was sent in that run"
     );
+}
+
+/// A ship run that waits for another job's feed read (a long one after downtime) reads
+/// meanwhile the outbound orders its stored views already call for; the order ships in that
+/// run, read once.
+pub async fn a_ship_run_reads_outbound_orders_while_another_job_reads_the_feed(db: &Db) {
+    let w = world(db, json!({})).await;
+    let p = shipped_awaiting_its_outbound_read(&w, 67).await;
+    let wms = w.lx.calls(WMS);
+    w.run_while(JobName::AckToDsco, FEED, JobName::ShipToDsco)
+        .await;
+    read_during_the_feed_and_sent(&w, &p, wms).await;
+}
+
+/// The same when the ship run reads the feed itself.
+pub async fn a_ship_run_reads_outbound_orders_while_it_reads_the_feed(db: &Db) {
+    let w = world(db, json!({})).await;
+    let p = shipped_awaiting_its_outbound_read(&w, 71).await;
+    let wms = w.lx.calls(WMS);
+    w.run(JobName::ShipToDsco).await;
+    read_during_the_feed_and_sent(&w, &p, wms).await;
 }
 
 /// `p` (pulled and pushed) audited and shipped in LingXing, its ACK sent and not confirmed yet:

@@ -201,19 +201,76 @@ pub(crate) struct Feed {
 #[derive(Default)]
 pub(crate) struct FeedLock(tokio::sync::Mutex<Option<LastRead>>);
 
-impl FeedLock {
-    /// Whether a job of this process is reading the feed now (a `follow` would wait for it).
-    pub(crate) fn in_flight(&self) -> bool {
-        self.0.try_lock().is_err()
-    }
-}
-
 /// A read of this process: where its window ended, what it found, when it ended.
 #[derive(Clone, Copy)]
 struct LastRead {
     end: DateTime<Utc>,
     shipped_before_ack: usize,
     finished: DateTime<Utc>,
+}
+
+/// The shared cursor (whole seconds), `None` before the first read.
+async fn feed_cursor(ctx: &RunCtx) -> Option<DateTime<Utc>> {
+    let read = |name: String| async move {
+        ctx.store
+            .cursor(&name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse::<i64>().ok())
+            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+    };
+    // Before the feed was shared each job kept its own cursor: continue from it once.
+    match read(FEED_CURSOR.to_owned()).await {
+        Some(c) => Some(c),
+        None => read(format!("{}.lingxing_changes", ctx.job)).await,
+    }
+}
+
+/// The read that serves a run at `now` without one of its own, if any: this process's last
+/// read, with what it found, if it ended a moment ago and the cursor is still where it left it
+/// (whole seconds; else another process read since); else any process's whose window ended that
+/// recently (a cursor ahead of the clock, stored by a process whose clock ran ahead, is read
+/// from).
+fn served(
+    last: Option<LastRead>,
+    cursor: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<Feed> {
+    let recent = |t: DateTime<Utc>| (TimeDelta::zero()..SHARED_READ).contains(&(now - t));
+    if let Some(l) = last
+        .filter(|l| recent(l.finished) && cursor.map(|c| c.timestamp()) == Some(l.end.timestamp()))
+    {
+        return Some(Feed {
+            end: l.end,
+            shipped_before_ack: l.shipped_before_ack,
+        });
+    }
+    cursor.filter(|c| recent(*c)).map(|c| Feed {
+        end: c,
+        shipped_before_ack: 0,
+    })
+}
+
+/// [`follow`], with `meanwhile` run beside it when the run will wait for a list read (its own,
+/// or another job's in flight) rather than be served by one that just ended; else `meanwhile`
+/// does not run (`Ok` of the default).
+pub(crate) async fn follow_while<F, T>(
+    ctx: &RunCtx,
+    clients: &Clients,
+    meanwhile: F,
+) -> (Result<Feed, lingxing::LingxingError>, Result<T, JobError>)
+where
+    F: std::future::Future<Output = Result<T, JobError>>,
+    T: Default,
+{
+    let peek = clients.feed.0.try_lock().ok().map(|last| *last);
+    if let Some(last) = peek
+        && served(last, feed_cursor(ctx).await, ctx.clock.now()).is_some()
+    {
+        return (follow(ctx, clients).await, Ok(T::default()));
+    }
+    tokio::join!(follow(ctx, clients), meanwhile)
 }
 
 /// Reads LingXing's changes since the shared cursor and applies them: one call when idle, none
@@ -225,44 +282,23 @@ pub(crate) async fn follow(
 ) -> Result<Feed, lingxing::LingxingError> {
     let mut last = clients.feed.0.lock().await;
     let now = ctx.clock.now();
-    let recent = |t: DateTime<Utc>| (TimeDelta::zero()..SHARED_READ).contains(&(now - t));
-    let read = |name: String| async move {
-        ctx.store
-            .cursor(&name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|s| s.parse::<i64>().ok())
-            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
-    };
-    // Before the feed was shared each job kept its own cursor: continue from it once.
-    let cursor = match read(FEED_CURSOR.to_owned()).await {
-        Some(c) => Some(c),
-        None => read(format!("{}.lingxing_changes", ctx.job)).await,
-    };
-    // A read that ended a moment ago serves this run: this process's, with what it found, if
-    // the cursor is still where it left it (whole seconds; else another process read since);
-    // else any process's whose window ended that recently (a cursor ahead of the clock, stored
-    // by a process whose clock ran ahead, is read from).
-    if let Some(l) = last
-        .filter(|l| recent(l.finished) && cursor.map(|c| c.timestamp()) == Some(l.end.timestamp()))
-    {
-        return Ok(Feed {
-            end: l.end,
-            shipped_before_ack: l.shipped_before_ack,
-        });
-    }
-    if let Some(c) = cursor.filter(|c| recent(*c)) {
-        return Ok(Feed {
-            end: c,
-            shipped_before_ack: 0,
-        });
+    let cursor = feed_cursor(ctx).await;
+    if let Some(feed) = served(*last, cursor, now) {
+        return Ok(feed);
     }
     // The list's window is open at both ends (whole seconds): ending at `now` takes in
     // everything updated before this second; what LingXing makes visible late is caught by the
     // next sweep.
     let end = now;
-    let (start, swept) = window(cursor, read(SWEPT_CURSOR.to_owned()).await, end);
+    let swept = ctx
+        .store
+        .cursor(SWEPT_CURSOR)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
+    let (start, swept) = window(cursor, swept, end);
     let store_ids = ctx.config.mapping.store_ids();
     let q = OrderListQuery {
         offset: 0,

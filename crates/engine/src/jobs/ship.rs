@@ -26,7 +26,7 @@ use super::common::{
     LxViews, Outcomes, Settled, StateCheck, advance_many, candidates, skip_many, skip_refused,
     views_of,
 };
-use super::lx_feed::follow;
+use super::lx_feed::follow_while;
 use super::outbound::refresh;
 use super::write::{DscoWrite, Step, dsco_gate};
 use crate::{JobError, RunCtx};
@@ -294,15 +294,14 @@ async fn take_in(ctx: &RunCtx, b: &mut ShipBatch) -> Result<Vec<OrderRecord>, Jo
 }
 
 /// Reads the outbound orders of the first [`PART`] of the stage-3 candidates whose stored views
-/// need them (readiest first, as `gather` orders them), while another job's feed read is in
-/// flight. Stored like any read: the run then reads its candidates, and their views, after both,
+/// need them (readiest first, as `gather` orders them), while the run waits for a feed read. Stored like any read: the run then reads its candidates, and their views, after both,
 /// and an order read here needs no read again unless the feed showed it changed since (its
 /// outbound orders are then older than its last update, see `LxView::outbounds_stale`). A
 /// LingXing error leaves the reads to the run, as they would have been.
-async fn read_early(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> {
+async fn read_early(ctx: &RunCtx, clients: &Clients) -> Result<usize, JobError> {
     let batch = candidates(ctx, Stage::Acknowledged).await?;
     if batch.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let mut views = views_of(ctx, &batch).await?;
     let mut need: Vec<OrderRecord> = batch
@@ -310,7 +309,7 @@ async fn read_early(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> {
         .filter(|o| needs_read(ctx, &views, o))
         .collect();
     if need.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let acked = acknowledged(ctx, &need).await?;
     need.sort_by_key(|o| !dsco_sendable(o, &acked));
@@ -319,10 +318,13 @@ async fn read_early(ctx: &RunCtx, clients: &Clients) -> Result<(), JobError> {
         orders = need.len(),
         "ship: reading outbound orders while the feed is read"
     );
-    if let Err(e) = refresh(ctx, clients, &need, &mut views).await {
-        tracing::debug!(error = %e, "ship: the early outbound reads failed; the run reads them");
+    match refresh(ctx, clients, &need, &mut views).await {
+        Ok(()) => Ok(need.len()),
+        Err(e) => {
+            tracing::debug!(error = %e, "ship: the early outbound reads failed; the run reads them");
+            Ok(0)
+        }
     }
-    Ok(())
 }
 
 /// The stage-3 orders among `orders` wait (`lingxing_unavailable`): their outbound orders could
@@ -449,18 +451,20 @@ impl DscoWrite for ShipToDsco {
         &self,
         ctx: &RunCtx,
     ) -> Result<Option<(Vec<OrderRecord>, ShipBatch)>, JobError> {
-        // Another job is reading the feed, and this run would wait for its read: the first
-        // part's outbound orders that the stored views already call for are read meanwhile
-        // (`wmsOrderList` would idle otherwise; after downtime the first read is long).
-        let early = ctx.only_po.is_none() && self.0.feed.in_flight();
-        let (followed, early) = tokio::join!(follow(ctx, &self.0), async {
-            if early {
+        // A run that waits for a feed read (its own, or the ACK job's in flight) reads meanwhile
+        // the first part's outbound orders that the stored views already call for:
+        // `wmsOrderList` would idle otherwise, and after downtime that read is long. A run
+        // served by a read that just ended goes on at once.
+        let (followed, early) = follow_while(ctx, &self.0, async {
+            if ctx.only_po.is_none() {
                 read_early(ctx, &self.0).await
             } else {
-                Ok(())
+                Ok(0)
             }
-        });
-        early?;
+        })
+        .await;
+        // Orders whose outbound orders were read early: the run's first part.
+        let early = early?;
         // Decided on stored views when the feed is unreadable: a waiting order is then looked
         // at again next run, not left to sleep on views the feed could not bring up to date.
         let shipped_before_ack = match followed {
@@ -506,16 +510,18 @@ impl DscoWrite for ShipToDsco {
         need.sort_by_key(|o| (o.stage != Stage::Acknowledged, !dsco_sendable(o, &acked)));
         let deferred: std::collections::VecDeque<OrderRecord> =
             need.split_off(need.len().min(PART)).into();
+        // More than a part to read, counting the part read early.
+        let parts = !deferred.is_empty() || (early > 0 && early + need.len() > PART);
         let mut last = Vec::new();
         let mut ahead = std::collections::VecDeque::new();
-        if ctx.only_po.is_none() && (!deferred.is_empty() || read_ahead) {
+        if ctx.only_po.is_none() && (parts || read_ahead) {
             ahead = shipped_ahead(ctx, &mut views).await?;
         }
         if batch.is_empty() && ahead.is_empty() {
             return Ok(None);
         }
         // More than one part: the reads still to do, or the reads ahead.
-        let backlog = !deferred.is_empty() || !ahead.is_empty();
+        let backlog = parts || !ahead.is_empty();
         let mut seen = BTreeSet::new();
         if backlog {
             seen = batch.iter().map(|o| o.pulled.po.clone()).collect();
