@@ -12,7 +12,7 @@
 //! `DSCO_LINGXING_BENCH_RUNS=1` prints each run's counts and, in the zero-latency part, each
 //! run's engine CPU time (on standard error).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -525,6 +525,20 @@ async fn delays(day: &Day, report: &mut Report) -> Result<()> {
     let (mut ship_sub, mut ship_adv) = (Stats::default(), Stats::default());
     let (mut inv_sub, mut inv_adv) = (Stats::default(), Stats::default());
     let mut in_stage: BTreeMap<Stage, Stats> = BTreeMap::new();
+    // The runs (15-minute ticks from the day's start) that had a package to send (the first at or
+    // after it left LingXing) and those that sent one: with every shipment in the first run after
+    // it left, no ship job sends in fewer runs, each run a `wmsOrderList`, a shipment, an invoice
+    // and an invoice log call.
+    let (mut left_in, mut sent_in) = (BTreeSet::new(), BTreeSet::new());
+    let tick = TICK.num_seconds();
+    let slot = |t: DateTime<Utc>, up: bool| {
+        let s = (t - t0()).num_seconds();
+        if up {
+            -(-s).div_euclid(tick)
+        } else {
+            s.div_euclid(tick)
+        }
+    };
     let pos = day
         .pos
         .iter()
@@ -584,6 +598,8 @@ async fn delays(day: &Day, report: &mut Report) -> Result<()> {
                 && let Some(sent) = submitted_at(IntentKind::Shipment, &s.tracking_number)
             {
                 ship_sub.push(sent - d);
+                left_in.insert(slot(d, true));
+                sent_in.insert(slot(sent, false));
             }
         }
         if let (Some(first_ship), Some(t)) = (
@@ -617,6 +633,21 @@ async fn delays(day: &Day, report: &mut Report) -> Result<()> {
             );
         }
     }
+    println!(
+        "runs with a package to send (the first after it left LingXing): {}; ship runs that sent one: {}",
+        left_in.len(),
+        sent_in.len()
+    );
+    report.add(
+        "runs with a package to send, each the first after it left LingXing",
+        left_in.len() as f64,
+        "runs",
+    );
+    report.add(
+        "ship runs that sent a shipment",
+        sent_in.len() as f64,
+        "runs",
+    );
     println!("delays (simulated minutes; jobs run every 15 min)");
     println!(
         "{}",

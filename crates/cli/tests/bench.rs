@@ -77,6 +77,14 @@ fn bench_day_smallest_counts_agree_and_compare_shows_both() {
         let name = format!("{w} submitted in the first run after their precondition");
         assert_eq!(figure(&r, &name), 100.0, "{name}");
     }
+    // The ship job sent in exactly the runs that had a package to send: no fewer is possible
+    // with every shipment in the first run after it left, and no more were used.
+    let due = figure(
+        &r,
+        "runs with a package to send, each the first after it left LingXing",
+    );
+    assert!(due > 0.0, "{out}");
+    assert_eq!(figure(&r, "ship runs that sent a shipment"), due, "{out}");
     // Every order went through at zero latency, and the engine's CPU was measured.
     assert!(figure(&r, "zero latency: engine CPU") > 0.0);
     // The store's statements were counted: ten orders cost more than none.
