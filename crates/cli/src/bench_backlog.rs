@@ -8,8 +8,9 @@
 //! is real time. The backlog is built first at zero latency: a fifth of the orders waiting at
 //! each of stages 4, 3, 2 and 1 and a fifth never pulled, the far sides ahead (LingXing has
 //! audited and shipped every order it has); then, after a pause standing for the downtime
-//! (`--downtime-seconds`), the weather is switched on and the five jobs run concurrently, each re-run at the first whole second after its last run ended
-//! (what the scheduler does with a cron of every second), until every order is done.
+//! (`--downtime-seconds`), the weather is switched on and the five jobs run concurrently, each
+//! re-run at the first whole second after its last run ended (what the scheduler does with a
+//! cron of every second), until every order is done.
 //!
 //! Beside the measured time it prints the limit the far sides allow: per endpoint, the calls it
 //! needed × the mean latency ÷ its capacity (LingXing), or the calls ÷ the request rate (DSCO),
@@ -148,35 +149,18 @@ fn to_next_second() -> Duration {
     Duration::from_nanos(1_000_000_000 - u64::from(since.subsec_nanos()))
 }
 
-/// The backlog's groups, furthest first: the stage each waits at (`None`: never pulled) and the
-/// jobs that bring an order there. The far sides are ahead: LingXing audits and ships at once,
-/// so the orders at stages 2 and 3 are already shipped in LingXing, and those at stage 4 had
-/// their shipments confirmed by DSCO. A later group's jobs leave the earlier groups where they
-/// are (no job that moves them runs again before draining).
-const SHAPE: [(Option<Stage>, &[JobName]); 5] = [
-    (
-        Some(Stage::Shipped),
-        &[
-            JobName::PullDscoOrders,
-            JobName::PushToLingxing,
-            JobName::AckToDsco,
-            JobName::ShipToDsco,
-        ],
-    ),
-    (
-        Some(Stage::Acknowledged),
-        &[
-            JobName::PullDscoOrders,
-            JobName::PushToLingxing,
-            JobName::AckToDsco,
-        ],
-    ),
-    (
-        Some(Stage::Pushed),
-        &[JobName::PullDscoOrders, JobName::PushToLingxing],
-    ),
-    (Some(Stage::Pulled), &[JobName::PullDscoOrders]),
-    (None, &[]),
+/// The backlog's groups, furthest first: the stage each waits at (`None`: never pulled). Stage
+/// `n` is where the first `n` jobs of the pipeline bring an order ([`JOBS`]: pull to 1, push to
+/// 2, ACK to 3, ship to 4), so a group is built by those alone. The far sides are ahead:
+/// LingXing audits and ships at once, so the orders at stages 2 and 3 are already shipped in
+/// LingXing, and those at stage 4 had their shipments confirmed by DSCO. A later group's jobs
+/// leave the earlier groups where they are (no job that moves them runs again before draining).
+const SHAPE: [Option<Stage>; 5] = [
+    Some(Stage::Shipped),
+    Some(Stage::Acknowledged),
+    Some(Stage::Pushed),
+    Some(Stage::Pulled),
+    None,
 ];
 
 /// Runs `jobs` in turn until every order of `pos` is at `target` (a write waits for its
@@ -277,7 +261,7 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
     // stage and no further (see `SHAPE`).
     let mut generator = Generator::new(args.seed);
     let built = Instant::now();
-    for (g, (target, jobs)) in SHAPE.iter().enumerate() {
+    for (g, target) in SHAPE.iter().enumerate() {
         let size = n / SHAPE.len() + usize::from(g < n % SHAPE.len());
         let mut pos = Vec::with_capacity(size);
         for _ in 0..size {
@@ -291,6 +275,7 @@ pub async fn run(args: BacklogArgs) -> Result<ExitCode> {
             pos.push(domain::PoNumber::parse(po).map_err(|e| anyhow!("{e}"))?);
         }
         if let Some(target) = target {
+            let jobs = &JOBS[..target.number() as usize];
             build_group(&w, &pos, *target, jobs).await?;
         }
     }

@@ -209,21 +209,23 @@ struct LastRead {
     finished: DateTime<Utc>,
 }
 
-/// The shared cursor (whole seconds), `None` before the first read.
+/// A time stored under cursor `name` (whole seconds), `None` when never stored or unreadable.
+async fn stored_time(ctx: &RunCtx, name: &str) -> Option<DateTime<Utc>> {
+    ctx.store
+        .cursor(name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+}
+
+/// The shared cursor, `None` before the first read.
 async fn feed_cursor(ctx: &RunCtx) -> Option<DateTime<Utc>> {
-    let read = |name: String| async move {
-        ctx.store
-            .cursor(&name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|s| s.parse::<i64>().ok())
-            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
-    };
     // Before the feed was shared each job kept its own cursor: continue from it once.
-    match read(FEED_CURSOR.to_owned()).await {
+    match stored_time(ctx, FEED_CURSOR).await {
         Some(c) => Some(c),
-        None => read(format!("{}.lingxing_changes", ctx.job)).await,
+        None => stored_time(ctx, &format!("{}.lingxing_changes", ctx.job)).await,
     }
 }
 
@@ -264,11 +266,12 @@ where
     F: std::future::Future<Output = Result<T, JobError>>,
     T: Default,
 {
-    let peek = clients.feed.0.try_lock().ok().map(|last| *last);
-    if let Some(last) = peek
-        && served(last, feed_cursor(ctx).await, ctx.clock.now()).is_some()
+    // No read in flight, and one that just ended serves the run: as `follow` would answer now.
+    let idle = clients.feed.0.try_lock().ok().map(|last| *last);
+    if let Some(last) = idle
+        && let Some(feed) = served(last, feed_cursor(ctx).await, ctx.clock.now())
     {
-        return (follow(ctx, clients).await, Ok(T::default()));
+        return (Ok(feed), Ok(T::default()));
     }
     tokio::join!(follow(ctx, clients), meanwhile)
 }
@@ -290,15 +293,7 @@ pub(crate) async fn follow(
     // everything updated before this second; what LingXing makes visible late is caught by the
     // next sweep.
     let end = now;
-    let swept = ctx
-        .store
-        .cursor(SWEPT_CURSOR)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|s| s.parse::<i64>().ok())
-        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
-    let (start, swept) = window(cursor, swept, end);
+    let (start, swept) = window(cursor, stored_time(ctx, SWEPT_CURSOR).await, end);
     let store_ids = ctx.config.mapping.store_ids();
     let q = OrderListQuery {
         offset: 0,
@@ -422,6 +417,25 @@ mod tests {
 
     fn at(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn a_read_that_just_ended_serves_the_run() {
+        let mine = |end, finished| LastRead {
+            end,
+            shipped_before_ack: 7,
+            finished,
+        };
+        // This process's read, a second ago, the cursor where it left it: with what it found.
+        let f = served(Some(mine(at(100), at(100))), Some(at(100)), at(101)).unwrap();
+        assert_eq!((f.end, f.shipped_before_ack), (at(100), 7));
+        // Another process read since (the cursor moved), a moment ago: served, nothing known.
+        let f = served(Some(mine(at(100), at(100))), Some(at(101)), at(102)).unwrap();
+        assert_eq!((f.end, f.shipped_before_ack), (at(101), 0));
+        // Two seconds or more since either: a read of its own (so a ship run reads early).
+        assert!(served(Some(mine(at(100), at(100))), Some(at(100)), at(102)).is_none());
+        assert!(served(None, Some(at(100)), at(102)).is_none());
+        assert!(served(None, None, at(102)).is_none());
     }
 
     #[test]

@@ -293,26 +293,41 @@ async fn take_in(ctx: &RunCtx, b: &mut ShipBatch) -> Result<Vec<OrderRecord>, Jo
     Ok(now)
 }
 
+/// The orders of `batch` whose outbound orders are to be read ([`needs_read`]), readiest first:
+/// what can ship at once, stage 3 before the watched stage 4, and among them the orders DSCO
+/// already lets ship (the others may become ready while the rest is read).
+fn to_read(
+    ctx: &RunCtx,
+    views: &LxViews,
+    batch: &[OrderRecord],
+    acked: &BTreeSet<PoNumber>,
+) -> Vec<OrderRecord> {
+    let mut need: Vec<OrderRecord> = batch
+        .iter()
+        .filter(|o| needs_read(ctx, views, o))
+        .cloned()
+        .collect();
+    need.sort_by_key(|o| (o.stage != Stage::Acknowledged, !dsco_sendable(o, acked)));
+    need
+}
+
 /// Reads the outbound orders of the first [`PART`] of the stage-3 candidates whose stored views
-/// need them (readiest first, as `gather` orders them), while the run waits for a feed read. Stored like any read: the run then reads its candidates, and their views, after both,
-/// and an order read here needs no read again unless the feed showed it changed since (its
-/// outbound orders are then older than its last update, see `LxView::outbounds_stale`). A
-/// LingXing error leaves the reads to the run, as they would have been.
+/// need them (as `gather` orders them), while the run waits for a feed read; answers how many.
+/// Stored like any read: the run then reads its candidates, and their views, after both, and an
+/// order read here needs no read again unless the feed showed it changed since (its outbound
+/// orders are then older than its last update, see `LxView::outbounds_stale`). A LingXing error
+/// leaves the reads to the run, as they would have been.
 async fn read_early(ctx: &RunCtx, clients: &Clients) -> Result<usize, JobError> {
     let batch = candidates(ctx, Stage::Acknowledged).await?;
     if batch.is_empty() {
         return Ok(0);
     }
     let mut views = views_of(ctx, &batch).await?;
-    let mut need: Vec<OrderRecord> = batch
-        .into_iter()
-        .filter(|o| needs_read(ctx, &views, o))
-        .collect();
+    let acked = acknowledged(ctx, &batch).await?;
+    let mut need = to_read(ctx, &views, &batch, &acked);
     if need.is_empty() {
         return Ok(0);
     }
-    let acked = acknowledged(ctx, &need).await?;
-    need.sort_by_key(|o| !dsco_sendable(o, &acked));
     need.truncate(PART);
     tracing::debug!(
         orders = need.len(),
@@ -495,19 +510,12 @@ impl DscoWrite for ShipToDsco {
         }
         let acked = acknowledged(ctx, &batch).await?;
         let mut views = views_of(ctx, &batch).await?;
-        let mut need: Vec<OrderRecord> = batch
-            .iter()
-            .filter(|o| needs_read(ctx, &views, o))
-            .cloned()
-            .collect();
+        let mut need = to_read(ctx, &views, &batch, &acked);
         tracing::debug!(
             candidates = batch.len(),
             outbounds_read = need.len(),
             "ship: reading outbound orders"
         );
-        // Read first what can ship at once: stage 3 before the watched stage 4, and among them
-        // the orders DSCO already lets ship (the others may become ready while the rest is read).
-        need.sort_by_key(|o| (o.stage != Stage::Acknowledged, !dsco_sendable(o, &acked)));
         let deferred: std::collections::VecDeque<OrderRecord> =
             need.split_off(need.len().min(PART)).into();
         // More than a part to read, counting the part read early.
